@@ -1,0 +1,9 @@
+export { AssertionError, assert, unreachable } from "./assert.js";
+export {
+  CairnError,
+  CompactedError,
+  NotLeaderError,
+  ProposalDroppedError,
+  UnavailableError,
+} from "./errors.js";
+export { type Rng, SeededRng } from "./rng.js";
