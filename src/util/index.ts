@@ -6,4 +6,5 @@ export {
   ProposalDroppedError,
   UnavailableError,
 } from "./errors.js";
+export { fnv1a, fnv1aBytes } from "./hash.js";
 export { type Rng, SeededRng } from "./rng.js";

@@ -1,0 +1,85 @@
+import type { NodeId } from "../raft/types.js";
+import type { Rng } from "../util/rng.js";
+import type { World } from "./world.js";
+
+type PartitionMode = "split" | "isolate" | "oneWay" | "bridge";
+
+/**
+ * The network's and the servers' misfortunes for one run: message loss and duplication, partitions (symmetric
+ * split, one server isolated, a one-way cut, and a server bridging two halves that cannot hear each other),
+ * crashes and restarts.
+ */
+export class Faults {
+  private readonly world: World;
+  private readonly rng: Rng;
+  private readonly cut = new Set<string>();
+  private healed = false;
+
+  constructor(world: World, rng: Rng) {
+    this.world = world;
+    this.rng = rng;
+  }
+
+  blocked(from: NodeId, to: NodeId): boolean {
+    return this.cut.has(`${from}>${to}`);
+  }
+
+  /** How many copies of a message the network delivers: 0 (lost), 1, or 2 (duplicated). */
+  copies(from: NodeId, to: NodeId): number {
+    if (this.blocked(from, to)) return 0;
+    if (this.healed) return 1;
+    const o = this.world.opts;
+    if (this.rng.chance(o.dropRate)) return 0;
+    return this.rng.chance(o.duplicateRate) ? 2 : 1;
+  }
+
+  step(): void {
+    const o = this.world.opts;
+    if (this.cut.size === 0 && this.rng.chance(o.partitionRate)) this.partition();
+    else if (this.cut.size > 0 && this.rng.chance(o.healRate)) this.heal();
+    for (const [id, node] of this.world.nodes) {
+      if (node != null && this.rng.chance(o.crashRate)) this.world.crashNode(id);
+      else if (node == null && this.rng.chance(o.restartRate)) this.world.startNode(id);
+    }
+  }
+
+  private partition(): void {
+    const ids = [...this.world.nodes.keys()];
+    const modes: PartitionMode[] = ["split", "isolate", "oneWay", "bridge"];
+    const mode = modes[this.rng.int(0, modes.length)]!;
+    const shuffled = [...ids].sort(() => 0).map((id) => ({ id, k: this.rng.float() }));
+    shuffled.sort((a, b) => a.k - b.k);
+    const order = shuffled.map((x) => x.id);
+    const cutBoth = (a: NodeId, b: NodeId) => {
+      this.cut.add(`${a}>${b}`);
+      this.cut.add(`${b}>${a}`);
+    };
+    if (mode === "isolate" || mode === "oneWay") {
+      const victim = order[0]!;
+      for (const other of order.slice(1)) {
+        if (mode === "isolate") cutBoth(victim, other);
+        else this.cut.add(`${other}>${victim}`); // the victim can send but not hear
+      }
+    } else {
+      const bridge = mode === "bridge" ? order.shift() : undefined;
+      const half = this.rng.int(1, Math.max(2, order.length));
+      const a = order.slice(0, half);
+      const b = order.slice(half);
+      for (const x of a) for (const y of b) cutBoth(x, y);
+      if (bridge !== undefined) this.world.trace(`n${bridge} bridges the partition`);
+    }
+    this.world.trace(`partition (${mode}): ${[...this.cut].join(" ")}`);
+  }
+
+  private heal(): void {
+    this.cut.clear();
+    this.world.trace("partition healed");
+  }
+
+  /** Ends every fault for the liveness phase: links heal, loss stops, crashed servers restart. */
+  healAll(): void {
+    this.heal();
+    this.healed = true;
+    for (const [id, node] of this.world.nodes) if (node == null) this.world.startNode(id);
+  }
+}

@@ -1,0 +1,261 @@
+import { decodeConfChange } from "../raft/confchange.js";
+import { RawNode } from "../raft/node.js";
+import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
+import { assert } from "../util/assert.js";
+import { CairnError } from "../util/errors.js";
+import type { Rng } from "../util/rng.js";
+import type { SimDisk } from "./disk.js";
+import { decodeCommand, type KvCommand, KvMachine, type KvResult } from "./kv.js";
+import type { SimOptions } from "./options.js";
+
+/** What the node tells the world: messages to send, client answers, and facts for the checkers. */
+export interface NodeHost {
+  now(): number;
+  sendMessage(from: NodeId, m: Message, snapshotData: string | null): void;
+  scheduleFsync(node: NodeId, gen: number, delayUs: number): void;
+  /** A write finished on this node: the result, or "lost" when its entry was overwritten (never applied). */
+  writeDone(opId: number, result: KvResult | "lost"): void;
+  readDone(opId: number, value: string | null): void;
+  onReady(node: SimNode, rd: Ready): void;
+  onDurable(node: SimNode, entries: readonly Entry[]): void;
+  onApplied(node: SimNode, entry: Entry): void;
+  onSnapshotInstalled(node: SimNode, index: number): void;
+  blob(handle: string): string;
+  trace(line: string): void;
+}
+
+interface PendingWrite {
+  readonly opId: number;
+  readonly term: number;
+}
+
+/**
+ * The simulator's driver for one server: the same loop a real server runs (DESIGN.md), over a simulated disk.
+ * Per Ready: persist (an fsync that takes virtual time) → send → apply → advance.
+ */
+export class SimNode {
+  readonly id: NodeId;
+  /** Bumped by each restart, so events for an earlier life are dropped. */
+  readonly gen: number;
+  readonly raw: RawNode;
+  readonly kv = new KvMachine();
+  readonly disk: SimDisk;
+  conf: ConfState;
+  private readonly host: NodeHost;
+  private readonly opts: SimOptions;
+  private readonly rng: Rng;
+  private persisting: Ready | null = null;
+  private readonly writes = new Map<number, PendingWrite>();
+  private readonly reads = new Map<number, { opId: number; key: string }>();
+  private readsReady: { index: number; requestId: number }[] = [];
+  /** Incoming snapshot data by handle, delivered beside the snap message. */
+  private readonly incoming = new Map<string, string>();
+  private nextRequestId = 1;
+  private snapshotSeq = 0;
+
+  constructor(id: NodeId, gen: number, disk: SimDisk, host: NodeHost, opts: SimOptions, rng: Rng) {
+    this.id = id;
+    this.gen = gen;
+    this.disk = disk;
+    this.host = host;
+    this.opts = opts;
+    this.rng = rng;
+    const snap = disk.storage.snapshot();
+    if (snap.index > 0) this.kv.restore(disk.blobs.get(snap.handle) ?? "[]", snap.index);
+    this.conf = snap.conf;
+    this.raw = new RawNode({
+      id,
+      storage: disk.storage,
+      rng,
+      electionTicks: opts.electionTicks,
+      heartbeatTicks: 1,
+      applied: snap.index,
+      preVote: opts.preVote,
+      checkQuorum: opts.checkQuorum,
+      appendBytesMax: opts.appendBytesMax,
+      inflightMsgsMax: opts.inflightMsgsMax,
+      uncommittedEntriesMax: 2000,
+      readsPendingMax: 1000,
+      bugs: opts.bugs,
+    });
+  }
+
+  tick(): void {
+    this.raw.tick();
+    this.pump();
+  }
+
+  receive(m: Message, snapshotData: string | null): void {
+    if (m.snapshot !== null && snapshotData !== null) this.incoming.set(m.snapshot.handle, snapshotData);
+    this.raw.step(m);
+    this.pump();
+  }
+
+  /** A client write. Returns false when this server cannot take it (not the leader, or backpressure). */
+  propose(opId: number, data: Uint8Array): boolean {
+    try {
+      const index = this.raw.propose(data);
+      this.writes.set(index, { opId, term: this.raw.raft.term });
+    } catch (e) {
+      if (e instanceof CairnError) return false;
+      throw e;
+    }
+    this.pump();
+    return true;
+  }
+
+  proposeRestore(opId: number, handle: string): boolean {
+    try {
+      const index = this.raw.proposeRestore(handle);
+      this.writes.set(index, { opId, term: this.raw.raft.term });
+    } catch (e) {
+      if (e instanceof CairnError) return false;
+      throw e;
+    }
+    this.pump();
+    return true;
+  }
+
+  /** A linearizable read through ReadIndex; answered by readDone once applied reaches the read index. */
+  read(opId: number, key: string): boolean {
+    const requestId = this.nextRequestId++;
+    try {
+      this.raw.readIndex(requestId, false);
+    } catch (e) {
+      if (e instanceof CairnError) return false;
+      throw e;
+    }
+    this.reads.set(requestId, { opId, key });
+    this.pump();
+    return true;
+  }
+
+  /** Handles Ready batches until none is left or one waits for its fsync. */
+  pump(): void {
+    while (this.persisting === null && this.raw.hasReady()) {
+      const rd = this.raw.ready();
+      this.host.onReady(this, rd);
+      if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
+        this.beginPersist(rd);
+        return;
+      }
+      this.finish(rd);
+    }
+  }
+
+  private beginPersist(rd: Ready): void {
+    let snapshotData: string | null = null;
+    if (rd.snapshot !== null) {
+      snapshotData = this.incoming.get(rd.snapshot.handle) ?? null;
+      assert(snapshotData !== null, `snapshot ${rd.snapshot.handle} arrived without its data`);
+    }
+    const blobs = new Map<string, string>();
+    for (const e of rd.entries) {
+      if (e.kind === "restore") {
+        const handle = new TextDecoder().decode(e.data);
+        blobs.set(handle, this.host.blob(handle));
+      }
+    }
+    this.disk.begin({
+      snapshot: rd.snapshot,
+      snapshotData,
+      entries: rd.entries,
+      hardState: rd.hardState,
+      blobs,
+    });
+    this.persisting = rd;
+    this.host.scheduleFsync(this.id, this.gen, this.rng.int(this.opts.fsyncMinUs, this.opts.fsyncMaxUs + 1));
+  }
+
+  fsyncDone(): void {
+    const rd = this.persisting;
+    if (rd === null) return;
+    this.disk.complete();
+    this.host.onDurable(this, rd.entries);
+    this.persisting = null;
+    this.finish(rd);
+    this.pump();
+  }
+
+  private finish(rd: Ready): void {
+    for (const m of rd.messages) {
+      if (m.type !== "snap" || m.snapshot === null) {
+        this.host.sendMessage(this.id, m, null);
+        continue;
+      }
+      // The snapshot may have been replaced by a newer one since the core chose it: report the send failed.
+      const data = this.disk.blobs.get(m.snapshot.handle);
+      if (data === undefined) this.raw.reportSnapshot(m.to, false);
+      else this.host.sendMessage(this.id, m, data);
+    }
+    if (rd.snapshot !== null) this.installSnapshot(rd);
+    for (const e of rd.committed) this.apply(e);
+    for (const rs of rd.readStates) this.readsReady.push(rs);
+    this.raw.advance(rd);
+    this.serveReads();
+    this.maybeCompact();
+  }
+
+  private installSnapshot(rd: Ready): void {
+    const snap = rd.snapshot!;
+    this.kv.restore(this.disk.blobs.get(snap.handle)!, snap.index);
+    this.conf = snap.conf;
+    this.incoming.delete(snap.handle);
+    for (const index of [...this.writes.keys()]) if (index <= snap.index) this.settleUnknown(index);
+    this.host.onSnapshotInstalled(this, snap.index);
+  }
+
+  /** A write whose entry we never saw applied here (skipped by a snapshot): its client times out. */
+  private settleUnknown(index: number): void {
+    this.writes.delete(index);
+  }
+
+  private apply(e: Entry): void {
+    if (e.index <= this.kv.applied) return;
+    let result: KvResult = { kind: "ok" };
+    if (e.kind === "conf") {
+      this.conf = this.raw.applyConfChange(decodeConfChange(e.data));
+      this.kv.skip(e.index);
+      this.host.trace(`n${this.id} applies conf ${new TextDecoder().decode(e.data)} at ${e.index}`);
+    } else if (e.kind === "restore") {
+      const handle = new TextDecoder().decode(e.data);
+      const blob = this.disk.blobs.get(handle);
+      assert(blob !== undefined, `restore blob ${handle} must be durable before its entry`);
+      this.kv.restore(blob, e.index);
+    } else if (e.data.length === 0) {
+      this.kv.skip(e.index);
+    } else {
+      result = this.kv.apply(e.index, decodeCommand(e.data) as KvCommand);
+    }
+    this.host.onApplied(this, e);
+    const w = this.writes.get(e.index);
+    if (w !== undefined) {
+      this.writes.delete(e.index);
+      this.host.writeDone(w.opId, w.term === e.term ? result : "lost");
+    }
+  }
+
+  private serveReads(): void {
+    const still: { index: number; requestId: number }[] = [];
+    for (const rs of this.readsReady) {
+      if (rs.index > this.kv.applied) {
+        still.push(rs);
+        continue;
+      }
+      const r = this.reads.get(rs.requestId);
+      if (r === undefined) continue;
+      this.reads.delete(rs.requestId);
+      this.host.readDone(r.opId, this.kv.get(r.key));
+    }
+    this.readsReady = still;
+  }
+
+  /** Compacts the log behind a state machine snapshot every `snapshotEvery` applied entries. */
+  private maybeCompact(): void {
+    const applied = this.kv.applied;
+    const last = this.disk.storage.snapshot().index;
+    if (applied - last < this.opts.snapshotEvery || applied > this.disk.storage.lastIndex()) return;
+    const handle = `snap-${this.id}-${this.gen}-${++this.snapshotSeq}`;
+    this.disk.saveSnapshot(applied, this.conf, this.kv.snapshot(), handle);
+  }
+}

@@ -1,0 +1,87 @@
+import type { Bugs } from "../raft/config.js";
+import type { Rng } from "../util/rng.js";
+
+/**
+ * One run's parameters, drawn from its seed (swarm testing, as TigerBeetle's VOPR does): each seed gets its own
+ * mix of cluster size, faults and workload, so the seeds together cover far more combinations than one mix.
+ * Times are in microseconds of virtual time.
+ */
+export interface SimOptions {
+  readonly seed: number;
+  readonly steps: number;
+  /** Virtual time of one step. */
+  readonly stepUs: number;
+  readonly voters: number;
+  /** Extra server ids that membership changes may add. */
+  readonly spares: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly dropRate: number;
+  readonly duplicateRate: number;
+  readonly delayMinUs: number;
+  readonly delayMaxUs: number;
+  /** Per step: chance to start a partition, and to heal one. */
+  readonly partitionRate: number;
+  readonly healRate: number;
+  readonly crashRate: number;
+  readonly restartRate: number;
+  /** Chance that a crash during an fsync leaves a torn prefix of its entries on disk. */
+  readonly tornWriteRate: number;
+  readonly tickUs: number;
+  /** Each server's clock runs fast or slow by up to this fraction. */
+  readonly tickSkew: number;
+  readonly fsyncMinUs: number;
+  readonly fsyncMaxUs: number;
+  readonly snapshotEvery: number;
+  readonly appendBytesMax: number;
+  readonly inflightMsgsMax: number;
+  readonly confChangeRate: number;
+  readonly restoreRate: number;
+  readonly transferRate: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly electionTicks: number;
+  readonly clientTimeoutUs: number;
+  /** Steps after healing within which the cluster must commit a write everywhere. */
+  readonly livenessSteps: number;
+  readonly bugs: Bugs;
+}
+
+export function drawOptions(rng: Rng, seed: number, steps: number, bugs: Bugs): SimOptions {
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
+  const faulty = rng.chance(0.85);
+  return {
+    seed,
+    steps,
+    stepUs: 10_000,
+    voters: pick([3, 3, 5, 5, 7]),
+    spares: rng.int(0, 3),
+    clients: rng.int(2, 6),
+    keys: rng.int(1, 5),
+    dropRate: faulty ? pick([0, 0.01, 0.05, 0.15]) : 0,
+    duplicateRate: faulty ? pick([0, 0.02, 0.1]) : 0,
+    delayMinUs: pick([100, 500, 1000]),
+    delayMaxUs: pick([2000, 10_000, 30_000]),
+    partitionRate: faulty ? pick([0, 0.002, 0.01, 0.03]) : 0,
+    healRate: pick([0.01, 0.05, 0.1]),
+    crashRate: faulty ? pick([0, 0.001, 0.005, 0.01]) : 0,
+    restartRate: pick([0.02, 0.1]),
+    tornWriteRate: pick([0, 0.5, 1]),
+    tickUs: 10_000,
+    tickSkew: pick([0, 0.01, 0.03]),
+    fsyncMinUs: 100,
+    fsyncMaxUs: pick([500, 2000, 8000]),
+    snapshotEvery: pick([5, 20, 100]),
+    appendBytesMax: pick([1, 200, 64 * 1024]),
+    inflightMsgsMax: pick([1, 4, 256]),
+    confChangeRate: pick([0, 0, 0.005, 0.02]),
+    restoreRate: pick([0, 0, 0.002, 0.01]),
+    transferRate: pick([0, 0.002, 0.01]),
+    preVote: rng.chance(0.8),
+    checkQuorum: rng.chance(0.8),
+    electionTicks: 10,
+    clientTimeoutUs: 2_000_000,
+    livenessSteps: 1500,
+    bugs,
+  };
+}
