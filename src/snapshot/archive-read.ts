@@ -37,6 +37,9 @@ import { decodeRecord } from "./records.js";
 import { readStateBin, type StateBinReadOptions } from "./state-bin.js";
 import { ByteReader, nextEntry, skipPadding, TarError, tarFailure } from "./tar.js";
 
+/** An archive as bytes: a stream (file, HTTP body) or any (async) iterable of chunks. */
+export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
 /** meta.json is read whole (as Consul does); a real one is ~250 bytes plus ~100 per server. */
 export const META_BYTES_MAX_DEFAULT = 1024 * 1024;
 /** SHA256SUMS is two lines, 152 bytes. */
@@ -199,7 +202,7 @@ async function concludeTar(r: ByteReader, st: TarState, gzip: boolean): Promise<
 
 /** Parses the gzip+tar stream, spooling state.bin into `file`. */
 async function readContainer(
-  source: Readable | AsyncIterable<Uint8Array>,
+  source: ByteSource,
   file: FileHandle,
   opts: ReadArchiveOptions,
 ): Promise<TarState> {
@@ -300,7 +303,7 @@ export async function checkRecords(
  * StateBinError, RecordDecodeError, SnapshotLimitError (see errors.ts for the codes).
  */
 export async function readArchive(
-  source: Readable | AsyncIterable<Uint8Array>,
+  source: ByteSource,
   options: ReadArchiveOptions = {},
 ): Promise<VerifiedArchive> {
   const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "cairn-snapshot-read-"));
@@ -327,7 +330,7 @@ export async function readArchive(
 
 /** Consul's `snapshot save` verification: reads everything, keeps nothing, returns the meta. */
 export async function verifyArchive(
-  source: Readable | AsyncIterable<Uint8Array>,
+  source: ByteSource,
   options: ReadArchiveOptions = {},
 ): Promise<SnapshotMeta> {
   const archive = await readArchive(source, options);

@@ -18,6 +18,7 @@ export type SnapshotErrorCode =
   | "snapshot_state_bin" // state.bin framing: header, truncated record
   | "snapshot_record" // a record whose value does not decode as its type requires
   | "snapshot_limit" // an entry or record beyond a configured bound
+  | "snapshot_usage" // bad options to inspect (unknown format, negative kvdepth)
   | "snapshot_msgpack"; // msgpack bytes that do not decode
 
 export class SnapshotError extends CairnError {

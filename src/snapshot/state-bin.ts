@@ -72,7 +72,7 @@ function cut(buf: Uint8Array, headerDone: boolean, offset: number): number {
  * StateBinError for a malformed or truncated stream, SnapshotLimitError for an oversized item.
  */
 export async function* readStateBin(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: StateBinReadOptions = {},
 ): AsyncGenerator<StateBinItem> {
   const max = options.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT;
@@ -122,9 +122,10 @@ function oversized(headerDone: boolean, offset: number, need: number, max: numbe
 }
 
 function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: number): StateBinItem {
-  // Copies, so a caller holding a record does not pin the whole read buffer.
+  // Copies into plain Uint8Arrays (not Buffers, whatever the source yields), so a caller holding a record
+  // does not pin the whole read buffer and values compare equal however they were read.
   if (!headerDone) {
-    const raw = buf.slice(0, end);
+    const raw = new Uint8Array(buf.subarray(0, end));
     let header: SnapshotHeader;
     try {
       header = decodeHeader(raw);
@@ -138,7 +139,7 @@ function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: numbe
     }
     return { kind: "header", header, raw, size: end };
   }
-  const record = { type: buf[0] as number, body: buf.slice(1, end) };
+  const record = { type: buf[0] as number, body: new Uint8Array(buf.subarray(1, end)) };
   return { kind: "record", record, offset, size: end };
 }
 
