@@ -246,6 +246,13 @@ describe("corrupt archives", () => {
     });
   });
 
+  it("refuses a state.bin above the configured bound before spooling it", async () => {
+    await assert.rejects(read(gzipSync(tar(standard(await pieces()))), { stateBinBytesMax: 4 }), {
+      code: "snapshot_limit",
+      message: /^read state\.bin: \d+ bytes exceed the limit of 4$/,
+    });
+  });
+
   it("refuses meta.json that is not JSON before checking hashes, as Consul does", async () => {
     const p = await pieces();
     await assert.rejects(read(gzipSync(tar(standard({ ...p, meta: Buffer.from("{nope") })))), {

@@ -42,6 +42,8 @@ export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Ar
 
 /** meta.json is read whole (as Consul does); a real one is ~250 bytes plus ~100 per server. */
 export const META_BYTES_MAX_DEFAULT = 1024 * 1024;
+/** Default bound on state.bin: Consul's largest real snapshots are a few GiB. */
+export const STATE_BIN_BYTES_MAX_DEFAULT = 64 * 1024 ** 3;
 /** SHA256SUMS is two lines, 152 bytes. */
 const SUMS_BYTES_MAX = 64 * 1024;
 
@@ -49,6 +51,8 @@ export interface ReadArchiveOptions extends StateBinReadOptions {
   /** Where the temp directory for state.bin is made; default os.tmpdir(). */
   readonly tmpDir?: string;
   readonly metaBytesMax?: number;
+  /** Refuse a state.bin entry larger than this (checked from its tar header, before any byte is spooled). */
+  readonly stateBinBytesMax?: number;
   /** Also require Consul's writer order meta.json, state.bin, SHA256SUMS (Consul's reader accepts any). */
   readonly strictOrder?: boolean;
   /** false reads a plain (uncompressed) tar, as Consul's inner archive reader and its test fixtures do. */
@@ -147,6 +151,9 @@ async function readEntries(
         throw err;
       }
     } else if (entry.name === STATE_BIN) {
+      const max = opts.stateBinBytesMax ?? STATE_BIN_BYTES_MAX_DEFAULT;
+      if (entry.size > max)
+        throw new SnapshotLimitError(`read state.bin: ${entry.size} bytes exceed the limit of ${max}`);
       const h = st.hashes.get(STATE_BIN);
       for await (const chunk of r.stream(entry.size)) {
         h?.update(chunk);

@@ -5,7 +5,7 @@
  */
 
 import { RecordDecodeError } from "./errors.js";
-import type { Decoded, DecodedMap, GoValue } from "./gomsgpack.js";
+import type { Decoded, DecodedMap } from "./gomsgpack.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -153,9 +153,4 @@ export class Fields {
     for (const [k, v] of Object.entries(this.m)) if (!this.used.has(k)) out[k] = v;
     return out;
   }
-}
-
-/** Decoded values are GoValues already (maps re-encode as sorted structs, byte strings as str). */
-export function decodedToGo(v: Decoded): GoValue {
-  return v;
 }

@@ -13,8 +13,10 @@ export {
 export {
   type ByteSource,
   checkRecords,
+  META_BYTES_MAX_DEFAULT,
   type ReadArchiveOptions,
   readArchive,
+  STATE_BIN_BYTES_MAX_DEFAULT,
   type VerifiedArchive,
   type VerifiedStateBin,
   verifyArchive,

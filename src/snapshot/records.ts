@@ -10,7 +10,7 @@
 
 import { RecordDecodeError } from "./errors.js";
 import { asMap, type Extra, Fields } from "./fields.js";
-import { decodeGo, encodeGo, type GoStruct, type GoValue } from "./gomsgpack.js";
+import { decodeGo, encodeGo, type GoStruct } from "./gomsgpack.js";
 import { MessageType, messageTypeName } from "./message-types.js";
 import { decodeRegister, encodeRegister, type RegisterRequest } from "./register.js";
 
@@ -267,5 +267,3 @@ function recordBody(rec: SnapshotRecord): Uint8Array {
 export function tombstone(key: string, index: number): DirEntry {
   return { CreateIndex: 0, Flags: 0n, Key: key, LockIndex: 0, ModifyIndex: index, Session: "", Value: null };
 }
-
-export type { GoValue };
