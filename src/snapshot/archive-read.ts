@@ -22,6 +22,7 @@ import {
   SnapshotMetaError,
   StateBinError,
 } from "./errors.js";
+import { writeAll } from "./files.js";
 import { decodeGo } from "./gomsgpack.js";
 import { messageTypeName } from "./message-types.js";
 import {
@@ -157,7 +158,7 @@ async function readEntries(
       const h = st.hashes.get(STATE_BIN);
       for await (const chunk of r.stream(entry.size)) {
         h?.update(chunk);
-        await file.write(chunk);
+        await writeAll(file, chunk);
       }
       st.stateSize += entry.size;
     } else {

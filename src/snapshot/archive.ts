@@ -15,6 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { assert } from "../util/assert.js";
 import { SnapshotMetaError } from "./errors.js";
+import { writeAll } from "./files.js";
 import {
   checkVersion,
   encodeMetaJson,
@@ -91,7 +92,7 @@ async function spool(source: StateBinSource, tmpDir: string): Promise<Spooled> {
       for await (const chunk of source as AsyncIterable<Uint8Array>) {
         h.update(chunk);
         size += chunk.length;
-        await file.write(chunk);
+        await writeAll(file, chunk);
       }
       await file.sync();
     } finally {
