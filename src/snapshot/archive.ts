@@ -1,0 +1,207 @@
+/**
+ * Writing a Consul snapshot archive: gzip(tar(meta.json, state.bin, SHA256SUMS)), snapshot-format.md §7.
+ *
+ * meta.json comes first and carries state.bin's size, so state.bin is spooled to a temp file first (as Consul
+ * does) to learn its size and SHA-256; then the tar streams out through gzip. Memory stays bounded by one
+ * chunk whatever the snapshot's size. The reader/verifier lives in archive-read.ts.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Transform, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import { assert } from "../util/assert.js";
+import { SnapshotMetaError } from "./errors.js";
+import { writeAll } from "./files.js";
+import {
+  checkVersion,
+  encodeMetaJson,
+  encodeSha256Sums,
+  legacyPeers,
+  META_JSON,
+  type RaftConfiguration,
+  SHA256SUMS,
+  SNAPSHOT_VERSION,
+  type SnapshotMeta,
+  STATE_BIN,
+} from "./meta.js";
+import { TAR_ENTRY_BYTES_MAX, tarEnd, tarHeader, tarPadding } from "./tar.js";
+
+/** What the writer needs to know beyond state.bin; Size is measured, Peers derived unless given. */
+export interface ArchiveMetaInput {
+  readonly ID: string;
+  readonly Index: number;
+  readonly Term: number;
+  /** Must be 1 when given. */
+  readonly Version?: number;
+  readonly Configuration?: RaftConfiguration;
+  readonly ConfigurationIndex?: number;
+  /** Base64 legacy peers; default: derived from Configuration's voters, as raft does. */
+  readonly Peers?: string | null;
+  /** When given, must equal state.bin's measured length. */
+  readonly Size?: number;
+}
+
+/** state.bin as a stream of bytes, or a file already on disk (hashed in place, not copied). */
+export type StateBinSource = Readable | AsyncIterable<Uint8Array> | { readonly path: string };
+
+export interface WriteArchiveOptions {
+  /** Where the spool directory is made; default os.tmpdir(). */
+  readonly tmpDir?: string;
+  /** Tar mtime in Unix seconds for all three entries; default now (Go rounds to the nearest second). */
+  readonly mtimeSec?: number;
+  /** zlib level 0..9; default 6, Go's default too. */
+  readonly gzipLevel?: number;
+}
+
+interface Spooled {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Removes the spool directory, when the writer made one. */
+  readonly cleanup: () => Promise<void>;
+}
+
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const h = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: h.digest("hex") };
+}
+
+/** Copies the source into a fresh temp dir, hashing on the way. */
+async function spool(source: StateBinSource, tmpDir: string): Promise<Spooled> {
+  if ("path" in source && typeof source.path === "string" && !(source instanceof Readable)) {
+    const { size, sha256 } = await hashFile(source.path);
+    return { path: source.path, size, sha256, cleanup: async () => {} };
+  }
+  const dir = await mkdtemp(join(tmpDir, "cairn-snapshot-write-"));
+  const cleanup = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  const path = join(dir, STATE_BIN);
+  try {
+    const file = await open(path, "wx", 0o600);
+    const h = createHash("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        h.update(chunk);
+        size += chunk.length;
+        await writeAll(file, chunk);
+      }
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    return { path, size, sha256: h.digest("hex"), cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
+  if (input.Size !== undefined && input.Size !== size) {
+    throw new SnapshotMetaError(
+      "snapshot_meta",
+      `write snapshot: meta Size "${input.Size}" differs from the ${size} bytes of state.bin`,
+    );
+  }
+  const configuration = input.Configuration ?? { Servers: null };
+  const meta: SnapshotMeta = {
+    Version: input.Version ?? SNAPSHOT_VERSION,
+    ID: input.ID,
+    Index: input.Index,
+    Term: input.Term,
+    Peers: input.Peers === undefined ? legacyPeers(configuration) : input.Peers,
+    Configuration: configuration,
+    ConfigurationIndex: input.ConfigurationIndex ?? 0,
+    Size: size,
+  };
+  checkVersion(meta);
+  return meta;
+}
+
+/** The tar stream: entries in Consul's order, then exactly one end marker. */
+async function* tarStream(
+  metaJson: Uint8Array,
+  state: Spooled,
+  mtimeSec: number,
+): AsyncGenerator<Uint8Array> {
+  const sums = encodeSha256Sums(createHash("sha256").update(metaJson).digest("hex"), state.sha256);
+  yield tarHeader(META_JSON, metaJson.length, mtimeSec);
+  yield metaJson;
+  yield tarPadding(metaJson.length);
+  yield tarHeader(STATE_BIN, state.size, mtimeSec);
+  // Pair check: the bytes going out must be the bytes that were hashed into SHA256SUMS.
+  const h = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(state.path)) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    assert(size <= state.size, `state.bin at "${state.path}" grew while the archive was written`);
+    yield chunk as Buffer;
+  }
+  assert(size === state.size, `state.bin at "${state.path}" shrank while the archive was written`);
+  assert(
+    h.digest("hex") === state.sha256,
+    `state.bin at "${state.path}" changed while the archive was written`,
+  );
+  yield tarPadding(state.size);
+  yield tarHeader(SHA256SUMS, sums.length, mtimeSec);
+  yield sums;
+  yield tarPadding(sums.length);
+  yield tarEnd();
+}
+
+/** Sets the gzip header's OS byte to 255 ("unknown") as Go writes it; zlib writes 3 (Unix). */
+function goGzipHeader(): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const osByte = 9 - seen;
+      if (osByte >= 0 && osByte < chunk.length) {
+        chunk = Buffer.from(chunk);
+        chunk[osByte] = 0xff;
+      }
+      seen += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
+
+/**
+ * Writes a Consul-compatible archive to `out` (which is ended) and returns the meta it wrote. Errors:
+ * SnapshotMetaError for a bad meta (Version other than 1, Size not matching); I/O errors as they come.
+ */
+export async function writeArchive(
+  out: Writable,
+  input: ArchiveMetaInput,
+  source: StateBinSource,
+  options: WriteArchiveOptions = {},
+): Promise<SnapshotMeta> {
+  const state = await spool(source, options.tmpDir ?? tmpdir());
+  try {
+    assert(
+      state.size <= TAR_ENTRY_BYTES_MAX,
+      `write state.bin of ${state.size} bytes within the tar size field`,
+    );
+    const meta = buildMeta(input, state.size);
+    const mtimeSec = options.mtimeSec ?? Math.round(Date.now() / 1000);
+    const gzip = createGzip({ level: options.gzipLevel ?? 6 });
+    await pipeline(
+      Readable.from(tarStream(encodeMetaJson(meta), state, mtimeSec)),
+      gzip,
+      goGzipHeader(),
+      out,
+    );
+    return meta;
+  } finally {
+    await state.cleanup();
+  }
+}

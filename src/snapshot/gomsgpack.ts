@@ -1,0 +1,402 @@
+/**
+ * Msgpack in the shapes Consul's Go codec (hashicorp/consul-net-rpc go-msgpack, a 2013-era ugorji fork) writes,
+ * per shared/docs/snapshot-format.md §2.4.
+ *
+ * The encoder is hand-written because no JavaScript msgpack library writes Go's shapes: they emit str8 and bin
+ * for byte strings, while Go writes every string and every []byte as fixstr/str16/str32 and never str8 or bin.
+ * Decoding uses @msgpack/msgpack, configured so byte strings stay bytes (rawStrings) and uint64/int64 beyond
+ * 2^53 stay exact (useBigInt64, then narrowed back to number where that is lossless).
+ */
+import { Decoder, ExtData } from "@msgpack/msgpack";
+import { assert } from "../util/assert.js";
+import { MsgpackDecodeError } from "./errors.js";
+
+/** A Go float64 whose value may be integral: plain integral numbers encode as integers, this as `cb`. */
+export class Float64 {
+  constructor(readonly value: number) {}
+}
+
+/** A Go float32 (`ca`). */
+export class Float32 {
+  constructor(readonly value: number) {}
+}
+
+/**
+ * What the encoder accepts.
+ * - string (UTF-8) and Uint8Array: both written with the str family, as Go writes string and []byte.
+ * - number: a safe integer is written in the smallest width Go picks; any other number as float64.
+ * - bigint: an integer in [-2^63, 2^64).
+ * - plain object: a Go struct, keys sorted ascending by UTF-8 bytes (the codec sorts struct fields by name);
+ *   an `undefined` field is left out (fields a build lacks, e.g. EnterpriseMeta in CE).
+ * - Map: a Go map, keys written in the Map's iteration order (Go's order is random, so the caller chooses).
+ */
+export type GoValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Float64
+  | Float32
+  | readonly GoValue[]
+  | ReadonlyMap<string, GoValue>
+  | GoStruct;
+
+export interface GoStruct {
+  readonly [field: string]: GoValue | undefined;
+}
+
+/** What the decoder returns: strings stay bytes (Go's []byte and string share one wire form). */
+export type Decoded = null | boolean | number | bigint | Uint8Array | Decoded[] | DecodedMap;
+
+export interface DecodedMap {
+  [key: string]: Decoded;
+}
+
+const INITIAL_BYTES = 256;
+const utf8 = new TextEncoder();
+
+/** Growable output buffer: doubles on demand so encoding is linear in the output size. */
+class Sink {
+  private buf = new Uint8Array(INITIAL_BYTES);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  /** Makes room for n bytes and returns where they go. Callers must not hold `buf`/`view` across it. */
+  private reserve(n: number): number {
+    const need = this.length + n;
+    if (need > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.buf.subarray(0, this.length));
+      this.buf = next;
+      this.view = new DataView(next.buffer);
+    }
+    const at = this.length;
+    this.length = need;
+    return at;
+  }
+
+  u8(v: number): void {
+    const at = this.reserve(1);
+    this.buf[at] = v;
+  }
+  u16(v: number): void {
+    const at = this.reserve(2);
+    this.view.setUint16(at, v);
+  }
+  u32(v: number): void {
+    const at = this.reserve(4);
+    this.view.setUint32(at, v);
+  }
+  u64(v: bigint): void {
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, v);
+  }
+  i64(v: bigint): void {
+    const at = this.reserve(8);
+    this.view.setBigInt64(at, v);
+  }
+  f64(v: number): void {
+    const at = this.reserve(8);
+    this.view.setFloat64(at, v);
+  }
+  f32(v: number): void {
+    const at = this.reserve(4);
+    this.view.setFloat32(at, v);
+  }
+  bytes(b: Uint8Array): void {
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
+  }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Encodes one value in Go's shapes. */
+export function encodeGo(value: GoValue): Uint8Array {
+  const sink = new Sink();
+  writeValue(sink, value, 0);
+  return sink.result();
+}
+
+/** Nesting limit: Consul records are a handful of levels deep; a deeper value is a caller's bug. */
+const DEPTH_MAX = 64;
+
+function writeValue(s: Sink, v: GoValue, depth: number): void {
+  assert(depth <= DEPTH_MAX, `encode a value nested at most ${DEPTH_MAX} deep`);
+  if (v === null) s.u8(0xc0);
+  else if (typeof v === "boolean") s.u8(v ? 0xc3 : 0xc2);
+  else if (typeof v === "number") writeNumber(s, v);
+  else if (typeof v === "bigint") writeInt(s, v);
+  else if (typeof v === "string") writeStr(s, utf8.encode(v));
+  else if (v instanceof Uint8Array) writeStr(s, v);
+  else if (v instanceof Float64) {
+    s.u8(0xcb);
+    s.f64(v.value);
+  } else if (v instanceof Float32) {
+    s.u8(0xca);
+    s.f32(v.value);
+  } else if (Array.isArray(v)) writeArray(s, v as readonly GoValue[], depth);
+  else if (v instanceof Map) writeMap(s, [...(v as ReadonlyMap<string, GoValue>)], depth);
+  else writeStruct(s, v as GoStruct, depth);
+}
+
+function writeNumber(s: Sink, v: number): void {
+  if (Number.isSafeInteger(v)) writeInt(s, BigInt(v));
+  else {
+    s.u8(0xcb);
+    s.f64(v);
+  }
+}
+
+const U64_END = 1n << 64n;
+const I64_MIN = -(1n << 63n);
+
+/** Go's encoder: the smallest width for the value, unsigned forms for any non-negative value. */
+function writeInt(s: Sink, v: bigint): void {
+  assert(v >= I64_MIN && v < U64_END, `encode integer ${v} within [-2^63, 2^64)`);
+  if (v >= 0n) {
+    if (v <= 127n) s.u8(Number(v));
+    else if (v <= 0xffn) {
+      s.u8(0xcc);
+      s.u8(Number(v));
+    } else if (v <= 0xffffn) {
+      s.u8(0xcd);
+      s.u16(Number(v));
+    } else if (v <= 0xffffffffn) {
+      s.u8(0xce);
+      s.u32(Number(v));
+    } else {
+      s.u8(0xcf);
+      s.u64(v);
+    }
+  } else if (v >= -32n) s.u8(Number(v) & 0xff);
+  else if (v >= -128n) {
+    s.u8(0xd0);
+    s.u8(Number(v) & 0xff);
+  } else if (v >= -32768n) {
+    s.u8(0xd1);
+    s.u16(Number(v) & 0xffff);
+  } else if (v >= -2147483648n) {
+    s.u8(0xd2);
+    s.u32(Number(v) >>> 0);
+  } else {
+    s.u8(0xd3);
+    s.i64(v);
+  }
+}
+
+/** fixstr, str16 or str32: Go's codec never writes str8 (`d9`) nor bin, for strings and []byte alike. */
+function writeStr(s: Sink, b: Uint8Array): void {
+  const n = b.length;
+  if (n < 32) s.u8(0xa0 | n);
+  else if (n <= 0xffff) {
+    s.u8(0xda);
+    s.u16(n);
+  } else {
+    assert(n <= 0xffffffff, `encode a string of at most 2^32-1 bytes, got ${n}`);
+    s.u8(0xdb);
+    s.u32(n);
+  }
+  s.bytes(b);
+}
+
+function writeArray(s: Sink, items: readonly GoValue[], depth: number): void {
+  const n = items.length;
+  if (n < 16) s.u8(0x90 | n);
+  else if (n <= 0xffff) {
+    s.u8(0xdc);
+    s.u16(n);
+  } else {
+    s.u8(0xdd);
+    s.u32(n);
+  }
+  for (const item of items) writeValue(s, item, depth + 1);
+}
+
+function writeMapHeader(s: Sink, n: number): void {
+  if (n < 16) s.u8(0x80 | n);
+  else if (n <= 0xffff) {
+    s.u8(0xde);
+    s.u16(n);
+  } else {
+    s.u8(0xdf);
+    s.u32(n);
+  }
+}
+
+function writeMap(s: Sink, entries: readonly (readonly [string, GoValue])[], depth: number): void {
+  writeMapHeader(s, entries.length);
+  for (const [k, v] of entries) {
+    writeStr(s, utf8.encode(k));
+    writeValue(s, v, depth + 1);
+  }
+}
+
+function writeStruct(s: Sink, v: GoStruct, depth: number): void {
+  const fields: [Uint8Array, GoValue][] = [];
+  for (const [k, value] of Object.entries(v)) {
+    if (value !== undefined) fields.push([utf8.encode(k), value]);
+  }
+  fields.sort((a, b) => compareBytes(a[0], b[0]));
+  writeMapHeader(s, fields.length);
+  for (const [k, value] of fields) {
+    writeStr(s, k);
+    writeValue(s, value, depth + 1);
+  }
+}
+
+/** Byte-wise order, as Go sorts struct field names (and as strings compare in Go). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+const decoder = new Decoder({ rawStrings: true, useBigInt64: true });
+
+/**
+ * Decodes exactly one msgpack value that fills `bytes`. Integers come back as number when safe, else bigint;
+ * strings as Uint8Array (map keys as strings: Go struct field names and map keys are text).
+ */
+export function decodeGo(bytes: Uint8Array): Decoded {
+  let raw: unknown;
+  try {
+    raw = decoder.decode(bytes);
+  } catch (err) {
+    throw new MsgpackDecodeError(`decode msgpack value: ${(err as Error).message}`, { cause: err });
+  }
+  return normalize(raw, 0);
+}
+
+function normalize(v: unknown, depth: number): Decoded {
+  if (depth > DEPTH_MAX)
+    throw new MsgpackDecodeError(`decode msgpack value nested at most ${DEPTH_MAX} deep`);
+  if (v === null || typeof v === "boolean" || typeof v === "number" || v instanceof Uint8Array) return v;
+  if (typeof v === "bigint")
+    return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v;
+  if (Array.isArray(v)) return v.map((item) => normalize(item, depth + 1));
+  if (v instanceof ExtData || v instanceof Date) {
+    // Consul's handle registers no extensions, so an ext value cannot come from Consul.
+    throw new MsgpackDecodeError(
+      "decode msgpack value: found an ext type, which Consul's codec never writes",
+    );
+  }
+  if (typeof v === "object" && v !== null) {
+    const out: DecodedMap = {};
+    for (const [k, item] of Object.entries(v)) out[k] = normalize(item, depth + 1);
+    return out;
+  }
+  throw new MsgpackDecodeError(`decode msgpack value: unexpected ${typeof v}`);
+}
+
+/**
+ * Finds where the msgpack value starting at `start` ends, without decoding it: returns the end offset, or, when
+ * `buf` holds only part of the value, the negated minimum total length of `buf` needed to learn more (so a
+ * stream reader waits for that much instead of rescanning on every chunk). Throws on the never-used byte 0xc1.
+ */
+export function scanValue(buf: Uint8Array, start: number): number {
+  let pos = start;
+  let pending = 1; // values still to skip
+  while (pending > 0) {
+    if (pos >= buf.length) return -(pos + 1);
+    const b = buf[pos] as number;
+    const step = headerStep(buf, pos, b);
+    if (step.need > 0) return -step.need;
+    pos = step.next;
+    if (pos > buf.length) return -pos;
+    pending += step.children - 1;
+  }
+  return pos;
+}
+
+interface Step {
+  /** Offset after this item's header and payload (children not included). */
+  next: number;
+  /** How many child values follow (array items, or 2 per map entry). */
+  children: number;
+  /** > 0 when the header itself is incomplete: the buffer length needed to read it. */
+  need: number;
+}
+
+function lengthAt(buf: Uint8Array, pos: number, width: 1 | 2 | 4): number {
+  if (width === 1) return buf[pos] as number;
+  if (width === 2) return ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
+  return (
+    ((buf[pos] as number) * 0x1000000 +
+      (((buf[pos + 1] as number) << 16) | ((buf[pos + 2] as number) << 8) | (buf[pos + 3] as number))) >>>
+    0
+  );
+}
+
+/** One item's header: fixed-size forms here, length-prefixed ones in prefixedStep. */
+function headerStep(buf: Uint8Array, pos: number, b: number): Step {
+  const fixed = (n: number): Step => ({ next: pos + 1 + n, children: 0, need: 0 });
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return fixed(0);
+  if (b >= 0xa0 && b <= 0xbf) return fixed(b & 0x1f);
+  if (b >= 0x90 && b <= 0x9f) return { next: pos + 1, children: b & 0x0f, need: 0 };
+  if (b >= 0x80 && b <= 0x8f) return { next: pos + 1, children: 2 * (b & 0x0f), need: 0 };
+  switch (b) {
+    case 0xcc:
+    case 0xd0:
+      return fixed(1);
+    case 0xcd:
+    case 0xd1:
+    case 0xd4: // fixext1: type byte + 1 data byte
+      return fixed(2);
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+      return fixed(4);
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+      return fixed(8);
+    case 0xd5:
+      return fixed(3);
+    case 0xd6:
+      return fixed(5);
+    case 0xd7:
+      return fixed(9);
+    case 0xd8:
+      return fixed(17);
+    default:
+      return prefixedStep(buf, pos, b);
+  }
+}
+
+function prefixedStep(buf: Uint8Array, pos: number, b: number): Step {
+  const forms: Record<number, [1 | 2 | 4, "bytes" | "items" | "pairs" | "ext"]> = {
+    217: [1, "bytes"],
+    218: [2, "bytes"],
+    219: [4, "bytes"],
+    196: [1, "bytes"],
+    197: [2, "bytes"],
+    198: [4, "bytes"],
+    220: [2, "items"],
+    221: [4, "items"],
+    222: [2, "pairs"],
+    223: [4, "pairs"],
+    199: [1, "ext"],
+    200: [2, "ext"],
+    201: [4, "ext"],
+  };
+  const form = forms[b];
+  if (form === undefined) {
+    throw new MsgpackDecodeError(`decode msgpack value: invalid byte 0x${b.toString(16)} at offset ${pos}`);
+  }
+  const [width, kind] = form;
+  if (pos + 1 + width > buf.length) return { next: 0, children: 0, need: pos + 1 + width };
+  const n = lengthAt(buf, pos + 1, width);
+  const body = pos + 1 + width;
+  if (kind === "bytes") return { next: body + n, children: 0, need: 0 };
+  if (kind === "ext") return { next: body + 1 + n, children: 0, need: 0 };
+  return { next: body, children: kind === "items" ? n : 2 * n, need: 0 };
+}

@@ -1,0 +1,108 @@
+/**
+ * Consul's snapshot archive codec as pure streams: the Go-msgpack record codec, state.bin, the
+ * gzip(tar(meta.json, state.bin, SHA256SUMS)) archive writer and verifying reader, inspect and decode.
+ * Format facts: shared/docs/snapshot-format.md. The only public entry of src/snapshot.
+ */
+
+export {
+  type ArchiveMetaInput,
+  type StateBinSource,
+  type WriteArchiveOptions,
+  writeArchive,
+} from "./archive.js";
+export {
+  type ByteSource,
+  checkRecords,
+  META_BYTES_MAX_DEFAULT,
+  type ReadArchiveOptions,
+  readArchive,
+  STATE_BIN_BYTES_MAX_DEFAULT,
+  type VerifiedArchive,
+  type VerifiedStateBin,
+  verifyArchive,
+} from "./archive-read.js";
+export { decodeArchiveLines, decodeStateBinLines, recordData, toGoJson } from "./decode.js";
+export {
+  ArchiveFormatError,
+  ArchiveIntegrityError,
+  MsgpackDecodeError,
+  RecordDecodeError,
+  SnapshotError,
+  type SnapshotErrorCode,
+  SnapshotLimitError,
+  SnapshotMetaError,
+  StateBinError,
+} from "./errors.js";
+export type { Extra } from "./fields.js";
+export {
+  compareBytes,
+  type Decoded,
+  type DecodedMap,
+  decodeGo,
+  encodeGo,
+  Float32,
+  Float64,
+  type GoStruct,
+  type GoValue,
+  scanValue,
+} from "./gomsgpack.js";
+export {
+  byteSize,
+  collectStats,
+  formatInspect,
+  type InspectFormat,
+  type InspectInfo,
+  type InspectOptions,
+  inspectArchiveInfo,
+  inspectFile,
+  inspectStateBinInfo,
+  type TypeStats,
+} from "./inspect.js";
+export {
+  ENTERPRISE_TYPE_MIN,
+  IGNORE_UNKNOWN_TYPE_FLAG,
+  isEnterpriseType,
+  MESSAGE_TYPES,
+  MessageType,
+  type MessageTypeInfo,
+  messageTypeInfo,
+  messageTypeName,
+} from "./message-types.js";
+export {
+  decodeMetaJson,
+  encodeMetaJson,
+  goJsonString,
+  legacyPeers,
+  META_JSON,
+  type RaftConfiguration,
+  type RaftServer,
+  SHA256SUMS,
+  SNAPSHOT_VERSION,
+  type SnapshotMeta,
+  STATE_BIN,
+  type Suffrage,
+} from "./meta.js";
+export {
+  type AutopilotConfig,
+  type DirEntry,
+  decodeHeader,
+  decodeRecord,
+  encodeHeader,
+  encodeRecord,
+  type IndexEntry,
+  type RawRecord,
+  type ServiceCheck,
+  type Session,
+  type SnapshotHeader,
+  type SnapshotRecord,
+  tombstone,
+} from "./records.js";
+export type { HealthCheck, NodeService, RegisterRequest } from "./register.js";
+export {
+  RECORD_BYTES_MAX_DEFAULT,
+  readStateBin,
+  type StateBinItem,
+  type StateBinReadOptions,
+  stateBinBytes,
+  writeStateBin,
+} from "./state-bin.js";

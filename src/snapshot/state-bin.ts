@@ -1,0 +1,189 @@
+/**
+ * state.bin: a msgpack header {LastIndex}, then records, each one raw type byte followed by one msgpack value.
+ * There is no length prefix, count or trailer, so a record ends where its msgpack value ends (§2.1); the reader
+ * finds that point with scanValue and holds at most one record (plus one chunk) in memory.
+ */
+import { assert } from "../util/assert.js";
+import { SnapshotError, SnapshotLimitError, StateBinError } from "./errors.js";
+import { scanValue } from "./gomsgpack.js";
+import { messageTypeName } from "./message-types.js";
+import {
+  decodeHeader,
+  encodeHeader,
+  encodeRecord,
+  type RawRecord,
+  type SnapshotHeader,
+  type SnapshotRecord,
+} from "./records.js";
+
+/** Default bound on one record: far above Consul's 512 KiB KV value limit, far below memory trouble. */
+export const RECORD_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
+export interface StateBinReadOptions {
+  /** Refuse a header or record larger than this many bytes. */
+  readonly recordBytesMax?: number;
+}
+
+export type StateBinItem =
+  | {
+      readonly kind: "header";
+      readonly header: SnapshotHeader;
+      /** The header's msgpack bytes. */
+      readonly raw: Uint8Array;
+      /** Bytes this item occupies in state.bin. */
+      readonly size: number;
+    }
+  | {
+      readonly kind: "record";
+      readonly record: RawRecord;
+      /** Offset of the type byte within state.bin. */
+      readonly offset: number;
+      /** Bytes this item occupies in state.bin (type byte included). */
+      readonly size: number;
+    };
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Tries to cut the next item from `buf`; returns its end offset, or the negated buffer length it needs. */
+function cut(buf: Uint8Array, headerDone: boolean, offset: number): number {
+  try {
+    if (!headerDone) return scanValue(buf, 0);
+    if (buf.length < 1) return -1;
+    return scanValue(buf, 1);
+  } catch (err) {
+    const what = headerDone ? `record at offset ${offset}` : "snapshot header";
+    throw new StateBinError("snapshot_state_bin", `decode ${what}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Reads state.bin record by record. Yields the header first, then each record with its raw bytes. Errors:
+ * StateBinError for a malformed or truncated stream, SnapshotLimitError for an oversized item.
+ */
+export async function* readStateBin(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: StateBinReadOptions = {},
+): AsyncGenerator<StateBinItem> {
+  const max = options.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT;
+  let parts: Uint8Array[] = [];
+  let total = 0;
+  let need = 1;
+  let headerDone = false;
+  let offset = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    total += chunk.length;
+    if (total < need) continue;
+    let buf = concat(parts, total);
+    for (;;) {
+      const end = cut(buf, headerDone, offset);
+      if (end < 0) {
+        need = -end;
+        if (need > max + 1) throw oversized(headerDone, offset, need, max);
+        break;
+      }
+      yield itemAt(buf, end, headerDone, offset);
+      headerDone = true;
+      offset += end;
+      buf = buf.subarray(end);
+      need = 1;
+    }
+    parts = buf.length > 0 ? [buf] : [];
+    total = buf.length;
+  }
+  if (!headerDone) throw new StateBinError("snapshot_state_bin", truncatedMessage("snapshot header", total));
+  if (total > 0) {
+    const name = messageTypeName(parts[0]?.[0] ?? 0);
+    throw new StateBinError(
+      "snapshot_state_bin",
+      truncatedMessage(`msg type ${name} at offset ${offset}`, total),
+    );
+  }
+}
+
+function truncatedMessage(what: string, have: number): string {
+  return `decode ${what}: state.bin ends after ${have} bytes of it: unexpected EOF`;
+}
+
+function oversized(headerDone: boolean, offset: number, need: number, max: number): SnapshotLimitError {
+  const what = headerDone ? `record at offset ${offset}` : "snapshot header";
+  return new SnapshotLimitError(`read ${what}: it needs at least ${need} bytes, above the limit of ${max}`);
+}
+
+function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: number): StateBinItem {
+  // Copies into plain Uint8Arrays (not Buffers, whatever the source yields), so a caller holding a record
+  // does not pin the whole read buffer and values compare equal however they were read.
+  if (!headerDone) {
+    const raw = new Uint8Array(buf.subarray(0, end));
+    let header: SnapshotHeader;
+    try {
+      header = decodeHeader(raw);
+    } catch (err) {
+      if (err instanceof SnapshotError) {
+        throw new StateBinError("snapshot_state_bin", `decode snapshot header: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    return { kind: "header", header, raw, size: end };
+  }
+  const record = { type: buf[0] as number, body: new Uint8Array(buf.subarray(1, end)) };
+  return { kind: "record", record, offset, size: end };
+}
+
+/** How many encoded bytes the writer gathers before yielding a chunk. */
+const WRITE_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Writes state.bin: the header, then each record (typed ones encoded in Go's shapes, raw ones as given).
+ * Yields chunks of about 64 KiB, suitable for Readable.from().
+ */
+export async function* writeStateBin(
+  header: SnapshotHeader,
+  records: AsyncIterable<RawRecord | SnapshotRecord> | Iterable<RawRecord | SnapshotRecord>,
+): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [encodeHeader(header)];
+  let pendingBytes = pending[0]?.length ?? 0;
+  for await (const rec of records) {
+    const raw = "kind" in rec ? encodeRecord(rec) : rec;
+    assert(
+      Number.isInteger(raw.type) && raw.type >= 0 && raw.type <= 255,
+      `write record type ${raw.type} as a byte`,
+    );
+    assert(raw.body.length > 0, `write a record of type ${raw.type} with a msgpack body`);
+    pending.push(Uint8Array.of(raw.type), raw.body);
+    pendingBytes += 1 + raw.body.length;
+    if (pendingBytes >= WRITE_CHUNK_BYTES) {
+      yield concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pendingBytes > 0) yield concat(pending, pendingBytes);
+}
+
+/** Encodes a whole state.bin in memory: for tests and small snapshots only. */
+export async function stateBinBytes(
+  header: SnapshotHeader,
+  records: Iterable<RawRecord | SnapshotRecord>,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of writeStateBin(header, records)) {
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  return concat(parts, total);
+}

@@ -1,0 +1,67 @@
+/**
+ * Test helpers (not exported from index.ts): where Consul's fixtures are, temp dirs, small stream utilities.
+ * Fixtures stay in ../shared/fixtures beside the repository and are never copied in.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+
+/** The compiled tests run from dist/src/snapshot/, three levels below the repository root. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const FIXTURES = resolve(REPO_ROOT, "..", "shared", "fixtures", "consul");
+
+export function fixture(...parts: string[]): string {
+  return join(FIXTURES, ...parts);
+}
+
+/** Runs `fn` with a fresh temp directory that is removed afterwards, pass or fail. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-snapshot-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A Writable that keeps what it is given (tests only: archives here are small). */
+export class MemorySink extends Writable {
+  private readonly parts: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.parts.push(chunk);
+    done();
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+/** Splits bytes into chunks of `size`, to exercise chunk boundaries. */
+export function* chunks(bytes: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, Math.min(bytes.length, i + size));
+}
+
+/** The members of a plain tar (tests only), by a minimal parse of USTAR headers. */
+export function tarMembers(tar: Uint8Array): { name: string; header: Uint8Array; data: Uint8Array }[] {
+  const out: { name: string; header: Uint8Array; data: Uint8Array }[] = [];
+  let off = 0;
+  while (off + 512 <= tar.length) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const name = Buffer.from(header.subarray(0, 100)).toString("latin1").replace(/\0.*$/s, "");
+    const size = Number.parseInt(Buffer.from(header.subarray(124, 136)).toString("latin1"), 8);
+    out.push({ name, header, data: tar.subarray(off + 512, off + 512 + size) });
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/** The state.bin of a small archive fixture, by gunzip + tar parse in memory (tests only). */
+export function stateBinOf(archive: Uint8Array): Uint8Array {
+  const member = tarMembers(gunzipSync(archive)).find((m) => m.name === "state.bin");
+  if (member === undefined) throw new Error("fixture has no state.bin");
+  return member.data;
+}
