@@ -1,3 +1,4 @@
+// Hot-path asserts are written `if (!(cond)) assert(false, msg)` so their messages are built only on failure.
 import { assert } from "../util/assert.js";
 import { CompactedError } from "../util/errors.js";
 import { limitBytes, type Storage } from "./storage.js";
@@ -73,6 +74,9 @@ export class RaftLog {
   applied: number;
   private readonly committedBytesMax: number;
 
+  /** Test-only broken variant (Bugs.truncateWithoutConflict). */
+  truncateWithoutConflict = false;
+
   constructor(storage: Storage, committedBytesMax: number) {
     this.storage = storage;
     this.unstable = new Unstable(storage.lastIndex() + 1);
@@ -133,9 +137,15 @@ export class RaftLog {
   ): number | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNew = prevIndex + ents.length;
+    if (this.truncateWithoutConflict && ents.length > 0) {
+      this.unstable.truncateAndAppend(ents);
+      this.commitTo(Math.min(commit, lastNew));
+      return lastNew;
+    }
     const conflict = this.findConflict(ents);
     if (conflict !== 0) {
-      assert(conflict > this.committed, `entry ${conflict} conflicts with committed entry ${this.committed}`);
+      if (!(conflict > this.committed))
+        assert(false, `entry ${conflict} conflicts with committed entry ${this.committed}`);
       this.append(ents.slice(conflict - prevIndex - 1));
     }
     this.commitTo(Math.min(commit, lastNew));
@@ -175,7 +185,8 @@ export class RaftLog {
   slice(lo: number, hi: number, bytesMax: number): Entry[] {
     if (lo >= hi) return [];
     if (lo < this.firstIndex()) throw new CompactedError(`entries from ${lo} are compacted`);
-    assert(hi <= this.lastIndex() + 1, `slice [${lo}, ${hi}) is past the last index ${this.lastIndex()}`);
+    if (!(hi <= this.lastIndex() + 1))
+      assert(false, `slice [${lo}, ${hi}) is past the last index ${this.lastIndex()}`);
     const uOff = this.unstable.offset;
     let ents: Entry[] = [];
     if (lo < uOff) ents = this.storage.entries(lo, Math.min(hi, uOff), bytesMax);
@@ -188,14 +199,14 @@ export class RaftLog {
 
   commitTo(i: number): void {
     if (i <= this.committed) return;
-    assert(i <= this.lastIndex(), `commit ${i} is past the last index ${this.lastIndex()}`);
+    if (!(i <= this.lastIndex())) assert(false, `commit ${i} is past the last index ${this.lastIndex()}`);
     this.committed = i;
   }
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    assert(i <= this.committed, `applied ${i} is past committed ${this.committed}`);
-    assert(i >= this.applied, `applied ${i} goes back from ${this.applied}`);
+    if (!(i <= this.committed)) assert(false, `applied ${i} is past committed ${this.committed}`);
+    if (!(i >= this.applied)) assert(false, `applied ${i} goes back from ${this.applied}`);
     this.applied = i;
   }
 

@@ -44,7 +44,7 @@ export class RawNode {
   }
 
   step(m: Message): void {
-    assert(m.to === this.raft.id, `message for node ${m.to} stepped into node ${this.raft.id}`);
+    if (!(m.to === this.raft.id)) assert(false, `message for node ${m.to} stepped into node ${this.raft.id}`);
     this.raft.step(m);
   }
 

@@ -20,7 +20,7 @@ export class Inflights {
   add(index: number, bytes: number): void {
     assert(!this.full(), "cannot add to a full inflights window");
     const last = this.items[this.items.length - 1];
-    assert(last === undefined || index > last.index, `inflight index ${index} must increase`);
+    if (!(last === undefined || index > last.index)) assert(false, `inflight index ${index} must increase`);
     this.items.push({ index, bytes });
     this.bytes += bytes;
   }

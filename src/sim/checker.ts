@@ -38,8 +38,7 @@ export class Checker {
   maxApplied = 0;
 
   onReady(node: SimNode, rd: Ready): void {
-    const st = node.raw.status();
-    if (rd.softState?.role === "leader") this.checkNewLeader(node, st.term);
+    if (rd.softState?.role === "leader") this.checkNewLeader(node, node.raw.raft.term);
     if (rd.hardState !== null) {
       const key = `${node.id}/${node.gen}`;
       const prev = this.commits.get(key) ?? 0;

@@ -2,7 +2,7 @@ import type { NodeId } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
 import type { World } from "./world.js";
 
-type PartitionMode = "split" | "isolate" | "oneWay" | "bridge";
+type PartitionMode = "split" | "isolate" | "isolateLeader" | "oneWay" | "bridge";
 
 /**
  * The network's and the servers' misfortunes for one run: message loss and duplication, partitions (symmetric
@@ -45,19 +45,22 @@ export class Faults {
 
   private partition(): void {
     const ids = [...this.world.nodes.keys()];
-    const modes: PartitionMode[] = ["split", "isolate", "oneWay", "bridge"];
+    const modes: PartitionMode[] = ["split", "isolate", "isolateLeader", "oneWay", "bridge"];
     const mode = modes[this.rng.int(0, modes.length)]!;
-    const shuffled = [...ids].sort(() => 0).map((id) => ({ id, k: this.rng.float() }));
+    const shuffled = ids.map((id) => ({ id, k: this.rng.float() }));
     shuffled.sort((a, b) => a.k - b.k);
     const order = shuffled.map((x) => x.id);
+    // Jepsen's favourite: cut the leader off, so a deposed leader that still believes in itself meets clients.
+    const leader = this.world.leaderHint();
+    if (mode === "isolateLeader" && leader !== 0) order.unshift(...order.splice(order.indexOf(leader), 1));
     const cutBoth = (a: NodeId, b: NodeId) => {
       this.cut.add(`${a}>${b}`);
       this.cut.add(`${b}>${a}`);
     };
-    if (mode === "isolate" || mode === "oneWay") {
+    if (mode === "isolate" || mode === "isolateLeader" || mode === "oneWay") {
       const victim = order[0]!;
       for (const other of order.slice(1)) {
-        if (mode === "isolate") cutBoth(victim, other);
+        if (mode !== "oneWay") cutBoth(victim, other);
         else this.cut.add(`${other}>${victim}`); // the victim can send but not hear
       }
     } else {

@@ -22,6 +22,7 @@ const BUGS: Record<string, Bugs> = {
   "commit-previous-term": { commitPreviousTerm: true },
   "vote-without-log-check": { voteWithoutLogCheck: true },
   "read-without-quorum": { readWithoutQuorum: true },
+  "truncate-without-conflict": { truncateWithoutConflict: true },
 };
 
 function usage(message: string): never {

@@ -93,6 +93,7 @@ export class SimNode {
 
   /** A client write. Returns false when this server cannot take it (not the leader, or backpressure). */
   propose(opId: number, data: Uint8Array): boolean {
+    if (this.raw.raft.role !== "leader") return false;
     try {
       const index = this.raw.propose(data);
       this.writes.set(index, { opId, term: this.raw.raft.term });

@@ -1,4 +1,5 @@
 import type { Bugs } from "../raft/config.js";
+import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
 import { encodeCommand } from "./kv.js";
@@ -59,6 +60,8 @@ export function runSeed(cfg: RunConfig): RunResult {
     if (result.outcome !== "ok") return done("linearizability", describeCheck(result));
   } catch (e) {
     if (e instanceof InvariantViolation) return done(e.invariant, e.message);
+    // An always-on assertion inside the core or the driver caught a broken invariant first.
+    if (e instanceof AssertionError) return done("assertion", e.message);
     throw e;
   }
   return done(null, "");

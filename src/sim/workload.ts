@@ -9,7 +9,6 @@ export interface ClientHost {
   /** Delivers the request to `node` after a network delay; false when the node is down. */
   submit(node: NodeId, op: PendingOp): boolean;
   liveNodes(): NodeId[];
-  leaderHint(): NodeId;
   scheduleClient(clientId: number, delayUs: number): void;
   trace(line: string): void;
 }
@@ -91,21 +90,31 @@ export class Client {
     this.submit(host, op);
   }
 
+  /**
+   * Clients stick to the server that last answered them, as real clients keep a connection: one talking to a
+   * deposed leader keeps asking it, which is what exposes stale reads.
+   */
   private submit(host: ClientHost, op: PendingOp): void {
     const live = host.liveNodes();
-    const hint = host.leaderHint();
-    const node =
-      live.includes(hint) && this.rng.chance(0.8) ? hint : live[this.rng.int(0, Math.max(1, live.length))];
+    let node: NodeId | undefined = this.sticky;
+    if (node === undefined || !live.includes(node) || this.rng.chance(0.05)) {
+      node = live[this.rng.int(0, Math.max(1, live.length))];
+      this.sticky = node;
+    }
     if (node === undefined || !host.submit(node, op)) {
+      this.sticky = undefined;
       host.scheduleClient(this.id, this.rng.int(5_000, 30_000));
       return;
     }
     host.scheduleClient(this.id, this.timeoutUs);
   }
 
+  private sticky: NodeId | undefined;
+
   /** The server refused before doing anything (not the leader): the op had no effect; try another server. */
   rejected(host: ClientHost, opId: number): void {
     if (this.current?.opId !== opId) return;
+    this.sticky = undefined;
     host.scheduleClient(this.id, this.rng.int(1_000, 20_000));
     this.retry = true;
   }
@@ -125,6 +134,7 @@ export class Client {
 
   private timeout(host: ClientHost, history: Operation[]): void {
     const op = this.current!;
+    this.sticky = undefined;
     this.current = null;
     // A write that timed out may yet take effect: record it as unknown. A read that timed out observed nothing.
     if (op.input.kind !== "get") {

@@ -3,7 +3,7 @@ import { NONE } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
 import { Admin } from "./admin.js";
-import { Checker } from "./checker.js";
+import { Checker, InvariantViolation } from "./checker.js";
 import { SimDisk } from "./disk.js";
 import { Faults } from "./faults.js";
 import type { KvResult } from "./kv.js";
@@ -12,6 +12,8 @@ import { type NodeHost, SimNode } from "./node.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
 import { Client, type ClientHost, type PendingOp, toOutput } from "./workload.js";
+
+const EVENTS_PER_STEP_MAX = 50_000;
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: NodeId; readonly gen: number }
@@ -280,9 +282,18 @@ export class World implements NodeHost, ClientHost {
 
   /** Runs events up to virtual time `until`. */
   runUntil(until: number): void {
+    // Put a limit on everything: a step is 10 ms of virtual time, in which a healthy cluster handles a few
+    // hundred events. Far more means a message storm (a livelock), which is a failure, not a slow run.
+    let budget = EVENTS_PER_STEP_MAX;
     for (;;) {
       const t = this.queue.peekTime();
       if (t === undefined || t > until) break;
+      if (--budget < 0) {
+        throw new InvariantViolation(
+          "bounded work",
+          `over ${EVENTS_PER_STEP_MAX} events in one step (a livelock)`,
+        );
+      }
       const ev = this.queue.pop()!;
       this.time = ev.time;
       this.dispatch(ev.item);
