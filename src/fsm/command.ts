@@ -106,7 +106,10 @@ class Writer {
     this.bytes(b);
   }
   value(v: KvValue): void {
-    if (v === null) return this.u8(0);
+    if (v === null) {
+      this.u8(0);
+      return;
+    }
     if (v.length > VALUE_BYTES_MAX) {
       throw new CommandLimitError(`encode value: ${v.length} bytes exceed the limit of ${VALUE_BYTES_MAX}`);
     }
