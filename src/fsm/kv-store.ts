@@ -21,6 +21,7 @@ import { KvSnapshot } from "./snapshot.js";
 import {
   type GetResult,
   getEntry,
+  type IndexRecordRow,
   type IndexRow,
   type KeysResult,
   type KvEntry,
@@ -69,6 +70,10 @@ export class KvStore implements KvTables {
   kv = new OrderedMap<KvEntry>();
   tombstones = new OrderedMap<Tombstone>();
   index = new Map<string, IndexRow>();
+  /** Restored Index records, written back in order (see IndexRecordRow). */
+  private indexRows: readonly IndexRecordRow[] = [];
+  /** Own tables to write a row for even where no restored row has one: those this store has written. */
+  private indexEmit = new Set<string>();
   /** Records of types this store does not serve, kept for the next snapshot. */
   private opaque: OpaqueRecords = NO_OPAQUE;
   /** The restored header's LastIndex and extra fields: a floor for the next header's. */
@@ -123,6 +128,8 @@ export class KvStore implements KvTables {
       tombstones: this.tombstones.clone(),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
       index: new Map(this.index),
+      indexRows: this.indexRows,
+      indexEmit: new Set(this.indexEmit),
       opaque: this.opaque,
       headerFloor: this.headerFloor,
     });
@@ -147,6 +154,8 @@ export class KvStore implements KvTables {
     this.kv = s.kv;
     this.tombstones = s.tombstones;
     this.index = s.index;
+    this.indexRows = s.indexRows;
+    this.indexEmit = s.indexEmit;
     this.opaque = s.opaque;
     this.headerFloor = s.headerFloor;
     this.applied = s.lastIndex;
@@ -280,6 +289,7 @@ export class KvStore implements KvTables {
   }
 
   private bump(table: string, idx: number): void {
+    this.indexEmit.add(table);
     const row = this.index.get(table);
     if (row !== undefined && row.value >= idx) return;
     this.index.set(table, row?.extra !== undefined ? { value: idx, extra: row.extra } : { value: idx });

@@ -22,9 +22,11 @@ import { OrderedMap } from "./btree.js";
 import { RestoreError } from "./errors.js";
 import {
   type Carry,
+  type IndexRecordRow,
   type IndexRow,
   type KvEntry,
   type OpaqueRecords,
+  OWN_TABLES,
   TABLE_KVS,
   TABLE_TOMBSTONES,
   type Tombstone,
@@ -37,6 +39,9 @@ export interface RestoredState {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly index: Map<string, IndexRow>;
+  readonly indexRows: readonly IndexRecordRow[];
+  /** Own tables whose rows the next snapshot writes even where the archive had none. */
+  readonly indexEmit: Set<string>;
   readonly opaque: OpaqueRecords;
   readonly headerFloor: number;
   /** The highest index in the restored state: where applies resume. */
@@ -74,6 +79,9 @@ export class Restorer {
   private readonly kv = new OrderedMap<KvEntry>();
   private readonly tombstones = new OrderedMap<Tombstone>();
   private readonly index = new Map<string, IndexRow>();
+  private readonly indexRows: IndexRecordRow[] = [];
+  /** Own-table maxima implied by the KV and tombstone records, for archives without those Index rows. */
+  private readonly derived = new Map<string, number>();
   /** Opaque records by phase: 0 before any KV/tombstone, 1 after them, 2 after an Index row. */
   private readonly phases: [RawRecord[], RawRecord[], RawRecord[]] = [[], [], []];
   private phase: 0 | 1 | 2 = 0;
@@ -87,17 +95,17 @@ export class Restorer {
       return;
     }
     const rec = "kind" in item && item.kind === "record" ? item.record : item;
-    if ("kind" in rec) this.addDecoded(rec);
+    if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
     else if (
       rec.type === MessageType.KVS ||
       rec.type === MessageType.Tombstone ||
       rec.type === MessageType.Index
     ) {
-      this.addDecoded(decode(rec));
+      this.addDecoded(decode(rec), rec);
     } else this.phases[this.phase].push(rec);
   }
 
-  private addDecoded(rec: SnapshotRecord): void {
+  private addDecoded(rec: SnapshotRecord, raw: RawRecord): void {
     switch (rec.kind) {
       case "KVS":
         this.addEntry(rec.body);
@@ -111,11 +119,14 @@ export class Restorer {
         this.sawIndex = true;
         this.phase = 2;
         const { Key, Value, extra } = rec.body;
-        this.index.set(Key, extra !== undefined ? { value: Value, extra } : { value: Value });
+        this.indexRows.push(
+          extra !== undefined ? { key: Key, value: Value, extra, raw } : { key: Key, value: Value, raw },
+        );
+        if (OWN_TABLES.includes(Key)) this.index.set(Key, { value: Value });
         break;
       }
       default:
-        this.phases[this.phase].push(encodeRecord(rec));
+        this.phases[this.phase].push(raw);
     }
   }
 
@@ -141,8 +152,7 @@ export class Restorer {
   }
 
   private bumpMax(table: string, value: number): void {
-    const row = this.index.get(table);
-    if (row === undefined || row.value < value) this.index.set(table, { ...row, value });
+    this.derived.set(table, Math.max(this.derived.get(table) ?? 0, value));
   }
 
   finish(): RestoredState {
@@ -157,12 +167,23 @@ export class Restorer {
       tail = [...middle.slice(at), ...tail];
       middle = middle.slice(0, at);
     }
+    // As Consul's KVSRestore: the entries imply the table index, and an Index row overrides it. Implied rows
+    // are written out only for archives without any Index row (older Consul); otherwise once a write moves them.
+    const indexEmit = new Set<string>();
+    for (const [table, value] of this.derived) {
+      if (this.index.has(table)) continue;
+      this.index.set(table, { value });
+      if (!this.sawIndex) indexEmit.add(table);
+    }
     let lastIndex = this.headerFloor;
+    for (const row of this.indexRows) lastIndex = Math.max(lastIndex, row.value);
     for (const row of this.index.values()) lastIndex = Math.max(lastIndex, row.value);
     return {
       kv: this.kv,
       tombstones: this.tombstones,
       index: this.index,
+      indexRows: this.indexRows,
+      indexEmit,
       opaque: { head, middle, tail },
       headerFloor: this.headerFloor,
       lastIndex,

@@ -8,6 +8,7 @@
  *   opaque head, KVS (2), Tombstone (5), opaque middle, Index (16), opaque tail.
  */
 import {
+  type Extra,
   encodeRecord,
   type RawRecord,
   type SnapshotHeader,
@@ -20,6 +21,7 @@ import {
   entryRecord,
   type GetResult,
   getEntry,
+  type IndexRecordRow,
   type IndexRow,
   type KeysResult,
   type KvEntry,
@@ -35,6 +37,8 @@ export interface KvSnapshotParts {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly index: ReadonlyMap<string, IndexRow>;
+  readonly indexRows: readonly IndexRecordRow[];
+  readonly indexEmit: ReadonlySet<string>;
   readonly opaque: OpaqueRecords;
   /** A restored header's LastIndex: the written one never goes below it. */
   readonly headerFloor: number;
@@ -46,12 +50,16 @@ export class KvSnapshot implements KvTables {
   readonly tombstones: OrderedMap<Tombstone>;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly opaque: OpaqueRecords;
+  private readonly indexRows: readonly IndexRecordRow[];
+  private readonly indexEmit: ReadonlySet<string>;
   private readonly headerFloor: number;
 
   constructor(parts: KvSnapshotParts) {
     this.kv = parts.kv;
     this.tombstones = parts.tombstones;
     this.index = parts.index;
+    this.indexRows = parts.indexRows;
+    this.indexEmit = parts.indexEmit;
     this.opaque = parts.opaque;
     this.headerFloor = parts.headerFloor;
   }
@@ -71,6 +79,7 @@ export class KvSnapshot implements KvTables {
   /** state.bin's header: LastIndex is the highest index in the index table, as Consul's. */
   header(): SnapshotHeader {
     let last = this.headerFloor;
+    for (const row of this.indexRows) last = Math.max(last, row.value);
     for (const row of this.index.values()) last = Math.max(last, row.value);
     return { LastIndex: last };
   }
@@ -84,16 +93,32 @@ export class KvSnapshot implements KvTables {
       yield encodeRecord({ kind: "Tombstone", type: 5, body });
     }
     yield* this.opaque.middle;
-    const names = [...this.index.keys()].sort(compareKeys);
-    for (const name of names) {
-      const row = this.index.get(name) as IndexRow;
-      const body =
-        row.extra !== undefined
-          ? { Key: name, Value: row.value, extra: row.extra }
-          : { Key: name, Value: row.value };
-      yield encodeRecord({ kind: "Index", type: 16, body });
-    }
+    yield* this.indexRecords();
     yield* this.opaque.tail;
+  }
+
+  /**
+   * The restored Index rows as they came (own rows re-encoded once their value moved), with the own rows
+   * the archive lacked merged in at their key-order place; for a store never restored, all in key order.
+   */
+  private *indexRecords(): Generator<RawRecord> {
+    const restored = new Set(this.indexRows.map((r) => r.key));
+    const pending = [...this.indexEmit]
+      .filter((t) => !restored.has(t) && this.index.has(t))
+      .sort(compareKeys);
+    const own = (key: string, extra?: Extra): RawRecord => {
+      const value = (this.index.get(key) as IndexRow).value;
+      const body = extra !== undefined ? { Key: key, Value: value, extra } : { Key: key, Value: value };
+      return encodeRecord({ kind: "Index", type: 16, body });
+    };
+    for (const row of this.indexRows) {
+      while (pending.length > 0 && compareKeys(pending[0] as string, row.key) < 0) {
+        yield own(pending.shift() as string);
+      }
+      const current = this.index.get(row.key);
+      yield current !== undefined && current.value !== row.value ? own(row.key, row.extra) : row.raw;
+    }
+    for (const key of pending) yield own(key);
   }
 
   /** state.bin as chunks (header, then records), ready for writeArchive or a file. */

@@ -49,6 +49,21 @@ export interface IndexRow {
 }
 
 /**
+ * An Index record as restored. Consul's index table holds rows for every table (Enterprise names them
+ * "partition.default:kvs", and has been seen writing a row twice), so restored rows are written back as they
+ * came, in their order; only rows of the store's own tables are re-encoded, and only once their value moved.
+ */
+export interface IndexRecordRow {
+  readonly key: string;
+  readonly value: number;
+  readonly extra?: Extra;
+  readonly raw: RawRecord;
+}
+
+/** The index-table rows the store itself maintains; they answer reads (kvTableMax). */
+export const OWN_TABLES: readonly string[] = ["kvs", "tombstones"];
+
+/**
  * Records of types the store does not serve, in their original order, split around the records it writes
  * itself so that an unchanged store writes a Consul archive back byte for byte:
  * head, KVS, Tombstone, middle, Index, tail.
@@ -65,6 +80,7 @@ export const NO_OPAQUE: OpaqueRecords = { head: [], middle: [], tail: [] };
 export interface KvTables {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
+  /** The store's own index-table rows (OWN_TABLES). */
   readonly index: ReadonlyMap<string, IndexRow>;
 }
 
