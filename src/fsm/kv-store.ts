@@ -67,9 +67,10 @@ interface Touched {
 }
 
 export class KvStore implements KvTables {
-  kv = new OrderedMap<KvEntry>();
-  tombstones = new OrderedMap<Tombstone>();
-  index = new Map<string, IndexRow>();
+  private kvMap = new OrderedMap<KvEntry>();
+  private stones = new OrderedMap<Tombstone>();
+  /** The own index-table rows (OWN_TABLES). */
+  private tables = new Map<string, IndexRow>();
   /** Restored Index records, written back in order (see IndexRecordRow). */
   private indexRows: readonly IndexRecordRow[] = [];
   /** Own tables to write a row for even where no restored row has one: those this store has written. */
@@ -84,6 +85,19 @@ export class KvStore implements KvTables {
 
   constructor(options: KvStoreOptions = {}) {
     this.watches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+  }
+
+  /** The live KV table. Callers read it; iterate a snapshot() instead when writes may interleave. */
+  get kv(): OrderedMap<KvEntry> {
+    return this.kvMap;
+  }
+
+  get tombstones(): OrderedMap<Tombstone> {
+    return this.stones;
+  }
+
+  get index(): ReadonlyMap<string, IndexRow> {
+    return this.tables;
   }
 
   /** The raft index of the last apply (or the restored snapshot's LastIndex). */
@@ -124,10 +138,10 @@ export class KvStore implements KvTables {
   /** An O(1) point-in-time view for snapshots; later applies do not change it. */
   snapshot(): KvSnapshot {
     return new KvSnapshot({
-      kv: this.kv.clone(),
-      tombstones: this.tombstones.clone(),
+      kv: this.kvMap.clone(),
+      tombstones: this.stones.clone(),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
-      index: new Map(this.index),
+      index: new Map(this.tables),
       indexRows: this.indexRows,
       indexEmit: new Set(this.indexEmit),
       opaque: this.opaque,
@@ -151,9 +165,9 @@ export class KvStore implements KvTables {
 
   private install(r: Restorer): void {
     const s = r.finish();
-    this.kv = s.kv;
-    this.tombstones = s.tombstones;
-    this.index = s.index;
+    this.kvMap = s.kv;
+    this.stones = s.tombstones;
+    this.tables = s.index;
     this.indexRows = s.indexRows;
     this.indexEmit = s.indexEmit;
     this.opaque = s.opaque;
@@ -177,7 +191,7 @@ export class KvStore implements KvTables {
         this.deleteKey(idx, cmd.key, t);
         return true;
       case "delete-cas": {
-        const e = this.kv.get(cmd.key);
+        const e = this.kvMap.get(cmd.key);
         if (e === undefined || BigInt(e.ModifyIndex) !== cmd.index) return e === undefined;
         this.deleteKey(idx, cmd.key, t);
         return true;
@@ -203,7 +217,7 @@ export class KvStore implements KvTables {
     lockIndex: number,
     t: Touched,
   ): void {
-    const existing = this.kv.get(key);
+    const existing = this.kvMap.get(key);
     const entry: KvEntry = {
       Key: key,
       Flags: flags,
@@ -214,13 +228,13 @@ export class KvStore implements KvTables {
       Session: session ?? existing?.Session ?? "",
     };
     if (existing !== undefined && sameContent(existing, entry)) return;
-    this.kv.set(key, entry);
+    this.kvMap.set(key, entry);
     this.bump(TABLE_KVS, idx);
     t.keys.push(key);
   }
 
   private cas(idx: number, cmd: Extract<KvCommand, { op: "cas" }>, t: Touched): boolean {
-    const e = this.kv.get(cmd.key);
+    const e = this.kvMap.get(cmd.key);
     if (cmd.index === 0n ? e !== undefined : e === undefined || BigInt(e.ModifyIndex) !== cmd.index) {
       return false;
     }
@@ -238,7 +252,7 @@ export class KvStore implements KvTables {
     // session check; the FSM then refuses a missing or unknown session with an error.
     if (sessions.isLockDelayed(cmd.key)) return false;
     if (cmd.session === "" || !sessions.isValid(cmd.session)) return new InvalidSessionError(cmd.session);
-    const e = this.kv.get(cmd.key);
+    const e = this.kvMap.get(cmd.key);
     let lockIndex = 1;
     if (e !== undefined) {
       if (e.Session !== "" && e.Session !== cmd.session) return false;
@@ -250,15 +264,15 @@ export class KvStore implements KvTables {
 
   private release(idx: number, cmd: Extract<KvCommand, { op: "release" }>, t: Touched): ApplyResult {
     if (cmd.session === "") return new InvalidSessionError("");
-    const e = this.kv.get(cmd.key);
+    const e = this.kvMap.get(cmd.key);
     if (e === undefined || e.Session !== cmd.session) return false;
     this.write(idx, cmd.key, cmd.value, cmd.flags, "", e.LockIndex, t);
     return true;
   }
 
   private deleteKey(idx: number, key: string, t: Touched): void {
-    if (!this.kv.delete(key)) return;
-    this.tombstones.set(key, { index: idx });
+    if (!this.kvMap.delete(key)) return;
+    this.stones.set(key, { index: idx });
     this.bump(TABLE_TOMBSTONES, idx);
     this.bump(TABLE_KVS, idx);
     t.keys.push(key);
@@ -266,15 +280,15 @@ export class KvStore implements KvTables {
 
   private deleteTree(idx: number, prefix: string, t: Touched): void {
     if (prefix === "") {
-      if (this.kv.size === 0) return;
-      this.kv = new OrderedMap<KvEntry>();
+      if (this.kvMap.size === 0) return;
+      this.kvMap = new OrderedMap<KvEntry>();
     } else {
       // Collect first: a map is not iterated while it is written.
-      const doomed = [...this.kv.prefix(prefix)].map(([key]) => key);
+      const doomed = [...this.kvMap.prefix(prefix)].map(([key]) => key);
       if (doomed.length === 0) return;
-      for (const key of doomed) this.kv.delete(key);
+      for (const key of doomed) this.kvMap.delete(key);
       // One tombstone for the subtree, at the prefix itself, as Consul does.
-      this.tombstones.set(prefix, { index: idx });
+      this.stones.set(prefix, { index: idx });
       this.bump(TABLE_TOMBSTONES, idx);
     }
     this.bump(TABLE_KVS, idx);
@@ -284,14 +298,14 @@ export class KvStore implements KvTables {
   /** Drops tombstones deleted at or before `upTo`. Like Consul's reap, it moves no index and wakes nobody. */
   private reap(upTo: bigint): void {
     const doomed: string[] = [];
-    for (const [key, stone] of this.tombstones.entries()) if (BigInt(stone.index) <= upTo) doomed.push(key);
-    for (const key of doomed) this.tombstones.delete(key);
+    for (const [key, stone] of this.stones.entries()) if (BigInt(stone.index) <= upTo) doomed.push(key);
+    for (const key of doomed) this.stones.delete(key);
   }
 
   private bump(table: string, idx: number): void {
     this.indexEmit.add(table);
-    const row = this.index.get(table);
+    const row = this.tables.get(table);
     if (row !== undefined && row.value >= idx) return;
-    this.index.set(table, row?.extra !== undefined ? { value: idx, extra: row.extra } : { value: idx });
+    this.tables.set(table, row?.extra !== undefined ? { value: idx, extra: row.extra } : { value: idx });
   }
 }
