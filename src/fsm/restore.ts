@@ -1,0 +1,204 @@
+/**
+ * Builds a fresh store state from a snapshot's records; the store swaps it in only once all records are in,
+ * so a failed restore changes nothing (as Consul, which restores into a new state store).
+ *
+ * KVS (2), Tombstone (5) and Index (16) records become tables. Every other record is kept as its raw bytes
+ * and written back unchanged, in its original order relative to the others and to the three served groups
+ * (see OpaqueRecords). When the archive has no KV records (or no Index rows), the split point of the
+ * opaque records is placed where Consul's CE writer puts those groups, so that KV written later lands
+ * where Consul would write it, and the unchanged store still writes the archive back byte for byte.
+ */
+import {
+  type DirEntry,
+  decodeRecord,
+  type Extra,
+  encodeRecord,
+  MessageType,
+  type RawRecord,
+  type SnapshotRecord,
+  type StateBinItem,
+} from "../snapshot/index.js";
+import { OrderedMap } from "./btree.js";
+import { RestoreError } from "./errors.js";
+import {
+  type Carry,
+  type IndexRecordRow,
+  type IndexRow,
+  type KvEntry,
+  type OpaqueRecords,
+  OWN_TABLES,
+  TABLE_KVS,
+  TABLE_TOMBSTONES,
+  type Tombstone,
+} from "./state.js";
+
+/** What restore accepts: readStateBin's items, raw records, or decoded records. */
+export type RestoreItem = StateBinItem | RawRecord | SnapshotRecord;
+
+export interface RestoredState {
+  readonly kv: OrderedMap<KvEntry>;
+  readonly tombstones: OrderedMap<Tombstone>;
+  readonly index: Map<string, IndexRow>;
+  readonly indexRows: readonly IndexRecordRow[];
+  /** Own tables whose rows the next snapshot writes even where the archive had none. */
+  readonly indexEmit: Set<string>;
+  readonly opaque: OpaqueRecords;
+  readonly headerFloor: number;
+  /** The highest index in the restored state: where applies resume. */
+  readonly lastIndex: number;
+}
+
+/** Consul CE's persist order (snapshot-format.md §2.3); Enterprise types (>= 64) come first. */
+const CE_ORDER = [
+  32, 33, 0, 6, 3, 17, 19, 23, 25, 27, 2, 5, 7, 9, 12, 13, 14, 15, 22, 30, 31, 16, 35, 38, 40, 42, 29,
+];
+
+/** A type's place in CE_ORDER, or undefined for a type Consul's CE writer does not write. */
+function rank(type: number): number | undefined {
+  if (type >= 64 && type < 128) return -1;
+  const i = CE_ORDER.indexOf(type);
+  return i === -1 ? undefined : i;
+}
+
+/** The index of the first record Consul writes after the group of `type`, or the length. */
+function splitAfter(records: readonly RawRecord[], type: number): number {
+  const own = rank(type) as number;
+  const i = records.findIndex((r) => (rank(r.type) ?? -1) > own);
+  return i === -1 ? records.length : i;
+}
+
+function carryOf(d: DirEntry): Carry | undefined {
+  const c: { Namespace?: string; Partition?: string; extra?: Extra } = {};
+  if (d.Namespace !== undefined) c.Namespace = d.Namespace;
+  if (d.Partition !== undefined) c.Partition = d.Partition;
+  if (d.extra !== undefined) c.extra = d.extra;
+  return Object.keys(c).length > 0 ? c : undefined;
+}
+
+export class Restorer {
+  private readonly kv = new OrderedMap<KvEntry>();
+  private readonly tombstones = new OrderedMap<Tombstone>();
+  private readonly index = new Map<string, IndexRow>();
+  private readonly indexRows: IndexRecordRow[] = [];
+  /** Own-table maxima implied by the KV and tombstone records, for archives without those Index rows. */
+  private readonly derived = new Map<string, number>();
+  /** Opaque records by phase: 0 before any KV/tombstone, 1 after them, 2 after an Index row. */
+  private readonly phases: [RawRecord[], RawRecord[], RawRecord[]] = [[], [], []];
+  private phase: 0 | 1 | 2 = 0;
+  private sawKv = false;
+  private sawIndex = false;
+  private headerFloor = 0;
+
+  add(item: RestoreItem): void {
+    if ("kind" in item && item.kind === "header") {
+      this.headerFloor = item.header.LastIndex;
+      return;
+    }
+    const rec = "kind" in item && item.kind === "record" ? item.record : item;
+    if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
+    else if (
+      rec.type === MessageType.KVS ||
+      rec.type === MessageType.Tombstone ||
+      rec.type === MessageType.Index
+    ) {
+      this.addDecoded(decode(rec), rec);
+    } else this.phases[this.phase].push(rec);
+  }
+
+  private addDecoded(rec: SnapshotRecord, raw: RawRecord): void {
+    switch (rec.kind) {
+      case "KVS":
+        this.addEntry(rec.body);
+        break;
+      case "Tombstone":
+        this.enterKv();
+        this.tombstones.set(rec.body.Key, withCarry({ index: rec.body.ModifyIndex }, carryOf(rec.body)));
+        this.bumpMax(TABLE_TOMBSTONES, rec.body.ModifyIndex);
+        break;
+      case "Index": {
+        this.sawIndex = true;
+        this.phase = 2;
+        const { Key, Value, extra } = rec.body;
+        this.indexRows.push(
+          extra !== undefined ? { key: Key, value: Value, extra, raw } : { key: Key, value: Value, raw },
+        );
+        if (OWN_TABLES.includes(Key)) this.index.set(Key, { value: Value });
+        break;
+      }
+      default:
+        this.phases[this.phase].push(raw);
+    }
+  }
+
+  private addEntry(d: DirEntry): void {
+    this.enterKv();
+    const entry: KvEntry = {
+      Key: d.Key,
+      Flags: d.Flags,
+      Value: d.Value,
+      CreateIndex: d.CreateIndex,
+      ModifyIndex: d.ModifyIndex,
+      LockIndex: d.LockIndex,
+      Session: d.Session,
+    };
+    this.kv.set(d.Key, withCarry(entry, carryOf(d)));
+    // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
+    this.bumpMax(TABLE_KVS, d.ModifyIndex);
+  }
+
+  private enterKv(): void {
+    this.sawKv = true;
+    if (this.phase === 0) this.phase = 1;
+  }
+
+  private bumpMax(table: string, value: number): void {
+    this.derived.set(table, Math.max(this.derived.get(table) ?? 0, value));
+  }
+
+  finish(): RestoredState {
+    let [head, middle, tail] = this.phases;
+    if (!this.sawKv) {
+      const at = splitAfter(head, MessageType.Tombstone);
+      middle = [...head.slice(at), ...middle];
+      head = head.slice(0, at);
+    }
+    if (!this.sawIndex) {
+      const at = splitAfter(middle, MessageType.Index);
+      tail = [...middle.slice(at), ...tail];
+      middle = middle.slice(0, at);
+    }
+    // As Consul's KVSRestore: the entries imply the table index, and an Index row overrides it. Implied rows
+    // are written out only for archives without any Index row (older Consul); otherwise once a write moves them.
+    const indexEmit = new Set<string>();
+    for (const [table, value] of this.derived) {
+      if (this.index.has(table)) continue;
+      this.index.set(table, { value });
+      if (!this.sawIndex) indexEmit.add(table);
+    }
+    let lastIndex = this.headerFloor;
+    for (const row of this.indexRows) lastIndex = Math.max(lastIndex, row.value);
+    for (const row of this.index.values()) lastIndex = Math.max(lastIndex, row.value);
+    return {
+      kv: this.kv,
+      tombstones: this.tombstones,
+      index: this.index,
+      indexRows: this.indexRows,
+      indexEmit,
+      opaque: { head, middle, tail },
+      headerFloor: this.headerFloor,
+      lastIndex,
+    };
+  }
+}
+
+function withCarry<T extends object>(value: T, carry: Carry | undefined): T & { carry?: Carry } {
+  return carry === undefined ? value : { ...value, carry };
+}
+
+function decode(rec: RawRecord): SnapshotRecord {
+  try {
+    return decodeRecord(rec);
+  } catch (err) {
+    throw new RestoreError(`restore a record of type ${rec.type}: ${(err as Error).message}`, { cause: err });
+  }
+}

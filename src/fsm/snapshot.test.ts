@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import {
+  MessageType,
+  type RawRecord,
+  readArchive,
+  readStateBin,
+  type StateBinItem,
+} from "../snapshot/index.js";
+import type { KvCommand } from "./command.js";
+import { KvStore, type SessionView } from "./kv-store.js";
+import type { KvSnapshot } from "./snapshot.js";
+
+/** The compiled tests run from dist/src/fsm/; Consul's fixtures sit in ../shared beside the repository. */
+const FIXTURES = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "..",
+  "..",
+  "shared",
+  "fixtures",
+  "consul",
+);
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const anySession: SessionView = { isValid: (id) => id.startsWith("s"), isLockDelayed: () => false };
+
+async function stateBin(view: KvSnapshot): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of view.stateBin()) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+function recordBytes(view: KvSnapshot): Buffer[] {
+  return [...view.records()].map((r) => Buffer.concat([Uint8Array.of(r.type), r.body]));
+}
+
+const keyArb = fc.constantFrom("a", "a/b", "a/c", "b", "b/x/y", "😀", "\u{ffff}", "");
+const valueArb = fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null });
+const commandArb: fc.Arbitrary<KvCommand> = fc.oneof(
+  fc.record({
+    op: fc.constant("set" as const),
+    key: keyArb,
+    value: valueArb,
+    flags: fc.bigUint64Array({ minLength: 1, maxLength: 1 }).map((a) => a[0] as bigint),
+  }),
+  fc.record({
+    op: fc.constant("cas" as const),
+    key: keyArb,
+    value: valueArb,
+    flags: fc.constant(1n),
+    index: fc.bigInt({ min: 0n, max: 40n }),
+  }),
+  fc.record({
+    op: fc.constant("acquire" as const),
+    key: keyArb,
+    value: valueArb,
+    flags: fc.constant(0n),
+    session: fc.constantFrom("s1", "s2", "x"),
+  }),
+  fc.record({
+    op: fc.constant("release" as const),
+    key: keyArb,
+    value: valueArb,
+    flags: fc.constant(0n),
+    session: fc.constantFrom("s1", "s2"),
+  }),
+  fc.record({ op: fc.constant("delete" as const), key: keyArb }),
+  fc.record({ op: fc.constant("delete-cas" as const), key: keyArb, index: fc.bigInt({ min: 0n, max: 40n }) }),
+  fc.record({ op: fc.constant("delete-tree" as const), prefix: fc.constantFrom("a", "a/", "b/", "") }),
+  fc.record({ op: fc.constant("tombstone-reap" as const), index: fc.bigInt({ min: 0n, max: 40n }) }),
+);
+
+describe("KvSnapshot", () => {
+  it("stays as it was taken while writes go on", async () => {
+    const s = new KvStore();
+    for (let i = 1; i <= 200; i++) s.apply(i, { op: "set", key: `k/${i}`, value: bytes(`v${i}`), flags: 0n });
+    const view = s.snapshot();
+    const before = await stateBin(view);
+    const records = view.records();
+    records.next(); // start streaming, then write underneath it
+    for (let i = 201; i <= 400; i++) s.apply(i, { op: "delete", key: `k/${i - 200}` });
+    s.apply(401, { op: "set", key: "k/new", value: null, flags: 0n });
+    assert.equal([...records].length, 200 - 1 + 1, "the rest of the stream: 199 KV records and 1 index row");
+    assert.deepEqual(await stateBin(view), before);
+    assert.equal(view.get("k/1").entry?.ModifyIndex, 1);
+    assert.equal(s.get("k/1").entry, null);
+  });
+
+  it("restore(records(snapshot)) gives the same store and the same bytes; replicas agree byte for byte", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(commandArb, { maxLength: 60 }), fc.nat(60), async (cmds, cut) => {
+        const a = new KvStore();
+        const b = new KvStore();
+        const ra = cmds.map((c, i) => a.apply(i + 1, c, anySession));
+        // Replica b restores from a snapshot of a taken midway, then applies the rest of the log.
+        const at = Math.min(cut, cmds.length);
+        const mid = new KvStore();
+        for (const [i, c] of cmds.slice(0, at).entries()) mid.apply(i + 1, c, anySession);
+        b.restore(mid.snapshot().records());
+        const rb = cmds.slice(at).map((c, i) => b.apply(at + i + 1, c, anySession));
+        assert.deepEqual(rb, ra.slice(at));
+        assert.deepEqual(await stateBin(b.snapshot()), await stateBin(a.snapshot()));
+        assert.equal(b.snapshot().digest(), a.snapshot().digest());
+        const c = new KvStore();
+        c.restore(a.snapshot().records());
+        assert.deepEqual(c.list("").entries, a.list("").entries);
+        assert.deepEqual([...c.tombstones.entries()], [...a.tombstones.entries()]);
+        assert.deepEqual(c.index, a.index);
+        assert.deepEqual(recordBytes(c.snapshot()), recordBytes(a.snapshot()));
+        for (const k of ["a", "a/", "b/", ""]) assert.deepEqual(c.list(k), a.list(k));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-fsm-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The state.bin of a Consul archive: its items as read, and its exact bytes. */
+async function readFixture(name: string): Promise<{ items: StateBinItem[]; raw: Buffer }> {
+  return withTempDir(async (dir) => {
+    const a = await readArchive(createReadStream(join(FIXTURES, ...name.split("/"))), { tmpDir: dir });
+    try {
+      const items: StateBinItem[] = [];
+      for await (const item of readStateBin(createReadStream(a.stateBin.path))) items.push(item);
+      const parts: Buffer[] = [];
+      for await (const chunk of createReadStream(a.stateBin.path)) parts.push(chunk as Buffer);
+      return { items, raw: Buffer.concat(parts) };
+    } finally {
+      await a.stateBin.remove();
+    }
+  });
+}
+
+const SERVED = new Set<number>([MessageType.KVS, MessageType.Tombstone, MessageType.Index]);
+
+describe("restoring Consul's archives", () => {
+  for (const name of [
+    "inspect/backup.snap",
+    "inspect/backupWithKV.snap",
+    "decode/all.snap",
+    "realworld/khayalghosh-data-backup.snap",
+  ]) {
+    it(`${name}: KV readable, foreign records written back byte for byte`, async () => {
+      const { items, raw } = await readFixture(name);
+      const records = items.flatMap((i) => (i.kind === "record" ? [i.record] : []));
+      const s = new KvStore();
+      s.restore(items);
+      const kvRecords = records.filter((r) => r.type === MessageType.KVS);
+      assert.equal(s.kv.size, kvRecords.length);
+      for (const e of s.list("").entries) assert.equal(s.get(e.Key).entry, e);
+      const view = s.snapshot();
+      const opaque = (rs: Iterable<RawRecord>): Buffer[] =>
+        [...rs].filter((r) => !SERVED.has(r.type)).map((r) => Buffer.concat([Uint8Array.of(r.type), r.body]));
+      assert.deepEqual(opaque(view.records()), opaque(records), "foreign records, in order, byte for byte");
+      assert.deepEqual(await stateBin(view), raw, "the whole state.bin comes back byte for byte");
+      // A write lands in the KV group; everything foreign stays as it was.
+      s.apply(view.header().LastIndex + 1, { op: "set", key: "cairn/new", value: bytes("x"), flags: 0n });
+      const after = s.snapshot();
+      assert.deepEqual(opaque(after.records()), opaque(records));
+      assert.equal(after.get("cairn/new").entry?.Value?.length, 1);
+      const types = [...after.records()].map((r) => r.type);
+      const kvAt = types.indexOf(MessageType.KVS);
+      assert.ok(kvAt >= 0 && types.slice(kvAt + 1).every((t) => t !== MessageType.Register));
+    });
+  }
+
+  it("backupWithKV.snap: Vault's keys read back with Consul's index rules", async () => {
+    const { items } = await readFixture("inspect/backupWithKV.snap");
+    const s = new KvStore();
+    s.restore(items);
+    const vault = s.list("vault/");
+    assert.ok(vault.entries.length > 0);
+    assert.equal(
+      vault.index,
+      Math.max(
+        ...vault.entries.map((e) => e.ModifyIndex),
+        ...[...s.tombstones.prefix("vault/")].map(([, t]) => t.index),
+      ),
+    );
+    assert.ok(s.keys("vault/", "/").keys.every((k) => k.startsWith("vault/")));
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * A point-in-time view of the KV store and its Consul records.
+ *
+ * Hashicorp's contract: taking the snapshot only captures pointers (O(1): the trees are cloned copy-on-write),
+ * and the expensive part, encoding, happens while it streams out. Records come out in a fixed order with
+ * KV entries, tombstones and index rows each in key order (Go's byte order), so two replicas with the same
+ * state write byte-identical state.bin. Order (Consul's CE writer order for the types served here):
+ *   opaque head, KVS (2), Tombstone (5), opaque middle, Index (16), opaque tail.
+ */
+import {
+  type Extra,
+  encodeRecord,
+  type RawRecord,
+  type SnapshotHeader,
+  tombstone,
+  writeStateBin,
+} from "../snapshot/index.js";
+import { fnv1aBytes } from "../util/index.js";
+import { compareKeys, type OrderedMap } from "./btree.js";
+import {
+  entryRecord,
+  type GetResult,
+  getEntry,
+  type IndexRecordRow,
+  type IndexRow,
+  type KeysResult,
+  type KvEntry,
+  type KvTables,
+  type ListResult,
+  listEntries,
+  listKeys,
+  type OpaqueRecords,
+  type Tombstone,
+} from "./state.js";
+
+export interface KvSnapshotParts {
+  readonly kv: OrderedMap<KvEntry>;
+  readonly tombstones: OrderedMap<Tombstone>;
+  readonly index: ReadonlyMap<string, IndexRow>;
+  readonly indexRows: readonly IndexRecordRow[];
+  readonly indexEmit: ReadonlySet<string>;
+  readonly opaque: OpaqueRecords;
+  /** A restored header's LastIndex: the written one never goes below it. */
+  readonly headerFloor: number;
+}
+
+/** Invariant: nothing here changes after construction (the trees are clones nobody else writes). */
+export class KvSnapshot implements KvTables {
+  readonly kv: OrderedMap<KvEntry>;
+  readonly tombstones: OrderedMap<Tombstone>;
+  readonly index: ReadonlyMap<string, IndexRow>;
+  readonly opaque: OpaqueRecords;
+  private readonly indexRows: readonly IndexRecordRow[];
+  private readonly indexEmit: ReadonlySet<string>;
+  private readonly headerFloor: number;
+
+  constructor(parts: KvSnapshotParts) {
+    this.kv = parts.kv;
+    this.tombstones = parts.tombstones;
+    this.index = parts.index;
+    this.indexRows = parts.indexRows;
+    this.indexEmit = parts.indexEmit;
+    this.opaque = parts.opaque;
+    this.headerFloor = parts.headerFloor;
+  }
+
+  get(key: string): GetResult {
+    return getEntry(this, key);
+  }
+
+  list(prefix: string): ListResult {
+    return listEntries(this, prefix);
+  }
+
+  keys(prefix: string, separator = ""): KeysResult {
+    return listKeys(this, prefix, separator);
+  }
+
+  /** state.bin's header: LastIndex is the highest index in the index table, as Consul's. */
+  header(): SnapshotHeader {
+    let last = this.headerFloor;
+    for (const row of this.indexRows) last = Math.max(last, row.value);
+    for (const row of this.index.values()) last = Math.max(last, row.value);
+    return { LastIndex: last };
+  }
+
+  /** The records, encoded, in the order described above. */
+  *records(): Generator<RawRecord> {
+    yield* this.opaque.head;
+    for (const [, e] of this.kv.entries()) yield encodeRecord({ kind: "KVS", type: 2, body: entryRecord(e) });
+    for (const [key, stone] of this.tombstones.entries()) {
+      const body = { ...tombstone(key, stone.index), ...stone.carry };
+      yield encodeRecord({ kind: "Tombstone", type: 5, body });
+    }
+    yield* this.opaque.middle;
+    yield* this.indexRecords();
+    yield* this.opaque.tail;
+  }
+
+  /**
+   * The restored Index rows as they came (own rows re-encoded once their value moved), with the own rows
+   * the archive lacked merged in at their key-order place; for a store never restored, all in key order.
+   */
+  private *indexRecords(): Generator<RawRecord> {
+    const restored = new Set(this.indexRows.map((r) => r.key));
+    const pending = [...this.indexEmit]
+      .filter((t) => !restored.has(t) && this.index.has(t))
+      .sort(compareKeys);
+    const own = (key: string, extra?: Extra): RawRecord => {
+      const value = (this.index.get(key) as IndexRow).value;
+      const body = extra !== undefined ? { Key: key, Value: value, extra } : { Key: key, Value: value };
+      return encodeRecord({ kind: "Index", type: 16, body });
+    };
+    for (const row of this.indexRows) {
+      while (pending.length > 0 && compareKeys(pending[0] as string, row.key) < 0) {
+        yield own(pending.shift() as string);
+      }
+      const current = this.index.get(row.key);
+      yield current !== undefined && current.value !== row.value ? own(row.key, row.extra) : row.raw;
+    }
+    for (const key of pending) yield own(key);
+  }
+
+  /** state.bin as chunks (header, then records), ready for writeArchive or a file. */
+  stateBin(): AsyncGenerator<Uint8Array> {
+    return writeStateBin(this.header(), this.records());
+  }
+
+  /** A cheap fingerprint of the records (FNV-1a over type bytes and bodies), for comparing replicas. */
+  digest(): number {
+    let h = fnv1aBytes(Uint8Array.of(0));
+    h = fnv1aBytes(new TextEncoder().encode(String(this.header().LastIndex)), h);
+    for (const r of this.records()) h = fnv1aBytes(r.body, fnv1aBytes(Uint8Array.of(r.type), h));
+    return h;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Watches for blocking queries: a plain registry of one-shot callbacks, woken by the apply of a write that
+ * touches the watched key or prefix, and all at once by a restore. The server wires timers and the re-run of
+ * the query; a wake is a hint to re-read ("not a guarantee of change", as Consul's docs say), never a result.
+ *
+ * Ownership: callbacks run synchronously inside apply/restore after the state has changed, so they may read
+ * the store but must not write to it; they should only schedule work. A callback that throws does not stop
+ * the others: the first error is rethrown once all have run.
+ */
+import { WatchLimitError } from "./errors.js";
+
+/** "key": one exact key (a GET without recurse). "prefix": every key starting with it (recurse/keys). */
+export type WatchKind = "key" | "prefix";
+
+/** Default bound on registered watches, so a flood of blocking queries cannot grow memory without limit. */
+export const WATCHES_MAX_DEFAULT = 1 << 20;
+
+interface Watcher {
+  readonly target: string;
+  readonly kind: WatchKind;
+  readonly wake: () => void;
+}
+
+export class WatchRegistry {
+  /** Use: wakes for writes to exactly this key. Invariant: no empty sets. */
+  private readonly keys = new Map<string, Set<Watcher>>();
+  /** Use: wakes for writes to any key under this prefix. Invariant: no empty sets. */
+  private readonly prefixes = new Map<string, Set<Watcher>>();
+  private count = 0;
+
+  constructor(private readonly watchesMax = WATCHES_MAX_DEFAULT) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Registers a one-shot wake; returns a cancel function (idempotent, harmless after the wake). */
+  watch(target: string, kind: WatchKind, wake: () => void): () => void {
+    if (this.count >= this.watchesMax) {
+      throw new WatchLimitError(`register a watch: ${this.watchesMax} watches are already registered`);
+    }
+    const w: Watcher = { target, kind, wake };
+    const map = kind === "key" ? this.keys : this.prefixes;
+    let set = map.get(target);
+    if (set === undefined) {
+      set = new Set();
+      map.set(target, set);
+    }
+    set.add(w);
+    this.count += 1;
+    return () => {
+      this.take(w);
+    };
+  }
+
+  /** Wakes the watchers of `key` and of every prefix of it (a set, cas, acquire, release or delete). */
+  keyChanged(key: string): void {
+    const fired: Watcher[] = [];
+    this.collect(this.keys.get(key), fired);
+    // Probing each prefix of the key costs O(length²) in string slices; walking the registered prefixes
+    // costs O(count). Take the cheaper.
+    if (this.prefixes.size <= key.length + 1) {
+      for (const [p, set] of this.prefixes) if (key.startsWith(p)) this.collect(set, fired);
+    } else {
+      for (let i = 0; i <= key.length; i++) this.collect(this.prefixes.get(key.slice(0, i)), fired);
+    }
+    this.fire(fired);
+  }
+
+  /** Wakes the watchers of every key under `prefix` and of every prefix that overlaps it (a delete-tree). */
+  treeChanged(prefix: string): void {
+    const fired: Watcher[] = [];
+    for (const [k, set] of this.keys) if (k.startsWith(prefix)) this.collect(set, fired);
+    for (const [p, set] of this.prefixes) {
+      if (p.startsWith(prefix) || prefix.startsWith(p)) this.collect(set, fired);
+    }
+    this.fire(fired);
+  }
+
+  /** Wakes everybody (a restore replaced the state). */
+  all(): void {
+    const fired: Watcher[] = [];
+    for (const set of this.keys.values()) this.collect(set, fired);
+    for (const set of this.prefixes.values()) this.collect(set, fired);
+    this.fire(fired);
+  }
+
+  private collect(set: Set<Watcher> | undefined, out: Watcher[]): void {
+    if (set !== undefined) for (const w of set) out.push(w);
+  }
+
+  private take(w: Watcher): boolean {
+    const map = w.kind === "key" ? this.keys : this.prefixes;
+    const set = map.get(w.target);
+    if (set === undefined || !set.delete(w)) return false;
+    if (set.size === 0) map.delete(w.target);
+    this.count -= 1;
+    return true;
+  }
+
+  private fire(fired: readonly Watcher[]): void {
+    // Unregister all first, so a callback that registers a new watch does not get woken by this same write.
+    const due = fired.filter((w) => this.take(w));
+    let first: { error: unknown } | null = null;
+    for (const w of due) {
+      try {
+        w.wake();
+      } catch (error) {
+        first ??= { error };
+      }
+    }
+    if (first !== null) throw first.error;
+  }
+}
