@@ -72,3 +72,9 @@ export class TransportClosedError extends CairnError {
     super("transport is closed");
   }
 }
+
+/** A peer address that is not "host:port" with a port in [1, 65536). */
+export class AddressError extends CairnError {
+  readonly code = "transport_address";
+  override name = "AddressError";
+}

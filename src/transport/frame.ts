@@ -65,7 +65,7 @@ export function encodeFrame(type: FrameType, payload: Uint8Array): Uint8Array {
  * Memory: holds at most one partial frame, which is <= FRAME_HEADER_BYTES + frameBytesMax.
  */
 export class FrameDecoder {
-  private readonly frameBytesMax: number;
+  private frameBytesMax: number;
   /** Received bytes not yet returned as frames, oldest first. Invariant: their sum is `bufferedBytes`. */
   private parts: Uint8Array[] = [];
   private bufferedBytes = 0;
@@ -75,6 +75,12 @@ export class FrameDecoder {
   private failed = false;
 
   constructor(frameBytesMax: number = FRAME_BYTES_MAX_DEFAULT) {
+    assert(Number.isSafeInteger(frameBytesMax) && frameBytesMax > 0, "frameBytesMax must be positive");
+    this.frameBytesMax = Math.min(frameBytesMax, 0xffffffff);
+  }
+
+  /** Raises (or lowers) the bound for frames not yet started, e.g. from the handshake's bound once it is done. */
+  setFrameBytesMax(frameBytesMax: number): void {
     assert(Number.isSafeInteger(frameBytesMax) && frameBytesMax > 0, "frameBytesMax must be positive");
     this.frameBytesMax = Math.min(frameBytesMax, 0xffffffff);
   }
