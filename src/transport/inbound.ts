@@ -5,6 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Message, NodeId } from "../raft/types.js";
+import { AssertionError } from "../util/assert.js";
 import { decodeMessage } from "./codec.js";
 import { HandshakeError } from "./errors.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from "./frame.js";
@@ -79,6 +80,8 @@ export class InboundConnection {
         this.frame(f);
       }
     } catch (err) {
+      // A broken invariant (ours, or the message handler's) must stop the process, not just this connection.
+      if (err instanceof AssertionError) throw err;
       this.fail(err instanceof Error ? err.message : String(err), err instanceof HandshakeError);
     }
   }

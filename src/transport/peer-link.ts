@@ -8,7 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { MessageType, NodeId } from "../raft/types.js";
-import { assert } from "../util/assert.js";
+import { AssertionError, assert } from "../util/assert.js";
 import type { Rng } from "../util/rng.js";
 import { dial } from "./dial.js";
 import {
@@ -251,6 +251,7 @@ export class PeerLink {
     try {
       for (const f of frames()) this.frame(socket, f);
     } catch (err) {
+      if (err instanceof AssertionError) throw err;
       this.o.log("error", `closing connection to node ${this.peer}: ${(err as Error).message}`);
       socket.destroy();
     }

@@ -51,11 +51,13 @@ export interface TcpTransportOptions {
   readonly snapshotBufferBytesMax?: number;
   /** Requests served at once per inbound connection. Default 256. */
   readonly requestsInflightMax?: number;
+  /** Accepted connections at once (peers, their snapshot streams, strangers mid-handshake). Default 1024. */
+  readonly inboundConnectionsMax?: number;
 }
 
-type Required<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
+type Defaulted<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
 
-function withDefaults(o: TcpTransportOptions): Required<TcpTransportOptions> {
+function withDefaults(o: TcpTransportOptions): Defaulted<TcpTransportOptions> {
   const mib = 1024 * 1024;
   return {
     log: (level, message) => {
@@ -73,12 +75,13 @@ function withDefaults(o: TcpTransportOptions): Required<TcpTransportOptions> {
     snapshotsInflightMax: 2,
     snapshotBufferBytesMax: 4 * mib,
     requestsInflightMax: 256,
+    inboundConnectionsMax: 1024,
     ...o,
-  } as Required<TcpTransportOptions>;
+  } as Defaulted<TcpTransportOptions>;
 }
 
 export class TcpTransport implements Transport {
-  private readonly o: Required<TcpTransportOptions>;
+  private readonly o: Defaulted<TcpTransportOptions>;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly identities = new Map<NodeId, NodeIdentity>();
   private readonly sockets = new Set<Socket>();
@@ -119,6 +122,7 @@ export class TcpTransport implements Transport {
   listen(host: string, port: number = RAFT_PORT_DEFAULT): Promise<HostPort> {
     assert(!this.server && !this.closed, "listen called twice or after close");
     const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = this.o.inboundConnectionsMax;
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);

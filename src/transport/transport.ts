@@ -49,7 +49,7 @@ export interface Transport {
   /**
    * Streams `data` beside the snap Message `m` on a connection of its own (so appends and heartbeats to other
    * peers, and to this one, are not held behind it). Resolves when the receiver's handler succeeded; rejects with
-   * SnapshotTransferError (or UnreachableError) otherwise; either way the caller reports it to raft.
+   * SnapshotTransferError, UnreachableError or HandshakeError otherwise; either way the caller reports it to raft.
    */
   sendSnapshot(to: NodeId, m: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
   /**
