@@ -46,6 +46,8 @@ export interface DialOptions {
   readonly purpose: ConnectionPurpose;
   readonly frameBytesMax: number;
   readonly handshakeTimeoutMs: number;
+  /** Called with the socket as soon as it exists, so the transport's close() can destroy it mid-dial too. */
+  readonly track: (socket: Socket) => void;
 }
 
 /** A connection past its handshake. The socket is paused: the caller attaches its listeners, then resumes it. */
@@ -65,6 +67,7 @@ export function dial(o: DialOptions): Promise<Dialed> {
   const { host, port } = parseAddress(o.addr);
   return new Promise<Dialed>((resolve, reject) => {
     const socket = connect({ host, port });
+    o.track(socket);
     const decoder = new FrameDecoder(HANDSHAKE_BYTES_MAX);
     let settled = false;
     let lastError = "connection closed during the handshake";

@@ -39,6 +39,8 @@ export interface LinkOptions {
   readonly handshakeTimeoutMs: number;
   /** Deferred by the caller: never called synchronously inside send(). */
   readonly unreachable: (peer: NodeId) => void;
+  /** Registers each socket with the transport, whose close() destroys what is left. */
+  readonly track: (socket: Socket) => void;
   /** The peer's identity, learned at each handshake. */
   readonly identified: (peer: NodeIdentity) => void;
 }
@@ -203,8 +205,9 @@ export class PeerLink {
 
   private connect(): void {
     this.state = "connecting";
-    const { local, frameBytesMax, handshakeTimeoutMs } = this.o;
+    const { local, frameBytesMax, handshakeTimeoutMs, track } = this.o;
     dial({
+      track,
       local,
       addr: this.addr,
       expectRaftId: this.peer,

@@ -52,8 +52,9 @@ export interface SendSnapshotOptions {
 
 /** Streams one snapshot; resolves when the receiver's handler succeeded. */
 export async function sendSnapshotStream(o: SendSnapshotOptions): Promise<void> {
-  const { local, addr, to, frameBytesMax, handshakeTimeoutMs } = o;
+  const { local, addr, to, frameBytesMax, handshakeTimeoutMs, track } = o;
   const d = await dial({
+    track,
     local,
     addr,
     expectRaftId: to,
@@ -62,7 +63,6 @@ export async function sendSnapshotStream(o: SendSnapshotOptions): Promise<void> 
     handshakeTimeoutMs,
   });
   const socket = d.socket;
-  o.track(socket);
   let outcome: string | null | undefined; // undefined: not yet; null: installed; string: why not
   let closedWhy = "connection closed before the receiver answered";
   const settled = new Promise<void>((resolve) => {

@@ -258,6 +258,7 @@ export class TcpTransport implements Transport {
       backoffMsMax: o.backoffMsMax,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       unreachable: (p) => this.unreachable(p),
+      track: (s) => this.track(s),
       identified: (id) => this.identities.set(id.raftId, id),
     });
   }
