@@ -63,7 +63,7 @@ class RawPeer {
   }
 }
 
-describe("TcpTransport", () => {
+describe("TcpTransport: listening and handshakes", () => {
   it("listens on port 0 and reports the bound address", T, async () => {
     const a = await node(1);
     try {
@@ -112,7 +112,9 @@ describe("TcpTransport", () => {
       await closeAll(a, c);
     }
   });
+});
 
+describe("TcpTransport: reconnects and bounds", () => {
   it("reconnects after the receiver closes and listens again on the same port", T, async () => {
     const a = await node(1, { backoffMsMin: 10, backoffMsMax: 100 });
     let b: Node | null = await node(2);
@@ -172,7 +174,9 @@ describe("TcpTransport", () => {
       await closeAll(a);
     }
   });
+});
 
+describe("TcpTransport: hostile input and snapshot streams", () => {
   it("closes a connection that announces a frame over frameBytesMax, and logs why", T, async () => {
     const b = await node(2, { frameBytesMax: 1024 * 1024 });
     let raw: RawPeer | null = null;
