@@ -1,0 +1,99 @@
+/**
+ * The `cairn` command tree and its dispatcher, mirroring the `consul` CLI's layout. Unknown or missing
+ * subcommands print the group's usage on stderr with exit 1 (Consul exits 127 for an unknown top-level command;
+ * cairn keeps every usage error at 1). `-h`/`-help`/`--help` in place of a subcommand prints the usage on stdout.
+ */
+import { type Command, type CommandIO, err, out } from "./command.js";
+import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
+import { kvExport, kvImport } from "./commands/kv-impexp.js";
+import { members } from "./commands/members.js";
+import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { version } from "./commands/version.js";
+
+interface Group {
+  readonly synopsis: string;
+  readonly usageLine: string;
+  readonly children: Readonly<Record<string, Node>>;
+}
+type Node = Command | Group;
+
+/** A hook for a command that arrives with other work: says so and fails. */
+function notYet(name: string, synopsis: string): Command {
+  return {
+    synopsis,
+    help: `Usage: cairn ${name} [options]\n\n  ${synopsis} (not yet implemented).`,
+    async run(_argv, io) {
+      err(io, `cairn ${name}: not yet implemented`);
+      return 1;
+    },
+  };
+}
+
+const TREE: Group = {
+  synopsis: "cairn: a Consul-compatible datacenter",
+  usageLine: "Usage: cairn [--version] [--help] <command> [<args>]",
+  children: {
+    agent: notYet("agent", "Runs a cairn agent"),
+    kv: {
+      synopsis: "Interact with the key-value store",
+      usageLine: "Usage: cairn kv <subcommand> [options] [args]",
+      children: { delete: kvDelete, export: kvExport, get: kvGet, import: kvImport, put: kvPut },
+    },
+    members,
+    operator: {
+      synopsis: "Provides cluster-level tools for operators",
+      usageLine: "Usage: cairn operator <subcommand> [options]",
+      children: {
+        raft: {
+          synopsis: "Provides cluster-level tools for Raft",
+          usageLine: "Usage: cairn operator raft <subcommand> [options]",
+          children: {
+            "list-peers": raftListPeers,
+            "remove-peer": raftRemovePeer,
+            "transfer-leader": raftTransferLeader,
+          },
+        },
+      },
+    },
+    snapshot: notYet("snapshot", "Saves, restores and inspects snapshots of the datacenter state"),
+    version,
+  },
+};
+
+function isGroup(n: Node): n is Group {
+  return "children" in n;
+}
+
+function groupHelp(g: Group): string {
+  const names = Object.keys(g.children).sort();
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n) => `    ${n.padEnd(width)}    ${g.children[n]?.synopsis ?? ""}`);
+  return `${g.usageLine}\n\n  ${g.synopsis}\n\nSubcommands:\n${lines.join("\n")}`;
+}
+
+const HELP_ARGS = new Set(["-h", "-help", "--help"]);
+const VERSION_ARGS = new Set(["-v", "-version", "--version"]);
+
+/** Runs `cairn <argv...>`; resolves the exit code. Never writes outside `io`. */
+export async function runCli(argv: readonly string[], io: CommandIO): Promise<number> {
+  let node: Node = TREE;
+  let i = 0;
+  if (VERSION_ARGS.has(argv[0] ?? "")) return version.run([], io);
+  while (isGroup(node)) {
+    const name = argv[i];
+    if (name !== undefined && HELP_ARGS.has(name)) {
+      out(io, groupHelp(node));
+      return 0;
+    }
+    const next: Node | undefined =
+      name === undefined || !Object.hasOwn(node.children, name) ? undefined : node.children[name];
+    if (next === undefined) {
+      if (name !== undefined && !name.startsWith("-")) err(io, `Unknown command: ${name}\n`);
+      err(io, groupHelp(node));
+      return 1;
+    }
+    node = next;
+    i++;
+  }
+  return node.run(argv.slice(i), io);
+}

@@ -1,0 +1,138 @@
+/**
+ * What every command shares: injected I/O (so tests run commands in-process), Go-flag parsing with Consul's
+ * reactions (help on stdout with exit 0; a flag error and the usage on stderr with exit 1), help text laid out
+ * as Consul's flags.Usage, and a client built from the HTTP flags and environment.
+ */
+import { ConsulClient } from "../client/index.js";
+import {
+  type FlagDef,
+  type FlagDefs,
+  FlagError,
+  HelpRequested,
+  type ParsedFlags,
+  parseFlags,
+} from "./flags.js";
+import { clientConfigFrom, type Env, HTTP_FLAG_NAMES, type httpClientFlags } from "./http-flags.js";
+
+export interface Writer {
+  write(chunk: string | Uint8Array): unknown;
+}
+
+/** Everything a command touches outside itself. Contract: `readStdin` resolves all of stdin (bounded). */
+export interface CommandIO {
+  readonly stdout: Writer;
+  readonly stderr: Writer;
+  readonly env: Env;
+  readonly readStdin: () => Promise<Buffer>;
+}
+
+export interface Command {
+  readonly synopsis: string;
+  readonly help: string;
+  run(args: readonly string[], io: CommandIO): Promise<number>;
+}
+
+/** Consul's cli.Ui: Info/Output write a line to stdout, Error a line to stderr. */
+export function out(io: CommandIO, line: string | Uint8Array): void {
+  io.stdout.write(line);
+  io.stdout.write("\n");
+}
+
+export function err(io: CommandIO, line: string): void {
+  io.stderr.write(`${line}\n`);
+}
+
+/** Parses flags; on `-h` prints help (exit 0), on a flag error prints it with the usage (exit 1). */
+export function parseOrExit<D extends FlagDefs>(
+  defs: D,
+  args: readonly string[],
+  io: CommandIO,
+  help: string,
+): ParsedFlags<D> | number {
+  try {
+    return parseFlags(defs, args);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      out(io, help);
+      return 0;
+    }
+    if (e instanceof FlagError) {
+      err(io, e.message);
+      err(io, help);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+/** Builds the client from the parsed HTTP flags and env; the caller closes it. Throws ClientConfigError. */
+export function clientFrom<D extends FlagDefs & typeof httpClientFlags>(
+  parsed: ParsedFlags<D>,
+  io: CommandIO,
+): ConsulClient {
+  return new ConsulClient(clientConfigFrom(parsed.values, parsed.set, io.env));
+}
+
+function example(name: string, def: FlagDef): string {
+  const quoted = /`([^`]*)`/.exec(def.usage);
+  if (quoted !== null) return quoted[1] ?? "";
+  if (HTTP_FLAG_NAMES.has(name)) return def.kind === "bool" ? "" : "value";
+  const byKind: Record<FlagDef["kind"], string> = {
+    string: "string",
+    bool: "",
+    int: "int",
+    uint64: "uint",
+    duration: "duration",
+    list: "value",
+  };
+  return byKind[def.kind];
+}
+
+const LINE_WIDTH_MAX = 72;
+const INDENT = 5;
+
+/** Greedy word wrap (Consul uses kr/text, which balances lines; the words and indent are the same). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+function section(title: string, names: string[], defs: FlagDefs): string {
+  let s = `${title}\n\n`;
+  for (const name of names.sort()) {
+    const def = defs[name];
+    if (def === undefined) continue;
+    const ex = example(name, def);
+    s += ex === "" ? `  -${name}\n` : `  -${name}=<${ex}>\n`;
+    s += `${wrap(def.usage, LINE_WIDTH_MAX - INDENT)
+      .map((l) => " ".repeat(INDENT) + l)
+      .join("\n")}\n\n`;
+  }
+  return s;
+}
+
+/** Consul's flags.Usage: the command's text, then "HTTP API Options" and "Command Options", sorted by name. */
+export function usage(text: string, defs: FlagDefs): string {
+  let s = `${text.trim()}\n\n`;
+  const names = Object.keys(defs);
+  const httpNames = names.filter((n) => HTTP_FLAG_NAMES.has(n));
+  const own = names.filter((n) => !HTTP_FLAG_NAMES.has(n));
+  if (httpNames.length > 0) s += section("HTTP API Options", httpNames, defs);
+  if (own.length > 0) s += section("Command Options", own, defs);
+  return s.replace(/\n+$/, "");
+}
+
+/** How a failed call reads after Consul's prefix: the client's message, already in Go's words. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

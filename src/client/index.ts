@@ -1,0 +1,26 @@
+/**
+ * Typed HTTP client for cairn's (and Consul's) HTTP API. The only public entry of src/client, apart from
+ * `testing.ts`, the fake agent that tests of this folder and of its users start.
+ */
+export {
+  type ClientConfig,
+  ConsulClient,
+  type KvDeleteOptions,
+  type KvPutOptions,
+  type QueryOptions,
+  REQUEST_TIMEOUT_MS_DEFAULT,
+  RESPONSE_BYTES_MAX_DEFAULT,
+  STREAM_IDLE_TIMEOUT_MS_DEFAULT,
+} from "./client.js";
+export { ApiError, ClientConfigError, ConnectionError, DecodeError, InvalidRequestError } from "./errors.js";
+export { isObject, type Json, JsonSyntaxError, parseJson, toU64 } from "./json.js";
+export { DEFAULT_ADDRESS, type Endpoint, parseAddress, type TlsOptions } from "./transport.js";
+export type {
+  AgentMember,
+  AutopilotHealth,
+  KVPair,
+  QueryMeta,
+  RaftConfiguration,
+  RaftServer,
+  ServerHealth,
+} from "./types.js";
