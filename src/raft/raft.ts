@@ -187,10 +187,10 @@ export class Raft {
     const self = this.prs.get(this.id);
     assert(self !== undefined, "a leader must be a member");
     self.becomeReplicate();
-    // No conf change until every entry of earlier terms is applied (raft-notes 1.2).
-    this.pendingConfIndex = this.log.lastIndex();
-    // The start-of-term no-op lets this leader commit (Figure 8) and serve reads (raft-notes 1.6).
-    this.appendEntries([{ kind: "normal", data: new Uint8Array() }]);
+    // The start-of-term no-op lets this leader commit (Figure 8) and serve reads (raft-notes 1.6). No conf
+    // change until it is applied: stricter than etcd (which waits for the entries before it), as hashicorp,
+    // so a change never follows a leader that has not committed in its own term (raft-notes 1.2).
+    this.pendingConfIndex = this.appendEntries([{ kind: "normal", data: new Uint8Array() }]);
   }
 
   // ---- ticks ----

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The architecture is the folders (DESIGN.md): this reads every import in src/ and enforces who may import whom,
+ * and that the pure folders stay pure. Tests (*.test.ts) may import anything.
+ */
+const SRC = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "src");
+
+const ALLOWED: Record<string, readonly string[]> = {
+  util: [],
+  raft: ["util"],
+  snapshot: ["util"],
+  fsm: ["util", "snapshot"],
+  storage: ["util", "raft"],
+  transport: ["util", "raft"],
+  acl: ["util"],
+  server: ["util", "raft", "fsm", "storage", "snapshot", "transport", "acl"],
+  http: ["util", "fsm", "snapshot", "server", "acl"],
+  client: ["util"],
+  cli: ["util", "client", "snapshot"],
+  agent: ["util", "client", "snapshot"],
+  sim: ["util", "raft", "fsm", "snapshot", "storage"],
+};
+
+/** Folders whose code must be deterministic: no I/O, clock, timers or ambient randomness. */
+const PURE = ["raft", "fsm"];
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...sources(p));
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+function importsOf(text: string): string[] {
+  const re = /^\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/gms;
+  return [...text.matchAll(re)].map((m) => m[1]!);
+}
+
+function folderOf(file: string): string {
+  return relative(SRC, file).split(/[\\/]/)[0]!;
+}
+
+describe("source layout", () => {
+  const files = sources(SRC).filter((f) => relative(SRC, f).includes("/"));
+
+  it("every folder imports only the folders DESIGN.md allows", () => {
+    const bad: string[] = [];
+    for (const file of files) {
+      const from = folderOf(file);
+      const allowed = ALLOWED[from];
+      assert.ok(
+        allowed !== undefined,
+        `folder "${from}" is not in the layout; add it to DESIGN.md and this test`,
+      );
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        if (!spec.startsWith(".")) {
+          if (PURE.includes(from))
+            bad.push(`${relative(SRC, file)} imports package "${spec}" (must stay pure)`);
+          continue;
+        }
+        const to = folderOf(resolve(file, "..", spec));
+        if (to !== from && !allowed.includes(to))
+          bad.push(`${relative(SRC, file)} imports ${to}/ ("${spec}")`);
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it("src/raft imports nothing but its own files and src/util", () => {
+    for (const file of files.filter((f) => folderOf(f) === "raft")) {
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        assert.ok(
+          spec.startsWith("./") || spec.startsWith("../util/"),
+          `${relative(SRC, file)} imports "${spec}"`,
+        );
+      }
+    }
+  });
+
+  it("pure folders read no clock, timer or ambient randomness", () => {
+    const banned =
+      /\b(Date\.now|new Date\(|Math\.random|setTimeout|setInterval|setImmediate|performance\.now|process\.)/;
+    for (const file of files.filter((f) => PURE.includes(folderOf(f)))) {
+      const lines = readFileSync(file, "utf8").split("\n");
+      lines.forEach((line, i) => {
+        const code = line.replace(/\/\/.*$/, "");
+        assert.ok(!banned.test(code), `${relative(SRC, file)}:${i + 1}: ${line.trim()}`);
+      });
+    }
+  });
+
+  it("nothing imports the simulator", () => {
+    for (const file of files.filter((f) => folderOf(f) !== "sim")) {
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        if (spec.startsWith("."))
+          assert.notEqual(folderOf(resolve(file, "..", spec)), "sim", relative(SRC, file));
+      }
+    }
+  });
+});
