@@ -11,7 +11,7 @@ import {
   HelpRequested,
   type ParsedFlags,
   parseFlags,
-} from "./flags.js";
+} from "../util/flags.js";
 import { clientConfigFrom, type Env, HTTP_FLAG_NAMES, type httpClientFlags } from "./http-flags.js";
 
 export interface Writer {

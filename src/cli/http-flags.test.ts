@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseFlags } from "./flags.js";
+import { parseFlags } from "../util/flags.js";
 import { clientConfigFrom, type Env, httpClientFlags, httpServerFlags } from "./http-flags.js";
 
 const defs = { ...httpClientFlags, ...httpServerFlags };

@@ -9,7 +9,7 @@
  * beats any token given directly (api.NewClient reads TokenFile after Token).
  */
 import type { ClientConfig, TlsOptions } from "../client/index.js";
-import { flag, parseGoBool } from "./flags.js";
+import { flag, parseGoBool } from "../util/flags.js";
 
 export const httpClientFlags = {
   "http-addr": flag.string(

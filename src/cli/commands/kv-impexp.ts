@@ -4,6 +4,7 @@
  */
 import type { Json } from "../../client/index.js";
 import { isObject, parseJson, toU64 } from "../../client/index.js";
+import { flag } from "../../util/flags.js";
 import {
   type Command,
   type CommandIO,
@@ -14,7 +15,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { flag } from "../flags.js";
 import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { decodeStdBase64, loadDataSource, withClient } from "./kv.js";
 

@@ -3,6 +3,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { ConsulClient, KVPair } from "../../client/index.js";
+import { flag } from "../../util/flags.js";
 import { tabwriteLabels } from "../columnize.js";
 import {
   type Command,
@@ -14,7 +15,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { flag } from "../flags.js";
 import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 
 const CONNECT = "Error connecting to Consul agent";

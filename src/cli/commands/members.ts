@@ -4,9 +4,9 @@
  */
 import { isIP } from "node:net";
 import type { AgentMember } from "../../client/index.js";
+import { flag } from "../../util/flags.js";
 import { columnize } from "../columnize.js";
 import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { flag } from "../flags.js";
 import { httpClientFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 

@@ -3,9 +3,9 @@
  * table columns, `-` for the leader's lag, `1 commit` / `N commits` for followers, columnize layout.
  */
 import type { RaftConfiguration } from "../../client/index.js";
+import { flag } from "../../util/flags.js";
 import { columnize } from "../columnize.js";
 import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { flag } from "../flags.js";
 import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 

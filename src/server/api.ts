@@ -1,0 +1,116 @@
+import type { GetResult, KeysResult, KvCommand, ListResult } from "../fsm/index.js";
+
+/**
+ * What the HTTP layer asks of a server agent. src/http depends only on this interface (DESIGN.md: http →
+ * server, type only), so its handlers are tested against an in-memory twin without sockets or Raft.
+ *
+ * Errors: methods reject with typed CairnErrors (src/util/errors.ts and the ones below); src/http alone maps
+ * them to status codes and Consul's bodies.
+ */
+
+export type Consistency = "default" | "consistent" | "stale";
+
+export interface QueryOptions {
+  readonly consistency: Consistency;
+  /** Blocking query: wait while the result's index is <= this (0 = answer at once). */
+  readonly minIndex: number;
+  /** How long a blocking query may wait, before jitter; the server caps it (Consul: 10 min). */
+  readonly waitMs: number;
+}
+
+/** What Consul sends as X-Consul-Index, X-Consul-KnownLeader, X-Consul-LastContact. */
+export interface QueryMeta {
+  /** Never 0 (Consul sends 1 instead). */
+  readonly index: number;
+  readonly knownLeader: boolean;
+  /** Milliseconds since this server last heard from the leader; 0 on the leader. */
+  readonly lastContactMs: number;
+  readonly consistency: Consistency;
+}
+
+export interface Queried<T> {
+  readonly meta: QueryMeta;
+  readonly value: T;
+}
+
+export interface RaftServerInfo {
+  /** The node id (UUID). */
+  readonly id: string;
+  readonly node: string;
+  /** Server RPC address, "ip:port". */
+  readonly address: string;
+  readonly leader: boolean;
+  readonly voter: boolean;
+  readonly protocolVersion: string;
+  readonly lastIndex: number;
+}
+
+export interface ServerHealth {
+  readonly id: string;
+  readonly name: string;
+  readonly address: string;
+  readonly serfStatus: "alive" | "failed" | "left";
+  readonly version: string;
+  readonly leader: boolean;
+  readonly lastContactMs: number;
+  readonly lastTerm: number;
+  readonly lastIndex: number;
+  readonly healthy: boolean;
+  readonly voter: boolean;
+  /** ISO 8601 time since which the server has been healthy. */
+  readonly stableSince: string;
+}
+
+export interface MemberInfo {
+  readonly name: string;
+  readonly addr: string;
+  readonly port: number;
+  /** Consul's numbers: 1 alive, 2 leaving, 3 left, 4 failed. */
+  readonly status: 1 | 2 | 3 | 4;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface AgentInfo {
+  readonly datacenter: string;
+  readonly nodeName: string;
+  readonly nodeId: string;
+  readonly server: boolean;
+  readonly version: string;
+  readonly revision: string;
+  /** Server RPC address "ip:port". */
+  readonly rpcAddress: string;
+  readonly leader: boolean;
+  readonly stats: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+export interface ServerApi {
+  readonly datacenter: string;
+  /** Consul's kv_max_value_size. */
+  readonly kvValueBytesMax: number;
+
+  kvGet(key: string, q: QueryOptions): Promise<Queried<GetResult>>;
+  kvList(prefix: string, q: QueryOptions): Promise<Queried<ListResult>>;
+  kvKeys(prefix: string, separator: string, q: QueryOptions): Promise<Queried<KeysResult>>;
+  /** Commits a KV write through Raft (forwarded to the leader) and returns Consul's boolean. */
+  kvWrite(cmd: KvCommand): Promise<boolean>;
+
+  /** The leader's server RPC address, or "" when there is none. */
+  leaderAddress(): string;
+  /** Server RPC addresses of the voters. */
+  peers(): string[];
+  raftConfiguration(
+    stale: boolean,
+  ): Promise<{ readonly servers: readonly RaftServerInfo[]; readonly index: number }>;
+  removePeer(by: { readonly id: string } | { readonly address: string }): Promise<void>;
+  /** Transfers leadership to the given server id, or to the most caught-up voter. Returns true on success. */
+  transferLeader(id: string | null): Promise<boolean>;
+  autopilotHealth(stale: boolean): Promise<{
+    readonly healthy: boolean;
+    readonly failureTolerance: number;
+    readonly servers: readonly ServerHealth[];
+  }>;
+  agentSelf(): AgentInfo;
+  members(): MemberInfo[];
+  /** The Prometheus text exposition of the server's metrics. */
+  metricsText(): Promise<string>;
+}
