@@ -15,8 +15,11 @@ export const HANDSHAKE_BYTES_MAX = 4096;
 const FIELD_CHARS_MAX = 256;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** raft: messages and requests; snapshot: one InstallSnapshot stream, then the connection closes. */
-export type ConnectionPurpose = "raft" | "snapshot";
+/**
+ * raft: messages and requests; snapshot: one InstallSnapshot stream, then the connection closes; probe: learn
+ * who listens at an address (membership discovery, -retry-join), then the connection closes.
+ */
+export type ConnectionPurpose = "raft" | "snapshot" | "probe";
 
 export interface Hello extends NodeIdentity {
   readonly proto: number;
@@ -88,10 +91,12 @@ export function decodeHello(payload: Uint8Array): Hello {
   const identity = decodeIdentity(payload, "hello");
   const o = parseObject(payload, "hello");
   const purpose = o.purpose;
-  if (purpose !== "raft" && purpose !== "snapshot") {
+  if (purpose !== "raft" && purpose !== "snapshot" && purpose !== "probe") {
     throw new HandshakeError(`cannot parse hello: unknown purpose "${String(purpose)}"`);
   }
-  return { ...identity, purpose, expectRaftId: id(o, "expectRaftId", "hello") };
+  // A probe does not know whom it dials: that is what it asks.
+  const expectRaftId = purpose === "probe" ? 0 : id(o, "expectRaftId", "hello");
+  return { ...identity, purpose, expectRaftId };
 }
 
 /** The listener's checks of a hello; returns the reason to refuse, or null to accept. */
@@ -99,7 +104,7 @@ export function refuseHello(local: NodeIdentity, h: Hello): string | null {
   if (h.datacenter !== local.datacenter) {
     return `datacenter "${h.datacenter}" of node "${h.name}" does not match local datacenter "${local.datacenter}"`;
   }
-  if (h.expectRaftId !== local.raftId) {
+  if (h.purpose !== "probe" && h.expectRaftId !== local.raftId) {
     return `node "${h.name}" dialed raft id ${h.expectRaftId}, but this server "${local.name}" is raft id ${local.raftId}`;
   }
   if (h.nodeId === local.nodeId) return `node "${h.name}" connected to itself (node id ${h.nodeId})`;
@@ -111,7 +116,7 @@ export function refuseHelloOk(local: NodeIdentity, expectRaftId: NodeId, peer: N
   if (peer.datacenter !== local.datacenter) {
     return `datacenter "${peer.datacenter}" of node "${peer.name}" does not match local datacenter "${local.datacenter}"`;
   }
-  if (peer.raftId !== expectRaftId) {
+  if (expectRaftId !== 0 && peer.raftId !== expectRaftId) {
     return `expected raft id ${expectRaftId} but node "${peer.name}" is raft id ${peer.raftId}`;
   }
   return null;

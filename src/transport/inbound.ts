@@ -124,6 +124,7 @@ export class InboundConnection {
     this.decoder.setFrameBytesMax(this.d.frameBytesMax);
     this.socket.write(encodeFrame(FrameType.helloOk, encodeIdentity(this.d.local)));
     if (h.purpose === "raft") this.d.identified(h);
+    else if (h.purpose === "probe") this.socket.end();
   }
 
   /** Tells the dialer why (so its operator sees it too); the caller then closes. Returns `why`. */

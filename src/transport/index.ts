@@ -17,6 +17,7 @@ export {
 } from "./errors.js";
 export { FRAME_BYTES_MAX_DEFAULT } from "./frame.js";
 export { MemoryNetwork, MemoryTransport } from "./memory-transport.js";
+export { probe } from "./probe.js";
 export type { Log, LogLevel } from "./peer-link.js";
 export { RAFT_PORT_DEFAULT, TcpTransport, type TcpTransportOptions } from "./tcp-transport.js";
 export type {
