@@ -17,8 +17,8 @@ export {
 } from "./errors.js";
 export { FRAME_BYTES_MAX_DEFAULT } from "./frame.js";
 export { MemoryNetwork, MemoryTransport } from "./memory-transport.js";
-export { probe } from "./probe.js";
 export type { Log, LogLevel } from "./peer-link.js";
+export { probe } from "./probe.js";
 export { RAFT_PORT_DEFAULT, TcpTransport, type TcpTransportOptions } from "./tcp-transport.js";
 export type {
   MessageHandler,

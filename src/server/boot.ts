@@ -1,0 +1,215 @@
+import { KvStore } from "../fsm/index.js";
+import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
+import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
+import { SeededRng } from "../util/rng.js";
+import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { RaftServer } from "./raft-server.js";
+import { ServerService, VERSION } from "./service.js";
+
+export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string) => void;
+
+export interface ServerBootOptions {
+  readonly dataDir: string;
+  readonly nodeName: string;
+  readonly datacenter: string;
+  /** Address the server RPC listener binds. */
+  readonly bindHost: string;
+  readonly serverPort: number;
+  /** Address other servers reach this one at (host only). */
+  readonly advertiseHost: string;
+  readonly bootstrapExpect: number;
+  /** Server RPC addresses "host[:port]" of other servers. */
+  readonly retryJoin: readonly string[];
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly log: LogFn;
+}
+
+export interface RunningServer {
+  readonly raft: RaftServer;
+  readonly service: ServerService;
+  readonly metrics: Metrics;
+  /** The bound server RPC address. */
+  readonly rpcAddress: string;
+  /** Graceful stop: a leader hands over leadership first. */
+  stop(): Promise<void>;
+}
+
+const JOIN = "cluster.join";
+const INFO = "cluster.info";
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+/** Opens the data dir, starts the transport and the raft server, and discovers the other servers. */
+export async function startServer(o: ServerBootOptions): Promise<RunningServer> {
+  const dd = await openDataDir(o.dataDir, { nodeName: o.nodeName, log: (m) => o.log("warn", m) });
+  const cleanup: (() => Promise<void>)[] = [() => dd.close()];
+  try {
+    const wal = await DiskWal.open(dd.path, { log: (m: string) => o.log("warn", m) });
+    cleanup.unshift(() => wal.close());
+    const stable = await FileStableStore.open(dd.path);
+    cleanup.unshift(() => stable.close());
+    const identity: NodeIdentity = {
+      nodeId: dd.nodeId,
+      raftId: raftIdOf(dd.nodeId),
+      name: o.nodeName,
+      datacenter: o.datacenter,
+      version: VERSION,
+    };
+    const rng = new SeededRng(identity.raftId ^ Date.now());
+    const transport = new TcpTransport({ identity, rng, log: (level, m) => o.log(level, `transport: ${m}`) });
+    const bound = await transport.listen(o.bindHost, o.serverPort);
+    cleanup.unshift(() => transport.close());
+    const self: ServerRecord = {
+      raftId: identity.raftId,
+      nodeId: dd.nodeId,
+      name: o.nodeName,
+      addr: `${o.advertiseHost}:${bound.port}`,
+    };
+    const metrics = createMetrics();
+    const raft = await RaftServer.start({
+      self,
+      wal,
+      stable,
+      kv: new KvStore(),
+      transport,
+      rng,
+      metrics,
+      log: o.log,
+      tickMs: o.tickMs,
+      electionTicks: o.electionTicks,
+      heartbeatTicks: o.heartbeatTicks,
+      holdTimeoutMs: 7000,
+    });
+    cleanup.unshift(() => raft.stop());
+    const service = new ServerService(raft, o.datacenter, metrics);
+    const discovery = new Discovery(raft, identity, o);
+    discovery.start();
+    let stopping = false;
+    return {
+      raft,
+      service,
+      metrics,
+      rpcAddress: self.addr,
+      async stop() {
+        if (stopping) return;
+        stopping = true;
+        discovery.stop();
+        await raft.transferIfLeader(3000);
+        for (const c of cleanup) await c().catch((e: unknown) => o.log("warn", `shutdown: ${String(e)}`));
+      },
+    };
+  } catch (e) {
+    for (const c of cleanup) await c().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Membership without gossip (DESIGN.md): probe every -retry-join address for who is there. A server with no
+ * state either joins an existing cluster (asks a member, which forwards to the leader, to add it as a non-voter)
+ * or, with -bootstrap-expect N, once N servers are seen, the one with the lowest raft id bootstraps them all.
+ */
+class Discovery {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly raft: RaftServer,
+    private readonly identity: NodeIdentity,
+    private readonly o: ServerBootOptions,
+  ) {
+    raft.transport.onRequest(JOIN, async (_from, body) => {
+      const r = JSON.parse(utf8d.decode(body)) as ServerRecord;
+      return utf8.encode(JSON.stringify(await this.handleJoin(r)));
+    });
+    raft.transport.onRequest(INFO, async () =>
+      utf8.encode(JSON.stringify({ hasState: raft.hasState(), leader: raft.raw.raft.leader })),
+    );
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.round(), 1000);
+    void this.round();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private async round(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      const found = await this.probeAll();
+      if (this.raft.hasState()) return;
+      const infos = await Promise.all(found.map((r) => this.info(r)));
+      const member = found.find((_, i) => infos[i]?.hasState === true);
+      if (member !== undefined) await this.join(member);
+      else if (this.o.bootstrapExpect > 0) await this.maybeBootstrap(found);
+    } catch (e) {
+      this.o.log("debug", `discovery: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async probeAll(): Promise<ServerRecord[]> {
+    const found: ServerRecord[] = [];
+    for (const addr of this.o.retryJoin) {
+      const full = /:\d+$/.test(addr) ? addr : `${addr}:8300`;
+      if (full === this.raft.self.addr) continue;
+      try {
+        const id = await probe(this.identity, full, 2000);
+        if (id.nodeId === this.identity.nodeId) continue;
+        const r: ServerRecord = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
+        this.raft.learnPeer(r);
+        found.push(r);
+      } catch (e) {
+        this.o.log("debug", `discovery: ${full}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return found;
+  }
+
+  private async info(r: ServerRecord): Promise<{ hasState: boolean } | null> {
+    try {
+      return JSON.parse(
+        utf8d.decode(await this.raft.transport.request(r.raftId, INFO, new Uint8Array(), 2000)),
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  private async maybeBootstrap(found: readonly ServerRecord[]): Promise<void> {
+    const all = [this.raft.self, ...found].sort((a, b) => a.raftId - b.raftId);
+    if (all.length < this.o.bootstrapExpect) return;
+    if (all[0]!.raftId !== this.raft.self.raftId) return;
+    await this.raft.bootstrap(all.slice(0, this.o.bootstrapExpect));
+  }
+
+  private async join(member: ServerRecord): Promise<void> {
+    const body = utf8.encode(JSON.stringify(this.raft.self));
+    await this.raft.transport.request(member.raftId, JOIN, body, 5000);
+    this.o.log("info", `asked ${member.name} to add this server to the cluster`);
+  }
+
+  /** On any member: the leader adds the new server as a non-voter; others forward to the leader. */
+  private async handleJoin(r: ServerRecord): Promise<{ ok: boolean }> {
+    this.raft.learnPeer(r);
+    const leader = await this.raft.waitForLeader();
+    if (leader !== this.raft.self.raftId) {
+      const answer = await this.raft.transport.request(leader, JOIN, utf8.encode(JSON.stringify(r)), 5000);
+      return JSON.parse(utf8d.decode(answer)) as { ok: boolean };
+    }
+    const cfg = this.raft.raw.raft;
+    if (cfg.voters.includes(r.raftId) || cfg.learners.includes(r.raftId)) return { ok: true };
+    this.raft.proposeConfChange({ type: "addLearner", node: r.raftId, context: encodeMemberContext(r) });
+    return { ok: true };
+  }
+}

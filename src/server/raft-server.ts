@@ -1,0 +1,449 @@
+import { decodeCommand, type KvStore } from "../fsm/index.js";
+import {
+  type ConfChange,
+  decodeConfChange,
+  type Entry,
+  encodeConfChange,
+  type HardState,
+  MemoryStorage,
+  type Message,
+  NONE,
+  type NodeId,
+  RawNode,
+  type Ready,
+} from "../raft/index.js";
+import type { LogStore, StableStore } from "../storage/index.js";
+import type { TcpTransport } from "../transport/index.js";
+import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import type { Rng } from "../util/rng.js";
+import { decodeMemberContext, encodeMemberContext, type ServerRecord } from "./members.js";
+import type { Metrics } from "./metrics.js";
+
+export interface RaftServerOptions {
+  readonly self: ServerRecord;
+  readonly wal: LogStore;
+  readonly stable: StableStore;
+  readonly kv: KvStore;
+  readonly transport: TcpTransport;
+  readonly rng: Rng;
+  readonly metrics: Metrics;
+  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
+  /** Milliseconds per raft tick. */
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Consul's RPC hold timeout: how long a request waits for a leader before failing. */
+  readonly holdTimeoutMs: number;
+}
+
+interface Waiter<T> {
+  readonly term: number;
+  readonly resolve: (v: T) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
+ * DESIGN.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote in the stable
+ * store) → send → apply → advance. The leader ships its appends before its own fsync, counting itself only once
+ * durable (the core does that in advance). Sole owner of wall-clock time: a timer drives tick().
+ */
+export class RaftServer {
+  readonly self: ServerRecord;
+  /** Replaced only by bootstrap(), before the node has any state. */
+  raw: RawNode;
+  readonly kv: KvStore;
+  readonly transport: TcpTransport;
+  private readonly storage: MemoryStorage;
+  private readonly o: RaftServerOptions;
+  readonly peers = new Map<NodeId, ServerRecord>();
+  private readonly proposals = new Map<number, Waiter<boolean | Error>>();
+  private readonly reads = new Map<number, Waiter<number>>();
+  private readonly readsApplied: { index: number; resolve: () => void }[] = [];
+  private readonly leaderWaiters = new Set<() => void>();
+  private readSeq = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private savedHard: HardState;
+  /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
+  lastLeaderContactMs = 0;
+  private failure: Error | null = null;
+
+  private constructor(o: RaftServerOptions, storage: MemoryStorage) {
+    this.o = o;
+    this.self = o.self;
+    this.kv = o.kv;
+    this.transport = o.transport;
+    this.storage = storage;
+    this.savedHard = o.stable.hardState;
+    this.peers.set(o.self.raftId, o.self);
+    this.raw = this.makeRaw();
+  }
+
+  private makeRaw(): RawNode {
+    const o = this.o;
+    return new RawNode({
+      id: o.self.raftId,
+      storage: this.storage,
+      rng: o.rng,
+      electionTicks: o.electionTicks,
+      heartbeatTicks: o.heartbeatTicks,
+      applied: 0,
+      preVote: true,
+      checkQuorum: true,
+      inflightMsgsMax: 256,
+    });
+  }
+
+  /**
+   * Writes the first configuration of a brand-new cluster (DESIGN.md: the lowest node id among the
+   * -bootstrap-expect servers does it) as committed conf entries at indexes 1..n, each carrying the server's
+   * address, so servers that join later learn every address from the log. Only on a server with no state.
+   */
+  async bootstrap(servers: readonly ServerRecord[]): Promise<void> {
+    if (this.hasState() || this.raw.raft.term !== 0) return;
+    const entries: Entry[] = servers.map((r, i) => ({
+      term: 1,
+      index: i + 1,
+      kind: "conf",
+      data: encodeConfChange({ type: "addVoter", node: r.raftId, context: encodeMemberContext(r) }),
+    }));
+    await this.o.wal.append(entries);
+    await this.o.wal.sync();
+    const hs: HardState = { term: 1, vote: NONE, commit: entries.length };
+    await this.o.stable.save(hs);
+    this.savedHard = hs;
+    this.storage.append(entries);
+    this.storage.setHardState(hs);
+    // The core read its storage when built: build it again over the bootstrapped log.
+    this.raw = this.makeRaw();
+    this.o.log("info", `bootstrapped a new cluster of ${servers.map((r) => r.name).join(", ")}`);
+    this.kick();
+  }
+
+  /** Loads the durable log into the core's in-memory mirror and starts ticking and receiving. */
+  static async start(o: RaftServerOptions): Promise<RaftServer> {
+    const storage = new MemoryStorage();
+    const first = o.wal.firstIndex();
+    const last = o.wal.lastIndex();
+    for (let lo = first; lo <= last; ) {
+      const ents = await o.wal.entries(lo, last + 1, 16 * 1024 * 1024);
+      storage.append(ents);
+      lo += ents.length;
+    }
+    const hs = o.stable.hardState;
+    storage.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, storage.lastIndex()) });
+    const s = new RaftServer(o, storage);
+    o.transport.onMessage((m) => s.receive(m));
+    o.transport.onUnreachable((peer) => {
+      s.raw.reportUnreachable(peer);
+    });
+    s.ticker = setInterval(() => s.tick(), o.tickMs);
+    s.kick();
+    return s;
+  }
+
+  /** Whether this server has any raft state: a configuration, or a log. */
+  hasState(): boolean {
+    return this.storage.lastIndex() > 0 || this.raw.raft.voters.length > 0;
+  }
+
+  // ---- inputs ----
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.raw.tick();
+    if (this.raw.raft.role === "leader") this.promoteCaughtUpLearners();
+    this.kick();
+  }
+
+  private receive(m: Message): void {
+    if (this.stopped) return;
+    if (m.type === "app" || m.type === "heartbeat" || m.type === "snap")
+      this.lastLeaderContactMs = Date.now();
+    try {
+      this.raw.step(m);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.kick();
+  }
+
+  /** Runs the Ready loop soon; coalesces many inputs into one batch (group commit). */
+  kick(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    setImmediate(() => void this.pump());
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && this.raw.hasReady()) await this.handle(this.raw.ready());
+      } while (this.again && !this.stopped);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** A failed fsync or a broken invariant: the server must stop rather than go on with unknown durable state. */
+  private fail(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.failure = err;
+    this.o.log("error", `raft server stopping: ${err.message}`);
+    void this.stop();
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    const isLeader = this.raw.raft.role === "leader";
+    const early = isLeader ? rd.messages.filter((m) => m.type === "app" || m.type === "heartbeat") : [];
+    for (const m of early) this.o.transport.send(m.to, m);
+    await this.persist(rd);
+    for (const m of rd.messages) if (!early.includes(m)) this.o.transport.send(m.to, m);
+    if (rd.softState !== null) this.onSoftState();
+    for (const e of rd.committed) this.apply(e);
+    for (const rs of rd.readStates) this.readConfirmed(rs.requestId, rs.index);
+    this.raw.advance(rd);
+    this.releaseAppliedReads();
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    const started = performance.now();
+    if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
+    const hs = rd.hardState;
+    const voteChanged = hs !== null && (hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote);
+    if (rd.entries.length > 0) await this.o.wal.sync();
+    // Term and vote must be durable before any vote or append answer leaves; the commit index is an
+    // optimization (a restart relearns it), so it is written only along with them.
+    if (voteChanged && hs !== null) {
+      await this.o.stable.save(hs);
+      this.savedHard = hs;
+    }
+    if (rd.entries.length > 0 || voteChanged)
+      this.o.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    this.storage.append(rd.entries);
+    if (hs !== null) {
+      this.storage.setHardState(hs);
+      this.o.metrics.commitIndex.set(hs.commit);
+    }
+  }
+
+  // ---- apply ----
+
+  private apply(e: Entry): void {
+    const started = performance.now();
+    let result: boolean | Error = true;
+    if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
+    else if (e.kind === "normal" && e.data.length > 0) {
+      try {
+        const r = this.kv.apply(e.index, decodeCommand(e.data));
+        result = r;
+      } catch (err) {
+        // A command that decodes but cannot apply is refused by every replica alike (deterministic).
+        if (err instanceof CairnError) result = err;
+        else throw err;
+      }
+    }
+    this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
+    this.o.metrics.appliedIndex.set(e.index);
+    const w = this.proposals.get(e.index);
+    if (w === undefined) return;
+    this.proposals.delete(e.index);
+    clearTimeout(w.timer);
+    if (w.term === e.term) w.resolve(result);
+    else
+      w.reject(new ProposalDroppedError("leadership changed before the write committed; it was not applied"));
+  }
+
+  private applyConf(cc: ConfChange): void {
+    const record = decodeMemberContext(cc.node, cc.context);
+    if (record !== null && cc.type !== "remove") this.learnPeer(record);
+    this.raw.applyConfChange(cc);
+    this.o.log("info", `membership: ${cc.type} ${record?.name ?? cc.node}`);
+  }
+
+  learnPeer(r: ServerRecord): void {
+    if (r.raftId === this.self.raftId) return;
+    const known = this.peers.get(r.raftId);
+    if (known?.addr === r.addr) return;
+    this.peers.set(r.raftId, r);
+    this.o.transport.setPeer(r.raftId, r.addr);
+  }
+
+  private onSoftState(): void {
+    const st = this.raw.raft;
+    this.o.metrics.isLeader.set(st.role === "leader" ? 1 : 0);
+    this.o.metrics.term.set(st.term);
+    if (st.leader !== NONE) for (const w of [...this.leaderWaiters]) w();
+    if (st.role !== "leader") this.lastLeaderContactMs = Date.now();
+    this.o.log(
+      "info",
+      `raft: ${st.role} in term ${st.term}, leader ${this.peers.get(st.leader)?.name ?? "none"}`,
+    );
+  }
+
+  // ---- proposals ----
+
+  /** Appends a command through Raft on this server, which must lead; resolves with its apply result. */
+  proposeLocal(data: Uint8Array): Promise<boolean | Error> {
+    const index = this.raw.propose(data);
+    const term = this.raw.raft.term;
+    this.kick();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(index);
+        reject(new UnavailableError(`timed out waiting for the write at index ${index} to commit`));
+      }, this.o.holdTimeoutMs);
+      this.proposals.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.raw.proposeConfChange(cc);
+    this.kick();
+  }
+
+  /** The leader promotes a learner once it holds nearly the whole log (DESIGN.md: join as non-voter first). */
+  private promoteCaughtUpLearners(): void {
+    const r = this.raw.raft;
+    if (r.pendingConfIndex > r.log.applied) return;
+    for (const id of r.learners) {
+      const match = r.prs.get(id)?.match ?? 0;
+      if (match + 10 < r.log.lastIndex()) continue;
+      try {
+        this.proposeConfChange({ type: "addVoter", node: id });
+      } catch {
+        // Another change got in first; try again on a later tick.
+      }
+      return;
+    }
+  }
+
+  /** Waits (bounded by the hold timeout) until some server leads; rejects with "No cluster leader". */
+  async waitForLeader(): Promise<NodeId> {
+    const deadline = Date.now() + this.o.holdTimeoutMs;
+    while (!this.stopped) {
+      const leader = this.raw.raft.leader;
+      if (leader !== NONE) return leader;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.leaderWaiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.min(left, 100));
+        this.leaderWaiters.add(done);
+      });
+    }
+    throw new NotLeaderError(NONE);
+  }
+
+  // ---- reads ----
+
+  /**
+   * Confirms leadership with a quorum round (ReadIndex; with `lease`, the leader's lease may answer at once)
+   * and waits until this server has applied the read index, so a local read is linearizable.
+   */
+  async readBarrier(lease: boolean): Promise<void> {
+    await this.waitForLeader();
+    const id = ++this.readSeq;
+    const index = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(id);
+        reject(new UnavailableError("timed out confirming leadership for a consistent read"));
+      }, this.o.holdTimeoutMs);
+      this.reads.set(id, { term: this.raw.raft.term, resolve, reject, timer });
+      try {
+        this.raw.readIndex(id, lease);
+      } catch (e) {
+        clearTimeout(timer);
+        this.reads.delete(id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      this.kick();
+    });
+    if (this.kv.appliedIndex >= index || this.raw.raft.log.applied >= index) return;
+    await new Promise<void>((resolve) => this.readsApplied.push({ index, resolve }));
+  }
+
+  private readConfirmed(requestId: number, index: number): void {
+    const w = this.reads.get(requestId);
+    if (w === undefined) return;
+    this.reads.delete(requestId);
+    clearTimeout(w.timer);
+    w.resolve(index);
+  }
+
+  private releaseAppliedReads(): void {
+    const applied = this.raw.raft.log.applied;
+    for (let i = this.readsApplied.length - 1; i >= 0; i--) {
+      const r = this.readsApplied[i]!;
+      if (r.index <= applied) {
+        this.readsApplied.splice(i, 1);
+        r.resolve();
+      }
+    }
+  }
+
+  // ---- lifecycle ----
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Hands leadership to another voter first when leading (graceful stop), then stops ticking. */
+  async transferIfLeader(waitMs: number): Promise<void> {
+    const r = this.raw.raft;
+    if (r.role !== "leader" || r.voters.length < 2) return;
+    let best: NodeId = NONE;
+    let bestMatch = -1;
+    for (const id of r.voters) {
+      const m = r.prs.get(id)?.match ?? 0;
+      if (id !== this.self.raftId && m > bestMatch) {
+        best = id;
+        bestMatch = m;
+      }
+    }
+    if (best === NONE) return;
+    this.raw.transferLeadership(best);
+    this.kick();
+    const deadline = Date.now() + waitMs;
+    while (this.raw.raft.role === "leader" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    const gone = new UnavailableError("server is shutting down");
+    for (const w of this.proposals.values()) {
+      clearTimeout(w.timer);
+      w.reject(gone);
+    }
+    for (const w of this.reads.values()) {
+      clearTimeout(w.timer);
+      w.reject(gone);
+    }
+    this.proposals.clear();
+    this.reads.clear();
+    while (this.pumping) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  status() {
+    return this.raw.status();
+  }
+}

@@ -1,0 +1,303 @@
+import {
+  encodeCommand,
+  type KvCommand,
+  type KvStore,
+  VALUE_BYTES_MAX,
+  type WatchKind,
+} from "../fsm/index.js";
+import { NONE } from "../raft/index.js";
+import { RemoteError } from "../transport/index.js";
+import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import type {
+  AgentInfo,
+  MemberInfo,
+  Queried,
+  QueryMeta,
+  QueryOptions,
+  RaftServerInfo,
+  ServerApi,
+  ServerHealth,
+} from "./api.js";
+import type { Metrics } from "./metrics.js";
+import type { RaftServer } from "./raft-server.js";
+
+export const VERSION = "0.1.0";
+const WAIT_MS_MAX = 10 * 60 * 1000;
+const FORWARD_WRITE = "kv.write";
+const FORWARD_CONFIG = "operator.raftConfiguration";
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+/**
+ * The ServerApi over one RaftServer: reads in the three consistency modes with blocking queries, writes through
+ * Raft (forwarded to the leader over the transport), and the status/operator/agent views.
+ */
+export class ServerService implements ServerApi {
+  readonly datacenter: string;
+  readonly kvValueBytesMax = VALUE_BYTES_MAX;
+  private readonly raft: RaftServer;
+  private readonly kv: KvStore;
+  private readonly metrics: Metrics;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(raft: RaftServer, datacenter: string, metrics: Metrics) {
+    this.raft = raft;
+    this.kv = raft.kv;
+    this.datacenter = datacenter;
+    this.metrics = metrics;
+    const t = raft.transport;
+    t.onRequest(FORWARD_WRITE, async (_from, body) =>
+      utf8.encode(JSON.stringify(await this.writeHere(body))),
+    );
+    t.onRequest(FORWARD_CONFIG, async () => utf8.encode(JSON.stringify(await this.raftConfiguration(true))));
+  }
+
+  private get transport() {
+    return this.raft.transport;
+  }
+
+  // ---- reads ----
+
+  private meta(index: number, q: QueryOptions): QueryMeta {
+    const r = this.raft.raw.raft;
+    const leader = r.role === "leader";
+    return {
+      index: Math.max(1, index),
+      knownLeader: r.leader !== NONE,
+      lastContactMs: leader ? 0 : Math.max(0, Date.now() - this.raft.lastLeaderContactMs),
+      consistency: q.consistency === "default" ? "default" : q.consistency,
+    };
+  }
+
+  /**
+   * Consul's blocking query: answer at once unless minIndex > 0; otherwise wait (up to wait + wait/16 jitter,
+   * capped at 10 minutes) for a write touching the watched key or prefix, re-running the query each time.
+   */
+  private async query<T extends { index: number }>(
+    q: QueryOptions,
+    target: string,
+    kind: WatchKind,
+    run: () => T,
+  ): Promise<Queried<T>> {
+    const wait = Math.min(q.waitMs > 0 ? q.waitMs : 5 * 60 * 1000, WAIT_MS_MAX);
+    const deadline = Date.now() + wait + Math.floor(Math.random() * (wait / 16));
+    for (;;) {
+      if (q.consistency !== "stale") await this.raft.readBarrier(q.consistency === "default");
+      const value = run();
+      const done = q.minIndex === 0 || value.index !== q.minIndex || Date.now() >= deadline;
+      if (done || value.index < q.minIndex) return { meta: this.meta(value.index, q), value };
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          cancel();
+          resolve();
+        }, deadline - Date.now());
+        const cancel = this.kv.watch(target, kind, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  kvGet(key: string, q: QueryOptions) {
+    return this.query(q, key, "key", () => this.kv.get(key));
+  }
+
+  kvList(prefix: string, q: QueryOptions) {
+    return this.query(q, prefix, "prefix", () => this.kv.list(prefix));
+  }
+
+  kvKeys(prefix: string, separator: string, q: QueryOptions) {
+    return this.query(q, prefix, "prefix", () => this.kv.keys(prefix, separator));
+  }
+
+  // ---- writes ----
+
+  async kvWrite(cmd: KvCommand): Promise<boolean> {
+    const body = encodeCommand(cmd);
+    const leader = await this.raft.waitForLeader();
+    if (leader === this.raft.self.raftId) return this.unwrap(await this.writeHere(body));
+    try {
+      const answer = await this.transport.request(leader, FORWARD_WRITE, body, 7000);
+      return this.unwrap(JSON.parse(utf8d.decode(answer)) as WriteAnswer);
+    } catch (e) {
+      if (e instanceof RemoteError) throw new UnavailableError(e.remoteMessage);
+      throw e;
+    }
+  }
+
+  private async writeHere(body: Uint8Array): Promise<WriteAnswer> {
+    if (this.raft.raw.raft.role !== "leader") return { error: "No cluster leader", kind: "unavailable" };
+    try {
+      const r = await this.raft.proposeLocal(body);
+      if (r instanceof Error) return { error: r.message, kind: "invalid" };
+      return { ok: r };
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      return { error: msg, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" };
+    }
+  }
+
+  private unwrap(a: WriteAnswer): boolean {
+    if ("ok" in a) return a.ok;
+    if (a.kind === "invalid") throw new InvalidWriteError(a.error);
+    if (a.kind === "dropped") throw new ProposalDroppedError(a.error);
+    throw new UnavailableError(a.error);
+  }
+
+  // ---- status and operator ----
+
+  leaderAddress(): string {
+    const leader = this.raft.raw.raft.leader;
+    return leader === NONE ? "" : (this.raft.peers.get(leader)?.addr ?? "");
+  }
+
+  peers(): string[] {
+    return this.raft.raw.raft.voters.map((id) => this.raft.peers.get(id)?.addr ?? "").filter((a) => a !== "");
+  }
+
+  async raftConfiguration(stale: boolean): Promise<{ servers: RaftServerInfo[]; index: number }> {
+    const r = this.raft.raw.raft;
+    if (!stale && r.role !== "leader") {
+      const leader = await this.raft.waitForLeader();
+      if (leader !== this.raft.self.raftId) {
+        const answer = await this.transport.request(leader, FORWARD_CONFIG, new Uint8Array(), 7000);
+        return JSON.parse(utf8d.decode(answer)) as { servers: RaftServerInfo[]; index: number };
+      }
+    }
+    const st = this.raft.status();
+    const servers = [
+      ...r.voters.map((id) => [id, true] as const),
+      ...r.learners.map((id) => [id, false] as const),
+    ].map(([id, voter]): RaftServerInfo => {
+      const p = this.raft.peers.get(id);
+      const lastIndex = id === this.raft.self.raftId ? st.lastIndex : (st.matches.get(id) ?? 0);
+      return {
+        id: p?.nodeId ?? String(id),
+        node: p?.name ?? "(unknown)",
+        address: p?.addr ?? "",
+        leader: id === r.leader,
+        voter,
+        protocolVersion: "3",
+        lastIndex,
+      };
+    });
+    return { servers, index: st.commit };
+  }
+
+  async removePeer(by: { readonly id: string } | { readonly address: string }): Promise<void> {
+    const match = [...this.raft.peers.values()].find((p) =>
+      "id" in by ? p.nodeId === by.id : p.addr === by.address,
+    );
+    if (match === undefined) {
+      throw new InvalidWriteError(
+        `address "${"id" in by ? by.id : by.address}" was not found in the Raft configuration`,
+      );
+    }
+    await this.raft.waitForLeader();
+    if (this.raft.raw.raft.role !== "leader")
+      throw new UnavailableError("remove-peer must be sent to the leader");
+    this.raft.proposeConfChange({ type: "remove", node: match.raftId });
+  }
+
+  async transferLeader(id: string | null): Promise<boolean> {
+    const r = this.raft.raw.raft;
+    if (r.role !== "leader") throw new UnavailableError("transfer-leader must be sent to the leader");
+    const target = id === null ? null : [...this.raft.peers.values()].find((p) => p.nodeId === id);
+    if (id !== null && target === undefined)
+      throw new InvalidWriteError(`server id "${id}" is not in the configuration`);
+    if (target) this.raft.raw.transferLeadership(target.raftId);
+    else await this.raft.transferIfLeader(0);
+    this.raft.kick();
+    return true;
+  }
+
+  async autopilotHealth(stale: boolean) {
+    const cfg = await this.raftConfiguration(stale);
+    const leader = cfg.servers.find((s) => s.leader);
+    const lastIndex = leader?.lastIndex ?? 0;
+    const servers: ServerHealth[] = cfg.servers.map((s) => ({
+      id: s.id,
+      name: s.node,
+      address: s.address,
+      serfStatus: "alive",
+      version: VERSION,
+      leader: s.leader,
+      lastContactMs: 0,
+      lastTerm: this.raft.raw.raft.term,
+      lastIndex: s.lastIndex,
+      healthy: s.leader || lastIndex - s.lastIndex <= 250,
+      voter: s.voter,
+      stableSince: this.startedAt,
+    }));
+    const voters = servers.filter((s) => s.voter);
+    const healthyVoters = voters.filter((s) => s.healthy).length;
+    const quorum = Math.floor(voters.length / 2) + 1;
+    return {
+      healthy: leader !== undefined && servers.every((s) => s.healthy),
+      failureTolerance: Math.max(0, healthyVoters - quorum),
+      servers,
+    };
+  }
+
+  agentSelf(): AgentInfo {
+    const r = this.raft.raw.raft;
+    const st = this.raft.status();
+    return {
+      datacenter: this.datacenter,
+      nodeName: this.raft.self.name,
+      nodeId: this.raft.self.nodeId,
+      server: true,
+      version: VERSION,
+      revision: "cairn",
+      rpcAddress: this.raft.self.addr,
+      leader: r.role === "leader",
+      stats: {
+        consul: { leader: String(r.role === "leader"), server: "true", known_datacenters: "1" },
+        raft: {
+          state: r.role === "leader" ? "Leader" : r.role === "follower" ? "Follower" : "Candidate",
+          term: String(st.term),
+          commit_index: String(st.commit),
+          applied_index: String(st.applied),
+          last_log_index: String(st.lastIndex),
+          num_peers: String(Math.max(0, r.voters.length - 1)),
+        },
+      },
+    };
+  }
+
+  members(): MemberInfo[] {
+    const r = this.raft.raw.raft;
+    return [...r.voters, ...r.learners].map((id) => {
+      const p = this.raft.peers.get(id);
+      const [host, port] = (p?.addr ?? ":8300").split(/:(?=\d+$)/);
+      return {
+        name: p?.name ?? String(id),
+        addr: host ?? "",
+        port: Number(port ?? 8300),
+        status: 1,
+        tags: {
+          role: "consul",
+          dc: this.datacenter,
+          id: p?.nodeId ?? "",
+          port: port ?? "8300",
+          vsn: "2",
+          raft_vsn: "3",
+        },
+      };
+    });
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}
+
+type WriteAnswer = { ok: boolean } | { error: string; kind: "invalid" | "dropped" | "unavailable" };
+
+/** A write the state store refused for the caller's reason (e.g. an invalid session): a 400. */
+export class InvalidWriteError extends CairnError {
+  readonly code = "invalid_write";
+  override name = "InvalidWriteError";
+}
