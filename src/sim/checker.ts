@@ -5,9 +5,11 @@ import type { SimNode } from "./node.js";
 export class InvariantViolation extends Error {
   override name = "InvariantViolation";
   readonly invariant: string;
+  readonly detail: string;
   constructor(invariant: string, detail: string) {
     super(`${invariant}: ${detail}`);
     this.invariant = invariant;
+    this.detail = detail;
   }
 }
 

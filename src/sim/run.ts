@@ -59,7 +59,7 @@ export function runSeed(cfg: RunConfig): RunResult {
     const result = checkLinearizable(closeHistory(world), { stepsMax: 2_000_000 });
     if (result.outcome !== "ok") return done("linearizability", describeCheck(result));
   } catch (e) {
-    if (e instanceof InvariantViolation) return done(e.invariant, e.message);
+    if (e instanceof InvariantViolation) return done(e.invariant, e.detail);
     // An always-on assertion inside the core or the driver caught a broken invariant first.
     if (e instanceof AssertionError) return done("assertion", e.message);
     throw e;

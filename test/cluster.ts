@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Real-process test harness: cairn agents as child processes on 127.0.0.1 with free ports and temp data dirs. */
+const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface Agent {
+  readonly name: string;
+  readonly http: string;
+  readonly rpcPort: number;
+  readonly dataDir: string;
+  proc: ChildProcess | null;
+  output: string;
+}
+
+export class Cluster {
+  readonly agents: Agent[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), "cairn-test-"));
+  private joinAddrs: string[] = [];
+
+  static async start(n: number, expect = n): Promise<Cluster> {
+    const c = new Cluster();
+    const ports = await Promise.all(Array.from({ length: n * 2 }, () => freePort()));
+    c.joinAddrs = Array.from({ length: n }, (_, i) => `127.0.0.1:${ports[2 * i + 1]}`);
+    for (let i = 0; i < n; i++) c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!));
+    for (const a of c.agents) c.launch(a, expect);
+    return c;
+  }
+
+  private define(name: string, httpPort: number, rpcPort: number): Agent {
+    return { name, http: `http://127.0.0.1:${httpPort}`, rpcPort, dataDir: join(this.dir, name), proc: null, output: "" };
+  }
+
+  /** Adds a server that joins the running cluster through -retry-join (no -bootstrap-expect). */
+  async addServer(name: string): Promise<Agent> {
+    const a = this.define(name, await freePort(), await freePort());
+    this.agents.push(a);
+    this.launch(a, 0);
+    return a;
+  }
+
+  launch(a: Agent, expect: number): void {
+    const port = new URL(a.http).port;
+    const args = [MAIN, "agent", "-server", "-node", a.name, "-bind", "127.0.0.1", "-client", "127.0.0.1"];
+    args.push("-http-port", port, "-server-port", String(a.rpcPort), "-data-dir", a.dataDir, "-log-level", "warn");
+    if (expect > 0) args.push("-bootstrap-expect", String(expect));
+    for (const j of this.joinAddrs) args.push("-retry-join", j);
+    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    a.proc = proc;
+    proc.stdout?.on("data", (d: Buffer) => {
+      a.output += d.toString();
+    });
+    proc.stderr?.on("data", (d: Buffer) => {
+      a.output += d.toString();
+    });
+    proc.on("exit", () => {
+      if (a.proc === proc) a.proc = null;
+    });
+  }
+
+  kill9(a: Agent): void {
+    a.proc?.kill("SIGKILL");
+    a.proc = null;
+  }
+
+  async leader(timeoutMs = 15_000): Promise<Agent> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const a of this.agents) {
+        if (a.proc === null) continue;
+        const self = await getJson(a, "/v1/agent/self").catch(() => null);
+        const stats = (self as { Stats?: { consul?: { leader?: string } } } | null)?.Stats;
+        if (stats?.consul?.leader === "true") return a;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no leader within ${timeoutMs} ms\n${this.agents.map((a) => `--- ${a.name}\n${a.output}`).join("\n")}`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.agents.map(
+        (a) =>
+          new Promise<void>((res) => {
+            const p = a.proc;
+            if (p === null || p.exitCode !== null) return res();
+            const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+            p.once("exit", () => {
+              clearTimeout(t);
+              res();
+            });
+            p.kill("SIGTERM");
+          }),
+      ),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function getJson(a: Agent, path: string): Promise<unknown> {
+  const r = await fetch(a.http + path, { signal: AbortSignal.timeout(10_000) });
+  if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+export async function put(a: Agent, key: string, value: string): Promise<Response> {
+  return fetch(`${a.http}/v1/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(10_000) });
+}
+
+/** Runs node dist/src/main.js with args; resolves with exit code and output. */
+export function runCairn(args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    p.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.on("exit", (code) => {
+      clearTimeout(t);
+      res({ code, out });
+    });
+  });
+}
