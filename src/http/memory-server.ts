@@ -141,15 +141,27 @@ export class MemoryServer implements ServerApi {
     };
   }
 
+  /** Blocking queries waiting right now (each holds one watch and one timer). */
+  get watchCount(): number {
+    return this.waiting;
+  }
+  private waiting = 0;
+
+  /** Resolves on the first write to the target or after `ms`, whichever comes first; leaves nothing behind. */
   private wake(target: string, kind: WatchKind, ms: number): Promise<void> {
+    this.waiting += 1;
     return new Promise((resolve) => {
+      const done = (): void => {
+        this.waiting -= 1;
+        resolve();
+      };
       const cancel = this.store.watch(target, kind, () => {
         clearTimeout(timer);
-        resolve();
+        done();
       });
       const timer = setTimeout(() => {
         cancel();
-        resolve();
+        done();
       }, ms);
     });
   }
