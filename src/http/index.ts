@@ -12,5 +12,6 @@ export {
   memoryRequest,
   type RouteContext,
 } from "./model.js";
+export { createHttpServer, type HttpServerOptions, toHttpRequest } from "./node-adapter.js";
 export { formatGoDuration, parseQueryOptions, WAIT_DEFAULT_MS } from "./params.js";
 export { DEFAULT_HEADERS, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
