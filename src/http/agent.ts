@@ -1,0 +1,119 @@
+/**
+ * /v1/agent/self, /v1/agent/members and the metrics endpoints, in the shapes of Consul's agent/agent_endpoint.go
+ * (Self{Config, DebugConfig, Coord, Member, Stats, Meta}; serf.Member). cairn has no Serf: members are what
+ * the leader knows from heartbeats, and Serf's protocol numbers are reported as a current Consul reports them.
+ */
+import type { AgentInfo, MemberInfo, ServerApi } from "../server/api.js";
+import { HttpError } from "./errors.js";
+import type { GoJson } from "./json.js";
+import type { Handler } from "./model.js";
+import { get, has } from "./params.js";
+import { jsonResponse } from "./respond.js";
+
+/** Go's zero time.Time in RFC 3339, what a build without a build date reports as BuildDate. */
+const GO_ZERO_TIME = "0001-01-01T00:00:00Z";
+/** Serf's LAN port: Consul reports members on it (cairn has no Serf; the number keeps clients' parsing happy). */
+const SERF_LAN_PORT = 8301;
+const SERF_WAN_PORT = 8302;
+
+/** serf.Member's field order, with the protocol ranges of Consul 1.x's Serf and memberlist. */
+function memberJson(m: MemberInfo): GoJson {
+  return {
+    Name: m.name,
+    Addr: m.addr,
+    Port: m.port,
+    Tags: { ...m.tags },
+    Status: m.status,
+    ProtocolMin: 1,
+    ProtocolMax: 5,
+    ProtocolCur: 2,
+    DelegateMin: 2,
+    DelegateMax: 5,
+    DelegateCur: 4,
+  };
+}
+
+function hostOf(address: string): string {
+  const at = address.lastIndexOf(":");
+  const host = at === -1 ? address : address.slice(0, at);
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** This agent as a member: the leader's view of it when it has one, else built from the agent's own facts. */
+function selfMember(api: ServerApi, self: AgentInfo): MemberInfo {
+  const known = api.members().find((m) => m.name === self.nodeName);
+  if (known !== undefined) return known;
+  return {
+    name: self.nodeName,
+    addr: hostOf(self.rpcAddress),
+    port: SERF_LAN_PORT,
+    status: 1,
+    tags: {
+      role: self.server ? "consul" : "node",
+      dc: self.datacenter,
+      id: self.nodeId,
+      build: `${self.version}:${self.revision}`,
+    },
+  };
+}
+
+export const agentSelf: Handler = async (req, api) => {
+  const self = api.agentSelf();
+  const config = {
+    Datacenter: self.datacenter,
+    PrimaryDatacenter: self.datacenter,
+    NodeName: self.nodeName,
+    NodeID: self.nodeId,
+    Revision: self.revision,
+    Server: self.server,
+    Version: self.version,
+    BuildDate: GO_ZERO_TIME,
+  };
+  const debug = {
+    Datacenter: self.datacenter,
+    NodeName: self.nodeName,
+    NodeID: self.nodeId,
+    ServerMode: self.server,
+    Revision: self.revision,
+    Version: self.version,
+  };
+  const stats: Record<string, GoJson> = {};
+  for (const [k, v] of Object.entries(self.stats)) stats[k] = { ...v };
+  return jsonResponse(req, {
+    Config: config,
+    DebugConfig: debug,
+    Coord: null,
+    Member: memberJson(selfMember(api, self)),
+    Stats: stats,
+    Meta: { "consul-network-segment": "", "consul-version": self.version },
+  });
+};
+
+export const agentMembers: Handler = async (req, api) => {
+  let members = api.members();
+  if (has(req.query, "wan")) {
+    // Single datacenter: the WAN pool is the servers, named "<node>.<dc>" on Serf's WAN port.
+    const dc = api.datacenter;
+    members = members
+      .filter((m) => m.tags.role === "consul")
+      .map((m) => ({ ...m, name: `${m.name}.${dc}`, port: SERF_WAN_PORT }));
+  }
+  return jsonResponse(req, members.map(memberJson));
+};
+
+/** Prometheus' text exposition format. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export const metrics: Handler = async (_req, api) => ({
+  status: 200,
+  headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
+  body: await api.metricsText(),
+});
+
+export const agentMetrics: Handler = async (req, api, ctx) => {
+  // Consul's JSON summary (Gauges, Counters, Samples) has no source in cairn yet; only Prometheus text is served.
+  if (get(req.query, "format") !== "prometheus") {
+    throw new HttpError(400, "Only ?format=prometheus is supported by this agent");
+  }
+  return metrics(req, api, ctx);
+};

@@ -1,0 +1,17 @@
+/**
+ * Consul's HTTP API for KV, status, operator and agent endpoints, as pure Request → Response handlers over a
+ * ServerApi (src/server/api.ts), plus a thin node:http adapter. The only public entry of src/http.
+ */
+export { errorResponse, HttpError, NO_CLUSTER_LEADER } from "./errors.js";
+export { type GoJson, goJson } from "./json.js";
+export {
+  BodyTooLargeError,
+  type Handler,
+  type HttpRequest,
+  type HttpResponse,
+  memoryRequest,
+  type RouteContext,
+} from "./model.js";
+export { createHttpServer, type HttpServerOptions, toHttpRequest } from "./node-adapter.js";
+export { formatGoDuration, parseQueryOptions, WAIT_DEFAULT_MS } from "./params.js";
+export { DEFAULT_HEADERS, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";

@@ -1,0 +1,146 @@
+/**
+ * The node:http adapter: the only code in src/http that touches sockets. It turns an IncomingMessage into an
+ * HttpRequest (body read lazily and bounded), runs the pure `handle`, and writes the HttpResponse. Everything
+ * Consul-specific lives in the handlers; this file only moves bytes and counts requests.
+ */
+import http from "node:http";
+import type { ServerApi } from "../server/api.js";
+import { BodyTooLargeError, type HttpRequest, type HttpResponse, TEXT_PLAIN } from "./model.js";
+import { handle, routeLabel } from "./router.js";
+
+export interface HttpServerOptions {
+  /** Bound on any request body, in bytes; handlers may ask for less (KV asks for kv_max_value_size). */
+  readonly bodyBytesMax: number;
+  /** Called once per answered request, for metrics. `route` is a pattern (routeLabel), never a raw key. */
+  readonly countRequest?: (route: string, method: string, status: number, durationMs: number) => void;
+  /**
+   * Idle keep-alive connections are closed after this long. Longer than Node's 5 s default so that clients'
+   * keep-alive agents (the npm client's, Go's 90 s) rarely reuse a socket the server is closing.
+   */
+  readonly keepAliveTimeoutMs?: number;
+  /** Called with a bug (an AssertionError out of a handler) after a 500 is sent; default: crash the process. */
+  readonly onBug?: (err: unknown) => void;
+}
+
+const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 65_000;
+/** Methods counted by name; anything else is "other", so a client cannot grow the label set. */
+const COUNTED_METHODS = new Set(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD"]);
+
+function splitTarget(url: string): { path: string; query: string } {
+  if (url.startsWith("/")) {
+    const q = url.indexOf("?");
+    return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
+  }
+  // absolute-form (a proxy's request line) or "*": keep the path, drop scheme and host.
+  try {
+    const u = new URL(url);
+    return { path: u.pathname, query: u.search.slice(1) };
+  } catch {
+    return { path: url, query: "" };
+  }
+}
+
+function headerValue(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/**
+ * Reads the body up to `bytesMax`. Over the limit (announced by Content-Length or seen while streaming) it
+ * stops reading and rejects with BodyTooLargeError: nothing past the limit is buffered, and the response then
+ * closes the connection (see writeResponse) instead of draining the rest.
+ */
+function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Uint8Array> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > bytesMax) {
+    return Promise.reject(new BodyTooLargeError(Number(declared), bytesMax));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (c: Buffer): void => {
+      n += c.length;
+      if (n > bytesMax) {
+        cleanup();
+        req.pause();
+        reject(new BodyTooLargeError(n, bytesMax));
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, n));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error("read request body: the client closed the connection"));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}
+
+/** The HttpRequest view of an IncomingMessage; the body is read on the first call only. */
+export function toHttpRequest(req: http.IncomingMessage, bodyBytesMax: number): HttpRequest {
+  const { path, query } = splitTarget(req.url ?? "/");
+  let body: Promise<Uint8Array> | null = null;
+  return {
+    method: req.method ?? "GET",
+    path,
+    query: new URLSearchParams(query),
+    headers: (name) => headerValue(req, name),
+    body: (bytesMax = bodyBytesMax) => {
+      body ??= readBody(req, Math.min(bytesMax, bodyBytesMax));
+      return body;
+    },
+  };
+}
+
+function writeResponse(req: http.IncomingMessage, res: http.ServerResponse, r: HttpResponse): void {
+  const body = typeof r.body === "string" ? Buffer.from(r.body, "utf8") : r.body;
+  const headers: Record<string, string> = { ...r.headers, "Content-Length": String(body.length) };
+  // A body left unread (refused as too large, or never needed) would have to be drained for keep-alive;
+  // closing is cheaper and bounded.
+  if (!req.complete) headers.Connection = "close";
+  res.writeHead(r.status, headers);
+  res.end(body);
+}
+
+/** A node:http server answering Consul's API from `api`. The caller listens (TCP; unix sockets later). */
+export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
+  const onBug =
+    options.onBug ??
+    ((err: unknown) => {
+      process.nextTick(() => {
+        throw err;
+      });
+    });
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
+    const t0 = performance.now();
+    const request = toHttpRequest(req, options.bodyBytesMax);
+    const done = (r: HttpResponse): void => {
+      writeResponse(req, res, r);
+      const method = COUNTED_METHODS.has(request.method) ? request.method : "other";
+      options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
+    };
+    handle(request, api).then(done, (err: unknown) => {
+      done({ status: 500, headers: { "Content-Type": TEXT_PLAIN }, body: "internal error" });
+      onBug(err);
+    });
+  });
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
+  return server;
+}

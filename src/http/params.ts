@@ -1,0 +1,154 @@
+/**
+ * Query parameters as Consul's agent/http.go reads them: presence-based flags, Go's strconv and time
+ * parsers (with their error texts, which users see), the common `parse` step (dc, consistency, wait, index)
+ * and Go's url.Values.Encode for messages that echo the query back.
+ */
+import { compareKeys } from "../fsm/index.js";
+import type { Consistency, QueryOptions, ServerApi } from "../server/api.js";
+import { parseGoDurationNs } from "../util/flags.js";
+import { goQuote } from "../util/goquote.js";
+import { HttpError } from "./errors.js";
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Consul's default blocking wait when `wait` is absent or not positive (RPC default query time). */
+export const WAIT_DEFAULT_MS = 5 * 60 * 1000;
+
+/** Presence-based flag (`?recurse`, `?recurse=false` and `?recurse=true` are all true), as Consul's `_, ok := params[x]`. */
+export function has(q: URLSearchParams, name: string): boolean {
+  return q.has(name);
+}
+
+/** Go's url.Values.Get: the first value, or "" when absent. */
+export function get(q: URLSearchParams, name: string): string {
+  return q.get(name) ?? "";
+}
+
+/**
+ * Go's strconv.ParseUint(s, 10, 64) with its error text; Consul returns that text (as a 500, cairn as a 400
+ * per "Decisions for cairn"). Base 10 only: no sign, no prefix, no underscores.
+ */
+export function parseUint64(s: string): bigint {
+  if (!/^[0-9]+$/.test(s))
+    throw new HttpError(400, `strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`);
+  const n = BigInt(s);
+  if (n > U64_MAX) throw new HttpError(400, `strconv.ParseUint: parsing ${goQuote(s)}: value out of range`);
+  return n;
+}
+
+/** Go's time.ParseDuration, in (possibly fractional) milliseconds, or null when it does not parse. */
+export function parseGoDurationMs(s: string): number | null {
+  try {
+    return Number(parseGoDurationNs(s)) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** Go's time.Duration.String for a duration in nanoseconds: "0s", "1.5µs", "12ms", "1m30s", "2h0m0s". */
+export function formatGoDuration(ns: bigint): string {
+  if (ns < 0n) return `-${formatGoDuration(-ns)}`;
+  if (ns === 0n) return "0s";
+  if (ns < 1_000n) return `${ns}ns`;
+  if (ns < 1_000_000n) return `${frac(ns, 3)}µs`;
+  if (ns < 1_000_000_000n) return `${frac(ns, 6)}ms`;
+  const totalSec = ns / 1_000_000_000n;
+  const sec = `${(totalSec % 60n).toString()}${fracPart(ns % 1_000_000_000n, 9)}s`;
+  const totalMin = totalSec / 60n;
+  if (totalMin === 0n) return sec;
+  const hours = totalMin / 60n;
+  const min = `${totalMin % 60n}m${sec}`;
+  return hours === 0n ? min : `${hours}h${min}`;
+}
+
+/** `v / 10^prec` with Go's fmtFrac: trailing zeros dropped, and the dot too when nothing is left. */
+function frac(v: bigint, prec: number): string {
+  const p = 10n ** BigInt(prec);
+  return `${v / p}${fracPart(v % p, prec)}`;
+}
+
+function fracPart(rem: bigint, prec: number): string {
+  if (rem === 0n) return "";
+  return `.${rem.toString().padStart(prec, "0").replace(/0+$/, "")}`;
+}
+
+/** A duration given in milliseconds (ServerApi's unit), as Go prints it. */
+export function formatGoDurationMs(ms: number): string {
+  return formatGoDuration(BigInt(Math.round(ms * 1e6)));
+}
+
+/** Go's url.QueryEscape: unreserved bytes kept, space as `+`, every other UTF-8 byte as %XX (upper case). */
+function queryEscape(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
+    else if (c === " ") out += "+";
+    else out += `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** Go's url.Values.Encode: keys sorted (byte order), each key's values in order, `k=v` joined by `&`. */
+export function encodeGoQuery(q: URLSearchParams): string {
+  const byKey = new Map<string, string[]>();
+  for (const [k, v] of q) {
+    const list = byKey.get(k);
+    if (list === undefined) byKey.set(k, [v]);
+    else list.push(v);
+  }
+  const keys = [...byKey.keys()].sort(compareKeys);
+  const parts: string[] = [];
+  for (const k of keys) for (const v of byKey.get(k) ?? []) parts.push(`${queryEscape(k)}=${queryEscape(v)}`);
+  return parts.join("&");
+}
+
+/**
+ * Consul's `parse` for an endpoint that takes QueryOptions: consistency (stale + consistent → 400),
+ * max_stale, wait and index, in Consul's order so that the first failing check is the one reported. The
+ * datacenter is checked later (checkDatacenter), where Consul's RPC forwarding would fail.
+ */
+export function parseQueryOptions(q: URLSearchParams): QueryOptions {
+  const consistency = parseConsistency(q);
+  let waitMs = WAIT_DEFAULT_MS;
+  const wait = get(q, "wait");
+  if (wait !== "") {
+    const ms = parseGoDurationMs(wait);
+    if (ms === null) throw new HttpError(400, "Invalid wait time");
+    // Consul hands a zero or negative wait to the RPC layer, which then uses its default.
+    if (ms > 0) waitMs = ms;
+  }
+  let minIndex = 0;
+  const index = get(q, "index");
+  if (index !== "") {
+    if (!/^[0-9]+$/.test(index) || BigInt(index) > U64_MAX) throw new HttpError(400, "Invalid index");
+    // Indexes past 2^53 are beyond any raft log; rounding only moves a wait that is certain to time out.
+    minIndex = Number(index);
+  }
+  return { consistency, minIndex, waitMs };
+}
+
+/**
+ * Single datacenter: the agent's own name (or none) is fine, any other has no path. Handlers call this just
+ * before the ServerApi call, since Consul fails there (RPC forwarding), after every parameter check.
+ */
+export function checkDatacenter(q: URLSearchParams, api: ServerApi): void {
+  const dc = get(q, "dc");
+  if (dc !== "" && dc !== api.datacenter) throw new HttpError(500, "No path to datacenter");
+}
+
+function parseConsistency(q: URLSearchParams): Consistency {
+  let stale = has(q, "stale");
+  const consistent = has(q, "consistent");
+  const maxStale = get(q, "max_stale");
+  if (maxStale !== "") {
+    const ms = parseGoDurationMs(maxStale);
+    if (ms === null) throw new HttpError(400, `Invalid max_stale value ${goQuote(maxStale)}`);
+    if (ms > 0) stale = true;
+  }
+  if (stale && consistent) {
+    throw new HttpError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+  }
+  if (consistent) return "consistent";
+  return stale ? "stale" : "default";
+}

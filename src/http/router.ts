@@ -1,0 +1,115 @@
+/**
+ * The route table and the top-level pure handler `handle(req, api)`: path decoding, Consul's method rules
+ * (405 with `Allow`, OPTIONS), its 404 texts, the error mapping of errors.ts and the headers every response
+ * carries. Matching is on the decoded path, as Go's mux matches req.URL.Path.
+ */
+import type { ServerApi } from "../server/api.js";
+import { agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
+import { errorResponse } from "./errors.js";
+import { kvEndpoint } from "./kv.js";
+import { emptyResponse, type Handler, type HttpRequest, type HttpResponse, textResponse } from "./model.js";
+import {
+  autopilotHealth,
+  raftConfiguration,
+  raftRemovePeer,
+  raftTransferLeader,
+  statusLeader,
+  statusPeers,
+} from "./operator.js";
+
+export interface Route {
+  /** An exact path, or a subtree when it ends in "/" (Go's mux: "/v1/kv/" matches "/v1/kv/a/b"). */
+  readonly pattern: string;
+  /** Handlers by method, in the order Consul lists them in `Allow`. */
+  readonly methods: Readonly<Record<string, Handler>>;
+}
+
+export const ROUTES: readonly Route[] = [
+  { pattern: "/v1/kv/", methods: kvEndpoint },
+  { pattern: "/v1/status/leader", methods: { GET: statusLeader } },
+  { pattern: "/v1/status/peers", methods: { GET: statusPeers } },
+  { pattern: "/v1/operator/raft/configuration", methods: { GET: raftConfiguration } },
+  { pattern: "/v1/operator/raft/peer", methods: { DELETE: raftRemovePeer } },
+  { pattern: "/v1/operator/raft/transfer-leader", methods: { POST: raftTransferLeader } },
+  { pattern: "/v1/operator/autopilot/health", methods: { GET: autopilotHealth } },
+  { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
+  { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
+  { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
+  { pattern: "/metrics", methods: { GET: metrics } },
+];
+
+/** Sent on every response, as Consul sends it even with ACLs disabled (cairn has no ACLs yet: allow). */
+export const DEFAULT_HEADERS: Readonly<Record<string, string>> = { "X-Consul-Default-ACL-Policy": "allow" };
+
+export const NOT_A_ROUTE = "Invalid URL path: not a recognized HTTP API endpoint\n";
+export const UI_DISABLED =
+  "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.";
+
+const EXACT = new Map(ROUTES.filter((r) => !r.pattern.endsWith("/")).map((r) => [r.pattern, r]));
+/** Longest first, so the most specific subtree wins as in Go's mux. */
+const SUBTREES = ROUTES.filter((r) => r.pattern.endsWith("/")).sort(
+  (a, b) => b.pattern.length - a.pattern.length,
+);
+
+/** The route serving a decoded path, or undefined. */
+export function matchRoute(path: string): Route | undefined {
+  return EXACT.get(path) ?? SUBTREES.find((r) => path.startsWith(r.pattern));
+}
+
+/**
+ * A label for metrics: the route's pattern, so that keys in paths do not explode the label set.
+ * Unknown paths share one label.
+ */
+export function routeLabel(rawPath: string): string {
+  const path = decodePath(rawPath);
+  if (path === null) return "invalid";
+  if (path === "/") return "/";
+  return matchRoute(path)?.pattern ?? "unknown";
+}
+
+function decodePath(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Go's cleanhttp.PrintablePathCheckHandler: unicode.IsPrint, i.e. no control, format, private-use or
+ * unassigned code points, and no space other than U+0020.
+ */
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
+
+function allowHeader(route: Route): string {
+  return ["OPTIONS", ...Object.keys(route.methods)].join(",");
+}
+
+async function dispatch(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
+  const path = decodePath(req.path);
+  // Go's server refuses a request target with a bad escape (or, here, bytes that are not UTF-8).
+  if (path === null) return textResponse(400, "400 Bad Request");
+  if (UNPRINTABLE.test(path)) return emptyResponse(400);
+  if (path === "/") return textResponse(200, UI_DISABLED);
+  const route = matchRoute(path);
+  if (route === undefined) {
+    // Consul's index handler answers anything outside /v1/ with an empty 404.
+    return path.startsWith("/v1/") ? textResponse(404, NOT_A_ROUTE) : emptyResponse(404);
+  }
+  const allow = allowHeader(route);
+  if (req.method === "OPTIONS") return emptyResponse(200, { Allow: allow });
+  const handler = Object.hasOwn(route.methods, req.method) ? route.methods[req.method] : undefined;
+  if (handler === undefined) return textResponse(405, `method ${req.method} not allowed`, { Allow: allow });
+  const rest = route.pattern.endsWith("/") ? path.slice(route.pattern.length) : "";
+  try {
+    return await handler(req, api, { path, rest });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}
+
+/** The whole API as one pure function. Rejects only with an AssertionError (a bug). */
+export async function handle(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
+  const res = await dispatch(req, api);
+  return { ...res, headers: { ...res.headers, ...DEFAULT_HEADERS } };
+}
