@@ -1,0 +1,586 @@
+import assert from "node:assert/strict";
+import type { NetworkInterfaceInfo } from "node:os";
+import { describe, it } from "node:test";
+import {
+  type AgentConfig,
+  AgentConfigError,
+  type AgentHost,
+  agentUsage,
+  HelpRequested,
+  jsonErrorOffset,
+  parseAgentArgs,
+  parseJoin,
+} from "./config.js";
+
+const lo: NetworkInterfaceInfo = {
+  address: "127.0.0.1",
+  netmask: "255.0.0.0",
+  family: "IPv4",
+  mac: "00:00:00:00:00:00",
+  internal: true,
+  cidr: "127.0.0.1/8",
+};
+const eth6: NetworkInterfaceInfo = {
+  address: "fe80::1",
+  netmask: "ffff:ffff:ffff:ffff::",
+  family: "IPv6",
+  mac: "02:00:00:00:00:01",
+  internal: false,
+  cidr: "fe80::1/64",
+  scopeid: 2,
+};
+const eth4: NetworkInterfaceInfo = { ...lo, address: "10.1.2.3", internal: false, cidr: "10.1.2.3/24" };
+
+interface World {
+  readonly files?: Readonly<Record<string, string>>;
+  readonly dirs?: Readonly<Record<string, readonly string[]>>;
+  readonly loopbackOnly?: boolean;
+}
+
+/** A machine without disk or network: files and directories from the table, a fixed hostname and interfaces. */
+function fakeHost(w: World): AgentHost {
+  return {
+    readFile(path) {
+      const text = w.files?.[path];
+      if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+      return text;
+    },
+    readDir(path) {
+      const names = w.dirs?.[path];
+      if (names === undefined) throw new Error(`ENOENT: no such file or directory, scandir '${path}'`);
+      return [...names];
+    },
+    hostname: () => "testhost",
+    networkInterfaces: () => (w.loopbackOnly ? { lo: [lo] } : { lo: [lo], eth0: [eth6, eth4] }),
+    tmpdir: () => "/tmp",
+  };
+}
+
+interface Case {
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly world?: World;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly want?: Partial<AgentConfig>;
+  /** Exact message of the AgentConfigError. */
+  readonly err?: string;
+}
+
+const DD = ["-data-dir", "/d"];
+
+const ok: Case[] = [
+  {
+    name: "defaults",
+    argv: DD,
+    want: {
+      server: false,
+      dev: false,
+      bootstrap: false,
+      bootstrapExpect: 0,
+      retryJoin: [],
+      nodeName: "testhost",
+      bindAddr: "0.0.0.0",
+      advertiseAddr: "10.1.2.3",
+      clientAddr: "127.0.0.1",
+      ports: { http: 8500, server: 8300 },
+      dataDir: "/d",
+      dataDirTemp: false,
+      datacenter: "dc1",
+      logLevel: "info",
+      logJson: false,
+      ui: false,
+      raft: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100, snapshotThreshold: 16384 },
+      configFiles: [],
+      warnings: [],
+    },
+  },
+  {
+    name: "npm start's server line",
+    argv: [
+      "-server",
+      "-bootstrap-expect",
+      "3",
+      "-node",
+      "cairn-2",
+      "-bind",
+      "127.0.0.2",
+      "-client",
+      "127.0.0.2",
+      "-data-dir",
+      "./.cairn/server2",
+      "-retry-join",
+      "127.0.0.1",
+      "-retry-join",
+      "127.0.0.2",
+      "-retry-join",
+      "127.0.0.3",
+    ],
+    want: {
+      server: true,
+      bootstrapExpect: 3,
+      nodeName: "cairn-2",
+      bindAddr: "127.0.0.2",
+      advertiseAddr: "127.0.0.2",
+      clientAddr: "127.0.0.2",
+      dataDir: "./.cairn/server2",
+      retryJoin: [
+        { host: "127.0.0.1", port: 8300 },
+        { host: "127.0.0.2", port: 8300 },
+        { host: "127.0.0.3", port: 8300 },
+      ],
+      warnings: ["bootstrap_expect > 0: expecting 3 servers"],
+    },
+  },
+  {
+    name: "no public IPv4: loopback advertise",
+    argv: DD,
+    world: { loopbackOnly: true },
+    want: { advertiseAddr: "127.0.0.1" },
+  },
+  {
+    name: "advertise given",
+    argv: [...DD, "-advertise", "10.9.9.9"],
+    want: { bindAddr: "0.0.0.0", advertiseAddr: "10.9.9.9" },
+  },
+  {
+    name: "IPv6 bind, bracketed",
+    argv: [...DD, "-bind=[::1]"],
+    want: { bindAddr: "::1", advertiseAddr: "::1" },
+  },
+  {
+    name: "bind :: picks IPv4",
+    argv: [...DD, "-bind=::"],
+    want: { bindAddr: "::", advertiseAddr: "10.1.2.3" },
+  },
+  {
+    name: "dev mode",
+    argv: ["-dev"],
+    env: { TMPDIR: "/scratch" },
+    want: {
+      dev: true,
+      server: true,
+      bootstrap: true,
+      bindAddr: "127.0.0.1",
+      advertiseAddr: "127.0.0.1",
+      clientAddr: "127.0.0.1",
+      ports: { http: 8500, server: 8300 },
+      dataDir: "/scratch/cairn-dev-",
+      dataDirTemp: true,
+      logLevel: "debug",
+      ui: true,
+      warnings: ["bootstrap = true: do not enable unless necessary"],
+    },
+  },
+  { name: "dev without TMPDIR", argv: ["-dev"], want: { dataDir: "/tmp/cairn-dev-" } },
+  {
+    name: "dev with a data dir keeps it",
+    argv: ["-dev", "-data-dir=/keep"],
+    want: { dataDir: "/keep", dataDirTemp: false },
+  },
+  { name: "dev log level overridable", argv: ["-dev", "-log-level=WARN"], want: { logLevel: "warn" } },
+  {
+    name: "ports, datacenter, log flags",
+    argv: [...DD, "-http-port=18500", "--server-port", "18300", "-datacenter=East_1", "-log-json", "-ui"],
+    want: { ports: { http: 18500, server: 18300 }, datacenter: "east_1", logJson: true, ui: true },
+  },
+  {
+    name: "retry-join forms and dedup",
+    argv: [
+      ...DD,
+      "-retry-join=h1",
+      "-retry-join=h1:8300",
+      "-retry-join=h2:9",
+      "-retry-join=[::1]:7",
+      "-retry-join=fe80::2",
+    ],
+    want: {
+      retryJoin: [
+        { host: "h1", port: 8300 },
+        { host: "h2", port: 9 },
+        { host: "::1", port: 7 },
+        { host: "fe80::2", port: 8300 },
+      ],
+    },
+  },
+  {
+    name: "even bootstrap_expect warns",
+    argv: [...DD, "-server", "-bootstrap-expect=4"],
+    want: {
+      warnings: [
+        "bootstrap_expect is even number: A cluster with an even number of servers does not achieve optimum fault " +
+          "tolerance. See https://www.consul.io/docs/internals/consensus.html#deployment-table",
+        "bootstrap_expect > 0: expecting 4 servers",
+      ],
+    },
+  },
+  {
+    name: "config file, every key",
+    argv: ["-config-file", "/c/a.json"],
+    world: {
+      files: {
+        "/c/a.json": JSON.stringify({
+          server: true,
+          bootstrap_expect: 5,
+          retry_join: ["s1", "s2:8301"],
+          node_name: "n1",
+          bind_addr: "10.0.0.1",
+          advertise_addr: "10.0.0.2",
+          client_addr: "0.0.0.0",
+          ports: { http: 1, server: 2 },
+          data_dir: "/var/cairn",
+          datacenter: "dc-2",
+          log_level: "trace",
+          log_json: true,
+          ui: true,
+          raft: { election_timeout_ms: 500, heartbeat_interval_ms: 50, snapshot_threshold: 10 },
+        }),
+      },
+    },
+    want: {
+      server: true,
+      bootstrapExpect: 5,
+      retryJoin: [
+        { host: "s1", port: 8300 },
+        { host: "s2", port: 8301 },
+      ],
+      nodeName: "n1",
+      bindAddr: "10.0.0.1",
+      advertiseAddr: "10.0.0.2",
+      clientAddr: "0.0.0.0",
+      ports: { http: 1, server: 2 },
+      dataDir: "/var/cairn",
+      datacenter: "dc-2",
+      logLevel: "trace",
+      logJson: true,
+      ui: true,
+      raft: { electionTimeoutMs: 500, heartbeatIntervalMs: 50, snapshotThreshold: 10 },
+      configFiles: ["/c/a.json"],
+    },
+  },
+  {
+    name: "later files override earlier, flags override files, retry_join accumulates",
+    argv: [
+      "-config-file=/a.json",
+      "-node",
+      "flag-node",
+      "-config-dir",
+      "/d",
+      "-config-file=/z.json",
+      "-retry-join=f",
+    ],
+    world: {
+      files: {
+        "/a.json": '{"data_dir": "/a", "node_name": "a", "datacenter": "a", "retry_join": ["a"]}',
+        "/d/1.json": '{"datacenter": "d1", "log_level": "debug", "retry_join": ["d1"]}',
+        "/d/2.json": '{"datacenter": "d2", "retry_join": ["d2"]}',
+        "/z.json": '{"log_level": "error"}',
+      },
+      dirs: { "/d": ["2.json", "README.txt", "1.json"] },
+    },
+    want: {
+      dataDir: "/a",
+      nodeName: "flag-node",
+      datacenter: "d2",
+      logLevel: "error",
+      retryJoin: ["a", "d1", "d2", "f"].map((host) => ({ host, port: 8300 })),
+      configFiles: ["/a.json", "/d/1.json", "/d/2.json", "/z.json"],
+    },
+  },
+  {
+    name: "a flag value that looks like -config-file is a value",
+    argv: ["-node", "-config-file", ...DD],
+    want: { nodeName: "-config-file", configFiles: [] },
+  },
+  {
+    name: "flag false beats file true",
+    argv: ["-config-file=/a.json", "-server=false"],
+    world: { files: { "/a.json": '{"server": true, "data_dir": "/a"}' } },
+    want: { server: false },
+  },
+  {
+    name: "empty config dir",
+    argv: [...DD, "-config-dir=/e"],
+    world: { dirs: { "/e": [] } },
+    want: { configFiles: [] },
+  },
+];
+
+const E = (name: string, argv: readonly string[], err: string, world?: World): Case =>
+  world === undefined ? { name, argv, err } : { name, argv, err, world };
+const file = (text: string): World => ({ files: { "/f.json": text } });
+const F = ["-config-file=/f.json"];
+
+const bad: Case[] = [
+  E("unknown flag", ["-foo"], "flag provided but not defined: -foo"),
+  E("flag without value", ["-node"], "flag needs an argument: -node"),
+  E("bad int", ["-bootstrap-expect=x"], 'invalid value "x" for flag -bootstrap-expect: parse error'),
+  E("extra args", [...DD, "-server", "x", "y"], "config: Unknown extra arguments: [x y]"),
+  E("bool with separate value", [...DD, "-server", "false"], "config: Unknown extra arguments: [false]"),
+  E("missing data dir", ["-server"], "data_dir cannot be empty"),
+  E("empty data dir", ["-data-dir="], "data_dir cannot be empty"),
+  E("empty datacenter", [...DD, "-datacenter="], "datacenter cannot be empty"),
+  E(
+    "bad datacenter",
+    [...DD, "-datacenter=dc.1"],
+    'datacenter cannot be "dc.1". Please use only [a-z0-9-_].',
+  ),
+  E("empty node", [...DD, "-node="], "node_name cannot be empty"),
+  E("bind not an IP", [...DD, "-bind=host"], 'bind_addr cannot be "host". Must be an IP address'),
+  E(
+    "bind template",
+    [...DD, "-bind={{ GetPrivateIP }}"],
+    'bind_addr cannot be "{{ GetPrivateIP }}". Must be an IP address (go-sockaddr templates are not supported)',
+  ),
+  E("bind bad IPv4", [...DD, "-bind=1.2.3.256"], 'bind_addr cannot be "1.2.3.256". Must be an IP address'),
+  E("bind bad IPv6", [...DD, "-bind=1:::2"], 'bind_addr cannot be "1:::2". Must be an IP address'),
+  E("client not an IP", [...DD, "-client=a b"], 'client_addr cannot be "a b". Must be an IP address'),
+  E("advertise any v4", [...DD, "-advertise=0.0.0.0"], "Advertise address cannot be 0.0.0.0, :: or [::]"),
+  E("advertise any v6", [...DD, "-advertise=::"], "Advertise address cannot be 0.0.0.0, :: or [::]"),
+  E("advertise any [::]", [...DD, "-advertise=[::]"], "Advertise address cannot be 0.0.0.0, :: or [::]"),
+  E("advertise not IP", [...DD, "-advertise=x"], 'advertise_addr cannot be "x". Must be an IP address'),
+  E("http port 0", [...DD, "-http-port=0"], "ports.http cannot be 0. Must be between 1 and 65535"),
+  E(
+    "server port too big",
+    [...DD, "-server-port=65536"],
+    "ports.server cannot be 65536. Must be between 1 and 65535",
+  ),
+  E(
+    "negative expect",
+    [...DD, "-server", "-bootstrap-expect=-1"],
+    "bootstrap_expect cannot be -1. Must be greater than or equal to zero",
+  ),
+  E(
+    "expect without server",
+    [...DD, "-bootstrap-expect=3"],
+    "'bootstrap_expect > 0' requires 'server = true'",
+  ),
+  E("bootstrap without server", [...DD, "-bootstrap"], "'bootstrap = true' requires 'server = true'"),
+  E("expect in dev", ["-dev", "-bootstrap-expect=3"], "'bootstrap_expect > 0' not allowed in dev mode"),
+  E(
+    "expect with bootstrap",
+    [...DD, "-server", "-bootstrap", "-bootstrap-expect=3"],
+    "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive",
+  ),
+  E(
+    "bad log level",
+    [...DD, "-log-level=verbose"],
+    'log_level cannot be "verbose". Use one of: trace, debug, info, warn, error',
+  ),
+  E("join empty", [...DD, "-retry-join="], 'retry_join cannot be "": expected host[:port]'),
+  E(
+    "join bad port",
+    [...DD, "-retry-join=h:x"],
+    'retry_join cannot be "h:x": port must be between 1 and 65535',
+  ),
+  E(
+    "join port 0",
+    [...DD, "-retry-join=h:0"],
+    'retry_join cannot be "h:0": port must be between 1 and 65535',
+  ),
+  E(
+    "join empty port",
+    [...DD, "-retry-join=[::1]:"],
+    'retry_join cannot be "[::1]:": port must be between 1 and 65535',
+  ),
+  E("join no host", [...DD, "-retry-join=:8300"], 'retry_join cannot be ":8300": expected host[:port]'),
+  E(
+    "join cloud",
+    [...DD, "-retry-join=provider=aws tag_key=x"],
+    'retry_join cannot be "provider=aws tag_key=x": cloud auto-join is not supported; give host[:port]',
+  ),
+  E(
+    "hcl file",
+    ["-config-file=/c.hcl"],
+    'cannot read config file "/c.hcl": HCL is not supported yet; write the configuration as JSON',
+  ),
+  E(
+    "hcl in dir",
+    ["-config-dir=/d"],
+    'cannot read config file "/d/b.hcl": HCL is not supported yet; write the configuration as JSON',
+    { dirs: { "/d": ["a.json", "b.hcl"] } },
+  ),
+  E(
+    "other extension",
+    ["-config-file=/c.yaml"],
+    'cannot read config file "/c.yaml": its name must end in .json',
+  ),
+  E(
+    "missing file",
+    F,
+    "cannot read config file \"/f.json\": ENOENT: no such file or directory, open '/f.json'",
+  ),
+  E(
+    "missing dir",
+    ["-config-dir=/nope"],
+    "cannot read config dir \"/nope\": ENOENT: no such file or directory, scandir '/nope'",
+  ),
+  E("unknown key", F, 'config file "/f.json": "bogus" is not a config key', file('{"bogus": 1}')),
+  E(
+    "unknown nested key",
+    F,
+    'config file "/f.json": "raft.x" is not a config key',
+    file('{"raft": {"x": 1}}'),
+  ),
+  E(
+    "Consul key not supported",
+    F,
+    'config file "/f.json": "ports.dns" is a Consul setting cairn does not support yet',
+    file('{"ports": {"dns": -1}}'),
+  ),
+  E("wrong type bool", F, 'config file "/f.json": "server" must be a boolean', file('{"server": "true"}')),
+  E(
+    "wrong type int",
+    F,
+    'config file "/f.json": "bootstrap_expect" must be an integer',
+    file('{"bootstrap_expect": 1.5}'),
+  ),
+  E("wrong type string", F, 'config file "/f.json": "data_dir" must be a string', file('{"data_dir": 1}')),
+  E(
+    "wrong type list",
+    F,
+    'config file "/f.json": "retry_join" must be an array of strings',
+    file('{"retry_join": "a"}'),
+  ),
+  E("object expected", F, 'config file "/f.json": "ports" must be an object', file('{"ports": 8500}')),
+  E("not an object", F, 'config file "/f.json" must hold a JSON object', file("[1]")),
+  E(
+    "raft election",
+    F,
+    "raft.election_timeout_ms cannot be 0. Must be between 1 and 60000",
+    file('{"data_dir":"/d","raft":{"election_timeout_ms":0}}'),
+  ),
+  E(
+    "raft heartbeat",
+    F,
+    "raft.heartbeat_interval_ms cannot be 1000. Must be at least 1 and less than raft.election_timeout_ms (1000)",
+    file('{"data_dir":"/d","raft":{"heartbeat_interval_ms":1000}}'),
+  ),
+  E(
+    "raft threshold",
+    F,
+    "raft.snapshot_threshold cannot be 0. Must be at least 1",
+    file('{"data_dir":"/d","raft":{"snapshot_threshold":0}}'),
+  ),
+];
+
+function check(c: Case): void {
+  const host = fakeHost(c.world ?? {});
+  if (c.err !== undefined) {
+    assert.throws(
+      () => parseAgentArgs(c.argv, c.env ?? {}, host),
+      (e: unknown) => {
+        assert.ok(e instanceof AgentConfigError, `not an AgentConfigError: ${String(e)}`);
+        assert.equal(e.message, c.err);
+        assert.equal(e.code, "agent_config");
+        return true;
+      },
+    );
+    return;
+  }
+  const got = parseAgentArgs(c.argv, c.env ?? {}, host);
+  const picked = Object.fromEntries(Object.keys(c.want ?? {}).map((k) => [k, got[k as keyof AgentConfig]]));
+  assert.deepEqual(picked, c.want);
+}
+
+describe("parseAgentArgs", () => {
+  for (const c of ok) it(c.name, () => check(c));
+  describe("rejects", () => {
+    for (const c of bad) it(c.name, () => check(c));
+  });
+
+  it("malformed JSON names the file, line and column", () => {
+    const host = fakeHost(file('{\n  "server": true,\n  "x" 1\n}'));
+    assert.throws(
+      () => parseAgentArgs(F, {}, host),
+      /^AgentConfigError: invalid JSON in config file "\/f\.json": line 3, column 7: /,
+    );
+  });
+
+  it("truncated JSON points at its end", () => {
+    const host = fakeHost(file('{"server": tr'));
+    assert.throws(() => parseAgentArgs(F, {}, host), /"\/f\.json": line 1, column 1[34]: /);
+  });
+
+  it("flag syntax errors ask for the usage; validation errors do not", () => {
+    const usageOf = (argv: string[]) => {
+      try {
+        parseAgentArgs(argv, {}, fakeHost({}));
+      } catch (e) {
+        if (e instanceof AgentConfigError) return e.showUsage;
+      }
+      return undefined;
+    };
+    assert.equal(usageOf(["-nope"]), true);
+    assert.equal(usageOf(["-server"]), false);
+  });
+
+  it("-h and -help ask for help", () => {
+    for (const h of ["-h", "-help", "--help"]) {
+      assert.throws(() => parseAgentArgs([h], {}, fakeHost({})), HelpRequested);
+    }
+  });
+
+  it("help lists every flag", () => {
+    const text = agentUsage();
+    assert.match(text, /^Usage: cairn agent \[options\]/);
+    for (const name of [
+      "server",
+      "dev",
+      "bootstrap-expect=<int>",
+      "retry-join=<host\\[:port\\]>",
+      "data-dir=<string>",
+    ]) {
+      assert.match(text, new RegExp(`\\n  -${name}\\n`));
+    }
+  });
+
+  it("a bad token V8 gives no position for is still placed", () => {
+    const host = fakeHost(file('{\n  "a": x\n}'));
+    assert.throws(
+      () => parseAgentArgs(F, {}, host),
+      (e: unknown) =>
+        e instanceof AgentConfigError &&
+        e.message === `invalid JSON in config file "/f.json": line 2, column 8: Unexpected token 'x'`,
+    );
+  });
+
+  it("parseJoin keeps DNS names", () => {
+    assert.deepEqual(parseJoin("consul.service.internal:8300"), {
+      host: "consul.service.internal",
+      port: 8300,
+    });
+  });
+});
+
+describe("jsonErrorOffset", () => {
+  const cases: [string, number][] = [
+    ["", 0],
+    ["x", 0],
+    ['{"a": x}', 6],
+    ['{"a":1,}', 7],
+    ['{"a" 1}', 5],
+    ['{"server": tr', 13],
+    ["[1] 2", 4],
+    ['{"a":"\\q"}', 7],
+    ['{"a":"\\u12G4"}', 10],
+    ['["a\tb"]', 3],
+    ["[01]", 2],
+    ["[1.]", 2],
+    ["[-]", 1],
+    ["{'a':1}", 1],
+    ["[1,2", 4],
+    ["[nul]", 4],
+  ];
+  for (const [text, want] of cases) {
+    it(JSON.stringify(text), () => {
+      assert.throws(() => JSON.parse(text));
+      assert.equal(jsonErrorOffset(text), want);
+    });
+  }
+  it("finds nothing in valid JSON", () => {
+    for (const text of ['{"a":[1,-2.5e3,true,false,null,"\\u00e9\\n"],"b":{}}', " [ ] ", '"s"']) {
+      JSON.parse(text);
+      assert.equal(jsonErrorOffset(text), text.length);
+    }
+  });
+});
