@@ -4,7 +4,13 @@ import { join } from "node:path";
 import pino from "pino";
 import { createHttpServer } from "./http/index.js";
 import { type RunningServer, startServer } from "./server/boot.js";
-import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./server/config.js";
+import {
+  type AgentConfig,
+  AgentConfigError,
+  agentUsage,
+  HelpRequested,
+  parseAgentArgs,
+} from "./server/config.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -26,10 +32,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
-  const logger = pino(
-    { level: cfg.logLevel, base: { node: cfg.nodeName } },
-    cfg.logJson ? pino.destination(2) : pino.destination({ dest: 2, sync: false }),
-  );
+  const logger = makeLogger(cfg);
   for (const w of cfg.warnings) logger.warn(w);
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   let server: RunningServer;
@@ -42,7 +45,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       serverPort: cfg.ports.server,
       advertiseHost: cfg.advertiseAddr,
       bootstrapExpect: cfg.bootstrap ? 1 : cfg.bootstrapExpect,
-      retryJoin: cfg.retryJoin.map((j) => (j.host.includes(":") ? `[${j.host}]:${j.port}` : `${j.host}:${j.port}`)),
+      retryJoin: cfg.retryJoin.map((j) =>
+        j.host.includes(":") ? `[${j.host}]:${j.port}` : `${j.host}:${j.port}`,
+      ),
       tickMs: cfg.raft.heartbeatIntervalMs,
       heartbeatTicks: 1,
       electionTicks: Math.max(2, Math.ceil(cfg.raft.electionTimeoutMs / cfg.raft.heartbeatIntervalMs)),
@@ -53,8 +58,10 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const http = createHttpServer(server.service, {
-    onRequest: (method: string, route: string, code: number) =>
-      server.metrics.httpRequests.inc({ method, route, code: String(code) }),
+    // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
+    bodyBytesMax: 16 * 1024 * 1024,
+    countRequest: (route, method, status) =>
+      server.metrics.httpRequests.inc({ method, route, code: String(status) }),
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -67,7 +74,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const at = http.address() as AddressInfo;
-  logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}, RPC ${server.rpcAddress}`);
+  logger.info(
+    `cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}, RPC ${server.rpcAddress}`,
+  );
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
@@ -78,10 +87,43 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       http.closeAllConnections?.();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
-      logger.flush?.();
       resolve(0);
     };
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
   });
+}
+
+type Level = "trace" | "debug" | "info" | "warn" | "error";
+type Logger = Record<Level, (msg: string) => void>;
+const LEVELS: readonly Level[] = ["trace", "debug", "info", "warn", "error"];
+
+/**
+ * JSON lines through pino with -log-json; otherwise Consul's text layout on stderr
+ * (`2026-01-01T00:00:00.000Z [INFO]  agent: message`), which operators grep for.
+ */
+function makeLogger(cfg: AgentConfig): Logger {
+  const min = LEVELS.indexOf(cfg.logLevel);
+  if (cfg.logJson) {
+    const p = pino({ level: cfg.logLevel, base: { node: cfg.nodeName } }, pino.destination(2));
+    return {
+      trace: (m) => p.trace(m),
+      debug: (m) => p.debug(m),
+      info: (m) => p.info(m),
+      warn: (m) => p.warn(m),
+      error: (m) => p.error(m),
+    };
+  }
+  const line = (level: Level) => (msg: string) => {
+    if (LEVELS.indexOf(level) < min) return;
+    const tag = `[${level.toUpperCase()}]`.padEnd(7);
+    process.stderr.write(`${new Date().toISOString()} ${tag} agent: ${msg}\n`);
+  };
+  return {
+    trace: line("trace"),
+    debug: line("debug"),
+    info: line("info"),
+    warn: line("warn"),
+    error: line("error"),
+  };
 }

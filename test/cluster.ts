@@ -43,7 +43,14 @@ export class Cluster {
   }
 
   private define(name: string, httpPort: number, rpcPort: number): Agent {
-    return { name, http: `http://127.0.0.1:${httpPort}`, rpcPort, dataDir: join(this.dir, name), proc: null, output: "" };
+    return {
+      name,
+      http: `http://127.0.0.1:${httpPort}`,
+      rpcPort,
+      dataDir: join(this.dir, name),
+      proc: null,
+      output: "",
+    };
   }
 
   /** Adds a server that joins the running cluster through -retry-join (no -bootstrap-expect). */
@@ -57,7 +64,16 @@ export class Cluster {
   launch(a: Agent, expect: number): void {
     const port = new URL(a.http).port;
     const args = [MAIN, "agent", "-server", "-node", a.name, "-bind", "127.0.0.1", "-client", "127.0.0.1"];
-    args.push("-http-port", port, "-server-port", String(a.rpcPort), "-data-dir", a.dataDir, "-log-level", "warn");
+    args.push(
+      "-http-port",
+      port,
+      "-server-port",
+      String(a.rpcPort),
+      "-data-dir",
+      a.dataDir,
+      "-log-level",
+      "warn",
+    );
     if (expect > 0) args.push("-bootstrap-expect", String(expect));
     for (const j of this.joinAddrs) args.push("-retry-join", j);
     const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -89,7 +105,9 @@ export class Cluster {
       }
       await sleep(100);
     }
-    throw new Error(`no leader within ${timeoutMs} ms\n${this.agents.map((a) => `--- ${a.name}\n${a.output}`).join("\n")}`);
+    throw new Error(
+      `no leader within ${timeoutMs} ms\n${this.agents.map((a) => `--- ${a.name}\n${a.output}`).join("\n")}`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -127,7 +145,10 @@ export async function put(a: Agent, key: string, value: string): Promise<Respons
 }
 
 /** Runs node dist/src/main.js with args; resolves with exit code and output. */
-export function runCairn(args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
+export function runCairn(
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((res) => {
     const p = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

@@ -2,7 +2,23 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type Agent, Cluster, getJson, put, runCairn, sleep } from "./cluster.js";
+import { type Agent, Cluster, freePort, getJson, put, runCairn, sleep } from "./cluster.js";
+
+/** `cairn agent` on a data dir with free ports (Consul refuses port 0). */
+async function agentOn(dataDir: string) {
+  const ports = ["-http-port", String(await freePort()), "-server-port", String(await freePort())];
+  return runCairn([
+    "agent",
+    "-server",
+    "-data-dir",
+    dataDir,
+    "-bind",
+    "127.0.0.1",
+    "-client",
+    "127.0.0.1",
+    ...ports,
+  ]);
+}
 
 /** Writes keys `${prefix}${i}` in a loop until told to stop; returns the keys acknowledged with 200 true. */
 function writer(a: Agent, prefix: string, acked: Set<string>, stop: () => boolean): Promise<void> {
@@ -20,7 +36,9 @@ function writer(a: Agent, prefix: string, acked: Set<string>, stop: () => boolea
 }
 
 async function keysUnder(a: Agent, prefix: string, consistency = "consistent"): Promise<Set<string>> {
-  const r = await fetch(`${a.http}/v1/kv/${prefix}?keys&${consistency}`, { signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(`${a.http}/v1/kv/${prefix}?keys&${consistency}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   if (r.status === 404) return new Set();
   assert.equal(r.status, 200, await r.clone().text());
   return new Set((await r.json()) as string[]);
@@ -80,7 +98,9 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
       c.kill9(c.agents[0]!);
       c.kill9(c.agents[1]!);
       const alive = c.agents[4]!;
-      await until("a write with 2 of 5 down", 15_000, async () => ((await put(alive, "two-down", "ok")).status === 200 ? true : null));
+      await until("a write with 2 of 5 down", 15_000, async () =>
+        (await put(alive, "two-down", "ok")).status === 200 ? true : null,
+      );
       c.kill9(c.agents[2]!);
       const t0 = Date.now();
       const r = await put(alive, "three-down", "no");
@@ -100,7 +120,9 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
       for (let i = 0; i < 50; i++) assert.equal((await put(leader, `pre/${i}`, "v")).status, 200);
       const fourth = await c.addServer("s3");
       await until("the 4th server is a voter", 30_000, async () => {
-        const cfg = (await getJson(leader, "/v1/operator/raft/configuration")) as { Servers: { Node: string; Voter: boolean }[] };
+        const cfg = (await getJson(leader, "/v1/operator/raft/configuration")) as {
+          Servers: { Node: string; Voter: boolean }[];
+        };
         return cfg.Servers.some((s) => s.Node === "s3" && s.Voter) ? true : null;
       });
       const keys = await keysUnder(fourth, "pre/", "stale");
@@ -125,7 +147,7 @@ describe("the data dir", { timeout: 60_000 }, () => {
     try {
       await c.leader();
       const a = c.agents[0]!;
-      const r = await runCairn(["agent", "-server", "-data-dir", a.dataDir, "-http-port", "0", "-server-port", "0", "-bind", "127.0.0.1"]);
+      const r = await agentOn(a.dataDir);
       assert.equal(r.code, 1);
       assert.match(r.out, new RegExp(`in use by another cairn agent \\(pid ${a.proc?.pid}\\)`));
     } finally {
@@ -151,7 +173,7 @@ describe("the data dir", { timeout: 60_000 }, () => {
       const bytes = readFileSync(seg);
       bytes[Math.floor(bytes.length / 3)]! ^= 0xff;
       writeFileSync(seg, bytes);
-      const r = await runCairn(["agent", "-server", "-data-dir", a.dataDir, "-http-port", "0", "-server-port", "0", "-bind", "127.0.0.1"]);
+      const r = await agentOn(a.dataDir);
       assert.equal(r.code, 1);
       assert.match(r.out, /checksum|corrupt/i);
       assert.ok(r.out.includes(seg), `the message names the file: ${r.out}`);
