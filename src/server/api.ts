@@ -113,4 +113,18 @@ export interface ServerApi {
   members(): MemberInfo[];
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
+
+  /**
+   * GET /v1/snapshot: a point-in-time Consul archive (gzip tar of meta.json, state.bin, SHA256SUMS) of the
+   * replicated state. Consistent (default): taken on the leader after it confirmed leadership with a quorum
+   * round; rejects with NotLeaderError/UnavailableError when leaderless or degraded, before any byte is produced.
+   * `stale`: taken on this server from its own state. The archive streams; meta.index is X-Consul-Index.
+   */
+  snapshotSave(stale: boolean): Promise<{ readonly meta: QueryMeta; readonly archive: AsyncIterable<Uint8Array> }>;
+  /**
+   * PUT /v1/snapshot: spools the archive, verifies it completely (hashes, entries, records) before changing
+   * anything, then installs it through Raft at an index above every index used so far. Rejects with a typed
+   * error for a bad archive (the caller answers 400) and changes nothing.
+   */
+  snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void>;
 }

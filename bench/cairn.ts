@@ -1,0 +1,71 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePorts } from "./etcd.js";
+
+const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
+
+export interface CairnCluster {
+  /** HTTP base URLs, one per server. */
+  readonly endpoints: readonly string[];
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** Starts a 3-server cairn datacenter on 127.0.0.1 with free ports (data in `dir`), waiting for a leader. */
+export async function startCairnCluster(dir: string, servers = 3): Promise<CairnCluster> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const ports = await freePorts(servers * 2);
+  const join_ = Array.from({ length: servers }, (_, i) => [
+    "-retry-join",
+    `127.0.0.1:${ports[2 * i + 1]}`,
+  ]).flat();
+  const procs: ChildProcess[] = [];
+  for (let i = 0; i < servers; i++) {
+    const args = [MAIN, "agent", "-server", "-bootstrap-expect", String(servers), "-node", `b${i}`];
+    args.push(
+      "-bind",
+      "127.0.0.1",
+      "-client",
+      "127.0.0.1",
+      "-log-level",
+      "warn",
+      "-data-dir",
+      join(dir, `s${i}`),
+    );
+    args.push("-http-port", String(ports[2 * i]), "-server-port", String(ports[2 * i + 1]), ...join_);
+    procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }));
+  }
+  const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const leader = await fetch(`${endpoints[0]}/v1/status/leader`)
+      .then((r) => r.json() as Promise<string>)
+      .catch(() => "");
+    if (leader !== "") break;
+    if (Date.now() > deadline) throw new Error("cairn elected no leader within 30 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoints,
+    pids: procs.map((p) => p.pid ?? 0),
+    async stop() {
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise<void>((res) => {
+              if (p.exitCode !== null) return res();
+              const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+              p.once("exit", () => {
+                clearTimeout(t);
+                res();
+              });
+              p.kill("SIGTERM");
+            }),
+        ),
+      );
+    },
+  };
+}
