@@ -7,6 +7,9 @@
  * without a leader does), `failNext` (the next call rejects with that error), `sessions` (the sessions an
  * acquire may use), and the plain fields behind the status, operator and agent endpoints.
  */
+
+import { createReadStream } from "node:fs";
+import { PassThrough, Readable } from "node:stream";
 import {
   encodeCommand,
   InvalidSessionError,
@@ -20,11 +23,13 @@ import type {
   AgentInfo,
   MemberInfo,
   Queried,
+  QueryMeta,
   QueryOptions,
   RaftServerInfo,
   ServerApi,
   ServerHealth,
 } from "../server/api.js";
+import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
 
 /** Consul's cap on a blocking query's wait (max_query_time default). */
@@ -219,5 +224,34 @@ export class MemoryServer implements ServerApi {
 
   async metricsText(): Promise<string> {
     return this.metrics;
+  }
+
+  /** The twin's archive: the real codec over the real store's point-in-time view. */
+  async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
+    if (!stale && !this.hasLeader) throw new NotLeaderError(0);
+    const index = this.store.appliedIndex;
+    const out = new PassThrough();
+    writeArchive(
+      out,
+      { ID: `1-${index}-0`, Index: index, Term: 1, Version: 1 },
+      this.store.snapshot().stateBin(),
+    ).catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
+    const meta: QueryMeta = {
+      index: Math.max(1, index),
+      knownLeader: this.hasLeader,
+      lastContactMs: 0,
+      consistency: stale ? "stale" : "consistent",
+    };
+    return { meta, archive: out };
+  }
+
+  async snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void> {
+    if (!this.hasLeader) throw new NotLeaderError(0);
+    const verified = await readArchive(Readable.from(archive));
+    try {
+      await this.store.restoreAsync(readStateBin(createReadStream(verified.stateBin.path)));
+    } finally {
+      await verified.stateBin.remove();
+    }
   }
 }

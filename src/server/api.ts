@@ -120,7 +120,9 @@ export interface ServerApi {
    * round; rejects with NotLeaderError/UnavailableError when leaderless or degraded, before any byte is produced.
    * `stale`: taken on this server from its own state. The archive streams; meta.index is X-Consul-Index.
    */
-  snapshotSave(stale: boolean): Promise<{ readonly meta: QueryMeta; readonly archive: AsyncIterable<Uint8Array> }>;
+  snapshotSave(
+    stale: boolean,
+  ): Promise<{ readonly meta: QueryMeta; readonly archive: AsyncIterable<Uint8Array> }>;
   /**
    * PUT /v1/snapshot: spools the archive, verifies it completely (hashes, entries, records) before changing
    * anything, then installs it through Raft at an index above every index used so far. Rejects with a typed

@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import {
   encodeCommand,
   type KvCommand,
@@ -20,6 +21,7 @@ import type {
 } from "./api.js";
 import type { Metrics } from "./metrics.js";
 import type { RaftServer } from "./raft-server.js";
+import { archiveOf } from "./snapshots.js";
 
 export const VERSION = "0.1.0";
 const WAIT_MS_MAX = 10 * 60 * 1000;
@@ -291,6 +293,20 @@ export class ServerService implements ServerApi {
 
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
+    const q: QueryOptions = { consistency: stale ? "stale" : "consistent", minIndex: 0, waitMs: 0 };
+    // Consistent: the leader confirms it still leads with a quorum round (a follower asks it through ReadIndex)
+    // and this server waits until it has applied everything committed before the request: the archive then
+    // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
+    if (!stale) await this.raft.readBarrier(false);
+    const { index, archive } = await archiveOf(this.raft, tmpdir());
+    return { meta: this.meta(index, q), archive };
+  }
+
+  async snapshotRestore(_archive: AsyncIterable<Uint8Array>): Promise<void> {
+    throw new UnavailableError("snapshot restore is not available in this build of cairn yet");
   }
 }
 

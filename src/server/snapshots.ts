@@ -1,0 +1,45 @@
+import { PassThrough } from "node:stream";
+import { type ArchiveMetaInput, writeArchive } from "../snapshot/index.js";
+import type { RaftServer } from "./raft-server.js";
+
+/**
+ * Streams a Consul archive of the state store as of now (O(1) point-in-time view: writes go on while it
+ * streams). Resolves once state.bin is spooled and hashed, so a failure is reported before any byte of the
+ * archive is sent; the returned stream then carries gzip(tar(meta.json, state.bin, SHA256SUMS)).
+ */
+export async function archiveOf(
+  raft: RaftServer,
+  tmpDir: string,
+): Promise<{ index: number; archive: PassThrough }> {
+  const view = raft.kv.snapshot();
+  const index = raft.kv.appliedIndex;
+  const term = raft.raw.raft.log.term(raft.raw.raft.log.applied) ?? raft.raw.raft.term;
+  const r = raft.raw.raft;
+  const servers = [
+    ...r.voters.map((id) => [id, 0] as const),
+    ...r.learners.map((id) => [id, 1] as const),
+  ].map(([id, suffrage]) => {
+    const p = raft.peers.get(id);
+    return { Suffrage: suffrage, ID: p?.nodeId ?? String(id), Address: p?.addr ?? "" };
+  });
+  const meta: ArchiveMetaInput = {
+    ID: `${term}-${index}-${Date.now()}`,
+    Index: index,
+    Term: term,
+    Version: 1,
+    Configuration: { Servers: servers },
+    ConfigurationIndex: index,
+  };
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const first = new Promise<void>((resolve, reject) => {
+    out.once("readable", () => resolve());
+    out.once("error", reject);
+  });
+  // writeArchive ends `out` through its pipeline; a failure must surface to the reader as an error, never as
+  // a short archive that looks complete.
+  writeArchive(out, meta, view.stateBin(), { tmpDir }).catch((e: unknown) =>
+    out.destroy(e instanceof Error ? e : new Error(String(e))),
+  );
+  await first;
+  return { index, archive: out };
+}
