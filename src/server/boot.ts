@@ -2,6 +2,7 @@ import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
 import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
 import { SeededRng } from "../util/rng.js";
+import { BlobStore } from "./blobs.js";
 import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
@@ -69,7 +70,9 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       addr: `${o.advertiseHost}:${bound.port}`,
     };
     const metrics = createMetrics();
+    const blobs = await BlobStore.open(dd.path, transport);
     const raft = await RaftServer.start({
+      blobs,
       self,
       wal,
       stable,

@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { decodeCommand, type KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
@@ -12,10 +13,12 @@ import {
   RawNode,
   type Ready,
 } from "../raft/index.js";
+import { readStateBin } from "../snapshot/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
+import type { BlobStore } from "./blobs.js";
 import { decodeMemberContext, encodeMemberContext, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
 
@@ -25,6 +28,7 @@ export interface RaftServerOptions {
   readonly stable: StableStore;
   readonly kv: KvStore;
   readonly transport: TcpTransport;
+  readonly blobs: BlobStore;
   readonly rng: Rng;
   readonly metrics: Metrics;
   readonly log: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
@@ -55,6 +59,7 @@ export class RaftServer {
   raw: RawNode;
   readonly kv: KvStore;
   readonly transport: TcpTransport;
+  readonly blobs: BlobStore;
   private readonly storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
@@ -68,6 +73,12 @@ export class RaftServer {
   private again = false;
   private stopped = false;
   private savedHard: HardState;
+  /**
+   * The state store's index is the raft index plus this offset. A restored archive may carry indexes above the
+   * raft log's; the offset moves the store's index past them so X-Consul-Index never goes backwards for
+   * blocking queries. Deterministic: every server computes it from the restore entry alone.
+   */
+  indexOffset = 0;
   /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
   lastLeaderContactMs = 0;
   private failure: Error | null = null;
@@ -77,6 +88,7 @@ export class RaftServer {
     this.self = o.self;
     this.kv = o.kv;
     this.transport = o.transport;
+    this.blobs = o.blobs;
     this.storage = storage;
     this.savedHard = o.stable.hardState;
     this.peers.set(o.self.raftId, o.self);
@@ -211,7 +223,7 @@ export class RaftServer {
     await this.persist(rd);
     for (const m of rd.messages) if (!early.includes(m)) this.o.transport.send(m.to, m);
     if (rd.softState !== null) this.onSoftState();
-    for (const e of rd.committed) this.apply(e);
+    for (const e of rd.committed) await this.apply(e);
     for (const rs of rd.readStates) this.readConfirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
     this.releaseAppliedReads();
@@ -219,6 +231,7 @@ export class RaftServer {
 
   private async persist(rd: Ready): Promise<void> {
     const started = performance.now();
+    for (const e of rd.entries) if (e.kind === "restore") await this.ensureBlob(decodeRestore(e.data).handle);
     if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
     const hs = rd.hardState;
     const voteChanged = hs !== null && (hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote);
@@ -240,14 +253,14 @@ export class RaftServer {
 
   // ---- apply ----
 
-  private apply(e: Entry): void {
+  private async apply(e: Entry): Promise<void> {
     const started = performance.now();
     let result: boolean | Error = true;
     if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
-    else if (e.kind === "normal" && e.data.length > 0) {
+    else if (e.kind === "restore") await this.applyRestore(e);
+    else if (e.data.length > 0) {
       try {
-        const r = this.kv.apply(e.index, decodeCommand(e.data));
-        result = r;
+        result = this.kv.apply(e.index + this.indexOffset, decodeCommand(e.data));
       } catch (err) {
         // A command that decodes but cannot apply is refused by every replica alike (deterministic).
         if (err instanceof CairnError) result = err;
@@ -263,6 +276,39 @@ export class RaftServer {
     if (w.term === e.term) w.resolve(result);
     else
       w.reject(new ProposalDroppedError("leadership changed before the write committed; it was not applied"));
+  }
+
+  /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
+  private async applyRestore(e: Entry): Promise<void> {
+    const r = decodeRestore(e.data);
+    await this.kv.restoreAsync(readStateBin(createReadStream(this.o.blobs.path(r.handle))));
+    const restoredIndex = Math.max(e.index + this.indexOffset, r.archiveIndex + 1);
+    this.indexOffset = restoredIndex - e.index;
+    this.o.log(
+      "info",
+      `restored snapshot ${r.handle} (archive index ${r.archiveIndex}) at raft index ${e.index}`,
+    );
+  }
+
+  /** A restore entry may be persisted (and so acknowledged) only once its data is durable here. */
+  private async ensureBlob(handle: string): Promise<void> {
+    const blobs = this.o.blobs;
+    for (let attempt = 0; !(await blobs.has(handle)); attempt++) {
+      const r = this.raw.raft;
+      const order = [r.leader, ...r.voters, ...r.learners].filter(
+        (id) => id !== NONE && id !== this.self.raftId,
+      );
+      try {
+        await blobs.fetch(handle, [...new Set(order)]);
+      } catch (err) {
+        if (this.stopped || attempt >= 50) throw err;
+        this.o.log(
+          "warn",
+          `fetching restore data ${handle}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
   }
 
   private applyConf(cc: ConfChange): void {
@@ -304,6 +350,20 @@ export class RaftServer {
         this.proposals.delete(index);
         reject(new UnavailableError(`timed out waiting for the write at index ${index} to commit`));
       }, this.o.holdTimeoutMs);
+      this.proposals.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  /** Proposes a user restore of the blob `handle` (already durable here); resolves once applied. */
+  proposeRestoreLocal(handle: string, archiveIndex: number): Promise<boolean | Error> {
+    const index = this.raw.proposeRestore(encodeRestoreHandle({ handle, archiveIndex }));
+    const term = this.raw.raft.term;
+    this.kick();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(index);
+        reject(new UnavailableError(`timed out waiting for the restore at index ${index} to commit`));
+      }, 60_000);
       this.proposals.set(index, { term, resolve, reject, timer });
     });
   }
@@ -375,7 +435,7 @@ export class RaftServer {
       }
       this.kick();
     });
-    if (this.kv.appliedIndex >= index || this.raw.raft.log.applied >= index) return;
+    if (this.raw.raft.log.applied >= index) return;
     await new Promise<void>((resolve) => this.readsApplied.push({ index, resolve }));
   }
 
@@ -446,4 +506,23 @@ export class RaftServer {
   status() {
     return this.raw.status();
   }
+}
+
+interface RestoreRef {
+  readonly handle: string;
+  /** The archive's own index (meta.json Index). */
+  readonly archiveIndex: number;
+}
+
+/** A restore entry carries its blob handle and the archive's index, as JSON: rare, small, readable. */
+function encodeRestoreHandle(r: RestoreRef): string {
+  return JSON.stringify(r);
+}
+
+function decodeRestore(data: Uint8Array): RestoreRef {
+  const o = JSON.parse(new TextDecoder().decode(data)) as RestoreRef;
+  if (typeof o.handle !== "string" || !Number.isSafeInteger(o.archiveIndex)) {
+    throw new Error("decode restore entry: bad handle or index");
+  }
+  return o;
 }

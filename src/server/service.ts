@@ -1,4 +1,5 @@
 import { tmpdir } from "node:os";
+import { Readable } from "node:stream";
 import {
   encodeCommand,
   type KvCommand,
@@ -7,6 +8,7 @@ import {
   type WatchKind,
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
+import { readArchive } from "../snapshot/index.js";
 import { RemoteError } from "../transport/index.js";
 import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
 import type {
@@ -19,6 +21,7 @@ import type {
   ServerApi,
   ServerHealth,
 } from "./api.js";
+import { BlobStore } from "./blobs.js";
 import type { Metrics } from "./metrics.js";
 import type { RaftServer } from "./raft-server.js";
 import { archiveOf } from "./snapshots.js";
@@ -27,6 +30,7 @@ export const VERSION = "0.1.0";
 const WAIT_MS_MAX = 10 * 60 * 1000;
 const FORWARD_WRITE = "kv.write";
 const FORWARD_CONFIG = "operator.raftConfiguration";
+const RESTORE = "snapshot.restore";
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
@@ -52,6 +56,18 @@ export class ServerService implements ServerApi {
     t.onRequest(FORWARD_WRITE, async (_from, body) =>
       utf8.encode(JSON.stringify(await this.writeHere(body))),
     );
+    t.onRequest(RESTORE, async (_from, body) => {
+      const ref = JSON.parse(utf8d.decode(body)) as { handle: string; archiveIndex: number; from: number };
+      try {
+        await this.restoreHere(ref, [ref.from]);
+        return utf8.encode(JSON.stringify({ ok: true }));
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        return utf8.encode(
+          JSON.stringify({ error, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" }),
+        );
+      }
+    });
     t.onRequest(FORWARD_CONFIG, async () => utf8.encode(JSON.stringify(await this.raftConfiguration(true))));
   }
 
@@ -305,8 +321,33 @@ export class ServerService implements ServerApi {
     return { meta: this.meta(index, q), archive };
   }
 
-  async snapshotRestore(_archive: AsyncIterable<Uint8Array>): Promise<void> {
-    throw new UnavailableError("snapshot restore is not available in this build of cairn yet");
+  async snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void> {
+    // Spooled and verified completely (every hash, entry and record) before anything changes.
+    const verified = await readArchive(Readable.from(archive), { tmpDir: this.raft.blobs.dir });
+    try {
+      const handle = BlobStore.newHandle();
+      await this.raft.blobs.adopt(handle, verified.stateBin.path);
+      const leader = await this.raft.waitForLeader();
+      const ref = { handle, archiveIndex: verified.meta.Index };
+      if (leader === this.raft.self.raftId) return await this.restoreHere(ref, []);
+      const body = utf8.encode(JSON.stringify({ ...ref, from: this.raft.self.raftId }));
+      const answer = JSON.parse(
+        utf8d.decode(await this.transport.request(leader, RESTORE, body, 120_000)),
+      ) as WriteAnswer;
+      this.unwrap(answer);
+    } finally {
+      await verified.stateBin.remove();
+    }
+  }
+
+  /** On the leader: the blob is fetched from the server that received the archive, then the restore proposed. */
+  private async restoreHere(
+    ref: { handle: string; archiveIndex: number },
+    from: readonly number[],
+  ): Promise<void> {
+    if (!(await this.raft.blobs.has(ref.handle))) await this.raft.blobs.fetch(ref.handle, from);
+    const r = await this.raft.proposeRestoreLocal(ref.handle, ref.archiveIndex);
+    if (r instanceof Error) throw r;
   }
 }
 
