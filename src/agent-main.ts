@@ -51,6 +51,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       tickMs: cfg.raft.heartbeatIntervalMs,
       heartbeatTicks: 1,
       electionTicks: Math.max(2, Math.ceil(cfg.raft.electionTimeoutMs / cfg.raft.heartbeatIntervalMs)),
+      snapshotThreshold: cfg.raft.snapshotThreshold,
+      // Consul keeps 10240 trailing logs; a small threshold (tests) keeps proportionally fewer.
+      trailingEntries: Math.min(10_240, Math.floor(cfg.raft.snapshotThreshold / 2)),
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {

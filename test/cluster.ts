@@ -32,9 +32,12 @@ export class Cluster {
   readonly agents: Agent[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), "cairn-test-"));
   private joinAddrs: string[] = [];
+  /** Extra agent arguments for every server (e.g. -config-file). */
+  extraArgs: string[] = [];
 
-  static async start(n: number, expect = n): Promise<Cluster> {
+  static async start(n: number, expect = n, extraArgs: string[] = []): Promise<Cluster> {
     const c = new Cluster();
+    c.extraArgs = extraArgs;
     const ports = await Promise.all(Array.from({ length: n * 2 }, () => freePort()));
     c.joinAddrs = Array.from({ length: n }, (_, i) => `127.0.0.1:${ports[2 * i + 1]}`);
     for (let i = 0; i < n; i++) c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!));
@@ -72,7 +75,8 @@ export class Cluster {
       "-data-dir",
       a.dataDir,
       "-log-level",
-      "warn",
+      "info",
+      ...this.extraArgs,
     );
     if (expect > 0) args.push("-bootstrap-expect", String(expect));
     for (const j of this.joinAddrs) args.push("-retry-join", j);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type Agent, Cluster, freePort, getJson, put, runCairn, sleep } from "./cluster.js";
@@ -113,11 +114,14 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
     }
   });
 
-  it("a 4th server joins a running datacenter, catches up and becomes a voter", async () => {
-    const c = await Cluster.start(3);
+  it("a 4th server joins a running datacenter through InstallSnapshot, catches up and becomes a voter", async () => {
+    // A small snapshot threshold, so the log is compacted behind a snapshot before the 4th server arrives.
+    const conf = join(mkdtempSync(join(tmpdir(), "cairn-conf-")), "raft.json");
+    writeFileSync(conf, JSON.stringify({ raft: { snapshot_threshold: 50 } }));
+    const c = await Cluster.start(3, 3, ["-config-file", conf]);
     try {
       const leader = await c.leader();
-      for (let i = 0; i < 50; i++) assert.equal((await put(leader, `pre/${i}`, "v")).status, 200);
+      for (let i = 0; i < 200; i++) assert.equal((await put(leader, `pre/${i}`, "v")).status, 200);
       const fourth = await c.addServer("s3");
       await until("the 4th server is a voter", 30_000, async () => {
         const cfg = (await getJson(leader, "/v1/operator/raft/configuration")) as {
@@ -126,7 +130,8 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
         return cfg.Servers.some((s) => s.Node === "s3" && s.Voter) ? true : null;
       });
       const keys = await keysUnder(fourth, "pre/", "stale");
-      assert.equal(keys.size, 50);
+      assert.equal(keys.size, 200);
+      assert.match(fourth.output, /installed snapshot at index \d+ from the leader/);
     } finally {
       await c.stop();
     }

@@ -451,8 +451,9 @@ export class Raft {
   /** Installs a leader's snapshot. Returns false when it brings nothing new (raft-notes 1.11). */
   private restore(snap: SnapshotMeta): boolean {
     if (snap.index <= this.log.committed) return false;
-    const inConf = snap.conf.voters.includes(this.id) || snap.conf.learners.includes(this.id);
-    if (!inConf) return false;
+    // A snapshot taken before this server was added does not list it (etcd refuses those and waits for a newer
+    // one, which may never come on an idle cluster). Safety does not need the check: the log after the snapshot
+    // holds the change that added this server, and until it applies here this server is not promotable.
     if (this.log.matchTerm(snap.index, snap.term)) {
       // Our log already holds the snapshot's last entry: keep the suffix, just commit up to it.
       this.log.commitTo(snap.index);

@@ -119,12 +119,15 @@ export class MemoryStorage implements Storage {
     this.ents = [{ term: snap.term, index: snap.index, kind: "normal", data: new Uint8Array() }];
   }
 
-  /** Records a snapshot of the state machine taken at `index` (<= applied) and compacts the log behind it. */
-  createSnapshot(index: number, conf: ConfState, handle: string): SnapshotMeta {
+  /**
+   * Records a snapshot of the state machine taken at `index` (<= applied) and compacts the log behind it,
+   * keeping `keepEntries` entries before it so slightly lagging followers still catch up by appends.
+   */
+  createSnapshot(index: number, conf: ConfState, handle: string, keepEntries = 0): SnapshotMeta {
     assert(index > this.snap.index, `snapshot index ${index} must pass the previous one ${this.snap.index}`);
     assert(index <= this.lastIndex(), `snapshot index ${index} is past the last index ${this.lastIndex()}`);
     this.snap = { index, term: this.term(index), conf, handle };
-    this.compact(index);
+    this.compact(Math.max(this.offset(), index - keepEntries));
     return this.snap;
   }
 

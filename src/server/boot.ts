@@ -25,6 +25,10 @@ export interface ServerBootOptions {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  /** Applied entries between two state-store snapshots. */
+  readonly snapshotThreshold: number;
+  /** Entries kept in the log behind a snapshot. */
+  readonly trailingEntries: number;
   readonly log: LogFn;
 }
 
@@ -85,6 +89,8 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       electionTicks: o.electionTicks,
       heartbeatTicks: o.heartbeatTicks,
       holdTimeoutMs: 7000,
+      snapshotThreshold: o.snapshotThreshold,
+      trailingEntries: o.trailingEntries,
     });
     cleanup.unshift(() => raft.stop());
     const service = new ServerService(raft, o.datacenter, metrics);

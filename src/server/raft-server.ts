@@ -12,6 +12,7 @@ import {
   type NodeId,
   RawNode,
   type Ready,
+  type SnapshotMeta,
 } from "../raft/index.js";
 import { readStateBin } from "../snapshot/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
@@ -19,6 +20,14 @@ import type { TcpTransport } from "../transport/index.js";
 import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import type { BlobStore } from "./blobs.js";
+import {
+  adoptSnapshotRef,
+  fromMeta,
+  listSnapshots,
+  loadSnapshot,
+  saveSnapshot,
+  toMeta,
+} from "./fsm-snapshot.js";
 import { decodeMemberContext, encodeMemberContext, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
 
@@ -38,6 +47,10 @@ export interface RaftServerOptions {
   readonly heartbeatTicks: number;
   /** Consul's RPC hold timeout: how long a request waits for a leader before failing. */
   readonly holdTimeoutMs: number;
+  /** Applied entries between two state-store snapshots (Consul's raft_snapshot_threshold). */
+  readonly snapshotThreshold: number;
+  /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
+  readonly trailingEntries: number;
 }
 
 interface Waiter<T> {
@@ -82,9 +95,21 @@ export class RaftServer {
   /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
   lastLeaderContactMs = 0;
   private failure: Error | null = null;
+  /** The raft index of the snapshot this server started from (0: none). */
+  private readonly startApplied: number;
+  private snapshotting = false;
+  /** WAL compaction to run in the Ready loop (the WAL is not re-entrant). */
+  private pendingCompact = 0;
 
-  private constructor(o: RaftServerOptions, storage: MemoryStorage) {
+  private constructor(
+    o: RaftServerOptions,
+    storage: MemoryStorage,
+    startApplied: number,
+    indexOffset: number,
+  ) {
     this.o = o;
+    this.startApplied = startApplied;
+    this.indexOffset = indexOffset;
     this.self = o.self;
     this.kv = o.kv;
     this.transport = o.transport;
@@ -103,7 +128,7 @@ export class RaftServer {
       rng: o.rng,
       electionTicks: o.electionTicks,
       heartbeatTicks: o.heartbeatTicks,
-      applied: 0,
+      applied: this.startApplied,
       preVote: true,
       checkQuorum: true,
       inflightMsgsMax: 256,
@@ -139,7 +164,12 @@ export class RaftServer {
   /** Loads the durable log into the core's in-memory mirror and starts ticking and receiving. */
   static async start(o: RaftServerOptions): Promise<RaftServer> {
     const storage = new MemoryStorage();
-    const first = o.wal.firstIndex();
+    const latest = (await listSnapshots(o.blobs))[0];
+    if (latest !== undefined) {
+      await loadSnapshot(o.blobs, o.kv, latest);
+      storage.applySnapshot(toMeta(latest));
+    }
+    const first = Math.max(o.wal.firstIndex(), storage.firstIndex());
     const last = o.wal.lastIndex();
     for (let lo = first; lo <= last; ) {
       const ents = await o.wal.entries(lo, last + 1, 16 * 1024 * 1024);
@@ -148,7 +178,7 @@ export class RaftServer {
     }
     const hs = o.stable.hardState;
     storage.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, storage.lastIndex()) });
-    const s = new RaftServer(o, storage);
+    const s = new RaftServer(o, storage, latest?.index ?? 0, latest?.indexOffset ?? 0);
     o.transport.onMessage((m) => s.receive(m));
     o.transport.onUnreachable((peer) => {
       s.raw.reportUnreachable(peer);
@@ -221,16 +251,26 @@ export class RaftServer {
     const early = isLeader ? rd.messages.filter((m) => m.type === "app" || m.type === "heartbeat") : [];
     for (const m of early) this.o.transport.send(m.to, m);
     await this.persist(rd);
-    for (const m of rd.messages) if (!early.includes(m)) this.o.transport.send(m.to, m);
+    for (const m of rd.messages) {
+      if (early.includes(m)) continue;
+      this.o.transport.send(m.to, m);
+      if (m.type === "snap") this.watchSnapshotSend(m.to, m.snapshot?.index ?? 0);
+    }
     if (rd.softState !== null) this.onSoftState();
     for (const e of rd.committed) await this.apply(e);
     for (const rs of rd.readStates) this.readConfirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
     this.releaseAppliedReads();
+    this.maybeSnapshot();
   }
 
   private async persist(rd: Ready): Promise<void> {
     const started = performance.now();
+    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
+    if (this.pendingCompact > 0) {
+      await this.o.wal.compact(Math.min(this.pendingCompact, this.o.wal.lastIndex()));
+      this.pendingCompact = 0;
+    }
     for (const e of rd.entries) if (e.kind === "restore") await this.ensureBlob(decodeRestore(e.data).handle);
     if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
     const hs = rd.hardState;
@@ -288,6 +328,62 @@ export class RaftServer {
       "info",
       `restored snapshot ${r.handle} (archive index ${r.archiveIndex}) at raft index ${e.index}`,
     );
+  }
+
+  /**
+   * A snapshot from the leader: fetch its archive (data moves beside raft, DESIGN.md), verify and install it in
+   * the state store, then make the log start after it. Everything here happens before the acknowledgement.
+   */
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const ref = fromMeta(meta);
+    await this.ensureBlob(ref.handle);
+    await loadSnapshot(this.o.blobs, this.kv, ref);
+    this.indexOffset = ref.indexOffset;
+    await adoptSnapshotRef(this.o.blobs, ref);
+    if (ref.index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(ref.index, ref.term);
+    this.storage.applySnapshot(meta);
+    this.o.log("info", `installed snapshot at index ${ref.index} from the leader`);
+  }
+
+  /** Takes a state-store snapshot every snapshotThreshold applied entries, in the background. */
+  private maybeSnapshot(): void {
+    const log = this.raw.raft.log;
+    const index = log.applied;
+    if (this.snapshotting || index - this.storage.snapshot().index < this.o.snapshotThreshold) return;
+    const term = log.term(index);
+    if (term === undefined || index > this.storage.lastIndex()) return;
+    this.snapshotting = true;
+    const ref = { index, term, conf: this.raw.raft.confState(), indexOffset: this.indexOffset };
+    const servers = {
+      Servers: ref.conf.voters.map((id) => ({
+        Suffrage: 0 as const,
+        ID: this.peers.get(id)?.nodeId ?? String(id),
+        Address: this.peers.get(id)?.addr ?? "",
+      })),
+    };
+    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, servers)
+      .then((saved) => {
+        if (saved.index <= this.storage.snapshot().index) return;
+        this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
+        this.pendingCompact = Math.max(0, saved.index - this.o.trailingEntries);
+        this.o.log("debug", `snapshot at index ${saved.index}`);
+      })
+      .catch((e: unknown) =>
+        this.o.log("error", `snapshot failed: ${e instanceof Error ? e.message : String(e)}`),
+      )
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
+  private watchSnapshotSend(to: NodeId, index: number): void {
+    setTimeout(() => {
+      const pr = this.raw.raft.prs.get(to);
+      if (this.stopped || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;
+      this.raw.reportSnapshot(to, false);
+      this.kick();
+    }, 30_000).unref();
   }
 
   /** A restore entry may be persisted (and so acknowledged) only once its data is durable here. */

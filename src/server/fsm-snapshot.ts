@@ -1,0 +1,117 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { KvSnapshot, KvStore } from "../fsm/index.js";
+import type { ConfState, SnapshotMeta } from "../raft/index.js";
+import { type ArchiveMetaInput, readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
+import { fsyncDir, writeFileAtomic } from "../storage/index.js";
+import type { BlobStore } from "./blobs.js";
+
+/**
+ * The server's own snapshots (DESIGN.md: one snapshot format everywhere): each is a Consul archive in the blob
+ * store (`snap-<term>-<index>`), beside a small JSON sidecar with what raft needs and Consul's meta lacks: the raft
+ * index and term, the membership, and the offset between raft and state-store indexes. Any of them is itself a
+ * restorable backup. The same files travel to lagging followers as InstallSnapshot data.
+ */
+export interface SnapshotRef {
+  readonly handle: string;
+  readonly index: number;
+  readonly term: number;
+  readonly conf: ConfState;
+  /** State-store index minus raft index at the snapshot. */
+  readonly indexOffset: number;
+}
+
+const KEEP = 2;
+
+export function toMeta(r: SnapshotRef): SnapshotMeta {
+  return { index: r.index, term: r.term, conf: r.conf, handle: JSON.stringify(r) };
+}
+
+export function fromMeta(m: SnapshotMeta): SnapshotRef {
+  const r = JSON.parse(m.handle) as SnapshotRef;
+  return { ...r, index: m.index, term: m.term, conf: m.conf };
+}
+
+function sidecar(blobs: BlobStore, handle: string): string {
+  return join(blobs.dir, `${handle}.json`);
+}
+
+/**
+ * Writes an archive of `view` (the store's O(1) point-in-time view taken at raft `index`) and its sidecar;
+ * returns the ref. Crash-safe: temp name, fsync, rename, fsync the directory; the sidecar last.
+ */
+export async function saveSnapshot(
+  blobs: BlobStore,
+  view: KvSnapshot,
+  ref: Omit<SnapshotRef, "handle">,
+  servers: ArchiveMetaInput["Configuration"],
+): Promise<SnapshotRef> {
+  const handle = `snap-${ref.term}-${ref.index}`;
+  const full: SnapshotRef = { ...ref, handle };
+  const tmp = join(blobs.dir, `.${handle}.tmp`);
+  const fsmIndex = ref.index + ref.indexOffset;
+  const meta: ArchiveMetaInput = {
+    ID: `${ref.term}-${fsmIndex}-${Date.now()}`,
+    Index: fsmIndex,
+    Term: ref.term,
+    Version: 1,
+    ...(servers === undefined ? {} : { Configuration: servers }),
+    ConfigurationIndex: fsmIndex,
+  };
+  try {
+    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, view.stateBin(), { tmpDir: blobs.dir });
+    const fh = await open(tmp, "r+");
+    await fh.sync().finally(() => fh.close());
+    await rename(tmp, blobs.path(handle));
+    await fsyncDir(blobs.dir);
+    await writeFileAtomic(sidecar(blobs, handle), new TextEncoder().encode(JSON.stringify(full)), {
+      mode: 0o600,
+    });
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await prune(blobs);
+  return full;
+}
+
+/** Keeps the newest KEEP snapshots (by raft index), deleting older archives and sidecars. */
+async function prune(blobs: BlobStore): Promise<void> {
+  const refs = await listSnapshots(blobs);
+  for (const r of refs.slice(KEEP)) {
+    await rm(blobs.path(r.handle), { force: true });
+    await rm(sidecar(blobs, r.handle), { force: true });
+  }
+}
+
+/** Complete snapshots (archive and sidecar both present), newest first. */
+export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
+  const names = await readdir(blobs.dir);
+  const refs: SnapshotRef[] = [];
+  for (const n of names) {
+    if (!n.startsWith("snap-") || !n.endsWith(".json")) continue;
+    const handle = n.slice(0, -".json".length);
+    if (!names.includes(`${handle}.bin`)) continue;
+    refs.push(JSON.parse(await readFile(join(blobs.dir, n), "utf8")) as SnapshotRef);
+  }
+  return refs.sort((a, b) => b.index - a.index);
+}
+
+/** Verifies the archive of `ref` completely, then replaces the store's state with it. */
+export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotRef): Promise<void> {
+  const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
+  try {
+    await kv.restoreAsync(readStateBin(createReadStream(verified.stateBin.path)));
+  } finally {
+    await verified.stateBin.remove();
+  }
+}
+
+/** Stores a sidecar for a snapshot fetched from the leader (its archive is already in the blob store). */
+export async function adoptSnapshotRef(blobs: BlobStore, ref: SnapshotRef): Promise<void> {
+  await writeFileAtomic(sidecar(blobs, ref.handle), new TextEncoder().encode(JSON.stringify(ref)), {
+    mode: 0o600,
+  });
+  await prune(blobs);
+}
