@@ -93,6 +93,21 @@ export class Cluster {
     });
   }
 
+  /** SIGTERM, and wait (bounded) for the exit. */
+  async stopAgent(a: Agent): Promise<void> {
+    const p = a.proc;
+    if (p === null || p.exitCode !== null) return;
+    await new Promise<void>((res) => {
+      const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+      p.once("exit", () => {
+        clearTimeout(t);
+        res();
+      });
+      p.kill("SIGTERM");
+    });
+    a.proc = null;
+  }
+
   kill9(a: Agent): void {
     a.proc?.kill("SIGKILL");
     a.proc = null;

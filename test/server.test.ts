@@ -92,7 +92,7 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
     }
   });
 
-  it("a 5-server datacenter serves with 2 down and refuses writes clearly with 3 down", async () => {
+  it("a 5-server datacenter serves with 2 down, refuses writes clearly with 3 down, and recovers with peers.json", async () => {
     const c = await Cluster.start(5);
     try {
       await c.leader();
@@ -109,6 +109,20 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
       assert.equal(r.status, 500);
       assert.match(await r.text(), /No cluster leader|timed out/);
       assert.ok(elapsed < 9_000, `refused after ${elapsed} ms`);
+      // Manual recovery (Consul's peers.json): the two survivors restart with a configuration of just them.
+      const survivors = [c.agents[3]!, c.agents[4]!];
+      for (const a of survivors) await c.stopAgent(a);
+      const peers = survivors.map((a) => ({
+        id: readFileSync(join(a.dataDir, "node-id"), "utf8").trim(),
+        address: `127.0.0.1:${a.rpcPort}`,
+        non_voter: false,
+      }));
+      for (const a of survivors) writeFileSync(join(a.dataDir, "raft", "peers.json"), JSON.stringify(peers));
+      for (const a of survivors) c.launch(a, 0);
+      const leader = await c.leader(20_000);
+      const two = await fetch(`${leader.http}/v1/kv/two-down?consistent`);
+      assert.equal(two.status, 200, "the write acknowledged before the loss survives recovery");
+      assert.equal((await put(leader, "recovered", "yes")).status, 200);
     } finally {
       await c.stop();
     }

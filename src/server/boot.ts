@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
 import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
@@ -90,6 +91,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       heartbeatTicks: o.heartbeatTicks,
       holdTimeoutMs: 7000,
       snapshotThreshold: o.snapshotThreshold,
+      peersJsonPath: join(dd.raftDir, "peers.json"),
       trailingEntries: o.trailingEntries,
     });
     cleanup.unshift(() => raft.stop());

@@ -6,6 +6,7 @@ import type { ConfState, SnapshotMeta } from "../raft/index.js";
 import { type ArchiveMetaInput, readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
+import type { ServerRecord } from "./members.js";
 
 /**
  * The server's own snapshots (DESIGN.md: one snapshot format everywhere): each is a Consul archive in the blob
@@ -20,6 +21,11 @@ export interface SnapshotRef {
   readonly conf: ConfState;
   /** State-store index minus raft index at the snapshot. */
   readonly indexOffset: number;
+  /**
+   * Every member's record (id, name, address): the conf entries that carried them are compacted away, and a
+   * restarted server must still know where its peers are.
+   */
+  readonly members: readonly ServerRecord[];
 }
 
 const KEEP = 2;

@@ -1,4 +1,5 @@
 import type { NodeId } from "../raft/index.js";
+import { CairnError } from "../util/errors.js";
 
 /**
  * A server as the cluster knows it. The raft id is derived from the node id (a UUID), so every server computes
@@ -35,4 +36,43 @@ export function decodeMemberContext(raftId: NodeId, context: string | undefined)
   } catch {
     return null;
   }
+}
+
+export interface RecoveryPeer {
+  readonly record: ServerRecord;
+  readonly nonVoter: boolean;
+}
+
+/**
+ * Parses Consul's raft protocol 3 peers.json: `[{"id": "<node-id>", "address": "ip:port", "non_voter": false}]`.
+ * Throws with the file name and the entry at fault, so the operator can fix it.
+ */
+export function parsePeersJson(text: string, path: string): RecoveryPeer[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new RecoveryError(`cannot parse "${path}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(v) || v.length === 0)
+    throw new RecoveryError(`"${path}" must be a non-empty JSON array of peers`);
+  return v.map((p: unknown, i) => {
+    const o = (typeof p === "object" && p !== null ? p : {}) as Record<string, unknown>;
+    if (typeof o.id !== "string" || !/^[0-9a-f-]{36}$/i.test(o.id)) {
+      throw new RecoveryError(`"${path}" entry ${i}: "id" must be the server's node ID (a UUID)`);
+    }
+    if (typeof o.address !== "string" || !/:\d+$/.test(o.address)) {
+      throw new RecoveryError(`"${path}" entry ${i}: "address" must be "host:port"`);
+    }
+    const name = typeof o.name === "string" ? o.name : o.address;
+    return {
+      record: { raftId: raftIdOf(o.id), nodeId: o.id, name, addr: o.address },
+      nonVoter: o.non_voter === true,
+    };
+  });
+}
+
+export class RecoveryError extends CairnError {
+  readonly code = "recovery";
+  override name = "RecoveryError";
 }

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { readFile, rename } from "node:fs/promises";
 import { decodeCommand, type KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
@@ -28,7 +29,7 @@ import {
   saveSnapshot,
   toMeta,
 } from "./fsm-snapshot.js";
-import { decodeMemberContext, encodeMemberContext, type ServerRecord } from "./members.js";
+import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
 
 export interface RaftServerOptions {
@@ -51,6 +52,8 @@ export interface RaftServerOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
   readonly trailingEntries: number;
+  /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
+  readonly peersJsonPath?: string;
 }
 
 interface Waiter<T> {
@@ -73,7 +76,8 @@ export class RaftServer {
   readonly kv: KvStore;
   readonly transport: TcpTransport;
   readonly blobs: BlobStore;
-  private readonly storage: MemoryStorage;
+  /** Replaced only by recoverWithPeers(), before the node has started. */
+  private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
   private readonly proposals = new Map<number, Waiter<boolean | Error>>();
@@ -117,10 +121,10 @@ export class RaftServer {
     this.storage = storage;
     this.savedHard = o.stable.hardState;
     this.peers.set(o.self.raftId, o.self);
-    this.raw = this.makeRaw();
+    this.raw = this.makeRaw(this.startApplied);
   }
 
-  private makeRaw(): RawNode {
+  private makeRaw(applied: number): RawNode {
     const o = this.o;
     return new RawNode({
       id: o.self.raftId,
@@ -128,7 +132,7 @@ export class RaftServer {
       rng: o.rng,
       electionTicks: o.electionTicks,
       heartbeatTicks: o.heartbeatTicks,
-      applied: this.startApplied,
+      applied,
       preVote: true,
       checkQuorum: true,
       inflightMsgsMax: 256,
@@ -156,7 +160,7 @@ export class RaftServer {
     this.storage.append(entries);
     this.storage.setHardState(hs);
     // The core read its storage when built: build it again over the bootstrapped log.
-    this.raw = this.makeRaw();
+    this.raw = this.makeRaw(0);
     this.o.log("info", `bootstrapped a new cluster of ${servers.map((r) => r.name).join(", ")}`);
     this.kick();
   }
@@ -179,6 +183,8 @@ export class RaftServer {
     const hs = o.stable.hardState;
     storage.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, storage.lastIndex()) });
     const s = new RaftServer(o, storage, latest?.index ?? 0, latest?.indexOffset ?? 0);
+    for (const m of latest?.members ?? []) s.learnPeer(m);
+    if (o.peersJsonPath !== undefined) await s.recoverIfAsked(o.peersJsonPath);
     o.transport.onMessage((m) => s.receive(m));
     o.transport.onUnreachable((peer) => {
       s.raw.reportUnreachable(peer);
@@ -186,6 +192,46 @@ export class RaftServer {
     s.ticker = setInterval(() => s.tick(), o.tickMs);
     s.kick();
     return s;
+  }
+
+  /**
+   * Consul's manual recovery (peers.json in raft/): when quorum is lost for good, the operator lists the
+   * surviving servers and restarts them. As hashicorp's RecoverCluster does, every entry in this server's log is
+   * taken as committed and applied, a snapshot with the new membership is written at the last index, and the log
+   * is reset behind it. The file is renamed to peers.info so a later restart does not recover again.
+   */
+  private async recoverIfAsked(path: string): Promise<void> {
+    const text = await readFile(path, "utf8").catch(() => null);
+    if (text === null) return;
+    const peers = parsePeersJson(text, path);
+    const from = this.kv.appliedIndex - this.indexOffset + 1;
+    for (let i = Math.max(from, this.storage.firstIndex()); i <= this.storage.lastIndex(); i++) {
+      await this.apply(this.storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!);
+    }
+    const index = this.storage.lastIndex();
+    const term = this.storage.term(index);
+    const voters = peers.filter((p) => !p.nonVoter).map((p) => p.record.raftId);
+    const learners = peers.filter((p) => p.nonVoter).map((p) => p.record.raftId);
+    const members = peers.map((p) => p.record);
+    const ref = await saveSnapshot(
+      this.o.blobs,
+      this.kv.snapshot(),
+      { index, term, conf: { voters, learners }, indexOffset: this.indexOffset, members },
+      undefined,
+    );
+    if (index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(index, term);
+    const hs = this.o.stable.hardState;
+    const fresh = new MemoryStorage();
+    fresh.applySnapshot(toMeta(ref));
+    fresh.setHardState({ term: hs.term, vote: hs.vote, commit: index });
+    this.storage = fresh;
+    this.raw = this.makeRaw(index);
+    for (const m of members) this.learnPeer(m);
+    await rename(path, path.replace(/peers\.json$/, "peers.info"));
+    this.o.log(
+      "info",
+      `recovered from peers.json: ${members.map((m) => m.name).join(", ")} at index ${index}`,
+    );
   }
 
   /** Whether this server has any raft state: a configuration, or a log. */
@@ -339,6 +385,7 @@ export class RaftServer {
     await this.ensureBlob(ref.handle);
     await loadSnapshot(this.o.blobs, this.kv, ref);
     this.indexOffset = ref.indexOffset;
+    for (const m of ref.members ?? []) this.learnPeer(m);
     await adoptSnapshotRef(this.o.blobs, ref);
     if (ref.index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(ref.index, ref.term);
     this.storage.applySnapshot(meta);
@@ -353,7 +400,9 @@ export class RaftServer {
     const term = log.term(index);
     if (term === undefined || index > this.storage.lastIndex()) return;
     this.snapshotting = true;
-    const ref = { index, term, conf: this.raw.raft.confState(), indexOffset: this.indexOffset };
+    const conf = this.raw.raft.confState();
+    const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
+    const ref = { index, term, conf, indexOffset: this.indexOffset, members };
     const servers = {
       Servers: ref.conf.voters.map((id) => ({
         Suffrage: 0 as const,
