@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { createHttpServer } from "../../http/index.js";
+import { MemoryServer } from "../../http/memory-server.js";
+import { verifyArchive } from "../../snapshot/index.js";
+import { withTempDir } from "../../snapshot/testutil.js";
+import { runCli } from "../cli.js";
+import type { Env } from "../http-flags.js";
+import { run } from "./harness.js";
+
+/** A MemoryServer behind a real node:http server on 127.0.0.1:0; records the requests it answers. */
+async function serve(t: TestContext, api: MemoryServer): Promise<{ env: Env; seen: string[] }> {
+  const seen: string[] = [];
+  const server = createHttpServer(api, {
+    bodyBytesMax: 1 << 20,
+    countRequest: (route, method, status) => seen.push(`${method} ${route} ${status}`),
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { env: { CONSUL_HTTP_ADDR: `127.0.0.1:${(server.address() as AddressInfo).port}` }, seen };
+}
+
+async function withKeys(...keys: string[]): Promise<MemoryServer> {
+  const api = new MemoryServer();
+  for (const k of keys) {
+    await api.kvWrite({ op: "set", key: k, value: Buffer.from(`v-${k}`), flags: 0n });
+  }
+  return api;
+}
+
+/** A twin whose archive is `chunks` and then, when `fail`, an error (the server resets the connection). */
+class ScriptedStream extends MemoryServer {
+  constructor(
+    private readonly chunks: readonly Uint8Array[],
+    private readonly fail: boolean,
+  ) {
+    super();
+  }
+  override async snapshotSave(stale: boolean) {
+    const { meta } = await super.snapshotSave(stale);
+    const { chunks, fail } = this;
+    async function* archive(): AsyncGenerator<Uint8Array> {
+      yield* chunks;
+      if (fail) throw new Error("disk gone");
+    }
+    return { meta, archive: archive() };
+  }
+}
+
+async function files(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+describe("snapshot save", () => {
+  it("downloads, verifies and renames; FILE is 0600 and nothing else is left", async (t) => {
+    const api = await withKeys("a", "b");
+    const { env } = await serve(t, api);
+    await withTempDir(async (dir) => {
+      const file = join(dir, "backup.snap");
+      const r = await run(["snapshot", "save", file], env);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "Saved and verified snapshot to index 2\n", ""]);
+      assert.deepEqual(await files(dir), ["backup.snap"]);
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      assert.equal((await verifyArchive([await readFile(file)])).Index, 2);
+    });
+  });
+
+  it("without a leader: Consul's error, exit 1, no files; -stale saves anyway", async (t) => {
+    const api = await withKeys("a");
+    api.hasLeader = false;
+    const { env, seen } = await serve(t, api);
+    await withTempDir(async (dir) => {
+      const file = join(dir, "backup.snap");
+      const r = await run(["snapshot", "save", file], env);
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "Error saving snapshot: Unexpected response code: 500 (No cluster leader)\n"],
+      );
+      assert.deepEqual(await files(dir), []);
+      const s = await run(["snapshot", "save", "-stale", file], env);
+      assert.deepEqual([s.code, s.stdout, s.stderr], [0, "Saved and verified snapshot to index 1\n", ""]);
+      assert.deepEqual(seen, ["GET /v1/snapshot 500", "GET /v1/snapshot 200"]);
+    });
+  });
+
+  it("the server closing mid-body: exit 1, no FILE and no FILE.unverified", async (t) => {
+    const { env } = await serve(t, new ScriptedStream([new Uint8Array(100_000).fill(1)], true));
+    await withTempDir(async (dir) => {
+      const r = await run(["snapshot", "save", join(dir, "s.snap")], env);
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "Error writing unverified snapshot file: unexpected EOF\n"],
+      );
+      assert.deepEqual(await files(dir), []);
+    });
+  });
+
+  it("a complete body that is not an archive fails verification; nothing is left", async (t) => {
+    const { env } = await serve(t, new ScriptedStream([Buffer.from("hello")], false));
+    await withTempDir(async (dir) => {
+      const r = await run(["snapshot", "save", join(dir, "s.snap")], env);
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "Error verifying snapshot file: failed to decompress snapshot: gzip: invalid header\n"],
+      );
+      assert.deepEqual(await files(dir), []);
+    });
+  });
+
+  it("a stale FILE.unverified is replaced, and a refused connection is an error saving", async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, "s.snap");
+      await writeFile(`${file}.unverified`, "old");
+      const r = await run(["snapshot", "save", file], { CONSUL_HTTP_ADDR: "127.0.0.1:1" });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        'Error saving snapshot: Get "http://127.0.0.1:1/v1/snapshot": dial tcp 127.0.0.1:1: connect: connection refused\n',
+      );
+      assert.deepEqual(await files(dir), []);
+    });
+  });
+
+  it("-append-filename adds version, dc, node and status before the extension", async (t) => {
+    const { env } = await serve(t, await withKeys("a"));
+    await withTempDir(async (dir) => {
+      const r = await run(
+        [
+          "snapshot",
+          "save",
+          "-append-filename=version,dc",
+          "-append-filename=node,status",
+          join(dir, "b.snap"),
+        ],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await files(dir), ["b-1.21.0-dc1-node1-leader.snap"]);
+    });
+  });
+
+  it("usage errors as Consul", async () => {
+    const cases: [string[], string][] = [
+      [["snapshot", "save"], "Missing FILE argument\n"],
+      [["snapshot", "save", "a", "b"], "Too many arguments (expected 1, got 2)\n"],
+      [["snapshot", "restore"], "Missing FILE argument\n"],
+      [["snapshot", "restore", "a", "b", "c"], "Too many arguments (expected 1, got 3)\n"],
+    ];
+    for (const [argv, stderr] of cases) {
+      const r = await run(argv, {});
+      assert.deepEqual([r.code, r.stdout, r.stderr], [1, "", stderr], argv.join(" "));
+    }
+  });
+
+  it("shows a progress line on stderr only when it is a terminal", async (t) => {
+    const { env } = await serve(t, await withKeys("a"));
+    await withTempDir(async (dir) => {
+      const errChunks: string[] = [];
+      const outChunks: string[] = [];
+      const stderr = { isTTY: true, write: (c: string | Uint8Array) => errChunks.push(String(c)) };
+      const stdout = { write: (c: string | Uint8Array) => outChunks.push(String(c)) };
+      const code = await runCli(["snapshot", "save", join(dir, "p.snap")], {
+        stdout,
+        stderr,
+        env,
+        readStdin: async () => Buffer.alloc(0),
+      });
+      assert.equal(code, 0);
+      const line = errChunks.join("");
+      assert.ok(line.startsWith("\r\u001b[KSaving snapshot: "), JSON.stringify(line));
+      assert.match(line, /Saving snapshot: [\d.]+ (B|KiB) \([\d.]+ (B|KiB|MiB)\/s\)\n$/);
+      assert.equal(outChunks.join(""), "Saved and verified snapshot to index 1\n");
+    });
+  });
+});
+
+describe("snapshot restore", () => {
+  it("uploads a saved file and the keys come back", async (t) => {
+    const api = await withKeys("a", "b/c");
+    const { env } = await serve(t, api);
+    await withTempDir(async (dir) => {
+      const file = join(dir, "s.snap");
+      assert.equal((await run(["snapshot", "save", file], env)).code, 0);
+      await api.kvWrite({ op: "delete-tree", prefix: "" });
+      assert.equal(api.store.list("").entries.length, 0);
+      const r = await run(["snapshot", "restore", file], env);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "Restored snapshot\n", ""]);
+      assert.deepEqual(
+        api.store.list("").entries.map((e) => e.Key),
+        ["a", "b/c"],
+      );
+    });
+  });
+
+  it("a bad or missing file never reaches the server", async (t) => {
+    const { env, seen } = await serve(t, await withKeys("a"));
+    await withTempDir(async (dir) => {
+      const bad = join(dir, "bad.snap");
+      await writeFile(bad, "not gzip");
+      const r = await run(["snapshot", "restore", bad], env);
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "Error verifying snapshot file: failed to decompress snapshot: gzip: invalid header\n"],
+      );
+      const missing = join(dir, "none.snap");
+      const m = await run(["snapshot", "restore", missing], env);
+      assert.equal(m.stderr, `Error opening snapshot file: open ${missing}: no such file or directory\n`);
+      assert.deepEqual(seen, []);
+    });
+  });
+
+  it("a server without a leader: Consul's error text", async (t) => {
+    const api = await withKeys("a");
+    const { env } = await serve(t, api);
+    await withTempDir(async (dir) => {
+      const file = join(dir, "s.snap");
+      assert.equal((await run(["snapshot", "save", file], env)).code, 0);
+      api.hasLeader = false;
+      const r = await run(["snapshot", "restore", file], env);
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [1, "", "Error restoring snapshot: Unexpected response code: 500 (No cluster leader)\n"],
+      );
+    });
+  });
+});
