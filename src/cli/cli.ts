@@ -9,6 +9,7 @@ import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
+import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
 
 interface Group {
@@ -59,7 +60,12 @@ const TREE: Group = {
     snapshot: {
       synopsis: "Saves, restores and inspects snapshots of Consul server state",
       usageLine: "Usage: cairn snapshot <subcommand> [options] [args]",
-      children: { restore: snapshotRestore, save: snapshotSave },
+      children: {
+        decode: snapshotDecode,
+        inspect: snapshotInspect,
+        restore: snapshotRestore,
+        save: snapshotSave,
+      },
     },
     version,
   },

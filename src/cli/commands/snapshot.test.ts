@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from "node:test";
 import { createHttpServer } from "../../http/index.js";
 import { MemoryServer } from "../../http/memory-server.js";
 import { verifyArchive } from "../../snapshot/index.js";
-import { withTempDir } from "../../snapshot/testutil.js";
+import { fixture, withTempDir } from "../../snapshot/testutil.js";
 import { runCli } from "../cli.js";
 import type { Env } from "../http-flags.js";
 import { run } from "./harness.js";
@@ -153,6 +153,8 @@ describe("snapshot save", () => {
       [["snapshot", "save", "a", "b"], "Too many arguments (expected 1, got 2)\n"],
       [["snapshot", "restore"], "Missing FILE argument\n"],
       [["snapshot", "restore", "a", "b", "c"], "Too many arguments (expected 1, got 3)\n"],
+      [["snapshot", "inspect"], "Missing FILE argument\n"],
+      [["snapshot", "decode", "a", "b"], "Too many arguments (expected 1, got 2)\n"],
     ];
     for (const [argv, stderr] of cases) {
       const r = await run(argv, {});
@@ -230,5 +232,73 @@ describe("snapshot restore", () => {
         [1, "", "Error restoring snapshot: Unexpected response code: 500 (No cluster leader)\n"],
       );
     });
+  });
+});
+
+describe("snapshot inspect and decode (offline)", () => {
+  const goldens: [string[], string][] = [
+    [[fixture("inspect", "backup.snap")], "TestSnapshotInspectCommand.golden"],
+    [[fixture("inspect", "raw", "state.bin")], "TestSnapshotInspectCommandRaw.golden"],
+    [["-kvdetails", fixture("inspect", "backupWithKV.snap")], "TestSnapshotInspectKVDetailsCommand.golden"],
+    [
+      ["-kvdetails", "-kvdepth", "3", fixture("inspect", "backupWithKV.snap")],
+      "TestSnapshotInspectKVDetailsDepthCommand.golden",
+    ],
+    [
+      ["-kvdetails", "-kvdepth", "3", "-kvfilter", "vault/logical", fixture("inspect", "backupWithKV.snap")],
+      "TestSnapshotInspectKVDetailsDepthFilterCommand.golden",
+    ],
+  ];
+  for (const [args, golden] of goldens) {
+    it(`inspect ${args.slice(0, -1).join(" ")} matches ${golden}`, async () => {
+      const r = await run(["snapshot", "inspect", ...args], {});
+      assert.deepEqual([r.code, r.stderr], [0, ""]);
+      assert.equal(r.stdout, await readFile(fixture("inspect", golden), "utf8"));
+    });
+  }
+
+  it("inspect -format json and its errors", async () => {
+    const json = await run(["snapshot", "inspect", "-format=json", fixture("inspect", "backup.snap")], {});
+    assert.equal(json.code, 0);
+    assert.equal((JSON.parse(json.stdout) as { Meta: { Index: number } }).Meta.Index, 13);
+    assert.match(json.stdout, /^\{\n {3}"Meta": \{\n {6}"ID": "2-13-1602222343947",/);
+    const fmt = await run(["snapshot", "inspect", "-format=xml", fixture("inspect", "backup.snap")], {});
+    assert.deepEqual(
+      [fmt.code, fmt.stderr],
+      [1, "Error outputting enhanced snapshot data: Unknown format: xml\n"],
+    );
+    const missing = await run(["snapshot", "inspect", "/nonexistent/x.snap"], {});
+    assert.equal(
+      missing.stderr,
+      "Error opening snapshot file: open /nonexistent/x.snap: no such file or directory\n",
+    );
+    const bad = await run(["snapshot", "inspect", fixture("README.md")], {});
+    assert.deepEqual(
+      [bad.code, bad.stderr],
+      [1, "Error reading snapshot: failed to decompress snapshot: gzip: invalid header\n"],
+    );
+  });
+
+  it("decode prints one JSON line per record after the header line, as many as Consul's goldens", async () => {
+    const cases: [string[], string][] = [
+      [["decode", "all.snap"], "all.ce.golden"],
+      [["inspect", "backup.snap"], "no-kv.ce.golden"],
+      [["inspect", "backupWithKV.snap"], "with-kv.ce.golden"],
+    ];
+    for (const [file, golden] of cases) {
+      const r = await run(["snapshot", "decode", fixture(...file)], {});
+      assert.deepEqual([r.code, r.stderr], [0, ""]);
+      const want = (await readFile(fixture("decode", golden), "utf8")).trimEnd().split("\n");
+      const got = r.stdout.trimEnd().split("\n");
+      assert.equal(got.length, want.length, golden);
+      assert.match(got[0] ?? "", /^\{"Data":\{.*\},"Type":"SnapshotHeader"\}$/);
+      for (const line of got) JSON.parse(line);
+      assert.deepEqual(
+        got.map((l) => (JSON.parse(l) as { Type: string }).Type),
+        want.map((l) => (JSON.parse(l) as { Type: string }).Type),
+      );
+    }
+    const bad = await run(["snapshot", "decode", fixture("README.md")], {});
+    assert.deepEqual([bad.code, bad.stdout], [1, ""]);
   });
 });
