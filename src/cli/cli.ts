@@ -9,6 +9,7 @@ import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
+import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
 
@@ -62,6 +63,7 @@ const TREE: Group = {
       usageLine: "Usage: cairn snapshot <subcommand> [options] [args]",
       children: {
         decode: snapshotDecode,
+        diff: snapshotDiff,
         inspect: snapshotInspect,
         restore: snapshotRestore,
         save: snapshotSave,

@@ -302,3 +302,73 @@ describe("snapshot inspect and decode (offline)", () => {
     assert.deepEqual([bad.code, bad.stdout], [1, ""]);
   });
 });
+
+describe("snapshot diff", () => {
+  /** Saves the twin's state into `file` through the real codec (no HTTP needed). */
+  async function saveTo(api: MemoryServer, file: string): Promise<void> {
+    const { archive } = await api.snapshotSave(false);
+    const chunks: Buffer[] = [];
+    for await (const c of archive) chunks.push(Buffer.from(c));
+    await writeFile(file, Buffer.concat(chunks));
+  }
+
+  it("lists added, removed and changed keys and the record counts that moved", async () => {
+    await withTempDir(async (dir) => {
+      const api = await withKeys("a", "b", "c", "same");
+      const a = join(dir, "a.snap");
+      const b = join(dir, "b.snap");
+      await saveTo(api, a);
+      await api.kvWrite({ op: "set", key: "b", value: Buffer.from("new"), flags: 0n });
+      await api.kvWrite({ op: "set", key: "c", value: Buffer.from("v-c"), flags: 5n });
+      await api.kvWrite({ op: "delete", key: "a" });
+      await api.kvWrite({ op: "set", key: "d\n", value: null, flags: 0n });
+      await api.kvWrite({ op: "set", key: "e", value: null, flags: 0n });
+      await saveTo(api, b);
+      const r = await run(["snapshot", "diff", a, b], {});
+      assert.equal(r.stderr, "");
+      assert.equal(r.code, 0);
+      const lines = r.stdout.split("\n");
+      assert.deepEqual(lines.slice(0, 2), [`A: ${a} (index 4, ID 1-4-0)`, `B: ${b} (index 9, ID 1-9-0)`]);
+      assert.deepEqual(lines.slice(3, 9), [
+        "KV keys: 2 added, 1 removed, 2 changed",
+        "- a",
+        "~ b (value)",
+        "~ c (flags 0 -> 5)",
+        '+ "d\\n"',
+        "+ e",
+      ]);
+      assert.equal(lines[10], "Record counts:");
+      assert.match(lines[11] ?? "", /^ {2}Type\s+A\s+B\s+Change$/);
+      assert.ok(
+        lines.some((l) => /^ {2}KVS\s+4\s+5\s+\+1$/.test(l)),
+        r.stdout,
+      );
+      const same = await run(["snapshot", "diff", a, a], {});
+      assert.equal(
+        same.stdout,
+        `A: ${a} (index 4, ID 1-4-0)\nB: ${a} (index 4, ID 1-4-0)\n\nKV keys: 0 added, 0 removed, 0 changed\n\nRecord counts: unchanged\n`,
+      );
+    });
+  });
+
+  it("argument and file errors", async () => {
+    assert.deepEqual(await run(["snapshot", "diff", "x"], {}).then((r) => [r.code, r.stderr]), [
+      1,
+      "Missing FILE argument (expected 2: A B)\n",
+    ]);
+    assert.deepEqual(await run(["snapshot", "diff", "x", "y", "z"], {}).then((r) => [r.code, r.stderr]), [
+      1,
+      "Too many arguments (expected 2, got 3)\n",
+    ]);
+    const missing = await run(["snapshot", "diff", "/nonexistent/a", fixture("inspect", "backup.snap")], {});
+    assert.equal(
+      missing.stderr,
+      "Error opening snapshot file: open /nonexistent/a: no such file or directory\n",
+    );
+    const bad = await run(["snapshot", "diff", fixture("inspect", "backup.snap"), fixture("README.md")], {});
+    assert.equal(
+      bad.stderr,
+      `Error reading snapshot "${fixture("README.md")}": failed to decompress snapshot: gzip: invalid header\n`,
+    );
+  });
+});
