@@ -8,6 +8,9 @@ import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
+import { snapshotDiff } from "./commands/snapshot-diff.js";
+import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
 
 interface Group {
@@ -55,7 +58,17 @@ const TREE: Group = {
         },
       },
     },
-    snapshot: notYet("snapshot", "Saves, restores and inspects snapshots of the datacenter state"),
+    snapshot: {
+      synopsis: "Saves, restores and inspects snapshots of Consul server state",
+      usageLine: "Usage: cairn snapshot <subcommand> [options] [args]",
+      children: {
+        decode: snapshotDecode,
+        diff: snapshotDiff,
+        inspect: snapshotInspect,
+        restore: snapshotRestore,
+        save: snapshotSave,
+      },
+    },
     version,
   },
 };

@@ -14,7 +14,7 @@ export {
 } from "./client.js";
 export { ApiError, ClientConfigError, ConnectionError, DecodeError, InvalidRequestError } from "./errors.js";
 export { isObject, type Json, JsonSyntaxError, parseJson, toU64 } from "./json.js";
-export { DEFAULT_ADDRESS, type Endpoint, parseAddress, type TlsOptions } from "./transport.js";
+export { DEFAULT_ADDRESS, type Endpoint, goFileError, parseAddress, type TlsOptions } from "./transport.js";
 export type {
   AgentMember,
   AutopilotHealth,

@@ -14,6 +14,7 @@ import {
   RestoreError,
   WatchLimitError,
 } from "../fsm/index.js";
+import { SnapshotError } from "../snapshot/index.js";
 import {
   AssertionError,
   CompactedError,
@@ -48,6 +49,8 @@ function classify(err: unknown): readonly [number, string] | null {
   // Client mistakes: an unknown session on acquire, a key or value past a limit, an unencodable key.
   if (err instanceof InvalidSessionError || err instanceof CommandLimitError) return [400, err.message];
   if (err instanceof InvalidKeyError || err instanceof RestoreError) return [400, err.message];
+  // An archive that fails verification on restore: the client sent it (Consul answers 500, same text).
+  if (err instanceof SnapshotError) return [400, err.message];
   // Too many blocking queries at once: a server under load, as Consul's rate limiter answers.
   if (err instanceof WatchLimitError) return [429, err.message];
   // A dropped proposal (leadership changed mid-commit) is a server condition: Consul answers such raft

@@ -9,9 +9,17 @@ export {
   type Handler,
   type HttpRequest,
   type HttpResponse,
+  isStreamBody,
   memoryRequest,
   type RouteContext,
+  type StreamBody,
 } from "./model.js";
-export { createHttpServer, type HttpServerOptions, toHttpRequest } from "./node-adapter.js";
+export {
+  createHttpServer,
+  type HttpServerOptions,
+  STREAM_BYTES_MAX_DEFAULT,
+  toHttpRequest,
+} from "./node-adapter.js";
 export { formatGoDuration, parseQueryOptions, WAIT_DEFAULT_MS } from "./params.js";
 export { DEFAULT_HEADERS, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
+export { SNAPSHOT_CONTENT_TYPE } from "./snapshot.js";

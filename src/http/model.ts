@@ -18,12 +18,31 @@ export interface HttpRequest {
    * May be called once.
    */
   body(bytesMax?: number): Promise<Uint8Array>;
+  /**
+   * The body as it arrives, for uploads too large to hold (a snapshot restore). Bounded like `body`, but by
+   * the adapter's stream limit (or a smaller one given here): the iteration throws BodyTooLargeError once
+   * more arrives. Never buffers more than one chunk. Either this or `body` may be called, once.
+   */
+  stream(bytesMax?: number): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * A body produced while it is sent (a snapshot archive). The adapter writes it with backpressure; if the
+ * iteration throws midway the connection is destroyed, never ended cleanly, so that a client cannot take a
+ * truncated body for a whole one.
+ */
+export interface StreamBody {
+  readonly stream: AsyncIterable<Uint8Array>;
 }
 
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string | Uint8Array;
+  readonly body: string | Uint8Array | StreamBody;
+}
+
+export function isStreamBody(body: HttpResponse["body"]): body is StreamBody {
+  return typeof body === "object" && !(body instanceof Uint8Array);
 }
 
 /** What the router hands a handler besides the request: the decoded path and what follows the route's prefix. */
@@ -91,5 +110,19 @@ export function memoryRequest(
       if (b.length > bytesMax) throw new BodyTooLargeError(b.length, bytesMax);
       return b;
     },
+    stream: (bytesMax = Number.POSITIVE_INFINITY) => boundedChunks([bytes ?? new Uint8Array(0)], bytesMax),
   };
+}
+
+/** Passes chunks through, throwing BodyTooLargeError as soon as their total passes `bytesMax`. */
+export async function* boundedChunks(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  bytesMax: number,
+): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  for await (const chunk of source) {
+    n += chunk.length;
+    if (n > bytesMax) throw new BodyTooLargeError(n, bytesMax);
+    if (chunk.length > 0) yield chunk;
+  }
 }

@@ -4,13 +4,25 @@
  * Consul-specific lives in the handlers; this file only moves bytes and counts requests.
  */
 import http from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { ServerApi } from "../server/api.js";
-import { BodyTooLargeError, type HttpRequest, type HttpResponse, TEXT_PLAIN } from "./model.js";
+import {
+  BodyTooLargeError,
+  boundedChunks,
+  type HttpRequest,
+  type HttpResponse,
+  isStreamBody,
+  type StreamBody,
+  TEXT_PLAIN,
+} from "./model.js";
 import { handle, routeLabel } from "./router.js";
 
 export interface HttpServerOptions {
   /** Bound on any request body, in bytes; handlers may ask for less (KV asks for kv_max_value_size). */
   readonly bodyBytesMax: number;
+  /** Bound on a streamed request body (a snapshot restore), which is never buffered; default 64 GiB. */
+  readonly streamBytesMax?: number;
   /** Called once per answered request, for metrics. `route` is a pattern (routeLabel), never a raw key. */
   readonly countRequest?: (route: string, method: string, status: number, durationMs: number) => void;
   /**
@@ -23,6 +35,8 @@ export interface HttpServerOptions {
 }
 
 const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 65_000;
+/** Consul's largest real snapshots are a few GiB; the archive reader's own state.bin bound is the same. */
+export const STREAM_BYTES_MAX_DEFAULT = 64 * 1024 ** 3;
 /** Methods counted by name; anything else is "other", so a client cannot grow the label set. */
 const COUNTED_METHODS = new Set(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD"]);
 
@@ -93,8 +107,22 @@ function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Uint8Arr
   });
 }
 
+/** The body as it arrives, refused up front when Content-Length already announces too much. */
+async function* streamBody(req: http.IncomingMessage, bytesMax: number): AsyncGenerator<Uint8Array> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > bytesMax) {
+    throw new BodyTooLargeError(Number(declared), bytesMax);
+  }
+  // A client that goes away mid-upload makes the iteration throw (premature close): never a clean end.
+  yield* boundedChunks(req, bytesMax);
+}
+
 /** The HttpRequest view of an IncomingMessage; the body is read on the first call only. */
-export function toHttpRequest(req: http.IncomingMessage, bodyBytesMax: number): HttpRequest {
+export function toHttpRequest(
+  req: http.IncomingMessage,
+  bodyBytesMax: number,
+  streamBytesMax = STREAM_BYTES_MAX_DEFAULT,
+): HttpRequest {
   const { path, query } = splitTarget(req.url ?? "/");
   let body: Promise<Uint8Array> | null = null;
   return {
@@ -106,10 +134,30 @@ export function toHttpRequest(req: http.IncomingMessage, bodyBytesMax: number): 
       body ??= readBody(req, Math.min(bytesMax, bodyBytesMax));
       return body;
     },
+    stream: (bytesMax = streamBytesMax) => streamBody(req, Math.min(bytesMax, streamBytesMax)),
   };
 }
 
-function writeResponse(req: http.IncomingMessage, res: http.ServerResponse, r: HttpResponse): void {
+/**
+ * Writes a streamed body with backpressure (pipeline). Chunked, so the end of the body is explicit: if the
+ * source throws midway, pipeline destroys the response and with it the socket, and the client sees a reset
+ * instead of the final chunk. A client that leaves makes pipeline stop the source (its `return` runs).
+ */
+async function writeStream(res: http.ServerResponse, r: HttpResponse, body: StreamBody): Promise<void> {
+  res.writeHead(r.status, { ...r.headers });
+  try {
+    await pipeline(Readable.from(body.stream), res);
+  } catch {
+    res.destroy();
+  }
+}
+
+async function writeResponse(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  r: HttpResponse,
+): Promise<void> {
+  if (isStreamBody(r.body)) return writeStream(res, r, r.body);
   const body = typeof r.body === "string" ? Buffer.from(r.body, "utf8") : r.body;
   const headers: Record<string, string> = { ...r.headers, "Content-Length": String(body.length) };
   // A body left unread (refused as too large, or never needed) would have to be drained for keep-alive;
@@ -130,11 +178,12 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
     });
   const server = http.createServer({ keepAlive: true }, (req, res) => {
     const t0 = performance.now();
-    const request = toHttpRequest(req, options.bodyBytesMax);
+    const request = toHttpRequest(req, options.bodyBytesMax, options.streamBytesMax);
     const done = (r: HttpResponse): void => {
-      writeResponse(req, res, r);
-      const method = COUNTED_METHODS.has(request.method) ? request.method : "other";
-      options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
+      void writeResponse(req, res, r).then(() => {
+        const method = COUNTED_METHODS.has(request.method) ? request.method : "other";
+        options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
+      });
     };
     handle(request, api).then(done, (err: unknown) => {
       done({ status: 500, headers: { "Content-Type": TEXT_PLAIN }, body: "internal error" });

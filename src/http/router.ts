@@ -16,6 +16,7 @@ import {
   statusLeader,
   statusPeers,
 } from "./operator.js";
+import { snapshotRestore, snapshotSave } from "./snapshot.js";
 
 export interface Route {
   /** An exact path, or a subtree when it ends in "/" (Go's mux: "/v1/kv/" matches "/v1/kv/a/b"). */
@@ -32,6 +33,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/operator/raft/peer", methods: { DELETE: raftRemovePeer } },
   { pattern: "/v1/operator/raft/transfer-leader", methods: { POST: raftTransferLeader } },
   { pattern: "/v1/operator/autopilot/health", methods: { GET: autopilotHealth } },
+  { pattern: "/v1/snapshot", methods: { GET: snapshotSave, PUT: snapshotRestore } },
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },

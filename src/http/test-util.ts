@@ -1,6 +1,12 @@
 /** Helpers for src/http's tests: call the pure handler in memory and read responses as text. */
 import type { ServerApi } from "../server/api.js";
-import { BodyTooLargeError, type HttpRequest, type HttpResponse, memoryRequest } from "./model.js";
+import {
+  BodyTooLargeError,
+  type HttpRequest,
+  type HttpResponse,
+  isStreamBody,
+  memoryRequest,
+} from "./model.js";
 import { handle } from "./router.js";
 
 export function call(
@@ -13,7 +19,17 @@ export function call(
 }
 
 export function text(res: HttpResponse): string {
+  if (isStreamBody(res.body)) throw new Error("text(): a streamed body; use bytes()");
   return typeof res.body === "string" ? res.body : Buffer.from(res.body).toString("utf8");
+}
+
+/** The whole body, a streamed one included (drained). */
+export async function bytes(res: HttpResponse): Promise<Buffer> {
+  const b = res.body;
+  if (!isStreamBody(b)) return Buffer.from(typeof b === "string" ? Buffer.from(b, "utf8") : b);
+  const chunks: Buffer[] = [];
+  for await (const c of b.stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
 }
 
 /** A request whose body arrives without Content-Length (chunked), in the given pieces. */

@@ -1,0 +1,308 @@
+/**
+ * `snapshot save` and `snapshot restore` with the flags, output and error texts of Consul's
+ * command/snapshot/{save,restore}. Save never leaves a file it has not verified: the archive streams into
+ * FILE.unverified (mode 0600), is verified with the codec's reader, and only then renamed to FILE; every
+ * failure removes FILE.unverified. Restore verifies the file locally first, so a bad file never reaches the
+ * servers (Consul sends it unchecked), then streams it.
+ */
+import { createReadStream } from "node:fs";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { extname } from "node:path";
+import { Transform, Writable } from "node:stream";
+import { type ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
+import { SnapshotError, verifyArchive } from "../../snapshot/index.js";
+import { flag } from "../../util/flags.js";
+import { goQuote } from "../../util/goquote.js";
+import {
+  type Command,
+  type CommandIO,
+  clientFrom,
+  err,
+  errorText,
+  out,
+  parseOrExit,
+  usage,
+} from "../command.js";
+import { httpClientFlags, httpServerFlags } from "../http-flags.js";
+import { type Progress, progress } from "../progress.js";
+import { withClient } from "./kv.js";
+
+const CONNECT = "Error connecting to Consul agent";
+
+/** Consul's argument check of every snapshot command: exactly one FILE. */
+export function oneFile(args: readonly string[], io: CommandIO): string | null {
+  if (args.length === 0) err(io, "Missing FILE argument");
+  else if (args.length > 1) err(io, `Too many arguments (expected 1, got ${args.length})`);
+  return args.length === 1 ? (args[0] as string) : null;
+}
+
+/**
+ * Writes into an open file handle, counting bytes; fsyncs before it reports finished. Remembers its own
+ * failure (disk full), since a failing source also errors the sink and the two must read differently.
+ */
+class FileSink extends Writable {
+  diskError: Error | null = null;
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly onBytes: (n: number) => void,
+  ) {
+    super();
+  }
+  private failed(done: (e?: Error | null) => void): (e: Error) => void {
+    return (e) => {
+      this.diskError = e;
+      done(e);
+    };
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.fh.write(chunk).then(() => {
+      this.onBytes(chunk.length);
+      done();
+    }, this.failed(done));
+  }
+  override _final(done: (e?: Error | null) => void): void {
+    this.fh.sync().then(() => done(), this.failed(done));
+  }
+}
+
+const saveFlags = {
+  ...httpClientFlags,
+  ...httpServerFlags,
+  "append-filename": flag.list(
+    "Append filename flag supports the following comma-separated arguments. 1. version, 2. dc, 3. node, " +
+      "4. status. It appends these values to the filename provided in the command",
+  ),
+};
+
+const saveHelp = usage(
+  `Usage: cairn snapshot save [options] FILE
+
+  Retrieves an atomic, point-in-time snapshot of the state of the Consul servers which includes key/value
+  entries, service catalog, prepared queries, sessions, and ACLs.
+
+  If ACLs are enabled, a management token must be supplied in order to perform snapshot operations.
+
+  To create a snapshot from the leader server and save it to "backup.snap":
+
+      $ cairn snapshot save backup.snap
+
+  To create a potentially stale snapshot from any available server (useful if no leader is available):
+
+      $ cairn snapshot save -stale backup.snap
+
+  The archive is written to FILE.unverified (mode 0600), verified, and only then renamed to FILE; on any
+  failure neither file is left behind. A progress line is shown on stderr when it is a terminal.`,
+  saveFlags,
+);
+
+function field(v: Json | undefined, ...path: string[]): Json | undefined {
+  let cur = v;
+  for (const p of path) cur = isObject(cur) ? cur[p] : undefined;
+  return cur;
+}
+
+/** Consul's -append-filename: `-<version>`, `-<dc>`, `-<node>`, `-leader|-follower`, before the extension. */
+async function appendFilename(c: ConsulClient, file: string, wanted: readonly string[]): Promise<string> {
+  const self = await c.agentSelf();
+  const ext = extname(file);
+  let name = file.slice(0, file.length - ext.length);
+  const add = (v: Json | undefined): void => {
+    if (typeof v === "string") name += `-${v}`;
+  };
+  if (wanted.includes("version")) add(field(self, "Config", "Version"));
+  if (wanted.includes("dc")) add(field(self, "Config", "Datacenter"));
+  if (wanted.includes("node")) add(field(self, "Config", "NodeName"));
+  if (wanted.includes("status")) {
+    // Consul reads Stats.consul.leader; a cairn agent that only reports raft state is read from that.
+    const leader = field(self, "Stats", "consul", "leader");
+    const isLeader =
+      leader !== undefined ? leader === "true" : field(self, "Stats", "raft", "state") === "Leader";
+    name += isLeader ? "-leader" : "-follower";
+  }
+  return name + ext;
+}
+
+/**
+ * Streams the archive into `path` (created 0600, never an existing file). Failures come back as the line
+ * Consul prints: before the response ("Error saving snapshot") or while the body arrives ("Error writing
+ * unverified snapshot file", where Go's io.Copy reports a cut connection as `unexpected EOF`).
+ */
+async function download(
+  c: ConsulClient,
+  path: string,
+  stale: boolean,
+  meter: Progress,
+): Promise<{ index: bigint } | { error: string }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "wx", 0o600);
+  } catch (e) {
+    return { error: `Error writing unverified snapshot file: ${goFileError(path, e)}` };
+  }
+  let receiving = false;
+  const sink = new FileSink(fh, (n) => meter.add(n));
+  sink.once("pipe", () => {
+    receiving = true;
+  });
+  try {
+    const { index } = await c.snapshotSave(sink, { stale });
+    return { index };
+  } catch (e) {
+    if (sink.diskError !== null) {
+      return { error: `Error writing unverified snapshot file: ${errorText(sink.diskError)}` };
+    }
+    if (!receiving) return { error: `Error saving snapshot: ${errorText(e)}` };
+    // The response started and the connection ended before the body did: Go's io.Copy says this.
+    return { error: "Error writing unverified snapshot file: unexpected EOF" };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Consul's verify step, with its messages; null when the file is a complete archive. */
+async function verifyFile(path: string, openPrefix: string): Promise<string | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    return `${openPrefix}: ${goFileError(path, e)}`;
+  }
+  try {
+    await verifyArchive(fh.createReadStream({ autoClose: false }));
+    return null;
+  } catch (e) {
+    if (e instanceof SnapshotError) return `Error verifying snapshot file: ${e.message}`;
+    return `Error verifying snapshot file: ${errorText(e)}`;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boolean): Promise<number> {
+  const unverified = `${file}.unverified`;
+  // A leftover of an interrupted run is ours to replace; a fresh 0600 file is then created exclusively.
+  await rm(unverified, { force: true });
+  const meter = progress(io.stderr, "Saving snapshot");
+  try {
+    const got = await download(c, unverified, stale, meter);
+    meter.done();
+    if ("error" in got) {
+      err(io, got.error);
+      return 1;
+    }
+    const bad = await verifyFile(unverified, "Error opening snapshot file for verify");
+    if (bad !== null) {
+      err(io, bad);
+      return 1;
+    }
+    try {
+      await rename(unverified, file);
+    } catch (e) {
+      err(io, `Error renaming ${goQuote(unverified)} to ${goQuote(file)}: ${errorText(e)}`);
+      return 1;
+    }
+    out(io, `Saved and verified snapshot to index ${got.index}`);
+    return 0;
+  } finally {
+    await rm(unverified, { force: true });
+  }
+}
+
+export const snapshotSave: Command = {
+  synopsis: "Saves snapshot of Consul server state",
+  help: saveHelp,
+  async run(args, io) {
+    const parsed = parseOrExit(saveFlags, args, io, saveHelp);
+    if (typeof parsed === "number") return parsed;
+    const file = oneFile(parsed.args, io);
+    if (file === null) return 1;
+    const wanted = parsed.values["append-filename"].flatMap((v) => v.split(",")).map((v) => v.trim());
+    return withClient(
+      io,
+      () => clientFrom(parsed, io),
+      CONNECT,
+      async (c) => {
+        let target = file;
+        if (wanted.some((w) => w !== "")) {
+          try {
+            target = await appendFilename(c, file, wanted);
+          } catch (e) {
+            err(io, `Error connecting to Consul agent and fetching datacenter/version: ${errorText(e)}`);
+            return 1;
+          }
+        }
+        return saveTo(c, io, target, parsed.values.stale);
+      },
+    );
+  },
+};
+
+const restoreFlags = { ...httpClientFlags, ...httpServerFlags };
+
+const restoreHelp = usage(
+  `Usage: cairn snapshot restore [options] FILE
+
+  Restores an atomic, point-in-time snapshot of the state of the Consul servers which includes key/value
+  entries, service catalog, prepared queries, sessions, and ACLs.
+
+  Restores involve a potentially dangerous low-level Raft operation that is not designed to handle server
+  failures during a restore. This command is primarily intended to be used when recovering from a disaster,
+  restoring into a fresh cluster of Consul servers.
+
+  If ACLs are enabled, a management token must be supplied in order to perform snapshot operations.
+
+  To restore a snapshot from the file "backup.snap":
+
+      $ cairn snapshot restore backup.snap
+
+  The file is verified locally before anything is sent; a file that fails verification is not uploaded.`,
+  restoreFlags,
+);
+
+/** The file as a stream that reports its bytes to the progress line as they go out. */
+function metered(path: string, meter: Progress) {
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      meter.add(chunk.length);
+      done(null, chunk);
+    },
+  });
+  // pipe() does not forward a read error; without this a vanished file would hang the upload.
+  return createReadStream(path)
+    .on("error", (e) => count.destroy(e))
+    .pipe(count);
+}
+
+export const snapshotRestore: Command = {
+  synopsis: "Restores snapshot of Consul server state",
+  help: restoreHelp,
+  async run(args, io) {
+    const parsed = parseOrExit(restoreFlags, args, io, restoreHelp);
+    if (typeof parsed === "number") return parsed;
+    const file = oneFile(parsed.args, io);
+    if (file === null) return 1;
+    const bad = await verifyFile(file, "Error opening snapshot file");
+    if (bad !== null) {
+      err(io, bad);
+      return 1;
+    }
+    return withClient(
+      io,
+      () => clientFrom(parsed, io),
+      CONNECT,
+      async (c) => {
+        const meter = progress(io.stderr, "Restoring snapshot");
+        try {
+          await c.snapshotRestore(metered(file, meter));
+        } catch (e) {
+          meter.done();
+          err(io, `Error restoring snapshot: ${errorText(e)}`);
+          return 1;
+        }
+        meter.done();
+        out(io, "Restored snapshot");
+        return 0;
+      },
+    );
+  },
+};
