@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { type Agent, Cluster, put, runCairn, sleep } from "./cluster.js";
+
+async function kvDump(a: Agent, mode = "consistent"): Promise<string> {
+  const r = await fetch(`${a.http}/v1/kv/?recurse&${mode}`, { signal: AbortSignal.timeout(15_000) });
+  assert.equal(r.status, 200, await r.clone().text());
+  const entries = (await r.json()) as { Key: string; Value: string | null; Flags: number }[];
+  return JSON.stringify(entries.map((e) => [e.Key, e.Value, e.Flags]));
+}
+
+function cli(a: Agent, ...args: string[]) {
+  const [group, sub, ...rest] = args;
+  return runCairn([group!, sub!, `-http-addr=${a.http}`, ...rest], 60_000);
+}
+
+describe("snapshots as real processes", { timeout: 180_000 }, () => {
+  it("the backup drill: save, delete a key, restore, every key is back on every server; and kill -9 of all survives", async () => {
+    const c = await Cluster.start(3);
+    try {
+      const leader = await c.leader();
+      for (let i = 0; i < 40; i++) assert.equal((await put(leader, `app/${i}`, `v${i}`)).status, 200);
+      assert.equal((await put(leader, "dummy", "canary")).status, 200);
+      const before = await kvDump(leader);
+      const file = join(c.dir, "backup.snap");
+      const saved = await cli(c.agents[1]!, "snapshot", "save", file);
+      assert.equal(saved.code, 0, saved.out);
+      assert.match(saved.out, /^Saved and verified snapshot to index \d+\n$/);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.ok(!existsSync(`${file}.unverified`));
+      const inspected = await runCairn(["snapshot", "inspect", file]);
+      assert.equal(inspected.code, 0, inspected.out);
+      assert.match(inspected.out, /KVS\s+42/);
+      await fetch(`${leader.http}/v1/kv/dummy`, { method: "DELETE" });
+      assert.equal((await fetch(`${leader.http}/v1/kv/dummy`)).status, 404);
+      const restored = await cli(c.agents[2]!, "snapshot", "restore", file);
+      assert.equal(restored.code, 0, restored.out);
+      assert.equal(restored.out, "Restored snapshot\n");
+      for (const a of c.agents) assert.equal(await kvDump(a), before, `server ${a.name}`);
+      assert.equal((await put(leader, "after-restore", "x")).status, 200);
+      const expected = await kvDump(leader);
+      for (const a of c.agents) c.kill9(a);
+      await sleep(300);
+      for (const a of c.agents) c.launch(a, 3);
+      const again = await c.leader(20_000);
+      assert.equal(await kvDump(again), expected);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("with quorum lost, a -stale save works and holds every acknowledged write; consistent save and restore refuse", async () => {
+    const c = await Cluster.start(3);
+    try {
+      const leader = await c.leader();
+      for (let i = 0; i < 30; i++) assert.equal((await put(leader, `k/${i}`, "v")).status, 200);
+      const survivor = c.agents.find((a) => a !== leader)!;
+      await sleep(300);
+      const stopped = c.agents.filter((a) => a !== survivor);
+      for (const a of stopped) a.proc?.kill("SIGSTOP");
+      try {
+        const staleFile = join(c.dir, "stale.snap");
+        const stale = await cli(survivor, "snapshot", "save", "-stale", staleFile);
+        assert.equal(stale.code, 0, stale.out);
+        const decoded = await runCairn(["snapshot", "inspect", staleFile]);
+        assert.match(decoded.out, /KVS\s+30/);
+        const t0 = Date.now();
+        const consistent = await cli(survivor, "snapshot", "save", join(c.dir, "consistent.snap"));
+        assert.equal(consistent.code, 1);
+        assert.match(consistent.out, /Error saving snapshot: .*(No cluster leader|timed out)/);
+        assert.ok(Date.now() - t0 < 20_000);
+        assert.ok(
+          !existsSync(join(c.dir, "consistent.snap")) &&
+            !existsSync(join(c.dir, "consistent.snap.unverified")),
+        );
+        const restore = await cli(survivor, "snapshot", "restore", staleFile);
+        assert.equal(restore.code, 1);
+        assert.match(restore.out, /Error restoring snapshot/);
+      } finally {
+        for (const a of stopped) a.proc?.kill("SIGCONT");
+      }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("bootstraps a brand-new datacenter by an online restore, with identical KV", async () => {
+    const a = await Cluster.start(3);
+    const b = await Cluster.start(3);
+    try {
+      const la = await a.leader();
+      for (let i = 0; i < 25; i++) assert.equal((await put(la, `svc/${i}`, `cfg${i}`)).status, 200);
+      const file = join(a.dir, "a.snap");
+      assert.equal((await cli(la, "snapshot", "save", file)).code, 0);
+      const lb = await b.leader();
+      const r = await cli(lb, "snapshot", "restore", file);
+      assert.equal(r.code, 0, r.out);
+      assert.equal(await kvDump(lb), await kvDump(la));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
