@@ -1,15 +1,25 @@
 /**
- * Linearizability checker for a key-value register history, in the style of porcupine: Wing–Gong backtracking
- * over a linked list of call/return events, with Lowe's memoization of (set of linearized ops, model state).
+ * Linearizability checker for a key-value register history, in the style of porcupine: Wing–Gong
+ * backtracking over a linked list of call/return events, with Lowe's memoization of (set of linearized ops,
+ * model state).
  *
  * The history is partitioned per key (P-compositionality: a history is linearizable iff each key's
  * sub-history is), which keeps the exponential part of the search to one key's concurrency.
  *
+ * Indeterminate ops (timed out, client crashed) are what make such checkers blow up: each may take effect
+ * anywhere after its call, or never. Beyond porcupine, the search here therefore (each rule is justified
+ * where it is implemented): tries completed ops before indeterminate ones and memoizes failures by
+ * dominance (FailedNodes); tries an indeterminate op only where the next op needs its effect (UnknownMoves,
+ * usefulStep); treats indeterminate ops with the same input as interchangeable, and all values nobody reads
+ * as one value (KeyHistory). Memo entries hold the frontier and a few ops, not a bitset of the history.
+ *
  * Contract:
- * - Pure and deterministic: no clock, no randomness, keys checked in sorted order. The same history always gives
- *   the same result, so a failing simulator seed replays to the same report.
+ * - Pure and deterministic: no clock, no randomness, keys checked in sorted order. The same history always
+ *   gives the same result, so a failing simulator seed replays to the same report.
  * - Bounded: `stepsMax` caps the search steps per key (the problem is NP-complete); running out gives
- *   "unknown", which callers must treat as not-a-pass.
+ *   "unknown", which callers must treat as not-a-pass. A step is one move tried, one backtrack, or one
+ *   pending indeterminate op examined; memory grows with the steps taken (one small memo entry per
+ *   backtrack).
  * - Intervals are closed [call, ret]: an op that starts at the very tick another returns may precede it,
  *   because a monotonic clock can stamp both with the same value.
  * - Malformed input (non-finite call, ret < call, output of the wrong kind, a completed op without a return
@@ -36,9 +46,10 @@ export interface Operation {
   /** return time; Infinity for an indeterminate operation (timed out / client crashed). */
   readonly ret: number;
   /**
-   * null for an indeterminate operation (and then ret is Infinity): it may take effect at any point after its
-   * call, or never (a lost write). Because its return sorts after every completed op, "never" is the same as
-   * "last", so the search needs no separate drop move. An indeterminate get constrains nothing and is ignored.
+   * null for an indeterminate operation (and then ret is Infinity): it may take effect at any point after
+   * its call, or never (a lost write). Because its return sorts after every completed op, "never" is the
+   * same as "last", so the search needs no separate drop move. An indeterminate get constrains nothing and
+   * is ignored.
    */
   readonly output: KvOutput | null;
 }
@@ -129,19 +140,31 @@ function describeViolation(key: string, history: KeyHistory, longest: readonly n
   let state = ABSENT;
   for (const op of longest) state = stepModel(history, op, state);
   assert(state !== ILLEGAL, "the longest prefix must replay legally");
-  // The op that ends a prefix is the earliest-returning completed op outside it: it had to come next.
+  const value = replayValue(longest.map((op) => history.ops[op]!));
+  // Completed ops are numbered in return order, so the first one outside the prefix is the op that had to
+  // come next and could not.
   const inPrefix = new Set(longest);
   let blocker: Operation | null = null;
-  for (const [index, op] of history.ops.entries()) {
-    if (inPrefix.has(index) || op.output === null) continue;
-    if (blocker === null || op.ret < blocker.ret) blocker = op;
+  for (let op = 0; op < history.completedCount && blocker === null; op++) {
+    if (!inPrefix.has(op)) blocker = history.ops[op]!;
   }
   const blocked = blocker === null ? "" : `; stuck before ${describeOperation(blocker)}`;
   return (
     `Cannot linearize the ${history.ops.length} operations on key ${JSON.stringify(key)}: ` +
     `the longest legal prefix has ${longest.length}, leaving value ` +
-    `${JSON.stringify(history.values[state])}${blocked}`
+    `${JSON.stringify(value)}${blocked}`
   );
+}
+
+/** The register's value after a legal sequence, on the real values (the search merges unread ones). */
+function replayValue(sequence: readonly Operation[]): string | null {
+  let value: string | null = null;
+  for (const { input } of sequence) {
+    if (input.kind === "put") value = input.value;
+    else if (input.kind === "delete") value = null;
+    else if (input.kind === "cas" && value === input.expected) value = input.value;
+  }
+  return value;
 }
 
 function describeOperation(op: Operation): string {
@@ -160,14 +183,22 @@ function describeOperation(op: Operation): string {
   return `client ${op.clientId} ${what} → ${out} ${interval}`;
 }
 
-// ---- the model, on interned values -------------------------------------------------------------------------
+// ---- the model, on interned values ---------------------------------------------------------------------
 
-/** Interned id of "absent" (null); every other value gets an id >= 1 in order of first appearance. */
+/** Interned id of "absent" (null). */
 const ABSENT = 0;
+/**
+ * Interned id shared by every value no get returns and no cas expects; the others get ids >= 2 in order of
+ * first appearance. No op can tell unread values apart, so merging them is exact, and it makes lost writes of
+ * distinct values twins (see usefulStep) instead of a search branch each.
+ */
+const UNREAD = 1;
 /** stepModel's answer for an op whose output the current state cannot explain. */
 const ILLEGAL = -1;
 /** `result` of an indeterminate op. */
 const UNKNOWN = -1;
+/** "No op" / "no node" in the typed-array structures below. */
+const NONE = -1;
 
 const KIND_PUT = 0;
 const KIND_GET = 1;
@@ -176,11 +207,15 @@ const KIND_DELETE = 3;
 
 /**
  * One key's history in the shape the search wants: values interned to small integers so a model state is a
- * number, and op fields in typed arrays indexed by op id (the index in `ops`).
+ * number, and op fields in typed arrays indexed by op id.
+ * Invariant: op ids are renumbered: completed ops [0, completedCount) in return order, then indeterminate ops
+ * in call order. Use: in return order, the completed ops linearized at any search node are a prefix plus a
+ * few ops concurrent with its end (see LinearizedSet), and call order is the order twins must be used in.
  */
 interface KeyHistory {
-  /** The ops searched: the key's ops minus indeterminate gets, which constrain nothing. */
+  /** By op id: the key's ops minus indeterminate gets, which constrain nothing. */
   readonly ops: readonly Operation[];
+  readonly completedCount: number;
   readonly kind: Uint8Array;
   /** put / cas: the value written. */
   readonly written: Int32Array;
@@ -188,36 +223,31 @@ interface KeyHistory {
   readonly expected: Int32Array;
   /** get: the value read; cas: 1 succeeded, 0 failed; put / delete: 0; indeterminate: UNKNOWN. */
   readonly result: Int32Array;
-  /** id → value, for messages. */
-  readonly values: readonly (string | null)[];
-  readonly determinateCount: number;
-  readonly events: EventList;
+  /** Interned values are [0, valueCount). */
+  readonly valueCount: number;
+  /** Position of each op's call, and of each completed op's return, among all events in time order. */
+  readonly callRank: Int32Array;
+  readonly retRank: Int32Array;
+  /**
+   * Indeterminate op → the indeterminate op with the same input called just before it, or NONE. Such twins
+   * are interchangeable, so the search uses them in call order only (see usefulStep).
+   */
+  readonly twinBefore: Int32Array;
 }
 
 function compileHistory(keyOps: readonly Operation[]): KeyHistory {
-  const ops = keyOps.filter((op) => !(op.input.kind === "get" && op.output === null));
-  const ids = new Map<string, number>();
-  const values: (string | null)[] = [null];
-  const intern = (value: string | null): number => {
-    if (value === null) return ABSENT;
-    let id = ids.get(value);
-    if (id === undefined) {
-      id = values.length;
-      ids.set(value, id);
-      values.push(value);
-    }
-    return id;
-  };
+  const kept = keyOps.filter((op) => !(op.input.kind === "get" && op.output === null));
+  const { ops, callRank, retRank } = numberOps(kept);
+  const completedCount = ops.filter((op) => op.output !== null).length;
+  const ids = readValueIds(ops);
+  const intern = (value: string | null): number => (value === null ? ABSENT : (ids.get(value) ?? UNREAD));
   const n = ops.length;
   const kind = new Uint8Array(n);
   const written = new Int32Array(n);
   const expected = new Int32Array(n);
   const result = new Int32Array(n);
-  let determinateCount = 0;
   ops.forEach((op, i) => {
-    const input = op.input;
-    const output = op.output;
-    if (output !== null) determinateCount++;
+    const { input, output } = op;
     result[i] = output === null ? UNKNOWN : 0;
     if (input.kind === "put") {
       kind[i] = KIND_PUT;
@@ -236,10 +266,71 @@ function compileHistory(keyOps: readonly Operation[]): KeyHistory {
       unreachable(input, "unknown KvInput kind");
     }
   });
-  return { ops, kind, written, expected, result, values, determinateCount, events: new EventList(ops) };
+  const twinBefore = new Int32Array(n).fill(NONE);
+  const lastWithInput = new Map<string, number>();
+  for (let op = completedCount; op < n; op++) {
+    const input = `${kind[op]} ${written[op]} ${expected[op]}`;
+    twinBefore[op] = lastWithInput.get(input) ?? NONE;
+    lastWithInput.set(input, op);
+  }
+  const valueCount = ids.size + 2;
+  return { ops, completedCount, kind, written, expected, result, valueCount, callRank, retRank, twinBefore };
 }
 
-/** The register's step: the state after `op` linearizes in `state`, or ILLEGAL if its output contradicts it. */
+/** Ids for the values some op reads (a get's result, a cas's expected value), from 2 up. */
+function readValueIds(ops: readonly Operation[]): Map<string, number> {
+  const ids = new Map<string, number>();
+  const read = (value: string | null): void => {
+    if (value !== null && !ids.has(value)) ids.set(value, ids.size + 2);
+  };
+  for (const { input, output } of ops) {
+    if (output?.kind === "value") read(output.value);
+    if (input.kind === "cas") read(input.expected);
+  }
+  return ids;
+}
+
+/**
+ * Sorts events by time, calls before returns at equal times (which makes intervals closed: an op called at
+ * the tick another returns counts as concurrent with it), then by input position; and numbers the ops as
+ * KeyHistory requires. Indeterminate returns would all sort last, so they are left out.
+ */
+function numberOps(kept: readonly Operation[]): {
+  ops: Operation[];
+  callRank: Int32Array;
+  retRank: Int32Array;
+} {
+  const events: number[] = [];
+  kept.forEach((op, i) => {
+    events.push(i * 2);
+    if (op.output !== null) events.push(i * 2 + 1);
+  });
+  const time = (event: number): number => (event & 1 ? kept[event >> 1]!.ret : kept[event >> 1]!.call);
+  // Compare rather than subtract, to stay exact for any finite times.
+  events.sort((a, b) => {
+    const ta = time(a);
+    const tb = time(b);
+    if (ta !== tb) return ta < tb ? -1 : 1;
+    if ((a & 1) !== (b & 1)) return (a & 1) - (b & 1);
+    return a - b;
+  });
+  const completed = events.filter((e) => e & 1).map((e) => e >> 1);
+  const unknown = events.filter((e) => !(e & 1) && kept[e >> 1]!.output === null).map((e) => e >> 1);
+  const order = [...completed, ...unknown];
+  const idOf = new Int32Array(kept.length);
+  order.forEach((input, id) => {
+    idOf[input] = id;
+  });
+  const callRank = new Int32Array(kept.length);
+  const retRank = new Int32Array(kept.length).fill(NONE);
+  events.forEach((e, rank) => {
+    if (e & 1) retRank[idOf[e >> 1]!] = rank;
+    else callRank[idOf[e >> 1]!] = rank;
+  });
+  return { ops: order.map((input) => kept[input]!), callRank, retRank };
+}
+
+/** The register's step: the state after `op` goes in `state`, or ILLEGAL if its output says otherwise. */
 function stepModel(h: KeyHistory, op: number, state: number): number {
   const result = h.result[op]!;
   switch (h.kind[op]) {
@@ -260,7 +351,34 @@ function stepModel(h: KeyHistory, op: number, state: number): number {
   }
 }
 
-// ---- the search ---------------------------------------------------------------------------------------------
+/**
+ * stepModel, minus moves that cannot help, reported as ILLEGAL too. Each rule rests on an exchange argument:
+ * any linearization can be rewritten into one that obeys the rule, so the search only needs to find those.
+ * - An indeterminate op that leaves the state unchanged, or whose effect the next op (a blind put or delete)
+ *   overwrites unseen, can be removed: real-time order only loses constraints, and no other op sees a
+ *   different state.
+ * - Indeterminate twins (same input) have the same effect, so the j-th one used can be swapped for the j-th
+ *   one called, which was called no later; hence an op may go only once its twinBefore has.
+ * Without these, k pending indeterminate ops multiply the search by up to 2^k subsets and orders.
+ * Invariant: the allowed moves depend on `afterUnknown`, so it is part of a memoized node.
+ */
+function usefulStep(
+  h: KeyHistory,
+  op: number,
+  state: number,
+  afterUnknown: boolean,
+  linearized: LinearizedSet,
+): number {
+  const kind = h.kind[op];
+  if (afterUnknown && (kind === KIND_PUT || kind === KIND_DELETE)) return ILLEGAL;
+  const twin = h.twinBefore[op]!;
+  if (twin !== NONE && !linearized.has(twin)) return ILLEGAL;
+  const next = stepModel(h, op, state);
+  if (h.result[op] === UNKNOWN && next === state) return ILLEGAL;
+  return next;
+}
+
+// ---- the search ----------------------------------------------------------------------------------------
 
 type SearchOutcome =
   | { readonly kind: "ok" }
@@ -268,99 +386,343 @@ type SearchOutcome =
   | { readonly kind: "illegal"; readonly longest: readonly number[] };
 
 /**
- * Wing–Gong with Lowe's memoization. Walk the event list from the head: at a call, try to linearize that op
- * now; if the model accepts and (linearized set, state) is new, lift the op out of the list and restart from
- * the head. Reaching a return means its op can no longer be placed after everything tried so far: undo the most
- * recent linearization and try the call after it. An empty undo stack at a return proves the history illegal.
- * Invariant: every call node precedes its return node, so while a completed op remains the walk meets a
- * return before the end of the list. Indeterminate returns sort last, so once every completed op is placed the
- * rest can follow in any order (or be dropped) and the search stops.
+ * Wing–Gong with Lowe's memoization. Walk the call/return list of completed ops from the head: at a call, try
+ * to linearize that op now; if the model accepts and the new search node is not known to fail, lift the op
+ * out of the list and restart from the head. Reaching a return (the frontier: the earliest-returning op not
+ * yet linearized) means no more completed ops can go next; then try the indeterminate ops worth trying there
+ * (UnknownMoves), kept apart so the first walk never passes over them. When all fail, record the node as
+ * failed, undo the latest linearization and try the op after it. An empty undo stack proves the history
+ * illegal. Trying completed ops first matters: nodes that used fewer indeterminate ops fail first, and once
+ * recorded they cover (prune) nodes that used more (see FailedNodes).
+ * Invariant: every call precedes its return, so while a completed op remains the walk meets a return before
+ * the end of the list. Once every completed op is placed, the indeterminate ones left can follow in any order
+ * (or be dropped) and the search stops.
  */
 function search(h: KeyHistory, stepsMax: number): SearchOutcome {
-  const { events } = h;
-  const linearized = new HashedBitset(h.ops.length);
-  const seen = new SeenSet(linearized.words.length);
-  const stackNode = new Int32Array(h.ops.length);
-  const stackState = new Int32Array(h.ops.length);
-  let depth = 0;
-  let state = ABSENT;
-  let remaining = h.determinateCount;
-  let longest: readonly number[] = [];
-  let steps = 0;
-  let node = events.next[HEAD]!;
-  while (remaining > 0) {
-    if (++steps > stepsMax) return { kind: "unknown" };
-    assert(node !== END, "a completed op's return must stop the walk before the end of the list");
-    const op = events.opOf[node]!;
-    if (events.isCall[node] === 1) {
-      const next = stepModel(h, op, state);
-      if (next !== ILLEGAL) {
-        linearized.flip(op);
-        if (seen.insert(linearized, next)) {
-          stackNode[depth] = node;
-          stackState[depth] = state;
-          depth++;
-          state = next;
-          if (h.result[op] !== UNKNOWN) remaining--;
-          events.lift(node);
-          if (depth > longest.length)
-            longest = Array.from(stackNode.subarray(0, depth), (n) => events.opOf[n]!);
-          node = events.next[HEAD]!;
-          continue;
-        }
-        linearized.flip(op);
-      }
-      node = events.next[node]!;
-      continue;
-    }
-    if (depth === 0) return { kind: "illegal", longest };
-    depth--;
-    node = stackNode[depth]!;
-    state = stackState[depth]!;
-    const undone = events.opOf[node]!;
-    linearized.flip(undone);
-    if (h.result[undone] !== UNKNOWN) remaining++;
-    events.unlift(node);
-    node = events.next[node]!;
+  return new Search(h).run(stepsMax);
+}
+
+class Search {
+  private readonly h: KeyHistory;
+  private readonly events: EventList;
+  private readonly moves: UnknownMoves;
+  private readonly linearized: LinearizedSet;
+  private readonly failed: FailedNodes;
+  /** Per level: the op linearized, the state before it, and where the level's walk resumes after it. */
+  private readonly stackOp: Int32Array;
+  private readonly stackState: Int32Array;
+  private readonly stackMove: Int32Array;
+  /** Per level: where the child's candidate list starts in the moves arena (where the level's own ends). */
+  private readonly stackChildTop: Int32Array;
+  private depth = 0;
+  private state = ABSENT;
+  /** Whether the latest linearized op is indeterminate; usefulStep allows fewer moves after one. */
+  private afterUnknown = false;
+  /** false: walking the completed ops' list at `node`; true: the candidates [move, movesEnd) of the arena. */
+  private unknownPass = false;
+  private node: number;
+  private move = 0;
+  private movesEnd = 0;
+  /** Where the current node's candidate list would start in the moves arena. */
+  private movesTop = 0;
+  private readonly longest: LongestPrefix;
+
+  constructor(h: KeyHistory) {
+    this.h = h;
+    this.events = new EventList(h);
+    this.moves = new UnknownMoves(h, this.events);
+    this.linearized = new LinearizedSet(h.completedCount, h.ops.length);
+    this.failed = new FailedNodes(h.completedCount);
+    this.stackOp = new Int32Array(h.ops.length);
+    this.stackState = new Int32Array(h.ops.length);
+    this.stackMove = new Int32Array(h.ops.length);
+    this.stackChildTop = new Int32Array(h.ops.length);
+    this.longest = new LongestPrefix(h.ops.length);
+    this.node = this.events.first();
   }
-  return { kind: "ok" };
+
+  run(stepsMax: number): SearchOutcome {
+    const { h, events, moves, linearized } = this;
+    let iterations = 0;
+    while (linearized.frontier < h.completedCount) {
+      // Pending ops examined count too: unlike the rest, their number per iteration has no fixed bound.
+      if (++iterations + moves.visited > stepsMax) return { kind: "unknown" };
+      if (!this.unknownPass) {
+        const node = this.node;
+        assert(node !== END, "a completed op's return must stop the walk before the end of the list");
+        const op = events.opOf[node]!;
+        if (events.isCall[node] === 0) {
+          assert(op === linearized.frontier, "the first return in the list must be the frontier's");
+          this.unknownPass = true;
+          this.move = this.movesTop;
+          this.movesEnd = moves.collect(
+            this.movesTop,
+            this.state,
+            this.afterUnknown,
+            linearized,
+            h.retRank[op]!,
+          );
+        } else if (!this.tryLinearize(op)) {
+          this.node = events.next[node]!;
+        }
+      } else if (this.move < this.movesEnd) {
+        if (!this.tryLinearize(moves.candidate(this.move))) this.move++;
+      } else if (this.depth === 0) {
+        return { kind: "illegal", longest: this.longest.ops() };
+      } else {
+        this.backtrack();
+      }
+    }
+    return { kind: "ok" };
+  }
+
+  /** Linearizes `op` next if that is allowed and not known to fail; false if not. */
+  private tryLinearize(op: number): boolean {
+    const { h, linearized } = this;
+    const next = usefulStep(h, op, this.state, this.afterUnknown, linearized);
+    if (next === ILLEGAL) return false;
+    const unknown = op >= h.completedCount;
+    linearized.add(op);
+    if (this.failed.covers(linearized, next, unknown)) {
+      linearized.remove(op);
+      return false;
+    }
+    const childTop = this.unknownPass ? this.movesEnd : this.movesTop;
+    this.longest.pushed(this.depth, op);
+    this.stackOp[this.depth] = op;
+    this.stackState[this.depth] = this.state;
+    this.stackMove[this.depth] = this.move;
+    this.stackChildTop[this.depth] = childTop;
+    this.depth++;
+    this.state = next;
+    this.afterUnknown = unknown;
+    if (unknown) this.moves.lift(op);
+    else this.events.lift(op);
+    this.unknownPass = false;
+    this.node = this.events.first();
+    this.movesTop = childTop;
+    return true;
+  }
+
+  /** Records the current node as failed and undoes the latest linearization, resuming after its op. */
+  private backtrack(): void {
+    const { h, stackOp } = this;
+    this.longest.leaving(stackOp, this.depth);
+    this.failed.add(this.linearized, this.state, this.afterUnknown);
+    this.depth--;
+    const op = stackOp[this.depth]!;
+    this.state = this.stackState[this.depth]!;
+    this.afterUnknown = this.depth > 0 && stackOp[this.depth - 1]! >= h.completedCount;
+    this.linearized.remove(op);
+    this.unknownPass = op >= h.completedCount;
+    if (this.unknownPass) {
+      this.moves.unlift(op);
+      this.move = this.stackMove[this.depth]! + 1;
+      this.movesEnd = this.stackChildTop[this.depth]!;
+    } else {
+      this.events.unlift(op);
+      this.node = this.events.next[this.events.callNode[op]!]!;
+      this.movesTop = this.stackChildTop[this.depth]!;
+    }
+  }
+}
+
+/**
+ * The longest partial linearization the search has reached, for the report. Use: copying the stack at every
+ * new maximum would cost O(depth) each time; tracking how much of the stack still agrees with the copy keeps
+ * the total copying within the number of pushes.
+ */
+class LongestPrefix {
+  private readonly buffer: Int32Array;
+  private length = 0;
+  /** Invariant: stack[0, agree) equals buffer[0, agree), and agree <= length. */
+  private agree = 0;
+
+  constructor(size: number) {
+    this.buffer = new Int32Array(size);
+  }
+
+  /** The stack gets `op` at `depth`. */
+  pushed(depth: number, op: number): void {
+    if (this.agree > depth) this.agree = depth;
+    if (this.agree === depth && depth < this.length && this.buffer[depth] === op) this.agree++;
+  }
+
+  /** The search leaves the node whose path is stack[0, depth). */
+  leaving(stack: Int32Array, depth: number): void {
+    if (this.agree > depth) this.agree = depth;
+    if (depth <= this.length) return;
+    this.buffer.set(stack.subarray(this.agree, depth), this.agree);
+    this.length = depth;
+    this.agree = depth;
+  }
+
+  ops(): number[] {
+    return Array.from(this.buffer.subarray(0, this.length));
+  }
+}
+
+/**
+ * The indeterminate ops worth trying at a search node, and an arena holding those candidate lists as a stack
+ * (a level keeps its list while its children are explored).
+ * Worth trying means the op's result is a wanted state, one some op that could go next needs: a completed
+ * get or successful cas in the window reading it, or an indeterminate cas in the window that turns it into a
+ * wanted state (a chain). A completed failed cas expecting the current state wants every other state. The
+ * exchange argument behind it: in a linearization, move each completed get or failed cas that is legal
+ * earlier to before the run of indeterminate ops preceding it (it changes nothing), and remove runs of
+ * indeterminate ops that end where they began; then every run leads to a state its next op needs, and each
+ * run's states differ from its start. Without this, every backtrack would walk every pending indeterminate
+ * op, and those that were simply lost pile up over a long history.
+ */
+class UnknownMoves {
+  private readonly h: KeyHistory;
+  private readonly events: EventList;
+  /** List 0: the pending indeterminate ops in call order; the same ops by the value they write. */
+  private readonly pending: DancingLists;
+  private readonly byResult: DancingLists;
+  /** wantedMark[v] === epoch: value v is in `wanted` for the node being collected. */
+  private readonly wantedMark: Int32Array;
+  private epoch = 0;
+  private readonly wanted: number[] = [];
+  private arena = new Int32Array(256);
+  /** List items collect() has visited so far, to charge against stepsMax. */
+  visited = 0;
+
+  constructor(h: KeyHistory, events: EventList) {
+    this.h = h;
+    this.events = events;
+    const base = h.completedCount;
+    const unknownCount = h.ops.length - base;
+    this.pending = new DancingLists(unknownCount, 1);
+    this.byResult = new DancingLists(unknownCount, h.valueCount);
+    for (let op = base; op < h.ops.length; op++) {
+      this.pending.append(0, op - base);
+      this.byResult.append(resultOf(h, op), op - base);
+    }
+    this.wantedMark = new Int32Array(h.valueCount);
+  }
+
+  candidate(i: number): number {
+    return this.arena[i]!;
+  }
+
+  lift(op: number): void {
+    this.pending.lift(op - this.h.completedCount);
+    this.byResult.lift(op - this.h.completedCount);
+  }
+
+  /** Undoes the latest lift(op); lifts must be undone in reverse order. */
+  unlift(op: number): void {
+    this.byResult.unlift(op - this.h.completedCount);
+    this.pending.unlift(op - this.h.completedCount);
+  }
+
+  /**
+   * Writes the candidates at the current node (state, afterUnknown, linearized; ops called before the
+   * frontier return `limit` are in its window) to the arena from `start`, in a fixed order; returns the end.
+   */
+  collect(
+    start: number,
+    state: number,
+    afterUnknown: boolean,
+    linearized: LinearizedSet,
+    limit: number,
+  ): number {
+    const { h } = this;
+    const base = h.completedCount;
+    const needed = start + (h.ops.length - base);
+    if (needed > this.arena.length) this.grow(needed);
+    let end = start;
+    const consider = (list: DancingLists, head: number): void => {
+      for (let i = list.first(head); i !== NONE && h.callRank[i + base]! < limit; i = list.after(i)) {
+        this.visited++;
+        if (usefulStep(h, i + base, state, afterUnknown, linearized) !== ILLEGAL)
+          this.arena[end++] = i + base;
+      }
+    };
+    if (this.collectWanted(state, limit)) {
+      consider(this.pending, 0);
+    } else {
+      this.wanted.sort((a, b) => a - b);
+      for (const value of this.wanted) consider(this.byResult, value);
+    }
+    return end;
+  }
+
+  /** Fills `wanted` with the states worth reaching from `state`; true when every other state is. */
+  private collectWanted(state: number, limit: number): boolean {
+    const { h, events, wanted } = this;
+    this.epoch++;
+    wanted.length = 0;
+    for (let node = events.first(); events.isCall[node] === 1; node = events.next[node]!) {
+      const op = events.opOf[node]!;
+      if (h.kind[op] === KIND_GET) this.want(h.result[op]!, state);
+      else if (h.kind[op] === KIND_CAS && h.result[op] === 1) this.want(h.expected[op]!, state);
+      else if (h.kind[op] === KIND_CAS && h.expected[op] === state) return true;
+    }
+    const base = h.completedCount;
+    for (let w = 0; w < wanted.length; w++) {
+      const list = this.byResult;
+      for (let i = list.first(wanted[w]!); i !== NONE && h.callRank[i + base]! < limit; i = list.after(i)) {
+        this.visited++;
+        if (h.kind[i + base] === KIND_CAS) this.want(h.expected[i + base]!, state);
+      }
+    }
+    return false;
+  }
+
+  private want(value: number, state: number): void {
+    if (value === state || this.wantedMark[value] === this.epoch) return;
+    this.wantedMark[value] = this.epoch;
+    this.wanted.push(value);
+  }
+
+  private grow(atLeast: number): void {
+    const arena = new Int32Array(Math.max(this.arena.length * 2, atLeast));
+    arena.set(this.arena);
+    this.arena = arena;
+  }
+}
+
+/** The state an indeterminate op leads to when it takes effect (a cas, when its expectation holds). */
+function resultOf(h: KeyHistory, op: number): number {
+  return h.kind[op] === KIND_DELETE ? ABSENT : h.written[op]!;
 }
 
 const HEAD = 0;
 const END = -1;
 
 /**
- * Doubly linked list of call and return events in time order, as typed arrays. Node 0 is a head sentinel;
- * op i's call and return are two other nodes. Equal times put calls first, which makes intervals closed: an op
- * called at the tick another returns counts as concurrent with it.
+ * Doubly linked list of the completed ops' call and return events in time order, as typed arrays (dancing
+ * links: a lifted node keeps its own links, so unlifting in reverse order restores the list). Node 0 is a
+ * head sentinel.
  */
 class EventList {
   readonly next: Int32Array;
-  readonly prev: Int32Array;
+  private readonly prev: Int32Array;
   readonly opOf: Int32Array;
   readonly isCall: Uint8Array;
-  /** call node → its return node. */
-  private readonly returnOf: Int32Array;
+  readonly callNode: Int32Array;
+  private readonly returnNode: Int32Array;
 
-  constructor(ops: readonly Operation[]) {
-    const order = sortedEvents(ops);
-    const nodes = order.length + 1;
+  constructor(h: KeyHistory) {
+    const completed = h.completedCount;
+    const events = Array.from({ length: completed * 2 }, (_, i) => i);
+    const rank = (e: number): number => (e & 1 ? h.retRank[e >> 1]! : h.callRank[e >> 1]!);
+    events.sort((a, b) => rank(a) - rank(b));
+    const nodes = events.length + 1;
     this.next = new Int32Array(nodes);
     this.prev = new Int32Array(nodes);
     this.opOf = new Int32Array(nodes);
     this.isCall = new Uint8Array(nodes);
-    this.returnOf = new Int32Array(nodes).fill(END);
-    const callNode = new Int32Array(ops.length);
-    order.forEach((event, i) => {
+    this.callNode = new Int32Array(completed);
+    this.returnNode = new Int32Array(completed);
+    events.forEach((e, i) => {
       const node = i + 1;
-      const op = event >> 1;
-      this.opOf[node] = op;
-      if ((event & 1) === 0) {
-        this.isCall[node] = 1;
-        callNode[op] = node;
-      } else {
-        this.returnOf[callNode[op]!] = node;
-      }
+      this.opOf[node] = e >> 1;
+      this.isCall[node] = e & 1 ? 0 : 1;
+      if (e & 1) this.returnNode[e >> 1] = node;
+      else this.callNode[e >> 1] = node;
     });
     for (let node = 0; node < nodes; node++) {
       this.prev[node] = node - 1;
@@ -368,9 +730,14 @@ class EventList {
     }
   }
 
-  /** Removes a call and its return. Invariant: the call precedes its return, so its next is never END. */
-  lift(call: number): void {
-    const ret = this.returnOf[call]!;
+  first(): number {
+    return this.next[HEAD]!;
+  }
+
+  /** Removes op's call and return. Invariant: the call precedes the return, so the call's next is not END. */
+  lift(op: number): void {
+    const call = this.callNode[op]!;
+    const ret = this.returnNode[op]!;
     this.next[this.prev[call]!] = this.next[call]!;
     this.prev[this.next[call]!] = this.prev[call]!;
     const afterRet = this.next[ret]!;
@@ -378,9 +745,10 @@ class EventList {
     if (afterRet !== END) this.prev[afterRet] = this.prev[ret]!;
   }
 
-  /** Undoes the latest lift(call); lifts must be undone in reverse order for the saved links to be valid. */
-  unlift(call: number): void {
-    const ret = this.returnOf[call]!;
+  /** Undoes the latest lift(op); lifts must be undone in reverse order for the kept links to be valid. */
+  unlift(op: number): void {
+    const call = this.callNode[op]!;
+    const ret = this.returnNode[op]!;
     const afterRet = this.next[ret]!;
     this.next[this.prev[ret]!] = ret;
     if (afterRet !== END) this.prev[afterRet] = ret;
@@ -389,101 +757,252 @@ class EventList {
   }
 }
 
-/** Events encoded as op * 2 (call) or op * 2 + 1 (return), sorted by time, calls first, then by op. */
-function sortedEvents(ops: readonly Operation[]): number[] {
-  const events = Array.from({ length: ops.length * 2 }, (_, i) => i);
-  const time = (event: number): number => {
-    const op = ops[event >> 1]!;
-    return (event & 1) === 0 ? op.call : op.ret;
-  };
-  // Compare rather than subtract: Infinity - Infinity is NaN.
-  return events.sort((a, b) => {
-    const ta = time(a);
-    const tb = time(b);
-    if (ta !== tb) return ta < tb ? -1 : 1;
-    if ((a & 1) !== (b & 1)) return (a & 1) - (b & 1);
-    return a - b;
-  });
-}
-
-// ---- memoization ---------------------------------------------------------------------------------------------
-
 /**
- * A bitset of op ids with an incrementally maintained Zobrist hash, so hashing a search node costs O(1)
- * instead of O(ops / 32).
+ * Several circular doubly linked lists over items [0, items), as typed arrays (dancing links, as EventList);
+ * each item is in at most one list. Node `items + l` is the head of list l.
  */
-class HashedBitset {
-  readonly words: Uint32Array;
-  hash = 0;
+class DancingLists {
+  private readonly items: number;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
 
-  constructor(size: number) {
-    this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
-  }
-
-  /** Toggling (rather than set / clear) keeps bits and hash consistent by construction. */
-  flip(i: number): void {
-    this.words[i >>> 5] = this.words[i >>> 5]! ^ (1 << (i & 31));
-    this.hash = (this.hash ^ mix32(i + 0x9e3779b9)) >>> 0;
-  }
-}
-
-/**
- * The set of (linearized ops, state) pairs already explored. Entries live in flat typed arrays (one
- * bitset of `wordsPer` words per entry) chained per hash bucket, to avoid an object and a string per entry.
- * Use: at most one insert per search step, so its size is bounded by stepsMax.
- */
-class SeenSet {
-  private readonly wordsPer: number;
-  private bits: Uint32Array;
-  private states: Int32Array;
-  /** entry → next entry in the same bucket, or END. */
-  private chain: Int32Array;
-  private readonly buckets = new Map<number, number>();
-  private size = 0;
-
-  constructor(wordsPer: number) {
-    this.wordsPer = wordsPer;
-    const capacity = 1024;
-    this.bits = new Uint32Array(capacity * wordsPer);
-    this.states = new Int32Array(capacity);
-    this.chain = new Int32Array(capacity);
-  }
-
-  /** Adds the pair; false when it was already present (that search node was explored). */
-  insert(set: HashedBitset, state: number): boolean {
-    // 30 bits keep the Map key a small integer (a V8 Smi); exact comparison resolves collisions.
-    const bucket = mix32(set.hash ^ mix32(state + 0x7f4a7c15)) & 0x3fffffff;
-    const first = this.buckets.get(bucket) ?? END;
-    for (let entry = first; entry !== END; entry = this.chain[entry]!) {
-      if (this.states[entry] === state && this.bitsEqual(entry, set.words)) return false;
+  constructor(items: number, lists: number) {
+    this.items = items;
+    this.next = new Int32Array(items + lists);
+    this.prev = new Int32Array(items + lists);
+    for (let head = items; head < items + lists; head++) {
+      this.next[head] = head;
+      this.prev[head] = head;
     }
-    if (this.size === this.states.length) this.grow();
-    const entry = this.size++;
-    this.bits.set(set.words, entry * this.wordsPer);
-    this.states[entry] = state;
-    this.chain[entry] = first;
-    this.buckets.set(bucket, entry);
+  }
+
+  append(list: number, item: number): void {
+    const head = this.items + list;
+    const last = this.prev[head]!;
+    this.next[last] = item;
+    this.prev[item] = last;
+    this.next[item] = head;
+    this.prev[head] = item;
+  }
+
+  /** The list's first item, or NONE when it is empty. */
+  first(list: number): number {
+    return this.itemAt(this.next[this.items + list]!);
+  }
+
+  /** The item after `item` in its list, or NONE at the end. */
+  after(item: number): number {
+    return this.itemAt(this.next[item]!);
+  }
+
+  lift(item: number): void {
+    this.next[this.prev[item]!] = this.next[item]!;
+    this.prev[this.next[item]!] = this.prev[item]!;
+  }
+
+  unlift(item: number): void {
+    this.next[this.prev[item]!] = item;
+    this.prev[this.next[item]!] = item;
+  }
+
+  private itemAt(node: number): number {
+    return node < this.items ? node : NONE;
+  }
+}
+
+// ---- memoization ---------------------------------------------------------------------------------------
+
+/**
+ * The set of linearized ops at a search node, kept in a form that makes memo entries small and cheap: the
+ * frontier (every completed op below it is in the set, the frontier is not), the ops in the set at or above
+ * it (few: completed ops concurrent with the frontier, and indeterminate ops used), a bitset for membership,
+ * and Zobrist hashes of its completed and of its indeterminate ops, updated in O(1) (see FailedNodes).
+ * Use: add and remove in LIFO order, as the search does; the frontier moves over the extras between.
+ */
+class LinearizedSet {
+  private readonly completedCount: number;
+  private readonly words: Uint32Array;
+  completedHash = 0;
+  unknownHash = 0;
+  frontier = 0;
+  completedInSet = 0;
+  /** The ops in the set at or above the frontier, unordered; extraAt[op] is an op's position, or NONE. */
+  private readonly extraList: Int32Array;
+  private readonly extraAt: Int32Array;
+  extraCount = 0;
+
+  constructor(completedCount: number, size: number) {
+    this.completedCount = completedCount;
+    this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
+    this.extraList = new Int32Array(size);
+    this.extraAt = new Int32Array(size).fill(NONE);
+  }
+
+  has(op: number): boolean {
+    return (this.words[op >>> 5]! & (1 << (op & 31))) !== 0;
+  }
+
+  extras(): Int32Array {
+    return this.extraList.subarray(0, this.extraCount);
+  }
+
+  add(op: number): void {
+    assert(!this.has(op), "add an op that is not in the set");
+    this.flip(op);
+    if (op !== this.frontier || op >= this.completedCount) {
+      this.pushExtra(op);
+      return;
+    }
+    let f = op + 1;
+    for (; f < this.completedCount && this.has(f); f++) this.dropExtra(f);
+    this.frontier = f;
+  }
+
+  remove(op: number): void {
+    assert(this.has(op), "remove an op that is in the set");
+    this.flip(op);
+    if (op >= this.frontier) {
+      this.dropExtra(op);
+      return;
+    }
+    for (let f = op + 1; f < this.frontier; f++) this.pushExtra(f);
+    this.frontier = op;
+  }
+
+  private flip(op: number): void {
+    this.words[op >>> 5] = this.words[op >>> 5]! ^ (1 << (op & 31));
+    if (op >= this.completedCount) {
+      this.unknownHash = (this.unknownHash ^ mix32(op + 0x9e3779b9)) >>> 0;
+      return;
+    }
+    this.completedHash = (this.completedHash ^ mix32(op + 0x9e3779b9)) >>> 0;
+    this.completedInSet += this.has(op) ? 1 : -1;
+  }
+
+  private pushExtra(op: number): void {
+    this.extraAt[op] = this.extraCount;
+    this.extraList[this.extraCount++] = op;
+  }
+
+  /** Swap-removes: the list is unordered. */
+  private dropExtra(op: number): void {
+    const at = this.extraAt[op]!;
+    const last = this.extraList[--this.extraCount]!;
+    this.extraList[at] = last;
+    this.extraAt[last] = at;
+    this.extraAt[op] = NONE;
+  }
+}
+
+/**
+ * Search nodes proven to have no completion, with Lowe's memoization widened to dominance. A node is (set of
+ * linearized ops, state, afterUnknown). Node A covers node B when they have the same completed ops and state,
+ * A used a subset of B's indeterminate ops, and A is no more restricted (A.afterUnknown implies
+ * B.afterUnknown). Every completion of B then maps to one of A: B's extra indeterminate ops only remove
+ * moves, and where the twin rule lets B use a twin that A may not use yet, A can use an earlier-called one.
+ * Only finished nodes are recorded, so by induction on finishing order no entry has a completion; ancestors
+ * still being explored need no entry, as Lowe's exact match could never hit them (a descendant's set is
+ * larger).
+ * Each entry is on two hash chains: by its whole set (Lowe's exact match, O(1)) and by its completed ops only
+ * (dominance). A miss on the second must scan the whole chain, which grows with the indeterminate subsets
+ * tried, so only the newest DOMINANCE_SCAN_MAX entries are scanned: pruning less is always sound.
+ * An entry stores the frontier and the extras (LinearizedSet), not a bitset of every op, so its size follows
+ * the concurrency, not the history's length.
+ * Use: at most one entry per search step, so the size is bounded by stepsMax. Entries live in one flat
+ * Int32Array, to avoid an object per entry.
+ */
+class FailedNodes {
+  private readonly completedCount: number;
+  /** Entry layout: header fields at these offsets, then the extras. */
+  private static readonly FRONTIER = 0;
+  /** state * 2 + (afterUnknown ? 1 : 0). */
+  private static readonly NODE_STATE = 1;
+  /** The next entry with the same exact bucket, and with the same completed-ops bucket. */
+  private static readonly EXACT_CHAIN = 2;
+  private static readonly COMPLETED_CHAIN = 3;
+  private static readonly COMPLETED_EXTRAS = 4;
+  private static readonly EXTRAS = 5;
+  private static readonly HEADER = 6;
+  /** Measured: a larger scan prunes few more nodes than 4 and costs more per node than it saves. */
+  private static readonly DOMINANCE_SCAN_MAX = 4;
+  private arena = new Int32Array(4096);
+  private used = 0;
+  private readonly exactBuckets = new Map<number, number>();
+  private readonly completedBuckets = new Map<number, number>();
+
+  constructor(completedCount: number) {
+    this.completedCount = completedCount;
+  }
+
+  covers(set: LinearizedSet, state: number, afterUnknown: boolean): boolean {
+    const { arena } = this;
+    const exact = this.exactBuckets.get(exactBucket(set, state)) ?? END;
+    for (let e = exact; e !== END; e = arena[e + FailedNodes.EXACT_CHAIN]!) {
+      if (arena[e + FailedNodes.EXTRAS] === set.extraCount && this.matches(e, set, state, afterUnknown)) {
+        return true;
+      }
+    }
+    let e = this.completedBuckets.get(completedBucket(set, state)) ?? END;
+    for (let scanned = 0; e !== END && scanned < FailedNodes.DOMINANCE_SCAN_MAX; scanned++) {
+      if (this.matches(e, set, state, afterUnknown)) return true;
+      e = arena[e + FailedNodes.COMPLETED_CHAIN]!;
+    }
+    return false;
+  }
+
+  add(set: LinearizedSet, state: number, afterUnknown: boolean): void {
+    const extras = set.extras();
+    const size = FailedNodes.HEADER + extras.length;
+    if (this.used + size > this.arena.length) this.grow(size);
+    const { arena } = this;
+    const e = this.used;
+    let completedExtras = 0;
+    for (const op of extras) if (op < this.completedCount) completedExtras++;
+    const exact = exactBucket(set, state);
+    const completed = completedBucket(set, state);
+    arena[e + FailedNodes.FRONTIER] = set.frontier;
+    arena[e + FailedNodes.NODE_STATE] = state * 2 + (afterUnknown ? 1 : 0);
+    arena[e + FailedNodes.EXACT_CHAIN] = this.exactBuckets.get(exact) ?? END;
+    arena[e + FailedNodes.COMPLETED_CHAIN] = this.completedBuckets.get(completed) ?? END;
+    arena[e + FailedNodes.COMPLETED_EXTRAS] = completedExtras;
+    arena[e + FailedNodes.EXTRAS] = extras.length;
+    arena.set(extras, e + FailedNodes.HEADER);
+    this.exactBuckets.set(exact, e);
+    this.completedBuckets.set(completed, e);
+    this.used += size;
+  }
+
+  /**
+   * Whether entry e covers the node. With equal frontiers and equal completed-extra counts, every stored
+   * extra being in `set` makes the completed ops equal and the stored indeterminate ops a subset.
+   */
+  private matches(e: number, set: LinearizedSet, state: number, afterUnknown: boolean): boolean {
+    const { arena } = this;
+    const stored = arena[e + FailedNodes.NODE_STATE]!;
+    // Same state, and the stored node not restricted unless this one is.
+    if (stored >> 1 !== state || (stored & 1) > (afterUnknown ? 1 : 0)) return false;
+    if (arena[e + FailedNodes.FRONTIER] !== set.frontier) return false;
+    if (arena[e + FailedNodes.COMPLETED_EXTRAS] !== set.completedInSet - set.frontier) return false;
+    const start = e + FailedNodes.HEADER;
+    const end = start + arena[e + FailedNodes.EXTRAS]!;
+    for (let i = start; i < end; i++) if (!set.has(arena[i]!)) return false;
     return true;
   }
 
-  private bitsEqual(entry: number, words: Uint32Array): boolean {
-    const base = entry * this.wordsPer;
-    for (let w = 0; w < this.wordsPer; w++) if (this.bits[base + w] !== words[w]) return false;
-    return true;
+  private grow(atLeast: number): void {
+    const arena = new Int32Array(Math.max(this.arena.length * 2, this.used + atLeast));
+    arena.set(this.arena.subarray(0, this.used));
+    this.arena = arena;
   }
+}
 
-  private grow(): void {
-    const capacity = this.states.length * 2;
-    const bits = new Uint32Array(capacity * this.wordsPer);
-    bits.set(this.bits);
-    this.bits = bits;
-    const states = new Int32Array(capacity);
-    states.set(this.states);
-    this.states = states;
-    const chain = new Int32Array(capacity);
-    chain.set(this.chain);
-    this.chain = chain;
-  }
+/** 30 bits keep a Map key a small integer (a V8 Smi); exact comparison resolves collisions. */
+function completedBucket(set: LinearizedSet, state: number): number {
+  return mix32(set.completedHash ^ mix32(state + 0x7f4a7c15)) & 0x3fffffff;
+}
+
+function exactBucket(set: LinearizedSet, state: number): number {
+  return mix32(completedBucket(set, state) ^ set.unknownHash) & 0x3fffffff;
 }
 
 /** murmur3's fmix32 finalizer: a cheap, well-spread 32-bit mix. */
