@@ -32,7 +32,7 @@ describe("snapshots as real processes", { timeout: 180_000 }, () => {
       assert.ok(!existsSync(`${file}.unverified`));
       const inspected = await runCairn(["snapshot", "inspect", file]);
       assert.equal(inspected.code, 0, inspected.out);
-      assert.match(inspected.out, /KVS\s+42/);
+      assert.match(inspected.out, /KVS\s+41/);
       await fetch(`${leader.http}/v1/kv/dummy`, { method: "DELETE" });
       assert.equal((await fetch(`${leader.http}/v1/kv/dummy`)).status, 404);
       const restored = await cli(c.agents[2]!, "snapshot", "restore", file);
