@@ -92,6 +92,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
       resolve(0);
     };
+    server.service.onLeave = () => void stop("a graceful leave");
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
   });

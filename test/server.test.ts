@@ -152,6 +152,33 @@ describe("server agents as real processes", { timeout: 120_000 }, () => {
   });
 });
 
+describe("leaving", { timeout: 60_000 }, () => {
+  it("cairn leave removes a server from the configuration and stops it; the rest keep serving", async () => {
+    const c = await Cluster.start(3);
+    try {
+      const leader = await c.leader();
+      const leaving = c.agents.find((a) => a !== leader)!;
+      const r = await runCairn(["leave", `-http-addr=${leaving.http}`]);
+      assert.equal(r.code, 0, r.out);
+      assert.equal(r.out, "Graceful leave complete\n");
+      await until("the agent exits", 15_000, async () => (leaving.proc === null ? true : null));
+      const cfg = (await getJson(leader, "/v1/operator/raft/configuration")) as {
+        Servers: { Node: string }[];
+      };
+      assert.deepEqual(
+        cfg.Servers.map((s) => s.Node).sort(),
+        c.agents
+          .filter((a) => a !== leaving)
+          .map((a) => a.name)
+          .sort(),
+      );
+      assert.equal((await put(leader, "after-leave", "ok")).status, 200);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
 describe("the data dir", { timeout: 60_000 }, () => {
   function walFiles(dataDir: string): string[] {
     const dir = join(dataDir, "raft", "wal");

@@ -6,6 +6,7 @@
 import { type Command, type CommandIO, err, out } from "./command.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
+import { leave } from "./commands/leave.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
@@ -42,6 +43,7 @@ const TREE: Group = {
       usageLine: "Usage: cairn kv <subcommand> [options] [args]",
       children: { delete: kvDelete, export: kvExport, get: kvGet, import: kvImport, put: kvPut },
     },
+    leave,
     members,
     operator: {
       synopsis: "Provides cluster-level tools for operators",

@@ -282,6 +282,11 @@ export class ConsulClient {
     return typeof v === "object" && v !== null && !Array.isArray(v) && v.Success === true;
   }
 
+  /** Asks the agent to leave the datacenter gracefully and shut down (PUT /v1/agent/leave). */
+  async agentLeave(): Promise<void> {
+    await this.send("PUT", "/v1/agent/leave", []);
+  }
+
   /** The agent's self description (Config, Member, Stats, ...), kept as JSON since its shape is wide. */
   async agentSelf(): Promise<{ [key: string]: Json }> {
     const v = decodeBody(await this.send("GET", "/v1/agent/self", []), "agent self");

@@ -117,3 +117,9 @@ export const agentMetrics: Handler = async (req, api, ctx) => {
   }
   return metrics(req, api, ctx);
 };
+
+/** Graceful leave: answered once this server is out of the configuration; the agent then shuts down. */
+export const agentLeave: Handler = async (_req, api) => {
+  await api.leave();
+  return { status: 200, headers: {}, body: "" };
+};

@@ -226,6 +226,13 @@ export class MemoryServer implements ServerApi {
     return this.metrics;
   }
 
+  /** Set by leave(): the twin records the request (a real server leaves the configuration and stops). */
+  left = false;
+
+  async leave(): Promise<void> {
+    this.left = true;
+  }
+
   /** The twin's archive: the real codec over the real store's point-in-time view. */
   async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
     if (!stale && !this.hasLeader) throw new NotLeaderError(0);

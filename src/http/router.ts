@@ -4,7 +4,7 @@
  * carries. Matching is on the decoded path, as Go's mux matches req.URL.Path.
  */
 import type { ServerApi } from "../server/api.js";
-import { agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
+import { agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
 import { errorResponse } from "./errors.js";
 import { kvEndpoint } from "./kv.js";
 import { emptyResponse, type Handler, type HttpRequest, type HttpResponse, textResponse } from "./model.js";
@@ -36,6 +36,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/snapshot", methods: { GET: snapshotSave, PUT: snapshotRestore } },
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
+  { pattern: "/v1/agent/leave", methods: { PUT: agentLeave } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
   { pattern: "/metrics", methods: { GET: metrics } },
 ];

@@ -111,6 +111,11 @@ export interface ServerApi {
   }>;
   agentSelf(): AgentInfo;
   members(): MemberInfo[];
+  /**
+   * PUT /v1/agent/leave: leaves the datacenter gracefully: a leader hands over leadership, the server is removed
+   * from the raft configuration, then the agent shuts down (after the answer is sent).
+   */
+  leave(): Promise<void>;
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
 

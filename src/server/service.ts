@@ -31,6 +31,7 @@ const WAIT_MS_MAX = 10 * 60 * 1000;
 const FORWARD_WRITE = "kv.write";
 const FORWARD_CONFIG = "operator.raftConfiguration";
 const RESTORE = "snapshot.restore";
+const REMOVE = "cluster.remove";
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
@@ -67,6 +68,12 @@ export class ServerService implements ServerApi {
           JSON.stringify({ error, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" }),
         );
       }
+    });
+    t.onRequest(REMOVE, async (_from, body) => {
+      const { raftId } = JSON.parse(utf8d.decode(body)) as { raftId: number };
+      if (this.raft.raw.raft.role !== "leader") throw new UnavailableError("not the leader");
+      this.raft.proposeConfChange({ type: "remove", node: raftId });
+      return utf8.encode("true");
     });
     t.onRequest(FORWARD_CONFIG, async () => utf8.encode(JSON.stringify(await this.raftConfiguration(true))));
   }
@@ -305,6 +312,27 @@ export class ServerService implements ServerApi {
         },
       };
     });
+  }
+
+  /** Called after a graceful leave completed, to stop the agent (set by the composition root). */
+  onLeave: () => void = () => {};
+
+  async leave(): Promise<void> {
+    const self = this.raft.self.raftId;
+    await this.raft.transferIfLeader(5000);
+    const leader = await this.raft.waitForLeader();
+    const r = this.raft.raw.raft;
+    if (r.voters.length + r.learners.length > 1) {
+      const body = utf8.encode(JSON.stringify({ raftId: self }));
+      if (leader === self) this.raft.proposeConfChange({ type: "remove", node: self });
+      else await this.transport.request(leader, REMOVE, body, 7000);
+      const deadline = Date.now() + 10_000;
+      const member = () =>
+        this.raft.raw.raft.voters.includes(self) || this.raft.raw.raft.learners.includes(self);
+      while (member() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      if (member()) throw new UnavailableError("timed out leaving the raft configuration");
+    }
+    setImmediate(() => this.onLeave());
   }
 
   metricsText(): Promise<string> {

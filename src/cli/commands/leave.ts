@@ -1,0 +1,40 @@
+/** `leave`: as `consul leave`, asks the agent to leave the datacenter gracefully and shut down. */
+import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
+import { httpClientFlags } from "../http-flags.js";
+import { withClient } from "./kv.js";
+
+const leaveHelp = usage(
+  `Usage: cairn leave [options]
+
+  Causes the agent to gracefully leave the cairn datacenter and shut down: a leader hands over leadership
+  first, and the server is removed from the Raft configuration.`,
+  httpClientFlags,
+);
+
+export const leave: Command = {
+  synopsis: "Gracefully leaves the datacenter and shuts down",
+  help: leaveHelp,
+  async run(argv, io) {
+    const parsed = parseOrExit(httpClientFlags, argv, io, leaveHelp);
+    if (typeof parsed === "number") return parsed;
+    if (parsed.args.length > 0) {
+      err(io, `Too many arguments (expected 0, got ${parsed.args.length})`);
+      return 1;
+    }
+    return withClient(
+      io,
+      () => clientFrom(parsed, io),
+      "Error connecting to Consul agent",
+      async (client) => {
+        try {
+          await client.agentLeave();
+        } catch (e) {
+          err(io, `Error leaving: ${errorText(e)}`);
+          return 1;
+        }
+        out(io, "Graceful leave complete");
+        return 0;
+      },
+    );
+  },
+};
