@@ -54,6 +54,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       snapshotThreshold: cfg.raft.snapshotThreshold,
       // Consul keeps 10240 trailing logs; a small threshold (tests) keeps proportionally fewer.
       trailingEntries: Math.min(10_240, Math.floor(cfg.raft.snapshotThreshold / 2)),
+      snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {

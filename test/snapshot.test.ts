@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -81,6 +82,31 @@ describe("snapshots as real processes", { timeout: 180_000 }, () => {
       } finally {
         for (const a of stopped) a.proc?.kill("SIGCONT");
       }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("a leader killed with -9 in the middle of a save: the CLI fails cleanly and leaves no file", async () => {
+    // A test-only throttle streams the archive 4 KiB per 300 ms, so the save lasts seconds.
+    process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS = "300";
+    const c = await Cluster.start(3);
+    delete process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS;
+    try {
+      const leader = await c.leader();
+      // Incompressible values, so the archive spans many 4 KiB pieces.
+      for (let i = 0; i < 60; i++) {
+        assert.equal((await put(leader, `big/${i}`, randomBytes(400).toString("hex"))).status, 200);
+      }
+      const file = join(c.dir, "killed.snap");
+      const saving = cli(leader, "snapshot", "save", file);
+      await sleep(700);
+      c.kill9(leader);
+      const r = await saving;
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, /Error (saving snapshot|writing unverified snapshot file|verifying snapshot file)/);
+      assert.ok(!existsSync(file), "no archive file");
+      assert.ok(!existsSync(`${file}.unverified`), "no temp file");
     } finally {
       await c.stop();
     }

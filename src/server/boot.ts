@@ -30,6 +30,8 @@ export interface ServerBootOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot. */
   readonly trailingEntries: number;
+  /** Test-only: slows snapshot streaming (see ServerService). */
+  readonly snapshotThrottleMs?: number;
   readonly log: LogFn;
 }
 
@@ -95,7 +97,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       trailingEntries: o.trailingEntries,
     });
     cleanup.unshift(() => raft.stop());
-    const service = new ServerService(raft, o.datacenter, metrics);
+    const service = new ServerService(raft, o.datacenter, metrics, o.snapshotThrottleMs ?? 0);
     const discovery = new Discovery(raft, identity, o);
     discovery.start();
     let stopping = false;

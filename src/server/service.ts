@@ -48,7 +48,14 @@ export class ServerService implements ServerApi {
   private readonly metrics: Metrics;
   private readonly startedAt = new Date().toISOString();
 
-  constructor(raft: RaftServer, datacenter: string, metrics: Metrics) {
+  /**
+   * Test-only (CAIRN_TEST_SNAPSHOT_THROTTLE_MS): slows archive streaming to 4 KiB per interval, so tests can
+   * kill a server in the middle of a save without needing gigabytes of state.
+   */
+  private readonly throttleMs: number;
+
+  constructor(raft: RaftServer, datacenter: string, metrics: Metrics, throttleMs = 0) {
+    this.throttleMs = throttleMs;
     this.raft = raft;
     this.kv = raft.kv;
     this.datacenter = datacenter;
@@ -346,7 +353,10 @@ export class ServerService implements ServerApi {
     // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
     if (!stale) await this.raft.readBarrier(false);
     const { index, archive } = await archiveOf(this.raft, tmpdir());
-    return { meta: this.meta(index, q), archive };
+    return {
+      meta: this.meta(index, q),
+      archive: this.throttleMs > 0 ? throttled(archive, this.throttleMs) : archive,
+    };
   }
 
   async snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void> {
@@ -385,4 +395,13 @@ type WriteAnswer = { ok: boolean } | { error: string; kind: "invalid" | "dropped
 export class InvalidWriteError extends CairnError {
   readonly code = "invalid_write";
   override name = "InvalidWriteError";
+}
+
+async function* throttled(source: AsyncIterable<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    for (let i = 0; i < chunk.length; i += 4096) {
+      yield chunk.subarray(i, i + 4096);
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
 }
