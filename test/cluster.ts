@@ -130,21 +130,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.agents.map(
-        (a) =>
-          new Promise<void>((res) => {
-            const p = a.proc;
-            if (p === null || p.exitCode !== null) return res();
-            const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-            p.once("exit", () => {
-              clearTimeout(t);
-              res();
-            });
-            p.kill("SIGTERM");
-          }),
-      ),
-    );
+    await Promise.all(this.agents.map((a) => this.stopAgent(a)));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -43,7 +43,7 @@ export class Raft {
   /** Invariant: sorted, disjoint from learners. */
   voters: NodeId[] = [];
   learners: NodeId[] = [];
-  /** The leader's view of every member, itself included. Empty on non-leaders. */
+  /** The leader's view of every member, itself included (rebuilt on every role change; read only when leading). */
   readonly prs = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
 
