@@ -1,5 +1,5 @@
 import type { Entry, NodeId, Ready } from "../raft/types.js";
-import { fnv1aBytes } from "../util/hash.js";
+import { fnv1a, fnv1aBytes } from "../util/hash.js";
 import type { SimNode } from "./node.js";
 
 export class InvariantViolation extends Error {
@@ -35,6 +35,7 @@ export class Checker {
   /** The canonical applied history: index → (term, fingerprint). */
   private readonly applied = new Map<number, { term: number; hash: number }>();
   private readonly stateHash = new Map<number, number>();
+  private readonly snapshotHash = new Map<number, number>();
   private readonly commits = new Map<string, number>();
   private readonly durableCommits = new Map<NodeId, number>();
   maxApplied = 0;
@@ -121,6 +122,19 @@ export class Checker {
       );
     }
     this.checkStateHash(node, e.index);
+  }
+
+  /** Two replicas' snapshots taken at the same index must be byte-identical (DESIGN.md, issue 6 item 8). */
+  onSnapshotSaved(node: SimNode, index: number, data: string): void {
+    const h = fnv1a(data);
+    const seen = this.snapshotHash.get(index);
+    if (seen === undefined) this.snapshotHash.set(index, h);
+    else if (seen !== h) {
+      throw new InvariantViolation(
+        "snapshot identity",
+        `n${node.id} snapshot at index ${index} differs from another replica's`,
+      );
+    }
   }
 
   onSnapshotInstalled(node: SimNode, index: number): void {

@@ -20,6 +20,7 @@ export interface NodeHost {
   onDurable(node: SimNode, entries: readonly Entry[]): void;
   onApplied(node: SimNode, entry: Entry): void;
   onSnapshotInstalled(node: SimNode, index: number): void;
+  onSnapshotSaved(node: SimNode, index: number, data: string): void;
   blob(handle: string): string;
   trace(line: string): void;
 }
@@ -257,6 +258,8 @@ export class SimNode {
     const last = this.disk.storage.snapshot().index;
     if (applied - last < this.opts.snapshotEvery || applied > this.disk.storage.lastIndex()) return;
     const handle = `snap-${this.id}-${this.gen}-${++this.snapshotSeq}`;
-    this.disk.saveSnapshot(applied, this.conf, this.kv.snapshot(), handle);
+    const data = this.kv.snapshot();
+    this.host.onSnapshotSaved(this, applied, data);
+    this.disk.saveSnapshot(applied, this.conf, data, handle);
   }
 }

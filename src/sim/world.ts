@@ -203,6 +203,10 @@ export class World implements NodeHost, ClientHost {
     this.checker.onSnapshotInstalled(node, index);
   }
 
+  onSnapshotSaved(node: SimNode, index: number, data: string): void {
+    this.checker.onSnapshotSaved(node, index, data);
+  }
+
   blob(handle: string): string {
     const b = this.blobs.get(handle);
     if (b === undefined) throw new Error(`unknown restore blob ${handle}`);
