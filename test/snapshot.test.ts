@@ -1,9 +1,22 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { type Agent, Cluster, put, runCairn, sleep } from "./cluster.js";
+
+/** Consul's archives, read from ../shared at run time (never copied into the project). */
+const FIXTURES = resolve(
+  fileURLToPath(import.meta.url),
+  "..",
+  "..",
+  "..",
+  "..",
+  "shared",
+  "fixtures",
+  "consul",
+);
 
 async function kvDump(a: Agent, mode = "consistent"): Promise<string> {
   const r = await fetch(`${a.http}/v1/kv/?recurse&${mode}`, { signal: AbortSignal.timeout(15_000) });
@@ -107,6 +120,30 @@ describe("snapshots as real processes", { timeout: 180_000 }, () => {
       assert.match(r.out, /Error (saving snapshot|writing unverified snapshot file|verifying snapshot file)/);
       assert.ok(!existsSync(file), "no archive file");
       assert.ok(!existsSync(`${file}.unverified`), "no temp file");
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("every Consul fixture archive restores into a 3-server datacenter and saves back the same records", async () => {
+    const c = await Cluster.start(3);
+    try {
+      const leader = await c.leader();
+      for (const name of ["decode/all.snap", "inspect/backup.snap", "inspect/backupWithKV.snap"]) {
+        const fixture = join(FIXTURES, name);
+        const restored = await cli(c.agents[1]!, "snapshot", "restore", fixture);
+        assert.equal(restored.code, 0, `${name}: ${restored.out}`);
+        const again = join(c.dir, `${name.replace("/", "-")}.again`);
+        assert.equal((await cli(leader, "snapshot", "save", again)).code, 0);
+        const diff = await runCairn(["snapshot", "diff", fixture, again]);
+        assert.equal(diff.code, 0, diff.out);
+        assert.match(diff.out, /KV keys: 0 added, 0 removed, 0 changed/, name);
+        assert.match(diff.out, /Record counts: unchanged/, name);
+      }
+      const realWorld = readdirSync(join(FIXTURES, "realworld")).filter((f) => f.endsWith(".snap"));
+      for (const f of realWorld)
+        assert.equal((await cli(leader, "snapshot", "restore", join(FIXTURES, "realworld", f))).code, 0, f);
+      assert.ok((await kvDump(c.agents[2]!)).length > 2, "the real-world archive's keys are readable");
     } finally {
       await c.stop();
     }
