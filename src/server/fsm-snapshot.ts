@@ -66,7 +66,11 @@ export async function saveSnapshot(
     ConfigurationIndex: fsmIndex,
   };
   try {
-    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, view.stateBin(), { tmpDir: blobs.dir });
+    // Level 1: internal snapshots are written often and read rarely; deflate at 6 costs several times more CPU.
+    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, view.stateBin(), {
+      tmpDir: blobs.dir,
+      gzipLevel: 1,
+    });
     const fh = await open(tmp, "r+");
     await fh.sync().finally(() => fh.close());
     await rename(tmp, blobs.path(handle));
