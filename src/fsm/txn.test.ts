@@ -279,7 +279,7 @@ describe("sessions, locks and txns replicate deterministically", () => {
         assert.deepEqual(await stateBin(b.snapshot()), binA);
         const at = Math.min(cut, cmds.length);
         const mid = new KvStore();
-        enc.slice(0, at).forEach((c, i) => mid.execute(i + 1, c));
+        for (const [i, c] of enc.slice(0, at).entries()) mid.execute(i + 1, c);
         const view = mid.snapshot();
         const c = new KvStore();
         // Lock-delays are not in state.bin (as in Consul); an in-process restore hands them over.
