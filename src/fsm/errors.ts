@@ -45,3 +45,47 @@ export class RestoreError extends CairnError {
   readonly code = "restore";
   override name = "RestoreError";
 }
+
+/** A session-create whose TTL Consul refuses; `message` is Consul's text (session_endpoint.go Apply). */
+export class SessionTtlError extends CairnError {
+  readonly code = "session_ttl";
+  override name = "SessionTtlError";
+}
+
+/** A session-create whose Behavior is neither "release" nor "delete" (Consul: `Invalid Behavior setting '<b>'`). */
+export class InvalidBehaviorError extends CairnError {
+  readonly code = "invalid_behavior";
+  override name = "InvalidBehaviorError";
+}
+
+/**
+ * A session-create with no ID, or with the ID of a live session. The proposer picks the uuid (Consul's
+ * endpoint retries until it is unused), so a clash means a replayed or buggy proposal: refused, not overwritten.
+ */
+export class SessionIdError extends CairnError {
+  readonly code = "session_id";
+  override name = "SessionIdError";
+}
+
+/** A txn with more operations than Consul allows (`Transaction contains too many operations (n > 128)`). */
+export class TxnTooLargeError extends CairnError {
+  readonly code = "txn_too_large";
+  override name = "TxnTooLargeError";
+}
+
+/** One failed operation of a txn, as Consul reports it. */
+export interface TxnOpError {
+  readonly OpIndex: number;
+  readonly What: string;
+}
+
+/** A txn that was rolled back: nothing of it applied. `errors` is Consul's Errors list (HTTP 409). */
+export class TxnFailedError extends CairnError {
+  readonly code = "txn_failed";
+  override name = "TxnFailedError";
+  readonly errors: readonly TxnOpError[];
+  constructor(errors: readonly TxnOpError[]) {
+    super(`txn rolled back: ${errors.map((e) => `op ${e.OpIndex}: ${e.What}`).join("; ")}`);
+    this.errors = errors;
+  }
+}

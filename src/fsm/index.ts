@@ -15,22 +15,39 @@ export {
   type KvValue,
   VALUE_BYTES_MAX,
 } from "./command.js";
+export { DurationSyntaxError, parseGoDuration } from "./duration.js";
 export {
   CommandDecodeError,
   CommandLimitError,
+  InvalidBehaviorError,
   InvalidKeyError,
   InvalidSessionError,
   RestoreError,
+  SessionIdError,
+  SessionTtlError,
+  TxnFailedError,
+  type TxnOpError,
+  TxnTooLargeError,
   WatchLimitError,
 } from "./errors.js";
 export {
   type ApplyResult,
+  type CommandResult,
   KvStore,
   type KvStoreOptions,
   NO_SESSIONS,
   type SessionView,
 } from "./kv-store.js";
 export type { RestoreItem } from "./restore.js";
+export {
+  MAX_LOCK_DELAY_NS,
+  normalizeBehavior,
+  type SessionEntry,
+  type SessionGetResult,
+  type SessionListResult,
+  type SessionSpec,
+  validateSessionTtl,
+} from "./session.js";
 export { KvSnapshot } from "./snapshot.js";
 export type {
   GetResult,
@@ -42,4 +59,5 @@ export type {
   OpaqueRecords,
   Tombstone,
 } from "./state.js";
+export { TXN_OPS_MAX, TXN_VERBS, type TxnOp, type TxnSuccess, type TxnVerb, txnTooLarge } from "./txn.js";
 export { WATCHES_MAX_DEFAULT, type WatchKind, WatchRegistry } from "./watch.js";

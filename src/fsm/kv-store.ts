@@ -11,12 +11,39 @@
  * - delete of a missing key is true and changes nothing; delete-cas of a missing key is true as well;
  * - delete leaves a tombstone at the key; delete-tree leaves one tombstone at the prefix (none for "");
  * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false.
+ *
+ * Sessions (session.ts) and txns (txn.ts) live here too. `execute` returns every command's full result;
+ * `apply` keeps the older boolean contract for callers that only write KV: it maps a full result to
+ * true/false and throws the typed error of a refused session or txn command (nothing applied), which
+ * callers already treat as the command's deterministic refusal.
  */
 import { assert, unreachable } from "../util/index.js";
 import { OrderedMap } from "./btree.js";
 import { decodeCommand, type KvCommand, type KvValue } from "./command.js";
-import { InvalidSessionError } from "./errors.js";
+import {
+  type InvalidBehaviorError,
+  InvalidSessionError,
+  SessionIdError,
+  type SessionTtlError,
+  TxnFailedError,
+  type TxnTooLargeError,
+} from "./errors.js";
 import { type RestoreItem, Restorer } from "./restore.js";
+import {
+  emptySessions,
+  lockDelayUntil,
+  nodeSessions,
+  normalizeBehavior,
+  type SessionEntry,
+  type SessionGetResult,
+  type SessionListResult,
+  type SessionSpec,
+  type SessionTables,
+  sessionEntry,
+  sessionGet,
+  sessionList,
+  validateSessionTtl,
+} from "./session.js";
 import { KvSnapshot } from "./snapshot.js";
 import {
   type GetResult,
@@ -33,9 +60,19 @@ import {
   type OpaqueRecords,
   sameContent,
   TABLE_KVS,
+  TABLE_SESSIONS,
   TABLE_TOMBSTONES,
   type Tombstone,
 } from "./state.js";
+import {
+  precheckTxn,
+  runTxn,
+  TXN_OPS_MAX,
+  type TxnContext,
+  type TxnOp,
+  type TxnSuccess,
+  txnTooLarge,
+} from "./txn.js";
 import { WATCHES_MAX_DEFAULT, type WatchKind, WatchRegistry } from "./watch.js";
 
 /**
@@ -55,6 +92,22 @@ export const NO_SESSIONS: SessionView = { isValid: () => false, isLockDelayed: (
 /** Consul's API answer for every verb (true/false), or the error Consul's FSM returns for it. */
 export type ApplyResult = boolean | InvalidSessionError;
 
+/**
+ * The full result of a command: ApplyResult for KV verbs; true or a typed error for session-create;
+ * true for destroy/invalidate (also of an unknown session, as Consul); the session or null for renew;
+ * TxnSuccess or the rolled-back txn's errors for txn.
+ */
+export type CommandResult =
+  | ApplyResult
+  | SessionTtlError
+  | InvalidBehaviorError
+  | SessionIdError
+  | SessionEntry
+  | null
+  | TxnSuccess
+  | TxnFailedError
+  | TxnTooLargeError;
+
 export interface KvStoreOptions {
   /** Bound on registered blocking-query watches. */
   readonly watchesMax?: number;
@@ -64,10 +117,14 @@ export interface KvStoreOptions {
 interface Touched {
   keys: string[];
   trees: string[];
+  sessions: boolean;
 }
 
-export class KvStore implements KvTables {
+export class KvStore implements KvTables, SessionTables {
   private kvMap = new OrderedMap<KvEntry>();
+  private sessionMap = emptySessions();
+  /** key → ms until which acquires are refused. In memory only, as Consul's lockDelay (see restore). */
+  private delays = new Map<string, number>();
   private stones = new OrderedMap<Tombstone>();
   /** The own index-table rows (OWN_TABLES). */
   private tables = new Map<string, IndexRow>();
@@ -82,9 +139,42 @@ export class KvStore implements KvTables {
   /** Invariant: strictly increases with each apply; set by restore to the snapshot's LastIndex. */
   private applied = 0;
   private readonly watches: WatchRegistry;
+  /** Session reads watch the whole table under the target "" (a wake is a hint to re-read). */
+  private readonly sessionWatches: WatchRegistry;
 
   constructor(options: KvStoreOptions = {}) {
     this.watches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+    this.sessionWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+  }
+
+  get sessions(): OrderedMap<SessionEntry> {
+    return this.sessionMap;
+  }
+
+  get sessionsIndex(): number {
+    return this.tables.get(TABLE_SESSIONS)?.value ?? 0;
+  }
+
+  /** The lock-delays in force (key → ms), for the leader's pre-checks and for tests. */
+  get lockDelays(): ReadonlyMap<string, number> {
+    return this.delays;
+  }
+
+  sessionInfo(id: string): SessionGetResult {
+    return sessionGet(this, id);
+  }
+
+  sessionList(): SessionListResult {
+    return sessionList(this);
+  }
+
+  nodeSessions(node: string): SessionListResult {
+    return nodeSessions(this, node);
+  }
+
+  /** A one-shot wake for the next session write (create, destroy, invalidate) or restore. */
+  watchSessions(wake: () => void): () => void {
+    return this.sessionWatches.watch("", "prefix", wake);
   }
 
   /** The live KV table. Callers read it; iterate a snapshot() instead when writes may interleave. */
@@ -122,17 +212,45 @@ export class KvStore implements KvTables {
     return this.watches.watch(target, kind, wake);
   }
 
-  /** Applies the command of raft entry `index` (its bytes, or the decoded command). */
-  apply(index: number, command: Uint8Array | KvCommand, sessions: SessionView = NO_SESSIONS): ApplyResult {
+  /**
+   * Applies the command of raft entry `index` (its bytes, or the decoded command) and answers as KV writes
+   * always have: true/false or InvalidSessionError. A refused session or txn command throws its typed error
+   * (after the index has been consumed, with nothing else applied). Use execute() for full results.
+   * `sessions` overrides the store's own session table (callers that keep sessions elsewhere).
+   */
+  apply(index: number, command: Uint8Array | KvCommand, sessions?: SessionView): ApplyResult {
+    const r = this.execute(index, command, sessions);
+    if (typeof r === "boolean" || r instanceof InvalidSessionError) return r;
+    if (r instanceof Error) throw r;
+    return r !== null;
+  }
+
+  /** Applies the command of raft entry `index` and returns its full result (see CommandResult). */
+  execute(index: number, command: Uint8Array | KvCommand, sessions?: SessionView): CommandResult {
     assert(Number.isSafeInteger(index) && index > 0, `apply at a positive raft index, not ${index}`);
     assert(index > this.applied, `apply index ${index} after index ${this.applied}`);
     const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
     this.applied = index;
-    const touched: Touched = { keys: [], trees: [] };
+    const touched: Touched = { keys: [], trees: [], sessions: false };
     const result = this.dispatch(index, cmd, sessions, touched);
     for (const key of touched.keys) this.watches.keyChanged(key);
     for (const prefix of touched.trees) this.watches.treeChanged(prefix);
+    if (touched.sessions) this.sessionWatches.all();
     return result;
+  }
+
+  /** The store's own sessions as a SessionView, judging lock-delays at `time` (none: no lock-delay applies). */
+  private viewAt(time: number | undefined): SessionView {
+    return {
+      isValid: (id) => this.sessionMap.has(id),
+      isLockDelayed: (key) => {
+        const until = this.delays.get(key);
+        if (until === undefined || time === undefined) return false;
+        if (time < until) return true;
+        this.delays.delete(key); // expired: forget it, identically on every replica
+        return false;
+      },
+    };
   }
 
   /** An O(1) point-in-time view for snapshots; later applies do not change it. */
@@ -140,6 +258,8 @@ export class KvStore implements KvTables {
     return new KvSnapshot({
       kv: this.kvMap.clone(),
       tombstones: this.stones.clone(),
+      sessions: this.sessionMap.clone(),
+      lockDelays: new Map(this.delays),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
       index: new Map(this.tables),
       indexRows: this.indexRows,
@@ -149,11 +269,15 @@ export class KvStore implements KvTables {
     });
   }
 
-  /** Replaces the whole state with a snapshot's records; wakes every watch. Throws RestoreError. */
-  restore(items: Iterable<RestoreItem>): void {
+  /**
+   * Replaces the whole state with a snapshot's records; wakes every watch. Throws RestoreError.
+   * Lock-delays are not in state.bin (Consul keeps them in memory); pass a KvSnapshot's `lockDelays` to
+   * carry them over, otherwise the restored store starts with none, as a restored Consul server does.
+   */
+  restore(items: Iterable<RestoreItem>, lockDelays?: ReadonlyMap<string, number>): void {
     const r = new Restorer();
     for (const item of items) r.add(item);
-    this.install(r);
+    this.install(r, lockDelays);
   }
 
   /** restore() from a stream, e.g. readStateBin(...). The state changes only once the stream is complete. */
@@ -163,9 +287,11 @@ export class KvStore implements KvTables {
     this.install(r);
   }
 
-  private install(r: Restorer): void {
+  private install(r: Restorer, lockDelays?: ReadonlyMap<string, number>): void {
     const s = r.finish();
     this.kvMap = s.kv;
+    this.sessionMap = s.sessions;
+    this.delays = new Map(lockDelays ?? []);
     this.stones = s.tombstones;
     this.tables = s.index;
     this.indexRows = s.indexRows;
@@ -174,9 +300,15 @@ export class KvStore implements KvTables {
     this.headerFloor = s.headerFloor;
     this.applied = s.lastIndex;
     this.watches.all();
+    this.sessionWatches.all();
   }
 
-  private dispatch(idx: number, cmd: KvCommand, sessions: SessionView, t: Touched): ApplyResult {
+  private dispatch(
+    idx: number,
+    cmd: KvCommand,
+    sessions: SessionView | undefined,
+    t: Touched,
+  ): CommandResult {
     switch (cmd.op) {
       case "set":
         this.write(idx, cmd.key, cmd.value, cmd.flags, undefined, 0, t);
@@ -184,27 +316,129 @@ export class KvStore implements KvTables {
       case "cas":
         return this.cas(idx, cmd, t);
       case "acquire":
-        return this.acquire(idx, cmd, sessions, t);
+        return this.acquire(idx, cmd, sessions ?? this.viewAt(cmd.time), t);
       case "release":
         return this.release(idx, cmd, t);
       case "delete":
         this.deleteKey(idx, cmd.key, t);
         return true;
-      case "delete-cas": {
-        const e = this.kvMap.get(cmd.key);
-        if (e === undefined || BigInt(e.ModifyIndex) !== cmd.index) return e === undefined;
-        this.deleteKey(idx, cmd.key, t);
-        return true;
-      }
+      case "delete-cas":
+        return this.deleteCas(idx, cmd.key, cmd.index, t);
       case "delete-tree":
         this.deleteTree(idx, cmd.prefix, t);
         return true;
       case "tombstone-reap":
         this.reap(cmd.index);
         return true;
+      case "session-create":
+        return this.createSession(idx, cmd.session, t);
+      case "session-destroy":
+      case "session-invalidate":
+        return this.destroySession(idx, cmd.id, cmd.time, t);
+      case "session-renew":
+        return this.sessionMap.get(cmd.id) ?? null;
+      case "txn":
+        return this.txn(idx, cmd.ops, sessions ?? this.viewAt(cmd.time), t);
       default:
         return unreachable(cmd, "apply command");
     }
+  }
+
+  /** Consul's endpoint checks (TTL, Behavior) and state-store insert; the proposer chose the ID. */
+  private createSession(idx: number, spec: SessionSpec, t: Touched): CommandResult {
+    if (spec.ID === "") return new SessionIdError("Missing session ID");
+    if (this.sessionMap.has(spec.ID))
+      return new SessionIdError(`session ${JSON.stringify(spec.ID)} already exists`);
+    const ttlError = validateSessionTtl(spec.TTL);
+    if (ttlError !== null) return ttlError;
+    const behavior = normalizeBehavior(spec.Behavior);
+    if (typeof behavior !== "string") return behavior;
+    this.sessionMap.set(spec.ID, sessionEntry(spec, behavior, idx));
+    this.bump(TABLE_SESSIONS, idx);
+    t.sessions = true;
+    return true;
+  }
+
+  /**
+   * Consul's deleteSessionTxn: drop the session, then release (Session cleared, LockIndex kept, ModifyIndex
+   * moved) or delete (tombstone) every key it holds per Behavior, each under lock-delay from `time`.
+   * An unknown session is a no-op that still answers true.
+   */
+  private destroySession(idx: number, id: string, time: number, t: Touched): true {
+    const s = this.sessionMap.get(id);
+    if (s === undefined) return true;
+    this.sessionMap.delete(id);
+    this.bump(TABLE_SESSIONS, idx);
+    t.sessions = true;
+    // Consul finds held keys by a session index; a scan keeps the tables simple (destroys are rare).
+    const held: KvEntry[] = [];
+    for (const [, e] of this.kvMap.entries()) if (e.Session === id) held.push(e);
+    const until = lockDelayUntil(time, s.LockDelay);
+    for (const e of held) {
+      if (s.Behavior === "delete") this.deleteKey(idx, e.Key, t);
+      else this.write(idx, e.Key, e.Value, e.Flags, "", e.LockIndex, t);
+      if (until !== null) this.delays.set(e.Key, until);
+    }
+    return true;
+  }
+
+  /**
+   * All or nothing: the ops run on the live tables after O(1) copy-on-write clones of them were put aside;
+   * if any op fails, the clones are put back and no watch fires. The raft index is consumed either way.
+   */
+  private txn(idx: number, ops: readonly TxnOp[], view: SessionView, t: Touched): CommandResult {
+    if (ops.length > TXN_OPS_MAX) return txnTooLarge(ops.length);
+    const saved = {
+      kv: this.kvMap.clone(),
+      stones: this.stones.clone(),
+      tables: new Map(this.tables),
+      emit: new Set(this.indexEmit),
+    };
+    const work: Touched = { keys: [], trees: [], sessions: false };
+    const ctx = this.txnContext(idx, view, work);
+    const pre = precheckTxn(ops, ctx);
+    if (pre.length > 0) return new TxnFailedError(pre);
+    const r = runTxn(ops, ctx);
+    if (Array.isArray(r)) {
+      this.kvMap = saved.kv;
+      this.stones = saved.stones;
+      this.tables = saved.tables;
+      this.indexEmit = saved.emit;
+      return new TxnFailedError(r);
+    }
+    t.keys.push(...work.keys);
+    t.trees.push(...work.trees);
+    return r;
+  }
+
+  private txnContext(idx: number, view: SessionView, t: Touched): TxnContext {
+    const stored = (key: string): KvEntry => this.kvMap.get(key) as KvEntry;
+    // Lock-delay was judged by precheckTxn, as Consul's leader does before the write.
+    const noDelay: SessionView = { isValid: (id) => view.isValid(id), isLockDelayed: () => false };
+    const locked = (r: ApplyResult, key: string): KvEntry | false | string =>
+      r instanceof InvalidSessionError ? r.message : r && stored(key);
+    return {
+      get: (key) => this.kvMap.get(key),
+      list: (prefix) => [...this.kvMap.prefix(prefix)].map(([, e]) => e),
+      set: (op) => {
+        this.write(idx, op.key, op.value, op.flags, undefined, 0, t);
+        return stored(op.key);
+      },
+      cas: (op) => this.cas(idx, { op: "cas", ...op }, t) && stored(op.key),
+      lock: (op) => locked(this.acquire(idx, { op: "acquire", ...op }, noDelay, t), op.key),
+      unlock: (op) => locked(this.release(idx, { op: "release", ...op }, t), op.key),
+      delete: (key) => this.deleteKey(idx, key, t),
+      deleteCas: (op) => this.deleteCas(idx, op.key, op.index, t),
+      deleteTree: (prefix) => this.deleteTree(idx, prefix, t),
+      lockDelayed: (key) => view.isLockDelayed(key),
+    };
+  }
+
+  private deleteCas(idx: number, key: string, index: bigint, t: Touched): boolean {
+    const e = this.kvMap.get(key);
+    if (e === undefined || BigInt(e.ModifyIndex) !== index) return e === undefined;
+    this.deleteKey(idx, key, t);
+    return true;
   }
 
   /** Consul's kvsSetTxn. `session` undefined keeps the current holder. */

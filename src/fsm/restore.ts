@@ -2,7 +2,7 @@
  * Builds a fresh store state from a snapshot's records; the store swaps it in only once all records are in,
  * so a failed restore changes nothing (as Consul, which restores into a new state store).
  *
- * KVS (2), Tombstone (5) and Index (16) records become tables. Every other record is kept as its raw bytes
+ * KVS (2), Tombstone (5), Session (3) and Index (16) records become tables. Every other record is kept as its raw bytes
  * and written back unchanged, in its original order relative to the others and to the three served groups
  * (see OpaqueRecords). When the archive has no KV records (or no Index rows), the split point of the
  * opaque records is placed where Consul's CE writer puts those groups, so that KV written later lands
@@ -20,6 +20,7 @@ import {
 } from "../snapshot/index.js";
 import { OrderedMap } from "./btree.js";
 import { RestoreError } from "./errors.js";
+import { emptySessions, type SessionEntry } from "./session.js";
 import {
   type Carry,
   type IndexRecordRow,
@@ -28,6 +29,7 @@ import {
   type OpaqueRecords,
   OWN_TABLES,
   TABLE_KVS,
+  TABLE_SESSIONS,
   TABLE_TOMBSTONES,
   type Tombstone,
 } from "./state.js";
@@ -38,6 +40,7 @@ export type RestoreItem = StateBinItem | RawRecord | SnapshotRecord;
 export interface RestoredState {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
+  readonly sessions: OrderedMap<SessionEntry>;
   readonly index: Map<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
   /** Own tables whose rows the next snapshot writes even where the archive had none. */
@@ -78,6 +81,9 @@ function carryOf(d: DirEntry): Carry | undefined {
 export class Restorer {
   private readonly kv = new OrderedMap<KvEntry>();
   private readonly tombstones = new OrderedMap<Tombstone>();
+  private readonly sessions = emptySessions();
+  /** Where the first Session record came among the opaque records before any KV (undefined: none there). */
+  private sessionSplit: number | undefined;
   private readonly index = new Map<string, IndexRow>();
   private readonly indexRows: IndexRecordRow[] = [];
   /** Own-table maxima implied by the KV and tombstone records, for archives without those Index rows. */
@@ -98,6 +104,7 @@ export class Restorer {
     if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
     else if (
       rec.type === MessageType.KVS ||
+      rec.type === MessageType.Session ||
       rec.type === MessageType.Tombstone ||
       rec.type === MessageType.Index
     ) {
@@ -109,6 +116,12 @@ export class Restorer {
     switch (rec.kind) {
       case "KVS":
         this.addEntry(rec.body);
+        break;
+      case "Session":
+        if (this.phase === 0 && this.sessionSplit === undefined) this.sessionSplit = this.phases[0].length;
+        this.sessions.set(rec.body.ID, rec.body);
+        // As Consul's SessionRestore: the table index follows the sessions; an Index row overrides it.
+        this.bumpMax(TABLE_SESSIONS, rec.body.ModifyIndex);
         break;
       case "Tombstone":
         this.enterKv();
@@ -157,6 +170,10 @@ export class Restorer {
 
   finish(): RestoredState {
     let [head, middle, tail] = this.phases;
+    // Sessions go between the records Consul writes before them and those after (ACLs, then KV).
+    const cut = this.sessionSplit ?? splitAfter(head, MessageType.Session);
+    const pre = head.slice(0, cut);
+    head = head.slice(cut);
     if (!this.sawKv) {
       const at = splitAfter(head, MessageType.Tombstone);
       middle = [...head.slice(at), ...middle];
@@ -181,10 +198,11 @@ export class Restorer {
     return {
       kv: this.kv,
       tombstones: this.tombstones,
+      sessions: this.sessions,
       index: this.index,
       indexRows: this.indexRows,
       indexEmit,
-      opaque: { head, middle, tail },
+      opaque: { pre, head, middle, tail },
       headerFloor: this.headerFloor,
       lastIndex,
     };

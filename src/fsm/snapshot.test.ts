@@ -169,6 +169,8 @@ describe("restoring Consul's archives", () => {
         [...rs].filter((r) => !SERVED.has(r.type)).map((r) => Buffer.concat([Uint8Array.of(r.type), r.body]));
       assert.deepEqual(opaque(view.records()), opaque(records), "foreign records, in order, byte for byte");
       assert.deepEqual(await stateBin(view), raw, "the whole state.bin comes back byte for byte");
+      const sessionRecords = records.filter((r) => r.type === MessageType.Session);
+      assert.equal(s.sessionList().sessions.length, sessionRecords.length, "sessions restored");
       // A write lands in the KV group; everything foreign stays as it was.
       s.apply(view.header().LastIndex + 1, { op: "set", key: "cairn/new", value: bytes("x"), flags: 0n });
       const after = s.snapshot();

@@ -5,7 +5,8 @@
  * and the expensive part, encoding, happens while it streams out. Records come out in a fixed order with
  * KV entries, tombstones and index rows each in key order (Go's byte order), so two replicas with the same
  * state write byte-identical state.bin. Order (Consul's CE writer order for the types served here):
- *   opaque head, KVS (2), Tombstone (5), opaque middle, Index (16), opaque tail.
+ *   opaque pre, Session (3), opaque head, KVS (2), Tombstone (5), opaque middle, Index (16), opaque tail.
+ * Lock-delays are not records (Consul has none for them); `lockDelays` carries them for in-process restores.
  */
 import {
   type Extra,
@@ -17,6 +18,15 @@ import {
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
 import { compareKeys, type OrderedMap } from "./btree.js";
+import {
+  nodeSessions,
+  type SessionEntry,
+  type SessionGetResult,
+  type SessionListResult,
+  type SessionTables,
+  sessionGet,
+  sessionList,
+} from "./session.js";
 import {
   entryRecord,
   type GetResult,
@@ -30,12 +40,15 @@ import {
   listEntries,
   listKeys,
   type OpaqueRecords,
+  TABLE_SESSIONS,
   type Tombstone,
 } from "./state.js";
 
 export interface KvSnapshotParts {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
+  readonly sessions: OrderedMap<SessionEntry>;
+  readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
   readonly indexEmit: ReadonlySet<string>;
@@ -45,9 +58,12 @@ export interface KvSnapshotParts {
 }
 
 /** Invariant: nothing here changes after construction (the trees are clones nobody else writes). */
-export class KvSnapshot implements KvTables {
+export class KvSnapshot implements KvTables, SessionTables {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
+  readonly sessions: OrderedMap<SessionEntry>;
+  /** key → ms until which acquires are refused, at the time of the snapshot. Not written to state.bin. */
+  readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly opaque: OpaqueRecords;
   private readonly indexRows: readonly IndexRecordRow[];
@@ -57,6 +73,8 @@ export class KvSnapshot implements KvTables {
   constructor(parts: KvSnapshotParts) {
     this.kv = parts.kv;
     this.tombstones = parts.tombstones;
+    this.sessions = parts.sessions;
+    this.lockDelays = parts.lockDelays;
     this.index = parts.index;
     this.indexRows = parts.indexRows;
     this.indexEmit = parts.indexEmit;
@@ -76,6 +94,22 @@ export class KvSnapshot implements KvTables {
     return listKeys(this, prefix, separator);
   }
 
+  get sessionsIndex(): number {
+    return this.index.get(TABLE_SESSIONS)?.value ?? 0;
+  }
+
+  sessionInfo(id: string): SessionGetResult {
+    return sessionGet(this, id);
+  }
+
+  sessionList(): SessionListResult {
+    return sessionList(this);
+  }
+
+  nodeSessions(node: string): SessionListResult {
+    return nodeSessions(this, node);
+  }
+
   /** state.bin's header: LastIndex is the highest index in the index table, as Consul's. */
   header(): SnapshotHeader {
     let last = this.headerFloor;
@@ -86,6 +120,8 @@ export class KvSnapshot implements KvTables {
 
   /** The records, encoded, in the order described above. */
   *records(): Generator<RawRecord> {
+    yield* this.opaque.pre;
+    for (const [, body] of this.sessions.entries()) yield encodeRecord({ kind: "Session", type: 3, body });
     yield* this.opaque.head;
     for (const [, e] of this.kv.entries()) yield encodeRecord({ kind: "KVS", type: 2, body: entryRecord(e) });
     for (const [key, stone] of this.tombstones.entries()) {

@@ -61,20 +61,21 @@ export interface IndexRecordRow {
 }
 
 /** The index-table rows the store itself maintains; they answer reads (kvTableMax). */
-export const OWN_TABLES: readonly string[] = ["kvs", "tombstones"];
+export const OWN_TABLES: readonly string[] = ["kvs", "tombstones", "sessions"];
 
 /**
  * Records of types the store does not serve, in their original order, split around the records it writes
  * itself so that an unchanged store writes a Consul archive back byte for byte:
- * head, KVS, Tombstone, middle, Index, tail.
+ * pre, Session, head, KVS, Tombstone, middle, Index, tail.
  */
 export interface OpaqueRecords {
+  readonly pre: readonly RawRecord[];
   readonly head: readonly RawRecord[];
   readonly middle: readonly RawRecord[];
   readonly tail: readonly RawRecord[];
 }
 
-export const NO_OPAQUE: OpaqueRecords = { head: [], middle: [], tail: [] };
+export const NO_OPAQUE: OpaqueRecords = { pre: [], head: [], middle: [], tail: [] };
 
 /** The tables a read needs: the live store's, or a snapshot's frozen copies. */
 export interface KvTables {
@@ -86,6 +87,7 @@ export interface KvTables {
 
 export const TABLE_KVS = "kvs";
 export const TABLE_TOMBSTONES = "tombstones";
+export const TABLE_SESSIONS = "sessions";
 
 export interface GetResult {
   readonly index: number;
