@@ -511,7 +511,8 @@ type WireResult =
  * error so that the follower rebuilds it (and src/http maps it as it would on the leader).
  */
 type WriteAnswer =
-  | { readonly ok: WireResult }
+  /** A bare boolean is what servers before sessions answered: kept readable during a rolling upgrade. */
+  | { readonly ok: WireResult | boolean }
   | {
       readonly error: string;
       readonly kind: "invalid" | "dropped" | "unavailable";
@@ -574,7 +575,7 @@ function fromWire(w: WireResult): CommandResult {
 
 /** The result of a write answer; the store's refusals are returned (typed), server conditions thrown. */
 function unwrap(a: WriteAnswer): CommandResult {
-  if ("ok" in a) return fromWire(a.ok);
+  if ("ok" in a) return typeof a.ok === "boolean" ? a.ok : fromWire(a.ok);
   if (a.kind === "dropped") throw new ProposalDroppedError(a.error);
   if (a.kind === "unavailable") throw new UnavailableError(a.error);
   switch (a.code) {
