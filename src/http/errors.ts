@@ -9,9 +9,14 @@
 import {
   CommandDecodeError,
   CommandLimitError,
+  InvalidBehaviorError,
   InvalidKeyError,
   InvalidSessionError,
   RestoreError,
+  SessionIdError,
+  SessionTtlError,
+  TxnFailedError,
+  TxnTooLargeError,
   WatchLimitError,
 } from "../fsm/index.js";
 import { SnapshotError } from "../snapshot/index.js";
@@ -22,7 +27,8 @@ import {
   ProposalDroppedError,
   UnavailableError,
 } from "../util/index.js";
-import { BodyTooLargeError, type HttpResponse, textResponse } from "./model.js";
+import { goJson } from "./json.js";
+import { APPLICATION_JSON, BodyTooLargeError, type HttpResponse, textResponse } from "./model.js";
 
 /** A response decided by a handler (Consul's HTTPError{StatusCode, Reason}): that status, that text. */
 export class HttpError extends Error {
@@ -49,6 +55,10 @@ function classify(err: unknown): readonly [number, string] | null {
   // Client mistakes: an unknown session on acquire, a key or value past a limit, an unencodable key.
   if (err instanceof InvalidSessionError || err instanceof CommandLimitError) return [400, err.message];
   if (err instanceof InvalidKeyError || err instanceof RestoreError) return [400, err.message];
+  // A session the store refuses to create (bad TTL or Behavior, a clashing ID): Consul's text, as a 400.
+  if (err instanceof SessionTtlError || err instanceof InvalidBehaviorError || err instanceof SessionIdError)
+    return [400, err.message];
+  if (err instanceof TxnTooLargeError) return [413, err.message];
   // An archive that fails verification on restore: the client sent it (Consul answers 500, same text).
   if (err instanceof SnapshotError) return [400, err.message];
   // Too many blocking queries at once: a server under load, as Consul's rate limiter answers.
@@ -68,6 +78,12 @@ function messageOf(err: Error, fallback: string): string {
 
 /** The response for an error thrown by a handler or by the ServerApi. Rethrows AssertionError. */
 export function errorResponse(err: unknown): HttpResponse {
+  // A rolled-back txn is Consul's 409 with a JSON body listing each failed op.
+  if (err instanceof TxnFailedError) {
+    const Errors = err.errors.map((e) => ({ OpIndex: e.OpIndex, What: e.What }));
+    const body = goJson({ Results: null, Errors });
+    return { status: 409, headers: { "Content-Type": APPLICATION_JSON }, body };
+  }
   const c = classify(err);
   if (c === null) throw err;
   const headers = err instanceof HttpError ? err.headers : {};

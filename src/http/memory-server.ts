@@ -5,19 +5,27 @@
  *
  * Knobs for tests: `hasLeader` (false: writes and non-stale reads fail with NotLeaderError, as a server
  * without a leader does), `failNext` (the next call rejects with that error), `sessions` (the sessions an
- * acquire may use), and the plain fields behind the status, operator and agent endpoints.
+ * acquire may use besides the store's own), `now` (the clock stamped into timed commands, as a leader does),
+ * and the plain fields behind the status, operator and agent endpoints. Session TTLs are not timed here.
  */
 
+import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import {
+  type CommandResult,
   encodeCommand,
   InvalidSessionError,
   type KvCommand,
   KvStore,
+  normalizeBehavior,
+  type SessionEntry,
+  type SessionSpec,
   type SessionView,
+  type TxnOp,
+  type TxnSuccess,
   VALUE_BYTES_MAX,
-  type WatchKind,
+  validateSessionTtl,
 } from "../fsm/index.js";
 import type {
   AgentInfo,
@@ -28,6 +36,7 @@ import type {
   RaftServerInfo,
   ServerApi,
   ServerHealth,
+  SessionRequest,
 } from "../server/api.js";
 import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
@@ -37,15 +46,20 @@ export const WAIT_MAX_MS = 10 * 60 * 1000;
 
 const ADDRESS = "127.0.0.1:8300";
 
+/** Registers a one-shot wake on the data a read depends on; returns its cancel. */
+type Watch = (wake: () => void) => () => void;
+
 export class MemoryServer implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax: number;
   readonly store = new KvStore();
-  /** Session ids an acquire may name. */
+  /** Session ids an acquire may name besides the sessions in the store. */
   readonly sessions = new Set<string>();
   /** Sessions whose keys refuse acquires (lock-delay). */
   readonly lockDelayed = new Set<string>();
   hasLeader = true;
+  /** The leader's wall clock (ms) put into timed commands. */
+  now: () => number = () => Date.now();
   /** Rejects the next ServerApi call with this error, then clears. */
   failNext: Error | null = null;
   /** Every KV command written, in order (what the handlers asked for). */
@@ -104,15 +118,51 @@ export class MemoryServer implements ServerApi {
   }
 
   kvGet(key: string, q: QueryOptions) {
-    return this.block(q, key, "key", () => this.store.get(key));
+    return this.block(
+      q,
+      (w) => this.store.watch(key, "key", w),
+      () => this.store.get(key),
+    );
   }
 
   kvList(prefix: string, q: QueryOptions) {
-    return this.block(q, prefix, "prefix", () => this.store.list(prefix));
+    return this.block(
+      q,
+      (w) => this.store.watch(prefix, "prefix", w),
+      () => this.store.list(prefix),
+    );
   }
 
   kvKeys(prefix: string, separator: string, q: QueryOptions) {
-    return this.block(q, prefix, "prefix", () => this.store.keys(prefix, separator));
+    return this.block(
+      q,
+      (w) => this.store.watch(prefix, "prefix", w),
+      () => this.store.keys(prefix, separator),
+    );
+  }
+
+  sessionInfo(id: string, q: QueryOptions) {
+    return this.block(
+      q,
+      (w) => this.store.watchSessions(w),
+      () => this.store.sessionInfo(id),
+    );
+  }
+
+  sessionList(q: QueryOptions) {
+    return this.block(
+      q,
+      (w) => this.store.watchSessions(w),
+      () => this.store.sessionList(),
+    );
+  }
+
+  sessionNode(node: string, q: QueryOptions) {
+    return this.block(
+      q,
+      (w) => this.store.watchSessions(w),
+      () => this.store.nodeSessions(node),
+    );
   }
 
   /**
@@ -122,8 +172,7 @@ export class MemoryServer implements ServerApi {
    */
   private async block<T extends { readonly index: number }>(
     q: QueryOptions,
-    target: string,
-    kind: WatchKind,
+    watch: Watch,
     read: () => T,
   ): Promise<Queried<T>> {
     this.check(q.consistency === "stale");
@@ -132,7 +181,7 @@ export class MemoryServer implements ServerApi {
     while (q.minIndex !== 0 && value.index <= q.minIndex) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await this.wake(target, kind, left);
+      await this.wake(watch, left);
       value = read();
     }
     return {
@@ -153,14 +202,14 @@ export class MemoryServer implements ServerApi {
   private waiting = 0;
 
   /** Resolves on the first write to the target or after `ms`, whichever comes first; leaves nothing behind. */
-  private wake(target: string, kind: WatchKind, ms: number): Promise<void> {
+  private wake(watch: Watch, ms: number): Promise<void> {
     this.waiting += 1;
     return new Promise((resolve) => {
       const done = (): void => {
         this.waiting -= 1;
         resolve();
       };
-      const cancel = this.store.watch(target, kind, () => {
+      const cancel = watch(() => {
         clearTimeout(timer);
         done();
       });
@@ -176,13 +225,56 @@ export class MemoryServer implements ServerApi {
     // Encode as the real server does for the raft log, so that limit and key errors are the same.
     const bytes = encodeCommand(cmd);
     this.writes.push(cmd);
+    const time = this.now();
     const view: SessionView = {
-      isValid: (id) => this.sessions.has(id),
-      isLockDelayed: (key) => this.lockDelayed.has(key),
+      isValid: (id) => this.sessions.has(id) || this.store.sessions.has(id),
+      isLockDelayed: (key) => this.lockDelayed.has(key) || time < (this.store.lockDelays.get(key) ?? 0),
     };
     const result = this.store.apply(this.store.appliedIndex + 1, bytes, view);
     if (result instanceof InvalidSessionError) throw result;
     return result;
+  }
+
+  /** Applies a timed command as the leader would: stamped with `now`, encoded as for the raft log. */
+  private execute(cmd: KvCommand): Exclude<CommandResult, Error> {
+    this.check(false);
+    const stamped = "time" in cmd ? { ...cmd, time: this.now() } : cmd;
+    const result = this.store.execute(this.store.appliedIndex + 1, encodeCommand(stamped));
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /** Consul's create defaults, as the real server fills them in (src/server/sessions.ts). */
+  async sessionCreate(req: SessionRequest): Promise<string> {
+    const session: SessionSpec = {
+      ID: randomUUID(),
+      Name: req.Name ?? "",
+      Node: req.Node === undefined || req.Node === "" ? this.self.nodeName : req.Node,
+      LockDelay: req.LockDelay ?? 15_000_000_000,
+      Behavior: req.Behavior === undefined || req.Behavior === "" ? "release" : req.Behavior,
+      TTL: req.TTL ?? "",
+      NodeChecks: req.NodeChecks === undefined ? ["serfHealth"] : req.NodeChecks,
+      ServiceChecks: req.ServiceChecks ?? null,
+    };
+    const bad = validateSessionTtl(session.TTL) ?? normalizeBehavior(session.Behavior);
+    if (bad instanceof Error) throw bad;
+    this.execute({ op: "session-create", session, time: 0 });
+    return session.ID;
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    this.execute({ op: "session-destroy", id, time: 0 });
+  }
+
+  async sessionRenew(id: string): Promise<SessionEntry | null> {
+    const r = this.execute({ op: "session-renew", id, time: 0 });
+    return r === null || typeof r === "boolean" || "kind" in r ? null : r;
+  }
+
+  async txn(ops: readonly TxnOp[]): Promise<TxnSuccess> {
+    const r = this.execute({ op: "txn", ops, time: 0 });
+    if (r === null || typeof r === "boolean" || !("kind" in r)) throw new Error("txn: unexpected result");
+    return r;
   }
 
   leaderAddress(): string {

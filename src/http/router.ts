@@ -16,7 +16,16 @@ import {
   statusLeader,
   statusPeers,
 } from "./operator.js";
+import {
+  sessionCreate,
+  sessionDestroy,
+  sessionInfo,
+  sessionList,
+  sessionNode,
+  sessionRenew,
+} from "./session.js";
 import { snapshotRestore, snapshotSave } from "./snapshot.js";
+import { txnEndpoint } from "./txn.js";
 
 export interface Route {
   /** An exact path, or a subtree when it ends in "/" (Go's mux: "/v1/kv/" matches "/v1/kv/a/b"). */
@@ -27,6 +36,13 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [
   { pattern: "/v1/kv/", methods: kvEndpoint },
+  { pattern: "/v1/txn", methods: { PUT: txnEndpoint } },
+  { pattern: "/v1/session/create", methods: { PUT: sessionCreate } },
+  { pattern: "/v1/session/destroy/", methods: { PUT: sessionDestroy } },
+  { pattern: "/v1/session/renew/", methods: { PUT: sessionRenew } },
+  { pattern: "/v1/session/info/", methods: { GET: sessionInfo } },
+  { pattern: "/v1/session/node/", methods: { GET: sessionNode } },
+  { pattern: "/v1/session/list", methods: { GET: sessionList } },
   { pattern: "/v1/status/leader", methods: { GET: statusLeader } },
   { pattern: "/v1/status/peers", methods: { GET: statusPeers } },
   { pattern: "/v1/operator/raft/configuration", methods: { GET: raftConfiguration } },

@@ -1,4 +1,15 @@
-import type { GetResult, KeysResult, KvCommand, ListResult } from "../fsm/index.js";
+import type {
+  GetResult,
+  KeysResult,
+  KvCommand,
+  ListResult,
+  SessionEntry,
+  SessionGetResult,
+  SessionListResult,
+  TxnOp,
+  TxnSuccess,
+} from "../fsm/index.js";
+import type { ServiceCheck } from "../snapshot/index.js";
 
 /**
  * What the HTTP layer asks of a server agent. src/http depends only on this interface (DESIGN.md: http →
@@ -31,6 +42,23 @@ export interface QueryMeta {
 export interface Queried<T> {
   readonly meta: QueryMeta;
   readonly value: T;
+}
+
+/**
+ * PUT /v1/session/create as the HTTP layer parsed it; absent fields take Consul's defaults (filled in by the
+ * server that proposes: Node = its node name, LockDelay 15s, Behavior "release", NodeChecks ["serfHealth"]).
+ */
+export interface SessionRequest {
+  readonly Name?: string;
+  readonly Node?: string;
+  /** Nanoseconds. */
+  readonly LockDelay?: number;
+  readonly Behavior?: string;
+  /** A Go duration string; "" = no TTL. */
+  readonly TTL?: string;
+  /** `[]` is kept: a session without node checks (nothing but destroy or its TTL ends it). */
+  readonly NodeChecks?: readonly string[] | null;
+  readonly ServiceChecks?: readonly ServiceCheck[] | null;
 }
 
 export interface RaftServerInfo {
@@ -93,6 +121,21 @@ export interface ServerApi {
   kvKeys(prefix: string, separator: string, q: QueryOptions): Promise<Queried<KeysResult>>;
   /** Commits a KV write through Raft (forwarded to the leader) and returns Consul's boolean. */
   kvWrite(cmd: KvCommand): Promise<boolean>;
+
+  /**
+   * Sessions. Writes go through Raft stamped with the leader's clock; they reject with the store's typed errors
+   * (SessionTtlError, InvalidBehaviorError, SessionIdError). Reads block on the sessions table like KV reads.
+   */
+  sessionCreate(spec: SessionRequest): Promise<string>;
+  /** True also for an unknown session, as Consul. */
+  sessionDestroy(id: string): Promise<void>;
+  /** The session (its TTL timer reset on the leader), or null when it does not exist. */
+  sessionRenew(id: string): Promise<SessionEntry | null>;
+  sessionInfo(id: string, q: QueryOptions): Promise<Queried<SessionGetResult>>;
+  sessionList(q: QueryOptions): Promise<Queried<SessionListResult>>;
+  sessionNode(node: string, q: QueryOptions): Promise<Queried<SessionListResult>>;
+  /** A KV transaction through Raft: its results, or rejects with TxnFailedError (nothing applied). */
+  txn(ops: readonly TxnOp[]): Promise<TxnSuccess>;
 
   /** The leader's server RPC address, or "" when there is none. */
   leaderAddress(): string;

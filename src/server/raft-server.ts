@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
-import { decodeCommand, type KvStore } from "../fsm/index.js";
+import { type CommandResult, decodeCommand, type KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
   decodeConfChange,
@@ -56,6 +56,9 @@ export interface RaftServerOptions {
   readonly peersJsonPath?: string;
 }
 
+/** What a proposal resolves with: the command's full result (txn results, sessions) or its refusal. */
+export type ProposalResult = CommandResult | CairnError;
+
 interface Waiter<T> {
   readonly term: number;
   readonly resolve: (v: T) => void;
@@ -80,10 +83,12 @@ export class RaftServer {
   private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
-  private readonly proposals = new Map<number, Waiter<boolean | Error>>();
+  private readonly proposals = new Map<number, Waiter<ProposalResult>>();
   private readonly reads = new Map<number, Waiter<number>>();
   private readonly readsApplied: { index: number; resolve: () => void }[] = [];
   private readonly leaderWaiters = new Set<() => void>();
+  /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
+  readonly leadershipListeners = new Set<(leader: boolean) => void>();
   private readSeq = 0;
   private ticker: NodeJS.Timeout | undefined;
   private pumping = false;
@@ -234,6 +239,11 @@ export class RaftServer {
     );
   }
 
+  /** The agent's log, for the server's other parts (session timers). */
+  log(level: "debug" | "info" | "warn" | "error", msg: string): void {
+    this.o.log(level, msg);
+  }
+
   /** Whether this server has any raft state: a configuration, or a log. */
   hasState(): boolean {
     return this.storage.lastIndex() > 0 || this.raw.raft.voters.length > 0;
@@ -341,12 +351,12 @@ export class RaftServer {
 
   private async apply(e: Entry): Promise<void> {
     const started = performance.now();
-    let result: boolean | Error = true;
+    let result: ProposalResult = true;
     if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
     else if (e.kind === "restore") await this.applyRestore(e);
     else if (e.data.length > 0) {
       try {
-        result = this.kv.apply(e.index + this.indexOffset, decodeCommand(e.data));
+        result = this.kv.execute(e.index + this.indexOffset, decodeCommand(e.data));
       } catch (err) {
         // A command that decodes but cannot apply is refused by every replica alike (deterministic).
         if (err instanceof CairnError) result = err;
@@ -477,6 +487,7 @@ export class RaftServer {
     this.o.metrics.term.set(st.term);
     if (st.leader !== NONE) for (const w of [...this.leaderWaiters]) w();
     if (st.role !== "leader") this.lastLeaderContactMs = Date.now();
+    for (const l of this.leadershipListeners) l(st.role === "leader");
     this.o.log(
       "info",
       `raft: ${st.role} in term ${st.term}, leader ${this.peers.get(st.leader)?.name ?? "none"}`,
@@ -486,7 +497,7 @@ export class RaftServer {
   // ---- proposals ----
 
   /** Appends a command through Raft on this server, which must lead; resolves with its apply result. */
-  proposeLocal(data: Uint8Array): Promise<boolean | Error> {
+  proposeLocal(data: Uint8Array): Promise<ProposalResult> {
     const index = this.raw.propose(data);
     const term = this.raw.raft.term;
     this.kick();
@@ -500,7 +511,7 @@ export class RaftServer {
   }
 
   /** Proposes a user restore of the blob `handle` (already durable here); resolves once applied. */
-  proposeRestoreLocal(handle: string, archiveIndex: number): Promise<boolean | Error> {
+  proposeRestoreLocal(handle: string, archiveIndex: number): Promise<ProposalResult> {
     const index = this.raw.proposeRestore(encodeRestoreHandle({ handle, archiveIndex }));
     const term = this.raw.raft.term;
     this.kick();
@@ -634,6 +645,7 @@ export class RaftServer {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    for (const l of this.leadershipListeners) l(false);
     const gone = new UnavailableError("server is shutting down");
     for (const w of this.proposals.values()) {
       clearTimeout(w.timer);

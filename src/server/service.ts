@@ -1,11 +1,25 @@
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import {
+  type CommandResult,
+  decodeCommand,
   encodeCommand,
+  InvalidBehaviorError,
+  InvalidSessionError,
   type KvCommand,
+  type KvEntry,
   type KvStore,
+  normalizeBehavior,
+  type SessionEntry,
+  SessionIdError,
+  SessionTtlError,
+  TxnFailedError,
+  type TxnOp,
+  type TxnOpError,
+  type TxnSuccess,
+  TxnTooLargeError,
   VALUE_BYTES_MAX,
-  type WatchKind,
+  validateSessionTtl,
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
 import { readArchive } from "../snapshot/index.js";
@@ -20,10 +34,12 @@ import type {
   RaftServerInfo,
   ServerApi,
   ServerHealth,
+  SessionRequest,
 } from "./api.js";
 import { BlobStore } from "./blobs.js";
 import type { Metrics } from "./metrics.js";
-import type { RaftServer } from "./raft-server.js";
+import type { ProposalResult, RaftServer } from "./raft-server.js";
+import { SessionTimers, sessionSpecOf } from "./sessions.js";
 import { archiveOf } from "./snapshots.js";
 
 export const VERSION = "0.1.0";
@@ -47,6 +63,8 @@ export class ServerService implements ServerApi {
   private readonly kv: KvStore;
   private readonly metrics: Metrics;
   private readonly startedAt = new Date().toISOString();
+  /** The leader's session TTL timers; idle on followers. */
+  readonly sessionTimers: SessionTimers;
 
   /**
    * Test-only (CAIRN_TEST_SNAPSHOT_THROTTLE_MS): slows archive streaming to 4 KiB per interval, so tests can
@@ -60,6 +78,16 @@ export class ServerService implements ServerApi {
     this.kv = raft.kv;
     this.datacenter = datacenter;
     this.metrics = metrics;
+    this.sessionTimers = new SessionTimers({
+      sessions: () => [...this.kv.sessions.entries()].map(([, s]) => s),
+      watch: (wake) => this.kv.watchSessions(wake),
+      invalidate: async (id) => {
+        const r = await this.writeHere(encodeCommand({ op: "session-invalidate", id, time: 0 }));
+        if ("error" in r) throw new UnavailableError(r.error);
+      },
+      log: (level, msg) => raft.log(level, msg),
+    });
+    raft.leadershipListeners.add((leader) => this.sessionTimers.leadershipChanged(leader));
     const t = raft.transport;
     t.onRequest(FORWARD_WRITE, async (_from, body) =>
       utf8.encode(JSON.stringify(await this.writeHere(body))),
@@ -68,7 +96,7 @@ export class ServerService implements ServerApi {
       const ref = JSON.parse(utf8d.decode(body)) as { handle: string; archiveIndex: number; from: number };
       try {
         await this.restoreHere(ref, [ref.from]);
-        return utf8.encode(JSON.stringify({ ok: true }));
+        return utf8.encode(JSON.stringify({ ok: { bool: true } } satisfies WriteAnswer));
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
         return utf8.encode(
@@ -104,12 +132,11 @@ export class ServerService implements ServerApi {
 
   /**
    * Consul's blocking query: answer at once unless minIndex > 0; otherwise wait (up to wait + wait/16 jitter,
-   * capped at 10 minutes) for a write touching the watched key or prefix, re-running the query each time.
+   * capped at 10 minutes) for a write the `watch` registration wakes on, re-running the query each time.
    */
   private async query<T extends { index: number }>(
     q: QueryOptions,
-    target: string,
-    kind: WatchKind,
+    watch: (wake: () => void) => () => void,
     run: () => T,
   ): Promise<Queried<T>> {
     const wait = Math.min(q.waitMs > 0 ? q.waitMs : 5 * 60 * 1000, WAIT_MS_MAX);
@@ -124,7 +151,7 @@ export class ServerService implements ServerApi {
           cancel();
           resolve();
         }, deadline - Date.now());
-        const cancel = this.kv.watch(target, kind, () => {
+        const cancel = watch(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -133,51 +160,124 @@ export class ServerService implements ServerApi {
   }
 
   kvGet(key: string, q: QueryOptions) {
-    return this.query(q, key, "key", () => this.kv.get(key));
+    return this.query(
+      q,
+      (w) => this.kv.watch(key, "key", w),
+      () => this.kv.get(key),
+    );
   }
 
   kvList(prefix: string, q: QueryOptions) {
-    return this.query(q, prefix, "prefix", () => this.kv.list(prefix));
+    return this.query(
+      q,
+      (w) => this.kv.watch(prefix, "prefix", w),
+      () => this.kv.list(prefix),
+    );
   }
 
   kvKeys(prefix: string, separator: string, q: QueryOptions) {
-    return this.query(q, prefix, "prefix", () => this.kv.keys(prefix, separator));
+    return this.query(
+      q,
+      (w) => this.kv.watch(prefix, "prefix", w),
+      () => this.kv.keys(prefix, separator),
+    );
+  }
+
+  sessionInfo(id: string, q: QueryOptions) {
+    return this.query(
+      q,
+      (w) => this.kv.watchSessions(w),
+      () => this.kv.sessionInfo(id),
+    );
+  }
+
+  sessionList(q: QueryOptions) {
+    return this.query(
+      q,
+      (w) => this.kv.watchSessions(w),
+      () => this.kv.sessionList(),
+    );
+  }
+
+  sessionNode(node: string, q: QueryOptions) {
+    return this.query(
+      q,
+      (w) => this.kv.watchSessions(w),
+      () => this.kv.nodeSessions(node),
+    );
   }
 
   // ---- writes ----
 
   async kvWrite(cmd: KvCommand): Promise<boolean> {
+    const r = await this.propose(cmd);
+    if (typeof r !== "boolean")
+      throw r instanceof Error ? r : new InvalidWriteError(`unexpected result of ${cmd.op}`);
+    return r;
+  }
+
+  async sessionCreate(req: SessionRequest): Promise<string> {
+    const session = sessionSpecOf(req, this.raft.self.name);
+    // Consul's endpoint checks these before Raft, so a refused create uses no index.
+    const bad = validateSessionTtl(session.TTL) ?? normalizeBehavior(session.Behavior);
+    if (bad instanceof Error) throw bad;
+    const r = await this.propose({ op: "session-create", session, time: 0 });
+    if (r instanceof Error) throw r;
+    return session.ID;
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    const r = await this.propose({ op: "session-destroy", id, time: 0 });
+    if (r instanceof Error) throw r;
+  }
+
+  async sessionRenew(id: string): Promise<SessionEntry | null> {
+    const r = await this.propose({ op: "session-renew", id, time: 0 });
+    if (r instanceof Error) throw r;
+    return r === null || typeof r === "boolean" || "kind" in r ? null : r;
+  }
+
+  async txn(ops: readonly TxnOp[]): Promise<TxnSuccess> {
+    const r = await this.propose({ op: "txn", ops, time: 0 });
+    if (r instanceof Error) throw r;
+    if (r === null || typeof r === "boolean" || !("kind" in r))
+      throw new InvalidWriteError("txn: unexpected result");
+    return r;
+  }
+
+  /**
+   * Commits a command through the leader (forwarded when this server follows) and returns its full result; a
+   * refusal by the store comes back as its typed error (rebuilt after forwarding). The `time` of timed commands
+   * is set by the leader (writeHere), whatever the caller put there.
+   */
+  private async propose(cmd: KvCommand): Promise<CommandResult> {
     const body = encodeCommand(cmd);
     const leader = await this.raft.waitForLeader();
-    if (leader === this.raft.self.raftId) return this.unwrap(await this.writeHere(body));
+    if (leader === this.raft.self.raftId) return unwrap(await this.writeHere(body));
     try {
       const answer = await this.transport.request(leader, FORWARD_WRITE, body, 7000);
-      return this.unwrap(JSON.parse(utf8d.decode(answer)) as WriteAnswer);
+      return unwrap(JSON.parse(utf8d.decode(answer)) as WriteAnswer);
     } catch (e) {
       if (e instanceof RemoteError) throw new UnavailableError(e.remoteMessage);
       throw e;
     }
   }
 
+  /** On the leader: stamp the leader's clock into timed commands, commit, and answer in wire form. */
   private async writeHere(body: Uint8Array): Promise<WriteAnswer> {
     if (this.raft.raw.raft.role !== "leader") return { error: "No cluster leader", kind: "unavailable" };
     try {
-      const r = await this.raft.proposeLocal(body);
-      if (r instanceof Error) return { error: r.message, kind: "invalid" };
-      return { ok: r };
+      const cmd = stampTime(decodeCommand(body), Date.now());
+      const r = await this.raft.proposeLocal(encodeCommand(cmd));
+      if (cmd.op === "session-renew" && r !== null && typeof r === "object" && "ID" in r) {
+        this.sessionTimers.renew(r);
+      }
+      return toWire(r);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       return { error: msg, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" };
     }
   }
-
-  private unwrap(a: WriteAnswer): boolean {
-    if ("ok" in a) return a.ok;
-    if (a.kind === "invalid") throw new InvalidWriteError(a.error);
-    if (a.kind === "dropped") throw new ProposalDroppedError(a.error);
-    throw new UnavailableError(a.error);
-  }
-
   // ---- status and operator ----
 
   leaderAddress(): string {
@@ -372,7 +472,8 @@ export class ServerService implements ServerApi {
       const answer = JSON.parse(
         utf8d.decode(await this.transport.request(leader, RESTORE, body, 120_000)),
       ) as WriteAnswer;
-      this.unwrap(answer);
+      const r = unwrap(answer);
+      if (r instanceof Error) throw r;
     } finally {
       await verified.stateBin.remove();
     }
@@ -389,7 +490,111 @@ export class ServerService implements ServerApi {
   }
 }
 
-type WriteAnswer = { ok: boolean } | { error: string; kind: "invalid" | "dropped" | "unavailable" };
+/** A KvEntry as JSON: Flags as decimal digits, Value as base64 (or null). */
+interface WireEntry {
+  readonly Key: string;
+  readonly Flags: string;
+  readonly Value: string | null;
+  readonly CreateIndex: number;
+  readonly ModifyIndex: number;
+  readonly LockIndex: number;
+  readonly Session: string;
+}
+
+type WireResult =
+  | { readonly bool: boolean }
+  | { readonly session: SessionEntry | null }
+  | { readonly txn: readonly WireEntry[] };
+
+/**
+ * The leader's answer to a forwarded write, as JSON. "invalid" is the store's refusal: `code` names the typed
+ * error so that the follower rebuilds it (and src/http maps it as it would on the leader).
+ */
+type WriteAnswer =
+  /** A bare boolean is what servers before sessions answered: kept readable during a rolling upgrade. */
+  | { readonly ok: WireResult | boolean }
+  | {
+      readonly error: string;
+      readonly kind: "invalid" | "dropped" | "unavailable";
+      readonly code?: string;
+      readonly session?: string;
+      readonly errors?: readonly TxnOpError[];
+    };
+
+/** The leader's clock goes into every command that carries one: the FSM judges lock-delays by it. */
+function stampTime(cmd: KvCommand, now: number): KvCommand {
+  switch (cmd.op) {
+    case "acquire":
+    case "session-create":
+    case "session-destroy":
+    case "session-renew":
+    case "session-invalidate":
+    case "txn":
+      return { ...cmd, time: now };
+    default:
+      return cmd;
+  }
+}
+
+function toWire(r: ProposalResult): WriteAnswer {
+  if (r instanceof Error) {
+    const base = { error: r.message, kind: "invalid", code: r.code } as const;
+    if (r instanceof InvalidSessionError) return { ...base, session: r.session };
+    return r instanceof TxnFailedError ? { ...base, errors: r.errors } : base;
+  }
+  if (typeof r === "boolean") return { ok: { bool: r } };
+  if (r === null) return { ok: { session: null } };
+  if ("kind" in r) {
+    const txn = r.results.map((e) => ({
+      Key: e.Key,
+      Flags: e.Flags.toString(),
+      Value: e.Value === null ? null : Buffer.from(e.Value).toString("base64"),
+      CreateIndex: e.CreateIndex,
+      ModifyIndex: e.ModifyIndex,
+      LockIndex: e.LockIndex,
+      Session: e.Session,
+    }));
+    return { ok: { txn } };
+  }
+  const { extra: _extra, ...session } = r;
+  return { ok: { session } };
+}
+
+function fromWire(w: WireResult): CommandResult {
+  if ("bool" in w) return w.bool;
+  if ("session" in w) return w.session;
+  const results = w.txn.map(
+    (e): KvEntry => ({
+      ...e,
+      Flags: BigInt(e.Flags),
+      Value: e.Value === null ? null : new Uint8Array(Buffer.from(e.Value, "base64")),
+    }),
+  );
+  return { kind: "txn", results };
+}
+
+/** The result of a write answer; the store's refusals are returned (typed), server conditions thrown. */
+function unwrap(a: WriteAnswer): CommandResult {
+  if ("ok" in a) return typeof a.ok === "boolean" ? a.ok : fromWire(a.ok);
+  if (a.kind === "dropped") throw new ProposalDroppedError(a.error);
+  if (a.kind === "unavailable") throw new UnavailableError(a.error);
+  switch (a.code) {
+    case "invalid_session":
+      return new InvalidSessionError(a.session ?? "");
+    case "session_ttl":
+      return new SessionTtlError(a.error);
+    case "invalid_behavior":
+      return new InvalidBehaviorError(a.error);
+    case "session_id":
+      return new SessionIdError(a.error);
+    case "txn_too_large":
+      return new TxnTooLargeError(a.error);
+    case "txn_failed":
+      return new TxnFailedError(a.errors ?? []);
+    default:
+      throw new InvalidWriteError(a.error);
+  }
+}
 
 /** A write the state store refused for the caller's reason (e.g. an invalid session): a 400. */
 export class InvalidWriteError extends CairnError {

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryServer } from "./memory-server.js";
+import { call, text } from "./test-util.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function create(api: MemoryServer, body?: string): Promise<string> {
+  const res = await call(api, "PUT", "/v1/session/create", body);
+  assert.equal(res.status, 200, text(res));
+  const { ID } = JSON.parse(text(res)) as { ID: string };
+  assert.match(ID, UUID);
+  return ID;
+}
+
+describe("PUT /v1/session/create", () => {
+  it("an empty body takes Consul's defaults; info shows Consul's JSON shape", async () => {
+    const api = new MemoryServer();
+    const id = await create(api);
+    const res = await call(api, "GET", `/v1/session/info/${id}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["X-Consul-Index"], "1");
+    assert.equal(
+      text(res),
+      `[{"ID":"${id}","Name":"","Node":"node1","LockDelay":15000000000,"Behavior":"release","TTL":"",` +
+        `"NodeChecks":["serfHealth"],"ServiceChecks":null,"CreateIndex":1,"ModifyIndex":1}]`,
+    );
+  });
+
+  it("takes LockDelay as a duration or a number (below 1000: seconds), NodeChecks [] and case-free names", async () => {
+    const api = new MemoryServer();
+    const a = await create(
+      api,
+      '{"Name":"a","LockDelay":"1s","TTL":"10s","NodeChecks":[],"Behavior":"delete"}',
+    );
+    const b = await create(api, '{"lockdelay":7}');
+    const c = await create(api, '{"LockDelay":2000000000}');
+    const s = (id: string) => api.store.sessionInfo(id).session;
+    assert.deepEqual(
+      [s(a)?.LockDelay, s(a)?.TTL, s(a)?.NodeChecks, s(a)?.Behavior, s(a)?.Name],
+      [1e9, "10s", [], "delete", "a"],
+    );
+    assert.equal(s(b)?.LockDelay, 7e9);
+    assert.equal(s(c)?.LockDelay, 2e9);
+  });
+
+  it("refuses a bad TTL, Behavior or body with 400 and Consul's text", async () => {
+    const api = new MemoryServer();
+    const cases: [string, string][] = [
+      ['{"TTL":"5s"}', "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"],
+      ['{"TTL":"abc"}', `Session TTL 'abc' invalid: time: invalid duration "abc"`],
+      ['{"Behavior":"keep"}', "Invalid Behavior setting 'keep'"],
+      ["{", "Request decode failed: "],
+    ];
+    for (const [body, msg] of cases) {
+      const res = await call(api, "PUT", "/v1/session/create", body);
+      assert.equal(res.status, 400, body);
+      assert.ok(text(res).startsWith(msg), `${body}: ${text(res)}`);
+    }
+    assert.equal(api.store.sessionList().sessions.length, 0);
+  });
+});
+
+describe("session destroy, renew, list, node", () => {
+  it("renew answers the session, or 404 with Consul's text; destroy is true even when unknown", async () => {
+    const api = new MemoryServer();
+    const id = await create(api, '{"TTL":"15s"}');
+    const renewed = await call(api, "PUT", `/v1/session/renew/${id}`);
+    assert.equal(renewed.status, 200);
+    assert.match(text(renewed), new RegExp(`^\\[\\{"ID":"${id}",.*"TTL":"15s"`));
+    assert.equal(text(await call(api, "PUT", `/v1/session/destroy/${id}`)), "true");
+    assert.equal(text(await call(api, "PUT", `/v1/session/destroy/${id}`)), "true");
+    const gone = await call(api, "PUT", `/v1/session/renew/${id}`);
+    assert.equal(gone.status, 404);
+    assert.equal(text(gone), `Session id '${id}' not found`);
+    assert.equal(text(await call(api, "GET", `/v1/session/info/${id}`)), "[]");
+    assert.equal((await call(api, "PUT", "/v1/session/destroy/")).status, 400);
+    assert.equal(text(await call(api, "GET", "/v1/session/node/")), "Missing node name");
+  });
+
+  it("list and node list the sessions; a blocking list wakes on a create", async () => {
+    const api = new MemoryServer();
+    await create(api, '{"Node":"other"}');
+    const list = await call(api, "GET", "/v1/session/list");
+    assert.equal((JSON.parse(text(list)) as unknown[]).length, 1);
+    assert.equal(text(await call(api, "GET", "/v1/session/node/node1")), "[]");
+    const waiting = call(api, "GET", "/v1/session/list?index=1&wait=5s");
+    const t0 = Date.now();
+    setTimeout(() => void create(api), 50);
+    const res = await waiting;
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(res.headers["X-Consul-Index"], "2");
+    assert.equal((JSON.parse(text(res)) as unknown[]).length, 2);
+    const mine = JSON.parse(text(await call(api, "GET", "/v1/session/node/node1"))) as { Node: string }[];
+    assert.deepEqual(
+      mine.map((s) => s.Node),
+      ["node1"],
+    );
+  });
+});
+
+describe("KV acquire/release with real sessions", () => {
+  it("acquire is true for the first session and false for a second; destroy releases under lock-delay", async () => {
+    const api = new MemoryServer();
+    let now = 1_000_000;
+    api.now = () => now;
+    const a = await create(api, '{"LockDelay":"1s"}');
+    const b = await create(api);
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${a}`, "x")), "true");
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${b}`, "y")), "false");
+    assert.equal(text(await call(api, "PUT", `/v1/session/destroy/${a}`)), "true");
+    assert.equal(api.store.get("lock").entry?.Session, "");
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${b}`, "y")), "false");
+    now += 1001;
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${b}`, "y")), "true");
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?release=${b}`)), "true");
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?release=${b}`)), "false");
+  });
+
+  it("an unknown session on acquire is a 400 with Consul's message", async () => {
+    const api = new MemoryServer();
+    const res = await call(api, "PUT", "/v1/kv/k?acquire=nope", "x");
+    assert.equal(res.status, 400);
+    assert.equal(text(res), 'invalid session "nope"');
+  });
+});
