@@ -149,7 +149,8 @@ export class MemoryStorage implements Storage {
     if (last < first) return;
     const fresh = entries[0]!.index < first ? entries.slice(first - entries[0]!.index) : entries;
     const start = fresh[0]!.index;
-    if (start > this.lastIndex() + 1) assert(false, `append at ${start} leaves a gap after ${this.lastIndex()}`);
+    if (start > this.lastIndex() + 1)
+      assert(false, `append at ${start} leaves a gap after ${this.lastIndex()}`);
     // In place: copying the whole in-memory log on every append made appends O(log length).
     this.ents.length = start - this.offset();
     for (const e of fresh) this.ents.push(e);
