@@ -23,7 +23,7 @@ import {
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
 import { readArchive } from "../snapshot/index.js";
-import { RemoteError } from "../transport/index.js";
+import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
 import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
 import type {
   AgentInfo,
@@ -259,6 +259,11 @@ export class ServerService implements ServerApi {
       return unwrap(JSON.parse(utf8d.decode(answer)) as WriteAnswer);
     } catch (e) {
       if (e instanceof RemoteError) throw new UnavailableError(e.remoteMessage);
+      // The leader went away with the request sent or not: its outcome is unknown, so it is not retried (a cas
+      // or txn must not apply twice); the client sees a 500 as Consul's clients do when the leader is lost.
+      if (e instanceof UnreachableError || e instanceof RequestTimeoutError) {
+        throw new UnavailableError(`lost the leader while forwarding the write: ${e.message}`);
+      }
       throw e;
     }
   }
