@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { startCairnCluster } from "./cairn.js";
 import { formatResult, kvPutCairn, kvPutEtcd, RESULT_HEADER, startEtcdCluster } from "./etcd.js";
 import { type PutLoadResult, runPutLoad } from "./load.js";
+import { snapshot } from "./snapshot.js";
 
 /**
  * `npm run bench -- kv [-total N]`: writes through PUT /v1/kv with 1, 16 and 64 keep-alive clients against a
@@ -59,7 +60,11 @@ async function kv(argv: readonly string[]): Promise<void> {
 
 const [what, ...rest] = process.argv.slice(2);
 if (what === "kv") await kv(rest);
+else if (what === "snapshot") await snapshot(rest);
 else {
-  process.stderr.write("usage: npm run bench -- kv [-total N]\n");
+  process.stderr.write(
+    "usage: npm run bench -- kv [-total N]\n" +
+      "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n",
+  );
   process.exitCode = 2;
 }
