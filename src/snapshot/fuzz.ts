@@ -12,6 +12,7 @@ import { readdir } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 import { constants, deflateRawSync, gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
+import { unreachable } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { writeArchive } from "./archive.js";
 import { META_BYTES_MAX_DEFAULT, readArchive } from "./archive-read.js";
@@ -349,7 +350,12 @@ const PERMUTATIONS = [
   [2, 1, 0],
 ];
 
-function entries(seed: SeedArchive, m: Mutation): Mutant {
+type EntryMutation = Extract<
+  Mutation,
+  { kind: "extra-entry" | "missing-entry" | "reorder-entries" | "duplicate-entry" }
+>;
+
+function entries(seed: SeedArchive, m: EntryMutation): Mutant {
   const ms = [...seed.members];
   const base = { expectSha256: seed.stateSha256, mustReject: true };
   switch (m.kind) {
@@ -375,7 +381,7 @@ function entries(seed: SeedArchive, m: Mutation): Mutant {
       return { ...base, bytes: gzip(tarOf(ms)), label: `entry "${dup.name}" duplicated at ${at}` };
     }
     default:
-      throw new Error(`entries() cannot build "${m.kind}"`);
+      return unreachable(m, "build an entry mutation");
   }
 }
 
