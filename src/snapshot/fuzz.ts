@@ -220,6 +220,8 @@ export interface Flip {
   readonly offset: number;
   readonly bit: number;
 }
+/** Tar header fields a tar-field mutation rewrites, checksum fixed, to get past the checksum to the parser. */
+export type TarField = "size" | "size-base256" | "typeflag" | "name" | "prefix" | "magic" | "checksum";
 export type SumsOp = "digit" | "drop-line" | "unknown-name" | "swap-names" | "empty" | "uppercase";
 
 /** What to do to a seed. Numbers that pick (region, entry, offset) are taken modulo what the seed has. */
@@ -241,6 +243,7 @@ export type Mutation =
     }
   | { readonly kind: "huge-meta"; readonly delta: number }
   | { readonly kind: "unknown-record"; readonly type: number; readonly at: number; readonly garbage: boolean }
+  | { readonly kind: "tar-field"; readonly entry: number; readonly field: TarField; readonly value: number }
   | { readonly kind: "empty" }
   | { readonly kind: "not-gzip"; readonly variant: "random" | "plain-tar" | "zip"; readonly length: number };
 
@@ -479,6 +482,57 @@ function notGzip(seed: SeedArchive, m: Extract<Mutation, { kind: "not-gzip" }>):
   return { ...base, bytes, label: `${m.length} random bytes` };
 }
 
+const TYPEFLAGS = "0\u00001256xgLKSDV7A";
+const FIELD_AT: Record<TarField, [number, number]> = {
+  size: [124, 12],
+  "size-base256": [124, 12],
+  typeflag: [156, 1],
+  name: [0, 100],
+  prefix: [345, 155],
+  magic: [257, 8],
+  checksum: [148, 8],
+};
+
+/** The bytes a tar-field mutation writes into the field, from `value`. */
+function fieldBytes(field: TarField, value: number): Uint8Array {
+  const [, width] = FIELD_AT[field];
+  const out = new Uint8Array(width);
+  if (field === "size-base256") {
+    out[0] = 0x80;
+    for (let i = width - 1, v = value; i > 0; i--, v = Math.floor(v / 256)) out[i] = v % 256;
+    if (value % 7 === 0) out.fill(0xff, 1); // the largest: beyond any safe integer
+    return out;
+  }
+  const text = {
+    size: `${value.toString(8).slice(0, 11).padStart(11, "0")}\0`,
+    typeflag: TYPEFLAGS[value % TYPEFLAGS.length] as string,
+    name: ["", "meta.json", "state.bin", "SHA256SUMS", "../state.bin", "nope"][value % 6] as string,
+    prefix: ["", "a", "meta.json", "x/y"][value % 4] as string,
+    magic: ["ustar\u000000", "ustar  \0", "\0\0\0\0\0\0\0\0", "ustar\u0000xx"][value % 4] as string,
+    checksum: ["", "0", "9999999\0", " 777777 "][value % 4] as string,
+  }[field];
+  out.set(new TextEncoder().encode(text).subarray(0, width));
+  return out;
+}
+
+/** One field of one member's tar header rewritten; the checksum is recomputed unless it is the field. */
+function tarField(seed: SeedArchive, m: Extract<Mutation, { kind: "tar-field" }>): Mutant {
+  const headers = seed.tarRegions.filter((r) => r.name.startsWith("tar-header:"));
+  const h = pick(headers, m.entry);
+  const tar = new Uint8Array(seed.tar);
+  const [at, width] = FIELD_AT[m.field];
+  const block = tar.subarray(h.lo, h.hi);
+  block.set(fieldBytes(m.field, m.value).subarray(0, width), at);
+  if (m.field !== "checksum") {
+    block.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of block) sum += b;
+    block.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, "0")}\0 `), 148);
+  }
+  const label = `${h.name} field ${m.field} set from ${m.value}, re-gzipped`;
+  return { bytes: gzip(tar), label, expectSha256: seed.stateSha256, mustReject: false };
+}
+
 /** Builds the mutant `m` of `seed`. Pure: the same inputs give the same bytes. */
 export function buildMutant(seed: SeedArchive, m: Mutation): Mutant {
   switch (m.kind) {
@@ -508,6 +562,8 @@ export function buildMutant(seed: SeedArchive, m: Mutation): Mutant {
       return hugeMeta(seed, m);
     case "unknown-record":
       return unknownRecord(seed, m);
+    case "tar-field":
+      return tarField(seed, m);
     case "empty":
       return {
         bytes: new Uint8Array(0),
@@ -596,6 +652,23 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
       ),
       at: fc.nat(),
       garbage: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("tar-field"),
+      entry: fc.nat(2),
+      field: fc.constantFrom<TarField>(
+        "size",
+        "size-base256",
+        "typeflag",
+        "name",
+        "prefix",
+        "magic",
+        "checksum",
+      ),
+      value: fc.oneof(fc.nat(16), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("empty") }) },
