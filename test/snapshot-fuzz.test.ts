@@ -3,8 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { liveCheck, loadSeeds, putKeys, RejectedSample } from "../bench/fuzz.js";
-import { fuzzReader } from "../src/snapshot/fuzz.js";
+import { fuzzReader, liveCheck, loadSeeds, putKeys, RejectedSample } from "../bench/fuzz.js";
 import { Cluster } from "./cluster.js";
 
 describe("snapshot fuzz against a live datacenter", { timeout: 60_000 }, () => {

@@ -1,35 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { fuzzReader, loadSeeds } from "../../bench/fuzz.js";
 import { readArchive } from "./archive-read.js";
-import {
-  buildMutant,
-  checkMutant,
-  fuzzReader,
-  generateSeed,
-  type Mutation,
-  prepareSeed,
-  type SeedArchive,
-} from "./fuzz.js";
-import { fixture, withTempDir } from "./testutil.js";
+import { buildMutant, checkMutant, type Mutation, type SeedArchive } from "./fuzz.js";
+import { withTempDir } from "./testutil.js";
 
-/** Consul's archives: Consul 1.9 CE, 1.8.5 CE with KV, 1.19 Enterprise, and a real deployment's backup. */
-const FIXTURE_ARCHIVES = [
-  "inspect/backup.snap",
-  "inspect/backupWithKV.snap",
-  "decode/all.snap",
-  "realworld/khayalghosh-data-backup.snap",
-];
-
-async function seeds(): Promise<SeedArchive[]> {
-  const out: SeedArchive[] = [];
-  for (const name of FIXTURE_ARCHIVES)
-    out.push(await prepareSeed(name, readFileSync(fixture(...name.split("/")))));
-  await withTempDir(async (dir) => {
-    out.push(await generateSeed(1, 5, dir), await generateSeed(2, 150, dir));
-  });
-  return out;
+/** Consul's four fixture archives and two generated ones (bench/fuzz.ts). */
+function seeds(): Promise<SeedArchive[]> {
+  return withTempDir((dir) => loadSeeds(dir));
 }
 
 describe("snapshot reader fuzz", { timeout: 60_000 }, () => {

@@ -4,14 +4,14 @@
  * (the original's, unless the mutation meant to change it and fixed the hashes), or a typed SnapshotError with
  * a message. Never another exception, a hang, or a file left in the temp dir.
  *
- * Not exported from index.ts: a tool for `npm run fuzz` (bench/fuzz.ts) and the tests, not part of the codec.
- * Mutations are plain data drawn by fast-check, so a failure prints its seed and a shrunk, readable mutation.
+ * Not exported from index.ts: a tool for `npm run fuzz` and the tests, not part of the codec. The fast-check
+ * driver (arbitraries, fuzzReader) is in bench/fuzz.ts, because src/snapshot imports no package but msgpack.
+ * Mutations are plain data, so a failure prints its seed and a shrunk, readable mutation.
  */
 import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
 import { constants, deflateRawSync, gunzipSync, gzipSync } from "node:zlib";
-import fc from "fast-check";
 import { unreachable } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { writeArchive } from "./archive.js";
@@ -213,7 +213,7 @@ export async function generateSeed(seed: number, count: number, tmpDir: string):
   return prepareSeed(`generated-${seed}-${count}`, Buffer.concat(sink.parts));
 }
 
-type Layer = "gzip" | "tar";
+export type Layer = "gzip" | "tar";
 /** A bit to flip: `region` picks one of the layer's regions (modulo their count), `offset` a byte in it. */
 export interface Flip {
   readonly region: number;
@@ -576,112 +576,6 @@ export function buildMutant(seed: SeedArchive, m: Mutation): Mutant {
   }
 }
 
-const flipArb = fc.record({ region: fc.nat(), offset: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) });
-const layerArb = fc.constantFrom<Layer>("gzip", "tar");
-const EXTRA_NAMES = ["nope", "./meta.json", "meta.json.bak", "state.bin/", "SHA256SUMS ", "a/b/c", "x"];
-
-/** Every kind of mutation, weighted towards the ones with the most distinct outcomes. */
-export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      kind: fc.constant("truncate"),
-      layer: layerArb,
-      region: fc.nat(),
-      offset: fc.nat(),
-    }),
-  },
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      kind: fc.constant("flip"),
-      layer: layerArb,
-      flips: fc.array(flipArb, { minLength: 1, maxLength: 3 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("extra-entry"),
-      name: fc.constantFrom(...EXTRA_NAMES),
-      size: fc.integer({ min: 0, max: 1500 }),
-      at: fc.nat(3),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("missing-entry"), which: fc.nat(2) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("reorder-entries"), perm: fc.nat(4) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("duplicate-entry"), which: fc.nat(2), at: fc.nat(3) }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("sums"),
-      op: fc.constantFrom<SumsOp>("digit", "drop-line", "unknown-name", "swap-names", "empty", "uppercase"),
-      line: fc.nat(1),
-      pos: fc.nat(63),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("no-trailer"), drop: fc.integer({ min: 1, max: 8 }) }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("trailing"),
-      layer: layerArb,
-      zero: fc.boolean(),
-      length: fc.integer({ min: 1, max: 2048 }),
-      byte: fc.integer({ min: 1, max: 255 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("huge-meta"), delta: fc.integer({ min: -2, max: 2 }) }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("unknown-record"),
-      type: fc.oneof(
-        fc.integer({ min: 45, max: 63 }),
-        fc.integer({ min: 64, max: 127 }),
-        fc.integer({ min: 128, max: 255 }),
-      ),
-      at: fc.nat(),
-      garbage: fc.boolean(),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant("tar-field"),
-      entry: fc.nat(2),
-      field: fc.constantFrom<TarField>(
-        "size",
-        "size-base256",
-        "typeflag",
-        "name",
-        "prefix",
-        "magic",
-        "checksum",
-      ),
-      value: fc.oneof(fc.nat(16), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("empty") }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("not-gzip"),
-      variant: fc.constantFrom<"random" | "plain-tar" | "zip">("random", "plain-tar", "zip"),
-      length: fc.integer({ min: 1, max: 4096 }),
-    }),
-  },
-);
-
 /** How a read ended: accepted, or refused with a SnapshotError code. */
 export type Outcome =
   | { readonly accepted: true }
@@ -712,11 +606,6 @@ function* chunked(bytes: Uint8Array, feed: Feed): Generator<Uint8Array> {
   }
   if (at < bytes.length) yield bytes.subarray(at);
 }
-
-export const feedArb: fc.Arbitrary<Feed> = fc.record({
-  size: fc.constantFrom(1, 7, 512, 4096, 65_536),
-  cuts: fc.array(fc.oneof(fc.nat(16), fc.nat()), { maxLength: 4 }),
-});
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -762,71 +651,4 @@ export async function checkMutant(
   if (result.sha !== mutant.expectSha256)
     throw new Error(`${what} was accepted with state.bin ${result.sha}, want ${mutant.expectSha256}`);
   return { accepted: true };
-}
-
-export interface FuzzOptions {
-  readonly runs: number;
-  /** fast-check's seed; a failure prints the one to replay. Default: fast-check picks one. */
-  readonly seed?: number;
-  /** An empty directory the reader's temp files go in; it must stay empty between reads. */
-  readonly tmpDir: string;
-  /** A read that takes longer fails the property as a hang; default 10 s. */
-  readonly readTimeoutMs?: number;
-  /** Called with each refused mutant (for the live check), with its error code. */
-  readonly onRejected?: (mutant: Mutant, code: string) => void;
-}
-
-export interface FuzzStats {
-  /** Reads done, shrinking included. */
-  runs: number;
-  accepted: number;
-  /** Accepted mutants per mutation kind (harmless ones, such as a flip in the gzip mtime). */
-  readonly acceptedByKind: Map<string, number>;
-  readonly rejectedByCode: Map<string, number>;
-  wallMs: number;
-}
-
-const bump = (m: Map<string, number>, k: string): void => {
-  m.set(k, (m.get(k) ?? 0) + 1);
-};
-
-/**
- * Runs `runs` mutants through the reader as one fast-check property. Throws fast-check's report (seed, shrunk
- * counterexample, the breach) on the first failure; returns the tallies otherwise.
- */
-export async function fuzzReader(seeds: readonly SeedArchive[], opts: FuzzOptions): Promise<FuzzStats> {
-  const stats: FuzzStats = {
-    runs: 0,
-    accepted: 0,
-    acceptedByKind: new Map(),
-    rejectedByCode: new Map(),
-    wallMs: 0,
-  };
-  const t0 = performance.now();
-  const timeoutMs = opts.readTimeoutMs ?? 10_000;
-  const arb = fc.tuple(fc.nat(seeds.length - 1), mutationArb, feedArb);
-  const property = fc.asyncProperty(arb, async ([s, m, feed]) => {
-    const seed = seeds[s] as SeedArchive;
-    const mutant = buildMutant(seed, m);
-    const outcome = await checkMutant(mutant, feed, opts.tmpDir, timeoutMs);
-    stats.runs++;
-    if (outcome.accepted) {
-      stats.accepted++;
-      bump(stats.acceptedByKind, m.kind);
-    } else {
-      bump(stats.rejectedByCode, outcome.code);
-      opts.onRejected?.(mutant, outcome.code);
-    }
-  });
-  const params = {
-    numRuns: opts.runs,
-    includeErrorInReport: true,
-    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
-  };
-  try {
-    await fc.assert(property, params);
-  } finally {
-    stats.wallMs = performance.now() - t0;
-  }
-  return stats;
 }
