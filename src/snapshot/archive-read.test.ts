@@ -188,6 +188,20 @@ describe("corrupt archives", () => {
     await assert.rejects(read(gzipSync(padded)), { message: "512 unread uncompressed bytes remain" });
   });
 
+  it("refuses bytes after the gzip stream that arrive in a later chunk, as trailing data (found by fuzz)", async () => {
+    const good = gzipSync(tar(standard(await pieces())));
+    for (const extra of [Buffer.alloc(2), Buffer.alloc(600), Buffer.from("garbage")]) {
+      const bytes = Buffer.concat([good, extra]);
+      await withTempDir(async (dir) => {
+        await assert.rejects(verifyArchive([good, extra], { tmpDir: dir }), { name: "ArchiveFormatError" });
+        await assert.rejects(verifyArchive(chunks(bytes, 1), { tmpDir: dir }), {
+          name: "ArchiveFormatError",
+        });
+        assert.deepStrictEqual(await readdir(dir), []);
+      });
+    }
+  });
+
   it("reads a second gzip member as Go does (multistream), so its bytes count as trailing data", async () => {
     const good = gzipSync(tar(standard(await pieces())));
     await assert.rejects(read(Buffer.concat([good, gzipSync(Buffer.from("x"))])), {

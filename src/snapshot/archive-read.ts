@@ -244,18 +244,27 @@ async function readContainer(
   try {
     await pipeline(source, counter, gunzip, consume);
   } catch (err) {
+    // When the bytes after a gzip member arrive in a later chunk than its end, zlib closes the stream instead
+    // of skipping them, and the pipeline fails with ERR_STREAM_PREMATURE_CLOSE: the same trailing data.
+    const premature = (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE";
+    if (premature && counter.bytes > gunzip.bytesWritten) {
+      throw trailingGzipData(counter.bytes - gunzip.bytesWritten, err);
+    }
     throw classify(err, counter);
   }
   if (counter.bytes === 0) throw gzipFailure(Object.assign(new Error("EOF"), { code: "Z_BUF_ERROR" }), 0);
   const skipped = counter.bytes - gunzip.bytesWritten;
-  if (skipped > 0) {
-    // zlib ignores data after a gzip member that starts with a zero byte; Go's reader fails on it.
-    throw new ArchiveFormatError(
-      "snapshot_trailing_data",
-      `failed to decompress snapshot: gzip: invalid header (${skipped} bytes of trailing data after the gzip stream)`,
-    );
-  }
+  // zlib ignores data after a gzip member that starts with a zero byte; Go's reader fails on it.
+  if (skipped > 0) throw trailingGzipData(skipped);
   return st;
+}
+
+function trailingGzipData(skipped: number, cause?: unknown): ArchiveFormatError {
+  return new ArchiveFormatError(
+    "snapshot_trailing_data",
+    `failed to decompress snapshot: gzip: invalid header (${skipped} bytes of trailing data after the gzip stream)`,
+    { cause },
+  );
 }
 
 function checkMeta(st: TarState): { meta: SnapshotMeta; metaJson: Uint8Array } {
