@@ -38,6 +38,7 @@ export {
   NO_SESSIONS,
   type SessionView,
 } from "./kv-store.js";
+export { type ReadSpec, reads } from "./reads.js";
 export type { RestoreItem } from "./restore.js";
 export {
   MAX_LOCK_DELAY_NS,

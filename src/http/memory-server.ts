@@ -19,6 +19,8 @@ import {
   type KvCommand,
   KvStore,
   normalizeBehavior,
+  type ReadSpec,
+  reads,
   type SessionEntry,
   type SessionSpec,
   type SessionView,
@@ -118,51 +120,27 @@ export class MemoryServer implements ServerApi {
   }
 
   kvGet(key: string, q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watch(key, "key", w),
-      () => this.store.get(key),
-    );
+    return this.block(q, reads.kvGet(this.store, key));
   }
 
   kvList(prefix: string, q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watch(prefix, "prefix", w),
-      () => this.store.list(prefix),
-    );
+    return this.block(q, reads.kvList(this.store, prefix));
   }
 
   kvKeys(prefix: string, separator: string, q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watch(prefix, "prefix", w),
-      () => this.store.keys(prefix, separator),
-    );
+    return this.block(q, reads.kvKeys(this.store, prefix, separator));
   }
 
   sessionInfo(id: string, q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watchSessions(w),
-      () => this.store.sessionInfo(id),
-    );
+    return this.block(q, reads.sessionInfo(this.store, id));
   }
 
   sessionList(q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watchSessions(w),
-      () => this.store.sessionList(),
-    );
+    return this.block(q, reads.sessionList(this.store));
   }
 
   sessionNode(node: string, q: QueryOptions) {
-    return this.block(
-      q,
-      (w) => this.store.watchSessions(w),
-      () => this.store.nodeSessions(node),
-    );
+    return this.block(q, reads.sessionNode(this.store, node));
   }
 
   /**
@@ -172,8 +150,7 @@ export class MemoryServer implements ServerApi {
    */
   private async block<T extends { readonly index: number }>(
     q: QueryOptions,
-    watch: Watch,
-    read: () => T,
+    { watch, run: read }: ReadSpec<T>,
   ): Promise<Queried<T>> {
     this.check(q.consistency === "stale");
     let value = read();

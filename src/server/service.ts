@@ -10,6 +10,8 @@ import {
   type KvEntry,
   type KvStore,
   normalizeBehavior,
+  type ReadSpec,
+  reads,
   type SessionEntry,
   SessionIdError,
   SessionTtlError,
@@ -136,8 +138,7 @@ export class ServerService implements ServerApi {
    */
   private async query<T extends { index: number }>(
     q: QueryOptions,
-    watch: (wake: () => void) => () => void,
-    run: () => T,
+    { watch, run }: ReadSpec<T>,
   ): Promise<Queried<T>> {
     const wait = Math.min(q.waitMs > 0 ? q.waitMs : 5 * 60 * 1000, WAIT_MS_MAX);
     const deadline = Date.now() + wait + Math.floor(Math.random() * (wait / 16));
@@ -160,51 +161,27 @@ export class ServerService implements ServerApi {
   }
 
   kvGet(key: string, q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watch(key, "key", w),
-      () => this.kv.get(key),
-    );
+    return this.query(q, reads.kvGet(this.kv, key));
   }
 
   kvList(prefix: string, q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watch(prefix, "prefix", w),
-      () => this.kv.list(prefix),
-    );
+    return this.query(q, reads.kvList(this.kv, prefix));
   }
 
   kvKeys(prefix: string, separator: string, q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watch(prefix, "prefix", w),
-      () => this.kv.keys(prefix, separator),
-    );
+    return this.query(q, reads.kvKeys(this.kv, prefix, separator));
   }
 
   sessionInfo(id: string, q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watchSessions(w),
-      () => this.kv.sessionInfo(id),
-    );
+    return this.query(q, reads.sessionInfo(this.kv, id));
   }
 
   sessionList(q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watchSessions(w),
-      () => this.kv.sessionList(),
-    );
+    return this.query(q, reads.sessionList(this.kv));
   }
 
   sessionNode(node: string, q: QueryOptions) {
-    return this.query(
-      q,
-      (w) => this.kv.watchSessions(w),
-      () => this.kv.nodeSessions(node),
-    );
+    return this.query(q, reads.sessionNode(this.kv, node));
   }
 
   // ---- writes ----
