@@ -6,7 +6,7 @@
  * Plain JavaScript: it must run before the build it decides about.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -46,6 +46,8 @@ function buildIfStale() {
   console.log(built === 0 ? "dist/ is missing: building" : "src/ is newer than dist/: building");
   const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "inherit" });
   if (r.status !== 0) fail(`the build failed (npx tsc -p tsconfig.json exited with ${r.status ?? r.signal})`);
+  // tsc writes plain files; the `cairn` bin must be executable for `npx cairn`.
+  chmodSync(join(ROOT, "dist", "src", "main.js"), 0o755);
 }
 
 function fail(message) {
