@@ -393,6 +393,7 @@ export class ServerService implements ServerApi {
         status: 1,
         tags: {
           role: "consul",
+          build: `${VERSION}:cairn`,
           dc: this.datacenter,
           id: p?.nodeId ?? "",
           port: port ?? "8300",
