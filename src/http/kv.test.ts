@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ProposalDroppedError } from "../util/index.js";
 import { MemoryServer } from "./memory-server.js";
 import { handle } from "./router.js";
 import { call, chunkedRequest, text } from "./test-util.js";
@@ -346,5 +347,24 @@ describe("DELETE /v1/kv/<key>", () => {
     await call(api, "DELETE", "/v1/kv/p/b");
     const res = await call(api, "GET", "/v1/kv/p/?recurse");
     assert.equal(res.headers["X-Consul-Index"], "3");
+  });
+});
+
+describe("parameters cairn accepts and ignores, and server errors", () => {
+  it("accepts ?leader, ?token, ?ns and ?partition without changing the answer", async () => {
+    const api = new MemoryServer();
+    await call(api, "PUT", "/v1/kv/k?token=secret", "v");
+    const res = await call(api, "GET", "/v1/kv/k?leader&token=secret&ns=default&partition=default");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["X-Consul-Effective-Consistency"], "leader");
+  });
+
+  it("a dropped proposal is a 500 with its message; nothing is written", async () => {
+    const api = new MemoryServer();
+    api.failNext = new ProposalDroppedError("leadership lost while committing log");
+    const res = await call(api, "PUT", "/v1/kv/k", "v");
+    assert.equal(res.status, 500);
+    assert.equal(text(res), "leadership lost while committing log");
+    assert.equal(api.store.get("k").entry, null);
   });
 });
