@@ -249,7 +249,11 @@ export class ServerService implements ServerApi {
   private async writeHere(body: Uint8Array): Promise<WriteAnswer> {
     if (this.raft.raw.raft.role !== "leader") return { error: "No cluster leader", kind: "unavailable" };
     try {
-      const cmd = stampTime(decodeCommand(body), Date.now());
+      const now = Date.now();
+      const decoded = stampTime(decodeCommand(body), now);
+      const refused = this.lockDelayRefusal(decoded, now);
+      if (refused !== null) return toWire(refused);
+      const cmd = passLockDelay(decoded);
       const r = await this.raft.proposeLocal(encodeCommand(cmd));
       if (cmd.op === "session-renew" && r !== null && typeof r === "object" && "ID" in r) {
         this.sessionTimers.renew(r);
@@ -260,6 +264,23 @@ export class ServerService implements ServerApi {
       return { error: msg, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" };
     }
   }
+  /**
+   * Lock-delay is judged here, on the leader, before the write (as Consul does): the deadlines live only in
+   * memory, so a replica that installed a snapshot has none, and judging them on apply would let replicas
+   * disagree. Returns the refusal (acquire: false; txn: Consul's per-op errors), or null to go on.
+   */
+  private lockDelayRefusal(cmd: KvCommand, now: number): ProposalResult | null {
+    const delayed = (key: string): boolean => (this.kv.lockDelays.get(key) ?? 0) > now;
+    if (cmd.op === "acquire") return delayed(cmd.key) ? false : null;
+    if (cmd.op !== "txn") return null;
+    const errors = cmd.ops.flatMap((op, i) =>
+      op.verb === "lock" && op.key !== "" && delayed(op.key)
+        ? [{ OpIndex: i, What: `failed to lock key "${op.key}" due to lock delay` }]
+        : [],
+    );
+    return errors.length === 0 ? null : new TxnFailedError(errors);
+  }
+
   // ---- status and operator ----
 
   leaderAddress(): string {
@@ -505,6 +526,14 @@ type WriteAnswer =
     };
 
 /** The leader's clock goes into every command that carries one: the FSM judges lock-delays by it. */
+/**
+ * After the leader judged lock-delay, the command carries a time no replica's deadline can exceed, so every
+ * replica applies it alike whatever lock-delays it remembers (and forgets the expired ones alike).
+ */
+function passLockDelay(cmd: KvCommand): KvCommand {
+  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
+}
+
 function stampTime(cmd: KvCommand, now: number): KvCommand {
   switch (cmd.op) {
     case "acquire":
