@@ -12,6 +12,7 @@ import {
   type ParsedFlags,
   parseFlags,
 } from "../util/flags.js";
+import { wordWrap } from "../util/text.js";
 import { clientConfigFrom, type Env, HTTP_FLAG_NAMES, type httpClientFlags } from "./http-flags.js";
 
 export interface Writer {
@@ -91,22 +92,6 @@ function example(name: string, def: FlagDef): string {
 const LINE_WIDTH_MAX = 72;
 const INDENT = 5;
 
-/** Greedy word wrap (Consul uses kr/text, which balances lines; the words and indent are the same). */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
-    if (line !== "" && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === "" ? word : `${line} ${word}`;
-    }
-  }
-  lines.push(line);
-  return lines;
-}
-
 function section(title: string, names: string[], defs: FlagDefs): string {
   let s = `${title}\n\n`;
   for (const name of names.sort()) {
@@ -114,7 +99,7 @@ function section(title: string, names: string[], defs: FlagDefs): string {
     if (def === undefined) continue;
     const ex = example(name, def);
     s += ex === "" ? `  -${name}\n` : `  -${name}=<${ex}>\n`;
-    s += `${wrap(def.usage, LINE_WIDTH_MAX - INDENT)
+    s += `${wordWrap(def.usage, LINE_WIDTH_MAX - INDENT)
       .map((l) => " ".repeat(INDENT) + l)
       .join("\n")}\n\n`;
   }

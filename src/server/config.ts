@@ -14,6 +14,7 @@ import { extname, join } from "node:path";
 import { CairnError } from "../util/errors.js";
 import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
+import { wordWrap } from "../util/text.js";
 
 export { HelpRequested };
 
@@ -757,7 +758,7 @@ export function agentUsage(): string {
     const example =
       /`([^`]*)`/.exec(def.usage)?.[1] ?? { bool: "", int: "int", string: "string", list: "value" }[def.kind];
     s += example === "" ? `  -${name}\n` : `  -${name}=<${example}>\n`;
-    s += `${wrap(def.usage.replaceAll("`", ""), USAGE_WIDTH - 5)
+    s += `${wordWrap(def.usage.replaceAll("`", ""), USAGE_WIDTH - 5)
       .map((line) => `     ${line}`)
       .join("\n")}\n\n`;
   }
@@ -765,19 +766,3 @@ export function agentUsage(): string {
 }
 
 const USAGE_WIDTH = 72;
-
-/** Greedy word wrap, as the CLI's help does (src/cli is not importable from here). */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
-    if (line !== "" && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === "" ? word : `${line} ${word}`;
-    }
-  }
-  lines.push(line);
-  return lines;
-}
