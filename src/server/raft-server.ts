@@ -413,14 +413,7 @@ export class RaftServer {
     const conf = this.raw.raft.confState();
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.indexOffset, members };
-    const servers = {
-      Servers: ref.conf.voters.map((id) => ({
-        Suffrage: 0 as const,
-        ID: this.peers.get(id)?.nodeId ?? String(id),
-        Address: this.peers.get(id)?.addr ?? "",
-      })),
-    };
-    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, servers)
+    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration())
       .then((saved) => {
         if (saved.index <= this.storage.snapshot().index) return;
         this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
@@ -433,6 +426,17 @@ export class RaftServer {
       .finally(() => {
         this.snapshotting = false;
       });
+  }
+
+  /** The membership as an archive's meta.json carries it (hashicorp's Suffrage: 0 voter, 1 non-voter). */
+  archiveConfiguration(): { Servers: { Suffrage: 0 | 1; ID: string; Address: string }[] } {
+    const r = this.raw.raft;
+    const member = (id: NodeId, suffrage: 0 | 1) => ({
+      Suffrage: suffrage,
+      ID: this.peers.get(id)?.nodeId ?? String(id),
+      Address: this.peers.get(id)?.addr ?? "",
+    });
+    return { Servers: [...r.voters.map((id) => member(id, 0)), ...r.learners.map((id) => member(id, 1))] };
   }
 
   /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
@@ -498,28 +502,24 @@ export class RaftServer {
 
   /** Appends a command through Raft on this server, which must lead; resolves with its apply result. */
   proposeLocal(data: Uint8Array): Promise<ProposalResult> {
-    const index = this.raw.propose(data);
-    const term = this.raw.raft.term;
-    this.kick();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new UnavailableError(`timed out waiting for the write at index ${index} to commit`));
-      }, this.o.holdTimeoutMs);
-      this.proposals.set(index, { term, resolve, reject, timer });
-    });
+    return this.awaitApply(this.raw.propose(data), "write", this.o.holdTimeoutMs);
   }
 
   /** Proposes a user restore of the blob `handle` (already durable here); resolves once applied. */
   proposeRestoreLocal(handle: string, archiveIndex: number): Promise<ProposalResult> {
     const index = this.raw.proposeRestore(encodeRestoreHandle({ handle, archiveIndex }));
+    return this.awaitApply(index, "restore", 60_000);
+  }
+
+  /** Resolves with the apply result of the entry just proposed at `index` in this term (apply() settles it). */
+  private awaitApply(index: number, what: string, timeoutMs: number): Promise<ProposalResult> {
     const term = this.raw.raft.term;
     this.kick();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(index);
-        reject(new UnavailableError(`timed out waiting for the restore at index ${index} to commit`));
-      }, 60_000);
+        reject(new UnavailableError(`timed out waiting for the ${what} at index ${index} to commit`));
+      }, timeoutMs);
       this.proposals.set(index, { term, resolve, reject, timer });
     });
   }

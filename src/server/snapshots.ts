@@ -14,20 +14,12 @@ export async function archiveOf(
   const view = raft.kv.snapshot();
   const index = raft.kv.appliedIndex;
   const term = raft.raw.raft.log.term(raft.raw.raft.log.applied) ?? raft.raw.raft.term;
-  const r = raft.raw.raft;
-  const servers = [
-    ...r.voters.map((id) => [id, 0] as const),
-    ...r.learners.map((id) => [id, 1] as const),
-  ].map(([id, suffrage]) => {
-    const p = raft.peers.get(id);
-    return { Suffrage: suffrage, ID: p?.nodeId ?? String(id), Address: p?.addr ?? "" };
-  });
   const meta: ArchiveMetaInput = {
     ID: `${term}-${index}-${Date.now()}`,
     Index: index,
     Term: term,
     Version: 1,
-    Configuration: { Servers: servers },
+    Configuration: raft.archiveConfiguration(),
     ConfigurationIndex: index,
   };
   const out = new PassThrough({ highWaterMark: 1 << 20 });
