@@ -112,7 +112,8 @@ describe("the npm consul client against a 3-server datacenter", { timeout: 120_0
       { KV: { Verb: "get", Key: "txn-npm/a" } },
     ] as never);
     assert.equal(ok.Results?.length, 3);
-    assert.equal((ok.Results?.[2] as unknown as { KV: { Value: string } }).KV.Value, v("1"));
+    const got = ok.Results?.[2] as unknown as { KV: { Value: string } } | undefined;
+    assert.equal(got?.KV.Value, v("1"));
     await assert.rejects(
       consul.transaction.create([
         { KV: { Verb: "set", Key: "txn-npm/c", Value: v("3") } },
