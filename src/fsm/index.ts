@@ -35,6 +35,7 @@ export {
   SERF_CHECK_NAME,
   SERF_FAILED_OUTPUT,
 } from "./catalog-types.js";
+export { preApplyDeregister, preApplyRegister } from "./catalog-validate.js";
 export {
   decodeCommand,
   encodeCommand,

@@ -1,8 +1,16 @@
 import type {
+  CatalogDeregisterRequest,
+  CatalogRegisterRequest,
   GetResult,
+  HealthCheckJson,
+  HealthState,
   KeysResult,
   KvCommand,
   ListResult,
+  NodeJson,
+  NodeServicesJson,
+  ServiceEntryJson,
+  ServiceNodeJson,
   SessionEntry,
   SessionGetResult,
   SessionListResult,
@@ -136,6 +144,33 @@ export interface ServerApi {
   sessionNode(node: string, q: QueryOptions): Promise<Queried<SessionListResult>>;
   /** A KV transaction through Raft: its results, or rejects with TxnFailedError (nothing applied). */
   txn(ops: readonly TxnOp[]): Promise<TxnSuccess>;
+
+  /**
+   * The catalog (consul-compat.md §8.2–8.4). Writes are validated with Consul's texts (rejecting with
+   * CatalogError, nothing proposed), then committed through Raft like kvWrite. Reads honour the consistency
+   * mode and block on the catalog with Consul's indexes; values are the JSON shapes of §8.1.
+   */
+  catalogRegister(req: CatalogRegisterRequest): Promise<void>;
+  catalogDeregister(req: CatalogDeregisterRequest): Promise<void>;
+  catalogNodes(q: QueryOptions): Promise<Queried<NodeJson[]>>;
+  /** Service name → its distinct tags, sorted. */
+  catalogServices(q: QueryOptions): Promise<Queried<Record<string, string[]>>>;
+  /** The instances of `name` carrying every tag of `tags` (case-insensitive). */
+  catalogService(name: string, tags: readonly string[], q: QueryOptions): Promise<Queried<ServiceNodeJson[]>>;
+  /** The node and its services, or null for an unknown node. */
+  catalogNodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServicesJson | null>>;
+  /** Datacenters, nearest first: this one alone. */
+  catalogDatacenters(): Promise<string[]>;
+  healthNode(node: string, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
+  healthChecks(service: string, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
+  /** `passing`: only the instances whose every check (node checks included) passes. */
+  healthService(
+    service: string,
+    tags: readonly string[],
+    passing: boolean,
+    q: QueryOptions,
+  ): Promise<Queried<ServiceEntryJson[]>>;
+  healthState(state: HealthState, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
 
   /** The leader's server RPC address, or "" when there is none. */
   leaderAddress(): string;
