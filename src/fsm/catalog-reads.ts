@@ -31,6 +31,13 @@ import type {
 /** Index-table values by table name (0 when absent). */
 export type IndexValue = (table: string) => number;
 
+/** `node-meta=key:value` filters: a node matches when it has every pair (AND). */
+export type NodeMetaFilter = readonly (readonly [string, string])[];
+
+function metaMatches(n: NodeRow, filter: NodeMetaFilter): boolean {
+  return filter.every(([k, v]) => Object.hasOwn(n.Meta, k) && n.Meta[k] === v);
+}
+
 const atLeastOne = (n: number): number => Math.max(n, 1);
 
 export function nodeJson(n: NodeRow): NodeJson {
@@ -139,15 +146,18 @@ export class CatalogReads {
     return this.t.nodes.get(name) as NodeRow;
   }
 
-  nodes(): CatalogRead<NodeJson[]> {
-    const value = [...this.t.nodes.entries()].map(([, n]) => nodeJson(n));
+  nodes(meta: NodeMetaFilter = []): CatalogRead<NodeJson[]> {
+    const value = [...this.t.nodes.entries()]
+      .filter(([, n]) => metaMatches(n, meta))
+      .map(([, n]) => nodeJson(n));
     return { index: this.maxOf(TABLE_NODES), value };
   }
 
   /** Service name → its instances' distinct tags, sorted. */
-  services(): CatalogRead<Record<string, string[]>> {
+  services(meta: NodeMetaFilter = []): CatalogRead<Record<string, string[]>> {
     const tags = new Map<string, Set<string>>();
     for (const [, s] of this.t.byName.entries()) {
+      if (!metaMatches(this.node(s.Node), meta)) continue;
       const set = tags.get(s.Service) ?? new Set<string>();
       tags.set(s.Service, set);
       for (const tag of s.Tags) set.add(tag);
@@ -157,9 +167,11 @@ export class CatalogReads {
     return { index: this.maxOf(TABLE_NODES, TABLE_SERVICES), value };
   }
 
-  service(name: string, tags: readonly string[]): CatalogRead<ServiceNodeJson[]> {
+  service(name: string, tags: readonly string[], meta: NodeMetaFilter = []): CatalogRead<ServiceNodeJson[]> {
     const all = this.instances(name);
-    const value = all.filter((s) => hasTags(s, tags)).map((s) => serviceNodeJson(this.node(s.Node), s));
+    const value = all
+      .filter((s) => hasTags(s, tags) && metaMatches(this.node(s.Node), meta))
+      .map((s) => serviceNodeJson(this.node(s.Node), s));
     return { index: this.serviceIndex(name, all.length > 0, false), value };
   }
 
@@ -195,11 +207,16 @@ export class CatalogReads {
    * Each instance with its node and checks (the node's node-level checks, then its own). `passing` keeps the
    * entries whose every check passes, after the index is computed, as Consul's endpoint filters.
    */
-  healthService(name: string, tags: readonly string[], passing: boolean): CatalogRead<ServiceEntryJson[]> {
+  healthService(
+    name: string,
+    tags: readonly string[],
+    passing: boolean,
+    meta: NodeMetaFilter = [],
+  ): CatalogRead<ServiceEntryJson[]> {
     const all = this.instances(name);
     const value: ServiceEntryJson[] = [];
     for (const s of all) {
-      if (!hasTags(s, tags)) continue;
+      if (!hasTags(s, tags) || !metaMatches(this.node(s.Node), meta)) continue;
       const checks = this.checksOf(s.Node).filter((c) => c.ServiceID === "" || c.ServiceID === s.ID);
       if (passing && checks.some((c) => c.Status !== "passing")) continue;
       value.push({

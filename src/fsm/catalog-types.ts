@@ -8,22 +8,22 @@ import type { Extra, RawRecord } from "../snapshot/index.js";
 export type StrMap = Readonly<Record<string, string>>;
 
 /** structs.ServiceAddress. */
-export interface ServiceAddress {
+export type ServiceAddress = {
   readonly Address: string;
   readonly Port: number;
-}
+};
 
 /** structs.Weights. */
-export interface Weights {
+export type Weights = {
   readonly Passing: number;
   readonly Warning: number;
-}
+};
 
 /**
  * A check's Definition as Consul's JSON shows it (structs.HealthCheckDefinition): durations as Go strings
  * ("10s"), Header as name → values. Only the fields a register request can set; unknown ones are dropped.
  */
-export interface CheckDefinition {
+export type CheckDefinition = {
   readonly HTTP?: string;
   readonly Header?: Readonly<Record<string, readonly string[]>>;
   readonly Method?: string;
@@ -33,7 +33,7 @@ export interface CheckDefinition {
   readonly Interval?: string;
   readonly Timeout?: string;
   readonly DeregisterCriticalServiceAfter?: string;
-}
+};
 
 /** Fields of a restored record cairn does not model, and the record's bytes while the row is unchanged. */
 interface Restored {
@@ -140,9 +140,9 @@ export interface CatalogDeregisterRequest {
   readonly CheckID: string;
 }
 
-// ---- JSON shapes (§8.1), in Consul's field order ----
+// ---- JSON shapes (§8.1), in Consul's field order; type literals, so they are GoJson values ----
 
-export interface NodeJson {
+export type NodeJson = {
   readonly ID: string;
   readonly Node: string;
   readonly Address: string;
@@ -151,9 +151,9 @@ export interface NodeJson {
   readonly Meta: StrMap;
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
-}
+};
 
-export interface ServiceJson {
+export type ServiceJson = {
   readonly ID: string;
   readonly Service: string;
   readonly Tags: readonly string[];
@@ -166,9 +166,9 @@ export interface ServiceJson {
   readonly EnableTagOverride: boolean;
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
-}
+};
 
-export interface ServiceNodeJson {
+export type ServiceNodeJson = {
   readonly ID: string;
   readonly Node: string;
   readonly Address: string;
@@ -187,9 +187,9 @@ export interface ServiceNodeJson {
   readonly ServiceEnableTagOverride: boolean;
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
-}
+};
 
-export interface HealthCheckJson {
+export type HealthCheckJson = {
   readonly Node: string;
   readonly CheckID: string;
   readonly Name: string;
@@ -203,18 +203,18 @@ export interface HealthCheckJson {
   readonly Definition: CheckDefinition;
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
-}
+};
 
-export interface NodeServicesJson {
+export type NodeServicesJson = {
   readonly Node: NodeJson;
   readonly Services: Readonly<Record<string, ServiceJson>>;
-}
+};
 
-export interface ServiceEntryJson {
+export type ServiceEntryJson = {
   readonly Node: NodeJson;
   readonly Service: ServiceJson;
   readonly Checks: readonly HealthCheckJson[];
-}
+};
 
 /** A catalog read: the value and the index Consul answers it with (X-Consul-Index, never below 1). */
 export interface CatalogRead<T> {

@@ -6,7 +6,7 @@
 
 export { compareKeys, OrderedMap, type OrderedMapOptions } from "./btree.js";
 export { type CatalogEffects, TABLE_CHECKS, TABLE_NODES, TABLE_SERVICES } from "./catalog.js";
-export { CatalogReads, checkJson, nodeJson, serviceJson } from "./catalog-reads.js";
+export { CatalogReads, checkJson, type NodeMetaFilter, nodeJson, serviceJson } from "./catalog-reads.js";
 export type {
   CatalogDeregisterRequest,
   CatalogRead,

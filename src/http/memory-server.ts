@@ -270,17 +270,17 @@ export class MemoryServer implements ServerApi {
   catalogDeregister: ServerApi["catalogDeregister"] = async (req) => {
     this.execute({ op: "catalog-deregister", req: preApplyDeregister(req, this.datacenter), time: 0 });
   };
-  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalogRead(q, (r) => r.nodes());
-  catalogServices: ServerApi["catalogServices"] = (q) => this.catalogRead(q, (r) => r.services());
+  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalogRead(q, (r) => r.nodes(q.nodeMeta));
+  catalogServices: ServerApi["catalogServices"] = (q) => this.catalogRead(q, (r) => r.services(q.nodeMeta));
   catalogService: ServerApi["catalogService"] = (name, tags, q) =>
-    this.catalogRead(q, (r) => r.service(name, tags));
+    this.catalogRead(q, (r) => r.service(name, tags, q.nodeMeta));
   catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) =>
     this.catalogRead(q, (r) => r.nodeServices(node));
   catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
   healthNode: ServerApi["healthNode"] = (node, q) => this.catalogRead(q, (r) => r.healthNode(node));
   healthChecks: ServerApi["healthChecks"] = (s, q) => this.catalogRead(q, (r) => r.healthChecks(s));
   healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
-    this.catalogRead(q, (r) => r.healthService(s, tags, passing));
+    this.catalogRead(q, (r) => r.healthService(s, tags, passing, q.nodeMeta));
   healthState: ServerApi["healthState"] = (state, q) => this.catalogRead(q, (r) => r.healthState(state));
 
   leaderAddress(): string {

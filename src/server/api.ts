@@ -37,6 +37,11 @@ export interface QueryOptions {
   readonly waitMs: number;
 }
 
+/** A catalog read's options: QueryOptions plus Consul's `node-meta=key:value` filters (all must match). */
+export interface CatalogQueryOptions extends QueryOptions {
+  readonly nodeMeta?: readonly (readonly [string, string])[];
+}
+
 /** What Consul sends as X-Consul-Index, X-Consul-KnownLeader, X-Consul-LastContact. */
 export interface QueryMeta {
   /** Never 0 (Consul sends 1 instead). */
@@ -152,11 +157,15 @@ export interface ServerApi {
    */
   catalogRegister(req: CatalogRegisterRequest): Promise<void>;
   catalogDeregister(req: CatalogDeregisterRequest): Promise<void>;
-  catalogNodes(q: QueryOptions): Promise<Queried<NodeJson[]>>;
+  catalogNodes(q: CatalogQueryOptions): Promise<Queried<NodeJson[]>>;
   /** Service name → its distinct tags, sorted. */
-  catalogServices(q: QueryOptions): Promise<Queried<Record<string, string[]>>>;
+  catalogServices(q: CatalogQueryOptions): Promise<Queried<Record<string, string[]>>>;
   /** The instances of `name` carrying every tag of `tags` (case-insensitive). */
-  catalogService(name: string, tags: readonly string[], q: QueryOptions): Promise<Queried<ServiceNodeJson[]>>;
+  catalogService(
+    name: string,
+    tags: readonly string[],
+    q: CatalogQueryOptions,
+  ): Promise<Queried<ServiceNodeJson[]>>;
   /** The node and its services, or null for an unknown node. */
   catalogNodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServicesJson | null>>;
   /** Datacenters, nearest first: this one alone. */
@@ -168,7 +177,7 @@ export interface ServerApi {
     service: string,
     tags: readonly string[],
     passing: boolean,
-    q: QueryOptions,
+    q: CatalogQueryOptions,
   ): Promise<Queried<ServiceEntryJson[]>>;
   healthState(state: HealthState, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
 

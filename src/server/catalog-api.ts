@@ -22,7 +22,7 @@ import {
   type ServiceEntryJson,
   type ServiceNodeJson,
 } from "../fsm/index.js";
-import type { Queried, QueryOptions } from "./api.js";
+import type { CatalogQueryOptions, Queried, QueryOptions } from "./api.js";
 import type { ReconcileHost } from "./catalog-reconcile.js";
 import type { RaftServer } from "./raft-server.js";
 
@@ -58,16 +58,20 @@ export class CatalogEndpoints {
     });
   }
 
-  nodes(q: QueryOptions): Promise<Queried<NodeJson[]>> {
-    return this.read(q, (r) => r.nodes());
+  nodes(q: CatalogQueryOptions): Promise<Queried<NodeJson[]>> {
+    return this.read(q, (r) => r.nodes(q.nodeMeta));
   }
 
-  services(q: QueryOptions): Promise<Queried<Record<string, string[]>>> {
-    return this.read(q, (r) => r.services());
+  services(q: CatalogQueryOptions): Promise<Queried<Record<string, string[]>>> {
+    return this.read(q, (r) => r.services(q.nodeMeta));
   }
 
-  service(name: string, tags: readonly string[], q: QueryOptions): Promise<Queried<ServiceNodeJson[]>> {
-    return this.read(q, (r) => r.service(name, tags));
+  service(
+    name: string,
+    tags: readonly string[],
+    q: CatalogQueryOptions,
+  ): Promise<Queried<ServiceNodeJson[]>> {
+    return this.read(q, (r) => r.service(name, tags, q.nodeMeta));
   }
 
   nodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServicesJson | null>> {
@@ -86,9 +90,9 @@ export class CatalogEndpoints {
     service: string,
     tags: readonly string[],
     passing: boolean,
-    q: QueryOptions,
+    q: CatalogQueryOptions,
   ): Promise<Queried<ServiceEntryJson[]>> {
-    return this.read(q, (r) => r.healthService(service, tags, passing));
+    return this.read(q, (r) => r.healthService(service, tags, passing, q.nodeMeta));
   }
 
   healthState(state: HealthState, q: QueryOptions): Promise<Queried<HealthCheckJson[]>> {
