@@ -43,52 +43,26 @@ interface Restored {
   readonly raw?: RawRecord;
 }
 
-export interface NodeRow extends Restored {
-  /** The node's UUID, or "". */
-  readonly ID: string;
-  readonly Node: string;
-  readonly Address: string;
-  readonly Datacenter: string;
-  readonly TaggedAddresses: StrMap;
-  readonly Meta: StrMap;
+/** structs.RaftIndex. */
+export interface RaftIndex {
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
 }
 
-export interface ServiceRow extends Restored {
+/** A node: its JSON shape, plus what a restore carried. */
+export type NodeRow = NodeJson & Restored;
+
+export interface ServiceRow extends ServiceSpec, RaftIndex, Restored {
   /** The node the instance runs on. */
   readonly Node: string;
-  readonly Kind: string;
-  readonly ID: string;
-  readonly Service: string;
-  readonly Tags: readonly string[];
-  readonly Address: string;
-  readonly TaggedAddresses: Readonly<Record<string, ServiceAddress>>;
-  readonly Meta: StrMap;
-  readonly Port: number;
-  readonly Weights: Weights;
-  readonly EnableTagOverride: boolean;
-  readonly CreateIndex: number;
-  readonly ModifyIndex: number;
 }
 
 export type CheckStatus = "passing" | "warning" | "critical" | "maintenance";
 
-export interface CheckRow extends Restored {
-  readonly Node: string;
-  readonly CheckID: string;
-  readonly Name: string;
-  readonly Status: string;
-  readonly Notes: string;
-  readonly Output: string;
-  /** "" for a node-level check. */
-  readonly ServiceID: string;
+export interface CheckRow extends CheckSpec, RaftIndex, Restored {
+  /** The service's name and tags, copied in when the check is written (node checks: "" and []). */
   readonly ServiceName: string;
   readonly ServiceTags: readonly string[];
-  readonly Type: string;
-  readonly Definition: CheckDefinition;
-  readonly CreateIndex: number;
-  readonly ModifyIndex: number;
 }
 
 /** A service as a register request gives it (§8.2), after the proposer filled in ID = name. */
@@ -189,21 +163,8 @@ export type ServiceNodeJson = {
   readonly ModifyIndex: number;
 };
 
-export type HealthCheckJson = {
-  readonly Node: string;
-  readonly CheckID: string;
-  readonly Name: string;
-  readonly Status: string;
-  readonly Notes: string;
-  readonly Output: string;
-  readonly ServiceID: string;
-  readonly ServiceName: string;
-  readonly ServiceTags: readonly string[];
-  readonly Type: string;
-  readonly Definition: CheckDefinition;
-  readonly CreateIndex: number;
-  readonly ModifyIndex: number;
-};
+/** A check as Consul's JSON shows it (checkJson writes the fields in Consul's order). */
+export type HealthCheckJson = Omit<CheckRow, "extra" | "raw">;
 
 export type NodeServicesJson = {
   readonly Node: NodeJson;

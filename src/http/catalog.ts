@@ -3,10 +3,11 @@
  * connect/<name> as Consul's agent/catalog_endpoint.go serves them (consul-compat.md §8.2, §8.3). Reads block
  * and carry Consul's query-meta headers; writes answer `true`.
  */
-import type { CatalogQueryOptions, ServerApi } from "../server/api.js";
+import type { CatalogQueryOptions, Queried, ServerApi } from "../server/api.js";
 import { parseDeregister, parseRegister } from "./catalog-body.js";
 import { HttpError } from "./errors.js";
-import type { HttpRequest, HttpResponse, RouteContext } from "./model.js";
+import type { GoJson } from "./json.js";
+import type { Handler, HttpRequest, HttpResponse, RouteContext } from "./model.js";
 import { checkDatacenter, parseQueryOptions } from "./params.js";
 import { jsonResponse, metaHeaders } from "./respond.js";
 
@@ -56,54 +57,38 @@ export async function catalogDatacenters(req: HttpRequest, api: ServerApi): Prom
   return jsonResponse(req, await api.catalogDatacenters());
 }
 
-export async function catalogNodes(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.catalogNodes(q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-export async function catalogServices(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.catalogServices(q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-export async function catalogService(
-  req: HttpRequest,
+type Read = (
   api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const name = segment(ctx, "Missing service name");
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.catalogService(name, tagsOf(req), q);
-  return jsonResponse(req, value, metaHeaders(meta));
+  segment: string,
+  q: CatalogQueryOptions,
+  req: HttpRequest,
+) => Promise<Queried<GoJson>>;
+
+/**
+ * A blocking catalog or health read: the query parameters, then the path segment (`missing` is the 400 text
+ * when it is empty; null for paths without one), the datacenter, the read; JSON with the query-meta headers.
+ */
+export function readHandler(missing: string | null, read: Read): Handler {
+  return async (req, api, ctx) => {
+    const q = parseCatalogQuery(req);
+    const seg = missing === null ? "" : segment(ctx, missing);
+    checkDatacenter(req.query, api);
+    const { meta, value } = await read(api, seg, q, req);
+    return jsonResponse(req, value, metaHeaders(meta));
+  };
 }
 
-export async function catalogNode(
-  req: HttpRequest,
-  api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const node = segment(ctx, "Missing node name");
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.catalogNodeServices(node, q);
-  // An unknown node is 200 with `null`, as Consul's handler returns its nil NodeServices.
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-/** Connect-capable instances: cairn has no service mesh, so there are none (the npm client only needs JSON). */
-export async function catalogConnect(
-  req: HttpRequest,
-  api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  segment(ctx, "Missing service name");
-  checkDatacenter(req.query, api);
-  const { meta } = await api.catalogServices(q);
-  return jsonResponse(req, [], metaHeaders(meta));
-}
+export const catalogNodes = readHandler(null, (api, _, q) => api.catalogNodes(q));
+export const catalogServices = readHandler(null, (api, _, q) => api.catalogServices(q));
+export const catalogService = readHandler("Missing service name", (api, name, q, req) =>
+  api.catalogService(name, tagsOf(req), q),
+);
+/** An unknown node is 200 with `null`, as Consul's handler returns its nil NodeServices. */
+export const catalogNode = readHandler("Missing node name", (api, node, q) =>
+  api.catalogNodeServices(node, q),
+);
+/** Connect-capable instances: cairn has no service mesh, so none (the npm client only needs JSON). */
+export const catalogConnect = readHandler("Missing service name", async (api, _, q) => ({
+  meta: (await api.catalogServices(q)).meta,
+  value: [],
+}));

@@ -4,17 +4,8 @@
  * (repeatable), `passing` (presence-based, its value a Go bool), `node-meta`, `near`, `filter` (refused).
  */
 import { HEALTH_STATES, type HealthState } from "../fsm/index.js";
-import type { ServerApi } from "../server/api.js";
-import { parseCatalogQuery, tagsOf } from "./catalog.js";
+import { readHandler, tagsOf } from "./catalog.js";
 import { HttpError } from "./errors.js";
-import type { HttpRequest, HttpResponse, RouteContext } from "./model.js";
-import { checkDatacenter } from "./params.js";
-import { jsonResponse, metaHeaders } from "./respond.js";
-
-function segment(ctx: RouteContext, missing: string): string {
-  if (ctx.rest === "") throw new HttpError(400, missing);
-  return ctx.rest;
-}
 
 /** Go's strconv.ParseBool, with "" (a bare `?passing`) as true. */
 function parsePassing(q: URLSearchParams): boolean {
@@ -25,50 +16,14 @@ function parsePassing(q: URLSearchParams): boolean {
   throw new HttpError(400, "Invalid value for ?passing");
 }
 
-export async function healthNode(req: HttpRequest, api: ServerApi, ctx: RouteContext): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const node = segment(ctx, "Missing node name");
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.healthNode(node, q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-export async function healthChecks(
-  req: HttpRequest,
-  api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const service = segment(ctx, "Missing service name");
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.healthChecks(service, q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-export async function healthService(
-  req: HttpRequest,
-  api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const service = segment(ctx, "Missing service name");
-  const passing = parsePassing(req.query);
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.healthService(service, tagsOf(req), passing, q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
-
-export async function healthState(
-  req: HttpRequest,
-  api: ServerApi,
-  ctx: RouteContext,
-): Promise<HttpResponse> {
-  const q = parseCatalogQuery(req);
-  const state = segment(ctx, "Missing check state");
+export const healthNode = readHandler("Missing node name", (api, node, q) => api.healthNode(node, q));
+export const healthChecks = readHandler("Missing service name", (api, s, q) => api.healthChecks(s, q));
+export const healthService = readHandler("Missing service name", (api, s, q, req) =>
+  api.healthService(s, tagsOf(req), parsePassing(req.query), q),
+);
+export const healthState = readHandler("Missing check state", (api, state, q) => {
   if (!(HEALTH_STATES as readonly string[]).includes(state)) {
     throw new HttpError(400, `Invalid check state: '${state}'`);
   }
-  checkDatacenter(req.query, api);
-  const { meta, value } = await api.healthState(state as HealthState, q);
-  return jsonResponse(req, value, metaHeaders(meta));
-}
+  return api.healthState(state as HealthState, q);
+});
