@@ -173,25 +173,20 @@ function nodeRequest(n: NodeRow): RegisterRequest {
 }
 
 function nodeService(s: ServiceRow): NodeService {
+  // The row's other fields (ID, Service, Kind, Address, Port, EnableTagOverride, indexes) are NodeService's.
+  const { Node: _node, Tags, Meta, TaggedAddresses, Weights, extra, raw: _raw, ...same } = s;
   const tagged: Record<string, Decoded> = {};
-  for (const [k, a] of Object.entries(s.TaggedAddresses)) {
+  for (const [k, a] of Object.entries(TaggedAddresses)) {
     tagged[k] = { Address: utf8.encode(a.Address), Port: a.Port };
   }
   return {
-    ID: s.ID,
-    Service: s.Service,
-    Kind: s.Kind,
-    Tags: [...s.Tags],
-    Address: s.Address,
-    Port: s.Port,
-    Meta: toMap(s.Meta),
-    EnableTagOverride: s.EnableTagOverride,
-    CreateIndex: s.CreateIndex,
-    ModifyIndex: s.ModifyIndex,
+    ...same,
+    Tags: [...Tags],
+    Meta: toMap(Meta),
     extra: {
-      ...s.extra,
+      ...extra,
       TaggedAddresses: Object.keys(tagged).length > 0 ? tagged : null,
-      Weights: { Passing: s.Weights.Passing, Warning: s.Weights.Warning },
+      Weights: { Passing: Weights.Passing, Warning: Weights.Warning },
     },
   };
 }
@@ -217,20 +212,12 @@ function goDefinition(d: CheckDefinition): DecodedMap {
 }
 
 function healthCheck(c: CheckRow): HealthCheck {
+  // The row's other fields are HealthCheck's, by name.
+  const { Definition, ServiceTags, extra, raw: _raw, ...same } = c;
   return {
-    Node: c.Node,
-    CheckID: c.CheckID,
-    Name: c.Name,
-    Status: c.Status,
-    Notes: c.Notes,
-    Output: c.Output,
-    ServiceID: c.ServiceID,
-    ServiceName: c.ServiceName,
-    ServiceTags: [...c.ServiceTags],
-    Type: c.Type,
-    CreateIndex: c.CreateIndex,
-    ModifyIndex: c.ModifyIndex,
-    extra: { ...c.extra, Definition: goDefinition(c.Definition) },
+    ...same,
+    ServiceTags: [...ServiceTags],
+    extra: { ...extra, Definition: goDefinition(Definition) },
   };
 }
 

@@ -4,7 +4,7 @@
  * tags through a tabwriter with padding 6), one datacenter per line. Empty results say so on stderr, exit 0.
  */
 import type { CatalogNode, CatalogQuery, ConsulClient } from "../../client/index.js";
-import { flag } from "../../util/flags.js";
+import { type FlagDefs, type FlagValues, flag } from "../../util/flags.js";
 import { columnize, tabwriteLabels } from "../columnize.js";
 import {
   type Command,
@@ -71,6 +71,41 @@ function noArgs(args: readonly string[], io: CommandIO): boolean {
   return false;
 }
 
+/**
+ * A catalog listing: flags, no arguments, a client, then `list`; a failed call prints Consul's
+ * `Error listing <what>: <err>` and exits 1.
+ */
+function listing<D extends FlagDefs & typeof httpClientFlags>(
+  synopsis: string,
+  flags: D,
+  help: string,
+  what: string,
+  list: (c: ConsulClient, v: FlagValues<D>, io: CommandIO) => Promise<number>,
+): Command {
+  return {
+    synopsis,
+    help,
+    async run(argv, io) {
+      const parsed = parseOrExit(flags, argv, io, help);
+      if (typeof parsed === "number") return parsed;
+      if (!noArgs(parsed.args, io)) return 1;
+      return withClient(
+        io,
+        () => clientFrom(parsed, io),
+        "Error connecting to Consul agent",
+        async (c) => {
+          try {
+            return await list(c, parsed.values, io);
+          } catch (e) {
+            err(io, `Error listing ${what}: ${errorText(e)}`);
+            return 1;
+          }
+        },
+      );
+    },
+  };
+}
+
 const dcFlags = { ...httpClientFlags };
 const dcHelp = usage(
   `Usage: cairn catalog datacenters [options]
@@ -81,35 +116,21 @@ const dcHelp = usage(
   dcFlags,
 );
 
-export const catalogDatacenters: Command = {
-  synopsis: "Lists all known datacenters",
-  help: dcHelp,
-  async run(argv, io) {
-    const parsed = parseOrExit(dcFlags, argv, io, dcHelp);
-    if (typeof parsed === "number") return parsed;
-    if (!noArgs(parsed.args, io)) return 1;
-    return withClient(
-      io,
-      () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (c) => {
-        let dcs: string[];
-        try {
-          dcs = await c.catalogDatacenters();
-        } catch (e) {
-          err(io, `Error listing datacenters: ${errorText(e)}`);
-          return 1;
-        }
-        if (dcs.length === 0) {
-          err(io, "No datacenters found");
-          return 1;
-        }
-        out(io, dcs.join("\n"));
-        return 0;
-      },
-    );
+export const catalogDatacenters = listing(
+  "Lists all known datacenters",
+  dcFlags,
+  dcHelp,
+  "datacenters",
+  async (c, _v, io) => {
+    const dcs = await c.catalogDatacenters();
+    if (dcs.length === 0) {
+      err(io, "No datacenters found");
+      return 1;
+    }
+    out(io, dcs.join("\n"));
+    return 0;
   },
-};
+);
 
 const nodesFlags = {
   ...httpClientFlags,
@@ -144,37 +165,22 @@ async function listNodes(c: ConsulClient, service: string, q: CatalogQuery): Pro
   return (await c.catalogService(service, q)).map((s) => s.node);
 }
 
-export const catalogNodes: Command = {
-  synopsis: "Lists all nodes in the given datacenter",
-  help: nodesHelp,
-  async run(argv, io) {
-    const parsed = parseOrExit(nodesFlags, argv, io, nodesHelp);
-    if (typeof parsed === "number") return parsed;
-    if (!noArgs(parsed.args, io)) return 1;
-    const v = parsed.values;
+export const catalogNodes = listing(
+  "Lists all nodes in the given datacenter",
+  nodesFlags,
+  nodesHelp,
+  "nodes",
+  async (c, v, io) => {
     const q: CatalogQuery = { nodeMeta: nodeMeta(v["node-meta"]), near: v.near, filter: v.filter };
-    return withClient(
-      io,
-      () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (c) => {
-        let nodes: CatalogNode[];
-        try {
-          nodes = await listNodes(c, v.service, q);
-        } catch (e) {
-          err(io, `Error listing nodes: ${errorText(e)}`);
-          return 1;
-        }
-        if (nodes.length === 0) {
-          err(io, "No nodes match the given query - try expanding your search.");
-          return 0;
-        }
-        out(io, formatNodes(nodes, v.detailed));
-        return 0;
-      },
-    );
+    const nodes = await listNodes(c, v.service, q);
+    if (nodes.length === 0) {
+      err(io, "No nodes match the given query - try expanding your search.");
+      return 0;
+    }
+    out(io, formatNodes(nodes, v.detailed));
+    return 0;
   },
-};
+);
 
 const servicesFlags = {
   ...httpClientFlags,
@@ -192,34 +198,21 @@ const servicesHelp = usage(
   servicesFlags,
 );
 
-export const catalogServices: Command = {
-  synopsis: "Lists all registered services in a datacenter",
-  help: servicesHelp,
-  async run(argv, io) {
-    const parsed = parseOrExit(servicesFlags, argv, io, servicesHelp);
-    if (typeof parsed === "number") return parsed;
-    if (!noArgs(parsed.args, io)) return 1;
-    const v = parsed.values;
-    return withClient(
-      io,
-      () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (c) => {
-        let services: Record<string, string[]>;
-        try {
-          if (v.node === "") services = await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) });
-          else services = (await c.catalogNode(v.node))?.services ?? {};
-        } catch (e) {
-          err(io, `Error listing services: ${errorText(e)}`);
-          return 1;
-        }
-        if (Object.keys(services).length === 0) {
-          err(io, "No services match the given query - try expanding your search.");
-          return 0;
-        }
-        out(io, formatServices(services, v.tags));
-        return 0;
-      },
-    );
+export const catalogServices = listing(
+  "Lists all registered services in a datacenter",
+  servicesFlags,
+  servicesHelp,
+  "services",
+  async (c, v, io) => {
+    const services =
+      v.node === ""
+        ? await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) })
+        : ((await c.catalogNode(v.node))?.services ?? {});
+    if (Object.keys(services).length === 0) {
+      err(io, "No services match the given query - try expanding your search.");
+      return 0;
+    }
+    out(io, formatServices(services, v.tags));
+    return 0;
   },
-};
+);
