@@ -4,7 +4,9 @@
  * - every server in the raft configuration is a node (its address, lan/wan tagged addresses), with the
  *   `consul` service (port = server RPC port, Consul's Meta) and the `serfHealth` node check;
  * - serfHealth is passing while the leader has heard from the server within `failureMs` (any raft message:
- *   heartbeat answers arrive every heartbeat interval), critical ("Agent not live or unreachable") after;
+ *   heartbeat answers arrive every heartbeat interval), critical ("Agent not live or unreachable") after; a new
+ *   leader that has not heard from a server yet keeps its status as the catalog has it for `failureMs` (a dead
+ *   server does not flap back to passing at every election);
  * - a node that carries the `consul` service but is no longer in the configuration (it left, or was removed)
  *   is deregistered with everything on it, as Consul reaps left members.
  * A pass runs when this server becomes leader, when the membership or a server's liveness changes, and every
@@ -55,7 +57,8 @@ export interface ReconcileOptions {
   readonly fullIntervalMs: number;
 }
 
-export const RECONCILE_DEFAULTS: ReconcileOptions = { failureMs: 4000, tickMs: 500, fullIntervalMs: 60_000 };
+/** failureMs: about what memberlist's suspicion takes to declare a member of a small LAN pool dead. */
+export const RECONCILE_DEFAULTS: ReconcileOptions = { failureMs: 5000, tickMs: 500, fullIntervalMs: 60_000 };
 
 function hostPort(addr: string): [string, number] {
   const m = /^(.*):(\d+)$/.exec(addr);
@@ -174,10 +177,12 @@ export class CatalogReconciler {
     clearTimeout(t);
   }
 
-  private alive(m: ServerMember, now: number): boolean {
+  /** true alive, false failed, null not known yet (a new leader's first `failureMs`). */
+  private alive(m: ServerMember, now: number): boolean | null {
     if (m.name === this.host.selfName) return true;
-    const heard = Math.max(this.host.lastHeardMs(m.name) ?? 0, this.leaderSinceMs);
-    return now - heard < this.o.failureMs;
+    const heard = this.host.lastHeardMs(m.name);
+    if (heard !== undefined && now - heard < this.o.failureMs) return true;
+    return now - this.leaderSinceMs < this.o.failureMs ? null : false;
   }
 
   private async tick(): Promise<void> {
@@ -200,13 +205,14 @@ export class CatalogReconciler {
     }
   }
 
-  private async pass(members: ServerMember[], alive: boolean[]): Promise<void> {
+  private async pass(members: ServerMember[], alive: (boolean | null)[]): Promise<void> {
     const { selfName, datacenter, version } = this.host;
     for (const [i, m] of members.entries()) {
-      const want = serverRegistration(m, alive[i] === true, datacenter, version);
       const reads = this.host.reads();
       const have = reads.nodeServices(m.name).value;
       const check = reads.healthNode(m.name).value.find((c) => c.CheckID === SERF_CHECK_ID);
+      const live = alive[i] ?? check?.Status !== "critical";
+      const want = serverRegistration(m, live, datacenter, version);
       const differs =
         nodeDiffers(want, have?.Node) ||
         serviceDiffers(want.Service as ServiceSpec, have?.Services.consul) ||
