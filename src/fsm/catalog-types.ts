@@ -164,7 +164,12 @@ export type ServiceNodeJson = {
 };
 
 /** A check as Consul's JSON shows it (checkJson writes the fields in Consul's order). */
-export type HealthCheckJson = Omit<CheckRow, "extra" | "raw">;
+export type HealthCheckJson = Omit<CheckRow, "extra" | "raw"> & {
+  /** The check's interval and timeout as Go durations ("" when none), as newer Consul versions show them. */
+  readonly Interval: string;
+  readonly Timeout: string;
+  readonly ExposedPort: number;
+};
 
 export type NodeServicesJson = {
   readonly Node: NodeJson;
