@@ -94,8 +94,20 @@ describe("catalog and health on a 3-server datacenter", { timeout: 180_000 }, ()
       assert.deepEqual((await json<unknown[]>(leader, "/v1/catalog/service/web")).body, []);
       assert.equal((await call(leader, "PUT", "/v1/catalog/register", { Node: "x" })).status, 400);
 
-      // kill -9 a follower: its serfHealth goes critical within the failure timeout.
+      // Sessions are judged against the catalog: an unknown node is refused with Consul's text.
+      const ghost = await call(leader, "PUT", "/v1/session/create", { Node: "ghost" });
+      assert.deepEqual([ghost.status, ghost.text], [400, "Missing node registration"]);
+      // A session on the victim's node, bound to its serfHealth, holding a lock.
       const victim = c.agents.find((a) => a !== leader && a !== follower) as Agent;
+      const created = await call(leader, "PUT", "/v1/session/create", {
+        Node: victim.name,
+        LockDelay: "1ms",
+      });
+      assert.equal(created.status, 200, created.text);
+      const sid = (JSON.parse(created.text) as { ID: string }).ID;
+      assert.equal((await call(leader, "PUT", `/v1/kv/held?acquire=${sid}`, "x")).text, "true");
+
+      // kill -9 a follower: its serfHealth goes critical within the failure timeout.
       c.kill9(victim);
       await until("serfHealth critical", 20_000, async () => {
         const r = await json<Check[]>(leader, `/v1/health/node/${victim.name}`);
@@ -106,6 +118,10 @@ describe("catalog and health on a 3-server datacenter", { timeout: 180_000 }, ()
         critical.body.map((x) => [x.Node, x.Output]),
         [[victim.name, "Agent not live or unreachable"]],
       );
+      // ... which ended the session bound to it and released its lock, in the same apply.
+      assert.deepEqual((await json<unknown[]>(leader, `/v1/session/info/${sid}`)).body, []);
+      const held = await json<{ Session?: string }[]>(leader, "/v1/kv/held");
+      assert.equal(held.body[0]?.Session, undefined);
     } finally {
       await c.stop();
     }

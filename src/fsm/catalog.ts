@@ -3,7 +3,8 @@
  * (agent/consul/state/catalog.go, consul-compat.md §8.2–8.4):
  * - register upserts the node (unless SkipNodeUpdate), then the service, then each check; a row equal to the
  *   stored one is not written (indexes stay, as Consul skips unchanged rows);
- * - a check without Status is "critical"; a service check copies its service's name and tags;
+ * - a check without Status is "critical"; a service check copies its service's name and tags; a check must
+ *   name the request's node;
  * - deregister with ServiceID drops the service and its checks, with CheckID that check, with neither the node
  *   and everything on it; an unknown node, service or check is a no-op;
  * - index rows: "nodes", "services", "checks", "service.<name>" (bumped by writes to an instance, its checks,
@@ -116,6 +117,12 @@ export class Catalog {
       return new CatalogError("failed inserting service: Missing node registration");
     }
     for (const c of req.Checks) {
+      // Go's %q of the two names.
+      if (c.Node !== req.Node) {
+        return new CatalogError(
+          `check node ${JSON.stringify(c.Node)} does not match node ${JSON.stringify(req.Node)}`,
+        );
+      }
       if (!nodeExists(c.Node)) return new CatalogError("failed inserting check: Missing node registration");
       if (c.ServiceID === "") continue;
       const registering = c.Node === req.Node && req.Service?.ID === c.ServiceID;

@@ -139,6 +139,11 @@ describe("PUT /v1/catalog/register and /deregister", () => {
         '{"Node":7}',
         "Request decode failed: json: cannot unmarshal into Go struct field RegisterRequest.Node",
       ],
+      [
+        "/v1/catalog/register",
+        '{"Node":"n","Address":"a","Check":{"Name":"c","Node":"m"}}',
+        'check node "m" does not match node "n"',
+      ],
       ["/v1/catalog/deregister", "{}", "Must provide node"],
     ];
     for (const [path, body, msg] of cases) {
@@ -149,7 +154,7 @@ describe("PUT /v1/catalog/register and /deregister", () => {
     const bad = await call(api, "PUT", "/v1/catalog/register", "{");
     assert.equal(bad.status, 400);
     assert.match(text(bad), /^Request decode failed: /);
-    assert.equal(api.index, 1, "only the refused-in-FSM register used an index; nothing was stored");
+    assert.equal(api.index, 2, "only the two refused in the FSM used an index; nothing was stored");
     assert.deepEqual((await get<unknown[]>(api, "/v1/catalog/nodes")).body, []);
   });
 
