@@ -99,10 +99,7 @@ describe("catalog and health on a 3-server datacenter", { timeout: 180_000 }, ()
       assert.deepEqual([ghost.status, ghost.text], [400, "Missing node registration"]);
       // A session on the victim's node, bound to its serfHealth, holding a lock.
       const victim = c.agents.find((a) => a !== leader && a !== follower) as Agent;
-      const created = await call(leader, "PUT", "/v1/session/create", {
-        Node: victim.name,
-        LockDelay: "1ms",
-      });
+      const created = await call(leader, "PUT", "/v1/session/create", { Node: victim.name });
       assert.equal(created.status, 200, created.text);
       const sid = (JSON.parse(created.text) as { ID: string }).ID;
       assert.equal((await call(leader, "PUT", `/v1/kv/held?acquire=${sid}`, "x")).text, "true");
@@ -122,6 +119,10 @@ describe("catalog and health on a 3-server datacenter", { timeout: 180_000 }, ()
       assert.deepEqual((await json<unknown[]>(leader, `/v1/session/info/${sid}`)).body, []);
       const held = await json<{ Session?: string }[]>(leader, "/v1/kv/held");
       assert.equal(held.body[0]?.Session, undefined);
+      // The key is under the session's lock-delay (15 s from the leader's clock at the invalidation).
+      const other = await call(leader, "PUT", "/v1/session/create", { Node: leader.name });
+      const oid = (JSON.parse(other.text) as { ID: string }).ID;
+      assert.equal((await call(leader, "PUT", `/v1/kv/held?acquire=${oid}`, "y")).text, "false");
     } finally {
       await c.stop();
     }

@@ -7,6 +7,8 @@
  * without a leader does), `failNext` (the next call rejects with that error), `sessions` (the sessions an
  * acquire may use besides the store's own), `now` (the clock stamped into timed commands, as a leader does),
  * and the plain fields behind the status, operator and agent endpoints. Session TTLs are not timed here.
+ * Catalog writes and reads use the real store and the server's validation; session creates are not judged
+ * against the catalog here (the server's are: `checked`), so session handler tests need no registered node.
  */
 
 import { randomUUID } from "node:crypto";

@@ -573,6 +573,8 @@ function stampTime(cmd: KvCommand, now: number): KvCommand {
     case "session-renew":
     case "session-invalidate":
     case "txn":
+    case "catalog-register":
+    case "catalog-deregister":
       return { ...cmd, time: now };
     default:
       return cmd;
