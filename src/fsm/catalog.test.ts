@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { CatalogRegisterRequest, CheckSpec, ServiceSpec } from "./catalog-types.js";
 import { decodeCommand, encodeCommand, type KvCommand } from "./command.js";
 import { CatalogError, CommandDecodeError } from "./errors.js";
@@ -265,5 +266,77 @@ describe("catalog commands and snapshots", () => {
     c.execute(5, deregister("n2"));
     assert.deepEqual(recs(c), recs(s));
     assert.equal(c.catalogReads.service("web", []).index, 5);
+  });
+});
+
+describe("catalog properties", () => {
+  const nodeArb = fc.constantFrom("a", "b", "c");
+  const svcArb = fc.constantFrom("web", "db", "web2");
+  const statusArb = fc.constantFrom("passing", "warning", "critical", "");
+  const cmdArb: fc.Arbitrary<KvCommand> = fc.oneof(
+    fc
+      .record({ node: nodeArb, svc: fc.option(svcArb, { nil: null }), tags: fc.subarray(["x", "y"]) })
+      .map(({ node, svc, tags }) =>
+        register(node, { Service: svc === null ? null : service(svc, svc.replace("2", ""), tags) }),
+      ),
+    fc
+      .record({ node: nodeArb, id: fc.constantFrom("serfHealth", "c1"), status: statusArb })
+      .map(({ node, id, status }) => register(node, { Checks: [check(node, id, status)] })),
+    fc
+      .record({ node: nodeArb, svc: svcArb, status: statusArb })
+      .map(({ node, svc, status }) =>
+        register(node, {
+          Service: service(svc, svc.replace("2", "")),
+          Checks: [check(node, `s-${svc}`, status, svc)],
+        }),
+      ),
+    fc
+      .record({
+        node: nodeArb,
+        svc: fc.option(svcArb, { nil: undefined }),
+        c: fc.option(fc.constant("c1"), { nil: undefined }),
+      })
+      .map(({ node, svc, c }) =>
+        deregister(node, {
+          ...(svc !== undefined ? { ServiceID: svc } : {}),
+          ...(c !== undefined ? { CheckID: c } : {}),
+        }),
+      ),
+    fc.record({ id: fc.constantFrom("s1", "s2"), node: nodeArb }).map(({ id, node }) => session(id, node)),
+  );
+
+  it("keeps its invariants, agrees across replicas and restores from its own records", () => {
+    fc.assert(
+      fc.property(fc.array(cmdArb, { maxLength: 40 }), fc.nat(40), (cmds, cut) => {
+        const a = new KvStore();
+        const results = cmds.map((c, i) => a.execute(i + 1, c));
+        const r = a.catalogReads;
+        // No service or check outlives its node; a service check's service exists; no session outlives its node.
+        const nodes = new Set(r.nodes().value.map((n) => n.Node));
+        for (const [name] of Object.entries(r.services().value)) {
+          for (const s of r.service(name, []).value) assert.ok(nodes.has(s.Node));
+        }
+        for (const c of r.healthState("any").value) {
+          assert.ok(nodes.has(c.Node));
+          if (c.ServiceID !== "") assert.ok(a.catalogReads.nodeServices(c.Node).value?.Services[c.ServiceID]);
+        }
+        for (const s of a.sessionList().sessions) assert.ok(nodes.has(s.Node));
+        // A replica restored midway and fed the rest gives the same results and records.
+        const at = Math.min(cut, cmds.length);
+        const mid = new KvStore();
+        for (const [i, c] of cmds.slice(0, at).entries()) mid.execute(i + 1, c);
+        const b = new KvStore();
+        b.restore(mid.snapshot().records());
+        const rb = cmds.slice(at).map((c, i) => b.execute(at + i + 1, c));
+        assert.deepEqual(rb.map(String), results.slice(at).map(String));
+        const bytes = (x: KvStore) =>
+          [...x.snapshot().records()].map((rec) => Buffer.from(rec.body).toString("hex"));
+        assert.deepEqual(bytes(b), bytes(a));
+        for (const name of ["web", "db"]) {
+          assert.deepEqual(b.catalogReads.healthService(name, [], false), r.healthService(name, [], false));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
