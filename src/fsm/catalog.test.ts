@@ -282,14 +282,12 @@ describe("catalog properties", () => {
     fc
       .record({ node: nodeArb, id: fc.constantFrom("serfHealth", "c1"), status: statusArb })
       .map(({ node, id, status }) => register(node, { Checks: [check(node, id, status)] })),
-    fc
-      .record({ node: nodeArb, svc: svcArb, status: statusArb })
-      .map(({ node, svc, status }) =>
-        register(node, {
-          Service: service(svc, svc.replace("2", "")),
-          Checks: [check(node, `s-${svc}`, status, svc)],
-        }),
-      ),
+    fc.record({ node: nodeArb, svc: svcArb, status: statusArb }).map(({ node, svc, status }) =>
+      register(node, {
+        Service: service(svc, svc.replace("2", "")),
+        Checks: [check(node, `s-${svc}`, status, svc)],
+      }),
+    ),
     fc
       .record({
         node: nodeArb,

@@ -62,12 +62,12 @@ function strList(f: Fields, name: string, where: string): string[] {
 function strMap(f: Fields, name: string, where: string, lenient = false): Record<string, string> {
   const v = f.get(name.toLowerCase());
   const out: Record<string, string> = {};
-  for (const [k, x] of fields(v, `${where}.${name}`)) {
-    // Keys keep their case: fields() lower-cased them, so read them from the original object.
-    const key = Object.keys(v as object).find((o) => o.toLowerCase() === k) ?? k;
-    if (typeof x === "string") out[key] = x;
-    else if (lenient && typeof x === "object" && x !== null)
-      out[key] = str(fields(x, where), "Address", where);
+  if (v === undefined || v === null) return out;
+  fields(v, `${where}.${name}`); // an object, or a decode error
+  // Map keys keep their case (only struct field names match case-insensitively).
+  for (const [k, x] of Object.entries(v as object)) {
+    if (typeof x === "string") out[k] = x;
+    else if (lenient && typeof x === "object" && x !== null) out[k] = str(fields(x, where), "Address", where);
     else throw failed(`${where}.${name}`);
   }
   return out;
