@@ -12,7 +12,8 @@
  * - delete leaves a tombstone at the key; delete-tree leaves one tombstone at the prefix (none for "");
  * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false.
  *
- * Sessions (session.ts) and txns (txn.ts) live here too. `execute` returns every command's full result;
+ * Sessions (session.ts), txns (txn.ts) and the catalog (catalog.ts: nodes, services, checks, which end the
+ * sessions bound to them) live here too. `execute` returns every command's full result;
  * `apply` keeps the older boolean contract for callers that only write KV: it maps a full result to
  * true/false and throws the typed error of a refused session or txn command (nothing applied), which
  * callers already treat as the command's deterministic refusal.
@@ -171,11 +172,8 @@ export class KvStore implements KvTables, SessionTables {
   private catalog(): Catalog {
     const index: CatalogIndex = {
       value: (t) => this.tables.get(t)?.value ?? 0,
-      bump: (t, idx) => this.bump(t, idx),
-      drop: (t) => {
-        this.tables.delete(t);
-        this.indexEmit.delete(t);
-      },
+      bump: (t, i) => this.bump(t, i),
+      drop: (t) => void [this.tables.delete(t), this.indexEmit.delete(t)],
     };
     return new Catalog(this.catalogTrees, index);
   }
