@@ -156,6 +156,18 @@ describe("session commands", () => {
     });
   }
 
+  it("keeps a lock-delay through an acquire the leader let pass with a time past every deadline", () => {
+    // The server judges lock-delay on the leader, then proposes the acquire with Number.MAX_SAFE_INTEGER so
+    // that replicas apply it alike. An acquire proposed before the leader applied the invalidation lands
+    // after it; it must not erase the delay that the leader goes on judging later acquires by.
+    const l = new Log();
+    l.run(create({ LockDelay: 15_000_000_000 }));
+    l.run(acquire("k", S1, 1000));
+    l.run({ op: "session-invalidate", id: S1, time: 5000 });
+    assert.ok(l.run(acquire("k", S1, Number.MAX_SAFE_INTEGER)) instanceof InvalidSessionError);
+    assert.equal(l.store.lockDelays.get("k"), 20_000, "the leader still refuses acquires of k until 20 s");
+  });
+
   it("caps lock-delay at 60s; release does not start one", () => {
     const l = new Log();
     l.run(create({ LockDelay: 600_000_000_000 }));
