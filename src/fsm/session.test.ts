@@ -152,7 +152,9 @@ describe("session commands", () => {
       assert.equal(l.store.lockDelays.get("k"), 20_000);
       assert.equal(l.run(acquire("k", S2, 19_999)), false, "inside lock-delay");
       assert.equal(l.run(acquire("k", S2, 20_000)), true, "at time + delay");
-      assert.equal(l.store.lockDelays.has("k"), false);
+      assert.equal(l.store.lockDelays.get("k"), 20_000, "kept until an invalidation past it forgets it");
+      l.run({ op: "session-destroy", id: "unknown", time: 20_000 });
+      assert.equal(l.store.lockDelays.get("k"), 20_000, "destroying an unknown session changes nothing");
     });
   }
 
@@ -180,6 +182,12 @@ describe("session commands", () => {
     l.run({ op: "session-destroy", id: S1, time: 1000 });
     l.run({ op: "session-destroy", id: S2, time: 1000 });
     assert.deepEqual([...l.store.lockDelays], [["a", 61_000]]);
+    l.run(create({ ID: S2 }));
+    l.run({ op: "session-destroy", id: S2, time: 60_999 });
+    assert.deepEqual([...l.store.lockDelays], [["a", 61_000]], "not expired yet");
+    l.run(create({ ID: S2 }));
+    l.run({ op: "session-destroy", id: S2, time: 61_000 });
+    assert.equal(l.store.lockDelays.size, 0, "an invalidation forgets the delays expired by its time");
   });
 
   it("wakes session watchers on session writes only", () => {
