@@ -76,6 +76,7 @@ async function runMany(a: Args): Promise<number> {
   const end = a.from + a.seeds;
   let done = 0;
   const failures: RunResult[] = [];
+  const locks = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
   await Promise.all(
     Array.from(
       { length: workers },
@@ -93,6 +94,7 @@ async function runMany(a: Args): Promise<number> {
           };
           w.on("message", (r: RunResult) => {
             done++;
+            for (const k of Object.keys(locks) as (keyof typeof locks)[]) locks[k] += r.locks[k];
             if (!r.ok) {
               failures.push(r);
               process.stdout.write(`${report(r)}\n`);
@@ -107,7 +109,10 @@ async function runMany(a: Args): Promise<number> {
   const secs = (performance.now() - started) / 1000;
   process.stdout.write(
     `${done} seeds (${a.from}..${end - 1}), ${a.steps} steps each, ${failures.length} violations, ` +
-      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n`,
+      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
+      `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
+      `${locks.delayed} acquires refused for lock-delay, ${locks.unguarded} granted within a lock-delay the ` +
+      "leader could not know\n",
   );
   return failures.length === 0 ? 0 : 1;
 }
@@ -118,7 +123,9 @@ async function main(): Promise<number> {
     const r = runSeed({ seed: a.seed, steps: a.steps, trace: a.trace, bugs: a.bugs });
     if (a.trace) process.stdout.write(`${r.trace}\n`);
     process.stdout.write(
-      r.ok ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages)\n` : `${report(r)}\n`,
+      r.ok
+        ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages, locks ${JSON.stringify(r.locks)})\n`
+        : `${report(r)}\n`,
     );
     return r.ok ? 0 : 1;
   }

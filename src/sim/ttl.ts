@@ -1,0 +1,62 @@
+import { parseGoDuration, type SessionEntry } from "../fsm/index.js";
+
+/** Consul's SessionTTLMultiplier, as src/server/sessions.ts: a session is reaped after 2×TTL without renewal. */
+export const SESSION_TTL_MULTIPLIER = 2;
+/** After an invalidation that did not commit, the server tries again this much later (src/server RETRY_MS). */
+export const INVALIDATE_RETRY_MS = 1000;
+
+/** The timer period of a TTL in ms, or null without a TTL (as src/server/sessions.ts expiryMs). */
+export function expiryMs(ttl: string): number | null {
+  if (ttl === "") return null;
+  const ns = parseGoDuration(ttl);
+  return ns <= 0n ? null : (Number(ns) / 1e6) * SESSION_TTL_MULTIPLIER;
+}
+
+/**
+ * The leader's session TTL timers, with the semantics of src/server/sessions.ts SessionTimers, driven by the
+ * simulated wall clock instead of setTimeout: on becoming leader every TTL session gets a fresh full period;
+ * a renew the leader committed restarts it; a deadline that passes proposes a session-invalidate, retried
+ * after INVALIDATE_RETRY_MS while the session still exists; losing leadership drops them all.
+ */
+export class LeaderTimers {
+  /** session id → wall-clock deadline (ms). */
+  private readonly deadlines = new Map<string, number>();
+  private active = false;
+
+  /** Follows leadership; returns whether the timers run. */
+  leadership(leader: boolean): void {
+    if (!leader && this.active) this.deadlines.clear();
+    this.active = leader;
+  }
+
+  renewed(s: SessionEntry, nowMs: number): void {
+    if (!this.active) return;
+    const ms = expiryMs(s.TTL);
+    if (ms === null) this.deadlines.delete(s.ID);
+    else this.deadlines.set(s.ID, nowMs + ms);
+  }
+
+  /**
+   * Reconciles with the sessions in the store and returns those whose deadline passed; each is given a retry
+   * deadline, so the caller proposes one invalidation per period.
+   */
+  due(sessions: Iterable<SessionEntry>, nowMs: number): string[] {
+    if (!this.active) return [];
+    const live = new Set<string>();
+    for (const s of sessions) {
+      live.add(s.ID);
+      if (this.deadlines.has(s.ID)) continue;
+      const ms = expiryMs(s.TTL);
+      if (ms !== null) this.deadlines.set(s.ID, nowMs + ms);
+    }
+    const out: string[] = [];
+    for (const [id, at] of this.deadlines) {
+      if (!live.has(id)) this.deadlines.delete(id);
+      else if (at <= nowMs) {
+        out.push(id);
+        this.deadlines.set(id, nowMs + INVALIDATE_RETRY_MS);
+      }
+    }
+    return out;
+  }
+}
