@@ -129,7 +129,9 @@ export class SimNode {
 
   /** The leader's TTL timers (src/server/sessions.ts): propose an invalidation for each session past 2×TTL. */
   private expireSessions(): void {
-    this.timers.leadership(this.raw.raft.role === "leader");
+    const leader = this.raw.raft.role === "leader";
+    this.timers.leadership(leader);
+    if (!leader) return;
     const now = this.host.wallMs(this.id);
     for (const id of this.timers.due(
       [...this.kv.kv.sessions.entries()].map(([, s]) => s),
