@@ -6,10 +6,11 @@ import {
   type KvSnapshot,
   KvStore,
   type RestoreItem,
+  type SessionEntry,
 } from "../fsm/index.js";
 import { decodeHeader, encodeHeader, scanValue } from "../snapshot/index.js";
 import { assert } from "../util/assert.js";
-import { fnv1a, fnv1aBytes } from "../util/hash.js";
+import { fnv1a } from "../util/hash.js";
 
 /**
  * One server's replicated state in the simulator: the real src/fsm KvStore, plus the raft index applied
@@ -78,28 +79,50 @@ export class SimMachine {
   /**
    * A fingerprint of the state, checked after every apply on every replica, so it is cheap: the fields of
    * every table row hashed directly, not the encoded records (snapshots, compared byte for byte when saved,
-   * cover the encoding). Lock-delays are left out: they are in memory only and may differ (see memorySince).
+   * cover the encoding), and each row's hash cached by the row object, which the store never mutates.
+   * Lock-delays are left out: they are in memory only and may differ (see SimNode.memorySince).
    */
   digest(): number {
     const s = this.store;
     let h = fnv1a(`${this.applied}`);
-    for (const [key, e] of s.kv.entries()) {
-      h = fnv1a(`k${key}\0${e.Flags}\0${e.CreateIndex}\0${e.ModifyIndex}\0${e.LockIndex}\0${e.Session}`, h);
-      h = e.Value === null ? fnv1a("nil", h) : fnv1aBytes(e.Value, fnv1a("v", h));
-    }
-    for (const [key, t] of s.tombstones.entries()) h = fnv1a(`t${key}\0${t.index}`, h);
-    for (const [id, x] of s.sessions.entries()) {
-      const checks = JSON.stringify([x.NodeChecks, x.ServiceChecks]);
-      h = fnv1a(
-        `s${id}\0${x.Name}\0${x.Node}\0${x.LockDelay}\0${x.Behavior}\0${x.TTL}\0${x.CreateIndex}\0${checks}`,
+    for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
+    for (const [key, t] of s.tombstones.entries())
+      h = combine(
         h,
+        cached(t, () => `t${key}\0${t.index}`),
       );
-    }
+    for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
     // The index table is a Map whose insertion order differs between a restored and an applying store.
     const rows = [...s.index].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [table, row] of rows) h = fnv1a(`i${table}\0${row.value}`, h);
     return h;
   }
+}
+
+/** Row object → its hash. Rows are immutable (a write stores a new object), so the cache never goes stale. */
+const rowHashes = new WeakMap<object, number>();
+
+function cached<T extends object>(row: T, text: (row: T) => string): number {
+  let h = rowHashes.get(row);
+  if (h === undefined) {
+    h = fnv1a(text(row));
+    rowHashes.set(row, h);
+  }
+  return h;
+}
+
+function entryText(e: KvEntry): string {
+  const value = e.Value === null ? "nil" : Array.from(e.Value).join(",");
+  return `k${e.Key}\0${e.Flags}\0${e.CreateIndex}\0${e.ModifyIndex}\0${e.LockIndex}\0${e.Session}\0${value}`;
+}
+
+function sessionText(x: SessionEntry): string {
+  const checks = JSON.stringify([x.NodeChecks, x.ServiceChecks]);
+  return `s${x.ID}\0${x.Name}\0${x.Node}\0${x.LockDelay}\0${x.Behavior}\0${x.TTL}\0${x.CreateIndex}\0${x.ModifyIndex}\0${checks}`;
+}
+
+function combine(h: number, row: number): number {
+  return Math.imul((h ^ row) >>> 0, 0x01000193) >>> 0;
 }
 
 const decoder = new TextDecoder();
