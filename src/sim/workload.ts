@@ -22,7 +22,8 @@ export interface ClientHost {
 
 /** A client's request: KV reads and writes, lock acquire/release, and session create/renew/destroy. */
 export type ClientInput =
-  | KvInput
+  | Exclude<KvInput, { kind: "acquire" | "release" }>
+  /** `value` is the data written; the history's value adds the holder (lockInput). */
   | { readonly kind: "acquire"; readonly key: string; readonly value: string; readonly session: string }
   | { readonly kind: "release"; readonly key: string; readonly value: string; readonly session: string }
   | { readonly kind: "session-create"; readonly session: SessionSpec }
@@ -69,8 +70,9 @@ const BEHAVIORS = ["release", "release", "delete"];
  * output, or null with return at +∞ when the outcome is unknown. KV ops (put / get / cas / delete) go to a few
  * keys; with lock keys on, the client also keeps a session (created with a TTL, lock-delay and Behavior drawn
  * per session, renewed now and then, sometimes destroyed) and acquires and releases lock keys with it.
- * Acquires and releases enter the history as writes of `value|session` (lockValue); outcomes that change
- * nothing (false, an invalid session, a lock-delay refusal) constrain nothing and are left out.
+ * Acquires and releases enter the history as the per-key model's conditional writes on `value|holder`
+ * (lockValue), true or false; an invalid session and the leader's lock-delay refusal never reach the key's
+ * state and are left out.
  */
 export class Client {
   readonly id: number;
@@ -291,20 +293,8 @@ export class Client {
       case "cas":
         return { input, output: { kind: "cas", ok: r === true } };
       case "acquire":
-        if (r instanceof InvalidSessionError) this.forgetSession();
-        if (r !== true) return null;
-        this.holding.add(input.key);
-        return {
-          input: { kind: "put", key: input.key, value: lockValue(input.value, input.session) },
-          output: { kind: "ok" },
-        };
       case "release":
-        this.holding.delete(input.key);
-        if (r !== true) return null;
-        return {
-          input: { kind: "put", key: input.key, value: lockValue(input.value, "") },
-          output: { kind: "ok" },
-        };
+        return this.observeLock(input, r);
       case "session-create":
         if (r === true) this.session = input.session.ID;
         return null;
@@ -317,6 +307,21 @@ export class Client {
       case "get":
         return null;
     }
+  }
+
+  /**
+   * An acquire or release the store answered true or false: a conditional write on the key, checked by the
+   * per-key model. An invalid session changes nothing on the key (the model does not see sessions): left out.
+   */
+  private observeLock(
+    input: Extract<ClientInput, { kind: "acquire" | "release" }>,
+    r: CommandResult,
+  ): Pick<Operation, "input" | "output"> | null {
+    if (r instanceof InvalidSessionError) this.forgetSession();
+    if (typeof r !== "boolean") return null;
+    if (input.kind === "acquire" && r) this.holding.add(input.key);
+    if (input.kind === "release") this.holding.delete(input.key);
+    return { input: lockInput(input), output: { kind: "cas", ok: r } };
   }
 
   private remember(key: string, value: string, index: number): void {
@@ -335,10 +340,15 @@ export function unknownOperation(op: PendingOp): Operation | null {
     case "cas":
       return { ...at, input };
     case "acquire":
-      return { ...at, input: { kind: "put", key: input.key, value: lockValue(input.value, input.session) } };
     case "release":
-      return { ...at, input: { kind: "put", key: input.key, value: lockValue(input.value, "") } };
+      return { ...at, input: lockInput(input) };
     default:
       return null;
   }
+}
+
+/** The history input of a lock op: the value it writes is `data|holder` after it (see lockValue). */
+function lockInput(input: Extract<ClientInput, { kind: "acquire" | "release" }>): KvInput {
+  const holder = input.kind === "acquire" ? input.session : "";
+  return { ...input, value: lockValue(input.value, holder) };
 }
