@@ -84,7 +84,7 @@ export class SimMachine {
    */
   digest(): number {
     const s = this.store;
-    let h = fnv1a(`${this.applied}`);
+    let h = combine(0x811c9dc5, this.applied);
     for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
     for (const [key, t] of s.tombstones.entries())
       h = combine(
@@ -92,10 +92,11 @@ export class SimMachine {
         cached(t, () => `t${key}\0${t.index}`),
       );
     for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
-    // The index table is a Map whose insertion order differs between a restored and an applying store.
-    const rows = [...s.index].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [table, row] of rows) h = fnv1a(`i${table}\0${row.value}`, h);
-    return h;
+    // The index table is a Map whose insertion order differs between a restored and an applying store, so
+    // its rows are combined in an order-free way (one row per table).
+    let rows = 0;
+    for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
+    return combine(h, rows);
   }
 }
 

@@ -157,7 +157,7 @@ export class SimNode {
   propose(opId: number, cmd: KvCommand): boolean {
     if (this.raw.raft.role !== "leader") return false;
     const now = this.host.wallMs(this.id);
-    const stamped = stampTime(cmd, now);
+    const stamped = stampTime(this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv) : cmd, now);
     if (stamped.op === "acquire" && !this.opts.proposerBugs.skipLockDelay) {
       if ((this.kv.kv.lockDelays.get(stamped.key) ?? 0) > now) {
         this.host.writeDone(opId, { kind: "delayed" });
@@ -393,4 +393,20 @@ function stampTime(cmd: KvCommand, now: number): KvCommand {
  */
 function passLockDelay(cmd: KvCommand): KvCommand {
   return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
+}
+
+/** The resurrectSessions bug: a renew of a session that is gone becomes a create with the same ID. */
+function resurrect(cmd: KvCommand, kv: SimMachine): KvCommand {
+  if (cmd.op !== "session-renew" || kv.kv.sessions.has(cmd.id)) return cmd;
+  const session = {
+    ID: cmd.id,
+    Name: "",
+    Node: "resurrected",
+    LockDelay: 0,
+    Behavior: "release",
+    TTL: "",
+    NodeChecks: [],
+    ServiceChecks: null,
+  };
+  return { op: "session-create", session, time: cmd.time };
 }

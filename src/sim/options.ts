@@ -61,6 +61,8 @@ export interface SimOptions {
 export interface ProposerBugs {
   /** Propose every acquire without judging lock-delay first. */
   readonly skipLockDelay?: boolean;
+  /** Answer the renew of a session that is gone by creating it again under the same ID. */
+  readonly resurrectSessions?: boolean;
 }
 
 export function drawOptions(

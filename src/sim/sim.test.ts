@@ -6,7 +6,7 @@ import type { ProposerBugs, SimOptions } from "./options.js";
 import { runSeed } from "./run.js";
 
 /** The fixed seed set `npm test` runs: seeds 1..SEEDS, each a different swarm mix of faults. */
-const SEEDS = 100;
+const SEEDS = 60;
 const STEPS = 1000;
 
 describe("simulator", () => {
@@ -67,6 +67,7 @@ describe("broken variants are caught by the simulator", () => {
       healRate: 0.005,
       keys: 1,
       clients: 4,
+      lockKeys: 0,
     });
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "linearizability");
@@ -76,6 +77,12 @@ describe("broken variants are caught by the simulator", () => {
     const r = firstCatch({}, 5, 1000, { lockKeys: 1 }, { skipLockDelay: true });
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "lock-delay");
+  });
+
+  it("a leader that answers the renew of a gone session by creating it again", () => {
+    const r = firstCatch({}, 5, 1000, { lockKeys: 1 }, { resurrectSessions: true });
+    assert.ok(r !== null, "no seed caught it");
+    assert.equal(r.invariant, "lock grant");
   });
 
   it("truncating a follower's log on an append without a conflict (raft-notes 1.8)", () => {

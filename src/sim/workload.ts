@@ -100,12 +100,13 @@ export class Client {
   private nextInput(): ClientInput {
     const key = `k${this.rng.int(0, this.keys)}`;
     const value = `c${this.id}-${this.seq}`;
+    // With lock keys, 40% of ops are session and lock ops; the KV mix is the same either way.
+    if (this.lockKeys > 0 && this.rng.chance(0.4)) return this.lockInput(value);
     const r = this.rng.float();
-    if (this.lockKeys > 0 && r >= 0.6) return this.lockInput(value);
-    if (r < 0.25)
+    if (r < 0.35)
       return { kind: "get", key: this.lockKeys > 0 && this.rng.chance(0.3) ? this.lockKey() : key };
-    if (r < 0.45) return { kind: "put", key, value };
-    if (r < 0.52)
+    if (r < 0.65) return { kind: "put", key, value };
+    if (r < 0.75)
       return { kind: "delete", key: this.lockKeys > 0 && this.rng.chance(0.05) ? this.lockKey() : key };
     // A cas by ModifyIndex is a cas by value only for an index read with that value on that same key.
     const seen = this.lastValues.filter((v) => v.key === key);
