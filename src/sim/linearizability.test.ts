@@ -286,6 +286,22 @@ const lockOpArb: fc.Arbitrary<Operation> = fc
     return op(r.clientId, inputs[r.kind], r.call, r.call + r.duration, outputs[r.kind]);
   });
 
+/** The checker's verdict equals the brute-force twin's on 2000 small histories drawn from `opArb`. */
+function agreesWithBruteForce(opArb: fc.Arbitrary<Operation>): void {
+  const seen = { ok: 0, illegal: 0 };
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 7 }), (history) => {
+      const expected = naiveLinearizable(history) ? "ok" : "illegal";
+      const result = checkLinearizable(history);
+      seen[expected]++;
+      assert.equal(result.outcome, expected, JSON.stringify(history));
+    }),
+    { numRuns: 2000 },
+  );
+  // Guards the generator: a twin that only ever sees one verdict proves little.
+  assert.ok(seen.ok > 200 && seen.illegal > 200, JSON.stringify(seen));
+}
+
 // ---- tests ------------------------------------------------------------------------------------------------
 
 describe("checkLinearizable: sequential histories", () => {
@@ -581,32 +597,11 @@ describe("checkLinearizable: properties", () => {
   });
 
   it("agrees with a brute-force twin on small random histories", () => {
-    const seen = { ok: 0, illegal: 0 };
-    fc.assert(
-      fc.property(fc.array(smallOpArb, { maxLength: 7 }), (history) => {
-        const expected = naiveLinearizable(history) ? "ok" : "illegal";
-        const result = checkLinearizable(history);
-        seen[expected]++;
-        assert.equal(result.outcome, expected, JSON.stringify(history));
-      }),
-      { numRuns: 2000 },
-    );
-    // Guards the generator: a twin that only ever sees one verdict proves little.
-    assert.ok(seen.ok > 200 && seen.illegal > 200, JSON.stringify(seen));
+    agreesWithBruteForce(smallOpArb);
   });
 
   it("agrees with a brute-force twin on small random histories with locks", () => {
-    const seen = { ok: 0, illegal: 0 };
-    fc.assert(
-      fc.property(fc.array(lockOpArb, { maxLength: 7 }), (history) => {
-        const expected = naiveLinearizable(history) ? "ok" : "illegal";
-        const result = checkLinearizable(history);
-        seen[expected]++;
-        assert.equal(result.outcome, expected, JSON.stringify(history));
-      }),
-      { numRuns: 2000 },
-    );
-    assert.ok(seen.ok > 200 && seen.illegal > 200, JSON.stringify(seen));
+    agreesWithBruteForce(lockOpArb);
   });
 
   it("agrees with a plain Wing–Gong twin on medium histories, corrupted or not", () => {
