@@ -9,6 +9,7 @@ import type { Rng } from "../util/rng.js";
 import type { SimDisk } from "./disk.js";
 import { SimMachine } from "./machine.js";
 import type { SimOptions } from "./options.js";
+import { passLockDelay, resurrect, stampTime, touchesLocks } from "./proposer.js";
 import { LeaderTimers } from "./ttl.js";
 
 /** A write's answer: the store's result, the proposer's lock-delay refusal, or "lost" (entry overwritten). */
@@ -130,7 +131,7 @@ export class SimNode {
   /** The leader's TTL timers (src/server/sessions.ts): propose an invalidation for each session past 2×TTL. */
   private expireSessions(): void {
     const leader = this.raw.raft.role === "leader";
-    this.timers.leadership(leader);
+    this.timers.leadership(leader, this.raw.raft.term);
     if (!leader) return;
     const now = this.host.wallMs(this.id);
     for (const id of this.timers.due(
@@ -157,7 +158,10 @@ export class SimNode {
   propose(opId: number, cmd: KvCommand): boolean {
     if (this.raw.raft.role !== "leader") return false;
     const now = this.host.wallMs(this.id);
-    const stamped = stampTime(this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv) : cmd, now);
+    const stamped = stampTime(
+      this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd,
+      now,
+    );
     if (stamped.op === "acquire" && !this.opts.proposerBugs.skipLockDelay) {
       if ((this.kv.kv.lockDelays.get(stamped.key) ?? 0) > now) {
         this.host.writeDone(opId, { kind: "delayed" });
@@ -363,50 +367,4 @@ export class SimNode {
     this.host.onSnapshotSaved(this, applied, data);
     this.disk.saveSnapshot(applied, this.conf, data, handle);
   }
-}
-
-/** Opcodes (src/fsm/command.ts) of the commands that acquire, release or drop locks: 6, 7, 10, 12, 14. */
-const LOCK_OPCODES = new Set([6, 7, 10, 12, 14]);
-
-function touchesLocks(data: Uint8Array): boolean {
-  return LOCK_OPCODES.has(data[1] ?? 0);
-}
-
-/** The leader's clock goes into every command that carries one (src/server/service.ts stampTime). */
-function stampTime(cmd: KvCommand, now: number): KvCommand {
-  switch (cmd.op) {
-    case "acquire":
-    case "session-create":
-    case "session-destroy":
-    case "session-renew":
-    case "session-invalidate":
-    case "txn":
-      return { ...cmd, time: now };
-    default:
-      return cmd;
-  }
-}
-
-/**
- * After the leader judged lock-delay, the acquire carries a time no replica's deadline can exceed, so every
- * replica applies it alike whatever lock-delays it remembers (src/server/service.ts passLockDelay).
- */
-function passLockDelay(cmd: KvCommand): KvCommand {
-  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
-}
-
-/** The resurrectSessions bug: a renew of a session that is gone becomes a create with the same ID. */
-function resurrect(cmd: KvCommand, kv: SimMachine): KvCommand {
-  if (cmd.op !== "session-renew" || kv.kv.sessions.has(cmd.id)) return cmd;
-  const session = {
-    ID: cmd.id,
-    Name: "",
-    Node: "resurrected",
-    LockDelay: 0,
-    Behavior: "release",
-    TTL: "",
-    NodeChecks: [],
-    ServiceChecks: null,
-  };
-  return { op: "session-create", session, time: cmd.time };
 }

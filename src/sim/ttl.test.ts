@@ -26,7 +26,7 @@ describe("LeaderTimers", () => {
     const a = session("a", "10s");
     const none = session("b", "");
     assert.deepEqual(t.due([a, none], 0), [], "not leading: no timers");
-    t.leadership(true);
+    t.leadership(true, 1);
     assert.deepEqual(t.due([a, none], 1000), [], "the period starts when leadership does");
     assert.deepEqual(t.due([a, none], 20_999), []);
     t.renewed(a, 15_000);
@@ -40,12 +40,15 @@ describe("LeaderTimers", () => {
   it("gives every session a fresh full period after a leadership change", () => {
     const t = new LeaderTimers();
     const a = session("a", "10s");
-    t.leadership(true);
+    t.leadership(true, 1);
     t.due([a], 0);
-    t.leadership(false);
-    t.leadership(true);
+    t.leadership(false, 1);
+    t.leadership(true, 1);
     assert.deepEqual(t.due([a], 19_000), []);
     assert.deepEqual(t.due([a], 38_999), []);
     assert.deepEqual(t.due([a], 39_000), ["a"]);
+    t.leadership(true, 2);
+    assert.deepEqual(t.due([a], 40_000), [], "leading again in a new term, without a tick between");
+    assert.deepEqual(t.due([a], 60_000), ["a"]);
   });
 });

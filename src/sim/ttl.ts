@@ -22,11 +22,16 @@ export class LeaderTimers {
   /** session id → wall-clock deadline (ms). */
   private readonly deadlines = new Map<string, number>();
   private active = false;
+  private term = 0;
 
-  /** Follows leadership; returns whether the timers run. */
-  leadership(leader: boolean): void {
-    if (!leader && this.active) this.deadlines.clear();
+  /**
+   * Follows leadership, checked on every tick: a server that lost and regained leadership between two ticks
+   * (a new term) starts over with fresh periods, as the server's leadershipChanged callbacks make it.
+   */
+  leadership(leader: boolean, term: number): void {
+    if (!leader || term !== this.term) this.deadlines.clear();
     this.active = leader;
+    this.term = term;
   }
 
   renewed(s: SessionEntry, nowMs: number): void {
