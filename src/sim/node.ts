@@ -139,7 +139,7 @@ export class SimNode {
       now,
     )) {
       this.host.trace(`n${this.id} invalidates expired session ${id}`);
-      this.proposeCommand(-1, { op: "session-invalidate", id, time: now });
+      if (!this.proposeCommand(-1, { op: "session-invalidate", id, time: now })) this.timers.failed(id, now);
     }
   }
 

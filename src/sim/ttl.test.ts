@@ -32,8 +32,10 @@ describe("LeaderTimers", () => {
     t.renewed(a, 15_000);
     assert.deepEqual(t.due([a, none], 34_999), [], "a renew restarts the period");
     assert.deepEqual(t.due([a, none], 35_000), ["a"]);
-    assert.deepEqual(t.due([a], 35_000 + INVALIDATE_RETRY_MS - 1), [], "one invalidation per retry period");
-    assert.deepEqual(t.due([a], 35_000 + INVALIDATE_RETRY_MS), ["a"]);
+    assert.deepEqual(t.due([a], 99_000), [], "one invalidation in flight at a time");
+    t.failed("a", 99_000);
+    assert.deepEqual(t.due([a], 99_000 + INVALIDATE_RETRY_MS - 1), [], "a failed one is retried later");
+    assert.deepEqual(t.due([a], 99_000 + INVALIDATE_RETRY_MS), ["a"]);
     assert.deepEqual(t.due([], 99_000), [], "a session that is gone is forgotten");
   });
 

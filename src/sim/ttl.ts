@@ -15,11 +15,12 @@ export function expiryMs(ttl: string): number | null {
 /**
  * The leader's session TTL timers, with the semantics of src/server/sessions.ts SessionTimers, driven by the
  * simulated wall clock instead of setTimeout: on becoming leader every TTL session gets a fresh full period;
- * a renew the leader committed restarts it; a deadline that passes proposes a session-invalidate, retried
- * after INVALIDATE_RETRY_MS while the session still exists; losing leadership drops them all.
+ * a renew the leader committed restarts it; a deadline that passes proposes a session-invalidate, one at a
+ * time per session (the server awaits it), retried INVALIDATE_RETRY_MS after a proposal that failed;
+ * losing leadership drops them all.
  */
 export class LeaderTimers {
-  /** session id → wall-clock deadline (ms). */
+  /** session id → wall-clock deadline (ms); Infinity while its invalidation is in flight. */
   private readonly deadlines = new Map<string, number>();
   private active = false;
   private term = 0;
@@ -34,6 +35,11 @@ export class LeaderTimers {
     this.term = term;
   }
 
+  /** The invalidation of `id` could not be proposed: try again later, as the server does. */
+  failed(id: string, nowMs: number): void {
+    if (this.deadlines.has(id)) this.deadlines.set(id, nowMs + INVALIDATE_RETRY_MS);
+  }
+
   renewed(s: SessionEntry, nowMs: number): void {
     if (!this.active) return;
     const ms = expiryMs(s.TTL);
@@ -42,8 +48,8 @@ export class LeaderTimers {
   }
 
   /**
-   * Reconciles with the sessions in the store and returns those whose deadline passed; each is given a retry
-   * deadline, so the caller proposes one invalidation per period.
+   * Reconciles with the sessions in the store and returns those whose deadline passed, marking each in
+   * flight: the caller proposes their invalidations and reports a proposal that failed (failed()).
    */
   due(sessions: Iterable<SessionEntry>, nowMs: number): string[] {
     if (!this.active) return [];
@@ -59,7 +65,7 @@ export class LeaderTimers {
       if (!live.has(id)) this.deadlines.delete(id);
       else if (at <= nowMs) {
         out.push(id);
-        this.deadlines.set(id, nowMs + INVALIDATE_RETRY_MS);
+        this.deadlines.set(id, Number.POSITIVE_INFINITY);
       }
     }
     return out;
