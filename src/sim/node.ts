@@ -1,5 +1,5 @@
 import type { CommandResult, KvCommand, KvEntry, KvSnapshot } from "../fsm/index.js";
-import { encodeCommand } from "../fsm/index.js";
+import { encodeCommand, passLockDelay, stampTime } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -9,7 +9,7 @@ import type { Rng } from "../util/rng.js";
 import type { SimDisk } from "./disk.js";
 import { SimMachine } from "./machine.js";
 import type { SimOptions } from "./options.js";
-import { passLockDelay, resurrect, stampTime, touchesLocks } from "./proposer.js";
+import { resurrect, touchesLocks } from "./proposer.js";
 import { LeaderTimers } from "./ttl.js";
 
 /** A write's answer: the store's result, the proposer's lock-delay refusal, or "lost" (entry overwritten). */
