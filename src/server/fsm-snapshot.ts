@@ -66,10 +66,11 @@ export async function saveSnapshot(
     ConfigurationIndex: fsmIndex,
   };
   try {
-    // Level 1: internal snapshots are written often and read rarely; deflate at 6 costs several times more CPU.
+    // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
+    // rarely, and deflating incompressible values at any level costs ~7x storing them.
     await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, view.stateBin(), {
       tmpDir: blobs.dir,
-      gzipLevel: 1,
+      gzipLevel: "auto",
     });
     const fh = await open(tmp, "r+");
     await fh.sync().finally(() => fh.close());

@@ -450,15 +450,18 @@ export class ServerService implements ServerApi {
     return this.metrics.registry.metrics();
   }
 
-  async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
+  async snapshotSave(
+    stale: boolean,
+  ): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array>; bytesEstimate: number }> {
     const q: QueryOptions = { consistency: stale ? "stale" : "consistent", minIndex: 0, waitMs: 0 };
     // Consistent: the leader confirms it still leads with a quorum round (a follower asks it through ReadIndex)
     // and this server waits until it has applied everything committed before the request: the archive then
     // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
     if (!stale) await this.raft.readBarrier(false);
-    const { index, archive } = await archiveOf(this.raft, tmpdir());
+    const { index, archive, bytesEstimate } = await archiveOf(this.raft, tmpdir());
     return {
       meta: this.meta(index, q),
+      bytesEstimate,
       archive: this.throttleMs > 0 ? throttled(archive, this.throttleMs) : archive,
     };
   }
