@@ -109,14 +109,32 @@ export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
   return refs.sort((a, b) => b.index - a.index);
 }
 
-/** Verifies the archive of `ref` completely, then replaces the store's state with it. */
+/** Reads of spooled files in 1 MiB chunks: a few hundred awaits for a 340 MB state.bin, not thousands. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Verifies the archive of `ref` completely, then replaces the store's state with it (the old state dropped
+ * first: see KvStore.replaceAsync; a failure from then on is the caller's fatal error).
+ */
 export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotRef): Promise<void> {
   const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
   try {
-    await kv.restoreAsync(readStateBin(createReadStream(verified.stateBin.path)));
+    await kv.replaceAsync(
+      readStateBin(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
+    );
   } finally {
     await verified.stateBin.remove();
   }
+}
+
+/**
+ * Installs a committed user restore: the verified state.bin kept as blob `handle` replaces the store's state,
+ * streamed from the file, the old state dropped first so that memory holds one state at a time.
+ */
+export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
+  await kv.replaceAsync(
+    readStateBin(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES })),
+  );
 }
 
 /** Stores a sidecar for a snapshot fetched from the leader (its archive is already in the blob store). */

@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
 import { type CommandResult, decodeCommand, type KvStore } from "../fsm/index.js";
 import {
@@ -15,7 +14,6 @@ import {
   type Ready,
   type SnapshotMeta,
 } from "../raft/index.js";
-import { readStateBin } from "../snapshot/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
@@ -24,6 +22,7 @@ import type { BlobStore } from "./blobs.js";
 import {
   adoptSnapshotRef,
   fromMeta,
+  installRestoreBlob,
   listSnapshots,
   loadSnapshot,
   saveSnapshot,
@@ -377,7 +376,7 @@ export class RaftServer {
   /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
   private async applyRestore(e: Entry): Promise<void> {
     const r = decodeRestore(e.data);
-    await this.kv.restoreAsync(readStateBin(createReadStream(this.o.blobs.path(r.handle))));
+    await installRestoreBlob(this.o.blobs, this.kv, r.handle);
     const restoredIndex = Math.max(e.index + this.indexOffset, r.archiveIndex + 1);
     this.indexOffset = restoredIndex - e.index;
     this.o.log(

@@ -178,11 +178,7 @@ describe("snapshot save", () => {
       assert.equal(code, 0);
       const line = errChunks.join("");
       // cli-progress redraws in place; the last drawing has the whole archive, then the line ends.
-      assert.match(
-        line,
-        /Saving snapshot [\d.]+ (B|KiB), [\d.]+ (B|KiB|MiB)\/s\W\[0K/,
-        JSON.stringify(line),
-      );
+      assert.match(line, /Saving snapshot [\d.]+ (B|KiB), [\d.]+ (B|KiB|MiB)\/s\W\[0K/, JSON.stringify(line));
       assert.ok(line.endsWith("\n"), JSON.stringify(line));
       assert.equal(outChunks.join(""), "Saved and verified snapshot to index 1\n");
     });
