@@ -294,11 +294,12 @@ export class KvStore implements KvTables, SessionTables {
    * at the old index (no watch fires and no index moves backwards); a failure leaves them empty, which the
    * caller treats as fatal, as Consul does for a failed restore. Point-in-time views taken before keep theirs.
    */
-  async replaceAsync(items: AsyncIterable<RestoreItem>): Promise<void> {
+  async replaceAsync(items: AsyncIterable<RestoreItem>, afterDrop?: () => void): Promise<void> {
     this.kvMap = new OrderedMap<KvEntry>();
     this.stones = new OrderedMap<Tombstone>();
     this.sessionMap = emptySessions();
     this.opaque = NO_OPAQUE;
+    afterDrop?.(); // e.g. a collection, so the new state reuses the old one's memory
     await this.restoreAsync(items);
   }
 

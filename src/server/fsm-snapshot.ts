@@ -6,6 +6,7 @@ import type { ConfState, SnapshotMeta } from "../raft/index.js";
 import { type ArchiveMetaInput, readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
+import { collectGarbage } from "./gc.js";
 import type { ServerRecord } from "./members.js";
 
 /**
@@ -121,6 +122,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
   try {
     await kv.replaceAsync(
       readStateBin(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
+      collectGarbage,
     );
   } finally {
     await verified.stateBin.remove();
@@ -134,6 +136,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
   await kv.replaceAsync(
     readStateBin(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES })),
+    collectGarbage,
   );
 }
 

@@ -57,7 +57,7 @@ export interface ReadArchiveOptions extends StateBinReadOptions {
   readonly gzip?: boolean;
 }
 
-/** The verified state.bin, in a temp directory that belongs to the caller. */
+/** The verified state.bin, in a temp directory that belongs to the caller; not fsynced. */
 export interface VerifiedStateBin {
   readonly path: string;
   readonly size: number;
@@ -332,7 +332,8 @@ export async function readArchive(
     let st: TarState;
     try {
       st = await readContainer(source, (chunk) => writeAll(file, chunk), options);
-      await file.sync();
+      // Not synced here: most callers only read it back and delete it; one that keeps it (a server adopting
+      // a restore's state.bin into its blob store) makes it durable itself (BlobStore.adopt fsyncs).
     } finally {
       await file.close();
     }

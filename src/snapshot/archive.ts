@@ -103,7 +103,8 @@ async function spool(source: StateBinSource, tmpDir: string): Promise<Spooled> {
         size += chunk.length;
         await writeAll(file, chunk);
       }
-      await file.sync();
+      // No fsync: the spool is scratch, read back at once from the page cache and deleted after; whoever
+      // keeps the archive made from it syncs that (saveSnapshot, the CLI's FILE).
     } finally {
       await file.close();
     }
