@@ -17,7 +17,6 @@ const utf8Encoder = new TextEncoder();
 
 /** The CE fields in Go's order (sorted by name), as the encoder writes them. */
 const NAMES = ["CreateIndex", "Flags", "Key", "LockIndex", "ModifyIndex", "Session", "Value"] as const;
-type Name = (typeof NAMES)[number];
 const NAME_BYTES = NAMES.map((n) => utf8Encoder.encode(n));
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -118,7 +117,7 @@ function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
 }
 
 function text(v: Uint8Array | null, c: Cur): string {
-  if (v === null) return "";
+  if (v === null || v.length === 0) return "";
   try {
     return utf8.decode(v);
   } catch {
@@ -144,28 +143,37 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
   if ((h & 0xf0) !== 0x80) return null;
   const count = h & 0x0f;
   const c: Cur = { pos: 1, ok: true };
-  const got = new Map<Name, bigint | number | Uint8Array | null>();
+  // One slot per field of NAMES (undefined: absent), and a bit per field seen, to refuse duplicates.
+  const got: (bigint | number | Uint8Array | null | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+  let seen = 0;
   for (let i = 0; i < count && c.ok; i++) {
     if (c.pos >= b.length) return null;
     const f = fieldAt(b, c.pos);
-    if (f < 0) return null;
-    const name = NAMES[f] as Name;
-    if (got.has(name)) return null;
-    c.pos += 1 + name.length;
+    if (f < 0 || (seen & (1 << f)) !== 0) return null;
+    seen |= 1 << f;
+    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
     if (c.pos >= b.length) return null;
-    const isBytes = name === "Key" || name === "Session" || name === "Value";
-    got.set(name, isBytes ? readBytes(b, c) : readUint(b, c));
+    // Key, Session and Value (2, 5, 6) are byte strings; the others unsigned integers.
+    got[f] = f === 2 || f === 5 || f === 6 ? readBytes(b, c) : readUint(b, c);
   }
   if (!c.ok || c.pos !== b.length) return null;
-  const flags = got.get("Flags") ?? null;
+  const flags = got[1] ?? null;
   const entry: DirEntry = {
-    CreateIndex: safe(got.get("CreateIndex") as bigint | number | null | undefined, c),
+    CreateIndex: safe(got[0] as bigint | number | null | undefined, c),
     Flags: flags === null ? 0n : BigInt(flags as number | bigint),
-    Key: text((got.get("Key") ?? null) as Uint8Array | null, c),
-    LockIndex: safe(got.get("LockIndex") as bigint | number | null | undefined, c),
-    ModifyIndex: safe(got.get("ModifyIndex") as bigint | number | null | undefined, c),
-    Session: text((got.get("Session") ?? null) as Uint8Array | null, c),
-    Value: (got.get("Value") ?? null) as Uint8Array | null,
+    Key: text((got[2] ?? null) as Uint8Array | null, c),
+    LockIndex: safe(got[3] as bigint | number | null | undefined, c),
+    ModifyIndex: safe(got[4] as bigint | number | null | undefined, c),
+    Session: text((got[5] ?? null) as Uint8Array | null, c),
+    Value: (got[6] ?? null) as Uint8Array | null,
   };
   return c.ok ? entry : null;
 }

@@ -38,7 +38,8 @@ export class RecordChecker {
   private ordinal = 0;
 
   constructor(options: StateBinReadOptions = {}) {
-    this.splitter = new StateBinSplitter(options);
+    // Views, not copies: each record is decoded and dropped before the next chunk comes.
+    this.splitter = new StateBinSplitter(options, false);
   }
 
   push(chunk: Uint8Array): void {

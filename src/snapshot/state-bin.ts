@@ -79,7 +79,14 @@ export class StateBinSplitter {
   private offset = 0;
   private readonly max: number;
 
-  constructor(options: StateBinReadOptions = {}) {
+  /**
+   * `copy: false` hands out records as views into the read buffer: for a caller that is done with each
+   * record before the next push (a verifier), which saves a copy per record. Kept records need the default.
+   */
+  constructor(
+    options: StateBinReadOptions = {},
+    private readonly copy = true,
+  ) {
     this.max = options.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT;
   }
 
@@ -100,7 +107,7 @@ export class StateBinSplitter {
         if (this.need > this.max + 1) throw oversized(this.headerDone, this.offset, this.need, this.max);
         break;
       }
-      items.push(itemAt(buf, end, this.headerDone, this.offset));
+      items.push(itemAt(buf, end, this.headerDone, this.offset, this.copy));
       this.headerDone = true;
       this.offset += end;
       buf = buf.subarray(end);
@@ -148,7 +155,13 @@ function oversized(headerDone: boolean, offset: number, need: number, max: numbe
   return new SnapshotLimitError(`read ${what}: it needs at least ${need} bytes, above the limit of ${max}`);
 }
 
-function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: number): StateBinItem {
+function itemAt(
+  buf: Uint8Array,
+  end: number,
+  headerDone: boolean,
+  offset: number,
+  copy: boolean,
+): StateBinItem {
   // Copies into plain Uint8Arrays (not Buffers, whatever the source yields), so a caller holding a record
   // does not pin the whole read buffer and values compare equal however they were read.
   if (!headerDone) {
@@ -166,7 +179,8 @@ function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: numbe
     }
     return { kind: "header", header, raw, size: end };
   }
-  const record = { type: buf[0] as number, body: new Uint8Array(buf.subarray(1, end)) };
+  const body = buf.subarray(1, end);
+  const record = { type: buf[0] as number, body: copy ? new Uint8Array(body) : body };
   return { kind: "record", record, offset, size: end };
 }
 
