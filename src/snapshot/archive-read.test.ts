@@ -281,21 +281,11 @@ describe("corrupt archives", () => {
   });
 
   it("refuses an archive without state.bin even when SHA256SUMS lists the empty hash and Size is 0", async () => {
-    const meta = encodeMetaJson({
-      Version: 1,
-      ID: "2-3-1600000000000",
-      Index: 3,
-      Term: 2,
-      Peers: null,
-      Configuration: { Servers: null },
-      ConfigurationIndex: 0,
-      Size: 0,
-    });
-    const sums = Buffer.from(`${sha(meta)}  meta.json\n${sha(new Uint8Array(0))}  state.bin\n`);
+    const p = await pieces({}, new Uint8Array(0));
     const archive = gzipSync(
       tar([
-        ["meta.json", meta],
-        ["SHA256SUMS", sums],
+        ["meta.json", p.meta],
+        ["SHA256SUMS", p.sums],
       ]),
     );
     await assert.rejects(read(archive), { code: "snapshot_state_bin", message: /snapshot header/ });
