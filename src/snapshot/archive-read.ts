@@ -42,6 +42,7 @@ export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Ar
 export const META_BYTES_MAX_DEFAULT = 1024 * 1024;
 /** Default bound on state.bin: Consul's largest real snapshots are a few GiB. */
 export const STATE_BIN_BYTES_MAX_DEFAULT = 64 * 1024 ** 3;
+const ZLIB_CHUNK_BYTES = 256 * 1024;
 /** SHA256SUMS is two lines, 152 bytes. */
 const SUMS_BYTES_MAX = 64 * 1024;
 
@@ -244,7 +245,8 @@ async function readContainer(
     }
     return st;
   }
-  const gunzip: Gunzip = createGunzip();
+  // 256 KiB out per call instead of zlib's 16 KiB: a sixteenth of the callbacks, stream hops and tar reads.
+  const gunzip: Gunzip = createGunzip({ chunkSize: ZLIB_CHUNK_BYTES });
   try {
     await pipeline(source, counter, gunzip, consume);
   } catch (err) {

@@ -7,11 +7,14 @@
  * (level 0). Any deflate stream gunzips the same, so the choice is invisible to Consul's reader.
  */
 import { open } from "node:fs/promises";
-import { promisify } from "node:util";
 import { deflateRaw } from "node:zlib";
 
 /** On libuv's thread pool: a server's event loop keeps serving writes while the samples deflate. */
-const deflateRawAsync = promisify(deflateRaw);
+function deflateRawAsync(b: Uint8Array, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    deflateRaw(b, { level }, (e, out) => (e ? reject(e) : resolve(out))),
+  );
+}
 
 /** Bytes per sample; three samples (start, middle, end) bound the probe to ~12 ms of deflate. */
 const SAMPLE_BYTES = 256 * 1024;
@@ -30,7 +33,7 @@ export async function sampleRatio(path: string, size: number): Promise<number> {
       const buf = Buffer.alloc(Math.min(SAMPLE_BYTES, size - start));
       const { bytesRead } = await fh.read(buf, 0, buf.length, start);
       raw += bytesRead;
-      packed += (await deflateRawAsync(buf.subarray(0, bytesRead), { level: 1 })).length;
+      packed += (await deflateRawAsync(buf.subarray(0, bytesRead), 1)).length;
     }
     return raw === 0 ? 1 : packed / raw;
   } finally {
