@@ -71,6 +71,13 @@ interface Waiter<T> {
  * store) → send → apply → advance. The leader ships its appends before its own fsync, counting itself only once
  * durable (the core does that in advance). Sole owner of wall-clock time: a timer drives tick().
  */
+/**
+ * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
+ * install on a busy machine; Consul dropped its fixed restore timeout for the same reason (hashicorp/consul
+ * #3326, PR #3745), so this bound only catches a restore that is stuck.
+ */
+export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
+
 export class RaftServer {
   readonly self: ServerRecord;
   /** Replaced only by bootstrap(), before the node has any state. */
@@ -507,7 +514,7 @@ export class RaftServer {
   /** Proposes a user restore of the blob `handle` (already durable here); resolves once applied. */
   proposeRestoreLocal(handle: string, archiveIndex: number): Promise<ProposalResult> {
     const index = this.raw.proposeRestore(encodeRestoreHandle({ handle, archiveIndex }));
-    return this.awaitApply(index, "restore", 60_000);
+    return this.awaitApply(index, "restore", RESTORE_APPLY_MS_MAX);
   }
 
   /** Resolves with the apply result of the entry just proposed at `index` in this term (apply() settles it). */

@@ -40,7 +40,7 @@ import type {
 } from "./api.js";
 import { BlobStore } from "./blobs.js";
 import type { Metrics } from "./metrics.js";
-import type { ProposalResult, RaftServer } from "./raft-server.js";
+import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "./raft-server.js";
 import { SessionTimers, sessionSpecOf } from "./sessions.js";
 import { archiveOf } from "./snapshots.js";
 
@@ -477,7 +477,7 @@ export class ServerService implements ServerApi {
       if (leader === this.raft.self.raftId) return await this.restoreHere(ref, []);
       const body = utf8.encode(JSON.stringify({ ...ref, from: this.raft.self.raftId }));
       const answer = JSON.parse(
-        utf8d.decode(await this.transport.request(leader, RESTORE, body, 120_000)),
+        utf8d.decode(await this.transport.request(leader, RESTORE, body, RESTORE_APPLY_MS_MAX + 10_000)),
       ) as WriteAnswer;
       const r = unwrap(answer);
       if (r instanceof Error) throw r;
