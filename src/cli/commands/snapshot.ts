@@ -10,7 +10,7 @@ import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { extname } from "node:path";
 import { PassThrough, type Readable, Transform, Writable } from "node:stream";
-import { type ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
+import { ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
 import { SnapshotError, verifyArchive } from "../../snapshot/index.js";
 import { flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
@@ -25,13 +25,15 @@ import {
   usage,
   type Writer,
 } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
+import { clientConfigFrom, httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
 
 const CONNECT = "Error connecting to Consul agent";
 /** The server's size estimate of the archive (src/http/snapshot.ts SNAPSHOT_SIZE_HEADER), lower-cased. */
 const SIZE_HEADER = "x-cairn-snapshot-size";
+/** The restore's wait for the servers' answer: above their own 15-minute bound on installing it. */
+const RESTORE_IDLE_MS_MAX = 16 * 60_000;
 /** How far the verifier may lag behind the file write before the download waits for it. */
 const TEE_BYTES = 4 * 1024 * 1024;
 
@@ -363,7 +365,13 @@ export const snapshotRestore: Command = {
     }
     return withClient(
       io,
-      () => clientFrom(parsed, io),
+      // Once uploaded, the archive is verified and installed on every server before the answer comes, with
+      // no byte on the wire meanwhile: minutes for a state of millions of keys (the servers bound it).
+      () =>
+        new ConsulClient({
+          ...clientConfigFrom(parsed.values, parsed.set, io.env),
+          streamIdleTimeoutMs: RESTORE_IDLE_MS_MAX,
+        }),
       CONNECT,
       async (c) => {
         const size = await stat(file).then(
