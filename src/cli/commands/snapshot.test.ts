@@ -176,7 +176,7 @@ describe("snapshot save", () => {
     }
   });
 
-  it("shows a progress line on stderr only when it is a terminal", async (t) => {
+  it("shows a progress bar on stderr only when it is a terminal", async (t) => {
     const { env } = await serve(t, await withKeys("a"));
     await withTempDir(async (dir) => {
       const errChunks: string[] = [];
