@@ -140,8 +140,9 @@ const saveHelp = usage(
 
       $ cairn snapshot save -stale backup.snap
 
-  The archive is written to FILE.unverified (mode 0600), verified, and only then renamed to FILE; on any
-  failure neither file is left behind. A progress bar (bytes, rate, ETA) is shown on stderr when it is a terminal.`,
+  The archive is written to FILE.unverified (mode 0600), verified as it arrives, and only then renamed to
+  FILE; on any failure neither file is left behind. A progress bar (bytes, rate, ETA) is shown on stderr when
+  it is a terminal.`,
   saveFlags,
 );
 
