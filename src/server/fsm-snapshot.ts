@@ -8,6 +8,7 @@ import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
 import type { ServerRecord } from "./members.js";
+import { type PaceOptions, paced } from "./pace.js";
 
 /**
  * The server's own snapshots (DESIGN.md: one snapshot format everywhere): each is a Consul archive in the blob
@@ -46,13 +47,14 @@ function sidecar(blobs: BlobStore, handle: string): string {
 
 /**
  * Writes an archive of `view` (the store's O(1) point-in-time view taken at raft `index`) and its sidecar;
- * returns the ref. Crash-safe: temp name, fsync, rename, fsync the directory; the sidecar last.
+ * returns the ref. With `pace`, encoding yields to writes (pace.ts). Crash-safe: temp name, fsync, rename, fsync the directory; the sidecar last.
  */
 export async function saveSnapshot(
   blobs: BlobStore,
   view: KvSnapshot,
   ref: Omit<SnapshotRef, "handle">,
   servers: ArchiveMetaInput["Configuration"],
+  pace?: PaceOptions,
 ): Promise<SnapshotRef> {
   const handle = `snap-${ref.term}-${ref.index}`;
   const full: SnapshotRef = { ...ref, handle };
@@ -69,7 +71,8 @@ export async function saveSnapshot(
   try {
     // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
     // rarely, and deflating incompressible values at any level costs ~7x storing them.
-    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, view.stateBin(), {
+    const stateBin = pace === undefined ? view.stateBin() : paced(view.stateBin(), pace);
+    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, stateBin, {
       tmpDir: blobs.dir,
       gzipLevel: "auto",
     });

@@ -30,6 +30,7 @@ import {
 } from "./fsm-snapshot.js";
 import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
+import { snapshotPace } from "./pace.js";
 
 export interface RaftServerOptions {
   readonly self: ServerRecord;
@@ -419,7 +420,8 @@ export class RaftServer {
     const conf = this.raw.raft.confState();
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.indexOffset, members };
-    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration())
+    const pace = snapshotPace(() => this.kv.appliedIndex);
+    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration(), pace)
       .then((saved) => {
         if (saved.index <= this.storage.snapshot().index) return;
         this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
