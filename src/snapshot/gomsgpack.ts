@@ -458,40 +458,58 @@ function lengthAt(buf: Uint8Array, pos: number, width: 1 | 2 | 4): number {
   );
 }
 
-/** One item's header: fixed-size forms here, length-prefixed ones in prefixedStep. */
-function headerStep(buf: Uint8Array, pos: number, b: number): Step {
-  const fixed = (n: number): Step => ({ next: pos + 1 + n, children: 0, need: 0 });
-  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return fixed(0);
-  if (b >= 0xa0 && b <= 0xbf) return fixed(b & 0x1f);
-  if (b >= 0x90 && b <= 0x9f) return { next: pos + 1, children: b & 0x0f, need: 0 };
-  if (b >= 0x80 && b <= 0x8f) return { next: pos + 1, children: 2 * (b & 0x0f), need: 0 };
+/**
+ * The one Step every header read fills in: scanValue reads it right away, and a record is ~20 items, so a
+ * snapshot of millions of records would otherwise allocate tens of millions of small objects.
+ */
+const STEP: Step = { next: 0, children: 0, need: 0 };
+
+function step(next: number, children: number, need: number): Step {
+  STEP.next = next;
+  STEP.children = children;
+  STEP.need = need;
+  return STEP;
+}
+
+/** Bytes of payload after the lead byte of the fixed-size forms (ints, floats, fixext); -1: not one. */
+function fixedPayload(b: number): number {
   switch (b) {
     case 0xcc:
     case 0xd0:
-      return fixed(1);
+      return 1;
     case 0xcd:
     case 0xd1:
     case 0xd4: // fixext1: type byte + 1 data byte
-      return fixed(2);
+      return 2;
     case 0xce:
     case 0xd2:
     case 0xca:
-      return fixed(4);
+      return 4;
     case 0xcf:
     case 0xd3:
     case 0xcb:
-      return fixed(8);
+      return 8;
     case 0xd5:
-      return fixed(3);
+      return 3;
     case 0xd6:
-      return fixed(5);
+      return 5;
     case 0xd7:
-      return fixed(9);
+      return 9;
     case 0xd8:
-      return fixed(17);
+      return 17;
     default:
-      return prefixedStep(buf, pos, b);
+      return -1;
   }
+}
+
+/** One item's header: fixed-size forms here, length-prefixed ones in prefixedStep. */
+function headerStep(buf: Uint8Array, pos: number, b: number): Step {
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return step(pos + 1, 0, 0);
+  if (b >= 0xa0 && b <= 0xbf) return step(pos + 1 + (b & 0x1f), 0, 0);
+  if (b >= 0x90 && b <= 0x9f) return step(pos + 1, b & 0x0f, 0);
+  if (b >= 0x80 && b <= 0x8f) return step(pos + 1, 2 * (b & 0x0f), 0);
+  const n = fixedPayload(b);
+  return n >= 0 ? step(pos + 1 + n, 0, 0) : prefixedStep(buf, pos, b);
 }
 
 /** Length-prefixed forms: lead byte → width of the length and what the length counts. */
@@ -517,10 +535,10 @@ function prefixedStep(buf: Uint8Array, pos: number, b: number): Step {
     throw new MsgpackDecodeError(`decode msgpack value: invalid byte 0x${b.toString(16)} at offset ${pos}`);
   }
   const [width, kind] = form;
-  if (pos + 1 + width > buf.length) return { next: 0, children: 0, need: pos + 1 + width };
+  if (pos + 1 + width > buf.length) return step(0, 0, pos + 1 + width);
   const n = lengthAt(buf, pos + 1, width);
   const body = pos + 1 + width;
-  if (kind === "bytes") return { next: body + n, children: 0, need: 0 };
-  if (kind === "ext") return { next: body + 1 + n, children: 0, need: 0 };
-  return { next: body, children: kind === "items" ? n : 2 * n, need: 0 };
+  if (kind === "bytes") return step(body + n, 0, 0);
+  if (kind === "ext") return step(body + 1 + n, 0, 0);
+  return step(body, kind === "items" ? n : 2 * n, 0);
 }
