@@ -11,7 +11,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { flag, parseFlags } from "../src/util/flags.js";
@@ -178,6 +178,9 @@ interface CairnFigures {
   readonly restoreCliMs: number;
   readonly restoreAppliedMs: readonly number[];
   readonly restoreRss: readonly RssStats[];
+  /** 1-minute load average when the save and when the restore started (the machine is shared). */
+  readonly loadAtSave: number;
+  readonly loadAtRestore: number;
 }
 
 /** Times GET /v1/snapshot alone (no file, no verify): where the server's share of a save ends. */
@@ -317,6 +320,7 @@ async function cairnPhase(dir: string, keys: number): Promise<CairnFigures> {
     const before = `before-${randomBytes(6).toString("hex")}`;
     await kvPut(c.endpoints[leader] ?? "", SENTINEL, before);
     const file = join(dir, "cairn.snap");
+    const loadAtSave = loadavg()[0] ?? 0;
     const save = await cairnSave(c, leader, file);
     await kvPut(c.endpoints[leader] ?? "", SENTINEL, `after-${randomBytes(6).toString("hex")}`);
     progress(`cairn: saved ${mb(save.archiveBytes)} in ${sec(save.saveMs)}`);
@@ -327,6 +331,7 @@ async function cairnPhase(dir: string, keys: number): Promise<CairnFigures> {
       run(process.execPath, [CLI, "snapshot", "save", `-http-addr=${c.endpoints[leader]}`, file2]);
     const writes = await writesDuringSave(cairnPuts(c.endpoints), save2, save.saveMs);
     progress(`cairn: puts/s ${writes.baseline.toFixed(0)} before, ${writes.during.toFixed(0)} during a save`);
+    const loadAtRestore = loadavg()[0] ?? 0;
     const restore = await cairnRestore(c, await leaderOf(c.endpoints), file, before);
     progress(`cairn: restored on all servers in ${sec(Math.max(...restore.restoreAppliedMs))}`);
     return {
@@ -341,6 +346,8 @@ async function cairnPhase(dir: string, keys: number): Promise<CairnFigures> {
       duringSaveMs: writes.duringSaveMs,
       failedChunks: writes.failedChunks,
       ...restore,
+      loadAtSave,
+      loadAtRestore,
     };
   } finally {
     running.delete(c.stop);
@@ -358,6 +365,8 @@ interface EtcdFigures {
   readonly restoreMs: number;
   readonly baselinePutsPerSec: number;
   readonly duringSavePutsPerSec: number;
+  /** 1-minute load average when etcd's save started. */
+  readonly loadAtSave: number;
 }
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
@@ -395,6 +404,7 @@ async function etcdPhase(dir: string, keys: number): Promise<EtcdFigures> {
     const ep = `--endpoints=${e.endpoints[0]}`;
     const file = join(dir, "etcd.db");
     rmSync(file, { force: true });
+    const loadAtSave = loadavg()[0] ?? 0;
     const save = await run("etcdctl", [ep, "snapshot", "save", file]);
     const status = await run("etcdctl", ["snapshot", "status", file, "-w", "json"]);
     const st = JSON.parse(status.stdout) as { totalKey?: number; totalSize?: number };
@@ -416,6 +426,7 @@ async function etcdPhase(dir: string, keys: number): Promise<EtcdFigures> {
       restoreMs: restore.ms,
       baselinePutsPerSec: writes.baseline,
       duringSavePutsPerSec: writes.during,
+      loadAtSave,
     };
   } finally {
     running.delete(e.stop);
@@ -449,6 +460,13 @@ function report(keys: number, c: CairnFigures, e: EtcdFigures): string {
     `\n== ${keys} keys x ${VALUE_BYTES} B random values; cairn 3 servers, ${e.version} 3 members ==`,
   ];
   lines.push(row("", "cairn", "etcd", "target"));
+  lines.push(
+    row(
+      "load average (1 min, 2 cores)",
+      `${c.loadAtSave.toFixed(1)} at save, ${c.loadAtRestore.toFixed(1)} at restore`,
+      `${e.loadAtSave.toFixed(1)} at save`,
+    ),
+  );
   lines.push(
     row(
       "load",

@@ -1,11 +1,14 @@
 /**
- * A one-line transfer progress report (bytes so far and rate) on stderr, redrawn in place. Only when stderr is
- * a terminal: piped or captured stderr (scripts, CI logs, tests) stays exactly as Consul's commands leave it.
+ * A transfer progress bar (bytes so far, rate, and with a known total the share done and an ETA) on stderr,
+ * drawn by cli-progress. Only when stderr is a terminal: piped or captured stderr (scripts, CI logs, tests)
+ * gets nothing at all, so it stays exactly as Consul's commands leave it.
  */
+import { type Options, type Params, SingleBar } from "cli-progress";
 import type { Writer } from "./command.js";
 
-/** How often the line is redrawn; more often only costs terminal writes. */
-const REDRAW_MS = 250;
+/** Redraws per second; more only costs terminal writes. */
+const FPS = 4;
+const BAR_CHARS = 24;
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** 1536 → "1.5 KiB"; bytes below 1 KiB as a whole number. */
@@ -19,43 +22,84 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
 }
 
+/** 75 → "1m15s"; under a minute as seconds. */
+export function formatEta(secs: number): string {
+  const s = Math.max(0, Math.round(secs));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
 function isTty(w: Writer): boolean {
   return "isTTY" in w && (w as { isTTY?: unknown }).isTTY === true;
 }
 
 export interface Progress {
   add(bytes: number): void;
+  /** Sets the expected total (e.g. once the server's size estimate arrives); 0 or less: unknown. */
+  setTotal(bytes: number): void;
   /** Draws the final figures and ends the line, so the command's own message starts on a fresh one. */
   done(): void;
 }
 
-const QUIET: Progress = { add: () => {}, done: () => {} };
+const QUIET: Progress = { add: () => {}, setTotal: () => {}, done: () => {} };
 
-/** A progress line labelled `label` when `stderr` is a TTY; otherwise one that prints nothing. */
-export function progress(stderr: Writer, label: string, now: () => number = Date.now): Progress {
+/**
+ * One line: `label [=====-----]  45% 12.0 MiB / 26.6 MiB, 20.1 MiB/s, ETA 1s`, or without a total
+ * `label 12.0 MiB, 20.1 MiB/s`. The rate is the average since the start; the ETA is cli-progress's, over its
+ * recent updates. A value past an estimated total shows as 100 %.
+ */
+export function formatLine(
+  label: string,
+  p: Pick<Params, "value" | "total" | "startTime" | "eta">,
+  nowMs: number,
+) {
+  const secs = Math.max((nowMs - p.startTime) / 1000, 0.001);
+  const rate = `${formatBytes(Math.round(p.value / secs))}/s`;
+  if (!(p.total > 0)) return `${label} ${formatBytes(p.value)}, ${rate}`;
+  const share = Math.min(1, p.value / p.total);
+  const full = Math.round(share * BAR_CHARS);
+  const bar = `${"=".repeat(full)}${"-".repeat(BAR_CHARS - full)}`;
+  const pct = `${Math.floor(share * 100)}%`.padStart(4);
+  const eta = share >= 1 ? "0s" : Number.isFinite(p.eta) && p.eta > 0 ? formatEta(p.eta) : "?";
+  const total = Math.max(p.total, p.value);
+  return `${label} [${bar}] ${pct} ${formatBytes(p.value)} / ${formatBytes(total)}, ${rate}, ETA ${eta}`;
+}
+
+/**
+ * A progress bar labelled `label` when `stderr` is a TTY, for `total` bytes (0: unknown until setTotal);
+ * otherwise one that prints nothing.
+ */
+export function progress(stderr: Writer, label: string, total = 0): Progress {
   if (!isTty(stderr)) return QUIET;
-  const t0 = now();
-  let bytes = 0;
-  let drawn = 0;
-  let shown = false;
-  const draw = (): void => {
-    const secs = Math.max((now() - t0) / 1000, 0.001);
-    stderr.write(`\r\x1b[K${label}: ${formatBytes(bytes)} (${formatBytes(Math.round(bytes / secs))}/s)`);
-    shown = true;
+  const options: Options = {
+    // cli-progress writes through its own terminal helper: any stream with write() and isTTY serves.
+    stream: stderr as unknown as NodeJS.WritableStream,
+    fps: FPS,
+    format: (_opts, params) => formatLine(label, params, Date.now()),
+    hideCursor: false,
+    linewrap: false,
+    // The bar is only drawn on a terminal (checked above), and a line must not outlive the command.
+    noTTYOutput: false,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    gracefulExit: false,
   };
+  const bar = new SingleBar(options);
+  let value = 0;
+  let stopped = false;
+  bar.start(Math.max(0, total), 0);
   return {
     add(n) {
-      bytes += n;
-      const t = now();
-      if (t - drawn >= REDRAW_MS) {
-        drawn = t;
-        draw();
-      }
+      if (stopped) return;
+      value += n;
+      bar.update(value);
+    },
+    setTotal(n) {
+      if (!stopped && n > 0) bar.setTotal(n);
     },
     done() {
-      if (!shown) return;
-      draw();
-      stderr.write("\n");
+      if (stopped) return;
+      stopped = true;
+      bar.stop();
     },
   };
 }

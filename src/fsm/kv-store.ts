@@ -319,6 +319,22 @@ export class KvStore implements KvTables, SessionTables {
     this.install(r);
   }
 
+  /**
+   * restoreAsync for a restore that must complete (a committed restore entry, a snapshot from the leader):
+   * the old tables are dropped before the new ones are built, so memory holds one state and not two (issue 6:
+   * a restore's peak stays bounded whatever the state's size). Until the build ends, reads see empty tables
+   * at the old index (no watch fires and no index moves backwards); a failure leaves them empty, which the
+   * caller treats as fatal, as Consul does for a failed restore. Point-in-time views taken before keep theirs.
+   */
+  async replaceAsync(items: AsyncIterable<RestoreItem>, afterDrop?: () => void): Promise<void> {
+    this.kvMap = new OrderedMap<KvEntry>();
+    this.stones = new OrderedMap<Tombstone>();
+    this.sessionMap = emptySessions();
+    this.opaque = NO_OPAQUE;
+    afterDrop?.(); // e.g. a collection, so the new state reuses the old one's memory
+    await this.restoreAsync(items);
+  }
+
   private install(r: Restorer, lockDelays?: ReadonlyMap<string, number>): void {
     const s = r.finish();
     this.kvMap = s.kv;

@@ -9,6 +9,7 @@ import { MemoryServer } from "./memory-server.js";
 import { memoryRequest } from "./model.js";
 import { createHttpServer } from "./node-adapter.js";
 import { handle } from "./router.js";
+import { SNAPSHOT_SIZE_HEADER } from "./snapshot.js";
 import { bytes, call, text } from "./test-util.js";
 
 async function withKeys(...keys: string[]): Promise<MemoryServer> {
@@ -41,6 +42,17 @@ describe("GET /v1/snapshot", () => {
     assert.equal(typeof res.body === "object" && "stream" in res.body, true);
     const meta = await verifyArchive([await bytes(res)]);
     assert.equal(meta.Index, 2);
+  });
+
+  it("sends the server's size estimate (cairn's own header) only when it has one", async () => {
+    const api = await withKeys("a");
+    assert.equal((await call(api, "GET", "/v1/snapshot")).headers[SNAPSHOT_SIZE_HEADER], undefined);
+    const estimating: MemoryServer = Object.assign(Object.create(api) as MemoryServer, {
+      snapshotSave: async (stale: boolean) => ({ ...(await api.snapshotSave(stale)), bytesEstimate: 12_345 }),
+    });
+    const res = await call(estimating, "GET", "/v1/snapshot");
+    assert.equal(res.headers[SNAPSHOT_SIZE_HEADER], "12345");
+    await verifyArchive([await bytes(res)]);
   });
 
   it("consistent without a leader: 500 No cluster leader, no archive; ?stale answers anyway", async () => {

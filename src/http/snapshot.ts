@@ -11,6 +11,9 @@ import { checkDatacenter, has } from "./params.js";
 /** Go's http.DetectContentType of a gzip stream: Consul sets no type, so this is what its clients get. */
 export const SNAPSHOT_CONTENT_TYPE = "application/x-gzip";
 
+/** The archive's expected size in bytes (cairn only; absent when the server cannot tell before streaming). */
+export const SNAPSHOT_SIZE_HEADER = "X-Cairn-Snapshot-Size";
+
 /** The three headers Consul's snapshot endpoint sets before the body (no Effective-Consistency there). */
 function snapshotHeaders(meta: QueryMeta): Record<string, string> {
   return {
@@ -48,9 +51,12 @@ async function firstChunk(
 export const snapshotSave: Handler = async (req, api): Promise<HttpResponse> => {
   const stale = has(req.query, "stale");
   checkDatacenter(req.query, api);
-  const { meta, archive } = await api.snapshotSave(stale);
+  const { meta, archive, bytesEstimate } = await api.snapshotSave(stale);
   const { rest } = await firstChunk(archive);
-  return { status: 200, headers: snapshotHeaders(meta), body: { stream: rest } };
+  const headers = snapshotHeaders(meta);
+  // cairn's own: lets `cairn snapshot save` show an ETA; Consul's clients ignore unknown headers.
+  if (bytesEstimate !== undefined && bytesEstimate > 0) headers[SNAPSHOT_SIZE_HEADER] = String(bytesEstimate);
+  return { status: 200, headers, body: { stream: rest } };
 };
 
 /**

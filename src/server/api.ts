@@ -218,9 +218,12 @@ export interface ServerApi {
    * round; rejects with NotLeaderError/UnavailableError when leaderless or degraded, before any byte is produced.
    * `stale`: taken on this server from its own state. The archive streams; meta.index is X-Consul-Index.
    */
-  snapshotSave(
-    stale: boolean,
-  ): Promise<{ readonly meta: QueryMeta; readonly archive: AsyncIterable<Uint8Array> }>;
+  snapshotSave(stale: boolean): Promise<{
+    readonly meta: QueryMeta;
+    readonly archive: AsyncIterable<Uint8Array>;
+    /** The archive's expected size in bytes, when known before it streams (for a client's progress ETA). */
+    readonly bytesEstimate?: number;
+  }>;
   /**
    * PUT /v1/snapshot: spools the archive, verifies it completely (hashes, entries, records) before changing
    * anything, then installs it through Raft at an index above every index used so far. Rejects with a typed

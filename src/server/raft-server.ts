@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
 import { type CommandResult, decodeCommand, type KvStore } from "../fsm/index.js";
 import {
@@ -15,7 +14,6 @@ import {
   type Ready,
   type SnapshotMeta,
 } from "../raft/index.js";
-import { readStateBin } from "../snapshot/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
@@ -24,6 +22,7 @@ import type { BlobStore } from "./blobs.js";
 import {
   adoptSnapshotRef,
   fromMeta,
+  installRestoreBlob,
   listSnapshots,
   loadSnapshot,
   saveSnapshot,
@@ -31,6 +30,7 @@ import {
 } from "./fsm-snapshot.js";
 import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
+import { snapshotPace } from "./pace.js";
 
 export interface RaftServerOptions {
   readonly self: ServerRecord;
@@ -72,6 +72,13 @@ interface Waiter<T> {
  * store) → send → apply → advance. The leader ships its appends before its own fsync, counting itself only once
  * durable (the core does that in advance). Sole owner of wall-clock time: a timer drives tick().
  */
+/**
+ * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
+ * install on a busy machine; Consul dropped its fixed restore timeout for the same reason (hashicorp/consul
+ * #3326, PR #3745), so this bound only catches a restore that is stuck.
+ */
+export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
+
 export class RaftServer {
   readonly self: ServerRecord;
   /** Replaced only by bootstrap(), before the node has any state. */
@@ -380,7 +387,7 @@ export class RaftServer {
   /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
   private async applyRestore(e: Entry): Promise<void> {
     const r = decodeRestore(e.data);
-    await this.kv.restoreAsync(readStateBin(createReadStream(this.o.blobs.path(r.handle))));
+    await installRestoreBlob(this.o.blobs, this.kv, r.handle);
     const restoredIndex = Math.max(e.index + this.indexOffset, r.archiveIndex + 1);
     this.indexOffset = restoredIndex - e.index;
     this.o.log(
@@ -416,7 +423,8 @@ export class RaftServer {
     const conf = this.raw.raft.confState();
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.indexOffset, members };
-    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration())
+    const pace = snapshotPace(() => this.kv.appliedIndex);
+    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration(), pace)
       .then((saved) => {
         if (saved.index <= this.storage.snapshot().index) return;
         this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
@@ -511,7 +519,7 @@ export class RaftServer {
   /** Proposes a user restore of the blob `handle` (already durable here); resolves once applied. */
   proposeRestoreLocal(handle: string, archiveIndex: number): Promise<ProposalResult> {
     const index = this.raw.proposeRestore(encodeRestoreHandle({ handle, archiveIndex }));
-    return this.awaitApply(index, "restore", 60_000);
+    return this.awaitApply(index, "restore", RESTORE_APPLY_MS_MAX);
   }
 
   /** Resolves with the apply result of the entry just proposed at `index` in this term (apply() settles it). */

@@ -45,7 +45,7 @@ import { BlobStore } from "./blobs.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog-api.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
 import type { Metrics } from "./metrics.js";
-import type { ProposalResult, RaftServer } from "./raft-server.js";
+import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "./raft-server.js";
 import { SessionTimers, sessionSpecOf } from "./sessions.js";
 import { archiveOf } from "./snapshots.js";
 
@@ -487,15 +487,18 @@ export class ServerService implements ServerApi {
     return this.metrics.registry.metrics();
   }
 
-  async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
+  async snapshotSave(
+    stale: boolean,
+  ): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array>; bytesEstimate: number }> {
     const q: QueryOptions = { consistency: stale ? "stale" : "consistent", minIndex: 0, waitMs: 0 };
     // Consistent: the leader confirms it still leads with a quorum round (a follower asks it through ReadIndex)
     // and this server waits until it has applied everything committed before the request: the archive then
     // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
     if (!stale) await this.raft.readBarrier(false);
-    const { index, archive } = await archiveOf(this.raft, tmpdir());
+    const { index, archive, bytesEstimate } = await archiveOf(this.raft, tmpdir());
     return {
       meta: this.meta(index, q),
+      bytesEstimate,
       archive: this.throttleMs > 0 ? throttled(archive, this.throttleMs) : archive,
     };
   }
@@ -511,7 +514,7 @@ export class ServerService implements ServerApi {
       if (leader === this.raft.self.raftId) return await this.restoreHere(ref, []);
       const body = utf8.encode(JSON.stringify({ ...ref, from: this.raft.self.raftId }));
       const answer = JSON.parse(
-        utf8d.decode(await this.transport.request(leader, RESTORE, body, 120_000)),
+        utf8d.decode(await this.transport.request(leader, RESTORE, body, RESTORE_APPLY_MS_MAX + 10_000)),
       ) as WriteAnswer;
       const r = unwrap(answer);
       if (r instanceof Error) throw r;

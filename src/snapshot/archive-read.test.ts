@@ -260,6 +260,37 @@ describe("corrupt archives", () => {
     });
   });
 
+  it("checks records while state.bin streams, but reports a bad hash or size first, as Consul would", async () => {
+    const bad = Buffer.concat([
+      await stateBinBytes({ LastIndex: 1 }, []),
+      Uint8Array.of(2, 0x81, 0xa3, 0x4b, 0x65, 0x79, 0x05),
+    ]);
+    const p = await pieces({}, bad);
+    const wrongSum = { ...p, sums: Buffer.from(`${sha(p.meta)}  meta.json\n${"0".repeat(64)}  state.bin\n`) };
+    await assert.rejects(read(gzipSync(tar(standard(wrongSum)))), {
+      message: /hash check failed for "state\.bin"/,
+    });
+    await assert.rejects(read(gzipSync(tar(standard(await pieces({ Size: 7 }, bad))))), {
+      code: "snapshot_size_mismatch",
+    });
+    // readArchive (spooling, for a restore) and verifyArchive (not spooling, for a save) judge alike.
+    await assert.rejects(
+      withTempDir((dir) => readArchive(chunks(gzipSync(tar(standard(p))), 7), { tmpDir: dir })),
+      { code: "snapshot_record" },
+    );
+  });
+
+  it("refuses an archive without state.bin even when SHA256SUMS lists the empty hash and Size is 0", async () => {
+    const p = await pieces({}, new Uint8Array(0));
+    const archive = gzipSync(
+      tar([
+        ["meta.json", p.meta],
+        ["SHA256SUMS", p.sums],
+      ]),
+    );
+    await assert.rejects(read(archive), { code: "snapshot_state_bin", message: /snapshot header/ });
+  });
+
   it("refuses a state.bin above the configured bound before spooling it", async () => {
     await assert.rejects(read(gzipSync(tar(standard(await pieces()))), { stateBinBytesMax: 4 }), {
       code: "snapshot_limit",

@@ -221,3 +221,47 @@ describe("round trip (property)", () => {
     });
   });
 });
+
+describe('gzip level "auto" and the size told before streaming', () => {
+  it("stores incompressible state (the tar comes out whole), and reports the tar's exact size first", async () => {
+    await withTempDir(async (dir) => {
+      const { randomBytes } = await import("node:crypto");
+      const records: SnapshotRecord[] = Array.from({ length: 500 }, (_, i) => ({
+        kind: "KVS" as const,
+        type: 2 as const,
+        body: {
+          CreateIndex: i,
+          Flags: 0n,
+          Key: `k${i}`,
+          LockIndex: 0,
+          ModifyIndex: i,
+          Session: "",
+          Value: randomBytes(256),
+        },
+      }));
+      let told = -1;
+      let wroteBeforeTold = false;
+      const sink = new (class extends MemorySink {
+        override _write(chunk: Buffer, enc: BufferEncoding, done: (err?: Error | null) => void): void {
+          if (told < 0) wroteBeforeTold = true;
+          super._write(chunk, enc, done);
+        }
+      })();
+      const input = { ID: "2-9-1700000000000", Index: 9, Term: 2 };
+      await writeArchive(sink, input, Readable.from(writeStateBin({ LastIndex: 9 }, records)), {
+        tmpDir: dir,
+        gzipLevel: "auto",
+        onSpooled: (_meta, tarBytes) => {
+          told = tarBytes;
+        },
+      });
+      const archive = sink.bytes();
+      assert.equal(wroteBeforeTold, false);
+      assert.equal(gunzipSync(archive).length, told);
+      // Stored blocks: the archive is the tar plus gzip's framing (5 bytes per block, header and trailer).
+      assert.ok(archive.length >= told && archive.length < told + 1024, `${archive.length} vs ${told}`);
+      const read = await readArchive(Readable.from([archive]), { tmpDir: dir });
+      await read.stateBin.remove();
+    });
+  });
+});

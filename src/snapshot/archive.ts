@@ -16,6 +16,7 @@ import { createGzip } from "node:zlib";
 import { assert } from "../util/assert.js";
 import { SnapshotMetaError } from "./errors.js";
 import { writeAll } from "./files.js";
+import { chooseGzipLevel } from "./gzip-level.js";
 import {
   checkVersion,
   encodeMetaJson,
@@ -28,7 +29,7 @@ import {
   type SnapshotMeta,
   STATE_BIN,
 } from "./meta.js";
-import { TAR_ENTRY_BYTES_MAX, tarEnd, tarHeader, tarPadding } from "./tar.js";
+import { BLOCK_BYTES, TAR_ENTRY_BYTES_MAX, tarEnd, tarHeader, tarPadding } from "./tar.js";
 
 /** What the writer needs to know beyond state.bin; Size is measured, Peers derived unless given. */
 export interface ArchiveMetaInput {
@@ -53,8 +54,16 @@ export interface WriteArchiveOptions {
   readonly tmpDir?: string;
   /** Tar mtime in Unix seconds for all three entries; default now (Go rounds to the nearest second). */
   readonly mtimeSec?: number;
-  /** zlib level 0..9; default 6, Go's default too. */
-  readonly gzipLevel?: number;
+  /**
+   * zlib level 0..9, or "auto": level 1 when samples of state.bin compress well, else stored (gzip-level.ts).
+   * Default 6, Go's default too.
+   */
+  readonly gzipLevel?: number | "auto";
+  /**
+   * Called once state.bin is spooled, before any archive byte is written, with the meta and the tar's exact
+   * size (an upper bound of the archive's for a stored or deflated stream, give or take gzip's framing).
+   */
+  readonly onSpooled?: (meta: SnapshotMeta, tarBytes: number) => void;
 }
 
 interface Spooled {
@@ -94,7 +103,8 @@ async function spool(source: StateBinSource, tmpDir: string): Promise<Spooled> {
         size += chunk.length;
         await writeAll(file, chunk);
       }
-      await file.sync();
+      // No fsync: the spool is scratch, read back at once from the page cache and deleted after; whoever
+      // keeps the archive made from it syncs that (saveSnapshot, the CLI's FILE).
     } finally {
       await file.close();
     }
@@ -127,6 +137,8 @@ function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
   return meta;
 }
 
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 /** The tar stream: entries in Consul's order, then exactly one end marker. */
 async function* tarStream(
   metaJson: Uint8Array,
@@ -141,7 +153,8 @@ async function* tarStream(
   // Pair check: the bytes going out must be the bytes that were hashed into SHA256SUMS.
   const h = createHash("sha256");
   let size = 0;
-  for await (const chunk of createReadStream(state.path)) {
+  // 1 MiB reads: a few dozen chunks per 34 MB state.bin instead of hundreds through the generator and gzip.
+  for await (const chunk of createReadStream(state.path, { highWaterMark: READ_CHUNK_BYTES })) {
     h.update(chunk as Buffer);
     size += (chunk as Buffer).length;
     assert(size <= state.size, `state.bin at "${state.path}" grew while the archive was written`);
@@ -157,6 +170,13 @@ async function* tarStream(
   yield sums;
   yield tarPadding(sums.length);
   yield tarEnd();
+}
+
+/** The tar's size: three headers, each entry padded to a block, the end marker. */
+function tarBytes(metaBytes: number, stateBytes: number): number {
+  const sumsBytes = 2 * (64 + 2 + 1) + META_JSON.length + STATE_BIN.length;
+  const padded = (n: number) => n + tarPadding(n).length;
+  return 3 * BLOCK_BYTES + padded(metaBytes) + padded(stateBytes) + padded(sumsBytes) + 2 * BLOCK_BYTES;
 }
 
 /** Sets the gzip header's OS byte to 255 ("unknown") as Go writes it; zlib writes 3 (Unix). */
@@ -192,14 +212,15 @@ export async function writeArchive(
       `write state.bin of ${state.size} bytes within the tar size field`,
     );
     const meta = buildMeta(input, state.size);
+    const metaJson = encodeMetaJson(meta);
     const mtimeSec = options.mtimeSec ?? Math.round(Date.now() / 1000);
-    const gzip = createGzip({ level: options.gzipLevel ?? 6 });
-    await pipeline(
-      Readable.from(tarStream(encodeMetaJson(meta), state, mtimeSec)),
-      gzip,
-      goGzipHeader(),
-      out,
-    );
+    const wanted = options.gzipLevel ?? 6;
+    const level = wanted === "auto" ? await chooseGzipLevel(state.path, state.size) : wanted;
+    options.onSpooled?.(meta, tarBytes(metaJson.length, state.size));
+    // zlib's stream deflates on libuv's thread pool, so the event loop goes on serving while it runs.
+    // 256 KiB chunks out (zlib's default is 16 KiB): fewer hops through the pipeline and the HTTP response.
+    const gzip = createGzip({ level, chunkSize: 256 * 1024 });
+    await pipeline(Readable.from(tarStream(metaJson, state, mtimeSec)), gzip, goGzipHeader(), out);
     return meta;
   } finally {
     await state.cleanup();

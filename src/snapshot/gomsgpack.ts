@@ -111,16 +111,66 @@ class Sink {
     const at = this.reserve(b.length);
     this.buf.set(b, at);
   }
+  /**
+   * A string in Go's str family, UTF-8 encoded straight into the buffer (no temporary array per string: this
+   * runs for every key of every record of a snapshot). Room for the worst case (3 bytes per UTF-16 unit plus
+   * a str32 header) is reserved, then the header is chosen from the real byte count and the bytes moved to
+   * sit right after it.
+   */
+  str(v: string): void {
+    const headerMax = 5;
+    const at = this.reserve(headerMax + 3 * v.length);
+    const { written } = utf8.encodeInto(v, this.buf.subarray(at + headerMax));
+    const n = written;
+    let header: number;
+    if (n < 32) {
+      this.buf[at] = 0xa0 | n;
+      header = 1;
+    } else if (n <= 0xffff) {
+      this.buf[at] = 0xda;
+      this.view.setUint16(at + 1, n);
+      header = 3;
+    } else {
+      assert(n <= 0xffffffff, `encode a string of at most 2^32-1 bytes, got ${n}`);
+      this.buf[at] = 0xdb;
+      this.view.setUint32(at + 1, n);
+      header = 5;
+    }
+    if (header !== headerMax) this.buf.copyWithin(at + header, at + headerMax, at + headerMax + n);
+    this.length = at + header + n;
+  }
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
+  capacity(): number {
+    return this.buf.length;
+  }
+  /** Forgets the content and keeps the buffer, so one sink serves many encodings. */
+  reset(): void {
+    this.length = 0;
+  }
 }
+
+/**
+ * One sink reused by every top-level encodeGo call: encoding is synchronous and never re-entered, and a fresh
+ * sink per record cost an allocation and a regrowth for each of millions of records. A sink grown past
+ * SCRATCH_KEEP_BYTES by one huge value is dropped afterwards rather than kept for the process's lifetime.
+ */
+const SCRATCH_KEEP_BYTES = 1 << 20;
+let scratch: Sink | null = new Sink();
 
 /** Encodes one value in Go's shapes. */
 export function encodeGo(value: GoValue): Uint8Array {
-  const sink = new Sink();
-  writeValue(sink, value, 0);
-  return sink.result();
+  // Taken out while in use: were encodeGo ever re-entered, the inner call would get a sink of its own.
+  const sink = scratch ?? new Sink();
+  scratch = null;
+  try {
+    sink.reset();
+    writeValue(sink, value, 0);
+    return sink.result();
+  } finally {
+    if (sink.capacity() <= SCRATCH_KEEP_BYTES) scratch = sink;
+  }
 }
 
 /** Nesting limit: Consul records are a handful of levels deep; a deeper value is a caller's bug. */
@@ -132,7 +182,7 @@ function writeValue(s: Sink, v: GoValue, depth: number): void {
   else if (typeof v === "boolean") s.u8(v ? 0xc3 : 0xc2);
   else if (typeof v === "number") writeNumber(s, v);
   else if (typeof v === "bigint") writeInt(s, v);
-  else if (typeof v === "string") writeStr(s, utf8.encode(v));
+  else if (typeof v === "string") s.str(v);
   else if (v instanceof Uint8Array) writeStr(s, v);
   else if (v instanceof Float64) {
     s.u8(0xcb);
@@ -146,7 +196,9 @@ function writeValue(s: Sink, v: GoValue, depth: number): void {
 }
 
 function writeNumber(s: Sink, v: number): void {
-  if (Number.isSafeInteger(v)) writeInt(s, BigInt(v));
+  // The common case (indexes, counts) without a BigInt per value: widths up to 32 bits in plain numbers.
+  if (Number.isInteger(v) && v >= -2147483648 && v <= 0xffffffff) writeSmallInt(s, v);
+  else if (Number.isSafeInteger(v)) writeInt(s, BigInt(v));
   else {
     s.u8(0xcb);
     s.f64(v);
@@ -155,6 +207,33 @@ function writeNumber(s: Sink, v: number): void {
 
 const U64_END = 1n << 64n;
 const I64_MIN = -(1n << 63n);
+
+/** writeInt for an integer in [-2^31, 2^32), with the same choice of forms. */
+function writeSmallInt(s: Sink, v: number): void {
+  if (v >= 0) {
+    if (v <= 127) s.u8(v);
+    else if (v <= 0xff) {
+      s.u8(0xcc);
+      s.u8(v);
+    } else if (v <= 0xffff) {
+      s.u8(0xcd);
+      s.u16(v);
+    } else {
+      s.u8(0xce);
+      s.u32(v);
+    }
+  } else if (v >= -32) s.u8(v & 0xff);
+  else if (v >= -128) {
+    s.u8(0xd0);
+    s.u8(v & 0xff);
+  } else if (v >= -32768) {
+    s.u8(0xd1);
+    s.u16(v & 0xffff);
+  } else {
+    s.u8(0xd2);
+    s.u32(v >>> 0);
+  }
+}
 
 /** Go's encoder: the smallest width for the value, unsigned forms for any non-negative value. */
 function writeInt(s: Sink, v: bigint): void {
@@ -232,20 +311,55 @@ function writeMapHeader(s: Sink, n: number): void {
 function writeMap(s: Sink, entries: readonly (readonly [string, GoValue])[], depth: number): void {
   writeMapHeader(s, entries.length);
   for (const [k, v] of entries) {
-    writeStr(s, utf8.encode(k));
+    s.str(k);
     writeValue(s, v, depth + 1);
   }
 }
 
-function writeStruct(s: Sink, v: GoStruct, depth: number): void {
-  const fields: [Uint8Array, GoValue][] = [];
-  for (const [k, value] of Object.entries(v)) {
-    if (value !== undefined) fields.push([utf8.encode(k), value]);
+/**
+ * Struct field names as Go writes them (str header + UTF-8), encoded once: the same few dozen names recur in
+ * every record. Bounded, since `extra` fields of foreign records can bring any names; past the bound, names
+ * are encoded each time.
+ */
+const FIELD_NAMES_MAX = 4096;
+
+interface FieldName {
+  /** The name as written: str header, then UTF-8. */
+  readonly encoded: Uint8Array;
+  /** The UTF-8 bytes alone, which order the fields. */
+  readonly utf8: Uint8Array;
+}
+
+const fieldNames = new Map<string, FieldName>();
+
+function fieldName(k: string): FieldName {
+  let f = fieldNames.get(k);
+  if (f === undefined) {
+    const sink = new Sink();
+    sink.str(k);
+    const encoded = sink.result();
+    const b = encoded[0] as number;
+    f = { encoded, utf8: encoded.subarray(b === 0xda ? 3 : b === 0xdb ? 5 : 1) };
+    if (fieldNames.size < FIELD_NAMES_MAX) fieldNames.set(k, f);
   }
-  fields.sort((a, b) => compareBytes(a[0], b[0]));
+  return f;
+}
+
+/** Go's codec writes struct fields sorted by name, byte-wise. */
+function byName(a: [FieldName, GoValue], b: [FieldName, GoValue]): number {
+  return compareBytes(a[0].utf8, b[0].utf8);
+}
+
+function writeStruct(s: Sink, v: GoStruct, depth: number): void {
+  const fields: [FieldName, GoValue][] = [];
+  for (const k in v) {
+    const value = v[k];
+    if (value !== undefined && Object.hasOwn(v, k)) fields.push([fieldName(k), value]);
+  }
+  fields.sort(byName);
   writeMapHeader(s, fields.length);
   for (const [k, value] of fields) {
-    writeStr(s, k);
+    s.bytes(k.encoded);
     writeValue(s, value, depth + 1);
   }
 }
@@ -282,7 +396,10 @@ function normalize(v: unknown, depth: number): Decoded {
   if (v === null || typeof v === "boolean" || typeof v === "number" || v instanceof Uint8Array) return v;
   if (typeof v === "bigint")
     return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v;
-  if (Array.isArray(v)) return v.map((item) => normalize(item, depth + 1));
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = normalize(v[i], depth + 1);
+    return v as Decoded[];
+  }
   if (v instanceof ExtData || v instanceof Date) {
     // Consul's handle registers no extensions, so an ext value cannot come from Consul.
     throw new MsgpackDecodeError(
@@ -290,9 +407,14 @@ function normalize(v: unknown, depth: number): Decoded {
     );
   }
   if (typeof v === "object" && v !== null) {
-    const out: DecodedMap = {};
-    for (const [k, item] of Object.entries(v)) out[k] = normalize(item, depth + 1);
-    return out;
+    // In place: the decoder made this object for us alone, and a copy per map was most of decoding's cost.
+    const m = v as Record<string, unknown>;
+    for (const k in m) {
+      const item = m[k];
+      const n = normalize(item, depth + 1);
+      if (n !== item) m[k] = n;
+    }
+    return m as DecodedMap;
   }
   throw new MsgpackDecodeError(`decode msgpack value: unexpected ${typeof v}`);
 }
@@ -336,67 +458,87 @@ function lengthAt(buf: Uint8Array, pos: number, width: 1 | 2 | 4): number {
   );
 }
 
-/** One item's header: fixed-size forms here, length-prefixed ones in prefixedStep. */
-function headerStep(buf: Uint8Array, pos: number, b: number): Step {
-  const fixed = (n: number): Step => ({ next: pos + 1 + n, children: 0, need: 0 });
-  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return fixed(0);
-  if (b >= 0xa0 && b <= 0xbf) return fixed(b & 0x1f);
-  if (b >= 0x90 && b <= 0x9f) return { next: pos + 1, children: b & 0x0f, need: 0 };
-  if (b >= 0x80 && b <= 0x8f) return { next: pos + 1, children: 2 * (b & 0x0f), need: 0 };
+/**
+ * The one Step every header read fills in: scanValue reads it right away, and a record is ~20 items, so a
+ * snapshot of millions of records would otherwise allocate tens of millions of small objects.
+ */
+const STEP: Step = { next: 0, children: 0, need: 0 };
+
+function step(next: number, children: number, need: number): Step {
+  STEP.next = next;
+  STEP.children = children;
+  STEP.need = need;
+  return STEP;
+}
+
+/** Bytes of payload after the lead byte of the fixed-size forms (ints, floats, fixext); -1: not one. */
+function fixedPayload(b: number): number {
   switch (b) {
     case 0xcc:
     case 0xd0:
-      return fixed(1);
+      return 1;
     case 0xcd:
     case 0xd1:
     case 0xd4: // fixext1: type byte + 1 data byte
-      return fixed(2);
+      return 2;
     case 0xce:
     case 0xd2:
     case 0xca:
-      return fixed(4);
+      return 4;
     case 0xcf:
     case 0xd3:
     case 0xcb:
-      return fixed(8);
+      return 8;
     case 0xd5:
-      return fixed(3);
+      return 3;
     case 0xd6:
-      return fixed(5);
+      return 5;
     case 0xd7:
-      return fixed(9);
+      return 9;
     case 0xd8:
-      return fixed(17);
+      return 17;
     default:
-      return prefixedStep(buf, pos, b);
+      return -1;
   }
 }
 
+/** One item's header: fixed-size forms here, length-prefixed ones in prefixedStep. */
+function headerStep(buf: Uint8Array, pos: number, b: number): Step {
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return step(pos + 1, 0, 0);
+  if (b >= 0xa0 && b <= 0xbf) return step(pos + 1 + (b & 0x1f), 0, 0);
+  if (b >= 0x90 && b <= 0x9f) return step(pos + 1, b & 0x0f, 0);
+  if (b >= 0x80 && b <= 0x8f) return step(pos + 1, 2 * (b & 0x0f), 0);
+  const n = fixedPayload(b);
+  return n >= 0 ? step(pos + 1 + n, 0, 0) : prefixedStep(buf, pos, b);
+}
+
+/** Length-prefixed forms: lead byte → width of the length and what the length counts. */
+const PREFIXED_FORMS: Readonly<Record<number, readonly [1 | 2 | 4, "bytes" | "items" | "pairs" | "ext"]>> = {
+  217: [1, "bytes"],
+  218: [2, "bytes"],
+  219: [4, "bytes"],
+  196: [1, "bytes"],
+  197: [2, "bytes"],
+  198: [4, "bytes"],
+  220: [2, "items"],
+  221: [4, "items"],
+  222: [2, "pairs"],
+  223: [4, "pairs"],
+  199: [1, "ext"],
+  200: [2, "ext"],
+  201: [4, "ext"],
+};
+
 function prefixedStep(buf: Uint8Array, pos: number, b: number): Step {
-  const forms: Record<number, [1 | 2 | 4, "bytes" | "items" | "pairs" | "ext"]> = {
-    217: [1, "bytes"],
-    218: [2, "bytes"],
-    219: [4, "bytes"],
-    196: [1, "bytes"],
-    197: [2, "bytes"],
-    198: [4, "bytes"],
-    220: [2, "items"],
-    221: [4, "items"],
-    222: [2, "pairs"],
-    223: [4, "pairs"],
-    199: [1, "ext"],
-    200: [2, "ext"],
-    201: [4, "ext"],
-  };
-  const form = forms[b];
+  const form = PREFIXED_FORMS[b];
   if (form === undefined) {
     throw new MsgpackDecodeError(`decode msgpack value: invalid byte 0x${b.toString(16)} at offset ${pos}`);
   }
   const [width, kind] = form;
-  if (pos + 1 + width > buf.length) return { next: 0, children: 0, need: pos + 1 + width };
+  if (pos + 1 + width > buf.length) return step(0, 0, pos + 1 + width);
   const n = lengthAt(buf, pos + 1, width);
   const body = pos + 1 + width;
-  if (kind === "bytes") return { next: body + n, children: 0, need: 0 };
-  if (kind === "ext") return { next: body + 1 + n, children: 0, need: 0 };
-  return { next: body, children: kind === "items" ? n : 2 * n, need: 0 };
+  if (kind === "bytes") return step(body + n, 0, 0);
+  if (kind === "ext") return step(body + 1 + n, 0, 0);
+  return step(body, kind === "items" ? n : 2 * n, 0);
 }

@@ -8,6 +8,7 @@
  * record written by a newer Consul re-encodes with every field it had.
  */
 
+import { decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
 import { RecordDecodeError } from "./errors.js";
 import { asMap, type Extra, Fields } from "./fields.js";
 import { decodeGo, encodeGo, type GoStruct } from "./gomsgpack.js";
@@ -113,7 +114,8 @@ export function encodeHeader(h: SnapshotHeader): Uint8Array {
   return encodeGo({ ...h.extra, LastIndex: h.LastIndex });
 }
 
-function decodeDirEntry(f: Fields): DirEntry {
+/** The general DirEntry decoder; dir-entry-fast.ts handles the common shape first and must agree with it. */
+export function decodeDirEntry(f: Fields): DirEntry {
   const ent: { Namespace?: string; Partition?: string } = {};
   if (f.has("Namespace")) ent.Namespace = f.str("Namespace");
   if (f.has("Partition")) ent.Partition = f.str("Partition");
@@ -130,7 +132,7 @@ function decodeDirEntry(f: Fields): DirEntry {
   };
 }
 
-function dirEntryToGo(e: DirEntry): GoStruct {
+export function dirEntryToGo(e: DirEntry): GoStruct {
   return {
     ...e.extra,
     CreateIndex: e.CreateIndex,
@@ -220,11 +222,11 @@ export function decodeRecord(raw: RawRecord): SnapshotRecord {
     case MessageType.Register:
       return { kind: "Register", type: 0, body: decodeRegister(fields()) };
     case MessageType.KVS:
-      return { kind: "KVS", type: 2, body: decodeDirEntry(fields()) };
+      return { kind: "KVS", type: 2, body: decodeDirEntryFast(raw.body) ?? decodeDirEntry(fields()) };
     case MessageType.Session:
       return { kind: "Session", type: 3, body: decodeSession(fields()) };
     case MessageType.Tombstone:
-      return { kind: "Tombstone", type: 5, body: decodeDirEntry(fields()) };
+      return { kind: "Tombstone", type: 5, body: decodeDirEntryFast(raw.body) ?? decodeDirEntry(fields()) };
     case MessageType.Autopilot:
       return { kind: "Autopilot", type: 9, body: decodeAutopilot(fields()) };
     case MessageType.Index: {
@@ -251,7 +253,7 @@ function recordBody(rec: SnapshotRecord): Uint8Array {
       return encodeGo(encodeRegister(rec.body));
     case "KVS":
     case "Tombstone":
-      return encodeGo(dirEntryToGo(rec.body));
+      return encodeDirEntryFast(rec.body) ?? encodeGo(dirEntryToGo(rec.body));
     case "Session":
       return encodeGo(sessionToGo(rec.body));
     case "Autopilot":

@@ -68,6 +68,72 @@ function cut(buf: Uint8Array, headerDone: boolean, offset: number): number {
 }
 
 /**
+ * Cuts state.bin into its header and records as chunks are pushed in, for callers that receive the bytes
+ * (a tar entry being hashed and spooled) rather than pull them. Holds at most one item plus one chunk.
+ */
+export class StateBinSplitter {
+  private parts: Uint8Array[] = [];
+  private total = 0;
+  private need = 1;
+  private headerDone = false;
+  private offset = 0;
+  private readonly max: number;
+
+  /**
+   * `copy: false` hands out records as views into the read buffer: for a caller that is done with each
+   * record before the next push (a verifier), which saves a copy per record. Kept records need the default.
+   */
+  constructor(
+    options: StateBinReadOptions = {},
+    private readonly copy = true,
+  ) {
+    this.max = options.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT;
+  }
+
+  /**
+   * Feeds the next chunk; returns the items it completes, in order. Errors: StateBinError for a malformed
+   * stream, SnapshotLimitError for an item above the limit (before it is buffered whole).
+   */
+  push(chunk: Uint8Array): StateBinItem[] {
+    this.parts.push(chunk);
+    this.total += chunk.length;
+    if (this.total < this.need) return [];
+    const items: StateBinItem[] = [];
+    let buf = concat(this.parts, this.total);
+    for (;;) {
+      const end = cut(buf, this.headerDone, this.offset);
+      if (end < 0) {
+        this.need = -end;
+        if (this.need > this.max + 1) throw oversized(this.headerDone, this.offset, this.need, this.max);
+        break;
+      }
+      items.push(itemAt(buf, end, this.headerDone, this.offset, this.copy));
+      this.headerDone = true;
+      this.offset += end;
+      buf = buf.subarray(end);
+      this.need = 1;
+    }
+    this.parts = buf.length > 0 ? [buf] : [];
+    this.total = buf.length;
+    return items;
+  }
+
+  /** Declares the stream complete; throws StateBinError when it stops inside the header or a record. */
+  end(): void {
+    if (!this.headerDone) {
+      throw new StateBinError("snapshot_state_bin", truncatedMessage("snapshot header", this.total));
+    }
+    if (this.total > 0) {
+      const name = messageTypeName(this.parts[0]?.[0] ?? 0);
+      throw new StateBinError(
+        "snapshot_state_bin",
+        truncatedMessage(`msg type ${name} at offset ${this.offset}`, this.total),
+      );
+    }
+  }
+}
+
+/**
  * Reads state.bin record by record. Yields the header first, then each record with its raw bytes. Errors:
  * StateBinError for a malformed or truncated stream, SnapshotLimitError for an oversized item.
  */
@@ -75,41 +141,9 @@ export async function* readStateBin(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: StateBinReadOptions = {},
 ): AsyncGenerator<StateBinItem> {
-  const max = options.recordBytesMax ?? RECORD_BYTES_MAX_DEFAULT;
-  let parts: Uint8Array[] = [];
-  let total = 0;
-  let need = 1;
-  let headerDone = false;
-  let offset = 0;
-  for await (const chunk of source) {
-    parts.push(chunk);
-    total += chunk.length;
-    if (total < need) continue;
-    let buf = concat(parts, total);
-    for (;;) {
-      const end = cut(buf, headerDone, offset);
-      if (end < 0) {
-        need = -end;
-        if (need > max + 1) throw oversized(headerDone, offset, need, max);
-        break;
-      }
-      yield itemAt(buf, end, headerDone, offset);
-      headerDone = true;
-      offset += end;
-      buf = buf.subarray(end);
-      need = 1;
-    }
-    parts = buf.length > 0 ? [buf] : [];
-    total = buf.length;
-  }
-  if (!headerDone) throw new StateBinError("snapshot_state_bin", truncatedMessage("snapshot header", total));
-  if (total > 0) {
-    const name = messageTypeName(parts[0]?.[0] ?? 0);
-    throw new StateBinError(
-      "snapshot_state_bin",
-      truncatedMessage(`msg type ${name} at offset ${offset}`, total),
-    );
-  }
+  const splitter = new StateBinSplitter(options);
+  for await (const chunk of source) yield* splitter.push(chunk);
+  splitter.end();
 }
 
 function truncatedMessage(what: string, have: number): string {
@@ -121,7 +155,13 @@ function oversized(headerDone: boolean, offset: number, need: number, max: numbe
   return new SnapshotLimitError(`read ${what}: it needs at least ${need} bytes, above the limit of ${max}`);
 }
 
-function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: number): StateBinItem {
+function itemAt(
+  buf: Uint8Array,
+  end: number,
+  headerDone: boolean,
+  offset: number,
+  copy: boolean,
+): StateBinItem {
   // Copies into plain Uint8Arrays (not Buffers, whatever the source yields), so a caller holding a record
   // does not pin the whole read buffer and values compare equal however they were read.
   if (!headerDone) {
@@ -139,7 +179,8 @@ function itemAt(buf: Uint8Array, end: number, headerDone: boolean, offset: numbe
     }
     return { kind: "header", header, raw, size: end };
   }
-  const record = { type: buf[0] as number, body: new Uint8Array(buf.subarray(1, end)) };
+  const body = buf.subarray(1, end);
+  const record = { type: buf[0] as number, body: copy ? new Uint8Array(body) : body };
   return { kind: "record", record, offset, size: end };
 }
 
@@ -148,14 +189,17 @@ const WRITE_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Writes state.bin: the header, then each record (typed ones encoded in Go's shapes, raw ones as given).
- * Yields chunks of about 64 KiB, suitable for Readable.from().
+ * Yields chunks of about 64 KiB, suitable for Readable.from(); records are copied straight into the chunk
+ * being filled (one copy per record, no per-record arrays), and a chunk is never reused once yielded.
  */
 export async function* writeStateBin(
   header: SnapshotHeader,
   records: AsyncIterable<RawRecord | SnapshotRecord> | Iterable<RawRecord | SnapshotRecord>,
 ): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = [encodeHeader(header)];
-  let pendingBytes = pending[0]?.length ?? 0;
+  const head = encodeHeader(header);
+  let chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, head.length));
+  chunk.set(head, 0);
+  let used = head.length;
   for await (const rec of records) {
     const raw = "kind" in rec ? encodeRecord(rec) : rec;
     assert(
@@ -163,15 +207,17 @@ export async function* writeStateBin(
       `write record type ${raw.type} as a byte`,
     );
     assert(raw.body.length > 0, `write a record of type ${raw.type} with a msgpack body`);
-    pending.push(Uint8Array.of(raw.type), raw.body);
-    pendingBytes += 1 + raw.body.length;
-    if (pendingBytes >= WRITE_CHUNK_BYTES) {
-      yield concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
+    const size = 1 + raw.body.length;
+    if (used + size > chunk.length) {
+      if (used > 0) yield chunk.subarray(0, used);
+      chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, size));
+      used = 0;
     }
+    chunk[used] = raw.type;
+    chunk.set(raw.body, used + 1);
+    used += size;
   }
-  if (pendingBytes > 0) yield concat(pending, pendingBytes);
+  if (used > 0) yield chunk.subarray(0, used);
 }
 
 /** Encodes a whole state.bin in memory: for tests and small snapshots only. */

@@ -6,10 +6,11 @@
  * servers (Consul sends it unchecked), then streams it.
  */
 import { createReadStream } from "node:fs";
-import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import { extname } from "node:path";
-import { Transform, Writable } from "node:stream";
-import { type ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
+import { PassThrough, type Readable, Transform, Writable } from "node:stream";
+import { ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
 import { SnapshotError, verifyArchive } from "../../snapshot/index.js";
 import { flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
@@ -22,12 +23,19 @@ import {
   out,
   parseOrExit,
   usage,
+  type Writer,
 } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
+import { clientConfigFrom, httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
 
 const CONNECT = "Error connecting to Consul agent";
+/** The server's size estimate of the archive (src/http/snapshot.ts SNAPSHOT_SIZE_HEADER), lower-cased. */
+const SIZE_HEADER = "x-cairn-snapshot-size";
+/** The restore's wait for the servers' answer: above their own 15-minute bound on installing it. */
+const RESTORE_IDLE_MS_MAX = 16 * 60_000;
+/** How far the verifier may lag behind the file write before the download waits for it. */
+const TEE_BYTES = 4 * 1024 * 1024;
 
 /** Consul's argument check of every snapshot command: exactly one FILE. */
 export function oneFile(args: readonly string[], io: CommandIO): string | null {
@@ -37,14 +45,17 @@ export function oneFile(args: readonly string[], io: CommandIO): string | null {
 }
 
 /**
- * Writes into an open file handle, counting bytes; fsyncs before it reports finished. Remembers its own
- * failure (disk full), since a failing source also errors the sink and the two must read differently.
+ * Writes into an open file handle, counting bytes, and hands each chunk, once written, to `tee` (the
+ * verifier); fsyncs before it reports finished. Remembers its own failure (disk full), since a failing source
+ * also errors the sink and the two must read differently.
  */
 class FileSink extends Writable {
   diskError: Error | null = null;
+  bytes = 0;
   constructor(
     private readonly fh: FileHandle,
     private readonly onBytes: (n: number) => void,
+    private readonly tee: PassThrough,
   ) {
     super();
   }
@@ -55,14 +66,53 @@ class FileSink extends Writable {
     };
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
-    this.fh.write(chunk).then(() => {
-      this.onBytes(chunk.length);
+    this.writeAll([chunk], done);
+  }
+  /** Chunks that queued up while a write was running go out in one writev (one syscall, one hop). */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    done: (e?: Error | null) => void,
+  ): void {
+    this.writeAll(
+      chunks.map((c) => c.chunk),
+      done,
+    );
+  }
+  private writeAll(chunks: Buffer[], done: (e?: Error | null) => void): void {
+    const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    writeFully(this.fh, joined).then(async () => {
+      this.bytes += joined.length;
+      this.onBytes(joined.length);
+      await feed(this.tee, joined);
       done();
     }, this.failed(done));
   }
   override _final(done: (e?: Error | null) => void): void {
-    this.fh.sync().then(() => done(), this.failed(done));
+    this.fh.sync().then(() => {
+      this.tee.end();
+      done();
+    }, this.failed(done));
   }
+}
+
+/** Writes all of `b`: one write() may write fewer bytes than asked. */
+async function writeFully(fh: FileHandle, b: Buffer): Promise<void> {
+  for (let at = 0; at < b.length; ) at += (await fh.write(b, at, b.length - at)).bytesWritten;
+}
+
+/** Writes to the verifier, waiting while it is behind; once it has stopped (failed), chunks go nowhere. */
+async function feed(tee: PassThrough, chunk: Buffer): Promise<void> {
+  if (tee.destroyed || tee.writableEnded) return;
+  if (tee.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const go = () => {
+      tee.off("drain", go);
+      tee.off("close", go);
+      resolve();
+    };
+    tee.on("drain", go);
+    tee.on("close", go);
+  });
 }
 
 const saveFlags = {
@@ -90,8 +140,9 @@ const saveHelp = usage(
 
       $ cairn snapshot save -stale backup.snap
 
-  The archive is written to FILE.unverified (mode 0600), verified, and only then renamed to FILE; on any
-  failure neither file is left behind. A progress line is shown on stderr when it is a terminal.`,
+  The archive is written to FILE.unverified (mode 0600), verified as it arrives, and only then renamed to
+  FILE; on any failure neither file is left behind. A progress bar (bytes, rate, ETA) is shown on stderr when
+  it is a terminal.`,
   saveFlags,
 );
 
@@ -123,9 +174,13 @@ async function appendFilename(c: ConsulClient, file: string, wanted: readonly st
 }
 
 /**
- * Streams the archive into `path` (created 0600, never an existing file). Failures come back as the line
- * Consul prints: before the response ("Error saving snapshot") or while the body arrives ("Error writing
- * unverified snapshot file", where Go's io.Copy reports a cut connection as `unexpected EOF`).
+ * Streams the archive into `path` (created 0600, never an existing file) and verifies it on the way: every
+ * chunk, once written to the file, also goes through the full archive verification (gzip, tar, hashes,
+ * trailing bytes, meta, every record decoded), so the file is read neither twice nor back. Consul verifies
+ * by reading the file afterwards; the bytes checked here are the very bytes written, and the file's size is
+ * checked against them once it is synced. Failures come back as the line Consul prints: before the response
+ * ("Error saving snapshot"), while the body arrives ("Error writing unverified snapshot file", where Go's
+ * io.Copy reports a cut connection as `unexpected EOF`), or from the verification ("Error verifying ...").
  */
 async function download(
   c: ConsulClient,
@@ -140,14 +195,27 @@ async function download(
     return { error: `Error writing unverified snapshot file: ${goFileError(path, e)}` };
   }
   let receiving = false;
-  const sink = new FileSink(fh, (n) => meter.add(n));
-  sink.once("pipe", () => {
+  const tee = new PassThrough({ highWaterMark: TEE_BYTES });
+  const verified = verifyArchive(tee).then(
+    () => null,
+    (e: unknown) => {
+      tee.destroy(); // the sink stops feeding a verifier that has given up
+      return verifyText(e);
+    },
+  );
+  const sink = new FileSink(fh, (n) => meter.add(n), tee);
+  sink.once("pipe", (src: Readable) => {
     receiving = true;
+    // The server's size estimate (cairn only) gives the bar a total and an ETA.
+    const estimate = Number((src as Partial<IncomingMessage>).headers?.[SIZE_HEADER]);
+    if (Number.isSafeInteger(estimate) && estimate > 0) meter.setTotal(estimate);
   });
+  let index: bigint;
   try {
-    const { index } = await c.snapshotSave(sink, { stale });
-    return { index };
+    index = (await c.snapshotSave(sink, { stale })).index;
   } catch (e) {
+    tee.destroy(); // ends a verification still waiting for bytes
+    await verified;
     if (sink.diskError !== null) {
       return { error: `Error writing unverified snapshot file: ${errorText(sink.diskError)}` };
     }
@@ -157,10 +225,22 @@ async function download(
   } finally {
     await fh.close();
   }
+  const bad = await verified;
+  if (bad !== null) return { error: bad };
+  const onDisk = (await stat(path)).size;
+  if (onDisk !== sink.bytes) {
+    return { error: `Error verifying snapshot file: ${onDisk} bytes on disk, ${sink.bytes} received` };
+  }
+  return { index };
+}
+
+function verifyText(e: unknown): string {
+  if (e instanceof SnapshotError) return `Error verifying snapshot file: ${e.message}`;
+  return `Error verifying snapshot file: ${errorText(e)}`;
 }
 
 /** Consul's verify step, with its messages; null when the file is a complete archive. */
-async function verifyFile(path: string, openPrefix: string): Promise<string | null> {
+async function verifyFile(path: string, openPrefix: string, stderr: Writer): Promise<string | null> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
@@ -168,11 +248,16 @@ async function verifyFile(path: string, openPrefix: string): Promise<string | nu
     return `${openPrefix}: ${goFileError(path, e)}`;
   }
   try {
-    await verifyArchive(fh.createReadStream({ autoClose: false }));
+    const size = (await fh.stat()).size;
+    const meter = progress(stderr, "Verifying snapshot", size);
+    try {
+      await verifyArchive(metered(fh.createReadStream({ autoClose: false }), meter));
+    } finally {
+      meter.done();
+    }
     return null;
   } catch (e) {
-    if (e instanceof SnapshotError) return `Error verifying snapshot file: ${e.message}`;
-    return `Error verifying snapshot file: ${errorText(e)}`;
+    return verifyText(e);
   } finally {
     await fh.close();
   }
@@ -188,11 +273,6 @@ async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boole
     meter.done();
     if ("error" in got) {
       err(io, got.error);
-      return 1;
-    }
-    const bad = await verifyFile(unverified, "Error opening snapshot file for verify");
-    if (bad !== null) {
-      err(io, bad);
       return 1;
     }
     try {
@@ -259,8 +339,8 @@ const restoreHelp = usage(
   restoreFlags,
 );
 
-/** The file as a stream that reports its bytes to the progress line as they go out. */
-function metered(path: string, meter: Progress) {
+/** The stream, reporting its bytes to the progress bar as they go through. */
+function metered(source: Readable, meter: Progress): Readable {
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       meter.add(chunk.length);
@@ -268,9 +348,7 @@ function metered(path: string, meter: Progress) {
     },
   });
   // pipe() does not forward a read error; without this a vanished file would hang the upload.
-  return createReadStream(path)
-    .on("error", (e) => count.destroy(e))
-    .pipe(count);
+  return source.on("error", (e) => count.destroy(e)).pipe(count);
 }
 
 export const snapshotRestore: Command = {
@@ -281,19 +359,29 @@ export const snapshotRestore: Command = {
     if (typeof parsed === "number") return parsed;
     const file = oneFile(parsed.args, io);
     if (file === null) return 1;
-    const bad = await verifyFile(file, "Error opening snapshot file");
+    const bad = await verifyFile(file, "Error opening snapshot file", io.stderr);
     if (bad !== null) {
       err(io, bad);
       return 1;
     }
     return withClient(
       io,
-      () => clientFrom(parsed, io),
+      // Once uploaded, the archive is verified and installed on every server before the answer comes, with
+      // no byte on the wire meanwhile: minutes for a state of millions of keys (the servers bound it).
+      () =>
+        new ConsulClient({
+          ...clientConfigFrom(parsed.values, parsed.set, io.env),
+          streamIdleTimeoutMs: RESTORE_IDLE_MS_MAX,
+        }),
       CONNECT,
       async (c) => {
-        const meter = progress(io.stderr, "Restoring snapshot");
+        const size = await stat(file).then(
+          (st) => st.size,
+          () => 0,
+        );
+        const meter = progress(io.stderr, "Restoring snapshot", size);
         try {
-          await c.snapshotRestore(metered(file, meter));
+          await c.snapshotRestore(metered(createReadStream(file), meter));
         } catch (e) {
           meter.done();
           err(io, `Error restoring snapshot: ${errorText(e)}`);

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
+import { asMap, Fields } from "./fields.js";
+import { decodeGo, encodeGo } from "./gomsgpack.js";
+import { type DirEntry, decodeDirEntry, dirEntryToGo } from "./records.js";
+
+/** The general path, the twin the fast paths must agree with: the entry, or the error it throws. */
+function general(body: Uint8Array): DirEntry | Error {
+  try {
+    return decodeDirEntry(new Fields(asMap(decodeGo(body), "KVS"), "KVS"));
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+const u53 = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.maxSafeNat());
+const plainEntry: fc.Arbitrary<DirEntry> = fc.record({
+  CreateIndex: u53,
+  Flags: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+  Key: fc.string({ unit: "binary", maxLength: 40 }),
+  LockIndex: u53,
+  ModifyIndex: u53,
+  Session: fc.oneof(fc.constant(""), fc.uuid()),
+  Value: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 300 })),
+});
+
+describe("DirEntry fast paths", () => {
+  it("encode byte for byte as the general encoder", () => {
+    fc.assert(
+      fc.property(plainEntry, (e) => {
+        assert.deepEqual(encodeDirEntryFast(e), encodeGo(dirEntryToGo(e)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("leave Enterprise and extra fields to the general encoder", () => {
+    const e = fc.sample(plainEntry, 1)[0] as DirEntry;
+    assert.equal(encodeDirEntryFast({ ...e, Namespace: "default" }), null);
+    assert.equal(encodeDirEntryFast({ ...e, extra: { X: 1 } }), null);
+  });
+
+  it("decode what they encode to what the general decoder returns", () => {
+    fc.assert(
+      fc.property(plainEntry, (e) => {
+        const body = encodeGo(dirEntryToGo(e));
+        const fast = decodeDirEntryFast(body);
+        assert.notEqual(fast, null);
+        assert.deepEqual(fast, general(body));
+        // Lone surrogates in a JS key become U+FFFD on the wire: compare with what was written.
+        assert.equal(fast?.Key, new TextDecoder().decode(new TextEncoder().encode(e.Key)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("on any mutation, either agree with the general decoder or defer to it", () => {
+    const mutated = fc
+      .tuple(plainEntry, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat())
+      .map(([e, flips, cut]) => {
+        const body = encodeGo(dirEntryToGo(e));
+        for (const [at, v] of flips) body[at % body.length] = v;
+        return cut % 5 === 0 ? body.subarray(0, cut % body.length) : body;
+      });
+    fc.assert(
+      fc.property(mutated, (body) => {
+        const fast = decodeDirEntryFast(body);
+        if (fast === null) return;
+        // The fast path accepted it: the general path must accept it too, with the same result.
+        assert.deepEqual(fast, general(body));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("reads forms other writers use (str8, bin, nil, uint64, missing fields) as the general path does", () => {
+    // Key as str8 (d9), Value as bin8 (c4), Session nil, Flags as uint64: forms other writers use.
+    const body = encodeGo({
+      CreateIndex: 1,
+      Flags: 2n ** 60n,
+      Key: "k",
+      LockIndex: 0,
+      ModifyIndex: 2,
+      Session: null,
+      Value: null,
+    });
+    const alt = Uint8Array.from([...body]);
+    assert.deepEqual(decodeDirEntryFast(alt), general(alt));
+    const str8 = Uint8Array.of(0x81, 0xa3, 0x4b, 0x65, 0x79, 0xd9, 0x01, 0x6b); // {Key: str8 "k"}
+    assert.deepEqual(decodeDirEntryFast(str8), general(str8));
+    const bin8 = Uint8Array.of(0x81, 0xa5, 0x56, 0x61, 0x6c, 0x75, 0x65, 0xc4, 0x02, 0x01, 0x02); // {Value: bin8}
+    assert.deepEqual(decodeDirEntryFast(bin8), general(bin8));
+    const unknown = Uint8Array.of(0x81, 0xa1, 0x58, 0x01); // {X: 1}: extra field, general path
+    assert.equal(decodeDirEntryFast(unknown), null);
+    const badUtf8 = Uint8Array.of(0x81, 0xa3, 0x4b, 0x65, 0x79, 0xa1, 0xff); // Key "\xff"
+    assert.equal(decodeDirEntryFast(badUtf8), null);
+    assert.ok(general(badUtf8) instanceof Error);
+  });
+});

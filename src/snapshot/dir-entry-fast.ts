@@ -1,0 +1,302 @@
+/**
+ * Fast paths for the record that fills nearly every snapshot: structs.DirEntry (KVS and tombstones). A
+ * snapshot of 1 M keys encodes and decodes 1 M of them, and the general codec (records.ts over gomsgpack.ts,
+ * @msgpack/msgpack and Fields) spends most of its time building and walking intermediate objects.
+ *
+ * Each fast path handles only the common shape, and answers exactly what the general path answers for it:
+ * - decode: a map of only the seven CE fields, each scalar in an expected form; anything else (Enterprise
+ *   fields, unknown keys, a duplicate, a wrong type, bad UTF-8, trailing bytes) returns null, and the caller
+ *   takes the general path, which decodes it or reports the error in its own words;
+ * - encode: an entry without Namespace, Partition or extra fields, written in Go's sorted field order.
+ * dir-entry-fast.test.ts checks both against the general path on random and mutated input.
+ */
+import type { DirEntry } from "./records.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** The CE fields in Go's order (sorted by name), as the encoder writes them. */
+const NAMES = ["CreateIndex", "Flags", "Key", "LockIndex", "ModifyIndex", "Session", "Value"] as const;
+const NAME_BYTES = NAMES.map((n) => utf8Encoder.encode(n));
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Which CE field the fixstr key at `pos` names, or -1. */
+function fieldAt(b: Uint8Array, pos: number): number {
+  const head = b[pos] as number;
+  if ((head & 0xe0) !== 0xa0) return -1;
+  const n = head & 0x1f;
+  for (let f = 0; f < NAME_BYTES.length; f++) {
+    const name = NAME_BYTES[f] as Uint8Array;
+    if (name.length !== n) continue;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (b[pos + 1 + i] !== name[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return f;
+  }
+  return -1;
+}
+
+/** Cursor state of one decode; `ok` false means "take the general path". */
+interface Cur {
+  pos: number;
+  ok: boolean;
+}
+
+/** An unsigned integer in any width the general decoder turns into a number or bigint ≥ 0. */
+function readUint(b: Uint8Array, c: Cur): bigint | number | null {
+  const at = c.pos;
+  const h = b[at] as number;
+  if (h <= 0x7f) {
+    c.pos = at + 1;
+    return h;
+  }
+  if (h === 0xc0) {
+    c.pos = at + 1;
+    return null;
+  }
+  if (h === 0xcc && at + 2 <= b.length) {
+    c.pos = at + 2;
+    return b[at + 1] as number;
+  }
+  if (h === 0xcd && at + 3 <= b.length) {
+    c.pos = at + 3;
+    return ((b[at + 1] as number) << 8) | (b[at + 2] as number);
+  }
+  if (h === 0xce && at + 5 <= b.length) {
+    c.pos = at + 5;
+    return (
+      (b[at + 1] as number) * 0x1000000 +
+      (((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 8) | (b[at + 4] as number))
+    );
+  }
+  if (h === 0xcf && at + 9 <= b.length) {
+    c.pos = at + 9;
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(at + 1);
+    return v <= MAX_SAFE ? Number(v) : v;
+  }
+  c.ok = false;
+  return null;
+}
+
+/** A string or binary value (the general decoder makes both bytes), as a view into `b`; null for nil. */
+function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
+  const at = c.pos;
+  const h = b[at] as number;
+  let n: number;
+  let head: number;
+  if ((h & 0xe0) === 0xa0) {
+    n = h & 0x1f;
+    head = 1;
+  } else if (h === 0xc0) {
+    c.pos = at + 1;
+    return null;
+  } else if ((h === 0xd9 || h === 0xc4) && at + 2 <= b.length) {
+    n = b[at + 1] as number;
+    head = 2;
+  } else if ((h === 0xda || h === 0xc5) && at + 3 <= b.length) {
+    n = ((b[at + 1] as number) << 8) | (b[at + 2] as number);
+    head = 3;
+  } else if ((h === 0xdb || h === 0xc6) && at + 5 <= b.length) {
+    n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at + 1);
+    head = 5;
+  } else {
+    c.ok = false;
+    return null;
+  }
+  const end = at + head + n;
+  if (end > b.length) {
+    c.ok = false;
+    return null;
+  }
+  c.pos = end;
+  return b.subarray(at + head, end);
+}
+
+function text(v: Uint8Array | null, c: Cur): string {
+  if (v === null || v.length === 0) return "";
+  try {
+    return utf8.decode(v);
+  } catch {
+    c.ok = false; // the general path names the field in its error
+    return "";
+  }
+}
+
+/** A uint kept as number: within 2^53, else the general path's error. */
+function safe(v: bigint | number | null | undefined, c: Cur): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === "bigint") {
+    c.ok = false;
+    return 0;
+  }
+  return v;
+}
+
+/** Decodes a DirEntry body of the common CE shape; null: not that shape, use the general path. */
+export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
+  if (b.length === 0) return null;
+  const h = b[0] as number;
+  if ((h & 0xf0) !== 0x80) return null;
+  const count = h & 0x0f;
+  const c: Cur = { pos: 1, ok: true };
+  // One slot per field of NAMES (undefined: absent), and a bit per field seen, to refuse duplicates.
+  const got: (bigint | number | Uint8Array | null | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+  let seen = 0;
+  for (let i = 0; i < count && c.ok; i++) {
+    if (c.pos >= b.length) return null;
+    const f = fieldAt(b, c.pos);
+    if (f < 0 || (seen & (1 << f)) !== 0) return null;
+    seen |= 1 << f;
+    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
+    if (c.pos >= b.length) return null;
+    // Key, Session and Value (2, 5, 6) are byte strings; the others unsigned integers.
+    got[f] = f === 2 || f === 5 || f === 6 ? readBytes(b, c) : readUint(b, c);
+  }
+  if (!c.ok || c.pos !== b.length) return null;
+  const flags = got[1] ?? null;
+  const entry: DirEntry = {
+    CreateIndex: safe(got[0] as bigint | number | null | undefined, c),
+    Flags: flags === null ? 0n : BigInt(flags as number | bigint),
+    Key: text((got[2] ?? null) as Uint8Array | null, c),
+    LockIndex: safe(got[3] as bigint | number | null | undefined, c),
+    ModifyIndex: safe(got[4] as bigint | number | null | undefined, c),
+    Session: text((got[5] ?? null) as Uint8Array | null, c),
+    Value: (got[6] ?? null) as Uint8Array | null,
+  };
+  return c.ok ? entry : null;
+}
+
+/** Whether encodeDirEntryFast can write `e` (no Enterprise or extra fields, values in range). */
+function plain(e: DirEntry): boolean {
+  return (
+    e.Namespace === undefined &&
+    e.Partition === undefined &&
+    (e.extra === undefined || Object.keys(e.extra).length === 0) &&
+    e.Flags >= 0n &&
+    e.Flags < U64_END &&
+    uint53(e.CreateIndex) &&
+    uint53(e.LockIndex) &&
+    uint53(e.ModifyIndex)
+  );
+}
+
+const U64_END = 1n << 64n;
+const uint53 = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+/** Encoded field names (fixstr header + name), in Go's order. */
+const NAME_FIELDS = NAME_BYTES.map((n) => Uint8Array.of(0xa0 | n.length, ...n));
+
+/**
+ * Writer over one buffer reused by every encodeDirEntryFast call (encoding is synchronous), grown when an entry
+ * needs more; the result is a copy, so the buffer is never shared with a caller.
+ */
+class Out {
+  buf = new Uint8Array(1024);
+  view = new DataView(this.buf.buffer);
+  at = 0;
+  /** Starts an encoding that needs at most `size` bytes. */
+  begin(size: number): void {
+    if (size > this.buf.length) {
+      this.buf = new Uint8Array(Math.max(size, 2 * this.buf.length));
+      this.view = new DataView(this.buf.buffer);
+    }
+    this.at = 0;
+  }
+  uint(v: number | bigint): void {
+    if (typeof v === "bigint" && v > 0xffffffffn) {
+      this.buf[this.at] = 0xcf;
+      this.view.setBigUint64(this.at + 1, v);
+      this.at += 9;
+      return;
+    }
+    const n = Number(v);
+    if (n <= 0x7f) this.buf[this.at++] = n;
+    else if (n <= 0xff) {
+      this.buf[this.at] = 0xcc;
+      this.buf[this.at + 1] = n;
+      this.at += 2;
+    } else if (n <= 0xffff) {
+      this.buf[this.at] = 0xcd;
+      this.view.setUint16(this.at + 1, n);
+      this.at += 3;
+    } else if (n <= 0xffffffff) {
+      this.buf[this.at] = 0xce;
+      this.view.setUint32(this.at + 1, n);
+      this.at += 5;
+    } else {
+      this.buf[this.at] = 0xcf;
+      this.view.setBigUint64(this.at + 1, BigInt(n));
+      this.at += 9;
+    }
+  }
+  /** Go's str family (fixstr, str16 or str32, never str8): header for `n` bytes at `at`, returns its length. */
+  private header(at: number, n: number): number {
+    if (n < 32) {
+      this.buf[at] = 0xa0 | n;
+      return 1;
+    }
+    if (n <= 0xffff) {
+      this.buf[at] = 0xda;
+      this.view.setUint16(at + 1, n);
+      return 3;
+    }
+    this.buf[at] = 0xdb;
+    this.view.setUint32(at + 1, n);
+    return 5;
+  }
+  bytes(b: Uint8Array): void {
+    this.at += this.header(this.at, b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+  /** A string UTF-8 encoded in place: written after room for the longest header, moved up when shorter. */
+  text(v: string): void {
+    const { written } = utf8Encoder.encodeInto(v, this.buf.subarray(this.at + 5));
+    const h = this.header(this.at, written);
+    if (h !== 5) this.buf.copyWithin(this.at + h, this.at + 5, this.at + 5 + written);
+    this.at += h + written;
+  }
+  name(f: number): void {
+    const b = NAME_FIELDS[f] as Uint8Array;
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+}
+
+const out = new Out();
+
+/** Encodes a plain DirEntry exactly as encodeGo(dirEntryToGo(e)) does; null when `e` is not plain. */
+export function encodeDirEntryFast(e: DirEntry): Uint8Array | null {
+  if (!plain(e)) return null;
+  // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
+  out.begin(160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0));
+  out.buf[out.at++] = 0x87;
+  out.name(0);
+  out.uint(e.CreateIndex);
+  out.name(1);
+  out.uint(e.Flags);
+  out.name(2);
+  out.text(e.Key);
+  out.name(3);
+  out.uint(e.LockIndex);
+  out.name(4);
+  out.uint(e.ModifyIndex);
+  out.name(5);
+  out.text(e.Session);
+  out.name(6);
+  if (e.Value === null) out.buf[out.at++] = 0xc0;
+  else out.bytes(e.Value);
+  return out.buf.slice(0, out.at);
+}
