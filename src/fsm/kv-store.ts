@@ -330,6 +330,7 @@ export class KvStore implements KvTables, SessionTables {
     this.kvMap = new OrderedMap<KvEntry>();
     this.stones = new OrderedMap<Tombstone>();
     this.sessionMap = emptySessions();
+    this.catalogTrees = emptyTrees();
     this.opaque = NO_OPAQUE;
     afterDrop?.(); // e.g. a collection, so the new state reuses the old one's memory
     await this.restoreAsync(items);
