@@ -89,7 +89,27 @@ function unknownCheck(id: string): LocalStateError {
   );
 }
 
-export class LocalState {
+/**
+ * What the HTTP handlers of /v1/agent/service… and /v1/agent/check… ask of the agent's local state. Mutations
+ * reject with LocalStateError (Consul's status and text) and change nothing when they do.
+ */
+export interface LocalAgent {
+  readonly nodeName: string;
+  readonly datacenter: string;
+  services(): ServiceDef[];
+  service(id: string): ServiceDef | undefined;
+  checks(): HealthCheck[];
+  serviceChecks(id: string): HealthCheck[];
+  registerServiceJson(body: JsonObject, replaceExistingChecks: boolean): Promise<void>;
+  deregisterService(id: string): Promise<void>;
+  registerCheckJson(body: JsonObject): Promise<void>;
+  deregisterCheck(id: string): Promise<void>;
+  updateTtl(id: string, status: CheckStatus, output: string): Promise<void>;
+  serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
+  nodeMaintenance(enable: boolean, reason: string): Promise<void>;
+}
+
+export class LocalState implements LocalAgent {
   readonly nodeName: string;
   readonly datacenter: string;
   private readonly services_ = new Map<string, ServiceEntry>();
