@@ -39,6 +39,7 @@ import type {
   SessionRequest,
 } from "./api.js";
 import { BlobStore } from "./blobs.js";
+import type { LocalAgent } from "./local-state.js";
 import type { Metrics } from "./metrics.js";
 import type { ProposalResult, RaftServer } from "./raft-server.js";
 import { SessionTimers, sessionSpecOf } from "./sessions.js";
@@ -61,6 +62,8 @@ const utf8d = new TextDecoder();
 export class ServerService implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax = VALUE_BYTES_MAX;
+  /** The agent's local services and checks; set by the composition root once they are loaded. */
+  local?: LocalAgent;
   private readonly raft: RaftServer;
   private readonly kv: KvStore;
   private readonly metrics: Metrics;
