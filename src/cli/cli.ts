@@ -9,6 +9,7 @@ import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
 import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
@@ -59,6 +60,11 @@ const TREE: Group = {
           },
         },
       },
+    },
+    services: {
+      synopsis: "Interact with services",
+      usageLine: "Usage: cairn services <subcommand> [options] [args]",
+      children: { deregister: servicesDeregister, register: servicesRegister },
     },
     snapshot: {
       synopsis: "Saves, restores and inspects snapshots of Consul server state",
