@@ -4,7 +4,7 @@
  * local agent only, one agent call per service.
  */
 import { readFileSync } from "node:fs";
-import { isObject, type Json, JsonSyntaxError, parseJson } from "../../client/index.js";
+import { type ConsulClient, isObject, type Json, JsonSyntaxError, parseJson } from "../../client/index.js";
 import { type FlagValues, flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
 import {
@@ -162,6 +162,32 @@ function collect(make: () => JsonObject[], io: CommandIO): JsonObject[] | null {
   }
 }
 
+/**
+ * One agent call per item, in order, printing `<Done> service: <label>`; the first failure prints
+ * `Error <doing> service "<label>": <error>` and ends with exit 1, as Consul's commands do.
+ */
+function onAgent<T extends { readonly label: string }>(
+  io: CommandIO,
+  make: () => ConsulClient,
+  items: readonly T[],
+  doing: string,
+  done: string,
+  call: (c: ConsulClient, item: T) => Promise<void>,
+): Promise<number> {
+  return withClient(io, make, "Error connecting to Consul agent", async (client) => {
+    for (const item of items) {
+      try {
+        await call(client, item);
+      } catch (e) {
+        err(io, `Error ${doing} service ${goQuote(item.label)}: ${errorText(e)}`);
+        return 1;
+      }
+      out(io, `${done} service: ${item.label}`);
+    }
+    return 0;
+  });
+}
+
 export const servicesRegister: Command = {
   synopsis: "Register services with the local agent",
   help: registerHelp,
@@ -177,23 +203,14 @@ export const servicesRegister: Command = {
       io,
     );
     if (svcs === null) return 1;
-    return withClient(
+    const named = svcs.map((svc) => ({ label: fieldOf(svc, "Name"), svc }));
+    return onAgent(
       io,
       () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (client) => {
-        for (const svc of svcs) {
-          const name = fieldOf(svc, "Name");
-          try {
-            await client.agentServiceRegister(svc);
-          } catch (e) {
-            err(io, `Error registering service ${goQuote(name)}: ${errorText(e)}`);
-            return 1;
-          }
-          out(io, `Registered service: ${name}`);
-        }
-        return 0;
-      },
+      named,
+      "registering",
+      "Registered",
+      (c, x) => c.agentServiceRegister(x.svc),
     );
   },
 };
@@ -219,22 +236,14 @@ export const servicesDeregister: Command = {
       if (svcs === null) return 1;
       ids = svcs.map((s) => fieldOf(s, "ID") || fieldOf(s, "Name"));
     }
-    return withClient(
+    const labelled = ids.map((id) => ({ label: id }));
+    return onAgent(
       io,
       () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (client) => {
-        for (const id of ids) {
-          try {
-            await client.agentServiceDeregister(id);
-          } catch (e) {
-            err(io, `Error deregistering service ${goQuote(id)}: ${errorText(e)}`);
-            return 1;
-          }
-          out(io, `Deregistered service: ${id}`);
-        }
-        return 0;
-      },
+      labelled,
+      "deregistering",
+      "Deregistered",
+      (c, x) => c.agentServiceDeregister(x.label),
     );
   },
 };
