@@ -69,3 +69,29 @@ export class IntervalRunner {
     this.cancel = null;
   }
 }
+
+/**
+ * Consul's StatusHandler: a probe's result changes the check's status only after SuccessBeforePassing
+ * consecutive passing (or warning) results, or FailuresBeforeCritical consecutive critical ones.
+ */
+export class Thresholds {
+  private successes = 0;
+  private failures = 0;
+
+  constructor(
+    private readonly successBeforePassing: number,
+    private readonly failuresBeforeCritical: number,
+  ) {}
+
+  /** True when the result should be applied to the check. */
+  admit(r: ProbeResult): boolean {
+    if (r.status === "critical") {
+      this.failures++;
+      this.successes = 0;
+      return this.failures >= this.failuresBeforeCritical;
+    }
+    this.successes++;
+    this.failures = 0;
+    return this.successes >= this.successBeforePassing;
+  }
+}

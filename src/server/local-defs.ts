@@ -66,6 +66,10 @@ export interface CheckProbe {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly deregisterCriticalServiceAfterMs: number;
+  /** Consecutive passing (or warning) results before the status changes to them; 0 = at once. */
+  readonly successBeforePassing: number;
+  /** Consecutive critical results before the status turns critical; 0 = at once. */
+  readonly failuresBeforeCritical: number;
 }
 
 /** The probe of a check nothing runs (maintenance checks, checks read back without a ChkType). */
@@ -80,6 +84,8 @@ export const NO_PROBE: CheckProbe = {
   intervalMs: 0,
   timeoutMs: 0,
   deregisterCriticalServiceAfterMs: 0,
+  successBeforePassing: 0,
+  failuresBeforeCritical: 0,
 };
 
 /** A check as registered (structs.CheckDefinition): IDs and names filled in, status "" = keep or critical. */
@@ -221,7 +227,11 @@ export function parseProbe(obj: JsonObject): CheckProbe {
     intervalMs: durationMs(obj, "Interval"),
     timeoutMs: durationMs(obj, "Timeout"),
     deregisterCriticalServiceAfterMs: durationMs(obj, "DeregisterCriticalServiceAfter"),
+    successBeforePassing: int(obj, "SuccessBeforePassing"),
+    failuresBeforeCritical: int(obj, "FailuresBeforeCritical"),
   };
+  if (probe.successBeforePassing < 0 || probe.failuresBeforeCritical < 0)
+    throw invalid("Invalid check: SuccessBeforePassing and FailuresBeforeCritical must be >= 0");
   const probed = probe.http !== "" || probe.tcp !== "";
   if (probe.http !== "" && probe.tcp !== "") throw invalid(INVALID_CHECK);
   if (probed ? probe.intervalMs <= 0 || probe.ttlMs > 0 : probe.ttlMs <= 0) throw invalid(INVALID_CHECK);
@@ -254,7 +264,8 @@ export function parseCheckRegistration(obj: JsonObject): CheckDef {
 
 /** "0.0.0.0", "::" and their spellings: an address that names no host (Consul's ipaddr.IsAny). */
 export function isAnyAddress(a: string): boolean {
-  return a === "0.0.0.0" || a === "::" || a === "[::]" || (/^0*:(0*:)*0*$/.test(a) && a.includes("::"));
+  const ip = a.startsWith("[") && a.endsWith("]") ? a.slice(1, -1) : a;
+  return ip === "0.0.0.0" || (ip.includes(":") && /^[0:]+$/.test(ip));
 }
 
 function taggedAddresses(obj: JsonObject): Record<string, TaggedAddress> {
@@ -305,6 +316,10 @@ export function parseServiceRegistration(obj: JsonObject): ServiceRegistration {
   if (name === "") throw invalid("Missing service name");
   const address = str(obj, "Address");
   if (isAnyAddress(address)) throw invalid("Invalid service address");
+  const kind = str(obj, "Kind");
+  // Connect proxies and gateways need Consul's service mesh, which cairn does not have: refuse, not drop.
+  if (kind !== "" && kind !== "typical")
+    throw invalid(`Invalid service kind ${goQuote(kind)}: cairn registers typical services only`);
   const service: ServiceDef = {
     ID: str(obj, "ID") || name,
     Service: name,

@@ -112,5 +112,7 @@ export function probeJson(p: CheckProbe): Record<string, Json> {
     Interval: Math.round(p.intervalMs * 1e6),
     Timeout: Math.round(p.timeoutMs * 1e6),
     DeregisterCriticalServiceAfter: Math.round(p.deregisterCriticalServiceAfterMs * 1e6),
+    SuccessBeforePassing: p.successBeforePassing,
+    FailuresBeforeCritical: p.failuresBeforeCritical,
   };
 }

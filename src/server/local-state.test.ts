@@ -72,6 +72,11 @@ describe("local services and checks: Consul's defaults", () => {
     const bad: [Record<string, unknown>, string][] = [
       [{}, "400 Missing service name"],
       [{ Name: "a", Address: "0.0.0.0" }, "400 Invalid service address"],
+      [{ Name: "a", Address: "[::]" }, "400 Invalid service address"],
+      [
+        { Name: "a", Kind: "connect-proxy" },
+        '400 Invalid service kind "connect-proxy": cairn registers typical services only',
+      ],
       [
         { Name: "a", Check: { Interval: "10s" } },
         "400 Must provide TTL or Script/DockerContainerID/HTTP/TCP and Interval",
@@ -180,6 +185,34 @@ describe("interval checks, maintenance, the reaper, shutdown", () => {
     assert.deepEqual([local.check("h")?.Status, local.check("h")?.Output], ["warning", "run 2"]);
     local.stop();
     assert.equal(timers.size, 0, "no timer left after stop");
+  });
+
+  it("SuccessBeforePassing and FailuresBeforeCritical hold a status change until enough results agree", async () => {
+    const results: ProbeResult["status"][] = [
+      "passing",
+      "passing",
+      "critical",
+      "passing",
+      "critical",
+      "critical",
+    ];
+    let n = 0;
+    const { local, timers } = make(() => ({ status: results[n++] ?? "passing", output: `run ${n}` }));
+    await local.registerCheckJson({
+      Name: "t",
+      TCP: "x:1",
+      Interval: "1s",
+      SuccessBeforePassing: 2,
+      FailuresBeforeCritical: 2,
+    });
+    const seen: string[] = [];
+    for (let i = 0; i < results.length; i++) {
+      timers.advance(i === 0 ? 0 : 1000);
+      await settle();
+      seen.push(`${local.check("t")?.Status}`);
+    }
+    assert.deepEqual(seen, ["critical", "passing", "passing", "passing", "passing", "critical"]);
+    local.stop();
   });
 
   it("maintenance adds and removes critical checks with Consul's IDs and default notes", async () => {

@@ -11,7 +11,7 @@
 
 import { goQuote } from "../util/goquote.js";
 import { probeHttp } from "./checks-http.js";
-import { IntervalRunner, type ProbeResult } from "./checks-probe.js";
+import { IntervalRunner, type ProbeResult, Thresholds } from "./checks-probe.js";
 import { probeTcp } from "./checks-tcp.js";
 import { captureOutput, TtlTimer } from "./checks-ttl.js";
 import {
@@ -323,13 +323,11 @@ export class LocalState implements LocalAgent {
           : null;
     if (probe === null) return;
     const random = this.o.random ?? Math.random;
-    e.runner = new IntervalRunner(
-      this.o.timers,
-      p.intervalMs,
-      probe,
-      (r) => this.setStatus(e, r.status, r.output),
-      random(),
-    );
+    const gate = new Thresholds(p.successBeforePassing, p.failuresBeforeCritical);
+    const report = (r: ProbeResult) => {
+      if (gate.admit(r)) this.setStatus(e, r.status, r.output);
+    };
+    e.runner = new IntervalRunner(this.o.timers, p.intervalMs, probe, report, random());
   }
 
   /** Removes a check from memory and stops its runner (no persistence, no change event). */
