@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
 import { LocalState } from "./local-state.js";
 import { ManualTimers } from "./local-timers.js";
-import { MemoryCatalog } from "./memory-catalog.test.js";
+import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
 
 const NODE: NodeInfo = {
   node: "n1",
@@ -68,17 +68,23 @@ describe("anti-entropy", () => {
   it("a full sync removes foreign entries of its node but keeps serfHealth and a server's consul service", async () => {
     const { catalog, local, ae } = make();
     const base = { Node: "n1", Address: "10.0.0.1" };
-    await catalog.catalogRegister({ ...base, Service: { Service: "consul", Port: 8300 } });
-    await catalog.catalogRegister({
-      ...base,
-      Service: { Service: "rogue" },
-      Check: { CheckID: "rogue-check", ServiceID: "rogue" },
-    });
-    await catalog.catalogRegister({
-      ...base,
-      Checks: [{ CheckID: "serfHealth", Status: "passing" }, { CheckID: "stray" }],
-    });
-    await catalog.catalogRegister({ Node: "other", Address: "10.0.0.2", Service: { Service: "elsewhere" } });
+    await catalog.catalogRegister(reg({ ...base, Service: svc({ Service: "consul", Port: 8300 }) }));
+    await catalog.catalogRegister(
+      reg({
+        ...base,
+        Service: svc({ Service: "rogue" }),
+        Checks: [chk({ CheckID: "rogue-check", ServiceID: "rogue" })],
+      }),
+    );
+    await catalog.catalogRegister(
+      reg({
+        ...base,
+        Checks: [chk({ CheckID: "serfHealth", Status: "passing" }), chk({ CheckID: "stray" })],
+      }),
+    );
+    await catalog.catalogRegister(
+      reg({ Node: "other", Address: "10.0.0.2", Service: svc({ Service: "elsewhere" }) }),
+    );
     await local.registerServiceJson({ Name: "web" }, false);
     ae.start();
     await ae.idle();
@@ -107,7 +113,7 @@ describe("anti-entropy", () => {
     timers.advance(1);
     await ae.idle();
     assert.notEqual(catalog.service("n1", "web"), undefined, "retried after 15 s");
-    await catalog.catalogDeregister({ Node: "n1", ServiceID: "web" });
+    await catalog.catalogDeregister(dereg({ Node: "n1", ServiceID: "web" }));
     timers.advance(60_000);
     await ae.idle();
     assert.notEqual(catalog.service("n1", "web"), undefined, "restored by the next full sync");

@@ -17,32 +17,63 @@
  */
 import type { Queried, QueryOptions } from "./api.js";
 import type { ServiceDef } from "./local-defs.js";
-import { catalogServiceJson, type HealthCheck, healthCheckJson, type Json } from "./local-json.js";
+import type { HealthCheck, HealthCheckDefinition } from "./local-json.js";
 import type { LocalState } from "./local-state.js";
 import type { Timers } from "./local-timers.js";
 
 // ---- the port: request and response shapes (Consul's JSON) ----
 
-/** structs.RegisterRequest as PUT /v1/catalog/register takes it. */
-export interface RegisterRequest {
-  readonly ID?: string;
-  readonly Node: string;
+/** A service in a register request (structs.NodeService), every field given. */
+export interface ServiceSpec {
+  readonly ID: string;
+  readonly Service: string;
+  readonly Tags: readonly string[];
   readonly Address: string;
-  readonly Datacenter?: string;
-  readonly TaggedAddresses?: Readonly<Record<string, string>>;
-  readonly NodeMeta?: Readonly<Record<string, string>>;
-  readonly Service?: Readonly<Record<string, Json>>;
-  readonly Check?: Readonly<Record<string, Json>>;
-  readonly Checks?: readonly Readonly<Record<string, Json>>[];
-  readonly SkipNodeUpdate?: boolean;
+  readonly TaggedAddresses: Readonly<Record<string, { readonly Address: string; readonly Port: number }>>;
+  readonly Meta: Readonly<Record<string, string>>;
+  readonly Port: number;
+  readonly Weights: { readonly Passing: number; readonly Warning: number };
+  readonly EnableTagOverride: boolean;
+  /** "" (a typical service): the only kind an agent of cairn registers. */
+  readonly Kind: string;
 }
 
-/** structs.DeregisterRequest as PUT /v1/catalog/deregister takes it. */
+/** A check in a register request (structs.HealthCheck), every field given. */
+export interface CheckSpec {
+  readonly Node: string;
+  readonly CheckID: string;
+  readonly Name: string;
+  readonly Status: string;
+  readonly Notes: string;
+  readonly Output: string;
+  /** "" for a node check. */
+  readonly ServiceID: string;
+  readonly Type: string;
+  readonly Definition: HealthCheckDefinition;
+}
+
+/**
+ * structs.RegisterRequest as PUT /v1/catalog/register takes it, in the normalized form the ServerApi receives
+ * (Check folded into Checks, absent fields as their zero values).
+ */
+export interface RegisterRequest {
+  readonly ID: string;
+  readonly Node: string;
+  readonly Address: string;
+  readonly Datacenter: string;
+  readonly TaggedAddresses: Readonly<Record<string, string>>;
+  readonly NodeMeta: Readonly<Record<string, string>>;
+  readonly Service: ServiceSpec | null;
+  readonly Checks: readonly CheckSpec[];
+  readonly SkipNodeUpdate: boolean;
+}
+
+/** structs.DeregisterRequest: ServiceID and CheckID "" when not given (then the whole node goes). */
 export interface DeregisterRequest {
   readonly Node: string;
-  readonly Datacenter?: string;
-  readonly ServiceID?: string;
-  readonly CheckID?: string;
+  readonly Datacenter: string;
+  readonly ServiceID: string;
+  readonly CheckID: string;
 }
 
 /** The fields of a catalog Node this loop reads. */
@@ -144,8 +175,8 @@ function canonical(v: unknown): string {
 }
 
 /** The compared fields of a service, local or from the catalog (absent collections as empty). */
-function serviceHash(s: CatalogService | Readonly<Record<string, Json>>): string {
-  const r = s as Record<string, unknown>;
+function serviceHash(s: CatalogService | ServiceSpec): string {
+  const r = s as unknown as Record<string, unknown>;
   return canonical([
     r.ID,
     r.Service,
@@ -157,6 +188,38 @@ function serviceHash(s: CatalogService | Readonly<Record<string, Json>>): string
     r.Weights ?? { Passing: 1, Warning: 1 },
     r.EnableTagOverride ?? false,
   ]);
+}
+
+/** The service as a register request carries it. */
+export function serviceSpec(s: ServiceDef): ServiceSpec {
+  const tagged: Record<string, { Address: string; Port: number }> = {};
+  for (const [k, v] of Object.entries(s.TaggedAddresses)) tagged[k] = { Address: v.Address, Port: v.Port };
+  return {
+    ID: s.ID,
+    Service: s.Service,
+    Tags: [...s.Tags],
+    Address: s.Address,
+    TaggedAddresses: tagged,
+    Meta: { ...s.Meta },
+    Port: s.Port,
+    Weights: { Passing: s.Weights.Passing, Warning: s.Weights.Warning },
+    EnableTagOverride: s.EnableTagOverride,
+    Kind: "",
+  };
+}
+
+export function checkSpec(c: HealthCheck): CheckSpec {
+  return {
+    Node: c.Node,
+    CheckID: c.CheckID,
+    Name: c.Name,
+    Status: c.Status,
+    Notes: c.Notes,
+    Output: c.Output,
+    ServiceID: c.ServiceID,
+    Type: c.Type,
+    Definition: { ...c.Definition },
+  };
 }
 
 function checkHash(c: CatalogCheck | HealthCheck): string {
@@ -296,6 +359,8 @@ export class AntiEntropy {
       Datacenter: n.datacenter,
       TaggedAddresses: { ...n.taggedAddresses },
       NodeMeta: { ...n.meta },
+      Service: null,
+      Checks: [],
       SkipNodeUpdate: this.nodeInSync,
     };
   }
@@ -310,7 +375,12 @@ export class AntiEntropy {
     }
     for (const id of [...this.services.keys()]) {
       if (local.service(id) !== undefined) continue;
-      await this.o.catalog.catalogDeregister({ Node: n.node, Datacenter: n.datacenter, ServiceID: id });
+      await this.o.catalog.catalogDeregister({
+        Node: n.node,
+        Datacenter: n.datacenter,
+        ServiceID: id,
+        CheckID: "",
+      });
       this.services.delete(id);
       // The catalog drops a service's checks with it.
       for (const cid of [...this.checks.keys()])
@@ -318,12 +388,16 @@ export class AntiEntropy {
     }
     for (const id of [...this.checks.keys()]) {
       if (local.check(id) !== undefined) continue;
-      await this.o.catalog.catalogDeregister({ Node: n.node, Datacenter: n.datacenter, CheckID: id });
+      await this.o.catalog.catalogDeregister({
+        Node: n.node,
+        Datacenter: n.datacenter,
+        ServiceID: "",
+        CheckID: id,
+      });
       this.checks.delete(id);
     }
     for (const s of local.services()) {
-      const json = catalogServiceJson(s);
-      if (this.services.get(s.ID)?.hash === serviceHash(json)) continue;
+      if (this.services.get(s.ID)?.hash === serviceHash(serviceSpec(s))) continue;
       await this.pushService(s);
     }
     let deferUntil = Number.POSITIVE_INFINITY;
@@ -351,24 +425,25 @@ export class AntiEntropy {
   /** Registers a service with all its checks in one request, as Consul's syncService does. */
   private async pushService(s: ServiceDef): Promise<void> {
     const checks = this.o.local.checks().filter((c) => c.ServiceID === s.ID);
-    const json = catalogServiceJson(s);
-    const req: RegisterRequest = { ...this.nodeRequest(), Service: json };
-    await this.o.catalog.catalogRegister(
-      checks.length === 1
-        ? { ...req, Check: healthCheckJson(checks[0] as HealthCheck) }
-        : { ...req, Checks: checks.map(healthCheckJson) },
-    );
+    const spec = serviceSpec(s);
+    await this.o.catalog.catalogRegister({
+      ...this.nodeRequest(),
+      Service: spec,
+      Checks: checks.map(checkSpec),
+    });
     const at = this.o.timers.now();
-    this.services.set(s.ID, { hash: serviceHash(json), pushedAtMs: at });
+    this.services.set(s.ID, { hash: serviceHash(spec), pushedAtMs: at });
     for (const c of checks) this.remember(c, at);
   }
 
+  /** Registers one check, with its service as Consul's syncCheck does (the catalog needs the service to exist). */
   private async pushCheck(c: HealthCheck): Promise<void> {
     const svc = c.ServiceID === "" ? undefined : this.o.local.service(c.ServiceID);
-    const req: RegisterRequest = { ...this.nodeRequest(), Check: healthCheckJson(c) };
-    await this.o.catalog.catalogRegister(
-      svc === undefined ? req : { ...req, Service: catalogServiceJson(svc) },
-    );
+    await this.o.catalog.catalogRegister({
+      ...this.nodeRequest(),
+      Service: svc === undefined ? null : serviceSpec(svc),
+      Checks: [checkSpec(c)],
+    });
     this.remember(c, this.o.timers.now());
   }
 

@@ -24,7 +24,20 @@ export interface HealthCheck {
   readonly Type: string;
   readonly Interval: string;
   readonly Timeout: string;
-  readonly Definition: Readonly<Record<string, Json>>;
+  readonly Definition: HealthCheckDefinition;
+}
+
+/** structs.HealthCheckDefinition as JSON: omitempty fields, durations as Go strings ("10s"). */
+export interface HealthCheckDefinition {
+  readonly HTTP?: string;
+  readonly Header?: Readonly<Record<string, readonly string[]>>;
+  readonly Method?: string;
+  readonly Body?: string;
+  readonly TLSSkipVerify?: boolean;
+  readonly TCP?: string;
+  readonly Interval?: string;
+  readonly Timeout?: string;
+  readonly DeregisterCriticalServiceAfter?: string;
 }
 
 export function checkType(p: CheckProbe | null): string {
@@ -34,12 +47,12 @@ export function checkType(p: CheckProbe | null): string {
   return "ttl";
 }
 
-/** structs.HealthCheckDefinition: omitempty fields, durations as Go strings. */
-export function definitionJson(p: CheckProbe | null): Record<string, Json> {
-  const d: Record<string, Json> = {};
+/** The Definition of a check run by `p` (null: a check nothing runs). */
+export function definitionJson(p: CheckProbe | null): HealthCheckDefinition {
+  const d: { -readonly [K in keyof HealthCheckDefinition]: HealthCheckDefinition[K] } = {};
   if (p === null) return d;
   if (p.http !== "") d.HTTP = p.http;
-  if (Object.keys(p.header).length > 0) d.Header = { ...p.header } as Record<string, Json>;
+  if (Object.keys(p.header).length > 0) d.Header = { ...p.header };
   if (p.method !== "") d.Method = p.method;
   if (p.body !== "") d.Body = p.body;
   if (p.tlsSkipVerify) d.TLSSkipVerify = true;
@@ -93,7 +106,7 @@ export function healthCheckJson(c: HealthCheck): Record<string, Json> {
     Type: c.Type,
     Interval: c.Interval,
     Timeout: c.Timeout,
-    Definition: { ...c.Definition },
+    Definition: { ...c.Definition } as Record<string, Json>,
     CreateIndex: 0,
     ModifyIndex: 0,
   };

@@ -9,28 +9,78 @@ import type {
   CatalogCheck,
   CatalogService,
   CatalogSync,
+  CheckSpec,
   DeregisterRequest,
   NodeServices,
   RegisterRequest,
+  ServiceSpec,
 } from "./anti-entropy.js";
 import type { Queried } from "./api.js";
-import type { Json } from "./local-json.js";
-
-type Obj = Readonly<Record<string, Json>>;
 
 interface MemNode {
   address: string;
   tagged: Record<string, string>;
   meta: Record<string, string>;
-  services: Map<string, CatalogService>;
-  checks: Map<string, CatalogCheck & Obj>;
+  services: Map<string, ServiceSpec>;
+  /** As the catalog stores checks: with the name of their service filled in. */
+  checks: Map<string, CheckSpec & { ServiceName: string }>;
 }
 
 export class CatalogRuleError extends Error {}
 
+/** Builders of full requests from the fields a test cares about (the rest at their zero values). */
+export function svc(s: Partial<ServiceSpec>): ServiceSpec {
+  return {
+    ID: "",
+    Service: "",
+    Tags: [],
+    Address: "",
+    TaggedAddresses: {},
+    Meta: {},
+    Port: 0,
+    Weights: { Passing: 1, Warning: 1 },
+    EnableTagOverride: false,
+    Kind: "",
+    ...s,
+  };
+}
+
+export function chk(c: Partial<CheckSpec>): CheckSpec {
+  return {
+    Node: "",
+    CheckID: "",
+    Name: "",
+    Status: "",
+    Notes: "",
+    Output: "",
+    ServiceID: "",
+    Type: "",
+    Definition: {},
+    ...c,
+  };
+}
+
+export function reg(r: Partial<RegisterRequest> & { Node: string }): RegisterRequest {
+  return {
+    ID: "",
+    Address: "",
+    Datacenter: "dc1",
+    TaggedAddresses: {},
+    NodeMeta: {},
+    Service: null,
+    Checks: [],
+    SkipNodeUpdate: false,
+    ...r,
+  };
+}
+
+export function dereg(r: Partial<DeregisterRequest> & { Node: string }): DeregisterRequest {
+  return { Datacenter: "dc1", ServiceID: "", CheckID: "", ...r };
+}
+
 export class MemoryCatalog implements CatalogSync {
   readonly nodes = new Map<string, MemNode>();
-  /** Every write, in order: "register <node> <service|-> <checks>" / "deregister <node> <service|check|->". */
+  /** Every write, in order: "register <node> <service|-> [checks]" / "deregister <node> <service|check|->". */
   readonly log: string[] = [];
   /** Rejects the next call with this error, then clears. */
   failNext: Error | null = null;
@@ -46,7 +96,7 @@ export class MemoryCatalog implements CatalogSync {
     if (e !== null) throw e;
   }
 
-  async catalogRegister(req: RegisterRequest): Promise<boolean> {
+  async catalogRegister(req: RegisterRequest): Promise<void> {
     this.maybeFail();
     if (req.Node === "") throw new CatalogRuleError("Must provide node");
     let node = this.nodes.get(req.Node);
@@ -60,40 +110,33 @@ export class MemoryCatalog implements CatalogSync {
       this.nodes.set(req.Node, node);
     }
     const n = node as MemNode;
-    if (req.Service !== undefined) {
-      const name = String(req.Service.Service ?? "");
-      const id = String(req.Service.ID || name);
-      if (name === "") throw new CatalogRuleError("Must provide service name with ID");
-      n.services.set(id, { ...req.Service, ID: id } as CatalogService);
+    const s = req.Service;
+    if (s !== null) {
+      if (s.Service === "") throw new CatalogRuleError("Must provide service name with ID");
+      n.services.set(s.ID || s.Service, { ...s, ID: s.ID || s.Service });
     }
-    const checks = [...(req.Check === undefined ? [] : [req.Check]), ...(req.Checks ?? [])];
-    for (const c of checks) {
-      const sid = String(c.ServiceID ?? "");
-      if (sid !== "" && !n.services.has(sid))
-        throw new CatalogRuleError(`Unknown service ID ${sid} for check`);
-      const id = String(c.CheckID || c.Name);
-      n.checks.set(id, { ...c, Node: req.Node, CheckID: id, Status: c.Status || "critical" } as CatalogCheck &
-        Obj);
+    for (const c of req.Checks) {
+      if (c.ServiceID !== "" && !n.services.has(c.ServiceID))
+        throw new CatalogRuleError(`Unknown service ID ${c.ServiceID} for check`);
+      const id = c.CheckID || c.Name;
+      const ServiceName = n.services.get(c.ServiceID)?.Service ?? "";
+      n.checks.set(id, { ...c, Node: req.Node, CheckID: id, Status: c.Status || "critical", ServiceName });
     }
     this.index++;
-    this.log.push(
-      `register ${req.Node} ${String(req.Service?.ID ?? "-")} [${checks.map((c) => c.CheckID).join(",")}]`,
-    );
-    return true;
+    this.log.push(`register ${req.Node} ${s?.ID ?? "-"} [${req.Checks.map((c) => c.CheckID).join(",")}]`);
   }
 
-  async catalogDeregister(req: DeregisterRequest): Promise<boolean> {
+  async catalogDeregister(req: DeregisterRequest): Promise<void> {
     this.maybeFail();
     const n = this.nodes.get(req.Node);
-    this.log.push(`deregister ${req.Node} ${req.ServiceID ?? req.CheckID ?? "-"}`);
+    this.log.push(`deregister ${req.Node} ${req.ServiceID || req.CheckID || "-"}`);
     this.index++;
-    if (n === undefined) return true;
-    if (req.ServiceID !== undefined) {
+    if (n === undefined) return;
+    if (req.ServiceID !== "") {
       n.services.delete(req.ServiceID);
       for (const [id, c] of n.checks) if (c.ServiceID === req.ServiceID) n.checks.delete(id);
-    } else if (req.CheckID !== undefined) n.checks.delete(req.CheckID);
+    } else if (req.CheckID !== "") n.checks.delete(req.CheckID);
     else this.nodes.delete(req.Node);
-    return true;
   }
 
   async catalogNodeServices(node: string): Promise<Queried<NodeServices | null>> {
@@ -114,12 +157,12 @@ export class MemoryCatalog implements CatalogSync {
     return { meta: this.meta(), value: [...(this.nodes.get(node)?.checks.values() ?? [])] };
   }
 
-  /** Test helper: a service on a node as the catalog holds it. */
+  /** A service on a node as the catalog holds it. */
   service(node: string, id: string): CatalogService | undefined {
     return this.nodes.get(node)?.services.get(id);
   }
 
-  check(node: string, id: string): (CatalogCheck & Obj) | undefined {
+  check(node: string, id: string): (CheckSpec & { ServiceName: string }) | undefined {
     return this.nodes.get(node)?.checks.get(id);
   }
 }
@@ -127,38 +170,42 @@ export class MemoryCatalog implements CatalogSync {
 describe("MemoryCatalog (the anti-entropy tests' catalog) follows §8.2", () => {
   it("requires a node and an address unless SkipNodeUpdate names an existing node", async () => {
     const c = new MemoryCatalog();
-    await assert.rejects(c.catalogRegister({ Node: "", Address: "1.2.3.4" }), /Must provide node/);
-    await assert.rejects(c.catalogRegister({ Node: "n", Address: "" }), /Must provide address/);
-    await c.catalogRegister({ Node: "n", Address: "1.2.3.4" });
-    await c.catalogRegister({ Node: "n", Address: "", SkipNodeUpdate: true });
+    await assert.rejects(c.catalogRegister(reg({ Node: "", Address: "1.2.3.4" })), /Must provide node/);
+    await assert.rejects(c.catalogRegister(reg({ Node: "n" })), /Must provide address/);
+    await c.catalogRegister(reg({ Node: "n", Address: "1.2.3.4" }));
+    await c.catalogRegister(reg({ Node: "n", SkipNodeUpdate: true }));
     assert.equal(c.nodes.get("n")?.address, "1.2.3.4");
   });
 
   it("defaults service IDs and check IDs and statuses, and refuses a check of an unknown service", async () => {
     const c = new MemoryCatalog();
-    await c.catalogRegister({ Node: "n", Address: "a", Service: { Service: "web" }, Check: { Name: "x" } });
+    await c.catalogRegister(
+      reg({ Node: "n", Address: "a", Service: svc({ Service: "web" }), Checks: [chk({ Name: "x" })] }),
+    );
     assert.equal(c.service("n", "web")?.ID, "web");
     assert.equal(c.check("n", "x")?.Status, "critical");
     await assert.rejects(
-      c.catalogRegister({ Node: "n", Address: "a", Check: { CheckID: "y", ServiceID: "db" } }),
+      c.catalogRegister(reg({ Node: "n", Address: "a", Checks: [chk({ CheckID: "y", ServiceID: "db" })] })),
     );
   });
 
   it("deregisters a service with its checks, a check alone, or a whole node; unknown nodes are fine", async () => {
     const c = new MemoryCatalog();
-    await c.catalogRegister({
-      Node: "n",
-      Address: "a",
-      Service: { Service: "web" },
-      Checks: [{ CheckID: "w", ServiceID: "web" }, { CheckID: "node" }],
-    });
-    await c.catalogDeregister({ Node: "n", ServiceID: "web" });
+    await c.catalogRegister(
+      reg({
+        Node: "n",
+        Address: "a",
+        Service: svc({ Service: "web" }),
+        Checks: [chk({ CheckID: "w", ServiceID: "web" }), chk({ CheckID: "node" })],
+      }),
+    );
+    await c.catalogDeregister(dereg({ Node: "n", ServiceID: "web" }));
     assert.equal(c.check("n", "w"), undefined);
     assert.notEqual(c.check("n", "node"), undefined);
-    await c.catalogDeregister({ Node: "n", CheckID: "node" });
+    await c.catalogDeregister(dereg({ Node: "n", CheckID: "node" }));
     assert.equal(c.check("n", "node"), undefined);
-    await c.catalogDeregister({ Node: "n" });
+    await c.catalogDeregister(dereg({ Node: "n" }));
     assert.equal((await c.catalogNodeServices("n")).value, null);
-    assert.equal(await c.catalogDeregister({ Node: "gone" }), true);
+    await c.catalogDeregister(dereg({ Node: "gone" }));
   });
 });
