@@ -76,6 +76,40 @@ describe("HTTP checks against a real server", () => {
   });
 });
 
+describe("HTTP check redirects and output limits", () => {
+  it("follows redirects as Go's client (up to 10) unless DisableRedirects, and honours OutputMaxSize", async () => {
+    const port = await listen(
+      createHttpServer((req, res) => {
+        if (req.url === "/loop") {
+          res.writeHead(302, { Location: "/loop" });
+          res.end();
+        } else if (req.url === "/moved") {
+          res.writeHead(301, { Location: "/ok" });
+          res.end();
+        } else res.end(`${req.method} body`);
+      }),
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const p = { ...NO_PROBE, intervalMs: 1000 };
+    assert.deepEqual(await probeHttp({ ...p, http: `${base}/moved` }), {
+      status: "passing",
+      output: `HTTP GET ${base}/moved: 200 OK Output: GET body`,
+    });
+    assert.equal(
+      (await probeHttp({ ...p, http: `${base}/moved`, disableRedirects: true })).output,
+      `HTTP GET ${base}/moved: 301 Moved Permanently Output: `,
+    );
+    assert.deepEqual(await probeHttp({ ...p, http: `${base}/loop` }), {
+      status: "critical",
+      output: `Get "${base}/loop": stopped after 10 redirects`,
+    });
+    assert.equal(
+      (await probeHttp({ ...p, http: `${base}/ok`, outputMaxSize: 3 })).output.endsWith("Output: GET"),
+      true,
+    );
+  });
+});
+
 describe("TCP checks against a real socket", () => {
   it("a listening socket is passing; a closed port is critical", async () => {
     const port = await listen(createTcpServer((s) => s.destroy()));

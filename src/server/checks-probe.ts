@@ -72,26 +72,32 @@ export class IntervalRunner {
 
 /**
  * Consul's StatusHandler: a probe's result changes the check's status only after SuccessBeforePassing
- * consecutive passing (or warning) results, or FailuresBeforeCritical consecutive critical ones.
+ * consecutive passing (or warning) results; critical results turn the check critical after
+ * FailuresBeforeCritical of them, and warning after FailuresBeforeWarning (which defaults to the former).
  */
 export class Thresholds {
   private successes = 0;
   private failures = 0;
+  private readonly failuresBeforeWarning: number;
 
   constructor(
     private readonly successBeforePassing: number,
     private readonly failuresBeforeCritical: number,
-  ) {}
+    failuresBeforeWarning = 0,
+  ) {
+    this.failuresBeforeWarning = failuresBeforeWarning > 0 ? failuresBeforeWarning : failuresBeforeCritical;
+  }
 
-  /** True when the result should be applied to the check. */
-  admit(r: ProbeResult): boolean {
+  /** The status to apply for this result, or null to leave the check as it is. */
+  admit(r: ProbeResult): ProbeResult["status"] | null {
     if (r.status === "critical") {
       this.failures++;
       this.successes = 0;
-      return this.failures >= this.failuresBeforeCritical;
+      if (this.failures >= this.failuresBeforeCritical) return "critical";
+      return this.failures >= this.failuresBeforeWarning ? "warning" : null;
     }
     this.successes++;
     this.failures = 0;
-    return this.successes >= this.successBeforePassing;
+    return this.successes >= this.successBeforePassing ? r.status : null;
   }
 }

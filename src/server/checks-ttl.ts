@@ -8,7 +8,8 @@ import type { Timers } from "./local-timers.js";
 export const CHECK_OUTPUT_BYTES_MAX = 4096;
 
 /** Consul's cut of a long output: the first `max` bytes and ` ... (captured <max> of <total> bytes)`. */
-export function captureOutput(output: string, max = CHECK_OUTPUT_BYTES_MAX): string {
+export function captureOutput(output: string, maxBytes = CHECK_OUTPUT_BYTES_MAX): string {
+  const max = maxBytes > 0 ? maxBytes : CHECK_OUTPUT_BYTES_MAX;
   const bytes = Buffer.from(output, "utf8");
   if (bytes.length <= max) return output;
   // Go slices the string by bytes; a cut rune decodes as U+FFFD here, as Go's JSON encoder writes it.

@@ -70,6 +70,12 @@ export interface CheckProbe {
   readonly successBeforePassing: number;
   /** Consecutive critical results before the status turns critical; 0 = at once. */
   readonly failuresBeforeCritical: number;
+  /** Consecutive critical results before the status turns warning; 0 = as failuresBeforeCritical. */
+  readonly failuresBeforeWarning: number;
+  /** Bytes of output kept (TTL notes, HTTP bodies); 0 = Consul's default, 4096. */
+  readonly outputMaxSize: number;
+  /** HTTP checks: report a redirect as it is instead of following it (Go's client follows up to 10). */
+  readonly disableRedirects: boolean;
 }
 
 /** The probe of a check nothing runs (maintenance checks, checks read back without a ChkType). */
@@ -86,6 +92,9 @@ export const NO_PROBE: CheckProbe = {
   deregisterCriticalServiceAfterMs: 0,
   successBeforePassing: 0,
   failuresBeforeCritical: 0,
+  failuresBeforeWarning: 0,
+  outputMaxSize: 0,
+  disableRedirects: false,
 };
 
 /** A check as registered (structs.CheckDefinition): IDs and names filled in, status "" = keep or critical. */
@@ -200,6 +209,9 @@ function header(obj: JsonObject): Record<string, string[]> {
 }
 
 const UNSUPPORTED_KINDS = [
+  "UDP",
+  "OSService",
+  "Script",
   "ScriptArgs",
   "Args",
   "GRPC",
@@ -229,9 +241,15 @@ export function parseProbe(obj: JsonObject): CheckProbe {
     deregisterCriticalServiceAfterMs: durationMs(obj, "DeregisterCriticalServiceAfter"),
     successBeforePassing: int(obj, "SuccessBeforePassing"),
     failuresBeforeCritical: int(obj, "FailuresBeforeCritical"),
+    failuresBeforeWarning: int(obj, "FailuresBeforeWarning"),
+    outputMaxSize: int(obj, "OutputMaxSize"),
+    disableRedirects: bool(obj, "DisableRedirects"),
   };
-  if (probe.successBeforePassing < 0 || probe.failuresBeforeCritical < 0)
-    throw invalid("Invalid check: SuccessBeforePassing and FailuresBeforeCritical must be >= 0");
+  const counts = [probe.successBeforePassing, probe.failuresBeforeCritical, probe.failuresBeforeWarning];
+  if (counts.some((n) => n < 0) || probe.outputMaxSize < 0)
+    throw invalid("Invalid check: counts and OutputMaxSize must be >= 0");
+  // TLS over TCP would pass a check that never spoke TLS: refuse what cairn cannot run rather than run less.
+  if (bool(obj, "TCPUseTLS")) throw invalid("Invalid check: TCPUseTLS is not supported by cairn");
   const probed = probe.http !== "" || probe.tcp !== "";
   if (probe.http !== "" && probe.tcp !== "") throw invalid(INVALID_CHECK);
   if (probed ? probe.intervalMs <= 0 || probe.ttlMs > 0 : probe.ttlMs <= 0) throw invalid(INVALID_CHECK);

@@ -127,5 +127,8 @@ export function probeJson(p: CheckProbe): Record<string, Json> {
     DeregisterCriticalServiceAfter: Math.round(p.deregisterCriticalServiceAfterMs * 1e6),
     SuccessBeforePassing: p.successBeforePassing,
     FailuresBeforeCritical: p.failuresBeforeCritical,
+    FailuresBeforeWarning: p.failuresBeforeWarning,
+    OutputMaxSize: p.outputMaxSize,
+    DisableRedirects: p.disableRedirects,
   };
 }

@@ -215,6 +215,26 @@ describe("interval checks, maintenance, the reaper, shutdown", () => {
     local.stop();
   });
 
+  it("FailuresBeforeWarning turns a failing check warning before it turns critical", async () => {
+    const { local, timers } = make(() => ({ status: "critical", output: "down" }));
+    await local.registerCheckJson({
+      Name: "t",
+      TCP: "x:1",
+      Interval: "1s",
+      Status: "passing",
+      FailuresBeforeWarning: 1,
+      FailuresBeforeCritical: 3,
+    });
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      timers.advance(i === 0 ? 0 : 1000);
+      await settle();
+      seen.push(`${local.check("t")?.Status}`);
+    }
+    assert.deepEqual(seen, ["warning", "warning", "critical"]);
+    local.stop();
+  });
+
   it("maintenance adds and removes critical checks with Consul's IDs and default notes", async () => {
     const { local } = make();
     await local.registerServiceJson({ Name: "web" }, false);

@@ -263,7 +263,7 @@ export class LocalState implements LocalAgent {
     if (e === undefined) throw unknownCheck(id);
     if (e.ttl === null)
       throw new LocalStateError("no_ttl", `CheckID ${goQuote(id)} does not have associated TTL`);
-    const out = captureOutput(output);
+    const out = captureOutput(output, e.def.probe.outputMaxSize);
     e.ttl.reset(out);
     this.setStatus(e, status, out);
     if (!e.persist || this.o.persist === null) return;
@@ -323,9 +323,10 @@ export class LocalState implements LocalAgent {
           : null;
     if (probe === null) return;
     const random = this.o.random ?? Math.random;
-    const gate = new Thresholds(p.successBeforePassing, p.failuresBeforeCritical);
+    const gate = new Thresholds(p.successBeforePassing, p.failuresBeforeCritical, p.failuresBeforeWarning);
     const report = (r: ProbeResult) => {
-      if (gate.admit(r)) this.setStatus(e, r.status, r.output);
+      const status = gate.admit(r);
+      if (status !== null) this.setStatus(e, status, r.output);
     };
     e.runner = new IntervalRunner(this.o.timers, p.intervalMs, probe, report, random());
   }
