@@ -116,7 +116,11 @@ export class LocalPersist {
   /** Deletes a check's definition and its TTL state. */
   async deleteCheck(id: string): Promise<void> {
     await this.remove(this.checksDir, id);
-    await this.remove(this.stateDir, id);
+    await this.deleteCheckState(id);
+  }
+
+  deleteCheckState(id: string): Promise<void> {
+    return this.remove(this.stateDir, id);
   }
 
   saveCheckState(s: PersistedCheckState): Promise<void> {

@@ -404,11 +404,14 @@ export class LocalState implements LocalAgent {
       }
       const st = loaded.states.get(id);
       const fresh = st !== undefined && c.def.probe.ttlMs > 0 && st.Expires * 1000 > now;
-      this.putCheck(
+      const write = this.putCheck(
         c.def,
         true,
         fresh ? { status: st.Status, output: st.Output } : { status: "critical", output: "" },
       );
+      writes.push(write);
+      // Consul purges a stale TTL state, so that a later restart cannot mistake it for a fresh one.
+      if (st !== undefined && !fresh) writes.push(p.deleteCheckState(id));
     }
     this.changed();
     await Promise.all(writes);
