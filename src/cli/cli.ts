@@ -7,6 +7,7 @@ import { type Command, type CommandIO, err, out } from "./command.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
+import { lock } from "./commands/lock.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
 import { servicesDeregister, servicesRegister } from "./commands/services.js";
@@ -45,6 +46,7 @@ const TREE: Group = {
       children: { delete: kvDelete, export: kvExport, get: kvGet, import: kvImport, put: kvPut },
     },
     leave,
+    lock,
     members,
     operator: {
       synopsis: "Provides cluster-level tools for operators",

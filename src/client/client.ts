@@ -25,9 +25,13 @@ import {
   decodeKVPair,
   decodeMember,
   decodeRaftConfiguration,
+  decodeSession,
   type KVPair,
+  objectOf,
   type QueryMeta,
   type RaftConfiguration,
+  type SessionEntry,
+  type SessionSpec,
 } from "./types.js";
 
 export interface ClientConfig {
@@ -243,6 +247,46 @@ export class ConsulClient {
     if (opts.recurse === true) query.push(["recurse", ""]);
     if (opts.cas !== undefined) query.push(["cas", opts.cas.toString()]);
     return decodeBool(await this.send("DELETE", kvPath(key), query));
+  }
+
+  // --- sessions -------------------------------------------------------------------------------------------
+
+  /** Creates a session and returns its ID; unset fields take the server's defaults. */
+  async sessionCreate(spec: SessionSpec = {}): Promise<string> {
+    const body: Record<string, Json> = {};
+    if (spec.name !== undefined) body.Name = spec.name;
+    if (spec.ttl !== undefined) body.TTL = spec.ttl;
+    if (spec.lockDelay !== undefined) body.LockDelay = spec.lockDelay;
+    if (spec.behavior !== undefined) body.Behavior = spec.behavior;
+    if (spec.nodeChecks !== undefined) body.NodeChecks = [...spec.nodeChecks];
+    const res = await this.send("PUT", "/v1/session/create", [], {
+      body: Buffer.from(JSON.stringify(body)),
+      contentType: "application/json",
+    });
+    const id = objectOf(decodeBody(res, "session"), "session").ID;
+    if (typeof id !== "string") throw new DecodeError("Failed to decode session: ID is not a string");
+    return id;
+  }
+
+  /** Renews a TTL session; null when the session no longer exists (the server's 404), as Go's api. */
+  async sessionRenew(id: string): Promise<SessionEntry | null> {
+    const res = await this.send("PUT", `/v1/session/renew/${encodeURIComponent(id)}`, [], { ok: [404] });
+    if (res.status === 404) return null;
+    const list = arrayOf(decodeBody(res, "session"), "session");
+    return list.length === 0 ? null : decodeSession(list[0]);
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    await this.send("PUT", `/v1/session/destroy/${encodeURIComponent(id)}`, []);
+  }
+
+  async sessionInfo(
+    id: string,
+    q?: QueryOptions,
+  ): Promise<{ session: SessionEntry | null; meta: QueryMeta }> {
+    const res = await this.send("GET", `/v1/session/info/${encodeURIComponent(id)}`, readOptions(q));
+    const list = arrayOf(decodeBody(res, "session"), "session");
+    return { session: list.length === 0 ? null : decodeSession(list[0]), meta: queryMeta(res) };
   }
 
   // --- status, operator, agent ----------------------------------------------------------------------------

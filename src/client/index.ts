@@ -23,4 +23,6 @@ export type {
   RaftConfiguration,
   RaftServer,
   ServerHealth,
+  SessionEntry,
+  SessionSpec,
 } from "./types.js";

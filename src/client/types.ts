@@ -83,7 +83,7 @@ export interface AgentMember {
   readonly delegateCur: number;
 }
 
-function objectOf(v: Json | undefined, what: string): { [key: string]: Json } {
+export function objectOf(v: Json | undefined, what: string): { [key: string]: Json } {
   if (!isObject(v)) throw new DecodeError(`Failed to decode ${what}: expected a JSON object`);
   return v;
 }
@@ -110,6 +110,43 @@ export function decodeKVPair(v: Json | undefined): KVPair {
     session: str(o.Session),
     namespace: str(o.Namespace),
     partition: str(o.Partition),
+  };
+}
+
+export interface SessionSpec {
+  readonly name?: string;
+  /** A Go duration string ("15s"). */
+  readonly ttl?: string;
+  /** A Go duration string ("15s"). */
+  readonly lockDelay?: string;
+  readonly behavior?: "release" | "delete";
+  readonly nodeChecks?: readonly string[];
+}
+
+export interface SessionEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly node: string;
+  /** Nanoseconds. */
+  readonly lockDelayNs: bigint;
+  readonly behavior: string;
+  /** A Go duration string; "" for none. The server may hand back a longer TTL than asked for. */
+  readonly ttl: string;
+  readonly createIndex: bigint;
+  readonly modifyIndex: bigint;
+}
+
+export function decodeSession(v: Json | undefined): SessionEntry {
+  const o = objectOf(v, "session");
+  return {
+    id: str(o.ID),
+    name: str(o.Name),
+    node: str(o.Node),
+    lockDelayNs: toU64(o.LockDelay ?? 0, "LockDelay"),
+    behavior: str(o.Behavior),
+    ttl: str(o.TTL),
+    createIndex: toU64(o.CreateIndex, "CreateIndex"),
+    modifyIndex: toU64(o.ModifyIndex, "ModifyIndex"),
   };
 }
 

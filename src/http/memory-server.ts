@@ -302,6 +302,15 @@ export class MemoryServer implements ServerApi {
     this.left = true;
   }
 
+  queryMeta(index: number): QueryMeta {
+    return {
+      index: Math.max(1, index),
+      knownLeader: this.hasLeader,
+      lastContactMs: 0,
+      consistency: "default",
+    };
+  }
+
   /** The twin's archive: the real codec over the real store's point-in-time view. */
   async snapshotSave(stale: boolean): Promise<{ meta: QueryMeta; archive: AsyncIterable<Uint8Array> }> {
     if (!stale && !this.hasLeader) throw new NotLeaderError(0);

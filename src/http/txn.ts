@@ -17,7 +17,17 @@ import { HttpError } from "./errors.js";
 import { entryJson } from "./kv.js";
 import type { HttpRequest, HttpResponse } from "./model.js";
 import { checkDatacenter, parseQueryOptions } from "./params.js";
-import { jsonResponse } from "./respond.js";
+import { jsonResponse, metaHeaders } from "./respond.js";
+
+/** Verbs that change nothing: a txn of only these is a read (agent/txn_endpoint.go isWrite). */
+const READ_VERBS: ReadonlySet<TxnVerb> = new Set<TxnVerb>([
+  "get",
+  "get-or-empty",
+  "get-tree",
+  "check-index",
+  "check-session",
+  "check-not-exists",
+]);
 
 /** Consul's txn_max_req_len default. */
 export const TXN_BODY_BYTES_MAX = 512 * 1024;
@@ -104,5 +114,9 @@ export async function txnEndpoint(req: HttpRequest, api: ServerApi): Promise<Htt
   const r = await api.txn(ops);
   // Go leaves a slice nil when nothing was appended (a txn of deletes only): null, not [].
   const results = r.results.length === 0 ? null : r.results.map((e) => ({ KV: entryJson(e) }));
-  return jsonResponse(req, { Results: results, Errors: null });
+  // Consul serves a txn of reads only as a read (Txn.Read), with query-meta headers; writes get none.
+  const headers = ops.every((op) => READ_VERBS.has(op.verb))
+    ? metaHeaders(api.queryMeta(r.results.reduce((m, e) => Math.max(m, Number(e.ModifyIndex)), 0)))
+    : {};
+  return jsonResponse(req, { Results: results, Errors: null }, headers);
 }

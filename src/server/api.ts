@@ -143,6 +143,12 @@ export interface ServerApi {
   /** A KV transaction through Raft: its results, or rejects with TxnFailedError (nothing applied). */
   txn(ops: readonly TxnOp[]): Promise<TxnSuccess>;
 
+  /**
+   * Query-meta for a read answered outside the blocking-query path (a read-only txn, which cairn commits through
+   * Raft and so answers linearizably): `index` with this server's leader knowledge and last contact.
+   */
+  queryMeta(index: number): QueryMeta;
+
   /** The leader's server RPC address, or "" when there is none. */
   leaderAddress(): string;
   /** Server RPC addresses of the voters. */

@@ -124,6 +124,10 @@ export class ServerService implements ServerApi {
 
   // ---- reads ----
 
+  queryMeta(index: number): QueryMeta {
+    return this.meta(index, { consistency: "default", minIndex: 0, waitMs: 0 });
+  }
+
   private meta(index: number, q: QueryOptions): QueryMeta {
     const r = this.raft.raw.raft;
     const leader = r.role === "leader";
