@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino from "pino";
 import { createHttpServer } from "./http/index.js";
+import { catalogSyncOf } from "./server/anti-entropy.js";
 import { type RunningServer, startServer } from "./server/boot.js";
 import {
   type AgentConfig,
@@ -77,9 +78,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       },
       services: cfg.services,
       checks: cfg.checks,
-      // Anti-entropy needs the catalog's ServerApi methods (catalogRegister, catalogDeregister,
-      // catalogNodeServices, healthNode); until the server has them the local endpoints work on their own.
-      catalog: null,
+      // Anti-entropy runs once the server has the catalog's methods (catalogRegister, catalogDeregister,
+      // catalogNodeServices, healthNode); until then the local endpoints work on their own.
+      catalog: catalogSyncOf(server.service),
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {

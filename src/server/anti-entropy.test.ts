@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
+import { AntiEntropy, catalogSyncOf, type NodeInfo } from "./anti-entropy.js";
 import { LocalState } from "./local-state.js";
 import { ManualTimers } from "./local-timers.js";
 import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
@@ -24,6 +24,12 @@ function make() {
 }
 
 describe("anti-entropy", () => {
+  it("finds the catalog port of a server API by its methods, or none", () => {
+    const catalog = new MemoryCatalog();
+    assert.equal(catalogSyncOf(catalog), catalog);
+    assert.equal(catalogSyncOf({ catalogRegister() {}, healthNode() {} }), null);
+  });
+
   it("a full sync at start registers the node, the services and their checks", async () => {
     const { catalog, local, ae } = make();
     await local.registerServiceJson({ Name: "web", Port: 80, Tags: ["a"], Check: { TTL: "10s" } }, false);
