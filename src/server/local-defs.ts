@@ -300,13 +300,46 @@ function taggedAddresses(obj: JsonObject): Record<string, TaggedAddress> {
   return out;
 }
 
+/** structs.ValidateWeights, prefixed as the agent endpoint reports it. */
 function weights(obj: JsonObject): { Passing: number; Warning: number } {
   const v = field(obj, "Weights");
   if (v === undefined || v === null) return { Passing: 1, Warning: 1 };
   if (!isObject(v)) throw invalid("Request decode failed: Weights must be an object");
   const w = { Passing: int(v, "Passing"), Warning: int(v, "Warning") };
-  if (w.Passing < 1) throw invalid(`Passing must be greater than 0`);
+  if (w.Passing < 1) throw invalid("Invalid Weights: Passing must be greater than 0");
+  if (w.Warning < 0) throw invalid("Invalid Weights: Warning must be greater or equal than 0");
+  if (w.Passing > 65535 || w.Warning > 65535)
+    throw invalid("Invalid Weights: DNS Weight must be between 0 and 65535");
   return w;
+}
+
+/** Consul's metadata limits (agent/structs): pairs, key and value lengths, key characters, reserved prefix. */
+const META_PAIRS_MAX = 64;
+const META_KEY_CHARS_MAX = 128;
+const META_VALUE_CHARS_MAX = 512;
+
+function metaPairError(key: string, value: string): string | null {
+  if (key === "") return "Key cannot be blank";
+  if (!/^[a-zA-Z0-9_-]+$/.test(key)) return "Key contains invalid characters";
+  if (key.length > META_KEY_CHARS_MAX) return `Key is too long (limit: ${META_KEY_CHARS_MAX} characters)`;
+  if (key.startsWith("consul-")) return "Key prefix 'consul-' is reserved for internal use";
+  if (value.length > META_VALUE_CHARS_MAX)
+    return `Value is too long (limit: ${META_VALUE_CHARS_MAX} characters)`;
+  return null;
+}
+
+/** structs.ValidateServiceMetadata with the agent endpoint's "Invalid Service Meta: " prefix. */
+function checkMeta(meta: Readonly<Record<string, string>>): void {
+  const pairs = Object.entries(meta);
+  if (pairs.length > META_PAIRS_MAX)
+    throw invalid(
+      `Invalid Service Meta: Node metadata cannot contain more than ${META_PAIRS_MAX} key/value pairs`,
+    );
+  for (const [k, v] of pairs) {
+    const why = metaPairError(k, v);
+    if (why !== null)
+      throw invalid(`Invalid Service Meta: Couldn't load metadata pair ('${k}', '${v}'): ${why}`);
+  }
 }
 
 /** The check objects of a service definition: `Check` first, then `Checks` in order. */
@@ -349,6 +382,7 @@ export function parseServiceRegistration(obj: JsonObject): ServiceRegistration {
     Weights: weights(obj),
     EnableTagOverride: bool(obj, "EnableTagOverride"),
   };
+  checkMeta(service.Meta);
   const objs = serviceCheckObjects(obj);
   const checks = objs.map((c, i): CheckDef => {
     const probe = parseProbe(c);

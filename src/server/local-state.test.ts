@@ -73,6 +73,15 @@ describe("local services and checks: Consul's defaults", () => {
       [{}, "400 Missing service name"],
       [{ Name: "a", Address: "0.0.0.0" }, "400 Invalid service address"],
       [{ Name: "a", Address: "[::]" }, "400 Invalid service address"],
+      [{ Name: "a", Weights: { Passing: 0 } }, "400 Invalid Weights: Passing must be greater than 0"],
+      [
+        { Name: "a", Meta: { "consul-x": "1" } },
+        "400 Invalid Service Meta: Couldn't load metadata pair ('consul-x', '1'): Key prefix 'consul-' is reserved for internal use",
+      ],
+      [
+        { Name: "a", Meta: { "a b": "1" } },
+        "400 Invalid Service Meta: Couldn't load metadata pair ('a b', '1'): Key contains invalid characters",
+      ],
       [
         { Name: "a", Kind: "connect-proxy" },
         '400 Invalid service kind "connect-proxy": cairn registers typical services only',
