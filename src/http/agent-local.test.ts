@@ -53,6 +53,25 @@ describe("/v1/agent/service…", () => {
     assert.equal(checks["service:web1"].Type, "ttl");
   });
 
+  it("?hash blocks until the service changes or the wait ends", async () => {
+    const { api, timers } = make();
+    await expect(call(api, "PUT", "/v1/agent/service/register", '{"Name":"web"}'), 200);
+    const first = await expect(call(api, "GET", "/v1/agent/service/web"), 200);
+    const hash = first.headers["X-Consul-ContentHash"] ?? "";
+    const blocked = call(api, "GET", `/v1/agent/service/web?hash=${hash}&wait=30s`);
+    await api.local.registerCheckJson({ Name: "unrelated", TTL: "1m" });
+    await api.local.registerServiceJson({ Name: "web", Tags: ["new"] }, false);
+    const changed = await expect(blocked, 200);
+    assert.notEqual(changed.headers["X-Consul-ContentHash"], hash);
+    assert.deepEqual(JSON.parse(text(changed)).Tags, ["new"]);
+    const newHash = changed.headers["X-Consul-ContentHash"] ?? "";
+    const timedOut = call(api, "GET", `/v1/agent/service/web?hash=${newHash}&wait=30s`);
+    await new Promise((r) => setImmediate(r));
+    timers.advance(30_000);
+    assert.equal((await expect(timedOut, 200)).headers["X-Consul-ContentHash"], newHash);
+    api.local.stop();
+  });
+
   it("answers bad input with Consul's errors", async () => {
     const { api, local } = make();
     const reg = (body: string) => call(api, "PUT", "/v1/agent/service/register", body);

@@ -4,7 +4,7 @@
  * Consul's status codes and texts. The bodies are decoded here; the rules live in src/server/local-defs.ts.
  */
 import type { ServerApi } from "../server/api.js";
-import type { CheckStatus, JsonObject } from "../server/local-defs.js";
+import type { CheckStatus, JsonObject, ServiceDef } from "../server/local-defs.js";
 import {
   catalogServiceJson,
   type HealthCheck,
@@ -19,8 +19,11 @@ import { fnv1a } from "../util/index.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler, type HttpRequest, textResponse } from "./model.js";
-import { get, has } from "./params.js";
+import { get, has, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
+
+/** Consul's cap on a blocking read's wait (max_query_time). */
+const WAIT_CAP_MS = 10 * 60 * 1000;
 
 /** Bodies of these endpoints are small definitions; Consul reads them whole too. */
 const BODY_BYTES_MAX = 1024 * 1024;
@@ -84,14 +87,33 @@ export const agentServices: Handler = async (req, api) => {
   return jsonResponse(req, out as GoJson);
 };
 
-export const agentService: Handler = async (req, api, ctx) => {
-  const local = localOf(api);
-  const s = local.service(ctx.rest);
-  if (s === undefined) throw new HttpError(404, `unknown service ID: ${ctx.rest}`);
-  // Consul's ContentHash lets clients block until the service changes; any stable digest of the content will do.
-  const hash = fnv1a(JSON.stringify(catalogServiceJson(s)))
+/** Consul's ContentHash lets clients block until a service changes; any stable digest of its content will do. */
+function contentHash(s: ServiceDef): string {
+  return fnv1a(JSON.stringify(catalogServiceJson(s)))
     .toString(16)
     .padStart(8, "0");
+}
+
+/** Bound on wake-ups of one hash-blocking read: each is a change to the local state that left this hash alone. */
+const HASH_WAKES_MAX = 1000;
+
+/**
+ * GET /v1/agent/service/<id>[?hash=<ContentHash>&wait=<dur>]: with `hash`, waits (up to `wait`, default 5 min,
+ * capped at 10 min as Consul's blocking reads) until the service's hash differs, then answers as without it.
+ */
+export const agentService: Handler = async (req, api, ctx) => {
+  const local = localOf(api);
+  const want = get(req.query, "hash");
+  const { waitMs } = parseQueryOptions(req.query);
+  const deadline = local.now() + Math.min(waitMs, WAIT_CAP_MS);
+  let s = local.service(ctx.rest);
+  for (let i = 0; i < HASH_WAKES_MAX && want !== "" && s !== undefined && contentHash(s) === want; i++) {
+    const leftMs = deadline - local.now();
+    if (leftMs <= 0 || !(await local.nextChange(leftMs))) break;
+    s = local.service(ctx.rest);
+  }
+  if (s === undefined) throw new HttpError(404, `unknown service ID: ${ctx.rest}`);
+  const hash = contentHash(s);
   return jsonResponse(req, { ...serviceJson(s, local.datacenter), ContentHash: hash } as GoJson, {
     "X-Consul-ContentHash": hash,
   });

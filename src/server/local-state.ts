@@ -107,6 +107,13 @@ export interface LocalAgent {
   updateTtl(id: string, status: CheckStatus, output: string): Promise<void>;
   serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
   nodeMaintenance(enable: boolean, reason: string): Promise<void>;
+  /**
+   * Resolves true at the next change to services or checks, or false after `timeoutMs` of the state's clock
+   * (a hash-blocking read's wait).
+   */
+  nextChange(timeoutMs: number): Promise<boolean>;
+  /** The state's clock, in ms (the one nextChange's timeout runs on). */
+  now(): number;
 }
 
 export class LocalState implements LocalAgent {
@@ -132,7 +139,23 @@ export class LocalState implements LocalAgent {
   }
 
   private changed(): void {
-    for (const fn of this.listeners) fn();
+    for (const fn of [...this.listeners]) fn();
+  }
+
+  nextChange(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (changed: boolean) => {
+        cancel();
+        off();
+        resolve(changed);
+      };
+      const cancel = this.o.timers.setTimeout(() => done(false), timeoutMs);
+      const off = this.onChange(() => done(true));
+    });
+  }
+
+  now(): number {
+    return this.o.timers.now();
   }
 
   // ---- reads ----
