@@ -78,7 +78,7 @@ function redirected(hop: Hop, res: IncomingMessage): Hop | null {
 }
 
 /** One check run as the definition says (following redirects unless disabled); never rejects. */
-export function probeHttp(p: CheckProbe): Promise<ProbeResult> {
+export function probeHttp(p: CheckProbe, signal?: AbortSignal): Promise<ProbeResult> {
   const method = p.method === "" ? "GET" : p.method.toUpperCase();
   const limitMs = p.timeoutMs > 0 ? p.timeoutMs : PROBE_TIMEOUT_MS_DEFAULT;
   const max = p.outputMaxSize > 0 ? p.outputMaxSize : CHECK_OUTPUT_BYTES_MAX;
@@ -98,6 +98,7 @@ export function probeHttp(p: CheckProbe): Promise<ProbeResult> {
   };
   for (const [k, v] of Object.entries(p.header)) headers[k] = [...v];
   const abort = new AbortController();
+  signal?.addEventListener("abort", () => abort.abort(), { once: true });
   const run = async (): Promise<ProbeResult> => {
     let hop: Hop = { url, method, body: p.body };
     for (let hops = 0; ; hops++) {

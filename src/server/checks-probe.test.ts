@@ -110,6 +110,19 @@ describe("HTTP check redirects and output limits", () => {
   });
 });
 
+describe("stopping a check aborts its probe in flight", () => {
+  it("an HTTP probe to a server that never answers ends at once on abort, not at its 10 s timeout", async () => {
+    const port = await listen(createHttpServer(() => {}));
+    const abort = new AbortController();
+    const t0 = performance.now();
+    const pending = probeHttp({ ...NO_PROBE, http: `http://127.0.0.1:${port}/`, intervalMs: 1000 }, abort.signal);
+    setTimeout(() => abort.abort(), 50);
+    const r = await pending;
+    assert.equal(r.status, "critical");
+    assert.ok(performance.now() - t0 < 5000, "ended by the abort");
+  });
+});
+
 describe("TCP checks against a real socket", () => {
   it("a listening socket is passing; a closed port is critical", async () => {
     const port = await listen(createTcpServer((s) => s.destroy()));

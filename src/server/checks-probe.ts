@@ -33,11 +33,13 @@ export function dialError(addr: string, err: unknown): string {
 export class IntervalRunner {
   private cancel: (() => void) | null = null;
   private stopped = false;
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly timers: Timers,
     private readonly intervalMs: number,
-    private readonly probe: () => Promise<ProbeResult>,
+    /** Runs one probe; `signal` aborts it when the runner stops (shutdown must not wait for a slow target). */
+    private readonly probe: (signal: AbortSignal) => Promise<ProbeResult>,
     private readonly report: (r: ProbeResult) => void,
     /** A number in [0, 1): the first run comes after this fraction of the interval. */
     stagger: number,
@@ -54,7 +56,7 @@ export class IntervalRunner {
     this.cancel = null;
     let r: ProbeResult;
     try {
-      r = await this.probe();
+      r = await this.probe(this.abort.signal);
     } catch (e) {
       r = { status: "critical", output: e instanceof Error ? e.message : String(e) };
     }
@@ -67,6 +69,7 @@ export class IntervalRunner {
     this.stopped = true;
     this.cancel?.();
     this.cancel = null;
+    this.abort.abort();
   }
 }
 

@@ -13,7 +13,7 @@ function hostPort(addr: string): { host: string; port: number } | null {
 }
 
 /** Opens and closes one connection to `addr` within `timeoutMs` (0 = Consul's 10 s). */
-export function probeTcp(addr: string, timeoutMs: number): Promise<ProbeResult> {
+export function probeTcp(addr: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   const hp = hostPort(addr);
   if (hp === null)
     return Promise.resolve({ status: "critical", output: `dial tcp ${addr}: missing port in address` });
@@ -32,5 +32,12 @@ export function probeTcp(addr: string, timeoutMs: number): Promise<ProbeResult> 
     timer.unref();
     sock.once("connect", () => done({ status: "passing", output: `TCP connect ${addr}: Success` }));
     sock.once("error", (e) => done({ status: "critical", output: dialError(addr, e) }));
+    signal?.addEventListener(
+      "abort",
+      () => done({ status: "critical", output: `dial tcp ${addr}: operation was canceled` }),
+      {
+        once: true,
+      },
+    );
   });
 }

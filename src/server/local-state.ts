@@ -50,8 +50,8 @@ export interface LocalStateOptions {
   readonly persist: LocalPersist | null;
   /** [0, 1): the stagger of interval checks' first runs. */
   readonly random?: () => number;
-  readonly probeHttp?: (p: CheckProbe) => Promise<ProbeResult>;
-  readonly probeTcp?: (addr: string, timeoutMs: number) => Promise<ProbeResult>;
+  readonly probeHttp?: (p: CheckProbe, signal: AbortSignal) => Promise<ProbeResult>;
+  readonly probeTcp?: (addr: string, timeoutMs: number, signal: AbortSignal) => Promise<ProbeResult>;
   readonly log?: (level: "info" | "warn", msg: string) => void;
 }
 
@@ -340,9 +340,9 @@ export class LocalState implements LocalAgent {
     }
     const probe =
       p.http !== ""
-        ? () => (this.o.probeHttp ?? probeHttp)(p)
+        ? (signal: AbortSignal) => (this.o.probeHttp ?? probeHttp)(p, signal)
         : p.tcp !== ""
-          ? () => (this.o.probeTcp ?? probeTcp)(p.tcp, p.timeoutMs)
+          ? (signal: AbortSignal) => (this.o.probeTcp ?? probeTcp)(p.tcp, p.timeoutMs, signal)
           : null;
     if (probe === null) return;
     const random = this.o.random ?? Math.random;
