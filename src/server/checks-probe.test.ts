@@ -115,7 +115,10 @@ describe("stopping a check aborts its probe in flight", () => {
     const port = await listen(createHttpServer(() => {}));
     const abort = new AbortController();
     const t0 = performance.now();
-    const pending = probeHttp({ ...NO_PROBE, http: `http://127.0.0.1:${port}/`, intervalMs: 1000 }, abort.signal);
+    const pending = probeHttp(
+      { ...NO_PROBE, http: `http://127.0.0.1:${port}/`, intervalMs: 1000 },
+      abort.signal,
+    );
     setTimeout(() => abort.abort(), 50);
     const r = await pending;
     assert.equal(r.status, "critical");
