@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino from "pino";
 import { createHttpServer } from "./http/index.js";
-import { catalogSyncOf } from "./server/anti-entropy.js";
 import { type RunningServer, startServer } from "./server/boot.js";
 import {
   type AgentConfig,
@@ -78,9 +77,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       },
       services: cfg.services,
       checks: cfg.checks,
-      // Anti-entropy runs once the server has the catalog's methods (catalogRegister, catalogDeregister,
-      // catalogNodeServices, healthNode); until then the local endpoints work on their own.
-      catalog: catalogSyncOf(server.service),
+      // Anti-entropy talks to the catalog through this server's own ServerApi (writes go through Raft).
+      catalog: server.service,
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {

@@ -131,6 +131,52 @@ describe("the npm consul client against a 3-server datacenter", { timeout: 120_0
     assert.ok(peers.includes(leader as unknown as string), `${String(leader)} not in ${peers.join(",")}`);
   });
 
+  it("catalog and health: the servers' consul service, register, filter by tag and health, deregister", async () => {
+    const consulSvc = (await consul.health.service({ service: "consul", passing: true })) as {
+      Node: { Node: string };
+      Checks: { CheckID: string; Status: string }[];
+    }[];
+    assert.equal(consulSvc.length, 3);
+    for (const e of consulSvc)
+      assert.ok(e.Checks.some((c) => c.CheckID === "serfHealth" && c.Status === "passing"));
+    await consul.catalog.register({
+      node: "ext1",
+      address: "10.1.0.1",
+      service: { id: "db1", service: "db", port: 5432, tags: ["primary"] },
+      checks: [{ checkid: "db1-tcp", name: "db tcp", serviceid: "db1", status: "critical" }],
+    });
+    await consul.catalog.register({
+      node: "ext2",
+      address: "10.1.0.2",
+      service: { id: "db2", service: "db", port: 5432, tags: ["replica"] },
+      checks: [{ checkid: "db2-tcp", name: "db tcp", serviceid: "db2", status: "passing" }],
+    });
+    assert.deepEqual(((await consul.catalog.services()) as Record<string, string[]>).db, [
+      "primary",
+      "replica",
+    ]);
+    const primaries = (await consul.catalog.service.nodes({ service: "db", tag: "primary" })) as {
+      Node: string;
+    }[];
+    assert.deepEqual(
+      primaries.map((n) => n.Node),
+      ["ext1"],
+    );
+    const passing = (await consul.health.service({ service: "db", passing: true })) as {
+      Node: { Node: string };
+    }[];
+    assert.deepEqual(
+      passing.map((e) => e.Node.Node),
+      ["ext2"],
+    );
+    const critical = (await consul.health.state("critical")) as { CheckID: string }[];
+    assert.ok(critical.some((c) => c.CheckID === "db1-tcp"));
+    assert.deepEqual(await consul.catalog.datacenters(), ["dc1"]);
+    await consul.catalog.deregister({ node: "ext1" });
+    await consul.catalog.deregister({ node: "ext2" });
+    assert.equal(((await consul.catalog.services()) as Record<string, string[]>).db, undefined);
+  });
+
   it("a watch on a key fires on each change, with the new value", async () => {
     await consul.kv.set("watched", "v0");
     const watch = consul.watch({ method: consul.kv.get, options: { key: "watched", wait: "5s" } });

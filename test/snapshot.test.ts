@@ -133,6 +133,19 @@ describe("snapshots as real processes", { timeout: 180_000 }, () => {
         const fixture = join(FIXTURES, name);
         const restored = await cli(c.agents[1]!, "snapshot", "restore", fixture);
         assert.equal(restored.code, 0, `${name}: ${restored.out}`);
+        if (name === "inspect/backup.snap") {
+          // The archive's catalog (Consul 1.9 server macbook-pro.lan) reads back through the HTTP API.
+          const r = await fetch(`${c.agents[2]!.http}/v1/health/service/consul?consistent`);
+          const entries = (await r.json()) as {
+            Node: { Node: string };
+            Checks: { CheckID: string; Status: string }[];
+          }[];
+          const mac = entries.find((e) => e.Node.Node === "macbook-pro.lan");
+          assert.deepEqual(
+            mac?.Checks.map((x) => [x.CheckID, x.Status]),
+            [["serfHealth", "passing"]],
+          );
+        }
         const again = join(c.dir, `${name.replace("/", "-")}.again`);
         assert.equal((await cli(leader, "snapshot", "save", again)).code, 0);
         const diff = await runCairn(["snapshot", "diff", fixture, again]);

@@ -4,6 +4,7 @@
  * cairn keeps every usage error at 1). `-h`/`-help`/`--help` in place of a subcommand prints the usage on stdout.
  */
 import { type Command, type CommandIO, err, out } from "./command.js";
+import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
@@ -40,6 +41,11 @@ const TREE: Group = {
   usageLine: "Usage: cairn [--version] [--help] <command> [<args>]",
   children: {
     agent: notYet("agent", "Runs a cairn agent"),
+    catalog: {
+      synopsis: "Interact with the catalog",
+      usageLine: "Usage: cairn catalog <subcommand> [options] [args]",
+      children: { datacenters: catalogDatacenters, nodes: catalogNodes, services: catalogServices },
+    },
     kv: {
       synopsis: "Interact with the key-value store",
       usageLine: "Usage: cairn kv <subcommand> [options] [args]",

@@ -7,6 +7,19 @@
  */
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import {
+  type CatalogNode,
+  type CatalogQuery,
+  type CatalogServiceInstance,
+  catalogParams,
+  decodeCatalogNode,
+  decodeHealthCheck,
+  decodeNodeServices,
+  decodeServiceInstance,
+  decodeServices,
+  type HealthCheck,
+  type NodeServices,
+} from "./catalog.js";
 import { ApiError, ClientConfigError, DecodeError, InvalidRequestError } from "./errors.js";
 import { type Json, JsonSyntaxError, parseJson } from "./json.js";
 import {
@@ -378,6 +391,56 @@ export class ConsulClient {
     if (typeof v !== "object" || v === null || Array.isArray(v))
       throw new DecodeError("Failed to decode agent services");
     return v;
+  }
+
+  // --- catalog and health ------------------------------------------------------------------------------
+
+  async catalogDatacenters(): Promise<string[]> {
+    const v = decodeBody(await this.send("GET", "/v1/catalog/datacenters", []), "datacenters");
+    return arrayOf(v, "datacenters").map((d) => (typeof d === "string" ? d : ""));
+  }
+
+  async catalogNodes(c: CatalogQuery = {}, q?: QueryOptions): Promise<CatalogNode[]> {
+    const res = await this.send("GET", "/v1/catalog/nodes", [...catalogParams(c), ...readOptions(q)]);
+    return arrayOf(decodeBody(res, "nodes"), "nodes").map(decodeCatalogNode);
+  }
+
+  /** Service name → tags. */
+  async catalogServices(c: CatalogQuery = {}, q?: QueryOptions): Promise<Record<string, string[]>> {
+    const res = await this.send("GET", "/v1/catalog/services", [...catalogParams(c), ...readOptions(q)]);
+    return decodeServices(decodeBody(res, "services"));
+  }
+
+  async catalogService(
+    name: string,
+    c: CatalogQuery = {},
+    q?: QueryOptions,
+  ): Promise<CatalogServiceInstance[]> {
+    const path = `/v1/catalog/service/${encodeURIComponent(name)}`;
+    const res = await this.send("GET", path, [...catalogParams(c), ...readOptions(q)]);
+    return arrayOf(decodeBody(res, "service"), "service").map(decodeServiceInstance);
+  }
+
+  /** The node and its services (name → tags), or null for an unknown node. */
+  async catalogNode(node: string, q?: QueryOptions): Promise<NodeServices | null> {
+    const res = await this.send("GET", `/v1/catalog/node/${encodeURIComponent(node)}`, readOptions(q));
+    return decodeNodeServices(decodeBody(res, "node"));
+  }
+
+  /** PUT /v1/catalog/register with a body in Consul's JSON shape (§8.2). */
+  async catalogRegister(body: Json): Promise<void> {
+    const bytes = Buffer.from(JSON.stringify(body));
+    await this.send("PUT", "/v1/catalog/register", [], { body: bytes, contentType: "application/json" });
+  }
+
+  async catalogDeregister(body: { Node: string; ServiceID?: string; CheckID?: string }): Promise<void> {
+    const bytes = Buffer.from(JSON.stringify(body));
+    await this.send("PUT", "/v1/catalog/deregister", [], { body: bytes, contentType: "application/json" });
+  }
+
+  async healthState(state: string, q?: QueryOptions): Promise<HealthCheck[]> {
+    const res = await this.send("GET", `/v1/health/state/${encodeURIComponent(state)}`, readOptions(q));
+    return arrayOf(decodeBody(res, "checks"), "checks").map(decodeHealthCheck);
   }
 
   // --- snapshot -------------------------------------------------------------------------------------------

@@ -2,6 +2,13 @@
  * Typed HTTP client for cairn's (and Consul's) HTTP API. The only public entry of src/client, apart from
  * `testing.ts`, the fake agent that tests of this folder and of its users start.
  */
+export type {
+  CatalogNode,
+  CatalogQuery,
+  CatalogServiceInstance,
+  HealthCheck,
+  NodeServices,
+} from "./catalog.js";
 export {
   type ClientConfig,
   ConsulClient,

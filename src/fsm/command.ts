@@ -10,11 +10,19 @@
  * Values are arbitrary bytes, so nothing is escaped or text-encoded. The decoder refuses an unknown version
  * or opcode, a truncated field, invalid UTF-8, a value tag other than 0/1, sizes above the limits and
  * trailing bytes, so that every byte string decodes to at most one command and encodes back to itself.
- * Opcodes 9.. (sessions, txn, acquire with a time) were added without a version bump: entries written
- * before them keep decoding as they did.
+ * Opcodes 9.. (sessions, txn, acquire with a time) and 15.. (catalog, session-create judged against the
+ * catalog) were added without a version bump: entries written before them keep decoding, and applying, as they
+ * did. Catalog payloads are JSON text in one str field (catalog-codec.ts).
  */
 import type { ServiceCheck } from "../snapshot/index.js";
 import { assert, unreachable } from "../util/index.js";
+import {
+  decodeDeregisterPayload,
+  decodeRegisterPayload,
+  encodeDeregisterPayload,
+  encodeRegisterPayload,
+} from "./catalog-codec.js";
+import type { CatalogDeregisterRequest, CatalogRegisterRequest } from "./catalog-types.js";
 import { type KvValue, Reader, Writer } from "./codec.js";
 import { CommandDecodeError } from "./errors.js";
 import type { SessionSpec } from "./session.js";
@@ -53,8 +61,16 @@ export type KvCommand =
   | { readonly op: "delete-tree"; readonly prefix: string }
   /** The tombstone GC: drops tombstones with index <= `index` (Consul's TombstoneRequest, op reap). */
   | { readonly op: "tombstone-reap"; readonly index: bigint }
-  /** PUT /v1/session/create, with the uuid and defaults filled in by the proposer. */
-  | ({ readonly op: "session-create"; readonly session: SessionSpec } & Timed)
+  /**
+   * PUT /v1/session/create, with the uuid and defaults filled in by the proposer. `checked`: the catalog must
+   * hold the node and the session's checks, none critical (opcode 17); entries from before the catalog have no
+   * such check (opcode 9).
+   */
+  | ({ readonly op: "session-create"; readonly session: SessionSpec; readonly checked?: boolean } & Timed)
+  /** PUT /v1/catalog/register, validated and normalized by the proposer. */
+  | ({ readonly op: "catalog-register"; readonly req: CatalogRegisterRequest } & Timed)
+  /** PUT /v1/catalog/deregister. */
+  | ({ readonly op: "catalog-deregister"; readonly req: CatalogDeregisterRequest } & Timed)
   /** PUT /v1/session/destroy/<id>. */
   | ({ readonly op: "session-destroy"; readonly id: string } & Timed)
   /** PUT /v1/session/renew/<id>: a linearizable existence check; changes no state. */
@@ -81,8 +97,11 @@ const OPCODES: Readonly<Record<KvOp, number>> = {
   "session-renew": 11, // time, id
   "session-invalidate": 12, // time, id
   txn: 13, // time, u32 count, ops (see txn.ts)
+  "catalog-register": 15, // time, JSON payload
+  "catalog-deregister": 16, // time, JSON payload
 };
 const ACQUIRE_AT = 14;
+const SESSION_CHECKED = 17;
 const OPS_BY_CODE = new Map<number, KvOp>(Object.entries(OPCODES).map(([op, code]) => [code, op as KvOp]));
 
 function checkU64(n: bigint, what: string): bigint {
@@ -150,7 +169,7 @@ function decodeSession(r: Reader): SessionSpec {
 export function encodeCommand(cmd: KvCommand): Uint8Array {
   const w = new Writer();
   w.u8(VERSION);
-  w.u8(cmd.op === "acquire" && cmd.time !== undefined ? ACQUIRE_AT : OPCODES[cmd.op]);
+  w.u8(opcodeOf(cmd));
   switch (cmd.op) {
     case "set":
     case "cas":
@@ -186,6 +205,14 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
       w.num(cmd.time, "time");
       w.str(cmd.id, "session id");
       break;
+    case "catalog-register":
+      w.num(cmd.time, "time");
+      w.str(encodeRegisterPayload(cmd.req), "catalog payload");
+      break;
+    case "catalog-deregister":
+      w.num(cmd.time, "time");
+      w.str(encodeDeregisterPayload(cmd.req), "catalog payload");
+      break;
     case "txn":
       w.num(cmd.time, "time");
       for (const op of cmd.ops) {
@@ -198,6 +225,12 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
       unreachable(cmd, "encode command");
   }
   return w.finish();
+}
+
+function opcodeOf(cmd: KvCommand): number {
+  if (cmd.op === "acquire" && cmd.time !== undefined) return ACQUIRE_AT;
+  if (cmd.op === "session-create" && cmd.checked === true) return SESSION_CHECKED;
+  return OPCODES[cmd.op];
 }
 
 function decodeWrite(r: Reader): Write {
@@ -218,6 +251,9 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
     const w = decodeWrite(r);
     const session = r.str("session");
     cmd = { op: "acquire", ...w, session, time: r.num("time") };
+  } else if (code === SESSION_CHECKED) {
+    const time = r.num("time");
+    cmd = { op: "session-create", time, session: decodeSession(r), checked: true };
   } else {
     const op = OPS_BY_CODE.get(code);
     if (op === undefined) throw new CommandDecodeError(`decode command: unknown opcode ${code}`);
@@ -263,6 +299,14 @@ function decodeFields(op: KvOp, r: Reader): KvCommand {
     case "txn": {
       const time = r.num("time");
       return { op, time, ops: decodeTxnOps(r) };
+    }
+    case "catalog-register": {
+      const time = r.num("time");
+      return { op, time, req: decodeRegisterPayload(r.str("catalog payload")) };
+    }
+    case "catalog-deregister": {
+      const time = r.num("time");
+      return { op, time, req: decodeDeregisterPayload(r.str("catalog payload")) };
     }
     default:
       return unreachable(op, "decode command");

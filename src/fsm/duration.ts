@@ -81,3 +81,30 @@ export function parseGoDuration(orig: string): bigint {
     throw new DurationSyntaxError(`time: invalid duration ${quote(orig)}`);
   return neg ? -total : total;
 }
+
+/** Go's time.Duration.String for a duration in nanoseconds: "0s", "1.5µs", "12ms", "1m30s", "2h0m0s". */
+export function formatGoDuration(ns: bigint): string {
+  if (ns < 0n) return `-${formatGoDuration(-ns)}`;
+  if (ns === 0n) return "0s";
+  if (ns < 1_000n) return `${ns}ns`;
+  if (ns < 1_000_000n) return `${frac(ns, 3)}µs`;
+  if (ns < 1_000_000_000n) return `${frac(ns, 6)}ms`;
+  const totalSec = ns / 1_000_000_000n;
+  const sec = `${(totalSec % 60n).toString()}${fracPart(ns % 1_000_000_000n, 9)}s`;
+  const totalMin = totalSec / 60n;
+  if (totalMin === 0n) return sec;
+  const hours = totalMin / 60n;
+  const min = `${totalMin % 60n}m${sec}`;
+  return hours === 0n ? min : `${hours}h${min}`;
+}
+
+/** `v / 10^prec` with Go's fmtFrac: trailing zeros dropped, and the dot too when nothing is left. */
+function frac(v: bigint, prec: number): string {
+  const p = 10n ** BigInt(prec);
+  return `${v / p}${fracPart(v % p, prec)}`;
+}
+
+function fracPart(rem: bigint, prec: number): string {
+  if (rem === 0n) return "";
+  return `.${rem.toString().padStart(prec, "0").replace(/0+$/, "")}`;
+}

@@ -89,3 +89,13 @@ export class TxnFailedError extends CairnError {
     this.errors = errors;
   }
 }
+
+/**
+ * A catalog write or a session create the catalog refuses, with Consul's text ("Must provide node",
+ * "failed inserting check: Missing service registration", "Missing node registration", "Check 'x' is in
+ * critical state"). Consul answers these with 500; they are the client's mistake, so cairn answers 400.
+ */
+export class CatalogError extends CairnError {
+  readonly code = "catalog";
+  override name = "CatalogError";
+}

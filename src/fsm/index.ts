@@ -5,6 +5,37 @@
  */
 
 export { compareKeys, OrderedMap, type OrderedMapOptions } from "./btree.js";
+export { type CatalogEffects, TABLE_CHECKS, TABLE_NODES, TABLE_SERVICES } from "./catalog.js";
+export { CatalogReads, checkJson, type NodeMetaFilter, nodeJson, serviceJson } from "./catalog-reads.js";
+export type {
+  CatalogDeregisterRequest,
+  CatalogRead,
+  CatalogRegisterRequest,
+  CheckDefinition,
+  CheckRow,
+  CheckSpec,
+  HealthCheckJson,
+  HealthState,
+  NodeJson,
+  NodeRow,
+  NodeServicesJson,
+  ServiceAddress,
+  ServiceEntryJson,
+  ServiceJson,
+  ServiceNodeJson,
+  ServiceRow,
+  ServiceSpec,
+  StrMap,
+  Weights,
+} from "./catalog-types.js";
+export {
+  HEALTH_STATES,
+  SERF_ALIVE_OUTPUT,
+  SERF_CHECK_ID,
+  SERF_CHECK_NAME,
+  SERF_FAILED_OUTPUT,
+} from "./catalog-types.js";
+export { preApplyDeregister, preApplyRegister } from "./catalog-validate.js";
 export {
   decodeCommand,
   encodeCommand,
@@ -15,8 +46,9 @@ export {
   type KvValue,
   VALUE_BYTES_MAX,
 } from "./command.js";
-export { DurationSyntaxError, parseGoDuration } from "./duration.js";
+export { DurationSyntaxError, formatGoDuration, parseGoDuration } from "./duration.js";
 export {
+  CatalogError,
   CommandDecodeError,
   CommandLimitError,
   InvalidBehaviorError,

@@ -12,15 +12,20 @@
  * - delete leaves a tombstone at the key; delete-tree leaves one tombstone at the prefix (none for "");
  * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false.
  *
- * Sessions (session.ts) and txns (txn.ts) live here too. `execute` returns every command's full result;
+ * Sessions (session.ts), txns (txn.ts) and the catalog (catalog.ts: nodes, services, checks, which end the
+ * sessions bound to them) live here too. `execute` returns every command's full result;
  * `apply` keeps the older boolean contract for callers that only write KV: it maps a full result to
  * true/false and throws the typed error of a refused session or txn command (nothing applied), which
  * callers already treat as the command's deterministic refusal.
  */
 import { assert, unreachable } from "../util/index.js";
 import { OrderedMap } from "./btree.js";
+import { Catalog, type CatalogEffects, type CatalogIndex, cloneTrees, emptyTrees } from "./catalog.js";
+import { CatalogReads } from "./catalog-reads.js";
+import { sessionCatalogError, sessionsEnded } from "./catalog-sessions.js";
 import { decodeCommand, type KvCommand, type KvValue } from "./command.js";
 import {
+  type CatalogError,
   type InvalidBehaviorError,
   InvalidSessionError,
   SessionIdError,
@@ -106,7 +111,8 @@ export type CommandResult =
   | null
   | TxnSuccess
   | TxnFailedError
-  | TxnTooLargeError;
+  | TxnTooLargeError
+  | CatalogError;
 
 export interface KvStoreOptions {
   /** Bound on registered blocking-query watches. */
@@ -118,11 +124,14 @@ interface Touched {
   keys: string[];
   trees: string[];
   sessions: boolean;
+  catalog: boolean;
 }
 
 export class KvStore implements KvTables, SessionTables {
   private kvMap = new OrderedMap<KvEntry>();
   private sessionMap = emptySessions();
+  /** Nodes, services and checks (catalog.ts); written only through `catalog()`. */
+  private catalogTrees = emptyTrees();
   /** key → ms until which acquires are refused. In memory only, as Consul's lockDelay (see restore). */
   private delays = new Map<string, number>();
   private stones = new OrderedMap<Tombstone>();
@@ -141,10 +150,32 @@ export class KvStore implements KvTables, SessionTables {
   private readonly watches: WatchRegistry;
   /** Session reads watch the whole table under the target "" (a wake is a hint to re-read). */
   private readonly sessionWatches: WatchRegistry;
+  /** Catalog reads watch the whole catalog under the target "" (a wake is a hint to re-read). */
+  private readonly catalogWatches: WatchRegistry;
 
   constructor(options: KvStoreOptions = {}) {
     this.watches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
     this.sessionWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+    this.catalogWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+  }
+
+  /** Catalog and health reads over the live tables, with Consul's index rules. */
+  get catalogReads(): CatalogReads {
+    return new CatalogReads(this.catalogTrees, (t) => this.tables.get(t)?.value ?? 0);
+  }
+
+  /** A one-shot wake for the next catalog write (or session end by one) or restore. */
+  watchCatalog(wake: () => void): () => void {
+    return this.catalogWatches.watch("", "prefix", wake);
+  }
+
+  private catalog(): Catalog {
+    const index: CatalogIndex = {
+      value: (t) => this.tables.get(t)?.value ?? 0,
+      bump: (t, i) => this.bump(t, i),
+      drop: (t) => void [this.tables.delete(t), this.indexEmit.delete(t)],
+    };
+    return new Catalog(this.catalogTrees, index);
   }
 
   get sessions(): OrderedMap<SessionEntry> {
@@ -231,11 +262,12 @@ export class KvStore implements KvTables, SessionTables {
     assert(index > this.applied, `apply index ${index} after index ${this.applied}`);
     const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
     this.applied = index;
-    const touched: Touched = { keys: [], trees: [], sessions: false };
+    const touched: Touched = { keys: [], trees: [], sessions: false, catalog: false };
     const result = this.dispatch(index, cmd, sessions, touched);
     for (const key of touched.keys) this.watches.keyChanged(key);
     for (const prefix of touched.trees) this.watches.treeChanged(prefix);
     if (touched.sessions) this.sessionWatches.all();
+    if (touched.catalog) this.catalogWatches.all();
     return result;
   }
 
@@ -259,6 +291,7 @@ export class KvStore implements KvTables, SessionTables {
       kv: this.kvMap.clone(),
       tombstones: this.stones.clone(),
       sessions: this.sessionMap.clone(),
+      catalog: cloneTrees(this.catalogTrees),
       lockDelays: new Map(this.delays),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
       index: new Map(this.tables),
@@ -291,6 +324,7 @@ export class KvStore implements KvTables, SessionTables {
     const s = r.finish();
     this.kvMap = s.kv;
     this.sessionMap = s.sessions;
+    this.catalogTrees = s.catalog;
     this.delays = new Map(lockDelays ?? []);
     this.stones = s.tombstones;
     this.tables = s.index;
@@ -301,6 +335,7 @@ export class KvStore implements KvTables, SessionTables {
     this.applied = s.lastIndex;
     this.watches.all();
     this.sessionWatches.all();
+    this.catalogWatches.all();
   }
 
   private dispatch(
@@ -331,7 +366,13 @@ export class KvStore implements KvTables, SessionTables {
         this.reap(cmd.index);
         return true;
       case "session-create":
-        return this.createSession(idx, cmd.session, t);
+        return this.createSession(idx, cmd.session, cmd.checked === true, t);
+      case "catalog-register": {
+        const fx = this.catalog().register(idx, cmd.req);
+        return fx instanceof Error ? fx : this.catalogDone(idx, fx, cmd.time, t);
+      }
+      case "catalog-deregister":
+        return this.catalogDone(idx, this.catalog().deregister(idx, cmd.req), cmd.time, t);
       case "session-destroy":
       case "session-invalidate":
         return this.destroySession(idx, cmd.id, cmd.time, t);
@@ -344,8 +385,18 @@ export class KvStore implements KvTables, SessionTables {
     }
   }
 
-  /** Consul's endpoint checks (TTL, Behavior) and state-store insert; the proposer chose the ID. */
-  private createSession(idx: number, spec: SessionSpec, t: Touched): CommandResult {
+  /** A catalog write went through: wake catalog reads, end the sessions it invalidated (catalog-sessions.ts). */
+  private catalogDone(idx: number, fx: CatalogEffects, time: number, t: Touched): true {
+    t.catalog = true;
+    for (const id of sessionsEnded(this.sessionMap, fx)) this.destroySession(idx, id, time, t);
+    return true;
+  }
+
+  /**
+   * Consul's endpoint checks (TTL, Behavior) and state-store insert, with the catalog's when `checked`
+   * (catalog-sessions.ts); the proposer chose the ID.
+   */
+  private createSession(idx: number, spec: SessionSpec, checked: boolean, t: Touched): CommandResult {
     if (spec.ID === "") return new SessionIdError("Missing session ID");
     if (this.sessionMap.has(spec.ID))
       return new SessionIdError(`session ${JSON.stringify(spec.ID)} already exists`);
@@ -353,6 +404,8 @@ export class KvStore implements KvTables, SessionTables {
     if (ttlError !== null) return ttlError;
     const behavior = normalizeBehavior(spec.Behavior);
     if (typeof behavior !== "string") return behavior;
+    const refused = checked ? sessionCatalogError(this.catalogTrees, spec) : null;
+    if (refused !== null) return refused;
     this.sessionMap.set(spec.ID, sessionEntry(spec, behavior, idx));
     this.bump(TABLE_SESSIONS, idx);
     t.sessions = true;
@@ -394,7 +447,7 @@ export class KvStore implements KvTables, SessionTables {
       tables: new Map(this.tables),
       emit: new Set(this.indexEmit),
     };
-    const work: Touched = { keys: [], trees: [], sessions: false };
+    const work: Touched = { keys: [], trees: [], sessions: false, catalog: false };
     const ctx = this.txnContext(idx, view, work);
     const pre = precheckTxn(ops, ctx);
     if (pre.length > 0) return new TxnFailedError(pre);

@@ -1,3 +1,5 @@
+import type { CatalogReads } from "./catalog-reads.js";
+import type { CatalogRead } from "./catalog-types.js";
 import type { KvStore } from "./kv-store.js";
 import type { SessionGetResult, SessionListResult } from "./session.js";
 import type { GetResult, KeysResult, ListResult } from "./state.js";
@@ -36,5 +38,10 @@ export const reads = {
   sessionNode: (s: KvStore, node: string): ReadSpec<SessionListResult> => ({
     watch: (w) => s.watchSessions(w),
     run: () => s.nodeSessions(node),
+  }),
+  /** Any catalog or health read: woken by every catalog write (a hint; the index decides). */
+  catalog: <T>(s: KvStore, read: (r: CatalogReads) => CatalogRead<T>): ReadSpec<CatalogRead<T>> => ({
+    watch: (w) => s.watchCatalog(w),
+    run: () => read(s.catalogReads),
   }),
 };

@@ -2,7 +2,7 @@
  * Builds a fresh store state from a snapshot's records; the store swaps it in only once all records are in,
  * so a failed restore changes nothing (as Consul, which restores into a new state store).
  *
- * KVS (2), Tombstone (5), Session (3) and Index (16) records become tables. Every other record is kept as its raw bytes
+ * Register (0), KVS (2), Tombstone (5), Session (3) and Index (16) records become tables. Every other record is kept as its raw bytes
  * and written back unchanged, in its original order relative to the others and to the three served groups
  * (see OpaqueRecords). When the archive has no KV records (or no Index rows), the split point of the
  * opaque records is placed where Consul's CE writer puts those groups, so that KV written later lands
@@ -19,15 +19,24 @@ import {
   type StateBinItem,
 } from "../snapshot/index.js";
 import { OrderedMap } from "./btree.js";
+import {
+  type CatalogTrees,
+  emptyTrees,
+  SERVICE_INDEX_PREFIX,
+  TABLE_CHECKS,
+  TABLE_NODES,
+  TABLE_SERVICES,
+} from "./catalog.js";
+import { restoreRegister } from "./catalog-records.js";
 import { RestoreError } from "./errors.js";
 import { emptySessions, type SessionEntry } from "./session.js";
 import {
   type Carry,
   type IndexRecordRow,
   type IndexRow,
+  isOwnTable,
   type KvEntry,
   type OpaqueRecords,
-  OWN_TABLES,
   TABLE_KVS,
   TABLE_SESSIONS,
   TABLE_TOMBSTONES,
@@ -41,6 +50,7 @@ export interface RestoredState {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
+  readonly catalog: CatalogTrees;
   readonly index: Map<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
   /** Own tables whose rows the next snapshot writes even where the archive had none. */
@@ -82,6 +92,9 @@ export class Restorer {
   private readonly kv = new OrderedMap<KvEntry>();
   private readonly tombstones = new OrderedMap<Tombstone>();
   private readonly sessions = emptySessions();
+  private readonly catalog = emptyTrees();
+  /** Where the first Register record came among the opaque records before any KV (undefined: none there). */
+  private registerSplit: number | undefined;
   /** Where the first Session record came among the opaque records before any KV (undefined: none there). */
   private sessionSplit: number | undefined;
   private readonly index = new Map<string, IndexRow>();
@@ -103,6 +116,7 @@ export class Restorer {
     const rec = "kind" in item && item.kind === "record" ? item.record : item;
     if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
     else if (
+      rec.type === MessageType.Register ||
       rec.type === MessageType.KVS ||
       rec.type === MessageType.Session ||
       rec.type === MessageType.Tombstone ||
@@ -114,6 +128,14 @@ export class Restorer {
 
   private addDecoded(rec: SnapshotRecord, raw: RawRecord): void {
     switch (rec.kind) {
+      case "Register":
+        if (this.phase === 0 && this.registerSplit === undefined) this.registerSplit = this.phases[0].length;
+        restoreRegister(this.catalog, rec.body, raw);
+        // As Consul's restore: the catalog's table indexes are the header's LastIndex; Index rows override.
+        for (const t of [TABLE_NODES, TABLE_SERVICES, TABLE_CHECKS]) this.bumpMax(t, this.headerFloor);
+        if (rec.body.Service !== null)
+          this.bumpMax(SERVICE_INDEX_PREFIX + rec.body.Service.Service, this.headerFloor);
+        break;
       case "KVS":
         this.addEntry(rec.body);
         break;
@@ -135,7 +157,7 @@ export class Restorer {
         this.indexRows.push(
           extra !== undefined ? { key: Key, value: Value, extra, raw } : { key: Key, value: Value, raw },
         );
-        if (OWN_TABLES.includes(Key)) this.index.set(Key, { value: Value });
+        if (isOwnTable(Key)) this.index.set(Key, { value: Value });
         break;
       }
       default:
@@ -170,8 +192,15 @@ export class Restorer {
 
   finish(): RestoredState {
     let [head, middle, tail] = this.phases;
+    // The catalog goes after the records Consul writes before it (virtual IPs, Enterprise records).
+    const regCut = this.registerSplit ?? splitAfter(head, MessageType.Register);
+    const first = head.slice(0, regCut);
+    head = head.slice(regCut);
     // Sessions go between the records Consul writes before them and those after (ACLs, then KV).
-    const cut = this.sessionSplit ?? splitAfter(head, MessageType.Session);
+    const cut =
+      this.sessionSplit !== undefined
+        ? Math.max(0, this.sessionSplit - regCut)
+        : splitAfter(head, MessageType.Session);
     const pre = head.slice(0, cut);
     head = head.slice(cut);
     if (!this.sawKv) {
@@ -199,10 +228,11 @@ export class Restorer {
       kv: this.kv,
       tombstones: this.tombstones,
       sessions: this.sessions,
+      catalog: this.catalog,
       index: this.index,
       indexRows: this.indexRows,
       indexEmit,
-      opaque: { pre, head, middle, tail },
+      opaque: { first, pre, head, middle, tail },
       headerFloor: this.headerFloor,
       lastIndex,
     };

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import {
+  decodeRecord,
   MessageType,
   type RawRecord,
   readArchive,
@@ -171,6 +172,21 @@ describe("restoring Consul's archives", () => {
       assert.deepEqual(await stateBin(view), raw, "the whole state.bin comes back byte for byte");
       const sessionRecords = records.filter((r) => r.type === MessageType.Session);
       assert.equal(s.sessionList().sessions.length, sessionRecords.length, "sessions restored");
+      // Register records become the catalog: every node, service and check is readable.
+      const registers = records.filter((r) => r.type === MessageType.Register).map(decodeRecord);
+      const bodies = registers.flatMap((r) => (r.kind === "Register" ? [r.body] : []));
+      const nodes = new Set(bodies.map((b) => b.Node));
+      assert.deepEqual(new Set(s.catalogReads.nodes().value.map((n) => n.Node)), nodes, "nodes restored");
+      const checks = bodies.filter((b) => b.Check !== null).length;
+      assert.equal(s.catalogReads.healthState("any").value.length, checks, "checks restored");
+      for (const b of bodies) {
+        if (b.Service === null) continue;
+        const found = s.catalogReads.service(b.Service.Service, []).value;
+        assert.ok(
+          found.some((x) => x.ServiceID === b.Service?.ID && x.Node === b.Node),
+          b.Service.ID,
+        );
+      }
       // A write lands in the KV group; everything foreign stays as it was.
       s.apply(view.header().LastIndex + 1, { op: "set", key: "cairn/new", value: bytes("x"), flags: 0n });
       const after = s.snapshot();

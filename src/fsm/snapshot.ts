@@ -5,7 +5,8 @@
  * and the expensive part, encoding, happens while it streams out. Records come out in a fixed order with
  * KV entries, tombstones and index rows each in key order (Go's byte order), so two replicas with the same
  * state write byte-identical state.bin. Order (Consul's CE writer order for the types served here):
- *   opaque pre, Session (3), opaque head, KVS (2), Tombstone (5), opaque middle, Index (16), opaque tail.
+ *   opaque first, Register (0), opaque pre, Session (3), opaque head, KVS (2), Tombstone (5), opaque middle,
+ *   Index (16), opaque tail.
  * Lock-delays are not records (Consul has none for them); `lockDelays` carries them for in-process restores.
  */
 import {
@@ -18,6 +19,8 @@ import {
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
 import { compareKeys, type OrderedMap } from "./btree.js";
+import type { CatalogTrees } from "./catalog.js";
+import { catalogRecords } from "./catalog-records.js";
 import {
   nodeSessions,
   type SessionEntry,
@@ -33,6 +36,7 @@ import {
   getEntry,
   type IndexRecordRow,
   type IndexRow,
+  isOwnTable,
   type KeysResult,
   type KvEntry,
   type KvTables,
@@ -48,6 +52,7 @@ export interface KvSnapshotParts {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
+  readonly catalog: CatalogTrees;
   readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
@@ -62,6 +67,7 @@ export class KvSnapshot implements KvTables, SessionTables {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
+  readonly catalog: CatalogTrees;
   /** key → ms until which acquires are refused, at the time of the snapshot. Not written to state.bin. */
   readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
@@ -74,6 +80,7 @@ export class KvSnapshot implements KvTables, SessionTables {
     this.kv = parts.kv;
     this.tombstones = parts.tombstones;
     this.sessions = parts.sessions;
+    this.catalog = parts.catalog;
     this.lockDelays = parts.lockDelays;
     this.index = parts.index;
     this.indexRows = parts.indexRows;
@@ -120,6 +127,8 @@ export class KvSnapshot implements KvTables, SessionTables {
 
   /** The records, encoded, in the order described above. */
   *records(): Generator<RawRecord> {
+    yield* this.opaque.first;
+    yield* catalogRecords(this.catalog);
     yield* this.opaque.pre;
     for (const [, body] of this.sessions.entries()) yield encodeRecord({ kind: "Session", type: 3, body });
     yield* this.opaque.head;
@@ -152,6 +161,8 @@ export class KvSnapshot implements KvTables, SessionTables {
         yield own(pending.shift() as string);
       }
       const current = this.index.get(row.key);
+      // An own row the store dropped (a service's row at its extinction) is not written back.
+      if (current === undefined && isOwnTable(row.key)) continue;
       yield current !== undefined && current.value !== row.value ? own(row.key, row.extra) : row.raw;
     }
     for (const key of pending) yield own(key);

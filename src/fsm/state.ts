@@ -60,22 +60,36 @@ export interface IndexRecordRow {
   readonly raw: RawRecord;
 }
 
-/** The index-table rows the store itself maintains; they answer reads (kvTableMax). */
-export const OWN_TABLES: readonly string[] = ["kvs", "tombstones", "sessions"];
+/** The index-table rows the store itself maintains; they answer reads (kvTableMax, the catalog's indexes). */
+export const OWN_TABLES: readonly string[] = [
+  "kvs",
+  "tombstones",
+  "sessions",
+  "nodes",
+  "services",
+  "checks",
+  "service_last_extinction",
+];
+
+/** Own rows: OWN_TABLES and the per-service "service.<name>" rows (Consul CE's names before peering). */
+export function isOwnTable(key: string): boolean {
+  return OWN_TABLES.includes(key) || key.startsWith("service.");
+}
 
 /**
  * Records of types the store does not serve, in their original order, split around the records it writes
  * itself so that an unchanged store writes a Consul archive back byte for byte:
- * pre, Session, head, KVS, Tombstone, middle, Index, tail.
+ * first, Register, pre, Session, head, KVS, Tombstone, middle, Index, tail.
  */
 export interface OpaqueRecords {
+  readonly first: readonly RawRecord[];
   readonly pre: readonly RawRecord[];
   readonly head: readonly RawRecord[];
   readonly middle: readonly RawRecord[];
   readonly tail: readonly RawRecord[];
 }
 
-export const NO_OPAQUE: OpaqueRecords = { pre: [], head: [], middle: [], tail: [] };
+export const NO_OPAQUE: OpaqueRecords = { first: [], pre: [], head: [], middle: [], tail: [] };
 
 /** The tables a read needs: the live store's, or a snapshot's frozen copies. */
 export interface KvTables {

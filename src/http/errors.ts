@@ -7,6 +7,7 @@
  * AssertionError is a bug, not an operating error: it is rethrown so that it crashes the process.
  */
 import {
+  CatalogError,
   CommandDecodeError,
   CommandLimitError,
   InvalidBehaviorError,
@@ -59,6 +60,9 @@ function classify(err: unknown): readonly [number, string] | null {
   if (err instanceof SessionTtlError || err instanceof InvalidBehaviorError || err instanceof SessionIdError)
     return [400, err.message];
   if (err instanceof TxnTooLargeError) return [413, err.message];
+  // A catalog write or session the catalog refuses ("Must provide node", "Missing node registration"):
+  // Consul's text; the client's mistake, so 400 where Consul answers 500.
+  if (err instanceof CatalogError) return [400, err.message];
   // An archive that fails verification on restore: the client sent it (Consul answers 500, same text).
   if (err instanceof SnapshotError) return [400, err.message];
   // Too many blocking queries at once: a server under load, as Consul's rate limiter answers.

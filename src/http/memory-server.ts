@@ -7,18 +7,24 @@
  * without a leader does), `failNext` (the next call rejects with that error), `sessions` (the sessions an
  * acquire may use besides the store's own), `now` (the clock stamped into timed commands, as a leader does),
  * and the plain fields behind the status, operator and agent endpoints. Session TTLs are not timed here.
+ * Catalog writes and reads use the real store and the server's validation; session creates are not judged
+ * against the catalog here (the server's are: `checked`), so session handler tests need no registered node.
  */
 
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import {
+  type CatalogRead,
+  type CatalogReads,
   type CommandResult,
   encodeCommand,
   InvalidSessionError,
   type KvCommand,
   KvStore,
   normalizeBehavior,
+  preApplyDeregister,
+  preApplyRegister,
   type ReadSpec,
   reads,
   type SessionEntry,
@@ -253,6 +259,31 @@ export class MemoryServer implements ServerApi {
     if (r === null || typeof r === "boolean" || !("kind" in r)) throw new Error("txn: unexpected result");
     return r;
   }
+
+  // ---- catalog: the real store's tables and reads, validated as the server does ----
+
+  private catalogRead<T>(q: QueryOptions, f: (r: CatalogReads) => CatalogRead<T>): Promise<Queried<T>> {
+    return this.block(q, reads.catalog(this.store, f)).then((r) => ({ meta: r.meta, value: r.value.value }));
+  }
+
+  catalogRegister: ServerApi["catalogRegister"] = async (req) => {
+    this.execute({ op: "catalog-register", req: preApplyRegister(req, this.datacenter), time: 0 });
+  };
+  catalogDeregister: ServerApi["catalogDeregister"] = async (req) => {
+    this.execute({ op: "catalog-deregister", req: preApplyDeregister(req, this.datacenter), time: 0 });
+  };
+  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalogRead(q, (r) => r.nodes(q.nodeMeta));
+  catalogServices: ServerApi["catalogServices"] = (q) => this.catalogRead(q, (r) => r.services(q.nodeMeta));
+  catalogService: ServerApi["catalogService"] = (name, tags, q) =>
+    this.catalogRead(q, (r) => r.service(name, tags, q.nodeMeta));
+  catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) =>
+    this.catalogRead(q, (r) => r.nodeServices(node));
+  catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
+  healthNode: ServerApi["healthNode"] = (node, q) => this.catalogRead(q, (r) => r.healthNode(node));
+  healthChecks: ServerApi["healthChecks"] = (s, q) => this.catalogRead(q, (r) => r.healthChecks(s));
+  healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
+    this.catalogRead(q, (r) => r.healthService(s, tags, passing, q.nodeMeta));
+  healthState: ServerApi["healthState"] = (state, q) => this.catalogRead(q, (r) => r.healthState(state));
 
   leaderAddress(): string {
     return this.hasLeader ? ADDRESS : "";

@@ -3,7 +3,10 @@
  * parsers (with their error texts, which users see), the common `parse` step (dc, consistency, wait, index)
  * and Go's url.Values.Encode for messages that echo the query back.
  */
-import { compareKeys } from "../fsm/index.js";
+import { compareKeys, formatGoDuration } from "../fsm/index.js";
+
+export { formatGoDuration };
+
 import type { Consistency, QueryOptions, ServerApi } from "../server/api.js";
 import { parseGoDurationNs } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
@@ -43,33 +46,6 @@ export function parseGoDurationMs(s: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** Go's time.Duration.String for a duration in nanoseconds: "0s", "1.5µs", "12ms", "1m30s", "2h0m0s". */
-export function formatGoDuration(ns: bigint): string {
-  if (ns < 0n) return `-${formatGoDuration(-ns)}`;
-  if (ns === 0n) return "0s";
-  if (ns < 1_000n) return `${ns}ns`;
-  if (ns < 1_000_000n) return `${frac(ns, 3)}µs`;
-  if (ns < 1_000_000_000n) return `${frac(ns, 6)}ms`;
-  const totalSec = ns / 1_000_000_000n;
-  const sec = `${(totalSec % 60n).toString()}${fracPart(ns % 1_000_000_000n, 9)}s`;
-  const totalMin = totalSec / 60n;
-  if (totalMin === 0n) return sec;
-  const hours = totalMin / 60n;
-  const min = `${totalMin % 60n}m${sec}`;
-  return hours === 0n ? min : `${hours}h${min}`;
-}
-
-/** `v / 10^prec` with Go's fmtFrac: trailing zeros dropped, and the dot too when nothing is left. */
-function frac(v: bigint, prec: number): string {
-  const p = 10n ** BigInt(prec);
-  return `${v / p}${fracPart(v % p, prec)}`;
-}
-
-function fracPart(rem: bigint, prec: number): string {
-  if (rem === 0n) return "";
-  return `.${rem.toString().padStart(prec, "0").replace(/0+$/, "")}`;
 }
 
 /** A duration given in milliseconds (ServerApi's unit), as Go prints it. */

@@ -22,7 +22,18 @@ import {
   serviceMaintenance,
   serviceRegister,
 } from "./agent-local.js";
+import {
+  catalogConnect,
+  catalogDatacenters,
+  catalogDeregister,
+  catalogNode,
+  catalogNodes,
+  catalogRegister,
+  catalogService,
+  catalogServices,
+} from "./catalog.js";
 import { errorResponse } from "./errors.js";
+import { healthChecks, healthNode, healthService, healthState } from "./health.js";
 import { kvEndpoint } from "./kv.js";
 import { emptyResponse, type Handler, type HttpRequest, type HttpResponse, textResponse } from "./model.js";
 import {
@@ -60,6 +71,18 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/session/info/", methods: { GET: sessionInfo } },
   { pattern: "/v1/session/node/", methods: { GET: sessionNode } },
   { pattern: "/v1/session/list", methods: { GET: sessionList } },
+  { pattern: "/v1/catalog/register", methods: { PUT: catalogRegister } },
+  { pattern: "/v1/catalog/deregister", methods: { PUT: catalogDeregister } },
+  { pattern: "/v1/catalog/datacenters", methods: { GET: catalogDatacenters } },
+  { pattern: "/v1/catalog/nodes", methods: { GET: catalogNodes } },
+  { pattern: "/v1/catalog/services", methods: { GET: catalogServices } },
+  { pattern: "/v1/catalog/service/", methods: { GET: catalogService } },
+  { pattern: "/v1/catalog/connect/", methods: { GET: catalogConnect } },
+  { pattern: "/v1/catalog/node/", methods: { GET: catalogNode } },
+  { pattern: "/v1/health/node/", methods: { GET: healthNode } },
+  { pattern: "/v1/health/checks/", methods: { GET: healthChecks } },
+  { pattern: "/v1/health/service/", methods: { GET: healthService } },
+  { pattern: "/v1/health/state/", methods: { GET: healthState } },
   { pattern: "/v1/status/leader", methods: { GET: statusLeader } },
   { pattern: "/v1/status/peers", methods: { GET: statusPeers } },
   { pattern: "/v1/operator/raft/configuration", methods: { GET: raftConfiguration } },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AntiEntropy, catalogSyncOf, type NodeInfo } from "./anti-entropy.js";
+import { MemoryServer } from "../http/memory-server.js";
+import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
 import { LocalState } from "./local-state.js";
 import { ManualTimers } from "./local-timers.js";
 import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
@@ -24,12 +25,6 @@ function make() {
 }
 
 describe("anti-entropy", () => {
-  it("finds the catalog port of a server API by its methods, or none", () => {
-    const catalog = new MemoryCatalog();
-    assert.equal(catalogSyncOf(catalog), catalog);
-    assert.equal(catalogSyncOf({ catalogRegister() {}, healthNode() {} }), null);
-  });
-
   it("a full sync at start registers the node, the services and their checks", async () => {
     const { catalog, local, ae } = make();
     await local.registerServiceJson({ Name: "web", Port: 80, Tags: ["a"], Check: { TTL: "10s" } }, false);
@@ -125,5 +120,61 @@ describe("anti-entropy", () => {
     assert.notEqual(catalog.service("n1", "web"), undefined, "restored by the next full sync");
     ae.stop();
     assert.equal(timers.size, 0);
+  });
+});
+
+/**
+ * The same loop against the real catalog tables (the state store behind the HTTP layer's in-memory server, with
+ * the server's pre-apply validation), so that what anti-entropy sends is what the catalog accepts.
+ */
+describe("anti-entropy against the real catalog store", () => {
+  it("registers, updates and removes, keeping serfHealth, with requests the catalog accepts", async () => {
+    const timers = new ManualTimers();
+    const api = new MemoryServer();
+    const local = new LocalState({
+      nodeName: "n1",
+      datacenter: "dc1",
+      timers,
+      persist: null,
+      random: () => 0,
+    });
+    const ae = new AntiEntropy({ catalog: api, local, node: NODE, timers, random: () => 0 });
+    const now = { consistency: "default", minIndex: 0, waitMs: 0 } as const;
+    await api.catalogRegister(
+      reg({
+        Node: "n1",
+        Address: "10.0.0.1",
+        Checks: [chk({ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" })],
+      }),
+    );
+    await api.catalogRegister(
+      reg({ Node: "n1", Address: "10.0.0.1", Service: svc({ ID: "rogue", Service: "rogue" }) }),
+    );
+    await local.registerServiceJson(
+      { Name: "web", Port: 80, Checks: [{ TTL: "1m" }, { TTL: "1m", Status: "passing" }] },
+      false,
+    );
+    await local.registerCheckJson({ Name: "disk", TTL: "1m" });
+    ae.start();
+    await ae.idle();
+    assert.equal(ae.failures, 0);
+    const services = async () =>
+      Object.keys((await api.catalogNodeServices("n1", now)).value?.Services ?? {}).sort();
+    const checks = async () =>
+      Object.fromEntries((await api.healthNode("n1", now)).value.map((c) => [c.CheckID, c.Status]));
+    assert.deepEqual(await services(), ["web"]);
+    assert.deepEqual(await checks(), {
+      disk: "critical",
+      serfHealth: "passing",
+      "service:web:1": "critical",
+      "service:web:2": "passing",
+    });
+    await local.updateTtl("disk", "warning", "80%");
+    await local.deregisterService("web");
+    await ae.idle();
+    assert.deepEqual(await services(), []);
+    assert.deepEqual(await checks(), { disk: "warning", serfHealth: "passing" });
+    ae.stop();
+    local.stop();
   });
 });

@@ -122,24 +122,6 @@ export interface CatalogSync {
   healthNode(node: string, q: QueryOptions): Promise<Queried<readonly CatalogCheck[]>>;
 }
 
-const CATALOG_METHODS: readonly (keyof CatalogSync)[] = [
-  "catalogRegister",
-  "catalogDeregister",
-  "catalogNodeServices",
-  "healthNode",
-];
-
-/**
- * The catalog port of a server API, found by its four method names, or null when the server has no catalog yet
- * (the agent then serves its local state without anti-entropy). Use: the composition root, while the catalog
- * arrives on its own branch; once ServerService has the methods, passing it directly is checked by the compiler.
- */
-export function catalogSyncOf(api: object): CatalogSync | null {
-  const methods = api as Partial<Record<keyof CatalogSync, unknown>>;
-  // The names are the contract: each is called only as the CatalogSync method of the same name.
-  return CATALOG_METHODS.every((n) => typeof methods[n] === "function") ? (api as CatalogSync) : null;
-}
-
 // ---- the loop ----
 
 export const SERF_HEALTH_CHECK = "serfHealth";

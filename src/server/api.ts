@@ -1,8 +1,16 @@
 import type {
+  CatalogDeregisterRequest,
+  CatalogRegisterRequest,
   GetResult,
+  HealthCheckJson,
+  HealthState,
   KeysResult,
   KvCommand,
   ListResult,
+  NodeJson,
+  NodeServicesJson,
+  ServiceEntryJson,
+  ServiceNodeJson,
   SessionEntry,
   SessionGetResult,
   SessionListResult,
@@ -28,6 +36,11 @@ export interface QueryOptions {
   readonly minIndex: number;
   /** How long a blocking query may wait, before jitter; the server caps it (Consul: 10 min). */
   readonly waitMs: number;
+}
+
+/** A catalog read's options: QueryOptions plus Consul's `node-meta=key:value` filters (all must match). */
+export interface CatalogQueryOptions extends QueryOptions {
+  readonly nodeMeta?: readonly (readonly [string, string])[];
 }
 
 /** What Consul sends as X-Consul-Index, X-Consul-KnownLeader, X-Consul-LastContact. */
@@ -148,6 +161,37 @@ export interface ServerApi {
    * Raft and so answers linearizably): `index` with this server's leader knowledge and last contact.
    */
   queryMeta(index: number): QueryMeta;
+
+  /**
+   * The catalog (consul-compat.md §8.2–8.4). Writes are validated with Consul's texts (rejecting with
+   * CatalogError, nothing proposed), then committed through Raft like kvWrite. Reads honour the consistency
+   * mode and block on the catalog with Consul's indexes; values are the JSON shapes of §8.1.
+   */
+  catalogRegister(req: CatalogRegisterRequest): Promise<void>;
+  catalogDeregister(req: CatalogDeregisterRequest): Promise<void>;
+  catalogNodes(q: CatalogQueryOptions): Promise<Queried<NodeJson[]>>;
+  /** Service name → its distinct tags, sorted. */
+  catalogServices(q: CatalogQueryOptions): Promise<Queried<Record<string, string[]>>>;
+  /** The instances of `name` carrying every tag of `tags` (case-insensitive). */
+  catalogService(
+    name: string,
+    tags: readonly string[],
+    q: CatalogQueryOptions,
+  ): Promise<Queried<ServiceNodeJson[]>>;
+  /** The node and its services, or null for an unknown node. */
+  catalogNodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServicesJson | null>>;
+  /** Datacenters, nearest first: this one alone. */
+  catalogDatacenters(): Promise<string[]>;
+  healthNode(node: string, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
+  healthChecks(service: string, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
+  /** `passing`: only the instances whose every check (node checks included) passes. */
+  healthService(
+    service: string,
+    tags: readonly string[],
+    passing: boolean,
+    q: CatalogQueryOptions,
+  ): Promise<Queried<ServiceEntryJson[]>>;
+  healthState(state: HealthState, q: QueryOptions): Promise<Queried<HealthCheckJson[]>>;
 
   /** The leader's server RPC address, or "" when there is none. */
   leaderAddress(): string;

@@ -103,6 +103,8 @@ export class RaftServer {
   indexOffset = 0;
   /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
   lastLeaderContactMs = 0;
+  /** Wall-clock ms when this server last received any raft message from each peer: the leader's liveness signal. */
+  readonly lastHeardMs = new Map<NodeId, number>();
   private failure: Error | null = null;
   /** The raft index of the snapshot this server started from (0: none). */
   private readonly startApplied: number;
@@ -260,8 +262,9 @@ export class RaftServer {
 
   private receive(m: Message): void {
     if (this.stopped) return;
-    if (m.type === "app" || m.type === "heartbeat" || m.type === "snap")
-      this.lastLeaderContactMs = Date.now();
+    const now = Date.now();
+    this.lastHeardMs.set(m.from, now);
+    if (m.type === "app" || m.type === "heartbeat" || m.type === "snap") this.lastLeaderContactMs = now;
     try {
       this.raw.step(m);
     } catch (e) {

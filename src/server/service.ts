@@ -1,6 +1,7 @@
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import {
+  CatalogError,
   type CommandResult,
   decodeCommand,
   encodeCommand,
@@ -39,6 +40,8 @@ import type {
   SessionRequest,
 } from "./api.js";
 import { BlobStore } from "./blobs.js";
+import { CatalogEndpoints, reconcileHost } from "./catalog-api.js";
+import { CatalogReconciler } from "./catalog-reconcile.js";
 import type { LocalAgent } from "./local-state.js";
 import type { Metrics } from "./metrics.js";
 import type { ProposalResult, RaftServer } from "./raft-server.js";
@@ -70,6 +73,9 @@ export class ServerService implements ServerApi {
   private readonly startedAt = new Date().toISOString();
   /** The leader's session TTL timers; idle on followers. */
   readonly sessionTimers: SessionTimers;
+  /** The leader's registration of the servers in the catalog; idle on followers. */
+  readonly reconciler: CatalogReconciler;
+  private readonly catalog: CatalogEndpoints;
 
   /**
    * Test-only (CAIRN_TEST_SNAPSHOT_THROTTLE_MS): slows archive streaming to 4 KiB per interval, so tests can
@@ -93,6 +99,14 @@ export class ServerService implements ServerApi {
       log: (level, msg) => raft.log(level, msg),
     });
     raft.leadershipListeners.add((leader) => this.sessionTimers.leadershipChanged(leader));
+    this.catalog = new CatalogEndpoints({
+      datacenter,
+      kv: this.kv,
+      query: (q, spec) => this.query(q, spec),
+      propose: (cmd) => this.propose(cmd),
+    });
+    this.reconciler = new CatalogReconciler(reconcileHost(raft, this.catalog, datacenter, VERSION));
+    raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));
     const t = raft.transport;
     t.onRequest(FORWARD_WRITE, async (_from, body) =>
       utf8.encode(JSON.stringify(await this.writeHere(body))),
@@ -191,6 +205,21 @@ export class ServerService implements ServerApi {
     return this.query(q, reads.sessionNode(this.kv, node));
   }
 
+  // ---- catalog (catalog-api.ts) ----
+
+  catalogRegister: ServerApi["catalogRegister"] = (req) => this.catalog.register(req);
+  catalogDeregister: ServerApi["catalogDeregister"] = (req) => this.catalog.deregister(req);
+  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalog.nodes(q);
+  catalogServices: ServerApi["catalogServices"] = (q) => this.catalog.services(q);
+  catalogService: ServerApi["catalogService"] = (name, tags, q) => this.catalog.service(name, tags, q);
+  catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) => this.catalog.nodeServices(node, q);
+  catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
+  healthNode: ServerApi["healthNode"] = (node, q) => this.catalog.healthNode(node, q);
+  healthChecks: ServerApi["healthChecks"] = (service, q) => this.catalog.healthChecks(service, q);
+  healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
+    this.catalog.healthService(s, tags, passing, q);
+  healthState: ServerApi["healthState"] = (state, q) => this.catalog.healthState(state, q);
+
   // ---- writes ----
 
   async kvWrite(cmd: KvCommand): Promise<boolean> {
@@ -205,7 +234,7 @@ export class ServerService implements ServerApi {
     // Consul's endpoint checks these before Raft, so a refused create uses no index.
     const bad = validateSessionTtl(session.TTL) ?? normalizeBehavior(session.Behavior);
     if (bad instanceof Error) throw bad;
-    const r = await this.propose({ op: "session-create", session, time: 0 });
+    const r = await this.propose({ op: "session-create", session, time: 0, checked: true });
     if (r instanceof Error) throw r;
     return session.ID;
   }
@@ -261,6 +290,8 @@ export class ServerService implements ServerApi {
       const refused = this.lockDelayRefusal(decoded, now);
       if (refused !== null) return toWire(refused);
       const cmd = passLockDelay(decoded);
+      // A new leader registers the servers first, so sessions created at start find their node and serfHealth.
+      if (cmd.op === "session-create" && cmd.checked === true) await this.reconciler.reconciled(5000);
       const r = await this.raft.proposeLocal(encodeCommand(cmd));
       if (cmd.op === "session-renew" && r !== null && typeof r === "object" && "ID" in r) {
         this.sessionTimers.renew(r);
@@ -549,6 +580,8 @@ function stampTime(cmd: KvCommand, now: number): KvCommand {
     case "session-renew":
     case "session-invalidate":
     case "txn":
+    case "catalog-register":
+    case "catalog-deregister":
       return { ...cmd, time: now };
     default:
       return cmd;
@@ -610,6 +643,8 @@ function unwrap(a: WriteAnswer): CommandResult {
       return new TxnTooLargeError(a.error);
     case "txn_failed":
       return new TxnFailedError(a.errors ?? []);
+    case "catalog":
+      return new CatalogError(a.error);
     default:
       throw new InvalidWriteError(a.error);
   }

@@ -1,0 +1,29 @@
+/**
+ * /v1/health/*: node/<node>, checks/<service>, service/<service> and state/<state> as Consul's
+ * agent/health_endpoint.go serves them (consul-compat.md §8.4): blocking reads with Consul's indexes, `tag`
+ * (repeatable), `passing` (presence-based, its value a Go bool), `node-meta`, `near`, `filter` (refused).
+ */
+import { HEALTH_STATES, type HealthState } from "../fsm/index.js";
+import { readHandler, tagsOf } from "./catalog.js";
+import { HttpError } from "./errors.js";
+
+/** Go's strconv.ParseBool, with "" (a bare `?passing`) as true. */
+function parsePassing(q: URLSearchParams): boolean {
+  if (!q.has("passing")) return false;
+  const v = q.get("passing") ?? "";
+  if (["", "1", "t", "T", "true", "TRUE", "True"].includes(v)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(v)) return false;
+  throw new HttpError(400, "Invalid value for ?passing");
+}
+
+export const healthNode = readHandler("Missing node name", (api, node, q) => api.healthNode(node, q));
+export const healthChecks = readHandler("Missing service name", (api, s, q) => api.healthChecks(s, q));
+export const healthService = readHandler("Missing service name", (api, s, q, req) =>
+  api.healthService(s, tagsOf(req), parsePassing(req.query), q),
+);
+export const healthState = readHandler("Missing check state", (api, state, q) => {
+  if (!(HEALTH_STATES as readonly string[]).includes(state)) {
+    throw new HttpError(400, `Invalid check state: '${state}'`);
+  }
+  return api.healthState(state as HealthState, q);
+});
