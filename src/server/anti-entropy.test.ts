@@ -31,8 +31,8 @@ describe("anti-entropy", () => {
     await local.registerCheckJson({ Name: "disk", TTL: "10s" });
     ae.start();
     await ae.idle();
-    assert.equal(catalog.nodes.get("n1")?.address, "10.0.0.1");
-    assert.deepEqual(catalog.nodes.get("n1")?.meta, { "consul-network-segment": "" });
+    assert.equal(catalog.nodes.get("n1")?.node.Address, "10.0.0.1");
+    assert.deepEqual(catalog.nodes.get("n1")?.node.Meta, { "consul-network-segment": "" });
     assert.deepEqual(catalog.service("n1", "web")?.Tags, ["a"]);
     assert.equal(catalog.check("n1", "service:web")?.ServiceName, "web");
     assert.equal(catalog.check("n1", "disk")?.Status, "critical");

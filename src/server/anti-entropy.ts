@@ -12,119 +12,35 @@
  *   changes go at once. A full sync pushes everything that differs.
  * - Never touched: the `serfHealth` check, which the leader owns, and on a server the `consul` service.
  *
- * The catalog is reached through CatalogSync, a structural subset of the ServerApi (the catalog endpoints'
- * methods), in Consul's JSON shapes (consul-compat.md §8.1, §8.2).
+ * The catalog is reached through CatalogSync, the ServerApi's catalog methods, in Consul's JSON shapes
+ * (consul-compat.md §8.1, §8.2).
  */
-import type { Queried, QueryOptions } from "./api.js";
+import {
+  type CatalogRegisterRequest,
+  type CheckSpec,
+  type HealthCheckJson,
+  SERF_CHECK_ID,
+  type ServiceJson,
+  type ServiceSpec,
+} from "../fsm/index.js";
+import type { QueryOptions, ServerApi } from "./api.js";
 import type { ServiceDef } from "./local-defs.js";
-import type { HealthCheck, HealthCheckDefinition } from "./local-json.js";
+import type { HealthCheck } from "./local-json.js";
 import type { LocalState } from "./local-state.js";
 import type { Timers } from "./local-timers.js";
 
-// ---- the port: request and response shapes (Consul's JSON) ----
-
-/** A service in a register request (structs.NodeService), every field given. */
-export interface ServiceSpec {
-  readonly ID: string;
-  readonly Service: string;
-  readonly Tags: readonly string[];
-  readonly Address: string;
-  readonly TaggedAddresses: Readonly<Record<string, { readonly Address: string; readonly Port: number }>>;
-  readonly Meta: Readonly<Record<string, string>>;
-  readonly Port: number;
-  readonly Weights: { readonly Passing: number; readonly Warning: number };
-  readonly EnableTagOverride: boolean;
-  /** "" (a typical service): the only kind an agent of cairn registers. */
-  readonly Kind: string;
-}
-
-/** A check in a register request (structs.HealthCheck), every field given. */
-export interface CheckSpec {
-  readonly Node: string;
-  readonly CheckID: string;
-  readonly Name: string;
-  readonly Status: string;
-  readonly Notes: string;
-  readonly Output: string;
-  /** "" for a node check. */
-  readonly ServiceID: string;
-  readonly Type: string;
-  readonly Definition: HealthCheckDefinition;
-}
-
 /**
- * structs.RegisterRequest as PUT /v1/catalog/register takes it, in the normalized form the ServerApi receives
- * (Check folded into Checks, absent fields as their zero values).
+ * What anti-entropy needs of the catalog: the ServerApi's catalog methods (register and deregister in the
+ * normalized request shapes, the node's services, the node's checks). A port of its own so that the loop is
+ * tested against an in-memory catalog as well as the real store.
  */
-export interface RegisterRequest {
-  readonly ID: string;
-  readonly Node: string;
-  readonly Address: string;
-  readonly Datacenter: string;
-  readonly TaggedAddresses: Readonly<Record<string, string>>;
-  readonly NodeMeta: Readonly<Record<string, string>>;
-  readonly Service: ServiceSpec | null;
-  readonly Checks: readonly CheckSpec[];
-  readonly SkipNodeUpdate: boolean;
-}
-
-/** structs.DeregisterRequest: ServiceID and CheckID "" when not given (then the whole node goes). */
-export interface DeregisterRequest {
-  readonly Node: string;
-  readonly Datacenter: string;
-  readonly ServiceID: string;
-  readonly CheckID: string;
-}
-
-/** The fields of a catalog Node this loop reads. */
-export interface CatalogNode {
-  readonly Address?: unknown;
-  readonly TaggedAddresses?: unknown;
-  readonly Meta?: unknown;
-}
-
-/** The fields of a catalog Service this loop compares. */
-export interface CatalogService {
-  readonly ID: string;
-  readonly Service?: unknown;
-  readonly Tags?: unknown;
-  readonly Meta?: unknown;
-  readonly Port?: unknown;
-  readonly Address?: unknown;
-  readonly TaggedAddresses?: unknown;
-  readonly Weights?: unknown;
-  readonly EnableTagOverride?: unknown;
-}
-
-/** The fields of a catalog HealthCheck this loop compares. */
-export interface CatalogCheck {
-  readonly CheckID: string;
-  readonly Name?: unknown;
-  readonly Status?: unknown;
-  readonly Notes?: unknown;
-  readonly Output?: unknown;
-  readonly ServiceID?: unknown;
-  readonly ServiceName?: unknown;
-}
-
-/** GET /v1/catalog/node/<node>. */
-export interface NodeServices {
-  readonly Node: CatalogNode;
-  readonly Services: Readonly<Record<string, CatalogService>>;
-}
-
-/** What anti-entropy needs of the catalog; ServerApi's catalog methods satisfy it. */
-export interface CatalogSync {
-  catalogRegister(req: RegisterRequest): Promise<unknown>;
-  catalogDeregister(req: DeregisterRequest): Promise<unknown>;
-  /** null for a node the catalog does not have. */
-  catalogNodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServices | null>>;
-  healthNode(node: string, q: QueryOptions): Promise<Queried<readonly CatalogCheck[]>>;
-}
+export type CatalogSync = Pick<
+  ServerApi,
+  "catalogRegister" | "catalogDeregister" | "catalogNodeServices" | "healthNode"
+>;
 
 // ---- the loop ----
 
-export const SERF_HEALTH_CHECK = "serfHealth";
 export const CONSUL_SERVICE = "consul";
 export const FULL_SYNC_INTERVAL_MS = 60_000;
 export const RETRY_INTERVAL_MS = 15_000;
@@ -175,7 +91,7 @@ function canonical(v: unknown): string {
 }
 
 /** The compared fields of a service, local or from the catalog (absent collections as empty). */
-function serviceHash(s: CatalogService | ServiceSpec): string {
+function serviceHash(s: ServiceJson | ServiceSpec): string {
   const r = s as unknown as Record<string, unknown>;
   return canonical([
     r.ID,
@@ -222,7 +138,7 @@ export function checkSpec(c: HealthCheck): CheckSpec {
   };
 }
 
-function checkHash(c: CatalogCheck | HealthCheck): string {
+function checkHash(c: HealthCheckJson | HealthCheck): string {
   return canonical([
     c.CheckID,
     c.Name,
@@ -344,13 +260,13 @@ export class AntiEntropy {
       if (this.owned(s.ID)) this.services.set(s.ID, { hash: serviceHash(s), pushedAtMs: at });
     }
     for (const c of checks) {
-      if (c.CheckID === SERF_HEALTH_CHECK || !this.owned(String(c.ServiceID ?? ""))) continue;
+      if (c.CheckID === SERF_CHECK_ID || !this.owned(String(c.ServiceID ?? ""))) continue;
       this.checks.set(c.CheckID, { hash: checkHash(c), status: String(c.Status ?? ""), pushedAtMs: at });
       this.checkServices.set(c.CheckID, String(c.ServiceID ?? ""));
     }
   }
 
-  private nodeRequest(): RegisterRequest {
+  private nodeRequest(): CatalogRegisterRequest {
     const n = this.o.node;
     return {
       ID: n.id,

@@ -4,6 +4,7 @@
  * catalog), and the persisted CheckType (durations as integer nanoseconds, as Go's encoding/json writes
  * time.Duration).
  */
+import type { CheckDefinition } from "../fsm/index.js";
 import { type CheckProbe, type CheckStatus, goDuration, type ServiceDef } from "./local-defs.js";
 
 /** A plain JSON value as these shapes use it. */
@@ -27,18 +28,8 @@ export interface HealthCheck {
   readonly Definition: HealthCheckDefinition;
 }
 
-/** structs.HealthCheckDefinition as JSON: omitempty fields, durations as Go strings ("10s"). */
-export interface HealthCheckDefinition {
-  readonly HTTP?: string;
-  readonly Header?: Readonly<Record<string, readonly string[]>>;
-  readonly Method?: string;
-  readonly Body?: string;
-  readonly TLSSkipVerify?: boolean;
-  readonly TCP?: string;
-  readonly Interval?: string;
-  readonly Timeout?: string;
-  readonly DeregisterCriticalServiceAfter?: string;
-}
+/** structs.HealthCheckDefinition as JSON (the catalog's type): omitempty fields, durations as Go strings. */
+export type HealthCheckDefinition = CheckDefinition;
 
 export function checkType(p: CheckProbe | null): string {
   if (p === null) return "";

@@ -6,24 +6,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type {
-  CatalogCheck,
-  CatalogService,
-  CatalogSync,
+  CatalogDeregisterRequest,
+  CatalogRegisterRequest,
   CheckSpec,
-  DeregisterRequest,
-  NodeServices,
-  RegisterRequest,
+  HealthCheckJson,
+  NodeJson,
+  NodeServicesJson,
+  ServiceJson,
   ServiceSpec,
-} from "./anti-entropy.js";
+} from "../fsm/index.js";
+import type { CatalogSync } from "./anti-entropy.js";
 import type { Queried } from "./api.js";
 
 interface MemNode {
-  address: string;
-  tagged: Record<string, string>;
-  meta: Record<string, string>;
-  services: Map<string, ServiceSpec>;
-  /** As the catalog stores checks: with the name of their service filled in. */
-  checks: Map<string, CheckSpec & { ServiceName: string }>;
+  node: NodeJson;
+  services: Map<string, ServiceJson>;
+  checks: Map<string, HealthCheckJson>;
 }
 
 export class CatalogRuleError extends Error {}
@@ -60,7 +58,7 @@ export function chk(c: Partial<CheckSpec>): CheckSpec {
   };
 }
 
-export function reg(r: Partial<RegisterRequest> & { Node: string }): RegisterRequest {
+export function reg(r: Partial<CatalogRegisterRequest> & { Node: string }): CatalogRegisterRequest {
   return {
     ID: "",
     Address: "",
@@ -74,10 +72,15 @@ export function reg(r: Partial<RegisterRequest> & { Node: string }): RegisterReq
   };
 }
 
-export function dereg(r: Partial<DeregisterRequest> & { Node: string }): DeregisterRequest {
+export function dereg(r: Partial<CatalogDeregisterRequest> & { Node: string }): CatalogDeregisterRequest {
   return { Datacenter: "dc1", ServiceID: "", CheckID: "", ...r };
 }
 
+/**
+ * The catalog's rules of §8.2 over plain maps: node upsert (SkipNodeUpdate keeps an existing node), service ID
+ * defaulting to its name, checks with Node, CheckID (default Name), Status (default critical) and the name and
+ * tags of their service, which must exist; deregistration of a node, a service with its checks, or a check.
+ */
 export class MemoryCatalog implements CatalogSync {
   readonly nodes = new Map<string, MemNode>();
   /** Every write, in order: "register <node> <service|-> [checks]" / "deregister <node> <service|check|->". */
@@ -96,37 +99,61 @@ export class MemoryCatalog implements CatalogSync {
     if (e !== null) throw e;
   }
 
-  async catalogRegister(req: RegisterRequest): Promise<void> {
+  private upsertNode(req: CatalogRegisterRequest): MemNode {
+    const have = this.nodes.get(req.Node);
+    if (req.SkipNodeUpdate && have !== undefined) return have;
+    if (req.Address === "") throw new CatalogRuleError("Must provide address if SkipNodeUpdate is not set");
+    const node: NodeJson = {
+      ID: req.ID,
+      Node: req.Node,
+      Address: req.Address,
+      Datacenter: req.Datacenter,
+      TaggedAddresses: { ...req.TaggedAddresses },
+      Meta: { ...req.NodeMeta },
+      CreateIndex: have?.node.CreateIndex ?? this.index,
+      ModifyIndex: this.index,
+    };
+    const n = have ?? { node, services: new Map(), checks: new Map() };
+    n.node = node;
+    this.nodes.set(req.Node, n);
+    return n;
+  }
+
+  async catalogRegister(req: CatalogRegisterRequest): Promise<void> {
     this.maybeFail();
     if (req.Node === "") throw new CatalogRuleError("Must provide node");
-    let node = this.nodes.get(req.Node);
-    if (!(req.SkipNodeUpdate && node !== undefined)) {
-      if (req.Address === "") throw new CatalogRuleError("Must provide address if SkipNodeUpdate is not set");
-      const fresh = { address: req.Address, tagged: { ...req.TaggedAddresses }, meta: { ...req.NodeMeta } };
-      node =
-        node === undefined
-          ? { ...fresh, services: new Map(), checks: new Map() }
-          : Object.assign(node, fresh);
-      this.nodes.set(req.Node, node);
-    }
-    const n = node as MemNode;
     const s = req.Service;
+    if (s !== null && s.Service === "") throw new CatalogRuleError("Must provide service name with ID");
+    const n = this.upsertNode(req);
     if (s !== null) {
-      if (s.Service === "") throw new CatalogRuleError("Must provide service name with ID");
-      n.services.set(s.ID || s.Service, { ...s, ID: s.ID || s.Service });
+      const id = s.ID || s.Service;
+      const { Kind: _kind, ...rest } = s;
+      n.services.set(id, { ...rest, ID: id, CreateIndex: this.index, ModifyIndex: this.index });
     }
     for (const c of req.Checks) {
-      if (c.ServiceID !== "" && !n.services.has(c.ServiceID))
+      const owner = c.ServiceID === "" ? undefined : n.services.get(c.ServiceID);
+      if (c.ServiceID !== "" && owner === undefined)
         throw new CatalogRuleError(`Unknown service ID ${c.ServiceID} for check`);
       const id = c.CheckID || c.Name;
-      const ServiceName = n.services.get(c.ServiceID)?.Service ?? "";
-      n.checks.set(id, { ...c, Node: req.Node, CheckID: id, Status: c.Status || "critical", ServiceName });
+      n.checks.set(id, {
+        ...c,
+        Node: req.Node,
+        CheckID: id,
+        Status: c.Status || "critical",
+        ServiceName: owner?.Service ?? "",
+        ServiceTags: owner?.Tags ?? [],
+        Interval: c.Definition.Interval ?? "",
+        Timeout: c.Definition.Timeout ?? "",
+        ExposedPort: 0,
+        CreateIndex: this.index,
+        ModifyIndex: this.index,
+      });
     }
     this.index++;
     this.log.push(`register ${req.Node} ${s?.ID ?? "-"} [${req.Checks.map((c) => c.CheckID).join(",")}]`);
   }
 
-  async catalogDeregister(req: DeregisterRequest): Promise<void> {
+  async catalogDeregister(req: CatalogDeregisterRequest): Promise<void> {
     this.maybeFail();
     const n = this.nodes.get(req.Node);
     this.log.push(`deregister ${req.Node} ${req.ServiceID || req.CheckID || "-"}`);
@@ -139,30 +166,24 @@ export class MemoryCatalog implements CatalogSync {
     else this.nodes.delete(req.Node);
   }
 
-  async catalogNodeServices(node: string): Promise<Queried<NodeServices | null>> {
+  async catalogNodeServices(node: string): Promise<Queried<NodeServicesJson | null>> {
     this.maybeFail();
     const n = this.nodes.get(node);
-    if (n === undefined) return { meta: this.meta(), value: null };
-    return {
-      meta: this.meta(),
-      value: {
-        Node: { Address: n.address, TaggedAddresses: { ...n.tagged }, Meta: { ...n.meta } },
-        Services: Object.fromEntries(n.services),
-      },
-    };
+    const value = n === undefined ? null : { Node: n.node, Services: Object.fromEntries(n.services) };
+    return { meta: this.meta(), value };
   }
 
-  async healthNode(node: string): Promise<Queried<readonly CatalogCheck[]>> {
+  async healthNode(node: string): Promise<Queried<HealthCheckJson[]>> {
     this.maybeFail();
     return { meta: this.meta(), value: [...(this.nodes.get(node)?.checks.values() ?? [])] };
   }
 
   /** A service on a node as the catalog holds it. */
-  service(node: string, id: string): CatalogService | undefined {
+  service(node: string, id: string): ServiceJson | undefined {
     return this.nodes.get(node)?.services.get(id);
   }
 
-  check(node: string, id: string): (CheckSpec & { ServiceName: string }) | undefined {
+  check(node: string, id: string): HealthCheckJson | undefined {
     return this.nodes.get(node)?.checks.get(id);
   }
 }
@@ -174,7 +195,7 @@ describe("MemoryCatalog (the anti-entropy tests' catalog) follows §8.2", () => 
     await assert.rejects(c.catalogRegister(reg({ Node: "n" })), /Must provide address/);
     await c.catalogRegister(reg({ Node: "n", Address: "1.2.3.4" }));
     await c.catalogRegister(reg({ Node: "n", SkipNodeUpdate: true }));
-    assert.equal(c.nodes.get("n")?.address, "1.2.3.4");
+    assert.equal(c.nodes.get("n")?.node.Address, "1.2.3.4");
   });
 
   it("defaults service IDs and check IDs and statuses, and refuses a check of an unknown service", async () => {
