@@ -87,6 +87,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     return 1;
   }
   server.service.local = localAgent.local;
+  // A leader appearing ends the "No cluster leader" failures of anti-entropy's first syncs: retry then.
+  server.raft.leadershipListeners.add(() => localAgent.antiEntropy?.serversChanged());
   const http = createHttpServer(server.service, {
     // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
     bodyBytesMax: 16 * 1024 * 1024,

@@ -121,6 +121,24 @@ describe("anti-entropy", () => {
     ae.stop();
     assert.equal(timers.size, 0);
   });
+
+  it("a failing agent retries at once when the servers change, a healthy one does not sync for it", async () => {
+    const { catalog, local, ae, timers } = make();
+    await local.registerServiceJson({ Name: "web" }, false);
+    catalog.failNext = new Error("No cluster leader");
+    ae.start();
+    await ae.idle();
+    ae.serversChanged();
+    timers.advance(0);
+    await ae.idle();
+    assert.notEqual(catalog.service("n1", "web"), undefined, "retried without waiting 15 s");
+    const writes = catalog.log.length;
+    ae.serversChanged();
+    timers.advance(3_000);
+    await ae.idle();
+    assert.equal(catalog.log.length, writes);
+    ae.stop();
+  });
 });
 
 /**

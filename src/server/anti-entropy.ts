@@ -45,6 +45,8 @@ export const CONSUL_SERVICE = "consul";
 export const FULL_SYNC_INTERVAL_MS = 60_000;
 export const RETRY_INTERVAL_MS = 15_000;
 export const CHECK_UPDATE_INTERVAL_MS = 5 * 60_000;
+/** A failing agent retries within this long after the servers change. */
+export const SERVER_CHANGE_STAGGER_MS = 3_000;
 /** Syncs one wake-up may run back to back before yielding (changes arriving during a sync queue one more). */
 const SYNCS_PER_WAKE_MAX = 16;
 
@@ -164,6 +166,8 @@ export class AntiEntropy {
   private deferCancel: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
   private stopped = false;
+  /** The last sync failed: a retry is armed, and news of the servers may bring it forward. */
+  private failing = false;
   /** Syncs completed and failed (for tests and metrics). */
   syncs = 0;
   failures = 0;
@@ -176,6 +180,15 @@ export class AntiEntropy {
   start(): void {
     this.unsubscribe = this.o.local.onChange(() => this.request(false));
     this.request(true);
+  }
+
+  /**
+   * The servers changed (a leader appeared, this server joined): a failing agent retries within 3 s instead of
+   * waiting out its retry interval, as Consul's agent does when a server joins.
+   */
+  serversChanged(): void {
+    if (!this.failing || this.stopped) return;
+    this.schedule(Math.floor((this.o.random ?? Math.random)() * SERVER_CHANGE_STAGGER_MS));
   }
 
   stop(): void {
@@ -221,9 +234,11 @@ export class AntiEntropy {
         if (full) await this.readCatalog();
         await this.push(full);
         this.syncs++;
+        this.failing = false;
         if (full) this.schedule(this.stagger(this.o.intervalMs ?? FULL_SYNC_INTERVAL_MS));
       } catch (e) {
         this.failures++;
+        this.failing = true;
         this.o.log?.(
           "warn",
           `anti-entropy: syncing with the catalog failed: ${e instanceof Error ? e.message : String(e)}`,
