@@ -305,7 +305,8 @@ export class AntiEntropy {
       this.nodeInSync = true;
     }
     for (const id of [...this.services.keys()]) {
-      if (local.service(id) !== undefined) continue;
+      // A deregistration with neither ServiceID nor CheckID removes the whole node: never send one.
+      if (id === "" || local.service(id) !== undefined) continue;
       await this.o.catalog.catalogDeregister({
         Node: n.node,
         Datacenter: n.datacenter,
@@ -318,7 +319,7 @@ export class AntiEntropy {
         if (this.checkServices.get(cid) === id) this.checks.delete(cid);
     }
     for (const id of [...this.checks.keys()]) {
-      if (local.check(id) !== undefined) continue;
+      if (id === "" || local.check(id) !== undefined) continue;
       await this.o.catalog.catalogDeregister({
         Node: n.node,
         Datacenter: n.datacenter,
