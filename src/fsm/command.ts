@@ -312,3 +312,32 @@ function decodeFields(op: KvOp, r: Reader): KvCommand {
       return unreachable(op, "decode command");
   }
 }
+
+/**
+ * The leader's clock (ms) goes into every command that carries one, whatever the caller put there: the FSM's
+ * only notion of time. Used by the server before proposing, and by the simulator's leader alike.
+ */
+export function stampTime(cmd: KvCommand, now: number): KvCommand {
+  switch (cmd.op) {
+    case "acquire":
+    case "session-create":
+    case "session-destroy":
+    case "session-renew":
+    case "session-invalidate":
+    case "txn":
+    case "catalog-register":
+    case "catalog-deregister":
+      return { ...cmd, time: now };
+    default:
+      return cmd;
+  }
+}
+
+/**
+ * After the leader judged lock-delay (in memory, as Consul), an acquire carries a time no replica's deadline can
+ * exceed, so every replica applies it alike whatever lock-delays it remembers (a replica restored from a snapshot
+ * has none).
+ */
+export function passLockDelay(cmd: KvCommand): KvCommand {
+  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
+}

@@ -44,6 +44,8 @@ export {
   type KvCommand,
   type KvOp,
   type KvValue,
+  passLockDelay,
+  stampTime,
   VALUE_BYTES_MAX,
 } from "./command.js";
 export { DurationSyntaxError, formatGoDuration, parseGoDuration } from "./duration.js";

@@ -276,11 +276,10 @@ export class KvStore implements KvTables, SessionTables {
     return {
       isValid: (id) => this.sessionMap.has(id),
       isLockDelayed: (key) => {
+        // Judging never forgets a delay: the leader passes acquires with a time past every deadline, and the
+        // delay must outlive them for its own later judgments (expired ones go in destroySession).
         const until = this.delays.get(key);
-        if (until === undefined || time === undefined) return false;
-        if (time < until) return true;
-        this.delays.delete(key); // expired: forget it, identically on every replica
-        return false;
+        return until !== undefined && time !== undefined && time < until;
       },
     };
   }
@@ -427,6 +426,8 @@ export class KvStore implements KvTables, SessionTables {
     const held: KvEntry[] = [];
     for (const [, e] of this.kvMap.entries()) if (e.Session === id) held.push(e);
     const until = lockDelayUntil(time, s.LockDelay);
+    // Forget delays expired by this command's time (a real leader clock), identically on every replica.
+    for (const [key, at] of [...this.delays]) if (at <= time) this.delays.delete(key);
     for (const e of held) {
       if (s.Behavior === "delete") this.deleteKey(idx, e.Key, t);
       else this.write(idx, e.Key, e.Value, e.Flags, "", e.LockIndex, t);

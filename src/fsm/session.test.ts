@@ -152,9 +152,23 @@ describe("session commands", () => {
       assert.equal(l.store.lockDelays.get("k"), 20_000);
       assert.equal(l.run(acquire("k", S2, 19_999)), false, "inside lock-delay");
       assert.equal(l.run(acquire("k", S2, 20_000)), true, "at time + delay");
-      assert.equal(l.store.lockDelays.has("k"), false);
+      assert.equal(l.store.lockDelays.get("k"), 20_000, "kept until an invalidation past it forgets it");
+      l.run({ op: "session-destroy", id: "unknown", time: 20_000 });
+      assert.equal(l.store.lockDelays.get("k"), 20_000, "destroying an unknown session changes nothing");
     });
   }
+
+  it("keeps a lock-delay through an acquire the leader let pass with a time past every deadline", () => {
+    // The server judges lock-delay on the leader, then proposes the acquire with Number.MAX_SAFE_INTEGER so
+    // that replicas apply it alike. An acquire proposed before the leader applied the invalidation lands
+    // after it; it must not erase the delay that the leader goes on judging later acquires by.
+    const l = new Log();
+    l.run(create({ LockDelay: 15_000_000_000 }));
+    l.run(acquire("k", S1, 1000));
+    l.run({ op: "session-invalidate", id: S1, time: 5000 });
+    assert.ok(l.run(acquire("k", S1, Number.MAX_SAFE_INTEGER)) instanceof InvalidSessionError);
+    assert.equal(l.store.lockDelays.get("k"), 20_000, "the leader still refuses acquires of k until 20 s");
+  });
 
   it("caps lock-delay at 60s; release does not start one", () => {
     const l = new Log();
@@ -168,6 +182,12 @@ describe("session commands", () => {
     l.run({ op: "session-destroy", id: S1, time: 1000 });
     l.run({ op: "session-destroy", id: S2, time: 1000 });
     assert.deepEqual([...l.store.lockDelays], [["a", 61_000]]);
+    l.run(create({ ID: S2 }));
+    l.run({ op: "session-destroy", id: S2, time: 60_999 });
+    assert.deepEqual([...l.store.lockDelays], [["a", 61_000]], "not expired yet");
+    l.run(create({ ID: S2 }));
+    l.run({ op: "session-destroy", id: S2, time: 61_000 });
+    assert.equal(l.store.lockDelays.size, 0, "an invalidation forgets the delays expired by its time");
   });
 
   it("wakes session watchers on session writes only", () => {

@@ -11,11 +11,13 @@ import {
   type KvEntry,
   type KvStore,
   normalizeBehavior,
+  passLockDelay,
   type ReadSpec,
   reads,
   type SessionEntry,
   SessionIdError,
   SessionTtlError,
+  stampTime,
   TxnFailedError,
   type TxnOp,
   type TxnOpError,
@@ -562,31 +564,6 @@ type WriteAnswer =
       readonly session?: string;
       readonly errors?: readonly TxnOpError[];
     };
-
-/** The leader's clock goes into every command that carries one: the FSM judges lock-delays by it. */
-/**
- * After the leader judged lock-delay, the command carries a time no replica's deadline can exceed, so every
- * replica applies it alike whatever lock-delays it remembers (and forgets the expired ones alike).
- */
-function passLockDelay(cmd: KvCommand): KvCommand {
-  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
-}
-
-function stampTime(cmd: KvCommand, now: number): KvCommand {
-  switch (cmd.op) {
-    case "acquire":
-    case "session-create":
-    case "session-destroy":
-    case "session-renew":
-    case "session-invalidate":
-    case "txn":
-    case "catalog-register":
-    case "catalog-deregister":
-      return { ...cmd, time: now };
-    default:
-      return cmd;
-  }
-}
 
 function toWire(r: ProposalResult): WriteAnswer {
   if (r instanceof Error) {

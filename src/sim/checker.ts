@@ -1,5 +1,5 @@
 import type { Entry, NodeId, Ready } from "../raft/types.js";
-import { fnv1a, fnv1aBytes } from "../util/hash.js";
+import { fnv1aBytes } from "../util/hash.js";
 import type { SimNode } from "./node.js";
 
 export class InvariantViolation extends Error {
@@ -125,8 +125,8 @@ export class Checker {
   }
 
   /** Two replicas' snapshots taken at the same index must be byte-identical (DESIGN.md, issue 6 item 8). */
-  onSnapshotSaved(node: SimNode, index: number, data: string): void {
-    const h = fnv1a(data);
+  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
+    const h = fnv1aBytes(data);
     const seen = this.snapshotHash.get(index);
     if (seen === undefined) this.snapshotHash.set(index, h);
     else if (seen !== h) {
@@ -143,7 +143,7 @@ export class Checker {
 
   /** Replicas at the same index hold byte-identical state (so their snapshots are byte-identical too). */
   private checkStateHash(node: SimNode, index: number): void {
-    const h = node.kv.hash();
+    const h = node.kv.digest();
     const seen = this.stateHash.get(index);
     if (seen === undefined) this.stateHash.set(index, h);
     else if (seen !== h) {

@@ -5,11 +5,11 @@ import type { Rng } from "../util/rng.js";
 /** A write handed to the disk and not yet fsynced: lost, or torn, if the server crashes first. */
 interface PendingWrite {
   readonly snapshot: SnapshotMeta | null;
-  readonly snapshotData: string | null;
+  readonly snapshotData: Uint8Array | null;
   readonly entries: readonly Entry[];
   readonly hardState: HardState | null;
   /** Blobs of restore entries, written with them. */
-  readonly blobs: ReadonlyMap<string, string>;
+  readonly blobs: ReadonlyMap<string, Uint8Array>;
 }
 
 /**
@@ -20,7 +20,7 @@ interface PendingWrite {
 export class SimDisk {
   readonly storage = new MemoryStorage();
   /** Snapshot data and restore blobs by handle. */
-  readonly blobs = new Map<string, string>();
+  readonly blobs = new Map<string, Uint8Array>();
   private pending: PendingWrite | null = null;
 
   constructor(bootstrap: ConfState | null) {
@@ -59,7 +59,7 @@ export class SimDisk {
   }
 
   /** Saves a state machine snapshot (written atomically, as storage/ does) and compacts the log behind it. */
-  saveSnapshot(index: number, conf: ConfState, data: string, handle: string): void {
+  saveSnapshot(index: number, conf: ConfState, data: Uint8Array, handle: string): void {
     this.blobs.set(handle, data);
     const old = this.storage.snapshot().handle;
     this.storage.createSnapshot(index, conf, handle);

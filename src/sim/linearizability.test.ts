@@ -83,6 +83,13 @@ function applyToRegister(register: Map<string, string>, input: KvInput): KvOutpu
   if (input.kind === "get") return read(current);
   if (input.kind === "put") register.set(input.key, input.value);
   if (input.kind === "delete") register.delete(input.key);
+  if (input.kind === "acquire" || input.kind === "release") {
+    const holder = current === null ? "" : current.slice(current.lastIndexOf("|") + 1);
+    const free =
+      input.kind === "acquire" ? holder === "" || holder === input.session : holder === input.session;
+    if (free) register.set(input.key, input.value);
+    return casResult(free);
+  }
   if (input.kind !== "cas") return ok;
   if (current !== input.expected) return casResult(false);
   register.set(input.key, input.value);
@@ -239,6 +246,61 @@ const smallOpArb: fc.Arbitrary<Operation> = fc
     if (r.indeterminate) return indeterminate(r.clientId, inputs[r.kind], r.call);
     return op(r.clientId, inputs[r.kind], r.call, r.call + r.duration, outputs[r.kind]);
   });
+
+/** One lock key's ops: acquire / release by two sessions, reads of `data|holder`, blind puts and deletes. */
+const lockOpArb: fc.Arbitrary<Operation> = fc
+  .record({
+    clientId: fc.nat(3),
+    kind: fc.constantFrom("acquire", "release", "get", "put", "delete"),
+    session: fc.constantFrom("s1", "s2"),
+    data: fc.constantFrom("x", "y"),
+    read: fc.constantFrom(null, "x|", "x|s1", "y|s2", "y|s1"),
+    putHolder: fc.constantFrom("", "s1"),
+    casOk: fc.boolean(),
+    call: fc.nat(8),
+    duration: fc.nat(4),
+    indeterminate: fc.nat(4).map((n) => n === 0),
+  })
+  .map((r): Operation => {
+    const lock = (kind: "acquire" | "release"): KvInput => ({
+      kind,
+      key: "L",
+      value: `${r.data}|${kind === "acquire" ? r.session : ""}`,
+      session: r.session,
+    });
+    const inputs = {
+      acquire: lock("acquire"),
+      release: lock("release"),
+      get: get("L"),
+      put: put("L", `${r.data}|${r.putHolder}`),
+      delete: del("L"),
+    };
+    const outputs = {
+      acquire: casResult(r.casOk),
+      release: casResult(r.casOk),
+      get: read(r.read),
+      put: ok,
+      delete: ok,
+    };
+    if (r.indeterminate) return indeterminate(r.clientId, inputs[r.kind], r.call);
+    return op(r.clientId, inputs[r.kind], r.call, r.call + r.duration, outputs[r.kind]);
+  });
+
+/** The checker's verdict equals the brute-force twin's on 2000 small histories drawn from `opArb`. */
+function agreesWithBruteForce(opArb: fc.Arbitrary<Operation>): void {
+  const seen = { ok: 0, illegal: 0 };
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 7 }), (history) => {
+      const expected = naiveLinearizable(history) ? "ok" : "illegal";
+      const result = checkLinearizable(history);
+      seen[expected]++;
+      assert.equal(result.outcome, expected, JSON.stringify(history));
+    }),
+    { numRuns: 2000 },
+  );
+  // Guards the generator: a twin that only ever sees one verdict proves little.
+  assert.ok(seen.ok > 200 && seen.illegal > 200, JSON.stringify(seen));
+}
 
 // ---- tests ------------------------------------------------------------------------------------------------
 
@@ -535,18 +597,11 @@ describe("checkLinearizable: properties", () => {
   });
 
   it("agrees with a brute-force twin on small random histories", () => {
-    const seen = { ok: 0, illegal: 0 };
-    fc.assert(
-      fc.property(fc.array(smallOpArb, { maxLength: 7 }), (history) => {
-        const expected = naiveLinearizable(history) ? "ok" : "illegal";
-        const result = checkLinearizable(history);
-        seen[expected]++;
-        assert.equal(result.outcome, expected, JSON.stringify(history));
-      }),
-      { numRuns: 2000 },
-    );
-    // Guards the generator: a twin that only ever sees one verdict proves little.
-    assert.ok(seen.ok > 200 && seen.illegal > 200, JSON.stringify(seen));
+    agreesWithBruteForce(smallOpArb);
+  });
+
+  it("agrees with a brute-force twin on small random histories with locks", () => {
+    agreesWithBruteForce(lockOpArb);
   });
 
   it("agrees with a plain Wing–Gong twin on medium histories, corrupted or not", () => {
@@ -576,5 +631,75 @@ describe("checkLinearizable: properties", () => {
     const lost = history.filter((o) => o.output === null).length;
     assert.ok(history.length >= 2000 && lost >= 40, `${history.length} ops, ${lost} indeterminate`);
     assert.deepEqual(checkLinearizable(history, { stepsMax: 50_000 }), { outcome: "ok" });
+  });
+});
+
+// ---- locks: acquire and release as conditional writes on `data|holder` ------------------------------------
+
+describe("linearizability with locks", () => {
+  const acquire = (session: string, data: string): KvInput => ({
+    kind: "acquire",
+    key: "L",
+    value: `${data}|${session}`,
+    session,
+  });
+  const release = (session: string, data: string): KvInput => ({
+    kind: "release",
+    key: "L",
+    value: `${data}|`,
+    session,
+  });
+
+  it("accepts one holder at a time, re-acquire by the holder, and reads of the holder", () => {
+    const h = [
+      op(1, acquire("s1", "a"), 0, 1, casResult(true)),
+      op(2, acquire("s2", "b"), 2, 3, casResult(false)),
+      op(1, acquire("s1", "c"), 4, 5, casResult(true)),
+      op(3, get("L"), 6, 7, read("c|s1")),
+      op(2, release("s2", "x"), 8, 9, casResult(false)),
+      op(1, release("s1", "d"), 10, 11, casResult(true)),
+      op(2, acquire("s2", "e"), 12, 13, casResult(true)),
+    ];
+    assert.deepEqual(checkLinearizable(h), { outcome: "ok" });
+  });
+
+  it("refuses two holders: an acquire granted while another session holds the lock", () => {
+    const h = [
+      op(1, acquire("s1", "a"), 0, 1, casResult(true)),
+      op(2, acquire("s2", "b"), 2, 3, casResult(true)),
+    ];
+    assertIllegal(checkLinearizable(h), "L");
+  });
+
+  it("refuses an acquire refused on a free key, and a release by a session that does not hold it", () => {
+    assertIllegal(checkLinearizable([op(1, acquire("s1", "a"), 0, 1, casResult(false))]), "L");
+    const h = [
+      op(1, acquire("s1", "a"), 0, 1, casResult(true)),
+      op(2, release("s2", "b"), 2, 3, casResult(true)),
+    ];
+    assertIllegal(checkLinearizable(h), "L");
+  });
+
+  it("tells unread values apart by holder: a lost acquire cannot explain a later refusal by its holder", () => {
+    // s1's acquire timed out; if it took effect, s1 holds the lock, so s1's next acquire must succeed.
+    const lost = [indeterminate(1, acquire("s1", "a"), 0), op(1, acquire("s1", "b"), 5, 6, casResult(false))];
+    assertIllegal(checkLinearizable(lost), "L");
+    // Another session's refusal is explained by s1's unseen acquire having taken effect.
+    const other = [
+      indeterminate(1, acquire("s1", "a"), 0),
+      op(2, acquire("s2", "b"), 5, 6, casResult(false)),
+    ];
+    assert.deepEqual(checkLinearizable(other), { outcome: "ok" });
+  });
+
+  it("lets concurrent acquires be ordered either way, and a delete free the lock", () => {
+    const h = [
+      op(1, acquire("s1", "a"), 0, 10, casResult(false)),
+      op(2, acquire("s2", "b"), 1, 9, casResult(true)),
+      op(3, del("L"), 11, 12, ok),
+      op(1, acquire("s1", "c"), 13, 14, casResult(true)),
+      op(3, get("L"), 15, 16, read("c|s1")),
+    ];
+    assert.deepEqual(checkLinearizable(h), { outcome: "ok" });
   });
 });

@@ -31,7 +31,15 @@ export type KvInput =
   | { readonly kind: "put"; readonly key: string; readonly value: string }
   | { readonly kind: "get"; readonly key: string }
   | { readonly kind: "cas"; readonly key: string; readonly expected: string | null; readonly value: string }
-  | { readonly kind: "delete"; readonly key: string };
+  | { readonly kind: "delete"; readonly key: string }
+  /**
+   * A lock's conditional write: the key's value is `data|holder` (the holder after the last "|", "" = free;
+   * an absent key is free). acquire succeeds iff the holder is "" or `session`, and then the value becomes
+   * `value` (`data|session`); release succeeds iff the holder is `session`, and then the value becomes `value`
+   * (`data|`). Output: { kind: "cas", ok }.
+   */
+  | { readonly kind: "acquire"; readonly key: string; readonly value: string; readonly session: string }
+  | { readonly kind: "release"; readonly key: string; readonly value: string; readonly session: string };
 
 export type KvOutput =
   | { readonly kind: "ok" } // put / delete succeeded
@@ -101,7 +109,9 @@ function operationProblem(op: Operation): string | null {
   // A finite ret would wrongly forbid an indeterminate op from taking effect after the client gave up on it.
   if (op.output === null) return op.ret === Infinity ? null : `indeterminate op has finite ret "${op.ret}"`;
   if (op.ret === Infinity) return "completed op has ret Infinity";
-  const expected = { put: "ok", delete: "ok", get: "value", cas: "cas" }[op.input.kind];
+  const expected = { put: "ok", delete: "ok", get: "value", cas: "cas", acquire: "cas", release: "cas" }[
+    op.input.kind
+  ];
   return op.output.kind === expected ? null : `output kind "${op.output.kind}" should be "${expected}"`;
 }
 
@@ -163,8 +173,18 @@ function replayValue(sequence: readonly Operation[]): string | null {
     if (input.kind === "put") value = input.value;
     else if (input.kind === "delete") value = null;
     else if (input.kind === "cas" && value === input.expected) value = input.value;
+    else if (input.kind === "acquire" && [input.session, ""].includes(holderOf(value))) value = input.value;
+    else if (input.kind === "release" && value !== null && holderOf(value) === input.session)
+      value = input.value;
   }
   return value;
+}
+
+/** The lock holder a register value names: what follows its last "|" ("" = free, as an absent key). */
+function holderOf(value: string | null): string {
+  if (value === null) return "";
+  const bar = value.lastIndexOf("|");
+  return bar < 0 ? "" : value.slice(bar + 1);
 }
 
 function describeOperation(op: Operation): string {
@@ -173,6 +193,8 @@ function describeOperation(op: Operation): string {
   if (input.kind === "put") what = `put ${JSON.stringify(input.value)}`;
   else if (input.kind === "cas")
     what = `cas ${JSON.stringify(input.expected)}→${JSON.stringify(input.value)}`;
+  else if (input.kind === "acquire" || input.kind === "release")
+    what = `${input.kind} by ${JSON.stringify(input.session)} → ${JSON.stringify(input.value)}`;
   else what = input.kind;
   let out: string;
   if (op.output === null) out = "?";
@@ -188,9 +210,10 @@ function describeOperation(op: Operation): string {
 /** Interned id of "absent" (null). */
 const ABSENT = 0;
 /**
- * Interned id shared by every value no get returns and no cas expects; the others get ids >= 2 in order of
- * first appearance. No op can tell unread values apart, so merging them is exact, and it makes lost writes of
- * distinct values twins (see usefulStep) instead of a search branch each.
+ * Interned id shared by every value no get returns and no cas expects that names no lock holder; the read
+ * values get ids >= 2 in order of first appearance, then unread values naming a holder get one id per holder.
+ * Only acquire and release can tell unread values apart, and only by their holder, so merging by holder is
+ * exact, and it makes lost writes of distinct values twins (see usefulStep) instead of a search branch each.
  */
 const UNREAD = 1;
 /** stepModel's answer for an op whose output the current state cannot explain. */
@@ -204,6 +227,8 @@ const KIND_PUT = 0;
 const KIND_GET = 1;
 const KIND_CAS = 2;
 const KIND_DELETE = 3;
+const KIND_ACQUIRE = 4;
+const KIND_RELEASE = 5;
 
 /**
  * One key's history in the shape the search wants: values interned to small integers so a model state is a
@@ -219,8 +244,10 @@ interface KeyHistory {
   readonly kind: Uint8Array;
   /** put / cas: the value written. */
   readonly written: Int32Array;
-  /** cas: the value expected. */
+  /** cas: the value expected; acquire / release: the session's holder id. */
   readonly expected: Int32Array;
+  /** By value id: the holder id the value names (0 = free; holder ids are interned from 1). */
+  readonly holder: Int32Array;
   /** get: the value read; cas: 1 succeeded, 0 failed; put / delete: 0; indeterminate: UNKNOWN. */
   readonly result: Int32Array;
   /** Interned values are [0, valueCount). */
@@ -240,7 +267,29 @@ function compileHistory(keyOps: readonly Operation[]): KeyHistory {
   const { ops, callRank, retRank } = numberOps(kept);
   const completedCount = ops.filter((op) => op.output !== null).length;
   const ids = readValueIds(ops);
-  const intern = (value: string | null): number => (value === null ? ABSENT : (ids.get(value) ?? UNREAD));
+  const holders = new Map<string, number>([["", 0]]);
+  const holderId = (name: string): number => {
+    const id = holders.get(name);
+    if (id !== undefined) return id;
+    holders.set(name, holders.size);
+    return holders.size - 1;
+  };
+  const valueHolder: number[] = [0, 0];
+  for (const value of ids.keys()) valueHolder.push(holderId(holderOf(value)));
+  const unreadByHolder = new Map<number, number>([[0, UNREAD]]);
+  const intern = (value: string | null): number => {
+    if (value === null) return ABSENT;
+    const read = ids.get(value);
+    if (read !== undefined) return read;
+    const holder = holderId(holderOf(value));
+    let id = unreadByHolder.get(holder);
+    if (id === undefined) {
+      id = valueHolder.length;
+      valueHolder.push(holder);
+      unreadByHolder.set(holder, id);
+    }
+    return id;
+  };
   const n = ops.length;
   const kind = new Uint8Array(n);
   const written = new Int32Array(n);
@@ -262,6 +311,11 @@ function compileHistory(keyOps: readonly Operation[]): KeyHistory {
       written[i] = intern(input.value);
       expected[i] = intern(input.expected);
       if (output?.kind === "cas") result[i] = output.ok ? 1 : 0;
+    } else if (input.kind === "acquire" || input.kind === "release") {
+      kind[i] = input.kind === "acquire" ? KIND_ACQUIRE : KIND_RELEASE;
+      written[i] = intern(input.value);
+      expected[i] = holderId(input.session);
+      if (output?.kind === "cas") result[i] = output.ok ? 1 : 0;
     } else {
       unreachable(input, "unknown KvInput kind");
     }
@@ -273,8 +327,21 @@ function compileHistory(keyOps: readonly Operation[]): KeyHistory {
     twinBefore[op] = lastWithInput.get(input) ?? NONE;
     lastWithInput.set(input, op);
   }
-  const valueCount = ids.size + 2;
-  return { ops, completedCount, kind, written, expected, result, valueCount, callRank, retRank, twinBefore };
+  const valueCount = valueHolder.length;
+  const holder = Int32Array.from(valueHolder);
+  return {
+    ops,
+    completedCount,
+    kind,
+    written,
+    expected,
+    holder,
+    result,
+    valueCount,
+    callRank,
+    retRank,
+    twinBefore,
+  };
 }
 
 /** Ids for the values some op reads (a get's result, a cas's expected value), from 2 up. */
@@ -340,15 +407,25 @@ function stepModel(h: KeyHistory, op: number, state: number): number {
       return ABSENT;
     case KIND_GET:
       return result === state ? state : ILLEGAL;
-    case KIND_CAS: {
-      const matches = state === h.expected[op]!;
-      if (result === UNKNOWN) return matches ? h.written[op]! : state;
-      if (result === 1) return matches ? h.written[op]! : ILLEGAL;
-      return matches ? ILLEGAL : state;
+    case KIND_CAS:
+      return conditional(h, op, state, state === h.expected[op]!);
+    case KIND_ACQUIRE: {
+      const holder = h.holder[state]!;
+      return conditional(h, op, state, holder === 0 || holder === h.expected[op]!);
     }
+    case KIND_RELEASE:
+      return conditional(h, op, state, h.expected[op]! !== 0 && h.holder[state] === h.expected[op]!);
     default:
       throw new Error(`unreachable: op kind "${h.kind[op]}"`);
   }
+}
+
+/** A conditional write's step: it writes when its condition `holds`, and its output must say whether it did. */
+function conditional(h: KeyHistory, op: number, state: number, holds: boolean): number {
+  const result = h.result[op]!;
+  if (result === UNKNOWN) return holds ? h.written[op]! : state;
+  if (result === 1) return holds ? h.written[op]! : ILLEGAL;
+  return holds ? ILLEGAL : state;
 }
 
 /**
@@ -659,6 +736,8 @@ class UnknownMoves {
       if (h.kind[op] === KIND_GET) this.want(h.result[op]!, state);
       else if (h.kind[op] === KIND_CAS && h.result[op] === 1) this.want(h.expected[op]!, state);
       else if (h.kind[op] === KIND_CAS && h.expected[op] === state) return true;
+      // A lock op needs a set of states (by holder); one it cannot take here wants every state, as above.
+      else if (isLockOp(h, op) && stepModel(h, op, state) === ILLEGAL) return true;
     }
     const base = h.completedCount;
     for (let w = 0; w < wanted.length; w++) {
@@ -666,6 +745,8 @@ class UnknownMoves {
       for (let i = list.first(wanted[w]!); i !== NONE && h.callRank[i + base]! < limit; i = list.after(i)) {
         this.visited++;
         if (h.kind[i + base] === KIND_CAS) this.want(h.expected[i + base]!, state);
+        // An indeterminate lock op reaching a wanted state may need any of many states before it.
+        else if (isLockOp(h, i + base)) return true;
       }
     }
     return false;
@@ -682,6 +763,10 @@ class UnknownMoves {
     arena.set(this.arena);
     this.arena = arena;
   }
+}
+
+function isLockOp(h: KeyHistory, op: number): boolean {
+  return h.kind[op] === KIND_ACQUIRE || h.kind[op] === KIND_RELEASE;
 }
 
 /** The state an indeterminate op leads to when it takes effect (a cas, when its expectation holds). */

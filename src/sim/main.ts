@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Bugs } from "../raft/config.js";
+import type { ProposerBugs } from "./options.js";
 import { type RunResult, runSeed } from "./run.js";
 
 /**
@@ -16,13 +17,16 @@ interface Args {
   trace: boolean;
   workers: number;
   bugs: Bugs;
+  proposerBugs: ProposerBugs;
 }
 
-const BUGS: Record<string, Bugs> = {
-  "commit-previous-term": { commitPreviousTerm: true },
-  "vote-without-log-check": { voteWithoutLogCheck: true },
-  "read-without-quorum": { readWithoutQuorum: true },
-  "truncate-without-conflict": { truncateWithoutConflict: true },
+const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: ProposerBugs }> = {
+  "commit-previous-term": { bugs: { commitPreviousTerm: true } },
+  "vote-without-log-check": { bugs: { voteWithoutLogCheck: true } },
+  "read-without-quorum": { bugs: { readWithoutQuorum: true } },
+  "truncate-without-conflict": { bugs: { truncateWithoutConflict: true } },
+  "skip-lock-delay": { proposerBugs: { skipLockDelay: true } },
+  "resurrect-sessions": { proposerBugs: { resurrectSessions: true } },
 };
 
 function usage(message: string): never {
@@ -42,6 +46,7 @@ function parseArgs(argv: string[]): Args {
     trace: false,
     workers: availableParallelism(),
     bugs: {},
+    proposerBugs: {},
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -59,7 +64,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === "--bug") {
       const b = BUGS[argv[++i] ?? ""];
       if (b === undefined) usage(`unknown bug "${argv[i] ?? ""}"`);
-      a.bugs = b;
+      a.bugs = b.bugs ?? {};
+      a.proposerBugs = b.proposerBugs ?? {};
     } else usage(`unknown flag "${flag}"`);
   }
   return a;
@@ -76,13 +82,14 @@ async function runMany(a: Args): Promise<number> {
   const end = a.from + a.seeds;
   let done = 0;
   const failures: RunResult[] = [];
+  const locks = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
   await Promise.all(
     Array.from(
       { length: workers },
       () =>
         new Promise<void>((resolve, reject) => {
           const w = new Worker(new URL("./worker.js", import.meta.url), {
-            workerData: { steps: a.steps, bugs: a.bugs },
+            workerData: { steps: a.steps, bugs: a.bugs, proposerBugs: a.proposerBugs },
           });
           const feed = () => {
             if (next >= end) {
@@ -93,6 +100,7 @@ async function runMany(a: Args): Promise<number> {
           };
           w.on("message", (r: RunResult) => {
             done++;
+            for (const k of Object.keys(locks) as (keyof typeof locks)[]) locks[k] += r.locks[k];
             if (!r.ok) {
               failures.push(r);
               process.stdout.write(`${report(r)}\n`);
@@ -107,7 +115,10 @@ async function runMany(a: Args): Promise<number> {
   const secs = (performance.now() - started) / 1000;
   process.stdout.write(
     `${done} seeds (${a.from}..${end - 1}), ${a.steps} steps each, ${failures.length} violations, ` +
-      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n`,
+      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
+      `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
+      `${locks.delayed} acquires refused for lock-delay, ${locks.unguarded} granted within a lock-delay the ` +
+      "leader could not know\n",
   );
   return failures.length === 0 ? 0 : 1;
 }
@@ -115,10 +126,18 @@ async function runMany(a: Args): Promise<number> {
 async function main(): Promise<number> {
   const a = parseArgs(process.argv.slice(2));
   if (a.seed !== null) {
-    const r = runSeed({ seed: a.seed, steps: a.steps, trace: a.trace, bugs: a.bugs });
+    const r = runSeed({
+      seed: a.seed,
+      steps: a.steps,
+      trace: a.trace,
+      bugs: a.bugs,
+      proposerBugs: a.proposerBugs,
+    });
     if (a.trace) process.stdout.write(`${r.trace}\n`);
     process.stdout.write(
-      r.ok ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages)\n` : `${report(r)}\n`,
+      r.ok
+        ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages, locks ${JSON.stringify(r.locks)})\n`
+        : `${report(r)}\n`,
     );
     return r.ok ? 0 : 1;
   }

@@ -1,3 +1,5 @@
+import type { CommandResult, KvCommand, KvEntry, KvSnapshot } from "../fsm/index.js";
+import { encodeCommand, passLockDelay, stampTime } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -5,23 +7,51 @@ import { assert } from "../util/assert.js";
 import { CairnError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import type { SimDisk } from "./disk.js";
-import { decodeCommand, type KvCommand, KvMachine, type KvResult } from "./kv.js";
+import { SimMachine } from "./machine.js";
 import type { SimOptions } from "./options.js";
+import { resurrect, touchesLocks } from "./proposer.js";
+import { LeaderTimers } from "./ttl.js";
+
+/** A write's answer: the store's result, the proposer's lock-delay refusal, or "lost" (entry overwritten). */
+export type WriteAnswer =
+  | { readonly kind: "result"; readonly result: CommandResult }
+  | { readonly kind: "delayed" }
+  | "lost";
+
+/** What the proposer knew when it proposed an entry, for the checkers (the entry itself carries no time). */
+export interface Proposal {
+  readonly node: NodeId;
+  /** The proposer's wall clock (ms): the leader's command time. */
+  readonly timeMs: number;
+  /** The proposer's applied index and the index below which it lost in-memory lock-delays (see memorySince). */
+  readonly applied: number;
+  readonly memorySince: number;
+}
+
+/** What one applied command did, for the checkers: the state before (lock-related commands only) and after. */
+export interface Applied {
+  readonly cmd: KvCommand;
+  readonly result: CommandResult;
+  readonly before: KvSnapshot | null;
+}
 
 /** What the node tells the world: messages to send, client answers, and facts for the checkers. */
 export interface NodeHost {
   now(): number;
-  sendMessage(from: NodeId, m: Message, snapshotData: string | null): void;
+  sendMessage(from: NodeId, m: Message, snapshotData: Uint8Array | null): void;
   scheduleFsync(node: NodeId, gen: number, delayUs: number): void;
   /** A write finished on this node: the result, or "lost" when its entry was overwritten (never applied). */
-  writeDone(opId: number, result: KvResult | "lost"): void;
-  readDone(opId: number, value: string | null): void;
+  writeDone(opId: number, answer: WriteAnswer): void;
+  readDone(opId: number, entry: KvEntry | null): void;
+  /** The server's wall clock in ms (the leader's time in commands). */
+  wallMs(node: NodeId): number;
+  onProposed(node: SimNode, index: number, term: number, p: Proposal): void;
   onReady(node: SimNode, rd: Ready): void;
   onDurable(node: SimNode, entries: readonly Entry[]): void;
-  onApplied(node: SimNode, entry: Entry): void;
+  onApplied(node: SimNode, entry: Entry, applied: Applied | null): void;
   onSnapshotInstalled(node: SimNode, index: number): void;
-  onSnapshotSaved(node: SimNode, index: number, data: string): void;
-  blob(handle: string): string;
+  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void;
+  blob(handle: string): Uint8Array;
   trace(line: string): void;
 }
 
@@ -39,7 +69,13 @@ export class SimNode {
   /** Bumped by each restart, so events for an earlier life are dropped. */
   readonly gen: number;
   readonly raw: RawNode;
-  readonly kv = new KvMachine();
+  readonly kv = new SimMachine();
+  /**
+   * Lock-delays live in memory only (as Consul's): a server that restored its state from a snapshot (on start,
+   * by InstallSnapshot or by a user restore) knows none set by entries at or below this index.
+   */
+  memorySince = 0;
+  private readonly timers = new LeaderTimers();
   readonly disk: SimDisk;
   conf: ConfState;
   private readonly host: NodeHost;
@@ -50,7 +86,7 @@ export class SimNode {
   private readonly reads = new Map<number, { opId: number; key: string }>();
   private readsReady: { index: number; requestId: number }[] = [];
   /** Incoming snapshot data by handle, delivered beside the snap message. */
-  private readonly incoming = new Map<string, string>();
+  private readonly incoming = new Map<string, Uint8Array>();
   private nextRequestId = 1;
   private snapshotSeq = 0;
 
@@ -62,7 +98,12 @@ export class SimNode {
     this.opts = opts;
     this.rng = rng;
     const snap = disk.storage.snapshot();
-    if (snap.index > 0) this.kv.restore(disk.blobs.get(snap.handle) ?? "[]", snap.index);
+    if (snap.index > 0) {
+      const data = disk.blobs.get(snap.handle);
+      assert(data !== undefined, `snapshot ${snap.handle} must be on disk with its data`);
+      this.kv.restore(data, snap.index);
+      this.memorySince = snap.index;
+    }
     this.conf = snap.conf;
     this.raw = new RawNode({
       id,
@@ -83,21 +124,61 @@ export class SimNode {
 
   tick(): void {
     this.raw.tick();
+    this.expireSessions();
     this.pump();
   }
 
-  receive(m: Message, snapshotData: string | null): void {
+  /** The leader's TTL timers (src/server/sessions.ts): propose an invalidation for each session past 2×TTL. */
+  private expireSessions(): void {
+    const leader = this.raw.raft.role === "leader";
+    this.timers.leadership(leader, this.raw.raft.term);
+    if (!leader) return;
+    const now = this.host.wallMs(this.id);
+    for (const id of this.timers.due(
+      [...this.kv.kv.sessions.entries()].map(([, s]) => s),
+      now,
+    )) {
+      this.host.trace(`n${this.id} invalidates expired session ${id}`);
+      if (!this.proposeCommand(-1, { op: "session-invalidate", id, time: now })) this.timers.failed(id, now);
+    }
+  }
+
+  receive(m: Message, snapshotData: Uint8Array | null): void {
     if (m.snapshot !== null && snapshotData !== null) this.incoming.set(m.snapshot.handle, snapshotData);
     this.raw.step(m);
     this.pump();
   }
 
-  /** A client write. Returns false when this server cannot take it (not the leader, or backpressure). */
-  propose(opId: number, data: Uint8Array): boolean {
+  /**
+   * A client write, handled as src/server/service.ts writeHere does: stamp the leader's clock into timed
+   * commands, judge lock-delay before the write (an acquire in lock-delay answers false without a proposal),
+   * and let the committed acquire pass every replica's lock-delays alike. Returns false when this server cannot
+   * take it (not the leader, or backpressure).
+   */
+  propose(opId: number, cmd: KvCommand): boolean {
     if (this.raw.raft.role !== "leader") return false;
+    const now = this.host.wallMs(this.id);
+    const stamped = stampTime(
+      this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd,
+      now,
+    );
+    if (stamped.op === "acquire" && !this.opts.proposerBugs.skipLockDelay) {
+      if ((this.kv.kv.lockDelays.get(stamped.key) ?? 0) > now) {
+        this.host.writeDone(opId, { kind: "delayed" });
+        return true;
+      }
+    }
+    return this.proposeCommand(opId, passLockDelay(stamped));
+  }
+
+  private proposeCommand(opId: number, cmd: KvCommand): boolean {
+    if (this.raw.raft.role !== "leader") return false;
+    const timeMs = this.host.wallMs(this.id);
     try {
-      const index = this.raw.propose(data);
+      const index = this.raw.propose(encodeCommand(cmd));
       this.writes.set(index, { opId, term: this.raw.raft.term });
+      const p: Proposal = { node: this.id, timeMs, applied: this.kv.applied, memorySince: this.memorySince };
+      this.host.onProposed(this, index, this.raw.raft.term, p);
     } catch (e) {
       if (e instanceof CairnError) return false;
       throw e;
@@ -148,12 +229,12 @@ export class SimNode {
   }
 
   private beginPersist(rd: Ready): void {
-    let snapshotData: string | null = null;
+    let snapshotData: Uint8Array | null = null;
     if (rd.snapshot !== null) {
       snapshotData = this.incoming.get(rd.snapshot.handle) ?? null;
       assert(snapshotData !== null, `snapshot ${rd.snapshot.handle} arrived without its data`);
     }
-    const blobs = new Map<string, string>();
+    const blobs = new Map<string, Uint8Array>();
     for (const e of rd.entries) {
       if (e.kind === "restore") {
         const handle = new TextDecoder().decode(e.data);
@@ -203,6 +284,7 @@ export class SimNode {
   private installSnapshot(rd: Ready): void {
     const snap = rd.snapshot!;
     this.kv.restore(this.disk.blobs.get(snap.handle)!, snap.index);
+    this.memorySince = snap.index;
     this.conf = snap.conf;
     this.incoming.delete(snap.handle);
     for (const index of [...this.writes.keys()]) if (index <= snap.index) this.settleUnknown(index);
@@ -216,7 +298,7 @@ export class SimNode {
 
   private apply(e: Entry): void {
     if (e.index <= this.kv.applied) return;
-    let result: KvResult = { kind: "ok" };
+    let applied: Applied | null = null;
     if (e.kind === "conf") {
       this.conf = this.raw.applyConfChange(decodeConfChange(e.data));
       this.kv.skip(e.index);
@@ -226,17 +308,38 @@ export class SimNode {
       const blob = this.disk.blobs.get(handle);
       assert(blob !== undefined, `restore blob ${handle} must be durable before its entry`);
       this.kv.restore(blob, e.index);
+      this.memorySince = e.index;
     } else if (e.data.length === 0) {
       this.kv.skip(e.index);
     } else {
-      result = this.kv.apply(e.index, decodeCommand(e.data) as KvCommand);
+      applied = this.execute(e);
     }
-    this.host.onApplied(this, e);
+    this.host.onApplied(this, e, applied);
     const w = this.writes.get(e.index);
-    if (w !== undefined) {
-      this.writes.delete(e.index);
-      this.host.writeDone(w.opId, w.term === e.term ? result : "lost");
+    if (w === undefined) return;
+    this.writes.delete(e.index);
+    if (w.term !== e.term) {
+      this.host.writeDone(w.opId, "lost");
+      return;
     }
+    const result: CommandResult = applied?.result ?? true;
+    // As the server's writeHere: a renew the leader committed restarts the session's TTL period.
+    if (
+      applied?.cmd.op === "session-renew" &&
+      result !== null &&
+      typeof result === "object" &&
+      "ID" in result
+    ) {
+      this.timers.renewed(result, this.host.wallMs(this.id));
+    }
+    this.host.writeDone(w.opId, { kind: "result", result });
+  }
+
+  private execute(e: Entry): Applied {
+    // The checkers compare lock state before and after; an O(1) copy-on-write view, taken only when needed.
+    const before = touchesLocks(e.data) ? this.kv.view() : null;
+    const { cmd, result } = this.kv.execute(e.index, e.data);
+    return { cmd, result, before };
   }
 
   private serveReads(): void {

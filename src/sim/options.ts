@@ -45,9 +45,33 @@ export interface SimOptions {
   /** Steps after healing within which the cluster must commit a write everywhere. */
   readonly livenessSteps: number;
   readonly bugs: Bugs;
+  /** Deliberate faults in the simulator's proposer layer (tests prove the lock checks can fail). */
+  readonly proposerBugs: ProposerBugs;
+  /** Lock keys (`lock/0`..) that clients acquire and release with their sessions; 0 turns sessions off. */
+  readonly lockKeys: number;
+  /**
+   * Simulated wall-clock ms per virtual ms: sessions' TTLs (Consul's minimum is 10 s) and lock-delays are
+   * wall-clock durations, and a run lasts 10–20 s of virtual time, so the servers' clocks run fast.
+   */
+  readonly clockScale: number;
+  /** Each server's wall clock is off by up to this many ms (the leader's time in commands differs by leader). */
+  readonly clockOffsetMs: number;
 }
 
-export function drawOptions(rng: Rng, seed: number, steps: number, bugs: Bugs): SimOptions {
+export interface ProposerBugs {
+  /** Propose every acquire without judging lock-delay first. */
+  readonly skipLockDelay?: boolean;
+  /** Answer the renew of a session that is gone by creating it again under the same ID. */
+  readonly resurrectSessions?: boolean;
+}
+
+export function drawOptions(
+  rng: Rng,
+  seed: number,
+  steps: number,
+  bugs: Bugs,
+  proposerBugs: ProposerBugs = {},
+): SimOptions {
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
   const faulty = rng.chance(0.85);
   return {
@@ -83,5 +107,9 @@ export function drawOptions(rng: Rng, seed: number, steps: number, bugs: Bugs): 
     clientTimeoutUs: 2_000_000,
     livenessSteps: 1500,
     bugs,
+    proposerBugs,
+    lockKeys: pick([0, 1, 2, 2, 3]),
+    clockScale: pick([50, 100, 200]),
+    clockOffsetMs: pick([0, 0, 500, 5000]),
   };
 }

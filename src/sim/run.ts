@@ -2,9 +2,10 @@ import type { Bugs } from "../raft/config.js";
 import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
-import { encodeCommand } from "./kv.js";
 import { type CheckResult, checkLinearizable, type Operation } from "./linearizability.js";
-import { drawOptions, type SimOptions } from "./options.js";
+import type { LockStats } from "./locks.js";
+import { drawOptions, type ProposerBugs, type SimOptions } from "./options.js";
+import { unknownOperation } from "./workload.js";
 import { World } from "./world.js";
 
 export interface RunResult {
@@ -15,6 +16,7 @@ export interface RunResult {
   readonly message: string;
   readonly ops: number;
   readonly messages: number;
+  readonly locks: LockStats;
   readonly trace: string;
 }
 
@@ -23,13 +25,20 @@ export interface RunConfig {
   readonly steps: number;
   readonly trace?: boolean;
   readonly bugs?: Bugs;
+  readonly proposerBugs?: ProposerBugs;
   /** Overrides of the options drawn from the seed (tests pin some). */
   readonly overrides?: Partial<SimOptions>;
 }
 
 /** Runs one seed: faults for `steps` steps, then heal and require progress, then check the history. */
 export function runSeed(cfg: RunConfig): RunResult {
-  const base = drawOptions(new SeededRng(cfg.seed ^ 0x5eed), cfg.seed, cfg.steps, cfg.bugs ?? {});
+  const base = drawOptions(
+    new SeededRng(cfg.seed ^ 0x5eed),
+    cfg.seed,
+    cfg.steps,
+    cfg.bugs ?? {},
+    cfg.proposerBugs ?? {},
+  );
   const opts: SimOptions = { ...base, ...cfg.overrides };
   const world = new World(opts, cfg.trace === true);
   world.trace(`seed ${opts.seed}: ${describe(opts)}`);
@@ -42,6 +51,7 @@ export function runSeed(cfg: RunConfig): RunResult {
       message,
       ops: world.history.length,
       messages: world.messagesSent,
+      locks: { ...world.locks.stats },
       trace: world.traceText(),
     };
   };
@@ -75,12 +85,13 @@ function awaitProgress(world: World, firstStep: number): boolean {
     world.step(s, false);
     const leader = world.live(world.leaderHint());
     if (leader === undefined) continue;
-    if (token !== "" && leader.raw.raft.voters.every((v) => world.live(v)?.kv.get("__live") === token))
+    if (token !== "" && leader.raw.raft.voters.every((v) => world.live(v)?.kv.text("__live") === token))
       return true;
     if (proposedAt < 0 || s - proposedAt > 100) {
       token = `live-${s}`;
       proposedAt = s;
-      leader.propose(-1, encodeCommand({ op: "put", id: -1, key: "__live", value: token }));
+      const value = new TextEncoder().encode(token);
+      leader.propose(-1, { op: "set", key: "__live", value, flags: 0n });
     }
   }
   return false;
@@ -90,9 +101,8 @@ function awaitProgress(world: World, firstStep: number): boolean {
 function closeHistory(world: World): Operation[] {
   const ops = [...world.history];
   for (const c of world.clients) {
-    const op = c.current;
-    if (op === null || op.input.kind === "get") continue;
-    ops.push({ clientId: c.id, input: op.input, call: op.call, ret: Number.POSITIVE_INFINITY, output: null });
+    const op = c.current === null ? null : unknownOperation(c.current);
+    if (op !== null) ops.push(op);
   }
   return ops;
 }
@@ -120,8 +130,11 @@ function describe(o: SimOptions): string {
     `conf=${o.confChangeRate}`,
     `restore=${o.restoreRate}`,
     `transfer=${o.transferRate}`,
+    `lockKeys=${o.lockKeys}`,
+    `clock=x${o.clockScale}+${o.clockOffsetMs}ms`,
     `preVote=${o.preVote}`,
     `checkQuorum=${o.checkQuorum}`,
     `bugs=${JSON.stringify(o.bugs)}`,
+    `proposerBugs=${JSON.stringify(o.proposerBugs)}`,
   ].join(" ");
 }

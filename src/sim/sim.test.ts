@@ -1,21 +1,28 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Bugs } from "../raft/config.js";
-import type { SimOptions } from "./options.js";
+import type { LockStats } from "./locks.js";
+import type { ProposerBugs, SimOptions } from "./options.js";
 import { runSeed } from "./run.js";
 
 /** The fixed seed set `npm test` runs: seeds 1..SEEDS, each a different swarm mix of faults. */
-const SEEDS = 200;
+const SEEDS = 60;
 const STEPS = 1000;
 
 describe("simulator", () => {
   it(`keeps every invariant, linearizability and liveness on seeds 1..${SEEDS}`, () => {
     const failures: string[] = [];
+    const locks: LockStats = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSeed({ seed, steps: STEPS });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
+      for (const k of Object.keys(locks) as (keyof LockStats)[]) locks[k] += r.locks[k];
     }
     assert.deepEqual(failures, []);
+    // The lock checks must have had something to check: locks taken, holders invalidated, delays judged.
+    assert.ok(locks.granted > 500, `only ${locks.granted} locks granted`);
+    assert.ok(locks.invalidatedHolding > 50, `only ${locks.invalidatedHolding} holders invalidated`);
+    assert.ok(locks.delayed > 50, `only ${locks.delayed} acquires refused for lock-delay`);
   });
 
   it("replays a seed to a byte-identical trace", () => {
@@ -30,9 +37,15 @@ describe("simulator", () => {
  * Proof that the checks can fail: each deliberately broken variant of the core must be caught within the seeds
  * tried. Some need a fault profile that exposes them, given as overrides (documented per case).
  */
-function firstCatch(bugs: Bugs, seedsMax: number, steps: number, overrides: Partial<SimOptions> = {}) {
+function firstCatch(
+  bugs: Bugs,
+  seedsMax: number,
+  steps: number,
+  overrides: Partial<SimOptions> = {},
+  proposerBugs: ProposerBugs = {},
+) {
   for (let seed = 1; seed <= seedsMax; seed++) {
-    const r = runSeed({ seed, steps, bugs, overrides });
+    const r = runSeed({ seed, steps, bugs, overrides, proposerBugs });
     if (!r.ok) return r;
   }
   return null;
@@ -54,9 +67,22 @@ describe("broken variants are caught by the simulator", () => {
       healRate: 0.005,
       keys: 1,
       clients: 4,
+      lockKeys: 0,
     });
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "linearizability");
+  });
+
+  it("a leader that proposes acquires without judging lock-delay", () => {
+    const r = firstCatch({}, 5, 1000, { lockKeys: 1 }, { skipLockDelay: true });
+    assert.ok(r !== null, "no seed caught it");
+    assert.equal(r.invariant, "lock-delay");
+  });
+
+  it("a leader that answers the renew of a gone session by creating it again", () => {
+    const r = firstCatch({}, 5, 1000, { lockKeys: 1 }, { resurrectSessions: true });
+    assert.ok(r !== null, "no seed caught it");
+    assert.equal(r.invariant, "lock grant");
   });
 
   it("truncating a follower's log on an append without a conflict (raft-notes 1.8)", () => {

@@ -1,10 +1,15 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Bugs } from "../raft/config.js";
+import type { ProposerBugs } from "./options.js";
 import { runSeed } from "./run.js";
 
-const { steps, bugs } = workerData as { steps: number; bugs: Bugs };
+const { steps, bugs, proposerBugs } = workerData as {
+  steps: number;
+  bugs: Bugs;
+  proposerBugs: ProposerBugs;
+};
 parentPort!.on("message", (seed: number) => {
-  const r = runSeed({ seed, steps, bugs });
+  const r = runSeed({ seed, steps, bugs, proposerBugs });
   // The trace is empty without --trace; send the result without it to keep messages small.
   parentPort!.postMessage({ ...r, trace: "" });
 });

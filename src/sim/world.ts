@@ -1,3 +1,4 @@
+import type { KvEntry } from "../fsm/index.js";
 import type { Entry, Message, NodeId, Ready } from "../raft/types.js";
 import { NONE } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
@@ -6,18 +7,20 @@ import { Admin } from "./admin.js";
 import { Checker, InvariantViolation } from "./checker.js";
 import { SimDisk } from "./disk.js";
 import { Faults } from "./faults.js";
-import type { KvResult } from "./kv.js";
-import type { KvOutput, Operation } from "./linearizability.js";
-import { type NodeHost, SimNode } from "./node.js";
+import type { Operation } from "./linearizability.js";
+import { LockChecker } from "./locks.js";
+import { type Applied, type NodeHost, type Proposal, SimNode, type WriteAnswer } from "./node.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
-import { Client, type ClientHost, type PendingOp, toOutput } from "./workload.js";
+import { type Answer, Client, type ClientHost, type PendingOp } from "./workload.js";
 
 const EVENTS_PER_STEP_MAX = 50_000;
+/** The servers' wall clocks start here (2026-01-01T00:00:00Z), so command times look like real ones. */
+const WALL_EPOCH_MS = 1_767_225_600_000;
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: NodeId; readonly gen: number }
-  | { readonly kind: "deliver"; readonly m: Message; readonly data: string | null }
+  | { readonly kind: "deliver"; readonly m: Message; readonly data: Uint8Array | null }
   | { readonly kind: "fsync"; readonly node: NodeId; readonly gen: number }
   | { readonly kind: "client"; readonly client: number }
   | { readonly kind: "request"; readonly node: NodeId; readonly gen: number; readonly op: PendingOp }
@@ -25,7 +28,7 @@ type SimEvent =
       readonly kind: "answer";
       readonly client: number;
       readonly opId: number;
-      readonly output: KvOutput | "lost" | "rejected";
+      readonly output: Answer;
     }
   | {
       readonly kind: "snapReport";
@@ -54,7 +57,8 @@ export class World implements NodeHost, ClientHost {
   readonly clients: Client[] = [];
   readonly faults: Faults;
   readonly admin: Admin;
-  readonly blobs = new Map<string, string>();
+  readonly blobs = new Map<string, Uint8Array>();
+  readonly locks: LockChecker;
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   messagesSent = 0;
@@ -63,6 +67,7 @@ export class World implements NodeHost, ClientHost {
     this.opts = opts;
     this.rng = new SeededRng(opts.seed);
     this.traceLines = trace ? [] : null;
+    this.locks = new LockChecker(this.history);
     this.faults = new Faults(this, this.rng.fork());
     this.admin = new Admin(this, this.rng.fork());
     const voters = Array.from({ length: opts.voters }, (_, i) => i + 1);
@@ -71,7 +76,7 @@ export class World implements NodeHost, ClientHost {
       this.startNode(id);
     }
     for (let c = 1; c <= opts.clients; c++) {
-      this.clients.push(new Client(c, this.rng.fork(), opts.keys, opts.clientTimeoutUs));
+      this.clients.push(new Client(c, this.rng.fork(), opts.keys, opts.lockKeys, opts.clientTimeoutUs));
       this.scheduleClient(c, this.rng.int(0, 50_000));
     }
   }
@@ -142,7 +147,16 @@ export class World implements NodeHost, ClientHost {
 
   // ---- NodeHost ----
 
-  sendMessage(from: NodeId, m: Message, snapshotData: string | null): void {
+  /**
+   * A server's wall clock: virtual time sped up by clockScale (sessions' TTLs are at least 10 s), plus a fixed
+   * offset per server, so that leaders disagree on the time as real machines do.
+   */
+  wallMs(node: NodeId): number {
+    const offset = (((node * 7919) % 1000) / 1000) * this.opts.clockOffsetMs;
+    return WALL_EPOCH_MS + Math.floor((this.time * this.opts.clockScale) / 1000 + offset);
+  }
+
+  sendMessage(from: NodeId, m: Message, snapshotData: Uint8Array | null): void {
     this.messagesSent++;
     const copies = this.faults.copies(from, m.to);
     for (let i = 0; i < copies; i++) {
@@ -165,15 +179,20 @@ export class World implements NodeHost, ClientHost {
     this.queue.push(this.time + delayUs, { kind: "fsync", node, gen });
   }
 
-  writeDone(opId: number, result: KvResult | "lost"): void {
-    this.answer(opId, result === "lost" ? "lost" : toOutput(result));
+  writeDone(opId: number, answer: WriteAnswer): void {
+    if (answer !== "lost" && answer.kind === "delayed") this.locks.stats.delayed++;
+    this.answer(opId, answer);
   }
 
-  readDone(opId: number, value: string | null): void {
-    this.answer(opId, { kind: "value", value });
+  readDone(opId: number, entry: KvEntry | null): void {
+    this.answer(opId, { kind: "read", entry });
   }
 
-  private answer(opId: number, output: KvOutput | "lost" | "rejected"): void {
+  onProposed(_node: SimNode, index: number, term: number, p: Proposal): void {
+    this.locks.onProposed(index, term, p, this.time);
+  }
+
+  private answer(opId: number, output: Answer): void {
     const client = this.opOwners.get(opId);
     if (client === undefined) return;
     this.opOwners.delete(opId);
@@ -194,8 +213,9 @@ export class World implements NodeHost, ClientHost {
     this.checker.onDurable(node, entries);
   }
 
-  onApplied(node: SimNode, entry: Entry): void {
+  onApplied(node: SimNode, entry: Entry, applied: Applied | null): void {
     this.checker.onApplied(node, entry);
+    this.locks.onApplied(node.kv, entry, applied, this.time);
   }
 
   onSnapshotInstalled(node: SimNode, index: number): void {
@@ -203,11 +223,11 @@ export class World implements NodeHost, ClientHost {
     this.checker.onSnapshotInstalled(node, index);
   }
 
-  onSnapshotSaved(node: SimNode, index: number, data: string): void {
+  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
     this.checker.onSnapshotSaved(node, index, data);
   }
 
-  blob(handle: string): string {
+  blob(handle: string): Uint8Array {
     const b = this.blobs.get(handle);
     if (b === undefined) throw new Error(`unknown restore blob ${handle}`);
     return b;
@@ -229,7 +249,10 @@ export class World implements NodeHost, ClientHost {
   }
 
   private handleRequest(n: SimNode, op: PendingOp): void {
-    const ok = op.command === null ? n.read(op.opId, op.input.key) : n.propose(op.opId, op.command);
+    const ok =
+      op.command === null
+        ? n.read(op.opId, "key" in op.input ? op.input.key : "")
+        : n.propose(op.opId, op.command);
     if (!ok) this.answer(op.opId, "rejected");
   }
 
@@ -269,7 +292,7 @@ export class World implements NodeHost, ClientHost {
     }
   }
 
-  private deliverAnswer(clientId: number, opId: number, output: KvOutput | "lost" | "rejected"): void {
+  private deliverAnswer(clientId: number, opId: number, output: Answer): void {
     if (clientId === 0) {
       this.admin.answer(opId, output);
       return;

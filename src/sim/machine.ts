@@ -1,0 +1,165 @@
+import {
+  type CommandResult,
+  decodeCommand,
+  type KvCommand,
+  type KvEntry,
+  type KvSnapshot,
+  KvStore,
+  type RestoreItem,
+  type SessionEntry,
+} from "../fsm/index.js";
+import { decodeHeader, encodeHeader, scanValue } from "../snapshot/index.js";
+import { assert } from "../util/assert.js";
+import { fnv1a } from "../util/hash.js";
+
+/**
+ * One server's replicated state in the simulator: the real src/fsm KvStore, plus the raft index applied
+ * (which the store does not track: no-op and conf entries never reach it, and a restored store resumes at
+ * its records' LastIndex, which may lie below the snapshot's raft index).
+ *
+ * Snapshots are the store's real state.bin (Consul records), encoded and decoded synchronously here because
+ * the simulator is single-threaded and synchronous; the bytes are exactly what writeStateBin yields.
+ */
+export class SimMachine {
+  private store = new KvStore();
+  /** Invariant: strictly increases with each apply or skip; set by restore to the snapshot's raft index. */
+  applied = 0;
+
+  get kv(): KvStore {
+    return this.store;
+  }
+
+  /** Applies a normal entry's command bytes; returns the store's full result and the decoded command. */
+  execute(index: number, data: Uint8Array): { cmd: KvCommand; result: CommandResult } {
+    this.advance(index);
+    const cmd = decodeCommand(data);
+    return { cmd, result: this.store.execute(index, cmd) };
+  }
+
+  /** Marks a no-op or conf entry applied. */
+  skip(index: number): void {
+    this.advance(index);
+  }
+
+  private advance(index: number): void {
+    assert(index > this.applied, `apply index ${index} must pass applied ${this.applied}`);
+    this.applied = index;
+  }
+
+  get(key: string): KvEntry | null {
+    return this.store.get(key).entry;
+  }
+
+  /** The value of `key` as text, or null when absent (the workload writes only UTF-8 values). */
+  text(key: string): string | null {
+    return valueText(this.get(key));
+  }
+
+  /** An O(1) point-in-time view (for the checkers' before/after comparisons). */
+  view(): KvSnapshot {
+    return this.store.snapshot();
+  }
+
+  snapshot(): Uint8Array {
+    return encodeStateBin(this.store.snapshot());
+  }
+
+  /** Replaces the whole state with a state.bin (snapshot install, restart, or user restore) at raft `index`. */
+  restore(stateBin: Uint8Array, index: number): void {
+    const next = new KvStore();
+    next.restore(decodeStateBin(stateBin));
+    assert(
+      next.appliedIndex <= index,
+      `restored LastIndex ${next.appliedIndex} must not pass raft index ${index}`,
+    );
+    this.store = next;
+    this.applied = index;
+  }
+
+  /**
+   * A fingerprint of the state, checked after every apply on every replica, so it is cheap: the fields of
+   * every table row hashed directly, not the encoded records (snapshots, compared byte for byte when saved,
+   * cover the encoding), and each row's hash cached by the row object, which the store never mutates.
+   * Lock-delays are left out: they are in memory only and may differ (see SimNode.memorySince).
+   */
+  digest(): number {
+    const s = this.store;
+    let h = combine(0x811c9dc5, this.applied);
+    for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
+    for (const [key, t] of s.tombstones.entries())
+      h = combine(
+        h,
+        cached(t, () => `t${key}\0${t.index}`),
+      );
+    for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
+    // The index table is a Map whose insertion order differs between a restored and an applying store, so
+    // its rows are combined in an order-free way (one row per table).
+    let rows = 0;
+    for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
+    return combine(h, rows);
+  }
+}
+
+/** Row object → its hash. Rows are immutable (a write stores a new object), so the cache never goes stale. */
+const rowHashes = new WeakMap<object, number>();
+
+function cached<T extends object>(row: T, text: (row: T) => string): number {
+  let h = rowHashes.get(row);
+  if (h === undefined) {
+    h = fnv1a(text(row));
+    rowHashes.set(row, h);
+  }
+  return h;
+}
+
+function entryText(e: KvEntry): string {
+  const value = e.Value === null ? "nil" : Array.from(e.Value).join(",");
+  return `k${e.Key}\0${e.Flags}\0${e.CreateIndex}\0${e.ModifyIndex}\0${e.LockIndex}\0${e.Session}\0${value}`;
+}
+
+function sessionText(x: SessionEntry): string {
+  const checks = JSON.stringify([x.NodeChecks, x.ServiceChecks]);
+  return `s${x.ID}\0${x.Name}\0${x.Node}\0${x.LockDelay}\0${x.Behavior}\0${x.TTL}\0${x.CreateIndex}\0${x.ModifyIndex}\0${checks}`;
+}
+
+function combine(h: number, row: number): number {
+  return Math.imul((h ^ row) >>> 0, 0x01000193) >>> 0;
+}
+
+const decoder = new TextDecoder();
+
+export function valueText(e: KvEntry | null): string | null {
+  if (e === null) return null;
+  return e.Value === null ? "" : decoder.decode(e.Value);
+}
+
+/** state.bin of a store view: the msgpack header, then each record as its type byte and msgpack body. */
+export function encodeStateBin(view: KvSnapshot): Uint8Array {
+  const parts: Uint8Array[] = [encodeHeader(view.header())];
+  for (const r of view.records()) parts.push(Uint8Array.of(r.type), r.body);
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The inverse of encodeStateBin, as restore items. Asserts: the simulator only decodes what it encoded. */
+export function decodeStateBin(bytes: Uint8Array): RestoreItem[] {
+  const headerEnd = scanValue(bytes, 0);
+  assert(headerEnd > 0, "a state.bin must start with a whole header");
+  const raw = bytes.subarray(0, headerEnd);
+  const items: RestoreItem[] = [{ kind: "header", header: decodeHeader(raw), raw, size: headerEnd }];
+  let at = headerEnd;
+  while (at < bytes.length) {
+    const end = scanValue(bytes, at + 1);
+    assert(end > at + 1, `a state.bin record at offset ${at} must be whole`);
+    items.push({ type: bytes[at]!, body: bytes.subarray(at + 1, end) });
+    at = end;
+  }
+  return items;
+}
