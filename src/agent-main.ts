@@ -11,6 +11,7 @@ import {
   HelpRequested,
   parseAgentArgs,
 } from "./server/config.js";
+import { type RunningLocalAgent, startLocalAgent } from "./server/local-agent.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -61,6 +62,33 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
+  let localAgent: RunningLocalAgent;
+  try {
+    localAgent = await startLocalAgent({
+      dataDir,
+      node: {
+        node: cfg.nodeName,
+        id: server.service.agentSelf().nodeId,
+        datacenter: cfg.datacenter,
+        address: cfg.advertiseAddr,
+        taggedAddresses: lanWan(cfg.advertiseAddr),
+        meta: { "consul-network-segment": "" },
+        server: cfg.server,
+      },
+      services: cfg.services,
+      checks: cfg.checks,
+      // Anti-entropy talks to the catalog through this server's own ServerApi (writes go through Raft).
+      catalog: server.service,
+      log: (level, msg) => logger[level](msg),
+    });
+  } catch (e) {
+    process.stderr.write(`==> ${e instanceof Error ? e.message : String(e)}\n`);
+    await server.stop();
+    return 1;
+  }
+  server.service.local = localAgent.local;
+  // A leader appearing ends the "No cluster leader" failures of anti-entropy's first syncs: retry then.
+  server.raft.leadershipListeners.add(() => localAgent.antiEntropy?.serversChanged());
   const http = createHttpServer(server.service, {
     // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
     bodyBytesMax: 16 * 1024 * 1024,
@@ -74,6 +102,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     });
   } catch (e) {
     process.stderr.write(`==> cannot listen for HTTP on ${cfg.clientAddr}:${cfg.ports.http}: ${String(e)}\n`);
+    localAgent.stop();
     await server.stop();
     return 1;
   }
@@ -89,6 +118,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       logger.info(`caught ${signal}, shutting down`);
       http.close();
       http.closeAllConnections?.();
+      localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
       resolve(0);
@@ -97,6 +127,12 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
   });
+}
+
+/** The tagged addresses a Consul agent reports for its node: lan/wan, plus the family-specific pair. */
+function lanWan(addr: string): Record<string, string> {
+  const family = addr.includes(":") ? "ipv6" : "ipv4";
+  return { lan: addr, [`lan_${family}`]: addr, wan: addr, [`wan_${family}`]: addr };
 }
 
 type Level = "trace" | "debug" | "info" | "warn" | "error";

@@ -11,6 +11,7 @@ import { leave } from "./commands/leave.js";
 import { lock } from "./commands/lock.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
 import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
@@ -67,6 +68,11 @@ const TREE: Group = {
           },
         },
       },
+    },
+    services: {
+      synopsis: "Interact with services",
+      usageLine: "Usage: cairn services <subcommand> [options] [args]",
+      children: { deregister: servicesDeregister, register: servicesRegister },
     },
     snapshot: {
       synopsis: "Saves, restores and inspects snapshots of Consul server state",

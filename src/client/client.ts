@@ -363,6 +363,36 @@ export class ConsulClient {
     return arrayOf(decodeBody(res, "members"), "members").map(decodeMember);
   }
 
+  // --- agent services -------------------------------------------------------------------------------------
+
+  /**
+   * Registers a service on the agent (PUT /v1/agent/service/register): `service` is an AgentServiceRegistration
+   * in Consul's JSON (Name, ID, Tags, Port, Check, Checks, ...).
+   */
+  async agentServiceRegister(
+    service: { [key: string]: Json },
+    opts: { replaceExistingChecks?: boolean } = {},
+  ): Promise<void> {
+    const query: Query = opts.replaceExistingChecks === true ? [["replace-existing-checks", "true"]] : [];
+    const body = new TextEncoder().encode(
+      JSON.stringify(service, (_k, v) => (typeof v === "bigint" ? Number(v) : v)),
+    );
+    await this.send("PUT", "/v1/agent/service/register", query, { body, contentType: "application/json" });
+  }
+
+  /** Removes a service and its checks from the agent (PUT /v1/agent/service/deregister/<id>). */
+  async agentServiceDeregister(id: string): Promise<void> {
+    await this.send("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`, []);
+  }
+
+  /** The agent's services by ID, in Consul's JSON. */
+  async agentServices(): Promise<{ [id: string]: Json }> {
+    const v = decodeBody(await this.send("GET", "/v1/agent/services", []), "agent services");
+    if (typeof v !== "object" || v === null || Array.isArray(v))
+      throw new DecodeError("Failed to decode agent services");
+    return v;
+  }
+
   // --- catalog and health ------------------------------------------------------------------------------
 
   async catalogDatacenters(): Promise<string[]> {

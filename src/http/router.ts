@@ -6,6 +6,23 @@
 import type { ServerApi } from "../server/api.js";
 import { agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
 import {
+  agentChecks,
+  agentService,
+  agentServices,
+  checkDeregister,
+  checkFail,
+  checkPass,
+  checkRegister,
+  checkUpdate,
+  checkWarn,
+  healthServiceById,
+  healthServiceByName,
+  nodeMaintenance,
+  serviceDeregister,
+  serviceMaintenance,
+  serviceRegister,
+} from "./agent-local.js";
+import {
   catalogConnect,
   catalogDatacenters,
   catalogDeregister,
@@ -77,6 +94,21 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
   { pattern: "/v1/agent/leave", methods: { PUT: agentLeave } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
+  { pattern: "/v1/agent/services", methods: { GET: agentServices } },
+  { pattern: "/v1/agent/service/", methods: { GET: agentService } },
+  { pattern: "/v1/agent/service/register", methods: { PUT: serviceRegister } },
+  { pattern: "/v1/agent/service/deregister/", methods: { PUT: serviceDeregister } },
+  { pattern: "/v1/agent/service/maintenance/", methods: { PUT: serviceMaintenance } },
+  { pattern: "/v1/agent/checks", methods: { GET: agentChecks } },
+  { pattern: "/v1/agent/check/register", methods: { PUT: checkRegister } },
+  { pattern: "/v1/agent/check/deregister/", methods: { PUT: checkDeregister } },
+  { pattern: "/v1/agent/check/pass/", methods: { PUT: checkPass } },
+  { pattern: "/v1/agent/check/warn/", methods: { PUT: checkWarn } },
+  { pattern: "/v1/agent/check/fail/", methods: { PUT: checkFail } },
+  { pattern: "/v1/agent/check/update/", methods: { PUT: checkUpdate } },
+  { pattern: "/v1/agent/maintenance", methods: { PUT: nodeMaintenance } },
+  { pattern: "/v1/agent/health/service/id/", methods: { GET: healthServiceById } },
+  { pattern: "/v1/agent/health/service/name/", methods: { GET: healthServiceByName } },
   { pattern: "/metrics", methods: { GET: metrics } },
 ];
 

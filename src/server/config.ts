@@ -15,6 +15,8 @@ import { CairnError } from "../util/errors.js";
 import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { wordWrap } from "../util/text.js";
+import { DEFINITION_KEYS, readDefinitions } from "./local-config.js";
+import type { CheckDef, ServiceRegistration } from "./local-defs.js";
 
 export { HelpRequested };
 
@@ -65,6 +67,9 @@ export interface AgentConfig {
   readonly configFiles: readonly string[];
   /** Consul's non-fatal warnings (e.g. an even bootstrap_expect); the agent logs them at startup. */
   readonly warnings: readonly string[];
+  /** Service and node-check definitions of the config files (`service`, `services`, `check`, `checks`), in order. */
+  readonly services: readonly ServiceRegistration[];
+  readonly checks: readonly CheckDef[];
 }
 
 /** Bad flags, config files or values. `showUsage` is true for command-line syntax errors, as Go's flag prints. */
@@ -155,6 +160,9 @@ interface Layer {
   electionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   snapshotThreshold?: number;
+  /** Definitions accumulate over files, as Consul appends them. */
+  services?: ServiceRegistration[];
+  checks?: CheckDef[];
 }
 
 /**
@@ -229,11 +237,17 @@ function flagLayer(v: AgentFlagValues, set: ReadonlySet<string>): Layer {
 function merge(layers: readonly Layer[]): Layer {
   const out: Layer = {};
   const joins: string[] = [];
+  const services: ServiceRegistration[] = [];
+  const checks: CheckDef[] = [];
   for (const layer of layers) {
     Object.assign(out, layer);
     joins.push(...(layer.retryJoin ?? []));
+    services.push(...(layer.services ?? []));
+    checks.push(...(layer.checks ?? []));
   }
   out.retryJoin = joins;
+  out.services = services;
+  out.checks = checks;
   return out;
 }
 
@@ -312,7 +326,16 @@ function readConfigFile(file: string, host: AgentHost): Layer {
     throw new AgentConfigError(`config file ${goQuote(file)} must hold a JSON object`);
   }
   const layer: Layer = {};
-  readObject(doc as Record<string, unknown>, FILE_SCHEMA, "", file, layer);
+  const settings: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) if (!DEFINITION_KEYS.includes(k)) settings[k] = v;
+  readObject(settings, FILE_SCHEMA, "", file, layer);
+  try {
+    const defs = readDefinitions(doc as Record<string, unknown>);
+    layer.services = [...defs.services];
+    layer.checks = [...defs.checks];
+  } catch (e) {
+    throw new AgentConfigError(`config file ${goQuote(file)}: ${errText(e)}`);
+  }
   return layer;
 }
 
@@ -453,7 +476,6 @@ const CONSUL_ONLY = new Set([
   "auto_encrypt",
   "ca_file",
   "cert_file",
-  "checks",
   "connect",
   "disable_update_check",
   "dns_config",
@@ -472,7 +494,6 @@ const CONSUL_ONLY = new Set([
   "primary_datacenter",
   "raft_snapshot_threshold",
   "retry_interval",
-  "services",
   "telemetry",
   "tls",
   "ui_config",
@@ -581,6 +602,8 @@ function resolve(l: Layer, ctx: ResolveContext): AgentConfig {
     raft: raftTuning(l),
     configFiles: ctx.configFiles,
     warnings: bootstrapWarnings(server, bootstrap, bootstrapExpect, ctx.dev),
+    services: l.services ?? [],
+    checks: l.checks ?? [],
   };
 }
 

@@ -44,6 +44,7 @@ import type {
 import { BlobStore } from "./blobs.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog-api.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
+import type { LocalAgent } from "./local-state.js";
 import type { Metrics } from "./metrics.js";
 import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "./raft-server.js";
 import { SessionTimers, sessionSpecOf } from "./sessions.js";
@@ -66,6 +67,8 @@ const utf8d = new TextDecoder();
 export class ServerService implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax = VALUE_BYTES_MAX;
+  /** The agent's local services and checks; set by the composition root once they are loaded. */
+  local?: LocalAgent;
   private readonly raft: RaftServer;
   private readonly kv: KvStore;
   private readonly metrics: Metrics;

@@ -1,0 +1,259 @@
+/**
+ * The agent's own services and checks (consul-compat.md §8.5), served from its local state (ServerApi.local):
+ * register/deregister, listings, TTL updates, maintenance mode and the per-service health endpoints, with
+ * Consul's status codes and texts. The bodies are decoded here; the rules live in src/server/local-defs.ts.
+ */
+import type { ServerApi } from "../server/api.js";
+import type { CheckStatus, JsonObject, ServiceDef } from "../server/local-defs.js";
+import {
+  catalogServiceJson,
+  type HealthCheck,
+  healthCheckJson,
+  type Json,
+  serviceJson,
+} from "../server/local-json.js";
+import type { LocalAgent } from "../server/local-state.js";
+import { parseGoBool } from "../util/flags.js";
+import { goQuote } from "../util/goquote.js";
+import { fnv1a } from "../util/index.js";
+import { HttpError } from "./errors.js";
+import type { GoJson } from "./json.js";
+import { emptyResponse, type Handler, type HttpRequest, textResponse } from "./model.js";
+import { get, has, parseQueryOptions } from "./params.js";
+import { jsonResponse } from "./respond.js";
+
+/** Consul's cap on a blocking read's wait (max_query_time). */
+const WAIT_CAP_MS = 10 * 60 * 1000;
+
+/** Bodies of these endpoints are small definitions; Consul reads them whole too. */
+const BODY_BYTES_MAX = 1024 * 1024;
+
+function localOf(api: ServerApi): LocalAgent {
+  if (api.local === undefined)
+    throw new HttpError(500, "This agent has no local state for services and checks");
+  return api.local;
+}
+
+/** LocalStateError (duck-typed: http imports server types only) → Consul's status and text. */
+function mapped<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    const le = e as { name?: string; status?: number; message?: string };
+    if (le?.name === "LocalStateError" && typeof le.status === "number")
+      throw new HttpError(le.status, le.message ?? "");
+    throw e;
+  });
+}
+
+async function bodyObject(req: HttpRequest): Promise<JsonObject> {
+  const text = new TextDecoder().decode(await req.body(BODY_BYTES_MAX));
+  if (text.trim() === "") throw new HttpError(400, "Request decode failed: EOF");
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `Request decode failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new HttpError(400, "Request decode failed: the body must be a JSON object");
+  return v as JsonObject;
+}
+
+/** `filter` is a go-bexpr expression cairn does not evaluate: refuse it rather than ignore it (§8.3). */
+function refuseFilter(req: HttpRequest): void {
+  if (get(req.query, "filter") !== "")
+    throw new HttpError(400, "The filter parameter is not supported by this agent");
+}
+
+const ok = () => emptyResponse(200);
+
+export const serviceRegister: Handler = async (req, api) => {
+  const local = localOf(api);
+  const body = await bodyObject(req);
+  await mapped(local.registerServiceJson(body, has(req.query, "replace-existing-checks")));
+  return ok();
+};
+
+export const serviceDeregister: Handler = async (_req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
+  await mapped(localOf(api).deregisterService(ctx.rest));
+  return ok();
+};
+
+export const agentServices: Handler = async (req, api) => {
+  refuseFilter(req);
+  const local = localOf(api);
+  const out: Record<string, Json> = {};
+  for (const s of local.services()) out[s.ID] = serviceJson(s, local.datacenter);
+  return jsonResponse(req, out as GoJson);
+};
+
+/** Consul's ContentHash lets clients block until a service changes; any stable digest of its content will do. */
+function contentHash(s: ServiceDef): string {
+  return fnv1a(JSON.stringify(catalogServiceJson(s)))
+    .toString(16)
+    .padStart(8, "0");
+}
+
+/** Bound on wake-ups of one hash-blocking read: each is a change to the local state that left this hash alone. */
+const HASH_WAKES_MAX = 1000;
+
+/**
+ * GET /v1/agent/service/<id>[?hash=<ContentHash>&wait=<dur>]: with `hash`, waits (up to `wait`, default 5 min,
+ * capped at 10 min as Consul's blocking reads) until the service's hash differs, then answers as without it.
+ */
+export const agentService: Handler = async (req, api, ctx) => {
+  const local = localOf(api);
+  const want = get(req.query, "hash");
+  const { waitMs } = parseQueryOptions(req.query);
+  const deadline = local.now() + Math.min(waitMs, WAIT_CAP_MS);
+  let s = local.service(ctx.rest);
+  for (let i = 0; i < HASH_WAKES_MAX && want !== "" && s !== undefined && contentHash(s) === want; i++) {
+    const leftMs = deadline - local.now();
+    if (leftMs <= 0 || !(await local.nextChange(leftMs))) break;
+    s = local.service(ctx.rest);
+  }
+  if (s === undefined) throw new HttpError(404, `unknown service ID: ${ctx.rest}`);
+  const hash = contentHash(s);
+  return jsonResponse(req, { ...serviceJson(s, local.datacenter), ContentHash: hash } as GoJson, {
+    "X-Consul-ContentHash": hash,
+  });
+};
+
+export const agentChecks: Handler = async (req, api) => {
+  refuseFilter(req);
+  const out: Record<string, Json> = {};
+  for (const c of localOf(api).checks()) out[c.CheckID] = healthCheckJson(c);
+  return jsonResponse(req, out as GoJson);
+};
+
+export const checkRegister: Handler = async (req, api) => {
+  const local = localOf(api);
+  await mapped(local.registerCheckJson(await bodyObject(req)));
+  return ok();
+};
+
+export const checkDeregister: Handler = async (_req, api, ctx) => {
+  await mapped(localOf(api).deregisterCheck(ctx.rest));
+  return ok();
+};
+
+function ttlVerb(status: CheckStatus): Handler {
+  return async (req, api, ctx) => {
+    await mapped(localOf(api).updateTtl(ctx.rest, status, get(req.query, "note")));
+    return ok();
+  };
+}
+
+export const checkPass = ttlVerb("passing");
+export const checkWarn = ttlVerb("warning");
+export const checkFail = ttlVerb("critical");
+
+export const checkUpdate: Handler = async (req, api, ctx) => {
+  const local = localOf(api);
+  const body = await bodyObject(req);
+  const pick = (name: string) => {
+    const k = Object.keys(body).find((x) => x.toLowerCase() === name.toLowerCase());
+    const v = k === undefined ? undefined : body[k];
+    return typeof v === "string" ? v : "";
+  };
+  const status = pick("Status");
+  if (status !== "passing" && status !== "warning" && status !== "critical")
+    throw new HttpError(400, `Invalid check status: '${status}'`);
+  await mapped(local.updateTtl(ctx.rest, status, pick("Output")));
+  return ok();
+};
+
+/** `?enable=` as Consul reads it: required, Go's ParseBool. */
+function enableParam(req: HttpRequest): boolean {
+  const raw = get(req.query, "enable");
+  if (raw === "") throw new HttpError(400, "Missing value for enable");
+  try {
+    return parseGoBool(raw);
+  } catch {
+    throw new HttpError(400, `Invalid value for enable: ${goQuote(raw)}`);
+  }
+}
+
+export const serviceMaintenance: Handler = async (req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
+  const enable = enableParam(req);
+  await mapped(localOf(api).serviceMaintenance(ctx.rest, enable, get(req.query, "reason")));
+  return ok();
+};
+
+export const nodeMaintenance: Handler = async (req, api) => {
+  const enable = enableParam(req);
+  await mapped(localOf(api).nodeMaintenance(enable, get(req.query, "reason")));
+  return ok();
+};
+
+// ---- /v1/agent/health/service/{id,name}/<x> ----
+
+type Aggregated = "passing" | "warning" | "critical" | "maintenance";
+
+/** api.HealthChecks.AggregatedStatus: maintenance first, then the worst status. */
+function aggregate(checks: readonly HealthCheck[]): Aggregated {
+  if (checks.some((c) => c.CheckID === "_node_maintenance" || c.CheckID.startsWith("_service_maintenance:")))
+    return "maintenance";
+  if (checks.some((c) => c.Status === "critical")) return "critical";
+  return checks.some((c) => c.Status === "warning") ? "warning" : "passing";
+}
+
+const CODE: Readonly<Record<Aggregated, number>> = {
+  passing: 200,
+  warning: 429,
+  critical: 503,
+  maintenance: 503,
+};
+
+function serviceInfo(
+  local: LocalAgent,
+  id: string,
+): { status: Aggregated; json: Record<string, Json> } | null {
+  const s = local.service(id);
+  if (s === undefined) return null;
+  const checks = local.serviceChecks(id);
+  const status = aggregate(checks);
+  return {
+    status,
+    json: {
+      AggregatedStatus: status,
+      Service: serviceJson(s, local.datacenter),
+      Checks: checks.map(healthCheckJson),
+    },
+  };
+}
+
+function healthResponse(req: HttpRequest, code: number, status: string, json: Json) {
+  if (get(req.query, "format") === "text") return textResponse(code, status);
+  return jsonResponse(req, json as GoJson, {}, code);
+}
+
+export const healthServiceById: Handler = async (req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing serviceID");
+  const info = serviceInfo(localOf(api), ctx.rest);
+  if (info === null) {
+    const reason = `ServiceId ${ctx.rest} not found`;
+    return healthResponse(req, 404, reason, { AggregatedStatus: "critical", Service: null, Checks: null });
+  }
+  return healthResponse(req, CODE[info.status], info.status, info.json);
+};
+
+export const healthServiceByName: Handler = async (req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing service Name");
+  const local = localOf(api);
+  let code = 404;
+  let status = `ServiceName ${ctx.rest} Not Found`;
+  const out: Json[] = [];
+  for (const s of local.services().filter((x) => x.Service === ctx.rest)) {
+    const info = serviceInfo(local, s.ID);
+    if (info === null) continue;
+    out.push(info.json);
+    // The worst instance decides: passing 200 < warning 429 < critical 503.
+    if (code === 404 || CODE[info.status] > code) {
+      code = CODE[info.status];
+      status = info.status;
+    }
+  }
+  return healthResponse(req, code, status, out);
+};

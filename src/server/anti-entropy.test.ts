@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryServer } from "../http/memory-server.js";
+import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
+import { LocalState } from "./local-state.js";
+import { ManualTimers } from "./local-timers.js";
+import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
+
+const NODE: NodeInfo = {
+  node: "n1",
+  id: "11111111-2222-3333-4444-555555555555",
+  datacenter: "dc1",
+  address: "10.0.0.1",
+  taggedAddresses: { lan: "10.0.0.1", lan_ipv4: "10.0.0.1", wan: "10.0.0.1", wan_ipv4: "10.0.0.1" },
+  meta: { "consul-network-segment": "" },
+  server: true,
+};
+
+function make() {
+  const timers = new ManualTimers();
+  const catalog = new MemoryCatalog();
+  const local = new LocalState({ nodeName: "n1", datacenter: "dc1", timers, persist: null, random: () => 0 });
+  const ae = new AntiEntropy({ catalog, local, node: NODE, timers, random: () => 0 });
+  return { timers, catalog, local, ae };
+}
+
+describe("anti-entropy", () => {
+  it("a full sync at start registers the node, the services and their checks", async () => {
+    const { catalog, local, ae } = make();
+    await local.registerServiceJson({ Name: "web", Port: 80, Tags: ["a"], Check: { TTL: "10s" } }, false);
+    await local.registerCheckJson({ Name: "disk", TTL: "10s" });
+    ae.start();
+    await ae.idle();
+    assert.equal(catalog.nodes.get("n1")?.node.Address, "10.0.0.1");
+    assert.deepEqual(catalog.nodes.get("n1")?.node.Meta, { "consul-network-segment": "" });
+    assert.deepEqual(catalog.service("n1", "web")?.Tags, ["a"]);
+    assert.equal(catalog.check("n1", "service:web")?.ServiceName, "web");
+    assert.equal(catalog.check("n1", "disk")?.Status, "critical");
+    ae.stop();
+  });
+
+  it("partial syncs push additions, status changes and removals; output-only changes wait 5 min", async () => {
+    const { catalog, local, ae, timers } = make();
+    ae.start();
+    await ae.idle();
+    await local.registerServiceJson({ Name: "web", Check: { TTL: "10m" } }, false);
+    await ae.idle();
+    assert.notEqual(catalog.service("n1", "web"), undefined);
+    await local.updateTtl("service:web", "passing", "one");
+    await ae.idle();
+    assert.deepEqual(
+      [catalog.check("n1", "service:web")?.Status, catalog.check("n1", "service:web")?.Output],
+      ["passing", "one"],
+    );
+    const writes = catalog.log.length;
+    await local.updateTtl("service:web", "passing", "two");
+    await ae.idle();
+    assert.equal(catalog.log.length, writes, "an output-only change is not pushed at once");
+    timers.advance(5 * 60_000);
+    await ae.idle();
+    assert.equal(catalog.check("n1", "service:web")?.Output, "two");
+    await local.deregisterService("web");
+    await ae.idle();
+    assert.equal(catalog.service("n1", "web"), undefined);
+    assert.equal(catalog.check("n1", "service:web"), undefined);
+    ae.stop();
+  });
+
+  it("a full sync removes foreign entries of its node but keeps serfHealth and a server's consul service", async () => {
+    const { catalog, local, ae } = make();
+    const base = { Node: "n1", Address: "10.0.0.1" };
+    await catalog.catalogRegister(reg({ ...base, Service: svc({ Service: "consul", Port: 8300 }) }));
+    await catalog.catalogRegister(
+      reg({
+        ...base,
+        Service: svc({ Service: "rogue" }),
+        Checks: [chk({ CheckID: "rogue-check", ServiceID: "rogue" })],
+      }),
+    );
+    await catalog.catalogRegister(
+      reg({
+        ...base,
+        Checks: [chk({ CheckID: "serfHealth", Status: "passing" }), chk({ CheckID: "stray" })],
+      }),
+    );
+    await catalog.catalogRegister(
+      reg({ Node: "other", Address: "10.0.0.2", Service: svc({ Service: "elsewhere" }) }),
+    );
+    await local.registerServiceJson({ Name: "web" }, false);
+    ae.start();
+    await ae.idle();
+    const n = catalog.nodes.get("n1");
+    assert.deepEqual([...(n?.services.keys() ?? [])].sort(), ["consul", "web"]);
+    assert.deepEqual([...(n?.checks.keys() ?? [])].sort(), ["serfHealth"]);
+    assert.notEqual(
+      catalog.service("other", "elsewhere"),
+      undefined,
+      "other nodes are not this agent's business",
+    );
+    ae.stop();
+  });
+
+  it("retries after a failure, and undoes catalog edits made behind its back at the next full sync", async () => {
+    const { catalog, local, ae, timers } = make();
+    await local.registerServiceJson({ Name: "web" }, false);
+    catalog.failNext = new Error("No cluster leader");
+    ae.start();
+    await ae.idle();
+    assert.equal(ae.failures, 1);
+    assert.equal(catalog.service("n1", "web"), undefined);
+    timers.advance(14_999);
+    await ae.idle();
+    assert.equal(catalog.service("n1", "web"), undefined);
+    timers.advance(1);
+    await ae.idle();
+    assert.notEqual(catalog.service("n1", "web"), undefined, "retried after 15 s");
+    await catalog.catalogDeregister(dereg({ Node: "n1", ServiceID: "web" }));
+    timers.advance(60_000);
+    await ae.idle();
+    assert.notEqual(catalog.service("n1", "web"), undefined, "restored by the next full sync");
+    ae.stop();
+    assert.equal(timers.size, 0);
+  });
+
+  it("a failing agent retries at once when the servers change, a healthy one does not sync for it", async () => {
+    const { catalog, local, ae, timers } = make();
+    await local.registerServiceJson({ Name: "web" }, false);
+    catalog.failNext = new Error("No cluster leader");
+    ae.start();
+    await ae.idle();
+    ae.serversChanged();
+    timers.advance(0);
+    await ae.idle();
+    assert.notEqual(catalog.service("n1", "web"), undefined, "retried without waiting 15 s");
+    const writes = catalog.log.length;
+    ae.serversChanged();
+    timers.advance(3_000);
+    await ae.idle();
+    assert.equal(catalog.log.length, writes);
+    ae.stop();
+  });
+});
+
+/**
+ * The same loop against the real catalog tables (the state store behind the HTTP layer's in-memory server, with
+ * the server's pre-apply validation), so that what anti-entropy sends is what the catalog accepts.
+ */
+describe("anti-entropy against the real catalog store", () => {
+  it("registers, updates and removes, keeping serfHealth, with requests the catalog accepts", async () => {
+    const timers = new ManualTimers();
+    const api = new MemoryServer();
+    const local = new LocalState({
+      nodeName: "n1",
+      datacenter: "dc1",
+      timers,
+      persist: null,
+      random: () => 0,
+    });
+    const ae = new AntiEntropy({ catalog: api, local, node: NODE, timers, random: () => 0 });
+    const now = { consistency: "default", minIndex: 0, waitMs: 0 } as const;
+    await api.catalogRegister(
+      reg({
+        Node: "n1",
+        Address: "10.0.0.1",
+        Checks: [chk({ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" })],
+      }),
+    );
+    await api.catalogRegister(
+      reg({ Node: "n1", Address: "10.0.0.1", Service: svc({ ID: "rogue", Service: "rogue" }) }),
+    );
+    await local.registerServiceJson(
+      { Name: "web", Port: 80, Checks: [{ TTL: "1m" }, { TTL: "1m", Status: "passing" }] },
+      false,
+    );
+    await local.registerCheckJson({ Name: "disk", TTL: "1m" });
+    ae.start();
+    await ae.idle();
+    assert.equal(ae.failures, 0);
+    const services = async () =>
+      Object.keys((await api.catalogNodeServices("n1", now)).value?.Services ?? {}).sort();
+    const checks = async () =>
+      Object.fromEntries((await api.healthNode("n1", now)).value.map((c) => [c.CheckID, c.Status]));
+    assert.deepEqual(await services(), ["web"]);
+    assert.deepEqual(await checks(), {
+      disk: "critical",
+      serfHealth: "passing",
+      "service:web:1": "critical",
+      "service:web:2": "passing",
+    });
+    await local.updateTtl("disk", "warning", "80%");
+    await local.deregisterService("web");
+    await ae.idle();
+    assert.deepEqual(await services(), []);
+    assert.deepEqual(await checks(), { disk: "warning", serfHealth: "passing" });
+    ae.stop();
+    local.stop();
+  });
+});
