@@ -123,6 +123,10 @@ export function reconcileHost(
         return p === undefined ? [] : [{ nodeId: p.nodeId, name: p.name, addr: p.addr, voter }];
       });
     },
+    unknownMembers: () => {
+      const r = raft.raw.raft;
+      return [...r.voters, ...r.learners].filter((id) => !raft.peers.has(id)).length;
+    },
     lastHeardMs: (name) => {
       const p = [...raft.peers.values()].find((x) => x.name === name);
       return p === undefined ? undefined : raft.lastHeardMs.get(p.raftId);

@@ -14,6 +14,7 @@ function host(members: ServerMember[], heard: Map<string, number>) {
     datacenter: "dc1",
     version: "0.1.0",
     members: () => members,
+    unknownMembers: () => 0,
     lastHeardMs: (name) => heard.get(name),
     reads: () => kv.catalogReads,
     register: async (req: CatalogRegisterRequest) => {

@@ -43,6 +43,8 @@ export interface ReconcileHost {
   readonly datacenter: string;
   readonly version: string;
   members(): ServerMember[];
+  /** Servers in the raft configuration whose name and address this leader has not learned yet. */
+  unknownMembers(): number;
   /** Wall-clock ms when the leader last heard from the server (undefined: never). */
   lastHeardMs(name: string): number | undefined;
   reads(): CatalogReads;
@@ -190,14 +192,16 @@ export class CatalogReconciler {
     const now = Date.now();
     const members = this.host.members();
     const alive = members.map((m) => this.alive(m, now));
-    const seen = JSON.stringify(members.map((m, i) => [m.name, m.addr, m.voter, alive[i]]));
+    const unknown = this.host.unknownMembers();
+    const seen = JSON.stringify([unknown, members.map((m, i) => [m.name, m.addr, m.voter, alive[i]])]);
     if (seen === this.seen && now - this.lastFullMs < this.o.fullIntervalMs) return;
     this.running = true;
     try {
       await this.pass(members, alive);
       this.seen = seen;
       this.lastFullMs = now;
-      this.resolveFirst();
+      // Sessions wait for every server's node: not done while a member is still nameless (skipped above).
+      if (unknown === 0) this.resolveFirst();
     } catch (e) {
       this.host.log("warn", `catalog: reconcile failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
