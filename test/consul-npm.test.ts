@@ -177,6 +177,34 @@ describe("the npm consul client against a 3-server datacenter", { timeout: 120_0
     assert.equal(((await consul.catalog.services()) as Record<string, string[]>).db, undefined);
   });
 
+  it("agent services: register with a TTL check, pass it, see it passing in health.service, deregister", async () => {
+    await consul.agent.service.register({
+      name: "api",
+      id: "api1",
+      port: 9000,
+      tags: ["v2"],
+      check: { ttl: "30s", notes: "npm" },
+    } as never);
+    const local = (await consul.agent.services()) as Record<string, { Service: string; Port: number }>;
+    assert.equal(local.api1?.Port, 9000);
+    const passing = async (): Promise<number> =>
+      ((await consul.health.service({ service: "api", passing: true })) as unknown[]).length;
+    // Registered critical (Consul's default for a new check) until the first pass.
+    await consul.agent.check.pass({ id: "service:api1", note: "fine" } as never);
+    const deadline = Date.now() + 15_000;
+    while ((await passing()) !== 1 && Date.now() < deadline) await sleep(100);
+    assert.equal(await passing(), 1, "anti-entropy never brought the passing check to the catalog");
+    const entry = (
+      (await consul.health.service("api")) as { Checks: { CheckID: string; Output: string }[] }[]
+    )[0];
+    assert.equal(entry?.Checks.find((c) => c.CheckID === "service:api1")?.Output, "fine");
+    await consul.agent.service.deregister("api1");
+    const gone = Date.now() + 15_000;
+    while (((await consul.catalog.service.nodes("api")) as unknown[]).length > 0 && Date.now() < gone)
+      await sleep(100);
+    assert.deepEqual(await consul.catalog.service.nodes("api"), []);
+  });
+
   it("a watch on a key fires on each change, with the new value", async () => {
     await consul.kv.set("watched", "v0");
     const watch = consul.watch({ method: consul.kv.get, options: { key: "watched", wait: "5s" } });

@@ -83,6 +83,57 @@ describe("sessions and locks on a real cluster", () => {
     assert.equal(await holder(follower, "txn/a"), "");
   });
 
+  it("txns stay all or nothing under concurrent writers: a failing op leaves nothing of its txn applied", async () => {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const agents = cluster.agents;
+    const writers: Promise<void>[] = [];
+    for (let writer = 0; writer < 6; writer++) {
+      writers.push(
+        (async () => {
+          for (let round = 0; round < 15; round++) {
+            const failing = (writer + round) % 3 === 0;
+            const tag = `${writer}-${round}`;
+            const ops = [
+              { KV: { Verb: "set", Key: "conc/a", Value: b64(tag) } },
+              { KV: { Verb: "set", Key: "conc/b", Value: b64(tag) } },
+              { KV: { Verb: "set", Key: `conc/log/${tag}`, Value: b64(tag) } },
+              // The failing txns end with a check that cannot hold, after their writes.
+              ...(failing ? [{ KV: { Verb: "check-not-exists", Key: "conc/a" } }] : []),
+            ];
+            const r = await req(
+              agents[(writer + round) % agents.length] as Agent,
+              "PUT",
+              "/v1/txn",
+              JSON.stringify(ops),
+            );
+            assert.equal(r.status, failing ? 409 : 200, r.text);
+          }
+        })(),
+      );
+    }
+    await Promise.all(writers);
+    const read = await req(
+      follower,
+      "PUT",
+      "/v1/txn?consistent",
+      JSON.stringify([{ KV: { Verb: "get", Key: "conc/a" } }, { KV: { Verb: "get", Key: "conc/b" } }]),
+    );
+    const [a, b] = (JSON.parse(read.text) as { Results: { KV: { Value: string } }[] }).Results;
+    assert.equal(a?.KV.Value, b?.KV.Value, "a and b come from different txns");
+    const keys = JSON.parse(
+      (await req(follower, "GET", "/v1/kv/conc/log/?keys&consistent")).text,
+    ) as string[];
+    const expected: string[] = [];
+    for (let writer = 0; writer < 6; writer++)
+      for (let round = 0; round < 15; round++)
+        if ((writer + round) % 3 !== 0) expected.push(`conc/log/${writer}-${round}`);
+    assert.deepEqual(
+      keys.sort(),
+      expected.sort(),
+      "a failed txn left a write behind, or a good one lost one",
+    );
+  });
+
   it("a TTL session not renewed is invalidated within 2xTTL (Behavior delete deletes its key); a renewed one lives", async () => {
     const doomed = await createSession(follower, { TTL: "10s", Behavior: "delete", LockDelay: 0 });
     const kept = await createSession(follower, { TTL: "10s" });
