@@ -199,19 +199,29 @@ const uint53 = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 const NAME_FIELDS = NAME_BYTES.map((n) => Uint8Array.of(0xa0 | n.length, ...n));
 
 /**
- * Writer over one buffer reused by every encodeDirEntryFast call (encoding is synchronous), grown when an entry
- * needs more; the result is a copy, so the buffer is never shared with a caller.
+ * A msgpack writer at `at` in `buf`. encodeDirEntryFast reuses one over a private buffer (encoding is
+ * synchronous) and copies the result out; a state.bin writer points one at the chunk it fills (`target`),
+ * so a record is encoded where it will be sent, with no copy.
  */
-class Out {
-  buf = new Uint8Array(1024);
-  view = new DataView(this.buf.buffer);
+export class Out {
+  buf: Uint8Array;
+  view: DataView;
   at = 0;
-  /** Starts an encoding that needs at most `size` bytes. */
-  begin(size: number): void {
-    if (size > this.buf.length) {
-      this.buf = new Uint8Array(Math.max(size, 2 * this.buf.length));
-      this.view = new DataView(this.buf.buffer);
+  constructor(buf: Uint8Array = new Uint8Array(1024)) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  /** Writes from now on into `buf` at `at`; the caller keeps room there for what it writes. */
+  target(buf: Uint8Array, at: number): void {
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
+    this.at = at;
+  }
+  /** Starts an encoding at 0 that needs at most `size` bytes, growing the buffer when needed. */
+  begin(size: number): void {
+    if (size > this.buf.length) this.target(new Uint8Array(Math.max(size, 2 * this.buf.length)), 0);
     this.at = 0;
   }
   uint(v: number | bigint): void {
@@ -261,8 +271,29 @@ class Out {
     this.buf.set(b, this.at);
     this.at += b.length;
   }
-  /** A string UTF-8 encoded in place: written after room for the longest header, moved up when shorter. */
+  /**
+   * A string UTF-8 encoded in place. ASCII up to ASCII_RUN_MAX units (nearly every key) is copied unit by
+   * unit after its header; otherwise the string is encoded after room for the longest header, moved up
+   * when shorter.
+   */
   text(v: string): void {
+    const n = v.length;
+    if (n <= ASCII_RUN_MAX) {
+      const h = this.header(this.at, n);
+      const b = this.buf;
+      const from = this.at + h;
+      let i = 0;
+      while (i < n) {
+        const c = v.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[from + i] = c;
+        i++;
+      }
+      if (i === n) {
+        this.at = from + n;
+        return;
+      }
+    }
     const { written } = utf8Encoder.encodeInto(v, this.buf.subarray(this.at + 5));
     const h = this.header(this.at, written);
     if (h !== 5) this.buf.copyWithin(this.at + h, this.at + 5, this.at + 5 + written);
@@ -275,28 +306,44 @@ class Out {
   }
 }
 
+/** Strings up to this many UTF-16 units are tried as ASCII first (a key is rarely longer). */
+const ASCII_RUN_MAX = 256;
+
 const out = new Out();
+
+/** The most bytes writeDirEntry writes for `e`. */
+export function dirEntryBytesMax(e: DirEntry): number {
+  // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
+  return 160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0);
+}
 
 /** Encodes a plain DirEntry exactly as encodeGo(dirEntryToGo(e)) does; null when `e` is not plain. */
 export function encodeDirEntryFast(e: DirEntry): Uint8Array | null {
-  if (!plain(e)) return null;
-  // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
-  out.begin(160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0));
-  out.buf[out.at++] = 0x87;
-  out.name(0);
-  out.uint(e.CreateIndex);
-  out.name(1);
-  out.uint(e.Flags);
-  out.name(2);
-  out.text(e.Key);
-  out.name(3);
-  out.uint(e.LockIndex);
-  out.name(4);
-  out.uint(e.ModifyIndex);
-  out.name(5);
-  out.text(e.Session);
-  out.name(6);
-  if (e.Value === null) out.buf[out.at++] = 0xc0;
-  else out.bytes(e.Value);
-  return out.buf.slice(0, out.at);
+  out.begin(dirEntryBytesMax(e));
+  return writeDirEntry(out, e) ? out.buf.slice(0, out.at) : null;
+}
+
+/**
+ * Writes a plain DirEntry at `o.at` (room for dirEntryBytesMax(e) there), as encodeDirEntryFast would;
+ * false, with nothing written, when `e` is not plain.
+ */
+export function writeDirEntry(o: Out, e: DirEntry): boolean {
+  if (!plain(e)) return false;
+  o.buf[o.at++] = 0x87;
+  o.name(0);
+  o.uint(e.CreateIndex);
+  o.name(1);
+  o.uint(e.Flags);
+  o.name(2);
+  o.text(e.Key);
+  o.name(3);
+  o.uint(e.LockIndex);
+  o.name(4);
+  o.uint(e.ModifyIndex);
+  o.name(5);
+  o.text(e.Session);
+  o.name(6);
+  if (e.Value === null) o.buf[o.at++] = 0xc0;
+  else o.bytes(e.Value);
+  return true;
 }

@@ -103,6 +103,7 @@ export {
   readStateBin,
   type StateBinItem,
   type StateBinReadOptions,
+  StateBinWriter,
   stateBinBytes,
   writeStateBin,
 } from "./state-bin.js";
