@@ -169,6 +169,14 @@ export class Restorer {
 
   private addEntry(d: DirEntry): void {
     this.enterKv();
+    // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
+    this.bumpMax(TABLE_KVS, d.ModifyIndex);
+    if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) {
+      // A DirEntry with nothing to carry has exactly a KvEntry's fields: keep it, rather than copy a
+      // million of them one by one.
+      this.kv.add(d.Key, d satisfies KvEntry);
+      return;
+    }
     const entry: KvEntry = {
       Key: d.Key,
       Flags: d.Flags,
@@ -179,8 +187,6 @@ export class Restorer {
       Session: d.Session,
     };
     this.kv.add(d.Key, withCarry(entry, carryOf(d)));
-    // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
-    this.bumpMax(TABLE_KVS, d.ModifyIndex);
   }
 
   private enterKv(): void {

@@ -101,6 +101,7 @@ export type { HealthCheck, NodeService, RegisterRequest } from "./register.js";
 export {
   RECORD_BYTES_MAX_DEFAULT,
   readStateBin,
+  readStateBinBatches,
   type StateBinItem,
   type StateBinReadOptions,
   StateBinWriter,

@@ -143,8 +143,22 @@ export async function* readStateBin(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: StateBinReadOptions = {},
 ): AsyncGenerator<StateBinItem> {
+  for await (const batch of readStateBinBatches(source, options)) yield* batch;
+}
+
+/**
+ * readStateBin, the items a source chunk completes at a time (never an empty batch): one await per chunk
+ * and not per record, for a reader of millions of records (a restore). Same items, same errors.
+ */
+export async function* readStateBinBatches(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: StateBinReadOptions = {},
+): AsyncGenerator<readonly StateBinItem[]> {
   const splitter = new StateBinSplitter(options);
-  for await (const chunk of source) yield* splitter.push(chunk);
+  for await (const chunk of source) {
+    const items = splitter.push(chunk);
+    if (items.length > 0) yield items;
+  }
   splitter.end();
 }
 
