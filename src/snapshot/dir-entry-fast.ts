@@ -44,6 +44,9 @@ function fieldAt(b: Uint8Array, pos: number): number {
 interface Cur {
   pos: number;
   ok: boolean;
+  /** The span [start, end) of the last bytes value spanBytes found; start -1 for nil. */
+  start: number;
+  end: number;
 }
 
 /** An unsigned integer in any width the general decoder turns into a number or bigint ≥ 0. */
@@ -82,8 +85,11 @@ function readUint(b: Uint8Array, c: Cur): bigint | number | null {
   return null;
 }
 
-/** A string or binary value (the general decoder makes both bytes), as a view into `b`; null for nil. */
-function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
+/**
+ * Finds a string or binary value (the general decoder makes both bytes): sets `c.start`/`c.end` to its
+ * bytes' span in `b` (start -1 for nil) and moves past it; `c.ok` false when it is neither.
+ */
+function spanBytes(b: Uint8Array, c: Cur): void {
   const at = c.pos;
   const h = b[at] as number;
   let n: number;
@@ -93,7 +99,8 @@ function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
     head = 1;
   } else if (h === 0xc0) {
     c.pos = at + 1;
-    return null;
+    c.start = -1;
+    return;
   } else if ((h === 0xd9 || h === 0xc4) && at + 2 <= b.length) {
     n = b[at + 1] as number;
     head = 2;
@@ -105,15 +112,22 @@ function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
     head = 5;
   } else {
     c.ok = false;
-    return null;
+    return;
   }
   const end = at + head + n;
   if (end > b.length) {
     c.ok = false;
-    return null;
+    return;
   }
   c.pos = end;
-  return b.subarray(at + head, end);
+  c.start = at + head;
+  c.end = end;
+}
+
+/** A string or binary value as a view into `b`; null for nil (see spanBytes). */
+function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
+  spanBytes(b, c);
+  return !c.ok || c.start < 0 ? null : b.subarray(c.start, c.end);
 }
 
 function text(v: Uint8Array | null, c: Cur): string {
@@ -142,7 +156,7 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
   const h = b[0] as number;
   if ((h & 0xf0) !== 0x80) return null;
   const count = h & 0x0f;
-  const c: Cur = { pos: 1, ok: true };
+  const c: Cur = { pos: 1, ok: true, start: -1, end: -1 };
   // One slot per field of NAMES (undefined: absent), and a bit per field seen, to refuse duplicates.
   const got: (bigint | number | Uint8Array | null | undefined)[] = [
     undefined,
@@ -176,6 +190,59 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
     Value: (got[6] ?? null) as Uint8Array | null,
   };
   return c.ok ? entry : null;
+}
+
+/** The cursor checkDirEntryFast reuses (checking is synchronous), so a check allocates nothing. */
+const checkCur: Cur = { pos: 0, ok: true, start: -1, end: -1 };
+
+/**
+ * Whether decodeDirEntryFast(b) returns an entry (rather than null), found without building it: the same
+ * walk over the same fields, with strings checked as UTF-8 instead of decoded. A verifier that only needs
+ * "does this record decode" answers true at once, and takes the decoding paths for anything else.
+ */
+export function checkDirEntryFast(b: Uint8Array): boolean {
+  if (b.length === 0) return false;
+  const h = b[0] as number;
+  if ((h & 0xf0) !== 0x80) return false;
+  const count = h & 0x0f;
+  const c = checkCur;
+  c.pos = 1;
+  c.ok = true;
+  let seen = 0;
+  for (let i = 0; i < count && c.ok; i++) {
+    if (c.pos >= b.length) return false;
+    const f = fieldAt(b, c.pos);
+    if (f < 0 || (seen & (1 << f)) !== 0) return false;
+    seen |= 1 << f;
+    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
+    if (c.pos >= b.length) return false;
+    if (f === 6) spanBytes(b, c);
+    else if (f === 2 || f === 5) {
+      spanBytes(b, c);
+      if (c.ok && c.start >= 0 && !utf8Valid(b, c.start, c.end)) return false;
+    } else {
+      // Flags (1) may be any uint64; the indexes must stay within 2^53 (decode's `safe`).
+      const v = readUint(b, c);
+      if (f !== 1 && typeof v === "bigint") return false;
+    }
+  }
+  return c.ok && c.pos === b.length;
+}
+
+/**
+ * Whether b[start, end) is well-formed UTF-8: an ASCII run is checked in place (nearly every key), and from
+ * the first other byte on, the fatal decoder `text` uses judges it (an ASCII byte always ends a character).
+ */
+function utf8Valid(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && (b[i] as number) < 0x80) i++;
+  if (i === end) return true;
+  try {
+    utf8.decode(b.subarray(i, end));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether encodeDirEntryFast can write `e` (no Enterprise or extra fields, values in range). */
