@@ -47,7 +47,7 @@ async function pair(fn: (a: BlobStore, b: BlobStore) => Promise<void>): Promise<
 describe("BlobStore.fetch", () => {
   it("copies blobs of every size class exactly: empty, one partial chunk, whole chunks, many chunks", async () => {
     await pair(async (a, b) => {
-      // 4 MiB chunks, 4 in flight: sizes around the chunk and window borders.
+      // 4 MiB chunks, 2 in flight: sizes around the chunk and window borders.
       for (const size of [0, 1000, 4 * MIB, 8 * MIB, 17 * MIB + 123]) {
         const handle = BlobStore.newHandle();
         const data = randomBytes(size);

@@ -9,8 +9,8 @@ import { assert } from "../util/index.js";
 
 const READ = "blob.read";
 const CHUNK_BYTES_MAX = 4 * 1024 * 1024;
-/** Chunk requests one fetch keeps in flight: 4 × 4 MiB buffered at most, per fetching peer. */
-const FETCH_WINDOW = 4;
+/** Chunk requests one fetch keeps in flight: 2 × 4 MiB buffered at most per fetching peer (a leader serves two at once, inside the 64 MB bound on a restore's peak). */
+const FETCH_WINDOW = 2;
 /** A bound on one fetch's loop: 2^20 chunks of even 4 MiB is 4 TiB, beyond any state. */
 const FETCH_CHUNKS_MAX = 1 << 20;
 const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
