@@ -150,12 +150,29 @@ function safe(v: bigint | number | null | undefined, c: Cur): number {
   return v;
 }
 
+/** The entry count of the fixmap `b` starts with; -1 when it does not start with one. */
+function fixmapCount(b: Uint8Array): number {
+  if (b.length === 0) return -1;
+  const h = b[0] as number;
+  return (h & 0xf0) === 0x80 ? h & 0x0f : -1;
+}
+
+/**
+ * The CE field named at `c.pos` (its index in NAMES), moving past the name; -1 when the fast shape ends
+ * there: the body ends, the name is another or one already `seen` (a bit per field), or no value follows.
+ */
+function nextField(b: Uint8Array, c: Cur, seen: number): number {
+  if (c.pos >= b.length) return -1;
+  const f = fieldAt(b, c.pos);
+  if (f < 0 || (seen & (1 << f)) !== 0) return -1;
+  c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
+  return c.pos < b.length ? f : -1;
+}
+
 /** Decodes a DirEntry body of the common CE shape; null: not that shape, use the general path. */
 export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
-  if (b.length === 0) return null;
-  const h = b[0] as number;
-  if ((h & 0xf0) !== 0x80) return null;
-  const count = h & 0x0f;
+  const count = fixmapCount(b);
+  if (count < 0) return null;
   const c: Cur = { pos: 1, ok: true, start: -1, end: -1 };
   // One slot per field of NAMES (undefined: absent), and a bit per field seen, to refuse duplicates.
   const got: (bigint | number | Uint8Array | null | undefined)[] = [
@@ -169,12 +186,9 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
   ];
   let seen = 0;
   for (let i = 0; i < count && c.ok; i++) {
-    if (c.pos >= b.length) return null;
-    const f = fieldAt(b, c.pos);
-    if (f < 0 || (seen & (1 << f)) !== 0) return null;
+    const f = nextField(b, c, seen);
+    if (f < 0) return null;
     seen |= 1 << f;
-    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
-    if (c.pos >= b.length) return null;
     // Key, Session and Value (2, 5, 6) are byte strings; the others unsigned integers.
     got[f] = f === 2 || f === 5 || f === 6 ? readBytes(b, c) : readUint(b, c);
   }
@@ -201,21 +215,16 @@ const checkCur: Cur = { pos: 0, ok: true, start: -1, end: -1 };
  * "does this record decode" answers true at once, and takes the decoding paths for anything else.
  */
 export function checkDirEntryFast(b: Uint8Array): boolean {
-  if (b.length === 0) return false;
-  const h = b[0] as number;
-  if ((h & 0xf0) !== 0x80) return false;
-  const count = h & 0x0f;
+  const count = fixmapCount(b);
+  if (count < 0) return false;
   const c = checkCur;
   c.pos = 1;
   c.ok = true;
   let seen = 0;
   for (let i = 0; i < count && c.ok; i++) {
-    if (c.pos >= b.length) return false;
-    const f = fieldAt(b, c.pos);
-    if (f < 0 || (seen & (1 << f)) !== 0) return false;
+    const f = nextField(b, c, seen);
+    if (f < 0) return false;
     seen |= 1 << f;
-    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
-    if (c.pos >= b.length) return false;
     if (f === 6) spanBytes(b, c);
     else if (f === 2 || f === 5) {
       spanBytes(b, c);
