@@ -110,3 +110,99 @@ describe("OrderedMap", () => {
     snap.checkInvariants();
   });
 });
+
+describe("OrderedMap.loader", () => {
+  /** Node sizes where the last-leaf and last-branch fix-ups happen at small counts. */
+  const nodeEntriesMax = fc.constantFrom(4, 6, 8, 32);
+
+  /** The same map built by `set` one key at a time: the reference the loader must equal. */
+  function bySet(entries: readonly [string, number][], max: number): OrderedMap<number> {
+    const tree = new OrderedMap<number>({ nodeEntriesMax: max });
+    for (const [k, v] of entries) tree.set(k, v);
+    return tree;
+  }
+
+  function load(entries: readonly [string, number][], max: number): OrderedMap<number> {
+    const loader = OrderedMap.loader<number>({ nodeEntriesMax: max });
+    for (const [k, v] of entries) loader.add(k, v);
+    return loader.finish();
+  }
+
+  it("builds from sorted keys the tree set() builds, with the invariants holding", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 600 }), nodeEntriesMax, (keys, max) => {
+        const entries = keys.sort(byteOrder).map((k, i): [string, number] => [k, i]);
+        const loader = OrderedMap.loader<number>({ nodeEntriesMax: max });
+        for (const [k, v] of entries) loader.add(k, v);
+        assert.equal(loader.sorted, true);
+        const tree = loader.finish();
+        tree.checkInvariants();
+        const want = bySet(entries, max);
+        assert.equal(tree.size, want.size);
+        assert.deepEqual([...tree.entries()], [...want.entries()]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("falls back to set() on keys out of order or repeated, and still equals the set-built tree", () => {
+    fc.assert(
+      fc.property(fc.array(key, { maxLength: 400 }), nodeEntriesMax, (keys, max) => {
+        const entries = keys.map((k, i): [string, number] => [k, i]);
+        const tree = load(entries, max);
+        tree.checkInvariants();
+        assert.deepEqual([...tree.entries()], [...bySet(entries, max).entries()]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("gives a tree that later writes, deletes and clones treat like any other", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(key, { maxLength: 300 }),
+        fc.array(op, { maxLength: 200 }),
+        nodeEntriesMax,
+        (keys, ops, max) => {
+          const entries = keys.sort(byteOrder).map((k, i): [string, number] => [k, i]);
+          const tree = load(entries, max);
+          const model = new Map(entries);
+          const snap = tree.clone();
+          for (const o of ops) {
+            if (o.op === "set") assert.equal(tree.set(o.key, o.value), !model.has(o.key));
+            if (o.op === "set") model.set(o.key, o.value);
+            if (o.op === "delete") assert.equal(tree.delete(o.key), model.delete(o.key));
+            if (o.op === "check") assertSame(tree, model);
+          }
+          assertSame(tree, model);
+          snap.checkInvariants();
+          assert.deepEqual([...snap.entries()], entries);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("loads a large sorted input over several levels, and refuses use after finish", () => {
+    const loader = OrderedMap.loader<number>();
+    const n = 100_003;
+    const keys = Array.from({ length: n }, (_, i) => `k${String(i).padStart(6, "0")}`);
+    for (const [i, k] of keys.entries()) loader.add(k, i);
+    const tree = loader.finish();
+    tree.checkInvariants();
+    assert.equal(tree.size, n);
+    assert.equal(tree.get("k050000"), 50_000);
+    assert.deepEqual(
+      [...tree.entriesFrom("k100001")].map(([k]) => k),
+      ["k100001", "k100002"],
+    );
+    assert.throws(() => loader.add("z", 1), /finished tree loader/);
+    assert.throws(() => loader.finish(), /finish a tree loader once/);
+  });
+
+  it("finishes an empty input as an empty map", () => {
+    const tree = OrderedMap.loader<number>().finish();
+    tree.checkInvariants();
+    assert.equal(tree.size, 0);
+  });
+});

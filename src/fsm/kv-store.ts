@@ -312,10 +312,16 @@ export class KvStore implements KvTables, SessionTables {
     this.install(r, lockDelays);
   }
 
-  /** restore() from a stream, e.g. readStateBin(...). The state changes only once the stream is complete. */
-  async restoreAsync(items: AsyncIterable<RestoreItem>): Promise<void> {
+  /**
+   * restore() from a stream, e.g. readStateBin(...), or readStateBinBatches(...) (batches of items: one await
+   * per batch, not per record). The state changes only once the stream is complete.
+   */
+  async restoreAsync(items: AsyncIterable<RestoreItem | readonly RestoreItem[]>): Promise<void> {
     const r = new Restorer();
-    for await (const item of items) r.add(item);
+    for await (const x of items) {
+      if (isBatch(x)) for (const item of x) r.add(item);
+      else r.add(x);
+    }
     this.install(r);
   }
 
@@ -326,7 +332,10 @@ export class KvStore implements KvTables, SessionTables {
    * at the old index (no watch fires and no index moves backwards); a failure leaves them empty, which the
    * caller treats as fatal, as Consul does for a failed restore. Point-in-time views taken before keep theirs.
    */
-  async replaceAsync(items: AsyncIterable<RestoreItem>, afterDrop?: () => void): Promise<void> {
+  async replaceAsync(
+    items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
+    afterDrop?: () => void,
+  ): Promise<void> {
     this.kvMap = new OrderedMap<KvEntry>();
     this.stones = new OrderedMap<Tombstone>();
     this.sessionMap = emptySessions();
@@ -613,4 +622,8 @@ export class KvStore implements KvTables, SessionTables {
     if (row !== undefined && row.value >= idx) return;
     this.tables.set(table, row?.extra !== undefined ? { value: idx, extra: row.extra } : { value: idx });
   }
+}
+
+function isBatch(x: RestoreItem | readonly RestoreItem[]): x is readonly RestoreItem[] {
+  return Array.isArray(x);
 }

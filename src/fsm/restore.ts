@@ -29,7 +29,7 @@ import {
 } from "./catalog.js";
 import { restoreRegister } from "./catalog-records.js";
 import { RestoreError } from "./errors.js";
-import { emptySessions, type SessionEntry } from "./session.js";
+import type { SessionEntry } from "./session.js";
 import {
   type Carry,
   type IndexRecordRow,
@@ -89,9 +89,11 @@ function carryOf(d: DirEntry): Carry | undefined {
 }
 
 export class Restorer {
-  private readonly kv = new OrderedMap<KvEntry>();
-  private readonly tombstones = new OrderedMap<Tombstone>();
-  private readonly sessions = emptySessions();
+  // Consul's writer and ours emit these in key order (memdb and tree iteration), so the loaders build the
+  // trees bottom-up; an archive out of order still loads, through inserts.
+  private readonly kv = OrderedMap.loader<KvEntry>();
+  private readonly tombstones = OrderedMap.loader<Tombstone>();
+  private readonly sessions = OrderedMap.loader<SessionEntry>();
   private readonly catalog = emptyTrees();
   /** Where the first Register record came among the opaque records before any KV (undefined: none there). */
   private registerSplit: number | undefined;
@@ -141,13 +143,13 @@ export class Restorer {
         break;
       case "Session":
         if (this.phase === 0 && this.sessionSplit === undefined) this.sessionSplit = this.phases[0].length;
-        this.sessions.set(rec.body.ID, rec.body);
+        this.sessions.add(rec.body.ID, rec.body);
         // As Consul's SessionRestore: the table index follows the sessions; an Index row overrides it.
         this.bumpMax(TABLE_SESSIONS, rec.body.ModifyIndex);
         break;
       case "Tombstone":
         this.enterKv();
-        this.tombstones.set(rec.body.Key, withCarry({ index: rec.body.ModifyIndex }, carryOf(rec.body)));
+        this.tombstones.add(rec.body.Key, withCarry({ index: rec.body.ModifyIndex }, carryOf(rec.body)));
         this.bumpMax(TABLE_TOMBSTONES, rec.body.ModifyIndex);
         break;
       case "Index": {
@@ -167,6 +169,14 @@ export class Restorer {
 
   private addEntry(d: DirEntry): void {
     this.enterKv();
+    // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
+    this.bumpMax(TABLE_KVS, d.ModifyIndex);
+    if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) {
+      // A DirEntry with nothing to carry has exactly a KvEntry's fields: keep it, rather than copy a
+      // million of them one by one.
+      this.kv.add(d.Key, d satisfies KvEntry);
+      return;
+    }
     const entry: KvEntry = {
       Key: d.Key,
       Flags: d.Flags,
@@ -176,9 +186,7 @@ export class Restorer {
       LockIndex: d.LockIndex,
       Session: d.Session,
     };
-    this.kv.set(d.Key, withCarry(entry, carryOf(d)));
-    // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
-    this.bumpMax(TABLE_KVS, d.ModifyIndex);
+    this.kv.add(d.Key, withCarry(entry, carryOf(d)));
   }
 
   private enterKv(): void {
@@ -225,9 +233,9 @@ export class Restorer {
     for (const row of this.indexRows) lastIndex = Math.max(lastIndex, row.value);
     for (const row of this.index.values()) lastIndex = Math.max(lastIndex, row.value);
     return {
-      kv: this.kv,
-      tombstones: this.tombstones,
-      sessions: this.sessions,
+      kv: this.kv.finish(),
+      tombstones: this.tombstones.finish(),
+      sessions: this.sessions.finish(),
       catalog: this.catalog,
       index: this.index,
       indexRows: this.indexRows,

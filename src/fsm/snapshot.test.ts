@@ -13,6 +13,7 @@ import {
   readArchive,
   readStateBin,
   type StateBinItem,
+  writeStateBin,
 } from "../snapshot/index.js";
 import type { KvCommand } from "./command.js";
 import { KvStore, type SessionView } from "./kv-store.js";
@@ -119,6 +120,30 @@ describe("KvSnapshot", () => {
         for (const k of ["a", "a/", "b/", ""]) assert.deepEqual(c.list(k), a.list(k));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("stateBin() writes the bytes writeStateBin(header, records()) writes, across chunk borders", async () => {
+    const longKey = fc.string({ unit: fc.constantFrom("a", "/", "é", "😀"), minLength: 20, maxLength: 300 });
+    const value = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.integer({ min: 60_000, max: 70_000 }).map((n) => new Uint8Array(n).fill(7)),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.oneof(keyArb, longKey), value), { maxLength: 30 }),
+        async (puts) => {
+          const s = new KvStore();
+          for (const [i, [key, v]] of puts.entries())
+            s.apply(i + 1, { op: "set", key, value: v, flags: BigInt(i) });
+          s.apply(puts.length + 1, { op: "delete", key: "a" });
+          const view = s.snapshot();
+          const want: Uint8Array[] = [];
+          for await (const chunk of writeStateBin(view.header(), view.records())) want.push(chunk);
+          assert.deepEqual(await stateBin(view), Buffer.concat(want));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

@@ -14,8 +14,8 @@ import {
   encodeRecord,
   type RawRecord,
   type SnapshotHeader,
+  StateBinWriter,
   tombstone,
-  writeStateBin,
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
 import { compareKeys, type OrderedMap } from "./btree.js";
@@ -127,12 +127,20 @@ export class KvSnapshot implements KvTables, SessionTables {
 
   /** The records, encoded, in the order described above. */
   *records(): Generator<RawRecord> {
+    for (const part of this.parts()) {
+      if (!isRun(part)) yield part;
+      else for (const e of part) yield encodeRecord({ kind: "KVS", type: 2, body: entryRecord(e) });
+    }
+  }
+
+  /** The records in order, KV entries as runs of entries still to encode (the bulk of a snapshot). */
+  private *parts(): Generator<RawRecord | readonly KvEntry[]> {
     yield* this.opaque.first;
     yield* catalogRecords(this.catalog);
     yield* this.opaque.pre;
     for (const [, body] of this.sessions.entries()) yield encodeRecord({ kind: "Session", type: 3, body });
     yield* this.opaque.head;
-    for (const [, e] of this.kv.entries()) yield encodeRecord({ kind: "KVS", type: 2, body: entryRecord(e) });
+    yield* this.kv.valueRuns();
     for (const [key, stone] of this.tombstones.entries()) {
       const body = { ...tombstone(key, stone.index), ...stone.carry };
       yield encodeRecord({ kind: "Tombstone", type: 5, body });
@@ -168,9 +176,27 @@ export class KvSnapshot implements KvTables, SessionTables {
     for (const key of pending) yield own(key);
   }
 
-  /** state.bin as chunks (header, then records), ready for writeArchive or a file. */
-  stateBin(): AsyncGenerator<Uint8Array> {
-    return writeStateBin(this.header(), this.records());
+  /**
+   * state.bin as chunks (header, then records), ready for writeArchive or a file: the bytes writeStateBin
+   * makes of records(), with each KV entry encoded straight into the chunk (a KvEntry without carried
+   * fields is itself a plain DirEntry), not built as a record object and copied.
+   */
+  async *stateBin(): AsyncGenerator<Uint8Array> {
+    const w = new StateBinWriter(this.header());
+    for (const part of this.parts()) {
+      if (!isRun(part)) w.record(part);
+      else {
+        for (const e of part) {
+          w.dirEntry(2, e.carry === undefined ? e : entryRecord(e));
+          const full = w.takeFull();
+          if (full !== null) yield full;
+        }
+      }
+      const full = w.takeFull();
+      if (full !== null) yield full;
+    }
+    const last = w.end();
+    if (last !== null) yield last;
   }
 
   /** A cheap fingerprint of the records (FNV-1a over type bytes and bodies), for comparing replicas. */
@@ -180,4 +206,8 @@ export class KvSnapshot implements KvTables, SessionTables {
     for (const r of this.records()) h = fnv1aBytes(r.body, fnv1aBytes(Uint8Array.of(r.type), h));
     return h;
   }
+}
+
+function isRun(part: RawRecord | readonly KvEntry[]): part is readonly KvEntry[] {
+  return Array.isArray(part);
 }

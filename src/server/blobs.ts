@@ -1,14 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeId } from "../raft/index.js";
 import { fsyncDir } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
+import { assert } from "../util/index.js";
 
 const READ = "blob.read";
 const CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/** Chunk requests one fetch keeps in flight: 2 × 4 MiB buffered at most per fetching peer (a leader serves two at once, inside the 64 MB bound on a restore's peak). */
+const FETCH_WINDOW = 2;
+/** A bound on one fetch's loop: 2^20 chunks of even 4 MiB is 4 TiB, beyond any state. */
+const FETCH_CHUNKS_MAX = 1 << 20;
 const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
@@ -79,35 +83,75 @@ export class BlobStore {
     throw last;
   }
 
+  /**
+   * Fetches the blob in chunks, FETCH_WINDOW of them in flight: a leader busy rebuilding its own state
+   * answers between its steps, so one request at a time would wait out a step per chunk (and a 340 MB blob
+   * is 85 chunks). The first chunk's length is the peer's chunk size; a shorter or empty one marks the end.
+   * Chunks land at their offsets, so the order they arrive in does not matter.
+   */
   private async copyFrom(peer: NodeId, handle: string, tmp: string): Promise<void> {
     const fh = await open(tmp, "wx", 0o600);
     try {
-      for (let offset = 0; ; ) {
+      const read = async (offset: number): Promise<number> => {
         const req = new TextEncoder().encode(JSON.stringify({ handle, offset }));
         const chunk = await this.transport.request(peer, READ, req, 30_000);
-        if (chunk.length === 0) break;
-        await fh.write(chunk, 0, chunk.length, offset);
-        offset += chunk.length;
+        if (chunk.length > 0) await fh.write(chunk, 0, chunk.length, offset);
+        return chunk.length;
+      };
+      const size = await read(0);
+      let end = size === 0 ? 0 : Number.POSITIVE_INFINITY;
+      let next = size;
+      let failure: { error: unknown } | null = null;
+      const inflight = new Set<Promise<void>>();
+      const issue = (offset: number): void => {
+        const p: Promise<void> = read(offset).then(
+          (n) => {
+            inflight.delete(p);
+            if (n < size) end = Math.min(end, offset + n);
+          },
+          (error: unknown) => {
+            inflight.delete(p);
+            failure ??= { error };
+          },
+        );
+        inflight.add(p);
+      };
+      // After a failure no more requests go out, and the ones in flight settle before the file closes.
+      for (let round = 0; (failure === null && next < end) || inflight.size > 0; round++) {
+        assert(round <= FETCH_CHUNKS_MAX, `fetch blob "${handle}" in at most ${FETCH_CHUNKS_MAX} chunks`);
+        while (failure === null && next < end && inflight.size < FETCH_WINDOW) {
+          issue(next);
+          next += size;
+        }
+        if (inflight.size > 0) await Promise.race(inflight);
       }
+      if (failure !== null) throw (failure as { error: unknown }).error;
       await fh.sync();
     } finally {
       await fh.close();
     }
   }
 
+  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
   private async serve(body: Uint8Array): Promise<Uint8Array> {
     const { handle, offset } = JSON.parse(new TextDecoder().decode(body)) as {
       handle: string;
       offset: number;
     };
-    const path = this.path(handle);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stream = createReadStream(path, { start: offset, end: offset + CHUNK_BYTES_MAX - 1 });
-    for await (const c of stream) {
-      chunks.push(c as Buffer);
-      size += (c as Buffer).length;
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new UnavailableError(`invalid blob offset ${offset}`);
+    const fh = await open(this.path(handle), "r");
+    try {
+      const size = (await fh.stat()).size;
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(CHUNK_BYTES_MAX, size - offset)));
+      for (let at = 0; at < buf.length; ) {
+        const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at);
+        if (bytesRead === 0) throw new UnavailableError(`blob "${handle}" shrank while being read`);
+        at += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
     }
-    return Buffer.concat(chunks, size);
   }
 }

@@ -3,7 +3,7 @@ import { open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { KvSnapshot, KvStore } from "../fsm/index.js";
 import type { ConfState, SnapshotMeta } from "../raft/index.js";
-import { type ArchiveMetaInput, readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
+import { type ArchiveMetaInput, readArchive, readStateBinBatches, writeArchive } from "../snapshot/index.js";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
@@ -124,7 +124,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
   const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
   try {
     await kv.replaceAsync(
-      readStateBin(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
+      readStateBinBatches(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
       collectGarbage,
     );
   } finally {
@@ -138,7 +138,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
  */
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
   await kv.replaceAsync(
-    readStateBin(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES })),
+    readStateBinBatches(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES })),
     collectGarbage,
   );
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
+import { checkDirEntryFast, decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
 import { asMap, Fields } from "./fields.js";
 import { decodeGo, encodeGo } from "./gomsgpack.js";
 import { type DirEntry, decodeDirEntry, dirEntryToGo } from "./records.js";
@@ -19,7 +19,13 @@ const u53 = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.maxSafeNat());
 const plainEntry: fc.Arbitrary<DirEntry> = fc.record({
   CreateIndex: u53,
   Flags: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
-  Key: fc.string({ unit: "binary", maxLength: 40 }),
+  // Binary strings, and ASCII ones across the fixstr/str16 border and the ASCII fast path's length limit
+  // (with the odd non-ASCII unit, which sends the encoder back to the general UTF-8 path midway).
+  Key: fc.oneof(
+    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.string({ minLength: 25, maxLength: 300, size: "max" }),
+    fc.string({ unit: fc.constantFrom("a", "/", "é", "😀"), maxLength: 300, size: "max" }),
+  ),
   LockIndex: u53,
   ModifyIndex: u53,
   Session: fc.oneof(fc.constant(""), fc.uuid()),
@@ -73,6 +79,61 @@ describe("DirEntry fast paths", () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+
+  it("check says a body decodes exactly when the fast decoder decodes it, on valid, mutated and odd UTF-8 input", () => {
+    const mutated = fc
+      .tuple(plainEntry, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }), fc.nat())
+      .map(([e, flips, cut]) => {
+        const body = encodeGo(dirEntryToGo(e));
+        for (const [at, v] of flips) body[at % body.length] = v;
+        return cut % 5 === 0 ? body.subarray(0, cut % body.length) : body;
+      });
+    // {Key, Session} as fixstr of byte pieces: valid UTF-8, a surrogate, an overlong, above U+10FFFF, a lone
+    // continuation, a truncated sequence, a BOM, ASCII.
+    const piece = fc.constantFrom(
+      [0x61],
+      [0xc3, 0xa9],
+      [0xf0, 0x9f, 0x98, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xc0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0x80],
+      [0xe2, 0x82],
+      [0xef, 0xbb, 0xbf],
+    );
+    const str = fc.array(piece, { maxLength: 6 }).map((ps) => ps.flat());
+    const oddText = fc
+      .tuple(str, str)
+      .map(([k, sess]) =>
+        Uint8Array.of(
+          0x82,
+          0xa3,
+          ...Buffer.from("Key"),
+          0xa0 | k.length,
+          ...k,
+          0xa7,
+          ...Buffer.from("Session"),
+          0xa0 | sess.length,
+          ...sess,
+        ),
+      );
+    fc.assert(
+      fc.property(fc.oneof(mutated, oddText, fc.uint8Array({ maxLength: 40 })), (body) => {
+        assert.equal(checkDirEntryFast(body), decodeDirEntryFast(body) !== null);
+      }),
+      { numRuns: 20_000 },
+    );
+    // An index above 2^53 (uint64) sends both to the general path; a Flags value that large does not.
+    for (const [field, ok] of [
+      ["CreateIndex", false],
+      ["ModifyIndex", false],
+      ["Flags", true],
+    ] as const) {
+      const body = encodeGo({ ...dirEntryToGo(fc.sample(plainEntry, 1)[0] as DirEntry), [field]: 2n ** 60n });
+      assert.equal(checkDirEntryFast(body), ok, field);
+      assert.equal(decodeDirEntryFast(body) !== null, ok, field);
+    }
   });
 
   it("reads forms other writers use (str8, bin, nil, uint64, missing fields) as the general path does", () => {

@@ -44,6 +44,9 @@ function fieldAt(b: Uint8Array, pos: number): number {
 interface Cur {
   pos: number;
   ok: boolean;
+  /** The span [start, end) of the last bytes value spanBytes found; start -1 for nil. */
+  start: number;
+  end: number;
 }
 
 /** An unsigned integer in any width the general decoder turns into a number or bigint ≥ 0. */
@@ -82,8 +85,11 @@ function readUint(b: Uint8Array, c: Cur): bigint | number | null {
   return null;
 }
 
-/** A string or binary value (the general decoder makes both bytes), as a view into `b`; null for nil. */
-function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
+/**
+ * Finds a string or binary value (the general decoder makes both bytes): sets `c.start`/`c.end` to its
+ * bytes' span in `b` (start -1 for nil) and moves past it; `c.ok` false when it is neither.
+ */
+function spanBytes(b: Uint8Array, c: Cur): void {
   const at = c.pos;
   const h = b[at] as number;
   let n: number;
@@ -93,7 +99,8 @@ function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
     head = 1;
   } else if (h === 0xc0) {
     c.pos = at + 1;
-    return null;
+    c.start = -1;
+    return;
   } else if ((h === 0xd9 || h === 0xc4) && at + 2 <= b.length) {
     n = b[at + 1] as number;
     head = 2;
@@ -105,15 +112,22 @@ function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
     head = 5;
   } else {
     c.ok = false;
-    return null;
+    return;
   }
   const end = at + head + n;
   if (end > b.length) {
     c.ok = false;
-    return null;
+    return;
   }
   c.pos = end;
-  return b.subarray(at + head, end);
+  c.start = at + head;
+  c.end = end;
+}
+
+/** A string or binary value as a view into `b`; null for nil (see spanBytes). */
+function readBytes(b: Uint8Array, c: Cur): Uint8Array | null {
+  spanBytes(b, c);
+  return !c.ok || c.start < 0 ? null : b.subarray(c.start, c.end);
 }
 
 function text(v: Uint8Array | null, c: Cur): string {
@@ -136,13 +150,30 @@ function safe(v: bigint | number | null | undefined, c: Cur): number {
   return v;
 }
 
+/** The entry count of the fixmap `b` starts with; -1 when it does not start with one. */
+function fixmapCount(b: Uint8Array): number {
+  if (b.length === 0) return -1;
+  const h = b[0] as number;
+  return (h & 0xf0) === 0x80 ? h & 0x0f : -1;
+}
+
+/**
+ * The CE field named at `c.pos` (its index in NAMES), moving past the name; -1 when the fast shape ends
+ * there: the body ends, the name is another or one already `seen` (a bit per field), or no value follows.
+ */
+function nextField(b: Uint8Array, c: Cur, seen: number): number {
+  if (c.pos >= b.length) return -1;
+  const f = fieldAt(b, c.pos);
+  if (f < 0 || (seen & (1 << f)) !== 0) return -1;
+  c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
+  return c.pos < b.length ? f : -1;
+}
+
 /** Decodes a DirEntry body of the common CE shape; null: not that shape, use the general path. */
 export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
-  if (b.length === 0) return null;
-  const h = b[0] as number;
-  if ((h & 0xf0) !== 0x80) return null;
-  const count = h & 0x0f;
-  const c: Cur = { pos: 1, ok: true };
+  const count = fixmapCount(b);
+  if (count < 0) return null;
+  const c: Cur = { pos: 1, ok: true, start: -1, end: -1 };
   // One slot per field of NAMES (undefined: absent), and a bit per field seen, to refuse duplicates.
   const got: (bigint | number | Uint8Array | null | undefined)[] = [
     undefined,
@@ -155,12 +186,9 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
   ];
   let seen = 0;
   for (let i = 0; i < count && c.ok; i++) {
-    if (c.pos >= b.length) return null;
-    const f = fieldAt(b, c.pos);
-    if (f < 0 || (seen & (1 << f)) !== 0) return null;
+    const f = nextField(b, c, seen);
+    if (f < 0) return null;
     seen |= 1 << f;
-    c.pos += 1 + (NAME_BYTES[f] as Uint8Array).length;
-    if (c.pos >= b.length) return null;
     // Key, Session and Value (2, 5, 6) are byte strings; the others unsigned integers.
     got[f] = f === 2 || f === 5 || f === 6 ? readBytes(b, c) : readUint(b, c);
   }
@@ -176,6 +204,54 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
     Value: (got[6] ?? null) as Uint8Array | null,
   };
   return c.ok ? entry : null;
+}
+
+/** The cursor checkDirEntryFast reuses (checking is synchronous), so a check allocates nothing. */
+const checkCur: Cur = { pos: 0, ok: true, start: -1, end: -1 };
+
+/**
+ * Whether decodeDirEntryFast(b) returns an entry (rather than null), found without building it: the same
+ * walk over the same fields, with strings checked as UTF-8 instead of decoded. A verifier that only needs
+ * "does this record decode" answers true at once, and takes the decoding paths for anything else.
+ */
+export function checkDirEntryFast(b: Uint8Array): boolean {
+  const count = fixmapCount(b);
+  if (count < 0) return false;
+  const c = checkCur;
+  c.pos = 1;
+  c.ok = true;
+  let seen = 0;
+  for (let i = 0; i < count && c.ok; i++) {
+    const f = nextField(b, c, seen);
+    if (f < 0) return false;
+    seen |= 1 << f;
+    if (f === 6) spanBytes(b, c);
+    else if (f === 2 || f === 5) {
+      spanBytes(b, c);
+      if (c.ok && c.start >= 0 && !utf8Valid(b, c.start, c.end)) return false;
+    } else {
+      // Flags (1) may be any uint64; the indexes must stay within 2^53 (decode's `safe`).
+      const v = readUint(b, c);
+      if (f !== 1 && typeof v === "bigint") return false;
+    }
+  }
+  return c.ok && c.pos === b.length;
+}
+
+/**
+ * Whether b[start, end) is well-formed UTF-8: an ASCII run is checked in place (nearly every key), and from
+ * the first other byte on, the fatal decoder `text` uses judges it (an ASCII byte always ends a character).
+ */
+function utf8Valid(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && (b[i] as number) < 0x80) i++;
+  if (i === end) return true;
+  try {
+    utf8.decode(b.subarray(i, end));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether encodeDirEntryFast can write `e` (no Enterprise or extra fields, values in range). */
@@ -199,19 +275,29 @@ const uint53 = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 const NAME_FIELDS = NAME_BYTES.map((n) => Uint8Array.of(0xa0 | n.length, ...n));
 
 /**
- * Writer over one buffer reused by every encodeDirEntryFast call (encoding is synchronous), grown when an entry
- * needs more; the result is a copy, so the buffer is never shared with a caller.
+ * A msgpack writer at `at` in `buf`. encodeDirEntryFast reuses one over a private buffer (encoding is
+ * synchronous) and copies the result out; a state.bin writer points one at the chunk it fills (`target`),
+ * so a record is encoded where it will be sent, with no copy.
  */
-class Out {
-  buf = new Uint8Array(1024);
-  view = new DataView(this.buf.buffer);
+export class Out {
+  buf: Uint8Array;
+  view: DataView;
   at = 0;
-  /** Starts an encoding that needs at most `size` bytes. */
-  begin(size: number): void {
-    if (size > this.buf.length) {
-      this.buf = new Uint8Array(Math.max(size, 2 * this.buf.length));
-      this.view = new DataView(this.buf.buffer);
+  constructor(buf: Uint8Array = new Uint8Array(1024)) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  /** Writes from now on into `buf` at `at`; the caller keeps room there for what it writes. */
+  target(buf: Uint8Array, at: number): void {
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
+    this.at = at;
+  }
+  /** Starts an encoding at 0 that needs at most `size` bytes, growing the buffer when needed. */
+  begin(size: number): void {
+    if (size > this.buf.length) this.target(new Uint8Array(Math.max(size, 2 * this.buf.length)), 0);
     this.at = 0;
   }
   uint(v: number | bigint): void {
@@ -261,8 +347,29 @@ class Out {
     this.buf.set(b, this.at);
     this.at += b.length;
   }
-  /** A string UTF-8 encoded in place: written after room for the longest header, moved up when shorter. */
+  /**
+   * A string UTF-8 encoded in place. ASCII up to ASCII_RUN_MAX units (nearly every key) is copied unit by
+   * unit after its header; otherwise the string is encoded after room for the longest header, moved up
+   * when shorter.
+   */
   text(v: string): void {
+    const n = v.length;
+    if (n <= ASCII_RUN_MAX) {
+      const h = this.header(this.at, n);
+      const b = this.buf;
+      const from = this.at + h;
+      let i = 0;
+      while (i < n) {
+        const c = v.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[from + i] = c;
+        i++;
+      }
+      if (i === n) {
+        this.at = from + n;
+        return;
+      }
+    }
     const { written } = utf8Encoder.encodeInto(v, this.buf.subarray(this.at + 5));
     const h = this.header(this.at, written);
     if (h !== 5) this.buf.copyWithin(this.at + h, this.at + 5, this.at + 5 + written);
@@ -275,28 +382,44 @@ class Out {
   }
 }
 
+/** Strings up to this many UTF-16 units are tried as ASCII first (a key is rarely longer). */
+const ASCII_RUN_MAX = 256;
+
 const out = new Out();
+
+/** The most bytes writeDirEntry writes for `e`. */
+export function dirEntryBytesMax(e: DirEntry): number {
+  // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
+  return 160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0);
+}
 
 /** Encodes a plain DirEntry exactly as encodeGo(dirEntryToGo(e)) does; null when `e` is not plain. */
 export function encodeDirEntryFast(e: DirEntry): Uint8Array | null {
-  if (!plain(e)) return null;
-  // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
-  out.begin(160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0));
-  out.buf[out.at++] = 0x87;
-  out.name(0);
-  out.uint(e.CreateIndex);
-  out.name(1);
-  out.uint(e.Flags);
-  out.name(2);
-  out.text(e.Key);
-  out.name(3);
-  out.uint(e.LockIndex);
-  out.name(4);
-  out.uint(e.ModifyIndex);
-  out.name(5);
-  out.text(e.Session);
-  out.name(6);
-  if (e.Value === null) out.buf[out.at++] = 0xc0;
-  else out.bytes(e.Value);
-  return out.buf.slice(0, out.at);
+  out.begin(dirEntryBytesMax(e));
+  return writeDirEntry(out, e) ? out.buf.slice(0, out.at) : null;
+}
+
+/**
+ * Writes a plain DirEntry at `o.at` (room for dirEntryBytesMax(e) there), as encodeDirEntryFast would;
+ * false, with nothing written, when `e` is not plain.
+ */
+export function writeDirEntry(o: Out, e: DirEntry): boolean {
+  if (!plain(e)) return false;
+  o.buf[o.at++] = 0x87;
+  o.name(0);
+  o.uint(e.CreateIndex);
+  o.name(1);
+  o.uint(e.Flags);
+  o.name(2);
+  o.text(e.Key);
+  o.name(3);
+  o.uint(e.LockIndex);
+  o.name(4);
+  o.uint(e.ModifyIndex);
+  o.name(5);
+  o.text(e.Session);
+  o.name(6);
+  if (e.Value === null) o.buf[o.at++] = 0xc0;
+  else o.bytes(e.Value);
+  return true;
 }

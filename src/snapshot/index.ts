@@ -101,8 +101,10 @@ export type { HealthCheck, NodeService, RegisterRequest } from "./register.js";
 export {
   RECORD_BYTES_MAX_DEFAULT,
   readStateBin,
+  readStateBinBatches,
   type StateBinItem,
   type StateBinReadOptions,
+  StateBinWriter,
   stateBinBytes,
   writeStateBin,
 } from "./state-bin.js";

@@ -11,7 +11,7 @@ import {
   type SnapshotRecord,
   tombstone,
 } from "./records.js";
-import { readStateBin, type StateBinItem, stateBinBytes } from "./state-bin.js";
+import { readStateBin, readStateBinBatches, type StateBinItem, stateBinBytes } from "./state-bin.js";
 import { chunks, fixture, stateBinOf } from "./testutil.js";
 
 const ARCHIVES = [
@@ -56,6 +56,15 @@ describe("state.bin reader on Consul's snapshots", () => {
       const bytes = stateBinFixture(name);
       const whole = await items(bytes, bytes.length);
       for (const size of [1, 7, 4096]) assert.deepStrictEqual(await items(bytes, size), whole);
+      for (const size of [1, 4096]) {
+        const batches: (readonly StateBinItem[])[] = [];
+        for await (const b of readStateBinBatches(chunks(bytes, size))) batches.push(b);
+        assert.ok(
+          batches.every((b) => b.length > 0),
+          "no empty batch",
+        );
+        assert.deepStrictEqual(batches.flat(), whole);
+      }
       assert.equal(
         whole.reduce((n, i) => n + i.size, 0),
         bytes.length,

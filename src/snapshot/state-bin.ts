@@ -4,10 +4,12 @@
  * finds that point with scanValue and holds at most one record (plus one chunk) in memory.
  */
 import { assert } from "../util/assert.js";
+import { dirEntryBytesMax, Out, writeDirEntry } from "./dir-entry-fast.js";
 import { SnapshotError, SnapshotLimitError, StateBinError } from "./errors.js";
 import { scanValue } from "./gomsgpack.js";
 import { messageTypeName } from "./message-types.js";
 import {
+  type DirEntry,
   decodeHeader,
   encodeHeader,
   encodeRecord,
@@ -141,8 +143,22 @@ export async function* readStateBin(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: StateBinReadOptions = {},
 ): AsyncGenerator<StateBinItem> {
+  for await (const batch of readStateBinBatches(source, options)) yield* batch;
+}
+
+/**
+ * readStateBin, the items a source chunk completes at a time (never an empty batch): one await per chunk
+ * and not per record, for a reader of millions of records (a restore). Same items, same errors.
+ */
+export async function* readStateBinBatches(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: StateBinReadOptions = {},
+): AsyncGenerator<readonly StateBinItem[]> {
   const splitter = new StateBinSplitter(options);
-  for await (const chunk of source) yield* splitter.push(chunk);
+  for await (const chunk of source) {
+    const items = splitter.push(chunk);
+    if (items.length > 0) yield items;
+  }
   splitter.end();
 }
 
@@ -188,36 +204,97 @@ function itemAt(
 const WRITE_CHUNK_BYTES = 64 * 1024;
 
 /**
- * Writes state.bin: the header, then each record (typed ones encoded in Go's shapes, raw ones as given).
- * Yields chunks of about 64 KiB, suitable for Readable.from(); records are copied straight into the chunk
- * being filled (one copy per record, no per-record arrays), and a chunk is never reused once yielded.
+ * Fills state.bin chunks of about 64 KiB: the header, then records appended one by one, each encoded or
+ * copied straight into the chunk being filled (no per-record arrays). After each append, `takeFull()` hands
+ * back a chunk that is complete; a chunk is never reused once handed out.
  */
-export async function* writeStateBin(
-  header: SnapshotHeader,
-  records: AsyncIterable<RawRecord | SnapshotRecord> | Iterable<RawRecord | SnapshotRecord>,
-): AsyncGenerator<Uint8Array> {
-  const head = encodeHeader(header);
-  let chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, head.length));
-  chunk.set(head, 0);
-  let used = head.length;
-  for await (const rec of records) {
+export class StateBinWriter {
+  private chunk: Uint8Array;
+  private used: number;
+  private full: Uint8Array | null = null;
+  /** Encodes DirEntries into `chunk`. */
+  private readonly out = new Out();
+
+  constructor(header: SnapshotHeader) {
+    const head = encodeHeader(header);
+    this.chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, head.length));
+    this.chunk.set(head, 0);
+    this.used = head.length;
+  }
+
+  /** Appends a record: typed ones encoded in Go's shapes, raw ones as given. */
+  record(rec: RawRecord | SnapshotRecord): void {
+    if ("kind" in rec && (rec.kind === "KVS" || rec.kind === "Tombstone")) {
+      this.dirEntry(rec.type, rec.body);
+      return;
+    }
     const raw = "kind" in rec ? encodeRecord(rec) : rec;
     assert(
       Number.isInteger(raw.type) && raw.type >= 0 && raw.type <= 255,
       `write record type ${raw.type} as a byte`,
     );
     assert(raw.body.length > 0, `write a record of type ${raw.type} with a msgpack body`);
-    const size = 1 + raw.body.length;
-    if (used + size > chunk.length) {
-      if (used > 0) yield chunk.subarray(0, used);
-      chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, size));
-      used = 0;
-    }
-    chunk[used] = raw.type;
-    chunk.set(raw.body, used + 1);
-    used += size;
+    this.room(1 + raw.body.length);
+    this.chunk[this.used] = raw.type;
+    this.chunk.set(raw.body, this.used + 1);
+    this.used += 1 + raw.body.length;
   }
-  if (used > 0) yield chunk.subarray(0, used);
+
+  /** Appends a KVS (2) or Tombstone (5) record: the bytes encodeRecord gives, without its copy. */
+  dirEntry(type: 2 | 5, e: DirEntry): void {
+    this.room(1 + dirEntryBytesMax(e));
+    this.out.target(this.chunk, this.used + 1);
+    if (!writeDirEntry(this.out, e)) {
+      this.record(
+        encodeRecord(type === 2 ? { kind: "KVS", type, body: e } : { kind: "Tombstone", type, body: e }),
+      );
+      return;
+    }
+    this.chunk[this.used] = type;
+    this.used = this.out.at;
+  }
+
+  /** A completed chunk, once; null while the current one still has room. */
+  takeFull(): Uint8Array | null {
+    const c = this.full;
+    this.full = null;
+    return c;
+  }
+
+  /** The last chunk (null when empty); call after the last record and takeFull(). */
+  end(): Uint8Array | null {
+    assert(this.full === null, "take the full state.bin chunk before the last one");
+    const c = this.used > 0 ? this.chunk.subarray(0, this.used) : null;
+    this.used = 0;
+    return c;
+  }
+
+  /** Makes room for `size` bytes, completing the current chunk when they do not fit. */
+  private room(size: number): void {
+    if (this.used + size <= this.chunk.length) return;
+    assert(this.full === null, "take the full state.bin chunk before appending more");
+    if (this.used > 0) this.full = this.chunk.subarray(0, this.used);
+    this.chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, size));
+    this.used = 0;
+  }
+}
+
+/**
+ * Writes state.bin: the header, then each record (typed ones encoded in Go's shapes, raw ones as given).
+ * Yields chunks of about 64 KiB, suitable for Readable.from() (see StateBinWriter).
+ */
+export async function* writeStateBin(
+  header: SnapshotHeader,
+  records: AsyncIterable<RawRecord | SnapshotRecord> | Iterable<RawRecord | SnapshotRecord>,
+): AsyncGenerator<Uint8Array> {
+  const w = new StateBinWriter(header);
+  for await (const rec of records) {
+    w.record(rec);
+    const full = w.takeFull();
+    if (full !== null) yield full;
+  }
+  const last = w.end();
+  if (last !== null) yield last;
 }
 
 /** Encodes a whole state.bin in memory: for tests and small snapshots only. */

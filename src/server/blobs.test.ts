@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { TcpTransport } from "../transport/index.js";
+import { SeededRng } from "../util/rng.js";
+import { BlobStore } from "./blobs.js";
+
+const MIB = 1024 * 1024;
+
+function transport(raftId: number): TcpTransport {
+  const hex = raftId.toString(16).padStart(12, "0");
+  return new TcpTransport({
+    identity: {
+      nodeId: `00000000-0000-4000-8000-${hex}`,
+      raftId,
+      name: `server-${raftId}`,
+      datacenter: "dc1",
+      version: "0.1.0",
+    },
+    rng: new SeededRng(raftId),
+    log: () => {},
+  });
+}
+
+/** Two blob stores on real TCP transports, each in its own temp data-dir; `fn` gets (holder, fetcher). */
+async function pair(fn: (a: BlobStore, b: BlobStore) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-blobs-test-"));
+  const ta = transport(1);
+  const tb = transport(2);
+  try {
+    const addrA = await ta.listen("127.0.0.1", 0);
+    const addrB = await tb.listen("127.0.0.1", 0);
+    ta.setPeer(2, `127.0.0.1:${addrB.port}`);
+    tb.setPeer(1, `127.0.0.1:${addrA.port}`);
+    const a = await BlobStore.open(join(dir, "a"), ta);
+    const b = await BlobStore.open(join(dir, "b"), tb);
+    await fn(a, b);
+  } finally {
+    await Promise.all([ta.close(), tb.close()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe("BlobStore.fetch", () => {
+  it("copies blobs of every size class exactly: empty, one partial chunk, whole chunks, many chunks", async () => {
+    await pair(async (a, b) => {
+      // 4 MiB chunks, 2 in flight: sizes around the chunk and window borders.
+      for (const size of [0, 1000, 4 * MIB, 8 * MIB, 17 * MIB + 123]) {
+        const handle = BlobStore.newHandle();
+        const data = randomBytes(size);
+        const src = join(a.dir, "incoming");
+        await writeFile(src, data);
+        await a.adopt(handle, src);
+        await b.fetch(handle, [1]);
+        assert.ok(await b.has(handle));
+        assert.ok(Buffer.compare(await readFile(b.path(handle)), data) === 0, `blob of ${size} bytes`);
+      }
+      assert.deepEqual(
+        (await readdir(b.dir)).filter((n) => n.endsWith(".tmp")),
+        [],
+        "no temp file left behind",
+      );
+    });
+  });
+
+  it("fails on a peer without the blob and leaves nothing behind", async () => {
+    await pair(async (_a, b) => {
+      const handle = BlobStore.newHandle();
+      await assert.rejects(b.fetch(handle, [1]));
+      assert.equal(await b.has(handle), false);
+      assert.deepEqual(await readdir(b.dir), []);
+    });
+  });
+});
