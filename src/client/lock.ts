@@ -4,6 +4,7 @@
  * consistent blocking watch that reports when the key stops naming our session. The key carries Consul's magic
  * flag value so that a lock and a semaphore on the same prefix are told apart, as `consul lock` does.
  */
+import { parseGoDurationNs } from "../util/flags.js";
 import type { ConsulClient } from "./client.js";
 import { ApiError } from "./errors.js";
 import type { KVPair } from "./types.js";
@@ -53,11 +54,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A session TTL as the server returns it ("15s"), in ms; a TTL that does not parse keeps the default. */
 function ttlMs(ttl: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(ttl);
-  if (m === null) return 15_000;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
-  return Number(m[1]) * unit;
+  try {
+    return Number(parseGoDurationNs(ttl) / 1_000_000n);
+  } catch {
+    return 15_000;
+  }
 }
 
 export class Lock {
