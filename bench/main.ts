@@ -16,16 +16,17 @@ async function kv(argv: readonly string[]): Promise<void> {
   const clientCounts = [1, 16, 64];
   const dir = join(tmpdir(), `cairn-bench-${process.pid}`);
   const results = new Map<string, PutLoadResult>();
+  // The same writes for both engines; a single client writes at most 10 k keys (it is latency-bound).
+  const workload = (clients: number) => ({
+    total: clients === 1 ? Math.min(total, 10_000) : total,
+    clients,
+    valueBytes: 256,
+    keyPrefix: `c${clients}/k`,
+  });
   const cairn = await startCairnCluster(join(dir, "cairn"));
   try {
     for (const clients of clientCounts) {
-      const w = {
-        total: clients === 1 ? Math.min(total, 10_000) : total,
-        clients,
-        valueBytes: 256,
-        keyPrefix: `c${clients}/k`,
-      };
-      results.set(`cairn/${clients}`, await runPutLoad(kvPutCairn(cairn.endpoints, w)));
+      results.set(`cairn/${clients}`, await runPutLoad(kvPutCairn(cairn.endpoints, workload(clients))));
     }
   } finally {
     await cairn.stop();
@@ -33,13 +34,7 @@ async function kv(argv: readonly string[]): Promise<void> {
   const etcd = await startEtcdCluster(join(dir, "etcd"));
   try {
     for (const clients of clientCounts) {
-      const w = {
-        total: clients === 1 ? Math.min(total, 10_000) : total,
-        clients,
-        valueBytes: 256,
-        keyPrefix: `c${clients}/k`,
-      };
-      results.set(`etcd/${clients}`, await runPutLoad(kvPutEtcd(etcd.endpoints, w)));
+      results.set(`etcd/${clients}`, await runPutLoad(kvPutEtcd(etcd.endpoints, workload(clients))));
     }
   } finally {
     await etcd.stop();
