@@ -17,6 +17,7 @@ import {
   type SumsOp,
   type TarField,
 } from "../src/snapshot/fuzz.js";
+import { errorText } from "../src/util/errors.js";
 import { startCairnCluster } from "./cairn.js";
 
 /**
@@ -399,7 +400,7 @@ if (isMain) {
     try {
       await snapshot(rest);
     } catch (err) {
-      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`${errorText(err)}\n`);
       process.exitCode = 1;
     }
   } else {

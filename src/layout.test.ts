@@ -5,8 +5,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 /**
- * The architecture is the folders (DESIGN.md): this reads every import in src/ and enforces who may import whom,
- * and that the pure folders stay pure. Tests (*.test.ts) may import anything.
+ * The architecture is the folders (docs/ARCHITECTURE.md): this reads every import in src/ and enforces who may
+ * import whom, and that the pure folders stay pure. Tests (*.test.ts) may import anything.
  */
 const SRC = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "src");
 
@@ -17,12 +17,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   fsm: ["util", "snapshot"],
   storage: ["util", "raft"],
   transport: ["util", "raft"],
-  acl: ["util"],
-  server: ["util", "raft", "fsm", "storage", "snapshot", "transport", "acl"],
-  http: ["util", "fsm", "snapshot", "server", "acl"],
+  server: ["util", "raft", "fsm", "storage", "snapshot", "transport"],
+  api: ["util", "raft", "fsm", "snapshot", "transport", "server"],
+  local: ["util", "fsm", "storage", "api"],
+  http: ["util", "fsm", "snapshot", "api", "local"],
+  agent: ["util", "server", "api", "local", "http"],
   client: ["util"],
   cli: ["util", "client", "snapshot"],
-  agent: ["util", "client", "snapshot"],
   sim: ["util", "raft", "fsm", "snapshot", "storage"],
 };
 
@@ -51,14 +52,14 @@ function folderOf(file: string): string {
 describe("source layout", () => {
   const files = sources(SRC).filter((f) => relative(SRC, f).includes("/"));
 
-  it("every folder imports only the folders DESIGN.md allows", () => {
+  it("every folder imports only the folders docs/ARCHITECTURE.md allows", () => {
     const bad: string[] = [];
     for (const file of files) {
       const from = folderOf(file);
       const allowed = ALLOWED[from];
       assert.ok(
         allowed !== undefined,
-        `folder "${from}" is not in the layout; add it to DESIGN.md and this test`,
+        `folder "${from}" is not in the layout; add it to docs/ARCHITECTURE.md and this test`,
       );
       for (const spec of importsOf(readFileSync(file, "utf8"))) {
         if (!spec.startsWith(".")) {
@@ -72,6 +73,11 @@ describe("source layout", () => {
       }
     }
     assert.deepEqual(bad, []);
+  });
+
+  it("every folder in the layout exists, and every folder of src/ is in the layout", () => {
+    const folders = readdirSync(SRC).filter((n) => statSync(join(SRC, n)).isDirectory());
+    assert.deepEqual([...folders].sort(), Object.keys(ALLOWED).sort());
   });
 
   it("src/raft imports nothing but its own files and src/util", () => {

@@ -4,6 +4,7 @@
  * as Consul's flags.Usage, and a client built from the HTTP flags and environment.
  */
 import { ConsulClient } from "../client/index.js";
+import { errorText } from "../util/errors.js";
 import {
   type FlagDef,
   type FlagDefs,
@@ -118,6 +119,4 @@ export function usage(text: string, defs: FlagDefs): string {
 }
 
 /** How a failed call reads after Consul's prefix: the client's message, already in Go's words. */
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorText };

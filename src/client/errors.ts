@@ -3,6 +3,8 @@
  * the CLI prints them verbatim (`Error querying Consul agent: Unexpected response code: 500 (No cluster leader)`)
  * and operators' scripts match on them.
  */
+
+import { errorText } from "../util/errors.js";
 import { CairnError } from "../util/index.js";
 
 /** The server answered with a status the call does not accept (Go's api.StatusError). */
@@ -67,8 +69,7 @@ export function describeConnectionFailure(method: string, url: string, dial: str
   const op = method.slice(0, 1).toUpperCase() + method.slice(1).toLowerCase();
   const code = errnoOf(err);
   const text = GO_SYSCALL_TEXT[code];
-  const detail =
-    text !== undefined ? `dial ${dial}: ${text}` : err instanceof Error ? err.message : String(err);
+  const detail = text !== undefined ? `dial ${dial}: ${text}` : errorText(err);
   return `${op} "${url}": ${detail}`;
 }
 

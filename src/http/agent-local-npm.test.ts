@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import Consul from "consul";
-import { LocalState } from "../server/local-state.js";
-import { ManualTimers } from "../server/local-timers.js";
-import { MemoryServer } from "./memory-server.js";
+import { MemoryServer } from "../api/memory-server.js";
+import { LocalState } from "../local/state.js";
+import { ManualTimers } from "../local/timers.js";
 import { createHttpServer } from "./node-adapter.js";
 
 /** The npm `consul` client (2.0.1, unmodified) against the agent endpoints served over real HTTP. */
@@ -16,7 +16,7 @@ describe("the npm consul client against /v1/agent/service… and /v1/agent/check
       timers: new ManualTimers(),
       persist: null,
     });
-    const server = createHttpServer(Object.assign(new MemoryServer(), { local }), { bodyBytesMax: 1 << 20 });
+    const server = createHttpServer(new MemoryServer(), { bodyBytesMax: 1 << 20, local });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const consul = new Consul({ host: "127.0.0.1", port: (server.address() as AddressInfo).port });
     t.after(() => {

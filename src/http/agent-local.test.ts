@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LocalState } from "../server/local-state.js";
-import { ManualTimers } from "../server/local-timers.js";
-import { MemoryServer } from "./memory-server.js";
-import { call, text } from "./test-util.js";
+import { MemoryServer } from "../api/memory-server.js";
+import { LocalState } from "../local/state.js";
+import { ManualTimers } from "../local/timers.js";
+import { call as callServer, text } from "./test-util.js";
 
 function make() {
   const timers = new ManualTimers();
@@ -14,7 +14,17 @@ function make() {
     persist: null,
     random: () => 0,
   });
-  return { api: Object.assign(new MemoryServer(), { local }), local, timers };
+  return { api: { server: new MemoryServer(), local }, local, timers };
+}
+
+/** The handler with this agent's local state, as the HTTP server passes it. */
+function call(
+  api: { server: MemoryServer; local: LocalState },
+  method: string,
+  target: string,
+  body?: string | Uint8Array,
+) {
+  return callServer(api.server, method, target, body, api.local);
 }
 
 async function expect(p: ReturnType<typeof call>, status: number, body?: string) {
@@ -224,6 +234,6 @@ describe("maintenance and /v1/agent/health/service", () => {
   });
 
   it("answers 500 on a server twin without local state", async () => {
-    await expect(call(new MemoryServer(), "GET", "/v1/agent/services"), 500);
+    await expect(callServer(new MemoryServer(), "GET", "/v1/agent/services"), 500);
   });
 });

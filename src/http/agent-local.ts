@@ -1,24 +1,24 @@
 /**
- * The agent's own services and checks (consul-compat.md §8.5), served from its local state (ServerApi.local):
+ * The agent's own services and checks (consul-compat.md §8.5), served from its local state (RouteContext.local):
  * register/deregister, listings, TTL updates, maintenance mode and the per-service health endpoints, with
  * Consul's status codes and texts. The bodies are decoded here; the rules live in src/server/local-defs.ts.
  */
-import type { ServerApi } from "../server/api.js";
-import type { CheckStatus, JsonObject, ServiceDef } from "../server/local-defs.js";
+import type { CheckStatus, JsonObject, ServiceDef } from "../local/defs.js";
 import {
   catalogServiceJson,
   type HealthCheck,
   healthCheckJson,
   type Json,
   serviceJson,
-} from "../server/local-json.js";
-import type { LocalAgent } from "../server/local-state.js";
+} from "../local/json.js";
+import type { LocalAgent } from "../local/state.js";
+import { errorText } from "../util/errors.js";
 import { parseGoBool } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { fnv1a } from "../util/index.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
-import { emptyResponse, type Handler, type HttpRequest, textResponse } from "./model.js";
+import { emptyResponse, type Handler, type HttpRequest, type RouteContext, textResponse } from "./model.js";
 import { get, has, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
 
@@ -28,10 +28,10 @@ const WAIT_CAP_MS = 10 * 60 * 1000;
 /** Bodies of these endpoints are small definitions; Consul reads them whole too. */
 const BODY_BYTES_MAX = 1024 * 1024;
 
-function localOf(api: ServerApi): LocalAgent {
-  if (api.local === undefined)
+function localOf(ctx: RouteContext): LocalAgent {
+  if (ctx.local === undefined)
     throw new HttpError(500, "This agent has no local state for services and checks");
-  return api.local;
+  return ctx.local;
 }
 
 /** LocalStateError (duck-typed: http imports server types only) → Consul's status and text. */
@@ -51,7 +51,7 @@ async function bodyObject(req: HttpRequest): Promise<JsonObject> {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new HttpError(400, `Request decode failed: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HttpError(400, `Request decode failed: ${errorText(e)}`);
   }
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw new HttpError(400, "Request decode failed: the body must be a JSON object");
@@ -66,22 +66,22 @@ function refuseFilter(req: HttpRequest): void {
 
 const ok = () => emptyResponse(200);
 
-export const serviceRegister: Handler = async (req, api) => {
-  const local = localOf(api);
+export const serviceRegister: Handler = async (req, _api, ctx) => {
+  const local = localOf(ctx);
   const body = await bodyObject(req);
   await mapped(local.registerServiceJson(body, has(req.query, "replace-existing-checks")));
   return ok();
 };
 
-export const serviceDeregister: Handler = async (_req, api, ctx) => {
+export const serviceDeregister: Handler = async (_req, _api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
-  await mapped(localOf(api).deregisterService(ctx.rest));
+  await mapped(localOf(ctx).deregisterService(ctx.rest));
   return ok();
 };
 
-export const agentServices: Handler = async (req, api) => {
+export const agentServices: Handler = async (req, _api, ctx) => {
   refuseFilter(req);
-  const local = localOf(api);
+  const local = localOf(ctx);
   const out: Record<string, Json> = {};
   for (const s of local.services()) out[s.ID] = serviceJson(s, local.datacenter);
   return jsonResponse(req, out as GoJson);
@@ -101,8 +101,8 @@ const HASH_WAKES_MAX = 1000;
  * GET /v1/agent/service/<id>[?hash=<ContentHash>&wait=<dur>]: with `hash`, waits (up to `wait`, default 5 min,
  * capped at 10 min as Consul's blocking reads) until the service's hash differs, then answers as without it.
  */
-export const agentService: Handler = async (req, api, ctx) => {
-  const local = localOf(api);
+export const agentService: Handler = async (req, _api, ctx) => {
+  const local = localOf(ctx);
   const want = get(req.query, "hash");
   const { waitMs } = parseQueryOptions(req.query);
   const deadline = local.now() + Math.min(waitMs, WAIT_CAP_MS);
@@ -119,27 +119,27 @@ export const agentService: Handler = async (req, api, ctx) => {
   });
 };
 
-export const agentChecks: Handler = async (req, api) => {
+export const agentChecks: Handler = async (req, _api, ctx) => {
   refuseFilter(req);
   const out: Record<string, Json> = {};
-  for (const c of localOf(api).checks()) out[c.CheckID] = healthCheckJson(c);
+  for (const c of localOf(ctx).checks()) out[c.CheckID] = healthCheckJson(c);
   return jsonResponse(req, out as GoJson);
 };
 
-export const checkRegister: Handler = async (req, api) => {
-  const local = localOf(api);
+export const checkRegister: Handler = async (req, _api, ctx) => {
+  const local = localOf(ctx);
   await mapped(local.registerCheckJson(await bodyObject(req)));
   return ok();
 };
 
-export const checkDeregister: Handler = async (_req, api, ctx) => {
-  await mapped(localOf(api).deregisterCheck(ctx.rest));
+export const checkDeregister: Handler = async (_req, _api, ctx) => {
+  await mapped(localOf(ctx).deregisterCheck(ctx.rest));
   return ok();
 };
 
 function ttlVerb(status: CheckStatus): Handler {
-  return async (req, api, ctx) => {
-    await mapped(localOf(api).updateTtl(ctx.rest, status, get(req.query, "note")));
+  return async (req, _api, ctx) => {
+    await mapped(localOf(ctx).updateTtl(ctx.rest, status, get(req.query, "note")));
     return ok();
   };
 }
@@ -148,8 +148,8 @@ export const checkPass = ttlVerb("passing");
 export const checkWarn = ttlVerb("warning");
 export const checkFail = ttlVerb("critical");
 
-export const checkUpdate: Handler = async (req, api, ctx) => {
-  const local = localOf(api);
+export const checkUpdate: Handler = async (req, _api, ctx) => {
+  const local = localOf(ctx);
   const body = await bodyObject(req);
   const pick = (name: string) => {
     const k = Object.keys(body).find((x) => x.toLowerCase() === name.toLowerCase());
@@ -174,16 +174,16 @@ function enableParam(req: HttpRequest): boolean {
   }
 }
 
-export const serviceMaintenance: Handler = async (req, api, ctx) => {
+export const serviceMaintenance: Handler = async (req, _api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
   const enable = enableParam(req);
-  await mapped(localOf(api).serviceMaintenance(ctx.rest, enable, get(req.query, "reason")));
+  await mapped(localOf(ctx).serviceMaintenance(ctx.rest, enable, get(req.query, "reason")));
   return ok();
 };
 
-export const nodeMaintenance: Handler = async (req, api) => {
+export const nodeMaintenance: Handler = async (req, _api, ctx) => {
   const enable = enableParam(req);
-  await mapped(localOf(api).nodeMaintenance(enable, get(req.query, "reason")));
+  await mapped(localOf(ctx).nodeMaintenance(enable, get(req.query, "reason")));
   return ok();
 };
 
@@ -229,9 +229,9 @@ function healthResponse(req: HttpRequest, code: number, status: string, json: Js
   return jsonResponse(req, json as GoJson, {}, code);
 }
 
-export const healthServiceById: Handler = async (req, api, ctx) => {
+export const healthServiceById: Handler = async (req, _api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing serviceID");
-  const info = serviceInfo(localOf(api), ctx.rest);
+  const info = serviceInfo(localOf(ctx), ctx.rest);
   if (info === null) {
     const reason = `ServiceId ${ctx.rest} not found`;
     return healthResponse(req, 404, reason, { AggregatedStatus: "critical", Service: null, Checks: null });
@@ -239,9 +239,9 @@ export const healthServiceById: Handler = async (req, api, ctx) => {
   return healthResponse(req, CODE[info.status], info.status, info.json);
 };
 
-export const healthServiceByName: Handler = async (req, api, ctx) => {
+export const healthServiceByName: Handler = async (req, _api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service Name");
-  const local = localOf(api);
+  const local = localOf(ctx);
   let code = 404;
   let status = `ServiceName ${ctx.rest} Not Found`;
   const out: Json[] = [];

@@ -3,7 +3,7 @@
  * (Self{Config, DebugConfig, Coord, Member, Stats, Meta}; serf.Member). cairn has no Serf: members are what
  * the leader knows from heartbeats, and Serf's protocol numbers are reported as a current Consul reports them.
  */
-import type { AgentInfo, MemberInfo, ServerApi } from "../server/api.js";
+import type { AgentInfo, MemberInfo, ServerApi } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { Handler } from "./model.js";

@@ -15,6 +15,7 @@ import {
   type ServiceAddress,
   type ServiceSpec,
 } from "../fsm/index.js";
+import { errorText } from "../util/errors.js";
 import { HttpError } from "./errors.js";
 import { parseGoDurationMs } from "./params.js";
 
@@ -170,7 +171,7 @@ function parseJson(body: Uint8Array): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new HttpError(400, `Request decode failed: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HttpError(400, `Request decode failed: ${errorText(e)}`);
   }
 }
 

@@ -7,8 +7,8 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import Consul from "consul";
+import { MemoryServer } from "../api/memory-server.js";
 import { createHttpServer } from "./index.js";
-import { MemoryServer } from "./memory-server.js";
 
 async function client(t: TestContext): Promise<Consul> {
   const server = createHttpServer(new MemoryServer(), { bodyBytesMax: 1 << 20, countRequest: () => {} });

@@ -3,7 +3,7 @@
  * connect/<name> as Consul's agent/catalog_endpoint.go serves them (consul-compat.md §8.2, §8.3). Reads block
  * and carry Consul's query-meta headers; writes answer `true`.
  */
-import type { CatalogQueryOptions, Queried, ServerApi } from "../server/api.js";
+import type { CatalogQueryOptions, Queried, ServerApi } from "../api/types.js";
 import { parseDeregister, parseRegister } from "./catalog-body.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";

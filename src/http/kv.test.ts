@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MemoryServer } from "../api/memory-server.js";
 import { ProposalDroppedError } from "../util/index.js";
-import { MemoryServer } from "./memory-server.js";
 import { handle } from "./router.js";
 import { call, chunkedRequest, text } from "./test-util.js";
 

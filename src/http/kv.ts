@@ -3,8 +3,9 @@
  * that the first failure reported is Consul's. The key is the URL-decoded rest of the path (%2F included);
  * any key is accepted (permissive, "Decisions for cairn"); the store refuses keys it cannot encode.
  */
+
+import type { ServerApi } from "../api/types.js";
 import { type KvCommand, type KvEntry, VALUE_BYTES_MAX } from "../fsm/index.js";
-import type { ServerApi } from "../server/api.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import {

@@ -3,7 +3,8 @@
  * HttpRequest and a ServerApi (STYLE.md habit 15), so tests build requests in memory; node-adapter.ts is the
  * only code that knows about node:http.
  */
-import type { ServerApi } from "../server/api.js";
+import type { ServerApi } from "../api/types.js";
+import type { LocalAgent } from "../local/state.js";
 
 export interface HttpRequest {
   readonly method: string;
@@ -51,6 +52,8 @@ export interface RouteContext {
   readonly path: string;
   /** The decoded path after the route's pattern: the key of /v1/kv/<key>; "" for exact routes. */
   readonly rest: string;
+  /** The agent's own services and checks; absent where the API is served without local state (answers 500). */
+  readonly local: LocalAgent | undefined;
 }
 
 /** A pure handler: no sockets, no globals; everything it needs comes in. */

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { MemoryServer } from "./memory-server.js";
+import { MemoryServer } from "../api/memory-server.js";
 import { createHttpServer } from "./node-adapter.js";
 
 interface Answer {

@@ -6,7 +6,8 @@
 import http from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { ServerApi } from "../server/api.js";
+import type { ServerApi } from "../api/types.js";
+import type { LocalAgent } from "../local/state.js";
 import {
   BodyTooLargeError,
   boundedChunks,
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Called with a bug (an AssertionError out of a handler) after a 500 is sent; default: crash the process. */
   readonly onBug?: (err: unknown) => void;
+  /** The agent's own services and checks (/v1/agent/service…, /v1/agent/check…); without it those answer 500. */
+  readonly local?: LocalAgent;
 }
 
 const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 65_000;
@@ -185,7 +188,7 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
         options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
       });
     };
-    handle(request, api).then(done, (err: unknown) => {
+    handle(request, api, options.local).then(done, (err: unknown) => {
       done({ status: 500, headers: { "Content-Type": TEXT_PLAIN }, body: "internal error" });
       onBug(err);
     });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryServer } from "./memory-server.js";
+import { MemoryServer } from "../api/memory-server.js";
 import { call, text } from "./test-util.js";
 
 describe("status endpoints", () => {

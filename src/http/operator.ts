@@ -3,7 +3,7 @@
  * transfer and autopilot health, with Consul's shapes (field order of its api structs) and messages
  * (agent/status_endpoint.go, agent/operator_endpoint.go).
  */
-import type { RaftServerInfo, ServerApi, ServerHealth } from "../server/api.js";
+import type { RaftServerInfo, ServerApi, ServerHealth } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler } from "./model.js";

@@ -7,7 +7,7 @@ import { compareKeys, formatGoDuration } from "../fsm/index.js";
 
 export { formatGoDuration };
 
-import type { Consistency, QueryOptions, ServerApi } from "../server/api.js";
+import type { Consistency, QueryOptions, ServerApi } from "../api/types.js";
 import { parseGoDurationNs } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { HttpError } from "./errors.js";

@@ -1,5 +1,5 @@
 /** Response builders shared by the handlers: JSON bodies (honouring ?pretty) and Consul's query-meta headers. */
-import type { QueryMeta } from "../server/api.js";
+import type { QueryMeta } from "../api/types.js";
 import { type GoJson, goJson } from "./json.js";
 import { APPLICATION_JSON, type HttpRequest, type HttpResponse } from "./model.js";
 

@@ -3,7 +3,8 @@
  * (405 with `Allow`, OPTIONS), its 404 texts, the error mapping of errors.ts and the headers every response
  * carries. Matching is on the decoded path, as Go's mux matches req.URL.Path.
  */
-import type { ServerApi } from "../server/api.js";
+import type { ServerApi } from "../api/types.js";
+import type { LocalAgent } from "../local/state.js";
 import { agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
 import {
   agentChecks,
@@ -159,7 +160,11 @@ function allowHeader(route: Route): string {
   return ["OPTIONS", ...Object.keys(route.methods)].join(",");
 }
 
-async function dispatch(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
+async function dispatch(
+  req: HttpRequest,
+  api: ServerApi,
+  local: LocalAgent | undefined,
+): Promise<HttpResponse> {
   const path = decodePath(req.path);
   // Go's server refuses a request target with a bad escape (or, here, bytes that are not UTF-8).
   if (path === null) return textResponse(400, "400 Bad Request");
@@ -176,14 +181,14 @@ async function dispatch(req: HttpRequest, api: ServerApi): Promise<HttpResponse>
   if (handler === undefined) return textResponse(405, `method ${req.method} not allowed`, { Allow: allow });
   const rest = route.pattern.endsWith("/") ? path.slice(route.pattern.length) : "";
   try {
-    return await handler(req, api, { path, rest });
+    return await handler(req, api, { path, rest, local });
   } catch (err) {
     return errorResponse(err);
   }
 }
 
 /** The whole API as one pure function. Rejects only with an AssertionError (a bug). */
-export async function handle(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
-  const res = await dispatch(req, api);
+export async function handle(req: HttpRequest, api: ServerApi, local?: LocalAgent): Promise<HttpResponse> {
+  const res = await dispatch(req, api, local);
   return { ...res, headers: { ...res.headers, ...DEFAULT_HEADERS } };
 }

@@ -2,9 +2,11 @@
  * /v1/session/*: create, destroy, renew, info, node, list as Consul's agent/session_endpoint.go serves them
  * (consul-compat.md §3.1). Reads block on the sessions table and answer with its index.
  */
+
+import type { ServerApi, SessionRequest } from "../api/types.js";
 import type { SessionEntry } from "../fsm/index.js";
-import type { ServerApi, SessionRequest } from "../server/api.js";
 import type { ServiceCheck } from "../snapshot/index.js";
+import { errorText } from "../util/errors.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { HttpRequest, HttpResponse, RouteContext } from "./model.js";
@@ -92,7 +94,7 @@ export function parseSessionRequest(body: Uint8Array): SessionRequest {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw decodeFailed(e instanceof Error ? e.message : String(e));
+    throw decodeFailed(errorText(e));
   }
   const f = fields(raw);
   const out: { -readonly [K in keyof SessionRequest]: SessionRequest[K] } = {};

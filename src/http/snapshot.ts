@@ -3,7 +3,7 @@
  * request body as it arrives. Neither side holds an archive in memory; the codec and the server spool to
  * disk where they must.
  */
-import type { QueryMeta } from "../server/api.js";
+import type { QueryMeta } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import { emptyResponse, type Handler, type HttpResponse } from "./model.js";
 import { checkDatacenter, has } from "./params.js";

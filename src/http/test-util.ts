@@ -1,5 +1,6 @@
 /** Helpers for src/http's tests: call the pure handler in memory and read responses as text. */
-import type { ServerApi } from "../server/api.js";
+import type { ServerApi } from "../api/types.js";
+import type { LocalAgent } from "../local/state.js";
 import {
   BodyTooLargeError,
   type HttpRequest,
@@ -14,8 +15,9 @@ export function call(
   method: string,
   target: string,
   body?: string | Uint8Array,
+  local?: LocalAgent,
 ): Promise<HttpResponse> {
-  return handle(memoryRequest(method, target, body === undefined ? {} : { body }), api);
+  return handle(memoryRequest(method, target, body === undefined ? {} : { body }), api, local);
 }
 
 export function text(res: HttpResponse): string {

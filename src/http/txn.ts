@@ -3,6 +3,8 @@
  * committed all or nothing through Raft. 200 with Results, 409 with Errors (errors.ts), 413 past the limits.
  * Only KV ops exist in cairn: any other op type fails the txn with a per-op error, as an unknown verb does.
  */
+
+import type { ServerApi } from "../api/types.js";
 import {
   TXN_OPS_MAX,
   TXN_VERBS,
@@ -12,7 +14,7 @@ import {
   type TxnVerb,
   txnTooLarge,
 } from "../fsm/index.js";
-import type { ServerApi } from "../server/api.js";
+import { errorText } from "../util/errors.js";
 import { HttpError } from "./errors.js";
 import { entryJson } from "./kv.js";
 import type { HttpRequest, HttpResponse } from "./model.js";
@@ -92,7 +94,7 @@ export function parseTxnBody(body: Uint8Array): TxnOp[] {
   try {
     raw = JSON.parse(Buffer.from(body).toString("utf8"));
   } catch (e) {
-    throw parseFailed(e instanceof Error ? e.message : String(e));
+    throw parseFailed(errorText(e));
   }
   if (!Array.isArray(raw)) throw parseFailed("json: cannot unmarshal into Go value of type api.TxnOps");
   if (raw.length > TXN_OPS_MAX) throw txnTooLarge(raw.length);

@@ -2,12 +2,13 @@ import { join } from "node:path";
 import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
 import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
+import { errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
+import { VERSION } from "../util/version.js";
 import { BlobStore } from "./blobs.js";
 import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
-import { ServerService, VERSION } from "./service.js";
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string) => void;
 
@@ -30,14 +31,11 @@ export interface ServerBootOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot. */
   readonly trailingEntries: number;
-  /** Test-only: slows snapshot streaming (see ServerService). */
-  readonly snapshotThrottleMs?: number;
   readonly log: LogFn;
 }
 
 export interface RunningServer {
   readonly raft: RaftServer;
-  readonly service: ServerService;
   readonly metrics: Metrics;
   /** The bound server RPC address. */
   readonly rpcAddress: string;
@@ -97,13 +95,11 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       trailingEntries: o.trailingEntries,
     });
     cleanup.unshift(() => raft.stop());
-    const service = new ServerService(raft, o.datacenter, metrics, o.snapshotThrottleMs ?? 0);
     const discovery = new Discovery(raft, identity, o);
     discovery.start();
     let stopping = false;
     return {
       raft,
-      service,
       metrics,
       rpcAddress: self.addr,
       async stop() {
@@ -165,7 +161,7 @@ class Discovery {
       if (member !== undefined) await this.join(member);
       else if (this.o.bootstrapExpect > 0) await this.maybeBootstrap(found);
     } catch (e) {
-      this.o.log("debug", `discovery: ${e instanceof Error ? e.message : String(e)}`);
+      this.o.log("debug", `discovery: ${errorText(e)}`);
     } finally {
       this.running = false;
     }
@@ -183,7 +179,7 @@ class Discovery {
         this.raft.learnPeer(r);
         found.push(r);
       } catch (e) {
-        this.o.log("debug", `discovery: ${full}: ${e instanceof Error ? e.message : String(e)}`);
+        this.o.log("debug", `discovery: ${full}: ${errorText(e)}`);
       }
     }
     return found;

@@ -1,5 +1,5 @@
 import type { NodeId } from "../raft/index.js";
-import { CairnError } from "../util/errors.js";
+import { CairnError, errorText } from "../util/errors.js";
 
 /**
  * A server as the cluster knows it. The raft id is derived from the node id (a UUID), so every server computes
@@ -52,7 +52,7 @@ export function parsePeersJson(text: string, path: string): RecoveryPeer[] {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new RecoveryError(`cannot parse "${path}": ${e instanceof Error ? e.message : String(e)}`);
+    throw new RecoveryError(`cannot parse "${path}": ${errorText(e)}`);
   }
   if (!Array.isArray(v) || v.length === 0)
     throw new RecoveryError(`"${path}" must be a non-empty JSON array of peers`);

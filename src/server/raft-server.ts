@@ -16,7 +16,13 @@ import {
 } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
-import { CairnError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import {
+  CairnError,
+  errorText,
+  NotLeaderError,
+  ProposalDroppedError,
+  UnavailableError,
+} from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import type { BlobStore } from "./blobs.js";
 import {
@@ -431,9 +437,7 @@ export class RaftServer {
         this.pendingCompact = Math.max(0, saved.index - this.o.trailingEntries);
         this.o.log("debug", `snapshot at index ${saved.index}`);
       })
-      .catch((e: unknown) =>
-        this.o.log("error", `snapshot failed: ${e instanceof Error ? e.message : String(e)}`),
-      )
+      .catch((e: unknown) => this.o.log("error", `snapshot failed: ${errorText(e)}`))
       .finally(() => {
         this.snapshotting = false;
       });
@@ -472,10 +476,7 @@ export class RaftServer {
         await blobs.fetch(handle, [...new Set(order)]);
       } catch (err) {
         if (this.stopped || attempt >= 50) throw err;
-        this.o.log(
-          "warn",
-          `fetching restore data ${handle}: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.o.log("warn", `fetching restore data ${handle}: ${errorText(err)}`);
         await new Promise((res) => setTimeout(res, 200));
       }
     }

@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { errorText } from "../util/errors.js";
 import { fsyncDir, mkdirDurable, writeFileAtomic } from "./atomic-file.js";
 import { DataDirError } from "./errors.js";
 
@@ -94,7 +95,7 @@ async function guard<T>(dir: string, op: () => Promise<T>): Promise<T> {
     return await op();
   } catch (err) {
     if (err instanceof DataDirError) throw err;
-    const reason = REASONS[errnoCode(err) ?? ""] ?? (err instanceof Error ? err.message : String(err));
+    const reason = REASONS[errnoCode(err) ?? ""] ?? errorText(err);
     throw new DataDirError(`cannot use data dir "${dir}": ${reason}`, dir, { cause: err });
   }
 }

@@ -2,7 +2,7 @@
  * Operating errors of the data dir. Each stops the agent at start with a message an operator can act on
  * (which file, which byte, what to do), rather than serving from a state that may have lost acknowledged writes.
  */
-import { CairnError } from "../util/errors.js";
+import { CairnError, errorText } from "../util/errors.js";
 
 /** The WAL holds a bad record or a gap where a crash cannot have put one: refusing to start is the only safe move. */
 export class CorruptWalError extends CairnError {
@@ -60,7 +60,7 @@ export class WalFailedError extends CairnError {
   readonly code = "wal_failed";
   override name = "WalFailedError";
   constructor(cause: unknown) {
-    super(`WAL is unusable after a failed write: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    super(`WAL is unusable after a failed write: ${errorText(cause)}`, {
       cause,
     });
   }

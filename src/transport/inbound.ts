@@ -6,6 +6,7 @@
 import type { Socket } from "node:net";
 import type { Message, NodeId } from "../raft/types.js";
 import { AssertionError } from "../util/assert.js";
+import { errorText } from "../util/errors.js";
 import { decodeMessage } from "./codec.js";
 import { HandshakeError } from "./errors.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from "./frame.js";
@@ -82,7 +83,7 @@ export class InboundConnection {
     } catch (err) {
       // A broken invariant (ours, or the message handler's) must stop the process, not just this connection.
       if (err instanceof AssertionError) throw err;
-      this.fail(err instanceof Error ? err.message : String(err), err instanceof HandshakeError);
+      this.fail(errorText(err), err instanceof HandshakeError);
     }
   }
 
@@ -152,8 +153,7 @@ export class InboundConnection {
     this.inflight++;
     this.d.serve(peer.raftId, method, body).then(
       (ok) => this.respond(responseFrame(id, { ok })),
-      (err: unknown) =>
-        this.respond(responseFrame(id, { error: err instanceof Error ? err.message : String(err) })),
+      (err: unknown) => this.respond(responseFrame(id, { error: errorText(err) })),
     );
   }
 

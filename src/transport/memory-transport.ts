@@ -5,6 +5,7 @@
  */
 import type { Message, NodeId } from "../raft/types.js";
 import { assert } from "../util/assert.js";
+import { errorText } from "../util/errors.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import {
   RemoteError,
@@ -107,7 +108,7 @@ export class MemoryTransport implements Transport {
       const reply = target.serve(this.localId, method, body.slice()).then(
         (ok) => ok.slice(),
         (err: unknown) => {
-          throw new RemoteError(to, method, err instanceof Error ? err.message : String(err));
+          throw new RemoteError(to, method, errorText(err));
         },
       );
       return await this.untilClosed(Promise.race([reply, timeout]));

@@ -10,6 +10,7 @@ import { createHash, type Hash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Message, NodeId } from "../raft/types.js";
 import { assert } from "../util/assert.js";
+import { errorText } from "../util/errors.js";
 import { decodeMessage, encodeMessage, Reader, varintBytes, Writer } from "./codec.js";
 import { dial } from "./dial.js";
 import { SnapshotTransferError } from "./errors.js";
@@ -78,7 +79,7 @@ export async function sendSnapshotStream(o: SendSnapshotOptions): Promise<void> 
           settle(f.payload[0] === 0 ? null : utf8Lenient.decode(f.payload.subarray(1)) || "refused");
         }
       } catch (err) {
-        settle(err instanceof Error ? err.message : String(err));
+        settle(errorText(err));
       }
     });
     socket.on("error", (err) => {
@@ -258,7 +259,7 @@ export class SnapshotReceiver implements FrameSink {
       .then(
         () =>
           this.answer(channel.consumedToEnd ? null : "the snapshot handler returned before the stream ended"),
-        (err: unknown) => this.answer(err instanceof Error ? err.message : String(err)),
+        (err: unknown) => this.answer(errorText(err)),
       );
   }
 

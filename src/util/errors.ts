@@ -31,3 +31,8 @@ export class UnavailableError extends CairnError {
   readonly code = "unavailable";
   override name = "UnavailableError";
 }
+
+/** The message of anything thrown, for logs and user-facing lines: an Error's message, else its string form. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

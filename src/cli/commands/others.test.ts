@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { VERSION } from "../../util/version.js";
 import { fakeConsul, run } from "./harness.js";
 import { formatExport, goPathClean, importKey } from "./kv-impexp.js";
-import { CAIRN_VERSION } from "./version.js";
 
 describe("kv export / import", () => {
   it("round-trips keys, binary values and flags past 2^53", async (t) => {
@@ -230,7 +230,7 @@ describe("dispatch", () => {
     const pkg = JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as {
       version: string;
     };
-    assert.equal(CAIRN_VERSION, pkg.version);
+    assert.equal(VERSION, pkg.version);
     const r = await run(["version"], {});
     assert.ok(r.stdout.startsWith(`cairn v${pkg.version}\n`));
     assert.equal((await run(["--version"], {})).code, 0);

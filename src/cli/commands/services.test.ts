@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { MemoryServer } from "../../api/memory-server.js";
 import { createHttpServer } from "../../http/index.js";
-import { MemoryServer } from "../../http/memory-server.js";
-import { LocalState } from "../../server/local-state.js";
-import { ManualTimers } from "../../server/local-timers.js";
+import { LocalState } from "../../local/state.js";
+import { ManualTimers } from "../../local/timers.js";
 import { run } from "./harness.js";
 
 /** The real HTTP API with an agent's local state, on a free port; closed when the test ends. */
@@ -18,7 +18,7 @@ async function agent(t: TestContext) {
     timers: new ManualTimers(),
     persist: null,
   });
-  const server = createHttpServer(Object.assign(new MemoryServer(), { local }), { bodyBytesMax: 1 << 20 });
+  const server = createHttpServer(new MemoryServer(), { bodyBytesMax: 1 << 20, local });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const dir = mkdtempSync(join(tmpdir(), "cairn-services-"));
   t.after(() => {

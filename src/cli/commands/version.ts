@@ -1,8 +1,6 @@
 /** `version`: local only, as `consul version` (which prints its own build without asking an agent). */
+import { VERSION } from "../../util/version.js";
 import { type Command, out, parseOrExit, usage } from "../command.js";
-
-/** Kept equal to package.json's version by a test. */
-export const CAIRN_VERSION = "0.1.0";
 
 const versionHelp = usage(
   `Usage: cairn version
@@ -17,7 +15,7 @@ export const version: Command = {
   async run(argv, io) {
     const parsed = parseOrExit({}, argv, io, versionHelp);
     if (typeof parsed === "number") return parsed;
-    out(io, `cairn v${CAIRN_VERSION}`);
+    out(io, `cairn v${VERSION}`);
     out(io, `Node.js ${process.version}`);
     return 0;
   },

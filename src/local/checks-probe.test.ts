@@ -4,7 +4,7 @@ import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { after, describe, it } from "node:test";
 import { probeHttp, USER_AGENT } from "./checks-http.js";
 import { probeTcp } from "./checks-tcp.js";
-import { NO_PROBE } from "./local-defs.js";
+import { NO_PROBE } from "./defs.js";
 
 const servers: { close(): unknown }[] = [];
 after(() => {

@@ -5,7 +5,7 @@
  * time.Duration).
  */
 import type { CheckDefinition } from "../fsm/index.js";
-import { type CheckProbe, type CheckStatus, goDuration, type ServiceDef } from "./local-defs.js";
+import { type CheckProbe, type CheckStatus, goDuration, type ServiceDef } from "./defs.js";
 
 /** A plain JSON value as these shapes use it. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };

@@ -2,7 +2,7 @@
  * TTL checks (agent/checks/check.go CheckTTL): the application reports through pass/warn/fail/update; if no report
  * arrives within the TTL the check turns critical with Consul's "TTL expired" output.
  */
-import type { Timers } from "./local-timers.js";
+import type { Timers } from "./timers.js";
 
 /** Consul's default check_output_max_size. */
 export const CHECK_OUTPUT_BYTES_MAX = 4096;

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { parseGoDuration, type SessionEntry, type SessionSpec } from "../fsm/index.js";
-import type { SessionRequest } from "./api.js";
+import { errorText } from "../util/errors.js";
+import type { SessionRequest } from "./types.js";
 
 /** Consul's defaults for PUT /v1/session/create. */
 export const LOCK_DELAY_DEFAULT_NS = 15_000_000_000;
@@ -137,7 +138,7 @@ export class SessionTimers {
       this.host.log("info", `session ${id} expired (TTL ${ttl}) and was invalidated`);
     } catch (e) {
       // Still leading and still there: try again soon, as Consul retries its invalidation.
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = errorText(e);
       this.host.log("warn", `invalidating expired session ${id}: ${msg}`);
       const exists = [...this.host.sessions()].some((s) => s.ID === id);
       if (this.active && exists && !this.timers.has(id)) this.arm(id, ttl, RETRY_MS);

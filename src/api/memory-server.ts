@@ -35,6 +35,8 @@ import {
   VALUE_BYTES_MAX,
   validateSessionTtl,
 } from "../fsm/index.js";
+import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
+import { NotLeaderError } from "../util/index.js";
 import type {
   AgentInfo,
   MemberInfo,
@@ -45,9 +47,7 @@ import type {
   ServerApi,
   ServerHealth,
   SessionRequest,
-} from "../server/api.js";
-import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
-import { NotLeaderError } from "../util/index.js";
+} from "./types.js";
 
 /** Consul's cap on a blocking query's wait (max_query_time default). */
 export const WAIT_MAX_MS = 10 * 60 * 1000;

@@ -27,10 +27,10 @@ import {
   parseServiceRegistration,
   type ServiceDef,
   type ServiceRegistration,
-} from "./local-defs.js";
-import { checkType, definitionJson, type HealthCheck } from "./local-json.js";
-import type { LocalPersist } from "./local-persist.js";
-import type { Timers } from "./local-timers.js";
+} from "./defs.js";
+import { checkType, definitionJson, type HealthCheck } from "./json.js";
+import type { LocalPersist } from "./persist.js";
+import type { Timers } from "./timers.js";
 
 export const NODE_MAINTENANCE_ID = "_node_maintenance";
 export const SERVICE_MAINTENANCE_PREFIX = "_service_maintenance:";

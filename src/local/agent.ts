@@ -3,10 +3,10 @@
  * registrations persisted in the data dir, the reaper, and anti-entropy when a catalog is available.
  */
 import { AntiEntropy, type CatalogSync, type NodeInfo } from "./anti-entropy.js";
-import type { CheckDef, ServiceRegistration } from "./local-defs.js";
-import { LocalPersist } from "./local-persist.js";
-import { LocalState } from "./local-state.js";
-import { realTimers, type Timers } from "./local-timers.js";
+import type { CheckDef, ServiceRegistration } from "./defs.js";
+import { LocalPersist } from "./persist.js";
+import { LocalState } from "./state.js";
+import { realTimers, type Timers } from "./timers.js";
 
 export interface LocalAgentOptions {
   readonly dataDir: string;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryServer } from "../http/memory-server.js";
+import { MemoryServer } from "../api/memory-server.js";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
-import { LocalState } from "./local-state.js";
-import { ManualTimers } from "./local-timers.js";
 import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
+import { LocalState } from "./state.js";
+import { ManualTimers } from "./timers.js";
 
 const NODE: NodeInfo = {
   node: "n1",

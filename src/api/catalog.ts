@@ -22,9 +22,9 @@ import {
   type ServiceEntryJson,
   type ServiceNodeJson,
 } from "../fsm/index.js";
-import type { CatalogQueryOptions, Queried, QueryOptions } from "./api.js";
+import type { RaftServer } from "../server/raft-server.js";
 import type { ReconcileHost } from "./catalog-reconcile.js";
-import type { RaftServer } from "./raft-server.js";
+import type { CatalogQueryOptions, Queried, QueryOptions } from "./types.js";
 
 export interface CatalogHost {
   readonly datacenter: string;

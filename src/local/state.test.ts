@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ProbeResult } from "./checks-probe.js";
 import { captureOutput } from "./checks-ttl.js";
-import { LocalStateError, parseServiceRegistration } from "./local-defs.js";
-import { LocalState } from "./local-state.js";
-import { ManualTimers } from "./local-timers.js";
+import { LocalStateError, parseServiceRegistration } from "./defs.js";
+import { LocalState } from "./state.js";
+import { ManualTimers } from "./timers.js";
 
 function make(probe?: () => ProbeResult) {
   const timers = new ManualTimers();

@@ -27,9 +27,17 @@ import {
   validateSessionTtl,
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
+import { BlobStore } from "../server/blobs.js";
+import type { Metrics } from "../server/metrics.js";
+import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "../server/raft-server.js";
+import { archiveOf } from "../server/snapshots.js";
 import { readArchive } from "../snapshot/index.js";
 import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
-import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import { CairnError, errorText, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import { VERSION } from "../util/version.js";
+import { CatalogEndpoints, reconcileHost } from "./catalog.js";
+import { CatalogReconciler } from "./catalog-reconcile.js";
+import { SessionTimers, sessionSpecOf } from "./sessions.js";
 import type {
   AgentInfo,
   MemberInfo,
@@ -40,17 +48,8 @@ import type {
   ServerApi,
   ServerHealth,
   SessionRequest,
-} from "./api.js";
-import { BlobStore } from "./blobs.js";
-import { CatalogEndpoints, reconcileHost } from "./catalog-api.js";
-import { CatalogReconciler } from "./catalog-reconcile.js";
-import type { LocalAgent } from "./local-state.js";
-import type { Metrics } from "./metrics.js";
-import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "./raft-server.js";
-import { SessionTimers, sessionSpecOf } from "./sessions.js";
-import { archiveOf } from "./snapshots.js";
+} from "./types.js";
 
-export const VERSION = "0.1.0";
 const WAIT_MS_MAX = 10 * 60 * 1000;
 const FORWARD_WRITE = "kv.write";
 const FORWARD_CONFIG = "operator.raftConfiguration";
@@ -60,6 +59,19 @@ const REMOVE = "cluster.remove";
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 
+export interface ServerServiceOptions {
+  readonly raft: RaftServer;
+  readonly datacenter: string;
+  readonly metrics: Metrics;
+  /** Called once a graceful leave has completed, to stop the agent. */
+  readonly onLeave?: () => void;
+  /**
+   * Test-only (CAIRN_TEST_SNAPSHOT_THROTTLE_MS): slows archive streaming to 4 KiB per interval, so tests can
+   * kill a server in the middle of a save without needing gigabytes of state.
+   */
+  readonly snapshotThrottleMs?: number;
+}
+
 /**
  * The ServerApi over one RaftServer: reads in the three consistency modes with blocking queries, writes through
  * Raft (forwarded to the leader over the transport), and the status/operator/agent views.
@@ -67,8 +79,6 @@ const utf8d = new TextDecoder();
 export class ServerService implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax = VALUE_BYTES_MAX;
-  /** The agent's local services and checks; set by the composition root once they are loaded. */
-  local?: LocalAgent;
   private readonly raft: RaftServer;
   private readonly kv: KvStore;
   private readonly metrics: Metrics;
@@ -79,18 +89,19 @@ export class ServerService implements ServerApi {
   readonly reconciler: CatalogReconciler;
   private readonly catalog: CatalogEndpoints;
 
-  /**
-   * Test-only (CAIRN_TEST_SNAPSHOT_THROTTLE_MS): slows archive streaming to 4 KiB per interval, so tests can
-   * kill a server in the middle of a save without needing gigabytes of state.
-   */
+  /** Test-only: see ServerServiceOptions.snapshotThrottleMs. */
   private readonly throttleMs: number;
 
-  constructor(raft: RaftServer, datacenter: string, metrics: Metrics, throttleMs = 0) {
-    this.throttleMs = throttleMs;
+  private readonly onLeave: () => void;
+
+  constructor(o: ServerServiceOptions) {
+    const { raft, datacenter } = o;
+    this.throttleMs = o.snapshotThrottleMs ?? 0;
+    this.onLeave = o.onLeave ?? (() => {});
     this.raft = raft;
     this.kv = raft.kv;
     this.datacenter = datacenter;
-    this.metrics = metrics;
+    this.metrics = o.metrics;
     this.sessionTimers = new SessionTimers({
       sessions: () => [...this.kv.sessions.entries()].map(([, s]) => s),
       watch: (wake) => this.kv.watchSessions(wake),
@@ -119,7 +130,7 @@ export class ServerService implements ServerApi {
         await this.restoreHere(ref, [ref.from]);
         return utf8.encode(JSON.stringify({ ok: { bool: true } } satisfies WriteAnswer));
       } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
+        const error = errorText(e);
         return utf8.encode(
           JSON.stringify({ error, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" }),
         );
@@ -300,7 +311,7 @@ export class ServerService implements ServerApi {
       }
       return toWire(r);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = errorText(e);
       return { error: msg, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" };
     }
   }
@@ -464,9 +475,6 @@ export class ServerService implements ServerApi {
       };
     });
   }
-
-  /** Called after a graceful leave completed, to stop the agent (set by the composition root). */
-  onLeave: () => void = () => {};
 
   async leave(): Promise<void> {
     const self = this.raft.self.raftId;

@@ -1,17 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import pino from "pino";
-import { createHttpServer } from "./http/index.js";
-import { type RunningServer, startServer } from "./server/boot.js";
-import {
-  type AgentConfig,
-  AgentConfigError,
-  agentUsage,
-  HelpRequested,
-  parseAgentArgs,
-} from "./server/config.js";
-import { type RunningLocalAgent, startLocalAgent } from "./server/local-agent.js";
+import { ServerService } from "../api/service.js";
+import { createHttpServer } from "../http/index.js";
+import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
+import { type RunningServer, startServer } from "../server/boot.js";
+import { errorText } from "../util/errors.js";
+import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
+import { makeLogger } from "./logger.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -55,20 +51,27 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       snapshotThreshold: cfg.raft.snapshotThreshold,
       // Consul keeps 10240 trailing logs; a small threshold (tests) keeps proportionally fewer.
       trailingEntries: Math.min(10_240, Math.floor(cfg.raft.snapshotThreshold / 2)),
-      snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {
-    process.stderr.write(`==> ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`==> ${errorText(e)}\n`);
     return 1;
   }
+  let stop = (_signal: string): Promise<void> => Promise.resolve();
+  const service = new ServerService({
+    raft: server.raft,
+    datacenter: cfg.datacenter,
+    metrics: server.metrics,
+    snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
+    onLeave: () => void stop("a graceful leave"),
+  });
   let localAgent: RunningLocalAgent;
   try {
     localAgent = await startLocalAgent({
       dataDir,
       node: {
         node: cfg.nodeName,
-        id: server.service.agentSelf().nodeId,
+        id: service.agentSelf().nodeId,
         datacenter: cfg.datacenter,
         address: cfg.advertiseAddr,
         taggedAddresses: lanWan(cfg.advertiseAddr),
@@ -78,18 +81,18 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       services: cfg.services,
       checks: cfg.checks,
       // Anti-entropy talks to the catalog through this server's own ServerApi (writes go through Raft).
-      catalog: server.service,
+      catalog: service,
       log: (level, msg) => logger[level](msg),
     });
   } catch (e) {
-    process.stderr.write(`==> ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`==> ${errorText(e)}\n`);
     await server.stop();
     return 1;
   }
-  server.service.local = localAgent.local;
   // A leader appearing ends the "No cluster leader" failures of anti-entropy's first syncs: retry then.
   server.raft.leadershipListeners.add(() => localAgent.antiEntropy?.serversChanged());
-  const http = createHttpServer(server.service, {
+  const http = createHttpServer(service, {
+    local: localAgent.local,
     // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
     bodyBytesMax: 16 * 1024 * 1024,
     countRequest: (route, method, status) =>
@@ -112,7 +115,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   );
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: string) => {
+    stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info(`caught ${signal}, shutting down`);
@@ -123,7 +126,6 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
       resolve(0);
     };
-    server.service.onLeave = () => void stop("a graceful leave");
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
   });
@@ -133,38 +135,4 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
 function lanWan(addr: string): Record<string, string> {
   const family = addr.includes(":") ? "ipv6" : "ipv4";
   return { lan: addr, [`lan_${family}`]: addr, wan: addr, [`wan_${family}`]: addr };
-}
-
-type Level = "trace" | "debug" | "info" | "warn" | "error";
-type Logger = Record<Level, (msg: string) => void>;
-const LEVELS: readonly Level[] = ["trace", "debug", "info", "warn", "error"];
-
-/**
- * JSON lines through pino with -log-json; otherwise Consul's text layout on stderr
- * (`2026-01-01T00:00:00.000Z [INFO]  agent: message`), which operators grep for.
- */
-function makeLogger(cfg: AgentConfig): Logger {
-  const min = LEVELS.indexOf(cfg.logLevel);
-  if (cfg.logJson) {
-    const p = pino({ level: cfg.logLevel, base: { node: cfg.nodeName } }, pino.destination(2));
-    return {
-      trace: (m) => p.trace(m),
-      debug: (m) => p.debug(m),
-      info: (m) => p.info(m),
-      warn: (m) => p.warn(m),
-      error: (m) => p.error(m),
-    };
-  }
-  const line = (level: Level) => (msg: string) => {
-    if (LEVELS.indexOf(level) < min) return;
-    const tag = `[${level.toUpperCase()}]`.padEnd(7);
-    process.stderr.write(`${new Date().toISOString()} ${tag} agent: ${msg}\n`);
-  };
-  return {
-    trace: line("trace"),
-    debug: line("debug"),
-    info: line("info"),
-    warn: line("warn"),
-    error: line("error"),
-  };
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Queried } from "../api/types.js";
 import type {
   CatalogDeregisterRequest,
   CatalogRegisterRequest,
@@ -16,7 +17,6 @@ import type {
   ServiceSpec,
 } from "../fsm/index.js";
 import type { CatalogSync } from "./anti-entropy.js";
-import type { Queried } from "./api.js";
 
 interface MemNode {
   node: NodeJson;

@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { parseServiceRegistration } from "./local-defs.js";
-import { idHash, LocalPersist, LocalPersistError } from "./local-persist.js";
-import { LocalState } from "./local-state.js";
-import { ManualTimers } from "./local-timers.js";
+import { parseServiceRegistration } from "./defs.js";
+import { idHash, LocalPersist, LocalPersistError } from "./persist.js";
+import { LocalState } from "./state.js";
+import { ManualTimers } from "./timers.js";
 
 const dirs: string[] = [];
 after(() => {

@@ -27,6 +27,7 @@ import {
   type ServiceJson,
   type ServiceSpec,
 } from "../fsm/index.js";
+import { errorText } from "../util/errors.js";
 
 export interface ServerMember {
   readonly nodeId: string;
@@ -203,7 +204,7 @@ export class CatalogReconciler {
       // Sessions wait for every server's node: not done while a member is still nameless (skipped above).
       if (unknown === 0) this.resolveFirst();
     } catch (e) {
-      this.host.log("warn", `catalog: reconcile failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.host.log("warn", `catalog: reconcile failed: ${errorText(e)}`);
     } finally {
       this.running = false;
     }

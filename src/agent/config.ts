@@ -11,12 +11,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces, tmpdir } from "node:os";
 import { extname, join } from "node:path";
-import { CairnError } from "../util/errors.js";
+import { DEFINITION_KEYS, readDefinitions } from "../local/config.js";
+import type { CheckDef, ServiceRegistration } from "../local/defs.js";
+import { CairnError, errorText } from "../util/errors.js";
 import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { wordWrap } from "../util/text.js";
-import { DEFINITION_KEYS, readDefinitions } from "./local-config.js";
-import type { CheckDef, ServiceRegistration } from "./local-defs.js";
 
 export { HelpRequested };
 
@@ -298,7 +298,7 @@ function hclError(file: string): AgentConfigError {
 }
 
 function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return errorText(e);
 }
 
 function readConfigFile(file: string, host: AgentHost): Layer {

@@ -18,7 +18,6 @@ import type {
   TxnSuccess,
 } from "../fsm/index.js";
 import type { ServiceCheck } from "../snapshot/index.js";
-import type { LocalAgent } from "./local-state.js";
 
 /**
  * What the HTTP layer asks of a server agent. src/http depends only on this interface (DESIGN.md: http →
@@ -127,11 +126,6 @@ export interface AgentInfo {
 
 export interface ServerApi {
   readonly datacenter: string;
-  /**
-   * The agent's own services and checks (/v1/agent/service…, /v1/agent/check…, maintenance, agent health).
-   * Absent on a twin without local state: those endpoints then answer 500.
-   */
-  readonly local?: LocalAgent;
   /** Consul's kv_max_value_size. */
   readonly kvValueBytesMax: number;
 

@@ -15,6 +15,8 @@
  * The catalog is reached through CatalogSync, the ServerApi's catalog methods, in Consul's JSON shapes
  * (consul-compat.md §8.1, §8.2).
  */
+
+import type { QueryOptions, ServerApi } from "../api/types.js";
 import {
   type CatalogRegisterRequest,
   type CheckSpec,
@@ -23,11 +25,11 @@ import {
   type ServiceJson,
   type ServiceSpec,
 } from "../fsm/index.js";
-import type { QueryOptions, ServerApi } from "./api.js";
-import type { ServiceDef } from "./local-defs.js";
-import type { HealthCheck } from "./local-json.js";
-import type { LocalState } from "./local-state.js";
-import type { Timers } from "./local-timers.js";
+import { errorText } from "../util/errors.js";
+import type { ServiceDef } from "./defs.js";
+import type { HealthCheck } from "./json.js";
+import type { LocalState } from "./state.js";
+import type { Timers } from "./timers.js";
 
 /**
  * What anti-entropy needs of the catalog: the ServerApi's catalog methods (register and deregister in the
@@ -239,10 +241,7 @@ export class AntiEntropy {
       } catch (e) {
         this.failures++;
         this.failing = true;
-        this.o.log?.(
-          "warn",
-          `anti-entropy: syncing with the catalog failed: ${e instanceof Error ? e.message : String(e)}`,
-        );
+        this.o.log?.("warn", `anti-entropy: syncing with the catalog failed: ${errorText(e)}`);
         this.schedule(this.stagger(this.o.retryMs ?? RETRY_INTERVAL_MS));
         return;
       }

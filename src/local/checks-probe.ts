@@ -3,8 +3,10 @@
  * interval as Consul does (lib.RandomStagger), so that many checks registered at once do not fire together.
  * A run still in flight when the next falls due is not doubled: the next one is armed when it ends.
  */
-import type { CheckStatus } from "./local-defs.js";
-import type { Timers } from "./local-timers.js";
+
+import { errorText } from "../util/errors.js";
+import type { CheckStatus } from "./defs.js";
+import type { Timers } from "./timers.js";
 
 export interface ProbeResult {
   readonly status: CheckStatus;
@@ -58,7 +60,7 @@ export class IntervalRunner {
     try {
       r = await this.probe(this.abort.signal);
     } catch (e) {
-      r = { status: "critical", output: e instanceof Error ? e.message : String(e) };
+      r = { status: "critical", output: errorText(e) };
     }
     if (this.stopped) return;
     this.report(r);

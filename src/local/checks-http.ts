@@ -6,7 +6,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { dialError, PROBE_TIMEOUT_MS_DEFAULT, type ProbeResult } from "./checks-probe.js";
 import { CHECK_OUTPUT_BYTES_MAX } from "./checks-ttl.js";
-import type { CheckProbe } from "./local-defs.js";
+import type { CheckProbe } from "./defs.js";
 
 export const USER_AGENT = "Consul Health Check";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AgentConfigError, type AgentHost, parseAgentArgs } from "./config.js";
+import { AgentConfigError, type AgentHost, parseAgentArgs } from "../agent/config.js";
 
 function host(files: Record<string, string>): AgentHost {
   return {

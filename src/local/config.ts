@@ -9,7 +9,7 @@ import {
   parseCheckRegistration,
   parseServiceRegistration,
   type ServiceRegistration,
-} from "./local-defs.js";
+} from "./defs.js";
 
 export const DEFINITION_KEYS: readonly string[] = ["service", "services", "check", "checks"];
 

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { mkdirDurable, writeFileAtomic } from "../storage/atomic-file.js";
+import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
 import { CairnError } from "../util/index.js";
 import {
@@ -26,8 +27,8 @@ import {
   parseProbe,
   parseServiceRegistration,
   type ServiceDef,
-} from "./local-defs.js";
-import { catalogServiceJson, type HealthCheck, healthCheckJson, probeJson } from "./local-json.js";
+} from "./defs.js";
+import { catalogServiceJson, type HealthCheck, healthCheckJson, probeJson } from "./json.js";
 
 /** A persisted file that cannot be read back: the agent refuses to start rather than lose registrations. */
 export class LocalPersistError extends CairnError {
@@ -157,7 +158,7 @@ function decode<T>(path: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    throw new LocalPersistError(`read ${goQuote(path)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new LocalPersistError(`read ${goQuote(path)}: ${errorText(e)}`);
   }
 }
 
@@ -179,9 +180,7 @@ async function readDocs(dir: string): Promise<[string, JsonObject][]> {
     try {
       parsed = JSON.parse(await readFile(path, "utf8"));
     } catch (err) {
-      throw new LocalPersistError(
-        `read ${goQuote(path)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw new LocalPersistError(`read ${goQuote(path)}: ${errorText(err)}`);
     }
     if (!isObject(parsed)) throw new LocalPersistError(`read ${goQuote(path)}: not a JSON object`);
     out.push([path, parsed]);
