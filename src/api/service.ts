@@ -30,7 +30,16 @@ import { NONE } from "../raft/index.js";
 import { BlobStore } from "../server/blobs.js";
 import type { Metrics } from "../server/metrics.js";
 import { type ProposalResult, type RaftServer, RESTORE_APPLY_MS_MAX } from "../server/raft-server.js";
+import { call, serve } from "../server/rpc.js";
+import { type RaftConfigurationAnswer, RPC } from "../server/rpc-methods.js";
 import { archiveOf } from "../server/snapshots.js";
+import {
+  failureAnswer,
+  InvalidWriteError,
+  toWire,
+  unwrap,
+  type WriteAnswer,
+} from "../server/write-answer.js";
 import { readArchive } from "../snapshot/index.js";
 import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
 import { CairnError, errorText, ProposalDroppedError, UnavailableError } from "../util/errors.js";
@@ -51,13 +60,6 @@ import type {
 } from "./types.js";
 
 const WAIT_MS_MAX = 10 * 60 * 1000;
-const FORWARD_WRITE = "kv.write";
-const FORWARD_CONFIG = "operator.raftConfiguration";
-const RESTORE = "snapshot.restore";
-const REMOVE = "cluster.remove";
-
-const utf8 = new TextEncoder();
-const utf8d = new TextDecoder();
 
 export interface ServerServiceOptions {
   readonly raft: RaftServer;
@@ -121,28 +123,21 @@ export class ServerService implements ServerApi {
     this.reconciler = new CatalogReconciler(reconcileHost(raft, this.catalog, datacenter, VERSION));
     raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));
     const t = raft.transport;
-    t.onRequest(FORWARD_WRITE, async (_from, body) =>
-      utf8.encode(JSON.stringify(await this.writeHere(body))),
-    );
-    t.onRequest(RESTORE, async (_from, body) => {
-      const ref = JSON.parse(utf8d.decode(body)) as { handle: string; archiveIndex: number; from: number };
+    serve(t, RPC.write, (body) => this.writeHere(body));
+    serve(t, RPC.restore, async (ref) => {
       try {
         await this.restoreHere(ref, [ref.from]);
-        return utf8.encode(JSON.stringify({ ok: { bool: true } } satisfies WriteAnswer));
+        return toWire(true);
       } catch (e) {
-        const error = errorText(e);
-        return utf8.encode(
-          JSON.stringify({ error, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" }),
-        );
+        return failureAnswer(e);
       }
     });
-    t.onRequest(REMOVE, async (_from, body) => {
-      const { raftId } = JSON.parse(utf8d.decode(body)) as { raftId: number };
+    serve(t, RPC.remove, async ({ raftId }) => {
       if (this.raft.raw.raft.role !== "leader") throw new UnavailableError("not the leader");
       this.raft.proposeConfChange({ type: "remove", node: raftId });
-      return utf8.encode("true");
+      return true;
     });
-    t.onRequest(FORWARD_CONFIG, async () => utf8.encode(JSON.stringify(await this.raftConfiguration(true))));
+    serve(t, RPC.raftConfiguration, () => this.raftConfiguration(true));
   }
 
   private get transport() {
@@ -281,8 +276,7 @@ export class ServerService implements ServerApi {
     const leader = await this.raft.waitForLeader();
     if (leader === this.raft.self.raftId) return unwrap(await this.writeHere(body));
     try {
-      const answer = await this.transport.request(leader, FORWARD_WRITE, body, 7000);
-      return unwrap(JSON.parse(utf8d.decode(answer)) as WriteAnswer);
+      return unwrap(await call(this.transport, leader, RPC.write, body, 7000));
     } catch (e) {
       if (e instanceof RemoteError) throw new UnavailableError(e.remoteMessage);
       // The leader went away with the request sent or not: its outcome is unknown, so it is not retried (a cas
@@ -311,8 +305,7 @@ export class ServerService implements ServerApi {
       }
       return toWire(r);
     } catch (e) {
-      const msg = errorText(e);
-      return { error: msg, kind: e instanceof ProposalDroppedError ? "dropped" : "unavailable" };
+      return failureAnswer(e);
     }
   }
   /**
@@ -343,13 +336,12 @@ export class ServerService implements ServerApi {
     return this.raft.raw.raft.voters.map((id) => this.raft.peers.get(id)?.addr ?? "").filter((a) => a !== "");
   }
 
-  async raftConfiguration(stale: boolean): Promise<{ servers: RaftServerInfo[]; index: number }> {
+  async raftConfiguration(stale: boolean): Promise<RaftConfigurationAnswer> {
     const r = this.raft.raw.raft;
     if (!stale && r.role !== "leader") {
       const leader = await this.raft.waitForLeader();
       if (leader !== this.raft.self.raftId) {
-        const answer = await this.transport.request(leader, FORWARD_CONFIG, new Uint8Array(), 7000);
-        return JSON.parse(utf8d.decode(answer)) as { servers: RaftServerInfo[]; index: number };
+        return await call(this.transport, leader, RPC.raftConfiguration, null, 7000);
       }
     }
     const st = this.raft.status();
@@ -482,9 +474,8 @@ export class ServerService implements ServerApi {
     const leader = await this.raft.waitForLeader();
     const r = this.raft.raw.raft;
     if (r.voters.length + r.learners.length > 1) {
-      const body = utf8.encode(JSON.stringify({ raftId: self }));
       if (leader === self) this.raft.proposeConfChange({ type: "remove", node: self });
-      else await this.transport.request(leader, REMOVE, body, 7000);
+      else await call(this.transport, leader, RPC.remove, { raftId: self }, 7000);
       const deadline = Date.now() + 10_000;
       const member = () =>
         this.raft.raw.raft.voters.includes(self) || this.raft.raw.raft.learners.includes(self);
@@ -523,11 +514,10 @@ export class ServerService implements ServerApi {
       const leader = await this.raft.waitForLeader();
       const ref = { handle, archiveIndex: verified.meta.Index };
       if (leader === this.raft.self.raftId) return await this.restoreHere(ref, []);
-      const body = utf8.encode(JSON.stringify({ ...ref, from: this.raft.self.raftId }));
-      const answer = JSON.parse(
-        utf8d.decode(await this.transport.request(leader, RESTORE, body, RESTORE_APPLY_MS_MAX + 10_000)),
-      ) as WriteAnswer;
-      const r = unwrap(answer);
+      const request = { ...ref, from: this.raft.self.raftId };
+      const r = unwrap(
+        await call(this.transport, leader, RPC.restore, request, RESTORE_APPLY_MS_MAX + 10_000),
+      );
       if (r instanceof Error) throw r;
     } finally {
       await verified.stateBin.remove();
@@ -543,105 +533,6 @@ export class ServerService implements ServerApi {
     const r = await this.raft.proposeRestoreLocal(ref.handle, ref.archiveIndex);
     if (r instanceof Error) throw r;
   }
-}
-
-/** A KvEntry as JSON: Flags as decimal digits, Value as base64 (or null). */
-interface WireEntry {
-  readonly Key: string;
-  readonly Flags: string;
-  readonly Value: string | null;
-  readonly CreateIndex: number;
-  readonly ModifyIndex: number;
-  readonly LockIndex: number;
-  readonly Session: string;
-}
-
-type WireResult =
-  | { readonly bool: boolean }
-  | { readonly session: SessionEntry | null }
-  | { readonly txn: readonly WireEntry[] };
-
-/**
- * The leader's answer to a forwarded write, as JSON. "invalid" is the store's refusal: `code` names the typed
- * error so that the follower rebuilds it (and src/http maps it as it would on the leader).
- */
-type WriteAnswer =
-  /** A bare boolean is what servers before sessions answered: kept readable during a rolling upgrade. */
-  | { readonly ok: WireResult | boolean }
-  | {
-      readonly error: string;
-      readonly kind: "invalid" | "dropped" | "unavailable";
-      readonly code?: string;
-      readonly session?: string;
-      readonly errors?: readonly TxnOpError[];
-    };
-
-function toWire(r: ProposalResult): WriteAnswer {
-  if (r instanceof Error) {
-    const base = { error: r.message, kind: "invalid", code: r.code } as const;
-    if (r instanceof InvalidSessionError) return { ...base, session: r.session };
-    return r instanceof TxnFailedError ? { ...base, errors: r.errors } : base;
-  }
-  if (typeof r === "boolean") return { ok: { bool: r } };
-  if (r === null) return { ok: { session: null } };
-  if ("kind" in r) {
-    const txn = r.results.map((e) => ({
-      Key: e.Key,
-      Flags: e.Flags.toString(),
-      Value: e.Value === null ? null : Buffer.from(e.Value).toString("base64"),
-      CreateIndex: e.CreateIndex,
-      ModifyIndex: e.ModifyIndex,
-      LockIndex: e.LockIndex,
-      Session: e.Session,
-    }));
-    return { ok: { txn } };
-  }
-  const { extra: _extra, ...session } = r;
-  return { ok: { session } };
-}
-
-function fromWire(w: WireResult): CommandResult {
-  if ("bool" in w) return w.bool;
-  if ("session" in w) return w.session;
-  const results = w.txn.map(
-    (e): KvEntry => ({
-      ...e,
-      Flags: BigInt(e.Flags),
-      Value: e.Value === null ? null : new Uint8Array(Buffer.from(e.Value, "base64")),
-    }),
-  );
-  return { kind: "txn", results };
-}
-
-/** The result of a write answer; the store's refusals are returned (typed), server conditions thrown. */
-function unwrap(a: WriteAnswer): CommandResult {
-  if ("ok" in a) return typeof a.ok === "boolean" ? a.ok : fromWire(a.ok);
-  if (a.kind === "dropped") throw new ProposalDroppedError(a.error);
-  if (a.kind === "unavailable") throw new UnavailableError(a.error);
-  switch (a.code) {
-    case "invalid_session":
-      return new InvalidSessionError(a.session ?? "");
-    case "session_ttl":
-      return new SessionTtlError(a.error);
-    case "invalid_behavior":
-      return new InvalidBehaviorError(a.error);
-    case "session_id":
-      return new SessionIdError(a.error);
-    case "txn_too_large":
-      return new TxnTooLargeError(a.error);
-    case "txn_failed":
-      return new TxnFailedError(a.errors ?? []);
-    case "catalog":
-      return new CatalogError(a.error);
-    default:
-      throw new InvalidWriteError(a.error);
-  }
-}
-
-/** A write the state store refused for the caller's reason (e.g. an invalid session): a 400. */
-export class InvalidWriteError extends CairnError {
-  readonly code = "invalid_write";
-  override name = "InvalidWriteError";
 }
 
 async function* throttled(source: AsyncIterable<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {

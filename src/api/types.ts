@@ -17,6 +17,7 @@ import type {
   TxnOp,
   TxnSuccess,
 } from "../fsm/index.js";
+import type { RaftServerInfo } from "../server/rpc-methods.js";
 import type { ServiceCheck } from "../snapshot/index.js";
 
 /**
@@ -74,17 +75,7 @@ export interface SessionRequest {
   readonly ServiceChecks?: readonly ServiceCheck[] | null;
 }
 
-export interface RaftServerInfo {
-  /** The node id (UUID). */
-  readonly id: string;
-  readonly node: string;
-  /** Server RPC address, "ip:port". */
-  readonly address: string;
-  readonly leader: boolean;
-  readonly voter: boolean;
-  readonly protocolVersion: string;
-  readonly lastIndex: number;
-}
+export type { RaftServerInfo };
 
 export interface ServerHealth {
   readonly id: string;

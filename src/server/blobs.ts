@@ -6,8 +6,9 @@ import { fsyncDir } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
 import { assert } from "../util/index.js";
+import { call, serve } from "./rpc.js";
+import { RPC } from "./rpc-methods.js";
 
-const READ = "blob.read";
 const CHUNK_BYTES_MAX = 4 * 1024 * 1024;
 /** Chunk requests one fetch keeps in flight: 2 × 4 MiB buffered at most per fetching peer (a leader serves two at once, inside the 64 MB bound on a restore's peak). */
 const FETCH_WINDOW = 2;
@@ -28,7 +29,7 @@ export class BlobStore {
   private constructor(dir: string, transport: TcpTransport) {
     this.dir = dir;
     this.transport = transport;
-    transport.onRequest(READ, async (_from, body) => this.serve(body));
+    serve(transport, RPC.blobRead, (req) => this.serve(req));
   }
 
   static async open(dataDir: string, transport: TcpTransport): Promise<BlobStore> {
@@ -93,8 +94,7 @@ export class BlobStore {
     const fh = await open(tmp, "wx", 0o600);
     try {
       const read = async (offset: number): Promise<number> => {
-        const req = new TextEncoder().encode(JSON.stringify({ handle, offset }));
-        const chunk = await this.transport.request(peer, READ, req, 30_000);
+        const chunk = await call(this.transport, peer, RPC.blobRead, { handle, offset }, 30_000);
         if (chunk.length > 0) await fh.write(chunk, 0, chunk.length, offset);
         return chunk.length;
       };
@@ -133,13 +133,8 @@ export class BlobStore {
   }
 
   /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
-  private async serve(body: Uint8Array): Promise<Uint8Array> {
-    const { handle, offset } = JSON.parse(new TextDecoder().decode(body)) as {
-      handle: string;
-      offset: number;
-    };
-    if (!Number.isSafeInteger(offset) || offset < 0)
-      throw new UnavailableError(`invalid blob offset ${offset}`);
+  private async serve({ handle, offset }: { handle: string; offset: number }): Promise<Uint8Array> {
+    if (offset < 0) throw new UnavailableError(`invalid blob offset ${offset}`);
     const fh = await open(this.path(handle), "r");
     try {
       const size = (await fh.stat()).size;

@@ -9,6 +9,8 @@ import { BlobStore } from "./blobs.js";
 import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
+import { call, serve } from "./rpc.js";
+import { RPC } from "./rpc-methods.js";
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string) => void;
 
@@ -42,11 +44,6 @@ export interface RunningServer {
   /** Graceful stop: a leader hands over leadership first. */
   stop(): Promise<void>;
 }
-
-const JOIN = "cluster.join";
-const INFO = "cluster.info";
-const utf8 = new TextEncoder();
-const utf8d = new TextDecoder();
 
 /** Opens the data dir, starts the transport and the raft server, and discovers the other servers. */
 export async function startServer(o: ServerBootOptions): Promise<RunningServer> {
@@ -131,13 +128,11 @@ class Discovery {
     private readonly identity: NodeIdentity,
     private readonly o: ServerBootOptions,
   ) {
-    raft.transport.onRequest(JOIN, async (_from, body) => {
-      const r = JSON.parse(utf8d.decode(body)) as ServerRecord;
-      return utf8.encode(JSON.stringify(await this.handleJoin(r)));
-    });
-    raft.transport.onRequest(INFO, async () =>
-      utf8.encode(JSON.stringify({ hasState: raft.hasState(), leader: raft.raw.raft.leader })),
-    );
+    serve(raft.transport, RPC.join, (r) => this.handleJoin(r));
+    serve(raft.transport, RPC.info, async () => ({
+      hasState: raft.hasState(),
+      leader: raft.raw.raft.leader,
+    }));
   }
 
   start(): void {
@@ -187,9 +182,7 @@ class Discovery {
 
   private async info(r: ServerRecord): Promise<{ hasState: boolean } | null> {
     try {
-      return JSON.parse(
-        utf8d.decode(await this.raft.transport.request(r.raftId, INFO, new Uint8Array(), 2000)),
-      );
+      return await call(this.raft.transport, r.raftId, RPC.info, null, 2000);
     } catch {
       return null;
     }
@@ -203,8 +196,7 @@ class Discovery {
   }
 
   private async join(member: ServerRecord): Promise<void> {
-    const body = utf8.encode(JSON.stringify(this.raft.self));
-    await this.raft.transport.request(member.raftId, JOIN, body, 5000);
+    await call(this.raft.transport, member.raftId, RPC.join, this.raft.self, 5000);
     this.o.log("info", `asked ${member.name} to add this server to the cluster`);
   }
 
@@ -213,8 +205,7 @@ class Discovery {
     this.raft.learnPeer(r);
     const leader = await this.raft.waitForLeader();
     if (leader !== this.raft.self.raftId) {
-      const answer = await this.raft.transport.request(leader, JOIN, utf8.encode(JSON.stringify(r)), 5000);
-      return JSON.parse(utf8d.decode(answer)) as { ok: boolean };
+      return await call(this.raft.transport, leader, RPC.join, r, 5000);
     }
     const cfg = this.raft.raw.raft;
     if (cfg.voters.includes(r.raftId) || cfg.learners.includes(r.raftId)) return { ok: true };

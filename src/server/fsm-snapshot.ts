@@ -7,11 +7,12 @@ import { type ArchiveMetaInput, readArchive, readStateBinBatches, writeArchive }
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
-import type { ServerRecord } from "./members.js";
+import { type ServerRecord, serverRecord } from "./members.js";
 import { type PaceOptions, paced } from "./pace.js";
+import { arrayOf, type Check, int, object, str } from "./rpc.js";
 
 /**
- * The server's own snapshots (DESIGN.md: one snapshot format everywhere): each is a Consul archive in the blob
+ * The server's own snapshots (docs/ARCHITECTURE.md: one snapshot format everywhere): each is a Consul archive in the blob
  * store (`snap-<term>-<index>`), beside a small JSON sidecar with what raft needs and Consul's meta lacks: the raft
  * index and term, the membership, and the offset between raft and state-store indexes. Any of them is itself a
  * restorable backup. The same files travel to lagging followers as InstallSnapshot data.
@@ -36,8 +37,22 @@ export function toMeta(r: SnapshotRef): SnapshotMeta {
   return { index: r.index, term: r.term, conf: r.conf, handle: JSON.stringify(r) };
 }
 
+/** A sidecar's or an InstallSnapshot handle's JSON, checked: it comes from disk or from another server. */
+const snapshotRef: Check<SnapshotRef> = object({
+  handle: str,
+  index: int,
+  term: int,
+  conf: object({ voters: arrayOf(int), learners: arrayOf(int) }),
+  indexOffset: int,
+  members: arrayOf(serverRecord),
+});
+
+function parseRef(text: string): SnapshotRef {
+  return snapshotRef(JSON.parse(text));
+}
+
 export function fromMeta(m: SnapshotMeta): SnapshotRef {
-  const r = JSON.parse(m.handle) as SnapshotRef;
+  const r = parseRef(m.handle);
   return { ...r, index: m.index, term: m.term, conf: m.conf };
 }
 
@@ -108,7 +123,7 @@ export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
     if (!n.startsWith("snap-") || !n.endsWith(".json")) continue;
     const handle = n.slice(0, -".json".length);
     if (!names.includes(`${handle}.bin`)) continue;
-    refs.push(JSON.parse(await readFile(join(blobs.dir, n), "utf8")) as SnapshotRef);
+    refs.push(parseRef(await readFile(join(blobs.dir, n), "utf8")));
   }
   return refs.sort((a, b) => b.index - a.index);
 }

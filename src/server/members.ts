@@ -1,5 +1,6 @@
 import type { NodeId } from "../raft/index.js";
 import { CairnError, errorText } from "../util/errors.js";
+import { int, object, str } from "./rpc.js";
 
 /**
  * A server as the cluster knows it. The raft id is derived from the node id (a UUID), so every server computes
@@ -12,6 +13,9 @@ export interface ServerRecord {
   /** Server RPC address "host:port". */
   readonly addr: string;
 }
+
+/** A ServerRecord's JSON shape, checked where one arrives (a join request, a snapshot's sidecar). */
+export const serverRecord = object({ raftId: int, nodeId: str, name: str, addr: str });
 
 /** The first 48 bits of the UUID: unique in practice, and a safe integer for the raft core. */
 export function raftIdOf(nodeId: string): NodeId {

@@ -37,6 +37,7 @@ import {
 import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
 import type { Metrics } from "./metrics.js";
 import { snapshotPace } from "./pace.js";
+import { int, object, str } from "./rpc.js";
 
 export interface RaftServerOptions {
   readonly self: ServerRecord;
@@ -688,10 +689,8 @@ function encodeRestoreHandle(r: RestoreRef): string {
   return JSON.stringify(r);
 }
 
+const restoreRef = object({ handle: str, archiveIndex: int });
+
 function decodeRestore(data: Uint8Array): RestoreRef {
-  const o = JSON.parse(new TextDecoder().decode(data)) as RestoreRef;
-  if (typeof o.handle !== "string" || !Number.isSafeInteger(o.archiveIndex)) {
-    throw new Error("decode restore entry: bad handle or index");
-  }
-  return o;
+  return restoreRef(JSON.parse(new TextDecoder().decode(data)), "restore entry");
 }

@@ -1,0 +1,69 @@
+/**
+ * Every server-to-server call, in one table: its name on the wire and the codecs of its request and response.
+ * Handlers register with `serve(transport, RPC.x, …)` and callers use `call(transport, to, RPC.x, …)`.
+ */
+
+import { serverRecord } from "./members.js";
+import { arrayOf, bool, empty, int, json, object, type RpcMethod, rawBytes, str } from "./rpc.js";
+import { type WriteAnswer, writeAnswer } from "./write-answer.js";
+
+/** A server in the raft configuration, as `operator raft list-peers` shows it. */
+export interface RaftServerInfo {
+  /** The node id (UUID). */
+  readonly id: string;
+  readonly node: string;
+  /** Server RPC address, "ip:port". */
+  readonly address: string;
+  readonly leader: boolean;
+  readonly voter: boolean;
+  readonly protocolVersion: string;
+  readonly lastIndex: number;
+}
+
+export interface RaftConfigurationAnswer {
+  readonly servers: readonly RaftServerInfo[];
+  readonly index: number;
+}
+
+const raftServerInfo = object({
+  id: str,
+  node: str,
+  address: str,
+  leader: bool,
+  voter: bool,
+  protocolVersion: str,
+  lastIndex: int,
+});
+
+function method<Req, Res>(
+  name: string,
+  request: RpcMethod<Req, Res>["request"],
+  response: RpcMethod<Req, Res>["response"],
+): RpcMethod<Req, Res> {
+  return { name, request, response };
+}
+
+export const RPC = {
+  /** A new server asks any member to be added; members forward to the leader, which adds it as a non-voter. */
+  join: method("cluster.join", json(serverRecord), json(object({ ok: bool }))),
+  /** Discovery asks a probed server whether it has raft state and whom it follows. */
+  info: method("cluster.info", empty, json(object({ hasState: bool, leader: int }))),
+  /** A leaving server asks the leader to remove it from the configuration. */
+  remove: method("cluster.remove", json(object({ raftId: int })), json(bool)),
+  /** A chunk of a blob (restore data) from the server that holds it. */
+  blobRead: method("blob.read", json(object({ handle: str, offset: int })), rawBytes),
+  /** A follower forwards a write (an encoded command) to the leader. */
+  write: method<Uint8Array, WriteAnswer>("kv.write", rawBytes, json(writeAnswer)),
+  /** A follower forwards a restore: the blob to fetch from `from`, then propose. */
+  restore: method<{ handle: string; archiveIndex: number; from: number }, WriteAnswer>(
+    "snapshot.restore",
+    json(object({ handle: str, archiveIndex: int, from: int })),
+    json(writeAnswer),
+  ),
+  /** The leader's view of the raft configuration, for a follower answering a consistent list-peers. */
+  raftConfiguration: method<null, RaftConfigurationAnswer>(
+    "operator.raftConfiguration",
+    empty,
+    json(object({ servers: arrayOf(raftServerInfo), index: int })),
+  ),
+} as const;
