@@ -282,7 +282,7 @@ function dirFiles(dir: string, host: AgentHost): string[] {
   try {
     names = host.readDir(dir);
   } catch (e) {
-    throw new AgentConfigError(`cannot read config dir ${goQuote(dir)}: ${errText(e)}`);
+    throw new AgentConfigError(`cannot read config dir ${goQuote(dir)}: ${errorText(e)}`);
   }
   const sorted = [...names].sort();
   const hcl = sorted.find((n) => n.endsWith(".hcl"));
@@ -297,10 +297,6 @@ function hclError(file: string): AgentConfigError {
   );
 }
 
-function errText(e: unknown): string {
-  return errorText(e);
-}
-
 function readConfigFile(file: string, host: AgentHost): Layer {
   const ext = extname(file);
   if (ext === ".hcl") throw hclError(file);
@@ -311,7 +307,7 @@ function readConfigFile(file: string, host: AgentHost): Layer {
   try {
     text = host.readFile(file);
   } catch (e) {
-    throw new AgentConfigError(`cannot read config file ${goQuote(file)}: ${errText(e)}`);
+    throw new AgentConfigError(`cannot read config file ${goQuote(file)}: ${errorText(e)}`);
   }
   if (text.length > CONFIG_FILE_BYTES_MAX) {
     throw new AgentConfigError(`config file ${goQuote(file)} is larger than ${CONFIG_FILE_BYTES_MAX} bytes`);
@@ -334,7 +330,7 @@ function readConfigFile(file: string, host: AgentHost): Layer {
     layer.services = [...defs.services];
     layer.checks = [...defs.checks];
   } catch (e) {
-    throw new AgentConfigError(`config file ${goQuote(file)}: ${errText(e)}`);
+    throw new AgentConfigError(`config file ${goQuote(file)}: ${errorText(e)}`);
   }
   return layer;
 }
@@ -344,7 +340,7 @@ function readConfigFile(file: string, host: AgentHost): Layer {
  * valid JSON" has none, and its wording changes between Node versions), so the place comes from a scan of our own.
  */
 function jsonErrorPlace(text: string, e: unknown): string {
-  const reason = errText(e)
+  const reason = errorText(e)
     .replace(/, ".*" is not valid JSON$/s, "")
     .replace(/ in JSON at position \d+.*$/s, "");
   const offset = jsonErrorOffset(text);
