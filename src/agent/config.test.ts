@@ -7,10 +7,10 @@ import {
   type AgentHost,
   agentUsage,
   HelpRequested,
-  jsonErrorOffset,
   parseAgentArgs,
-  parseJoin,
 } from "./config.js";
+import { jsonErrorOffset } from "./config-file.js";
+import { parseJoin } from "./config-resolve.js";
 
 const lo: NetworkInterfaceInfo = {
   address: "127.0.0.1",
