@@ -1,0 +1,111 @@
+/**
+ * The vocabulary the agent-configuration modules share: the resolved AgentConfig, one source's Layer, the error
+ * they all throw and the AgentHost seam. It is a module of its own so that config.ts (the entry) can import
+ * config-file.ts and config-resolve.ts, which need these too, without an import cycle; config.ts re-exports the
+ * public part.
+ *
+ * Everything the parser reads from the machine (files, hostname, interfaces) goes through `AgentHost`, so tests
+ * run without touching the disk or depending on the machine's network.
+ */
+import type { networkInterfaces } from "node:os";
+import type { CheckDef, ServiceRegistration } from "../local/defs.js";
+import { CairnError } from "../util/errors.js";
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
+
+/** A `-retry-join` target: a server's RPC address. `host` is an IP or DNS name (IPv6 without brackets). */
+export interface JoinAddr {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** cairn-only Raft timing (the `raft` object of a config file). Invariant: heartbeatIntervalMs < electionTimeoutMs. */
+export interface RaftTuning {
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** Applied entries between two FSM snapshots (Consul's raft_snapshot_threshold, default 16384). */
+  readonly snapshotThreshold: number;
+}
+
+export interface AgentConfig {
+  readonly server: boolean;
+  readonly dev: boolean;
+  /** Bootstrap a one-server configuration at once (Consul's `bootstrap`; set by -dev). */
+  readonly bootstrap: boolean;
+  /** Servers to wait for before the first election; 0 = not set. */
+  readonly bootstrapExpect: number;
+  /** Deduplicated, in the order given. */
+  readonly retryJoin: readonly JoinAddr[];
+  readonly nodeName: string;
+  /** Address the server RPC listener binds (may be 0.0.0.0 or ::). */
+  readonly bindAddr: string;
+  /** Address other servers reach this one at. Invariant: a concrete IP, never 0.0.0.0 or ::. */
+  readonly advertiseAddr: string;
+  /** Address the HTTP API binds. */
+  readonly clientAddr: string;
+  readonly ports: { readonly http: number; readonly server: number };
+  /** Use: when `dataDirTemp`, a prefix for fs.mkdtemp; the agent creates the directory and removes it on exit. */
+  readonly dataDir: string;
+  readonly dataDirTemp: boolean;
+  /** Lower-cased, as Consul does before validating it. */
+  readonly datacenter: string;
+  readonly logLevel: LogLevel;
+  readonly logJson: boolean;
+  readonly ui: boolean;
+  readonly raft: RaftTuning;
+  /** Config files read, in the order applied (for the startup log). */
+  readonly configFiles: readonly string[];
+  /** Consul's non-fatal warnings (e.g. an even bootstrap_expect); the agent logs them at startup. */
+  readonly warnings: readonly string[];
+  /** Service and node-check definitions of the config files (`service`, `services`, `check`, `checks`), in order. */
+  readonly services: readonly ServiceRegistration[];
+  readonly checks: readonly CheckDef[];
+}
+
+/** Bad flags, config files or values. `showUsage` is true for command-line syntax errors, as Go's flag prints. */
+export class AgentConfigError extends CairnError {
+  readonly code = "agent_config";
+  override name = "AgentConfigError";
+  readonly showUsage: boolean;
+  constructor(message: string, showUsage = false) {
+    super(message);
+    this.showUsage = showUsage;
+  }
+}
+
+/** What the parser reads from the machine. Errors thrown by readFile/readDir are reported with the path. */
+export interface AgentHost {
+  readFile(path: string): string;
+  /** Names (not paths) of the entries of a directory. */
+  readDir(path: string): string[];
+  hostname(): string;
+  networkInterfaces(): ReturnType<typeof networkInterfaces>;
+  tmpdir(): string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** One source's settings; absent = not set by this source. */
+export interface Layer {
+  server?: boolean;
+  bootstrap?: boolean;
+  bootstrapExpect?: number;
+  retryJoin?: string[];
+  nodeName?: string;
+  bindAddr?: string;
+  advertiseAddr?: string;
+  clientAddr?: string;
+  httpPort?: number;
+  serverPort?: number;
+  dataDir?: string;
+  datacenter?: string;
+  logLevel?: string;
+  logJson?: boolean;
+  ui?: boolean;
+  electionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  snapshotThreshold?: number;
+  /** Definitions accumulate over files, as Consul appends them. */
+  services?: ServiceRegistration[];
+  checks?: CheckDef[];
+}
