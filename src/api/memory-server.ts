@@ -1,42 +1,32 @@
 /**
- * MemoryServer: a test twin of the server agent (not used in production). It implements ServerApi over a real
- * KvStore applied in-process, one raft index per write, with blocking queries done for real (KvStore.watch
- * plus a timer), so handler tests exercise Consul's blocking semantics without Raft or sockets.
+ * MemoryServer: an in-memory twin of a server agent, for tests (not used in production). It is the real
+ * endpoints (store-endpoints.ts, catalog.ts) over a real KvStore, with the real blocking loop (blocking.ts) and
+ * the leader's real write rules (leader-write.ts); only the commit differs: a command applies in-process at the
+ * next index instead of going through Raft. So a handler test through it runs the rules a server runs.
  *
  * Knobs for tests: `hasLeader` (false: writes and non-stale reads fail with NotLeaderError, as a server
- * without a leader does), `failNext` (the next call rejects with that error), `sessions` (the sessions an
- * acquire may use besides the store's own), `now` (the clock stamped into timed commands, as a leader does),
- * and the plain fields behind the status, operator and agent endpoints. Session TTLs are not timed here.
- * Catalog writes and reads use the real store and the server's validation; session creates are not judged
- * against the catalog here (the server's are: `checked`), so session handler tests need no registered node.
+ * without a leader does), `failNext` (the next call rejects with that error), `now` (the leader's clock stamped
+ * into timed commands), `writes` (every command proposed, in order), and the plain fields behind the status,
+ * operator and agent endpoints, which on a server come from Raft. Session TTLs are not timed here, and session
+ * creates are not checked against the catalog (no servers register themselves in the twin's).
  */
 
-import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import {
-  type CatalogRead,
-  type CatalogReads,
   type CommandResult,
   encodeCommand,
-  InvalidSessionError,
   type KvCommand,
   KvStore,
-  normalizeBehavior,
-  preApplyDeregister,
-  preApplyRegister,
   type ReadSpec,
-  reads,
-  type SessionEntry,
-  type SessionSpec,
-  type SessionView,
-  type TxnOp,
-  type TxnSuccess,
   VALUE_BYTES_MAX,
-  validateSessionTtl,
 } from "../fsm/index.js";
 import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
+import { blockingQuery } from "./blocking.js";
+import { CatalogEndpoints } from "./catalog.js";
+import { leaderWrite } from "./leader-write.js";
+import { StoreEndpoints } from "./store-endpoints.js";
 import type {
   AgentInfo,
   MemberInfo,
@@ -46,31 +36,20 @@ import type {
   RaftServerInfo,
   ServerApi,
   ServerHealth,
-  SessionRequest,
 } from "./types.js";
 
-/** Consul's cap on a blocking query's wait (max_query_time default). */
-export const WAIT_MAX_MS = 10 * 60 * 1000;
-
 const ADDRESS = "127.0.0.1:8300";
-
-/** Registers a one-shot wake on the data a read depends on; returns its cancel. */
-type Watch = (wake: () => void) => () => void;
 
 export class MemoryServer implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax: number;
   readonly store = new KvStore();
-  /** Session ids an acquire may name besides the sessions in the store. */
-  readonly sessions = new Set<string>();
-  /** Sessions whose keys refuse acquires (lock-delay). */
-  readonly lockDelayed = new Set<string>();
   hasLeader = true;
   /** The leader's wall clock (ms) put into timed commands. */
   now: () => number = () => Date.now();
   /** Rejects the next ServerApi call with this error, then clears. */
   failNext: Error | null = null;
-  /** Every KV command written, in order (what the handlers asked for). */
+  /** Every command proposed, in order (what the handlers asked for). */
   readonly writes: KvCommand[] = [];
   readonly removedPeers: ({ readonly id: string } | { readonly address: string })[] = [];
   readonly transfers: (string | null)[] = [];
@@ -94,6 +73,8 @@ export class MemoryServer implements ServerApi {
   memberList: MemberInfo[] = [];
   self: AgentInfo;
   metrics = "# TYPE cairn_up gauge\ncairn_up 1\n";
+  private readonly endpoints: StoreEndpoints;
+  private readonly catalog: CatalogEndpoints;
 
   constructor(opts: { readonly datacenter?: string; readonly kvValueBytesMax?: number } = {}) {
     this.datacenter = opts.datacenter ?? "dc1";
@@ -109,11 +90,26 @@ export class MemoryServer implements ServerApi {
       leader: true,
       stats: { raft: { state: "Leader" } },
     };
+    const host = {
+      kv: this.store,
+      datacenter: this.datacenter,
+      nodeName: this.self.nodeName,
+      checkSessions: false,
+      query: <T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>) => this.query(q, spec),
+      propose: (cmd: KvCommand) => this.propose(cmd),
+    };
+    this.endpoints = new StoreEndpoints(host);
+    this.catalog = new CatalogEndpoints(host);
   }
 
   /** The raft index of the last write. */
   get index(): number {
     return this.store.appliedIndex;
+  }
+
+  /** Watches of blocking queries waiting right now (none is left behind by one that returned). */
+  get watchCount(): number {
+    return this.store.watchCount;
   }
 
   private check(stale: boolean): void {
@@ -125,165 +121,53 @@ export class MemoryServer implements ServerApi {
     if (!stale && !this.hasLeader) throw new NotLeaderError(0);
   }
 
-  kvGet(key: string, q: QueryOptions) {
-    return this.block(q, reads.kvGet(this.store, key));
-  }
-
-  kvList(prefix: string, q: QueryOptions) {
-    return this.block(q, reads.kvList(this.store, prefix));
-  }
-
-  kvKeys(prefix: string, separator: string, q: QueryOptions) {
-    return this.block(q, reads.kvKeys(this.store, prefix, separator));
-  }
-
-  sessionInfo(id: string, q: QueryOptions) {
-    return this.block(q, reads.sessionInfo(this.store, id));
-  }
-
-  sessionList(q: QueryOptions) {
-    return this.block(q, reads.sessionList(this.store));
-  }
-
-  sessionNode(node: string, q: QueryOptions) {
-    return this.block(q, reads.sessionNode(this.store, node));
-  }
-
-  /**
-   * Consul's blocking loop: answer at once when minIndex is 0 or the result is past it; else wait for a
-   * watch on the data or the timeout, re-read, and go on waiting while the index has not moved (a wake is a
-   * hint, not a change). On timeout the current result is the answer.
-   */
-  private async block<T extends { readonly index: number }>(
-    q: QueryOptions,
-    { watch, run: read }: ReadSpec<T>,
-  ): Promise<Queried<T>> {
-    this.check(q.consistency === "stale");
-    let value = read();
-    const deadline = Date.now() + Math.min(q.waitMs, WAIT_MAX_MS);
-    while (q.minIndex !== 0 && value.index <= q.minIndex) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      await this.wake(watch, left);
-      value = read();
-    }
-    return {
-      meta: {
-        index: Math.max(1, value.index),
-        knownLeader: this.hasLeader,
-        lastContactMs: 0,
-        consistency: q.consistency,
-      },
-      value,
-    };
-  }
-
-  /** Blocking queries waiting right now (each holds one watch and one timer). */
-  get watchCount(): number {
-    return this.waiting;
-  }
-  private waiting = 0;
-
-  /** Resolves on the first write to the target or after `ms`, whichever comes first; leaves nothing behind. */
-  private wake(watch: Watch, ms: number): Promise<void> {
-    this.waiting += 1;
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.waiting -= 1;
-        resolve();
-      };
-      const cancel = watch(() => {
-        clearTimeout(timer);
-        done();
-      });
-      const timer = setTimeout(() => {
-        cancel();
-        done();
-      }, ms);
+  private async query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
+    const value = await blockingQuery(q, spec, {
+      now: Date.now,
+      random: Math.random,
+      barrier: async (c) => this.check(c === "stale"),
+      restores: () => this.store.restoreCount,
     });
+    return { meta: this.meta(value.index, q.consistency), value };
   }
 
-  async kvWrite(cmd: KvCommand): Promise<boolean> {
+  private meta(index: number, consistency: QueryMeta["consistency"]): QueryMeta {
+    return { index: Math.max(1, index), knownLeader: this.hasLeader, lastContactMs: 0, consistency };
+  }
+
+  /** The leader's part of a write (leader-write.ts), then applied at the next index, encoded as for the log. */
+  private async propose(cmd: KvCommand): Promise<CommandResult> {
     this.check(false);
-    // Encode as the real server does for the raft log, so that limit and key errors are the same.
-    const bytes = encodeCommand(cmd);
     this.writes.push(cmd);
-    const time = this.now();
-    const view: SessionView = {
-      isValid: (id) => this.sessions.has(id) || this.store.sessions.has(id),
-      isLockDelayed: (key) => this.lockDelayed.has(key) || time < (this.store.lockDelays.get(key) ?? 0),
-    };
-    const result = this.store.apply(this.store.appliedIndex + 1, bytes, view);
-    if (result instanceof InvalidSessionError) throw result;
-    return result;
+    const w = leaderWrite(this.store, cmd, this.now());
+    if ("refused" in w) return w.refused;
+    return this.store.execute(this.store.appliedIndex + 1, encodeCommand(w.propose));
   }
 
-  /** Applies a timed command as the leader would: stamped with `now`, encoded as for the raft log. */
-  private execute(cmd: KvCommand): Exclude<CommandResult, Error> {
-    this.check(false);
-    const stamped = "time" in cmd ? { ...cmd, time: this.now() } : cmd;
-    const result = this.store.execute(this.store.appliedIndex + 1, encodeCommand(stamped));
-    if (result instanceof Error) throw result;
-    return result;
-  }
+  kvGet: ServerApi["kvGet"] = (key, q) => this.endpoints.kvGet(key, q);
+  kvList: ServerApi["kvList"] = (prefix, q) => this.endpoints.kvList(prefix, q);
+  kvKeys: ServerApi["kvKeys"] = (prefix, separator, q) => this.endpoints.kvKeys(prefix, separator, q);
+  sessionInfo: ServerApi["sessionInfo"] = (id, q) => this.endpoints.sessionInfo(id, q);
+  sessionList: ServerApi["sessionList"] = (q) => this.endpoints.sessionList(q);
+  sessionNode: ServerApi["sessionNode"] = (node, q) => this.endpoints.sessionNode(node, q);
+  kvWrite: ServerApi["kvWrite"] = (cmd) => this.endpoints.kvWrite(cmd);
+  sessionCreate: ServerApi["sessionCreate"] = (req) => this.endpoints.sessionCreate(req);
+  sessionDestroy: ServerApi["sessionDestroy"] = (id) => this.endpoints.sessionDestroy(id);
+  sessionRenew: ServerApi["sessionRenew"] = (id) => this.endpoints.sessionRenew(id);
+  txn: ServerApi["txn"] = (ops) => this.endpoints.txn(ops);
 
-  /** Consul's create defaults, as the real server fills them in (src/server/sessions.ts). */
-  async sessionCreate(req: SessionRequest): Promise<string> {
-    const session: SessionSpec = {
-      ID: randomUUID(),
-      Name: req.Name ?? "",
-      Node: req.Node === undefined || req.Node === "" ? this.self.nodeName : req.Node,
-      LockDelay: req.LockDelay ?? 15_000_000_000,
-      Behavior: req.Behavior === undefined || req.Behavior === "" ? "release" : req.Behavior,
-      TTL: req.TTL ?? "",
-      NodeChecks: req.NodeChecks === undefined ? ["serfHealth"] : req.NodeChecks,
-      ServiceChecks: req.ServiceChecks ?? null,
-    };
-    const bad = validateSessionTtl(session.TTL) ?? normalizeBehavior(session.Behavior);
-    if (bad instanceof Error) throw bad;
-    this.execute({ op: "session-create", session, time: 0 });
-    return session.ID;
-  }
-
-  async sessionDestroy(id: string): Promise<void> {
-    this.execute({ op: "session-destroy", id, time: 0 });
-  }
-
-  async sessionRenew(id: string): Promise<SessionEntry | null> {
-    const r = this.execute({ op: "session-renew", id, time: 0 });
-    return r === null || typeof r === "boolean" || "kind" in r ? null : r;
-  }
-
-  async txn(ops: readonly TxnOp[]): Promise<TxnSuccess> {
-    const r = this.execute({ op: "txn", ops, time: 0 });
-    if (r === null || typeof r === "boolean" || !("kind" in r)) throw new Error("txn: unexpected result");
-    return r;
-  }
-
-  // ---- catalog: the real store's tables and reads, validated as the server does ----
-
-  private catalogRead<T>(q: QueryOptions, f: (r: CatalogReads) => CatalogRead<T>): Promise<Queried<T>> {
-    return this.block(q, reads.catalog(this.store, f)).then((r) => ({ meta: r.meta, value: r.value.value }));
-  }
-
-  catalogRegister: ServerApi["catalogRegister"] = async (req) => {
-    this.execute({ op: "catalog-register", req: preApplyRegister(req, this.datacenter), time: 0 });
-  };
-  catalogDeregister: ServerApi["catalogDeregister"] = async (req) => {
-    this.execute({ op: "catalog-deregister", req: preApplyDeregister(req, this.datacenter), time: 0 });
-  };
-  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalogRead(q, (r) => r.nodes(q.nodeMeta));
-  catalogServices: ServerApi["catalogServices"] = (q) => this.catalogRead(q, (r) => r.services(q.nodeMeta));
-  catalogService: ServerApi["catalogService"] = (name, tags, q) =>
-    this.catalogRead(q, (r) => r.service(name, tags, q.nodeMeta));
-  catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) =>
-    this.catalogRead(q, (r) => r.nodeServices(node));
+  catalogRegister: ServerApi["catalogRegister"] = (req) => this.catalog.register(req);
+  catalogDeregister: ServerApi["catalogDeregister"] = (req) => this.catalog.deregister(req);
+  catalogNodes: ServerApi["catalogNodes"] = (q) => this.catalog.nodes(q);
+  catalogServices: ServerApi["catalogServices"] = (q) => this.catalog.services(q);
+  catalogService: ServerApi["catalogService"] = (name, tags, q) => this.catalog.service(name, tags, q);
+  catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) => this.catalog.nodeServices(node, q);
   catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
-  healthNode: ServerApi["healthNode"] = (node, q) => this.catalogRead(q, (r) => r.healthNode(node));
-  healthChecks: ServerApi["healthChecks"] = (s, q) => this.catalogRead(q, (r) => r.healthChecks(s));
+  healthNode: ServerApi["healthNode"] = (node, q) => this.catalog.healthNode(node, q);
+  healthChecks: ServerApi["healthChecks"] = (s, q) => this.catalog.healthChecks(s, q);
   healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
-    this.catalogRead(q, (r) => r.healthService(s, tags, passing, q.nodeMeta));
-  healthState: ServerApi["healthState"] = (state, q) => this.catalogRead(q, (r) => r.healthState(state));
+    this.catalog.healthService(s, tags, passing, q);
+  healthState: ServerApi["healthState"] = (state, q) => this.catalog.healthState(state, q);
 
   leaderAddress(): string {
     return this.hasLeader ? ADDRESS : "";
@@ -334,12 +218,7 @@ export class MemoryServer implements ServerApi {
   }
 
   queryMeta(index: number): QueryMeta {
-    return {
-      index: Math.max(1, index),
-      knownLeader: this.hasLeader,
-      lastContactMs: 0,
-      consistency: "default",
-    };
+    return this.meta(index, "default");
   }
 
   /** The twin's archive: the real codec over the real store's point-in-time view. */
@@ -352,13 +231,7 @@ export class MemoryServer implements ServerApi {
       { ID: `1-${index}-0`, Index: index, Term: 1, Version: 1 },
       this.store.snapshot().stateBin(),
     ).catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
-    const meta: QueryMeta = {
-      index: Math.max(1, index),
-      knownLeader: this.hasLeader,
-      lastContactMs: 0,
-      consistency: stale ? "stale" : "consistent",
-    };
-    return { meta, archive: out };
+    return { meta: this.meta(index, stale ? "stale" : "consistent"), archive: out };
   }
 
   async snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void> {

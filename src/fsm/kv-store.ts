@@ -221,6 +221,21 @@ export class KvStore implements KvTables, SessionTables {
     return this.tables;
   }
 
+  private restores = 0;
+
+  /**
+   * How many times a restore has replaced the state. A blocking query that sees it change returns at once, as
+   * Consul's do when the state store's abandon channel closes: its index may have gone backwards.
+   */
+  get restoreCount(): number {
+    return this.restores;
+  }
+
+  /** Watches registered now (KV, session and catalog), for tests that check none is left behind. */
+  get watchCount(): number {
+    return this.watches.size + this.sessionWatches.size + this.catalogWatches.size;
+  }
+
   /** The raft index of the last apply (or the restored snapshot's LastIndex). */
   get appliedIndex(): number {
     return this.applied;
@@ -358,6 +373,7 @@ export class KvStore implements KvTables, SessionTables {
     this.opaque = s.opaque;
     this.headerFloor = s.headerFloor;
     this.applied = s.lastIndex;
+    this.restores += 1;
     this.watches.all();
     this.sessionWatches.all();
     this.catalogWatches.all();

@@ -3,6 +3,8 @@
  * register/deregister, listings, TTL updates, maintenance mode and the per-service health endpoints, with
  * Consul's status codes and texts. The bodies are decoded here; the rules live in src/server/local-defs.ts.
  */
+
+import { WAIT_MS_MAX } from "../api/blocking.js";
 import type { CheckStatus, JsonObject, ServiceDef } from "../local/defs.js";
 import {
   catalogServiceJson,
@@ -21,9 +23,6 @@ import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler, type HttpRequest, type RouteContext, textResponse } from "./model.js";
 import { get, has, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
-
-/** Consul's cap on a blocking read's wait (max_query_time). */
-const WAIT_CAP_MS = 10 * 60 * 1000;
 
 /** Bodies of these endpoints are small definitions; Consul reads them whole too. */
 const BODY_BYTES_MAX = 1024 * 1024;
@@ -105,7 +104,7 @@ export const agentService: Handler = async (req, _api, ctx) => {
   const local = localOf(ctx);
   const want = get(req.query, "hash");
   const { waitMs } = parseQueryOptions(req.query);
-  const deadline = local.now() + Math.min(waitMs, WAIT_CAP_MS);
+  const deadline = local.now() + Math.min(waitMs, WAIT_MS_MAX);
   let s = local.service(ctx.rest);
   for (let i = 0; i < HASH_WAKES_MAX && want !== "" && s !== undefined && contentHash(s) === want; i++) {
     const leftMs = deadline - local.now();

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { WAIT_MS_DEFAULT } from "../api/blocking.js";
 import { InvalidKeyError, InvalidSessionError, WatchLimitError } from "../fsm/index.js";
 import { AssertionError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/index.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { goJson } from "./json.js";
-import {
-  encodeGoQuery,
-  formatGoDuration,
-  parseGoDurationMs,
-  parseQueryOptions,
-  WAIT_DEFAULT_MS,
-} from "./params.js";
+import { encodeGoQuery, formatGoDuration, parseGoDurationMs, parseQueryOptions } from "./params.js";
 
 describe("goJson", () => {
   it("writes bigints as digits, drops undefined fields, escapes as Go", () => {
@@ -53,9 +48,9 @@ describe("Go durations", () => {
   });
 
   it("wait defaults to 5 minutes when absent or not positive", () => {
-    assert.equal(parseQueryOptions(new URLSearchParams("")).waitMs, WAIT_DEFAULT_MS);
-    assert.equal(parseQueryOptions(new URLSearchParams("wait=0s")).waitMs, WAIT_DEFAULT_MS);
-    assert.equal(parseQueryOptions(new URLSearchParams("wait=-1s")).waitMs, WAIT_DEFAULT_MS);
+    assert.equal(parseQueryOptions(new URLSearchParams("")).waitMs, WAIT_MS_DEFAULT);
+    assert.equal(parseQueryOptions(new URLSearchParams("wait=0s")).waitMs, WAIT_MS_DEFAULT);
+    assert.equal(parseQueryOptions(new URLSearchParams("wait=-1s")).waitMs, WAIT_MS_DEFAULT);
     assert.deepEqual(parseQueryOptions(new URLSearchParams("wait=1500ms&index=7")), {
       consistency: "default",
       minIndex: 7,

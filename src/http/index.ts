@@ -20,6 +20,6 @@ export {
   STREAM_BYTES_MAX_DEFAULT,
   toHttpRequest,
 } from "./node-adapter.js";
-export { formatGoDuration, parseQueryOptions, WAIT_DEFAULT_MS } from "./params.js";
+export { formatGoDuration, parseQueryOptions } from "./params.js";
 export { DEFAULT_HEADERS, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
 export { SNAPSHOT_CONTENT_TYPE } from "./snapshot.js";

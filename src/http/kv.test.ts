@@ -270,16 +270,15 @@ describe("PUT /v1/kv/<key>", () => {
 
   it("acquire and release a lock; Session sits before CreateIndex, as Go's DirEntry has it", async () => {
     const api = new MemoryServer();
-    const sid = "adf4238a-882b-9ddc-4a9d-5b6758e4159e";
-    api.sessions.add(sid);
+    const sid = await api.sessionCreate({}); // index 1
     assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${sid}`, "me")), "true");
     assert.equal(
       text(await call(api, "GET", "/v1/kv/lock")),
-      `[{"LockIndex":1,"Key":"lock","Flags":0,"Value":"bWU=","Session":"${sid}","CreateIndex":1,"ModifyIndex":1}]`,
+      `[{"LockIndex":1,"Key":"lock","Flags":0,"Value":"bWU=","Session":"${sid}","CreateIndex":2,"ModifyIndex":2}]`,
     );
-    api.sessions.add("other");
-    assert.equal(text(await call(api, "PUT", "/v1/kv/lock?acquire=other", "x")), "false");
-    assert.equal(text(await call(api, "PUT", "/v1/kv/lock?release=other", "x")), "false");
+    const other = await api.sessionCreate({});
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${other}`, "x")), "false");
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?release=${other}`, "x")), "false");
     assert.equal(text(await call(api, "PUT", `/v1/kv/lock?release=${sid}`, "x")), "true");
     assert.doesNotMatch(text(await call(api, "GET", "/v1/kv/lock")), /Session/);
   });

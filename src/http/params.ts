@@ -7,15 +7,13 @@ import { compareKeys, formatGoDuration } from "../fsm/index.js";
 
 export { formatGoDuration };
 
+import { WAIT_MS_DEFAULT } from "../api/blocking.js";
 import type { Consistency, QueryOptions, ServerApi } from "../api/types.js";
 import { parseGoDurationNs } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { HttpError } from "./errors.js";
 
 const U64_MAX = (1n << 64n) - 1n;
-
-/** Consul's default blocking wait when `wait` is absent or not positive (RPC default query time). */
-export const WAIT_DEFAULT_MS = 5 * 60 * 1000;
 
 /** Presence-based flag (`?recurse`, `?recurse=false` and `?recurse=true` are all true), as Consul's `_, ok := params[x]`. */
 export function has(q: URLSearchParams, name: string): boolean {
@@ -86,7 +84,7 @@ export function encodeGoQuery(q: URLSearchParams): string {
  */
 export function parseQueryOptions(q: URLSearchParams): QueryOptions {
   const consistency = parseConsistency(q);
-  let waitMs = WAIT_DEFAULT_MS;
+  let waitMs = WAIT_MS_DEFAULT;
   const wait = get(q, "wait");
   if (wait !== "") {
     const ms = parseGoDurationMs(wait);

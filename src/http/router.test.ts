@@ -99,13 +99,13 @@ describe("npm consul@2.0.1 request shapes (consul-compat.md §7)", () => {
   it("kv.set with cas/flags/acquire, kv.del with recurse/cas, blocking get with index/wait", async () => {
     const api = new MemoryServer();
     assert.equal(text(await call(api, "PUT", "/v1/kv/k?cas=0&flags=3", "v")), "true");
-    api.sessions.add("sid");
-    assert.equal(text(await call(api, "PUT", "/v1/kv/lock?acquire=sid", "v")), "true");
+    const sid = await api.sessionCreate({});
+    assert.equal(text(await call(api, "PUT", `/v1/kv/lock?acquire=${sid}`, "v")), "true");
     assert.equal(text(await call(api, "DELETE", "/v1/kv/k?cas=1")), "true");
     assert.equal(text(await call(api, "DELETE", "/v1/kv/lock?recurse=true")), "true");
     const res = await call(api, "GET", "/v1/kv/?keys=true&index=1&wait=10s");
     assert.equal(res.status, 200);
-    assert.equal(res.headers["X-Consul-Index"], "4");
+    assert.equal(res.headers["X-Consul-Index"], "5");
   });
 
   it("Go api client: stale= and consistent= empty, wait in ms, index", async () => {
