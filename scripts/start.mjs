@@ -4,23 +4,31 @@
  * ports (HTTP 8500, server RPC 8300), so addresses look as in production and the CLI's default address works
  * (DESIGN.md, Names). Builds first when src/ is newer than dist/. Data persists in ./.cairn between runs.
  * Plain JavaScript: it must run before the build it decides about.
+ *
+ * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_SERVER_PORT and CAIRN_START_DATA_DIR (a directory holding
+ * server1..3) replace 8500, 8300 and ./.cairn.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { checkPorts } from "./ports.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(ROOT, "dist", "src", "main.js");
+/** The agent entry point as children are given it: relative to ROOT, their working directory. */
+const MAIN_ARG = join("dist", "src", "main.js");
+const DEFAULT_HTTP_PORT = 8500;
+const DEFAULT_SERVER_PORT = 8300;
+const HTTP_PORT = portFromEnv("CAIRN_START_HTTP_PORT", DEFAULT_HTTP_PORT);
+const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
+const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
 const SERVERS = [1, 2, 3].map((n) => ({
   name: `cairn-${n}`,
   host: `127.0.0.${n}`,
-  dataDir: `./.cairn/server${n}`,
+  dataDir: `${DATA_DIR}/server${n}`,
 }));
-const HTTP_PORT = 8500;
-const SERVER_PORT = 8300;
 const LEADER_WAIT_MS = 30_000;
 const LEADER_POLL_MS = 250;
 const STOP_WAIT_MS = 10_000;
@@ -50,14 +58,28 @@ function buildIfStale() {
   chmodSync(join(ROOT, "dist", "src", "main.js"), 0o755);
 }
 
+function portFromEnv(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${name}=${text} is not a port number`);
+  return port;
+}
+
 function fail(message) {
   console.error(`npm start: ${message}`);
   process.exit(1);
 }
 
+/** The `agent` arguments for server `s`; the default ports are left implicit, as a user would type them. */
 function agentArgs(s) {
+  const portFlags = [
+    ...(HTTP_PORT === DEFAULT_HTTP_PORT ? [] : ["-http-port", String(HTTP_PORT)]),
+    ...(SERVER_PORT === DEFAULT_SERVER_PORT ? [] : ["-server-port", String(SERVER_PORT)]),
+  ];
+  const joinAddr = (host) => (SERVER_PORT === DEFAULT_SERVER_PORT ? host : `${host}:${SERVER_PORT}`);
   return [
-    MAIN,
+    MAIN_ARG,
     "agent",
     "-server",
     "-bootstrap-expect",
@@ -70,7 +92,8 @@ function agentArgs(s) {
     s.host,
     "-data-dir",
     s.dataDir,
-    ...SERVERS.flatMap((peer) => ["-retry-join", peer.host]),
+    ...portFlags,
+    ...SERVERS.flatMap((peer) => ["-retry-join", joinAddr(peer.host)]),
   ];
 }
 
@@ -85,9 +108,12 @@ const children = new Map();
 let stopping = false;
 
 function startServer(s) {
-  mkdirSync(join(ROOT, s.dataDir), { recursive: true });
+  mkdirSync(resolve(ROOT, s.dataDir), { recursive: true });
   const child = spawn(process.execPath, agentArgs(s), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.set(s.name, child);
+  console.log(
+    `[${s.name}] started: pid ${child.pid}, HTTP ${s.host}:${HTTP_PORT}, RPC ${s.host}:${SERVER_PORT}, data ${s.dataDir}`,
+  );
   prefixLines(child.stdout, s.name, process.stdout);
   prefixLines(child.stderr, s.name, process.stderr);
   // "close", not "exit": it comes after the pipes drain, so a dying server's last lines are printed.
@@ -136,11 +162,14 @@ async function waitForLeader(host) {
 }
 
 function printNextSteps(leader) {
+  const addr =
+    HTTP_PORT === DEFAULT_HTTP_PORT ? [] : [`  export CONSUL_HTTP_ADDR=http://127.0.0.1:${HTTP_PORT}`];
   console.log(
     [
       "",
-      `cairn is up: 3 servers, leader ${leader}. Data lives in ./.cairn (kept between runs). Try:`,
+      `cairn is up: 3 servers, leader ${leader}. Data lives in ${DATA_DIR} (kept between runs). Try:`,
       "",
+      ...addr,
       "  npx cairn kv put hello world",
       "  npx cairn kv get hello",
       "  npx cairn operator raft list-peers",
