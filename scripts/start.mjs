@@ -4,23 +4,36 @@
  * ports (HTTP 8500, server RPC 8300), so addresses look as in production and the CLI's default address works
  * (DESIGN.md, Names). Builds first when src/ is newer than dist/. Data persists in ./.cairn between runs.
  * Plain JavaScript: it must run before the build it decides about.
+ *
+ * A server that dies (say `kill -9`, to watch a failover) leaves the others running: the script names it and
+ * prints how to start it again, either by typing `restart <name>` here (the script starts and watches it again)
+ * or with a command to paste in another terminal. Ctrl-C or SIGTERM stops every running server; when every
+ * server has exited, the script exits with 1.
+ *
+ * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_SERVER_PORT and CAIRN_START_DATA_DIR (a directory holding
+ * server1..3) replace 8500, 8300 and ./.cairn.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { checkPorts } from "./ports.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(ROOT, "dist", "src", "main.js");
+/** The agent entry point as children are given it: relative to ROOT, their working directory. */
+const MAIN_ARG = join("dist", "src", "main.js");
+const DEFAULT_HTTP_PORT = 8500;
+const DEFAULT_SERVER_PORT = 8300;
+const HTTP_PORT = portFromEnv("CAIRN_START_HTTP_PORT", DEFAULT_HTTP_PORT);
+const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
+const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
 const SERVERS = [1, 2, 3].map((n) => ({
   name: `cairn-${n}`,
   host: `127.0.0.${n}`,
-  dataDir: `./.cairn/server${n}`,
+  dataDir: `${DATA_DIR}/server${n}`,
 }));
-const HTTP_PORT = 8500;
-const SERVER_PORT = 8300;
 const LEADER_WAIT_MS = 30_000;
 const LEADER_POLL_MS = 250;
 const STOP_WAIT_MS = 10_000;
@@ -50,14 +63,28 @@ function buildIfStale() {
   chmodSync(join(ROOT, "dist", "src", "main.js"), 0o755);
 }
 
+function portFromEnv(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${name}=${text} is not a port number`);
+  return port;
+}
+
 function fail(message) {
   console.error(`npm start: ${message}`);
   process.exit(1);
 }
 
+/** The `agent` arguments for server `s`; the default ports are left implicit, as a user would type them. */
 function agentArgs(s) {
+  const portFlags = [
+    ...(HTTP_PORT === DEFAULT_HTTP_PORT ? [] : ["-http-port", String(HTTP_PORT)]),
+    ...(SERVER_PORT === DEFAULT_SERVER_PORT ? [] : ["-server-port", String(SERVER_PORT)]),
+  ];
+  const joinAddr = (host) => (SERVER_PORT === DEFAULT_SERVER_PORT ? host : `${host}:${SERVER_PORT}`);
   return [
-    MAIN,
+    MAIN_ARG,
     "agent",
     "-server",
     "-bootstrap-expect",
@@ -70,8 +97,19 @@ function agentArgs(s) {
     s.host,
     "-data-dir",
     s.dataDir,
-    ...SERVERS.flatMap((peer) => ["-retry-join", peer.host]),
+    ...portFlags,
+    ...SERVERS.flatMap((peer) => ["-retry-join", joinAddr(peer.host)]),
   ];
+}
+
+/** `word` as a POSIX shell reads it back: unchanged when it has no special characters, else single-quoted. */
+function shellQuote(word) {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/** A command line that starts server `s` again, outside this script, from any working directory. */
+function restartCommand(s) {
+  return `cd ${shellQuote(ROOT)} && ${[process.execPath, ...agentArgs(s)].map(shellQuote).join(" ")}`;
 }
 
 /** Copies a child's stream line by line with its name in front, so three servers' logs stay readable. */
@@ -85,24 +123,86 @@ const children = new Map();
 let stopping = false;
 
 function startServer(s) {
-  mkdirSync(join(ROOT, s.dataDir), { recursive: true });
+  mkdirSync(resolve(ROOT, s.dataDir), { recursive: true });
   const child = spawn(process.execPath, agentArgs(s), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.set(s.name, child);
+  console.log(
+    `[${s.name}] started: pid ${child.pid}, HTTP ${s.host}:${HTTP_PORT}, RPC ${s.host}:${SERVER_PORT}, data ${s.dataDir}`,
+  );
   prefixLines(child.stdout, s.name, process.stdout);
   prefixLines(child.stderr, s.name, process.stderr);
   // "close", not "exit": it comes after the pipes drain, so a dying server's last lines are printed.
   child.on("close", (code, signal) => {
-    children.delete(s.name);
+    if (children.get(s.name) === child) children.delete(s.name);
     if (stopping) return;
-    console.error(`[${s.name}] exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
-    void stopAll(1);
+    serverDied(s, code, signal);
   });
+}
+
+/** A server exited on its own (crash, kill -9): the others keep running; say how to bring it back. */
+function serverDied(s, code, signal) {
+  const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
+  console.error(`[${s.name}] exited unexpectedly (${how}): ${s.name} at ${s.host}, data ${s.dataDir}`);
+  if (children.size === 0) {
+    console.error("npm start: every server has exited");
+    process.exit(1);
+  }
+  const running = [...children.keys()];
+  const quorum =
+    running.length * 2 > SERVERS.length
+      ? "a majority: writes go on once they have a leader"
+      : "no majority: no leader and no writes until another server is back";
+  console.error(
+    [
+      `npm start: ${running.join(" and ")} ${running.length === 1 ? "keeps" : "keep"} running ` +
+        `(${running.length} of ${SERVERS.length} servers, ${quorum}).`,
+      `To start ${s.name} again, type "restart ${s.name}" and Enter here, or run in another terminal:`,
+      `  ${restartCommand(s)}`,
+    ].join("\n"),
+  );
+}
+
+/** `restart NAME` (or `restart` for every stopped server) typed on stdin starts a stopped server again. */
+async function restartFromInput(line) {
+  const words = line.trim().split(/\s+/);
+  if (words[0] === "" || stopping) return;
+  if (words[0] !== "restart" || words.length > 2) {
+    console.error(
+      'npm start: type "restart NAME" (or "restart" for every stopped server), or Ctrl-C to stop',
+    );
+    return;
+  }
+  const targets =
+    words.length === 2
+      ? SERVERS.filter((s) => s.name === words[1])
+      : SERVERS.filter((s) => !children.has(s.name));
+  if (words.length === 2 && targets.length === 0) {
+    console.error(`npm start: no server named ${words[1]} (${SERVERS.map((s) => s.name).join(", ")})`);
+    return;
+  }
+  if (targets.length === 0) console.error("npm start: every server is running");
+  for (const s of targets) {
+    const child = children.get(s.name);
+    if (child !== undefined) {
+      console.error(`npm start: ${s.name} is running (pid ${child.pid})`);
+      continue;
+    }
+    const problems = await checkPorts([s.host], [HTTP_PORT, SERVER_PORT]);
+    if (stopping) return;
+    if (problems.length > 0) {
+      for (const p of problems) console.error(p);
+      console.error(`npm start: not restarting ${s.name} (was it started in another terminal?)`);
+      continue;
+    }
+    startServer(s);
+  }
 }
 
 /** SIGTERM to every child, then SIGKILL to any still running after STOP_WAIT_MS; exits with `code`. */
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
+  if (children.size > 0) console.error(`npm start: stopping ${[...children.keys()].join(", ")}`);
   for (const child of children.values()) child.kill("SIGTERM");
   const deadline = Date.now() + STOP_WAIT_MS;
   while (children.size > 0 && Date.now() < deadline) await sleep(100);
@@ -117,10 +217,15 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The leader's address once `GET /v1/status/leader` names one (Consul answers `""` while there is none). */
-async function waitForLeader(host) {
+/**
+ * The leader's address once `GET /v1/status/leader` names one (Consul answers `""` while there is none), asking
+ * each running server in turn so one that died early does not hide the others' leader.
+ */
+async function waitForLeader() {
   const deadline = Date.now() + LEADER_WAIT_MS;
-  while (Date.now() < deadline && !stopping) {
+  for (let i = 0; Date.now() < deadline && !stopping; i++) {
+    const running = SERVERS.filter((s) => children.has(s.name));
+    const host = running.length > 0 ? running[i % running.length].host : SERVERS[0].host;
     try {
       const res = await fetch(`http://${host}:${HTTP_PORT}/v1/status/leader`, {
         signal: AbortSignal.timeout(1000),
@@ -136,17 +241,21 @@ async function waitForLeader(host) {
 }
 
 function printNextSteps(leader) {
+  const addr =
+    HTTP_PORT === DEFAULT_HTTP_PORT ? [] : [`  export CONSUL_HTTP_ADDR=http://127.0.0.1:${HTTP_PORT}`];
   console.log(
     [
       "",
-      `cairn is up: 3 servers, leader ${leader}. Data lives in ./.cairn (kept between runs). Try:`,
+      `cairn is up: 3 servers, leader ${leader}. Data lives in ${DATA_DIR} (kept between runs). Try:`,
       "",
+      ...addr,
       "  npx cairn kv put hello world",
       "  npx cairn kv get hello",
       "  npx cairn operator raft list-peers",
       `  curl http://127.0.0.1:${HTTP_PORT}/v1/kv/hello`,
       "",
-      "Press Ctrl-C to stop all three servers.",
+      "Press Ctrl-C to stop all three servers. If one dies (try kill -9 on the leader's pid to watch a",
+      'failover), the others keep running; type "restart NAME" here to start it again.',
       "",
     ].join("\n"),
   );
@@ -169,8 +278,13 @@ async function main() {
   }
   process.on("SIGINT", () => void stopAll(0));
   process.on("SIGTERM", () => void stopAll(0));
+  // terminal: false keeps the tty in cooked mode, so Ctrl-C still reaches this process and the servers as SIGINT.
+  createInterface({ input: process.stdin, terminal: false }).on(
+    "line",
+    (line) => void restartFromInput(line),
+  );
   for (const s of SERVERS) startServer(s);
-  const leader = await waitForLeader(SERVERS[0].host);
+  const leader = await waitForLeader();
   if (stopping) return;
   if (leader === null) {
     console.error(

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -37,5 +40,232 @@ describe("npm start port check", () => {
       await new Promise((r) => server.close(r));
     }
     assert.equal(await ports.portProblem("127.0.0.1", port), null);
+  });
+});
+
+const SCRIPT = join(ROOT, "scripts", "start.mjs");
+const HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+
+/** A port free on all three loopback addresses the script uses (and not `avoid`). */
+async function freePortOnAllHosts(avoid = 0): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { server, port } = await listenAnywhere();
+    await new Promise((r) => server.close(r));
+    if (port !== avoid && (await ports.checkPorts(HOSTS, [port])).length === 0) return port;
+  }
+  throw new Error("no port free on 127.0.0.1, .2 and .3");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `npm start` as a child process on free ports and a temp data dir, with its output collected. */
+class StartScript {
+  output = "";
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<void>;
+
+  constructor(
+    readonly httpPort: number,
+    readonly serverPort: number,
+    readonly dataDir: string,
+  ) {
+    this.proc = spawn(process.execPath, [SCRIPT], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        CAIRN_START_HTTP_PORT: String(httpPort),
+        CAIRN_START_SERVER_PORT: String(serverPort),
+        CAIRN_START_DATA_DIR: dataDir,
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.proc.stdout?.on("data", (c: Buffer) => {
+      this.output += c.toString();
+    });
+    this.proc.stderr?.on("data", (c: Buffer) => {
+      this.output += c.toString();
+    });
+    this.exited = new Promise((r) =>
+      this.proc.on("close", (code, signal) => {
+        this.exit = { code, signal };
+        r();
+      }),
+    );
+  }
+
+  /** Every `[cairn-N] started: pid P` line so far, latest last. */
+  starts(): Array<{ name: string; pid: number }> {
+    return [...this.output.matchAll(/^\[(cairn-\d)\] started: pid (\d+),/gm)].map((m) => ({
+      name: m[1]!,
+      pid: Number(m[2]),
+    }));
+  }
+
+  /** Waits (at most `ms`) until `check` returns a value other than undefined; fails with the output's tail. */
+  async waitFor<T>(
+    what: string,
+    ms: number,
+    check: () => T | undefined | Promise<T | undefined>,
+  ): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) {
+        assert.fail(`no ${what} within ${ms / 1000} s; npm start printed:\n${this.output.slice(-4000)}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  url(host: string, path: string): string {
+    return `http://${host}:${this.httpPort}${path}`;
+  }
+}
+
+async function httpGet(url: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The value of `key` as read (stale) from the server at `host`, or undefined when it cannot say. */
+async function kvValue(s: StartScript, host: string, key: string): Promise<string | undefined> {
+  const r = await httpGet(s.url(host, `/v1/kv/${key}?stale`));
+  if (r?.status !== 200) return undefined;
+  const [entry] = JSON.parse(r.body) as Array<{ Value: string | null }>;
+  return Buffer.from(entry?.Value ?? "", "base64").toString();
+}
+
+describe("npm start when a server dies", () => {
+  it("keeps the survivors, names the dead one, restarts it by command and by `restart`; Ctrl-C stops all", {
+    timeout: 180_000,
+  }, async (t) => {
+    const httpPort = await freePortOnAllHosts();
+    const serverPort = await freePortOnAllHosts(httpPort);
+    const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
+    const s = new StartScript(httpPort, serverPort, dataDir);
+    let external: ChildProcess | null = null;
+    t.after(async () => {
+      if (external?.pid !== undefined && external.exitCode === null && external.signalCode === null) {
+        process.kill(-external.pid, "SIGKILL");
+      }
+      if (s.exit === null) s.proc.kill("SIGKILL");
+      for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    const leaderHost = await s.waitFor("leader", 60_000, () => {
+      assert.equal(s.exit, null, `npm start exited early:\n${s.output}`);
+      return /^cairn is up: 3 servers, leader (127\.0\.0\.\d):/m.exec(s.output)?.[1];
+    });
+    const first = s.starts();
+    assert.equal(first.length, 3);
+    const n = HOSTS.indexOf(leaderHost) + 1;
+    const victim = first.find((x) => x.name === `cairn-${n}`)!;
+    const survivors = first.filter((x) => x !== victim);
+    const survivorHosts = survivors.map((x) => HOSTS[Number(x.name.slice(-1)) - 1]!);
+
+    // kill -9 the leader: the other two must keep running and elect a new one.
+    process.kill(victim.pid, "SIGKILL");
+    await s.waitFor("report of the dead server", 15_000, () =>
+      s.output.includes(`[${victim.name}] exited unexpectedly (signal SIGKILL)`) ? true : undefined,
+    );
+    await s.waitFor("write through a survivor", 60_000, async () => {
+      assert.equal(s.exit, null, `npm start must keep running:\n${s.output.slice(-3000)}`);
+      const host = survivorHosts[Math.floor(Date.now() / 1000) % 2]!;
+      try {
+        const res = await fetch(s.url(host, "/v1/kv/failover"), {
+          method: "PUT",
+          body: "survived",
+          signal: AbortSignal.timeout(3000),
+        });
+        return res.status === 200 && (await res.text()).trim() === "true" ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(s.exit, null, "npm start must keep running");
+    for (const x of survivors) assert.ok(alive(x.pid), `${x.name} (pid ${x.pid}) must keep running`);
+    for (const host of survivorHosts) assert.equal(await kvValue(s, host, "failover"), "survived", host);
+    assert.doesNotMatch(s.output, /stopping the others/);
+    assert.ok(
+      s.output.includes(`${victim.name} at ${leaderHost}, data ${dataDir}/server${n}`),
+      `the dead server's name, address and data dir:\n${s.output.slice(-3000)}`,
+    );
+    assert.ok(s.output.includes(`type "restart ${victim.name}"`));
+
+    // The printed command, pasted into a shell, starts it again: it rejoins and catches up on the write.
+    const command = /run in another terminal:\n {2}(.+)$/m.exec(s.output)?.[1];
+    assert.ok(command !== undefined, "a restart command");
+    assert.ok(
+      command.includes(`-node ${victim.name}`) && command.includes(`-data-dir ${dataDir}/server${n}`),
+    );
+    external = spawn("sh", ["-c", command], { detached: true, stdio: "ignore" });
+    const externalExited = new Promise((r) => external?.on("close", r));
+    await s.waitFor("restarted server serving the write", 60_000, () =>
+      kvValue(s, leaderHost, "failover").then((v) => (v === "survived" ? true : undefined)),
+    );
+    process.kill(-external.pid!, "SIGTERM");
+    await Promise.race([externalExited, sleep(20_000)]);
+    assert.ok(external.exitCode !== null || external.signalCode !== null, "the pasted server stopped");
+    await s.waitFor("restarted server's port to close", 20_000, async () =>
+      (await httpGet(s.url(leaderHost, "/v1/status/leader"))) === undefined ? true : undefined,
+    );
+
+    // `restart NAME` typed at the script starts it again under the script's watch.
+    s.proc.stdin?.write(`restart ${victim.name}\n`);
+    const again = await s.waitFor("restart by the script", 20_000, () =>
+      s.starts().length === 4 ? s.starts()[3] : undefined,
+    );
+    assert.equal(again.name, victim.name);
+    await s.waitFor("server restarted by the script serving the write", 60_000, () =>
+      kvValue(s, leaderHost, "failover").then((v) => (v === "survived" ? true : undefined)),
+    );
+
+    // Ctrl-C stops every running server, the restarted one included.
+    s.proc.kill("SIGINT");
+    await Promise.race([s.exited, sleep(30_000)]);
+    assert.deepEqual(s.exit, { code: 0, signal: null }, s.output.slice(-3000));
+    for (const x of [...survivors, again]) assert.equal(alive(x.pid), false, `${x.name} (pid ${x.pid})`);
+  });
+
+  it("exits 1 once every server has exited", { timeout: 60_000 }, async (t) => {
+    const httpPort = await freePortOnAllHosts();
+    const serverPort = await freePortOnAllHosts(httpPort);
+    const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
+    const s = new StartScript(httpPort, serverPort, dataDir);
+    t.after(() => {
+      if (s.exit === null) s.proc.kill("SIGKILL");
+      for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const pids = await s.waitFor("three servers", 30_000, () =>
+      s.starts().length === 3 ? s.starts().map((x) => x.pid) : undefined,
+    );
+    process.kill(pids[0]!, "SIGKILL");
+    await s.waitFor("report of the first death", 15_000, () =>
+      /cairn-\d and cairn-\d keep running \(2 of 3 servers, a majority/.test(s.output) ? true : undefined,
+    );
+    assert.equal(s.exit, null, "one death does not end npm start");
+    for (const pid of pids.slice(1)) process.kill(pid, "SIGKILL");
+    await Promise.race([s.exited, sleep(15_000)]);
+    assert.deepEqual(s.exit, { code: 1, signal: null }, s.output.slice(-3000));
+    assert.match(s.output, /every server has exited/);
   });
 });

@@ -1,6 +1,11 @@
 /**
  * `operator raft list-peers|remove-peer|transfer-leader`, as Consul's command/operator/raft/*: the list-peers
  * table columns, `-` for the leader's lag, `1 commit` / `N commits` for followers, columnize layout.
+ *
+ * One deliberate departure: Consul's list-peers subtracts uint64s (leader's LastIndex − server's LastIndex)
+ * with 0 standing in for the leader's index when no server is the leader, so `-stale` without a leader, or
+ * a follower sampled ahead of the leader, prints a wrapped 2^64−n. cairn prints `-` (Consul's own "no lag
+ * figure" text) when there is no leader to trail, and `0 commits` for a follower at or ahead of the leader.
  */
 import type { RaftConfiguration } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
@@ -15,16 +20,14 @@ const raftFlags = { ...httpClientFlags, ...httpServerFlags };
 /** The list-peers table from a raft configuration (Commit Index = each server's LastIndex). */
 export function formatPeers(conf: RaftConfiguration): string {
   const lastIndex = new Map(conf.servers.map((s) => [s.id, s.lastIndex]));
-  let leaderIndex = 0n;
+  let leaderIndex: bigint | undefined;
   for (const s of conf.servers) if (s.leader) leaderIndex = lastIndex.get(s.id) ?? 0n;
   const rows = [
     ["Node", "ID", "Address", "State", "Voter", "RaftProtocol", "Commit Index", "Trails Leader By"],
   ];
   for (const s of conf.servers) {
     const own = lastIndex.get(s.id) ?? 0n;
-    // Go subtracts uint64s: a follower ahead of the leader's figure wraps around; keep that arithmetic.
-    const behind = BigInt.asUintN(64, leaderIndex - own);
-    const trails = s.leader ? "-" : behind === 1n ? "1 commit" : `${behind} commits`;
+    const trails = s.leader || leaderIndex === undefined ? "-" : trailsText(leaderIndex - own);
     const protocol = s.protocolVersion === "" ? "<=1" : s.protocolVersion;
     rows.push([
       s.node,
@@ -38,6 +41,12 @@ export function formatPeers(conf: RaftConfiguration): string {
     ]);
   }
   return columnize(rows);
+}
+
+/** A follower's lag behind the leader; one sampled ahead of the leader trails it by nothing. */
+function trailsText(behind: bigint): string {
+  if (behind < 0n) return "0 commits";
+  return behind === 1n ? "1 commit" : `${behind} commits`;
 }
 
 const listHelp = usage(

@@ -129,6 +129,38 @@ describe("operator raft", () => {
     assert.equal(fake.requests.at(-1)?.rawUrl, "/v1/operator/raft/configuration?stale=");
   });
 
+  it("list-peers -stale without a leader prints - for every lag, never a wrapped uint64", async (t) => {
+    const { fake, env } = await fakeConsul(t);
+    fake.raftConfiguration = {
+      Servers: raftConf.Servers.map((s, i) => ({ ...s, Leader: false, LastIndex: [9, 7, 0][i] })),
+      Index: 5,
+    };
+    const r = await run(["operator", "raft", "list-peers", "-stale"], env);
+    const want = [
+      "Node   ID    Address         State     Voter  RaftProtocol  Commit Index  Trails Leader By",
+      "alpha  id-1  127.0.0.1:8300  follower  true   3             9             -",
+      "b      id-2  127.0.0.2:8300  follower  true   3             7             -",
+      "c      id-3  127.0.0.3:8300  follower  false  <=1           0             -",
+    ].join("\n");
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${want}\n`, ""]);
+  });
+
+  it("list-peers: a follower ahead of the leader's last index trails it by 0 commits", async (t) => {
+    const { fake, env } = await fakeConsul(t);
+    fake.raftConfiguration = {
+      Servers: raftConf.Servers.map((s, i) => ({ ...s, LastIndex: [108, 110, 108][i] })),
+      Index: 5,
+    };
+    const r = await run(["operator", "raft", "list-peers"], env);
+    const want = [
+      "Node   ID    Address         State     Voter  RaftProtocol  Commit Index  Trails Leader By",
+      "alpha  id-1  127.0.0.1:8300  leader    true   3             108           -",
+      "b      id-2  127.0.0.2:8300  follower  true   3             110           0 commits",
+      "c      id-3  127.0.0.3:8300  follower  false  <=1           108           0 commits",
+    ].join("\n");
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${want}\n`, ""]);
+  });
+
   it("list-peers reports a failed call", async (t) => {
     const { fake, env } = await fakeConsul(t);
     fake.override = () => ({ status: 500, body: "No cluster leader" });
