@@ -4,8 +4,10 @@ import { encodeCommand, KvStore, reads } from "../fsm/index.js";
 import { type BlockingEnv, blockingQuery } from "./blocking.js";
 import type { QueryOptions } from "./types.js";
 
+/** A write that changes `key` (a set of the same value would leave its index alone, as Consul's does). */
 function put(store: KvStore, key: string): void {
-  store.apply(store.appliedIndex + 1, encodeCommand({ op: "set", key, value: new Uint8Array(0), flags: 0n }));
+  const value = new TextEncoder().encode(String(store.appliedIndex));
+  store.apply(store.appliedIndex + 1, encodeCommand({ op: "set", key, value, flags: 0n }));
 }
 
 function env(store: KvStore, o: Partial<BlockingEnv> = {}): BlockingEnv & { barriers: string[] } {
