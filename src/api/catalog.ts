@@ -29,7 +29,9 @@ import type { CatalogQueryOptions, Queried, QueryOptions } from "./types.js";
 export interface CatalogHost {
   readonly datacenter: string;
   readonly kv: KvStore;
+  /** A read in the request's consistency mode, blocking as Consul's (blocking.ts). */
   query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>>;
+  /** Commits a command through the leader; the store's refusals come back as its typed errors. */
   propose(cmd: KvCommand): Promise<CommandResult>;
 }
 

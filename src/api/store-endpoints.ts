@@ -16,11 +16,12 @@ import {
   validateSessionTtl,
 } from "../fsm/index.js";
 import { InvalidWriteError } from "../server/write-answer.js";
+import type { CatalogHost } from "./catalog.js";
 import { sessionSpecOf } from "./sessions.js";
 import type { Queried, QueryOptions, SessionRequest } from "./types.js";
 
-export interface StoreHost {
-  readonly kv: KvStore;
+/** What the endpoints need of their server; the catalog's part (catalog.ts) is the same host. */
+export interface StoreHost extends CatalogHost {
   /** The node a session is created on when the request names none: this agent's. */
   readonly nodeName: string;
   /**
@@ -28,10 +29,6 @@ export interface StoreHost {
    * critical). A server's always are; the in-memory twin has no servers registering themselves, so its are not.
    */
   readonly checkSessions: boolean;
-  /** A read in the request's consistency mode, blocking as Consul's (blocking.ts). */
-  query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>>;
-  /** Commits a command through the leader; the store's refusals come back as its typed errors. */
-  propose(cmd: KvCommand): Promise<CommandResult>;
 }
 
 export class StoreEndpoints {
