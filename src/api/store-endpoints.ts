@@ -4,11 +4,8 @@
  * else is here once, so a test through the in-memory twin runs the same endpoint rules as a server.
  */
 import {
-  type CommandResult,
   type KvCommand,
-  type KvStore,
   normalizeBehavior,
-  type ReadSpec,
   reads,
   type SessionEntry,
   type TxnOp,
@@ -18,7 +15,7 @@ import {
 import { InvalidWriteError } from "../server/write-answer.js";
 import type { CatalogHost } from "./catalog.js";
 import { sessionSpecOf } from "./sessions.js";
-import type { Queried, QueryOptions, SessionRequest } from "./types.js";
+import type { QueryOptions, SessionRequest } from "./types.js";
 
 /** What the endpoints need of their server; the catalog's part (catalog.ts) is the same host. */
 export interface StoreHost extends CatalogHost {
