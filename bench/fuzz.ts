@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import {
   buildMutant,
@@ -17,6 +17,7 @@ import {
   type SumsOp,
   type TarField,
 } from "../src/snapshot/fuzz.js";
+import { fixture, skipUnlessFixtures } from "../src/snapshot/testutil.js";
 import { errorText } from "../src/util/errors.js";
 import { startCairnCluster } from "./cairn.js";
 
@@ -210,9 +211,7 @@ export async function fuzzReader(seeds: readonly SeedArchive[], opts: FuzzOption
   return stats;
 }
 
-/** Compiled to dist/bench/fuzz.js: the repository is two levels up, Consul's fixtures beside it. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const FIXTURES = resolve(REPO_ROOT, "..", "shared", "fixtures", "consul");
+/** Consul's archives as seeds; the last two are optional fixtures (test/fixtures/consul/README.md). */
 export const FIXTURE_ARCHIVES = [
   "inspect/backup.snap",
   "inspect/backupWithKV.snap",
@@ -220,14 +219,26 @@ export const FIXTURE_ARCHIVES = [
   "realworld/khayalghosh-data-backup.snap",
 ];
 
-/** Consul's four archives plus two written by cairn from random KV records (5 and 150 of them). */
+/**
+ * Consul's archives that are present (backup.snap first) plus two written by cairn from random KV records (5
+ * and 150 of them). An absent optional archive is left out; `missingSeeds` says which and why.
+ */
 export async function loadSeeds(tmpDir: string): Promise<SeedArchive[]> {
   const seeds: SeedArchive[] = [];
   for (const name of FIXTURE_ARCHIVES) {
-    seeds.push(await prepareSeed(name, readFileSync(join(FIXTURES, ...name.split("/")))));
+    if (skipUnlessFixtures(name) !== false) continue;
+    seeds.push(await prepareSeed(name, readFileSync(fixture(name))));
   }
   seeds.push(await generateSeed(1, 5, tmpDir), await generateSeed(2, 150, tmpDir));
   return seeds;
+}
+
+/** Why each of FIXTURE_ARCHIVES that `loadSeeds` leaves out is absent. */
+export function missingSeeds(): string[] {
+  return FIXTURE_ARCHIVES.flatMap((name) => {
+    const why = skipUnlessFixtures(name);
+    return why === false ? [] : [why];
+  });
 }
 
 /**
@@ -363,6 +374,7 @@ async function snapshot(argv: readonly string[]): Promise<void> {
   const dir = await mkdtemp(join(args.tmp, "cairn-fuzz-"));
   try {
     const seeds = await loadSeeds(dir);
+    for (const why of missingSeeds()) process.stderr.write(`seed left out: ${why}\n`);
     const sample = new RejectedSample(args.live);
     const stats = await fuzzReader(seeds, {
       runs: args.runs,

@@ -2,7 +2,8 @@
  * A closed-loop write load generator for comparing engines over HTTP (etcd's v3 JSON gateway, cairn's /v1/kv):
  * `clients` concurrent loops, each sending its next request as soon as the previous answer arrives, over
  * keep-alive connections (one per client), until `total` requests are done. Closed loop, as etcd's own
- * `benchmark put --clients`, so figures are comparable with the ones etcd publishes and DESIGN.md quotes.
+ * `benchmark put --clients`, so figures are comparable with the ones etcd publishes and docs/raft-notes.md §7
+ * quotes.
  */
 import { Agent, request } from "node:http";
 

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20]`: snapshot save, verify and restore
  * of cairn against etcd 3.4 with the same keys (256 B random values), one engine at a time on the same machine.
- * Not a test: it prints figures and whether each target of issue 6 item 7 is met, never fails on a miss.
+ * Not a test: it prints figures and whether each target of docs/snapshot-format.md §8.5 is met, never fails
+ * on a miss.
  *
  * Per size: cairn (3 servers) is loaded through PUT /v1/kv, then (1) `cairn snapshot save` against the leader,
  * timed and with the leader's RSS sampled; (2) put throughput during a second save vs. a baseline of the same

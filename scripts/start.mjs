@@ -2,8 +2,8 @@
 /**
  * `npm start`: a local three-server datacenter on 127.0.0.1, 127.0.0.2 and 127.0.0.3, each with Consul's default
  * ports (HTTP 8500, server RPC 8300), so addresses look as in production and the CLI's default address works
- * (DESIGN.md, Names). Builds first when src/ is newer than dist/. Data persists in ./.cairn between runs.
- * Plain JavaScript: it must run before the build it decides about.
+ * (docs/consul-compat.md §9). Builds first when src/ is newer than dist/. Data persists in ./.cairn between
+ * runs. Plain JavaScript: it must run before the build it decides about.
  *
  * A server that dies (say `kill -9`, to watch a failover) leaves the others running: the script names it and
  * prints how to start it again, either by typing `restart <name>` here (the script starts and watches it again)

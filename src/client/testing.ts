@@ -1,6 +1,6 @@
 /**
  * Test support, not part of the production API: a fake Consul agent on a real node:http server that answers
- * the client's endpoints with Consul's documented shapes, status codes and headers (shared/docs/consul-compat.md
+ * the client's endpoints with Consul's documented shapes, status codes and headers (docs/consul-compat.md
  * §0-§2, §6), backed by an in-memory KV with Consul's index, cas, flags and lock rules. It records every request
  * and lets a test override any answer. Listen on 127.0.0.1 port 0 (tests run in parallel), a unix socket, or TLS.
  */

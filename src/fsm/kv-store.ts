@@ -342,10 +342,11 @@ export class KvStore implements KvTables, SessionTables {
 
   /**
    * restoreAsync for a restore that must complete (a committed restore entry, a snapshot from the leader):
-   * the old tables are dropped before the new ones are built, so memory holds one state and not two (issue 6:
-   * a restore's peak stays bounded whatever the state's size). Until the build ends, reads see empty tables
-   * at the old index (no watch fires and no index moves backwards); a failure leaves them empty, which the
-   * caller treats as fatal, as Consul does for a failed restore. Point-in-time views taken before keep theirs.
+   * the old tables are dropped before the new ones are built, so memory holds one state and not two
+   * (docs/snapshot-format.md §8.3: a restore's peak stays bounded whatever the state's size). Until the build
+   * ends, reads see empty tables at the old index (no watch fires and no index moves backwards); a failure
+   * leaves them empty, which the caller treats as fatal, as Consul does for a failed restore. Point-in-time
+   * views taken before keep theirs.
    */
   async replaceAsync(
     items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,

@@ -1,5 +1,5 @@
 /**
- * The one place that turns errors into HTTP responses (STYLE.md habit 9). Operating errors keep Consul's
+ * The one place that turns errors into HTTP responses (docs/ARCHITECTURE.md). Operating errors keep Consul's
  * status and text where the condition is the server's (500 `No cluster leader`), and get 400 with Consul's
  * text where the client made the mistake ("Decisions for cairn" in consul-compat.md). Bodies are text/plain,
  * which the npm client needs to show the text (papi uses bodies < 80 bytes of text/plain as the message).

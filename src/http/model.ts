@@ -1,7 +1,7 @@
 /**
  * The request/response model of src/http: no framework, no sockets. Handlers are pure async functions of an
- * HttpRequest and a ServerApi (STYLE.md habit 15), so tests build requests in memory; node-adapter.ts is the
- * only code that knows about node:http.
+ * HttpRequest and a ServerApi (docs/ARCHITECTURE.md), so tests build requests in memory; node-adapter.ts is
+ * the only code that knows about node:http.
  */
 import type { ServerApi } from "../api/types.js";
 import type { LocalAgent } from "../local/state.js";

@@ -14,7 +14,7 @@ export interface Bugs {
   /** Answer ReadIndex from the leader's commit index without a quorum round (etcd-io/etcd#741). */
   readonly readWithoutQuorum?: boolean;
   /** A follower truncates after every append even without a conflict, so a stale duplicate erases
-   * acknowledged entries (yldio/skiff, STYLE.md anti-pattern 2; raft-notes 1.8). */
+   * acknowledged entries (yldio/skiff, raft-notes §5 anti-pattern 2; raft-notes 1.8). */
   readonly truncateWithoutConflict?: boolean;
 }
 

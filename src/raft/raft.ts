@@ -147,7 +147,8 @@ export class Raft {
     for (const id of this.learners) this.prs.set(id, this.newProgress(next, true));
     const self = this.prs.get(this.id);
     if (self !== undefined) {
-      // Only durable entries count toward a quorum (DESIGN.md: the leader counts itself after its fsync).
+      // Only durable entries count toward a quorum (raft-notes 1.9, §6: the leader counts itself after its
+      // fsync).
       self.match = this.log.unstable.offset - 1;
       self.next = next;
     }

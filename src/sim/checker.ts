@@ -124,7 +124,10 @@ export class Checker {
     this.checkStateHash(node, e.index);
   }
 
-  /** Two replicas' snapshots taken at the same index must be byte-identical (DESIGN.md, issue 6 item 8). */
+  /**
+   * Two replicas' snapshots taken at the same index must be byte-identical (docs/snapshot-format.md §8.2,
+   * docs/raft-notes.md §3.4).
+   */
   onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
     const h = fnv1aBytes(data);
     const seen = this.snapshotHash.get(index);

@@ -33,7 +33,7 @@ interface Delay {
 const NS_PER_MS = 1_000_000;
 
 /**
- * Sessions and locks, checked after every apply on every replica (issue 5 item 7):
+ * Sessions and locks, checked after every apply on every replica (docs/raft-notes.md §3.4):
  * - every held key's Session names a live session (so a key has exactly its one holder, and invalidation
  *   released or deleted everything the session held);
  * - an acquire is granted only to a session created before and not destroyed, invalidated or wiped by a user

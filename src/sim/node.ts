@@ -61,7 +61,8 @@ interface PendingWrite {
 }
 
 /**
- * The simulator's driver for one server: the same loop a real server runs (DESIGN.md), over a simulated disk.
+ * The simulator's driver for one server: the same loop a real server runs (docs/raft-notes.md §6), over a
+ * simulated disk.
  * Per Ready: persist (an fsync that takes virtual time) → send → apply → advance.
  */
 export class SimNode {

@@ -1,6 +1,6 @@
 /**
  * Operating errors of the snapshot codec. Messages keep Consul's wording where Consul has one (users search
- * for those strings; shared/docs/snapshot-format.md §1), with the value that failed quoted.
+ * for those strings; docs/snapshot-format.md §1), with the value that failed quoted.
  */
 import { CairnError } from "../util/errors.js";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { fuzzReader, loadSeeds } from "../../bench/fuzz.js";
+import { FIXTURE_ARCHIVES, fuzzReader, loadSeeds } from "../../bench/fuzz.js";
 import { readArchive } from "./archive-read.js";
 import { buildMutant, checkMutant, type Mutation, type SeedArchive } from "./fuzz.js";
-import { withTempDir } from "./testutil.js";
+import { skipUnlessFixtures, withTempDir } from "./testutil.js";
 
-/** Consul's four fixture archives and two generated ones (bench/fuzz.ts). */
+/** Consul's fixture archives (the optional ones when present) and two generated ones (bench/fuzz.ts). */
 function seeds(): Promise<SeedArchive[]> {
   return withTempDir((dir) => loadSeeds(dir));
 }
@@ -31,6 +31,15 @@ describe("snapshot reader fuzz", { timeout: 60_000 }, () => {
         await a.stateBin.remove();
       });
     }
+  });
+
+  it("seeds from every Consul archive, the optional ones included", {
+    skip: skipUnlessFixtures(...FIXTURE_ARCHIVES),
+  }, () => {
+    assert.deepEqual(
+      all.slice(0, FIXTURE_ARCHIVES.length).map((s) => s.name),
+      FIXTURE_ARCHIVES,
+    );
   });
 
   it("gives each kind of mutation its expected outcome on Consul's backup.snap", async () => {

@@ -1,6 +1,6 @@
 /**
  * Msgpack in the shapes Consul's Go codec (hashicorp/consul-net-rpc go-msgpack, a 2013-era ugorji fork) writes,
- * per shared/docs/snapshot-format.md §2.4.
+ * per docs/snapshot-format.md §2.4.
  *
  * The encoder is hand-written because no JavaScript msgpack library writes Go's shapes: they emit str8 and bin
  * for byte strings, while Go writes every string and every []byte as fixstr/str16/str32 and never str8 or bin.

@@ -1,7 +1,7 @@
 /**
  * Consul's snapshot archive codec as pure streams: the Go-msgpack record codec, state.bin, the
  * gzip(tar(meta.json, state.bin, SHA256SUMS)) archive writer and verifying reader, inspect and decode.
- * Format facts: shared/docs/snapshot-format.md. The only public entry of src/snapshot.
+ * Format facts: docs/snapshot-format.md. The only public entry of src/snapshot.
  */
 
 export {

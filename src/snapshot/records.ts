@@ -4,7 +4,7 @@
  * bytes so it is written back byte for byte (Consul encodes Go maps in random order, so a decode/encode round
  * trip of a foreign record could not promise that).
  *
- * Field names and shapes: shared/docs/snapshot-format.md §2.5. Typed values keep unknown keys in `extra`, so a
+ * Field names and shapes: docs/snapshot-format.md §2.5. Typed values keep unknown keys in `extra`, so a
  * record written by a newer Consul re-encodes with every field it had.
  */
 

@@ -1,7 +1,12 @@
 /**
  * Test helpers (not exported from index.ts): where Consul's fixtures are, temp dirs, small stream utilities.
- * Fixtures stay in ../shared/fixtures beside the repository and are never copied in.
+ *
+ * Consul's MPL-2.0 fixtures are copied unchanged into test/fixtures/consul/ (provenance and licence in its
+ * README.md). The optional ones are not in the repository (decode/: Consul's BUSL-1.1 test data; realworld/:
+ * an archive without a licence): they are looked for in $CAIRN_EXTRA_FIXTURES, else in shared/fixtures/consul/
+ * beside the repository, and a test that needs an absent one is skipped with the reason.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,12 +14,43 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 
-/** The compiled tests run from dist/src/snapshot/, three levels below the repository root. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-export const FIXTURES = resolve(REPO_ROOT, "..", "shared", "fixtures", "consul");
+/** The compiled helper runs from dist/src/snapshot/, three levels below the repository root. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** Consul's fixtures that the repository carries. */
+export const FIXTURES = join(REPO_ROOT, "test", "fixtures", "consul");
+/** The top folders of fixtures/consul/ that are optional, not in the repository. */
+const OPTIONAL = ["decode", "realworld"];
 
+/** Where the optional fixtures are looked for: a directory laid out like fixtures/consul/. */
+export function extraFixturesDir(): string {
+  const env = process.env.CAIRN_EXTRA_FIXTURES;
+  return env !== undefined && env !== ""
+    ? resolve(env)
+    : join(REPO_ROOT, "..", "shared", "fixtures", "consul");
+}
+
+const isOptional = (name: string): boolean => OPTIONAL.includes(name.split("/")[0] ?? "");
+
+/** A path under fixtures/consul/, e.g. ("inspect", "backup.snap") or ("decode/all.snap"); optional ones too. */
 export function fixture(...parts: string[]): string {
-  return join(FIXTURES, ...parts);
+  const rel = parts.flatMap((p) => p.split("/"));
+  return join(isOptional(rel.join("/")) ? extraFixturesDir() : FIXTURES, ...rel);
+}
+
+/**
+ * For node:test's `skip` option: false when every named fixture is there, else the reason, naming the first
+ * absent one and how to provide it. A fixture the repository carries is never a reason to skip.
+ */
+export function skipUnlessFixtures(...names: string[]): string | false {
+  for (const name of names) {
+    if (!isOptional(name) || existsSync(fixture(name))) continue;
+    return (
+      `optional fixture ${name} not found in ${extraFixturesDir()} (it is not in the repository: ` +
+      `test/fixtures/consul/README.md): set CAIRN_EXTRA_FIXTURES to a directory holding ${name}, ` +
+      "or place shared/fixtures/consul/ beside the repository"
+    );
+  }
+  return false;
 }
 
 /** Runs `fn` with a fresh temp directory that is removed afterwards, pass or fail. */

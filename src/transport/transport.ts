@@ -16,7 +16,7 @@
  */
 import type { Message, NodeId } from "../raft/types.js";
 
-/** What a server tells another in the handshake (DESIGN.md "Membership without gossip"). */
+/** What a server tells another in the handshake (docs/consul-compat.md §9, membership without gossip). */
 export interface NodeIdentity {
   /** Consul's node id: a UUID, stable for the data dir's lifetime. */
   readonly nodeId: string;
