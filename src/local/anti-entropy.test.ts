@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
+import type { QueryOptions } from "../api/types.js";
+import type { HealthCheckJson } from "../fsm/index.js";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
-import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
+import { chk, dereg, reg, svc } from "./memory-catalog.test.js";
 import { LocalState } from "./state.js";
 import { ManualTimers } from "./timers.js";
 
@@ -16,9 +18,20 @@ const NODE: NodeInfo = {
   server: true,
 };
 
+const NOW: QueryOptions = { consistency: "default", minIndex: 0, waitMs: 0 };
+
+/** What the catalog holds of a node, read through the ServerApi as anti-entropy reads it. */
+async function held(api: MemoryServer, node = "n1") {
+  const ns = (await api.catalogNodeServices(node, NOW)).value;
+  const checks: Record<string, HealthCheckJson> = {};
+  for (const c of (await api.healthNode(node, NOW)).value) checks[c.CheckID] = c;
+  return { node: ns?.Node, services: ns?.Services ?? {}, checks };
+}
+
+/** The loop over the real catalog: MemoryServer is the real endpoints and rules over an in-memory store. */
 function make() {
   const timers = new ManualTimers();
-  const catalog = new MemoryCatalog();
+  const catalog = new MemoryServer();
   const local = new LocalState({ nodeName: "n1", datacenter: "dc1", timers, persist: null, random: () => 0 });
   const ae = new AntiEntropy({ catalog, local, node: NODE, timers, random: () => 0 });
   return { timers, catalog, local, ae };
@@ -31,11 +44,12 @@ describe("anti-entropy", () => {
     await local.registerCheckJson({ Name: "disk", TTL: "10s" });
     ae.start();
     await ae.idle();
-    assert.equal(catalog.nodes.get("n1")?.node.Address, "10.0.0.1");
-    assert.deepEqual(catalog.nodes.get("n1")?.node.Meta, { "consul-network-segment": "" });
-    assert.deepEqual(catalog.service("n1", "web")?.Tags, ["a"]);
-    assert.equal(catalog.check("n1", "service:web")?.ServiceName, "web");
-    assert.equal(catalog.check("n1", "disk")?.Status, "critical");
+    const h = await held(catalog);
+    assert.equal(h.node?.Address, "10.0.0.1");
+    assert.deepEqual(h.node?.Meta, { "consul-network-segment": "" });
+    assert.deepEqual(h.services.web?.Tags, ["a"]);
+    assert.equal(h.checks["service:web"]?.ServiceName, "web");
+    assert.equal(h.checks.disk?.Status, "critical");
     ae.stop();
   });
 
@@ -45,24 +59,23 @@ describe("anti-entropy", () => {
     await ae.idle();
     await local.registerServiceJson({ Name: "web", Check: { TTL: "10m" } }, false);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined);
+    assert.notEqual((await held(catalog)).services.web, undefined);
     await local.updateTtl("service:web", "passing", "one");
     await ae.idle();
-    assert.deepEqual(
-      [catalog.check("n1", "service:web")?.Status, catalog.check("n1", "service:web")?.Output],
-      ["passing", "one"],
-    );
-    const writes = catalog.log.length;
+    const pushed = (await held(catalog)).checks["service:web"];
+    assert.deepEqual([pushed?.Status, pushed?.Output], ["passing", "one"]);
+    const writes = catalog.writes.length;
     await local.updateTtl("service:web", "passing", "two");
     await ae.idle();
-    assert.equal(catalog.log.length, writes, "an output-only change is not pushed at once");
+    assert.equal(catalog.writes.length, writes, "an output-only change is not pushed at once");
     timers.advance(5 * 60_000);
     await ae.idle();
-    assert.equal(catalog.check("n1", "service:web")?.Output, "two");
+    assert.equal((await held(catalog)).checks["service:web"]?.Output, "two");
     await local.deregisterService("web");
     await ae.idle();
-    assert.equal(catalog.service("n1", "web"), undefined);
-    assert.equal(catalog.check("n1", "service:web"), undefined);
+    const gone = await held(catalog);
+    assert.equal(gone.services.web, undefined);
+    assert.equal(gone.checks["service:web"], undefined);
     ae.stop();
   });
 
@@ -89,11 +102,11 @@ describe("anti-entropy", () => {
     await local.registerServiceJson({ Name: "web" }, false);
     ae.start();
     await ae.idle();
-    const n = catalog.nodes.get("n1");
-    assert.deepEqual([...(n?.services.keys() ?? [])].sort(), ["consul", "web"]);
-    assert.deepEqual([...(n?.checks.keys() ?? [])].sort(), ["serfHealth"]);
+    const n = await held(catalog);
+    assert.deepEqual(Object.keys(n.services).sort(), ["consul", "web"]);
+    assert.deepEqual(Object.keys(n.checks).sort(), ["serfHealth"]);
     assert.notEqual(
-      catalog.service("other", "elsewhere"),
+      (await held(catalog, "other")).services.elsewhere,
       undefined,
       "other nodes are not this agent's business",
     );
@@ -107,17 +120,17 @@ describe("anti-entropy", () => {
     ae.start();
     await ae.idle();
     assert.equal(ae.failures, 1);
-    assert.equal(catalog.service("n1", "web"), undefined);
+    assert.equal((await held(catalog)).services.web, undefined);
     timers.advance(14_999);
     await ae.idle();
-    assert.equal(catalog.service("n1", "web"), undefined);
+    assert.equal((await held(catalog)).services.web, undefined);
     timers.advance(1);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "retried after 15 s");
+    assert.notEqual((await held(catalog)).services.web, undefined, "retried after 15 s");
     await catalog.catalogDeregister(dereg({ Node: "n1", ServiceID: "web" }));
     timers.advance(60_000);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "restored by the next full sync");
+    assert.notEqual((await held(catalog)).services.web, undefined, "restored by the next full sync");
     ae.stop();
     assert.equal(timers.size, 0);
   });
@@ -131,12 +144,12 @@ describe("anti-entropy", () => {
     ae.serversChanged();
     timers.advance(0);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "retried without waiting 15 s");
-    const writes = catalog.log.length;
+    assert.notEqual((await held(catalog)).services.web, undefined, "retried without waiting 15 s");
+    const writes = catalog.writes.length;
     ae.serversChanged();
     timers.advance(3_000);
     await ae.idle();
-    assert.equal(catalog.log.length, writes);
+    assert.equal(catalog.writes.length, writes);
     ae.stop();
   });
 });
