@@ -2,9 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import type { QueryOptions } from "../api/types.js";
-import type { HealthCheckJson } from "../fsm/index.js";
+import type {
+  CatalogDeregisterRequest,
+  CatalogRegisterRequest,
+  CheckSpec,
+  HealthCheckJson,
+  ServiceSpec,
+} from "../fsm/index.js";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
-import { chk, dereg, reg, svc } from "./memory-catalog.test.js";
 import { LocalState } from "./state.js";
 import { ManualTimers } from "./timers.js";
 
@@ -17,6 +22,56 @@ const NODE: NodeInfo = {
   meta: { "consul-network-segment": "" },
   server: true,
 };
+
+/** Builders of full catalog requests from the fields a test cares about (the rest at their zero values). */
+function svc(s: Partial<ServiceSpec>): ServiceSpec {
+  return {
+    ID: "",
+    Service: "",
+    Tags: [],
+    Address: "",
+    TaggedAddresses: {},
+    Meta: {},
+    Port: 0,
+    Weights: { Passing: 1, Warning: 1 },
+    EnableTagOverride: false,
+    Kind: "",
+    ...s,
+  };
+}
+
+function chk(c: Partial<CheckSpec>): CheckSpec {
+  return {
+    Node: "",
+    CheckID: "",
+    Name: "",
+    Status: "",
+    Notes: "",
+    Output: "",
+    ServiceID: "",
+    Type: "",
+    Definition: {},
+    ...c,
+  };
+}
+
+function reg(r: Partial<CatalogRegisterRequest> & { Node: string }): CatalogRegisterRequest {
+  return {
+    ID: "",
+    Address: "",
+    Datacenter: "dc1",
+    TaggedAddresses: {},
+    NodeMeta: {},
+    Service: null,
+    Checks: [],
+    SkipNodeUpdate: false,
+    ...r,
+  };
+}
+
+function dereg(r: Partial<CatalogDeregisterRequest> & { Node: string }): CatalogDeregisterRequest {
+  return { Datacenter: "dc1", ServiceID: "", CheckID: "", ...r };
+}
 
 const NOW: QueryOptions = { consistency: "default", minIndex: 0, waitMs: 0 };
 
