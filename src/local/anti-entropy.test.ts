@@ -207,33 +207,17 @@ describe("anti-entropy", () => {
     assert.equal(catalog.writes.length, writes);
     ae.stop();
   });
-});
 
-/**
- * The same loop against the real catalog tables (the state store behind the HTTP layer's in-memory server, with
- * the server's pre-apply validation), so that what anti-entropy sends is what the catalog accepts.
- */
-describe("anti-entropy against the real catalog store", () => {
   it("registers, updates and removes, keeping serfHealth, with requests the catalog accepts", async () => {
-    const timers = new ManualTimers();
-    const api = new MemoryServer();
-    const local = new LocalState({
-      nodeName: "n1",
-      datacenter: "dc1",
-      timers,
-      persist: null,
-      random: () => 0,
-    });
-    const ae = new AntiEntropy({ catalog: api, local, node: NODE, timers, random: () => 0 });
-    const now = { consistency: "default", minIndex: 0, waitMs: 0 } as const;
-    await api.catalogRegister(
+    const { catalog, local, ae } = make();
+    await catalog.catalogRegister(
       reg({
         Node: "n1",
         Address: "10.0.0.1",
         Checks: [chk({ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" })],
       }),
     );
-    await api.catalogRegister(
+    await catalog.catalogRegister(
       reg({ Node: "n1", Address: "10.0.0.1", Service: svc({ ID: "rogue", Service: "rogue" }) }),
     );
     await local.registerServiceJson(
@@ -244,10 +228,9 @@ describe("anti-entropy against the real catalog store", () => {
     ae.start();
     await ae.idle();
     assert.equal(ae.failures, 0);
-    const services = async () =>
-      Object.keys((await api.catalogNodeServices("n1", now)).value?.Services ?? {}).sort();
+    const services = async () => Object.keys((await held(catalog)).services).sort();
     const checks = async () =>
-      Object.fromEntries((await api.healthNode("n1", now)).value.map((c) => [c.CheckID, c.Status]));
+      Object.fromEntries(Object.values((await held(catalog)).checks).map((c) => [c.CheckID, c.Status]));
     assert.deepEqual(await services(), ["web"]);
     assert.deepEqual(await checks(), {
       disk: "critical",
