@@ -2,13 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import type { QueryOptions } from "../api/types.js";
-import type {
-  CatalogDeregisterRequest,
-  CatalogRegisterRequest,
-  CheckSpec,
-  HealthCheckJson,
-  ServiceSpec,
-} from "../fsm/index.js";
+import type { HealthCheckJson } from "../fsm/index.js";
+import { parseDeregister, parseRegister } from "../http/catalog-body.js";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
 import { LocalState } from "./state.js";
 import { ManualTimers } from "./timers.js";
@@ -23,55 +18,10 @@ const NODE: NodeInfo = {
   server: true,
 };
 
-/** Builders of full catalog requests from the fields a test cares about (the rest at their zero values). */
-function svc(s: Partial<ServiceSpec>): ServiceSpec {
-  return {
-    ID: "",
-    Service: "",
-    Tags: [],
-    Address: "",
-    TaggedAddresses: {},
-    Meta: {},
-    Port: 0,
-    Weights: { Passing: 1, Warning: 1 },
-    EnableTagOverride: false,
-    Kind: "",
-    ...s,
-  };
-}
-
-function chk(c: Partial<CheckSpec>): CheckSpec {
-  return {
-    Node: "",
-    CheckID: "",
-    Name: "",
-    Status: "",
-    Notes: "",
-    Output: "",
-    ServiceID: "",
-    Type: "",
-    Definition: {},
-    ...c,
-  };
-}
-
-function reg(r: Partial<CatalogRegisterRequest> & { Node: string }): CatalogRegisterRequest {
-  return {
-    ID: "",
-    Address: "",
-    Datacenter: "dc1",
-    TaggedAddresses: {},
-    NodeMeta: {},
-    Service: null,
-    Checks: [],
-    SkipNodeUpdate: false,
-    ...r,
-  };
-}
-
-function dereg(r: Partial<CatalogDeregisterRequest> & { Node: string }): CatalogDeregisterRequest {
-  return { Datacenter: "dc1", ServiceID: "", CheckID: "", ...r };
-}
+/** A catalog edit made behind the agent's back, as a client sends it: Consul's JSON, decoded as the HTTP layer does. */
+const body = (v: object): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const register = (api: MemoryServer, v: object) => api.catalogRegister(parseRegister(body(v)));
+const deregister = (api: MemoryServer, v: object) => api.catalogDeregister(parseDeregister(body(v)));
 
 const NOW: QueryOptions = { consistency: "default", minIndex: 0, waitMs: 0 };
 
@@ -137,23 +87,17 @@ describe("anti-entropy", () => {
   it("a full sync removes foreign entries of its node but keeps serfHealth and a server's consul service", async () => {
     const { catalog, local, ae } = make();
     const base = { Node: "n1", Address: "10.0.0.1" };
-    await catalog.catalogRegister(reg({ ...base, Service: svc({ Service: "consul", Port: 8300 }) }));
-    await catalog.catalogRegister(
-      reg({
-        ...base,
-        Service: svc({ Service: "rogue" }),
-        Checks: [chk({ CheckID: "rogue-check", ServiceID: "rogue" })],
-      }),
-    );
-    await catalog.catalogRegister(
-      reg({
-        ...base,
-        Checks: [chk({ CheckID: "serfHealth", Status: "passing" }), chk({ CheckID: "stray" })],
-      }),
-    );
-    await catalog.catalogRegister(
-      reg({ Node: "other", Address: "10.0.0.2", Service: svc({ Service: "elsewhere" }) }),
-    );
+    await register(catalog, { ...base, Service: { Service: "consul", Port: 8300 } });
+    await register(catalog, {
+      ...base,
+      Service: { Service: "rogue" },
+      Checks: [{ CheckID: "rogue-check", ServiceID: "rogue" }],
+    });
+    await register(catalog, {
+      ...base,
+      Checks: [{ CheckID: "serfHealth", Status: "passing" }, { CheckID: "stray" }],
+    });
+    await register(catalog, { Node: "other", Address: "10.0.0.2", Service: { Service: "elsewhere" } });
     await local.registerServiceJson({ Name: "web" }, false);
     ae.start();
     await ae.idle();
@@ -182,7 +126,7 @@ describe("anti-entropy", () => {
     timers.advance(1);
     await ae.idle();
     assert.notEqual((await held(catalog)).services.web, undefined, "retried after 15 s");
-    await catalog.catalogDeregister(dereg({ Node: "n1", ServiceID: "web" }));
+    await deregister(catalog, { Node: "n1", ServiceID: "web" });
     timers.advance(60_000);
     await ae.idle();
     assert.notEqual((await held(catalog)).services.web, undefined, "restored by the next full sync");
@@ -210,16 +154,12 @@ describe("anti-entropy", () => {
 
   it("registers, updates and removes, keeping serfHealth, with requests the catalog accepts", async () => {
     const { catalog, local, ae } = make();
-    await catalog.catalogRegister(
-      reg({
-        Node: "n1",
-        Address: "10.0.0.1",
-        Checks: [chk({ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" })],
-      }),
-    );
-    await catalog.catalogRegister(
-      reg({ Node: "n1", Address: "10.0.0.1", Service: svc({ ID: "rogue", Service: "rogue" }) }),
-    );
+    await register(catalog, {
+      Node: "n1",
+      Address: "10.0.0.1",
+      Checks: [{ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" }],
+    });
+    await register(catalog, { Node: "n1", Address: "10.0.0.1", Service: { ID: "rogue", Service: "rogue" } });
     await local.registerServiceJson(
       { Name: "web", Port: 80, Checks: [{ TTL: "1m" }, { TTL: "1m", Status: "passing" }] },
       false,
