@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
+import type { QueryOptions } from "../api/types.js";
+import type { HealthCheckJson } from "../fsm/index.js";
+import { parseDeregister, parseRegister } from "../http/catalog-body.js";
 import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
-import { chk, dereg, MemoryCatalog, reg, svc } from "./memory-catalog.test.js";
 import { LocalState } from "./state.js";
 import { ManualTimers } from "./timers.js";
 
@@ -16,9 +18,25 @@ const NODE: NodeInfo = {
   server: true,
 };
 
+/** A catalog edit made behind the agent's back, as a client sends it: Consul's JSON, decoded as the HTTP layer does. */
+const body = (v: object): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const register = (api: MemoryServer, v: object) => api.catalogRegister(parseRegister(body(v)));
+const deregister = (api: MemoryServer, v: object) => api.catalogDeregister(parseDeregister(body(v)));
+
+const NOW: QueryOptions = { consistency: "default", minIndex: 0, waitMs: 0 };
+
+/** What the catalog holds of a node, read through the ServerApi as anti-entropy reads it. */
+async function held(api: MemoryServer, node = "n1") {
+  const ns = (await api.catalogNodeServices(node, NOW)).value;
+  const checks: Record<string, HealthCheckJson> = {};
+  for (const c of (await api.healthNode(node, NOW)).value) checks[c.CheckID] = c;
+  return { node: ns?.Node, services: ns?.Services ?? {}, checks };
+}
+
+/** The loop over the real catalog: MemoryServer is the real endpoints and rules over an in-memory store. */
 function make() {
   const timers = new ManualTimers();
-  const catalog = new MemoryCatalog();
+  const catalog = new MemoryServer();
   const local = new LocalState({ nodeName: "n1", datacenter: "dc1", timers, persist: null, random: () => 0 });
   const ae = new AntiEntropy({ catalog, local, node: NODE, timers, random: () => 0 });
   return { timers, catalog, local, ae };
@@ -31,11 +49,12 @@ describe("anti-entropy", () => {
     await local.registerCheckJson({ Name: "disk", TTL: "10s" });
     ae.start();
     await ae.idle();
-    assert.equal(catalog.nodes.get("n1")?.node.Address, "10.0.0.1");
-    assert.deepEqual(catalog.nodes.get("n1")?.node.Meta, { "consul-network-segment": "" });
-    assert.deepEqual(catalog.service("n1", "web")?.Tags, ["a"]);
-    assert.equal(catalog.check("n1", "service:web")?.ServiceName, "web");
-    assert.equal(catalog.check("n1", "disk")?.Status, "critical");
+    const h = await held(catalog);
+    assert.equal(h.node?.Address, "10.0.0.1");
+    assert.deepEqual(h.node?.Meta, { "consul-network-segment": "" });
+    assert.deepEqual(h.services.web?.Tags, ["a"]);
+    assert.equal(h.checks["service:web"]?.ServiceName, "web");
+    assert.equal(h.checks.disk?.Status, "critical");
     ae.stop();
   });
 
@@ -45,55 +64,48 @@ describe("anti-entropy", () => {
     await ae.idle();
     await local.registerServiceJson({ Name: "web", Check: { TTL: "10m" } }, false);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined);
+    assert.notEqual((await held(catalog)).services.web, undefined);
     await local.updateTtl("service:web", "passing", "one");
     await ae.idle();
-    assert.deepEqual(
-      [catalog.check("n1", "service:web")?.Status, catalog.check("n1", "service:web")?.Output],
-      ["passing", "one"],
-    );
-    const writes = catalog.log.length;
+    const pushed = (await held(catalog)).checks["service:web"];
+    assert.deepEqual([pushed?.Status, pushed?.Output], ["passing", "one"]);
+    const writes = catalog.writes.length;
     await local.updateTtl("service:web", "passing", "two");
     await ae.idle();
-    assert.equal(catalog.log.length, writes, "an output-only change is not pushed at once");
+    assert.equal(catalog.writes.length, writes, "an output-only change is not pushed at once");
     timers.advance(5 * 60_000);
     await ae.idle();
-    assert.equal(catalog.check("n1", "service:web")?.Output, "two");
+    assert.equal((await held(catalog)).checks["service:web"]?.Output, "two");
     await local.deregisterService("web");
     await ae.idle();
-    assert.equal(catalog.service("n1", "web"), undefined);
-    assert.equal(catalog.check("n1", "service:web"), undefined);
+    const gone = await held(catalog);
+    assert.equal(gone.services.web, undefined);
+    assert.equal(gone.checks["service:web"], undefined);
     ae.stop();
   });
 
   it("a full sync removes foreign entries of its node but keeps serfHealth and a server's consul service", async () => {
     const { catalog, local, ae } = make();
     const base = { Node: "n1", Address: "10.0.0.1" };
-    await catalog.catalogRegister(reg({ ...base, Service: svc({ Service: "consul", Port: 8300 }) }));
-    await catalog.catalogRegister(
-      reg({
-        ...base,
-        Service: svc({ Service: "rogue" }),
-        Checks: [chk({ CheckID: "rogue-check", ServiceID: "rogue" })],
-      }),
-    );
-    await catalog.catalogRegister(
-      reg({
-        ...base,
-        Checks: [chk({ CheckID: "serfHealth", Status: "passing" }), chk({ CheckID: "stray" })],
-      }),
-    );
-    await catalog.catalogRegister(
-      reg({ Node: "other", Address: "10.0.0.2", Service: svc({ Service: "elsewhere" }) }),
-    );
+    await register(catalog, { ...base, Service: { Service: "consul", Port: 8300 } });
+    await register(catalog, {
+      ...base,
+      Service: { Service: "rogue" },
+      Checks: [{ CheckID: "rogue-check", ServiceID: "rogue" }],
+    });
+    await register(catalog, {
+      ...base,
+      Checks: [{ CheckID: "serfHealth", Status: "passing" }, { CheckID: "stray" }],
+    });
+    await register(catalog, { Node: "other", Address: "10.0.0.2", Service: { Service: "elsewhere" } });
     await local.registerServiceJson({ Name: "web" }, false);
     ae.start();
     await ae.idle();
-    const n = catalog.nodes.get("n1");
-    assert.deepEqual([...(n?.services.keys() ?? [])].sort(), ["consul", "web"]);
-    assert.deepEqual([...(n?.checks.keys() ?? [])].sort(), ["serfHealth"]);
+    const n = await held(catalog);
+    assert.deepEqual(Object.keys(n.services).sort(), ["consul", "web"]);
+    assert.deepEqual(Object.keys(n.checks).sort(), ["serfHealth"]);
     assert.notEqual(
-      catalog.service("other", "elsewhere"),
+      (await held(catalog, "other")).services.elsewhere,
       undefined,
       "other nodes are not this agent's business",
     );
@@ -107,17 +119,17 @@ describe("anti-entropy", () => {
     ae.start();
     await ae.idle();
     assert.equal(ae.failures, 1);
-    assert.equal(catalog.service("n1", "web"), undefined);
+    assert.equal((await held(catalog)).services.web, undefined);
     timers.advance(14_999);
     await ae.idle();
-    assert.equal(catalog.service("n1", "web"), undefined);
+    assert.equal((await held(catalog)).services.web, undefined);
     timers.advance(1);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "retried after 15 s");
-    await catalog.catalogDeregister(dereg({ Node: "n1", ServiceID: "web" }));
+    assert.notEqual((await held(catalog)).services.web, undefined, "retried after 15 s");
+    await deregister(catalog, { Node: "n1", ServiceID: "web" });
     timers.advance(60_000);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "restored by the next full sync");
+    assert.notEqual((await held(catalog)).services.web, undefined, "restored by the next full sync");
     ae.stop();
     assert.equal(timers.size, 0);
   });
@@ -131,43 +143,23 @@ describe("anti-entropy", () => {
     ae.serversChanged();
     timers.advance(0);
     await ae.idle();
-    assert.notEqual(catalog.service("n1", "web"), undefined, "retried without waiting 15 s");
-    const writes = catalog.log.length;
+    assert.notEqual((await held(catalog)).services.web, undefined, "retried without waiting 15 s");
+    const writes = catalog.writes.length;
     ae.serversChanged();
     timers.advance(3_000);
     await ae.idle();
-    assert.equal(catalog.log.length, writes);
+    assert.equal(catalog.writes.length, writes);
     ae.stop();
   });
-});
 
-/**
- * The same loop against the real catalog tables (the state store behind the HTTP layer's in-memory server, with
- * the server's pre-apply validation), so that what anti-entropy sends is what the catalog accepts.
- */
-describe("anti-entropy against the real catalog store", () => {
   it("registers, updates and removes, keeping serfHealth, with requests the catalog accepts", async () => {
-    const timers = new ManualTimers();
-    const api = new MemoryServer();
-    const local = new LocalState({
-      nodeName: "n1",
-      datacenter: "dc1",
-      timers,
-      persist: null,
-      random: () => 0,
+    const { catalog, local, ae } = make();
+    await register(catalog, {
+      Node: "n1",
+      Address: "10.0.0.1",
+      Checks: [{ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" }],
     });
-    const ae = new AntiEntropy({ catalog: api, local, node: NODE, timers, random: () => 0 });
-    const now = { consistency: "default", minIndex: 0, waitMs: 0 } as const;
-    await api.catalogRegister(
-      reg({
-        Node: "n1",
-        Address: "10.0.0.1",
-        Checks: [chk({ CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing" })],
-      }),
-    );
-    await api.catalogRegister(
-      reg({ Node: "n1", Address: "10.0.0.1", Service: svc({ ID: "rogue", Service: "rogue" }) }),
-    );
+    await register(catalog, { Node: "n1", Address: "10.0.0.1", Service: { ID: "rogue", Service: "rogue" } });
     await local.registerServiceJson(
       { Name: "web", Port: 80, Checks: [{ TTL: "1m" }, { TTL: "1m", Status: "passing" }] },
       false,
@@ -176,10 +168,9 @@ describe("anti-entropy against the real catalog store", () => {
     ae.start();
     await ae.idle();
     assert.equal(ae.failures, 0);
-    const services = async () =>
-      Object.keys((await api.catalogNodeServices("n1", now)).value?.Services ?? {}).sort();
+    const services = async () => Object.keys((await held(catalog)).services).sort();
     const checks = async () =>
-      Object.fromEntries((await api.healthNode("n1", now)).value.map((c) => [c.CheckID, c.Status]));
+      Object.fromEntries(Object.values((await held(catalog)).checks).map((c) => [c.CheckID, c.Status]));
     assert.deepEqual(await services(), ["web"]);
     assert.deepEqual(await checks(), {
       disk: "critical",

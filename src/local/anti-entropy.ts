@@ -33,8 +33,8 @@ import type { Timers } from "./timers.js";
 
 /**
  * What anti-entropy needs of the catalog: the ServerApi's catalog methods (register and deregister in the
- * normalized request shapes, the node's services, the node's checks). A port of its own so that the loop is
- * tested against an in-memory catalog as well as the real store.
+ * normalized request shapes, the node's services, the node's checks); the tests give it a MemoryServer, the real
+ * catalog endpoints over an in-memory store.
  */
 export type CatalogSync = Pick<
   ServerApi,
