@@ -1,7 +1,7 @@
 /**
  * Sessions on the server side: Consul's create defaults, and the leader's TTL timers.
  *
- * The FSM reads no clock (DESIGN.md): a session expires only when the leader's timer commits a
+ * The FSM reads no clock (docs/ARCHITECTURE.md): a session expires only when the leader's timer commits a
  * session-invalidate. As Consul's leader does (agent/consul/session_ttl.go), a timer runs for 2×TTL
  * (SessionTTLMultiplier: the TTL is a lower bound, §3.1), a renew restarts it, a new leader starts one for every
  * session with a fresh full period (the TTL is extended, never lost, across an election), and a server that stops

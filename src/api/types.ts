@@ -21,8 +21,8 @@ import type { RaftServerInfo } from "../server/rpc-methods.js";
 import type { ServiceCheck } from "../snapshot/index.js";
 
 /**
- * What the HTTP layer asks of a server agent. src/http depends only on this interface (DESIGN.md: http →
- * server, type only), so its handlers are tested against an in-memory twin without sockets or Raft.
+ * What the HTTP layer asks of a server agent. src/http depends only on this interface (docs/ARCHITECTURE.md: http →
+ * api, type only), so its handlers are tested against an in-memory twin without sockets or Raft.
  *
  * Errors: methods reject with typed CairnErrors (src/util/errors.ts and the ones below); src/http alone maps
  * them to status codes and Consul's bodies.

@@ -19,8 +19,8 @@ const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 /**
  * Verified state.bin files of user restores, kept in `<data-dir>/blobs/<handle>.bin`. A restore entry in the
  * log names its blob; a server makes the blob durable before it persists (and so acknowledges) the entry,
- * fetching it from a peer that has it, so every server that applies the entry can (raft-notes 1.15; DESIGN.md:
- * data moves outside the core).
+ * fetching it from a peer that has it, so every server that applies the entry can (docs/raft-notes.md 1.15; data
+ * moves beside the core, docs/ARCHITECTURE.md).
  */
 export class BlobStore {
   readonly dir: string;

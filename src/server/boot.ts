@@ -114,7 +114,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
 }
 
 /**
- * Membership without gossip (DESIGN.md): probe every -retry-join address for who is there. A server with no
+ * Membership without gossip (docs/consul-compat.md §9): probe every -retry-join address for who is there. A server with no
  * state either joins an existing cluster (asks a member, which forwards to the leader, to add it as a non-voter)
  * or, with -bootstrap-expect N, once N servers are seen, the one with the lowest raft id bootstraps them all.
  */
