@@ -126,6 +126,16 @@ describe("catalog register and deregister", () => {
     assert.equal(s.catalogReads.nodes().value[0]?.ModifyIndex, 1);
   });
 
+  it("SkipNodeUpdate leaves an existing node as it is and still registers the service", () => {
+    const s = seeded();
+    const skip = register("n1", { Address: "10.9.9.9", SkipNodeUpdate: true, Service: service("db") });
+    assert.equal(s.execute(3, skip), true);
+    const node = s.catalogReads.nodes().value[0];
+    assert.equal(node?.Address, "10.0.0.1");
+    assert.equal(node?.ModifyIndex, 1);
+    assert.equal(s.catalogReads.service("db", []).index, 3);
+  });
+
   it("defaults a check's status to critical and moves the service's index on a check change", () => {
     const s = seeded();
     assert.equal(s.execute(5, register("n1", { Checks: [check("n1", "web-check", "", "web")] })), true);
