@@ -74,26 +74,27 @@ interface Waiter<T> {
 }
 
 /**
- * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
- * DESIGN.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote in the stable
- * store) → send → apply → advance. The leader ships its appends before its own fsync, counting itself only once
- * durable (the core does that in advance). Sole owner of wall-clock time: a timer drives tick().
- */
-/**
  * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
  * install on a busy machine; Consul dropped its fixed restore timeout for the same reason (hashicorp/consul
  * #3326, PR #3745), so this bound only catches a restore that is stuck.
  */
 export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
 
+/**
+ * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
+ * docs/ARCHITECTURE.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote
+ * in the stable store) → send → apply → advance. The leader ships its appends before its own fsync, counting
+ * itself only once durable (the core does that in advance). Sole owner of wall-clock time: a timer drives
+ * tick().
+ */
 export class RaftServer {
   readonly self: ServerRecord;
-  /** Replaced only by bootstrap(), before the node has any state. */
+  /** Replaced only by bootstrap(), before the node has any state, and by peers.json recovery before start. */
   raw: RawNode;
   readonly kv: KvStore;
   readonly transport: TcpTransport;
   readonly blobs: BlobStore;
-  /** Replaced only by recoverWithPeers(), before the node has started. */
+  /** Replaced only by peers.json recovery, before the node has started. */
   private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
@@ -161,7 +162,7 @@ export class RaftServer {
   }
 
   /**
-   * Writes the first configuration of a brand-new cluster (DESIGN.md: the lowest node id among the
+   * Writes the first configuration of a brand-new cluster (docs/ARCHITECTURE.md: the lowest node id among the
    * -bootstrap-expect servers does it) as committed conf entries at indexes 1..n, each carrying the server's
    * address, so servers that join later learn every address from the log. Only on a server with no state.
    */
@@ -404,8 +405,9 @@ export class RaftServer {
   }
 
   /**
-   * A snapshot from the leader: fetch its archive (data moves beside raft, DESIGN.md), verify and install it in
-   * the state store, then make the log start after it. Everything here happens before the acknowledgement.
+   * A snapshot from the leader: fetch its archive (data moves beside raft, docs/ARCHITECTURE.md), verify and
+   * install it in the state store, then make the log start after it. Everything here happens before the
+   * acknowledgement.
    */
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
     const ref = fromMeta(meta);
@@ -542,7 +544,10 @@ export class RaftServer {
     this.kick();
   }
 
-  /** The leader promotes a learner once it holds nearly the whole log (DESIGN.md: join as non-voter first). */
+  /**
+   * The leader promotes a learner once it holds nearly the whole log (docs/ARCHITECTURE.md: join as non-voter
+   * first).
+   */
   private promoteCaughtUpLearners(): void {
     const r = this.raw.raft;
     if (r.pendingConfIndex > r.log.applied) return;
