@@ -1,5 +1,5 @@
 import { readFile, rename } from "node:fs/promises";
-import { type CommandResult, decodeCommand, type KvStore } from "../fsm/index.js";
+import { decodeCommand, type KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
   decodeConfChange,
@@ -14,16 +14,8 @@ import {
   type Ready,
   type SnapshotMeta,
 } from "../raft/index.js";
-import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
-import {
-  CairnError,
-  errorText,
-  NotLeaderError,
-  ProposalDroppedError,
-  UnavailableError,
-} from "../util/errors.js";
-import type { Rng } from "../util/rng.js";
+import { CairnError, errorText, NotLeaderError, UnavailableError } from "../util/errors.js";
 import type { BlobStore } from "./blobs.js";
 import {
   adoptSnapshotRef,
@@ -35,43 +27,15 @@ import {
   toMeta,
 } from "./fsm-snapshot.js";
 import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
-import type { Metrics } from "./metrics.js";
 import { snapshotPace } from "./pace.js";
+import { PendingProposals, type ProposalResult } from "./proposals.js";
+import { ReadBarriers } from "./reads.js";
 import { int, object, str } from "./rpc.js";
+import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
+import { Wakeups } from "./waiters.js";
 
-export interface RaftServerOptions {
-  readonly self: ServerRecord;
-  readonly wal: LogStore;
-  readonly stable: StableStore;
-  readonly kv: KvStore;
-  readonly transport: TcpTransport;
-  readonly blobs: BlobStore;
-  readonly rng: Rng;
-  readonly metrics: Metrics;
-  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
-  /** Milliseconds per raft tick. */
-  readonly tickMs: number;
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  /** Consul's RPC hold timeout: how long a request waits for a leader before failing. */
-  readonly holdTimeoutMs: number;
-  /** Applied entries between two state-store snapshots (Consul's raft_snapshot_threshold). */
-  readonly snapshotThreshold: number;
-  /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
-  readonly trailingEntries: number;
-  /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
-  readonly peersJsonPath?: string;
-}
-
-/** What a proposal resolves with: the command's full result (txn results, sessions) or its refusal. */
-export type ProposalResult = CommandResult | CairnError;
-
-interface Waiter<T> {
-  readonly term: number;
-  readonly resolve: (v: T) => void;
-  readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
+export type { ProposalResult } from "./proposals.js";
+export type { RaftServerOptions } from "./server-parts.js";
 
 /**
  * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
@@ -98,13 +62,12 @@ export class RaftServer {
   private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
-  private readonly proposals = new Map<number, Waiter<ProposalResult>>();
-  private readonly reads = new Map<number, Waiter<number>>();
-  private readonly readsApplied: { index: number; resolve: () => void }[] = [];
-  private readonly leaderWaiters = new Set<() => void>();
+  private readonly proposals = new PendingProposals();
+  private readonly reads: ReadBarriers;
+  /** Callers of waitForLeader, woken when a soft state names a leader. */
+  private readonly leaderWakeups = new Wakeups();
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
   readonly leadershipListeners = new Set<(leader: boolean) => void>();
-  private readSeq = 0;
   private ticker: NodeJS.Timeout | undefined;
   private pumping = false;
   private again = false;
@@ -144,6 +107,11 @@ export class RaftServer {
     this.savedHard = o.stable.hardState;
     this.peers.set(o.self.raftId, o.self);
     this.raw = this.makeRaw(this.startApplied);
+    const server: ServerHandle = {
+      raw: () => this.raw,
+      kick: () => this.kick(),
+    };
+    this.reads = new ReadBarriers(server, o.holdTimeoutMs);
   }
 
   private makeRaw(applied: number): RawNode {
@@ -332,9 +300,9 @@ export class RaftServer {
     }
     if (rd.softState !== null) this.onSoftState();
     for (const e of rd.committed) await this.apply(e);
-    for (const rs of rd.readStates) this.readConfirmed(rs.requestId, rs.index);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
-    this.releaseAppliedReads();
+    this.reads.releaseApplied(this.raw.raft.log.applied);
     this.maybeSnapshot();
   }
 
@@ -383,13 +351,7 @@ export class RaftServer {
     }
     this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
     this.o.metrics.appliedIndex.set(e.index);
-    const w = this.proposals.get(e.index);
-    if (w === undefined) return;
-    this.proposals.delete(e.index);
-    clearTimeout(w.timer);
-    if (w.term === e.term) w.resolve(result);
-    else
-      w.reject(new ProposalDroppedError("leadership changed before the write committed; it was not applied"));
+    this.proposals.applied(e, result);
   }
 
   /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
@@ -504,7 +466,7 @@ export class RaftServer {
     const st = this.raw.raft;
     this.o.metrics.isLeader.set(st.role === "leader" ? 1 : 0);
     this.o.metrics.term.set(st.term);
-    if (st.leader !== NONE) for (const w of [...this.leaderWaiters]) w();
+    if (st.leader !== NONE) this.leaderWakeups.wakeAll();
     if (st.role !== "leader") this.lastLeaderContactMs = Date.now();
     for (const l of this.leadershipListeners) l(st.role === "leader");
     this.o.log(
@@ -526,17 +488,11 @@ export class RaftServer {
     return this.awaitApply(index, "restore", RESTORE_APPLY_MS_MAX);
   }
 
-  /** Resolves with the apply result of the entry just proposed at `index` in this term (apply() settles it). */
+  /** The apply result of the entry just proposed at `index` in this term (apply() settles it). */
   private awaitApply(index: number, what: string, timeoutMs: number): Promise<ProposalResult> {
     const term = this.raw.raft.term;
     this.kick();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new UnavailableError(`timed out waiting for the ${what} at index ${index} to commit`));
-      }, timeoutMs);
-      this.proposals.set(index, { term, resolve, reject, timer });
-    });
+    return this.proposals.wait(index, term, what, timeoutMs);
   }
 
   proposeConfChange(cc: ConfChange): void {
@@ -571,15 +527,7 @@ export class RaftServer {
       if (leader !== NONE) return leader;
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.leaderWaiters.delete(done);
-          resolve();
-        };
-        const t = setTimeout(done, Math.min(left, 100));
-        this.leaderWaiters.add(done);
-      });
+      await this.leaderWakeups.sleep(Math.min(left, 100));
     }
     throw new NotLeaderError(NONE);
   }
@@ -592,44 +540,7 @@ export class RaftServer {
    */
   async readBarrier(lease: boolean): Promise<void> {
     await this.waitForLeader();
-    const id = ++this.readSeq;
-    const index = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(id);
-        reject(new UnavailableError("timed out confirming leadership for a consistent read"));
-      }, this.o.holdTimeoutMs);
-      this.reads.set(id, { term: this.raw.raft.term, resolve, reject, timer });
-      try {
-        this.raw.readIndex(id, lease);
-      } catch (e) {
-        clearTimeout(timer);
-        this.reads.delete(id);
-        reject(e instanceof Error ? e : new Error(String(e)));
-        return;
-      }
-      this.kick();
-    });
-    if (this.raw.raft.log.applied >= index) return;
-    await new Promise<void>((resolve) => this.readsApplied.push({ index, resolve }));
-  }
-
-  private readConfirmed(requestId: number, index: number): void {
-    const w = this.reads.get(requestId);
-    if (w === undefined) return;
-    this.reads.delete(requestId);
-    clearTimeout(w.timer);
-    w.resolve(index);
-  }
-
-  private releaseAppliedReads(): void {
-    const applied = this.raw.raft.log.applied;
-    for (let i = this.readsApplied.length - 1; i >= 0; i--) {
-      const r = this.readsApplied[i]!;
-      if (r.index <= applied) {
-        this.readsApplied.splice(i, 1);
-        r.resolve();
-      }
-    }
+    await this.reads.barrier(lease);
   }
 
   // ---- lifecycle ----
@@ -665,16 +576,8 @@ export class RaftServer {
     clearInterval(this.ticker);
     for (const l of this.leadershipListeners) l(false);
     const gone = new UnavailableError("server is shutting down");
-    for (const w of this.proposals.values()) {
-      clearTimeout(w.timer);
-      w.reject(gone);
-    }
-    for (const w of this.reads.values()) {
-      clearTimeout(w.timer);
-      w.reject(gone);
-    }
-    this.proposals.clear();
-    this.reads.clear();
+    this.proposals.rejectAll(gone);
+    this.reads.rejectAll(gone);
     while (this.pumping) await new Promise((r) => setTimeout(r, 5));
   }
 
