@@ -1,8 +1,7 @@
 import { readFile, rename } from "node:fs/promises";
-import { decodeCommand, type KvStore } from "../fsm/index.js";
+import type { KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
-  decodeConfChange,
   type Entry,
   encodeConfChange,
   type HardState,
@@ -12,25 +11,16 @@ import {
   type NodeId,
   RawNode,
   type Ready,
-  type SnapshotMeta,
 } from "../raft/index.js";
 import type { TcpTransport } from "../transport/index.js";
-import { CairnError, errorText, NotLeaderError, UnavailableError } from "../util/errors.js";
+import { errorText, NotLeaderError, UnavailableError } from "../util/errors.js";
+import { Applier, encodeRestoreHandle } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
-import {
-  adoptSnapshotRef,
-  fromMeta,
-  installRestoreBlob,
-  listSnapshots,
-  loadSnapshot,
-  saveSnapshot,
-  toMeta,
-} from "./fsm-snapshot.js";
-import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
+import { listSnapshots, loadSnapshot, saveSnapshot, toMeta } from "./fsm-snapshot.js";
+import { encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
 import { snapshotPace } from "./pace.js";
 import { PendingProposals, type ProposalResult } from "./proposals.js";
 import { ReadBarriers } from "./reads.js";
-import { int, object, str } from "./rpc.js";
 import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
 import { Wakeups } from "./waiters.js";
 
@@ -64,6 +54,7 @@ export class RaftServer {
   readonly peers = new Map<NodeId, ServerRecord>();
   private readonly proposals = new PendingProposals();
   private readonly reads: ReadBarriers;
+  private readonly applier: Applier;
   /** Callers of waitForLeader, woken when a soft state names a leader. */
   private readonly leaderWakeups = new Wakeups();
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
@@ -73,12 +64,6 @@ export class RaftServer {
   private again = false;
   private stopped = false;
   private savedHard: HardState;
-  /**
-   * The state store's index is the raft index plus this offset. A restored archive may carry indexes above the
-   * raft log's; the offset moves the store's index past them so X-Consul-Index never goes backwards for
-   * blocking queries. Deterministic: every server computes it from the restore entry alone.
-   */
-  indexOffset = 0;
   /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
   lastLeaderContactMs = 0;
   /** Wall-clock ms when this server last received any raft message from each peer: the leader's liveness signal. */
@@ -98,7 +83,6 @@ export class RaftServer {
   ) {
     this.o = o;
     this.startApplied = startApplied;
-    this.indexOffset = indexOffset;
     this.self = o.self;
     this.kv = o.kv;
     this.transport = o.transport;
@@ -109,9 +93,21 @@ export class RaftServer {
     this.raw = this.makeRaw(this.startApplied);
     const server: ServerHandle = {
       raw: () => this.raw,
+      storage: () => this.storage,
+      stopped: () => this.stopped,
       kick: () => this.kick(),
+      learnPeer: (r) => this.learnPeer(r),
     };
+    this.applier = new Applier(o, server, this.proposals, indexOffset);
     this.reads = new ReadBarriers(server, o.holdTimeoutMs);
+  }
+
+  /**
+   * The state store's index is the raft index plus this offset: a restored archive may carry indexes above
+   * the raft log's, and the offset keeps X-Consul-Index from going backwards (the Applier keeps it).
+   */
+  get indexOffset(): number {
+    return this.applier.indexOffset;
   }
 
   private makeRaw(applied: number): RawNode {
@@ -196,7 +192,7 @@ export class RaftServer {
     const peers = parsePeersJson(text, path);
     const from = this.kv.appliedIndex - this.indexOffset + 1;
     for (let i = Math.max(from, this.storage.firstIndex()); i <= this.storage.lastIndex(); i++) {
-      await this.apply(this.storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!);
+      await this.applier.apply(this.storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!);
     }
     const index = this.storage.lastIndex();
     const term = this.storage.term(index);
@@ -299,7 +295,7 @@ export class RaftServer {
       if (m.type === "snap") this.watchSnapshotSend(m.to, m.snapshot?.index ?? 0);
     }
     if (rd.softState !== null) this.onSoftState();
-    for (const e of rd.committed) await this.apply(e);
+    for (const e of rd.committed) await this.applier.apply(e);
     for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
     this.reads.releaseApplied(this.raw.raft.log.applied);
@@ -308,12 +304,12 @@ export class RaftServer {
 
   private async persist(rd: Ready): Promise<void> {
     const started = performance.now();
-    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
+    if (rd.snapshot !== null) await this.applier.installSnapshot(rd.snapshot);
     if (this.pendingCompact > 0) {
       await this.o.wal.compact(Math.min(this.pendingCompact, this.o.wal.lastIndex()));
       this.pendingCompact = 0;
     }
-    for (const e of rd.entries) if (e.kind === "restore") await this.ensureBlob(decodeRestore(e.data).handle);
+    await this.applier.ensureRestoreData(rd.entries);
     if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
     const hs = rd.hardState;
     const voteChanged = hs !== null && (hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote);
@@ -333,55 +329,7 @@ export class RaftServer {
     }
   }
 
-  // ---- apply ----
-
-  private async apply(e: Entry): Promise<void> {
-    const started = performance.now();
-    let result: ProposalResult = true;
-    if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
-    else if (e.kind === "restore") await this.applyRestore(e);
-    else if (e.data.length > 0) {
-      try {
-        result = this.kv.execute(e.index + this.indexOffset, decodeCommand(e.data));
-      } catch (err) {
-        // A command that decodes but cannot apply is refused by every replica alike (deterministic).
-        if (err instanceof CairnError) result = err;
-        else throw err;
-      }
-    }
-    this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
-    this.o.metrics.appliedIndex.set(e.index);
-    this.proposals.applied(e, result);
-  }
-
-  /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
-  private async applyRestore(e: Entry): Promise<void> {
-    const r = decodeRestore(e.data);
-    await installRestoreBlob(this.o.blobs, this.kv, r.handle);
-    const restoredIndex = Math.max(e.index + this.indexOffset, r.archiveIndex + 1);
-    this.indexOffset = restoredIndex - e.index;
-    this.o.log(
-      "info",
-      `restored snapshot ${r.handle} (archive index ${r.archiveIndex}) at raft index ${e.index}`,
-    );
-  }
-
-  /**
-   * A snapshot from the leader: fetch its archive (data moves beside raft, docs/ARCHITECTURE.md), verify and
-   * install it in the state store, then make the log start after it. Everything here happens before the
-   * acknowledgement.
-   */
-  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
-    const ref = fromMeta(meta);
-    await this.ensureBlob(ref.handle);
-    await loadSnapshot(this.o.blobs, this.kv, ref);
-    this.indexOffset = ref.indexOffset;
-    for (const m of ref.members ?? []) this.learnPeer(m);
-    await adoptSnapshotRef(this.o.blobs, ref);
-    if (ref.index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(ref.index, ref.term);
-    this.storage.applySnapshot(meta);
-    this.o.log("info", `installed snapshot at index ${ref.index} from the leader`);
-  }
+  // ---- snapshots and membership ----
 
   /** Takes a state-store snapshot every snapshotThreshold applied entries, in the background. */
   private maybeSnapshot(): void {
@@ -429,31 +377,6 @@ export class RaftServer {
     }, 30_000).unref();
   }
 
-  /** A restore entry may be persisted (and so acknowledged) only once its data is durable here. */
-  private async ensureBlob(handle: string): Promise<void> {
-    const blobs = this.o.blobs;
-    for (let attempt = 0; !(await blobs.has(handle)); attempt++) {
-      const r = this.raw.raft;
-      const order = [r.leader, ...r.voters, ...r.learners].filter(
-        (id) => id !== NONE && id !== this.self.raftId,
-      );
-      try {
-        await blobs.fetch(handle, [...new Set(order)]);
-      } catch (err) {
-        if (this.stopped || attempt >= 50) throw err;
-        this.o.log("warn", `fetching restore data ${handle}: ${errorText(err)}`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    }
-  }
-
-  private applyConf(cc: ConfChange): void {
-    const record = decodeMemberContext(cc.node, cc.context);
-    if (record !== null && cc.type !== "remove") this.learnPeer(record);
-    this.raw.applyConfChange(cc);
-    this.o.log("info", `membership: ${cc.type} ${record?.name ?? cc.node}`);
-  }
-
   learnPeer(r: ServerRecord): void {
     if (r.raftId === this.self.raftId) return;
     const known = this.peers.get(r.raftId);
@@ -488,7 +411,7 @@ export class RaftServer {
     return this.awaitApply(index, "restore", RESTORE_APPLY_MS_MAX);
   }
 
-  /** The apply result of the entry just proposed at `index` in this term (apply() settles it). */
+  /** The apply result of the entry just proposed at `index` in this term (the Applier settles it). */
   private awaitApply(index: number, what: string, timeoutMs: number): Promise<ProposalResult> {
     const term = this.raw.raft.term;
     this.kick();
@@ -584,21 +507,4 @@ export class RaftServer {
   status() {
     return this.raw.status();
   }
-}
-
-interface RestoreRef {
-  readonly handle: string;
-  /** The archive's own index (meta.json Index). */
-  readonly archiveIndex: number;
-}
-
-/** A restore entry carries its blob handle and the archive's index, as JSON: rare, small, readable. */
-function encodeRestoreHandle(r: RestoreRef): string {
-  return JSON.stringify(r);
-}
-
-const restoreRef = object({ handle: str, archiveIndex: int });
-
-function decodeRestore(data: Uint8Array): RestoreRef {
-  return restoreRef(JSON.parse(new TextDecoder().decode(data)), "restore entry");
 }

@@ -1,5 +1,5 @@
 import type { KvStore } from "../fsm/index.js";
-import type { RawNode } from "../raft/index.js";
+import type { MemoryStorage, RawNode } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import type { Rng } from "../util/rng.js";
@@ -41,6 +41,10 @@ export interface RaftServerOptions {
  */
 export interface ServerHandle {
   raw(): RawNode;
+  storage(): MemoryStorage;
+  stopped(): boolean;
   /** Runs the Ready loop soon. */
   kick(): void;
+  /** Records a member's address (the transport dials it from then on). */
+  learnPeer(r: ServerRecord): void;
 }
