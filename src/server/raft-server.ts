@@ -13,15 +13,15 @@ import {
   type Ready,
 } from "../raft/index.js";
 import type { TcpTransport } from "../transport/index.js";
-import { errorText, NotLeaderError, UnavailableError } from "../util/errors.js";
+import { NotLeaderError, UnavailableError } from "../util/errors.js";
 import { Applier, encodeRestoreHandle } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
 import { listSnapshots, loadSnapshot, saveSnapshot, toMeta } from "./fsm-snapshot.js";
 import { encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
-import { snapshotPace } from "./pace.js";
 import { PendingProposals, type ProposalResult } from "./proposals.js";
 import { ReadBarriers } from "./reads.js";
 import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
+import { type ArchiveConfiguration, Snapshotter } from "./snapshotting.js";
 import { Wakeups } from "./waiters.js";
 
 export type { ProposalResult } from "./proposals.js";
@@ -55,6 +55,7 @@ export class RaftServer {
   private readonly proposals = new PendingProposals();
   private readonly reads: ReadBarriers;
   private readonly applier: Applier;
+  private readonly snapshots: Snapshotter;
   /** Callers of waitForLeader, woken when a soft state names a leader. */
   private readonly leaderWakeups = new Wakeups();
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
@@ -71,9 +72,6 @@ export class RaftServer {
   private failure: Error | null = null;
   /** The raft index of the snapshot this server started from (0: none). */
   private readonly startApplied: number;
-  private snapshotting = false;
-  /** WAL compaction to run in the Ready loop (the WAL is not re-entrant). */
-  private pendingCompact = 0;
 
   private constructor(
     o: RaftServerOptions,
@@ -97,8 +95,11 @@ export class RaftServer {
       stopped: () => this.stopped,
       kick: () => this.kick(),
       learnPeer: (r) => this.learnPeer(r),
+      peers: this.peers,
+      indexOffset: () => this.indexOffset,
     };
     this.applier = new Applier(o, server, this.proposals, indexOffset);
+    this.snapshots = new Snapshotter(o, server);
     this.reads = new ReadBarriers(server, o.holdTimeoutMs);
   }
 
@@ -292,23 +293,20 @@ export class RaftServer {
     for (const m of rd.messages) {
       if (early.includes(m)) continue;
       this.o.transport.send(m.to, m);
-      if (m.type === "snap") this.watchSnapshotSend(m.to, m.snapshot?.index ?? 0);
+      if (m.type === "snap") this.snapshots.watchSend(m.to, m.snapshot?.index ?? 0);
     }
     if (rd.softState !== null) this.onSoftState();
     for (const e of rd.committed) await this.applier.apply(e);
     for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
     this.reads.releaseApplied(this.raw.raft.log.applied);
-    this.maybeSnapshot();
+    this.snapshots.maybeSnapshot();
   }
 
   private async persist(rd: Ready): Promise<void> {
     const started = performance.now();
     if (rd.snapshot !== null) await this.applier.installSnapshot(rd.snapshot);
-    if (this.pendingCompact > 0) {
-      await this.o.wal.compact(Math.min(this.pendingCompact, this.o.wal.lastIndex()));
-      this.pendingCompact = 0;
-    }
+    await this.snapshots.compactIfDue();
     await this.applier.ensureRestoreData(rd.entries);
     if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
     const hs = rd.hardState;
@@ -329,52 +327,11 @@ export class RaftServer {
     }
   }
 
-  // ---- snapshots and membership ----
-
-  /** Takes a state-store snapshot every snapshotThreshold applied entries, in the background. */
-  private maybeSnapshot(): void {
-    const log = this.raw.raft.log;
-    const index = log.applied;
-    if (this.snapshotting || index - this.storage.snapshot().index < this.o.snapshotThreshold) return;
-    const term = log.term(index);
-    if (term === undefined || index > this.storage.lastIndex()) return;
-    this.snapshotting = true;
-    const conf = this.raw.raft.confState();
-    const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
-    const ref = { index, term, conf, indexOffset: this.indexOffset, members };
-    const pace = snapshotPace(() => this.kv.appliedIndex);
-    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration(), pace)
-      .then((saved) => {
-        if (saved.index <= this.storage.snapshot().index) return;
-        this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
-        this.pendingCompact = Math.max(0, saved.index - this.o.trailingEntries);
-        this.o.log("debug", `snapshot at index ${saved.index}`);
-      })
-      .catch((e: unknown) => this.o.log("error", `snapshot failed: ${errorText(e)}`))
-      .finally(() => {
-        this.snapshotting = false;
-      });
-  }
+  // ---- membership ----
 
   /** The membership as an archive's meta.json carries it (hashicorp's Suffrage: 0 voter, 1 non-voter). */
-  archiveConfiguration(): { Servers: { Suffrage: 0 | 1; ID: string; Address: string }[] } {
-    const r = this.raw.raft;
-    const member = (id: NodeId, suffrage: 0 | 1) => ({
-      Suffrage: suffrage,
-      ID: this.peers.get(id)?.nodeId ?? String(id),
-      Address: this.peers.get(id)?.addr ?? "",
-    });
-    return { Servers: [...r.voters.map((id) => member(id, 0)), ...r.learners.map((id) => member(id, 1))] };
-  }
-
-  /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
-  private watchSnapshotSend(to: NodeId, index: number): void {
-    setTimeout(() => {
-      const pr = this.raw.raft.prs.get(to);
-      if (this.stopped || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;
-      this.raw.reportSnapshot(to, false);
-      this.kick();
-    }, 30_000).unref();
+  archiveConfiguration(): ArchiveConfiguration {
+    return this.snapshots.archiveConfiguration();
   }
 
   learnPeer(r: ServerRecord): void {

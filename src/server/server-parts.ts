@@ -1,5 +1,5 @@
 import type { KvStore } from "../fsm/index.js";
-import type { MemoryStorage, RawNode } from "../raft/index.js";
+import type { MemoryStorage, NodeId, RawNode } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
 import type { Rng } from "../util/rng.js";
@@ -47,4 +47,7 @@ export interface ServerHandle {
   kick(): void;
   /** Records a member's address (the transport dials it from then on). */
   learnPeer(r: ServerRecord): void;
+  readonly peers: ReadonlyMap<NodeId, ServerRecord>;
+  /** The state store's index minus the raft index (the applier owns it). */
+  indexOffset(): number;
 }
