@@ -1,11 +1,10 @@
-import { readFile, rename } from "node:fs/promises";
 import type { KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
   type Entry,
   encodeConfChange,
   type HardState,
-  MemoryStorage,
+  type MemoryStorage,
   type Message,
   NONE,
   type NodeId,
@@ -16,10 +15,10 @@ import type { TcpTransport } from "../transport/index.js";
 import { NotLeaderError, UnavailableError } from "../util/errors.js";
 import { Applier, encodeRestoreHandle } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
-import { listSnapshots, loadSnapshot, saveSnapshot, toMeta } from "./fsm-snapshot.js";
-import { encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
+import { encodeMemberContext, type ServerRecord } from "./members.js";
 import { PendingProposals, type ProposalResult } from "./proposals.js";
 import { ReadBarriers } from "./reads.js";
+import { loadDurableState, recoverIfAsked } from "./recovery.js";
 import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
 import { type ArchiveConfiguration, Snapshotter } from "./snapshotting.js";
 import { Wakeups } from "./waiters.js";
@@ -39,7 +38,9 @@ export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
  * docs/ARCHITECTURE.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote
  * in the stable store) → send → apply → advance. The leader ships its appends before its own fsync, counting
  * itself only once durable (the core does that in advance). Sole owner of wall-clock time: a timer drives
- * tick().
+ * tick(). Its parts: the Applier turns committed entries into state, the Snapshotter takes snapshots and
+ * compacts, PendingProposals and ReadBarriers hold the clients waiting on the loop, recovery.ts reads the
+ * data dir at start.
  */
 export class RaftServer {
   readonly self: ServerRecord;
@@ -154,21 +155,7 @@ export class RaftServer {
 
   /** Loads the durable log into the core's in-memory mirror and starts ticking and receiving. */
   static async start(o: RaftServerOptions): Promise<RaftServer> {
-    const storage = new MemoryStorage();
-    const latest = (await listSnapshots(o.blobs))[0];
-    if (latest !== undefined) {
-      await loadSnapshot(o.blobs, o.kv, latest);
-      storage.applySnapshot(toMeta(latest));
-    }
-    const first = Math.max(o.wal.firstIndex(), storage.firstIndex());
-    const last = o.wal.lastIndex();
-    for (let lo = first; lo <= last; ) {
-      const ents = await o.wal.entries(lo, last + 1, 16 * 1024 * 1024);
-      storage.append(ents);
-      lo += ents.length;
-    }
-    const hs = o.stable.hardState;
-    storage.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, storage.lastIndex()) });
+    const { storage, latest } = await loadDurableState(o);
     const s = new RaftServer(o, storage, latest?.index ?? 0, latest?.indexOffset ?? 0);
     for (const m of latest?.members ?? []) s.learnPeer(m);
     if (o.peersJsonPath !== undefined) await s.recoverIfAsked(o.peersJsonPath);
@@ -181,44 +168,18 @@ export class RaftServer {
     return s;
   }
 
-  /**
-   * Consul's manual recovery (peers.json in raft/): when quorum is lost for good, the operator lists the
-   * surviving servers and restarts them. As hashicorp's RecoverCluster does, every entry in this server's log is
-   * taken as committed and applied, a snapshot with the new membership is written at the last index, and the log
-   * is reset behind it. The file is renamed to peers.info so a later restart does not recover again.
-   */
-  private async recoverIfAsked(path: string): Promise<void> {
-    const text = await readFile(path, "utf8").catch(() => null);
-    if (text === null) return;
-    const peers = parsePeersJson(text, path);
-    const from = this.kv.appliedIndex - this.indexOffset + 1;
-    for (let i = Math.max(from, this.storage.firstIndex()); i <= this.storage.lastIndex(); i++) {
-      await this.applier.apply(this.storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!);
-    }
-    const index = this.storage.lastIndex();
-    const term = this.storage.term(index);
-    const voters = peers.filter((p) => !p.nonVoter).map((p) => p.record.raftId);
-    const learners = peers.filter((p) => p.nonVoter).map((p) => p.record.raftId);
-    const members = peers.map((p) => p.record);
-    const ref = await saveSnapshot(
-      this.o.blobs,
-      this.kv.snapshot(),
-      { index, term, conf: { voters, learners }, indexOffset: this.indexOffset, members },
-      undefined,
-    );
-    if (index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(index, term);
-    const hs = this.o.stable.hardState;
-    const fresh = new MemoryStorage();
-    fresh.applySnapshot(toMeta(ref));
-    fresh.setHardState({ term: hs.term, vote: hs.vote, commit: index });
-    this.storage = fresh;
-    this.raw = this.makeRaw(index);
-    for (const m of members) this.learnPeer(m);
-    await rename(path, path.replace(/peers\.json$/, "peers.info"));
-    this.o.log(
-      "info",
-      `recovered from peers.json: ${members.map((m) => m.name).join(", ")} at index ${index}`,
-    );
+  /** peers.json recovery (recovery.ts), before start: it applies the whole log and starts the core over. */
+  private recoverIfAsked(path: string): Promise<void> {
+    return recoverIfAsked(path, this.o, {
+      storage: () => this.storage,
+      indexOffset: () => this.indexOffset,
+      apply: (e) => this.applier.apply(e),
+      restart: (storage, applied, members) => {
+        this.storage = storage;
+        this.raw = this.makeRaw(applied);
+        for (const m of members) this.learnPeer(m);
+      },
+    });
   }
 
   /** The agent's log, for the server's other parts (session timers). */
