@@ -1,84 +1,31 @@
-import { readFile, rename } from "node:fs/promises";
-import { type CommandResult, decodeCommand, type KvStore } from "../fsm/index.js";
+import type { KvStore } from "../fsm/index.js";
 import {
   type ConfChange,
-  decodeConfChange,
   type Entry,
   encodeConfChange,
   type HardState,
-  MemoryStorage,
+  type MemoryStorage,
   type Message,
   NONE,
   type NodeId,
   RawNode,
   type Ready,
-  type SnapshotMeta,
 } from "../raft/index.js";
-import type { LogStore, StableStore } from "../storage/index.js";
 import type { TcpTransport } from "../transport/index.js";
-import {
-  CairnError,
-  errorText,
-  NotLeaderError,
-  ProposalDroppedError,
-  UnavailableError,
-} from "../util/errors.js";
-import type { Rng } from "../util/rng.js";
+import { NotLeaderError, UnavailableError } from "../util/errors.js";
+import { Applier, encodeRestoreHandle } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
-import {
-  adoptSnapshotRef,
-  fromMeta,
-  installRestoreBlob,
-  listSnapshots,
-  loadSnapshot,
-  saveSnapshot,
-  toMeta,
-} from "./fsm-snapshot.js";
-import { decodeMemberContext, encodeMemberContext, parsePeersJson, type ServerRecord } from "./members.js";
-import type { Metrics } from "./metrics.js";
-import { snapshotPace } from "./pace.js";
-import { int, object, str } from "./rpc.js";
+import { encodeMemberContext, type ServerRecord } from "./members.js";
+import { PendingProposals, type ProposalResult } from "./proposals.js";
+import { ReadBarriers } from "./reads.js";
+import { loadDurableState, recoverIfAsked } from "./recovery.js";
+import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
+import { type ArchiveConfiguration, Snapshotter } from "./snapshotting.js";
+import { Wakeups } from "./waiters.js";
 
-export interface RaftServerOptions {
-  readonly self: ServerRecord;
-  readonly wal: LogStore;
-  readonly stable: StableStore;
-  readonly kv: KvStore;
-  readonly transport: TcpTransport;
-  readonly blobs: BlobStore;
-  readonly rng: Rng;
-  readonly metrics: Metrics;
-  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
-  /** Milliseconds per raft tick. */
-  readonly tickMs: number;
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  /** Consul's RPC hold timeout: how long a request waits for a leader before failing. */
-  readonly holdTimeoutMs: number;
-  /** Applied entries between two state-store snapshots (Consul's raft_snapshot_threshold). */
-  readonly snapshotThreshold: number;
-  /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
-  readonly trailingEntries: number;
-  /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
-  readonly peersJsonPath?: string;
-}
+export type { ProposalResult } from "./proposals.js";
+export type { RaftServerOptions } from "./server-parts.js";
 
-/** What a proposal resolves with: the command's full result (txn results, sessions) or its refusal. */
-export type ProposalResult = CommandResult | CairnError;
-
-interface Waiter<T> {
-  readonly term: number;
-  readonly resolve: (v: T) => void;
-  readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/**
- * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
- * DESIGN.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote in the stable
- * store) → send → apply → advance. The leader ships its appends before its own fsync, counting itself only once
- * durable (the core does that in advance). Sole owner of wall-clock time: a timer drives tick().
- */
 /**
  * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
  * install on a busy machine; Consul dropped its fixed restore timeout for the same reason (hashicorp/consul
@@ -86,35 +33,39 @@ interface Waiter<T> {
  */
 export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
 
+/**
+ * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
+ * docs/ARCHITECTURE.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote
+ * in the stable store) → send → apply → advance. The leader ships its appends before its own fsync, counting
+ * itself only once durable (the core does that in advance). Sole owner of wall-clock time: a timer drives
+ * tick(). Its parts: the Applier turns committed entries into state, the Snapshotter takes snapshots and
+ * compacts, PendingProposals and ReadBarriers hold the clients waiting on the loop, recovery.ts reads the
+ * data dir at start.
+ */
 export class RaftServer {
   readonly self: ServerRecord;
-  /** Replaced only by bootstrap(), before the node has any state. */
+  /** Replaced only by bootstrap(), before the node has any state, and by peers.json recovery before start. */
   raw: RawNode;
   readonly kv: KvStore;
   readonly transport: TcpTransport;
   readonly blobs: BlobStore;
-  /** Replaced only by recoverWithPeers(), before the node has started. */
+  /** Replaced only by peers.json recovery, before the node has started. */
   private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
-  private readonly proposals = new Map<number, Waiter<ProposalResult>>();
-  private readonly reads = new Map<number, Waiter<number>>();
-  private readonly readsApplied: { index: number; resolve: () => void }[] = [];
-  private readonly leaderWaiters = new Set<() => void>();
+  private readonly proposals = new PendingProposals();
+  private readonly reads: ReadBarriers;
+  private readonly applier: Applier;
+  private readonly snapshots: Snapshotter;
+  /** Callers of waitForLeader, woken when a soft state names a leader. */
+  private readonly leaderWakeups = new Wakeups();
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
   readonly leadershipListeners = new Set<(leader: boolean) => void>();
-  private readSeq = 0;
   private ticker: NodeJS.Timeout | undefined;
   private pumping = false;
   private again = false;
   private stopped = false;
   private savedHard: HardState;
-  /**
-   * The state store's index is the raft index plus this offset. A restored archive may carry indexes above the
-   * raft log's; the offset moves the store's index past them so X-Consul-Index never goes backwards for
-   * blocking queries. Deterministic: every server computes it from the restore entry alone.
-   */
-  indexOffset = 0;
   /** Wall-clock ms when this follower last heard from a leader (for X-Consul-LastContact). */
   lastLeaderContactMs = 0;
   /** Wall-clock ms when this server last received any raft message from each peer: the leader's liveness signal. */
@@ -122,9 +73,6 @@ export class RaftServer {
   private failure: Error | null = null;
   /** The raft index of the snapshot this server started from (0: none). */
   private readonly startApplied: number;
-  private snapshotting = false;
-  /** WAL compaction to run in the Ready loop (the WAL is not re-entrant). */
-  private pendingCompact = 0;
 
   private constructor(
     o: RaftServerOptions,
@@ -134,7 +82,6 @@ export class RaftServer {
   ) {
     this.o = o;
     this.startApplied = startApplied;
-    this.indexOffset = indexOffset;
     this.self = o.self;
     this.kv = o.kv;
     this.transport = o.transport;
@@ -143,6 +90,26 @@ export class RaftServer {
     this.savedHard = o.stable.hardState;
     this.peers.set(o.self.raftId, o.self);
     this.raw = this.makeRaw(this.startApplied);
+    const server: ServerHandle = {
+      raw: () => this.raw,
+      storage: () => this.storage,
+      stopped: () => this.stopped,
+      kick: () => this.kick(),
+      learnPeer: (r) => this.learnPeer(r),
+      peers: this.peers,
+      indexOffset: () => this.indexOffset,
+    };
+    this.applier = new Applier(o, server, this.proposals, indexOffset);
+    this.snapshots = new Snapshotter(o, server);
+    this.reads = new ReadBarriers(server, o.holdTimeoutMs);
+  }
+
+  /**
+   * The state store's index is the raft index plus this offset: a restored archive may carry indexes above
+   * the raft log's, and the offset keeps X-Consul-Index from going backwards (the Applier keeps it).
+   */
+  get indexOffset(): number {
+    return this.applier.indexOffset;
   }
 
   private makeRaw(applied: number): RawNode {
@@ -161,7 +128,7 @@ export class RaftServer {
   }
 
   /**
-   * Writes the first configuration of a brand-new cluster (DESIGN.md: the lowest node id among the
+   * Writes the first configuration of a brand-new cluster (docs/ARCHITECTURE.md: the lowest node id among the
    * -bootstrap-expect servers does it) as committed conf entries at indexes 1..n, each carrying the server's
    * address, so servers that join later learn every address from the log. Only on a server with no state.
    */
@@ -188,21 +155,7 @@ export class RaftServer {
 
   /** Loads the durable log into the core's in-memory mirror and starts ticking and receiving. */
   static async start(o: RaftServerOptions): Promise<RaftServer> {
-    const storage = new MemoryStorage();
-    const latest = (await listSnapshots(o.blobs))[0];
-    if (latest !== undefined) {
-      await loadSnapshot(o.blobs, o.kv, latest);
-      storage.applySnapshot(toMeta(latest));
-    }
-    const first = Math.max(o.wal.firstIndex(), storage.firstIndex());
-    const last = o.wal.lastIndex();
-    for (let lo = first; lo <= last; ) {
-      const ents = await o.wal.entries(lo, last + 1, 16 * 1024 * 1024);
-      storage.append(ents);
-      lo += ents.length;
-    }
-    const hs = o.stable.hardState;
-    storage.setHardState({ term: hs.term, vote: hs.vote, commit: Math.min(hs.commit, storage.lastIndex()) });
+    const { storage, latest } = await loadDurableState(o);
     const s = new RaftServer(o, storage, latest?.index ?? 0, latest?.indexOffset ?? 0);
     for (const m of latest?.members ?? []) s.learnPeer(m);
     if (o.peersJsonPath !== undefined) await s.recoverIfAsked(o.peersJsonPath);
@@ -215,44 +168,18 @@ export class RaftServer {
     return s;
   }
 
-  /**
-   * Consul's manual recovery (peers.json in raft/): when quorum is lost for good, the operator lists the
-   * surviving servers and restarts them. As hashicorp's RecoverCluster does, every entry in this server's log is
-   * taken as committed and applied, a snapshot with the new membership is written at the last index, and the log
-   * is reset behind it. The file is renamed to peers.info so a later restart does not recover again.
-   */
-  private async recoverIfAsked(path: string): Promise<void> {
-    const text = await readFile(path, "utf8").catch(() => null);
-    if (text === null) return;
-    const peers = parsePeersJson(text, path);
-    const from = this.kv.appliedIndex - this.indexOffset + 1;
-    for (let i = Math.max(from, this.storage.firstIndex()); i <= this.storage.lastIndex(); i++) {
-      await this.apply(this.storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!);
-    }
-    const index = this.storage.lastIndex();
-    const term = this.storage.term(index);
-    const voters = peers.filter((p) => !p.nonVoter).map((p) => p.record.raftId);
-    const learners = peers.filter((p) => p.nonVoter).map((p) => p.record.raftId);
-    const members = peers.map((p) => p.record);
-    const ref = await saveSnapshot(
-      this.o.blobs,
-      this.kv.snapshot(),
-      { index, term, conf: { voters, learners }, indexOffset: this.indexOffset, members },
-      undefined,
-    );
-    if (index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(index, term);
-    const hs = this.o.stable.hardState;
-    const fresh = new MemoryStorage();
-    fresh.applySnapshot(toMeta(ref));
-    fresh.setHardState({ term: hs.term, vote: hs.vote, commit: index });
-    this.storage = fresh;
-    this.raw = this.makeRaw(index);
-    for (const m of members) this.learnPeer(m);
-    await rename(path, path.replace(/peers\.json$/, "peers.info"));
-    this.o.log(
-      "info",
-      `recovered from peers.json: ${members.map((m) => m.name).join(", ")} at index ${index}`,
-    );
+  /** peers.json recovery (recovery.ts), before start: it applies the whole log and starts the core over. */
+  private recoverIfAsked(path: string): Promise<void> {
+    return recoverIfAsked(path, this.o, {
+      storage: () => this.storage,
+      indexOffset: () => this.indexOffset,
+      apply: (e) => this.applier.apply(e),
+      restart: (storage, applied, members) => {
+        this.storage = storage;
+        this.raw = this.makeRaw(applied);
+        for (const m of members) this.learnPeer(m);
+      },
+    });
   }
 
   /** The agent's log, for the server's other parts (session timers). */
@@ -327,24 +254,21 @@ export class RaftServer {
     for (const m of rd.messages) {
       if (early.includes(m)) continue;
       this.o.transport.send(m.to, m);
-      if (m.type === "snap") this.watchSnapshotSend(m.to, m.snapshot?.index ?? 0);
+      if (m.type === "snap") this.snapshots.watchSend(m.to, m.snapshot?.index ?? 0);
     }
     if (rd.softState !== null) this.onSoftState();
-    for (const e of rd.committed) await this.apply(e);
-    for (const rs of rd.readStates) this.readConfirmed(rs.requestId, rs.index);
+    for (const e of rd.committed) await this.applier.apply(e);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.index);
     this.raw.advance(rd);
-    this.releaseAppliedReads();
-    this.maybeSnapshot();
+    this.reads.releaseApplied(this.raw.raft.log.applied);
+    this.snapshots.maybeSnapshot();
   }
 
   private async persist(rd: Ready): Promise<void> {
     const started = performance.now();
-    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot);
-    if (this.pendingCompact > 0) {
-      await this.o.wal.compact(Math.min(this.pendingCompact, this.o.wal.lastIndex()));
-      this.pendingCompact = 0;
-    }
-    for (const e of rd.entries) if (e.kind === "restore") await this.ensureBlob(decodeRestore(e.data).handle);
+    if (rd.snapshot !== null) await this.applier.installSnapshot(rd.snapshot);
+    await this.snapshots.compactIfDue();
+    await this.applier.ensureRestoreData(rd.entries);
     if (rd.entries.length > 0) await this.o.wal.append(rd.entries);
     const hs = rd.hardState;
     const voteChanged = hs !== null && (hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote);
@@ -364,130 +288,11 @@ export class RaftServer {
     }
   }
 
-  // ---- apply ----
-
-  private async apply(e: Entry): Promise<void> {
-    const started = performance.now();
-    let result: ProposalResult = true;
-    if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
-    else if (e.kind === "restore") await this.applyRestore(e);
-    else if (e.data.length > 0) {
-      try {
-        result = this.kv.execute(e.index + this.indexOffset, decodeCommand(e.data));
-      } catch (err) {
-        // A command that decodes but cannot apply is refused by every replica alike (deterministic).
-        if (err instanceof CairnError) result = err;
-        else throw err;
-      }
-    }
-    this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
-    this.o.metrics.appliedIndex.set(e.index);
-    const w = this.proposals.get(e.index);
-    if (w === undefined) return;
-    this.proposals.delete(e.index);
-    clearTimeout(w.timer);
-    if (w.term === e.term) w.resolve(result);
-    else
-      w.reject(new ProposalDroppedError("leadership changed before the write committed; it was not applied"));
-  }
-
-  /** Replaces the whole state with the restored archive's, and moves the index past both logs. */
-  private async applyRestore(e: Entry): Promise<void> {
-    const r = decodeRestore(e.data);
-    await installRestoreBlob(this.o.blobs, this.kv, r.handle);
-    const restoredIndex = Math.max(e.index + this.indexOffset, r.archiveIndex + 1);
-    this.indexOffset = restoredIndex - e.index;
-    this.o.log(
-      "info",
-      `restored snapshot ${r.handle} (archive index ${r.archiveIndex}) at raft index ${e.index}`,
-    );
-  }
-
-  /**
-   * A snapshot from the leader: fetch its archive (data moves beside raft, DESIGN.md), verify and install it in
-   * the state store, then make the log start after it. Everything here happens before the acknowledgement.
-   */
-  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
-    const ref = fromMeta(meta);
-    await this.ensureBlob(ref.handle);
-    await loadSnapshot(this.o.blobs, this.kv, ref);
-    this.indexOffset = ref.indexOffset;
-    for (const m of ref.members ?? []) this.learnPeer(m);
-    await adoptSnapshotRef(this.o.blobs, ref);
-    if (ref.index > this.o.wal.boundary().index) await this.o.wal.resetToSnapshot(ref.index, ref.term);
-    this.storage.applySnapshot(meta);
-    this.o.log("info", `installed snapshot at index ${ref.index} from the leader`);
-  }
-
-  /** Takes a state-store snapshot every snapshotThreshold applied entries, in the background. */
-  private maybeSnapshot(): void {
-    const log = this.raw.raft.log;
-    const index = log.applied;
-    if (this.snapshotting || index - this.storage.snapshot().index < this.o.snapshotThreshold) return;
-    const term = log.term(index);
-    if (term === undefined || index > this.storage.lastIndex()) return;
-    this.snapshotting = true;
-    const conf = this.raw.raft.confState();
-    const members = [...conf.voters, ...conf.learners].flatMap((id) => this.peers.get(id) ?? []);
-    const ref = { index, term, conf, indexOffset: this.indexOffset, members };
-    const pace = snapshotPace(() => this.kv.appliedIndex);
-    saveSnapshot(this.o.blobs, this.kv.snapshot(), ref, this.archiveConfiguration(), pace)
-      .then((saved) => {
-        if (saved.index <= this.storage.snapshot().index) return;
-        this.storage.createSnapshot(saved.index, saved.conf, toMeta(saved).handle, this.o.trailingEntries);
-        this.pendingCompact = Math.max(0, saved.index - this.o.trailingEntries);
-        this.o.log("debug", `snapshot at index ${saved.index}`);
-      })
-      .catch((e: unknown) => this.o.log("error", `snapshot failed: ${errorText(e)}`))
-      .finally(() => {
-        this.snapshotting = false;
-      });
-  }
+  // ---- membership ----
 
   /** The membership as an archive's meta.json carries it (hashicorp's Suffrage: 0 voter, 1 non-voter). */
-  archiveConfiguration(): { Servers: { Suffrage: 0 | 1; ID: string; Address: string }[] } {
-    const r = this.raw.raft;
-    const member = (id: NodeId, suffrage: 0 | 1) => ({
-      Suffrage: suffrage,
-      ID: this.peers.get(id)?.nodeId ?? String(id),
-      Address: this.peers.get(id)?.addr ?? "",
-    });
-    return { Servers: [...r.voters.map((id) => member(id, 0)), ...r.learners.map((id) => member(id, 1))] };
-  }
-
-  /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
-  private watchSnapshotSend(to: NodeId, index: number): void {
-    setTimeout(() => {
-      const pr = this.raw.raft.prs.get(to);
-      if (this.stopped || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;
-      this.raw.reportSnapshot(to, false);
-      this.kick();
-    }, 30_000).unref();
-  }
-
-  /** A restore entry may be persisted (and so acknowledged) only once its data is durable here. */
-  private async ensureBlob(handle: string): Promise<void> {
-    const blobs = this.o.blobs;
-    for (let attempt = 0; !(await blobs.has(handle)); attempt++) {
-      const r = this.raw.raft;
-      const order = [r.leader, ...r.voters, ...r.learners].filter(
-        (id) => id !== NONE && id !== this.self.raftId,
-      );
-      try {
-        await blobs.fetch(handle, [...new Set(order)]);
-      } catch (err) {
-        if (this.stopped || attempt >= 50) throw err;
-        this.o.log("warn", `fetching restore data ${handle}: ${errorText(err)}`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    }
-  }
-
-  private applyConf(cc: ConfChange): void {
-    const record = decodeMemberContext(cc.node, cc.context);
-    if (record !== null && cc.type !== "remove") this.learnPeer(record);
-    this.raw.applyConfChange(cc);
-    this.o.log("info", `membership: ${cc.type} ${record?.name ?? cc.node}`);
+  archiveConfiguration(): ArchiveConfiguration {
+    return this.snapshots.archiveConfiguration();
   }
 
   learnPeer(r: ServerRecord): void {
@@ -502,7 +307,7 @@ export class RaftServer {
     const st = this.raw.raft;
     this.o.metrics.isLeader.set(st.role === "leader" ? 1 : 0);
     this.o.metrics.term.set(st.term);
-    if (st.leader !== NONE) for (const w of [...this.leaderWaiters]) w();
+    if (st.leader !== NONE) this.leaderWakeups.wakeAll();
     if (st.role !== "leader") this.lastLeaderContactMs = Date.now();
     for (const l of this.leadershipListeners) l(st.role === "leader");
     this.o.log(
@@ -524,17 +329,11 @@ export class RaftServer {
     return this.awaitApply(index, "restore", RESTORE_APPLY_MS_MAX);
   }
 
-  /** Resolves with the apply result of the entry just proposed at `index` in this term (apply() settles it). */
+  /** The apply result of the entry just proposed at `index` in this term (the Applier settles it). */
   private awaitApply(index: number, what: string, timeoutMs: number): Promise<ProposalResult> {
     const term = this.raw.raft.term;
     this.kick();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new UnavailableError(`timed out waiting for the ${what} at index ${index} to commit`));
-      }, timeoutMs);
-      this.proposals.set(index, { term, resolve, reject, timer });
-    });
+    return this.proposals.wait(index, term, what, timeoutMs);
   }
 
   proposeConfChange(cc: ConfChange): void {
@@ -542,7 +341,10 @@ export class RaftServer {
     this.kick();
   }
 
-  /** The leader promotes a learner once it holds nearly the whole log (DESIGN.md: join as non-voter first). */
+  /**
+   * The leader promotes a learner once it holds nearly the whole log (docs/ARCHITECTURE.md: join as non-voter
+   * first).
+   */
   private promoteCaughtUpLearners(): void {
     const r = this.raw.raft;
     if (r.pendingConfIndex > r.log.applied) return;
@@ -566,15 +368,7 @@ export class RaftServer {
       if (leader !== NONE) return leader;
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.leaderWaiters.delete(done);
-          resolve();
-        };
-        const t = setTimeout(done, Math.min(left, 100));
-        this.leaderWaiters.add(done);
-      });
+      await this.leaderWakeups.sleep(Math.min(left, 100));
     }
     throw new NotLeaderError(NONE);
   }
@@ -587,44 +381,7 @@ export class RaftServer {
    */
   async readBarrier(lease: boolean): Promise<void> {
     await this.waitForLeader();
-    const id = ++this.readSeq;
-    const index = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(id);
-        reject(new UnavailableError("timed out confirming leadership for a consistent read"));
-      }, this.o.holdTimeoutMs);
-      this.reads.set(id, { term: this.raw.raft.term, resolve, reject, timer });
-      try {
-        this.raw.readIndex(id, lease);
-      } catch (e) {
-        clearTimeout(timer);
-        this.reads.delete(id);
-        reject(e instanceof Error ? e : new Error(String(e)));
-        return;
-      }
-      this.kick();
-    });
-    if (this.raw.raft.log.applied >= index) return;
-    await new Promise<void>((resolve) => this.readsApplied.push({ index, resolve }));
-  }
-
-  private readConfirmed(requestId: number, index: number): void {
-    const w = this.reads.get(requestId);
-    if (w === undefined) return;
-    this.reads.delete(requestId);
-    clearTimeout(w.timer);
-    w.resolve(index);
-  }
-
-  private releaseAppliedReads(): void {
-    const applied = this.raw.raft.log.applied;
-    for (let i = this.readsApplied.length - 1; i >= 0; i--) {
-      const r = this.readsApplied[i]!;
-      if (r.index <= applied) {
-        this.readsApplied.splice(i, 1);
-        r.resolve();
-      }
-    }
+    await this.reads.barrier(lease);
   }
 
   // ---- lifecycle ----
@@ -660,37 +417,12 @@ export class RaftServer {
     clearInterval(this.ticker);
     for (const l of this.leadershipListeners) l(false);
     const gone = new UnavailableError("server is shutting down");
-    for (const w of this.proposals.values()) {
-      clearTimeout(w.timer);
-      w.reject(gone);
-    }
-    for (const w of this.reads.values()) {
-      clearTimeout(w.timer);
-      w.reject(gone);
-    }
-    this.proposals.clear();
-    this.reads.clear();
+    this.proposals.rejectAll(gone);
+    this.reads.rejectAll(gone);
     while (this.pumping) await new Promise((r) => setTimeout(r, 5));
   }
 
   status() {
     return this.raw.status();
   }
-}
-
-interface RestoreRef {
-  readonly handle: string;
-  /** The archive's own index (meta.json Index). */
-  readonly archiveIndex: number;
-}
-
-/** A restore entry carries its blob handle and the archive's index, as JSON: rare, small, readable. */
-function encodeRestoreHandle(r: RestoreRef): string {
-  return JSON.stringify(r);
-}
-
-const restoreRef = object({ handle: str, archiveIndex: int });
-
-function decodeRestore(data: Uint8Array): RestoreRef {
-  return restoreRef(JSON.parse(new TextDecoder().decode(data)), "restore entry");
 }

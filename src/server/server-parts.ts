@@ -1,0 +1,53 @@
+import type { KvStore } from "../fsm/index.js";
+import type { MemoryStorage, NodeId, RawNode } from "../raft/index.js";
+import type { LogStore, StableStore } from "../storage/index.js";
+import type { TcpTransport } from "../transport/index.js";
+import type { Rng } from "../util/rng.js";
+import type { BlobStore } from "./blobs.js";
+import type { ServerRecord } from "./members.js";
+import type { Metrics } from "./metrics.js";
+
+/**
+ * What the raft server and its parts are built with. The parts live in files of their own and import these
+ * types from here rather than from raft-server.ts, so no import goes round in a cycle.
+ */
+export interface RaftServerOptions {
+  readonly self: ServerRecord;
+  readonly wal: LogStore;
+  readonly stable: StableStore;
+  readonly kv: KvStore;
+  readonly transport: TcpTransport;
+  readonly blobs: BlobStore;
+  readonly rng: Rng;
+  readonly metrics: Metrics;
+  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
+  /** Milliseconds per raft tick. */
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Consul's RPC hold timeout: how long a request waits for a leader before failing. */
+  readonly holdTimeoutMs: number;
+  /** Applied entries between two state-store snapshots (Consul's raft_snapshot_threshold). */
+  readonly snapshotThreshold: number;
+  /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
+  readonly trailingEntries: number;
+  /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
+  readonly peersJsonPath?: string;
+}
+
+/**
+ * What a part of the server reads of the server itself. The core and its storage are replaced (by bootstrap,
+ * and by peers.json recovery), so a part reaches them through these calls at each use and never keeps them.
+ */
+export interface ServerHandle {
+  raw(): RawNode;
+  storage(): MemoryStorage;
+  stopped(): boolean;
+  /** Runs the Ready loop soon. */
+  kick(): void;
+  /** Records a member's address (the transport dials it from then on). */
+  learnPeer(r: ServerRecord): void;
+  readonly peers: ReadonlyMap<NodeId, ServerRecord>;
+  /** The state store's index minus the raft index (the applier owns it). */
+  indexOffset(): number;
+}
