@@ -1,6 +1,6 @@
 /**
- * Typed HTTP client for cairn's (and Consul's) HTTP API. The only public entry of src/client, apart from
- * `testing.ts`, the fake agent that tests of this folder and of its users start.
+ * Typed HTTP client for cairn's (and Consul's) HTTP API. The only public entry of src/client. Its tests, and
+ * the CLI's, run against test/support/test-agent.ts: cairn's real HTTP stack over an in-memory server.
  */
 export type {
   CatalogNode,

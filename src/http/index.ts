@@ -15,8 +15,11 @@ export {
   type StreamBody,
 } from "./model.js";
 export {
+  type Answer,
   createHttpServer,
   type HttpServerOptions,
+  type ListenerOptions,
+  requestListener,
   STREAM_BYTES_MAX_DEFAULT,
   toHttpRequest,
 } from "./node-adapter.js";

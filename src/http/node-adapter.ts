@@ -170,8 +170,20 @@ async function writeResponse(
   res.end(body);
 }
 
-/** A node:http server answering Consul's API from `api`. The caller listens (TCP; unix sockets later). */
-export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
+/** What answers one request: the pure `handle` over a ServerApi, or something wrapped around it (a test agent). */
+export type Answer = (request: HttpRequest, incoming: http.IncomingMessage) => Promise<HttpResponse>;
+
+export type ListenerOptions = Pick<
+  HttpServerOptions,
+  "bodyBytesMax" | "streamBytesMax" | "countRequest" | "onBug"
+>;
+
+/**
+ * The adapter as a request listener over any `answer`: reads the request as an HttpRequest, writes the answer,
+ * counts it, and treats a rejection as a bug (a 500, then `onBug`). Exported so that a server this file does not
+ * create (https, or a test agent that records requests and overrides answers) reuses it instead of copying it.
+ */
+export function requestListener(answer: Answer, options: ListenerOptions): http.RequestListener {
   const onBug =
     options.onBug ??
     ((err: unknown) => {
@@ -179,7 +191,7 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
         throw err;
       });
     });
-  const server = http.createServer({ keepAlive: true }, (req, res) => {
+  return (req, res) => {
     const t0 = performance.now();
     const request = toHttpRequest(req, options.bodyBytesMax, options.streamBytesMax);
     const done = (r: HttpResponse): void => {
@@ -188,11 +200,17 @@ export function createHttpServer(api: ServerApi, options: HttpServerOptions): ht
         options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
       });
     };
-    handle(request, api, options.local).then(done, (err: unknown) => {
+    answer(request, req).then(done, (err: unknown) => {
       done({ status: 500, headers: { "Content-Type": TEXT_PLAIN }, body: "internal error" });
       onBug(err);
     });
-  });
+  };
+}
+
+/** A node:http server answering Consul's API from `api`. The caller listens (TCP; unix sockets later). */
+export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
+  const answer: Answer = (request) => handle(request, api, options.local);
+  const server = http.createServer({ keepAlive: true }, requestListener(answer, options));
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
   return server;
 }

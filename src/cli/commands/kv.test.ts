@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fakeConsul, run } from "./harness.js";
+import { cliAgent, run } from "../../../test/support/cli-harness.js";
+import { MemoryServer } from "../../api/memory-server.js";
 
 describe("kv get", () => {
   it("prints the raw value, or Consul's error for a missing key", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.put("foo", "bar");
+    const { agent, env } = await cliAgent(t);
+    await agent.put("foo", "bar");
     assert.deepEqual(await run(["kv", "get", "/foo"], env), {
       code: 0,
       stdout: "bar\n",
@@ -20,25 +21,25 @@ describe("kv get", () => {
   });
 
   it("keeps binary values byte for byte", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     const bin = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x0a]);
-    fake.put("bin", bin);
+    await agent.put("bin", bin);
     const r = await run(["kv", "get", "bin"], env);
     assert.deepEqual(r.stdoutBytes, Buffer.concat([bin, Buffer.from("\n")]));
     assert.equal((await run(["kv", "get", "-base64", "bin"], env)).stdout, `${bin.toString("base64")}\n`);
   });
 
   it("prints -detailed as Consul's tabwriter block", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.put("foo", "bar", 42n);
-    const e = fake.kv.get("foo");
+    const { agent, env } = await cliAgent(t);
+    await agent.put("foo", "bar", 42n);
+    const e = agent.entry("foo");
     const r = await run(["kv", "get", "-detailed", "foo"], env);
     const want = [
-      `CreateIndex      ${e?.createIndex}`,
+      `CreateIndex      ${e?.CreateIndex}`,
       "Flags            42",
       "Key              foo",
       "LockIndex        0",
-      `ModifyIndex      ${e?.modifyIndex}`,
+      `ModifyIndex      ${e?.ModifyIndex}`,
       "Session          -",
       "Value            bar",
     ].join("\n");
@@ -46,8 +47,8 @@ describe("kv get", () => {
   });
 
   it("lists with -recurse and -keys, and separates -detailed entries with a blank line", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    for (const k of ["a/1", "a/b/2", "a/b/3"]) fake.put(k, `v${k}`);
+    const { agent, env } = await cliAgent(t);
+    for (const k of ["a/1", "a/b/2", "a/b/3"]) await agent.put(k, `v${k}`);
     assert.equal(
       (await run(["kv", "get", "-recurse", "a/"], env)).stdout,
       "a/1:va/1\na/b/2:va/b/2\na/b/3:va/b/3\n",
@@ -62,7 +63,7 @@ describe("kv get", () => {
   });
 
   it("reports argument errors, HTTP errors and flag errors as Consul", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     assert.deepEqual(await run(["kv", "get"], env).then((r) => [r.code, r.stderr]), [
       1,
       "Error! Missing KEY argument\n",
@@ -71,7 +72,8 @@ describe("kv get", () => {
       1,
       "Too many arguments (expected 1, got 2)\n",
     ]);
-    fake.override = () => ({ status: 500, body: "No cluster leader" });
+    // What a server without a leader answers a default-consistency read.
+    agent.api.hasLeader = false;
     const r = await run(["kv", "get", "a"], env);
     assert.deepEqual(
       [r.code, r.stderr],
@@ -89,10 +91,12 @@ describe("kv get", () => {
   });
 
   it("sends -stale, -datacenter and -token the way Consul does", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.put("a", "1");
-    await run(["kv", "get", "-stale", "-datacenter=dc2", "-token=tok", "a"], env);
-    const req = fake.requests.at(-1);
+    // A server of dc2, so that the read is answered (cairn serves only its own datacenter).
+    const { agent, env } = await cliAgent(t, { api: new MemoryServer({ datacenter: "dc2" }) });
+    await agent.put("a", "1");
+    const r = await run(["kv", "get", "-stale", "-datacenter=dc2", "-token=tok", "a"], env);
+    assert.deepEqual([r.code, r.stdout], [0, "1\n"]);
+    const req = agent.requests.at(-1);
     assert.equal(req?.rawUrl, "/v1/kv/a?stale=&dc=dc2");
     assert.equal(req?.headers["x-consul-token"], "tok");
   });
@@ -100,7 +104,7 @@ describe("kv get", () => {
 
 describe("kv put", () => {
   it("writes literal, @file and stdin data", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     const dir = mkdtempSync(join(tmpdir(), "cairn-kv-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "f"), "from file");
@@ -115,7 +119,7 @@ describe("kv put", () => {
     await run(["kv", "put", "d", "-x"], env);
     await run(["kv", "put", "e"], env);
     await run(["kv", "put", "-base64", "f", "aGk="], env);
-    const got = ["a", "b", "c", "d", "e", "f"].map((k) => fake.kv.get(k)?.value.toString());
+    const got = ["a", "b", "c", "d", "e", "f"].map((k) => agent.value(k)?.toString());
     assert.deepEqual(got, ["lit", "from file", "from stdin", "-x", "", "hi"]);
     const missing = await run(["kv", "put", "g", "@/nonexistent/x"], env);
     assert.deepEqual(
@@ -125,9 +129,9 @@ describe("kv put", () => {
   });
 
   it("keeps -flags past 2^53 exact through put and get", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     await run(["kv", "put", "-flags=18446744073709551615", "big", "v"], env);
-    assert.equal(fake.kv.get("big")?.flags, 18446744073709551615n);
+    assert.equal(agent.entry("big")?.Flags, 18446744073709551615n);
     assert.match(
       (await run(["kv", "get", "-detailed", "big"], env)).stdout,
       /^Flags {12}18446744073709551615$/m,
@@ -135,8 +139,12 @@ describe("kv put", () => {
   });
 
   it("reports cas, lock and argument failures with Consul's texts", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.put("k", "v");
+    const { agent, env } = await cliAgent(t);
+    await agent.put("k", "v");
+    // k is held by another session, so an acquire with s1 fails as Consul's does (true only for the holder).
+    const s1 = await agent.api.sessionCreate({});
+    const holder = await agent.api.sessionCreate({});
+    await agent.api.kvWrite({ op: "acquire", key: "k", value: null, flags: 0n, session: holder });
     const cases: Array<[string[], number, string, string]> = [
       [
         ["kv", "put", "-cas", "-modify-index=999", "k", "x"],
@@ -157,7 +165,7 @@ describe("kv put", () => {
         "",
         "Error! Missing -session (required with -acquire and -release)\n",
       ],
-      [["kv", "put", "-acquire", "-session=s1", "k"], 1, "", "Error! Did not acquire lock\n"],
+      [["kv", "put", "-acquire", `-session=${s1}`, "k"], 1, "", "Error! Did not acquire lock\n"],
       [["kv", "put"], 1, "", "Error! Missing KEY argument\n"],
       [["kv", "put", "a", "b", "c"], 1, "", "Error! Too many arguments (expected 1 or 2, got 3)\n"],
       [["kv", "put", "-flags=-1", "k"], 1, "", 'invalid value "-1" for flag -flags: parse error\n'],
@@ -168,10 +176,6 @@ describe("kv put", () => {
         "Error! Cannot base 64 decode data: illegal base64 data at input byte 0\n",
       ],
     ];
-    fake.override = (r) =>
-      r.query.has("acquire")
-        ? { status: 200, body: "false", headers: { "content-type": "application/json" } }
-        : undefined;
     for (const [argv, code, stdout, stderr] of cases) {
       const r = await run(argv, env);
       assert.deepEqual(
@@ -180,18 +184,18 @@ describe("kv put", () => {
         argv.join(" "),
       );
     }
-    fake.override = undefined;
-    fake.sessions.add("s1");
+    await agent.api.kvWrite({ op: "release", key: "k", value: null, flags: 0n, session: holder });
     assert.equal(
-      (await run(["kv", "put", "-acquire", "-session=s1", "k", "v"], env)).stdout,
+      (await run(["kv", "put", "-acquire", `-session=${s1}`, "k", "v"], env)).stdout,
       "Success! Lock acquired on: k\n",
     );
+    assert.equal(agent.entry("k")?.Session, s1);
     assert.equal(
-      (await run(["kv", "put", "-release", "-session=s1", "k", "v"], env)).stdout,
+      (await run(["kv", "put", "-release", `-session=${s1}`, "k", "v"], env)).stdout,
       "Success! Lock released on: k\n",
     );
     assert.equal(
-      (await run(["kv", "put", "-release", "-session=s1", "k", "v"], env)).stderr,
+      (await run(["kv", "put", "-release", `-session=${s1}`, "k", "v"], env)).stderr,
       "Error! Did not release lock\n",
     );
   });
@@ -199,16 +203,16 @@ describe("kv put", () => {
 
 describe("kv delete", () => {
   it("deletes a key, a prefix, and checks cas", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    for (const k of ["a", "p/1", "p/2"]) fake.put(k, "v");
+    const { agent, env } = await cliAgent(t);
+    for (const k of ["a", "p/1", "p/2"]) await agent.put(k, "v");
     assert.equal((await run(["kv", "delete", "a"], env)).stdout, "Success! Deleted key: a\n");
     assert.equal(
       (await run(["kv", "delete", "-recurse", "p/"], env)).stdout,
       "Success! Deleted keys with prefix: p/\n",
     );
-    assert.equal(fake.kv.size, 0);
-    fake.put("c", "v");
-    const idx = fake.kv.get("c")?.modifyIndex ?? 0n;
+    assert.deepEqual(agent.api.store.list("").entries, []);
+    await agent.put("c", "v");
+    const idx = agent.entry("c")?.ModifyIndex ?? 0;
     assert.equal(
       (await run(["kv", "delete", "-cas", "-modify-index=1", "c"], env)).stderr,
       "Error! Did not delete key c: CAS failed\n",
@@ -220,7 +224,7 @@ describe("kv delete", () => {
   });
 
   it("refuses contradictory arguments before sending anything", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     const cases: Array<[string[], string]> = [
       [["kv", "delete"], "Error! Missing KEY argument\n"],
       [
@@ -237,12 +241,12 @@ describe("kv delete", () => {
       const r = await run(argv, env);
       assert.deepEqual([r.code, r.stderr], [1, stderr], argv.join(" "));
     }
-    assert.equal(fake.requests.length, 0);
+    assert.equal(agent.requests.length, 0);
   });
 
   it("prints Consul's connection error when no agent answers", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    await fake.close();
+    const { agent, env } = await cliAgent(t);
+    await agent.close();
     const r = await run(["kv", "delete", "k"], env);
     assert.equal(r.code, 1);
     assert.match(

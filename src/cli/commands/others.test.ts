@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { cliAgent, run } from "../../../test/support/cli-harness.js";
+import type { MemberInfo, RaftServerInfo } from "../../api/types.js";
 import { VERSION } from "../../util/version.js";
-import { fakeConsul, run } from "./harness.js";
 import { formatExport, goPathClean, importKey } from "./kv-impexp.js";
 
 describe("kv export / import", () => {
   it("round-trips keys, binary values and flags past 2^53", async (t) => {
-    const src = await fakeConsul(t);
-    src.fake.put("app/a", "1");
-    src.fake.put("app/b<&>", Buffer.from([0, 255, 10]), 18446744073709551615n);
-    src.fake.put("app//odd", "");
-    src.fake.put("other", "x");
+    const src = await cliAgent(t);
+    await src.agent.put("app/a", "1");
+    await src.agent.put("app/b<&>", Buffer.from([0, 255, 10]), 18446744073709551615n);
+    await src.agent.put("app//odd", "");
+    await src.agent.put("other", "x");
     const exp = await run(["kv", "export", "app/"], src.env);
     assert.equal(exp.code, 0);
     assert.match(
@@ -20,20 +21,20 @@ describe("kv export / import", () => {
     );
     assert.ok(exp.stdout.includes('"key": "app/b\\u003c\\u0026\\u003e"'));
     assert.ok(exp.stdout.includes('"flags": 18446744073709551615'));
-    const dst = await fakeConsul(t);
+    const dst = await cliAgent(t);
     const imp = await run(["kv", "import", "-"], dst.env, exp.stdout);
     assert.equal(imp.code, 0);
     assert.equal(imp.stdout, "Imported: app//odd\nImported: app/a\nImported: app/b<&>\n");
     for (const k of ["app/a", "app/b<&>", "app//odd"]) {
-      const a = src.fake.kv.get(k);
-      const b = dst.fake.kv.get(k);
-      assert.deepEqual([b?.value, b?.flags], [a?.value, a?.flags], k);
+      const a = src.agent.entry(k);
+      const b = dst.agent.entry(k);
+      assert.deepEqual([b?.Value, b?.Flags], [a?.Value, a?.Flags], k);
     }
-    assert.equal(dst.fake.kv.has("other"), false);
+    assert.equal(dst.agent.entry("other"), null);
   });
 
   it("prints [] for an empty tree and applies -prefix as Go's path.Join", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     assert.equal((await run(["kv", "export", "none"], env)).stdout, "[]\n");
     const data = JSON.stringify([
       { key: "x/", flags: 3, value: "" },
@@ -41,12 +42,12 @@ describe("kv export / import", () => {
     ]);
     const r = await run(["kv", "import", "-prefix=pre//", data], env);
     assert.equal(r.stdout, "Imported: pre/x/\nImported: pre/y\n");
-    assert.equal(fake.kv.get("pre/x/")?.flags, 3n);
-    assert.equal(fake.kv.get("pre/y")?.value.toString(), "y");
+    assert.equal(agent.entry("pre/x/")?.Flags, 3n);
+    assert.equal(agent.value("pre/y")?.toString(), "y");
   });
 
   it("reports import errors as Consul", async (t) => {
-    const { env } = await fakeConsul(t);
+    const { env } = await cliAgent(t);
     const cases: Array<[string[], string]> = [
       [["kv", "import"], "Error! Missing DATA argument\n"],
       [["kv", "import", ""], "Error! Empty DATA argument\n"],
@@ -81,43 +82,41 @@ describe("kv export / import", () => {
   });
 });
 
-const raftConf = {
-  Servers: [
-    {
-      ID: "id-1",
-      Node: "alpha",
-      Address: "127.0.0.1:8300",
-      Leader: true,
-      Voter: true,
-      ProtocolVersion: "3",
-      LastIndex: 108,
-    },
-    {
-      ID: "id-2",
-      Node: "b",
-      Address: "127.0.0.2:8300",
-      Leader: false,
-      Voter: true,
-      ProtocolVersion: "3",
-      LastIndex: 107,
-    },
-    {
-      ID: "id-3",
-      Node: "c",
-      Address: "127.0.0.3:8300",
-      Leader: false,
-      Voter: false,
-      ProtocolVersion: "",
-      LastIndex: 100,
-    },
-  ],
-  Index: 5,
-};
+/** The raft configuration the server reports (MemoryServer's fixture field behind the real endpoint). */
+const raftServers: RaftServerInfo[] = [
+  {
+    id: "id-1",
+    node: "alpha",
+    address: "127.0.0.1:8300",
+    leader: true,
+    voter: true,
+    protocolVersion: "3",
+    lastIndex: 108,
+  },
+  {
+    id: "id-2",
+    node: "b",
+    address: "127.0.0.2:8300",
+    leader: false,
+    voter: true,
+    protocolVersion: "3",
+    lastIndex: 107,
+  },
+  {
+    id: "id-3",
+    node: "c",
+    address: "127.0.0.3:8300",
+    leader: false,
+    voter: false,
+    protocolVersion: "",
+    lastIndex: 100,
+  },
+];
 
 describe("operator raft", () => {
   it("list-peers prints Consul's columnized table", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.raftConfiguration = raftConf;
+    const { agent, env } = await cliAgent(t);
+    agent.api.raftServers = raftServers;
     const r = await run(["operator", "raft", "list-peers", "-stale"], env);
     const want = [
       "Node   ID    Address         State     Voter  RaftProtocol  Commit Index  Trails Leader By",
@@ -126,15 +125,16 @@ describe("operator raft", () => {
       "c      id-3  127.0.0.3:8300  follower  false  <=1           100           8 commits",
     ].join("\n");
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${want}\n`, ""]);
-    assert.equal(fake.requests.at(-1)?.rawUrl, "/v1/operator/raft/configuration?stale=");
+    assert.equal(agent.requests.at(-1)?.rawUrl, "/v1/operator/raft/configuration?stale=");
   });
 
   it("list-peers -stale without a leader prints - for every lag, never a wrapped uint64", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.raftConfiguration = {
-      Servers: raftConf.Servers.map((s, i) => ({ ...s, Leader: false, LastIndex: [9, 7, 0][i] })),
-      Index: 5,
-    };
+    const { agent, env } = await cliAgent(t);
+    agent.api.raftServers = raftServers.map((s, i) => ({
+      ...s,
+      leader: false,
+      lastIndex: [9, 7, 0][i] ?? 0,
+    }));
     const r = await run(["operator", "raft", "list-peers", "-stale"], env);
     const want = [
       "Node   ID    Address         State     Voter  RaftProtocol  Commit Index  Trails Leader By",
@@ -146,11 +146,8 @@ describe("operator raft", () => {
   });
 
   it("list-peers: a follower ahead of the leader's last index trails it by 0 commits", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.raftConfiguration = {
-      Servers: raftConf.Servers.map((s, i) => ({ ...s, LastIndex: [108, 110, 108][i] })),
-      Index: 5,
-    };
+    const { agent, env } = await cliAgent(t);
+    agent.api.raftServers = raftServers.map((s, i) => ({ ...s, lastIndex: [108, 110, 108][i] ?? 0 }));
     const r = await run(["operator", "raft", "list-peers"], env);
     const want = [
       "Node   ID    Address         State     Voter  RaftProtocol  Commit Index  Trails Leader By",
@@ -162,8 +159,9 @@ describe("operator raft", () => {
   });
 
   it("list-peers reports a failed call", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.override = () => ({ status: 500, body: "No cluster leader" });
+    const { agent, env } = await cliAgent(t);
+    // What a server without a leader answers a read that is not -stale.
+    agent.api.hasLeader = false;
     const r = await run(["operator", "raft", "list-peers"], env);
     assert.deepEqual(
       [r.code, r.stderr],
@@ -175,16 +173,17 @@ describe("operator raft", () => {
   });
 
   it("remove-peer and transfer-leader", async (t) => {
-    const { fake, env } = await fakeConsul(t);
+    const { agent, env } = await cliAgent(t);
     assert.equal(
       (await run(["operator", "raft", "remove-peer", "-address=127.0.0.9:8300"], env)).stdout,
       'Removed peer with address "127.0.0.9:8300"\n',
     );
-    assert.equal(fake.requests.at(-1)?.rawUrl, "/v1/operator/raft/peer?address=127.0.0.9%3A8300");
+    assert.equal(agent.requests.at(-1)?.rawUrl, "/v1/operator/raft/peer?address=127.0.0.9%3A8300");
     assert.equal(
       (await run(["operator", "raft", "remove-peer", "-id=x"], env)).stdout,
       'Removed peer with id "x"\n',
     );
+    assert.deepEqual(agent.api.removedPeers, [{ address: "127.0.0.9:8300" }, { id: "x" }]);
     assert.equal(
       (await run(["operator", "raft", "remove-peer"], env)).stderr,
       "Error removing peer: an address or id is required for the peer to remove\n",
@@ -197,27 +196,28 @@ describe("operator raft", () => {
       await run(["operator", "raft", "transfer-leader", "-id=id-2"], env).then((r) => [r.code, r.stdout]),
       [0, "Success\n"],
     );
-    assert.equal(fake.requests.at(-1)?.rawUrl, "/v1/operator/raft/transfer-leader?id=id-2");
-    fake.transferSuccess = false;
+    assert.equal(agent.requests.at(-1)?.rawUrl, "/v1/operator/raft/transfer-leader?id=id-2");
+    agent.api.transferResult = false;
     assert.deepEqual(
       await run(["operator", "raft", "transfer-leader"], env).then((r) => [r.code, r.stderr]),
       [1, "Error transfering leadership: Failed to transfer leadership\n"],
     );
+    assert.deepEqual(agent.api.transfers, ["id-2", null]);
   });
 });
 
-const member = (name: string, addr: string, role: string, status: number) => ({
-  Name: name,
-  Addr: addr,
-  Port: 8301,
-  Tags: { role, dc: "dc1", build: "1.0.0:abc", vsn: "2" },
-  Status: status,
+const member = (name: string, addr: string, role: string, status: MemberInfo["status"]): MemberInfo => ({
+  name,
+  addr,
+  port: 8301,
+  tags: { role, dc: "dc1", build: "1.0.0:abc", vsn: "2" },
+  status,
 });
 
 describe("members", () => {
   it("prints servers first, sorted, columnized", async (t) => {
-    const { fake, env } = await fakeConsul(t);
-    fake.members = [
+    const { agent, env } = await cliAgent(t);
+    agent.api.memberList = [
       member("zclient", "10.0.0.9", "node", 1),
       member("s2", "10.0.0.2", "consul", 4),
       member("s1", "::1", "consul", 1),

@@ -4,11 +4,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { run } from "../../../test/support/cli-harness.js";
 import { MemoryServer } from "../../api/memory-server.js";
 import { createHttpServer } from "../../http/index.js";
 import { LocalState } from "../../local/state.js";
 import { ManualTimers } from "../../local/timers.js";
-import { run } from "./harness.js";
 
 /** The real HTTP API with an agent's local state, on a free port; closed when the test ends. */
 async function agent(t: TestContext) {
