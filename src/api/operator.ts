@@ -6,7 +6,7 @@
 import { NONE } from "../raft/index.js";
 import type { RaftServer } from "../server/raft-server.js";
 import { call, serve } from "../server/rpc.js";
-import { type RaftConfigurationAnswer, RPC } from "../server/rpc-methods.js";
+import { type RaftConfigurationAnswer, RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { InvalidWriteError } from "../server/write-answer.js";
 import { UnavailableError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
@@ -16,8 +16,6 @@ import type { AgentInfo, MemberInfo, RaftServerInfo, ServerHealth } from "./type
 const MAX_TRAILING_LOGS = 250;
 /** How long a leaving server waits to see itself out of the configuration. */
 const LEAVE_WAIT_MS = 10_000;
-/** Bound on a forwarded operator call. */
-const FORWARD_TIMEOUT_MS = 7000;
 
 export interface OperatorOptions {
   readonly raft: RaftServer;
@@ -58,7 +56,7 @@ export class OperatorEndpoints {
     if (!stale && r.role !== "leader") {
       const leader = await this.raft.waitForLeader();
       if (leader !== this.raft.self.raftId) {
-        return await call(this.raft.transport, leader, RPC.raftConfiguration, null, FORWARD_TIMEOUT_MS);
+        return await call(this.raft.transport, leader, RPC.raftConfiguration, null, RPC_HOLD_TIMEOUT_MS);
       }
     }
     const st = this.raft.status();
@@ -193,7 +191,7 @@ export class OperatorEndpoints {
     const r = this.raft.raw.raft;
     if (r.voters.length + r.learners.length > 1) {
       if (leader === self) this.raft.proposeConfChange({ type: "remove", node: self });
-      else await call(this.raft.transport, leader, RPC.remove, { raftId: self }, FORWARD_TIMEOUT_MS);
+      else await call(this.raft.transport, leader, RPC.remove, { raftId: self }, RPC_HOLD_TIMEOUT_MS);
       const deadline = Date.now() + LEAVE_WAIT_MS;
       const member = () =>
         this.raft.raw.raft.voters.includes(self) || this.raft.raw.raft.learners.includes(self);

@@ -16,7 +16,7 @@ import { NONE } from "../raft/index.js";
 import type { Metrics } from "../server/metrics.js";
 import type { RaftServer } from "../server/raft-server.js";
 import { call, serve } from "../server/rpc.js";
-import { RPC } from "../server/rpc-methods.js";
+import { RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { failureAnswer, toWire, unwrap, type WriteAnswer } from "../server/write-answer.js";
 import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
@@ -31,8 +31,6 @@ import { SnapshotEndpoints } from "./snapshot-endpoints.js";
 import { StoreEndpoints } from "./store-endpoints.js";
 import type { Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
 
-/** Bound on a write forwarded to the leader: past it the outcome is unknown and the client gets a 500. */
-const FORWARD_WRITE_TIMEOUT_MS = 7000;
 /** A new leader registers the servers in the catalog before a checked session create, waiting at most this. */
 const RECONCILE_WAIT_MS = 5000;
 
@@ -150,7 +148,7 @@ export class ServerService implements ServerApi {
     const leader = await this.raft.waitForLeader();
     if (leader === this.raft.self.raftId) return unwrap(await this.writeHere(body));
     try {
-      return unwrap(await call(this.raft.transport, leader, RPC.write, body, FORWARD_WRITE_TIMEOUT_MS));
+      return unwrap(await call(this.raft.transport, leader, RPC.write, body, RPC_HOLD_TIMEOUT_MS));
     } catch (e) {
       if (e instanceof RemoteError) throw new UnavailableError(e.remoteMessage);
       // The leader went away with the request sent or not: its outcome is unknown, so it is not retried (a cas

@@ -10,7 +10,7 @@ import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
 import { call, serve } from "./rpc.js";
-import { RPC } from "./rpc-methods.js";
+import { RPC, RPC_HOLD_TIMEOUT_MS } from "./rpc-methods.js";
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string) => void;
 
@@ -86,7 +86,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       tickMs: o.tickMs,
       electionTicks: o.electionTicks,
       heartbeatTicks: o.heartbeatTicks,
-      holdTimeoutMs: 7000,
+      holdTimeoutMs: RPC_HOLD_TIMEOUT_MS,
       snapshotThreshold: o.snapshotThreshold,
       peersJsonPath: join(dd.raftDir, "peers.json"),
       trailingEntries: o.trailingEntries,

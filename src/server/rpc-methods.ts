@@ -7,6 +7,12 @@ import { serverRecord } from "./members.js";
 import { arrayOf, bool, empty, int, json, object, type RpcMethod, rawBytes, str } from "./rpc.js";
 import { type WriteAnswer, writeAnswer } from "./write-answer.js";
 
+/**
+ * Consul's RPC hold timeout (7 s): how long a request waits for a leader, and a call forwarded to the leader
+ * for its answer. Past it the client gets a 500 and the outcome of a write is unknown.
+ */
+export const RPC_HOLD_TIMEOUT_MS = 7000;
+
 /** A server in the raft configuration, as `operator raft list-peers` shows it. */
 export interface RaftServerInfo {
   /** The node id (UUID). */
