@@ -89,8 +89,8 @@ export type CommandResult =
   | CatalogError;
 
 /**
- * The store's live tables: what a command writes. KvStore owns them and reads them; a restore or a rolled-back
- * txn replaces them, so holders keep this object and read its fields, never a field's value.
+ * The store's live tables: what a command writes. KvStore owns them and reads them; a restore or a
+ * rolled-back txn replaces tables, so holders keep this object and read its fields, not a field's value.
  */
 export interface LiveTables {
   kv: OrderedMap<KvEntry>;
