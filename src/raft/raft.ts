@@ -29,6 +29,9 @@ export type MessageFields = Partial<Omit<Message, "from">> & Pick<Message, "type
  * The Raft protocol as a pure state machine (etcd-io/raft style). Inputs: tick(), step(message), propose*(),
  * readIndex(); outputs are collected in `msgs`, `readStates` and the log, and handed out by RawNode's Ready.
  * No I/O, no timers, no clock: time is ticks, randomness comes from the injected Rng.
+ * It stays one file past the ~600-line rule, as etcd-io/raft's raft.go does: the protocol's rules (terms,
+ * elections, replication, commit) read together, and its parts, the log (log.ts), progress (progress.ts),
+ * read-only reads (read-only.ts) and configuration changes (confchange.ts), are already in their own files.
  */
 export class Raft {
   readonly id: NodeId;
