@@ -23,7 +23,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   http: ["util", "fsm", "snapshot", "api", "local"],
   agent: ["util", "server", "api", "local", "http"],
   client: ["util"],
-  cli: ["util", "client", "snapshot"],
+  cli: ["util", "client", "snapshot", "snapshot-agent"],
+  "snapshot-agent": ["util", "client", "snapshot"],
   sim: ["util", "raft", "fsm", "snapshot", "storage"],
 };
 
