@@ -7,11 +7,11 @@
  */
 import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
-import type { IncomingMessage } from "node:http";
 import { extname } from "node:path";
-import { PassThrough, type Readable, Transform, Writable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
-import { SnapshotError, verifyArchive } from "../../snapshot/index.js";
+import { verifyArchive } from "../../snapshot/index.js";
+import { saveVerified, verifyText } from "../../snapshot-agent/save.js";
 import { flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
 import {
@@ -30,89 +30,14 @@ import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
 
 const CONNECT = "Error connecting to Consul agent";
-/** The server's size estimate of the archive (src/http/snapshot.ts SNAPSHOT_SIZE_HEADER), lower-cased. */
-const SIZE_HEADER = "x-cairn-snapshot-size";
 /** The restore's wait for the servers' answer: above their own 15-minute bound on installing it. */
 const RESTORE_IDLE_MS_MAX = 16 * 60_000;
-/** How far the verifier may lag behind the file write before the download waits for it. */
-const TEE_BYTES = 4 * 1024 * 1024;
 
 /** Consul's argument check of every snapshot command: exactly one FILE. */
 export function oneFile(args: readonly string[], io: CommandIO): string | null {
   if (args.length === 0) err(io, "Missing FILE argument");
   else if (args.length > 1) err(io, `Too many arguments (expected 1, got ${args.length})`);
   return args.length === 1 ? (args[0] as string) : null;
-}
-
-/**
- * Writes into an open file handle, counting bytes, and hands each chunk, once written, to `tee` (the
- * verifier); fsyncs before it reports finished. Remembers its own failure (disk full), since a failing source
- * also errors the sink and the two must read differently.
- */
-class FileSink extends Writable {
-  diskError: Error | null = null;
-  bytes = 0;
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly onBytes: (n: number) => void,
-    private readonly tee: PassThrough,
-  ) {
-    super();
-  }
-  private failed(done: (e?: Error | null) => void): (e: Error) => void {
-    return (e) => {
-      this.diskError = e;
-      done(e);
-    };
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
-    this.writeAll([chunk], done);
-  }
-  /** Chunks that queued up while a write was running go out in one writev (one syscall, one hop). */
-  override _writev(
-    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
-    done: (e?: Error | null) => void,
-  ): void {
-    this.writeAll(
-      chunks.map((c) => c.chunk),
-      done,
-    );
-  }
-  private writeAll(chunks: Buffer[], done: (e?: Error | null) => void): void {
-    const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    writeFully(this.fh, joined).then(async () => {
-      this.bytes += joined.length;
-      this.onBytes(joined.length);
-      await feed(this.tee, joined);
-      done();
-    }, this.failed(done));
-  }
-  override _final(done: (e?: Error | null) => void): void {
-    this.fh.sync().then(() => {
-      this.tee.end();
-      done();
-    }, this.failed(done));
-  }
-}
-
-/** Writes all of `b`: one write() may write fewer bytes than asked. */
-async function writeFully(fh: FileHandle, b: Buffer): Promise<void> {
-  for (let at = 0; at < b.length; ) at += (await fh.write(b, at, b.length - at)).bytesWritten;
-}
-
-/** Writes to the verifier, waiting while it is behind; once it has stopped (failed), chunks go nowhere. */
-async function feed(tee: PassThrough, chunk: Buffer): Promise<void> {
-  if (tee.destroyed || tee.writableEnded) return;
-  if (tee.write(chunk)) return;
-  await new Promise<void>((resolve) => {
-    const go = () => {
-      tee.off("drain", go);
-      tee.off("close", go);
-      resolve();
-    };
-    tee.on("drain", go);
-    tee.on("close", go);
-  });
 }
 
 const saveFlags = {
@@ -173,72 +98,6 @@ async function appendFilename(c: ConsulClient, file: string, wanted: readonly st
   return name + ext;
 }
 
-/**
- * Streams the archive into `path` (created 0600, never an existing file) and verifies it on the way: every
- * chunk, once written to the file, also goes through the full archive verification (gzip, tar, hashes,
- * trailing bytes, meta, every record decoded), so the file is read neither twice nor back. Consul verifies
- * by reading the file afterwards; the bytes checked here are the very bytes written, and the file's size is
- * checked against them once it is synced. Failures come back as the line Consul prints: before the response
- * ("Error saving snapshot"), while the body arrives ("Error writing unverified snapshot file", where Go's
- * io.Copy reports a cut connection as `unexpected EOF`), or from the verification ("Error verifying ...").
- */
-async function download(
-  c: ConsulClient,
-  path: string,
-  stale: boolean,
-  meter: Progress,
-): Promise<{ index: bigint } | { error: string }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "wx", 0o600);
-  } catch (e) {
-    return { error: `Error writing unverified snapshot file: ${goFileError(path, e)}` };
-  }
-  let receiving = false;
-  const tee = new PassThrough({ highWaterMark: TEE_BYTES });
-  const verified = verifyArchive(tee).then(
-    () => null,
-    (e: unknown) => {
-      tee.destroy(); // the sink stops feeding a verifier that has given up
-      return verifyText(e);
-    },
-  );
-  const sink = new FileSink(fh, (n) => meter.add(n), tee);
-  sink.once("pipe", (src: Readable) => {
-    receiving = true;
-    // The server's size estimate (cairn only) gives the bar a total and an ETA.
-    const estimate = Number((src as Partial<IncomingMessage>).headers?.[SIZE_HEADER]);
-    if (Number.isSafeInteger(estimate) && estimate > 0) meter.setTotal(estimate);
-  });
-  let index: bigint;
-  try {
-    index = (await c.snapshotSave(sink, { stale })).index;
-  } catch (e) {
-    tee.destroy(); // ends a verification still waiting for bytes
-    await verified;
-    if (sink.diskError !== null) {
-      return { error: `Error writing unverified snapshot file: ${errorText(sink.diskError)}` };
-    }
-    if (!receiving) return { error: `Error saving snapshot: ${errorText(e)}` };
-    // The response started and the connection ended before the body did: Go's io.Copy says this.
-    return { error: "Error writing unverified snapshot file: unexpected EOF" };
-  } finally {
-    await fh.close();
-  }
-  const bad = await verified;
-  if (bad !== null) return { error: bad };
-  const onDisk = (await stat(path)).size;
-  if (onDisk !== sink.bytes) {
-    return { error: `Error verifying snapshot file: ${onDisk} bytes on disk, ${sink.bytes} received` };
-  }
-  return { index };
-}
-
-function verifyText(e: unknown): string {
-  if (e instanceof SnapshotError) return `Error verifying snapshot file: ${e.message}`;
-  return `Error verifying snapshot file: ${errorText(e)}`;
-}
-
 /** Consul's verify step, with its messages; null when the file is a complete archive. */
 async function verifyFile(path: string, openPrefix: string, stderr: Writer): Promise<string | null> {
   let fh: FileHandle;
@@ -269,7 +128,11 @@ async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boole
   await rm(unverified, { force: true });
   const meter = progress(io.stderr, "Saving snapshot");
   try {
-    const got = await download(c, unverified, stale, meter);
+    const got = await saveVerified(c, unverified, {
+      stale,
+      onBytes: (n) => meter.add(n),
+      onSizeEstimate: (n) => meter.setTotal(n),
+    });
     meter.done();
     if ("error" in got) {
       err(io, got.error);
