@@ -6,8 +6,8 @@ import { createHttpServer } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
 import { errorText } from "../util/errors.js";
+import { makeLogger } from "../util/logger.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
-import { makeLogger } from "./logger.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -29,7 +29,12 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
-  const logger = makeLogger(cfg);
+  const logger = makeLogger({
+    level: cfg.logLevel,
+    json: cfg.logJson,
+    component: "agent",
+    base: { node: cfg.nodeName },
+  });
   for (const w of cfg.warnings) logger.warn(w);
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   let server: RunningServer;

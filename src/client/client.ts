@@ -393,6 +393,26 @@ export class ConsulClient {
     return v;
   }
 
+  /** Sets a TTL check's status and output (PUT /v1/agent/check/update/<id>), as Go's api.UpdateTTL. */
+  async agentCheckUpdate(id: string, status: "passing" | "warning" | "critical", output = ""): Promise<void> {
+    const body = new TextEncoder().encode(JSON.stringify({ Status: status, Output: output }));
+    await this.send("PUT", `/v1/agent/check/update/${encodeURIComponent(id)}`, [], {
+      body,
+      contentType: "application/json",
+    });
+  }
+
+  /** Registers a check on the agent (PUT /v1/agent/check/register), in Consul's JSON (Name, CheckID, TTL, ...). */
+  async agentCheckRegister(check: { [key: string]: Json }): Promise<void> {
+    const body = new TextEncoder().encode(JSON.stringify(check));
+    await this.send("PUT", "/v1/agent/check/register", [], { body, contentType: "application/json" });
+  }
+
+  /** Removes a check from the agent (PUT /v1/agent/check/deregister/<id>). */
+  async agentCheckDeregister(id: string): Promise<void> {
+    await this.send("PUT", `/v1/agent/check/deregister/${encodeURIComponent(id)}`, []);
+  }
+
   // --- catalog and health ------------------------------------------------------------------------------
 
   async catalogDatacenters(): Promise<string[]> {

@@ -35,6 +35,13 @@ export interface LockOptions {
   readonly key: string;
   readonly sessionName: string;
   readonly sessionTtl?: string;
+  /** The session's lock-delay (a Go duration); the server's default (15s) when unset. */
+  readonly lockDelay?: string;
+  /**
+   * Acquire with the key's current value instead of an empty one, so what the previous holder wrote with
+   * setValue (the snapshot agent's last completed tick) carries over to the next holder.
+   */
+  readonly keepValue?: boolean;
   /** 500s tolerated while watching the held lock before declaring it lost. */
   readonly monitorRetries: number;
   /** When set, one attempt that gives up after this long (`consul lock -timeout`). */
@@ -82,7 +89,11 @@ export class Lock {
     if (this.held) throw new Error("Lock already held");
     const ttl = this.opts.sessionTtl ?? LOCK_SESSION_TTL_DEFAULT;
     try {
-      this.session = await this.client.sessionCreate({ name: this.opts.sessionName, ttl });
+      this.session = await this.client.sessionCreate({
+        name: this.opts.sessionName,
+        ttl,
+        ...(this.opts.lockDelay === undefined ? {} : { lockDelay: this.opts.lockDelay }),
+      });
     } catch (e) {
       throw new Error(`failed to create session: ${(e as Error).message}`, { cause: e });
     }
@@ -109,9 +120,8 @@ export class Lock {
         if (pair !== null && pair.session !== "") continue;
         let locked: boolean;
         try {
-          locked = await this.client.kvPut(this.opts.key, new Uint8Array(0), LOCK_FLAG_VALUE, {
-            acquire: this.session,
-          });
+          const value = this.opts.keepValue === true && pair !== null ? pair.value : new Uint8Array(0);
+          locked = await this.client.kvPut(this.opts.key, value, LOCK_FLAG_VALUE, { acquire: this.session });
         } catch (e) {
           throw new Error(`failed to acquire lock: ${(e as Error).message}`, { cause: e });
         }
@@ -125,6 +135,15 @@ export class Lock {
       if (!this.held) await this.endSession();
     }
     return null;
+  }
+
+  /**
+   * Writes `value` into the held lock's key, keeping the lock (an acquire by the holder updates the value, as
+   * Consul's KV does). False when the lock is no longer ours.
+   */
+  async setValue(value: Uint8Array): Promise<boolean> {
+    if (!this.held) return false;
+    return this.client.kvPut(this.opts.key, value, LOCK_FLAG_VALUE, { acquire: this.session });
   }
 
   /** Releases the lock (the key stays, without a holder) and ends the session. */
