@@ -21,13 +21,17 @@ export type SnapshotErrorCode =
   | "snapshot_usage" // bad options to inspect (unknown format, negative kvdepth)
   | "snapshot_msgpack"; // msgpack bytes that do not decode
 
-export class SnapshotError extends CairnError {
-  override name = "SnapshotError";
-  readonly code: SnapshotErrorCode;
-  constructor(code: SnapshotErrorCode, message: string, options?: ErrorOptions) {
+/** An operating error whose code is one of a closed set: the archive's codes, the envelope's. */
+abstract class CodedError<Code extends string> extends CairnError {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
+}
+
+export class SnapshotError extends CodedError<SnapshotErrorCode> {
+  override name = "SnapshotError";
 }
 
 /** The gzip or tar container is broken, or holds entries Consul would refuse. */
@@ -77,4 +81,19 @@ export class SnapshotLimitError extends SnapshotError {
   constructor(message: string) {
     super("snapshot_limit", message);
   }
+}
+
+export type EnvelopeErrorCode =
+  | "wrong_key" // the backup was encrypted with another key (the header's key id says so)
+  | "truncated" // the input ends before the final chunk: a cut download or a partial copy
+  | "corrupt" // a damaged header or chunk, chunks out of order or duplicated, data after the final chunk
+  | "not_encrypted" // the input does not begin with the envelope's magic
+  | "unsupported_version" // an envelope version this cairn does not read
+  | "key_file"; // the key file is missing, unreadable, not base64 or not 32 bytes
+
+/**
+ * An encrypted backup (snapshot-format.md §9) that cannot be decrypted, or a key file that cannot be used.
+ */
+export class EnvelopeError extends CodedError<EnvelopeErrorCode> {
+  override name = "EnvelopeError";
 }

@@ -1,6 +1,7 @@
 /**
  * Consul's snapshot archive codec as pure streams: the Go-msgpack record codec, state.bin, the
- * gzip(tar(meta.json, state.bin, SHA256SUMS)) archive writer and verifying reader, inspect and decode.
+ * gzip(tar(meta.json, state.bin, SHA256SUMS)) archive writer and verifying reader, inspect and decode, and the
+ * encrypted envelope of backups (.snap.enc).
  * Format facts: docs/snapshot-format.md. The only public entry of src/snapshot.
  */
 
@@ -23,8 +24,19 @@ export {
 } from "./archive-read.js";
 export { decodeArchiveLines, decodeStateBinLines, recordData, toGoJson } from "./decode.js";
 export {
+  decryptStream,
+  ENVELOPE_CHUNK_SIZE_DEFAULT,
+  ENVELOPE_MAGIC,
+  type EncryptOptions,
+  encryptStream,
+  isEncrypted,
+} from "./envelope.js";
+export { generateKey, type KeyFile, keyId, readKeyFile } from "./envelope-key.js";
+export {
   ArchiveFormatError,
   ArchiveIntegrityError,
+  EnvelopeError,
+  type EnvelopeErrorCode,
   MsgpackDecodeError,
   RecordDecodeError,
   SnapshotError,
