@@ -21,6 +21,7 @@ export {
 } from "./client.js";
 export { ApiError, ClientConfigError, ConnectionError, DecodeError, InvalidRequestError } from "./errors.js";
 export { isObject, type Json, JsonSyntaxError, parseJson, toU64 } from "./json.js";
+export { LOCK_FLAG_VALUE, Lock, LockConflictError, LockInUseError, type LockOptions } from "./lock.js";
 export { DEFAULT_ADDRESS, type Endpoint, goFileError, parseAddress, type TlsOptions } from "./transport.js";
 export type {
   AgentMember,
