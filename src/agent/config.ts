@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces, tmpdir } from "node:os";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
+import { flagSection } from "../util/flag-usage.js";
 import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
-import { wordWrap } from "../util/text.js";
 import { dirFiles, readConfigFile } from "./config-file.js";
 import { resolveConfig } from "./config-resolve.js";
 import { type AgentConfig, AgentConfigError, type AgentHost, type Env, type Layer } from "./config-types.js";
@@ -166,21 +166,11 @@ function configSources(flagArgv: readonly string[]): ConfigSource[] {
 
 /** Help in the layout of Consul's flags.Usage: the command text, then the options sorted by name. */
 export function agentUsage(): string {
-  let s =
+  const text =
     "Usage: cairn agent [options]\n\n" +
     "  Starts the cairn agent and runs until an interrupt is received. The\n" +
-    "  agent represents a single node in a cluster.\n\n" +
-    "Command Options\n\n";
-  for (const name of Object.keys(agentFlags).sort()) {
-    const def = agentFlags[name as keyof typeof agentFlags];
-    const example =
-      /`([^`]*)`/.exec(def.usage)?.[1] ?? { bool: "", int: "int", string: "string", list: "value" }[def.kind];
-    s += example === "" ? `  -${name}\n` : `  -${name}=<${example}>\n`;
-    s += `${wordWrap(def.usage.replaceAll("`", ""), USAGE_WIDTH - 5)
-      .map((line) => `     ${line}`)
-      .join("\n")}\n\n`;
-  }
-  return s.trimEnd();
+    "  agent represents a single node in a cluster.\n\n";
+  return (
+    text + flagSection("Command Options", Object.keys(agentFlags), agentFlags, { dropBackquotes: true })
+  ).trimEnd();
 }
-
-const USAGE_WIDTH = 72;

@@ -3,18 +3,17 @@
  * reactions (help on stdout with exit 0; a flag error and the usage on stderr with exit 1), help text laid out
  * as Consul's flags.Usage, and a client built from the HTTP flags and environment.
  */
-import { ConsulClient } from "../client/index.js";
-import { errorText } from "../util/errors.js";
 import {
-  type FlagDef,
-  type FlagDefs,
-  FlagError,
-  HelpRequested,
-  type ParsedFlags,
-  parseFlags,
-} from "../util/flags.js";
-import { wordWrap } from "../util/text.js";
-import { clientConfigFrom, type Env, HTTP_FLAG_NAMES, type httpClientFlags } from "./http-flags.js";
+  ConsulClient,
+  clientConfigFrom,
+  type Env,
+  HTTP_FLAG_NAMES,
+  type httpClientFlags,
+  httpFlagValueName,
+} from "../client/index.js";
+import { errorText } from "../util/errors.js";
+import { flagSection } from "../util/flag-usage.js";
+import { type FlagDefs, FlagError, HelpRequested, type ParsedFlags, parseFlags } from "../util/flags.js";
 
 export interface Writer {
   write(chunk: string | Uint8Array): unknown;
@@ -75,46 +74,15 @@ export function clientFrom<D extends FlagDefs & typeof httpClientFlags>(
   return new ConsulClient(clientConfigFrom(parsed.values, parsed.set, io.env));
 }
 
-function example(name: string, def: FlagDef): string {
-  const quoted = /`([^`]*)`/.exec(def.usage);
-  if (quoted !== null) return quoted[1] ?? "";
-  if (HTTP_FLAG_NAMES.has(name)) return def.kind === "bool" ? "" : "value";
-  const byKind: Record<FlagDef["kind"], string> = {
-    string: "string",
-    bool: "",
-    int: "int",
-    uint64: "uint",
-    duration: "duration",
-    list: "value",
-  };
-  return byKind[def.kind];
-}
-
-const LINE_WIDTH_MAX = 72;
-const INDENT = 5;
-
-function section(title: string, names: string[], defs: FlagDefs): string {
-  let s = `${title}\n\n`;
-  for (const name of names.sort()) {
-    const def = defs[name];
-    if (def === undefined) continue;
-    const ex = example(name, def);
-    s += ex === "" ? `  -${name}\n` : `  -${name}=<${ex}>\n`;
-    s += `${wordWrap(def.usage, LINE_WIDTH_MAX - INDENT)
-      .map((l) => " ".repeat(INDENT) + l)
-      .join("\n")}\n\n`;
-  }
-  return s;
-}
-
 /** Consul's flags.Usage: the command's text, then "HTTP API Options" and "Command Options", sorted by name. */
 export function usage(text: string, defs: FlagDefs): string {
   let s = `${text.trim()}\n\n`;
   const names = Object.keys(defs);
   const httpNames = names.filter((n) => HTTP_FLAG_NAMES.has(n));
   const own = names.filter((n) => !HTTP_FLAG_NAMES.has(n));
-  if (httpNames.length > 0) s += section("HTTP API Options", httpNames, defs);
-  if (own.length > 0) s += section("Command Options", own, defs);
+  const opts = { valueName: httpFlagValueName };
+  if (httpNames.length > 0) s += flagSection("HTTP API Options", httpNames, defs, opts);
+  if (own.length > 0) s += flagSection("Command Options", own, defs, opts);
   return s.replace(/\n+$/, "");
 }
 

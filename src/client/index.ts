@@ -20,6 +20,16 @@ export {
   STREAM_IDLE_TIMEOUT_MS_DEFAULT,
 } from "./client.js";
 export { ApiError, ClientConfigError, ConnectionError, DecodeError, InvalidRequestError } from "./errors.js";
+export {
+  clientConfigFrom,
+  type Env,
+  envSetting,
+  HTTP_FLAG_NAMES,
+  type HttpFileSettings,
+  httpClientFlags,
+  httpFlagValueName,
+  httpServerFlags,
+} from "./http-flags.js";
 export { isObject, type Json, JsonSyntaxError, parseJson, toU64 } from "./json.js";
 export { LOCK_FLAG_VALUE, Lock, LockConflictError, LockInUseError, type LockOptions } from "./lock.js";
 export { DEFAULT_ADDRESS, type Endpoint, goFileError, parseAddress, type TlsOptions } from "./transport.js";

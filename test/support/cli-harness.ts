@@ -6,7 +6,7 @@ import type { TestContext } from "node:test";
 import type { MemoryServer } from "../../src/api/memory-server.js";
 import { runCli } from "../../src/cli/cli.js";
 import type { Writer } from "../../src/cli/command.js";
-import type { Env } from "../../src/cli/http-flags.js";
+import type { Env } from "../../src/client/index.js";
 import { startTestAgent, type TestAgent } from "./test-agent.js";
 
 export interface RunResult {

@@ -4,8 +4,8 @@ import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { run } from "../../../test/support/cli-harness.js";
 import { MemoryServer } from "../../api/memory-server.js";
+import type { Env } from "../../client/index.js";
 import { createHttpServer } from "../../http/index.js";
-import type { Env } from "../http-flags.js";
 import { formatServices } from "./catalog.js";
 
 /** A MemoryServer with two nodes behind a real node:http server on 127.0.0.1:0. */

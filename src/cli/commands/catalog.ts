@@ -4,6 +4,7 @@
  * tags through a tabwriter with padding 6), one datacenter per line. Empty results say so on stderr, exit 0.
  */
 import type { CatalogNode, CatalogQuery, ConsulClient } from "../../client/index.js";
+import { httpClientFlags } from "../../client/index.js";
 import { type FlagDefs, type FlagValues, flag } from "../../util/flags.js";
 import { columnize, tabwriteLabels } from "../columnize.js";
 import {
@@ -16,7 +17,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { httpClientFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 /** Consul's mapToKV: sorted `k=v`, joined by `sep`. */

@@ -3,7 +3,7 @@
  * `{"key","flags","value"}` objects with base64 values, written the way Go's json.MarshalIndent writes it.
  */
 import type { Json } from "../../client/index.js";
-import { isObject, parseJson, toU64 } from "../../client/index.js";
+import { httpClientFlags, httpServerFlags, isObject, parseJson, toU64 } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
 import {
   type Command,
@@ -15,7 +15,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { decodeStdBase64, loadDataSource, withClient } from "./kv.js";
 
 const CONNECT = "Error connecting to Consul agent";

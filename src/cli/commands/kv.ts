@@ -3,6 +3,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { ConsulClient, KVPair } from "../../client/index.js";
+import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
 import { tabwriteLabels } from "../columnize.js";
 import {
@@ -15,7 +16,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 
 const CONNECT = "Error connecting to Consul agent";
 

@@ -1,6 +1,7 @@
 /** `leave`: as `consul leave`, asks the agent to leave the datacenter gracefully and shut down. */
+
+import { httpClientFlags } from "../../client/index.js";
 import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { httpClientFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 const leaveHelp = usage(

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { posix } from "node:path";
+import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { Lock, LockInUseError } from "../../client/lock.js";
 import { flag } from "../../util/flags.js";
 import {
@@ -18,7 +19,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 /**

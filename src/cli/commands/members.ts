@@ -4,10 +4,10 @@
  */
 import { isIP } from "node:net";
 import type { AgentMember } from "../../client/index.js";
+import { httpClientFlags } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
 import { columnize } from "../columnize.js";
 import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { httpClientFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 const SERF_STATUS = ["none", "alive", "leaving", "left", "failed"];

@@ -8,10 +8,10 @@
  * figure" text) when there is no leader to trail, and `0 commits` for a follower at or ahead of the leader.
  */
 import type { RaftConfiguration } from "../../client/index.js";
+import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
 import { columnize } from "../columnize.js";
 import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 const INIT = "Error initializing client";

@@ -4,7 +4,14 @@
  * local agent only, one agent call per service.
  */
 import { readFileSync } from "node:fs";
-import { type ConsulClient, isObject, type Json, JsonSyntaxError, parseJson } from "../../client/index.js";
+import {
+  type ConsulClient,
+  httpClientFlags,
+  isObject,
+  type Json,
+  JsonSyntaxError,
+  parseJson,
+} from "../../client/index.js";
 import { type FlagValues, flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
 import {
@@ -17,7 +24,6 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { httpClientFlags } from "../http-flags.js";
 import { withClient } from "./kv.js";
 
 type JsonObject = { [key: string]: Json };

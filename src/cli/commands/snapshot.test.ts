@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { run } from "../../../test/support/cli-harness.js";
 import { MemoryServer } from "../../api/memory-server.js";
+import type { Env } from "../../client/index.js";
 import { createHttpServer } from "../../http/index.js";
 import { verifyArchive } from "../../snapshot/index.js";
 import { fixture, skipUnlessFixtures, withTempDir } from "../../snapshot/testutil.js";
 import { runCli } from "../cli.js";
-import type { Env } from "../http-flags.js";
 
 /** A MemoryServer behind a real node:http server on 127.0.0.1:0; records the requests it answers. */
 async function serve(t: TestContext, api: MemoryServer): Promise<{ env: Env; seen: string[] }> {

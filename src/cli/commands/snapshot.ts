@@ -9,7 +9,15 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { type Readable, Transform } from "node:stream";
-import { ConsulClient, goFileError, isObject, type Json } from "../../client/index.js";
+import {
+  ConsulClient,
+  clientConfigFrom,
+  goFileError,
+  httpClientFlags,
+  httpServerFlags,
+  isObject,
+  type Json,
+} from "../../client/index.js";
 import { verifyArchive } from "../../snapshot/index.js";
 import { saveVerified, verifyText } from "../../snapshot-agent/save.js";
 import { flag } from "../../util/flags.js";
@@ -25,7 +33,6 @@ import {
   usage,
   type Writer,
 } from "../command.js";
-import { clientConfigFrom, httpClientFlags, httpServerFlags } from "../http-flags.js";
 import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
 

@@ -1,15 +1,18 @@
 /**
  * Consul's global HTTP flags and environment variables (command/flags/http.go, api.DefaultConfig), and the
- * `CAIRN_*` alias of each variable.
+ * `CAIRN_*` alias of each variable: how the CLI and the snapshot agent find and authenticate to a server.
  *
- * Precedence, per setting: command-line flag > `CAIRN_*` > `CONSUL_*` > default. The product-specific name wins
+ * Precedence, per setting: command-line flag > config file (the snapshot agent's) > `CAIRN_*` > `CONSUL_*` >
+ * default. The product-specific name wins
  * over Consul's because an operator who runs both keeps `CONSUL_HTTP_ADDR` pointing at Consul in the same shell
  * and sets `CAIRN_HTTP_ADDR` precisely to send cairn elsewhere; an unset or empty variable falls through, as
  * Go's api ignores empty ones. One Go rule is kept as is: a token file (flag or env) whose content is non-empty
  * beats any token given directly (api.NewClient reads TokenFile after Token).
  */
-import type { ClientConfig, TlsOptions } from "../client/index.js";
-import { flag, parseGoBool } from "../util/flags.js";
+import { flagValueName } from "../util/flag-usage.js";
+import { type FlagDef, flag, parseGoBool } from "../util/flags.js";
+import type { ClientConfig } from "./client.js";
+import type { TlsOptions } from "./transport.js";
 
 export const httpClientFlags = {
   "http-addr": flag.string(
@@ -76,7 +79,32 @@ export const HTTP_FLAG_NAMES: ReadonlySet<string> = new Set([
   ...Object.keys(httpServerFlags),
 ]);
 
+/**
+ * Consul declares its HTTP flags with flag.Var over its own value types, for which Go's UnquoteUsage names the
+ * value `value`; other flags name it after their kind (or the backquoted word of the usage).
+ */
+export function httpFlagValueName(name: string, def: FlagDef): string {
+  if (HTTP_FLAG_NAMES.has(name) && /`[^`]*`/.exec(def.usage) === null)
+    return def.kind === "bool" ? "" : "value";
+  return flagValueName(def);
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The connection settings of a config file (the snapshot agent's `http_addr`, `token`, …), between the flags and
+ * the environment. An absent or empty value is not set: Consul documents these keys with "" as their default.
+ */
+export interface HttpFileSettings {
+  readonly address?: string;
+  readonly token?: string;
+  readonly datacenter?: string;
+  readonly caFile?: string;
+  readonly caPath?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly tlsServerName?: string;
+}
 
 /** The parsed values of a command that merged the HTTP flags (it may have more flags of its own). */
 type ClientFlagValues = Readonly<Record<string, unknown>>;
@@ -100,22 +128,32 @@ function envBool(env: Env, consulName: string): boolean | undefined {
   }
 }
 
-/** The client configuration a command gets from its parsed flags (`set` = flags given) and the environment. */
-export function clientConfigFrom(values: ClientFlagValues, set: ReadonlySet<string>, env: Env): ClientConfig {
+/**
+ * The client configuration from parsed flags (`set` = flags given), a config file's settings (none for the CLI)
+ * and the environment.
+ */
+export function clientConfigFrom(
+  values: ClientFlagValues,
+  set: ReadonlySet<string>,
+  env: Env,
+  file: HttpFileSettings = {},
+): ClientConfig {
   const pick = (
     flagName: keyof typeof httpClientFlags | "datacenter",
+    fromFile: string | undefined,
     envName?: string,
   ): string | undefined => {
     const v = values[flagName];
     if (set.has(flagName) && typeof v === "string") return v;
+    if (fromFile !== undefined && fromFile !== "") return fromFile;
     return envName === undefined ? undefined : envSetting(env, envName);
   };
   const tls: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = {};
-  const caFile = pick("ca-file", "CONSUL_CACERT");
-  const caPath = pick("ca-path", "CONSUL_CAPATH");
-  const certFile = pick("client-cert", "CONSUL_CLIENT_CERT");
-  const keyFile = pick("client-key", "CONSUL_CLIENT_KEY");
-  const serverName = pick("tls-server-name", "CONSUL_TLS_SERVER_NAME");
+  const caFile = pick("ca-file", file.caFile, "CONSUL_CACERT");
+  const caPath = pick("ca-path", file.caPath, "CONSUL_CAPATH");
+  const certFile = pick("client-cert", file.certFile, "CONSUL_CLIENT_CERT");
+  const keyFile = pick("client-key", file.keyFile, "CONSUL_CLIENT_KEY");
+  const serverName = pick("tls-server-name", file.tlsServerName, "CONSUL_TLS_SERVER_NAME");
   if (caFile !== undefined) tls.caFile = caFile;
   if (caPath !== undefined) tls.caPath = caPath;
   if (certFile !== undefined) tls.certFile = certFile;
@@ -124,11 +162,11 @@ export function clientConfigFrom(values: ClientFlagValues, set: ReadonlySet<stri
   if (envBool(env, "CONSUL_HTTP_SSL_VERIFY") === false) tls.insecureSkipVerify = true;
 
   const config: { -readonly [K in keyof ClientConfig]: ClientConfig[K] } = { tls };
-  const address = pick("http-addr", "CONSUL_HTTP_ADDR");
-  const token = pick("token", "CONSUL_HTTP_TOKEN");
-  const tokenFile = pick("token-file", "CONSUL_HTTP_TOKEN_FILE");
+  const address = pick("http-addr", file.address, "CONSUL_HTTP_ADDR");
+  const token = pick("token", file.token, "CONSUL_HTTP_TOKEN");
+  const tokenFile = pick("token-file", undefined, "CONSUL_HTTP_TOKEN_FILE");
   const basicAuth = envSetting(env, "CONSUL_HTTP_AUTH");
-  const datacenter = pick("datacenter");
+  const datacenter = pick("datacenter", file.datacenter);
   if (address !== undefined) config.address = address;
   if (token !== undefined) config.token = token;
   if (tokenFile !== undefined) config.tokenFile = tokenFile;

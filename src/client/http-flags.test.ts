@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseFlags } from "../util/flags.js";
-import { clientConfigFrom, type Env, httpClientFlags, httpServerFlags } from "./http-flags.js";
+import {
+  clientConfigFrom,
+  type Env,
+  type HttpFileSettings,
+  httpClientFlags,
+  httpFlagValueName,
+  httpServerFlags,
+} from "./http-flags.js";
 
 const defs = { ...httpClientFlags, ...httpServerFlags };
 
-function resolve(argv: string[], env: Env) {
+function resolve(argv: string[], env: Env, file: HttpFileSettings = {}) {
   const p = parseFlags(defs, argv);
-  return clientConfigFrom(p.values, p.set, env);
+  return clientConfigFrom(p.values, p.set, env, file);
 }
 
 describe("HTTP flags and env: flag > CAIRN_* > CONSUL_* > default", () => {
@@ -77,5 +84,69 @@ describe("HTTP flags and env: flag > CAIRN_* > CONSUL_* > default", () => {
 
   it("lets an explicitly empty flag override the environment, as Go's StringValue does", () => {
     assert.equal(resolve(["-token="], { CONSUL_HTTP_TOKEN: "x" }).token, "");
+  });
+});
+
+describe("a config file's connection settings: flag > file > environment", () => {
+  const file: HttpFileSettings = {
+    address: "file:1",
+    token: "t-file",
+    datacenter: "dc-file",
+    caFile: "/file/ca",
+    caPath: "/file/capath",
+    certFile: "/file/cert",
+    keyFile: "/file/key",
+    tlsServerName: "file.name",
+  };
+  const env: Env = {
+    CONSUL_HTTP_ADDR: "env:1",
+    CONSUL_HTTP_TOKEN: "t-env",
+    CONSUL_CACERT: "/env/ca",
+    CONSUL_CAPATH: "/env/capath",
+    CONSUL_CLIENT_CERT: "/env/cert",
+    CONSUL_CLIENT_KEY: "/env/key",
+    CONSUL_TLS_SERVER_NAME: "env.name",
+  };
+
+  it("takes every file setting over the environment", () => {
+    const c = resolve([], env, file);
+    assert.equal(c.address, "file:1");
+    assert.equal(c.token, "t-file");
+    assert.equal(c.datacenter, "dc-file");
+    assert.deepEqual(c.tls, {
+      caFile: "/file/ca",
+      caPath: "/file/capath",
+      certFile: "/file/cert",
+      keyFile: "/file/key",
+      serverName: "file.name",
+    });
+  });
+
+  it("lets a flag beat the file", () => {
+    const c = resolve(
+      ["-http-addr=flag:1", "-token=t-flag", "-datacenter=dc-flag", "-ca-file=/flag/ca"],
+      env,
+      file,
+    );
+    assert.equal(c.address, "flag:1");
+    assert.equal(c.token, "t-flag");
+    assert.equal(c.datacenter, "dc-flag");
+    assert.equal(c.tls?.caFile, "/flag/ca");
+  });
+
+  it("reads an empty file value as not set, so the environment still applies", () => {
+    const c = resolve([], env, { address: "", token: "", caFile: "" });
+    assert.equal(c.address, "env:1");
+    assert.equal(c.token, "t-env");
+    assert.equal(c.tls?.caFile, "/env/ca");
+  });
+});
+
+describe("httpFlagValueName", () => {
+  it("names Consul's HTTP flags' values `value` unless the usage quotes a word, as flag.Var flags read", () => {
+    assert.equal(httpFlagValueName("token", httpClientFlags.token), "value");
+    assert.equal(httpFlagValueName("http-addr", httpClientFlags["http-addr"]), "address");
+    assert.equal(httpFlagValueName("stale", httpServerFlags.stale), "");
+    assert.equal(httpFlagValueName("other", { kind: "int", default: 0, usage: "n" }), "int");
   });
 });
