@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AgentConfigError, parseAgentArgs } from "./config.js";
-import { jsonErrorOffset } from "./config-file.js";
 import { type Case, check, DD, E, F, fakeHost, file } from "./config-testutil.js";
 
 const ok: Case[] = [
@@ -142,38 +141,5 @@ describe("config files", () => {
         e instanceof AgentConfigError &&
         e.message === `invalid JSON in config file "/f.json": line 2, column 8: Unexpected token 'x'`,
     );
-  });
-});
-
-describe("jsonErrorOffset", () => {
-  const cases: [string, number][] = [
-    ["", 0],
-    ["x", 0],
-    ['{"a": x}', 6],
-    ['{"a":1,}', 7],
-    ['{"a" 1}', 5],
-    ['{"server": tr', 13],
-    ["[1] 2", 4],
-    ['{"a":"\\q"}', 7],
-    ['{"a":"\\u12G4"}', 10],
-    ['["a\tb"]', 3],
-    ["[01]", 2],
-    ["[1.]", 2],
-    ["[-]", 1],
-    ["{'a':1}", 1],
-    ["[1,2", 4],
-    ["[nul]", 4],
-  ];
-  for (const [text, want] of cases) {
-    it(JSON.stringify(text), () => {
-      assert.throws(() => JSON.parse(text));
-      assert.equal(jsonErrorOffset(text), want);
-    });
-  }
-  it("finds nothing in valid JSON", () => {
-    for (const text of ['{"a":[1,-2.5e3,true,false,null,"\\u00e9\\n"],"b":{}}', " [ ] ", '"s"']) {
-      JSON.parse(text);
-      assert.equal(jsonErrorOffset(text), text.length);
-    }
   });
 });

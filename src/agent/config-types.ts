@@ -9,6 +9,7 @@
  */
 import type { networkInterfaces } from "node:os";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
+import type { ConfigFs } from "../util/config-file.js";
 import { CairnError } from "../util/errors.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
@@ -74,10 +75,7 @@ export class AgentConfigError extends CairnError {
 }
 
 /** What the parser reads from the machine. Errors thrown by readFile/readDir are reported with the path. */
-export interface AgentHost {
-  readFile(path: string): string;
-  /** Names (not paths) of the entries of a directory. */
-  readDir(path: string): string[];
+export interface AgentHost extends ConfigFs {
   hostname(): string;
   networkInterfaces(): ReturnType<typeof networkInterfaces>;
   tmpdir(): string;

@@ -8,9 +8,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname, networkInterfaces, tmpdir } from "node:os";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
+import { configSources } from "../util/config-file.js";
 import { flagSection } from "../util/flag-usage.js";
 import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
-import { dirFiles, readConfigFile } from "./config-file.js";
+import { agentConfigFiles, readConfigFile } from "./config-file.js";
 import { resolveConfig } from "./config-resolve.js";
 import { type AgentConfig, AgentConfigError, type AgentHost, type Env, type Layer } from "./config-types.js";
 
@@ -75,13 +76,9 @@ export function parseAgentArgs(
   const dev = parsed.values.dev;
   const layers: Layer[] = [];
   if (dev) layers.push(devLayer());
-  const configFiles: string[] = [];
-  for (const source of configSources(argv.slice(0, argv.length - parsed.args.length))) {
-    for (const file of source.dir ? dirFiles(source.path, host) : [source.path]) {
-      layers.push(readConfigFile(file, host));
-      configFiles.push(file);
-    }
-  }
+  const sources = configSources(agentFlags, argv.slice(0, argv.length - parsed.args.length));
+  const configFiles = agentConfigFiles(sources, host);
+  for (const file of configFiles) layers.push(readConfigFile(file, host));
   layers.push(flagLayer(parsed.values, parsed.set));
   return resolveConfig(merge(layers), { dev, env, host, configFiles });
 }
@@ -135,32 +132,6 @@ function merge(layers: readonly Layer[]): Layer {
   out.retryJoin = joins;
   out.services = services;
   out.checks = checks;
-  return out;
-}
-
-interface ConfigSource {
-  readonly path: string;
-  readonly dir: boolean;
-}
-
-/**
- * `-config-file` and `-config-dir` in the order given, interleaved, as Consul applies them. parseFlags keeps one
- * list per flag, so this walks the flag part of argv again with the same definitions to recover the order.
- */
-function configSources(flagArgv: readonly string[]): ConfigSource[] {
-  const out: ConfigSource[] = [];
-  for (let i = 0; i < flagArgv.length; i++) {
-    const s = flagArgv[i] ?? "";
-    if (s === "--") break;
-    const body = s.startsWith("--") ? s.slice(2) : s.slice(1);
-    const eq = body.indexOf("=");
-    const name = eq > 0 ? body.slice(0, eq) : body;
-    const def = Object.hasOwn(agentFlags, name) ? agentFlags[name as keyof typeof agentFlags] : undefined;
-    if (def === undefined || def.kind === "bool") continue;
-    const value = eq > 0 ? body.slice(eq + 1) : (flagArgv[++i] ?? "");
-    if (name === "config-file") out.push({ path: value, dir: false });
-    if (name === "config-dir") out.push({ path: value, dir: true });
-  }
   return out;
 }
 
