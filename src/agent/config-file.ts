@@ -5,7 +5,7 @@
  */
 import { DEFINITION_KEYS, readDefinitions } from "../local/config.js";
 import {
-  ConfigFileError,
+  asCommandError,
   type ConfigFs,
   type ConfigSource,
   configFiles,
@@ -16,15 +16,9 @@ import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
 import { AgentConfigError, type Layer } from "./config-types.js";
 
-/** The util readers' errors as the agent's own, so callers handle one error type. */
-function asAgentError<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof ConfigFileError) throw new AgentConfigError(e.message);
-    throw e;
-  }
-}
+/** util's readers' errors as the agent's own, so callers handle one type. */
+export const asAgentError = <T>(read: () => T): T =>
+  asCommandError(read, (m, u) => new AgentConfigError(m, u));
 
 /** The files the sources name, in the order they apply. */
 export function agentConfigFiles(sources: readonly ConfigSource[], fs: ConfigFs): string[] {

@@ -10,7 +10,7 @@
 import type { networkInterfaces } from "node:os";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
 import type { ConfigFs } from "../util/config-file.js";
-import { CairnError } from "../util/errors.js";
+import { ConfigError } from "../util/errors.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
@@ -64,14 +64,9 @@ export interface AgentConfig {
 }
 
 /** Bad flags, config files or values. `showUsage` is true for command-line syntax errors, as Go's flag prints. */
-export class AgentConfigError extends CairnError {
+export class AgentConfigError extends ConfigError {
   readonly code = "agent_config";
   override name = "AgentConfigError";
-  readonly showUsage: boolean;
-  constructor(message: string, showUsage = false) {
-    super(message);
-    this.showUsage = showUsage;
-  }
 }
 
 /** What the parser reads from the machine. Errors thrown by readFile/readDir are reported with the path. */

@@ -10,8 +10,8 @@ import { hostname, networkInterfaces, tmpdir } from "node:os";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
 import { configSources } from "../util/config-file.js";
 import { flagSection } from "../util/flag-usage.js";
-import { type FlagDefs, FlagError, flag, HelpRequested, parseFlags } from "../util/flags.js";
-import { agentConfigFiles, readConfigFile } from "./config-file.js";
+import { type FlagDefs, flag, HelpRequested, parseFlags } from "../util/flags.js";
+import { agentConfigFiles, asAgentError, readConfigFile } from "./config-file.js";
 import { resolveConfig } from "./config-resolve.js";
 import { type AgentConfig, AgentConfigError, type AgentHost, type Env, type Layer } from "./config-types.js";
 
@@ -63,13 +63,7 @@ export function parseAgentArgs(
   env: Env,
   host: AgentHost = nodeAgentHost,
 ): AgentConfig {
-  let parsed: ReturnType<typeof parseFlags<typeof agentFlags>>;
-  try {
-    parsed = parseFlags(agentFlags, argv);
-  } catch (e) {
-    if (e instanceof FlagError) throw new AgentConfigError(e.message, true);
-    throw e;
-  }
+  const parsed = asAgentError(() => parseFlags(agentFlags, argv));
   if (parsed.args.length > 0) {
     throw new AgentConfigError(`config: Unknown extra arguments: [${parsed.args.join(" ")}]`);
   }

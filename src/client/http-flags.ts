@@ -96,14 +96,14 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * the environment. An absent or empty value is not set: Consul documents these keys with "" as their default.
  */
 export interface HttpFileSettings {
-  readonly address?: string;
-  readonly token?: string;
-  readonly datacenter?: string;
-  readonly caFile?: string;
-  readonly caPath?: string;
-  readonly certFile?: string;
-  readonly keyFile?: string;
-  readonly tlsServerName?: string;
+  readonly address?: string | undefined;
+  readonly token?: string | undefined;
+  readonly datacenter?: string | undefined;
+  readonly caFile?: string | undefined;
+  readonly caPath?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  readonly tlsServerName?: string | undefined;
 }
 
 /** The parsed values of a command that merged the HTTP flags (it may have more flags of its own). */

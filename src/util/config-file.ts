@@ -6,7 +6,7 @@
  */
 import { extname, join } from "node:path";
 import { CairnError, errorText } from "./errors.js";
-import type { FlagDefs } from "./flags.js";
+import { type FlagDefs, FlagError } from "./flags.js";
 import { goQuote } from "./goquote.js";
 import { jsonErrorPlace } from "./json-position.js";
 
@@ -16,6 +16,20 @@ const CONFIG_FILE_BYTES_MAX = 4 * 1024 * 1024;
 export class ConfigFileError extends CairnError {
   readonly code = "config_file";
   override name = "ConfigFileError";
+}
+
+/**
+ * Runs `read` and turns the errors of util's readers (a bad command line, file or key) into the command's own
+ * error type, so its callers handle one.
+ */
+export function asCommandError<T>(read: () => T, make: (message: string, showUsage: boolean) => Error): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof FlagError) throw make(e.message, true);
+    if (e instanceof ConfigFileError) throw make(e.message, false);
+    throw e;
+  }
 }
 
 /** What reading config needs from the machine, so tests can run without a disk. Errors are reported with the path. */

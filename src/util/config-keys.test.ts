@@ -10,6 +10,7 @@ const TABLE: Readonly<Record<string, ConfigKey>> = {
   count: { kind: "int", min: 0 },
   tries: { kind: "int", min: 1 },
   peers: { kind: "strings" },
+  mode: { kind: "string", check: (v) => (v === "fast" || v === "safe" ? undefined : 'use "fast" or "safe"') },
   "timing.every": { kind: "duration", min: 0 },
   "timing.meta": { kind: "stringMap" },
 };
@@ -34,6 +35,7 @@ describe("readConfigKeys", () => {
       count: 0,
       tries: 1,
       peers: ["x"],
+      mode: "safe",
     });
     assert.deepEqual(
       got.map((e) => [e.path, e.value]),
@@ -45,6 +47,7 @@ describe("readConfigKeys", () => {
         ["count", 0],
         ["tries", 1],
         ["peers", ["x"]],
+        ["mode", "safe"],
       ],
     );
   });
@@ -79,6 +82,7 @@ describe("readConfigKeys", () => {
   it("refuses values below the key's bound and durations that are not Go's", () => {
     refuses({ count: -1 }, 'config file "/c.json": "count" cannot be -1: must not be negative');
     refuses({ tries: 0 }, 'config file "/c.json": "tries" cannot be 0: must be at least 1');
+    refuses({ mode: "quick" }, 'config file "/c.json": "mode" cannot be "quick": use "fast" or "safe"');
     refuses(
       { timing: { every: "5" } },
       'config file "/c.json": "timing.every" cannot be "5": a duration needs a unit, such as "5s", "5m" or "5h"',

@@ -9,16 +9,17 @@ import { parseGoDurationNs } from "./flags.js";
 import { goQuote } from "./goquote.js";
 import { closestWord } from "./text.js";
 
+export type ConfigValue = boolean | number | string | string[] | Record<string, string>;
+
 /**
  * `duration`: a Go duration string ("90s", "1h30m", "0"), read as milliseconds. `stringMap`: an object of strings.
- * `min` bounds an int or duration from below.
+ * `min` bounds an int or duration from below; `check` returns why a value of the right type is refused.
  */
 export interface ConfigKey {
   readonly kind: "bool" | "int" | "string" | "strings" | "duration" | "stringMap";
   readonly min?: number;
+  readonly check?: (value: ConfigValue) => string | undefined;
 }
-
-export type ConfigValue = boolean | number | string | string[] | Record<string, string>;
 
 export interface ConfigEntry<K extends ConfigKey> {
   /** The path in the table (without the options' prefix). */
@@ -47,7 +48,10 @@ export function readConfigKeys<K extends ConfigKey>(
       const path = at + name;
       const key = Object.hasOwn(table, path) ? table[path] : undefined;
       if (key !== undefined) {
-        out.push({ path, key, value: checkValue(value, key, path, opts) });
+        const checked = checkValue(value, key, path, opts);
+        const why = key.check?.(checked);
+        if (why !== undefined) throw fail(opts, path, `cannot be ${shown(value)}: ${why}`);
+        out.push({ path, key, value: checked });
       } else if (!Object.keys(table).some((p) => p.startsWith(`${path}.`))) {
         throw fail(opts, path, opts.unknown?.(path) ?? notAKey(table, at, name, opts.prefix ?? ""));
       } else if (isJsonObject(value)) {
@@ -119,6 +123,11 @@ function checkValue(value: unknown, key: ConfigKey, path: string, opts: ConfigKe
       return ms;
     }
   }
+}
+
+/** A value as messages show it: strings quoted as Go does, anything else as JSON. */
+export function shown(value: unknown): string {
+  return typeof value === "string" ? goQuote(value) : JSON.stringify(value);
 }
 
 /** What a bound says, worded for the common case of 0. */

@@ -6,6 +6,18 @@ export abstract class CairnError extends Error {
   abstract readonly code: string;
 }
 
+/**
+ * Bad flags, config files or values of a command. `showUsage` is true for command-line syntax errors, after which
+ * Go's flag package prints the usage.
+ */
+export abstract class ConfigError extends CairnError {
+  readonly showUsage: boolean;
+  constructor(message: string, showUsage = false) {
+    super(message);
+    this.showUsage = showUsage;
+  }
+}
+
 export class NotLeaderError extends CairnError {
   readonly code = "not_leader";
   override name = "NotLeaderError";
