@@ -3,16 +3,36 @@
  * (docs/consul-compat.md §6.3) with defaults applied, plus cairn's additions (marked). Durations in ms.
  */
 
+import { ConfigError } from "../util/errors.js";
+
+/** A bad flag, config file or value. `showUsage` is true for command-line syntax errors, as Go's flag prints. */
+export class SnapshotAgentConfigError extends ConfigError {
+  readonly code = "snapshot_agent_config";
+  override name = "SnapshotAgentConfigError";
+}
+
+/**
+ * Where the agent's server is and how to authenticate: flag > `snapshot_agent` key > CAIRN_* > CONSUL_* variable >
+ * default (client/http-flags.ts). `clientConfigOf` (config.ts) turns it into the client's configuration.
+ */
 export interface HttpConnection {
   /** `http_addr` / -http-addr / CONSUL_HTTP_ADDR [127.0.0.1:8500]; may carry a scheme (https://, unix://). */
   readonly httpAddr: string;
+  /** CONSUL_HTTP_SSL: TLS even for an address without `https://`. */
+  readonly useTls: boolean;
   readonly token: string;
+  /** -token-file / CONSUL_HTTP_TOKEN_FILE: read when the client is made; its token, when not empty, wins. */
+  readonly tokenFile: string;
+  /** CONSUL_HTTP_AUTH, `user:pass` ("" = none). */
+  readonly basicAuth: string;
   readonly datacenter: string;
   readonly caFile: string;
   readonly caPath: string;
   readonly certFile: string;
   readonly keyFile: string;
   readonly tlsServerName: string;
+  /** CONSUL_HTTP_SSL_VERIFY=false. */
+  readonly tlsSkipVerify: boolean;
 }
 
 export interface LocalStorageConfig {
