@@ -10,8 +10,11 @@
  * or with a command to paste in another terminal. Ctrl-C or SIGTERM stops every running server; when every
  * server has exited, the script exits with 1.
  *
- * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_SERVER_PORT and CAIRN_START_DATA_DIR (a directory holding
- * server1..3) replace 8500, 8300 and ./.cairn.
+ * Once there is a leader, a snapshot agent joins them: a verified backup every 5 minutes into ./.cairn/backups,
+ * keeping 12, with its /metrics and /health on 127.0.0.1:8510.
+ *
+ * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_SERVER_PORT, CAIRN_START_AGENT_PORT and CAIRN_START_DATA_DIR (a
+ * directory holding server1..3 and backups) replace 8500, 8300, 8510 and ./.cairn.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -29,6 +32,11 @@ const DEFAULT_SERVER_PORT = 8300;
 const HTTP_PORT = portFromEnv("CAIRN_START_HTTP_PORT", DEFAULT_HTTP_PORT);
 const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
 const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
+/** The snapshot agent's /metrics and /health: beside Consul's ports (8500 HTTP, 8501 HTTPS, 8502-8503 gRPC). */
+const AGENT_PORT = portFromEnv("CAIRN_START_AGENT_PORT", 8510);
+const BACKUP_DIR = `${DATA_DIR}/backups`;
+const BACKUP_INTERVAL = "5m";
+const BACKUP_RETAIN = 12;
 const SERVERS = [1, 2, 3].map((n) => ({
   name: `cairn-${n}`,
   host: `127.0.0.${n}`,
@@ -121,6 +129,26 @@ function prefixLines(stream, name, out) {
 
 const children = new Map();
 let stopping = false;
+/** The snapshot agent's process, once started; not a server, so not in `children`. */
+let backupAgent = null;
+
+/** The snapshot agent against the local datacenter: one daemon, local disk, its listener on AGENT_PORT. */
+function startBackupAgent() {
+  const args = [MAIN_ARG, "snapshot", "agent", "-http-addr", `127.0.0.1:${HTTP_PORT}`, "-interval", BACKUP_INTERVAL];
+  args.push("-retain", String(BACKUP_RETAIN), "-local-path", BACKUP_DIR, "-listen", `127.0.0.1:${AGENT_PORT}`);
+  mkdirSync(resolve(ROOT, BACKUP_DIR), { recursive: true });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  backupAgent = child;
+  console.log(`[snapshot-agent] started: pid ${child.pid}, /metrics and /health on 127.0.0.1:${AGENT_PORT}`);
+  prefixLines(child.stdout, "snapshot-agent", process.stdout);
+  prefixLines(child.stderr, "snapshot-agent", process.stderr);
+  child.on("close", (code, signal) => {
+    if (backupAgent === child) backupAgent = null;
+    if (stopping) return;
+    const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
+    console.error(`[snapshot-agent] exited unexpectedly (${how}); the servers keep running`);
+  });
+}
 
 function startServer(s) {
   mkdirSync(resolve(ROOT, s.dataDir), { recursive: true });
@@ -145,6 +173,8 @@ function serverDied(s, code, signal) {
   console.error(`[${s.name}] exited unexpectedly (${how}): ${s.name} at ${s.host}, data ${s.dataDir}`);
   if (children.size === 0) {
     console.error("npm start: every server has exited");
+    stopping = true;
+    backupAgent?.kill("SIGTERM");
     process.exit(1);
   }
   const running = [...children.keys()];
@@ -204,8 +234,10 @@ async function stopAll(code) {
   stopping = true;
   if (children.size > 0) console.error(`npm start: stopping ${[...children.keys()].join(", ")}`);
   for (const child of children.values()) child.kill("SIGTERM");
+  backupAgent?.kill("SIGTERM");
   const deadline = Date.now() + STOP_WAIT_MS;
-  while (children.size > 0 && Date.now() < deadline) await sleep(100);
+  while ((children.size > 0 || backupAgent !== null) && Date.now() < deadline) await sleep(100);
+  backupAgent?.kill("SIGKILL");
   for (const [name, child] of children) {
     console.error(`[${name}] did not stop within ${STOP_WAIT_MS / 1000} s: killing it`);
     child.kill("SIGKILL");
@@ -254,6 +286,9 @@ function printNextSteps(leader) {
       "  npx cairn operator raft list-peers",
       `  curl http://127.0.0.1:${HTTP_PORT}/v1/kv/hello`,
       "",
+      `A snapshot agent saves a verified backup every 5 minutes into ${BACKUP_DIR} (keeping ${BACKUP_RETAIN}):`,
+      `  curl http://127.0.0.1:${AGENT_PORT}/health   and   curl http://127.0.0.1:${AGENT_PORT}/metrics`,
+      "",
       "Press Ctrl-C to stop all three servers. If one dies (try kill -9 on the leader's pid to watch a",
       'failover), the others keep running; type "restart NAME" here to start it again.',
       "",
@@ -268,10 +303,13 @@ async function main() {
       "dist/src/main.js is missing after the build: the `agent` entry point (src/main.ts) is not written yet",
     );
   }
-  const problems = await checkPorts(
-    SERVERS.map((s) => s.host),
-    [HTTP_PORT, SERVER_PORT],
-  );
+  const problems = [
+    ...(await checkPorts(
+      SERVERS.map((s) => s.host),
+      [HTTP_PORT, SERVER_PORT],
+    )),
+    ...(await checkPorts(["127.0.0.1"], [AGENT_PORT])),
+  ];
   if (problems.length > 0) {
     for (const p of problems) console.error(p);
     process.exit(1);
@@ -292,6 +330,7 @@ async function main() {
     );
     return;
   }
+  startBackupAgent();
   printNextSteps(leader);
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,6 +80,7 @@ class StartScript {
     readonly httpPort: number,
     readonly serverPort: number,
     readonly dataDir: string,
+    readonly agentPort: number,
   ) {
     this.proc = spawn(process.execPath, [SCRIPT], {
       cwd: ROOT,
@@ -88,6 +89,7 @@ class StartScript {
         CAIRN_START_HTTP_PORT: String(httpPort),
         CAIRN_START_SERVER_PORT: String(serverPort),
         CAIRN_START_DATA_DIR: dataDir,
+        CAIRN_START_AGENT_PORT: String(agentPort),
       },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -158,8 +160,9 @@ describe("npm start when a server dies", () => {
   }, async (t) => {
     const httpPort = await freePortOnAllHosts();
     const serverPort = await freePortOnAllHosts(httpPort);
+    const agentPort = await freePortOnAllHosts(serverPort);
     const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
-    const s = new StartScript(httpPort, serverPort, dataDir);
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort);
     let external: ChildProcess | null = null;
     t.after(async () => {
       if (external?.pid !== undefined && external.exitCode === null && external.signalCode === null) {
@@ -167,6 +170,8 @@ describe("npm start when a server dies", () => {
       }
       if (s.exit === null) s.proc.kill("SIGKILL");
       for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      const agentPid = Number(/^\[snapshot-agent\] started: pid (\d+)/m.exec(s.output)?.[1] ?? 0);
+      if (agentPid > 0 && alive(agentPid)) process.kill(agentPid, "SIGKILL");
       rmSync(dataDir, { recursive: true, force: true });
     });
 
@@ -174,6 +179,14 @@ describe("npm start when a server dies", () => {
       assert.equal(s.exit, null, `npm start exited early:\n${s.output}`);
       return /^cairn is up: 3 servers, leader (127\.0\.0\.\d):/m.exec(s.output)?.[1];
     });
+    // The snapshot agent joins: a verified backup in <data>/backups, and its /health says so.
+    assert.match(s.output, /A snapshot agent saves a verified backup every 5 minutes/);
+    await s.waitFor("a backup by the snapshot agent", 60_000, () =>
+      readdirSync(join(dataDir, "backups")).some((f) => /^consul-\d{19}\.snap$/.test(f)) ? true : undefined,
+    );
+    await s.waitFor("the snapshot agent's /health", 10_000, async () =>
+      (await httpGet(`http://127.0.0.1:${agentPort}/health`))?.status === 200 ? true : undefined,
+    );
     const first = s.starts();
     assert.equal(first.length, 3);
     const n = HOSTS.indexOf(leaderHost) + 1;
@@ -253,8 +266,9 @@ describe("npm start when a server dies", () => {
   it("exits 1 once every server has exited", { timeout: 60_000 }, async (t) => {
     const httpPort = await freePortOnAllHosts();
     const serverPort = await freePortOnAllHosts(httpPort);
+    const agentPort = await freePortOnAllHosts(serverPort);
     const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
-    const s = new StartScript(httpPort, serverPort, dataDir);
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort);
     t.after(() => {
       if (s.exit === null) s.proc.kill("SIGKILL");
       for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");

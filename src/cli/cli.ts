@@ -13,6 +13,7 @@ import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
 import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
+import { snapshotAgent } from "./commands/snapshot-agent.js";
 import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
@@ -78,6 +79,7 @@ const TREE: Group = {
       synopsis: "Saves, restores and inspects snapshots of Consul server state",
       usageLine: "Usage: cairn snapshot <subcommand> [options] [args]",
       children: {
+        agent: snapshotAgent,
         decode: snapshotDecode,
         diff: snapshotDiff,
         inspect: snapshotInspect,

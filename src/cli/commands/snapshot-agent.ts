@@ -1,0 +1,10 @@
+/** `snapshot agent`: the snapshot agent runs in this process (src/snapshot-agent). */
+import { runSnapshotAgent } from "../../snapshot-agent/main.js";
+import { snapshotAgentUsage } from "../../snapshot-agent/config.js";
+import type { Command } from "../command.js";
+
+export const snapshotAgent: Command = {
+  synopsis: "Periodic snapshots of Consul server state, to local disk, S3, Azure Blob or GCS",
+  help: snapshotAgentUsage(),
+  run: (args, io) => runSnapshotAgent(args, io),
+};

@@ -1,0 +1,213 @@
+/**
+ * `cairn snapshot agent` as real processes against a real datacenter: one-shot runs and their exit codes, a
+ * daemon that fills its store on every tick, three agents where a kill -9 of the active one hands over to a
+ * standby within 30 s with exactly one backup per tick, and /metrics and /health telling what happened.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { verifyArchive } from "../src/snapshot/index.js";
+import { Cluster, freePort, put, runCairn, sleep } from "./cluster.js";
+
+const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
+const NAME = /^consul-(\d{19})\.snap$/;
+
+interface AgentProc {
+  readonly proc: ChildProcess;
+  readonly listen: string;
+  output: string;
+}
+
+function startAgent(args: readonly string[], listen: string): AgentProc {
+  const proc = spawn(process.execPath, [MAIN, "snapshot", "agent", "-listen", listen, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const a: AgentProc = { proc, listen, output: "" };
+  proc.stdout?.on("data", (d: Buffer) => {
+    a.output += d.toString();
+  });
+  proc.stderr?.on("data", (d: Buffer) => {
+    a.output += d.toString();
+  });
+  return a;
+}
+
+async function stopAgent(a: AgentProc): Promise<void> {
+  if (a.proc.exitCode !== null || a.proc.signalCode !== null) return;
+  await new Promise<void>((res) => {
+    const t = setTimeout(() => a.proc.kill("SIGKILL"), 10_000);
+    a.proc.once("exit", () => {
+      clearTimeout(t);
+      res();
+    });
+    a.proc.kill("SIGTERM");
+  });
+}
+
+async function get(url: string): Promise<{ status: number; body: string } | null> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    return { status: r.status, body: await r.text() };
+  } catch {
+    return null;
+  }
+}
+
+/** Polls `f` every 200 ms until it returns a value, at most `ms`. */
+async function waitFor<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+function backups(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => NAME.test(n))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+describe("cairn snapshot agent", { timeout: 240_000 }, () => {
+  let cluster: Cluster;
+  let addr: string;
+  const dirs: string[] = [];
+  const tmp = (): string => {
+    const d = mkdtempSync(join(tmpdir(), "cairn-agent-"));
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    cluster = await Cluster.start(3);
+    const leader = await cluster.leader(30_000);
+    addr = leader.http.replace("http://", "");
+    assert.equal((await put(leader, "agent/k", "v")).status, 200);
+  });
+  after(async () => {
+    await cluster.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("one shot (-interval 0): one verified backup, exit 0; a bad store or no server: exit 1 and nothing left", async () => {
+    const dir = tmp();
+    const ok = await runCairn(
+      ["snapshot", "agent", "-interval", "0", "-http-addr", addr, "-local-path", dir],
+      60_000,
+    );
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /Saved snapshot \d{19}/);
+    const files = backups(dir);
+    assert.equal(files.length, 1, readdirSync(dir).join(","));
+    await verifyArchive(createReadStream(join(dir, files[0]!)));
+
+    const notADir = join(tmp(), "file");
+    writeFileSync(notADir, "x");
+    const bad = await runCairn([
+      "snapshot",
+      "agent",
+      "-interval",
+      "0",
+      "-http-addr",
+      addr,
+      "-local-path",
+      notADir,
+    ]);
+    assert.equal(bad.code, 1, bad.out);
+    assert.match(bad.out, /Snapshot failed/);
+
+    const dead = await freePort();
+    const dir2 = tmp();
+    const down = await runCairn([
+      "snapshot",
+      "agent",
+      "-interval",
+      "0",
+      "-http-addr",
+      `127.0.0.1:${dead}`,
+      "-local-path",
+      dir2,
+    ]);
+    assert.equal(down.code, 1, down.out);
+    assert.deepEqual(readdirSync(dir2), []);
+  });
+
+  it("refuses a bad configuration before doing anything (exit 1, the key named)", async () => {
+    const dir = tmp();
+    const cfg = join(dir, "agent.json");
+    writeFileSync(cfg, JSON.stringify({ snapshot_agent: { snapshot: { interval: "5" } } }));
+    const r = await runCairn(["snapshot", "agent", "-config-file", cfg, "-http-addr", addr]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /interval/);
+  });
+
+  it("three agents: one active, a backup per tick; kill -9 of the active one hands over within 30 s, one backup per tick", async () => {
+    const dir = tmp();
+    const intervalS = 2;
+    const lockKey = `agent-test/lock-${Date.now()}`;
+    const agents: AgentProc[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const listen = `127.0.0.1:${await freePort()}`;
+        const args = [
+          "-interval",
+          `${intervalS}s`,
+          "-http-addr",
+          addr,
+          "-local-path",
+          dir,
+          "-lock-key",
+          lockKey,
+          "-retain",
+          "0",
+        ];
+        agents.push(startAgent(args, listen));
+      }
+      await waitFor("three backups", 60_000, () => (backups(dir).length >= 3 ? true : undefined));
+      const active = await waitFor("the active agent", 10_000, async () => {
+        for (const a of agents) {
+          const m = await get(`http://${a.listen}/metrics`);
+          if (m !== null && /^cairn_snapshot_agent_is_active 1$/m.test(m.body)) return a;
+        }
+        return undefined;
+      });
+      const health = await get(`http://${active.listen}/health`);
+      assert.equal(health?.status, 200, health?.body);
+      const metrics = (await get(`http://${active.listen}/metrics`))?.body ?? "";
+      assert.match(metrics, /cairn_snapshot_agent_snapshots_total\{result="success"\} [1-9]/);
+
+      active.proc.kill("SIGKILL");
+      const killedAt = Date.now();
+      const before = backups(dir).length;
+      await waitFor("a standby taking over", 30_000, () => (backups(dir).length > before ? true : undefined));
+      assert.ok(Date.now() - killedAt <= 30_000);
+      await sleep(3 * intervalS * 1000);
+      const ticks = backups(dir).map((n) =>
+        Math.floor(Number(BigInt(NAME.exec(n)![1]!) / 1_000_000n) / (intervalS * 1000)),
+      );
+      assert.equal(new Set(ticks).size, ticks.length, `one backup per tick: ${ticks.join(",")}`);
+      const activeNow = [];
+      for (const a of agents.filter((x) => x !== active)) {
+        const m = await get(`http://${a.listen}/metrics`);
+        if (m !== null && /^cairn_snapshot_agent_is_active 1$/m.test(m.body)) activeNow.push(a);
+      }
+      assert.equal(activeNow.length, 1, "exactly one active agent");
+    } finally {
+      await Promise.all(agents.map(stopAgent));
+    }
+  });
+});
