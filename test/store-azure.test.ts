@@ -4,7 +4,7 @@
  * (These follow the shared store contract's behaviours until the contract lands; see the report.)
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +12,10 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import type { AzureStorageConfig } from "../src/snapshot-agent/config-types.js";
-import type { BackupMeta } from "../src/snapshot-agent/store.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "../src/snapshot-agent/store-azure.js";
 import { type Azurite, startAzurite } from "./support/azurite.js";
+import { bodyOf, MiB, metaOf, sha256Of } from "./support/store-data.js";
 
-const MiB = 1024 * 1024;
 /** Short retries, so a dead emulator fails a call in a second or two rather than the SDK's half minute. */
 const FAST_RETRY = { maxTries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 };
 
@@ -29,35 +28,6 @@ function config(overrides: Partial<AzureStorageConfig> = {}): AzureStorageConfig
     prefix: "consul-snapshot",
     ...overrides,
   };
-}
-
-function metaOf(data: Buffer, index: number): BackupMeta {
-  return {
-    index,
-    term: 3,
-    size: data.length,
-    sha256: createHash("sha256").update(data).digest("hex"),
-    version: "0.1.0",
-  };
-}
-
-/** The data in 1 MiB pieces, as a stream of a real file or response would deliver it. */
-function bodyOf(data: Buffer): Readable {
-  return Readable.from(
-    (function* () {
-      for (let off = 0; off < data.length; off += MiB) yield data.subarray(off, off + MiB);
-    })(),
-  );
-}
-
-async function sha256Of(body: Readable): Promise<{ sha256: string; size: number }> {
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const chunk of body) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest("hex"), size };
 }
 
 /** Rejects if `p` has not settled within `ms`: a bound on a wait, so a hang fails the test instead of stalling it. */

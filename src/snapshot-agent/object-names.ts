@@ -3,6 +3,7 @@
  * `<prefix>/<name>`, and a listing maps keys back to names. Both services cap a key at 1024 bytes of UTF-8 and
  * treat `/` as an ordinary character, so the checks here are the ones that keep a name unambiguous and printable.
  */
+import type { StoredObject } from "./store.js";
 
 /** The longest key both Azure Blob Storage and Google Cloud Storage accept, in bytes of UTF-8. */
 const MAX_KEY_BYTES = 1024;
@@ -14,7 +15,9 @@ export const LIST_PAGE_SIZE = 1000;
  * The most objects a listing returns before it gives up: a prefix holding more is not a backup location cairn
  * wrote (retention keeps far fewer), and a bound keeps memory and time finite.
  */
-export const MAX_LISTED_OBJECTS = 100_000;
+const MAX_LISTED_OBJECTS = 100_000;
+/** Enough pages for MAX_LISTED_OBJECTS, with room for a service's short pages. */
+const MAX_LIST_PAGES = (2 * MAX_LISTED_OBJECTS) / LIST_PAGE_SIZE;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -56,7 +59,7 @@ export function listKeyPrefix(prefix: string, startsWith: string): string {
 }
 
 /** The name of a listed key, or null for a key outside the prefix (which a listing by prefix never returns). */
-export function nameOfKey(prefix: string, key: string): string | null {
+function nameOfKey(prefix: string, key: string): string | null {
   if (prefix === "") return key === "" ? null : key;
   const head = `${prefix}/`;
   return key.startsWith(head) && key.length > head.length ? key.slice(head.length) : null;
@@ -66,7 +69,26 @@ function keyOf(prefix: string, name: string): string {
   return prefix === "" ? name : `${prefix}/${name}`;
 }
 
-/** Listed objects in name order, whatever order the service returned them in. */
-export function byName<T extends { readonly name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/**
+ * The objects of a listing by key prefix, page by page, in name order whatever order the service used; keys
+ * outside `prefix` are passed over. Throws past MAX_LISTED_OBJECTS objects or `maxPages` pages.
+ */
+export async function collectListing<T>(
+  prefix: string,
+  pages: AsyncIterable<readonly T[]>,
+  keyOf: (item: T) => string,
+  storedOf: (name: string, item: T) => StoredObject,
+): Promise<StoredObject[]> {
+  const found: StoredObject[] = [];
+  let pageCount = 0;
+  for await (const page of pages) {
+    if (++pageCount > MAX_LIST_PAGES) throw new Error(`more than ${MAX_LIST_PAGES} listing pages`);
+    for (const item of page) {
+      const name = nameOfKey(prefix, keyOf(item));
+      if (name === null) continue;
+      if (found.length === MAX_LISTED_OBJECTS) throw new Error(`more than ${MAX_LISTED_OBJECTS} objects`);
+      found.push(storedOf(name, item));
+    }
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

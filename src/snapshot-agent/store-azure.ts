@@ -15,15 +15,7 @@ import {
 import { errorText } from "../util/index.js";
 import type { AzureStorageConfig } from "./config-types.js";
 import { type MetaFieldNames, metaFromFields, metaToFields } from "./meta-fields.js";
-import {
-  byName,
-  LIST_PAGE_SIZE,
-  listKeyPrefix,
-  MAX_LISTED_OBJECTS,
-  nameOfKey,
-  normalizePrefix,
-  objectKey,
-} from "./object-names.js";
+import { collectListing, LIST_PAGE_SIZE, listKeyPrefix, normalizePrefix, objectKey } from "./object-names.js";
 import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
 
 /** The blob endpoint's host suffix of each Azure cloud, by Consul's `environment` names. */
@@ -148,27 +140,22 @@ export class AzureBlobStore implements BackupStore {
 
   async list(startsWith: string): Promise<StoredObject[]> {
     const prefix = listKeyPrefix(this.prefix, startsWith);
-    const found: StoredObject[] = [];
     try {
       const pages = this.container
         .listBlobsFlat({ prefix, includeMetadata: true })
         .byPage({ maxPageSize: LIST_PAGE_SIZE });
-      for await (const page of pages) {
-        for (const item of page.segment.blobItems) {
-          const name = nameOfKey(this.prefix, item.name);
-          if (name === null) continue;
-          if (found.length === MAX_LISTED_OBJECTS) {
-            throw new Error(`more than ${MAX_LISTED_OBJECTS} objects under ${JSON.stringify(prefix)}`);
-          }
-          found.push(
-            stored(name, item.properties.contentLength, item.properties.lastModified, item.metadata),
-          );
-        }
-      }
+      return await collectListing(
+        this.prefix,
+        (async function* () {
+          for await (const page of pages) yield page.segment.blobItems;
+        })(),
+        (item) => item.name,
+        (name, item) =>
+          stored(name, item.properties.contentLength, item.properties.lastModified, item.metadata),
+      );
     } catch (e) {
       throw this.failure("list", startsWith, e);
     }
-    return found.sort(byName);
   }
 
   async delete(name: string): Promise<void> {

@@ -3,11 +3,11 @@
  * system picks, for tests of the Azure Blob store. Telemetry is always off: without `--disableTelemetry` Azurite
  * sends usage data to an Application Insights host, and tests may reach nothing beyond loopback.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { endProcess, startNode } from "./child.js";
 
 /** Azurite's built-in account and its documented, well-known key. */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -17,7 +17,6 @@ export const AZURITE_KEY =
 const MAIN = createRequire(import.meta.url).resolve("azurite/dist/src/blob/main.js");
 const LISTENING = /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/;
 const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 
 export interface Azurite {
   /** `AZURE_STORAGE_CONNECTION_STRING` for this instance. */
@@ -44,38 +43,15 @@ export async function startAzurite(location?: string): Promise<Azurite> {
   // The SDK speaks a newer service version (2026-04-06) than Azurite 3.35 knows (2025-11-05); the calls the
   // store makes are unchanged between the two.
   args.push("--disableTelemetry", "--silent", "--skipApiVersionCheck");
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error("did not report listening within 30 s")), START_TIMEOUT_MS);
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      const m = LISTENING.exec(output);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    const onExit = (code: number | null, signal: string | null): void =>
-      fail(new Error(`exited (${code ?? signal}) before listening`));
-    function fail(e: Error): void {
-      clearTimeout(timer);
-      proc.kill("SIGKILL");
-      if (location === undefined) rmSync(dir, { recursive: true, force: true });
-      reject(new Error(`azurite: ${e.message}\n${output}`));
-    }
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    proc.once("exit", onExit);
-    proc.once("error", (e) => fail(e));
-  });
-  proc.removeAllListeners("exit");
-  // Keep draining its output (a full pipe would stall it) without keeping it.
-  for (const s of [proc.stdout, proc.stderr]) {
-    s?.removeAllListeners("data");
-    s?.resume();
+  let started: Awaited<ReturnType<typeof startNode>>;
+  try {
+    started = await startNode(args, {}, LISTENING, START_TIMEOUT_MS);
+  } catch (e) {
+    if (location === undefined) rmSync(dir, { recursive: true, force: true });
+    throw new Error(`azurite: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const blobEndpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const { proc, match } = started;
+  const blobEndpoint = `http://127.0.0.1:${match[1]}/${AZURITE_ACCOUNT}`;
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobEndpoint};`,
     account: AZURITE_ACCOUNT,
@@ -90,17 +66,4 @@ export async function startAzurite(location?: string): Promise<Azurite> {
       await endProcess(proc, "SIGKILL");
     },
   };
-}
-
-/** Sends `signal` and waits for the exit; SIGKILL after 10 s if it has not exited by then. */
-function endProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    proc.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    proc.kill(signal);
-  });
 }
