@@ -71,7 +71,7 @@ function keyOf(prefix: string, name: string): string {
 
 /**
  * The objects of a listing by key prefix, page by page, in name order whatever order the service used; keys
- * outside `prefix` are passed over. Throws past MAX_LISTED_OBJECTS objects or `maxPages` pages.
+ * outside `prefix` are passed over. Throws past MAX_LISTED_OBJECTS objects or MAX_LIST_PAGES pages.
  */
 export async function collectListing<T>(
   prefix: string,
