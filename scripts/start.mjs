@@ -134,8 +134,23 @@ let backupAgent = null;
 
 /** The snapshot agent against the local datacenter: one daemon, local disk, its listener on AGENT_PORT. */
 function startBackupAgent() {
-  const args = [MAIN_ARG, "snapshot", "agent", "-http-addr", `127.0.0.1:${HTTP_PORT}`, "-interval", BACKUP_INTERVAL];
-  args.push("-retain", String(BACKUP_RETAIN), "-local-path", BACKUP_DIR, "-listen", `127.0.0.1:${AGENT_PORT}`);
+  const args = [
+    MAIN_ARG,
+    "snapshot",
+    "agent",
+    "-http-addr",
+    `127.0.0.1:${HTTP_PORT}`,
+    "-interval",
+    BACKUP_INTERVAL,
+  ];
+  args.push(
+    "-retain",
+    String(BACKUP_RETAIN),
+    "-local-path",
+    BACKUP_DIR,
+    "-listen",
+    `127.0.0.1:${AGENT_PORT}`,
+  );
   mkdirSync(resolve(ROOT, BACKUP_DIR), { recursive: true });
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   backupAgent = child;

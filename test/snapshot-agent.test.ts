@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { verifyArchive } from "../src/snapshot/index.js";
+import { decryptStream, generateKey, readKeyFile, verifyArchive } from "../src/snapshot/index.js";
 import { Cluster, freePort, put, runCairn, sleep } from "./cluster.js";
 
 const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
@@ -208,6 +208,98 @@ describe("cairn snapshot agent", { timeout: 240_000 }, () => {
       assert.equal(activeNow.length, 1, "exactly one active agent");
     } finally {
       await Promise.all(agents.map(stopAgent));
+    }
+  });
+
+  it("retention keeps the newest N; encryption stores .snap.enc that decrypts to a verified archive", async () => {
+    const dir = tmp();
+    const keyFile = join(tmp(), "key");
+    writeFileSync(keyFile, `${generateKey().toString("base64")}\n`, { mode: 0o600 });
+    const lockKey = `agent-test/enc-${Date.now()}`;
+    const listen = `127.0.0.1:${await freePort()}`;
+    const args = [
+      "-interval",
+      "1s",
+      "-http-addr",
+      addr,
+      "-local-path",
+      dir,
+      "-lock-key",
+      lockKey,
+      "-retain",
+      "2",
+    ];
+    const a = startAgent([...args, "-encryption-key-file", keyFile], listen);
+    try {
+      const enc = /^consul-\d{19}\.snap\.enc$/;
+      await waitFor("four encrypted backups taken", 60_000, async () => {
+        const m = (await get(`http://${listen}/metrics`))?.body ?? "";
+        const n = Number(
+          /^cairn_snapshot_agent_snapshots_total\{result="success"\} (\d+)/m.exec(m)?.[1] ?? 0,
+        );
+        return n >= 4 ? true : undefined;
+      });
+      const kept = readdirSync(dir).filter((f) => enc.test(f));
+      assert.ok(
+        kept.length >= 2 && kept.length <= 3,
+        `retain 2 (a third while one is being written): ${kept}`,
+      );
+      const m = (await get(`http://${listen}/metrics`))?.body ?? "";
+      assert.match(m, /cairn_snapshot_agent_retention_deletions_total\{store="local:[^"]+"\} [1-9]/);
+      const key = (await readKeyFile(keyFile)).key;
+      const newest = kept.sort().at(-1)!;
+      await verifyArchive(createReadStream(join(dir, newest)).pipe(decryptStream(key)));
+    } finally {
+      await stopAgent(a);
+    }
+  });
+
+  it("max_failures: an agent whose store keeps failing steps down and a healthy one takes over", async () => {
+    const good = tmp();
+    const broken = join(tmp(), "not-a-dir");
+    writeFileSync(broken, "x");
+    const lockKey = `agent-test/failover-${Date.now()}`;
+    const common = ["-interval", "1s", "-http-addr", addr, "-lock-key", lockKey, "-max-failures", "2"];
+    const bad = startAgent([...common, "-local-path", broken], `127.0.0.1:${await freePort()}`);
+    let ok: AgentProc | null = null;
+    try {
+      await waitFor("the failing agent to be active and fail", 30_000, () =>
+        /Snapshot failed/.test(bad.output) ? true : undefined,
+      );
+      ok = startAgent([...common, "-local-path", good], `127.0.0.1:${await freePort()}`);
+      await waitFor("the bad agent giving up leadership", 60_000, () =>
+        /giving up leadership/.test(bad.output) ? true : undefined,
+      );
+      await waitFor("a backup by the healthy agent", 60_000, () =>
+        backups(good).length > 0 ? true : undefined,
+      );
+    } finally {
+      await stopAgent(bad);
+      if (ok !== null) await stopAgent(ok);
+    }
+  });
+
+  it("/health turns 503 with the reason once the datacenter is gone for 2 × interval", async () => {
+    const one = await Cluster.start(1);
+    const dir = tmp();
+    const listen = `127.0.0.1:${await freePort()}`;
+    let a: AgentProc | null = null;
+    try {
+      const l = await one.leader(30_000);
+      const args = ["-interval", "1s", "-http-addr", l.http.replace("http://", ""), "-local-path", dir];
+      a = startAgent(args, listen);
+      await waitFor("a healthy agent", 30_000, async () =>
+        backups(dir).length > 0 && (await get(`http://${listen}/health`))?.status === 200 ? true : undefined,
+      );
+      await one.stop();
+      const h = await waitFor("/health 503", 30_000, async () => {
+        const r = await get(`http://${listen}/health`);
+        return r?.status === 503 ? r : undefined;
+      });
+      assert.match(h.body, /unhealthy .*more than 2 × interval.*last error: /s);
+    } finally {
+      if (a !== null) await stopAgent(a);
+      await one.stop();
     }
   });
 });

@@ -102,6 +102,7 @@ export class SnapshotAgent {
         try {
           lost = await lock.lock(stop);
         } catch (e) {
+          this.lastError = `failed to obtain leadership: ${errorText(e)}`;
           log.error(`Failed to obtain leadership, retrying: ${errorText(e)}`);
           await sleep(5000, stop);
           continue;
@@ -167,7 +168,10 @@ export class SnapshotAgent {
       await this.o.client.agentCheckDeregister(this.savingCheckId()).catch(() => undefined);
       if (!lost.aborted)
         await lock.unlock().catch((e: unknown) => log.warn(`releasing the lock: ${errorText(e)}`));
-      else log.warn("Lost leadership");
+      else {
+        this.lastError = `lost leadership of ${config.lockKey} (session or lock gone, or the servers unreachable)`;
+        log.warn("Lost leadership");
+      }
     }
     return gaveUp;
   }

@@ -75,7 +75,9 @@ export async function runSnapshotAgent(argv: readonly string[], io: AgentIO): Pr
     const status =
       config.listen === ""
         ? null
-        : await serveStatus(config.listen, metrics, () => healthOf(agent.health(), config.intervalMs, Date.now()));
+        : await serveStatus(config.listen, metrics, () =>
+            healthOf(agent.health(), config.intervalMs, Date.now()),
+          );
     if (status !== null) log.info(`Serving /metrics and /health on http://${status.address}`);
     try {
       return await agent.run(stop.signal);

@@ -6,6 +6,7 @@
 import type { Target } from "./backup.js";
 import type { SnapshotAgentConfig } from "./config-types.js";
 import { AzureBlobStore } from "./store-azure.js";
+import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
 import { S3Store } from "./store-s3.js";
 
@@ -17,8 +18,6 @@ export function targetsOf(config: SnapshotAgentConfig, env: Readonly<Record<stri
     targets.push({ store: new S3Store(config.aws), fixedName: fixed === "" ? null : fixed });
   }
   if (config.azure !== null) targets.push({ store: new AzureBlobStore(config.azure, { env }), fixedName: null });
-  if (config.google !== null) {
-    throw new Error("google_storage: not yet supported by this build of cairn (see docs/consul-compat.md §6.3)");
-  }
+  if (config.google !== null) targets.push({ store: new GcsStore(config.google), fixedName: null });
   return targets;
 }

@@ -1,6 +1,7 @@
 /** `snapshot agent`: the snapshot agent runs in this process (src/snapshot-agent). */
-import { runSnapshotAgent } from "../../snapshot-agent/main.js";
+
 import { snapshotAgentUsage } from "../../snapshot-agent/config.js";
+import { runSnapshotAgent } from "../../snapshot-agent/main.js";
 import type { Command } from "../command.js";
 
 export const snapshotAgent: Command = {
