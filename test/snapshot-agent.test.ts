@@ -185,8 +185,10 @@ describe("cairn snapshot agent", { timeout: 240_000 }, () => {
         }
         return undefined;
       });
-      const health = await get(`http://${active.listen}/health`);
-      assert.equal(health?.status, 200, health?.body);
+      for (const a of agents) {
+        const health = await get(`http://${a.listen}/health`);
+        assert.equal(health?.status, 200, `${a === active ? "active" : "standby"}: ${health?.body}`);
+      }
       const metrics = (await get(`http://${active.listen}/metrics`))?.body ?? "";
       assert.match(metrics, /cairn_snapshot_agent_snapshots_total\{result="success"\} [1-9]/);
 

@@ -263,11 +263,14 @@ export class SnapshotAgent {
           "passing",
           `alive; ${this.active ? "active" : "standby"}`,
         );
+        // A standby's health follows the active agent's backups, as recorded in the lock key.
+        if (!this.active) await this.lastTick();
       } catch (e) {
         registered = false;
         log.warn(`registering the snapshot agent's service: ${errorText(e)}`);
       }
-      await sleep(ALIVE_TTL_MS / 3, stop);
+      // Often enough for the alive check, and for a standby's health to follow a short interval's backups.
+      await sleep(Math.min(ALIVE_TTL_MS / 3, Math.max(500, config.intervalMs / 2)), stop);
     }
   }
 

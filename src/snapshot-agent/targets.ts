@@ -9,13 +9,17 @@ import { AzureBlobStore } from "./store-azure.js";
 import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
 
-export function targetsOf(config: SnapshotAgentConfig, env: Readonly<Record<string, string | undefined>>): Target[] {
+export function targetsOf(
+  config: SnapshotAgentConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Target[] {
   const targets: Target[] = [];
   if (config.local !== null) targets.push({ store: new LocalStore(config.local.path), fixedName: null });
   if (config.aws !== null) {
     throw new Error("aws_storage: the S3 store is not in this build yet");
   }
-  if (config.azure !== null) targets.push({ store: new AzureBlobStore(config.azure, { env }), fixedName: null });
+  if (config.azure !== null)
+    targets.push({ store: new AzureBlobStore(config.azure, { env }), fixedName: null });
   if (config.google !== null) targets.push({ store: new GcsStore(config.google), fixedName: null });
   return targets;
 }
