@@ -170,3 +170,16 @@ export function verifiedBody(body: Readable, name: string, meta: BackupMeta): Re
   // stream's reader sees.
   return pipeline(body, new MetaVerifier(name, meta), () => {});
 }
+
+/**
+ * Runs `put`, which owns `body`: when it fails (a refused name, a failed upload), the body is destroyed too, so
+ * whatever it reads from (a file, a socket) is released by the store, not left to every caller.
+ */
+export async function owningBody(body: Readable, put: () => Promise<void>): Promise<void> {
+  try {
+    await put();
+  } catch (e) {
+    body.destroy();
+    throw e;
+  }
+}

@@ -22,6 +22,7 @@ import {
   checkBackupMeta,
   checkBackupName,
   META_SUFFIX,
+  owningBody,
   parseBackupMeta,
   TEMP_MARK,
   verifiedBody,
@@ -68,13 +69,8 @@ export class LocalStore implements BackupStore {
     this.label = `local:${this.dir}`;
   }
 
-  async put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    try {
-      await this.write(name, body, meta);
-    } catch (e) {
-      body.destroy(); // the put owns the body: a failed one releases it (a file, a socket) too
-      throw e;
-    }
+  put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
+    return owningBody(body, () => this.write(name, body, meta));
   }
 
   private async write(name: string, body: Readable, meta: BackupMeta): Promise<void> {

@@ -1,0 +1,377 @@
+/**
+ * The S3 backup store (`aws_storage`), for AWS and S3-compatible stores (`s3_endpoint`, path-style addressing):
+ * objects `<s3_key_prefix>/<name>` (just `<name>` when the prefix is empty), cairn's metadata as S3 user metadata
+ * (`x-amz-meta-cairn-index`, `-term`, `-size`, `-sha256`, `-version`). Uploads stream through lib-storage's
+ * `Upload`: one PUT when the body fits in a part, else a multipart upload with a bounded number of parts in
+ * flight, so memory stays about partSize × (queueSize + 1) whatever the size. Nothing is visible under a name
+ * until the PUT or the multipart completion succeeds.
+ *
+ * Credentials: `access_key_id` and `secret_access_key` (and `session_token`) when given, otherwise the SDK's
+ * default chain (AWS_ACCESS_KEY_ID…, the shared files, web identity through AWS_ROLE_ARN and
+ * AWS_WEB_IDENTITY_TOKEN_FILE, the ECS and EC2 roles). The configuration keys of role assumption (`role_arn`,
+ * `role_session_name`, `web_identity_token_file`, `sts_endpoint`, `iam_endpoint`) are refused for now: wiring
+ * them needs `@aws-sdk/credential-providers`, which is not a dependency.
+ *
+ * A failed multipart upload is aborted (lib-storage does it unless told not to). A bucket should still carry a
+ * lifecycle rule AbortIncompleteMultipartUpload, for the uploads of a process that died mid-way.
+ */
+
+import { Readable } from "node:stream";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  type PutObjectCommandInput,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { errorText } from "../util/errors.js";
+import type { AwsStorageConfig } from "./config-types.js";
+import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
+import {
+  BackupNotFoundError,
+  BackupStoreConfigError,
+  BackupStoreError,
+  backupNameProblem,
+  byName,
+  checkBackupMeta,
+  checkBackupName,
+  owningBody,
+  parseBackupMeta,
+  verifiedBody,
+} from "./store-checks.js";
+
+/** S3's smallest part (all but the last) and its largest number of parts. */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+/** Pages `list` reads at most: a bound on the loop (100 million objects in pages of 1000). */
+const LIST_PAGES_MAX = 100_000;
+
+export interface S3StoreOptions {
+  /** Bytes per part of a multipart upload [8 MiB; at least 5 MiB]; raised when a body would need > 10000. */
+  readonly partSize?: number;
+  /** Parts uploaded at once [4]. */
+  readonly queueSize?: number;
+  /** Keys per page of ListObjectsV2 [1000, S3's most]. */
+  readonly listPageSize?: number;
+  /** Attempts per request, retries included (the SDK's standard retry with backoff) [3]. */
+  readonly maxAttempts?: number;
+  /** How long a connection may take to open [10 s]. */
+  readonly connectionTimeoutMs?: number;
+  /** How long a socket may sit idle mid-request before the request fails [120 s]: a hung server is an error. */
+  readonly socketTimeoutMs?: number;
+}
+
+/** The configuration keys this store cannot honour yet, with their names in the `aws_storage` object. */
+const ROLE_KEYS: ReadonlyArray<readonly [keyof AwsStorageConfig, string]> = [
+  ["roleArn", "role_arn"],
+  ["roleSessionName", "role_session_name"],
+  ["webIdentityTokenFile", "web_identity_token_file"],
+  ["stsEndpoint", "sts_endpoint"],
+  ["iamEndpoint", "iam_endpoint"],
+];
+
+function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new BackupStoreConfigError(`${what} must be an integer ≥ ${min}`);
+  return v;
+}
+
+/** The key prefix without slashes at either end: "" puts objects at the top of the bucket. */
+function keyPrefixOf(c: AwsStorageConfig): string {
+  return c.keyPrefix.replace(/^\/+|\/+$/g, "");
+}
+
+/** Why this configuration cannot make an S3 store, or "" when it can. */
+export function awsConfigProblem(c: AwsStorageConfig): string {
+  if (c.bucket === "") return "aws_storage: s3_bucket is required";
+  if (c.region === "") return "aws_storage: s3_region is required";
+  if ((c.accessKeyId === "") !== (c.secretAccessKey === "")) {
+    return "aws_storage: access_key_id and secret_access_key go together";
+  }
+  if (c.sessionToken !== "" && c.accessKeyId === "") {
+    return "aws_storage: session_token needs access_key_id and secret_access_key";
+  }
+  const role = ROLE_KEYS.filter(([k]) => c[k] !== "").map(([, key]) => key);
+  if (role.length > 0) {
+    return `aws_storage: ${role.join(", ")} not supported yet; assume a role through AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (the SDK's default credentials) instead`;
+  }
+  if (c.kmsKey !== "" && !c.enableKms) return "aws_storage: s3_kms_key is set but s3_enable_kms is not";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(c.keyPrefix) || keyPrefixOf(c).includes("//")) {
+    return `aws_storage: s3_key_prefix ${JSON.stringify(c.keyPrefix)} has a control character or an empty segment`;
+  }
+  if (c.staticSnapshotName !== "") {
+    const problem = backupNameProblem(c.staticSnapshotName);
+    if (problem !== "") return `aws_storage: s3_static_snapshot_name: ${problem}`;
+  }
+  if (c.endpoint !== "") {
+    let url: URL;
+    try {
+      url = new URL(c.endpoint);
+    } catch {
+      return `aws_storage: s3_endpoint ${JSON.stringify(c.endpoint)} is not a URL (e.g. https://minio.example:9000)`;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return `aws_storage: s3_endpoint ${JSON.stringify(c.endpoint)} must be http:// or https://`;
+    }
+  }
+  return "";
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
+  return err?.name === "NotFound" || err?.name === "NoSuchKey" || err?.$metadata?.httpStatusCode === 404;
+}
+
+/** What identifies one write of an object: a replaced or rewritten object differs in one or the other. */
+interface Version {
+  readonly etag: string;
+  readonly modified: number;
+}
+
+export class S3Store implements BackupStore {
+  readonly label: string;
+  /** The SDK client (its middleware stack is where metrics or logging of requests would hook in). */
+  readonly client: S3Client;
+  private readonly bucket: string;
+  /** The key prefix without slashes at either end; "" when objects sit at the top of the bucket. */
+  private readonly prefix: string;
+  private readonly encryption: Pick<PutObjectCommandInput, "ServerSideEncryption" | "SSEKMSKeyId">;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly listPageSize: number;
+
+  constructor(config: AwsStorageConfig, options: S3StoreOptions = {}) {
+    const problem = awsConfigProblem(config);
+    if (problem !== "") throw new BackupStoreConfigError(problem);
+    this.partSize = positiveInt(options.partSize, 8 * 1024 * 1024, "S3 part size", MIN_PART_SIZE);
+    this.queueSize = positiveInt(options.queueSize, 4, "S3 upload queue size");
+    this.listPageSize = positiveInt(options.listPageSize, 1000, "S3 list page size");
+    this.bucket = config.bucket;
+    this.prefix = keyPrefixOf(config);
+    this.label = `s3://${this.bucket}/${this.prefix}`;
+    this.encryption = config.enableKms
+      ? { ServerSideEncryption: "aws:kms", ...(config.kmsKey !== "" ? { SSEKMSKeyId: config.kmsKey } : {}) }
+      : config.serverSideEncryption
+        ? { ServerSideEncryption: "AES256" }
+        : {};
+    const clientConfig: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      maxAttempts: positiveInt(options.maxAttempts, 3, "S3 max attempts"),
+      requestHandler: {
+        connectionTimeout: positiveInt(options.connectionTimeoutMs, 10_000, "S3 connection timeout"),
+        socketTimeout: positiveInt(options.socketTimeoutMs, 120_000, "S3 socket timeout"),
+      },
+      ...(config.endpoint !== "" ? { endpoint: config.endpoint } : {}),
+      ...(config.accessKeyId !== ""
+        ? {
+            credentials: {
+              accessKeyId: config.accessKeyId,
+              secretAccessKey: config.secretAccessKey,
+              ...(config.sessionToken !== "" ? { sessionToken: config.sessionToken } : {}),
+            },
+          }
+        : {}),
+    };
+    this.client = new S3Client(clientConfig);
+  }
+
+  put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
+    return owningBody(body, () => this.upload(name, body, meta));
+  }
+
+  private async upload(name: string, body: Readable, meta: BackupMeta): Promise<void> {
+    checkBackupName(name);
+    checkBackupMeta(meta);
+    const key = this.keyOf(name);
+    const before = await this.versionOf(key);
+    const verified = verifiedBody(body, name, meta);
+    // An error the body throws at the upload (its own, or a mismatch with `meta`) is the cause of a failure; what
+    // the upload reports afterwards (an abort the server refused, say) is only a consequence. When the upload
+    // stops reading (a part failed), it destroys `source` with an AbortError that is thrown in here too: that one
+    // comes once `source` is already destroyed, and is no error of the body.
+    let bodyError: unknown;
+    let source: Readable | undefined;
+    source = Readable.from(
+      (async function* () {
+        try {
+          yield* verified;
+        } catch (e) {
+          if (source?.destroyed === false) bodyError = e;
+          throw e;
+        }
+      })(),
+    );
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: source,
+        Metadata: {
+          "cairn-index": String(meta.index),
+          "cairn-term": String(meta.term),
+          "cairn-size": String(meta.size),
+          "cairn-sha256": meta.sha256,
+          "cairn-version": meta.version,
+        },
+        ...this.encryption,
+      },
+      partSize: Math.max(this.partSize, Math.ceil(meta.size / MAX_PARTS)),
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      source.destroy();
+      verified.destroy();
+      await this.removeLeftover(key, before);
+      if (bodyError !== undefined) throw bodyError;
+      throw new BackupStoreError(`upload of "${name}" to ${this.label} failed: ${errorText(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async head(name: string): Promise<StoredObject | null> {
+    checkBackupName(name);
+    let out: HeadObjectCommandOutput;
+    try {
+      out = await this.headRaw(this.keyOf(name));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw this.failed("head", name, e);
+    }
+    const size = out.ContentLength ?? 0;
+    const m = out.Metadata ?? {};
+    const meta = parseBackupMeta({
+      index: m["cairn-index"],
+      term: m["cairn-term"],
+      size: m["cairn-size"],
+      sha256: m["cairn-sha256"],
+      version: m["cairn-version"],
+    });
+    const base = { name, size, modified: out.LastModified ?? new Date(0) };
+    // Metadata that does not even agree on the size was not written with these bytes: not trusted.
+    return meta !== null && meta.size === size ? { ...base, meta } : base;
+  }
+
+  async get(name: string): Promise<Readable> {
+    checkBackupName(name);
+    let body: unknown;
+    try {
+      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(name) })))
+        .Body;
+    } catch (e) {
+      if (isNotFound(e)) throw new BackupNotFoundError(this.label, name);
+      throw this.failed("get", name, e);
+    }
+    // In Node the SDK's body is the response itself (an IncomingMessage).
+    if (!(body instanceof Readable))
+      throw new BackupStoreError(`get of "${name}" from ${this.label}: no body`);
+    return body;
+  }
+
+  /**
+   * The objects directly under the prefix (not in "subfolders") whose names are backup names. Without their
+   * metadata: ListObjectsV2 does not return it (`head` does), and a HEAD per object would make a listing of a
+   * long retention cost one request per backup.
+   */
+  async list(startsWith: string): Promise<StoredObject[]> {
+    const prefix = this.keyOf(startsWith);
+    const skip = this.prefix === "" ? 0 : this.prefix.length + 1;
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page === LIST_PAGES_MAX) {
+        throw new BackupStoreError(`list of ${this.label}: more than ${LIST_PAGES_MAX} pages of objects`);
+      }
+      let res: ListObjectsV2CommandOutput;
+      try {
+        res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: "/",
+            MaxKeys: this.listPageSize,
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+        );
+      } catch (e) {
+        throw this.failed("list", startsWith, e);
+      }
+      for (const o of res.Contents ?? []) {
+        const name = (o.Key ?? "").slice(skip);
+        if (backupNameProblem(name) !== "") continue;
+        out.push({ name, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
+      }
+      if (res.IsTruncated !== true) break;
+      token = res.NextContinuationToken;
+      if (token === undefined || token === "") {
+        throw new BackupStoreError(`list of ${this.label}: a truncated page without a continuation token`);
+      }
+    }
+    return out.sort((a, b) => byName(a.name, b.name));
+  }
+
+  async delete(name: string): Promise<void> {
+    checkBackupName(name);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(name) }));
+    } catch (e) {
+      if (!isNotFound(e)) throw this.failed("delete", name, e);
+    }
+  }
+
+  /** Closes the client's connections. */
+  close(): void {
+    this.client.destroy();
+  }
+
+  private keyOf(name: string): string {
+    return this.prefix === "" ? name : `${this.prefix}/${name}`;
+  }
+
+  private headRaw(key: string): Promise<HeadObjectCommandOutput> {
+    return this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  private async versionOf(key: string): Promise<Version | null> {
+    try {
+      const out = await this.headRaw(key);
+      return { etag: out.ETag ?? "", modified: out.LastModified?.getTime() ?? 0 };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw this.failed("put (head first)", key, e);
+    }
+  }
+
+  /**
+   * After a failed put: removes an object under `key` that this put left, unless it is the very version that was
+   * there before. S3 itself never shows a partial object, but a completion whose answer was lost leaves a whole
+   * one the caller believes failed, and some S3-compatible servers (s3rver) do show a partial PUT. Best effort:
+   * when the store cannot be reached, there is nothing more to do.
+   */
+  private async removeLeftover(key: string, before: Version | null): Promise<void> {
+    try {
+      const now = await this.versionOf(key);
+      if (now === null) return;
+      if (before !== null && now.etag === before.etag && now.modified === before.modified) return;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch {
+      // unreachable store: the put's own error says why
+    }
+  }
+
+  private failed(op: string, name: string, e: unknown): BackupStoreError {
+    return new BackupStoreError(`${op} of "${name}" in ${this.label} failed: ${errorText(e)}`, { cause: e });
+  }
+}
