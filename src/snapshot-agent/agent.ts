@@ -74,6 +74,7 @@ export class SnapshotAgent {
 
   /** Interval 0: one backup and retention, no election, no registration. 0 on success, 1 on failure. */
   async runOnce(): Promise<number> {
+    await this.sweep();
     try {
       await this.backup();
       return 0;
@@ -127,6 +128,7 @@ export class SnapshotAgent {
     metrics.isActive.set(1);
     const both = AbortSignal.any([lost, stop]);
     await this.registerSaving();
+    await this.sweep();
     let failures = 0;
     let gaveUp = false;
     try {
@@ -206,6 +208,19 @@ export class SnapshotAgent {
       throw e instanceof BackupError ? e : new BackupError(this.lastError);
     } finally {
       metrics.snapshotSeconds.observe((this.now() - t0) / 1000);
+    }
+  }
+
+  /** Leftovers of interrupted uploads (a crashed agent's temp files) go before this agent writes. */
+  private async sweep(): Promise<void> {
+    for (const t of this.o.targets) {
+      try {
+        const removed = (await t.store.sweep?.()) ?? [];
+        if (removed.length > 0)
+          this.o.log.info(`removed ${removed.length} leftovers of interrupted uploads from ${t.store.label}`);
+      } catch (e) {
+        this.o.log.warn(`sweeping ${t.store.label}: ${errorText(e)}`);
+      }
     }
   }
 

@@ -46,4 +46,10 @@ export interface BackupStore {
   list(startsWith: string): Promise<StoredObject[]>;
   /** Deletes the object; no error when it is already gone. */
   delete(name: string): Promise<void>;
+  /**
+   * Removes what interrupted uploads left (temp files on disk); returns their names. Called only by the agent
+   * that holds the lock, so no upload of another agent is running. Stores whose uploads commit atomically
+   * leave nothing to sweep and do not implement it.
+   */
+  sweep?(): Promise<string[]>;
 }

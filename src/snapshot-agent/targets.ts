@@ -8,6 +8,7 @@ import type { SnapshotAgentConfig } from "./config-types.js";
 import { AzureBlobStore } from "./store-azure.js";
 import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
+import { S3Store } from "./store-s3.js";
 
 export function targetsOf(
   config: SnapshotAgentConfig,
@@ -16,7 +17,8 @@ export function targetsOf(
   const targets: Target[] = [];
   if (config.local !== null) targets.push({ store: new LocalStore(config.local.path), fixedName: null });
   if (config.aws !== null) {
-    throw new Error("aws_storage: the S3 store is not in this build yet");
+    const fixed = config.aws.staticSnapshotName;
+    targets.push({ store: new S3Store(config.aws), fixedName: fixed === "" ? null : fixed });
   }
   if (config.azure !== null)
     targets.push({ store: new AzureBlobStore(config.azure, { env }), fixedName: null });
