@@ -45,6 +45,7 @@ const SERVERS = [1, 2, 3].map((n) => ({
 const LEADER_WAIT_MS = 30_000;
 const LEADER_POLL_MS = 250;
 const STOP_WAIT_MS = 10_000;
+const KILL_WAIT_MS = 3_000;
 
 /** Newest mtime (ms) of the files under `dir`, or 0 when it does not exist. */
 function newestMtimeMs(dir) {
@@ -257,6 +258,9 @@ async function stopAll(code) {
     console.error(`[${name}] did not stop within ${STOP_WAIT_MS / 1000} s: killing it`);
     child.kill("SIGKILL");
   }
+  // A killed child is gone only once it has been reaped: wait (bounded) for its close before exiting.
+  const killDeadline = Date.now() + KILL_WAIT_MS;
+  while ((children.size > 0 || backupAgent !== null) && Date.now() < killDeadline) await sleep(50);
   process.exit(code);
 }
 
