@@ -6,6 +6,8 @@ import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { type ReadArchiveOptions, readArchive, verifyArchive } from "./archive-read.js";
+import { encryptStream } from "./envelope.js";
+import { generateKey } from "./envelope-key.js";
 import { encodeMetaJson, type SnapshotMeta } from "./meta.js";
 import { stateBinBytes } from "./state-bin.js";
 import { tarEnd, tarHeader, tarPadding } from "./tar.js";
@@ -130,6 +132,23 @@ describe("corrupt archives", () => {
     });
     await assert.rejects(read(Buffer.from("PK\u0003\u0004 not a gzip file")), {
       code: "snapshot_decompress",
+      message: "failed to decompress snapshot: gzip: invalid header",
+    });
+  });
+
+  it("names an encrypted backup as such, wherever its first bytes are split, instead of a bad gzip header", async () => {
+    const archive = gzipSync(tar(standard(await pieces())));
+    const sealed: Buffer[] = [];
+    for await (const c of Readable.from([archive]).pipe(encryptStream(generateKey())))
+      sealed.push(c as Buffer);
+    const expected = {
+      code: "snapshot_decompress",
+      message: "failed to decompress snapshot: this is an encrypted cairn backup: use -decrypt-key-file",
+    };
+    await assert.rejects(read(Buffer.concat(sealed)), expected);
+    await assert.rejects(verifyArchive(chunks(Buffer.concat(sealed), 3)), expected);
+    // Only the envelope's magic counts: another file starting with "CAIRN" is just not gzip.
+    await assert.rejects(read(Buffer.from("CAIRNENX and more bytes")), {
       message: "failed to decompress snapshot: gzip: invalid header",
     });
   });

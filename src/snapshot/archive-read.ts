@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, type Gunzip } from "node:zlib";
+import { ENVELOPE_MAGIC, isEncrypted } from "./envelope.js";
 import {
   ArchiveFormatError,
   ArchiveIntegrityError,
@@ -77,10 +78,17 @@ export interface VerifiedArchive {
   readonly recordCounts: ReadonlyMap<number, number>;
 }
 
-/** Counts compressed bytes going into gunzip, so bytes it silently skips afterwards can be caught. */
+/**
+ * Counts compressed bytes going into gunzip, so bytes it silently skips afterwards can be caught; keeps the first
+ * few, so a failure can tell an encrypted backup (.snap.enc) from a damaged archive.
+ */
 class Counter extends Transform {
   bytes = 0;
+  head: Buffer = Buffer.alloc(0);
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err: null, chunk: Buffer) => void): void {
+    if (this.head.length < ENVELOPE_MAGIC.length) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, ENVELOPE_MAGIC.length - this.head.length)]);
+    }
     this.bytes += chunk.length;
     done(null, chunk);
   }
@@ -176,10 +184,14 @@ function prefixed(err: SnapshotMetaError): SnapshotMetaError {
   return new SnapshotMetaError(err.code, `failed to read snapshot file: ${err.message}`, { cause: err });
 }
 
-/** Maps a zlib failure to Consul's (Go's) wording. */
-function gzipFailure(err: NodeJS.ErrnoException, fed: number): ArchiveFormatError {
+/**
+ * Maps a zlib failure to Consul's (Go's) wording; an encrypted backup, which is no gzip stream at all, is named as
+ * such: every reader of archives (the CLI's commands, a server's restore) reaches it through here.
+ */
+function gzipFailure(err: NodeJS.ErrnoException, counter: Counter): ArchiveFormatError {
   let what: string;
-  if (fed === 0) what = "EOF";
+  if (isEncrypted(counter.head)) what = "this is an encrypted cairn backup: use -decrypt-key-file";
+  else if (counter.bytes === 0) what = "EOF";
   else if (err.code === "Z_BUF_ERROR") what = "unexpected EOF";
   else if (/header check|compression method/.test(err.message)) what = "gzip: invalid header";
   else if (/data check|incorrect length/.test(err.message)) what = "gzip: invalid checksum";
@@ -194,7 +206,7 @@ function classify(err: unknown, counter: Counter): unknown {
   if (err instanceof TarError) return tarFailure(err);
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code === "string" && code.startsWith("Z_"))
-    return gzipFailure(err as NodeJS.ErrnoException, counter.bytes);
+    return gzipFailure(err as NodeJS.ErrnoException, counter);
   return err;
 }
 
@@ -258,7 +270,8 @@ async function readContainer(
     }
     throw classify(err, counter);
   }
-  if (counter.bytes === 0) throw gzipFailure(Object.assign(new Error("EOF"), { code: "Z_BUF_ERROR" }), 0);
+  if (counter.bytes === 0)
+    throw gzipFailure(Object.assign(new Error("EOF"), { code: "Z_BUF_ERROR" }), counter);
   const skipped = counter.bytes - gunzip.bytesWritten;
   // zlib ignores data after a gzip member that starts with a zero byte; Go's reader fails on it.
   if (skipped > 0) throw trailingGzipData(skipped);
