@@ -15,6 +15,7 @@ import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
 import { snapshotAgent } from "./commands/snapshot-agent.js";
 import { snapshotDiff } from "./commands/snapshot-diff.js";
+import { snapshotList } from "./commands/snapshot-list.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
 
@@ -83,6 +84,7 @@ const TREE: Group = {
         decode: snapshotDecode,
         diff: snapshotDiff,
         inspect: snapshotInspect,
+        list: snapshotList,
         restore: snapshotRestore,
         save: snapshotSave,
       },

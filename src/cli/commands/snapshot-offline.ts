@@ -9,6 +9,7 @@ import { decodeArchiveLines, inspectFile, SnapshotError, SnapshotMetaError } fro
 import { flag } from "../../util/flags.js";
 import { type Command, type CommandIO, err, errorText, parseOrExit, usage } from "../command.js";
 import { oneFile } from "./snapshot.js";
+import { DECRYPT_KEY_FILE, decryptKeyFlag, openSnapshotSource, SOURCE_HELP } from "./snapshot-source.js";
 
 /** Go's os.Open as Consul's commands do first: null when the file can be read, else Consul's line. */
 export async function openCheck(path: string): Promise<string | null> {
@@ -50,6 +51,7 @@ const inspectFlags = {
     "Can only be used with -kvdetails. Limits KV key breakdown using this prefix filter.",
   ),
   format: flag.string("pretty", "Output format {pretty|json}"),
+  ...decryptKeyFlag,
 };
 
 const inspectHelp = usage(
@@ -61,7 +63,9 @@ const inspectHelp = usage(
 
       $ cairn snapshot inspect backup.snap
 
-  A file named state.bin is read raw, with the meta.json beside it (a server's data-dir snapshot).`,
+  A file named state.bin is read raw, with the meta.json beside it (a server's data-dir snapshot).
+
+  ${SOURCE_HELP}`,
   inspectFlags,
 );
 
@@ -71,29 +75,47 @@ export const snapshotInspect: Command = {
   async run(args, io) {
     const parsed = parseOrExit(inspectFlags, args, io, inspectHelp);
     if (typeof parsed === "number") return parsed;
-    const file = oneFile(parsed.args, io);
-    if (file === null) return 1;
-    const bad = await openCheck(file);
-    if (bad !== null) {
-      err(io, bad);
-      return 1;
-    }
+    const arg = oneFile(parsed.args, io);
+    if (arg === null) return 1;
     const v = parsed.values;
-    try {
-      const text = await inspectFile(file, {
-        kvDetails: v.kvdetails,
-        kvDepth: v.kvdepth,
-        kvFilter: v.kvfilter,
-        format: v.format,
-      });
-      io.stdout.write(text);
-      return 0;
-    } catch (e) {
-      err(io, inspectError(e));
-      return 1;
-    }
+    return withSource(arg, v[DECRYPT_KEY_FILE], io, async (file) => {
+      const bad = await openCheck(file);
+      if (bad !== null) {
+        err(io, bad);
+        return 1;
+      }
+      try {
+        const text = await inspectFile(file, {
+          kvDetails: v.kvdetails,
+          kvDepth: v.kvdepth,
+          kvFilter: v.kvfilter,
+          format: v.format,
+        });
+        io.stdout.write(text);
+        return 0;
+      } catch (e) {
+        err(io, inspectError(e));
+        return 1;
+      }
+    });
   },
 };
+
+/** Runs `body` on FILE as a plain archive on disk (snapshot-source.ts), released afterwards. */
+async function withSource(
+  arg: string,
+  keyFile: string,
+  io: CommandIO,
+  body: (file: string) => Promise<number>,
+): Promise<number> {
+  const source = await openSnapshotSource(arg, keyFile, io);
+  if (source === null) return 1;
+  try {
+    return await body(source.path);
+  } finally {
+    await source.release();
+  }
+}
 
 const decodeHelp = usage(
   `Usage: cairn snapshot decode [options] FILE
@@ -101,8 +123,10 @@ const decodeHelp = usage(
   Decodes a snapshot file and prints it as JSON lines: first {"Data":<meta>,"Type":"SnapshotHeader"}, then
   {"Data":<record>,"Type":"<record type>"} for every record, in file order. The archive is verified first.
 
-      $ cairn snapshot decode backup.snap`,
-  {},
+      $ cairn snapshot decode backup.snap
+
+  ${SOURCE_HELP}`,
+  decryptKeyFlag,
 );
 
 /** Lines are gathered into writes of about this size: one write per record would be slow on big files. */
@@ -124,25 +148,27 @@ export const snapshotDecode: Command = {
   synopsis: "Decodes a Consul snapshot file to JSON lines",
   help: decodeHelp,
   async run(args, io) {
-    const parsed = parseOrExit({}, args, io, decodeHelp);
+    const parsed = parseOrExit(decryptKeyFlag, args, io, decodeHelp);
     if (typeof parsed === "number") return parsed;
-    const file = oneFile(parsed.args, io);
-    if (file === null) return 1;
-    let fh: FileHandle;
-    try {
-      fh = await open(file, "r");
-    } catch (e) {
-      err(io, `Error opening snapshot file: ${goFileError(file, e)}`);
-      return 1;
-    }
-    try {
-      await writeLines(io, decodeArchiveLines(fh.createReadStream({ autoClose: false })));
-      return 0;
-    } catch (e) {
-      err(io, inspectError(e));
-      return 1;
-    } finally {
-      await fh.close();
-    }
+    const arg = oneFile(parsed.args, io);
+    if (arg === null) return 1;
+    return withSource(arg, parsed.values[DECRYPT_KEY_FILE], io, async (file) => {
+      let fh: FileHandle;
+      try {
+        fh = await open(file, "r");
+      } catch (e) {
+        err(io, `Error opening snapshot file: ${goFileError(file, e)}`);
+        return 1;
+      }
+      try {
+        await writeLines(io, decodeArchiveLines(fh.createReadStream({ autoClose: false })));
+        return 0;
+      } catch (e) {
+        err(io, inspectError(e));
+        return 1;
+      } finally {
+        await fh.close();
+      }
+    });
   },
 };

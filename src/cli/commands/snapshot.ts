@@ -20,7 +20,7 @@ import {
 } from "../../client/index.js";
 import { verifyArchive } from "../../snapshot/index.js";
 import { saveVerified, verifyText } from "../../snapshot-agent/save.js";
-import { flag } from "../../util/flags.js";
+import { flag, type ParsedFlags } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
 import {
   type Command,
@@ -35,6 +35,7 @@ import {
 } from "../command.js";
 import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
+import { DECRYPT_KEY_FILE, decryptKeyFlag, openSnapshotSource, SOURCE_HELP } from "./snapshot-source.js";
 
 const CONNECT = "Error connecting to Consul agent";
 /** The restore's wait for the servers' answer: above their own 15-minute bound on installing it. */
@@ -187,7 +188,7 @@ export const snapshotSave: Command = {
   },
 };
 
-const restoreFlags = { ...httpClientFlags, ...httpServerFlags };
+const restoreFlags = { ...httpClientFlags, ...httpServerFlags, ...decryptKeyFlag };
 
 const restoreHelp = usage(
   `Usage: cairn snapshot restore [options] FILE
@@ -205,7 +206,13 @@ const restoreHelp = usage(
 
       $ cairn snapshot restore backup.snap
 
-  The file is verified locally before anything is sent; a file that fails verification is not uploaded.`,
+  To restore the newest backup the snapshot agent keeps in an S3 bucket:
+
+      $ cairn snapshot restore 's3://bucket/consul-snapshot/latest?region=us-east-1'
+
+  The file is verified locally before anything is sent; a file that fails verification is not uploaded.
+
+  ${SOURCE_HELP}`,
   restoreFlags,
 );
 
@@ -227,40 +234,55 @@ export const snapshotRestore: Command = {
   async run(args, io) {
     const parsed = parseOrExit(restoreFlags, args, io, restoreHelp);
     if (typeof parsed === "number") return parsed;
-    const file = oneFile(parsed.args, io);
-    if (file === null) return 1;
-    const bad = await verifyFile(file, "Error opening snapshot file", io.stderr);
-    if (bad !== null) {
-      err(io, bad);
-      return 1;
+    const arg = oneFile(parsed.args, io);
+    if (arg === null) return 1;
+    const source = await openSnapshotSource(arg, parsed.values[DECRYPT_KEY_FILE], io);
+    if (source === null) return 1;
+    try {
+      return await restoreFile(source.path, parsed, io);
+    } finally {
+      await source.release();
     }
-    return withClient(
-      io,
-      // Once uploaded, the archive is verified and installed on every server before the answer comes, with
-      // no byte on the wire meanwhile: minutes for a state of millions of keys (the servers bound it).
-      () =>
-        new ConsulClient({
-          ...clientConfigFrom(parsed.values, parsed.set, io.env),
-          streamIdleTimeoutMs: RESTORE_IDLE_MS_MAX,
-        }),
-      CONNECT,
-      async (c) => {
-        const size = await stat(file).then(
-          (st) => st.size,
-          () => 0,
-        );
-        const meter = progress(io.stderr, "Restoring snapshot", size);
-        try {
-          await c.snapshotRestore(metered(createReadStream(file), meter));
-        } catch (e) {
-          meter.done();
-          err(io, `Error restoring snapshot: ${errorText(e)}`);
-          return 1;
-        }
-        meter.done();
-        out(io, "Restored snapshot");
-        return 0;
-      },
-    );
   },
 };
+
+/** Verifies `file` here, then uploads it: a file that fails verification never reaches the servers. */
+async function restoreFile(
+  file: string,
+  parsed: ParsedFlags<typeof restoreFlags>,
+  io: CommandIO,
+): Promise<number> {
+  const bad = await verifyFile(file, "Error opening snapshot file", io.stderr);
+  if (bad !== null) {
+    err(io, bad);
+    return 1;
+  }
+  return withClient(
+    io,
+    // Once uploaded, the archive is verified and installed on every server before the answer comes, with
+    // no byte on the wire meanwhile: minutes for a state of millions of keys (the servers bound it).
+    () =>
+      new ConsulClient({
+        ...clientConfigFrom(parsed.values, parsed.set, io.env),
+        streamIdleTimeoutMs: RESTORE_IDLE_MS_MAX,
+      }),
+    CONNECT,
+    async (c) => {
+      const size = await stat(file).then(
+        (st) => st.size,
+        () => 0,
+      );
+      const meter = progress(io.stderr, "Restoring snapshot", size);
+      try {
+        await c.snapshotRestore(metered(createReadStream(file), meter));
+      } catch (e) {
+        meter.done();
+        err(io, `Error restoring snapshot: ${errorText(e)}`);
+        return 1;
+      }
+      meter.done();
+      out(io, "Restored snapshot");
+      return 0;
+    },
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * Test support: backups written into a store exactly as the snapshot agent writes them (its `takeBackup`: a
+ * verified `snapshot save` over HTTP, encryption when a key is given, the upload, the read-back check), and
+ * encryption key files as an operator makes them.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConsulClient } from "../../src/client/index.js";
+import { generateKey } from "../../src/snapshot/index.js";
+import { type BackupOutcome, takeBackup } from "../../src/snapshot-agent/backup.js";
+import { createAgentMetrics } from "../../src/snapshot-agent/metrics.js";
+import type { BackupStore } from "../../src/snapshot-agent/store.js";
+
+/** One backup of the datacenter at `address` (`127.0.0.1:port`) into `store`, encrypted with `key` when given. */
+export async function agentBackup(
+  store: BackupStore,
+  address: string,
+  key: Uint8Array | null = null,
+): Promise<BackupOutcome> {
+  const scratch = await mkdtemp(join(tmpdir(), "cairn-agent-scratch-"));
+  const client = new ConsulClient({ address });
+  try {
+    return await takeBackup({
+      client,
+      targets: [{ store, fixedName: null }],
+      scratchDir: scratch,
+      stale: false,
+      retention: { retain: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0 },
+      encryptionKey: key,
+      now: Date.now,
+      metrics: createAgentMetrics(),
+      log: () => {},
+      uploadAttempts: 1,
+    });
+  } finally {
+    client.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A new key in a new key file `dir/name` (mode 0600, one line of base64). */
+export async function keyFile(dir: string, name = "backup.key"): Promise<{ path: string; key: Buffer }> {
+  const key = generateKey();
+  const path = join(dir, name);
+  await writeFile(path, `${key.toString("base64")}\n`, { mode: 0o600 });
+  return { path, key };
+}
