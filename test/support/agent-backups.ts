@@ -1,11 +1,14 @@
 /**
  * Test support: backups written into a store exactly as the snapshot agent writes them (its `takeBackup`: a
  * verified `snapshot save` over HTTP, encryption when a key is given, the upload, the read-back check), and
- * encryption key files as an operator makes them.
+ * encryption key files as an operator makes them; a TMPDIR of a test's own, to check the CLI leaves no fetched
+ * backup behind.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
 import { ConsulClient } from "../../src/client/index.js";
 import { generateKey } from "../../src/snapshot/index.js";
 import { type BackupOutcome, takeBackup } from "../../src/snapshot-agent/backup.js";
@@ -45,4 +48,22 @@ export async function keyFile(dir: string, name = "backup.key"): Promise<{ path:
   const path = join(dir, name);
   await writeFile(path, `${key.toString("base64")}\n`, { mode: 0o600 });
   return { path, key };
+}
+
+/**
+ * Points TMPDIR (which os.tmpdir() reads on every call) at a new directory for the rest of test `t`; when it ends,
+ * restores TMPDIR, asserts no fetched backup (`cairn-backup-*`) is left there, and removes it.
+ */
+export async function privateTmpdir(t: TestContext): Promise<string> {
+  const tmp = await mkdtemp(join(tmpdir(), "cairn-tmpdir-"));
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  t.after(async () => {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    const left = (await readdir(tmp)).filter((n) => n.startsWith("cairn-backup-"));
+    await rm(tmp, { recursive: true, force: true });
+    assert.deepEqual(left, [], "fetched backups left in TMPDIR");
+  });
+  return tmp;
 }

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { agentBackup, keyFile } from "../../../test/support/agent-backups.js";
+import { agentBackup, keyFile, privateTmpdir } from "../../../test/support/agent-backups.js";
 import { cliAgent, type RunResult, run } from "../../../test/support/cli-harness.js";
 import type { TestAgent } from "../../../test/support/test-agent.js";
 import type { MemoryServer } from "../../api/memory-server.js";
@@ -32,18 +32,9 @@ interface World {
  */
 async function world(t: TestContext, ...keys: string[]): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), "cairn-list-test-"));
-  const tmp = join(dir, "tmp");
-  await mkdir(tmp);
-  const before = process.env.TMPDIR;
-  process.env.TMPDIR = tmp;
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await privateTmpdir(t);
   const { agent, api, env } = await cliAgent(t);
-  t.after(async () => {
-    if (before === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = before;
-    const left = (await readdir(tmp)).filter((n) => n.startsWith("cairn-backup-"));
-    await rm(dir, { recursive: true, force: true });
-    assert.deepEqual(left, [], "fetched backups left in TMPDIR");
-  });
   for (const k of keys) await api.kvWrite({ op: "set", key: k, value: Buffer.from(`v-${k}`), flags: 0n });
   const store = new LocalStore(join(dir, "backups"));
   return { dir, store, api, agent, env, address: env.CONSUL_HTTP_ADDR as string };
@@ -232,7 +223,7 @@ describe("snapshot list", () => {
       const r = await run(["snapshot", "list", ...args], w.env);
       assert.deepEqual([r.code, r.stdout, r.stderr], [1, "", stderr], args.join(" "));
     }
-    assert.deepEqual(await readdir(w.dir), ["tmp"], "nothing was created");
+    assert.deepEqual(await readdir(w.dir), [], "nothing was created");
     await mkdir(w.store.dir);
     const empty = await run(["snapshot", "list", w.store.dir], w.env);
     assert.deepEqual(
