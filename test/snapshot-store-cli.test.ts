@@ -14,22 +14,10 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import type { Env } from "../src/client/index.js";
 import { storeFromUrl } from "../src/snapshot-agent/store-url.js";
-import { agentBackup, keyFile, privateTmpdir } from "./support/agent-backups.js";
+import { agentBackup, keyFile, privateTmpdir, succeeded, verifiedColumn } from "./support/agent-backups.js";
 import { type Azurite, startAzurite } from "./support/azurite.js";
-import { cliAgent, type RunResult, run } from "./support/cli-harness.js";
+import { cliAgent, run } from "./support/cli-harness.js";
 import { findFirebaseTools, type GcsEmulator, startGcsEmulator } from "./support/gcs-emulator.js";
-
-function ok(r: RunResult): void {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-}
-
-/** The last column of each line of a table. */
-function verifiedColumn(r: RunResult): string[] {
-  return r.stdout
-    .trimEnd()
-    .split("\n")
-    .map((l) => l.split(/\s+/).at(-1) ?? "");
-}
 
 /** A running datacenter holding keys a and b/c, and the CLI's env for it plus `extra`; a TMPDIR of the test's own. */
 async function datacenter(t: TestContext, extra: Env) {
@@ -61,7 +49,7 @@ async function listInspectRestore(
   await foreign("consul-0001.snap.bak");
 
   const listed = await run(["snapshot", "list", base], dc.env);
-  ok(listed);
+  succeeded(listed);
   const lines = listed.stdout.trimEnd().split("\n");
   assert.deepEqual(
     lines.map((l) => l.split(/\s+/)[0]),
@@ -69,17 +57,17 @@ async function listInspectRestore(
   );
   assert.deepEqual(verifiedColumn(listed), ["Verified", "yes", "yes"]);
   const verified = await run(["snapshot", "list", "-verify", base], dc.env);
-  ok(verified);
+  succeeded(verified);
   assert.deepEqual(verifiedColumn(verified), ["Verified", "ok", "ok"]);
 
   const inspected = await run(["snapshot", "inspect", `${base}/latest`], dc.env);
-  ok(inspected);
+  succeeded(inspected);
   assert.match(inspected.stdout, new RegExp(`\\n Index\\s+${second.index}\\n`));
   assert.equal(inspected.stderr, `Fetched ${second.name} (${second.bytes} B) from ${store.label}\n`);
 
   await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
   const restored = await run(["snapshot", "restore", `${base}/${first.name}`], dc.env);
-  ok(restored);
+  succeeded(restored);
   assert.deepEqual([restored.stdout, dc.keys(), dc.restores()], ["Restored snapshot\n", ["a", "b/c"], 1]);
 }
 
@@ -138,10 +126,10 @@ describe("snapshot list, inspect and restore in Azure Blob Storage (Azurite)", (
     assert.deepEqual([dc.keys(), dc.restores()], [[], 0]);
 
     const listed = await run(["snapshot", "list", "-verify", "-decrypt-key-file", keyPath, url], dc.env);
-    ok(listed);
+    succeeded(listed);
     assert.match(listed.stdout.split("\n")[1] ?? "", new RegExp(`^${b.id}\\s.*\\syes\\s+ok$`));
     const right = await run(["snapshot", "restore", "-decrypt-key-file", keyPath, `${url}/latest`], dc.env);
-    ok(right);
+    succeeded(right);
     assert.deepEqual([dc.keys(), dc.restores()], [["a", "b/c"], 1]);
   });
 
@@ -211,7 +199,7 @@ describe("snapshot list, inspect and restore in Google Cloud Storage (emulator)"
       .save("not ours", { resumable: false });
 
     const listed = await run(["snapshot", "list", "-verify", base], dc.env);
-    ok(listed);
+    succeeded(listed);
     assert.deepEqual(
       listed.stdout
         .trimEnd()
@@ -224,11 +212,11 @@ describe("snapshot list, inspect and restore in Google Cloud Storage (emulator)"
       ],
     );
     const inspected = await run(["snapshot", "inspect", url("/latest")], dc.env);
-    ok(inspected);
+    succeeded(inspected);
     assert.match(inspected.stdout, new RegExp(`\\n Index\\s+${second.index}\\n`));
     await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
     const restored = await run(["snapshot", "restore", url(`/${first.name}`)], dc.env);
-    ok(restored);
+    succeeded(restored);
     assert.deepEqual([dc.keys(), dc.restores()], [["a", "b/c"], 1]);
   });
 });

@@ -58,6 +58,16 @@ async function setUp(dir: string): Promise<{ store: LocalStore; tmp: string }> {
   return { store, tmp };
 }
 
+/** setUp, with a plain archive and its encryption under a new key stored as SEALED. */
+async function withSealed(dir: string) {
+  const { store, tmp } = await setUp(dir);
+  const key = generateKey();
+  const plain = await archiveOf("a");
+  const sealed = await seal(plain, key);
+  await put(store, SEALED, sealed);
+  return { store, tmp, key, plain, sealed };
+}
+
 describe("listBackups and findBackup", () => {
   it("our backups newest first, anything else left out; latest is the newest; a missing one is named", async () => {
     await withTempDir(async (dir) => {
@@ -104,11 +114,7 @@ describe("fetchBackup", () => {
 
   it("an encrypted backup is decrypted with the key, by its name or by its content; counted as it arrives", async () => {
     await withTempDir(async (dir) => {
-      const { store, tmp } = await setUp(dir);
-      const key = generateKey();
-      const plain = await archiveOf("a");
-      const sealed = await seal(plain, key);
-      await put(store, SEALED, sealed);
+      const { store, tmp, key, plain, sealed } = await withSealed(dir);
       await put(store, NEW, sealed); // encrypted, though its name does not say so
       for (const name of [SEALED, NEW]) {
         let counted = 0;
@@ -131,11 +137,7 @@ describe("fetchBackup", () => {
 
   it("refuses, leaving nothing: no key, a wrong key, bytes that are not the recorded ones, a .snap.enc that is not encrypted", async () => {
     await withTempDir(async (dir) => {
-      const { store, tmp } = await setUp(dir);
-      const key = generateKey();
-      const plain = await archiveOf("a");
-      const sealed = await seal(plain, key);
-      await put(store, SEALED, sealed);
+      const { store, tmp, key, plain } = await withSealed(dir);
       const backup = await findBackup(store, SEALED);
       await assert.rejects(fetchBackup(store, backup, { key: null, tmpDir: tmp }), (e: unknown) => {
         assert.ok(e instanceof BackupKeyRequiredError);

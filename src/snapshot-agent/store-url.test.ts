@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
+import { S3 } from "./config-testutil.js";
 import { AzureBlobStore } from "./store-azure.js";
 import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
@@ -58,25 +59,7 @@ describe("parseStoreUrl: local directories", () => {
 });
 
 describe("parseStoreUrl: S3", () => {
-  const base = {
-    accessKeyId: "",
-    secretAccessKey: "",
-    sessionToken: "",
-    iamEndpoint: "",
-    roleArn: "",
-    roleSessionName: "",
-    webIdentityTokenFile: "",
-    stsEndpoint: "",
-    region: "us-east-1",
-    bucket: "bucket",
-    keyPrefix: "",
-    endpoint: "",
-    serverSideEncryption: false,
-    staticSnapshotName: "",
-    forcePathStyle: false,
-    enableKms: false,
-    kmsKey: "",
-  };
+  const base = { ...S3, region: "us-east-1", bucket: "bucket", keyPrefix: "" };
 
   it("bucket, prefix, region, endpoint and path style; credentials and defaults from the environment", () => {
     assert.deepEqual(parseStoreUrl("s3://bucket?region=us-east-1", {}), {

@@ -2,7 +2,7 @@
  * Test support: backups written into a store exactly as the snapshot agent writes them (its `takeBackup`: a
  * verified `snapshot save` over HTTP, encryption when a key is given, the upload, the read-back check), and
  * encryption key files as an operator makes them; a TMPDIR of a test's own, to check the CLI leaves no fetched
- * backup behind.
+ * backup behind; and the column of `snapshot list`'s table the tests look at.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
@@ -14,6 +14,7 @@ import { generateKey } from "../../src/snapshot/index.js";
 import { type BackupOutcome, takeBackup } from "../../src/snapshot-agent/backup.js";
 import { createAgentMetrics } from "../../src/snapshot-agent/metrics.js";
 import type { BackupStore } from "../../src/snapshot-agent/store.js";
+import type { RunResult } from "./cli-harness.js";
 
 /** One backup of the datacenter at `address` (`127.0.0.1:port`) into `store`, encrypted with `key` when given. */
 export async function agentBackup(
@@ -66,4 +67,17 @@ export async function privateTmpdir(t: TestContext): Promise<string> {
     assert.deepEqual(left, [], "fetched backups left in TMPDIR");
   });
   return tmp;
+}
+
+/** The last column (Verified) of each line of `snapshot list`'s table, header included. */
+export function verifiedColumn(r: RunResult): string[] {
+  return r.stdout
+    .trimEnd()
+    .split("\n")
+    .map((l) => l.split(/\s+/).at(-1) ?? "");
+}
+
+/** Asserts a command succeeded, showing its stderr when it did not. */
+export function succeeded(r: RunResult): void {
+  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
 }

@@ -8,8 +8,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { agentBackup, keyFile, privateTmpdir } from "../../../test/support/agent-backups.js";
-import { cliAgent, type RunResult, run } from "../../../test/support/cli-harness.js";
+import {
+  agentBackup,
+  keyFile,
+  privateTmpdir,
+  succeeded,
+  verifiedColumn,
+} from "../../../test/support/agent-backups.js";
+import { cliAgent, run } from "../../../test/support/cli-harness.js";
 import type { TestAgent } from "../../../test/support/test-agent.js";
 import type { MemoryServer } from "../../api/memory-server.js";
 import type { Env } from "../../client/index.js";
@@ -55,10 +61,6 @@ function row(b: BackupOutcome, encrypted: string, verified: string, widths: read
   return cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ");
 }
 
-function ok(r: RunResult): void {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-}
-
 describe("snapshot list", () => {
   it("lists the agent's backups newest first, as Consul's tables, whatever the form of DEST; others are left out", async (t) => {
     const w = await world(t, "a");
@@ -80,7 +82,7 @@ describe("snapshot list", () => {
     const expected = [header.join("  "), row(second, "no", "yes", widths), row(first, "no", "yes", widths)];
     for (const dest of [w.store.dir, `${w.store.dir}/`, `file://${w.store.dir}`]) {
       const r = await run(["snapshot", "list", dest], w.env);
-      ok(r);
+      succeeded(r);
       assert.deepEqual([r.stdout, r.stderr], [`${expected.join("\n")}\n`, ""], dest);
     }
     const latest = await run(["snapshot", "list", `${w.store.dir}/latest`], w.env);
@@ -93,7 +95,7 @@ describe("snapshot list", () => {
     const w = await world(t, "a");
     const b = await agentBackup(w.store, w.address);
     const r = await run(["snapshot", "list", "-format=json", w.store.dir], w.env);
-    ok(r);
+    succeeded(r);
     assert.deepEqual(JSON.parse(r.stdout), [
       {
         ID: b.id,
@@ -117,14 +119,8 @@ describe("snapshot list", () => {
     const first = await agentBackup(w.store, w.address);
     const second = await agentBackup(w.store, w.address);
     const good = await run(["snapshot", "list", "-verify", w.store.dir], w.env);
-    ok(good);
-    assert.deepEqual(
-      good.stdout
-        .trimEnd()
-        .split("\n")
-        .map((l) => l.split(/\s+/).at(-1)),
-      ["Verified", "ok", "ok"],
-    );
+    succeeded(good);
+    assert.deepEqual(verifiedColumn(good), ["Verified", "ok", "ok"]);
     // One byte of the older backup changes on disk; its recorded size and SHA-256 stay.
     const path = join(w.store.dir, first.name);
     const bytes = await readFile(path);
@@ -132,10 +128,7 @@ describe("snapshot list", () => {
     await writeFile(path, bytes);
     const plain = await run(["snapshot", "list", w.store.dir], w.env);
     assert.deepEqual(
-      plain.stdout
-        .trimEnd()
-        .split("\n")
-        .map((l) => l.split(/\s+/).at(-1)),
+      verifiedColumn(plain),
       ["Verified", "yes", "yes"],
       "without -verify only the recorded metadata is looked at",
     );
@@ -177,7 +170,7 @@ describe("snapshot list", () => {
     assert.match(listed.stdout.split("\n")[1] ?? "", /\s+yes\s+yes$/);
     for (const args of [["-verify"], ["-verify", "-decrypt-key-file", keyPath]]) {
       const r = await run(["snapshot", "list", ...args, w.store.dir], w.env);
-      ok(r);
+      succeeded(r);
       assert.match(r.stdout.split("\n")[1] ?? "", /\s+yes\s+ok$/, args.join(" "));
     }
     const wrong = await run(
@@ -246,7 +239,7 @@ describe("snapshot inspect, decode and restore of a stored backup", () => {
     const b = await agentBackup(w.store, w.address);
     const file = join(w.store.dir, b.name);
     const fromFile = await run(["snapshot", "inspect", file], w.env);
-    ok(fromFile);
+    succeeded(fromFile);
     const fetched = `Fetched ${b.name} (${b.bytes} B) from local:${w.store.dir}\n`;
     for (const dest of [`file://${w.store.dir}/latest`, `file://${file}`, `${w.store.dir}/latest`]) {
       const r = await run(["snapshot", "inspect", dest], w.env);
@@ -264,7 +257,7 @@ describe("snapshot inspect, decode and restore of a stored backup", () => {
     await w.api.kvWrite({ op: "delete-tree", prefix: "" });
     await w.api.kvWrite({ op: "set", key: "later", value: Buffer.from("x"), flags: 0n });
     const r = await run(["snapshot", "restore", `file://${w.store.dir}/latest`], w.env);
-    ok(r);
+    succeeded(r);
     assert.equal(r.stdout, "Restored snapshot\n");
     assert.deepEqual(keysOf(w.api), ["a", "b/c"]);
     assert.equal(restores(w.agent), 1);
@@ -346,7 +339,7 @@ describe("encrypted backups (.snap.enc)", () => {
     assert.deepEqual([keysOf(w.api), restores(w.agent)], [["later"], 0]);
 
     const right = await run(["snapshot", "restore", "-decrypt-key-file", keyPath, latest], w.env);
-    ok(right);
+    succeeded(right);
     assert.deepEqual(
       [right.stdout, keysOf(w.api), restores(w.agent)],
       ["Restored snapshot\n", ["a", "b/c"], 1],
@@ -375,23 +368,23 @@ describe("encrypted backups (.snap.enc)", () => {
       ],
     );
     const inspected = await run(["snapshot", "inspect", "-decrypt-key-file", keyPath, file], w.env);
-    ok(inspected);
+    succeeded(inspected);
     assert.match(inspected.stdout, new RegExp(`^ ID\\s+\\S+\\n Size\\s+\\d+\\n Index\\s+${b.index}\\n`));
     assert.equal(inspected.stderr, "");
     const decoded = await run(["snapshot", "decode", "-decrypt-key-file", keyPath, file], w.env);
-    ok(decoded);
+    succeeded(decoded);
     assert.match(decoded.stdout, /"Key":"a"/);
     await w.api.kvWrite({ op: "delete-tree", prefix: "" });
     const restored = await run(["snapshot", "restore", "-decrypt-key-file", keyPath, file], w.env);
-    ok(restored);
+    succeeded(restored);
     assert.deepEqual(keysOf(w.api), ["a"]);
     // A plain file with the flag is read as it is.
     const plain = join(w.dir, "plain.snap");
     const saved = await run(["snapshot", "save", plain], w.env);
-    ok(saved);
+    succeeded(saved);
     await verifyArchive([await readFile(plain)]);
     const plainInspect = await run(["snapshot", "inspect", "-decrypt-key-file", keyPath, plain], w.env);
-    ok(plainInspect);
+    succeeded(plainInspect);
   });
 
   it("a bad key file is refused before anything is read", async (t) => {
