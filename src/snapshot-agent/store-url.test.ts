@@ -7,6 +7,7 @@ import { S3 } from "./config-testutil.js";
 import { AzureBlobStore } from "./store-azure.js";
 import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
+import { S3Store } from "./store-s3.js";
 import {
   isStoreUrl,
   LATEST,
@@ -270,11 +271,21 @@ describe("storeFromUrl", () => {
     assert.throws(() => storeFromUrl("gs://B!/p", {}), { message: /google_storage bucket must be/ });
   });
 
-  it("S3 is parsed in full; the store itself is refused until it is in this build", () => {
-    assert.throws(() => storeFromUrl("s3://bucket/p?region=r", {}), {
-      code: "backup_store_config",
-      message: /the S3 store is not in this build yet/,
-    });
+  it("an S3 store on the bucket and prefix, its endpoint and addressing as the URL says", async () => {
+    const { store, name } = storeFromUrl(
+      `s3://bucket/consul-snapshot/latest?region=r&endpoint=http://127.0.0.1:9000&path-style`,
+      { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "secret" },
+    );
+    assert.ok(store instanceof S3Store);
+    assert.deepEqual([store.label, name], ["s3://bucket/consul-snapshot", LATEST]);
+    const endpoint = await store.client.config.endpoint?.();
+    assert.deepEqual(
+      [endpoint?.hostname, endpoint?.port, store.client.config.forcePathStyle],
+      ["127.0.0.1", 9000, true],
+    );
+    assert.equal(await store.client.config.region(), "r");
+    const { accessKeyId, secretAccessKey } = await store.client.config.credentials();
+    assert.deepEqual([accessKeyId, secretAccessKey], ["AKID", "secret"]);
   });
 });
 

@@ -24,6 +24,7 @@ import { AzureBlobStore } from "./store-azure.js";
 import { BackupStoreConfigError } from "./store-checks.js";
 import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
+import { S3Store } from "./store-s3.js";
 
 /** The last segment that names the newest backup in the store. */
 export const LATEST = "latest";
@@ -108,7 +109,7 @@ export function storeFromUrl(url: string, env: UrlEnv): { store: BackupStore; na
       case "local":
         return { store: new LocalStore(parsed.dir), name: parsed.name };
       case "s3":
-        return { store: s3Store(parsed.config), name: parsed.name };
+        return { store: new S3Store(parsed.config), name: parsed.name };
       case "azure":
         return { store: new AzureBlobStore(parsed.config, { env }), name: parsed.name };
       case "gcs": {
@@ -141,17 +142,6 @@ export async function storeForReading(
     if (!st.isDirectory()) throw new BackupStoreConfigError(`backup directory ${dir}: not a directory`);
   }
   return found;
-}
-
-/**
- * The S3 store of a URL: the one place S3Store is made here.
- * TODO(sa-s3): store-s3.ts is not in this build yet. Once it is merged, add
- *   import { S3Store } from "./store-s3.js";
- * above, and replace the `throw` below with
- *   return new S3Store(config);
- */
-function s3Store(config: AwsStorageConfig): BackupStore {
-  throw new BackupStoreConfigError(`s3://${config.bucket}: the S3 store is not in this build yet`);
 }
 
 type Fail = (problem: string) => never;
