@@ -1,6 +1,6 @@
 /**
- * `cairn snapshot list|inspect|restore` of backups in object stores, against real emulators on loopback: Azurite
- * always, Google's Cloud Storage emulator when firebase-tools is found (skipped, saying how, otherwise). The
+ * `cairn snapshot list|inspect|restore` of backups in object stores, against real servers on loopback: s3rver and
+ * Azurite always, Google's Cloud Storage emulator when firebase-tools is found (skipped, saying how, otherwise). The
  * backups are written by the snapshot agent's own code into the store a destination URL makes, and restored into
  * a running datacenter (the real HTTP stack over an in-memory server).
  */
@@ -10,14 +10,26 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import type { Env } from "../src/client/index.js";
+import { S3Store } from "../src/snapshot-agent/store-s3.js";
 import { storeFromUrl } from "../src/snapshot-agent/store-url.js";
 import { agentBackup, keyFile, privateTmpdir, succeeded, verifiedColumn } from "./support/agent-backups.js";
 import { type Azurite, startAzurite } from "./support/azurite.js";
 import { cliAgent, run } from "./support/cli-harness.js";
 import { findFirebaseTools, type GcsEmulator, startGcsEmulator } from "./support/gcs-emulator.js";
+import { S3RVER_CREDENTIALS, type S3rverServer, startS3rver } from "./support/s3rver.js";
+
+// The AWS SDK must never probe the EC2 instance metadata address (tests reach loopback only).
+process.env.AWS_EC2_METADATA_DISABLED = "true";
+
+/** `base` with one more path segment, before its query. */
+function under(base: string, segment: string): string {
+  const q = base.indexOf("?");
+  return q < 0 ? `${base}/${segment}` : `${base.slice(0, q)}/${segment}${base.slice(q)}`;
+}
 
 /** A running datacenter holding keys a and b/c, and the CLI's env for it plus `extra`; a TMPDIR of the test's own. */
 async function datacenter(t: TestContext, extra: Env) {
@@ -60,16 +72,55 @@ async function listInspectRestore(
   succeeded(verified);
   assert.deepEqual(verifiedColumn(verified), ["Verified", "ok", "ok"]);
 
-  const inspected = await run(["snapshot", "inspect", `${base}/latest`], dc.env);
+  const inspected = await run(["snapshot", "inspect", under(base, "latest")], dc.env);
   succeeded(inspected);
   assert.match(inspected.stdout, new RegExp(`\\n Index\\s+${second.index}\\n`));
   assert.equal(inspected.stderr, `Fetched ${second.name} (${second.bytes} B) from ${store.label}\n`);
 
   await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
-  const restored = await run(["snapshot", "restore", `${base}/${first.name}`], dc.env);
+  const restored = await run(["snapshot", "restore", under(base, first.name)], dc.env);
   succeeded(restored);
   assert.deepEqual([restored.stdout, dc.keys(), dc.restores()], ["Restored snapshot\n", ["a", "b/c"], 1]);
 }
+
+describe("snapshot list, inspect and restore in S3 (s3rver)", () => {
+  let server: S3rverServer;
+  const env: Env = {
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+  };
+  const url = (bucket: string, prefix: string): string =>
+    `s3://${bucket}/${prefix}?region=us-east-1&endpoint=${server.endpoint}&path-style`;
+
+  before(async () => {
+    server = await startS3rver();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("list (others' objects left out), -verify, inspect and restore into a running datacenter", async (t) => {
+    const base = url(server.bucket, "cli/consul-snapshot");
+    await listInspectRestore(t, base, env, async (name) => {
+      const { store } = storeFromUrl(base, env);
+      assert.ok(store instanceof S3Store);
+      const put = { Bucket: server.bucket, Key: `cli/consul-snapshot/${name}`, Body: "not a backup" };
+      await store.client.send(new PutObjectCommand(put));
+    });
+  });
+
+  test("AWS_S3_ENDPOINT stands for ?endpoint=; a bucket that is not there: exit 1, saying why", async (t) => {
+    const dc = await datacenter(t, { ...env, AWS_S3_ENDPOINT: server.endpoint, AWS_REGION: "us-east-1" });
+    const listed = await run(["snapshot", "list", `s3://${server.bucket}/empty?path-style`], dc.env);
+    assert.deepEqual([listed.code, listed.stderr], [0, `No backups in s3://${server.bucket}/empty\n`]);
+    const missing = await run(["snapshot", "list", url("no-such-bucket", "p")], dc.env);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /^Error listing backups: .*NoSuchBucket|^Error listing backups: .*bucket does not exist/i,
+    );
+  });
+});
 
 describe("snapshot list, inspect and restore in Azure Blob Storage (Azurite)", () => {
   let azurite: Azurite;
@@ -186,37 +237,12 @@ describe("snapshot list, inspect and restore in Google Cloud Storage (emulator)"
 
   test("list (others' objects left out), -verify, inspect and restore into a running datacenter", async (t) => {
     const base = `gs://cli-backups/consul-snapshot?endpoint=${emulator.endpoint}`;
-    // The query goes last: a backup's name or latest is a path segment before it.
-    const url = (path: string): string => base.replace("?", `${path}?`);
-    const dc = await datacenter(t, {});
-    const { store } = storeFromUrl(base, dc.env);
-    const first = await agentBackup(store, dc.address);
-    const second = await agentBackup(store, dc.address);
-    const storage = new Storage({ apiEndpoint: emulator.endpoint });
-    await storage
-      .bucket("cli-backups")
-      .file("consul-snapshot/notes.txt")
-      .save("not ours", { resumable: false });
-
-    const listed = await run(["snapshot", "list", "-verify", base], dc.env);
-    succeeded(listed);
-    assert.deepEqual(
-      listed.stdout
-        .trimEnd()
-        .split("\n")
-        .map((l) => [l.split(/\s+/)[0], l.split(/\s+/).at(-1)]),
-      [
-        ["ID", "Verified"],
-        [second.id, "ok"],
-        [first.id, "ok"],
-      ],
-    );
-    const inspected = await run(["snapshot", "inspect", url("/latest")], dc.env);
-    succeeded(inspected);
-    assert.match(inspected.stdout, new RegExp(`\\n Index\\s+${second.index}\\n`));
-    await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
-    const restored = await run(["snapshot", "restore", url(`/${first.name}`)], dc.env);
-    succeeded(restored);
-    assert.deepEqual([dc.keys(), dc.restores()], [["a", "b/c"], 1]);
+    await listInspectRestore(t, base, {}, async (name) => {
+      const storage = new Storage({ apiEndpoint: emulator.endpoint });
+      await storage
+        .bucket("cli-backups")
+        .file(`consul-snapshot/${name}`)
+        .save("not ours", { resumable: false });
+    });
   });
 });

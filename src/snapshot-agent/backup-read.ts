@@ -45,8 +45,11 @@ export interface ListedBackup extends StoredObject {
   readonly encrypted: boolean;
 }
 
-/** The store's backups written by a snapshot agent (names that parse), newest first; other objects left out. */
-export async function listBackups(store: BackupStore): Promise<ListedBackup[]> {
+/** HEAD requests at once while filling in metadata a listing lacked. */
+const HEADS_AT_ONCE = 8;
+
+/** The store's objects named as ours, newest first, as the listing gives them. */
+async function ourObjects(store: BackupStore): Promise<ListedBackup[]> {
   const ours = (await store.list("consul-")).flatMap((obj) => {
     const parsed = parseObjectName(obj.name);
     return parsed === null ? [] : [{ ...obj, ...parsed }];
@@ -54,17 +57,38 @@ export async function listBackups(store: BackupStore): Promise<ListedBackup[]> {
   return ours.sort((a, b) => (a.id > b.id ? -1 : a.id < b.id ? 1 : 0));
 }
 
-/** The backup `name` names (LATEST: the newest); throws BackupNotFoundError or NoBackupsError. */
+/**
+ * The store's backups written by a snapshot agent (names that parse), newest first; other objects left out. A
+ * listing without the metadata (S3's carries none) is completed by asking for each object's (a few at a time);
+ * an object gone meanwhile is left out.
+ */
+export async function listBackups(store: BackupStore): Promise<ListedBackup[]> {
+  const listed = await ourObjects(store);
+  const out: (ListedBackup | null)[] = [...listed];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < listed.length; i = next++) {
+      const b = listed[i] as ListedBackup;
+      if (b.meta !== undefined) continue;
+      const head = await store.head(b.name);
+      out[i] = head === null ? null : { ...b, ...head };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HEADS_AT_ONCE, listed.length) }, worker));
+  return out.filter((b): b is ListedBackup => b !== null);
+}
+
+/**
+ * The backup `name` names (LATEST: the newest), with its metadata as the store keeps it; throws
+ * BackupNotFoundError or NoBackupsError.
+ */
 export async function findBackup(store: BackupStore, name: string): Promise<ListedBackup> {
-  if (name === LATEST) {
-    const newest = (await listBackups(store))[0];
-    if (newest === undefined) throw new NoBackupsError(store.label);
-    return newest;
-  }
-  checkBackupName(name);
-  const parsed = parseObjectName(name);
-  const found = await store.head(name);
-  if (parsed === null || found === null) throw new BackupNotFoundError(store.label, name);
+  const wanted = name === LATEST ? (await ourObjects(store))[0]?.name : name;
+  if (wanted === undefined) throw new NoBackupsError(store.label);
+  checkBackupName(wanted);
+  const parsed = parseObjectName(wanted);
+  const found = await store.head(wanted);
+  if (parsed === null || found === null) throw new BackupNotFoundError(store.label, wanted);
   return { ...found, ...parsed };
 }
 
