@@ -14,6 +14,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import type { Env } from "../src/client/index.js";
+import { byteSize } from "../src/snapshot/index.js";
 import { S3Store } from "../src/snapshot-agent/store-s3.js";
 import { storeFromUrl } from "../src/snapshot-agent/store-url.js";
 import { agentBackup, keyFile, privateTmpdir, succeeded, verifiedColumn } from "./support/agent-backups.js";
@@ -75,7 +76,7 @@ async function listInspectRestore(
   const inspected = await run(["snapshot", "inspect", under(base, "latest")], dc.env);
   succeeded(inspected);
   assert.match(inspected.stdout, new RegExp(`\\n Index\\s+${second.index}\\n`));
-  assert.equal(inspected.stderr, `Fetched ${second.name} (${second.bytes} B) from ${store.label}\n`);
+  assert.equal(inspected.stderr, `Fetched ${second.name} (${byteSize(second.bytes)}) from ${store.label}\n`);
 
   await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
   const restored = await run(["snapshot", "restore", under(base, first.name)], dc.env);

@@ -240,7 +240,7 @@ describe("snapshot inspect, decode and restore of a stored backup", () => {
     const file = join(w.store.dir, b.name);
     const fromFile = await run(["snapshot", "inspect", file], w.env);
     succeeded(fromFile);
-    const fetched = `Fetched ${b.name} (${b.bytes} B) from local:${w.store.dir}\n`;
+    const fetched = `Fetched ${b.name} (${byteSize(b.bytes)}) from local:${w.store.dir}\n`;
     for (const dest of [`file://${w.store.dir}/latest`, `file://${file}`, `${w.store.dir}/latest`]) {
       const r = await run(["snapshot", "inspect", dest], w.env);
       assert.deepEqual([r.code, r.stdout, r.stderr], [0, fromFile.stdout, fetched], dest);

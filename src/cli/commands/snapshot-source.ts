@@ -12,7 +12,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { goFileError } from "../../client/index.js";
-import { EnvelopeError, readKeyFile } from "../../snapshot/index.js";
+import { byteSize, EnvelopeError, readKeyFile } from "../../snapshot/index.js";
 import {
   BackupKeyRequiredError,
   fetchBackup,
@@ -22,7 +22,7 @@ import {
 import { isStoreUrl, LATEST, storeForReading } from "../../snapshot-agent/store-url.js";
 import { flag } from "../../util/flags.js";
 import { type CommandIO, err, errorText } from "../command.js";
-import { formatBytes, progress } from "../progress.js";
+import { progress } from "../progress.js";
 
 export const DECRYPT_KEY_FILE = "decrypt-key-file";
 
@@ -136,7 +136,7 @@ export async function openSnapshotSource(
       meter.done();
     }
     const unchecked = fetched.checked ? "" : " (no recorded SHA-256 to check it against)";
-    err(io, `Fetched ${backup.name} (${formatBytes(backup.size)}) from ${store.label}${unchecked}`);
+    err(io, `Fetched ${backup.name} (${byteSize(backup.size)}) from ${store.label}${unchecked}`);
     return { path: fetched.path, release: () => fetched.remove() };
   } catch (e) {
     err(io, fetchErrorLine(e));
