@@ -97,7 +97,7 @@ export async function takeBackup(o: BackupOptions): Promise<BackupOutcome> {
     await Promise.all(
       o.targets.map(async (t, i) => {
         if (results[i]?.status !== "fulfilled" || t.fixedName !== null) return;
-        await retain(o, t.store).catch((e: unknown) =>
+        await retain(o, t.store, name).catch((e: unknown) =>
           o.log("warn", `retention in ${t.store.label} failed: ${errorText(e)}`),
         );
       }),
@@ -188,12 +188,16 @@ async function readBack(store: BackupStore, name: string, meta: BackupMeta): Pro
   }
 }
 
-/** Deletes what the retention policy no longer keeps, among the objects named as ours. */
-async function retain(o: BackupOptions, store: BackupStore): Promise<void> {
+/**
+ * Deletes what the retention policy no longer keeps, among the objects named as ours. `justVerified` is the
+ * backup this run read back: it counts as verified whatever the listing says (an S3 listing carries no
+ * metadata), so the newest verified backup is always protected.
+ */
+async function retain(o: BackupOptions, store: BackupStore, justVerified: string): Promise<void> {
   const ours = (await store.list("consul-")).flatMap((obj) => {
     const parsed = parseObjectName(obj.name);
     if (parsed === null) return [];
-    const verified = obj.meta !== undefined && obj.meta.size === obj.size;
+    const verified = obj.name === justVerified || (obj.meta !== undefined && obj.meta.size === obj.size);
     return [{ name: obj.name, time: parsed.time, verified }];
   });
   for (const name of planRetention(ours, o.retention, new Date(o.now()))) {
