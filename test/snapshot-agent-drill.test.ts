@@ -63,6 +63,8 @@ describe("restore drills", { timeout: 300_000 }, () => {
       Address: "10.0.0.1",
       Service: { ID: "web1", Service: "web", Port: 80 },
     });
+    // The name a drill server would take first: the drill must choose another and still count this one.
+    await client.catalogRegister({ Node: "cairn-drill", Address: "10.0.0.2" });
   });
   after(async () => {
     client.close();
@@ -125,7 +127,7 @@ describe("restore drills", { timeout: 300_000 }, () => {
     assert.equal(r.index, index);
     assert.equal(r.keys, 6, "five keys and the lock");
     assert.equal(r.sessions, 1);
-    assert.equal(r.nodes, 2, "the server and ext1");
+    assert.equal(r.nodes, 3, "the server, ext1 and cairn-drill");
     assert.equal(r.services, 2, "consul and web");
     assert.ok(r.seconds > 0);
     assertNothingLeft(scratch);

@@ -21,8 +21,6 @@ export function cairnCommand(): CairnCommand {
   return { command: process.execPath, args: [fileURLToPath(new URL("../main.js", import.meta.url))] };
 }
 
-/** The drill server's node name; the server registers itself in its catalog under it. */
-export const DRILL_NODE = "drill";
 /** The end of the server's output kept for error messages. */
 const OUTPUT_TAIL_CHARS = 4000;
 const STOP_GRACE_MS = 10_000;
@@ -38,6 +36,8 @@ export class DrillServerError extends Error {
 
 export interface DrillServerOptions {
   readonly cairn: CairnCommand;
+  /** The server's node name (it registers itself in its catalog under it, also after a restore). */
+  readonly node: string;
   readonly dataDir: string;
   /** Bound on the wait for the server to lead and register itself. */
   readonly readyTimeoutMs: number;
@@ -98,7 +98,7 @@ export class DrillServer {
       "-bootstrap-expect",
       "1",
       "-node",
-      DRILL_NODE,
+      o.node,
       "-data-dir",
       o.dataDir,
       "-bind",
@@ -127,7 +127,7 @@ export class DrillServer {
       if (this.hasExited()) throw new DrillServerError(`the drill server exited early: ${this.tail()}`);
       if (o.signal?.aborted === true) throw new DrillServerError("aborted");
       try {
-        if ((await this.client.catalogNodes()).some((n) => n.node === DRILL_NODE)) return;
+        if ((await this.client.catalogNodes()).some((n) => n.node === o.node)) return;
         last = "elected, not yet in its own catalog";
       } catch (e) {
         last = errorText(e);

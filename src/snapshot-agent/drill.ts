@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { ConsulClient } from "../client/index.js";
 import { decodeRecord, decryptStream, MessageType, readArchive, readStateBin } from "../snapshot/index.js";
+import { AssertionError } from "../util/assert.js";
 import { errorText } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { type CairnCommand, cairnCommand, DrillServer } from "./drill-server.js";
@@ -78,6 +79,7 @@ interface ArchiveContents {
   readonly sessions: number;
   readonly nodes: number;
   readonly services: number;
+  readonly nodeNames: ReadonlySet<string>;
 }
 
 /** Runs one drill; never rejects: a failure is a report with `ok: false` and the reason. */
@@ -113,9 +115,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     const contents = await step(`verifying ${backup.name}`, () => readContents(file, tmp));
     held = contents;
     aborted(o.signal);
+    const node = drillNodeName(contents.nodeNames);
     const s = await step("starting the drill server", () =>
       DrillServer.start({
         cairn: o.cairn ?? cairnCommand(),
+        node,
         dataDir: join(tmp, "data"),
         readyTimeoutMs: o.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT,
         ...(o.signal === undefined ? {} : { signal: o.signal }),
@@ -124,7 +128,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     server = s;
     aborted(o.signal); // an abort between the start and here found no server to kill
     await step("restoring into the drill server", () => s.client.snapshotRestore(createReadStream(file)));
-    await step("checking the restored server", () => checkRestored(s.client, contents));
+    await step("checking the restored server", () => checkRestored(s.client, contents, node));
     return report();
   } catch (e) {
     return report(o.signal?.aborted === true ? "aborted" : errorText(e));
@@ -215,19 +219,34 @@ async function readContents(file: string, tmpDir: string): Promise<ArchiveConten
       sessions: archive.recordCounts.get(MessageType.Session) ?? 0,
       nodes: nodes.size,
       services: services.size,
+      nodeNames: nodes,
     };
   } finally {
     await archive.stateBin.remove();
   }
 }
 
-/** The restored server must hold what the archive holds, and index new writes above the archive's index. */
-async function checkRestored(c: ConsulClient, want: ArchiveContents): Promise<void> {
+/** A node name for the drill server that no node of the archive has, so that its own node can be told apart. */
+function drillNodeName(taken: ReadonlySet<string>): string {
+  // Of these taken.size + 1 names, at least one is free.
+  for (let i = 0; i <= taken.size; i++) {
+    const name = i === 0 ? "cairn-drill" : `cairn-drill-${i}`;
+    if (!taken.has(name)) return name;
+  }
+  throw new AssertionError("no free node name for the drill server");
+}
+
+/**
+ * The restored server must hold what the archive holds, and index new writes above the archive's index. Its own
+ * node is not counted: the server's anti-entropy puts it back into the restored catalog, as every agent of a
+ * restored Consul datacenter does, at a moment of its own.
+ */
+async function checkRestored(c: ConsulClient, want: ArchiveContents, self: string): Promise<void> {
   const q = { consistent: true };
   const got = {
     keys: (await c.kvKeys("", "", q)).keys.length,
     sessions: (await c.sessionList(q)).sessions.length,
-    nodes: (await c.catalogNodes({}, q)).length,
+    nodes: (await c.catalogNodes({}, q)).filter((n) => n.node !== self).length,
     services: Object.keys(await c.catalogServices({}, q)).length,
   };
   const differ: string[] = [];
