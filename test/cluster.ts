@@ -139,6 +139,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Polls `f` every 200 ms until it returns a value, at most `ms`. */
+export async function waitFor<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
 export async function getJson(a: Agent, path: string): Promise<unknown> {
   const r = await fetch(a.http + path, { signal: AbortSignal.timeout(10_000) });
   if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);

@@ -17,7 +17,7 @@ import type { BackupStore } from "../src/snapshot-agent/store.js";
 import { AzureBlobStore } from "../src/snapshot-agent/store-azure.js";
 import { LocalStore } from "../src/snapshot-agent/store-local.js";
 import { S3Store } from "../src/snapshot-agent/store-s3.js";
-import { Cluster, freePort, sleep } from "./cluster.js";
+import { Cluster, freePort, waitFor } from "./cluster.js";
 import { type Azurite, startAzurite } from "./support/azurite.js";
 import { S3RVER_CREDENTIALS, type S3rverServer, startS3rver } from "./support/s3rver.js";
 
@@ -42,16 +42,6 @@ function counter(metrics: string, result: "success" | "failure"): number {
     metrics,
   );
   return Number(m?.[1] ?? 0);
-}
-
-async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 describe("snapshot agent with local, S3 and Azure stores at once", { timeout: 240_000 }, () => {

@@ -4,73 +4,15 @@
  * standby within 30 s with exactly one backup per tick, and /metrics and /health telling what happened.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { decryptStream, generateKey, readKeyFile, verifyArchive } from "../src/snapshot/index.js";
-import { Cluster, freePort, put, runCairn, sleep } from "./cluster.js";
+import { Cluster, freePort, put, runCairn, sleep, waitFor } from "./cluster.js";
+import { type AgentProc, get, startAgent, stopAgent } from "./support/snapshot-agent-proc.js";
 
-const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
 const NAME = /^consul-(\d{19})\.snap$/;
-
-interface AgentProc {
-  readonly proc: ChildProcess;
-  readonly listen: string;
-  output: string;
-}
-
-function startAgent(args: readonly string[], listen: string): AgentProc {
-  const proc = spawn(process.execPath, [MAIN, "snapshot", "agent", "-listen", listen, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const a: AgentProc = { proc, listen, output: "" };
-  proc.stdout?.on("data", (d: Buffer) => {
-    a.output += d.toString();
-  });
-  proc.stderr?.on("data", (d: Buffer) => {
-    a.output += d.toString();
-  });
-  return a;
-}
-
-async function stopAgent(a: AgentProc): Promise<void> {
-  if (a.proc.exitCode !== null || a.proc.signalCode !== null) return;
-  await new Promise<void>((res) => {
-    const t = setTimeout(() => a.proc.kill("SIGKILL"), 10_000);
-    a.proc.once("exit", () => {
-      clearTimeout(t);
-      res();
-    });
-    a.proc.kill("SIGTERM");
-  });
-}
-
-async function get(url: string): Promise<{ status: number; body: string } | null> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    return { status: r.status, body: await r.text() };
-  } catch {
-    return null;
-  }
-}
-
-/** Polls `f` every 200 ms until it returns a value, at most `ms`. */
-async function waitFor<T>(
-  what: string,
-  ms: number,
-  f: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 function backups(dir: string): string[] {
   try {

@@ -91,6 +91,19 @@ describe("ConsulClient KV", () => {
     assert.deepEqual(agent.api.store.list("p/").entries, []);
   });
 
+  it("lists sessions with their index", async (t) => {
+    const [agent, client] = await withAgent(t);
+    assert.deepEqual((await client.sessionList()).sessions, []);
+    const a = await client.sessionCreate({ name: "a" });
+    const b = await client.sessionCreate({ name: "b", ttl: "10s" });
+    const { sessions, meta } = await client.sessionList({ consistent: true });
+    assert.deepEqual(sessions.map((s) => s.id).sort(), [a, b].sort());
+    assert.deepEqual(sessions.map((s) => s.name).sort(), ["a", "b"]);
+    // The list's index is the sessions table's: the one created last.
+    assert.equal(meta.lastIndex, sessions.find((s) => s.id === b)?.createIndex);
+    assert.equal(agent.requests.at(-1)?.rawUrl, "/v1/session/list?consistent=");
+  });
+
   it("sends the token, datacenter and stale the way Go's api does", async (t) => {
     // A server of dc9, so that the request is answered (cairn serves only its own datacenter).
     const api = new MemoryServer({ datacenter: "dc9" });

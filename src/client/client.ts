@@ -302,6 +302,13 @@ export class ConsulClient {
     return { session: list.length === 0 ? null : decodeSession(list[0]), meta: queryMeta(res) };
   }
 
+  /** Every session of the datacenter (GET /v1/session/list). */
+  async sessionList(q?: QueryOptions): Promise<{ sessions: SessionEntry[]; meta: QueryMeta }> {
+    const res = await this.send("GET", "/v1/session/list", readOptions(q));
+    const sessions = arrayOf(decodeBody(res, "sessions"), "sessions").map(decodeSession);
+    return { sessions, meta: queryMeta(res) };
+  }
+
   // --- status, operator, agent ----------------------------------------------------------------------------
 
   /** The leader's server RPC address, "" when there is none. */

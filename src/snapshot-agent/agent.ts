@@ -17,6 +17,8 @@ import { errorText } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { BackupError, type BackupOutcome, type Target, takeBackup } from "./backup.js";
 import type { SnapshotAgentConfig } from "./config-types.js";
+import { runDrill } from "./drill.js";
+import { DrillSchedule } from "./drill-schedule.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { HealthState } from "./status.js";
 
@@ -55,12 +57,27 @@ export class SnapshotAgent {
   private lastError = "";
   private active = false;
   private readonly startedMs: number;
+  private readonly drills: DrillSchedule;
 
   constructor(o: AgentOptions) {
     this.o = o;
     this.now = o.now ?? Date.now;
     this.startedMs = this.now();
     this.serviceId = `${o.config.service}-${hostname()}-${randomUUID().slice(0, 8)}`;
+    this.drills = new DrillSchedule({
+      intervalMs: o.config.drillIntervalMs,
+      run: (signal) =>
+        runDrill({
+          stores: o.targets.map((t) => t.store),
+          encryptionKey: o.encryptionKey,
+          scratchDir: o.config.localScratchPath,
+          log: o.log,
+          signal,
+        }),
+      metrics: o.metrics,
+      log: o.log,
+      now: this.now,
+    });
   }
 
   health(): HealthState {
@@ -69,6 +86,7 @@ export class SnapshotAgent {
       lastSuccessMs: this.lastSuccessMs,
       lastError: this.lastError,
       active: this.active,
+      lastDrill: this.drills.lastDrill(),
     };
   }
 
@@ -129,6 +147,7 @@ export class SnapshotAgent {
     const both = AbortSignal.any([lost, stop]);
     await this.registerSaving();
     await this.sweep();
+    this.drills.startLeadership();
     let failures = 0;
     let gaveUp = false;
     try {
@@ -149,6 +168,7 @@ export class SnapshotAgent {
             );
           }
           await this.savingStatus("passing", `Saved snapshot ${b.id}`);
+          await this.drills.afterBackup(both);
         } catch (e) {
           failures += 1;
           metrics.consecutiveFailures.set(failures);

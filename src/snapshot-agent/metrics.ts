@@ -21,6 +21,7 @@ export interface AgentMetrics {
   readonly consecutiveFailures: Gauge;
   readonly drills: Counter<"result">;
   readonly drillSeconds: Gauge;
+  readonly lastDrillSuccessSeconds: Gauge;
 }
 
 export function createAgentMetrics(): AgentMetrics {
@@ -105,6 +106,11 @@ export function createAgentMetrics(): AgentMetrics {
     drillSeconds: new Gauge({
       name: "cairn_snapshot_agent_restore_drill_duration_seconds",
       help: "Time of the last restore drill",
+      registers,
+    }),
+    lastDrillSuccessSeconds: new Gauge({
+      name: "cairn_snapshot_agent_last_drill_success_timestamp_seconds",
+      help: "Unix time of the last restore drill that passed (the backup restored and matched)",
       registers,
     }),
   };

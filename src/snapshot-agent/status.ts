@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { LastDrill } from "./drill-schedule.js";
 import type { AgentMetrics } from "./metrics.js";
 
 export interface HealthState {
@@ -17,6 +18,8 @@ export interface HealthState {
   /** Why the last attempt failed, or "" after a success. */
   readonly lastError: string;
   readonly active: boolean;
+  /** The last restore drill of this agent, or null: told in the reason, not part of the verdict. */
+  readonly lastDrill: LastDrill | null;
 }
 
 export interface Health {
@@ -32,15 +35,24 @@ export function healthOf(s: HealthState, intervalMs: number, now: number): Healt
   if (ageMs <= 2 * intervalMs) {
     const last =
       s.lastSuccessMs === 0 ? "no backup yet" : `last verified backup ${secs(now - s.lastSuccessMs)} ago`;
-    return { ok: true, reason: `ok (${role}): ${last}` };
+    return { ok: true, reason: `ok (${role}): ${last}${drillText(s.lastDrill, now)}` };
   }
   const last =
     s.lastSuccessMs === 0 ? "no verified backup" : `the last verified backup is ${secs(ageMs)} old`;
   const why = s.lastError === "" ? "" : `; last error: ${s.lastError}`;
   return {
     ok: false,
-    reason: `unhealthy (${role}): ${last}, more than 2 × interval (${secs(2 * intervalMs)})${why}`,
+    reason: `unhealthy (${role}): ${last}, more than 2 × interval (${secs(2 * intervalMs)})${why}${drillText(s.lastDrill, now)}`,
   };
+}
+
+/** "; restore drill of X passed 5s ago" or "; restore drill of X FAILED 5s ago: why", "" before any drill. */
+function drillText(d: LastDrill | null, now: number): string {
+  if (d === null) return "";
+  const ago = secs(now - d.atMs);
+  return d.ok
+    ? `; restore drill of ${d.name} passed ${ago} ago`
+    : `; restore drill of ${d.name} FAILED ${ago} ago: ${d.error}`;
 }
 
 function secs(ms: number): string {
