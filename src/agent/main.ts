@@ -133,6 +133,11 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     };
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
+    // A throwaway server started by another process (the snapshot agent's restore drill) ends with its parent.
+    if (process.env.CAIRN_STOP_ON_STDIN_END === "1") {
+      process.stdin.once("end", () => void stop("the end of stdin (its parent is gone)"));
+      process.stdin.resume();
+    }
   });
 }
 

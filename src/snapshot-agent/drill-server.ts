@@ -112,7 +112,10 @@ export class DrillServer {
     ];
     // The agent's own settings (CONSUL_HTTP_TOKEN, CAIRN_*) are not the throwaway server's.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CONSUL|CAIRN)_/.test(k)));
-    const proc = spawn(o.cairn.command, args, { stdio: ["ignore", "pipe", "pipe"], env });
+    // Its stdin is a pipe from this process: if the snapshot agent dies (kill -9), the pipe closes and the
+    // throwaway server stops itself instead of running on as an orphan.
+    env.CAIRN_STOP_ON_STDIN_END = "1";
+    const proc = spawn(o.cairn.command, args, { stdio: ["pipe", "pipe", "pipe"], env });
     const address = `127.0.0.1:${httpPort}`;
     return new DrillServer(proc, new ConsulClient({ address, requestTimeoutMs: POLL_REQUEST_MS }), address);
   }
