@@ -5,22 +5,27 @@
  * mid-upload.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import type { AwsStorageConfig } from "../src/snapshot-agent/config-types.js";
-import type { BackupMeta } from "../src/snapshot-agent/store.js";
 import { BackupStoreConfigError, BackupStoreError } from "../src/snapshot-agent/store-checks.js";
 import {
   backupName,
   metaOf,
   readAll,
   runStoreContract,
+  sha256,
   streamOf,
 } from "../src/snapshot-agent/store-contract.js";
 import { S3Store, type S3StoreOptions } from "../src/snapshot-agent/store-s3.js";
 import { S3RVER_CREDENTIALS, type S3rverServer, startS3rver } from "./support/s3rver.js";
+import { generatedBody, MiB, settledWithin } from "./support/store-data.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 
 // The SDK must never look for credentials on an instance metadata service (nothing may leave loopback).
@@ -76,8 +81,23 @@ async function rawKeys(store: S3Store, prefix: string): Promise<string[]> {
 const A = backupName(1479360073448728784n);
 
 runStoreContract("s3 (s3rver)", async () => {
-  const store = freshStore();
-  return { store, cleanup: () => emptied(store) };
+  const keyPrefix = `c${++prefixes}/consul-snapshot`;
+  const store = new S3Store(awsConfig({ keyPrefix }));
+  return {
+    store,
+    foreign: async (path, bytes) => {
+      await store.client.send(
+        new PutObjectCommand({ Bucket: server.bucket, Key: `${keyPrefix}/${path}`, Body: bytes }),
+      );
+    },
+    // Every key under the prefix: the backups, and what the test wrote beside them as another program.
+    cleanup: async () => {
+      for (const key of await rawKeys(store, `${keyPrefix}/`)) {
+        await store.client.send(new DeleteObjectCommand({ Bucket: server.bucket, Key: key }));
+      }
+      store.close();
+    },
+  };
 });
 
 describe("S3Store on s3rver", () => {
@@ -226,8 +246,8 @@ describe("S3Store on s3rver", () => {
       [{ kmsKey: "k" }, /s3_kms_key is set but s3_enable_kms is not/],
       [{ endpoint: "not a url" }, /s3_endpoint "not a url" is not a URL/],
       [{ endpoint: "ftp://127.0.0.1:1" }, /must be http:\/\/ or https:\/\//],
-      [{ keyPrefix: "a//b" }, /s3_key_prefix "a\/\/b" has a control character or an empty segment/],
-      [{ keyPrefix: "a\nb" }, /s3_key_prefix/],
+      [{ keyPrefix: "a//b" }, /s3_key_prefix: "a\/\/b" has an empty path segment/],
+      [{ keyPrefix: "a\nb" }, /s3_key_prefix: "a\\nb" has a control character/],
       [{ staticSnapshotName: "latest/consul.snap" }, /s3_static_snapshot_name: a backup name is letters/],
     ];
     for (const [overrides, message] of cases) {
@@ -259,35 +279,10 @@ describe("S3Store on s3rver", () => {
   });
 });
 
-/** A body of `total` bytes in 64 KiB chunks made as they are read (never held whole), with its metadata. */
-function generatedBody(total: number): {
-  readonly meta: BackupMeta;
-  make: (onBytes: (n: number) => Promise<void>) => Readable;
-} {
-  const CHUNK = 64 * 1024;
-  const chunkAt = (i: number): Buffer => Buffer.alloc(CHUNK, (i * 7 + 1) % 251);
-  const hash = createHash("sha256");
-  for (let i = 0; i * CHUNK < total; i++) hash.update(chunkAt(i));
-  return {
-    meta: { index: 1, term: 1, size: total, sha256: hash.digest("hex"), version: "0.1.0-test" },
-    make: (onBytes) =>
-      Readable.from(
-        (async function* () {
-          for (let i = 0; i * CHUNK < total; i++) {
-            await onBytes(i * CHUNK);
-            yield chunkAt(i);
-          }
-        })(),
-      ),
-  };
-}
-
 describe("S3Store when the server dies mid-upload", () => {
   it("a 64 MB streamed upload fails in bounded time when s3rver is killed; after a restart there is no object", async () => {
-    const TOTAL = 64 * 1024 * 1024;
-    const KILL_AT = 16 * 1024 * 1024;
-    const PUT_SETTLE_MS = 120_000;
-    const store = freshStore({}, { partSize: 5 * 1024 * 1024, queueSize: 2, connectionTimeoutMs: 5_000 });
+    const TOTAL = 64 * MiB;
+    const store = freshStore({}, { partSize: 5 * MiB, queueSize: 2, connectionTimeoutMs: 5_000 });
     const body = generatedBody(TOTAL);
     let produced = 0;
     let killed = false;
@@ -296,28 +291,19 @@ describe("S3Store when the server dies mid-upload", () => {
         A,
         body.make(async (at) => {
           produced = at;
-          if (at >= KILL_AT && !killed) {
+          if (at >= 16 * MiB && !killed) {
             killed = true;
             await server.kill();
           }
         }),
         body.meta,
       );
-      let timer: NodeJS.Timeout | undefined;
-      const settled = await Promise.race([
-        put.then(
-          () => "resolved",
-          (e: unknown) => e,
-        ),
-        new Promise((resolve) => {
-          timer = setTimeout(() => resolve("still pending"), PUT_SETTLE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      const settled = await settledWithin(put, 120_000);
       assert.ok(killed, "the server was killed mid-upload");
-      assert.ok(settled instanceof BackupStoreError, `put settled with ${String(settled)}`);
+      assert.ok(typeof settled === "object" && "error" in settled, `put settled with ${String(settled)}`);
+      assert.ok(settled.error instanceof BackupStoreError, String(settled.error));
       // Streamed: the upload stopped reading at the failure, far from the end of the body.
-      assert.ok(produced < TOTAL - 16 * 1024 * 1024, `read ${produced} of ${TOTAL} bytes`);
+      assert.ok(produced < TOTAL - 16 * MiB, `read ${produced} of ${TOTAL} bytes`);
 
       await server.restart();
       assert.equal(await store.head(A), null);
@@ -336,8 +322,4 @@ describe("S3Store when the server dies mid-upload", () => {
 function restoreEnv(key: string, value: string | undefined): void {
   if (value === undefined) delete process.env[key];
   else process.env[key] = value;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -1,12 +1,13 @@
 /**
- * A backup's metadata (`BackupMeta`) as the string fields object stores keep beside an object: Azure blob
- * metadata, Google Cloud Storage custom metadata. Written values are checked first, so a bad one is refused
- * before any byte is uploaded; read values are parsed strictly, and an object whose fields are missing or
- * malformed (one cairn did not write) simply has no `meta`.
+ * A backup's metadata (`BackupMeta`) as the string fields object stores keep beside an object: S3 user metadata
+ * (`x-amz-meta-cairn-index`…), Azure blob metadata, Google Cloud Storage custom metadata. Written values are
+ * checked first (store-checks.ts), so a bad one is refused before any byte is uploaded; read values are parsed
+ * strictly, and an object whose fields are missing or malformed (one cairn did not write) simply has no `meta`.
  */
 import type { BackupMeta } from "./store.js";
+import { checkBackupMeta, parseBackupMeta } from "./store-checks.js";
 
-/** The field name each part of the metadata is stored under, e.g. `cairnindex` (Azure) or `cairn-index` (GCS). */
+/** The field name each part of the metadata is stored under, e.g. `cairn-index` (S3, GCS) or `cairnindex` (Azure). */
 export interface MetaFieldNames {
   readonly index: string;
   readonly term: string;
@@ -15,26 +16,21 @@ export interface MetaFieldNames {
   readonly version: string;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
-/** Printable ASCII: what every store carries unchanged in a header-borne value. */
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+/**
+ * The names of S3 user metadata and GCS custom metadata (S3 sends them as `x-amz-meta-<name>` headers, lowercase).
+ * Azure's names must be C# identifiers, without dashes: store-azure.ts has its own.
+ */
+export const CAIRN_META_FIELDS: MetaFieldNames = {
+  index: "cairn-index",
+  term: "cairn-term",
+  size: "cairn-size",
+  sha256: "cairn-sha256",
+  version: "cairn-version",
+};
 
-/** The fields to store; throws a clear error (naming the field) for a value no reader would accept back. */
+/** The fields to store; bad metadata is a BackupInputError naming what is wrong. */
 export function metaToFields(meta: BackupMeta, names: MetaFieldNames): Record<string, string> {
-  checkCount(meta.index, "index");
-  checkCount(meta.term, "term");
-  checkCount(meta.size, "size");
-  if (!SHA256_HEX.test(meta.sha256)) {
-    throw new Error(
-      `backup metadata: sha256 must be 64 lowercase hex digits, got ${JSON.stringify(meta.sha256)}`,
-    );
-  }
-  if (!PRINTABLE_ASCII.test(meta.version) || meta.version.length > 256) {
-    throw new Error(
-      `backup metadata: version must be 1 to 256 printable ASCII characters, got ${JSON.stringify(meta.version)}`,
-    );
-  }
+  checkBackupMeta(meta);
   return {
     [names.index]: String(meta.index),
     [names.term]: String(meta.term),
@@ -44,31 +40,21 @@ export function metaToFields(meta: BackupMeta, names: MetaFieldNames): Record<st
   };
 }
 
-/** The metadata in `fields`, or undefined unless every field is present and well formed. */
+/** The metadata in `fields`, or null unless every field is present as a string and well formed. */
 export function metaFromFields(
-  fields: Readonly<Record<string, string | undefined>> | undefined,
+  fields: Readonly<Record<string, unknown>> | undefined,
   names: MetaFieldNames,
-): BackupMeta | undefined {
-  if (fields === undefined) return undefined;
-  const index = parseCount(fields[names.index]);
-  const term = parseCount(fields[names.term]);
-  const size = parseCount(fields[names.size]);
-  const sha256 = fields[names.sha256];
-  const version = fields[names.version];
-  if (index === undefined || term === undefined || size === undefined) return undefined;
-  if (sha256 === undefined || !SHA256_HEX.test(sha256)) return undefined;
-  if (version === undefined || !PRINTABLE_ASCII.test(version)) return undefined;
-  return { index, term, size, sha256, version };
-}
-
-function checkCount(n: number, field: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`backup metadata: ${field} must be a non-negative integer, got ${n}`);
-  }
-}
-
-function parseCount(s: string | undefined): number | undefined {
-  if (s === undefined || !DECIMAL.test(s)) return undefined;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : undefined;
+): BackupMeta | null {
+  if (fields === undefined) return null;
+  const field = (key: string): string | undefined => {
+    const value = fields[key];
+    return typeof value === "string" ? value : undefined;
+  };
+  return parseBackupMeta({
+    index: field(names.index),
+    term: field(names.term),
+    size: field(names.size),
+    sha256: field(names.sha256),
+    version: field(names.version),
+  });
 }

@@ -2,7 +2,8 @@
  * Backups in Azure Blob Storage (`azure_blob_storage`): block blobs named `<prefix>/<name>` in one container,
  * with the backup's metadata as blob metadata. An upload stages blocks from a few bounded buffers in parallel and
  * then commits the block list; until that commit there is no blob under the name, so a failed upload leaves
- * nothing a reader could mistake for a backup.
+ * nothing a reader could mistake for a backup (its staged blocks are uncommitted, and the service discards them
+ * after a week). Names, keys, checks and errors are every store's (store-checks.ts, object-names.ts).
  */
 import { Readable } from "node:stream";
 import {
@@ -17,6 +18,13 @@ import type { AzureStorageConfig } from "./config-types.js";
 import { type MetaFieldNames, metaFromFields, metaToFields } from "./meta-fields.js";
 import { collectListing, LIST_PAGE_SIZE, listKeyPrefix, normalizePrefix, objectKey } from "./object-names.js";
 import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
+import {
+  BackupNotFoundError,
+  BackupStoreConfigError,
+  putVerified,
+  storedObject,
+  storeFailure,
+} from "./store-checks.js";
 
 /** The blob endpoint's host suffix of each Azure cloud, by Consul's `environment` names. */
 export const AZURE_BLOB_SUFFIXES: Readonly<Record<string, string>> = {
@@ -69,7 +77,7 @@ export class AzureBlobStore implements BackupStore {
   /** Throws a clear error naming the setting for a bad configuration; nothing is contacted until the first call. */
   constructor(config: AzureStorageConfig, options: AzureBlobStoreOptions = {}) {
     checkConfig(config);
-    this.prefix = normalizePrefix(config.prefix, "azure_blob_storage prefix");
+    this.prefix = normalizePrefix(config.prefix, "azure_blob_storage.prefix");
     this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
     this.buffers = options.buffers ?? DEFAULT_BUFFERS;
     if (
@@ -77,10 +85,12 @@ export class AzureBlobStore implements BackupStore {
       this.blockBytes < 1 ||
       this.blockBytes > 100 * 1024 * 1024
     ) {
-      throw new Error(`azure blob store: blockBytes must be 1 byte to 100 MiB, got ${this.blockBytes}`);
+      throw new BackupStoreConfigError(
+        `azure blob store: blockBytes must be 1 byte to 100 MiB, got ${this.blockBytes}`,
+      );
     }
     if (!Number.isSafeInteger(this.buffers) || this.buffers < 1 || this.buffers > 64) {
-      throw new Error(`azure blob store: buffers must be 1 to 64, got ${this.buffers}`);
+      throw new BackupStoreConfigError(`azure blob store: buffers must be 1 to 64, got ${this.buffers}`);
     }
     const suffix = blobSuffix(config.environment);
     const connectionString = (options.env ?? process.env)[AZURE_CONNECTION_STRING_VAR];
@@ -98,26 +108,25 @@ export class AzureBlobStore implements BackupStore {
     this.label = `azure://${config.accountName}/${config.containerName}${this.prefix === "" ? "" : `/${this.prefix}`}`;
   }
 
-  /** Consumes `body`; on a rejection `body` is destroyed, and no blob was committed under `name`. */
-  async put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    try {
-      const key = objectKey(this.prefix, name);
-      const metadata = metaToFields(meta, AZURE_META_FIELDS);
-      await this.container.getBlockBlobClient(key).uploadStream(body, this.blockBytes, this.buffers, {
-        metadata,
-        blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-      });
-    } catch (e) {
-      body.destroy();
-      throw this.failure("put", name, e);
-    }
+  put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
+    return putVerified(this.label, name, body, meta, async (source) => {
+      const blob = this.container.getBlockBlobClient(objectKey(this.prefix, name));
+      try {
+        await blob.uploadStream(source, this.blockBytes, this.buffers, {
+          metadata: metaToFields(meta, AZURE_META_FIELDS),
+          blobHTTPHeaders: { blobContentType: "application/octet-stream" },
+        });
+      } catch (e) {
+        throw this.failure("put", name, e);
+      }
+    });
   }
 
   async head(name: string): Promise<StoredObject | null> {
     const key = objectKey(this.prefix, name);
     try {
       const p = await this.container.getBlobClient(key).getProperties();
-      return stored(name, p.contentLength, p.lastModified, p.metadata);
+      return storedOf(name, p.contentLength, p.lastModified, p.metadata);
     } catch (e) {
       if (isBlobNotFound(e)) return null;
       throw this.failure("head", name, e);
@@ -131,10 +140,10 @@ export class AzureBlobStore implements BackupStore {
       // The SDK's stream resumes a broken download from where it stopped, pinned to the blob's ETag.
       body = (await this.container.getBlobClient(key).download(0)).readableStreamBody;
     } catch (e) {
+      if (isBlobNotFound(e)) throw new BackupNotFoundError(this.label, name);
       throw this.failure("get", name, e);
     }
-    if (!(body instanceof Readable))
-      throw new Error(`${this.label}: get ${name}: the SDK returned no stream`);
+    if (!(body instanceof Readable)) throw this.failure("get", name, new Error("no body stream"));
     return body;
   }
 
@@ -145,13 +154,13 @@ export class AzureBlobStore implements BackupStore {
         .listBlobsFlat({ prefix, includeMetadata: true })
         .byPage({ maxPageSize: LIST_PAGE_SIZE });
       return await collectListing(
-        this.prefix,
+        { label: this.label, prefix: this.prefix, pageSize: LIST_PAGE_SIZE },
         (async function* () {
           for await (const page of pages) yield page.segment.blobItems;
         })(),
         (item) => item.name,
         (name, item) =>
-          stored(name, item.properties.contentLength, item.properties.lastModified, item.metadata),
+          storedOf(name, item.properties.contentLength, item.properties.lastModified, item.metadata),
       );
     } catch (e) {
       throw this.failure("list", startsWith, e);
@@ -168,21 +177,23 @@ export class AzureBlobStore implements BackupStore {
   }
 
   private failure(op: string, name: string, e: unknown): Error {
-    return new Error(`${this.label}: ${op} ${JSON.stringify(name)}: ${failureText(e)}`, { cause: e });
+    return storeFailure(this.label, op, name, e, failureText(e));
   }
 }
 
 function checkConfig(config: AzureStorageConfig): void {
   if (!ACCOUNT_NAME.test(config.accountName)) {
-    throw new Error(
+    throw new BackupStoreConfigError(
       `azure_blob_storage account_name must be 3 to 24 lowercase letters and digits, got ${JSON.stringify(config.accountName)}`,
     );
   }
   if (config.accountKey === "" || !BASE64.test(config.accountKey)) {
-    throw new Error("azure_blob_storage account_key must be the account's base64 access key");
+    throw new BackupStoreConfigError(
+      "azure_blob_storage account_key must be the account's base64 access key",
+    );
   }
   if (!CONTAINER_NAME.test(config.containerName)) {
-    throw new Error(
+    throw new BackupStoreConfigError(
       `azure_blob_storage container_name must be 3 to 63 lowercase letters, digits and single dashes, got ${JSON.stringify(config.containerName)}`,
     );
   }
@@ -192,7 +203,7 @@ function checkConfig(config: AzureStorageConfig): void {
 export function blobSuffix(environment: string): string {
   const suffix = AZURE_BLOB_SUFFIXES[environment.toUpperCase()];
   if (suffix === undefined) {
-    throw new Error(
+    throw new BackupStoreConfigError(
       `azure_blob_storage environment: unknown Azure environment ${JSON.stringify(environment)} (expected one of ${Object.keys(AZURE_BLOB_SUFFIXES).join(", ")})`,
     );
   }
@@ -208,25 +219,23 @@ function endpointOfConnectionString(connectionString: string, accountName: strin
   try {
     service = BlobServiceClient.fromConnectionString(connectionString);
   } catch (e) {
-    throw new Error(`${AZURE_CONNECTION_STRING_VAR}: ${errorText(e)}`, { cause: e });
+    throw new BackupStoreConfigError(`${AZURE_CONNECTION_STRING_VAR}: ${errorText(e)}`, { cause: e });
   }
   if (service.accountName !== accountName) {
-    throw new Error(
+    throw new BackupStoreConfigError(
       `${AZURE_CONNECTION_STRING_VAR} is for account ${JSON.stringify(service.accountName)} (${service.url}), but azure_blob_storage account_name is ${JSON.stringify(accountName)}`,
     );
   }
   return service.url.replace(/\/+$/, "");
 }
 
-function stored(
+function storedOf(
   name: string,
   size: number | undefined,
   modified: Date | undefined,
   metadata: Record<string, string> | undefined,
 ): StoredObject {
-  const meta = metaFromFields(metadata, AZURE_META_FIELDS);
-  const base = { name, size: size ?? 0, modified: modified ?? new Date(0) };
-  return meta === undefined ? base : { ...base, meta };
+  return storedObject(name, size ?? 0, modified, metaFromFields(metadata, AZURE_META_FIELDS));
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
- * What every backup store checks, whatever its backend: the names it accepts, the metadata it records, and that a
- * body is exactly what its metadata says (size and SHA-256), so a store never records metadata that lies about
- * the bytes beside it. The errors a store raises for these, and for a missing object, are typed here once.
+ * What every backup store checks and how every store writes, whatever its backend: the names it accepts, the
+ * metadata it records, that a body is exactly what its metadata says (size and SHA-256), so a store never records
+ * metadata that lies about the bytes beside it, and that a put owns its body. The errors a store raises, for
+ * these, for a missing object and for a failing backend, are typed here once.
  */
 import { createHash } from "node:crypto";
-import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
-import { CairnError } from "../util/errors.js";
-import type { BackupMeta } from "./store.js";
+import { pipeline, Readable, Transform, type TransformCallback } from "node:stream";
+import { CairnError, errorText } from "../util/errors.js";
+import type { BackupMeta, StoredObject } from "./store.js";
 
 /** A bad name or bad metadata handed to a store: refused before anything is written. */
 export class BackupInputError extends CairnError {
@@ -44,10 +45,16 @@ export class BackupBodyMismatchError extends CairnError {
   override name = "BackupBodyMismatchError";
 }
 
-/** Longest name: a file name on the usual file systems (255 bytes), and well inside S3's 1024-byte keys. */
-const NAME_BYTES_MAX = 255;
-/** Names are plain file names of a portable set of characters, the same on disk and in every object store. */
+/** Longest name: a file name on the usual file systems (255 bytes), and well inside object stores' 1024-byte keys. */
+export const NAME_BYTES_MAX = 255;
+/**
+ * Names are plain file names of a portable set of characters, the same on disk and in every object store. No
+ * slash: the agent writes only `consul-<id>.snap[.enc]` and S3's static name, so a store's objects are the files
+ * of one directory or the keys one level below a prefix, and a name can never reach outside them.
+ */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+=@,-]*$/;
+/** What a `list` prefix may hold: the characters of names, so it can only select names. */
+const NAME_START_RE = /^[A-Za-z0-9._+=@,-]*$/;
 /** The local store's sidecar of metadata; refused as an object name in every store, so stores stay alike. */
 export const META_SUFFIX = ".meta.json";
 /** What the local store's temp files carry in their names (`<name>.tmp-<random>`). */
@@ -73,6 +80,15 @@ export function backupNameProblem(name: string): string {
 export function checkBackupName(name: string): void {
   const problem = backupNameProblem(name);
   if (problem !== "") throw new BackupInputError(`invalid backup name ${JSON.stringify(name)}: ${problem}`);
+}
+
+/** Refuses a `list` prefix no backup name could start with (a slash, a control character, too long). */
+export function checkListPrefix(startsWith: string): void {
+  if (Buffer.byteLength(startsWith) > NAME_BYTES_MAX || !NAME_START_RE.test(startsWith)) {
+    throw new BackupInputError(
+      `invalid list prefix ${JSON.stringify(startsWith)}: backup names are letters, digits and . _ + = @ , - (no slash)`,
+    );
+  }
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -102,11 +118,16 @@ export function checkBackupMeta(meta: BackupMeta): void {
   if (problem !== "") throw new BackupInputError(`invalid backup metadata: ${problem}`);
 }
 
-/** Reads metadata back from what a store kept (JSON, or the strings of S3 metadata): null unless it is whole. */
+/** A count as a store's string field holds it: decimal digits, no sign, no leading zero. */
+const DECIMAL_RE = /^(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Reads metadata back from what a store kept (the local sidecar's JSON numbers, or the decimal strings of object
+ * metadata): null unless it is whole and well formed, as for an object cairn did not write.
+ */
 export function parseBackupMeta(fields: Readonly<Record<string, unknown>>): BackupMeta | null {
-  const num = (v: unknown): number =>
-    typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN;
-  const asNumber = (v: unknown): number => (typeof v === "number" ? v : num(v));
+  const asNumber = (v: unknown): number =>
+    typeof v === "number" ? v : typeof v === "string" && DECIMAL_RE.test(v) ? Number(v) : Number.NaN;
   const meta: BackupMeta = {
     index: asNumber(fields.index),
     term: asNumber(fields.term),
@@ -182,4 +203,79 @@ export async function owningBody(body: Readable, put: () => Promise<void>): Prom
     body.destroy();
     throw e;
   }
+}
+
+/**
+ * `e`, a failure of a store's backend while doing `op` on `name`, as a BackupStoreError that says where (`text`
+ * describes `e`, by default its message). cairn's own typed errors (a refused name, a missing object, a bound
+ * passed) already say what happened and pass as they are.
+ */
+export function storeFailure(
+  label: string,
+  op: string,
+  name: string,
+  e: unknown,
+  text = errorText(e),
+): Error {
+  if (e instanceof CairnError) return e;
+  return new BackupStoreError(`${op} of ${JSON.stringify(name)} in ${label} failed: ${text}`, { cause: e });
+}
+
+/**
+ * The put of every store: checks `name` and `meta` (BackupInputError, before anything is written), hands `upload`
+ * the body as it must be stored (`verifiedBody`), and owns the body (`owningBody`). When the put fails, the body's
+ * own failure (its error, or a BackupBodyMismatchError) is the error, since what the upload reports afterwards is
+ * only its consequence; any other failure of `upload` becomes a BackupStoreError (`storeFailure`). `upload` must
+ * leave no object under `name` when it fails, and keep the one it would have replaced.
+ */
+export function putVerified(
+  label: string,
+  name: string,
+  body: Readable,
+  meta: BackupMeta,
+  upload: (source: Readable) => Promise<void>,
+): Promise<void> {
+  return owningBody(body, async () => {
+    checkBackupName(name);
+    checkBackupMeta(meta);
+    const verified = verifiedBody(body, name, meta);
+    // An upload that stops reading (a request failed) destroys `source`, and that abort is thrown in here too:
+    // it comes once `source` is already destroyed, and is no error of the body.
+    let bodyError: unknown;
+    let source: Readable | undefined;
+    source = Readable.from(
+      (async function* () {
+        try {
+          yield* verified;
+        } catch (e) {
+          if (source?.destroyed === false) bodyError = e;
+          throw e;
+        }
+      })(),
+      { objectMode: false },
+    );
+    try {
+      await upload(source);
+    } catch (e) {
+      source.destroy();
+      verified.destroy();
+      if (bodyError !== undefined) throw bodyError;
+      throw storeFailure(label, "put", name, e);
+    }
+  });
+}
+
+/**
+ * An object as `head` and `list` give it (an unknown or unreadable time as the epoch). Metadata that does not even agree on the size was not written with these
+ * bytes (an edited sidecar, another program's fields): it is not trusted, and the object has none.
+ */
+export function storedObject(
+  name: string,
+  size: number,
+  modified: Date | undefined,
+  meta: BackupMeta | null,
+): StoredObject {
+  const when = modified !== undefined && !Number.isNaN(modified.getTime()) ? modified : new Date(0);
+  const base = { name, size, modified: when };
+  return meta !== null && meta.size === size ? { ...base, meta } : base;
 }

@@ -2,22 +2,33 @@
  * The BackupStore contract suite, run against every store (local disk, S3, Azure Blob, GCS) against a real
  * backend: whatever the store, the agent sees the same behaviour through the interface. It asks nothing of a
  * store beyond `store.ts` and `store-checks.ts` (names and metadata checked, a body verified against its
- * metadata). Not exported from any index, since it imports node:test.
+ * metadata and owned by the put, the same error classes). Not exported from any index, since it imports node:test.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
+import { BackupBodyMismatchError, BackupInputError, BackupNotFoundError } from "./store-checks.js";
 
 /** A store under test, on a fresh, empty place of its own (a new directory, a new key prefix…). */
 export interface StoreHarness {
   readonly store: BackupStore;
+  /**
+   * Writes `bytes` under `path` below the store's place (its directory, its key prefix) as another program would:
+   * straight to the backend, without cairn's metadata. `path` may go into a sub-folder (`dc1/x.snap`).
+   */
+  readonly foreign: (path: string, bytes: Uint8Array) => Promise<void>;
   /** Removes what the test stored and releases the store. */
   readonly cleanup: () => Promise<void>;
 }
 
 export type StoreFactory = () => Promise<StoreHarness>;
+
+export interface StoreContractOptions {
+  /** Skip the suite, with this reason (a backend that is not installed here). */
+  readonly skip?: string;
+}
 
 /** The agent's object names: `consul-<19-digit nanosecond id>.snap` (docs/consul-compat.md §6.4). */
 export function backupName(id: bigint): string {
@@ -62,14 +73,17 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function sha256(bytes: Uint8Array): string {
+export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-async function withStore(make: StoreFactory, body: (store: BackupStore) => Promise<void>): Promise<void> {
+async function withStore(
+  make: StoreFactory,
+  body: (store: BackupStore, harness: StoreHarness) => Promise<void>,
+): Promise<void> {
   const h = await make();
   try {
-    await body(h.store);
+    await body(h.store, h);
   } finally {
     await h.cleanup();
   }
@@ -84,8 +98,8 @@ function names(objects: readonly StoredObject[]): string[] {
 }
 
 /** What every store must do. `name` labels the suite; each case gets a fresh store from `make`. */
-export function runStoreContract(name: string, make: StoreFactory): void {
-  describe(`BackupStore contract: ${name}`, () => contractCases(make));
+export function runStoreContract(name: string, make: StoreFactory, options: StoreContractOptions = {}): void {
+  describe(`BackupStore contract: ${name}`, { skip: options.skip ?? false }, () => contractCases(make));
 }
 
 function contractCases(make: StoreFactory): void {
@@ -134,6 +148,26 @@ function contractCases(make: StoreFactory): void {
       }
     }));
 
+  it(`objects another program wrote are listed and read without metadata; sub-folders and other names are not`, () =>
+    withStore(make, async (store, h) => {
+      const readme = Buffer.from("not a backup, but a file beside them");
+      await h.foreign("README", readme);
+      await h.foreign(`dc1/${B}`, randomBytes(100));
+      await h.foreign(`${B}.tmp-0a1b2c3d4e5f`, randomBytes(100));
+      const bytes = randomBytes(1000);
+      await put(store, A, bytes);
+      const listed = await store.list("");
+      assert.deepEqual(names(listed), ["README", A]);
+      assert.equal(listed[0]?.size, readme.length);
+      assert.equal(listed[0]?.meta, undefined);
+      const head = await store.head("README");
+      assert.equal(head?.size, readme.length);
+      assert.equal(head?.meta, undefined);
+      assert.deepEqual(await readAll(await store.get("README")), readme);
+      assert.deepEqual((await store.head(A))?.meta, metaOf(bytes));
+      assert.deepEqual(names(await store.list("consul-")), [A]);
+    }));
+
   it(`delete removes the object; deleting a missing one is no error`, () =>
     withStore(make, async (store) => {
       await put(store, A, randomBytes(5000));
@@ -141,7 +175,7 @@ function contractCases(make: StoreFactory): void {
       await store.delete(A);
       assert.equal(await store.head(A), null);
       assert.deepEqual(names(await store.list("")), [B]);
-      await assert.rejects(store.get(A));
+      await assert.rejects(store.get(A), BackupNotFoundError);
       await store.delete(A);
       await store.delete(C);
       assert.deepEqual(names(await store.list("")), [B]);
@@ -159,9 +193,12 @@ function contractCases(make: StoreFactory): void {
       assert.deepEqual(names(await store.list("")), [A]);
     }));
 
-  it(`get of a missing name rejects, naming it; head of one is null`, () =>
+  it(`get of a missing name is a BackupNotFoundError naming it; head of one is null`, () =>
     withStore(make, async (store) => {
-      await assert.rejects(store.get(A), (e: unknown) => e instanceof Error && e.message.includes(A));
+      await assert.rejects(
+        store.get(A),
+        (e: unknown) => e instanceof BackupNotFoundError && e.message.includes(A),
+      );
       assert.equal(await store.head(A), null);
     }));
 
@@ -169,13 +206,15 @@ function contractCases(make: StoreFactory): void {
     ["in its first MB", 300 * 1024],
     ["after 12 MB (past a multipart part or block)", 12 * 1024 * 1024],
   ] as const) {
-    it(`a body that fails ${what} fails the put and leaves no object`, () =>
+    it(`a body that fails ${what} fails the put with its own error, destroyed, and leaves no object`, () =>
       withStore(make, async (store) => {
         const meta = metaOf(randomBytes(24 * 1024 * 1024));
+        const body = failingStream(bytes, "download cut off");
         await assert.rejects(
-          store.put(A, failingStream(bytes, "download cut off"), meta),
+          store.put(A, body, meta),
           (e: unknown) => e instanceof Error && e.message.includes("download cut off"),
         );
+        assert.ok(body.destroyed);
         assert.equal(await store.head(A), null);
         assert.deepEqual(await store.list(""), []);
       }));
@@ -185,29 +224,67 @@ function contractCases(make: StoreFactory): void {
     withStore(make, async (store) => {
       const bytes = randomBytes(100_000);
       const good = metaOf(bytes);
-      await assert.rejects(store.put(A, streamOf(bytes), { ...good, size: good.size + 1 }));
-      await assert.rejects(store.put(A, streamOf(bytes), { ...good, size: good.size - 1 }));
-      await assert.rejects(store.put(A, streamOf(bytes), metaOf(randomBytes(100_000))));
+      for (const meta of [
+        { ...good, size: good.size + 1 },
+        { ...good, size: good.size - 1 },
+        metaOf(randomBytes(100_000)),
+      ]) {
+        const body = streamOf(bytes);
+        await assert.rejects(store.put(A, body, meta), BackupBodyMismatchError, JSON.stringify(meta));
+        assert.ok(body.destroyed);
+      }
       assert.equal(await store.head(A), null);
       assert.deepEqual(await store.list(""), []);
     }));
 
-  it(`bad names and metadata are refused and change nothing`, () =>
+  it(`a put that fails keeps the object it would have replaced`, () =>
+    withStore(make, async (store) => {
+      const old = randomBytes(2 * 1024 * 1024);
+      await put(store, A, old, metaOf(old, 8));
+      const meta = metaOf(randomBytes(24 * 1024 * 1024));
+      await assert.rejects(store.put(A, failingStream(12 * 1024 * 1024, "download cut off"), meta));
+      await assert.rejects(store.put(A, streamOf(old), { ...metaOf(old), size: old.length + 1 }));
+      assert.deepEqual((await store.head(A))?.meta, metaOf(old, 8));
+      assert.equal(sha256(await readAll(await store.get(A))), sha256(old));
+      assert.deepEqual(names(await store.list("")), [A]);
+    }));
+
+  it(`bad names, list prefixes and metadata are BackupInputErrors, destroy the body and change nothing`, () =>
     withStore(make, async (store) => {
       const bytes = randomBytes(1000);
       await put(store, A, bytes);
-      for (const bad of ["", "a/b", "../x", ".hidden", `${A}.meta.json`, `${A}.tmp-1234`]) {
-        await assert.rejects(store.put(bad, streamOf(bytes), metaOf(bytes)), `put ${JSON.stringify(bad)}`);
-        await assert.rejects(store.head(bad), `head ${JSON.stringify(bad)}`);
-        await assert.rejects(store.get(bad), `get ${JSON.stringify(bad)}`);
-        await assert.rejects(store.delete(bad), `delete ${JSON.stringify(bad)}`);
+      const badNames = [
+        "",
+        "a/b",
+        "/abs.snap",
+        "../x",
+        ".hidden",
+        "tab\there",
+        "x".repeat(256),
+        `${A}.meta.json`,
+        `${A}.tmp-1234`,
+      ];
+      for (const bad of badNames) {
+        const what = JSON.stringify(bad);
+        const body = streamOf(bytes);
+        await assert.rejects(store.put(bad, body, metaOf(bytes)), BackupInputError, `put ${what}`);
+        assert.ok(body.destroyed, `put ${what} destroys its body`);
+        await assert.rejects(store.head(bad), BackupInputError, `head ${what}`);
+        await assert.rejects(store.get(bad), BackupInputError, `get ${what}`);
+        await assert.rejects(store.delete(bad), BackupInputError, `delete ${what}`);
+      }
+      for (const bad of ["dc1/", "../", "tab\t"]) {
+        await assert.rejects(store.list(bad), BackupInputError, `list ${JSON.stringify(bad)}`);
       }
       for (const meta of [
         { ...metaOf(bytes), sha256: "ABC" },
         { ...metaOf(bytes), index: -1 },
+        { ...metaOf(bytes), term: 1.5 },
         { ...metaOf(bytes), version: "has space" },
       ]) {
-        await assert.rejects(store.put(B, streamOf(bytes), meta), JSON.stringify(meta));
+        const body = streamOf(bytes);
+        await assert.rejects(store.put(B, body, meta), BackupInputError, JSON.stringify(meta));
+        assert.ok(body.destroyed);
       }
       assert.deepEqual(names(await store.list("")), [A]);
       assert.equal(sha256(await readAll(await store.get(A))), sha256(bytes));

@@ -2,7 +2,8 @@
  * Backups in Google Cloud Storage (`google_storage`): objects named `<prefix>/<name>` in one bucket, with the
  * backup's metadata as custom object metadata. An upload is one resumable session streamed in one request (or
  * one multipart request); GCS creates the object only when the upload completes, so a failed upload leaves
- * nothing under the name. Credentials are Application Default Credentials, looked up on the first request.
+ * nothing under the name. Credentials are Application Default Credentials, looked up on the first request. Names,
+ * keys, metadata fields, checks and errors are every store's (store-checks.ts, object-names.ts, meta-fields.ts).
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,20 +14,17 @@ import {
   type GetFilesOptions,
   Storage,
 } from "@google-cloud/storage";
-import { errorText } from "../util/index.js";
 import type { GoogleStorageConfig } from "./config-types.js";
-import { type MetaFieldNames, metaFromFields, metaToFields } from "./meta-fields.js";
+import { CAIRN_META_FIELDS, metaFromFields, metaToFields } from "./meta-fields.js";
 import { collectListing, LIST_PAGE_SIZE, listKeyPrefix, normalizePrefix, objectKey } from "./object-names.js";
 import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
-
-/** Custom metadata keys (GCS allows dashes; they read as the names in the Azure store). */
-export const GCS_META_FIELDS: MetaFieldNames = {
-  index: "cairn-index",
-  term: "cairn-term",
-  size: "cairn-size",
-  sha256: "cairn-sha256",
-  version: "cairn-version",
-};
+import {
+  BackupNotFoundError,
+  BackupStoreConfigError,
+  putVerified,
+  storedObject,
+  storeFailure,
+} from "./store-checks.js";
 
 const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
 
@@ -51,7 +49,7 @@ export class GcsStore implements BackupStore {
   /** Throws a clear error naming the setting for a bad configuration; nothing is contacted until the first call. */
   constructor(config: GoogleStorageConfig, options: GcsStoreOptions = {}) {
     checkBucketName(config.bucket);
-    this.prefix = normalizePrefix(config.prefix, "google_storage prefix");
+    this.prefix = normalizePrefix(config.prefix, "google_storage.prefix");
     this.resumable = options.resumable ?? true;
     const storage = new Storage({
       ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: checkEndpoint(options.apiEndpoint) }),
@@ -61,31 +59,25 @@ export class GcsStore implements BackupStore {
     this.label = `gs://${config.bucket}${this.prefix === "" ? "" : `/${this.prefix}`}`;
   }
 
-  /** Consumes `body`; on a rejection `body` is destroyed, and no object was created under `name`. */
-  async put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    try {
-      const key = objectKey(this.prefix, name);
-      const metadata = metaToFields(meta, GCS_META_FIELDS);
-      const upload = this.bucket.file(key).createWriteStream({
+  put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
+    return putVerified(this.label, name, body, meta, (source) => {
+      const upload = this.bucket.file(objectKey(this.prefix, name)).createWriteStream({
         resumable: this.resumable,
         contentType: "application/octet-stream",
-        metadata: { metadata },
+        metadata: { metadata: metaToFields(meta, CAIRN_META_FIELDS) },
       });
-      await pipeline(body, upload);
-    } catch (e) {
-      body.destroy();
-      throw this.failure("put", name, e);
-    }
+      return pipeline(source, upload);
+    });
   }
 
   async head(name: string): Promise<StoredObject | null> {
     const metadata = await this.metadataOf(name, "head");
-    return metadata === null ? null : stored(name, metadata);
+    return metadata === null ? null : storedOf(name, metadata);
   }
 
   async get(name: string): Promise<Readable> {
     const metadata = await this.metadataOf(name, "get");
-    if (metadata === null) throw new Error(`${this.label}: get ${JSON.stringify(name)}: no such object`);
+    if (metadata === null) throw new BackupNotFoundError(this.label, name);
     // Pinned to the generation just seen: a replacement written meanwhile cannot mix into this read.
     const generation = metadata.generation;
     const file = this.bucket.file(
@@ -100,7 +92,7 @@ export class GcsStore implements BackupStore {
     const bucket = this.bucket;
     try {
       return await collectListing(
-        this.prefix,
+        { label: this.label, prefix: this.prefix, pageSize: LIST_PAGE_SIZE },
         (async function* () {
           let query: GetFilesOptions = { prefix, autoPaginate: false, maxResults: LIST_PAGE_SIZE };
           for (;;) {
@@ -112,10 +104,10 @@ export class GcsStore implements BackupStore {
           }
         })(),
         (file) => file.name,
-        (name, file) => stored(name, file.metadata),
+        (name, file) => storedOf(name, file.metadata),
       );
     } catch (e) {
-      throw this.failure("list", startsWith, e);
+      throw storeFailure(this.label, "list", startsWith, e);
     }
   }
 
@@ -124,7 +116,7 @@ export class GcsStore implements BackupStore {
     try {
       await this.bucket.file(key).delete({ ignoreNotFound: true });
     } catch (e) {
-      throw this.failure("delete", name, e);
+      throw storeFailure(this.label, "delete", name, e);
     }
   }
 
@@ -136,12 +128,8 @@ export class GcsStore implements BackupStore {
       return metadata;
     } catch (e) {
       if (e instanceof ApiError && e.code === 404) return null;
-      throw this.failure(op, name, e);
+      throw storeFailure(this.label, op, name, e);
     }
-  }
-
-  private failure(op: string, name: string, e: unknown): Error {
-    return new Error(`${this.label}: ${op} ${JSON.stringify(name)}: ${errorText(e)}`, { cause: e });
   }
 }
 
@@ -154,7 +142,7 @@ function checkBucketName(bucket: string): void {
     bucket.length <= (parts.length > 1 ? 222 : 63) &&
     parts.every((p) => p.length >= 1 && p.length <= 63);
   if (!ok) {
-    throw new Error(
+    throw new BackupStoreConfigError(
       `google_storage bucket must be 3 to 63 lowercase letters, digits, dashes and underscores (or dotted parts of at most 63), got ${JSON.stringify(bucket)}`,
     );
   }
@@ -165,31 +153,17 @@ function checkEndpoint(endpoint: string): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new Error(`google storage apiEndpoint is not a URL: ${JSON.stringify(endpoint)}`);
+    throw new BackupStoreConfigError(`google storage apiEndpoint is not a URL: ${JSON.stringify(endpoint)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`google storage apiEndpoint must be http or https: ${JSON.stringify(endpoint)}`);
+    throw new BackupStoreConfigError(
+      `google storage apiEndpoint must be http or https: ${JSON.stringify(endpoint)}`,
+    );
   }
   return endpoint.replace(/\/+$/, "");
 }
 
-function stored(name: string, metadata: FileMetadata): StoredObject {
-  const meta = metaFromFields(customFields(metadata.metadata), GCS_META_FIELDS);
-  const modified = new Date(metadata.updated ?? 0);
-  const base = {
-    name,
-    size: Number(metadata.size ?? 0),
-    modified: Number.isNaN(modified.getTime()) ? new Date(0) : modified,
-  };
-  return meta === undefined ? base : { ...base, meta };
-}
-
-/** Custom metadata values may come back as numbers or booleans; cairn's are all strings. */
-function customFields(
-  fields: Readonly<Record<string, string | number | boolean | null>> | undefined,
-): Record<string, string> | undefined {
-  if (fields === undefined) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) if (typeof v === "string") out[k] = v;
-  return out;
+function storedOf(name: string, metadata: FileMetadata): StoredObject {
+  const meta = metaFromFields(metadata.metadata, CAIRN_META_FIELDS);
+  return storedObject(name, Number(metadata.size ?? 0), new Date(metadata.updated ?? 0), meta);
 }

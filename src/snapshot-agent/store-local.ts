@@ -19,13 +19,13 @@ import {
   BackupNotFoundError,
   backupNameProblem,
   byName,
-  checkBackupMeta,
   checkBackupName,
+  checkListPrefix,
   META_SUFFIX,
-  owningBody,
   parseBackupMeta,
+  putVerified,
+  storedObject,
   TEMP_MARK,
-  verifiedBody,
 } from "./store-checks.js";
 
 /** Backups are private: the files 0600, the directory (when this store creates it) 0700. */
@@ -70,12 +70,11 @@ export class LocalStore implements BackupStore {
   }
 
   put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    return owningBody(body, () => this.write(name, body, meta));
+    return putVerified(this.label, name, body, meta, (source) => this.write(name, source, meta));
   }
 
-  private async write(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    checkBackupName(name);
-    checkBackupMeta(meta);
+  /** Writes the verified `source` and the sidecar of `meta` under `name`; leaves no temp file when it fails. */
+  private async write(name: string, source: Readable, meta: BackupMeta): Promise<void> {
     await this.ensureDir();
     const suffix = `${TEMP_MARK}${randomBytes(6).toString("hex")}`;
     const objectPath = this.pathOf(name);
@@ -84,7 +83,7 @@ export class LocalStore implements BackupStore {
     const sidecarTemp = `${sidecarPath}${suffix}`;
     let renamed = false;
     try {
-      await writeNewFile(objectTemp, verifiedBody(body, name, meta));
+      await writeNewFile(objectTemp, source);
       await writeNewFile(sidecarTemp, Readable.from([`${JSON.stringify(meta)}\n`]));
       // The old sidecar goes first: a crash between the renames leaves a backup without metadata, never a
       // backup beside the metadata of the one it replaced.
@@ -136,6 +135,7 @@ export class LocalStore implements BackupStore {
   }
 
   async list(startsWith: string): Promise<StoredObject[]> {
+    checkListPrefix(startsWith);
     await this.ensureDir();
     const names = (await readdir(this.dir, { withFileTypes: true }))
       .filter((d) => d.isFile() && d.name.startsWith(startsWith) && backupNameProblem(d.name) === "")
@@ -188,10 +188,7 @@ export class LocalStore implements BackupStore {
 
   /** The object as listed: its metadata from the sidecar, unless that is missing, unreadable or not its own. */
   private async described(name: string, st: Stats): Promise<StoredObject> {
-    const base = { name, size: st.size, modified: st.mtime };
-    const meta = await this.readSidecar(name);
-    // A sidecar that does not even agree on the size belongs to some other write (or was edited): not trusted.
-    return meta !== null && meta.size === st.size ? { ...base, meta } : base;
+    return storedObject(name, st.size, st.mtime, await this.readSidecar(name));
   }
 
   private async readSidecar(name: string): Promise<BackupMeta | null> {

@@ -1,10 +1,10 @@
 /**
  * The S3 backup store (`aws_storage`), for AWS and S3-compatible stores (`s3_endpoint`, path-style addressing):
- * objects `<s3_key_prefix>/<name>` (just `<name>` when the prefix is empty), cairn's metadata as S3 user metadata
- * (`x-amz-meta-cairn-index`, `-term`, `-size`, `-sha256`, `-version`). Uploads stream through lib-storage's
- * `Upload`: one PUT when the body fits in a part, else a multipart upload with a bounded number of parts in
- * flight, so memory stays about partSize × (queueSize + 1) whatever the size. Nothing is visible under a name
- * until the PUT or the multipart completion succeeds.
+ * objects `<s3_key_prefix>/<name>` (just `<name>` when the prefix is empty; object-names.ts), cairn's metadata as S3
+ * user metadata (`x-amz-meta-cairn-index`, `-term`, `-size`, `-sha256`, `-version`; meta-fields.ts). Uploads
+ * stream through lib-storage's `Upload`: one PUT when the body fits in a part, else a multipart upload with a
+ * bounded number of parts in flight, so memory stays about partSize × (queueSize + 1) whatever the size. Nothing
+ * is visible under a name until the PUT or the multipart completion succeeds.
  *
  * Credentials: `access_key_id` and `secret_access_key` (and `session_token`) when given, otherwise the SDK's
  * default chain (AWS_ACCESS_KEY_ID…, the shared files, web identity through AWS_ROLE_ARN and
@@ -29,27 +29,29 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { errorText } from "../util/errors.js";
 import type { AwsStorageConfig } from "./config-types.js";
+import { CAIRN_META_FIELDS, metaFromFields, metaToFields } from "./meta-fields.js";
+import {
+  collectListing,
+  LIST_PAGE_SIZE,
+  listKeyPrefix,
+  normalizePrefix,
+  objectKey,
+  prefixProblem,
+} from "./object-names.js";
 import type { BackupMeta, BackupStore, StoredObject } from "./store.js";
 import {
   BackupNotFoundError,
   BackupStoreConfigError,
-  BackupStoreError,
   backupNameProblem,
-  byName,
-  checkBackupMeta,
-  checkBackupName,
-  owningBody,
-  parseBackupMeta,
-  verifiedBody,
+  putVerified,
+  storedObject,
+  storeFailure,
 } from "./store-checks.js";
 
 /** S3's smallest part (all but the last) and its largest number of parts. */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PARTS = 10_000;
-/** Pages `list` reads at most: a bound on the loop (100 million objects in pages of 1000). */
-const LIST_PAGES_MAX = 100_000;
 
 export interface S3StoreOptions {
   /** Bytes per part of a multipart upload [8 MiB; at least 5 MiB]; raised when a body would need > 10000. */
@@ -82,11 +84,6 @@ function positiveInt(value: number | undefined, fallback: number, what: string, 
   return v;
 }
 
-/** The key prefix without slashes at either end: "" puts objects at the top of the bucket. */
-function keyPrefixOf(c: AwsStorageConfig): string {
-  return c.keyPrefix.replace(/^\/+|\/+$/g, "");
-}
-
 /** Why this configuration cannot make an S3 store, or "" when it can. */
 export function awsConfigProblem(c: AwsStorageConfig): string {
   if (c.bucket === "") return "aws_storage: s3_bucket is required";
@@ -102,10 +99,8 @@ export function awsConfigProblem(c: AwsStorageConfig): string {
     return `aws_storage: ${role.join(", ")} not supported yet; assume a role through AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (the SDK's default credentials) instead`;
   }
   if (c.kmsKey !== "" && !c.enableKms) return "aws_storage: s3_kms_key is set but s3_enable_kms is not";
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-  if (/[\u0000-\u001f\u007f]/.test(c.keyPrefix) || keyPrefixOf(c).includes("//")) {
-    return `aws_storage: s3_key_prefix ${JSON.stringify(c.keyPrefix)} has a control character or an empty segment`;
-  }
+  const prefix = prefixProblem(c.keyPrefix);
+  if (prefix !== "") return `aws_storage: s3_key_prefix: ${prefix}`;
   if (c.staticSnapshotName !== "") {
     const problem = backupNameProblem(c.staticSnapshotName);
     if (problem !== "") return `aws_storage: s3_static_snapshot_name: ${problem}`;
@@ -124,6 +119,7 @@ export function awsConfigProblem(c: AwsStorageConfig): string {
   return "";
 }
 
+/** A 404: on a HEAD (which has no body to tell a missing bucket from a missing key), or NoSuchKey. */
 function isNotFound(e: unknown): boolean {
   const err = e as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
   return err?.name === "NotFound" || err?.name === "NoSuchKey" || err?.$metadata?.httpStatusCode === 404;
@@ -152,9 +148,9 @@ export class S3Store implements BackupStore {
     if (problem !== "") throw new BackupStoreConfigError(problem);
     this.partSize = positiveInt(options.partSize, 8 * 1024 * 1024, "S3 part size", MIN_PART_SIZE);
     this.queueSize = positiveInt(options.queueSize, 4, "S3 upload queue size");
-    this.listPageSize = positiveInt(options.listPageSize, 1000, "S3 list page size");
+    this.listPageSize = positiveInt(options.listPageSize, LIST_PAGE_SIZE, "S3 list page size");
     this.bucket = config.bucket;
-    this.prefix = keyPrefixOf(config);
+    this.prefix = normalizePrefix(config.keyPrefix, "aws_storage: s3_key_prefix");
     this.label = `s3://${this.bucket}/${this.prefix}`;
     this.encryption = config.enableKms
       ? { ServerSideEncryption: "aws:kms", ...(config.kmsKey !== "" ? { SSEKMSKeyId: config.kmsKey } : {}) }
@@ -184,44 +180,20 @@ export class S3Store implements BackupStore {
   }
 
   put(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    return owningBody(body, () => this.upload(name, body, meta));
+    return putVerified(this.label, name, body, meta, (source) =>
+      this.upload(objectKey(this.prefix, name), source, meta),
+    );
   }
 
-  private async upload(name: string, body: Readable, meta: BackupMeta): Promise<void> {
-    checkBackupName(name);
-    checkBackupMeta(meta);
-    const key = this.keyOf(name);
+  private async upload(key: string, source: Readable, meta: BackupMeta): Promise<void> {
     const before = await this.versionOf(key);
-    const verified = verifiedBody(body, name, meta);
-    // An error the body throws at the upload (its own, or a mismatch with `meta`) is the cause of a failure; what
-    // the upload reports afterwards (an abort the server refused, say) is only a consequence. When the upload
-    // stops reading (a part failed), it destroys `source` with an AbortError that is thrown in here too: that one
-    // comes once `source` is already destroyed, and is no error of the body.
-    let bodyError: unknown;
-    let source: Readable | undefined;
-    source = Readable.from(
-      (async function* () {
-        try {
-          yield* verified;
-        } catch (e) {
-          if (source?.destroyed === false) bodyError = e;
-          throw e;
-        }
-      })(),
-    );
     const upload = new Upload({
       client: this.client,
       params: {
         Bucket: this.bucket,
         Key: key,
         Body: source,
-        Metadata: {
-          "cairn-index": String(meta.index),
-          "cairn-term": String(meta.term),
-          "cairn-size": String(meta.size),
-          "cairn-sha256": meta.sha256,
-          "cairn-version": meta.version,
-        },
+        Metadata: metaToFields(meta, CAIRN_META_FIELDS),
         ...this.encryption,
       },
       partSize: Math.max(this.partSize, Math.ceil(meta.size / MAX_PARTS)),
@@ -231,113 +203,89 @@ export class S3Store implements BackupStore {
     try {
       await upload.done();
     } catch (e) {
-      source.destroy();
-      verified.destroy();
       await this.removeLeftover(key, before);
-      if (bodyError !== undefined) throw bodyError;
-      throw new BackupStoreError(`upload of "${name}" to ${this.label} failed: ${errorText(e)}`, {
-        cause: e,
-      });
+      throw e;
     }
   }
 
   async head(name: string): Promise<StoredObject | null> {
-    checkBackupName(name);
+    const key = objectKey(this.prefix, name);
     let out: HeadObjectCommandOutput;
     try {
-      out = await this.headRaw(this.keyOf(name));
+      out = await this.headRaw(key);
     } catch (e) {
       if (isNotFound(e)) return null;
-      throw this.failed("head", name, e);
+      throw storeFailure(this.label, "head", name, e);
     }
-    const size = out.ContentLength ?? 0;
-    const m = out.Metadata ?? {};
-    const meta = parseBackupMeta({
-      index: m["cairn-index"],
-      term: m["cairn-term"],
-      size: m["cairn-size"],
-      sha256: m["cairn-sha256"],
-      version: m["cairn-version"],
-    });
-    const base = { name, size, modified: out.LastModified ?? new Date(0) };
-    // Metadata that does not even agree on the size was not written with these bytes: not trusted.
-    return meta !== null && meta.size === size ? { ...base, meta } : base;
+    const meta = metaFromFields(out.Metadata, CAIRN_META_FIELDS);
+    return storedObject(name, out.ContentLength ?? 0, out.LastModified, meta);
   }
 
   async get(name: string): Promise<Readable> {
-    checkBackupName(name);
+    const key = objectKey(this.prefix, name);
     let body: unknown;
     try {
-      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(name) })))
-        .Body;
+      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body;
     } catch (e) {
       if (isNotFound(e)) throw new BackupNotFoundError(this.label, name);
-      throw this.failed("get", name, e);
+      throw storeFailure(this.label, "get", name, e);
     }
     // In Node the SDK's body is the response itself (an IncomingMessage).
-    if (!(body instanceof Readable))
-      throw new BackupStoreError(`get of "${name}" from ${this.label}: no body`);
+    if (!(body instanceof Readable)) throw storeFailure(this.label, "get", name, new Error("no body stream"));
     return body;
   }
 
   /**
-   * The objects directly under the prefix (not in "subfolders") whose names are backup names. Without their
+   * The backups directly under the prefix (the delimiter keeps "subfolders" out of the pages). Without their
    * metadata: ListObjectsV2 does not return it (`head` does), and a HEAD per object would make a listing of a
    * long retention cost one request per backup.
    */
   async list(startsWith: string): Promise<StoredObject[]> {
-    const prefix = this.keyOf(startsWith);
-    const skip = this.prefix === "" ? 0 : this.prefix.length + 1;
-    const out: StoredObject[] = [];
-    let token: string | undefined;
-    for (let page = 0; ; page++) {
-      if (page === LIST_PAGES_MAX) {
-        throw new BackupStoreError(`list of ${this.label}: more than ${LIST_PAGES_MAX} pages of objects`);
-      }
-      let res: ListObjectsV2CommandOutput;
-      try {
-        res = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            Delimiter: "/",
-            MaxKeys: this.listPageSize,
-            ...(token !== undefined ? { ContinuationToken: token } : {}),
-          }),
-        );
-      } catch (e) {
-        throw this.failed("list", startsWith, e);
-      }
-      for (const o of res.Contents ?? []) {
-        const name = (o.Key ?? "").slice(skip);
-        if (backupNameProblem(name) !== "") continue;
-        out.push({ name, size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
-      }
-      if (res.IsTruncated !== true) break;
-      token = res.NextContinuationToken;
-      if (token === undefined || token === "") {
-        throw new BackupStoreError(`list of ${this.label}: a truncated page without a continuation token`);
-      }
+    const prefix = listKeyPrefix(this.prefix, startsWith);
+    const { client, bucket, listPageSize } = this;
+    try {
+      return await collectListing(
+        { label: this.label, prefix: this.prefix, pageSize: listPageSize },
+        (async function* () {
+          let token: string | undefined;
+          for (;;) {
+            const res: ListObjectsV2CommandOutput = await client.send(
+              new ListObjectsV2Command({
+                Bucket: bucket,
+                Prefix: prefix,
+                Delimiter: "/",
+                MaxKeys: listPageSize,
+                ...(token !== undefined ? { ContinuationToken: token } : {}),
+              }),
+            );
+            yield res.Contents ?? [];
+            if (res.IsTruncated !== true) return;
+            token = res.NextContinuationToken;
+            if (token === undefined || token === "") {
+              throw new Error("a truncated page without a continuation token");
+            }
+          }
+        })(),
+        (o) => o.Key ?? "",
+        (name, o) => storedObject(name, o.Size ?? 0, o.LastModified, null),
+      );
+    } catch (e) {
+      throw storeFailure(this.label, "list", startsWith, e);
     }
-    return out.sort((a, b) => byName(a.name, b.name));
   }
 
   async delete(name: string): Promise<void> {
-    checkBackupName(name);
+    const key = objectKey(this.prefix, name);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(name) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (e) {
-      if (!isNotFound(e)) throw this.failed("delete", name, e);
+      if (!isNotFound(e)) throw storeFailure(this.label, "delete", name, e);
     }
   }
 
   /** Closes the client's connections. */
   close(): void {
     this.client.destroy();
-  }
-
-  private keyOf(name: string): string {
-    return this.prefix === "" ? name : `${this.prefix}/${name}`;
   }
 
   private headRaw(key: string): Promise<HeadObjectCommandOutput> {
@@ -350,7 +298,7 @@ export class S3Store implements BackupStore {
       return { etag: out.ETag ?? "", modified: out.LastModified?.getTime() ?? 0 };
     } catch (e) {
       if (isNotFound(e)) return null;
-      throw this.failed("put (head first)", key, e);
+      throw e;
     }
   }
 
@@ -369,9 +317,5 @@ export class S3Store implements BackupStore {
     } catch {
       // unreachable store: the put's own error says why
     }
-  }
-
-  private failed(op: string, name: string, e: unknown): BackupStoreError {
-    return new BackupStoreError(`${op} of "${name}" in ${this.label} failed: ${errorText(e)}`, { cause: e });
   }
 }

@@ -1,37 +1,60 @@
-/** Data, bodies and metadata for the tests of the backup stores. */
+/**
+ * Bodies and bounded waits for the store-specific tests of the backup stores (the contract suite,
+ * src/snapshot-agent/store-contract.ts, has the small helpers: metaOf, streamOf, readAll…).
+ */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { BackupMeta } from "../../src/snapshot-agent/store.js";
 
 export const MiB = 1024 * 1024;
 
-/** The metadata the agent would record for `data` as the backup at `index`. */
-export function metaOf(data: Buffer, index: number): BackupMeta {
+/**
+ * A body of `total` bytes in 64 KiB chunks made as they are read (never held whole, however large), with its true
+ * metadata. `onBytes(offset)` runs before each chunk is given: a test kills a server there, mid-upload.
+ */
+export function generatedBody(total: number): {
+  readonly meta: BackupMeta;
+  make: (onBytes: (offset: number) => Promise<void> | void) => Readable;
+} {
+  const CHUNK = 64 * 1024;
+  const chunkAt = (i: number): Buffer => Buffer.alloc(Math.min(CHUNK, total - i * CHUNK), (i * 7 + 1) % 251);
+  const hash = createHash("sha256");
+  for (let i = 0; i * CHUNK < total; i++) hash.update(chunkAt(i));
   return {
-    index,
-    term: 3,
-    size: data.length,
-    sha256: createHash("sha256").update(data).digest("hex"),
-    version: "0.1.0",
+    meta: { index: 1, term: 1, size: total, sha256: hash.digest("hex"), version: "0.1.0-test" },
+    make: (onBytes) =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i * CHUNK < total; i++) {
+            await onBytes(i * CHUNK);
+            yield chunkAt(i);
+          }
+        })(),
+      ),
   };
 }
 
-/** The data in 1 MiB pieces, as a stream of a real file or response would deliver it. */
-export function bodyOf(data: Buffer): Readable {
-  return Readable.from(
-    (function* () {
-      for (let off = 0; off < data.length; off += MiB) yield data.subarray(off, off + MiB);
-    })(),
-  );
-}
-
-/** The SHA-256 and size of everything a stream yields. */
-export async function sha256Of(body: Readable): Promise<{ sha256: string; size: number }> {
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const chunk of body) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
+/**
+ * How `p` settled, or "still pending" if it has not within `ms`: a bound on a wait, so a hang fails the test
+ * instead of stalling it.
+ */
+export async function settledWithin<T>(
+  p: Promise<T>,
+  ms: number,
+): Promise<{ value: T } | { error: unknown } | "still pending"> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"still pending">((resolve) => {
+    timer = setTimeout(() => resolve("still pending"), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
-  return { sha256: h.digest("hex"), size };
 }
