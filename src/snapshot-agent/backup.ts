@@ -90,9 +90,13 @@ export async function takeBackup(o: BackupOptions): Promise<BackupOutcome> {
     const results = await Promise.allSettled(
       o.targets.map((t) => uploadVerified(o, t, t.fixedName ?? name, file, meta)),
     );
-    const failed = results.flatMap((r, i) =>
-      r.status === "rejected" ? [`${o.targets[i]?.store.label}: ${errorText(r.reason)}`] : [],
-    );
+    const failed = results.flatMap((r, i) => {
+      if (r.status !== "rejected") return [];
+      // The stores' own errors name the store; the read-back's do not.
+      const label = o.targets[i]?.store.label ?? "";
+      const text = errorText(r.reason);
+      return [text.includes(label) ? text : `${label}: ${text}`];
+    });
     // Retention only where this backup is now verified, and never on a fixed name.
     await Promise.all(
       o.targets.map(async (t, i) => {
