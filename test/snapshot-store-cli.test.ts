@@ -214,7 +214,10 @@ describe("snapshot list, inspect and restore in Azure Blob Storage (Azurite)", (
     const url = `azure://${azurite.account}/no-such-container`;
     const r = await run(["snapshot", "list", url], dc.env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^Error listing backups: ${url}: list "consul-": .*ContainerNotFound`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^Error listing backups: list of "consul-" in ${url} failed: .*ContainerNotFound`),
+    );
     const noKey = await run(["snapshot", "list", url], { CONSUL_HTTP_ADDR: dc.address });
     assert.deepEqual(
       [noKey.code, noKey.stderr],
