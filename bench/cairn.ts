@@ -39,33 +39,33 @@ export async function startCairnCluster(dir: string, servers = 3): Promise<Cairn
     procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }));
   }
   const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+  const stop = async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((res) => {
+            if (p.exitCode !== null) return res();
+            const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+            p.once("exit", () => {
+              clearTimeout(t);
+              res();
+            });
+            p.kill("SIGTERM");
+          }),
+      ),
+    );
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     const leader = await fetch(`${endpoints[0]}/v1/status/leader`)
       .then((r) => r.json() as Promise<string>)
       .catch(() => "");
     if (leader !== "") break;
-    if (Date.now() > deadline) throw new Error("cairn elected no leader within 30 s");
+    if (Date.now() > deadline) {
+      await stop(); // the caller gets no handle to stop them with
+      throw new Error("cairn elected no leader within 30 s");
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    endpoints,
-    pids: procs.map((p) => p.pid ?? 0),
-    async stop() {
-      await Promise.all(
-        procs.map(
-          (p) =>
-            new Promise<void>((res) => {
-              if (p.exitCode !== null) return res();
-              const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-              p.once("exit", () => {
-                clearTimeout(t);
-                res();
-              });
-              p.kill("SIGTERM");
-            }),
-        ),
-      );
-    },
-  };
+  return { endpoints, pids: procs.map((p) => p.pid ?? 0), stop };
 }

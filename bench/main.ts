@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { agent } from "./agent.js";
 import { startCairnCluster } from "./cairn.js";
 import { formatResult, kvPutCairn, kvPutEtcd, RESULT_HEADER, startEtcdCluster } from "./etcd.js";
 import { type PutLoadResult, runPutLoad } from "./load.js";
@@ -56,10 +57,12 @@ async function kv(argv: readonly string[]): Promise<void> {
 const [what, ...rest] = process.argv.slice(2);
 if (what === "kv") await kv(rest);
 else if (what === "snapshot") await snapshot(rest);
+else if (what === "agent") await agent(rest);
 else {
   process.stderr.write(
     "usage: npm run bench -- kv [-total N]\n" +
-      "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n",
+      "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n" +
+      "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n",
   );
   process.exitCode = 2;
 }

@@ -9,73 +9,25 @@
  * length just before; (3) `cairn snapshot restore` of the first archive, timed until every server serves the
  * archive's sentinel value. Then etcd (3 members) gets the same keys and `etcdctl snapshot save|status|restore`.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { flag, parseFlags } from "../src/util/flags.js";
+import { CLIENTS, cairnBulk, KEY_PREFIX, loadKeys, VALUE_BYTES } from "./bulk-load.js";
 import { type CairnCluster, startCairnCluster } from "./cairn.js";
+import { CLI, guarded, run, running } from "./children.js";
 import { type EtcdCluster, kvPutCairn, kvPutEtcd, startEtcdCluster } from "./etcd.js";
 import { LoadError, type PutLoadOptions, runPutLoad } from "./load.js";
 import { type RssStats, sampleRss } from "./rss.js";
 
-const CLI = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
-const VALUE_BYTES = 256;
-const CLIENTS = 64;
-const KEY_PREFIX = "bench/k";
 const SENTINEL = "bench/sentinel";
 /** etcd's default --max-txn-ops is 128; loading etcd in batches keeps its side of the run short. */
 const ETCD_TXN_PUTS = 100;
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 const RESTORE_WAIT_MS = 15 * 60_000;
 const CHUNK_PUTS = 512;
-const LOAD_CHUNK_KEYS = 50_000;
-const LOAD_RETRIES = 5;
 const MB = 1024 * 1024;
-
-/** Every child and cluster still running; emptied by cleanup() on exit, error or signal. */
-const running = new Set<() => Promise<void>>();
-
-async function cleanup(): Promise<void> {
-  const stops = [...running];
-  running.clear();
-  await Promise.allSettled(stops.map((s) => s()));
-}
-
-/** Runs a command to completion within CHILD_TIMEOUT_MS; rejects on a non-zero exit with its stderr. */
-function run(cmd: string, args: readonly string[]): Promise<{ ms: number; stdout: string }> {
-  const t0 = performance.now();
-  return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let errText = "";
-    p.stdout?.on("data", (c: Buffer) => {
-      out = (out + c.toString("utf8")).slice(-65536);
-    });
-    p.stderr?.on("data", (c: Buffer) => {
-      errText = (errText + c.toString("utf8")).slice(-2000);
-    });
-    const kill = async () => {
-      p.kill("SIGKILL");
-    };
-    running.add(kill);
-    const timer = setTimeout(() => p.kill("SIGKILL"), CHILD_TIMEOUT_MS);
-    p.once("error", (e) => {
-      // Not started (ENOENT): no "close" will come to clean up.
-      clearTimeout(timer);
-      running.delete(kill);
-      rej(e);
-    });
-    p.once("close", (code, signal) => {
-      clearTimeout(timer);
-      running.delete(kill);
-      if (code === 0) res({ ms: performance.now() - t0, stdout: out });
-      else rej(new Error(`${cmd} ${args.join(" ")} ended with ${code ?? signal}:\n${errText}`));
-    });
-  });
-}
 
 /** Index of the server whose agent reports itself Raft leader. */
 async function leaderOf(endpoints: readonly string[]): Promise<number> {
@@ -122,45 +74,6 @@ async function putsUntil(
   }
   return { writes, perSec: (writes / (performance.now() - t0)) * 1000, failedChunks };
 }
-
-/**
- * Loads keys [0, keys) in chunks of LOAD_CHUNK_KEYS. On a loaded machine a leader change now and then fails
- * a put with 500; a failed chunk is put again whole (the same keys: idempotent), at most LOAD_RETRIES times in
- * all, so one election does not throw away many minutes of loading. The retries are in the time.
- */
-async function loadKeys(
-  engine: string,
-  make: (first: number, count: number) => PutLoadOptions,
-  keys: number,
-): Promise<{ ms: number; perSec: number; retries: number }> {
-  const t0 = performance.now();
-  let retries = 0;
-  for (let first = 0; first < keys; ) {
-    try {
-      await runPutLoad(make(first, Math.min(LOAD_CHUNK_KEYS, keys - first)));
-      first += LOAD_CHUNK_KEYS;
-      const perSec = (Math.min(first, keys) / (performance.now() - t0)) * 1000;
-      progress(`${engine}: ${Math.min(first, keys)} of ${keys} keys loaded (${perSec.toFixed(0)} keys/s)`);
-    } catch (e) {
-      if (!(e instanceof LoadError) || ++retries > LOAD_RETRIES) throw e;
-      progress(`${engine}: load of keys from ${first} failed, putting them again: ${e.message}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  const ms = performance.now() - t0;
-  return { ms, perSec: (keys / ms) * 1000, retries };
-}
-
-/** Bulk load of cairn: one PUT /v1/kv per key, requests round-robin over the servers. */
-const cairnBulk =
-  (endpoints: readonly string[]) =>
-  (first: number, count: number): PutLoadOptions => ({
-    method: "PUT",
-    clients: CLIENTS,
-    total: count,
-    url: (i) => `${endpoints[(first + i) % endpoints.length]}/v1/kv/${KEY_PREFIX}${first + i}`,
-    body: () => randomBytes(VALUE_BYTES),
-  });
 
 interface CairnFigures {
   readonly loadMs: number;
@@ -314,7 +227,7 @@ async function startCairn(dir: string): Promise<CairnCluster> {
 async function cairnPhase(dir: string, keys: number): Promise<CairnFigures> {
   const c = await startCairn(join(dir, "cairn"));
   try {
-    const load = await loadKeys("cairn", cairnBulk(c.endpoints), keys);
+    const load = await loadKeys("cairn", cairnBulk(c.endpoints), keys, progress);
     const leader = await leaderOf(c.endpoints);
     // The archive holds `before`; `after` is written once it is taken, so a server serving `before` again
     // has applied the restore, and not merely kept its old state.
@@ -401,7 +314,7 @@ async function startEtcd(dir: string): Promise<EtcdCluster> {
 async function etcdPhase(dir: string, keys: number): Promise<EtcdFigures> {
   const e = await startEtcd(join(dir, "etcd"));
   try {
-    const load = await loadKeys("etcd", etcdTxnLoad(e.endpoints), keys);
+    const load = await loadKeys("etcd", etcdTxnLoad(e.endpoints), keys, progress);
     const ep = `--endpoints=${e.endpoints[0]}`;
     const file = join(dir, "etcd.db");
     rmSync(file, { force: true });
@@ -566,16 +479,8 @@ export async function snapshot(argv: readonly string[]): Promise<void> {
   const removeRoot = () => {
     if (values.dir === "") rmSync(root, { recursive: true, force: true });
   };
-  // The run's own finally does not get to run once the signal is raised again, so the handler tidies up too.
-  const onSignal = (sig: NodeJS.Signals) => {
-    void cleanup()
-      .then(removeRoot)
-      .finally(() => process.kill(process.pid, sig));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   let rate = 0;
-  try {
+  await guarded(removeRoot, async () => {
     for (const [i, wanted] of sizes.entries()) {
       const keys = i === 0 ? wanted : nextSize(wanted, rate, values["load-budget-min"]);
       if (keys === null) continue;
@@ -587,10 +492,5 @@ export async function snapshot(argv: readonly string[]): Promise<void> {
       const e = await etcdPhase(dir, keys);
       process.stdout.write(report(keys, c, e));
     }
-  } finally {
-    await cleanup();
-    removeRoot();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
+  });
 }
