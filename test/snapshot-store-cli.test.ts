@@ -55,7 +55,7 @@ async function listInspectRestore(
   foreign: (name: string) => Promise<void>,
 ): Promise<void> {
   const dc = await datacenter(t, extra);
-  const { store } = storeFromUrl(base, dc.env);
+  const { store } = await storeFromUrl(base, dc.env);
   const first = await agentBackup(store, dc.address);
   const second = await agentBackup(store, dc.address);
   await foreign("notes.txt");
@@ -103,7 +103,7 @@ describe("snapshot list, inspect and restore in S3 (s3rver)", () => {
   test("list (others' objects left out), -verify, inspect and restore into a running datacenter", async (t) => {
     const base = url(server.bucket, "cli/consul-snapshot");
     await listInspectRestore(t, base, env, async (name) => {
-      const { store } = storeFromUrl(base, env);
+      const { store } = await storeFromUrl(base, env);
       assert.ok(store instanceof S3Store);
       const put = { Bucket: server.bucket, Key: `cli/consul-snapshot/${name}`, Body: "not a backup" };
       await store.client.send(new PutObjectCommand(put));
@@ -158,7 +158,7 @@ describe("snapshot list, inspect and restore in Azure Blob Storage (Azurite)", (
     t.after(() => rm(dir, { recursive: true, force: true }));
     const { path: keyPath, key } = await keyFile(dir);
     const { path: otherKey } = await keyFile(dir, "other.key");
-    const b = await agentBackup(storeFromUrl(url, dc.env).store, dc.address, key);
+    const b = await agentBackup((await storeFromUrl(url, dc.env)).store, dc.address, key);
     await dc.api.kvWrite({ op: "delete-tree", prefix: "" });
 
     const noKey = await run(["snapshot", "restore", `${url}/latest`], dc.env);
@@ -188,7 +188,7 @@ describe("snapshot list, inspect and restore in Azure Blob Storage (Azurite)", (
   test("a blob changed in the store: -verify says MISMATCH, and it is never restored", async (t) => {
     const { blobs, url } = await container();
     const dc = await datacenter(t, env);
-    const b = await agentBackup(storeFromUrl(url, dc.env).store, dc.address);
+    const b = await agentBackup((await storeFromUrl(url, dc.env)).store, dc.address);
     // The same size and the agent's metadata, other bytes: what a bit rot or a careless copy leaves.
     const blob = blobs.getBlockBlobClient(`consul-snapshot/${b.name}`);
     const { metadata } = await blob.getProperties();

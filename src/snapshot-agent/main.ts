@@ -62,7 +62,7 @@ export async function runSnapshotAgent(argv: readonly string[], io: AgentIO): Pr
   }
   const metrics = createAgentMetrics();
   try {
-    const targets = targetsOf(config, io.env);
+    const targets = await targetsOf(config, io.env);
     const agent = new SnapshotAgent({ config, client, targets, encryptionKey, metrics, log });
     if (config.intervalMs === 0) return await agent.runOnce();
     const stop = new AbortController();

@@ -234,45 +234,45 @@ describe("parseStoreUrl: Azure and GCS", () => {
 });
 
 describe("storeFromUrl", () => {
-  it("makes each store, with its label, and passes on the backup named", () => {
-    const local = storeFromUrl("/var/backups/latest", {});
+  it("makes each store, with its label, and passes on the backup named", async () => {
+    const local = await storeFromUrl("/var/backups/latest", {});
     assert.ok(local.store instanceof LocalStore);
     assert.deepEqual([local.store.label, local.name], ["local:/var/backups", LATEST]);
-    const azure = storeFromUrl(`azure://acct/backups/consul-snapshot/consul-${ID}.snap`, AZURE_ENV);
+    const azure = await storeFromUrl(`azure://acct/backups/consul-snapshot/consul-${ID}.snap`, AZURE_ENV);
     assert.ok(azure.store instanceof AzureBlobStore);
     assert.equal(azure.store.label, "azure://acct/backups/consul-snapshot");
     assert.equal(azure.store.endpoint, "https://acct.blob.core.windows.net");
     assert.equal(azure.name, `consul-${ID}.snap`);
-    const gcs = storeFromUrl("gs://bucket/p?endpoint=http://127.0.0.1:9199", {});
+    const gcs = await storeFromUrl("gs://bucket/p?endpoint=http://127.0.0.1:9199", {});
     assert.ok(gcs.store instanceof GcsStore);
     assert.deepEqual([gcs.store.label, gcs.name], ["gs://bucket/p", null]);
   });
 
-  it("Azure's endpoint comes from AZURE_STORAGE_CONNECTION_STRING, as the agent's store takes it", () => {
+  it("Azure's endpoint comes from AZURE_STORAGE_CONNECTION_STRING, as the agent's store takes it", async () => {
     const env = {
       ...AZURE_ENV,
       AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;`,
     };
-    const { store } = storeFromUrl("azure://devstoreaccount1/backups", env);
+    const { store } = await storeFromUrl("azure://devstoreaccount1/backups", env);
     assert.ok(store instanceof AzureBlobStore);
     assert.equal(store.endpoint, "http://127.0.0.1:10000/devstoreaccount1");
   });
 
-  it("a store's own refusal says which URL it came from", () => {
+  it("a store's own refusal says which URL it came from", async () => {
     const url = "azure://Not_An_Account/backups";
-    assert.throws(() => storeFromUrl(url, AZURE_ENV), {
+    await assert.rejects(storeFromUrl(url, AZURE_ENV), {
       code: "backup_store_config",
       message:
         /^store URL "azure:\/\/Not_An_Account\/backups": azure_blob_storage account_name must be 3 to 24/,
     });
-    assert.throws(() => storeFromUrl("azure://acct/backups?environment=MARS", AZURE_ENV), {
+    await assert.rejects(storeFromUrl("azure://acct/backups?environment=MARS", AZURE_ENV), {
       message: /^store URL .*: azure_blob_storage environment: unknown Azure environment "MARS"/,
     });
-    assert.throws(() => storeFromUrl("gs://B!/p", {}), { message: /google_storage bucket must be/ });
+    await assert.rejects(storeFromUrl("gs://B!/p", {}), { message: /google_storage bucket must be/ });
   });
 
   it("an S3 store on the bucket and prefix, its endpoint and addressing as the URL says", async () => {
-    const { store, name } = storeFromUrl(
+    const { store, name } = await storeFromUrl(
       `s3://bucket/consul-snapshot/latest?region=r&endpoint=http://127.0.0.1:9000&path-style`,
       { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "secret" },
     );

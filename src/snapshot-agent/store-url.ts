@@ -19,12 +19,10 @@ import { fileURLToPath } from "node:url";
 import { errorText } from "../util/errors.js";
 import type { AwsStorageConfig, AzureStorageConfig, GoogleStorageConfig } from "./config-types.js";
 import { parseObjectName } from "./naming.js";
+import { openStore, type StoreSpec } from "./open-store.js";
 import type { BackupStore } from "./store.js";
-import { AzureBlobStore } from "./store-azure.js";
 import { BackupStoreConfigError } from "./store-checks.js";
-import { GcsStore } from "./store-gcs.js";
 import { LocalStore } from "./store-local.js";
-import { S3Store } from "./store-s3.js";
 
 /** The last segment that names the newest backup in the store. */
 export const LATEST = "latest";
@@ -101,25 +99,22 @@ export function parseStoreUrl(url: string, env: UrlEnv): StoreUrl {
 }
 
 /** A destination's store and the backup it names (a name, LATEST, or null for the store alone). */
-export function storeFromUrl(url: string, env: UrlEnv): { store: BackupStore; name: string | null } {
+export async function storeFromUrl(
+  url: string,
+  env: UrlEnv,
+): Promise<{ store: BackupStore; name: string | null }> {
   const parsed = parseStoreUrl(url, env);
-  const where = (): string => `store URL ${JSON.stringify(url)}`;
+  const spec: StoreSpec =
+    parsed.kind === "local"
+      ? { kind: "local", dir: parsed.dir }
+      : parsed.kind === "gcs"
+        ? { kind: "gcs", config: parsed.config, endpoint: parsed.endpoint }
+        : ({ kind: parsed.kind, config: parsed.config } as StoreSpec);
   try {
-    switch (parsed.kind) {
-      case "local":
-        return { store: new LocalStore(parsed.dir), name: parsed.name };
-      case "s3":
-        return { store: new S3Store(parsed.config), name: parsed.name };
-      case "azure":
-        return { store: new AzureBlobStore(parsed.config, { env }), name: parsed.name };
-      case "gcs": {
-        const options = parsed.endpoint === "" ? {} : { apiEndpoint: parsed.endpoint };
-        return { store: new GcsStore(parsed.config, options), name: parsed.name };
-      }
-    }
+    return { store: await openStore(spec, env), name: parsed.name };
   } catch (e) {
     // The stores name their settings (account_name, bucket…); which URL they came from is said here.
-    throw new BackupStoreConfigError(`${where()}: ${errorText(e)}`, { cause: e });
+    throw new BackupStoreConfigError(`store URL ${JSON.stringify(url)}: ${errorText(e)}`, { cause: e });
   }
 }
 
@@ -131,7 +126,7 @@ export async function storeForReading(
   url: string,
   env: UrlEnv,
 ): Promise<{ store: BackupStore; name: string | null }> {
-  const found = storeFromUrl(url, env);
+  const found = await storeFromUrl(url, env);
   if (found.store instanceof LocalStore) {
     const dir = found.store.dir;
     const st = await stat(dir).catch((e: unknown) => {

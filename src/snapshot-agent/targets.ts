@@ -5,23 +5,27 @@
  */
 import type { Target } from "./backup.js";
 import type { SnapshotAgentConfig } from "./config-types.js";
-import { AzureBlobStore } from "./store-azure.js";
-import { GcsStore } from "./store-gcs.js";
-import { LocalStore } from "./store-local.js";
-import { S3Store } from "./store-s3.js";
+import { openStore } from "./open-store.js";
 
-export function targetsOf(
+export async function targetsOf(
   config: SnapshotAgentConfig,
   env: Readonly<Record<string, string | undefined>>,
-): Target[] {
+): Promise<Target[]> {
   const targets: Target[] = [];
-  if (config.local !== null) targets.push({ store: new LocalStore(config.local.path), fixedName: null });
+  if (config.local !== null) {
+    targets.push({ store: await openStore({ kind: "local", dir: config.local.path }, env), fixedName: null });
+  }
   if (config.aws !== null) {
     const fixed = config.aws.staticSnapshotName;
-    targets.push({ store: new S3Store(config.aws), fixedName: fixed === "" ? null : fixed });
+    const store = await openStore({ kind: "s3", config: config.aws }, env);
+    targets.push({ store, fixedName: fixed === "" ? null : fixed });
   }
-  if (config.azure !== null)
-    targets.push({ store: new AzureBlobStore(config.azure, { env }), fixedName: null });
-  if (config.google !== null) targets.push({ store: new GcsStore(config.google), fixedName: null });
+  if (config.azure !== null) {
+    targets.push({ store: await openStore({ kind: "azure", config: config.azure }, env), fixedName: null });
+  }
+  if (config.google !== null) {
+    const spec = { kind: "gcs", config: config.google, endpoint: "" } as const;
+    targets.push({ store: await openStore(spec, env), fixedName: null });
+  }
   return targets;
 }
