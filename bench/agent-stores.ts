@@ -11,17 +11,18 @@ import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { AZURE_BLOCK_BYTES_DEFAULT, AZURE_BUFFERS_DEFAULT } from "../src/snapshot-agent/store-azure.js";
+import { S3_PART_BYTES_DEFAULT, S3_QUEUE_DEFAULT } from "../src/snapshot-agent/store-s3.js";
 import { startAzurite } from "../test/support/azurite.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../test/support/s3rver.js";
 import { tracked } from "./children.js";
 
-/** store-s3.ts's defaults: 8 MiB parts (more when a file would need over 10,000), 4 in flight. */
-const S3_PART_SIZE = 8 * 1024 * 1024;
+/** The stores' own defaults, so the baseline uploads as the agent does (S3 raises the part size past 10,000 parts). */
+const S3_PART_SIZE = S3_PART_BYTES_DEFAULT;
 const S3_MAX_PARTS = 10_000;
-const S3_QUEUE_SIZE = 4;
-/** store-azure.ts's defaults: 4 MiB blocks from 4 buffers. */
-const AZURE_BLOCK_BYTES = 4 * 1024 * 1024;
-const AZURE_BUFFERS = 4;
+const S3_QUEUE_SIZE = S3_QUEUE_DEFAULT;
+const AZURE_BLOCK_BYTES = AZURE_BLOCK_BYTES_DEFAULT;
+const AZURE_BUFFERS = AZURE_BUFFERS_DEFAULT;
 const BUCKET = "cairn-bench";
 const REGION = "us-east-1";
 

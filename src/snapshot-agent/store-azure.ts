@@ -47,8 +47,8 @@ export const AZURE_META_FIELDS: MetaFieldNames = {
 export const AZURE_CONNECTION_STRING_VAR = "AZURE_STORAGE_CONNECTION_STRING";
 
 /** 4 MiB blocks, 4 buffers: an upload holds at most 16 MiB, and a blob may reach 50,000 blocks (195 GiB). */
-const DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024;
-const DEFAULT_BUFFERS = 4;
+export const AZURE_BLOCK_BYTES_DEFAULT = 4 * 1024 * 1024;
+export const AZURE_BUFFERS_DEFAULT = 4;
 
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9](?:-?[a-z0-9])*$/;
@@ -78,8 +78,8 @@ export class AzureBlobStore implements BackupStore {
   constructor(config: AzureStorageConfig, options: AzureBlobStoreOptions = {}) {
     checkConfig(config);
     this.prefix = normalizePrefix(config.prefix, "azure_blob_storage.prefix");
-    this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
-    this.buffers = options.buffers ?? DEFAULT_BUFFERS;
+    this.blockBytes = options.blockBytes ?? AZURE_BLOCK_BYTES_DEFAULT;
+    this.buffers = options.buffers ?? AZURE_BUFFERS_DEFAULT;
     if (
       !Number.isSafeInteger(this.blockBytes) ||
       this.blockBytes < 1 ||
