@@ -19,7 +19,7 @@ import { LocalStore } from "../src/snapshot-agent/store-local.js";
 import { S3Store } from "../src/snapshot-agent/store-s3.js";
 import { Cluster, freePort, waitFor } from "./cluster.js";
 import { type Azurite, startAzurite } from "./support/azurite.js";
-import { S3RVER_CREDENTIALS, type S3rverServer, startS3rver } from "./support/s3rver.js";
+import { type S3rverServer, s3rverStorageConfig, startS3rver } from "./support/s3rver.js";
 
 const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
 const CONTAINER = "backups";
@@ -68,25 +68,7 @@ describe("snapshot agent with local, S3 and Azure stores at once", { timeout: 24
 
   it("every tick lands verified in every store; a store killed mid-run fails the backups, counted and logged", async () => {
     const listen = `127.0.0.1:${await freePort()}`;
-    const aws = {
-      accessKeyId: S3RVER_CREDENTIALS.accessKeyId,
-      secretAccessKey: S3RVER_CREDENTIALS.secretAccessKey,
-      sessionToken: "",
-      iamEndpoint: "",
-      roleArn: "",
-      roleSessionName: "",
-      webIdentityTokenFile: "",
-      stsEndpoint: "",
-      region: "us-east-1",
-      bucket: s3.bucket,
-      keyPrefix: PREFIX,
-      endpoint: s3.endpoint,
-      serverSideEncryption: false,
-      staticSnapshotName: "",
-      forcePathStyle: true,
-      enableKms: false,
-      kmsKey: "",
-    };
+    const aws = s3rverStorageConfig(s3, { keyPrefix: PREFIX });
     const args = [MAIN, "snapshot", "agent", "-interval", "1s", "-retain", "0", "-listen", listen];
     args.push("-http-addr", cluster.agents[0]!.http.replace("http://", ""));
     args.push("-aws-s3-bucket", s3.bucket, "-aws-s3-region", "us-east-1", "-aws-s3-endpoint", s3.endpoint);

@@ -24,7 +24,7 @@ import {
   streamOf,
 } from "../src/snapshot-agent/store-contract.js";
 import { S3Store, type S3StoreOptions } from "../src/snapshot-agent/store-s3.js";
-import { S3RVER_CREDENTIALS, type S3rverServer, startS3rver } from "./support/s3rver.js";
+import { S3RVER_CREDENTIALS, type S3rverServer, s3rverStorageConfig, startS3rver } from "./support/s3rver.js";
 import { generatedBody, MiB, settledWithin } from "./support/store-data.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 
@@ -40,25 +40,7 @@ after(async () => {
 });
 
 function awsConfig(overrides: Partial<AwsStorageConfig> = {}): AwsStorageConfig {
-  return {
-    ...S3RVER_CREDENTIALS,
-    sessionToken: "",
-    iamEndpoint: "",
-    roleArn: "",
-    roleSessionName: "",
-    webIdentityTokenFile: "",
-    stsEndpoint: "",
-    region: "us-east-1",
-    bucket: server.bucket,
-    keyPrefix: "consul-snapshot",
-    endpoint: server.endpoint,
-    serverSideEncryption: false,
-    staticSnapshotName: "",
-    forcePathStyle: true,
-    enableKms: false,
-    kmsKey: "",
-    ...overrides,
-  };
+  return s3rverStorageConfig(server, overrides);
 }
 
 let prefixes = 0;

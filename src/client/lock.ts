@@ -5,6 +5,7 @@
  * flag value so that a lock and a semaphore on the same prefix are told apart, as `consul lock` does.
  */
 import { parseGoDurationNs } from "../util/flags.js";
+import { sleep } from "../util/sleep.js";
 import type { ConsulClient } from "./client.js";
 import { ApiError } from "./errors.js";
 import type { KVPair } from "./types.js";
@@ -46,19 +47,6 @@ export interface LockOptions {
   readonly monitorRetries: number;
   /** When set, one attempt that gives up after this long (`consul lock -timeout`). */
   readonly tryOnceMs?: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** A session TTL as the server returns it ("15s"), in ms; a TTL that does not parse keeps the default. */

@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import { type ConsulClient, Lock } from "../client/index.js";
 import { errorText } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { sleep } from "../util/sleep.js";
 import { BackupError, type BackupOutcome, type Target, takeBackup } from "./backup.js";
 import type { SnapshotAgentConfig } from "./config-types.js";
 import { runDrill } from "./drill.js";
@@ -328,18 +329,4 @@ export class SnapshotAgent {
       .agentCheckUpdate(this.savingCheckId(), status, output)
       .catch((e: unknown) => this.o.log.warn(`updating the saving-snapshots check: ${errorText(e)}`));
   }
-}
-
-/** Sleeps `ms` or until `signal` fires. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { AwsStorageConfig } from "../../src/snapshot-agent/config-types.js";
 
 /** s3rver's built-in credentials: it checks signatures against this key pair. */
 export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
@@ -165,5 +166,31 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverSe
       running = undefined;
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** The agent's `aws_storage` settings for this s3rver: its endpoint, bucket and credentials, path-style. */
+export function s3rverStorageConfig(
+  server: Pick<S3rverServer, "endpoint" | "bucket">,
+  overrides: Partial<AwsStorageConfig> = {},
+): AwsStorageConfig {
+  return {
+    ...S3RVER_CREDENTIALS,
+    sessionToken: "",
+    iamEndpoint: "",
+    roleArn: "",
+    roleSessionName: "",
+    webIdentityTokenFile: "",
+    stsEndpoint: "",
+    region: "us-east-1",
+    bucket: server.bucket,
+    keyPrefix: "consul-snapshot",
+    endpoint: server.endpoint,
+    serverSideEncryption: false,
+    staticSnapshotName: "",
+    forcePathStyle: true,
+    enableKms: false,
+    kmsKey: "",
+    ...overrides,
   };
 }
