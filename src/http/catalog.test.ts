@@ -166,7 +166,11 @@ describe("PUT /v1/catalog/register and /deregister", () => {
       ["/v1/health/node/", 400, "Missing node name"],
       ["/v1/health/state/", 400, "Missing check state"],
       ["/v1/health/state/bogus", 400, "Invalid check state: 'bogus'"],
-      ["/v1/catalog/nodes?filter=Node%3D%3Dx", 400, "filter not supported"],
+      [
+        "/v1/catalog/nodes?filter=(Node%3D%3Dx",
+        400,
+        "Failed to create boolean expression evaluator: 1:9 (8): rule grouping: Unmatched parentheses",
+      ],
       ["/v1/catalog/nodes?dc=other", 500, "No path to datacenter"],
     ];
     for (const [path, status, msg] of cases) {
