@@ -129,23 +129,36 @@ class Parser {
   }
 
   private orUncached(at: number): [Expr, number] | Fail {
-    const left = this.and(at);
-    if (left === FAIL) return FAIL;
-    const op = this.words(left[1], ["or"], true);
-    if (op !== FAIL) {
-      const right = this.or(op);
-      if (right !== FAIL) return [{ kind: "or", left: left[0], right: right[0] }, right[1]];
-    }
-    return left;
+    return this.binary(
+      at,
+      "or",
+      (i) => this.and(i),
+      (i) => this.or(i),
+    );
   }
 
   private and(at: number): [Expr, number] | Fail {
-    const left = this.not(at);
+    return this.binary(
+      at,
+      "and",
+      (i) => this.not(i),
+      (i) => this.and(i),
+    );
+  }
+
+  /** `left _ "<op>" _ right / left`: right-associative, as go-bexpr's OrExpression and AndExpression. */
+  private binary(
+    at: number,
+    kind: "and" | "or",
+    operand: (at: number) => [Expr, number] | Fail,
+    self: (at: number) => [Expr, number] | Fail,
+  ): [Expr, number] | Fail {
+    const left = operand(at);
     if (left === FAIL) return FAIL;
-    const op = this.words(left[1], ["and"], true);
+    const op = this.words(left[1], [kind], true);
     if (op !== FAIL) {
-      const right = this.and(op);
-      if (right !== FAIL) return [{ kind: "and", left: left[0], right: right[0] }, right[1]];
+      const right = self(op);
+      if (right !== FAIL) return [{ kind, left: left[0], right: right[0] }, right[1]];
     }
     return left;
   }
