@@ -151,8 +151,18 @@ describe("go-bexpr: errors with Consul's texts", () => {
     );
     assert.match(syntaxError(""), /1:1 \(0\): no match found/);
     assert.match(syntaxError('Service == "a" and'), /no match found/);
-    assert.match(syntaxError('Service == "a" oregon'), /1:18 \(17\): no match found, expected: whitespace$/);
+    assert.match(
+      syntaxError('Service == "a" oregon'),
+      /1:18 \(17\): no match found, expected: \[ \\t\\r\\n\]$/,
+    );
     assert.match(syntaxError('not(Service == "a")'), /no match found/, "`not` needs whitespace after it");
+  });
+
+  it("lists what was expected as pigeon does (sorted, EOF last), as in Consul issue #6467", () => {
+    assert.equal(
+      syntaxError("Node==host-name"),
+      'Failed to create boolean expression evaluator: 1:11 (10): no match found, expected: ".", "[", [ \\t\\r\\n], [a-zA-Z0-9_/] or EOF',
+    );
   });
 
   it("deep nesting is refused, not a stack overflow", () => {

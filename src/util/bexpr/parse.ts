@@ -53,7 +53,9 @@ class Parser {
     const r = this.input();
     if (r === FAIL || this.errors.length > 0) {
       if (this.errors.length > 0) throw new BexprSyntaxError(this.errors.join("\n"));
-      const exp = [...this.expected].sort();
+      // pigeon sorts the expected list and puts EOF last.
+      const exp = [...this.expected].filter((e) => e !== "EOF").sort();
+      if (this.expected.has("EOF")) exp.push("EOF");
       const list = exp.length <= 1 ? (exp[0] ?? "") : `${exp.slice(0, -1).join(", ")} or ${exp.at(-1)}`;
       throw new BexprSyntaxError(`${this.pos(this.farthest)}: no match found, expected: ${list}`);
     }
@@ -90,7 +92,7 @@ class Parser {
   private ws(at: number): number | Fail {
     let i = at;
     while (i < this.src.length && " \t\r\n".includes(this.src[i]!)) i++;
-    return i > at ? i : this.expect(at, "whitespace");
+    return i > at ? i : this.expect(at, "[ \\t\\r\\n]");
   }
 
   private optWs(at: number): number {
@@ -288,6 +290,8 @@ class Parser {
       }
       break;
     }
+    // What could have continued the selector, in pigeon's notation (Consul issue #6467 shows such a list).
+    for (const more of ['"."', '"["', "[a-zA-Z0-9_/]"]) this.expect(i, more);
     return [path, i];
   }
 
@@ -312,7 +316,10 @@ class Parser {
 
   private number(at: number): [string, number] | Fail {
     const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?/.exec(this.src.slice(at));
-    if (m === null) return this.expect(at, "number");
+    if (m === null) {
+      for (const first of ['"-"', '"0"', "[1-9]"]) this.expect(at, first);
+      return FAIL;
+    }
     const end = at + m[0].length;
     const next = this.src[end];
     if (next === undefined || next === ")" || " \t\r\n".includes(next)) return [m[0], end];
@@ -322,7 +329,10 @@ class Parser {
   /** A Go string literal: backquoted raw, or double-quoted with Go's escapes (strconv.Unquote). */
   private string(at: number): [string, number] | Fail {
     const q = this.src[at];
-    if (q !== "`" && q !== '"') return this.expect(at, "string");
+    if (q !== "`" && q !== '"') {
+      this.expect(at, '"\\""');
+      return this.expect(at, '"`"');
+    }
     const end = this.src.indexOf(q, at + 1);
     if (end === -1) {
       return this.error(this.src.length, "string", "Unterminated string literal");
