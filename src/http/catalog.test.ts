@@ -158,7 +158,7 @@ describe("PUT /v1/catalog/register and /deregister", () => {
     assert.deepEqual((await get<unknown[]>(api, "/v1/catalog/nodes")).body, []);
   });
 
-  it("reads: missing segments, filter, unknown state and dc are refused", async () => {
+  it("reads: missing segments, a bad filter, unknown state and dc are refused", async () => {
     const api = new MemoryServer();
     const cases: [string, number, string][] = [
       ["/v1/catalog/service/", 400, "Missing service name"],
