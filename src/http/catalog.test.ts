@@ -172,6 +172,8 @@ describe("PUT /v1/catalog/register and /deregister", () => {
         "Failed to create boolean expression evaluator: 1:9 (8): rule grouping: Unmatched parentheses",
       ],
       ["/v1/catalog/nodes?dc=other", 500, "No path to datacenter"],
+      ["/v1/catalog/service/?filter=(", 400, "Missing service name"],
+      ["/v1/catalog/nodes?dc=other&filter=(", 500, "No path to datacenter"],
     ];
     for (const [path, status, msg] of cases) {
       const res = await call(api, "GET", path);

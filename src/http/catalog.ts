@@ -74,7 +74,7 @@ type Read = (
 type Filtered = (keep: Keep, value: GoJson, read: Parameters<Read>) => GoJson | Promise<GoJson>;
 
 /** The answer is a list: each element is a datum. */
-export const filterList: Filtered = (keep, value) => applyFilter(keep, value as GoJson[]);
+const filterList: Filtered = (keep, value) => applyFilter(keep, value as GoJson[]);
 
 /**
  * A blocking catalog or health read: the query parameters and `filter`, then the path segment (`missing` is
@@ -84,9 +84,10 @@ export const filterList: Filtered = (keep, value) => applyFilter(keep, value as 
 export function readHandler(missing: string | null, read: Read, filtered: Filtered = filterList): Handler {
   return async (req, api, ctx) => {
     const q = parseCatalogQuery(req);
-    const keep = parseFilter(req.query);
     const seg = missing === null ? "" : segment(ctx, missing);
     checkDatacenter(req.query, api);
+    // Consul compiles the filter in the RPC handler: after the path checks and the datacenter.
+    const keep = parseFilter(req.query);
     const { meta, value } = await read(api, seg, q, req);
     const out = keep === null ? value : await filtered(keep, value, [api, seg, q, req]);
     return jsonResponse(req, out, metaHeaders(meta));
