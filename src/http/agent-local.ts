@@ -21,7 +21,7 @@ import { fnv1a } from "../util/index.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler, type HttpRequest, type RouteContext, textResponse } from "./model.js";
-import { get, has, parseQueryOptions } from "./params.js";
+import { applyFilterToMap, get, has, parseFilter, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
 
 /** Bodies of these endpoints are small definitions; Consul reads them whole too. */
@@ -57,12 +57,6 @@ async function bodyObject(req: HttpRequest): Promise<JsonObject> {
   return v as JsonObject;
 }
 
-/** `filter` is a go-bexpr expression cairn does not evaluate: refuse it rather than ignore it (§8.3). */
-function refuseFilter(req: HttpRequest): void {
-  if (get(req.query, "filter") !== "")
-    throw new HttpError(400, "The filter parameter is not supported by this agent");
-}
-
 const ok = () => emptyResponse(200);
 
 export const serviceRegister: Handler = async (req, _api, ctx) => {
@@ -78,12 +72,13 @@ export const serviceDeregister: Handler = async (_req, _api, ctx) => {
   return ok();
 };
 
+/** `{id: Service}`; `filter` (§8.10) keeps the services it matches. */
 export const agentServices: Handler = async (req, _api, ctx) => {
-  refuseFilter(req);
+  const keep = parseFilter(req.query);
   const local = localOf(ctx);
   const out: Record<string, Json> = {};
   for (const s of local.services()) out[s.ID] = serviceJson(s, local.datacenter);
-  return jsonResponse(req, out as GoJson);
+  return jsonResponse(req, (keep === null ? out : applyFilterToMap(keep, out)) as GoJson);
 };
 
 /** Consul's ContentHash lets clients block until a service changes; any stable digest of its content will do. */
@@ -118,11 +113,12 @@ export const agentService: Handler = async (req, _api, ctx) => {
   });
 };
 
+/** `{checkID: HealthCheck}`; `filter` (§8.10) keeps the checks it matches. */
 export const agentChecks: Handler = async (req, _api, ctx) => {
-  refuseFilter(req);
+  const keep = parseFilter(req.query);
   const out: Record<string, Json> = {};
   for (const c of localOf(ctx).checks()) out[c.CheckID] = healthCheckJson(c);
-  return jsonResponse(req, out as GoJson);
+  return jsonResponse(req, (keep === null ? out : applyFilterToMap(keep, out)) as GoJson);
 };
 
 export const checkRegister: Handler = async (req, _api, ctx) => {

@@ -69,4 +69,48 @@ describe("npm consul client: catalog and health", () => {
       /failed inserting check: Missing service registration/,
     );
   });
+
+  it("sends filter= as Consul's clients do, and gets the filtered list or Consul's error", async (t) => {
+    const consul = await client(t);
+    const nodes: [string, string][] = [
+      ["node-1", "darwin"],
+      ["node-2", "linux"],
+    ];
+    for (const [node, os] of nodes) {
+      await consul.catalog.register({
+        node,
+        address: "10.0.0.1",
+        nodemeta: { os },
+        service: { id: "api", service: "api-internal", port: 9090 },
+      });
+    }
+    const linux = (await consul.catalog.service.nodes({
+      service: "api-internal",
+      filter: 'NodeMeta.os == "linux"',
+    })) as { Node: string }[];
+    assert.deepEqual(
+      linux.map((s) => s.Node),
+      ["node-2"],
+    );
+    const healthy = (await consul.health.service({
+      service: "api-internal",
+      filter: "Node.Node != `node-2`",
+    })) as { Node: { Node: string } }[];
+    assert.deepEqual(
+      healthy.map((e) => e.Node.Node),
+      ["node-1"],
+    );
+    // Past 80 bytes the client says only "bad request"; Consul's text is in the response it keeps.
+    await assert.rejects(
+      consul.catalog.nodes({ filter: "Meta.os ==" }),
+      (e: Error & { response?: { body?: unknown } }) => {
+        assert.equal(e.message, "bad request");
+        assert.match(
+          String(e.response?.body),
+          /^Failed to create boolean expression evaluator: 1:11 \(10\): no match found/,
+        );
+        return true;
+      },
+    );
+  });
 });

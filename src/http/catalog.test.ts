@@ -158,7 +158,7 @@ describe("PUT /v1/catalog/register and /deregister", () => {
     assert.deepEqual((await get<unknown[]>(api, "/v1/catalog/nodes")).body, []);
   });
 
-  it("reads: missing segments, filter, unknown state and dc are refused", async () => {
+  it("reads: missing segments, a bad filter, unknown state and dc are refused", async () => {
     const api = new MemoryServer();
     const cases: [string, number, string][] = [
       ["/v1/catalog/service/", 400, "Missing service name"],
@@ -166,8 +166,14 @@ describe("PUT /v1/catalog/register and /deregister", () => {
       ["/v1/health/node/", 400, "Missing node name"],
       ["/v1/health/state/", 400, "Missing check state"],
       ["/v1/health/state/bogus", 400, "Invalid check state: 'bogus'"],
-      ["/v1/catalog/nodes?filter=Node%3D%3Dx", 400, "filter not supported"],
+      [
+        "/v1/catalog/nodes?filter=(Node%3D%3Dx",
+        400,
+        "Failed to create boolean expression evaluator: 1:9 (8): rule grouping: Unmatched parentheses",
+      ],
       ["/v1/catalog/nodes?dc=other", 500, "No path to datacenter"],
+      ["/v1/catalog/service/?filter=(", 400, "Missing service name"],
+      ["/v1/catalog/nodes?dc=other&filter=(", 500, "No path to datacenter"],
     ];
     for (const [path, status, msg] of cases) {
       const res = await call(api, "GET", path);

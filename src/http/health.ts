@@ -1,7 +1,8 @@
 /**
  * /v1/health/*: node/<node>, checks/<service>, service/<service> and state/<state> as Consul's
  * agent/health_endpoint.go serves them (consul-compat.md §8.4): blocking reads with Consul's indexes, `tag`
- * (repeatable), `passing` (presence-based, its value a Go bool), `node-meta`, `near`, `filter` (refused).
+ * (repeatable), `passing` (presence-based, its value a Go bool), `node-meta`, `near`, `filter`
+ * (go-bexpr over the answer's elements, §8.10).
  */
 import { HEALTH_STATES, type HealthState } from "../fsm/index.js";
 import { readHandler, tagsOf } from "./catalog.js";

@@ -9,6 +9,7 @@ export { formatGoDuration };
 
 import { WAIT_MS_DEFAULT } from "../api/blocking.js";
 import type { Consistency, QueryOptions, ServerApi } from "../api/types.js";
+import { BexprSyntaxError, createFilter } from "../util/bexpr/index.js";
 import { parseGoDurationNs } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { HttpError } from "./errors.js";
@@ -125,4 +126,42 @@ function parseConsistency(q: URLSearchParams): Consistency {
   }
   if (consistent) return "consistent";
   return stale ? "stale" : "default";
+}
+
+/** What `?filter=` keeps: one element of an endpoint's answer in, whether it stays out. */
+export type Keep = (datum: unknown) => boolean;
+
+/**
+ * `?filter=<go-bexpr expression>` (consul-compat.md §8.10): null when absent or empty (Consul ignores an empty
+ * one), else the compiled filter. A bad expression is 400 with Consul's text, `Failed to create boolean
+ * expression evaluator: <go-bexpr's parse error>`.
+ */
+export function parseFilter(q: URLSearchParams): Keep | null {
+  const expression = get(q, "filter");
+  if (expression === "") return null;
+  try {
+    return createFilter(expression);
+  } catch (e) {
+    if (e instanceof BexprSyntaxError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+/**
+ * Runs a filter over an answer's elements. go-bexpr fails the whole request on an element it cannot evaluate
+ * (a field the shape lacks, a value of the wrong type); Consul answers that with a 500, cairn with a 400 since
+ * the expression is what is wrong ("Decisions for cairn").
+ */
+export function applyFilter<T>(keep: Keep, items: readonly T[]): T[] {
+  try {
+    return items.filter((x) => keep(x));
+  } catch (e) {
+    if (e instanceof Error && e.name === "BexprEvalError") throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+/** applyFilter over a map's values (Consul's bexpr Filter.Execute on a map keeps the entries whose value matches). */
+export function applyFilterToMap<T>(keep: Keep, map: Readonly<Record<string, T>>): Record<string, T> {
+  return Object.fromEntries(applyFilter((e) => keep((e as [string, T])[1]), Object.entries(map)));
 }
