@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ServerService } from "../api/service.js";
+import { type RunningDns, startDnsServer } from "../dns/server.js";
 import { createHttpServer } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
@@ -114,9 +115,27 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     await server.stop();
     return 1;
   }
+  let dns: RunningDns | null = null;
+  if (cfg.ports.dns > 0) {
+    try {
+      // The DNS interface answers from this server's own ServerApi reads (stale unless dns_config says otherwise).
+      dns = await startDnsServer(cfg.clientAddr, cfg.ports.dns, {
+        api: service,
+        config: cfg.dns,
+        log: (level, msg) => logger[level](msg),
+      });
+    } catch (e) {
+      process.stderr.write(`==> cannot listen for DNS on ${cfg.clientAddr}:${cfg.ports.dns}: ${String(e)}\n`);
+      http.close();
+      localAgent.stop();
+      await server.stop();
+      return 1;
+    }
+  }
   const at = http.address() as AddressInfo;
+  const dnsText = dns === null ? "" : `, DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`;
   logger.info(
-    `cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}, RPC ${server.rpcAddress}`,
+    `cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}${dnsText}, RPC ${server.rpcAddress}`,
   );
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -126,6 +145,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       logger.info(`caught ${signal}, shutting down`);
       http.close();
       http.closeAllConnections?.();
+      await dns?.close();
       localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });

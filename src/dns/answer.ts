@@ -1,0 +1,168 @@
+/**
+ * Answers one question from the catalog and health reads of a ServerApi, as Consul's DNS server does
+ * (agent/dns.go; docs services/discovery/dns-static-lookups): service lookups return the instances without a
+ * critical check (with `only_passing`, without a warning one either), shuffled; SRV targets are
+ * `<node>.node.<dc>.<domain>` (or `<hex>.addr.<dc>.<domain>` for an instance's own address) with the addresses in
+ * the additional section; an unknown name is NXDOMAIN with the zone's SOA in the authority section.
+ */
+import type { Answer, Question, SrvData } from "dns-packet";
+import type { QueryOptions, ServerApi } from "../api/types.js";
+import type { ServiceEntryJson } from "../fsm/catalog-types.js";
+import { type DnsConfig, serviceTtlOf } from "./config.js";
+import { ipToHex, type Lookup, parseName } from "./names.js";
+
+export type Rcode = "NOERROR" | "FORMERR" | "NXDOMAIN" | "SERVFAIL" | "NOTIMP";
+
+export interface Reply {
+  readonly rcode: Rcode;
+  readonly answers: Answer[];
+  readonly authorities: Answer[];
+  readonly additionals: Answer[];
+}
+
+/** Consul's SOA defaults (dns_config.soa: refresh 3600, retry 600, expire 86400, min_ttl 0). */
+const SOA = { refresh: 3600, retry: 600, expire: 86400, minimum: 0 };
+
+export class DnsAnswerer {
+  constructor(
+    private readonly api: ServerApi,
+    private readonly cfg: DnsConfig,
+    /** Unix seconds, for the SOA serial (Consul uses the time of the answer). */
+    private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+    /** Shuffles the instances of a service answer in place. */
+    private readonly shuffle: <T>(xs: T[]) => void = fisherYates,
+  ) {}
+
+  async answer(q: Question): Promise<Reply> {
+    if ((q.class ?? "IN") !== "IN" && q.class !== "ANY") return this.nxdomain();
+    const lookup = parseName(q.name, this.cfg.domain, this.api.datacenter);
+    if (lookup === null) return this.nxdomain();
+    if (lookup.kind !== "domain" && lookup.datacenter !== this.api.datacenter) return this.nxdomain();
+    switch (lookup.kind) {
+      case "domain":
+        return this.domainApex(q);
+      case "addr":
+        return this.addr(q, lookup.ip);
+      case "node":
+        return this.node(q, lookup.node);
+      case "service":
+        return this.service(q, lookup);
+    }
+  }
+
+  soa(): Answer {
+    const d = this.cfg.domain;
+    return {
+      name: d,
+      type: "SOA",
+      ttl: SOA.minimum,
+      data: { mname: `ns.${d}`, rname: `hostmaster.${d}`, serial: this.nowSeconds() >>> 0, ...SOA },
+    };
+  }
+
+  private nxdomain(): Reply {
+    return { rcode: "NXDOMAIN", answers: [], authorities: [this.soa()], additionals: [] };
+  }
+
+  /** A name that exists without records of the asked type: NOERROR, no answers, the SOA for negative caching. */
+  private empty(): Reply {
+    return { rcode: "NOERROR", answers: [], authorities: [this.soa()], additionals: [] };
+  }
+
+  private domainApex(q: Question): Reply {
+    if (q.type === "SOA" || q.type === "ANY") {
+      return { rcode: "NOERROR", answers: [this.soa()], authorities: [], additionals: [] };
+    }
+    return this.empty();
+  }
+
+  private addr(q: Question, ip: string): Reply {
+    const rr = addressRecord(q.name, ip, 0);
+    return rr !== null && wants(q.type, rr.type)
+      ? { rcode: "NOERROR", answers: [rr], authorities: [], additionals: [] }
+      : this.empty();
+  }
+
+  private async node(q: Question, name: string): Promise<Reply> {
+    const got = await this.api.catalogNodeServices(name, this.query());
+    const node = got.value?.Node;
+    if (node === undefined) return this.nxdomain();
+    const rr = addressRecord(q.name, node.Address, this.cfg.nodeTtl);
+    if (rr === null || !wants(q.type, rr.type)) return this.empty();
+    return { rcode: "NOERROR", answers: [rr], authorities: [], additionals: [] };
+  }
+
+  private async service(q: Question, l: Extract<Lookup, { kind: "service" }>): Promise<Reply> {
+    const got = await this.api.healthService(l.service, l.tag === "" ? [] : [l.tag], this.cfg.onlyPassing, {
+      ...this.query(),
+    });
+    const entries = got.value.filter((e) => healthy(e, this.cfg.onlyPassing));
+    if (entries.length === 0) return this.nxdomain();
+    this.shuffle(entries);
+    const ttl = serviceTtlOf(this.cfg, l.service);
+    const answers: Answer[] = [];
+    const additionals: Answer[] = [];
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const address = e.Service.Address === "" ? e.Node.Address : e.Service.Address;
+      if (q.type === "SRV") {
+        const target = this.srvTarget(e, address);
+        answers.push({ name: q.name, type: "SRV", ttl, data: srvData(e, target) });
+        const rr = addressRecord(target, address, ttl);
+        if (rr !== null && !seen.has(target)) additionals.push(rr);
+        seen.add(target);
+        continue;
+      }
+      const rr = addressRecord(q.name, address, ttl);
+      // Consul answers each distinct address once (instances on one node share it).
+      if (rr !== null && wants(q.type, rr.type) && !seen.has(address)) answers.push(rr);
+      seen.add(address);
+    }
+    if (answers.length === 0) return this.empty();
+    return { rcode: "NOERROR", answers, authorities: [], additionals };
+  }
+
+  private srvTarget(e: ServiceEntryJson, address: string): string {
+    const dc = this.api.datacenter;
+    const hex = address !== e.Node.Address ? ipToHex(address) : null;
+    if (hex !== null) return `${hex}.addr.${dc}.${this.cfg.domain}`;
+    if (address !== e.Node.Address) return address;
+    return `${e.Node.Node}.node.${dc}.${this.cfg.domain}`;
+  }
+
+  private query(): QueryOptions {
+    return { consistency: this.cfg.allowStale ? "stale" : "default", minIndex: 0, waitMs: 0 };
+  }
+}
+
+/** Consul's CheckServiceNodes.Filter: critical (and maintenance) always out; warning out with only_passing. */
+function healthy(e: ServiceEntryJson, onlyPassing: boolean): boolean {
+  return e.Checks.every((c) => c.Status === "passing" || (!onlyPassing && c.Status === "warning"));
+}
+
+/** Consul's weight: Weights.Warning when a check warns, else Weights.Passing (1 when unset). */
+function srvData(e: ServiceEntryJson, target: string): SrvData {
+  const warning = e.Checks.some((c) => c.Status === "warning");
+  const w = e.Service.Weights;
+  const weight = warning ? w.Warning : w.Passing;
+  return { priority: 1, weight: weight > 0 ? weight : 1, port: e.Service.Port, target };
+}
+
+/** A, AAAA, or for a host name a CNAME, as Consul answers an address. */
+function addressRecord(name: string, address: string, ttl: number): Answer | null {
+  if (address === "") return null;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return { name, type: "A", ttl, data: address };
+  if (address.includes(":")) return { name, type: "AAAA", ttl, data: address };
+  return { name, type: "CNAME", ttl, data: address };
+}
+
+function wants(qtype: string, rrtype: string): boolean {
+  return qtype === rrtype || qtype === "ANY" || rrtype === "CNAME";
+}
+
+function fisherYates<T>(xs: T[]): void {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+}
