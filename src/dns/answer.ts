@@ -5,6 +5,7 @@
  * `<node>.node.<dc>.<domain>` (or `<hex>.addr.<dc>.<domain>` for an instance's own address) with the addresses in
  * the additional section; an unknown name is NXDOMAIN with the zone's SOA in the authority section.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import type { Answer, Question, SrvData } from "dns-packet";
 import type { QueryOptions, ServerApi } from "../api/types.js";
 import type { ServiceEntryJson } from "../fsm/catalog-types.js";
@@ -108,8 +109,9 @@ export class DnsAnswerer {
       if (q.type === "SRV") {
         const target = this.srvTarget(e, address);
         answers.push({ name: q.name, type: "SRV", ttl, data: srvData(e, target) });
+        // A host-name target is resolved by the client itself: no glue for it.
         const rr = addressRecord(target, address, ttl);
-        if (rr !== null && !seen.has(target)) additionals.push(rr);
+        if (rr !== null && rr.type !== "CNAME" && !seen.has(target)) additionals.push(rr);
         seen.add(target);
         continue;
       }
@@ -148,11 +150,11 @@ function srvData(e: ServiceEntryJson, target: string): SrvData {
   return { priority: 1, weight: weight > 0 ? weight : 1, port: e.Service.Port, target };
 }
 
-/** A, AAAA, or for a host name a CNAME, as Consul answers an address. */
+/** A, AAAA, or for anything that is not an IP address (Go's net.ParseIP) a CNAME, as Consul answers an address. */
 function addressRecord(name: string, address: string, ttl: number): Answer | null {
   if (address === "") return null;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) return { name, type: "A", ttl, data: address };
-  if (address.includes(":")) return { name, type: "AAAA", ttl, data: address };
+  if (isIPv4(address)) return { name, type: "A", ttl, data: address };
+  if (isIPv6(address)) return { name, type: "AAAA", ttl, data: address };
   return { name, type: "CNAME", ttl, data: address };
 }
 

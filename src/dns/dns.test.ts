@@ -224,6 +224,36 @@ describe("DNS interface", () => {
     assert.equal(rcodeOf(p), 1);
   });
 
+  it("a host-name address is a CNAME, and an SRV target without glue", async () => {
+    await register(api, "n8", "10.0.0.8", "ext", "passing", { serviceAddress: "db.example.com", port: 5433 });
+    const a = await udpQuery(dns.port, query("ext.service.consul", "A"));
+    assert.deepEqual(
+      a.answers?.map((x) => [x.type, x.type === "CNAME" ? x.data : ""]),
+      [["CNAME", "db.example.com"]],
+    );
+    const srv = await udpQuery(dns.port, query("ext.service.consul", "SRV"));
+    assert.deepEqual(
+      srv.answers?.map((x) => (x.type === "SRV" ? x.data : null)),
+      [{ priority: 1, weight: 1, port: 5433, target: "db.example.com" }],
+    );
+    assert.deepEqual(srv.additionals, []);
+  });
+
+  it("an address that is not an IP is a CNAME, as Go's net.ParseIP decides", async () => {
+    await register(api, "n9", "999.1.1.1", "odd", "passing");
+    const res = await udpQuery(dns.port, query("odd.service.consul", "A"));
+    assert.deepEqual(
+      res.answers?.map((x) => [x.type, x.type === "CNAME" ? x.data : ""]),
+      [["CNAME", "999.1.1.1"]],
+    );
+  });
+
+  it("a failed read is SERVFAIL, and the server goes on answering", async () => {
+    api.failNext = new Error("No cluster leader");
+    await assert.rejects(r.resolve4("web.service.consul"), { code: "ESERVFAIL" });
+    assert.equal((await r.resolve4("web.service.consul")).length, 3);
+  });
+
   it("TCP answers too", async () => {
     const res = await tcpQuery(dns.port, query("web.service.consul", "A"));
     assert.equal(res.answers?.length, 3);

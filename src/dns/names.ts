@@ -3,6 +3,8 @@
  * `services/discovery/dns-static-lookups`): the labels under the domain, right to left, give the lookup type
  * (`service`, `node`, `addr`), optionally followed by a datacenter label. Names are case-insensitive.
  */
+import { isIPv4 } from "node:net";
+
 export type Lookup =
   | { readonly kind: "service"; readonly service: string; readonly tag: string; readonly datacenter: string }
   | { readonly kind: "node"; readonly node: string; readonly datacenter: string }
@@ -48,7 +50,7 @@ function lookupOf(type: string, parts: readonly string[], datacenter: string): L
 
 /** `<hex>.addr`: 8 hex digits an IPv4 address, 32 an IPv6 one (Consul's SRV targets for service addresses). */
 export function ipToHex(ip: string): string | null {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) {
+  if (isIPv4(ip)) {
     return ip
       .split(".")
       .map((o) => Number(o).toString(16).padStart(2, "0"))

@@ -41,10 +41,30 @@ export interface RunningDns {
 }
 
 /**
- * The response to one query message, or null for a message that is not a query; never throws (a bad message is
- * FORMERR, a failed read SERVFAIL). Over UDP it is trimmed to what the client takes; over TCP to 64 KiB.
+ * The encoded response to one query message (over TCP behind its 2-byte length), or null for a message that is not
+ * a query. Never throws: a bad message is FORMERR; a failed read, or a record that cannot be encoded (a malformed
+ * address in the catalog), SERVFAIL. Over UDP it is trimmed to what the client takes; over TCP to 64 KiB.
  */
 export async function handleMessage(
+  answerer: DnsAnswerer,
+  cfg: DnsConfig,
+  raw: Uint8Array,
+  transport: "udp" | "tcp",
+  log?: DnsServerOptions["log"],
+): Promise<Buffer | null> {
+  const res = await respond(answerer, cfg, raw, transport, log);
+  if (res === null) return null;
+  const encode = transport === "tcp" ? packet.streamEncode : packet.encode;
+  try {
+    return encode(res);
+  } catch (e) {
+    log?.("warn", `dns: encoding the answer to ${res.questions?.[0]?.name ?? "?"}: ${errorText(e)}`);
+    const flags = ((res.flags ?? 0) & ~0xf) | RCODES.SERVFAIL;
+    return encode({ id: res.id ?? 0, type: "response", flags, questions: res.questions ?? [] });
+  }
+}
+
+async function respond(
   answerer: DnsAnswerer,
   cfg: DnsConfig,
   raw: Uint8Array,
@@ -183,7 +203,7 @@ async function serveUdp(
   opts: DnsServerOptions,
 ): Promise<void> {
   const out = await handleMessage(answerer, opts.config, msg, "udp", opts.log);
-  if (out !== null) udp.send(packet.encode(out), from.port, from.address, () => undefined);
+  if (out !== null) udp.send(out, from.port, from.address, () => undefined);
 }
 
 /** DNS over TCP: messages behind a 2-byte length, several per connection, answered in order. */
@@ -203,7 +223,7 @@ function serveTcp(sock: TcpSocket, answerer: DnsAnswerer, opts: DnsServerOptions
       buf = buf.subarray(2 + len);
       chain = chain.then(async () => {
         const out = await handleMessage(answerer, opts.config, msg, "tcp", opts.log);
-        if (out !== null && !sock.destroyed) sock.write(packet.streamEncode(out));
+        if (out !== null && !sock.destroyed) sock.write(out);
       });
     }
   });
