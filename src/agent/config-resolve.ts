@@ -161,6 +161,7 @@ function dnsConfig(l: Layer): DnsConfig {
     allowStale: l.dnsAllowStale ?? DNS_DEFAULTS.allowStale,
     enableTruncate: l.dnsEnableTruncate ?? DNS_DEFAULTS.enableTruncate,
     udpAnswerLimit: limit,
+    nodeMetaTxt: l.dnsNodeMetaTxt ?? DNS_DEFAULTS.nodeMetaTxt,
   };
 }
 

@@ -103,6 +103,7 @@ export interface Layer {
   dnsAllowStale?: boolean;
   dnsEnableTruncate?: boolean;
   dnsUdpAnswerLimit?: number;
+  dnsNodeMetaTxt?: boolean;
   dataDir?: string;
   datacenter?: string;
   logLevel?: string;

@@ -36,7 +36,7 @@ export class DnsAnswerer {
 
   async answer(q: Question): Promise<Reply> {
     if ((q.class ?? "IN") !== "IN" && q.class !== "ANY") return this.nxdomain();
-    const lookup = parseName(q.name, this.cfg.domain, this.api.datacenter);
+    const lookup = parseName(q.name, q.type, this.cfg.domain, this.api.datacenter);
     if (lookup === null) return this.nxdomain();
     if (lookup.kind !== "domain" && lookup.datacenter !== this.api.datacenter) return this.nxdomain();
     switch (lookup.kind) {
@@ -84,13 +84,23 @@ export class DnsAnswerer {
       : this.empty();
   }
 
+  /**
+   * A node's address, and its metadata as TXT records (RFC 1464): in the answer for TXT and ANY questions, else in
+   * the additional section (`enable_additional_node_meta_txt`, default true), as Consul's nodeLookup.
+   */
   private async node(q: Question, name: string): Promise<Reply> {
     const got = await this.api.catalogNodeServices(name, this.query());
     const node = got.value?.Node;
     if (node === undefined) return this.nxdomain();
-    const rr = addressRecord(q.name, node.Address, this.cfg.nodeTtl);
-    if (rr === null || !wants(q.type, rr.type)) return this.empty();
-    return { rcode: "NOERROR", answers: [rr], authorities: [], additionals: [] };
+    const ttl = this.cfg.nodeTtl;
+    const rr = addressRecord(q.name, node.Address, ttl);
+    const answers = rr !== null && wants(q.type, rr.type) ? [rr] : [];
+    const meta = metaTxt(q.name, node.Meta, ttl);
+    const metaInAnswer = q.type === "TXT" || q.type === "ANY";
+    if (metaInAnswer) answers.push(...meta);
+    if (answers.length === 0) return this.empty();
+    const additionals = !metaInAnswer && this.cfg.nodeMetaTxt ? meta : [];
+    return { rcode: "NOERROR", answers, authorities: [], additionals };
   }
 
   private async service(q: Question, l: Extract<Lookup, { kind: "service" }>): Promise<Reply> {
@@ -111,7 +121,13 @@ export class DnsAnswerer {
         answers.push({ name: q.name, type: "SRV", ttl, data: srvData(e, target) });
         // A host-name target is resolved by the client itself: no glue for it.
         const rr = addressRecord(target, address, ttl);
-        if (rr !== null && rr.type !== "CNAME" && !seen.has(target)) additionals.push(rr);
+        if (rr !== null && rr.type !== "CNAME" && !seen.has(target)) {
+          additionals.push(rr);
+          // A node target carries its node's metadata too, as Consul's serviceSRVRecords.
+          if (this.cfg.nodeMetaTxt && address === e.Node.Address) {
+            additionals.push(...metaTxt(target, e.Node.Meta, ttl));
+          }
+        }
         seen.add(target);
         continue;
       }
@@ -156,6 +172,21 @@ function addressRecord(name: string, address: string, ttl: number): Answer | nul
   if (isIPv4(address)) return { name, type: "A", ttl, data: address };
   if (isIPv6(address)) return { name, type: "AAAA", ttl, data: address };
   return { name, type: "CNAME", ttl, data: address };
+}
+
+/** Consul's encodeKVasRFC1464: `key=value` with the key's backquotes, `=` and edge spaces escaped; `rfc1035-` keys give the value alone. */
+export function metaTxt(name: string, meta: Readonly<Record<string, string>>, ttl: number): Answer[] {
+  return Object.entries(meta).map(([key, value]) => {
+    const txt = key.toLowerCase().startsWith("rfc1035-")
+      ? value
+      : `${rfc1464Key(key)}=${value.replaceAll("`", "``")}`;
+    return { name, type: "TXT", ttl, data: txt };
+  });
+}
+
+function rfc1464Key(key: string): string {
+  const k = key.replaceAll("`", "``").replaceAll("=", "`=");
+  return k.replace(/^ +/, (sp) => "` ".repeat(sp.length)).replace(/ +$/, (sp) => "` ".repeat(sp.length));
 }
 
 function wants(qtype: string, rrtype: string): boolean {

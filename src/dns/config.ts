@@ -1,6 +1,7 @@
 /**
  * The DNS interface's settings, with Consul's defaults (agent/config/default.go and the `dns_config` reference):
- * domain "consul.", TTLs 0, only_passing false, allow_stale true, udp_answer_limit 3, enable_truncate false.
+ * domain "consul.", TTLs 0, only_passing false, allow_stale true, udp_answer_limit 3, enable_truncate false,
+ * enable_additional_node_meta_txt true.
  */
 export interface DnsConfig {
   /** Lower-case, without the leading or trailing dot ("consul"). */
@@ -20,6 +21,8 @@ export interface DnsConfig {
   readonly enableTruncate: boolean;
   /** Records at most in a UDP answer without EDNS0 (Consul caps it at 8). */
   readonly udpAnswerLimit: number;
+  /** Node metadata as TXT records in the additional section (`enable_additional_node_meta_txt`). */
+  readonly nodeMetaTxt: boolean;
 }
 
 export const DNS_DEFAULTS: DnsConfig = {
@@ -30,6 +33,7 @@ export const DNS_DEFAULTS: DnsConfig = {
   allowStale: true,
   enableTruncate: false,
   udpAnswerLimit: 3,
+  nodeMetaTxt: true,
 };
 
 /** `-domain` as Consul takes it ("consul.", "Consul", ".example.") → "consul"; throws on an empty or bad name. */

@@ -254,6 +254,40 @@ describe("DNS interface", () => {
     assert.equal((await r.resolve4("web.service.consul")).length, 3);
   });
 
+  it("node metadata as RFC 1464 TXT records: answers for TXT, additional records for A and SRV", async () => {
+    await api.catalogRegister(
+      parseRegister(
+        body({
+          Node: "m1",
+          Address: "10.0.0.21",
+          NodeMeta: { rack: "r1", "rfc1035-raw": "as is", "a=b": "v`" },
+          Service: { Service: "meta", Port: 1 },
+        }),
+      ),
+    );
+    const txt = await r.resolveTxt("m1.node.consul");
+    assert.deepEqual(txt.map((t) => t.join("")).sort(), ["a`=b=v``", "as is", "rack=r1"]);
+    const a = await udpQuery(dns.port, query("m1.node.consul", "A"));
+    assert.deepEqual(
+      a.answers?.map((x) => x.type),
+      ["A"],
+    );
+    assert.equal(a.additionals?.filter((x) => x.type === "TXT").length, 3);
+    const srv = await udpQuery(dns.port, query("meta.service.consul", "SRV"));
+    assert.deepEqual(srv.additionals?.map((x) => `${x.name} ${x.type}`).sort(), [
+      "m1.node.dc1.consul A",
+      "m1.node.dc1.consul TXT",
+      "m1.node.dc1.consul TXT",
+      "m1.node.dc1.consul TXT",
+    ]);
+  });
+
+  it("EDNS0: the answer carries an OPT record with the client's payload size", async () => {
+    const res = await udpQuery(dns.port, query("web.service.consul", "A", 1400));
+    const opt = res.additionals?.find((x) => x.type === "OPT");
+    assert.equal(opt?.type === "OPT" ? opt.udpPayloadSize : undefined, 1400);
+  });
+
   it("TCP answers too", async () => {
     const res = await tcpQuery(dns.port, query("web.service.consul", "A"));
     assert.equal(res.answers?.length, 3);
@@ -338,32 +372,46 @@ describe("DNS interface: dns_config", () => {
 
 describe("DNS names", () => {
   it("parses Consul's name forms", () => {
-    assert.deepEqual(parseName("web.service.consul", "consul", "dc1"), {
+    assert.deepEqual(parseName("web.service.consul", "A", "consul", "dc1"), {
       kind: "service",
       service: "web",
       tag: "",
       datacenter: "dc1",
     });
-    assert.deepEqual(parseName("_Web._V1.service.East.consul.", "consul", "dc1"), {
+    assert.deepEqual(parseName("_Web._V1.service.East.consul.", "A", "consul", "dc1"), {
       kind: "service",
       service: "web",
       tag: "v1",
       datacenter: "east",
     });
-    assert.deepEqual(parseName("a.b.node.consul", "consul", "dc1"), {
+    assert.deepEqual(parseName("a.b.node.consul", "A", "consul", "dc1"), {
       kind: "node",
       node: "a.b",
       datacenter: "dc1",
     });
-    assert.equal(parseName("web.service.example", "consul", "dc1"), null);
-    assert.equal(parseName("service.consul", "consul", "dc1"), null);
-    assert.equal(parseName("zz.addr.consul", "consul", "dc1"), null);
+    assert.equal(parseName("web.service.example", "A", "consul", "dc1"), null);
+    assert.equal(parseName("service.consul", "A", "consul", "dc1"), null);
+    assert.equal(parseName("zz.addr.consul", "A", "consul", "dc1"), null);
+    const svc = (name: string, qtype = "A") => {
+      const l = parseName(name, qtype, "consul", "dc1");
+      return l?.kind === "service" ? [l.tag, l.service, l.datacenter] : l;
+    };
+    // RFC 2782 without the `service` label, for SRV questions only.
+    assert.deepEqual(svc("_web._tcp.consul", "SRV"), ["", "web", "dc1"]);
+    assert.deepEqual(svc("_web._v2.dc2.consul", "SRV"), ["v2", "web", "dc2"]);
+    assert.equal(svc("_web._tcp.consul", "A"), null);
+    // `<dc>.dc`, and tags with dots (every label before the service).
+    assert.deepEqual(svc("web.service.dc2.dc.consul"), ["", "web", "dc2"]);
+    assert.deepEqual(svc("a.b.web.service.consul"), ["a.b", "web", "dc1"]);
+    // One datacenter label at most.
+    assert.equal(svc("web.service.dc1.x.consul"), null);
+    assert.equal(svc("dc1.consul"), null);
   });
 
   it("hex addresses both ways", () => {
     assert.equal(ipToHex("10.1.0.5"), "0a010005");
     assert.equal(ipToHex("fd00::6"), "fd000000000000000000000000000006");
-    assert.deepEqual(parseName("fd000000000000000000000000000006.addr.consul", "consul", "dc1"), {
+    assert.deepEqual(parseName("fd000000000000000000000000000006.addr.consul", "A", "consul", "dc1"), {
       kind: "addr",
       ip: "fd00:0:0:0:0:0:0:6",
       datacenter: "dc1",

@@ -11,24 +11,36 @@ export type Lookup =
   | { readonly kind: "addr"; readonly ip: string; readonly datacenter: string }
   | { readonly kind: "domain" };
 
-/** The lookup `name` asks for, or null when it is not a name this server answers (NXDOMAIN). */
-export function parseName(name: string, domain: string, datacenter: string): Lookup | null {
+/**
+ * The lookup `name` asks for, or null when it is not a name this server answers (NXDOMAIN). As Consul's dispatch:
+ * the last label is the lookup type, else it is the datacenter (one label, optionally followed by `dc`, the newer
+ * `<dc>.dc` form) and the type is the label before it. For SRV questions the `service` label of an RFC 2782 name is
+ * optional (`_web._tcp.consul`).
+ */
+export function parseName(name: string, qtype: string, domain: string, datacenter: string): Lookup | null {
   const lower = name.toLowerCase().replace(/\.$/, "");
   if (lower === domain) return { kind: "domain" };
   if (!lower.endsWith(`.${domain}`)) return null;
-  const labels = lower.slice(0, -(domain.length + 1)).split(".");
+  let labels = lower.slice(0, -(domain.length + 1)).split(".");
   if (labels.some((l) => l === "")) return null;
-  // `<...>.<type>` or `<...>.<type>.<datacenter>`: the type is the last label, or the one before it.
-  for (const at of [labels.length - 1, labels.length - 2]) {
-    if (at < 1) continue;
-    const type = labels[at]!;
-    if (type !== "service" && type !== "node" && type !== "addr") continue;
-    const dc = at === labels.length - 1 ? datacenter : labels[at + 1]!;
-    const parsed = lookupOf(type, labels.slice(0, at), dc);
-    if (parsed !== null) return parsed;
+  let dc = datacenter;
+  const withType = (ls: string[]) =>
+    qtype === "SRV" && ls.at(-1)?.startsWith("_") ? [...ls, "service"] : ls;
+  labels = withType(labels);
+  if (!TYPES.has(labels.at(-1)!)) {
+    // `<...>.<type>.<dc>` or `<...>.<type>.<dc>.dc`
+    const cut = labels.length >= 3 && labels.at(-1) === "dc" && TYPES.has(labels.at(-3)!) ? 2 : 1;
+    dc = labels.at(-cut)!;
+    labels = withType(labels.slice(0, -cut));
+    if (!TYPES.has(labels.at(-1) ?? "")) return null;
   }
-  return null;
+  const type = labels.at(-1)!;
+  const parts = labels.slice(0, -1);
+  if (parts.length === 0) return null;
+  return lookupOf(type, parts, dc);
 }
+
+const TYPES = new Set(["service", "node", "addr"]);
 
 function lookupOf(type: string, parts: readonly string[], datacenter: string): Lookup | null {
   if (type === "node") return { kind: "node", node: parts.join("."), datacenter };
@@ -43,9 +55,8 @@ function lookupOf(type: string, parts: readonly string[], datacenter: string): L
     if (service === "" || tag === "") return null;
     return { kind: "service", service, tag: tag === "tcp" ? "" : tag, datacenter };
   }
-  if (parts.length === 1) return { kind: "service", service: parts[0]!, tag: "", datacenter };
-  if (parts.length === 2) return { kind: "service", service: parts[1]!, tag: parts[0]!, datacenter };
-  return null;
+  // `[<tag>.]<service>`: a tag may itself hold dots (Consul joins every label before the service).
+  return { kind: "service", service: parts.at(-1)!, tag: parts.slice(0, -1).join("."), datacenter };
 }
 
 /** `<hex>.addr`: 8 hex digits an IPv4 address, 32 an IPv6 one (Consul's SRV targets for service addresses). */

@@ -24,6 +24,8 @@ const DEFAULT_UDP_SIZE = 512;
 const MAX_UDP_ANSWER_LIMIT = 8;
 /** The largest DNS message (its length is 16 bits). */
 const MAX_MESSAGE = 65535;
+/** Consul's trimTCPResponse limit: 64 KiB less the DNS overhead. */
+const TCP_MESSAGE_MAX = 65523;
 /** A TCP client may not make the server buffer more than one maximal message plus its length prefix. */
 const TCP_BUFFER_MAX = MAX_MESSAGE + 2;
 
@@ -100,8 +102,18 @@ async function respond(
     (opcode << 11) |
     ((req.flags ?? 0) & packet.RECURSION_DESIRED) |
     RCODES[reply.rcode];
+  // Consul's setEDNS answers with the client's own payload size.
   const optOut =
-    opt === undefined ? [] : [{ type: "OPT" as const, name: ".", udpPayloadSize: 4096, options: [] }];
+    opt?.type === "OPT"
+      ? [
+          {
+            type: "OPT" as const,
+            name: ".",
+            udpPayloadSize: opt.udpPayloadSize ?? DEFAULT_UDP_SIZE,
+            options: [],
+          },
+        ]
+      : [];
   const res = {
     id: req.id ?? 0,
     type: "response" as const,
@@ -112,7 +124,10 @@ async function respond(
     additionals: [...reply.additionals, ...optOut],
   };
   if (transport === "tcp") {
-    trimUdp(res, MAX_MESSAGE, Number.POSITIVE_INFINITY);
+    // Consul's trimTCPResponse: at most 4096 records (1024 SRV), within 64 KiB less its overhead.
+    const cap = q?.type === "SRV" ? 1024 : 4096;
+    if (res.answers.length > cap) res.answers = res.answers.slice(0, cap);
+    trimToSize(res, TCP_MESSAGE_MAX);
     return res;
   }
   const udpSize = opt?.type === "OPT" ? (opt.udpPayloadSize ?? 0) : 0;
@@ -134,18 +149,36 @@ interface Mutable {
 
 /**
  * Consul's trimUDPResponse: without EDNS0 at most min(udp_answer_limit, 8) answers; then drop answers (and the
- * additional records only they needed) until the message fits `maxSize`. True when answers were dropped.
+ * additional records only they needed) until the message fits `maxSize`, keeping at least one. True when answers
+ * were dropped.
  */
 export function trimUdp(res: Mutable & packet.Packet, maxSize: number, udpAnswerLimit: number): boolean {
   const before = res.answers.length;
   const limit = Math.min(MAX_UDP_ANSWER_LIMIT, udpAnswerLimit);
-  if (maxSize === DEFAULT_UDP_SIZE && res.answers.length > limit) res.answers = res.answers.slice(0, limit);
-  syncExtra(res);
-  while (res.answers.length > 0 && packet.encodingLength(res) > maxSize) {
-    res.answers = res.answers.slice(0, -1);
+  if (maxSize === DEFAULT_UDP_SIZE && res.answers.length > limit) {
+    res.answers = res.answers.slice(0, limit);
     syncExtra(res);
   }
+  trimToSize(res, maxSize);
   return res.answers.length < before;
+}
+
+/** Drops answers from the end until the message fits, keeping at least one (Consul sends a lone big one anyway). */
+function trimToSize(res: Mutable & packet.Packet, maxSize: number): void {
+  if (packet.encodingLength(res) <= maxSize) return;
+  // The most answers that fit, by binary search, as Consul's dnsBinaryTruncate.
+  const all = res.answers;
+  let lo = 1;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    res.answers = all.slice(0, mid);
+    syncExtra(res);
+    if (packet.encodingLength(res) <= maxSize) lo = mid;
+    else hi = mid - 1;
+  }
+  res.answers = all.slice(0, lo);
+  syncExtra(res);
 }
 
 /** Keeps the additional records that a remaining SRV answer points at (and the OPT record). */
