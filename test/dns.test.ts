@@ -76,6 +76,12 @@ describe("DNS on a 3-server datacenter", { timeout: 120_000 }, () => {
       return s.length === 3 ? s : undefined;
     });
     assert.deepEqual(servers.map((s) => s.port).sort(), c.agents.map((a) => a.rpcPort).sort());
+    // The servers are the domain's name servers.
+    assert.deepEqual((await resolverFor(c.agents[1]!).resolveNs("consul")).sort(), [
+      "s0.node.dc1.consul",
+      "s1.node.dc1.consul",
+      "s2.node.dc1.consul",
+    ]);
   });
 
   const dig = digPath();

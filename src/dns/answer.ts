@@ -12,7 +12,7 @@ import type { ServiceEntryJson } from "../fsm/catalog-types.js";
 import { type DnsConfig, serviceTtlOf } from "./config.js";
 import { ipToHex, type Lookup, parseName } from "./names.js";
 
-export type Rcode = "NOERROR" | "FORMERR" | "NXDOMAIN" | "SERVFAIL" | "NOTIMP";
+export type Rcode = "NOERROR" | "FORMERR" | "SERVFAIL" | "NXDOMAIN" | "NOTIMP" | "REFUSED";
 
 export interface Reply {
   readonly rcode: Rcode;
@@ -20,6 +20,9 @@ export interface Reply {
   readonly authorities: Answer[];
   readonly additionals: Answer[];
 }
+
+/** An answer with nothing but its rcode. */
+export const bare = (rcode: Rcode): Reply => ({ rcode, answers: [], authorities: [], additionals: [] });
 
 /** Consul's SOA defaults (dns_config.soa: refresh 3600, retry 600, expire 86400, min_ttl 0). */
 const SOA = { refresh: 3600, retry: 600, expire: 86400, minimum: 0 };
@@ -35,13 +38,25 @@ export class DnsAnswerer {
   ) {}
 
   async answer(q: Question): Promise<Reply> {
+    const name = q.name.toLowerCase().replace(/\.$/, "");
+    const d = this.cfg.domain;
+    // Outside the domain, with no recursors: REFUSED, as Consul's router answers unmatched queries.
+    if (name !== d && !name.endsWith(`.${d}`)) return bare("REFUSED");
     if ((q.class ?? "IN") !== "IN" && q.class !== "ANY") return this.nxdomain();
-    const lookup = parseName(q.name, q.type, this.cfg.domain, this.api.datacenter);
+    // Consul's handleQuery answers SOA and NS questions for any name of the domain with the zone's own records.
+    if (q.type === "SOA") {
+      const ns = await this.nameservers();
+      return { rcode: "NOERROR", answers: [this.soa()], authorities: ns.ns, additionals: ns.glue };
+    }
+    if (q.type === "NS") {
+      const ns = await this.nameservers();
+      return { rcode: "NOERROR", answers: ns.ns, authorities: [], additionals: ns.glue };
+    }
+    if (q.type === "AXFR") return bare("NOTIMP");
+    const lookup = parseName(q.name, q.type, d, this.api.datacenter);
     if (lookup === null) return this.nxdomain();
-    if (lookup.kind !== "domain" && lookup.datacenter !== this.api.datacenter) return this.nxdomain();
+    if (lookup.datacenter !== this.api.datacenter) return this.nxdomain();
     switch (lookup.kind) {
-      case "domain":
-        return this.domainApex(q);
       case "addr":
         return this.addr(q, lookup.ip);
       case "node":
@@ -49,6 +64,22 @@ export class DnsAnswerer {
       case "service":
         return this.service(q, lookup);
     }
+  }
+
+  /** Up to 3 servers (the `consul` service's healthy instances, shuffled) as NS records, their addresses as glue. */
+  private async nameservers(): Promise<{ ns: Answer[]; glue: Answer[] }> {
+    const got = await this.api.healthService("consul", [], false, this.query());
+    const servers = got.value.filter((e) => healthy(e, false));
+    this.shuffle(servers);
+    const ns: Answer[] = [];
+    const glue: Answer[] = [];
+    for (const e of servers.slice(0, 3)) {
+      const fqdn = `${e.Node.Node}.node.${this.api.datacenter}.${this.cfg.domain}`.toLowerCase();
+      ns.push({ name: this.cfg.domain, type: "NS", ttl: this.cfg.nodeTtl, data: fqdn });
+      const rr = addressRecord(fqdn, e.Node.Address, this.cfg.nodeTtl);
+      if (rr !== null) glue.push(rr);
+    }
+    return { ns, glue };
   }
 
   soa(): Answer {
@@ -68,13 +99,6 @@ export class DnsAnswerer {
   /** A name that exists without records of the asked type: NOERROR, no answers, the SOA for negative caching. */
   private empty(): Reply {
     return { rcode: "NOERROR", answers: [], authorities: [this.soa()], additionals: [] };
-  }
-
-  private domainApex(q: Question): Reply {
-    if (q.type === "SOA" || q.type === "ANY") {
-      return { rcode: "NOERROR", answers: [this.soa()], authorities: [], additionals: [] };
-    }
-    return this.empty();
   }
 
   private addr(q: Question, ip: string): Reply {

@@ -29,7 +29,7 @@ declare module "dns-packet" {
     readonly class?: string;
   }
   export type Answer =
-    | (Base & { readonly type: "A" | "AAAA" | "CNAME"; readonly data: string })
+    | (Base & { readonly type: "A" | "AAAA" | "CNAME" | "NS"; readonly data: string })
     | (Base & { readonly type: "SRV"; readonly data: SrvData })
     | (Base & { readonly type: "SOA"; readonly data: SoaData })
     | (Base & { readonly type: "TXT"; readonly data: string | Buffer | (string | Buffer)[] })

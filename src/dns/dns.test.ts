@@ -288,6 +288,45 @@ describe("DNS interface", () => {
     assert.equal(opt?.type === "OPT" ? opt.udpPayloadSize : undefined, 1400);
   });
 
+  it("SOA and NS questions: the zone's SOA, and the healthy servers as name servers with glue", async () => {
+    await register(api, "srv1", "10.0.0.50", "consul", "passing", { port: 8300 });
+    await register(api, "srv2", "10.0.0.51", "consul", "critical", { port: 8300 });
+    const ns = await udpQuery(dns.port, query("consul", "NS"));
+    assert.equal(rcodeOf(ns), 0);
+    assert.deepEqual(
+      ns.answers?.map((x) => [x.name, x.type, x.type === "NS" ? x.data : ""]),
+      [["consul", "NS", "srv1.node.dc1.consul"]],
+    );
+    assert.deepEqual(
+      ns.additionals?.map((x) => [x.name, x.type === "A" ? x.data : ""]),
+      [["srv1.node.dc1.consul", "10.0.0.50"]],
+    );
+    assert.deepEqual(await r.resolveNs("consul"), ["srv1.node.dc1.consul"]);
+    // Any name of the domain: the zone's SOA in the answer, its name servers in the authority section.
+    const soa = await udpQuery(dns.port, query("web.service.consul", "SOA"));
+    assert.deepEqual(
+      soa.answers?.map((x) => [x.name, x.type]),
+      [["consul", "SOA"]],
+    );
+    assert.deepEqual(
+      soa.authorities?.map((x) => x.type),
+      ["NS"],
+    );
+    assert.equal((await r.resolveSoa("consul")).hostmaster, "hostmaster.consul");
+  });
+
+  it("the domain itself is NXDOMAIN for other types; AXFR is NOTIMP; other domains are REFUSED", async () => {
+    const apex = await udpQuery(dns.port, query("consul", "A"));
+    assert.equal(rcodeOf(apex), 3);
+    const axfr = await tcpQuery(dns.port, query("consul", "AXFR"));
+    assert.equal(rcodeOf(axfr), 4);
+    const other = await udpQuery(dns.port, query("example.com", "A"));
+    assert.equal(rcodeOf(other), 5);
+    assert.equal((other.flags ?? 0) & packet.AUTHORITATIVE_ANSWER, 0, "a refusal is not authoritative");
+    assert.deepEqual(other.authorities, []);
+    await assert.rejects(r.resolve4("example.com"), { code: "EREFUSED" });
+  });
+
   it("TCP answers too", async () => {
     const res = await tcpQuery(dns.port, query("web.service.consul", "A"));
     assert.equal(res.answers?.length, 3);
@@ -321,7 +360,8 @@ describe("DNS interface: dns_config", () => {
       assert.equal(await ttl("webapp.service.cairn.example"), 20);
       assert.equal(await ttl("db.service.cairn.example"), 5);
       assert.equal(await ttl("n1.node.cairn.example"), 9);
-      await assert.rejects(r.resolve4("web.service.consul"), { code: "ENOTFOUND" });
+      // `consul` is now outside the domain.
+      await assert.rejects(r.resolve4("web.service.consul"), { code: "EREFUSED" });
     } finally {
       await dns.close();
     }

@@ -8,8 +8,7 @@ import { isIPv4 } from "node:net";
 export type Lookup =
   | { readonly kind: "service"; readonly service: string; readonly tag: string; readonly datacenter: string }
   | { readonly kind: "node"; readonly node: string; readonly datacenter: string }
-  | { readonly kind: "addr"; readonly ip: string; readonly datacenter: string }
-  | { readonly kind: "domain" };
+  | { readonly kind: "addr"; readonly ip: string; readonly datacenter: string };
 
 /**
  * The lookup `name` asks for, or null when it is not a name this server answers (NXDOMAIN). As Consul's dispatch:
@@ -19,7 +18,7 @@ export type Lookup =
  */
 export function parseName(name: string, qtype: string, domain: string, datacenter: string): Lookup | null {
   const lower = name.toLowerCase().replace(/\.$/, "");
-  if (lower === domain) return { kind: "domain" };
+  // The domain itself names nothing (Consul's dispatch: no labels is an invalid name).
   if (!lower.endsWith(`.${domain}`)) return null;
   let labels = lower.slice(0, -(domain.length + 1)).split(".");
   if (labels.some((l) => l === "")) return null;

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import * as packet from "dns-packet";
 import type { ServerApi } from "../api/types.js";
 import { errorText } from "../util/errors.js";
-import { DnsAnswerer, type Rcode, type Reply } from "./answer.js";
+import { bare, DnsAnswerer, type Rcode, type Reply } from "./answer.js";
 import type { DnsConfig } from "./config.js";
 
 const RCODES: Readonly<Record<Rcode, number>> = {
@@ -18,6 +18,7 @@ const RCODES: Readonly<Record<Rcode, number>> = {
   SERVFAIL: 2,
   NXDOMAIN: 3,
   NOTIMP: 4,
+  REFUSED: 5,
 };
 const DEFAULT_UDP_SIZE = 512;
 /** Consul caps udp_answer_limit at this many records. */
@@ -28,8 +29,6 @@ const MAX_MESSAGE = 65535;
 const TCP_MESSAGE_MAX = 65523;
 /** A TCP client may not make the server buffer more than one maximal message plus its length prefix. */
 const TCP_BUFFER_MAX = MAX_MESSAGE + 2;
-
-const replyOf = (rcode: Rcode): Reply => ({ rcode, answers: [], authorities: [], additionals: [] });
 
 export interface DnsServerOptions {
   readonly api: ServerApi;
@@ -87,18 +86,19 @@ async function respond(
   const opcode = ((req.flags ?? 0) >> 11) & 0xf;
   const opt = req.additionals?.find((a) => a.type === "OPT");
   let reply: Reply;
-  if (q === undefined || (req.questions?.length ?? 0) > 1) reply = replyOf("FORMERR");
-  else if (opcode !== 0) reply = replyOf("NOTIMP");
+  if (q === undefined || (req.questions?.length ?? 0) > 1) reply = bare("FORMERR");
+  else if (opcode !== 0) reply = bare("NOTIMP");
   else {
     try {
       reply = await answerer.answer(q);
     } catch (e) {
       log?.("warn", `dns: answering ${q.name} ${q.type}: ${errorText(e)}`);
-      reply = replyOf("SERVFAIL");
+      reply = bare("SERVFAIL");
     }
   }
   const flags =
-    packet.AUTHORITATIVE_ANSWER |
+    // A refusal (a name outside the domain) is not an authoritative answer.
+    (reply.rcode === "REFUSED" ? 0 : packet.AUTHORITATIVE_ANSWER) |
     (opcode << 11) |
     ((req.flags ?? 0) & packet.RECURSION_DESIRED) |
     RCODES[reply.rcode];
