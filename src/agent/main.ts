@@ -134,9 +134,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   }
   const at = http.address() as AddressInfo;
   const dnsText = dns === null ? "" : `, DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`;
-  logger.info(
-    `cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}${dnsText}, RPC ${server.rpcAddress}`,
-  );
+  const listening = `HTTP ${at.address}:${at.port}${dnsText}, RPC ${server.rpcAddress}`;
+  logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     stop = async (signal: string) => {

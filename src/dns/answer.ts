@@ -102,7 +102,7 @@ export class DnsAnswerer {
   }
 
   private addr(q: Question, ip: string): Reply {
-    const rr = addressRecord(q.name, ip, 0);
+    const rr = addressRecord(q.name, ip, this.cfg.nodeTtl);
     return rr !== null && wants(q.type, rr.type)
       ? { rcode: "NOERROR", answers: [rr], authorities: [], additionals: [] }
       : this.empty();
@@ -128,9 +128,8 @@ export class DnsAnswerer {
   }
 
   private async service(q: Question, l: Extract<Lookup, { kind: "service" }>): Promise<Reply> {
-    const got = await this.api.healthService(l.service, l.tag === "" ? [] : [l.tag], this.cfg.onlyPassing, {
-      ...this.query(),
-    });
+    const tags = l.tag === "" ? [] : [l.tag];
+    const got = await this.api.healthService(l.service, tags, this.cfg.onlyPassing, this.query());
     const entries = got.value.filter((e) => healthy(e, this.cfg.onlyPassing));
     if (entries.length === 0) return this.nxdomain();
     this.shuffle(entries);
@@ -182,12 +181,11 @@ function healthy(e: ServiceEntryJson, onlyPassing: boolean): boolean {
   return e.Checks.every((c) => c.Status === "passing" || (!onlyPassing && c.Status === "warning"));
 }
 
-/** Consul's weight: Weights.Warning when a check warns, else Weights.Passing (1 when unset). */
+/** Consul's findWeight: Weights.Warning when the checks' aggregate is warning, else Weights.Passing. */
 function srvData(e: ServiceEntryJson, target: string): SrvData {
   const warning = e.Checks.some((c) => c.Status === "warning");
   const w = e.Service.Weights;
-  const weight = warning ? w.Warning : w.Passing;
-  return { priority: 1, weight: weight > 0 ? weight : 1, port: e.Service.Port, target };
+  return { priority: 1, weight: warning ? w.Warning : w.Passing, port: e.Service.Port, target };
 }
 
 /** A, AAAA, or for anything that is not an IP address (Go's net.ParseIP) a CNAME, as Consul answers an address. */
@@ -198,7 +196,10 @@ function addressRecord(name: string, address: string, ttl: number): Answer | nul
   return { name, type: "CNAME", ttl, data: address };
 }
 
-/** Consul's encodeKVasRFC1464: `key=value` with the key's backquotes, `=` and edge spaces escaped; `rfc1035-` keys give the value alone. */
+/**
+ * Node metadata as TXT records, by Consul's encodeKVasRFC1464: `key=value` with the key's backquotes, `=` and edge
+ * spaces escaped; a `rfc1035-` key gives the value alone.
+ */
 export function metaTxt(name: string, meta: Readonly<Record<string, string>>, ttl: number): Answer[] {
   return Object.entries(meta).map(([key, value]) => {
     const txt = key.toLowerCase().startsWith("rfc1035-")
@@ -213,8 +214,10 @@ function rfc1464Key(key: string): string {
   return k.replace(/^ +/, (sp) => "` ".repeat(sp.length)).replace(/ +$/, (sp) => "` ".repeat(sp.length));
 }
 
+/** Whether an `rrtype` record answers a `qtype` question; a CNAME answers the types Consul's formatNodeRecord lists. */
 function wants(qtype: string, rrtype: string): boolean {
-  return qtype === rrtype || qtype === "ANY" || rrtype === "CNAME";
+  if (qtype === rrtype || qtype === "ANY") return true;
+  return rrtype === "CNAME" && (qtype === "A" || qtype === "AAAA" || qtype === "TXT");
 }
 
 function fisherYates<T>(xs: T[]): void {
