@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { Resolver } from "node:dns/promises";
+import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { type Agent, Cluster, waitFor } from "./cluster.js";
+import { type Agent, Cluster, freePort, runCairn, waitFor } from "./cluster.js";
 
 /** Debian's dig, when the machine has it (this test never installs it). */
 function digPath(): string | null {
@@ -109,5 +110,21 @@ describe("DNS on a 3-server datacenter", { timeout: 120_000 }, () => {
       "1 1 81 w1.node.dc1.consul.",
       "1 1 82 w2.node.dc1.consul.",
     ]);
+  });
+});
+
+describe("the agent's DNS port", { timeout: 60_000 }, () => {
+  it("a DNS port in use stops the agent with a clear error (exit 1)", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const ports = ["-http-port", String(await freePort()), "-server-port", String(await freePort())];
+      const r = await runCairn(["agent", "-dev", ...ports, "-dns-port", String(port)]);
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, new RegExp(`==> cannot listen for DNS on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+    } finally {
+      taken.close();
+    }
   });
 });

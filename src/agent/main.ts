@@ -104,16 +104,22 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     countRequest: (route, method, status) =>
       server.metrics.httpRequests.inc({ method, route, code: String(status) }),
   });
+  /** A listener that cannot start ends the agent: exit 1, nothing left behind (-dev's temp data dir included). */
+  const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
+    process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
+    http.close();
+    localAgent.stop();
+    await server.stop();
+    if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
+    return 1;
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(cfg.ports.http, cfg.clientAddr, () => resolve());
     });
   } catch (e) {
-    process.stderr.write(`==> cannot listen for HTTP on ${cfg.clientAddr}:${cfg.ports.http}: ${String(e)}\n`);
-    localAgent.stop();
-    await server.stop();
-    return 1;
+    return abandon("HTTP", cfg.ports.http, e);
   }
   let dns: RunningDns | null = null;
   if (cfg.ports.dns > 0) {
@@ -125,11 +131,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
         log: (level, msg) => logger[level](msg),
       });
     } catch (e) {
-      process.stderr.write(`==> cannot listen for DNS on ${cfg.clientAddr}:${cfg.ports.dns}: ${String(e)}\n`);
-      http.close();
-      localAgent.stop();
-      await server.stop();
-      return 1;
+      return abandon("DNS", cfg.ports.dns, e);
     }
   }
   const at = http.address() as AddressInfo;
