@@ -120,7 +120,9 @@ export class DnsAnswerer {
     const rr = addressRecord(q.name, node.Address, ttl);
     const answers = rr !== null && wants(q.type, rr.type) ? [rr] : [];
     const meta = metaTxt(q.name, node.Meta, ttl);
-    const metaInAnswer = q.type === "TXT" || q.type === "ANY";
+    // dns-packet decodes qtype 255 as "ANY", which its RecordType does not list.
+    const qtype: string = q.type;
+    const metaInAnswer = qtype === "TXT" || qtype === "ANY";
     if (metaInAnswer) answers.push(...meta);
     if (answers.length === 0) return this.empty();
     const additionals = !metaInAnswer && this.cfg.nodeMetaTxt ? meta : [];

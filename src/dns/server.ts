@@ -49,7 +49,7 @@ export interface RunningDns {
 export async function handleMessage(
   answerer: DnsAnswerer,
   cfg: DnsConfig,
-  raw: Uint8Array,
+  raw: Buffer,
   transport: "udp" | "tcp",
   log?: DnsServerOptions["log"],
 ): Promise<Buffer | null> {
@@ -68,7 +68,7 @@ export async function handleMessage(
 async function respond(
   answerer: DnsAnswerer,
   cfg: DnsConfig,
-  raw: Uint8Array,
+  raw: Buffer,
   transport: "udp" | "tcp",
   log?: DnsServerOptions["log"],
 ): Promise<packet.Packet | null> {
@@ -103,13 +103,17 @@ async function respond(
     ((req.flags ?? 0) & packet.RECURSION_DESIRED) |
     RCODES[reply.rcode];
   // Consul's setEDNS answers with the client's own payload size.
-  const optOut =
+  const optOut: packet.Answer[] =
     opt?.type === "OPT"
       ? [
           {
-            type: "OPT" as const,
+            type: "OPT",
             name: ".",
             udpPayloadSize: opt.udpPayloadSize ?? DEFAULT_UDP_SIZE,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: 0,
+            flag_do: false,
             options: [],
           },
         ]
