@@ -35,7 +35,14 @@ export async function startCairnCluster(dir: string, servers = 3): Promise<Cairn
       "-data-dir",
       join(dir, `s${i}`),
     );
-    args.push("-http-port", String(ports[2 * i]), "-server-port", String(ports[2 * i + 1]), ...join_);
+    args.push(
+      "-http-port",
+      String(ports[2 * i]),
+      "-server-port",
+      String(ports[2 * i + 1]),
+      "-dns-port=-1",
+      ...join_,
+    );
     procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }));
   }
   const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);

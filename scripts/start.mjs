@@ -31,6 +31,8 @@ const DEFAULT_HTTP_PORT = 8500;
 const DEFAULT_SERVER_PORT = 8300;
 const HTTP_PORT = portFromEnv("CAIRN_START_HTTP_PORT", DEFAULT_HTTP_PORT);
 const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
+const DEFAULT_DNS_PORT = 8600;
+const DNS_PORT = portFromEnv("CAIRN_START_DNS_PORT", DEFAULT_DNS_PORT);
 const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
 /** The snapshot agent's /metrics and /health: beside Consul's ports (8500 HTTP, 8501 HTTPS, 8502-8503 gRPC). */
 const AGENT_PORT = portFromEnv("CAIRN_START_AGENT_PORT", 8510);
@@ -90,6 +92,7 @@ function agentArgs(s) {
   const portFlags = [
     ...(HTTP_PORT === DEFAULT_HTTP_PORT ? [] : ["-http-port", String(HTTP_PORT)]),
     ...(SERVER_PORT === DEFAULT_SERVER_PORT ? [] : ["-server-port", String(SERVER_PORT)]),
+    ...(DNS_PORT === DEFAULT_DNS_PORT ? [] : ["-dns-port", String(DNS_PORT)]),
   ];
   const joinAddr = (host) => (SERVER_PORT === DEFAULT_SERVER_PORT ? host : `${host}:${SERVER_PORT}`);
   return [

@@ -24,6 +24,8 @@ export interface Agent {
   readonly http: string;
   readonly rpcPort: number;
   readonly dataDir: string;
+  /** The DNS interface's port, when the cluster was started with DNS (`-dns-port`); else DNS is off. */
+  dnsPort: number | null;
   proc: ChildProcess | null;
   output: string;
 }
@@ -34,22 +36,34 @@ export class Cluster {
   private joinAddrs: string[] = [];
   /** Extra agent arguments for every server (e.g. -config-file). */
   extraArgs: string[] = [];
+  /** Give each server a DNS interface on a free port (otherwise -dns-port -1: Consul's 8600 is shared). */
+  withDns = false;
 
-  static async start(n: number, expect = n, extraArgs: string[] = []): Promise<Cluster> {
+  static async start(
+    n: number,
+    expect = n,
+    extraArgs: string[] = [],
+    opts: { readonly dns?: boolean } = {},
+  ): Promise<Cluster> {
     const c = new Cluster();
     c.extraArgs = extraArgs;
+    c.withDns = opts.dns ?? false;
+    const dnsPorts = c.withDns ? await Promise.all(Array.from({ length: n }, () => freePort())) : [];
     const ports = await Promise.all(Array.from({ length: n * 2 }, () => freePort()));
     c.joinAddrs = Array.from({ length: n }, (_, i) => `127.0.0.1:${ports[2 * i + 1]}`);
-    for (let i = 0; i < n; i++) c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!));
+    for (let i = 0; i < n; i++) {
+      c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!, dnsPorts[i] ?? null));
+    }
     for (const a of c.agents) c.launch(a, expect);
     return c;
   }
 
-  private define(name: string, httpPort: number, rpcPort: number): Agent {
+  private define(name: string, httpPort: number, rpcPort: number, dnsPort: number | null): Agent {
     return {
       name,
       http: `http://127.0.0.1:${httpPort}`,
       rpcPort,
+      dnsPort,
       dataDir: join(this.dir, name),
       proc: null,
       output: "",
@@ -58,7 +72,7 @@ export class Cluster {
 
   /** Adds a server that joins the running cluster through -retry-join (no -bootstrap-expect). */
   async addServer(name: string): Promise<Agent> {
-    const a = this.define(name, await freePort(), await freePort());
+    const a = this.define(name, await freePort(), await freePort(), this.withDns ? await freePort() : null);
     this.agents.push(a);
     this.launch(a, 0);
     return a;
@@ -76,6 +90,8 @@ export class Cluster {
       a.dataDir,
       "-log-level",
       "info",
+      "-dns-port",
+      String(a.dnsPort ?? -1),
       ...this.extraArgs,
     );
     if (expect > 0) args.push("-bootstrap-expect", String(expect));

@@ -7,7 +7,13 @@ import { type Agent, Cluster, freePort, getJson, put, runCairn, sleep } from "./
 
 /** `cairn agent` on a data dir with free ports (Consul refuses port 0). */
 async function agentOn(dataDir: string) {
-  const ports = ["-http-port", String(await freePort()), "-server-port", String(await freePort())];
+  const ports = [
+    "-http-port",
+    String(await freePort()),
+    "-server-port",
+    String(await freePort()),
+    "-dns-port=-1",
+  ];
   return runCairn([
     "agent",
     "-server",

@@ -81,6 +81,7 @@ class StartScript {
     readonly serverPort: number,
     readonly dataDir: string,
     readonly agentPort: number,
+    readonly dnsPort: number,
   ) {
     this.proc = spawn(process.execPath, [SCRIPT], {
       cwd: ROOT,
@@ -90,6 +91,7 @@ class StartScript {
         CAIRN_START_SERVER_PORT: String(serverPort),
         CAIRN_START_DATA_DIR: dataDir,
         CAIRN_START_AGENT_PORT: String(agentPort),
+        CAIRN_START_DNS_PORT: String(dnsPort),
       },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -161,8 +163,9 @@ describe("npm start when a server dies", () => {
     const httpPort = await freePortOnAllHosts();
     const serverPort = await freePortOnAllHosts(httpPort);
     const agentPort = await freePortOnAllHosts(serverPort);
+    const dnsPort = await freePortOnAllHosts(agentPort);
     const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
-    const s = new StartScript(httpPort, serverPort, dataDir, agentPort);
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort, dnsPort);
     let external: ChildProcess | null = null;
     t.after(async () => {
       if (external?.pid !== undefined && external.exitCode === null && external.signalCode === null) {
@@ -270,8 +273,9 @@ describe("npm start when a server dies", () => {
     const httpPort = await freePortOnAllHosts();
     const serverPort = await freePortOnAllHosts(httpPort);
     const agentPort = await freePortOnAllHosts(serverPort);
+    const dnsPort = await freePortOnAllHosts(agentPort);
     const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
-    const s = new StartScript(httpPort, serverPort, dataDir, agentPort);
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort, dnsPort);
     t.after(() => {
       if (s.exit === null) s.proc.kill("SIGKILL");
       for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");

@@ -49,11 +49,12 @@ export function readConfigFile(file: string, fs: ConfigFs): Layer {
 }
 
 interface Field extends ConfigKey {
-  readonly kind: "bool" | "int" | "string" | "strings";
+  readonly kind: "bool" | "int" | "string" | "strings" | "duration" | "stringMap";
   readonly field: keyof Layer;
 }
 
-const f = (kind: Field["kind"], field: keyof Layer): Field => ({ kind, field });
+const f = (kind: Field["kind"], field: keyof Layer, min?: number): Field =>
+  min === undefined ? { kind, field } : { kind, field, min };
 
 /** Config-file keys as Consul spells them, plus cairn's own `raft` object. */
 const FILE_SCHEMA: Readonly<Record<string, Field>> = {
@@ -67,6 +68,15 @@ const FILE_SCHEMA: Readonly<Record<string, Field>> = {
   client_addr: f("string", "clientAddr"),
   "ports.http": f("int", "httpPort"),
   "ports.server": f("int", "serverPort"),
+  "ports.dns": f("int", "dnsPort"),
+  domain: f("string", "domain"),
+  "dns_config.node_ttl": f("duration", "dnsNodeTtlMs", 0),
+  "dns_config.service_ttl": f("stringMap", "dnsServiceTtl"),
+  "dns_config.only_passing": f("bool", "dnsOnlyPassing"),
+  "dns_config.allow_stale": f("bool", "dnsAllowStale"),
+  "dns_config.enable_truncate": f("bool", "dnsEnableTruncate"),
+  "dns_config.udp_answer_limit": f("int", "dnsUdpAnswerLimit"),
+  "dns_config.enable_additional_node_meta_txt": f("bool", "dnsNodeMetaTxt"),
   data_dir: f("string", "dataDir"),
   datacenter: f("string", "datacenter"),
   log_level: f("string", "logLevel"),
@@ -87,14 +97,21 @@ const CONSUL_ONLY = new Set([
   "cert_file",
   "connect",
   "disable_update_check",
-  "dns_config",
+  "dns_config.a_record_limit",
+  "dns_config.cache_max_age",
+  "dns_config.disable_compression",
+  "dns_config.max_stale",
+  "dns_config.prefer_namespace",
+  "dns_config.recursor_strategy",
+  "dns_config.recursor_timeout",
+  "dns_config.soa",
+  "dns_config.use_cache",
   "enable_script_checks",
   "encrypt",
   "key_file",
   "leave_on_terminate",
   "node_meta",
   "performance",
-  "ports.dns",
   "ports.grpc",
   "ports.grpc_tls",
   "ports.https",
@@ -102,6 +119,7 @@ const CONSUL_ONLY = new Set([
   "ports.serf_wan",
   "primary_datacenter",
   "raft_snapshot_threshold",
+  "recursors",
   "retry_interval",
   "telemetry",
   "tls",

@@ -4,6 +4,9 @@
  * them; the entry point prints them after `==> `.
  */
 import { join } from "node:path";
+import { DNS_DEFAULTS, type DnsConfig, normalizeDomain } from "../dns/config.js";
+import { durationMs } from "../util/config-keys.js";
+import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
 import {
   type AgentConfig,
@@ -20,6 +23,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "erro
 
 const DEFAULT_HTTP_PORT = 8500;
 const DEFAULT_SERVER_PORT = 8300;
+const DEFAULT_DNS_PORT = 8600;
 const PORT_MAX = 65535;
 const ELECTION_TIMEOUT_MS_DEFAULT = 1000;
 const HEARTBEAT_INTERVAL_MS_DEFAULT = 100;
@@ -62,7 +66,9 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     ports: {
       http: port(l.httpPort, DEFAULT_HTTP_PORT, "http"),
       server: port(l.serverPort, DEFAULT_SERVER_PORT, "server"),
+      dns: dnsPort(l.dnsPort),
     },
+    dns: dnsConfig(l),
     dataDir,
     dataDirTemp,
     datacenter,
@@ -116,6 +122,47 @@ function port(value: number | undefined, def: number, key: string): number {
     throw new AgentConfigError(`ports.${key} cannot be ${p}. Must be between 1 and ${PORT_MAX}`);
   }
   return p;
+}
+
+/** Consul disables an interface whose port is 0 or below (builder.go portVal; `-dns-port -1`). */
+function dnsPort(value: number | undefined): number {
+  const p = value ?? DEFAULT_DNS_PORT;
+  if (p <= 0) return -1;
+  return port(p, DEFAULT_DNS_PORT, "dns");
+}
+
+function dnsConfig(l: Layer): DnsConfig {
+  let domain: string;
+  try {
+    domain = normalizeDomain(l.domain ?? "consul.");
+  } catch (e) {
+    throw new AgentConfigError(errorText(e));
+  }
+  const serviceTtl: Record<string, number> = {};
+  for (const [name, text] of Object.entries(l.dnsServiceTtl ?? {})) {
+    const ms = durationMs(text);
+    const why = typeof ms === "string" ? ms : ms < 0 ? "must not be negative" : undefined;
+    if (why !== undefined) {
+      throw new AgentConfigError(
+        `dns_config.service_ttl[${goQuote(name)}] cannot be ${goQuote(text)}: ${why}`,
+      );
+    }
+    // Consul keeps whole seconds (uint32(ttl / time.Second)).
+    serviceTtl[name] = Math.floor((ms as number) / 1000);
+  }
+  const limit = l.dnsUdpAnswerLimit ?? DNS_DEFAULTS.udpAnswerLimit;
+  // Consul's builder.go Validate, word for word.
+  if (limit <= 0) throw new AgentConfigError("dns_config.udp_answer_limit must be > 0");
+  return {
+    domain,
+    nodeTtl: Math.floor((l.dnsNodeTtlMs ?? 0) / 1000),
+    serviceTtl,
+    onlyPassing: l.dnsOnlyPassing ?? DNS_DEFAULTS.onlyPassing,
+    allowStale: l.dnsAllowStale ?? DNS_DEFAULTS.allowStale,
+    enableTruncate: l.dnsEnableTruncate ?? DNS_DEFAULTS.enableTruncate,
+    udpAnswerLimit: limit,
+    nodeMetaTxt: l.dnsNodeMetaTxt ?? DNS_DEFAULTS.nodeMetaTxt,
+  };
 }
 
 function logLevel(s: string): LogLevel {

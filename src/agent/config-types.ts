@@ -8,6 +8,7 @@
  * run without touching the disk or depending on the machine's network.
  */
 import type { networkInterfaces } from "node:os";
+import type { DnsConfig } from "../dns/config.js";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
 import type { ConfigFs } from "../util/config-file.js";
 import { ConfigError } from "../util/errors.js";
@@ -44,7 +45,10 @@ export interface AgentConfig {
   readonly advertiseAddr: string;
   /** Address the HTTP API binds. */
   readonly clientAddr: string;
-  readonly ports: { readonly http: number; readonly server: number };
+  /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below). */
+  readonly ports: { readonly http: number; readonly server: number; readonly dns: number };
+  /** `-domain` and `dns_config`, with Consul's defaults. */
+  readonly dns: DnsConfig;
   /** Use: when `dataDirTemp`, a prefix for fs.mkdtemp; the agent creates the directory and removes it on exit. */
   readonly dataDir: string;
   readonly dataDirTemp: boolean;
@@ -90,6 +94,16 @@ export interface Layer {
   clientAddr?: string;
   httpPort?: number;
   serverPort?: number;
+  dnsPort?: number;
+  domain?: string;
+  /** `dns_config`: durations in ms as read, service TTLs still text (checked when resolved). */
+  dnsNodeTtlMs?: number;
+  dnsServiceTtl?: Record<string, string>;
+  dnsOnlyPassing?: boolean;
+  dnsAllowStale?: boolean;
+  dnsEnableTruncate?: boolean;
+  dnsUdpAnswerLimit?: number;
+  dnsNodeMetaTxt?: boolean;
   dataDir?: string;
   datacenter?: string;
   logLevel?: string;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DNS_DEFAULTS } from "../dns/config.js";
 import { AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
 import { parseJoin } from "./config-resolve.js";
 import { type Case, check, DD, E, F, fakeHost, file } from "./config-testutil.js";
@@ -18,7 +19,7 @@ const ok: Case[] = [
       bindAddr: "0.0.0.0",
       advertiseAddr: "10.1.2.3",
       clientAddr: "127.0.0.1",
-      ports: { http: 8500, server: 8300 },
+      ports: { http: 8500, server: 8300, dns: 8600 },
       dataDir: "/d",
       dataDirTemp: false,
       datacenter: "dc1",
@@ -99,7 +100,7 @@ const ok: Case[] = [
       bindAddr: "127.0.0.1",
       advertiseAddr: "127.0.0.1",
       clientAddr: "127.0.0.1",
-      ports: { http: 8500, server: 8300 },
+      ports: { http: 8500, server: 8300, dns: 8600 },
       dataDir: "/scratch/cairn-dev-",
       dataDirTemp: true,
       logLevel: "debug",
@@ -117,7 +118,20 @@ const ok: Case[] = [
   {
     name: "ports, datacenter, log flags",
     argv: [...DD, "-http-port=18500", "--server-port", "18300", "-datacenter=East_1", "-log-json", "-ui"],
-    want: { ports: { http: 18500, server: 18300 }, datacenter: "east_1", logJson: true, ui: true },
+    want: { ports: { http: 18500, server: 18300, dns: 8600 }, datacenter: "east_1", logJson: true, ui: true },
+  },
+  {
+    name: "dns port and domain",
+    argv: [...DD, "-dns-port=18600", "-domain", "Cairn.Example."],
+    want: {
+      ports: { http: 8500, server: 8300, dns: 18600 },
+      dns: { ...DNS_DEFAULTS, domain: "cairn.example" },
+    },
+  },
+  {
+    name: "dns disabled",
+    argv: [...DD, "-dns-port", "-1"],
+    want: { ports: { http: 8500, server: 8300, dns: -1 } },
   },
   {
     name: "retry-join forms and dedup",
@@ -206,6 +220,12 @@ const bad: Case[] = [
     'datacenter cannot be "dc.1". Please use only [a-z0-9-_].',
   ),
   E("empty node", [...DD, "-node="], "node_name cannot be empty"),
+  E("dns port too big", [...DD, "-dns-port=70000"], "ports.dns cannot be 70000. Must be between 1 and 65535"),
+  E(
+    "bad domain",
+    [...DD, "-domain=a..b"],
+    'domain cannot be "a..b": it must be a DNS name such as "consul."',
+  ),
   E("bind not an IP", [...DD, "-bind=host"], 'bind_addr cannot be "host". Must be an IP address'),
   E(
     "bind template",

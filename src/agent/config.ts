@@ -38,9 +38,11 @@ export const agentFlags = {
   node: flag.string("", "Name of this node. Must be unique in the cluster. Defaults to the hostname."),
   bind: flag.string("", "Sets the bind address for cluster communication (server RPC). Default 0.0.0.0."),
   advertise: flag.string("", "Sets the advertise address to use."),
-  client: flag.string("", "Sets the address to bind for client access (HTTP). Default 127.0.0.1."),
+  client: flag.string("", "Sets the address to bind for client access (HTTP, DNS). Default 127.0.0.1."),
   "http-port": flag.int(0, "Sets the HTTP API port to listen on. Default 8500."),
   "server-port": flag.int(0, "Sets the server port to listen on. Default 8300."),
+  "dns-port": flag.int(0, "DNS port to use. Default 8600; -1 disables the DNS interface."),
+  domain: flag.string("", "Domain to use for DNS interface. Default consul."),
   "data-dir": flag.string("", "Path to a data directory to store agent state."),
   datacenter: flag.string("", "Datacenter of the agent. Default dc1."),
   "config-file": flag.list("A JSON file to read configuration from. Can be specified multiple times."),
@@ -104,6 +106,8 @@ function flagLayer(v: AgentFlagValues, set: ReadonlySet<string>): Layer {
   if (set.has("client")) l.clientAddr = v.client;
   if (set.has("http-port")) l.httpPort = v["http-port"];
   if (set.has("server-port")) l.serverPort = v["server-port"];
+  if (set.has("dns-port")) l.dnsPort = v["dns-port"];
+  if (set.has("domain")) l.domain = v.domain;
   if (set.has("data-dir")) l.dataDir = v["data-dir"];
   if (set.has("datacenter")) l.datacenter = v.datacenter;
   if (set.has("log-level")) l.logLevel = v["log-level"];

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ServerService } from "../api/service.js";
+import { type RunningDns, startDnsServer } from "../dns/server.js";
 import { createHttpServer } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
@@ -103,21 +104,40 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     countRequest: (route, method, status) =>
       server.metrics.httpRequests.inc({ method, route, code: String(status) }),
   });
+  /** A listener that cannot start ends the agent: exit 1, nothing left behind (-dev's temp data dir included). */
+  const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
+    process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
+    http.close();
+    localAgent.stop();
+    await server.stop();
+    if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
+    return 1;
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(cfg.ports.http, cfg.clientAddr, () => resolve());
     });
   } catch (e) {
-    process.stderr.write(`==> cannot listen for HTTP on ${cfg.clientAddr}:${cfg.ports.http}: ${String(e)}\n`);
-    localAgent.stop();
-    await server.stop();
-    return 1;
+    return abandon("HTTP", cfg.ports.http, e);
+  }
+  let dns: RunningDns | null = null;
+  if (cfg.ports.dns > 0) {
+    try {
+      // The DNS interface answers from this server's own ServerApi reads (stale unless dns_config says otherwise).
+      dns = await startDnsServer(cfg.clientAddr, cfg.ports.dns, {
+        api: service,
+        config: cfg.dns,
+        log: (level, msg) => logger[level](msg),
+      });
+    } catch (e) {
+      return abandon("DNS", cfg.ports.dns, e);
+    }
   }
   const at = http.address() as AddressInfo;
-  logger.info(
-    `cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}, RPC ${server.rpcAddress}`,
-  );
+  const dnsText = dns === null ? "" : `, DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`;
+  const listening = `HTTP ${at.address}:${at.port}${dnsText}, RPC ${server.rpcAddress}`;
+  logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     stop = async (signal: string) => {
@@ -126,6 +146,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       logger.info(`caught ${signal}, shutting down`);
       http.close();
       http.closeAllConnections?.();
+      await dns?.close();
       localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });

@@ -109,6 +109,8 @@ export class DrillServer {
       String(httpPort),
       "-server-port",
       String(serverPort),
+      // A throwaway server answers no DNS (and must not take the default port 8600 from a real agent).
+      "-dns-port=-1",
     ];
     // The agent's own settings (CONSUL_HTTP_TOKEN, CAIRN_*) are not the throwaway server's.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CONSUL|CAIRN)_/.test(k)));
