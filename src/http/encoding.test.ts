@@ -72,7 +72,7 @@ describe("errorResponse", () => {
       [new NotLeaderError(0), 500, "No cluster leader"],
       [new NotLeaderError(3), 500, "No cluster leader"],
       [new UnavailableError("no quorum"), 500, "No cluster leader"],
-      [new InvalidSessionError("x"), 400, 'invalid session "x"'],
+      [new InvalidSessionError("x"), 500, 'invalid session "x"'],
       [new InvalidKeyError("bad key"), 400, "bad key"],
       [new WatchLimitError("too many"), 429, "too many"],
       [new ProposalDroppedError(""), 500, "proposal dropped"],
