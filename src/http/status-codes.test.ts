@@ -1,7 +1,7 @@
 /**
- * Every error path of every endpoint, with Consul's status and text: one row per line of the table "Status codes
- * by endpoint" in docs/consul-compat.md, through the real handlers over MemoryServer (the same endpoint code a
- * server runs). Applications branch on these codes (a lock loop takes only 500 + `invalid session` to mean "my
+ * Every error path of every endpoint, with Consul's status and text: the rows marked ✓ in the table "Status
+ * codes by endpoint" (docs/consul-compat.md §0.6), through the real handlers over MemoryServer (the same endpoint
+ * code a server runs). Applications branch on these codes (a lock loop takes only 500 + `invalid session` to mean "my
  * session is gone"), so a row changes only with the Consul source named beside it.
  */
 import assert from "node:assert/strict";
@@ -19,6 +19,8 @@ interface Row {
   readonly text: string | RegExp;
   /** The Consul source that decides the status and text. */
   readonly source: string;
+  /** The server's kv_max_value_size, when the row needs a small one. */
+  readonly kvValueBytesMax?: number;
   /** Puts the server into the state the row needs; answers the values to substitute for `$SID`. */
   readonly setup?: (api: MemoryServer) => Promise<string>;
 }
@@ -222,6 +224,15 @@ const ROWS: readonly Row[] = [
     body: "x".repeat(600_000),
     status: 413,
     text: "Request body too large, max size: 524288 bytes",
+    source: "txn_endpoint.go convertOps",
+  },
+  {
+    method: "PUT",
+    target: "/v1/txn",
+    body: '[{"KV":{"Verb":"get","Key":"a"}},{"KV":{"Verb":"set","Key":"big","Value":"MDEyMzQ1Njc4OTA="}}]',
+    kvValueBytesMax: 10,
+    status: 413,
+    text: 'Value for key "big" is too large (11 > 10 bytes)',
     source: "txn_endpoint.go convertOps",
   },
   {
@@ -451,7 +462,9 @@ const ROWS: readonly Row[] = [
 describe("status codes and texts, as Consul's (consul-compat.md, Status codes by endpoint)", () => {
   for (const row of ROWS) {
     it(`${row.method} ${row.target.slice(0, 60)}${row.body === undefined ? "" : ` ${row.body.slice(0, 40)}`} → ${row.status} (${row.source})`, async () => {
-      const api = new MemoryServer();
+      const api = new MemoryServer(
+        row.kvValueBytesMax === undefined ? {} : { kvValueBytesMax: row.kvValueBytesMax },
+      );
       const sid = row.setup === undefined ? "" : await row.setup(api);
       const res = await call(api, row.method, row.target.replaceAll("$SID", sid), row.body);
       assert.equal(res.status, row.status, text(res));
