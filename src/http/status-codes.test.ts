@@ -279,6 +279,14 @@ const ROWS: readonly Row[] = [
   {
     method: "PUT",
     target: "/v1/session/create",
+    body: '{"Node":""}',
+    status: 500,
+    text: "Must provide Node",
+    source: "consul/session_endpoint.go Apply",
+  },
+  {
+    method: "PUT",
+    target: "/v1/session/create",
     body: "{",
     status: 400,
     text: /^Request decode failed: /,
