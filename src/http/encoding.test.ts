@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { WAIT_MS_DEFAULT } from "../api/blocking.js";
-import { InvalidKeyError, InvalidSessionError, WatchLimitError } from "../fsm/index.js";
+import {
+  CatalogError,
+  CommandLimitError,
+  InvalidBehaviorError,
+  InvalidKeyError,
+  InvalidSessionError,
+  RestoreError,
+  SessionTtlError,
+  WatchLimitError,
+} from "../fsm/index.js";
+import { ArchiveIntegrityError } from "../snapshot/index.js";
 import { AssertionError, NotLeaderError, ProposalDroppedError, UnavailableError } from "../util/index.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { goJson } from "./json.js";
@@ -72,7 +82,14 @@ describe("errorResponse", () => {
       [new NotLeaderError(0), 500, "No cluster leader"],
       [new NotLeaderError(3), 500, "No cluster leader"],
       [new UnavailableError("no quorum"), 500, "No cluster leader"],
-      [new InvalidSessionError("x"), 400, 'invalid session "x"'],
+      [new InvalidSessionError("x"), 500, 'invalid session "x"'],
+      [new InvalidSessionError(""), 500, "missing session"],
+      [new SessionTtlError("Invalid Session TTL '1'"), 500, "Invalid Session TTL '1'"],
+      [new InvalidBehaviorError("Invalid Behavior setting 'x'"), 500, "Invalid Behavior setting 'x'"],
+      [new CatalogError("Missing node registration"), 500, "Missing node registration"],
+      [new RestoreError("bad record"), 500, "bad record"],
+      [new CommandLimitError("too big"), 413, "too big"],
+      [new ArchiveIntegrityError("snapshot_integrity", "hash check failed"), 500, "hash check failed"],
       [new InvalidKeyError("bad key"), 400, "bad key"],
       [new WatchLimitError("too many"), 429, "too many"],
       [new ProposalDroppedError(""), 500, "proposal dropped"],

@@ -1,7 +1,8 @@
 /**
- * The one place that turns errors into HTTP responses (docs/ARCHITECTURE.md). Operating errors keep Consul's
- * status and text where the condition is the server's (500 `No cluster leader`), and get 400 with Consul's
- * text where the client made the mistake ("Decisions for cairn" in consul-compat.md). Bodies are text/plain,
+ * The one place that turns errors into HTTP responses (docs/ARCHITECTURE.md). Every error gets Consul's status
+ * and text ("Status codes by endpoint" in consul-compat.md): 500 for what Consul's state store returns as a plain
+ * error, even where the client made the mistake, because applications branch on it; 400 only where Consul's
+ * HTTP layer answers 400. Bodies are text/plain,
  * which the npm client needs to show the text (papi uses bodies < 80 bytes of text/plain as the message).
  *
  * AssertionError is a bug, not an operating error: it is rethrown so that it crashes the process.
@@ -46,6 +47,17 @@ export class HttpError extends Error {
 /** Consul's structs.ErrNoLeader text, which clients and scripts match on. */
 export const NO_CLUSTER_LEADER = "No cluster leader";
 
+/** The state store's and the server endpoints' refusals that Consul returns as plain errors: 500, their text. */
+const STATE_STORE_ERRORS = [
+  InvalidSessionError,
+  SessionTtlError,
+  InvalidBehaviorError,
+  SessionIdError,
+  CatalogError,
+  RestoreError,
+  SnapshotError,
+] as const;
+
 /** [status, body] for an error, or null for an AssertionError (a bug: rethrown). */
 function classify(err: unknown): readonly [number, string] | null {
   if (err instanceof AssertionError) return null;
@@ -53,18 +65,17 @@ function classify(err: unknown): readonly [number, string] | null {
   if (err instanceof BodyTooLargeError) return [413, err.message];
   // The server forwards to the leader; this surfaces only when there is none (or it cannot be reached).
   if (err instanceof NotLeaderError || err instanceof UnavailableError) return [500, NO_CLUSTER_LEADER];
-  // Client mistakes: an unknown session on acquire, a key or value past a limit, an unencodable key.
-  if (err instanceof InvalidSessionError || err instanceof CommandLimitError) return [400, err.message];
-  if (err instanceof InvalidKeyError || err instanceof RestoreError) return [400, err.message];
-  // A session the store refuses to create (bad TTL or Behavior, a clashing ID): Consul's text, as a 400.
-  if (err instanceof SessionTtlError || err instanceof InvalidBehaviorError || err instanceof SessionIdError)
-    return [400, err.message];
-  if (err instanceof TxnTooLargeError) return [413, err.message];
-  // A catalog write or session the catalog refuses ("Must provide node", "Missing node registration"):
-  // Consul's text; the client's mistake, so 400 where Consul answers 500.
-  if (err instanceof CatalogError) return [400, err.message];
-  // An archive that fails verification on restore: the client sent it (Consul answers 500, same text).
-  if (err instanceof SnapshotError) return [400, err.message];
+  // What Consul's state store and endpoints return as plain errors, Consul answers 500 with the text (agent/http.go
+  // wrap: neither an HTTPError nor a BadRequestError), and applications branch on that 500: an acquire with
+  // a gone session (state/kvs.go kvsLockTxn `invalid session %#v`; `missing session` without one), a session TTL or Behavior out of range
+  // (consul/session_endpoint.go Apply), a catalog refusal (state/catalog.go "Missing node registration"),
+  // an archive that fails verification (snapshot_endpoint.go: the restore RPC's error). So 500 here too.
+  // A proposed session whose ID is missing or live (a replayed or buggy proposal) is the server's condition.
+  if (err instanceof Error && STATE_STORE_ERRORS.some((c) => err instanceof c)) return [500, err.message];
+  // A key or value past the store's limit: too large, as Consul's 413 for values (kvs_endpoint.go KVSPut).
+  if (err instanceof CommandLimitError || err instanceof TxnTooLargeError) return [413, err.message];
+  // A key with a lone UTF-16 surrogate has no UTF-8 form; Consul's validateKVKey refuses odd keys with 400.
+  if (err instanceof InvalidKeyError) return [400, err.message];
   // Too many blocking queries at once: a server under load, as Consul's rate limiter answers.
   if (err instanceof WatchLimitError) return [429, err.message];
   // A dropped proposal (leadership changed mid-commit) is a server condition: Consul answers such raft

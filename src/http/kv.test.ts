@@ -231,7 +231,7 @@ describe("PUT /v1/kv/<key>", () => {
     assert.equal(e?.ModifyIndex, 2);
   });
 
-  it("refuses bad integers with Go's strconv text (400, not Consul's 500)", async () => {
+  it("refuses bad integers with Go's strconv text and Consul's 500 (kvs_endpoint.go returns the error)", async () => {
     const api = new MemoryServer();
     const cases: [string, string][] = [
       ["/v1/kv/k?flags=abc", 'strconv.ParseUint: parsing "abc": invalid syntax'],
@@ -246,7 +246,7 @@ describe("PUT /v1/kv/<key>", () => {
     ];
     for (const [target, body] of cases) {
       const res = await call(api, "PUT", target, "v");
-      assert.equal(res.status, 400, target);
+      assert.equal(res.status, 500, target);
       assert.equal(text(res), body, target);
     }
     assert.equal(api.writes.length, 0);
@@ -283,10 +283,10 @@ describe("PUT /v1/kv/<key>", () => {
     assert.doesNotMatch(text(await call(api, "GET", "/v1/kv/lock")), /Session/);
   });
 
-  it("acquire with an unknown session → 400 with the store's message", async () => {
+  it("acquire with an unknown session → 500 with the store's message, as Consul's kvsLockTxn", async () => {
     const api = new MemoryServer();
     const res = await call(api, "PUT", "/v1/kv/lock?acquire=nope", "x");
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 500);
     assert.equal(text(res), 'invalid session "nope"');
   });
 
@@ -304,10 +304,10 @@ describe("PUT /v1/kv/<key>", () => {
     assert.equal(api.store.get("big").entry, null);
   });
 
-  it("a key past the store's limit is a 400", async () => {
+  it("a key past the store's limit is a 413, as a value past kv_max_value_size", async () => {
     const api = new MemoryServer();
     const res = await call(api, "PUT", `/v1/kv/${"k".repeat(64 * 1024 + 1)}`, "v");
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 413);
     assert.match(text(res), /exceed the limit/);
   });
 });

@@ -27,14 +27,15 @@ export function get(q: URLSearchParams, name: string): string {
 }
 
 /**
- * Go's strconv.ParseUint(s, 10, 64) with its error text; Consul returns that text (as a 500, cairn as a 400
- * per "Decisions for cairn"). Base 10 only: no sign, no prefix, no underscores.
+ * Go's strconv.ParseUint(s, 10, 64) with its error text, as a 500: Consul's KVSPut and KVSDelete return the
+ * strconv error as it is (kvs_endpoint.go `return nil, err`), which agent/http.go answers with 500. Base 10
+ * only: no sign, no prefix, no underscores.
  */
 export function parseUint64(s: string): bigint {
   if (!/^[0-9]+$/.test(s))
-    throw new HttpError(400, `strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`);
+    throw new HttpError(500, `strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`);
   const n = BigInt(s);
-  if (n > U64_MAX) throw new HttpError(400, `strconv.ParseUint: parsing ${goQuote(s)}: value out of range`);
+  if (n > U64_MAX) throw new HttpError(500, `strconv.ParseUint: parsing ${goQuote(s)}: value out of range`);
   return n;
 }
 

@@ -44,17 +44,19 @@ describe("PUT /v1/session/create", () => {
     assert.equal(s(c)?.LockDelay, 2e9);
   });
 
-  it("refuses a bad TTL, Behavior or body with 400 and Consul's text", async () => {
+  it("refuses a bad TTL or Behavior with 500, a bad body with 400, and Consul's texts", async () => {
     const api = new MemoryServer();
-    const cases: [string, string][] = [
-      ['{"TTL":"5s"}', "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"],
-      ['{"TTL":"abc"}', `Session TTL 'abc' invalid: time: invalid duration "abc"`],
-      ['{"Behavior":"keep"}', "Invalid Behavior setting 'keep'"],
-      ["{", "Request decode failed: "],
+    // TTL and Behavior are checked by agent/consul/session_endpoint.go Apply (plain errors: 500); the body by
+    // decodeBody in agent/session_endpoint.go (400).
+    const cases: [string, number, string][] = [
+      ['{"TTL":"5s"}', 500, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"],
+      ['{"TTL":"abc"}', 500, `Session TTL 'abc' invalid: time: invalid duration "abc"`],
+      ['{"Behavior":"keep"}', 500, "Invalid Behavior setting 'keep'"],
+      ["{", 400, "Request decode failed: "],
     ];
-    for (const [body, msg] of cases) {
+    for (const [body, status, msg] of cases) {
       const res = await call(api, "PUT", "/v1/session/create", body);
-      assert.equal(res.status, 400, body);
+      assert.equal(res.status, status, body);
       assert.ok(text(res).startsWith(msg), `${body}: ${text(res)}`);
     }
     assert.equal(api.store.sessionList().sessions.length, 0);
@@ -117,10 +119,10 @@ describe("KV acquire/release with real sessions", () => {
     assert.equal(text(await call(api, "PUT", `/v1/kv/lock?release=${b}`)), "false");
   });
 
-  it("an unknown session on acquire is a 400 with Consul's message", async () => {
+  it("an unknown session on acquire is a 500 with Consul's message (state/kvs.go kvsLockTxn)", async () => {
     const api = new MemoryServer();
     const res = await call(api, "PUT", "/v1/kv/k?acquire=nope", "x");
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 500);
     assert.equal(text(res), 'invalid session "nope"');
   });
 });

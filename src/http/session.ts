@@ -118,6 +118,9 @@ function sessionId(ctx: RouteContext): string {
 export async function sessionCreate(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   const spec = parseSessionRequest(await req.body(BODY_BYTES_MAX));
   checkDatacenter(req.query, api);
+  // A body's "Node":"" replaces the agent's node, which Consul's server refuses as a plain error: 500
+  // (agent/consul/session_endpoint.go Apply). The Go and npm clients leave Node out when it is empty.
+  if (spec.Node === "") throw new HttpError(500, "Must provide Node");
   const id = await api.sessionCreate(spec);
   return jsonResponse(req, { ID: id });
 }

@@ -61,11 +61,12 @@ export const snapshotSave: Handler = async (req, api): Promise<HttpResponse> => 
 
 /**
  * PUT: the body streams into the server, which verifies the whole archive before it changes anything. A bad
- * archive is the client's mistake: 400 with the codec's text (Consul: 500 with the same text).
+ * archive is a 500 with the reader's text, as Consul answers the restore RPC's error (snapshot_endpoint.go).
  */
 export const snapshotRestore: Handler = async (req, api): Promise<HttpResponse> => {
-  // Consul's server refuses this before reading the archive.
-  if (has(req.query, "stale")) throw new HttpError(400, "stale not allowed for restore");
+  // Consul's server refuses this before reading the archive, as a plain error: a 500
+  // (agent/consul/snapshot_endpoint.go dispatchSnapshotRequest).
+  if (has(req.query, "stale")) throw new HttpError(500, "stale not allowed for restore");
   checkDatacenter(req.query, api);
   await api.snapshotRestore(req.stream());
   return emptyResponse(200);

@@ -15,9 +15,10 @@ import {
   txnTooLarge,
 } from "../fsm/index.js";
 import { errorText } from "../util/errors.js";
+import { goQuote } from "../util/goquote.js";
 import { HttpError } from "./errors.js";
 import { entryJson } from "./kv.js";
-import type { HttpRequest, HttpResponse } from "./model.js";
+import { BodyTooLargeError, type HttpRequest, type HttpResponse } from "./model.js";
 import { checkDatacenter, parseQueryOptions } from "./params.js";
 import { jsonResponse, metaHeaders } from "./respond.js";
 
@@ -88,8 +89,12 @@ function toOp(element: unknown): TxnOp | string {
   return { verb: verb as TxnVerb, ...op };
 }
 
-/** The body as ops; a failing op becomes a TxnFailedError before anything reaches Raft. */
-export function parseTxnBody(body: Uint8Array): TxnOp[] {
+/**
+ * The body as ops; a failing op becomes a TxnFailedError before anything reaches Raft. A value past
+ * `valueBytesMax` is Consul's 413 `Value for key "<k>" is too large (<n> > <max> bytes)`, judged op by op in
+ * order before any verb is (agent/txn_endpoint.go convertOps).
+ */
+export function parseTxnBody(body: Uint8Array, valueBytesMax = Number.POSITIVE_INFINITY): TxnOp[] {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(body).toString("utf8"));
@@ -102,16 +107,36 @@ export function parseTxnBody(body: Uint8Array): TxnOp[] {
   const errors: TxnOpError[] = [];
   raw.forEach((element, i) => {
     const op = toOp(element);
-    if (typeof op === "string") errors.push({ OpIndex: i, What: op });
-    else ops.push(op);
+    if (typeof op === "string") {
+      errors.push({ OpIndex: i, What: op });
+      return;
+    }
+    const size = op.value?.length ?? 0;
+    if (size > valueBytesMax)
+      throw new HttpError(
+        413,
+        `Value for key ${goQuote(op.key)} is too large (${size} > ${valueBytesMax} bytes)`,
+      );
+    ops.push(op);
   });
   if (errors.length > 0) throw new TxnFailedError(errors);
   return ops;
 }
 
+/** The body, within Consul's bound: the larger of txn_max_req_len and kv_max_value_size, with its 413 text. */
+async function txnBody(req: HttpRequest, api: ServerApi): Promise<Uint8Array> {
+  const max = Math.max(TXN_BODY_BYTES_MAX, api.kvValueBytesMax);
+  try {
+    return await req.body(max);
+  } catch (err) {
+    if (!(err instanceof BodyTooLargeError)) throw err;
+    throw new BodyTooLargeError(err.bytes, max, `Request body too large, max size: ${max} bytes`);
+  }
+}
+
 export async function txnEndpoint(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   parseQueryOptions(req.query);
-  const ops = parseTxnBody(await req.body(TXN_BODY_BYTES_MAX));
+  const ops = parseTxnBody(await txnBody(req, api), api.kvValueBytesMax);
   checkDatacenter(req.query, api);
   const r = await api.txn(ops);
   // Go leaves a slice nil when nothing was appended (a txn of deletes only): null, not [].
