@@ -85,7 +85,9 @@ export class OperatorEndpoints {
     );
     if (match === undefined) {
       throw new InvalidWriteError(
-        `address "${"id" in by ? by.id : by.address}" was not found in the Raft configuration`,
+        "id" in by
+          ? `id "${by.id}" was not found in the Raft configuration`
+          : `address "${by.address}" was not found in the Raft configuration`,
       );
     }
     await this.raft.waitForLeader();

@@ -64,8 +64,9 @@ export class StoreEndpoints {
 
   async sessionCreate(req: SessionRequest): Promise<string> {
     const session = sessionSpecOf(req, this.host.nodeName);
-    // Consul's endpoint checks these before Raft, so a refused create uses no index.
-    const bad = validateSessionTtl(session.TTL) ?? normalizeBehavior(session.Behavior);
+    // Consul's endpoint checks these before Raft, so a refused create uses no index; Behavior first, as it does.
+    const behavior = normalizeBehavior(session.Behavior);
+    const bad = behavior instanceof Error ? behavior : validateSessionTtl(session.TTL);
     if (bad instanceof Error) throw bad;
     const cmd: KvCommand = this.host.checkSessions
       ? { op: "session-create", session, time: 0, checked: true }

@@ -218,7 +218,7 @@ export interface ServerApi {
   /**
    * PUT /v1/snapshot: spools the archive, verifies it completely (hashes, entries, records) before changing
    * anything, then installs it through Raft at an index above every index used so far. Rejects with a typed
-   * error for a bad archive (the caller answers 400) and changes nothing.
+   * error for a bad archive (the caller answers 500 with the reader's text, as Consul) and changes nothing.
    */
   snapshotRestore(archive: AsyncIterable<Uint8Array>): Promise<void>;
 }

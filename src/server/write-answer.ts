@@ -48,7 +48,7 @@ export type WriteAnswer =
       readonly errors?: readonly TxnOpError[];
     };
 
-/** A write the state store refused for the caller's reason (e.g. an invalid session): a 400. */
+/** A write the state store refused for the caller's reason (e.g. an unknown peer): a plain error, 500 as in Consul. */
 export class InvalidWriteError extends CairnError {
   readonly code = "invalid_write";
   override name = "InvalidWriteError";
