@@ -18,6 +18,7 @@ import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotList } from "./commands/snapshot-list.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
+import { watch } from "./commands/watch.js";
 
 interface Group {
   readonly synopsis: string;
@@ -90,6 +91,7 @@ const TREE: Group = {
       },
     },
     version,
+    watch,
   },
 };
 

@@ -470,6 +470,22 @@ export class ConsulClient {
     return arrayOf(decodeBody(res, "checks"), "checks").map(decodeHealthCheck);
   }
 
+  // --- watches ------------------------------------------------------------------------------------------
+
+  /**
+   * A read of any JSON endpoint, kept as JSON, for `cairn watch`: its result goes to a handler as the server
+   * wrote it. `notFound` answers a 404 (a missing key), which Go's api reads as "no result", not an error.
+   */
+  async readJson(
+    path: string,
+    params: readonly [string, string][],
+    q?: QueryOptions,
+  ): Promise<{ value: Json; notFound: boolean; meta: QueryMeta }> {
+    const res = await this.send("GET", path, [...params, ...readOptions(q)], { ok: [404] });
+    if (res.status === 404) return { value: null, notFound: true, meta: queryMeta(res) };
+    return { value: decodeBody(res, "response"), notFound: false, meta: queryMeta(res) };
+  }
+
   // --- snapshot -------------------------------------------------------------------------------------------
 
   /** Streams a snapshot archive into `sink`; resolves the snapshot's index (X-Consul-Index) once written. */

@@ -45,6 +45,26 @@ export async function withClient(
   }
 }
 
+/**
+ * withClient for commands that first check the agent answers, as Consul's lock and watch do
+ * (`Agent().NodeName()`): a failure is "Error querying Consul agent" with exit 1.
+ */
+export function withCheckedClient(
+  io: CommandIO,
+  make: () => ConsulClient,
+  body: (c: ConsulClient) => Promise<number>,
+): Promise<number> {
+  return withClient(io, make, CONNECT, async (client) => {
+    try {
+      await client.agentSelf();
+    } catch (e) {
+      err(io, `Error querying Consul agent: ${errorText(e)}`);
+      return 1;
+    }
+    return body(client);
+  });
+}
+
 /** Consul's prettyKVPair; the value goes out as its raw bytes, as Go's `%s` of a []byte does. */
 function prettyPair(pair: KVPair, base64: boolean, keysOnly: boolean): Buffer {
   const rows: [string, string][] = [
