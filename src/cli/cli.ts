@@ -5,6 +5,7 @@
  */
 import { type Command, type CommandIO, err, out } from "./command.js";
 import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
+import { info } from "./commands/info.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
@@ -49,6 +50,7 @@ const TREE: Group = {
       usageLine: "Usage: cairn catalog <subcommand> [options] [args]",
       children: { datacenters: catalogDatacenters, nodes: catalogNodes, services: catalogServices },
     },
+    info,
     kv: {
       synopsis: "Interact with the key-value store",
       usageLine: "Usage: cairn kv <subcommand> [options] [args]",
