@@ -21,6 +21,7 @@ import {
   type ReadSpec,
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
+import { createMetrics, metricValues } from "../server/metrics.js";
 import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
 import { blockingQuery } from "./blocking.js";
@@ -30,6 +31,7 @@ import { StoreEndpoints } from "./store-endpoints.js";
 import type {
   AgentInfo,
   MemberInfo,
+  MetricFamily,
   Queried,
   QueryMeta,
   QueryOptions,
@@ -208,6 +210,13 @@ export class MemoryServer implements ServerApi {
 
   async metricsText(): Promise<string> {
     return this.metrics;
+  }
+
+  /** A server's real registry, which tests set through `serverMetrics`. */
+  readonly serverMetrics = createMetrics();
+
+  metricsValues(): Promise<MetricFamily[]> {
+    return metricValues(this.serverMetrics.registry);
   }
 
   /** Set by leave(): the twin records the request (a real server leaves the configuration and stops). */

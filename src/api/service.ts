@@ -13,7 +13,7 @@ import {
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
-import type { Metrics } from "../server/metrics.js";
+import { type Metrics, metricValues } from "../server/metrics.js";
 import type { RaftServer } from "../server/raft-server.js";
 import { call, serve } from "../server/rpc.js";
 import { RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
@@ -29,7 +29,7 @@ import { OperatorEndpoints } from "./operator.js";
 import { SessionTimers } from "./sessions.js";
 import { SnapshotEndpoints } from "./snapshot-endpoints.js";
 import { StoreEndpoints } from "./store-endpoints.js";
-import type { Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
+import type { MetricFamily, Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
 
 /** A new leader registers the servers in the catalog before a checked session create, waiting at most this. */
 const RECONCILE_WAIT_MS = 5000;
@@ -206,6 +206,10 @@ export class ServerService implements ServerApi {
   agentSelf: ServerApi["agentSelf"] = () => this.operator.agentSelf();
   members: ServerApi["members"] = () => this.operator.members();
   leave: ServerApi["leave"] = () => this.operator.leave();
+
+  metricsValues(): Promise<MetricFamily[]> {
+    return metricValues(this.metrics.registry);
+  }
 
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();

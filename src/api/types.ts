@@ -102,6 +102,20 @@ export interface MemberInfo {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/**
+ * One metric family as prom-client's `getMetricsAsJSON` gives it: a histogram's values are its `<name>_bucket`
+ * rows (label `le`), `<name>_sum` and `<name>_count`, told apart by `metricName`.
+ */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: string;
+  readonly values: readonly {
+    readonly value: number;
+    readonly labels: Readonly<Partial<Record<string, string | number>>>;
+    readonly metricName?: string;
+  }[];
+}
+
 export interface AgentInfo {
   readonly datacenter: string;
   readonly nodeName: string;
@@ -202,6 +216,8 @@ export interface ServerApi {
   leave(): Promise<void>;
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
+  /** The same metrics as values (Consul's JSON summary at /v1/agent/metrics is built from them). */
+  metricsValues(): Promise<MetricFamily[]>;
 
   /**
    * GET /v1/snapshot: a point-in-time Consul archive (gzip tar of meta.json, state.bin, SHA256SUMS) of the

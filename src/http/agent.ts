@@ -4,8 +4,8 @@
  * the leader knows from heartbeats, and Serf's protocol numbers are reported as a current Consul reports them.
  */
 import type { AgentInfo, MemberInfo, ServerApi } from "../api/types.js";
-import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
+import { metricsSummary } from "./metrics-summary.js";
 import type { Handler } from "./model.js";
 import { get, has } from "./params.js";
 import { jsonResponse } from "./respond.js";
@@ -110,12 +110,10 @@ export const metrics: Handler = async (_req, api) => ({
   body: await api.metricsText(),
 });
 
+/** `?format=prometheus`: the text exposition; otherwise Consul's JSON summary (metrics-summary.ts). */
 export const agentMetrics: Handler = async (req, api, ctx) => {
-  // Consul's JSON summary (Gauges, Counters, Samples) has no source in cairn yet; only Prometheus text is served.
-  if (get(req.query, "format") !== "prometheus") {
-    throw new HttpError(400, "Only ?format=prometheus is supported by this agent");
-  }
-  return metrics(req, api, ctx);
+  if (get(req.query, "format") === "prometheus") return metrics(req, api, ctx);
+  return jsonResponse(req, metricsSummary(await api.metricsValues(), new Date(), process.uptime()));
 };
 
 /** Graceful leave: answered once this server is out of the configuration; the agent then shuts down. */
