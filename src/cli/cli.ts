@@ -5,6 +5,7 @@
  */
 import { type Command, type CommandIO, err, out } from "./command.js";
 import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
+import { forceLeave } from "./commands/force-leave.js";
 import { info } from "./commands/info.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
@@ -50,6 +51,7 @@ const TREE: Group = {
       usageLine: "Usage: cairn catalog <subcommand> [options] [args]",
       children: { datacenters: catalogDatacenters, nodes: catalogNodes, services: catalogServices },
     },
+    "force-leave": forceLeave,
     info,
     kv: {
       synopsis: "Interact with the key-value store",

@@ -351,6 +351,14 @@ export class ConsulClient {
     await this.send("PUT", "/v1/agent/leave", []);
   }
 
+  /** Forces a member out (PUT /v1/agent/force-leave/<node>), with Go's api `prune=1` and `wan=1`. */
+  async agentForceLeave(node: string, opts: { prune?: boolean; wan?: boolean } = {}): Promise<void> {
+    const query: Query = [];
+    if (opts.prune === true) query.push(["prune", "1"]);
+    if (opts.wan === true) query.push(["wan", "1"]);
+    await this.send("PUT", `/v1/agent/force-leave/${encodeURIComponent(node)}`, query);
+  }
+
   /** The agent's self description (Config, Member, Stats, ...), kept as JSON since its shape is wide. */
   async agentSelf(): Promise<{ [key: string]: Json }> {
     const v = decodeBody(await this.send("GET", "/v1/agent/self", []), "agent self");

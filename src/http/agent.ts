@@ -4,9 +4,10 @@
  * the leader knows from heartbeats, and Serf's protocol numbers are reported as a current Consul reports them.
  */
 import type { AgentInfo, MemberInfo, ServerApi } from "../api/types.js";
+import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { metricsSummary } from "./metrics-summary.js";
-import type { Handler } from "./model.js";
+import { emptyResponse, type Handler } from "./model.js";
 import { get, has } from "./params.js";
 import { jsonResponse } from "./respond.js";
 
@@ -120,4 +121,20 @@ export const agentMetrics: Handler = async (req, api, ctx) => {
 export const agentLeave: Handler = async (_req, api) => {
   await api.leave();
   return { status: 200, headers: {}, body: "" };
+};
+
+/**
+ * PUT /v1/agent/force-leave/<node>[?prune][?wan]: cairn has no Serf, so there is no "left" state to force: the
+ * named server is removed from the Raft configuration, as `operator raft remove-peer` does, which also takes it out
+ * of the members (so `prune` changes nothing more). A `?wan` name is `<node>.<dc>`. An unknown name is Consul's
+ * error (500). Unlike Serf, a live server so removed does not come back by itself (docs/consul-compat.md §8.7b).
+ */
+export const agentForceLeave: Handler = async (req, api, ctx) => {
+  let node = ctx.rest;
+  const wanSuffix = `.${api.datacenter}`;
+  if (has(req.query, "wan") && node.endsWith(wanSuffix)) node = node.slice(0, -wanSuffix.length);
+  const server = (await api.raftConfiguration(true)).servers.find((s) => s.node === node);
+  if (server === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+  await api.removePeer({ id: server.id });
+  return emptyResponse(200);
 };

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { cliAgent, run } from "../../../test/support/cli-harness.js";
+
+describe("force-leave", () => {
+  it("removes the named server from the raft configuration, silently as Consul", async (t) => {
+    const { agent, api, env } = await cliAgent(t);
+    api.raftServers = [
+      ...api.raftServers,
+      {
+        id: "s2-id",
+        node: "s2",
+        address: "127.0.0.1:8301",
+        leader: false,
+        voter: true,
+        protocolVersion: "3",
+        lastIndex: 0,
+      },
+    ];
+    const r = await run(["force-leave", "-prune", "s2"], env);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, "", ""]);
+    assert.deepEqual(api.removedPeers, [{ id: "s2-id" }]);
+    const sent = agent.requests.at(-1);
+    assert.equal(sent?.method, "PUT");
+    assert.equal(sent?.rawUrl, "/v1/agent/force-leave/s2?prune=1");
+    const wan = await run(["force-leave", "-wan", "s2.dc1"], env);
+    assert.equal(wan.code, 0, wan.stderr);
+    assert.deepEqual(api.removedPeers, [{ id: "s2-id" }, { id: "s2-id" }]);
+  });
+
+  it("fails with Consul's texts", async (t) => {
+    const { api, env } = await cliAgent(t);
+    const none = await run(["force-leave"], env);
+    assert.equal(none.code, 1);
+    assert.ok(
+      none.stderr.startsWith(
+        "A single node name must be specified to force leave.\n\nUsage: cairn force-leave",
+      ),
+    );
+    assert.equal((await run(["force-leave", "a", "b"], env)).code, 1);
+    const unknown = await run(["force-leave", "ghost"], env);
+    assert.equal(unknown.code, 1);
+    assert.equal(
+      unknown.stderr,
+      "Error force leaving: Unexpected response code: 500 (agent: No node found with name 'ghost')\n",
+    );
+    assert.deepEqual(api.removedPeers, []);
+  });
+});
