@@ -8,6 +8,7 @@ import type { LocalAgent } from "../local/state.js";
 import { agentForceLeave, agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
 import {
   agentChecks,
+  agentReload,
   agentService,
   agentServices,
   checkDeregister,
@@ -94,6 +95,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
   { pattern: "/v1/agent/leave", methods: { PUT: agentLeave } },
+  { pattern: "/v1/agent/reload", methods: { PUT: agentReload } },
   { pattern: "/v1/agent/force-leave/", methods: { PUT: agentForceLeave } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
   { pattern: "/v1/agent/services", methods: { GET: agentServices } },
