@@ -13,6 +13,7 @@ import { leave } from "./commands/leave.js";
 import { lock } from "./commands/lock.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { reload } from "./commands/reload.js";
 import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
 import { snapshotAgent } from "./commands/snapshot-agent.js";
@@ -76,6 +77,7 @@ const TREE: Group = {
         },
       },
     },
+    reload,
     services: {
       synopsis: "Interact with services",
       usageLine: "Usage: cairn services <subcommand> [options] [args]",

@@ -351,6 +351,11 @@ export class ConsulClient {
     await this.send("PUT", "/v1/agent/leave", []);
   }
 
+  /** Asks the agent to read its configuration again (PUT /v1/agent/reload). */
+  async agentReload(): Promise<void> {
+    await this.send("PUT", "/v1/agent/reload", []);
+  }
+
   /** Forces a member out (PUT /v1/agent/force-leave/<node>), with Go's api `prune=1` and `wan=1`. */
   async agentForceLeave(node: string, opts: { prune?: boolean; wan?: boolean } = {}): Promise<void> {
     const query: Query = [];

@@ -5,8 +5,8 @@
  */
 import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
-import { type Command, clientFrom, err, errorText, parseOrExit, usage } from "../command.js";
-import { withClient } from "./kv.js";
+import { type Command, clientFrom, err, parseOrExit, usage } from "../command.js";
+import { agentCall } from "./kv.js";
 
 const flags = {
   ...httpClientFlags,
@@ -38,19 +38,11 @@ export const forceLeave: Command = {
       return 1;
     }
     const v = parsed.values;
-    return withClient(
+    return agentCall(
       io,
       () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (client) => {
-        try {
-          await client.agentForceLeave(node, { prune: v.prune, wan: v.wan });
-        } catch (e) {
-          err(io, `Error force leaving: ${errorText(e)}`);
-          return 1;
-        }
-        return 0;
-      },
+      "Error force leaving",
+      (client) => client.agentForceLeave(node, { prune: v.prune, wan: v.wan }),
     );
   },
 };

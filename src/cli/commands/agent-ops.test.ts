@@ -47,3 +47,19 @@ describe("force-leave", () => {
     assert.deepEqual(api.removedPeers, []);
   });
 });
+
+describe("reload", () => {
+  it("prints Consul's text, or the agent's refusal", async (t) => {
+    const { agent, env } = await cliAgent(t);
+    const none = await run(["reload"], env);
+    assert.equal(none.code, 1);
+    assert.equal(
+      none.stderr,
+      "Error reloading: Unexpected response code: 500 (This agent has no local state for services and checks)\n",
+    );
+    agent.override = (req) =>
+      req.path === "/v1/agent/reload" && req.method === "PUT" ? { status: 200 } : undefined;
+    const ok = await run(["reload"], env);
+    assert.deepEqual([ok.code, ok.stdout], [0, "Configuration reload triggered\n"]);
+  });
+});
