@@ -70,6 +70,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     metrics: server.metrics,
     snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
     onLeave: () => void stop("a graceful leave"),
+    join: (addr) => server.join(addr),
   });
   let localAgent: RunningLocalAgent;
   try {

@@ -226,6 +226,15 @@ export class MemoryServer implements ServerApi {
     this.left = true;
   }
 
+  /** Addresses join() was asked for; the in-memory twin has no peers, so `joinFailure` is its answer when set. */
+  readonly joined: string[] = [];
+  joinFailure: Error | null = null;
+
+  async join(addr: string): Promise<void> {
+    this.joined.push(addr);
+    if (this.joinFailure !== null) throw this.joinFailure;
+  }
+
   queryMeta(index: number): QueryMeta {
     return this.meta(index, "default");
   }

@@ -214,6 +214,11 @@ export interface ServerApi {
    * from the raft configuration, then the agent shuts down (after the answer is sent).
    */
   leave(): Promise<void>;
+  /**
+   * PUT /v1/agent/join/<addr>: adds a fresh server at `addr` to this server's cluster, or this fresh server to
+   * the cluster of the one at `addr` (there is no gossip pool to join). Rejects with the reason when neither fits.
+   */
+  join(addr: string): Promise<void>;
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
   /** The same metrics as values (Consul's JSON summary at /v1/agent/metrics is built from them). */

@@ -124,6 +124,17 @@ export const agentLeave: Handler = async (_req, api) => {
 };
 
 /**
+ * PUT /v1/agent/join/<addr>[?wan]: cairn has no Serf pools; `addr` is a server's RPC address (port 8300 when
+ * none), and the join adds a fresh server to this cluster or this fresh server to that one (ServerApi.join).
+ * The WAN pool is the same servers (one datacenter), so `?wan` joins alike. Failures: 500 with the reason.
+ */
+export const agentJoin: Handler = async (_req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing address to join");
+  await api.join(ctx.rest);
+  return emptyResponse(200);
+};
+
+/**
  * PUT /v1/agent/force-leave/<node>[?prune][?wan]: cairn has no Serf, so there is no "left" state to force: the
  * named server is removed from the Raft configuration, as `operator raft remove-peer` does, which also takes it out
  * of the members (so `prune` changes nothing more). A `?wan` name is `<node>.<dc>`. An unknown name is Consul's

@@ -5,7 +5,15 @@
  */
 import type { ServerApi } from "../api/types.js";
 import type { LocalAgent } from "../local/state.js";
-import { agentForceLeave, agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
+import {
+  agentForceLeave,
+  agentJoin,
+  agentLeave,
+  agentMembers,
+  agentMetrics,
+  agentSelf,
+  metrics,
+} from "./agent.js";
 import {
   agentChecks,
   agentReload,
@@ -96,6 +104,7 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
   { pattern: "/v1/agent/leave", methods: { PUT: agentLeave } },
   { pattern: "/v1/agent/reload", methods: { PUT: agentReload } },
+  { pattern: "/v1/agent/join/", methods: { PUT: agentJoin } },
   { pattern: "/v1/agent/force-leave/", methods: { PUT: agentForceLeave } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
   { pattern: "/v1/agent/services", methods: { GET: agentServices } },
