@@ -7,6 +7,7 @@ import { type Command, type CommandIO, err, out } from "./command.js";
 import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
 import { forceLeave } from "./commands/force-leave.js";
 import { info } from "./commands/info.js";
+import { join } from "./commands/join.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
@@ -54,6 +55,7 @@ const TREE: Group = {
     },
     "force-leave": forceLeave,
     info,
+    join,
     kv: {
       synopsis: "Interact with the key-value store",
       usageLine: "Usage: cairn kv <subcommand> [options] [args]",

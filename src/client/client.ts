@@ -351,6 +351,11 @@ export class ConsulClient {
     await this.send("PUT", "/v1/agent/leave", []);
   }
 
+  /** Asks the agent to join the server at `addr` (PUT /v1/agent/join/<addr>, `wan=1` as Go's api). */
+  async agentJoin(addr: string, wan = false): Promise<void> {
+    await this.send("PUT", `/v1/agent/join/${encodeURIComponent(addr)}`, wan ? [["wan", "1"]] : []);
+  }
+
   /** Asks the agent to read its configuration again (PUT /v1/agent/reload). */
   async agentReload(): Promise<void> {
     await this.send("PUT", "/v1/agent/reload", []);

@@ -63,3 +63,26 @@ describe("reload", () => {
     assert.deepEqual([ok.code, ok.stdout], [0, "Configuration reload triggered\n"]);
   });
 });
+
+describe("join", () => {
+  it("asks the agent to join each address, as Consul counts and reports them", async (t) => {
+    const { api, env } = await cliAgent(t);
+    const r = await run(["join", "127.0.0.1:8300", "[::1]:8300"], env);
+    assert.deepEqual(
+      [r.code, r.stdout, r.stderr],
+      [0, "Successfully joined cluster by contacting 2 nodes.\n", ""],
+    );
+    assert.deepEqual(api.joined, ["127.0.0.1:8300", "[::1]:8300"]);
+    api.joinFailure = new Error("Failed to join 10.0.0.9:8300: connect ECONNREFUSED");
+    const bad = await run(["join", "10.0.0.9"], env);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      "Error joining address '10.0.0.9': Unexpected response code: 500 (Failed to join 10.0.0.9:8300: connect ECONNREFUSED)\n" +
+        "Failed to join any nodes.\n",
+    );
+    const none = await run(["join"], env);
+    assert.equal(none.code, 1);
+    assert.ok(none.stderr.startsWith("At least one address to join must be specified.\n\nUsage: cairn join"));
+  });
+});
