@@ -113,4 +113,26 @@ describe("cairn agent: local services and checks", () => {
     const health = await fetch(`${a.http}/v1/agent/health/service/id/api?format=text`);
     assert.deepEqual([health.status, await health.text()], [200, "passing"]);
   });
+
+  it("cairn reload applies the rewritten config file: a service gone, one added, API registrations kept", async () => {
+    writeFileSync(
+      join(cfgDir, "services.json"),
+      JSON.stringify({ service: { name: "reloaded", port: 7001 } }),
+    );
+    const r = await runCairn(["reload", `-http-addr=${a.http}`]);
+    assert.deepEqual([r.code, r.out], [0, "Configuration reload triggered\n"]);
+    const services = (await getJson(a, "/v1/agent/services")) as Record<string, { Port: number }>;
+    assert.deepEqual(Object.keys(services).sort(), ["api", "cli-svc", "reloaded"]);
+    await until("the catalog to follow the reload", async () => {
+      const n = (await getJson(a, `/v1/catalog/node/${a.name}`)) as {
+        Services: Record<string, unknown>;
+      } | null;
+      const names = Object.keys(n?.Services ?? {});
+      return names.includes("reloaded") && !names.includes("from-config");
+    });
+    writeFileSync(join(cfgDir, "services.json"), "{ not json");
+    const bad = await runCairn(["reload", `-http-addr=${a.http}`]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /^Error reloading: Unexpected response code: 500 \(Failed to reload configs: /);
+  });
 });

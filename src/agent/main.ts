@@ -5,6 +5,7 @@ import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
 import { createHttpServer } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
+import type { ConfigDefinitions } from "../local/config.js";
 import { type RunningServer, startServer } from "../server/boot.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
@@ -70,6 +71,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     metrics: server.metrics,
     snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
     onLeave: () => void stop("a graceful leave"),
+    join: (addr) => server.join(addr),
   });
   let localAgent: RunningLocalAgent;
   try {
@@ -89,6 +91,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       // Anti-entropy talks to the catalog through this server's own ServerApi (writes go through Raft).
       catalog: service,
       log: (level, msg) => logger[level](msg),
+      reloadConfig: async () => reloadDefinitions(argv, cfg, logger),
     });
   } catch (e) {
     process.stderr.write(`==> ${errorText(e)}\n`);
@@ -154,12 +157,43 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     };
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
+    // Consul reloads its configuration on SIGHUP, as on PUT /v1/agent/reload.
+    process.on("SIGHUP", () => {
+      localAgent.local.reload().catch((e: unknown) => logger.warn(`reload failed: ${errorText(e)}`));
+    });
     // A throwaway server started by another process (the snapshot agent's restore drill) ends with its parent.
     if (process.env.CAIRN_STOP_ON_STDIN_END === "1") {
       process.stdin.once("end", () => void stop("the end of stdin (its parent is gone)"));
       process.stdin.resume();
     }
   });
+}
+
+/**
+ * PUT /v1/agent/reload: the flags and config files read again. Services and checks are applied (LocalState); any
+ * other setting cairn only reads at start is named in a warning, since the running agent keeps its old value.
+ */
+function reloadDefinitions(
+  argv: readonly string[],
+  current: AgentConfig,
+  logger: { warn(msg: string): void; info(msg: string): void },
+): ConfigDefinitions {
+  let next: AgentConfig;
+  try {
+    next = parseAgentArgs(argv, process.env);
+  } catch (e) {
+    throw new Error(`Failed to reload configs: ${errorText(e)}`, { cause: e });
+  }
+  const unchanged = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const fixed = (Object.keys(next) as (keyof AgentConfig)[]).filter(
+    (k) => k !== "services" && k !== "checks" && k !== "warnings" && !unchanged(next[k], current[k]),
+  );
+  for (const k of fixed)
+    logger.warn(`reload: "${k}" changed but is only read at start; restart the agent to apply it`);
+  logger.info(
+    `reload: ${next.services.length} services and ${next.checks.length} checks from the configuration`,
+  );
+  return { services: next.services, checks: next.checks };
 }
 
 /** The tagged addresses a Consul agent reports for its node: lan/wan, plus the family-specific pair. */

@@ -21,6 +21,7 @@ import {
   type ReadSpec,
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
+import { createMetrics, metricValues } from "../server/metrics.js";
 import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
 import { blockingQuery } from "./blocking.js";
@@ -30,6 +31,7 @@ import { StoreEndpoints } from "./store-endpoints.js";
 import type {
   AgentInfo,
   MemberInfo,
+  MetricFamily,
   Queried,
   QueryMeta,
   QueryOptions,
@@ -210,11 +212,27 @@ export class MemoryServer implements ServerApi {
     return this.metrics;
   }
 
+  /** A server's real registry, which tests set through `serverMetrics`. */
+  readonly serverMetrics = createMetrics();
+
+  metricsValues(): Promise<MetricFamily[]> {
+    return metricValues(this.serverMetrics.registry);
+  }
+
   /** Set by leave(): the twin records the request (a real server leaves the configuration and stops). */
   left = false;
 
   async leave(): Promise<void> {
     this.left = true;
+  }
+
+  /** Addresses join() was asked for; the in-memory twin has no peers, so `joinFailure` is its answer when set. */
+  readonly joined: string[] = [];
+  joinFailure: Error | null = null;
+
+  async join(addr: string): Promise<void> {
+    this.joined.push(addr);
+    if (this.joinFailure !== null) throw this.joinFailure;
   }
 
   queryMeta(index: number): QueryMeta {

@@ -13,7 +13,8 @@ import {
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
 import { NONE } from "../raft/index.js";
-import type { Metrics } from "../server/metrics.js";
+import { JoinError } from "../server/boot.js";
+import { type Metrics, metricValues } from "../server/metrics.js";
 import type { RaftServer } from "../server/raft-server.js";
 import { call, serve } from "../server/rpc.js";
 import { RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
@@ -29,7 +30,7 @@ import { OperatorEndpoints } from "./operator.js";
 import { SessionTimers } from "./sessions.js";
 import { SnapshotEndpoints } from "./snapshot-endpoints.js";
 import { StoreEndpoints } from "./store-endpoints.js";
-import type { Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
+import type { MetricFamily, Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
 
 /** A new leader registers the servers in the catalog before a checked session create, waiting at most this. */
 const RECONCILE_WAIT_MS = 5000;
@@ -42,6 +43,8 @@ export interface ServerServiceOptions {
   readonly onLeave?: () => void;
   /** Test-only: see SnapshotOptions.throttleMs. */
   readonly snapshotThrottleMs?: number;
+  /** The server's discovery join (server/boot.ts); absent, joins are refused. */
+  readonly join?: (addr: string) => Promise<void>;
 }
 
 export class ServerService implements ServerApi {
@@ -53,6 +56,7 @@ export class ServerService implements ServerApi {
   readonly reconciler: CatalogReconciler;
   private readonly raft: RaftServer;
   private readonly metrics: Metrics;
+  private readonly joinFn: ((addr: string) => Promise<void>) | undefined;
   private readonly store: StoreEndpoints;
   private readonly catalog: CatalogEndpoints;
   private readonly operator: OperatorEndpoints;
@@ -63,6 +67,7 @@ export class ServerService implements ServerApi {
     this.raft = raft;
     this.datacenter = datacenter;
     this.metrics = o.metrics;
+    this.joinFn = o.join;
     const kv = raft.kv;
     const host = {
       kv,
@@ -206,6 +211,15 @@ export class ServerService implements ServerApi {
   agentSelf: ServerApi["agentSelf"] = () => this.operator.agentSelf();
   members: ServerApi["members"] = () => this.operator.members();
   leave: ServerApi["leave"] = () => this.operator.leave();
+
+  async join(addr: string): Promise<void> {
+    if (this.joinFn === undefined) throw new JoinError("This server cannot join others");
+    await this.joinFn(addr);
+  }
+
+  metricsValues(): Promise<MetricFamily[]> {
+    return metricValues(this.metrics.registry);
+  }
 
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();

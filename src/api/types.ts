@@ -102,6 +102,20 @@ export interface MemberInfo {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/**
+ * One metric family as prom-client's `getMetricsAsJSON` gives it: a histogram's values are its `<name>_bucket`
+ * rows (label `le`), `<name>_sum` and `<name>_count`, told apart by `metricName`.
+ */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: string;
+  readonly values: readonly {
+    readonly value: number;
+    readonly labels: Readonly<Partial<Record<string, string | number>>>;
+    readonly metricName?: string;
+  }[];
+}
+
 export interface AgentInfo {
   readonly datacenter: string;
   readonly nodeName: string;
@@ -200,8 +214,15 @@ export interface ServerApi {
    * from the raft configuration, then the agent shuts down (after the answer is sent).
    */
   leave(): Promise<void>;
+  /**
+   * PUT /v1/agent/join/<addr>: adds a fresh server at `addr` to this server's cluster, or this fresh server to
+   * the cluster of the one at `addr` (there is no gossip pool to join). Rejects with the reason when neither fits.
+   */
+  join(addr: string): Promise<void>;
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
+  /** The same metrics as values (Consul's JSON summary at /v1/agent/metrics is built from them). */
+  metricsValues(): Promise<MetricFamily[]>;
 
   /**
    * GET /v1/snapshot: a point-in-time Consul archive (gzip tar of meta.json, state.bin, SHA256SUMS) of the

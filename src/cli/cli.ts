@@ -5,12 +5,16 @@
  */
 import { type Command, type CommandIO, err, out } from "./command.js";
 import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
+import { forceLeave } from "./commands/force-leave.js";
+import { info } from "./commands/info.js";
+import { join } from "./commands/join.js";
 import { kvDelete, kvGet, kvPut } from "./commands/kv.js";
 import { kvExport, kvImport } from "./commands/kv-impexp.js";
 import { leave } from "./commands/leave.js";
 import { lock } from "./commands/lock.js";
 import { members } from "./commands/members.js";
 import { raftListPeers, raftRemovePeer, raftTransferLeader } from "./commands/operator-raft.js";
+import { reload } from "./commands/reload.js";
 import { servicesDeregister, servicesRegister } from "./commands/services.js";
 import { snapshotRestore, snapshotSave } from "./commands/snapshot.js";
 import { snapshotAgent } from "./commands/snapshot-agent.js";
@@ -18,6 +22,7 @@ import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotList } from "./commands/snapshot-list.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
 import { version } from "./commands/version.js";
+import { watch } from "./commands/watch.js";
 
 interface Group {
   readonly synopsis: string;
@@ -48,6 +53,9 @@ const TREE: Group = {
       usageLine: "Usage: cairn catalog <subcommand> [options] [args]",
       children: { datacenters: catalogDatacenters, nodes: catalogNodes, services: catalogServices },
     },
+    "force-leave": forceLeave,
+    info,
+    join,
     kv: {
       synopsis: "Interact with the key-value store",
       usageLine: "Usage: cairn kv <subcommand> [options] [args]",
@@ -71,6 +79,7 @@ const TREE: Group = {
         },
       },
     },
+    reload,
     services: {
       synopsis: "Interact with services",
       usageLine: "Usage: cairn services <subcommand> [options] [args]",
@@ -90,6 +99,7 @@ const TREE: Group = {
       },
     },
     version,
+    watch,
   },
 };
 

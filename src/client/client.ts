@@ -351,6 +351,24 @@ export class ConsulClient {
     await this.send("PUT", "/v1/agent/leave", []);
   }
 
+  /** Asks the agent to join the server at `addr` (PUT /v1/agent/join/<addr>, `wan=1` as Go's api). */
+  async agentJoin(addr: string, wan = false): Promise<void> {
+    await this.send("PUT", `/v1/agent/join/${encodeURIComponent(addr)}`, wan ? [["wan", "1"]] : []);
+  }
+
+  /** Asks the agent to read its configuration again (PUT /v1/agent/reload). */
+  async agentReload(): Promise<void> {
+    await this.send("PUT", "/v1/agent/reload", []);
+  }
+
+  /** Forces a member out (PUT /v1/agent/force-leave/<node>), with Go's api `prune=1` and `wan=1`. */
+  async agentForceLeave(node: string, opts: { prune?: boolean; wan?: boolean } = {}): Promise<void> {
+    const query: Query = [];
+    if (opts.prune === true) query.push(["prune", "1"]);
+    if (opts.wan === true) query.push(["wan", "1"]);
+    await this.send("PUT", `/v1/agent/force-leave/${encodeURIComponent(node)}`, query);
+  }
+
   /** The agent's self description (Config, Member, Stats, ...), kept as JSON since its shape is wide. */
   async agentSelf(): Promise<{ [key: string]: Json }> {
     const v = decodeBody(await this.send("GET", "/v1/agent/self", []), "agent self");
@@ -468,6 +486,22 @@ export class ConsulClient {
   async healthState(state: string, q?: QueryOptions): Promise<HealthCheck[]> {
     const res = await this.send("GET", `/v1/health/state/${encodeURIComponent(state)}`, readOptions(q));
     return arrayOf(decodeBody(res, "checks"), "checks").map(decodeHealthCheck);
+  }
+
+  // --- watches ------------------------------------------------------------------------------------------
+
+  /**
+   * A read of any JSON endpoint, kept as JSON, for `cairn watch`: its result goes to a handler as the server
+   * wrote it. `notFound` answers a 404 (a missing key), which Go's api reads as "no result", not an error.
+   */
+  async readJson(
+    path: string,
+    params: readonly [string, string][],
+    q?: QueryOptions,
+  ): Promise<{ value: Json; notFound: boolean; meta: QueryMeta }> {
+    const res = await this.send("GET", path, [...params, ...readOptions(q)], { ok: [404] });
+    if (res.status === 404) return { value: null, notFound: true, meta: queryMeta(res) };
+    return { value: decodeBody(res, "response"), notFound: false, meta: queryMeta(res) };
   }
 
   // --- snapshot -------------------------------------------------------------------------------------------

@@ -66,6 +66,12 @@ export const serviceRegister: Handler = async (req, _api, ctx) => {
   return ok();
 };
 
+/** PUT /v1/agent/reload: the agent reads its config files again (see LocalState.reload); empty 200 as Consul. */
+export const agentReload: Handler = async (_req, _api, ctx) => {
+  await mapped(localOf(ctx).reload());
+  return ok();
+};
+
 export const serviceDeregister: Handler = async (_req, _api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
   await mapped(localOf(ctx).deregisterService(ctx.rest));

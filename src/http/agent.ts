@@ -6,7 +6,8 @@
 import type { AgentInfo, MemberInfo, ServerApi } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
-import type { Handler } from "./model.js";
+import { metricsSummary } from "./metrics-summary.js";
+import { emptyResponse, type Handler } from "./model.js";
 import { get, has } from "./params.js";
 import { jsonResponse } from "./respond.js";
 
@@ -110,16 +111,41 @@ export const metrics: Handler = async (_req, api) => ({
   body: await api.metricsText(),
 });
 
+/** `?format=prometheus`: the text exposition; otherwise Consul's JSON summary (metrics-summary.ts). */
 export const agentMetrics: Handler = async (req, api, ctx) => {
-  // Consul's JSON summary (Gauges, Counters, Samples) has no source in cairn yet; only Prometheus text is served.
-  if (get(req.query, "format") !== "prometheus") {
-    throw new HttpError(400, "Only ?format=prometheus is supported by this agent");
-  }
-  return metrics(req, api, ctx);
+  if (get(req.query, "format") === "prometheus") return metrics(req, api, ctx);
+  return jsonResponse(req, metricsSummary(await api.metricsValues(), new Date(), process.uptime()));
 };
 
 /** Graceful leave: answered once this server is out of the configuration; the agent then shuts down. */
 export const agentLeave: Handler = async (_req, api) => {
   await api.leave();
   return { status: 200, headers: {}, body: "" };
+};
+
+/**
+ * PUT /v1/agent/join/<addr>[?wan]: cairn has no Serf pools; `addr` is a server's RPC address (port 8300 when
+ * none), and the join adds a fresh server to this cluster or this fresh server to that one (ServerApi.join).
+ * The WAN pool is the same servers (one datacenter), so `?wan` joins alike. Failures: 500 with the reason.
+ */
+export const agentJoin: Handler = async (_req, api, ctx) => {
+  if (ctx.rest === "") throw new HttpError(400, "Missing address to join");
+  await api.join(ctx.rest);
+  return emptyResponse(200);
+};
+
+/**
+ * PUT /v1/agent/force-leave/<node>[?prune][?wan]: cairn has no Serf, so there is no "left" state to force: the
+ * named server is removed from the Raft configuration, as `operator raft remove-peer` does, which also takes it out
+ * of the members (so `prune` changes nothing more). A `?wan` name is `<node>.<dc>`. An unknown name is Consul's
+ * error (500). Unlike Serf, a live server so removed does not come back by itself (docs/consul-compat.md §8.7b).
+ */
+export const agentForceLeave: Handler = async (req, api, ctx) => {
+  let node = ctx.rest;
+  const wanSuffix = `.${api.datacenter}`;
+  if (has(req.query, "wan") && node.endsWith(wanSuffix)) node = node.slice(0, -wanSuffix.length);
+  const server = (await api.raftConfiguration(true)).servers.find((s) => s.node === node);
+  if (server === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+  await api.removePeer({ id: server.id });
+  return emptyResponse(200);
 };

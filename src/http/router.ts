@@ -5,9 +5,18 @@
  */
 import type { ServerApi } from "../api/types.js";
 import type { LocalAgent } from "../local/state.js";
-import { agentLeave, agentMembers, agentMetrics, agentSelf, metrics } from "./agent.js";
+import {
+  agentForceLeave,
+  agentJoin,
+  agentLeave,
+  agentMembers,
+  agentMetrics,
+  agentSelf,
+  metrics,
+} from "./agent.js";
 import {
   agentChecks,
+  agentReload,
   agentService,
   agentServices,
   checkDeregister,
@@ -94,6 +103,9 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
   { pattern: "/v1/agent/leave", methods: { PUT: agentLeave } },
+  { pattern: "/v1/agent/reload", methods: { PUT: agentReload } },
+  { pattern: "/v1/agent/join/", methods: { PUT: agentJoin } },
+  { pattern: "/v1/agent/force-leave/", methods: { PUT: agentForceLeave } },
   { pattern: "/v1/agent/metrics", methods: { GET: agentMetrics } },
   { pattern: "/v1/agent/services", methods: { GET: agentServices } },
   { pattern: "/v1/agent/service/", methods: { GET: agentService } },

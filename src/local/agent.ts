@@ -3,6 +3,7 @@
  * registrations persisted in the data dir, the reaper, and anti-entropy when a catalog is available.
  */
 import { AntiEntropy, type CatalogSync, type NodeInfo } from "./anti-entropy.js";
+import type { ConfigDefinitions } from "./config.js";
 import type { CheckDef, ServiceRegistration } from "./defs.js";
 import { LocalPersist } from "./persist.js";
 import { LocalState } from "./state.js";
@@ -17,6 +18,8 @@ export interface LocalAgentOptions {
   readonly catalog: CatalogSync | null;
   readonly timers?: Timers;
   readonly log: (level: "info" | "warn", msg: string) => void;
+  /** Re-reads the config files' definitions (PUT /v1/agent/reload). */
+  readonly reloadConfig?: () => Promise<ConfigDefinitions>;
 }
 
 export interface RunningLocalAgent {
@@ -34,6 +37,7 @@ export async function startLocalAgent(o: LocalAgentOptions): Promise<RunningLoca
     timers,
     persist: new LocalPersist(o.dataDir),
     log: o.log,
+    ...(o.reloadConfig === undefined ? {} : { reloadConfig: o.reloadConfig }),
   });
   try {
     for (const s of o.services) await local.addService(s, { persist: false });

@@ -14,6 +14,7 @@ import { probeHttp } from "./checks-http.js";
 import { IntervalRunner, type ProbeResult, Thresholds } from "./checks-probe.js";
 import { probeTcp } from "./checks-tcp.js";
 import { captureOutput, TtlTimer } from "./checks-ttl.js";
+import type { ConfigDefinitions } from "./config.js";
 import {
   type CheckDef,
   type CheckProbe,
@@ -53,6 +54,8 @@ export interface LocalStateOptions {
   readonly probeHttp?: (p: CheckProbe, signal: AbortSignal) => Promise<ProbeResult>;
   readonly probeTcp?: (addr: string, timeoutMs: number, signal: AbortSignal) => Promise<ProbeResult>;
   readonly log?: (level: "info" | "warn", msg: string) => void;
+  /** Re-reads the agent's config files for PUT /v1/agent/reload; absent, the agent has nothing to reload. */
+  readonly reloadConfig?: () => Promise<ConfigDefinitions>;
 }
 
 interface ServiceEntry {
@@ -114,6 +117,8 @@ export interface LocalAgent {
   nextChange(timeoutMs: number): Promise<boolean>;
   /** The state's clock, in ms (the one nextChange's timeout runs on). */
   now(): number;
+  /** PUT /v1/agent/reload: the config files' services and checks read again and applied. */
+  reload(): Promise<void>;
 }
 
 export class LocalState implements LocalAgent {
@@ -252,6 +257,32 @@ export class LocalState implements LocalAgent {
     if (this.o.persist !== null) writes.push(this.o.persist.deleteService(id));
     this.changed();
     await Promise.all(writes);
+  }
+
+  async reload(): Promise<void> {
+    if (this.o.reloadConfig === undefined) throw new Error("This agent has no configuration files to reload");
+    const defs = await this.o.reloadConfig();
+    await this.replaceConfigDefinitions(defs.services, defs.checks);
+  }
+
+  /**
+   * The config files' definitions after a reload: config services and checks no longer defined are removed, the
+   * others added or replaced (a service with its checks); registrations made through the API stay.
+   */
+  async replaceConfigDefinitions(
+    services: readonly ServiceRegistration[],
+    checks: readonly CheckDef[],
+  ): Promise<void> {
+    const serviceIds = new Set(services.map((s) => s.service.ID));
+    const checkIds = new Set(checks.map((c) => c.CheckID));
+    for (const [id, e] of [...this.services_]) {
+      if (!e.persist && !serviceIds.has(id)) await this.deregisterService(id);
+    }
+    for (const [id, e] of [...this.checks_]) {
+      if (!e.persist && e.def.ServiceID === "" && !checkIds.has(id)) await this.deregisterCheck(id);
+    }
+    for (const s of services) await this.addService(s, { persist: false, replaceExistingChecks: true });
+    for (const c of checks) await this.addCheck(c, false);
   }
 
   // ---- checks ----

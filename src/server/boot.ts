@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
 import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
-import { errorText } from "../util/errors.js";
+import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
 import { VERSION } from "../util/version.js";
 import { BlobStore } from "./blobs.js";
@@ -43,6 +43,14 @@ export interface RunningServer {
   readonly rpcAddress: string;
   /** Graceful stop: a leader hands over leadership first. */
   stop(): Promise<void>;
+  /** PUT /v1/agent/join/<addr> (Discovery.joinAddress). Rejects with JoinError. */
+  join(addr: string): Promise<void>;
+}
+
+/** A join that could not be made: Consul answers such failures with 500 and the reason. */
+export class JoinError extends CairnError {
+  readonly code = "join_failed";
+  override name = "JoinError";
 }
 
 /** Opens the data dir, starts the transport and the raft server, and discovers the other servers. */
@@ -99,6 +107,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       raft,
       metrics,
       rpcAddress: self.addr,
+      join: (addr) => discovery.joinAddress(addr),
       async stop() {
         if (stopping) return;
         stopping = true;
@@ -129,6 +138,10 @@ class Discovery {
     private readonly o: ServerBootOptions,
   ) {
     serve(raft.transport, RPC.join, (r) => this.handleJoin(r));
+    serve(raft.transport, RPC.introduce, async (records) => {
+      for (const r of records) if (r.nodeId !== identity.nodeId) raft.learnPeer(r);
+      return { ok: true };
+    });
     serve(raft.transport, RPC.info, async () => ({
       hasState: raft.hasState(),
       leader: raft.raw.raft.leader,
@@ -195,6 +208,34 @@ class Discovery {
     await this.raft.bootstrap(all.slice(0, this.o.bootstrapExpect));
   }
 
+  /**
+   * An operator's join (`cairn join ADDR`): probes ADDR (server RPC, port 8300 by default) as a cairn server. A
+   * server in a cluster asks the leader to add a fresh one (as a non-voter, promoted as -retry-join's are); a fresh
+   * server joins the target's cluster. Two servers with state must already be in one cluster: Raft cannot merge two.
+   */
+  async joinAddress(addr: string): Promise<void> {
+    const full = /:\d+$/.test(addr) ? addr : `${addr}:8300`;
+    const fail = (why: string): JoinError => new JoinError(`Failed to join ${full}: ${why}`);
+    let r: ServerRecord;
+    try {
+      const id = await probe(this.identity, full, 2000);
+      r = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
+    } catch (e) {
+      throw fail(errorText(e));
+    }
+    if (r.nodeId === this.identity.nodeId) return;
+    this.raft.learnPeer(r);
+    const theirs = await this.info(r);
+    if (theirs === null) throw fail("it did not answer as a cairn server");
+    const cfg = this.raft.raw.raft;
+    if (this.raft.hasState() && !theirs.hasState) await this.handleJoin(r);
+    else if (!this.raft.hasState() && theirs.hasState) await this.join(r);
+    else if (!this.raft.hasState())
+      throw fail("neither server is in a cluster yet (bootstrap one: -bootstrap-expect)");
+    else if (!cfg.voters.includes(r.raftId) && !cfg.learners.includes(r.raftId))
+      throw fail("it is a server of another cluster (Raft cannot merge two clusters)");
+  }
+
   private async join(member: ServerRecord): Promise<void> {
     await call(this.raft.transport, member.raftId, RPC.join, this.raft.self, 5000);
     this.o.log("info", `asked ${member.name} to add this server to the cluster`);
@@ -203,6 +244,12 @@ class Discovery {
   /** On any member: the leader adds the new server as a non-voter; others forward to the leader. */
   private async handleJoin(r: ServerRecord): Promise<{ ok: boolean }> {
     this.raft.learnPeer(r);
+    const everyone = [this.raft.self, ...this.raft.peers.values()];
+    try {
+      await call(this.raft.transport, r.raftId, RPC.introduce, everyone, 5000);
+    } catch (e) {
+      this.o.log("debug", `discovery: introducing the servers to ${r.name}: ${errorText(e)}`);
+    }
     const leader = await this.raft.waitForLeader();
     if (leader !== this.raft.self.raftId) {
       return await call(this.raft.transport, leader, RPC.join, r, 5000);

@@ -56,3 +56,15 @@ export function createMetrics(): Metrics {
     }),
   };
 }
+
+/** The registry's values for Consul's JSON summary (`type` as its string: prom-client declares it an enum). */
+export async function metricValues(registry: Registry): Promise<
+  {
+    name: string;
+    type: string;
+    values: { value: number; labels: Partial<Record<string, string | number>>; metricName?: string }[];
+  }[]
+> {
+  const families = await registry.getMetricsAsJSON();
+  return families.map((f) => ({ name: f.name, type: String(f.type), values: f.values }));
+}

@@ -52,6 +52,11 @@ function method<Req, Res>(
 export const RPC = {
   /** A new server asks any member to be added; members forward to the leader, which adds it as a non-voter. */
   join: method("cluster.join", json(serverRecord), json(object({ ok: bool }))),
+  /**
+   * A member tells a joining server where every server is (itself included), so that the joiner can answer the
+   * leader, which may be a server it never probed (an operator's join names one address).
+   */
+  introduce: method("cluster.introduce", json(arrayOf(serverRecord)), json(object({ ok: bool }))),
   /** Discovery asks a probed server whether it has raft state and whom it follows. */
   info: method("cluster.info", empty, json(object({ hasState: bool, leader: int }))),
   /** A leaving server asks the leader to remove it from the configuration. */

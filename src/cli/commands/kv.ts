@@ -45,6 +45,49 @@ export async function withClient(
   }
 }
 
+/**
+ * One agent call as Consul's simple commands make it (leave, reload, force-leave): a failure is
+ * `<errorPrefix>: <error>` with exit 1; success prints `success` when given.
+ */
+export function agentCall(
+  io: CommandIO,
+  make: () => ConsulClient,
+  errorPrefix: string,
+  call: (c: ConsulClient) => Promise<void>,
+  success?: string,
+): Promise<number> {
+  return withClient(io, make, CONNECT, async (client) => {
+    try {
+      await call(client);
+    } catch (e) {
+      err(io, `${errorPrefix}: ${errorText(e)}`);
+      return 1;
+    }
+    if (success !== undefined) out(io, success);
+    return 0;
+  });
+}
+
+/**
+ * withClient for commands that first check the agent answers, as Consul's lock and watch do
+ * (`Agent().NodeName()`): a failure is "Error querying Consul agent" with exit 1.
+ */
+export function withCheckedClient(
+  io: CommandIO,
+  make: () => ConsulClient,
+  body: (c: ConsulClient) => Promise<number>,
+): Promise<number> {
+  return withClient(io, make, CONNECT, async (client) => {
+    try {
+      await client.agentSelf();
+    } catch (e) {
+      err(io, `Error querying Consul agent: ${errorText(e)}`);
+      return 1;
+    }
+    return body(client);
+  });
+}
+
 /** Consul's prettyKVPair; the value goes out as its raw bytes, as Go's `%s` of a []byte does. */
 function prettyPair(pair: KVPair, base64: boolean, keysOnly: boolean): Buffer {
   const rows: [string, string][] = [

@@ -1,8 +1,8 @@
 /** `leave`: as `consul leave`, asks the agent to leave the datacenter gracefully and shut down. */
 
 import { httpClientFlags } from "../../client/index.js";
-import { type Command, clientFrom, err, errorText, out, parseOrExit, usage } from "../command.js";
-import { withClient } from "./kv.js";
+import { type Command, clientFrom, err, parseOrExit, usage } from "../command.js";
+import { agentCall } from "./kv.js";
 
 const leaveHelp = usage(
   `Usage: cairn leave [options]
@@ -22,20 +22,12 @@ export const leave: Command = {
       err(io, `Too many arguments (expected 0, got ${parsed.args.length})`);
       return 1;
     }
-    return withClient(
+    return agentCall(
       io,
       () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
-      async (client) => {
-        try {
-          await client.agentLeave();
-        } catch (e) {
-          err(io, `Error leaving: ${errorText(e)}`);
-          return 1;
-        }
-        out(io, "Graceful leave complete");
-        return 0;
-      },
+      "Error leaving",
+      (client) => client.agentLeave(),
+      "Graceful leave complete",
     );
   },
 };

@@ -19,7 +19,7 @@ import {
   parseOrExit,
   usage,
 } from "../command.js";
-import { withClient } from "./kv.js";
+import { withCheckedClient } from "./kv.js";
 
 /**
  * Consul's lockKillGracePeriod: between SIGTERM and SIGKILL, short of the default 15 s lock-delay so the
@@ -162,17 +162,10 @@ export const lock: Command = {
       if (v.verbose) out(io, s);
     };
 
-    return withClient(
+    return withCheckedClient(
       io,
       () => clientFrom(parsed, io),
-      "Error connecting to Consul agent",
       async (client) => {
-        try {
-          await client.agentSelf();
-        } catch (e) {
-          err(io, `Error querying Consul agent: ${errorText(e)}`);
-          return 1;
-        }
         // path.Join, as Consul: the prefix is cleaned and ".lock" appended (DefaultSemaphoreKey).
         const key = posix.join(prefix, ".lock").replace(/^\//, "");
         info(`Setting up lock at path: ${key}`);
