@@ -8,14 +8,25 @@ import { fileURLToPath } from "node:url";
 /** Real-process test harness: cairn agents as child processes on 127.0.0.1 with free ports and temp data dirs. */
 const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js");
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A free port for a child process to bind later. Picked at random below the kernel's ephemeral range (32768+ on
+ * Linux), and checked free by binding it: a port the system handed out for `listen(0)` could be handed to another
+ * test's socket between this check and the child's bind (seen as EADDRINUSE under `npm test`'s parallel files),
+ * while ports below that range are only ever taken by explicit picks like this one.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+  throw new Error("no free port found below the ephemeral range in 50 tries");
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
   });
 }
 
