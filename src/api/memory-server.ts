@@ -1,7 +1,7 @@
 /**
  * MemoryServer: an in-memory twin of a server agent, for tests (not used in production). It is the real
  * endpoints (store-endpoints.ts, catalog.ts) over a real KvStore, with the real blocking loop (blocking.ts) and
- * the leader's real write rules (leader-write.ts); only the commit differs: a command applies in-process at the
+ * the leader's real write rules (fsm/leader-write.ts); only the commit differs: a command applies in-process at the
  * next index instead of going through Raft. So a handler test through it runs the rules a server runs.
  *
  * Knobs for tests: `hasLeader` (false: writes and non-stale reads fail with NotLeaderError, as a server
@@ -18,6 +18,7 @@ import {
   encodeCommand,
   type KvCommand,
   KvStore,
+  leaderWrite,
   type ReadSpec,
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
@@ -26,7 +27,6 @@ import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
 import { blockingQuery } from "./blocking.js";
 import { CatalogEndpoints } from "./catalog.js";
-import { leaderWrite } from "./leader-write.js";
 import { StoreEndpoints } from "./store-endpoints.js";
 import type {
   AgentInfo,
@@ -137,7 +137,7 @@ export class MemoryServer implements ServerApi {
     return { index: Math.max(1, index), knownLeader: this.hasLeader, lastContactMs: 0, consistency };
   }
 
-  /** The leader's part of a write (leader-write.ts), then applied at the next index, encoded as for the log. */
+  /** The leader's part of a write (fsm/leader-write.ts), then applied at the next index, encoded as for the log. */
   private async propose(cmd: KvCommand): Promise<CommandResult> {
     this.check(false);
     this.writes.push(cmd);

@@ -2,13 +2,14 @@
  * The ServerApi over one RaftServer: the composition of its parts (store-endpoints.ts: KV, sessions, txn;
  * catalog.ts; operator.ts; snapshot-endpoints.ts), with what makes them a server's: reads in the three
  * consistency modes (blocking.ts), and writes committed through Raft, forwarded to the leader over the
- * transport, where leader-write.ts stamps the leader's clock and judges lock-delay.
+ * transport, where fsm/leader-write.ts stamps the leader's clock and judges lock-delay.
  */
 import {
   type CommandResult,
   decodeCommand,
   encodeCommand,
   type KvCommand,
+  leaderWrite,
   type ReadSpec,
   VALUE_BYTES_MAX,
 } from "../fsm/index.js";
@@ -25,7 +26,6 @@ import { VERSION } from "../util/version.js";
 import { blockingQuery } from "./blocking.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
-import { leaderWrite } from "./leader-write.js";
 import { OperatorEndpoints } from "./operator.js";
 import { SessionTimers } from "./sessions.js";
 import { SnapshotEndpoints } from "./snapshot-endpoints.js";
@@ -165,7 +165,7 @@ export class ServerService implements ServerApi {
     }
   }
 
-  /** On the leader: the leader's rules (leader-write.ts), then commit, and answer in wire form. */
+  /** On the leader: the leader's rules (fsm/leader-write.ts), then commit, and answer in wire form. */
   private async writeHere(body: Uint8Array): Promise<WriteAnswer> {
     if (this.raft.raw.raft.role !== "leader") return { error: "No cluster leader", kind: "unavailable" };
     try {

@@ -72,6 +72,7 @@ export {
   NO_SESSIONS,
   type SessionView,
 } from "./kv-store.js";
+export { type LeaderWrite, leaderWrite } from "./leader-write.js";
 export { type ReadSpec, reads } from "./reads.js";
 export type { RestoreItem } from "./restore.js";
 export {

@@ -1,5 +1,5 @@
 import type { CommandResult, KvCommand, KvEntry, KvSnapshot } from "../fsm/index.js";
-import { encodeCommand, passLockDelay, stampTime } from "../fsm/index.js";
+import { encodeCommand, leaderWrite } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -151,7 +151,7 @@ export class SimNode {
   }
 
   /**
-   * A client write, handled as src/server/service.ts writeHere does: stamp the leader's clock into timed
+   * A client write, handled by the leader's rule the server uses (fsm/leader-write.ts): stamp the leader's clock into timed
    * commands, judge lock-delay before the write (an acquire in lock-delay answers false without a proposal),
    * and let the committed acquire pass every replica's lock-delays alike. Returns false when this server cannot
    * take it (not the leader, or backpressure).
@@ -159,17 +159,13 @@ export class SimNode {
   propose(opId: number, cmd: KvCommand): boolean {
     if (this.raw.raft.role !== "leader") return false;
     const now = this.host.wallMs(this.id);
-    const stamped = stampTime(
-      this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd,
-      now,
-    );
-    if (stamped.op === "acquire" && !this.opts.proposerBugs.skipLockDelay) {
-      if ((this.kv.kv.lockDelays.get(stamped.key) ?? 0) > now) {
-        this.host.writeDone(opId, { kind: "delayed" });
-        return true;
-      }
+    const input = this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd;
+    const w = leaderWrite(this.kv.kv, input, now, this.opts.proposerBugs.skipLockDelay !== true);
+    if ("refused" in w) {
+      this.host.writeDone(opId, { kind: "delayed" });
+      return true;
     }
-    return this.proposeCommand(opId, passLockDelay(stamped));
+    return this.proposeCommand(opId, w.propose);
   }
 
   private proposeCommand(opId: number, cmd: KvCommand): boolean {

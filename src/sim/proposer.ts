@@ -1,7 +1,7 @@
 /**
  * The proposer layer's extras in the simulator: which commands touch locks, and the proposer-layer bugs the
- * tests use to prove the lock checks can fail. Stamping the leader's time and passing lock-delay are shared
- * with the server (stampTime, passLockDelay in src/fsm/command.ts).
+ * tests use to prove the lock checks can fail. The leader's own rules (its clock stamped, lock-delay judged) are
+ * the server's, src/fsm/leader-write.ts.
  */
 import type { KvCommand } from "../fsm/index.js";
 
