@@ -11,6 +11,7 @@ export type StoreSpec =
   | { readonly kind: "local"; readonly dir: string }
   | { readonly kind: "s3"; readonly config: AwsStorageConfig }
   | { readonly kind: "azure"; readonly config: AzureStorageConfig }
+  /** `endpoint`: an emulator's URL ("" = Google's). */
   | { readonly kind: "gcs"; readonly config: GoogleStorageConfig; readonly endpoint: string };
 
 export async function openStore(

@@ -17,7 +17,7 @@ import { stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorText } from "../util/errors.js";
-import type { AwsStorageConfig, AzureStorageConfig, GoogleStorageConfig } from "./config-types.js";
+import type { AwsStorageConfig, AzureStorageConfig } from "./config-types.js";
 import { parseObjectName } from "./naming.js";
 import { openStore, type StoreSpec } from "./open-store.js";
 import type { BackupStore } from "./store.js";
@@ -29,18 +29,8 @@ export const LATEST = "latest";
 
 export type UrlEnv = Readonly<Record<string, string | undefined>>;
 
-/** What a destination URL says, before any store is made. `name` is a backup's name, LATEST, or null. */
-export type StoreUrl =
-  | { readonly kind: "local"; readonly dir: string; readonly name: string | null }
-  | { readonly kind: "s3"; readonly config: AwsStorageConfig; readonly name: string | null }
-  | { readonly kind: "azure"; readonly config: AzureStorageConfig; readonly name: string | null }
-  | {
-      readonly kind: "gcs";
-      readonly config: GoogleStorageConfig;
-      /** An emulator's URL ("" = Google's endpoint). */
-      readonly endpoint: string;
-      readonly name: string | null;
-    };
+/** What a destination URL says, before any store is made: the store, and `name`, a backup's name, LATEST or null. */
+export type StoreUrl = StoreSpec & { readonly name: string | null };
 
 const SCHEMES = ["file", "s3", "azure", "gs"] as const;
 /** `scheme://`: what tells a URL from a path (a Windows drive `C:\` has no slashes after the colon). */
@@ -104,14 +94,8 @@ export async function storeFromUrl(
   env: UrlEnv,
 ): Promise<{ store: BackupStore; name: string | null }> {
   const parsed = parseStoreUrl(url, env);
-  const spec: StoreSpec =
-    parsed.kind === "local"
-      ? { kind: "local", dir: parsed.dir }
-      : parsed.kind === "gcs"
-        ? { kind: "gcs", config: parsed.config, endpoint: parsed.endpoint }
-        : ({ kind: parsed.kind, config: parsed.config } as StoreSpec);
   try {
-    return { store: await openStore(spec, env), name: parsed.name };
+    return { store: await openStore(parsed, env), name: parsed.name };
   } catch (e) {
     // The stores name their settings (account_name, bucket…); which URL they came from is said here.
     throw new BackupStoreConfigError(`store URL ${JSON.stringify(url)}: ${errorText(e)}`, { cause: e });
