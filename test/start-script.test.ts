@@ -245,8 +245,10 @@ describe("npm start when a server dies", () => {
     process.kill(-external.pid!, "SIGTERM");
     await Promise.race([externalExited, sleep(20_000)]);
     assert.ok(external.exitCode !== null || external.signalCode !== null, "the pasted server stopped");
-    await s.waitFor("restarted server's port to close", 20_000, async () =>
-      (await httpGet(s.url(leaderHost, "/v1/status/leader"))) === undefined ? true : undefined,
+    // Its ports are free only once its process is gone: `sh` may exit first, and the agent closes its HTTP port
+    // before its RPC port. `restart` refuses while either is busy, as it should.
+    await s.waitFor("restarted server's ports to close", 20_000, async () =>
+      (await ports.checkPorts([leaderHost], [httpPort, serverPort])).length === 0 ? true : undefined,
     );
 
     // `restart NAME` typed at the script starts it again under the script's watch.
