@@ -12,17 +12,18 @@ const SRC = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "src");
 
 const ALLOWED: Record<string, readonly string[]> = {
   util: [],
+  acl: ["util"],
   raft: ["util"],
   snapshot: ["util"],
   fsm: ["util", "snapshot"],
   storage: ["util", "raft"],
   transport: ["util", "raft"],
   server: ["util", "raft", "fsm", "storage", "snapshot", "transport"],
-  api: ["util", "raft", "fsm", "snapshot", "transport", "server"],
+  api: ["util", "acl", "raft", "fsm", "snapshot", "transport", "server"],
   local: ["util", "fsm", "storage", "api"],
-  http: ["util", "fsm", "snapshot", "api", "local"],
+  http: ["util", "acl", "fsm", "snapshot", "api", "local"],
   dns: ["util", "fsm", "api"],
-  agent: ["util", "server", "api", "local", "http", "dns"],
+  agent: ["util", "acl", "server", "api", "local", "http", "dns"],
   client: ["util"],
   cli: ["util", "client", "snapshot", "snapshot-agent"],
   "snapshot-agent": ["util", "client", "snapshot"],
@@ -30,7 +31,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 };
 
 /** Folders whose code must be deterministic: no I/O, clock, timers or ambient randomness. */
-const PURE = ["raft", "fsm"];
+const PURE = ["raft", "fsm", "acl"];
 
 function sources(dir: string): string[] {
   const out: string[] = [];
