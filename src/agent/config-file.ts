@@ -14,6 +14,7 @@ import {
 import { type ConfigKey, readConfigKeys } from "../util/config-keys.js";
 import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
+import { ACL_FILE_KEYS } from "./config-acl.js";
 import { AgentConfigError, type Layer } from "./config-types.js";
 
 /** util's readers' errors as the agent's own, so callers handle one type. */
@@ -49,7 +50,6 @@ export function readConfigFile(file: string, fs: ConfigFs): Layer {
 }
 
 interface Field extends ConfigKey {
-  readonly kind: "bool" | "int" | "string" | "strings" | "duration" | "stringMap";
   readonly field: keyof Layer;
 }
 
@@ -85,11 +85,11 @@ const FILE_SCHEMA: Readonly<Record<string, Field>> = {
   "raft.election_timeout_ms": f("int", "electionTimeoutMs"),
   "raft.heartbeat_interval_ms": f("int", "heartbeatIntervalMs"),
   "raft.snapshot_threshold": f("int", "snapshotThreshold"),
+  ...ACL_FILE_KEYS,
 };
 
 /** Consul keys an operator may well have in an existing file: named as such, not as typos. */
 const CONSUL_ONLY = new Set([
-  "acl",
   "addresses",
   "advertise_addr_wan",
   "auto_encrypt",

@@ -8,6 +8,7 @@ import { DNS_DEFAULTS, type DnsConfig, normalizeDomain } from "../dns/config.js"
 import { durationMs } from "../util/config-keys.js";
 import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
+import { resolveAcl } from "./config-acl.js";
 import {
   type AgentConfig,
   AgentConfigError,
@@ -55,6 +56,7 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
   const bootstrap = l.bootstrap ?? false;
   const bootstrapExpect = l.bootstrapExpect ?? 0;
   checkBootstrap(server, bootstrap, bootstrapExpect, ctx.dev);
+  const acl = resolveAcl(l);
   return {
     server,
     dev: ctx.dev,
@@ -77,9 +79,10 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     ui: l.ui ?? false,
     raft: raftTuning(l),
     configFiles: ctx.configFiles,
-    warnings: bootstrapWarnings(server, bootstrap, bootstrapExpect, ctx.dev),
+    warnings: [...bootstrapWarnings(server, bootstrap, bootstrapExpect, ctx.dev), ...acl.warnings],
     services: l.services ?? [],
     checks: l.checks ?? [],
+    acl: acl.acl,
   };
 }
 

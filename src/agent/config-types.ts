@@ -12,6 +12,7 @@ import type { DnsConfig } from "../dns/config.js";
 import type { CheckDef, ServiceRegistration } from "../local/defs.js";
 import type { ConfigFs } from "../util/config-file.js";
 import { ConfigError } from "../util/errors.js";
+import type { AclConfig } from "./config-acl.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
@@ -65,6 +66,7 @@ export interface AgentConfig {
   /** Service and node-check definitions of the config files (`service`, `services`, `check`, `checks`), in order. */
   readonly services: readonly ServiceRegistration[];
   readonly checks: readonly CheckDef[];
+  readonly acl: AclConfig;
 }
 
 /** Bad flags, config files or values. `showUsage` is true for command-line syntax errors, as Go's flag prints. */
@@ -115,4 +117,15 @@ export interface Layer {
   /** Definitions accumulate over files, as Consul appends them. */
   services?: ServiceRegistration[];
   checks?: CheckDef[];
+  /** The `acl` block (config-acl.ts). */
+  aclEnabled?: boolean;
+  aclDefaultPolicy?: string;
+  aclDownPolicy?: string;
+  aclEnableKeyListPolicy?: boolean;
+  aclInitialManagement?: string;
+  aclMaster?: string;
+  aclAgentToken?: string;
+  aclAgentRecovery?: string;
+  aclAgentMaster?: string;
+  aclDefaultToken?: string;
 }
