@@ -129,8 +129,25 @@ export interface AgentInfo {
   readonly stats: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
+/** The ACL identity of a request (Consul's ACLResolver result). */
+export interface AclIdentity {
+  readonly authorizer: Authorizer;
+  /** The token's AccessorID; the anonymous token's when the request named none. */
+  readonly accessorId: string;
+  /** True for the anonymous token: its denials say so, as Consul's do. */
+  readonly anonymous: boolean;
+}
+
 export interface ServerApi {
   readonly datacenter: string;
+  /** The agent's `acl` settings: disabled unless configured. */
+  readonly aclSettings: AclSettings;
+  /**
+   * A request's token (undefined: none given) as an identity: the agent's default token, else the anonymous
+   * token, when none is given; allow-all when ACLs are disabled. Rejects with AclNotFoundError for a secret no
+   * token has (403 `ACL not found`).
+   */
+  aclResolve(secret: string | undefined): Promise<AclIdentity>;
   /** Consul's kv_max_value_size. */
   readonly kvValueBytesMax: number;
 

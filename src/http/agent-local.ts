@@ -18,6 +18,7 @@ import { errorText } from "../util/errors.js";
 import { parseGoBool } from "../util/flags.js";
 import { goQuote } from "../util/goquote.js";
 import { fnv1a } from "../util/index.js";
+import { type Guard, guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler, type HttpRequest, type RouteContext, textResponse } from "./model.js";
@@ -59,31 +60,66 @@ async function bodyObject(req: HttpRequest): Promise<JsonObject> {
 
 const ok = () => emptyResponse(200);
 
-export const serviceRegister: Handler = async (req, _api, ctx) => {
+/** A body field's string value by case-insensitive name (Go's decoder matches names so), or "". */
+function field(body: JsonObject, name: string): string {
+  const k = Object.keys(body).find((x) => x.toLowerCase() === name.toLowerCase());
+  const v = k === undefined ? undefined : body[k];
+  return typeof v === "string" ? v : "";
+}
+
+/**
+ * Writing a local check needs the rights of its owner (Consul's vetCheckUpdateWithAuthorizer): service:write
+ * on its service's name, or node:write on this node for a node check. An unknown check is left to the
+ * endpoint's own 404.
+ */
+function requireCheckWrite(acl: Guard, local: LocalAgent, checkId: string): void {
+  const check = local.checks().find((c) => c.CheckID === checkId);
+  if (check === undefined) return;
+  if (check.ServiceID !== "") acl.require("service", "write", check.ServiceName);
+  else acl.require("node", "write", local.nodeName);
+}
+
+/** Consul's filterChecksWithAuthorizer: node checks need node:read, service checks service:read. */
+function checkVisible(acl: Guard, local: LocalAgent, c: HealthCheck): boolean {
+  return c.ServiceID === ""
+    ? acl.allows("node", "read", local.nodeName)
+    : acl.allows("service", "read", c.ServiceName);
+}
+
+export const serviceRegister: Handler = async (req, api, ctx) => {
   const local = localOf(ctx);
   const body = await bodyObject(req);
+  const acl = await guard(req, api);
+  acl.require("service", "write", field(body, "Name"));
+  // Replacing a service by ID also needs the right on the name it had.
+  const replaced = local.service(field(body, "ID") || field(body, "Name"));
+  if (replaced !== undefined) acl.require("service", "write", replaced.Service);
   await mapped(local.registerServiceJson(body, has(req.query, "replace-existing-checks")));
   return ok();
 };
 
 /** PUT /v1/agent/reload: the agent reads its config files again (see LocalState.reload); empty 200 as Consul. */
-export const agentReload: Handler = async (_req, _api, ctx) => {
+export const agentReload: Handler = async (req, api, ctx) => {
+  (await guard(req, api)).require("agent", "write", localOf(ctx).nodeName);
   await mapped(localOf(ctx).reload());
   return ok();
 };
 
-export const serviceDeregister: Handler = async (_req, _api, ctx) => {
+export const serviceDeregister: Handler = async (req, api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
+  const existing = localOf(ctx).service(ctx.rest);
+  if (existing !== undefined) (await guard(req, api)).require("service", "write", existing.Service);
   await mapped(localOf(ctx).deregisterService(ctx.rest));
   return ok();
 };
 
 /** `{id: Service}`; `filter` (§8.10) keeps the services it matches. */
-export const agentServices: Handler = async (req, _api, ctx) => {
+export const agentServices: Handler = async (req, api, ctx) => {
   const keep = parseFilter(req.query);
   const local = localOf(ctx);
+  const acl = await guard(req, api);
   const out: Record<string, Json> = {};
-  for (const s of local.services()) out[s.ID] = serviceJson(s, local.datacenter);
+  for (const s of acl.readable(local.services(), "service", (x) => x.Service)) out[s.ID] = serviceJson(s, local.datacenter);
   return jsonResponse(req, (keep === null ? out : applyFilterToMap(keep, out)) as GoJson);
 };
 
@@ -101,8 +137,9 @@ const HASH_WAKES_MAX = 1000;
  * GET /v1/agent/service/<id>[?hash=<ContentHash>&wait=<dur>]: with `hash`, waits (up to `wait`, default 5 min,
  * capped at 10 min as Consul's blocking reads) until the service's hash differs, then answers as without it.
  */
-export const agentService: Handler = async (req, _api, ctx) => {
+export const agentService: Handler = async (req, api, ctx) => {
   const local = localOf(ctx);
+  const acl = await guard(req, api);
   const want = get(req.query, "hash");
   const { waitMs } = parseQueryOptions(req.query);
   const deadline = local.now() + Math.min(waitMs, WAIT_MS_MAX);
@@ -113,6 +150,7 @@ export const agentService: Handler = async (req, _api, ctx) => {
     s = local.service(ctx.rest);
   }
   if (s === undefined) throw new HttpError(404, `unknown service ID: ${ctx.rest}`);
+  acl.require("service", "read", s.Service);
   const hash = contentHash(s);
   return jsonResponse(req, { ...serviceJson(s, local.datacenter), ContentHash: hash } as GoJson, {
     "X-Consul-ContentHash": hash,
@@ -120,26 +158,36 @@ export const agentService: Handler = async (req, _api, ctx) => {
 };
 
 /** `{checkID: HealthCheck}`; `filter` (§8.10) keeps the checks it matches. */
-export const agentChecks: Handler = async (req, _api, ctx) => {
+export const agentChecks: Handler = async (req, api, ctx) => {
   const keep = parseFilter(req.query);
+  const local = localOf(ctx);
+  const acl = await guard(req, api);
   const out: Record<string, Json> = {};
-  for (const c of localOf(ctx).checks()) out[c.CheckID] = healthCheckJson(c);
+  for (const c of local.checks()) if (checkVisible(acl, local, c)) out[c.CheckID] = healthCheckJson(c);
   return jsonResponse(req, (keep === null ? out : applyFilterToMap(keep, out)) as GoJson);
 };
 
-export const checkRegister: Handler = async (req, _api, ctx) => {
+export const checkRegister: Handler = async (req, api, ctx) => {
   const local = localOf(ctx);
-  await mapped(local.registerCheckJson(await bodyObject(req)));
+  const body = await bodyObject(req);
+  const acl = await guard(req, api);
+  const serviceId = field(body, "ServiceID");
+  const owner = serviceId === "" ? undefined : local.service(serviceId);
+  if (owner !== undefined) acl.require("service", "write", owner.Service);
+  else acl.require("node", "write", local.nodeName);
+  await mapped(local.registerCheckJson(body));
   return ok();
 };
 
-export const checkDeregister: Handler = async (_req, _api, ctx) => {
+export const checkDeregister: Handler = async (req, api, ctx) => {
+  requireCheckWrite(await guard(req, api), localOf(ctx), ctx.rest);
   await mapped(localOf(ctx).deregisterCheck(ctx.rest));
   return ok();
 };
 
 function ttlVerb(status: CheckStatus): Handler {
-  return async (req, _api, ctx) => {
+  return async (req, api, ctx) => {
+    requireCheckWrite(await guard(req, api), localOf(ctx), ctx.rest);
     await mapped(localOf(ctx).updateTtl(ctx.rest, status, get(req.query, "note")));
     return ok();
   };
@@ -149,14 +197,11 @@ export const checkPass = ttlVerb("passing");
 export const checkWarn = ttlVerb("warning");
 export const checkFail = ttlVerb("critical");
 
-export const checkUpdate: Handler = async (req, _api, ctx) => {
+export const checkUpdate: Handler = async (req, api, ctx) => {
   const local = localOf(ctx);
   const body = await bodyObject(req);
-  const pick = (name: string) => {
-    const k = Object.keys(body).find((x) => x.toLowerCase() === name.toLowerCase());
-    const v = k === undefined ? undefined : body[k];
-    return typeof v === "string" ? v : "";
-  };
+  const pick = (name: string) => field(body, name);
+  requireCheckWrite(await guard(req, api), local, ctx.rest);
   const status = pick("Status");
   if (status !== "passing" && status !== "warning" && status !== "critical")
     throw new HttpError(400, `Invalid check status: '${status}'`);
@@ -175,15 +220,18 @@ function enableParam(req: HttpRequest): boolean {
   }
 }
 
-export const serviceMaintenance: Handler = async (req, _api, ctx) => {
+export const serviceMaintenance: Handler = async (req, api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service ID");
   const enable = enableParam(req);
+  const s = localOf(ctx).service(ctx.rest);
+  if (s !== undefined) (await guard(req, api)).require("service", "write", s.Service);
   await mapped(localOf(ctx).serviceMaintenance(ctx.rest, enable, get(req.query, "reason")));
   return ok();
 };
 
-export const nodeMaintenance: Handler = async (req, _api, ctx) => {
+export const nodeMaintenance: Handler = async (req, api, ctx) => {
   const enable = enableParam(req);
+  (await guard(req, api)).require("node", "write", localOf(ctx).nodeName);
   await mapped(localOf(ctx).nodeMaintenance(enable, get(req.query, "reason")));
   return ok();
 };
@@ -230,8 +278,10 @@ function healthResponse(req: HttpRequest, code: number, status: string, json: Js
   return jsonResponse(req, json as GoJson, {}, code);
 }
 
-export const healthServiceById: Handler = async (req, _api, ctx) => {
+export const healthServiceById: Handler = async (req, api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing serviceID");
+  const s = localOf(ctx).service(ctx.rest);
+  if (s !== undefined) (await guard(req, api)).require("service", "read", s.Service);
   const info = serviceInfo(localOf(ctx), ctx.rest);
   if (info === null) {
     const reason = `ServiceId ${ctx.rest} not found`;
@@ -240,8 +290,9 @@ export const healthServiceById: Handler = async (req, _api, ctx) => {
   return healthResponse(req, CODE[info.status], info.status, info.json);
 };
 
-export const healthServiceByName: Handler = async (req, _api, ctx) => {
+export const healthServiceByName: Handler = async (req, api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing service Name");
+  (await guard(req, api)).require("service", "read", ctx.rest);
   const local = localOf(ctx);
   let code = 404;
   let status = `ServiceName ${ctx.rest} Not Found`;

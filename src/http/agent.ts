@@ -4,6 +4,7 @@
  * the leader knows from heartbeats, and Serf's protocol numbers are reported as a current Consul reports them.
  */
 import type { AgentInfo, MemberInfo, ServerApi } from "../api/types.js";
+import { guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { metricsSummary } from "./metrics-summary.js";
@@ -60,6 +61,7 @@ function selfMember(api: ServerApi, self: AgentInfo): MemberInfo {
 
 export const agentSelf: Handler = async (req, api) => {
   const self = api.agentSelf();
+  (await guard(req, api)).require("agent", "read", self.nodeName);
   const config = {
     Datacenter: self.datacenter,
     PrimaryDatacenter: self.datacenter,
@@ -91,7 +93,9 @@ export const agentSelf: Handler = async (req, api) => {
 };
 
 export const agentMembers: Handler = async (req, api) => {
-  let members = api.members();
+  const acl = await guard(req, api);
+  // Consul's filterMembers: a member whose node the token may not read is left out.
+  let members = acl.readable(api.members(), "node", (m) => m.name);
   if (has(req.query, "wan")) {
     // Single datacenter: the WAN pool is the servers, named "<node>.<dc>" on Serf's WAN port.
     const dc = api.datacenter;
@@ -105,20 +109,26 @@ export const agentMembers: Handler = async (req, api) => {
 /** Prometheus' text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-export const metrics: Handler = async (_req, api) => ({
-  status: 200,
-  headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
-  body: await api.metricsText(),
-});
+/** Needs agent:read on this agent, as Consul's /v1/agent/metrics (cairn's /metrics serves the same text). */
+export const metrics: Handler = async (req, api) => {
+  (await guard(req, api)).require("agent", "read", api.agentSelf().nodeName);
+  return {
+    status: 200,
+    headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
+    body: await api.metricsText(),
+  };
+};
 
 /** `?format=prometheus`: the text exposition; otherwise Consul's JSON summary (metrics-summary.ts). */
 export const agentMetrics: Handler = async (req, api, ctx) => {
   if (get(req.query, "format") === "prometheus") return metrics(req, api, ctx);
+  (await guard(req, api)).require("agent", "read", api.agentSelf().nodeName);
   return jsonResponse(req, metricsSummary(await api.metricsValues(), new Date(), process.uptime()));
 };
 
 /** Graceful leave: answered once this server is out of the configuration; the agent then shuts down. */
-export const agentLeave: Handler = async (_req, api) => {
+export const agentLeave: Handler = async (req, api) => {
+  (await guard(req, api)).require("agent", "write", api.agentSelf().nodeName);
   await api.leave();
   return { status: 200, headers: {}, body: "" };
 };
@@ -128,8 +138,9 @@ export const agentLeave: Handler = async (_req, api) => {
  * none), and the join adds a fresh server to this cluster or this fresh server to that one (ServerApi.join).
  * The WAN pool is the same servers (one datacenter), so `?wan` joins alike. Failures: 500 with the reason.
  */
-export const agentJoin: Handler = async (_req, api, ctx) => {
+export const agentJoin: Handler = async (req, api, ctx) => {
   if (ctx.rest === "") throw new HttpError(400, "Missing address to join");
+  (await guard(req, api)).require("agent", "write", api.agentSelf().nodeName);
   await api.join(ctx.rest);
   return emptyResponse(200);
 };
@@ -141,6 +152,7 @@ export const agentJoin: Handler = async (_req, api, ctx) => {
  * error (500). Unlike Serf, a live server so removed does not come back by itself (docs/consul-compat.md §8.7b).
  */
 export const agentForceLeave: Handler = async (req, api, ctx) => {
+  (await guard(req, api)).require("operator", "write", "");
   let node = ctx.rest;
   const wanSuffix = `.${api.datacenter}`;
   if (has(req.query, "wan") && node.endsWith(wanSuffix)) node = node.slice(0, -wanSuffix.length);

@@ -4,7 +4,16 @@
  * and carry Consul's query-meta headers; writes answer `true`.
  */
 import type { CatalogQueryOptions, Queried, ServerApi } from "../api/types.js";
+import { guard } from "./acl-guard.js";
+import {
+  type Visible,
+  visibleNodeServices,
+  visibleNodes,
+  visibleServiceNames,
+  visibleServiceNodes,
+} from "./acl-filters.js";
 import { parseDeregister, parseRegister } from "./catalog-body.js";
+import { requireDeregister, requireRegister } from "./catalog-acl.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { Handler, HttpRequest, HttpResponse, RouteContext } from "./model.js";
@@ -48,6 +57,7 @@ function segment(ctx: RouteContext, missing: string): string {
 export async function catalogRegister(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   const body = parseRegister(await req.body(BODY_BYTES_MAX));
   checkDatacenter(req.query, api);
+  await requireRegister(await guard(req, api), api, body);
   await api.catalogRegister(body);
   return jsonResponse(req, true);
 }
@@ -55,6 +65,7 @@ export async function catalogRegister(req: HttpRequest, api: ServerApi): Promise
 export async function catalogDeregister(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   const body = parseDeregister(await req.body(BODY_BYTES_MAX));
   checkDatacenter(req.query, api);
+  await requireDeregister(await guard(req, api), api, body);
   await api.catalogDeregister(body);
   return jsonResponse(req, true);
 }
@@ -78,23 +89,29 @@ const filterList: Filtered = (keep, value) => applyFilter(keep, value as GoJson[
 
 /**
  * A blocking catalog or health read: the query parameters and `filter`, then the path segment (`missing` is
- * the 400 text when it is empty; null for paths without one), the datacenter, the read, the filter; JSON with
- * the query-meta headers.
+ * the 400 text when it is empty; null for paths without one), the datacenter, the read, the filter, and what
+ * the token may see of it (`visible`); JSON with the query-meta headers.
  */
-export function readHandler(missing: string | null, read: Read, filtered: Filtered = filterList): Handler {
+export function readHandler(
+  missing: string | null,
+  read: Read,
+  visible: Visible,
+  filtered: Filtered = filterList,
+): Handler {
   return async (req, api, ctx) => {
     const q = parseCatalogQuery(req);
     const seg = missing === null ? "" : segment(ctx, missing);
     checkDatacenter(req.query, api);
     // Consul compiles the filter in the RPC handler: after the path checks and the datacenter.
     const keep = parseFilter(req.query);
+    const acl = await guard(req, api);
     const { meta, value } = await read(api, seg, q, req);
     const out = keep === null ? value : await filtered(keep, value, [api, seg, q, req]);
-    return jsonResponse(req, out, metaHeaders(meta));
+    return jsonResponse(req, visible(acl, out), metaHeaders(meta));
   };
 }
 
-export const catalogNodes = readHandler(null, (api, _, q) => api.catalogNodes(q));
+export const catalogNodes = readHandler(null, (api, _, q) => api.catalogNodes(q), visibleNodes);
 /**
  * Consul filters the service instances (ServiceNode, the shape of /v1/catalog/service/<name>) and then
  * gathers the names and tags of those left (agent/consul/catalog_endpoint.go ListServices). cairn reads the
@@ -103,6 +120,7 @@ export const catalogNodes = readHandler(null, (api, _, q) => api.catalogNodes(q)
 export const catalogServices = readHandler(
   null,
   (api, _, q) => api.catalogServices(q),
+  visibleServiceNames,
   async (keep, value, [api, , q]) => {
     const out: Record<string, string[]> = {};
     const now = { ...q, minIndex: 0 };
@@ -117,8 +135,10 @@ export const catalogServices = readHandler(
     return out;
   },
 );
-export const catalogService = readHandler("Missing service name", (api, name, q, req) =>
-  api.catalogService(name, tagsOf(req), q),
+export const catalogService = readHandler(
+  "Missing service name",
+  (api, name, q, req) => api.catalogService(name, tagsOf(req), q),
+  visibleServiceNodes,
 );
 /**
  * An unknown node is 200 with `null`, as Consul's handler returns its nil NodeServices. `filter` applies to
@@ -127,6 +147,7 @@ export const catalogService = readHandler("Missing service name", (api, name, q,
 export const catalogNode = readHandler(
   "Missing node name",
   (api, node, q) => api.catalogNodeServices(node, q),
+  visibleNodeServices,
   (keep, value) => {
     if (value === null) return null;
     const v = value as { Services: Record<string, GoJson> };
@@ -134,7 +155,8 @@ export const catalogNode = readHandler(
   },
 );
 /** Connect-capable instances: cairn has no service mesh, so none (the npm client only needs JSON). */
-export const catalogConnect = readHandler("Missing service name", async (api, _, q) => ({
-  meta: (await api.catalogServices(q)).meta,
-  value: [],
-}));
+export const catalogConnect = readHandler(
+  "Missing service name",
+  async (api, _, q) => ({ meta: (await api.catalogServices(q)).meta, value: [] }),
+  visibleServiceNodes,
+);

@@ -5,6 +5,7 @@
  * (go-bexpr over the answer's elements, §8.10).
  */
 import { HEALTH_STATES, type HealthState } from "../fsm/index.js";
+import { visibleChecks, visibleServiceEntries } from "./acl-filters.js";
 import { readHandler, tagsOf } from "./catalog.js";
 import { HttpError } from "./errors.js";
 
@@ -17,14 +18,28 @@ function parsePassing(q: URLSearchParams): boolean {
   throw new HttpError(400, "Invalid value for ?passing");
 }
 
-export const healthNode = readHandler("Missing node name", (api, node, q) => api.healthNode(node, q));
-export const healthChecks = readHandler("Missing service name", (api, s, q) => api.healthChecks(s, q));
-export const healthService = readHandler("Missing service name", (api, s, q, req) =>
-  api.healthService(s, tagsOf(req), parsePassing(req.query), q),
+export const healthNode = readHandler(
+  "Missing node name",
+  (api, node, q) => api.healthNode(node, q),
+  visibleChecks,
 );
-export const healthState = readHandler("Missing check state", (api, state, q) => {
-  if (!(HEALTH_STATES as readonly string[]).includes(state)) {
-    throw new HttpError(400, `Invalid check state: '${state}'`);
-  }
-  return api.healthState(state as HealthState, q);
-});
+export const healthChecks = readHandler(
+  "Missing service name",
+  (api, s, q) => api.healthChecks(s, q),
+  visibleChecks,
+);
+export const healthService = readHandler(
+  "Missing service name",
+  (api, s, q, req) => api.healthService(s, tagsOf(req), parsePassing(req.query), q),
+  visibleServiceEntries,
+);
+export const healthState = readHandler(
+  "Missing check state",
+  (api, state, q) => {
+    if (!(HEALTH_STATES as readonly string[]).includes(state)) {
+      throw new HttpError(400, `Invalid check state: '${state}'`);
+    }
+    return api.healthState(state as HealthState, q);
+  },
+  visibleChecks,
+);

@@ -24,5 +24,5 @@ export {
   toHttpRequest,
 } from "./node-adapter.js";
 export { formatGoDuration, parseQueryOptions } from "./params.js";
-export { DEFAULT_HEADERS, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
+export { DEFAULT_ACL_POLICY_HEADER, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
 export { SNAPSHOT_CONTENT_TYPE } from "./snapshot.js";

@@ -6,6 +6,7 @@
 
 import type { ServerApi } from "../api/types.js";
 import { type KvCommand, type KvEntry, VALUE_BYTES_MAX } from "../fsm/index.js";
+import { guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import {
@@ -62,12 +63,17 @@ async function kvGet(req: HttpRequest, api: ServerApi, ctx: RouteContext): Promi
   const recurse = has(req.query, "recurse");
   if (!recurse) missingKey(key);
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
   if (recurse) {
+    // Consul's KVS.List: `list` on the prefix only with enable_key_list_policy; entries filtered by key:read.
+    if (api.aclSettings.enableKeyListPolicy) acl.require("key", "list", key);
     const { meta, value } = await api.kvList(key, q);
     const headers = metaHeaders(meta);
-    if (value.entries.length === 0) return emptyResponse(404, headers);
-    return jsonResponse(req, value.entries.map(entryJson), headers);
+    const entries = acl.readable(value.entries, "key", (e) => e.Key);
+    if (entries.length === 0) return emptyResponse(404, headers);
+    return jsonResponse(req, entries.map(entryJson), headers);
   }
+  acl.require("key", "read", key);
   const { meta, value } = await api.kvGet(key, q);
   const headers = metaHeaders(meta);
   if (value.entry === null) return emptyResponse(404, headers);
@@ -96,11 +102,15 @@ async function kvKeys(req: HttpRequest, api: ServerApi, ctx: RouteContext): Prom
   if (has(req.query, "seperator")) separator = get(req.query, "seperator");
   if (has(req.query, "separator")) separator = get(req.query, "separator");
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
+  if (api.aclSettings.enableKeyListPolicy) acl.require("key", "list", ctx.rest);
   const { meta, value } = await api.kvKeys(ctx.rest, separator, q);
   const headers = metaHeaders(meta);
+  // Consul's filterKeys: a key (or a folder ending in the separator) the token may not read is left out.
+  const keys = acl.readable(value.keys, "key", (k) => k);
   // The root prefix answers [] rather than 404.
-  if (value.keys.length === 0 && ctx.rest !== "") return emptyResponse(404, headers);
-  return jsonResponse(req, value.keys, headers);
+  if (keys.length === 0 && ctx.rest !== "") return emptyResponse(404, headers);
+  return jsonResponse(req, keys, headers);
 }
 
 /** The value limit: the agent's kv_max_value_size, never above what a command can carry. */
@@ -149,6 +159,7 @@ async function kvPut(req: HttpRequest, api: ServerApi, ctx: RouteContext): Promi
   const value = await readValue(req, api);
   const cmd = putCommand(req.query, ctx.rest, value);
   checkDatacenter(req.query, api);
+  (await guard(req, api)).require("key", "write", ctx.rest);
   const ok = await api.kvWrite(cmd);
   // A plain set is always true on success; only cas/acquire/release report the store's answer.
   return jsonResponse(req, cmd.op === "set" ? true : ok);
@@ -168,6 +179,9 @@ async function kvDelete(req: HttpRequest, api: ServerApi, ctx: RouteContext): Pr
       : { op: "delete", key };
   }
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
+  if (cmd.op === "delete-tree") acl.requireKeyWritePrefix(key);
+  else acl.require("key", "write", key);
   const ok = await api.kvWrite(cmd);
   return jsonResponse(req, cmd.op === "delete-cas" ? ok : true);
 }

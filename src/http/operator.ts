@@ -7,6 +7,7 @@ import type { RaftServerInfo, ServerApi, ServerHealth } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler } from "./model.js";
+import { guard } from "./acl-guard.js";
 import { checkDatacenter, formatGoDurationMs, get, has, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
 
@@ -42,6 +43,7 @@ function raftServerJson(s: RaftServerInfo): GoJson {
 
 export const raftConfiguration: Handler = async (req, api) => {
   const stale = parseRead(req.query, api);
+  (await guard(req, api)).require("operator", "read", "");
   const conf = await api.raftConfiguration(stale);
   return jsonResponse(req, { Servers: conf.servers.map(raftServerJson), Index: conf.index });
 };
@@ -57,12 +59,14 @@ export const raftRemovePeer: Handler = async (req, api) => {
     );
   }
   if (hasId && hasAddress) throw new HttpError(400, "Must specify only one of ?id or ?address");
+  (await guard(req, api)).require("operator", "write", "");
   await api.removePeer(hasId ? { id: get(req.query, "id") } : { address: get(req.query, "address") });
   return emptyResponse(200);
 };
 
 export const raftTransferLeader: Handler = async (req, api) => {
   const id = get(req.query, "id");
+  (await guard(req, api)).require("operator", "write", "");
   const success = await api.transferLeader(id === "" ? null : id);
   return jsonResponse(req, { Success: success });
 };
@@ -87,6 +91,7 @@ function serverHealthJson(s: ServerHealth): GoJson {
 
 export const autopilotHealth: Handler = async (req, api) => {
   const stale = parseRead(req.query, api);
+  (await guard(req, api)).require("operator", "read", "");
   const h = await api.autopilotHealth(stale);
   const body = {
     Healthy: h.healthy,

@@ -125,8 +125,8 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/metrics", methods: { GET: metrics } },
 ];
 
-/** Sent on every response, as Consul sends it even with ACLs disabled (cairn has no ACLs yet: allow). */
-export const DEFAULT_HEADERS: Readonly<Record<string, string>> = { "X-Consul-Default-ACL-Policy": "allow" };
+/** Sent on every response, as Consul sends it even with ACLs disabled (then "allow"). */
+export const DEFAULT_ACL_POLICY_HEADER = "X-Consul-Default-ACL-Policy";
 
 export const NOT_A_ROUTE = "Invalid URL path: not a recognized HTTP API endpoint\n";
 export const UI_DISABLED =
@@ -202,5 +202,5 @@ async function dispatch(
 /** The whole API as one pure function. Rejects only with an AssertionError (a bug). */
 export async function handle(req: HttpRequest, api: ServerApi, local?: LocalAgent): Promise<HttpResponse> {
   const res = await dispatch(req, api, local);
-  return { ...res, headers: { ...res.headers, ...DEFAULT_HEADERS } };
+  return { ...res, headers: { ...res.headers, [DEFAULT_ACL_POLICY_HEADER]: api.aclSettings.defaultPolicy } };
 }

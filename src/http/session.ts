@@ -10,6 +10,7 @@ import { errorText } from "../util/errors.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { HttpRequest, HttpResponse, RouteContext } from "./model.js";
+import { type Guard, guard } from "./acl-guard.js";
 import { checkDatacenter, parseGoDurationMs, parseQueryOptions } from "./params.js";
 import { jsonResponse, metaHeaders } from "./respond.js";
 
@@ -121,8 +122,19 @@ export async function sessionCreate(req: HttpRequest, api: ServerApi): Promise<H
   // A body's "Node":"" replaces the agent's node, which Consul's server refuses as a plain error: 500
   // (agent/consul/session_endpoint.go Apply). The Go and npm clients leave Node out when it is empty.
   if (spec.Node === "") throw new HttpError(500, "Must provide Node");
+  (await guard(req, api)).require("session", "write", spec.Node ?? api.agentSelf().nodeName);
   const id = await api.sessionCreate(spec);
   return jsonResponse(req, { ID: id });
+}
+
+/**
+ * Destroy and renew need session:write on the session's node (Consul's Session.Apply and Session.Renew); an
+ * unknown session is left to the endpoint, which answers as it does without ACLs.
+ */
+async function requireSessionWrite(acl: Guard, api: ServerApi, id: string): Promise<void> {
+  // A default (leader) read: a stale one could miss a session just created and skip the check.
+  const { value } = await api.sessionInfo(id, { consistency: "default", minIndex: 0, waitMs: 0 });
+  if (value.session !== null) acl.require("session", "write", value.session.Node);
 }
 
 export async function sessionDestroy(
@@ -132,6 +144,7 @@ export async function sessionDestroy(
 ): Promise<HttpResponse> {
   const id = sessionId(ctx);
   checkDatacenter(req.query, api);
+  await requireSessionWrite(await guard(req, api), api, id);
   await api.sessionDestroy(id);
   return jsonResponse(req, true);
 }
@@ -143,6 +156,7 @@ export async function sessionRenew(
 ): Promise<HttpResponse> {
   const id = sessionId(ctx);
   checkDatacenter(req.query, api);
+  await requireSessionWrite(await guard(req, api), api, id);
   const s = await api.sessionRenew(id);
   if (s === null) throw new HttpError(404, `Session id '${id}' not found`);
   return jsonResponse(req, [sessionJson(s)]);
@@ -156,16 +170,20 @@ export async function sessionInfo(
   const q = parseQueryOptions(req.query);
   const id = sessionId(ctx);
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
   const { meta, value } = await api.sessionInfo(id, q);
-  // Consul answers an unknown session with an empty list, not 404.
-  return jsonResponse(req, value.session === null ? [] : [sessionJson(value.session)], metaHeaders(meta));
+  // Consul answers an unknown session with an empty list, not 404; one the token may not read likewise.
+  const shown = value.session !== null && acl.allows("session", "read", value.session.Node);
+  return jsonResponse(req, shown && value.session !== null ? [sessionJson(value.session)] : [], metaHeaders(meta));
 }
 
 export async function sessionList(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   const q = parseQueryOptions(req.query);
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
   const { meta, value } = await api.sessionList(q);
-  return jsonResponse(req, value.sessions.map(sessionJson), metaHeaders(meta));
+  const sessions = acl.readable(value.sessions, "session", (x) => x.Node);
+  return jsonResponse(req, sessions.map(sessionJson), metaHeaders(meta));
 }
 
 export async function sessionNode(
@@ -176,6 +194,8 @@ export async function sessionNode(
   const q = parseQueryOptions(req.query);
   if (ctx.rest === "") throw new HttpError(400, "Missing node name");
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
   const { meta, value } = await api.sessionNode(ctx.rest, q);
-  return jsonResponse(req, value.sessions.map(sessionJson), metaHeaders(meta));
+  const sessions = acl.readable(value.sessions, "session", (x) => x.Node);
+  return jsonResponse(req, sessions.map(sessionJson), metaHeaders(meta));
 }

@@ -6,6 +6,7 @@
 import type { QueryMeta } from "../api/types.js";
 import { HttpError } from "./errors.js";
 import { emptyResponse, type Handler, type HttpResponse } from "./model.js";
+import { guard } from "./acl-guard.js";
 import { checkDatacenter, has } from "./params.js";
 
 /** Go's http.DetectContentType of a gzip stream: Consul sets no type, so this is what its clients get. */
@@ -51,6 +52,8 @@ async function firstChunk(
 export const snapshotSave: Handler = async (req, api): Promise<HttpResponse> => {
   const stale = has(req.query, "stale");
   checkDatacenter(req.query, api);
+  // An archive holds every secret, ACL tokens included: Consul's SnapshotAllowed asks for acl:write.
+  (await guard(req, api)).require("acl", "write", "");
   const { meta, archive, bytesEstimate } = await api.snapshotSave(stale);
   const { rest } = await firstChunk(archive);
   const headers = snapshotHeaders(meta);
@@ -68,6 +71,7 @@ export const snapshotRestore: Handler = async (req, api): Promise<HttpResponse> 
   // (agent/consul/snapshot_endpoint.go dispatchSnapshotRequest).
   if (has(req.query, "stale")) throw new HttpError(500, "stale not allowed for restore");
   checkDatacenter(req.query, api);
+  (await guard(req, api)).require("acl", "write", "");
   await api.snapshotRestore(req.stream());
   return emptyResponse(200);
 };

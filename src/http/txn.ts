@@ -16,6 +16,7 @@ import {
 } from "../fsm/index.js";
 import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
+import { type Guard, guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import { entryJson } from "./kv.js";
 import { BodyTooLargeError, type HttpRequest, type HttpResponse } from "./model.js";
@@ -134,13 +135,37 @@ async function txnBody(req: HttpRequest, api: ServerApi): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Consul's kvsPreApply, op by op (agent/consul/txn_endpoint.go preCheck): delete-tree needs KeyWritePrefix,
+ * reads are filtered afterwards, check-session and check-index need key:read (their outcome reveals the key),
+ * every other verb key:write. Denials fail the txn with a per-op error carrying the denial text (409).
+ */
+function vetOps(acl: Guard, ops: readonly TxnOp[]): void {
+  const errors: TxnOpError[] = [];
+  ops.forEach((op, i) => {
+    try {
+      if (op.verb === "delete-tree") acl.requireKeyWritePrefix(op.key);
+      else if (op.verb === "check-session" || op.verb === "check-index") acl.require("key", "read", op.key);
+      else if (!(op.verb === "get" || op.verb === "get-tree" || op.verb === "get-or-empty"))
+        acl.require("key", "write", op.key);
+    } catch (e) {
+      errors.push({ OpIndex: i, What: errorText(e) });
+    }
+  });
+  if (errors.length > 0) throw new TxnFailedError(errors);
+}
+
 export async function txnEndpoint(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   parseQueryOptions(req.query);
   const ops = parseTxnBody(await txnBody(req, api), api.kvValueBytesMax);
   checkDatacenter(req.query, api);
+  const acl = await guard(req, api);
+  vetOps(acl, ops);
   const r = await api.txn(ops);
+  // Consul's txnResultsFilter: results the token may not read are left out.
+  const readable = acl.readable(r.results, "key", (e) => e.Key);
   // Go leaves a slice nil when nothing was appended (a txn of deletes only): null, not [].
-  const results = r.results.length === 0 ? null : r.results.map((e) => ({ KV: entryJson(e) }));
+  const results = readable.length === 0 ? null : readable.map((e) => ({ KV: entryJson(e) }));
   // Consul serves a txn of reads only as a read (Txn.Read), with query-meta headers; writes get none.
   const headers = ops.every((op) => READ_VERBS.has(op.verb))
     ? metaHeaders(api.queryMeta(r.results.reduce((m, e) => Math.max(m, Number(e.ModifyIndex)), 0)))

@@ -18,7 +18,7 @@ import { MemoryServer } from "../../src/api/memory-server.js";
 import type { KvEntry } from "../../src/fsm/index.js";
 import {
   type Answer,
-  DEFAULT_HEADERS,
+  DEFAULT_ACL_POLICY_HEADER,
   errorResponse,
   type HttpResponse,
   handle,
@@ -150,7 +150,7 @@ export class TestAgent {
 }
 
 function cannedResponse(a: CannedAnswer): HttpResponse {
-  return { status: a.status, headers: { ...a.headers, ...DEFAULT_HEADERS }, body: a.body ?? "" };
+  return { status: a.status, headers: { ...a.headers, [DEFAULT_ACL_POLICY_HEADER]: "allow" }, body: a.body ?? "" };
 }
 
 /** A started agent, closed when the test ends, and its address. */
