@@ -69,7 +69,8 @@ export class DnsAnswerer {
   /** Up to 3 servers (the `consul` service's healthy instances, shuffled) as NS records, their addresses as glue. */
   private async nameservers(): Promise<{ ns: Answer[]; glue: Answer[] }> {
     const got = await this.api.healthService("consul", [], false, this.query());
-    const servers = got.value.filter((e) => healthy(e, false));
+    const see = await this.visible();
+    const servers = got.value.filter((e) => healthy(e, false) && see.instance(e));
     this.shuffle(servers);
     const ns: Answer[] = [];
     const glue: Answer[] = [];
@@ -80,6 +81,20 @@ export class DnsAnswerer {
       if (rr !== null) glue.push(rr);
     }
     return { ns, glue };
+  }
+
+  /**
+   * What DNS may answer: Consul's DNS server asks its RPCs with the agent's default token (else the anonymous
+   * token), whose results are ACL-filtered like any read: a node needs node:read, an instance its node's and its
+   * service's read. With default_policy deny and no such grant, names are NXDOMAIN.
+   */
+  private async visible(): Promise<{ node(name: string): boolean; instance(e: ServiceEntryJson): boolean }> {
+    const { authorizer } = await this.api.aclResolve(undefined);
+    const node = (name: string) => authorizer.check("node", "read", name) === "allow";
+    return {
+      node,
+      instance: (e) => node(e.Node.Node) && authorizer.check("service", "read", e.Service.Service) === "allow",
+    };
   }
 
   soa(): Answer {
@@ -115,7 +130,7 @@ export class DnsAnswerer {
   private async node(q: Question, name: string): Promise<Reply> {
     const got = await this.api.catalogNodeServices(name, this.query());
     const node = got.value?.Node;
-    if (node === undefined) return this.nxdomain();
+    if (node === undefined || !(await this.visible()).node(node.Node)) return this.nxdomain();
     const ttl = this.cfg.nodeTtl;
     const rr = addressRecord(q.name, node.Address, ttl);
     const answers = rr !== null && wants(q.type, rr.type) ? [rr] : [];
@@ -132,7 +147,8 @@ export class DnsAnswerer {
   private async service(q: Question, l: Extract<Lookup, { kind: "service" }>): Promise<Reply> {
     const tags = l.tag === "" ? [] : [l.tag];
     const got = await this.api.healthService(l.service, tags, this.cfg.onlyPassing, this.query());
-    const entries = got.value.filter((e) => healthy(e, this.cfg.onlyPassing));
+    const see = await this.visible();
+    const entries = got.value.filter((e) => healthy(e, this.cfg.onlyPassing) && see.instance(e));
     if (entries.length === 0) return this.nxdomain();
     this.shuffle(entries);
     const ttl = serviceTtlOf(this.cfg, l.service);
