@@ -5,6 +5,8 @@ import {
   ANONYMOUS_TOKEN_ACCESSOR_ID,
   bootstrapNoLongerAllowed,
   GLOBAL_MANAGEMENT_POLICY_ID,
+  GLOBAL_MANAGEMENT_POLICY_RULES,
+  GLOBAL_READ_ONLY_POLICY_RULES,
   isReservedId,
   permissionDenied,
 } from "./builtin.js";
@@ -71,5 +73,18 @@ describe("reserved ids", () => {
     assert.equal(isReservedId(ANONYMOUS_TOKEN_ACCESSOR_ID), true);
     assert.equal(isReservedId("00000000-0000-0000-0000-0000000000ff"), true);
     assert.equal(isReservedId("6a1253d2-1785-24fd-91c2-f8e78c745511"), false);
+  });
+});
+
+describe("the built-in policies' rules", () => {
+  it("are Consul's text, byte for byte", () => {
+    assert.equal(
+      GLOBAL_MANAGEMENT_POLICY_RULES,
+      '\nacl = "write"\nagent_prefix "" {\n\tpolicy = "write"\n}\nevent_prefix "" {\n\tpolicy = "write"\n}\nkey_prefix "" {\n\tpolicy = "write"\n}\nkeyring = "write"\nnode_prefix "" {\n\tpolicy = "write"\n}\noperator = "write"\nmesh = "write"\npeering = "write"\nquery_prefix "" {\n\tpolicy = "write"\n}\nservice_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\nsession_prefix "" {\n\tpolicy = "write"\n}',
+    );
+    assert.equal(
+      GLOBAL_READ_ONLY_POLICY_RULES,
+      GLOBAL_MANAGEMENT_POLICY_RULES.replaceAll('"write"', '"read"'),
+    );
   });
 });

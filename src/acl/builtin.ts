@@ -20,68 +20,36 @@ export function isReservedId(id: string): boolean {
 export const GLOBAL_MANAGEMENT_POLICY_ID = "00000000-0000-0000-0000-000000000001";
 export const GLOBAL_MANAGEMENT_POLICY_NAME = "global-management";
 export const GLOBAL_MANAGEMENT_POLICY_DESCRIPTION = "Builtin Policy that grants unlimited access";
-/** Byte for byte Consul CE's text (it starts with a newline and indents with tabs): its Hash depends on it. */
-export const GLOBAL_MANAGEMENT_POLICY_RULES = `
-acl = "write"
-agent_prefix "" {
-	policy = "write"
+/**
+ * The rules of the two built-in policies, which differ only in the level: byte for byte Consul CE's texts (a
+ * leading newline, tab indents), since a policy's Hash covers them.
+ */
+function everything(level: "read" | "write"): string {
+  const block = (name: string, extra = "") => `${name} "" {\n\tpolicy = "${level}"\n${extra}}`;
+  return [
+    "",
+    `acl = "${level}"`,
+    block("agent_prefix"),
+    block("event_prefix"),
+    block("key_prefix"),
+    `keyring = "${level}"`,
+    block("node_prefix"),
+    `operator = "${level}"`,
+    `mesh = "${level}"`,
+    `peering = "${level}"`,
+    block("query_prefix"),
+    block("service_prefix", `\tintentions = "${level}"\n`),
+    block("session_prefix"),
+  ].join("\n");
 }
-event_prefix "" {
-	policy = "write"
-}
-key_prefix "" {
-	policy = "write"
-}
-keyring = "write"
-node_prefix "" {
-	policy = "write"
-}
-operator = "write"
-mesh = "write"
-peering = "write"
-query_prefix "" {
-	policy = "write"
-}
-service_prefix "" {
-	policy = "write"
-	intentions = "write"
-}
-session_prefix "" {
-	policy = "write"
-}`;
+
+export const GLOBAL_MANAGEMENT_POLICY_RULES = everything("write");
 
 export const GLOBAL_READ_ONLY_POLICY_ID = "00000000-0000-0000-0000-000000000002";
 export const GLOBAL_READ_ONLY_POLICY_NAME = "builtin/global-read-only";
 export const GLOBAL_READ_ONLY_POLICY_DESCRIPTION =
   "Builtin Policy that grants unlimited read-only access to all components";
-export const GLOBAL_READ_ONLY_POLICY_RULES = `
-acl = "read"
-agent_prefix "" {
-	policy = "read"
-}
-event_prefix "" {
-	policy = "read"
-}
-key_prefix "" {
-	policy = "read"
-}
-keyring = "read"
-node_prefix "" {
-	policy = "read"
-}
-operator = "read"
-mesh = "read"
-peering = "read"
-query_prefix "" {
-	policy = "read"
-}
-service_prefix "" {
-	policy = "read"
-	intentions = "read"
-}
-session_prefix "" {
-	policy = "read"
-}`;
+export const GLOBAL_READ_ONLY_POLICY_RULES = everything("read");
 
 export const ANONYMOUS_TOKEN_ACCESSOR_ID = "00000000-0000-0000-0000-000000000002";
 export const ANONYMOUS_TOKEN_SECRET_ID = "anonymous";

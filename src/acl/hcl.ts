@@ -15,6 +15,8 @@
  * non-blank character is `{` is JSON (HCL1's lexMode); JSON objects become items with `=`.
  */
 
+import { goUnquote } from "../util/goquote.js";
+
 export interface Pos {
   readonly line: number;
   readonly column: number;
@@ -79,18 +81,6 @@ const TOKEN_NAMES: Readonly<Record<TokenKind, string>> = {
   "=": "ASSIGN",
   ",": "COMMA",
   eof: "EOF",
-};
-
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  a: "\x07",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  v: "\v",
-  "\\": "\\",
-  '"': '"',
 };
 
 class Lexer {
@@ -169,45 +159,19 @@ class Lexer {
 
   /** A double-quoted string with Go's escapes (HCL1 unquotes with strconv's rules). */
   private string(start: Pos): string {
-    this.advance();
-    let out = "";
+    const from = this.offset + 1;
+    let i = from;
     for (;;) {
-      const ch = this.src[this.offset];
+      const ch = this.src[i];
       if (ch === undefined || ch === "\n") throw this.error(start, "literal not terminated");
-      if (ch === '"') {
-        this.advance();
-        return out;
-      }
-      if (ch !== "\\") {
-        out += ch;
-        this.advance();
-        continue;
-      }
-      const escPos = this.pos();
-      const e = this.src[this.offset + 1] ?? "";
-      const simple = SIMPLE_ESCAPES[e];
-      if (simple !== undefined) {
-        out += simple;
-        this.advanceBy(2);
-        continue;
-      }
-      const hexLength = e === "x" ? 2 : e === "u" ? 4 : e === "U" ? 8 : 0;
-      const digits = this.src.slice(this.offset + 2, this.offset + 2 + hexLength);
-      if (hexLength > 0 && /^[0-9a-fA-F]+$/.test(digits) && digits.length === hexLength) {
-        const cp = Number.parseInt(digits, 16);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw this.error(escPos, "invalid escape");
-        out += String.fromCodePoint(cp);
-        this.advanceBy(2 + hexLength);
-        continue;
-      }
-      const octal = this.src.slice(this.offset + 1, this.offset + 4);
-      if (/^[0-7]{3}$/.test(octal) && Number.parseInt(octal, 8) <= 0xff) {
-        out += String.fromCodePoint(Number.parseInt(octal, 8));
-        this.advanceBy(4);
-        continue;
-      }
-      throw this.error(escPos, "invalid escape");
+      if (ch === '"') break;
+      i += ch === "\\" ? 2 : 1;
     }
+    const body = this.src.slice(from, i);
+    this.advanceBy(i + 1 - this.offset);
+    const value = goUnquote(body);
+    if (value === undefined) throw this.error(start, "invalid escape");
+    return value;
   }
 }
 

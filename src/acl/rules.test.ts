@@ -350,7 +350,7 @@ describe("parseRules: errors, with Consul's texts", () => {
     { rules: `acl = read`, text: "At 1:7: Unknown token: 1:7 IDENT read" },
     { rules: `acl = "read`, text: "At 1:7: literal not terminated" },
     { rules: `acl = "re\nad"`, text: "At 1:7: literal not terminated" },
-    { rules: `acl = "\\q"`, text: "At 1:8: invalid escape" },
+    { rules: `acl = "\\q"`, text: "At 1:7: invalid escape" },
     { rules: `acl = 'read'`, text: "At 1:7: single-quoted strings are not supported; use double quotes" },
     { rules: `acl = <<EOF\nread\nEOF`, text: "At 1:7: heredoc strings are not supported" },
     { rules: `/* open`, text: "At 1:1: comment not terminated" },
