@@ -12,7 +12,8 @@
  * Not supported, with a clear error: heredocs (`<<EOF`) and single-quoted strings. As HCL1's parser does, an
  * attribute (`name = value`) set twice in one object is an error, `The argument "policy" at 1:31 was already
  * set. Each argument can only be defined once`; repeated blocks (`key "a" {…}` twice) are not. Input whose first
- * non-blank character is `{` is JSON (HCL1's lexMode); JSON objects become items with `=`.
+ * non-blank character is `{` is JSON (HCL1's lexMode); JSON objects become items with `=`. JSON.parse keeps the
+ * last of repeated JSON keys, where HCL's JSON parser keeps them all.
  */
 
 import { goUnquote } from "../util/goquote.js";

@@ -356,6 +356,7 @@ describe("parseRules: errors, with Consul's texts", () => {
     { rules: `/* open`, text: "At 1:1: comment not terminated" },
     { rules: `acl = "read" @`, text: `At 1:14: illegal char "@"` },
     { rules: `acl = ["read"]`, text: "At 1:7: acl: expected a string, got a list" },
+    { rules: `acl = { policy = "read" }`, text: "At 1:7: acl: expected a string, got an object" },
     { rules: `acl "x" { policy = "read" }`, text: "At 1:9: acl: expected a string, got a block" },
     { rules: `key "a" "b" { policy = "read" }`, text: "At 1:13: key: a rule takes one label, got 2" },
     { rules: `key = { a = "read" }`, text: "At 1:13: key.a: expected an object, got a string" },

@@ -89,6 +89,11 @@ export function parseRules(text: string): ParsedRules {
 
 class DecodeError extends Error {}
 
+/** "a string", "an object": the kind of a value, for messages. */
+function kindOf(v: HclValue): string {
+  return v.kind === "object" ? "an object" : `a ${v.kind}`;
+}
+
 function where(v: HclValue): string {
   return v.pos.line > 0 ? `At ${v.pos.line}:${v.pos.column}: ` : "";
 }
@@ -146,7 +151,7 @@ function decodeTop(
 function objectsOf(v: HclValue, path: string): Extract<HclValue, { kind: "object" }>[] {
   if (v.kind === "object") return [v];
   if (v.kind === "list") return v.elems.flatMap((e) => objectsOf(e, path));
-  throw new DecodeError(`${where(v)}${path}: expected an object, got a ${v.kind}`);
+  throw new DecodeError(`${where(v)}${path}: expected an object, got ${kindOf(v)}`);
 }
 
 function decodeBodies(v: HclValue, resource: SegmentResource, prefix: boolean, name: string, raw: RawRule[]) {
@@ -168,7 +173,7 @@ function decodeBodies(v: HclValue, resource: SegmentResource, prefix: boolean, n
 function decodeString(v: HclValue, path: string): string {
   if (v.kind === "string") return v.value;
   if (v.kind === "number") return v.text;
-  throw new DecodeError(`${where(v)}${path}: expected a string, got a ${v.kind}`);
+  throw new DecodeError(`${where(v)}${path}: expected a string, got ${kindOf(v)}`);
 }
 
 function accessOf(value: string, allowList: boolean): PolicyAccess | undefined {
