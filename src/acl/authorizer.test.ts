@@ -365,9 +365,12 @@ const MATRIX: Row[] = [
 describe("the policy matrix", () => {
   for (const row of MATRIX) {
     it(`${row.name} (default ${row.default})`, () => {
-      const parsed = row.policies.map(parseRules);
+      const parsed = row.policies.map((t) => parseRules(t));
       const fromHcl = compileAuthorizer(parsed, row.default);
-      const fromJson = compileAuthorizer(parsed.map(jsonForm).map(parseRules), row.default);
+      const fromJson = compileAuthorizer(
+        parsed.map(jsonForm).map((t) => parseRules(t)),
+        row.default,
+      );
       for (const [request, expected] of Object.entries(row.expect)) {
         assert.equal(ask(fromHcl, request), expected, `HCL: ${request}`);
         assert.equal(ask(fromJson, request), expected, `JSON: ${request}`);

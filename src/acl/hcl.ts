@@ -55,10 +55,13 @@ export function isJsonForm(text: string): boolean {
   return /^\s*\{/.test(text);
 }
 
-/** Parses HCL1 or its JSON form into the items of the top-level object. */
-export function parseHcl(text: string): HclItem[] {
+/**
+ * Parses HCL1 or its JSON form into the items of the top-level object. `allowDuplicates` skips the
+ * duplicate-argument check (hcl.Decode rather than hcl.DecodeErrorOnDuplicates).
+ */
+export function parseHcl(text: string, allowDuplicates = false): HclItem[] {
   if (isJsonForm(text)) return parseJsonForm(text);
-  const parser = new Parser(text);
+  const parser = new Parser(text, allowDuplicates);
   return parser.body();
 }
 
@@ -181,7 +184,10 @@ class Parser {
   private tok: Token;
   private depth = 0;
 
-  constructor(src: string) {
+  constructor(
+    src: string,
+    private readonly allowDuplicates: boolean,
+  ) {
     this.lexer = new Lexer(src);
     this.tok = this.lexer.next();
   }
@@ -213,7 +219,7 @@ class Parser {
       const item = this.objectItem();
       const first = item.keys[0]!;
       if (item.assign && item.keys.length === 1) {
-        if (seen.has(first.text)) {
+        if (seen.has(first.text) && !this.allowDuplicates) {
           throw new HclSyntaxError(
             `The argument ${JSON.stringify(first.text)} at ${first.pos.line}:${first.pos.column} was already set. Each argument can only be defined once`,
           );

@@ -25,6 +25,7 @@ export {
   GLOBAL_RESOURCES,
   type GlobalResource,
   type ParsedRules,
+  type ParseOptions,
   type PolicyAccess,
   parseRules,
   type Rule,

@@ -375,6 +375,15 @@ describe("parseRules: errors, with Consul's texts", () => {
     });
   }
 
+  it("accepts duplicate arguments, the last winning, for policies already held", () => {
+    const text = `acl = "read"\nacl = "write"\nkey "a" { policy = "deny" policy = "read" }`;
+    assert.throws(() => parseRules(text), AclRulesError);
+    assert.deepEqual(parseRules(text, { allowDuplicates: true }), {
+      rules: [rule("key", false, "a", "read")],
+      global: { acl: "write" },
+    });
+  });
+
   it("bounds nesting", () => {
     for (const text of ["key = {".repeat(40), `{"a":${"[".repeat(40)}${"]".repeat(40)}}`]) {
       assert.throws(

@@ -65,13 +65,22 @@ interface RawRule {
   readonly intentions: string;
 }
 
+export interface ParseOptions {
+  /**
+   * Accept an attribute set twice in one object, the last one winning. Consul refuses duplicates when a policy
+   * is written, but tolerates them in policies it already holds, which older versions accepted (acl/policy_ce.go
+   * `decodeRules(…, warnOnDuplicateKey)`): pass true for policies read back from the state or a snapshot.
+   */
+  readonly allowDuplicates?: boolean;
+}
+
 /** Parses and validates a policy's Rules (HCL or JSON); throws AclRulesError with Consul's text. */
-export function parseRules(text: string): ParsedRules {
+export function parseRules(text: string, options: ParseOptions = {}): ParsedRules {
   // acl/policy.go NewPolicyFromSource: the hot path for empty source.
   if (text === "") return EMPTY_RULES;
   let items: HclItem[];
   try {
-    items = parseHcl(text);
+    items = parseHcl(text, options.allowDuplicates ?? false);
   } catch (e) {
     if (e instanceof HclSyntaxError) throw new AclRulesError(`Failed to parse ACL rules: ${e.message}`);
     throw e;
