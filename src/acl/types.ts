@@ -8,7 +8,8 @@
  *   matching prefix wins. Within one token, the policies are merged first (the most permissive of equal rules
  *   wins, but `deny` wins over everything on the same exact name or prefix).
  * - A decision is `default` when no rule of the token matches; the chain then falls back to the agent's
- *   `acl.default_policy` (allow → allow every read and write; deny → deny).
+ *   `acl.default_policy` (allow → allow every read and write but ACL management, `acl`, which only rules
+ *   grant: Consul's allowAll has allowManage false; deny → deny).
  * - `write` implies `read` (and `list` for keys); `list` implies nothing but listing keys.
  */
 

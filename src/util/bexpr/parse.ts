@@ -7,6 +7,8 @@
  * expected: …` at the farthest position reached). The expected list is cairn's own approximation of pigeon's.
  */
 
+import { goUnquote } from "../goquote.js";
+
 export type MatchOp =
   | "=="
   | "!="
@@ -339,58 +341,12 @@ class Parser {
     }
     const body = this.src.slice(at + 1, end);
     if (q === "`") return [body.replaceAll("\r", ""), end + 1];
-    return [unquoteGo(body, (m) => this.error(at, "string", m)), end + 1];
+    // go-bexpr's DoubleStringChar is any character but `"` (so `\"` ends the literal, as in go-bexpr);
+    // strconv.Unquote then rejects bad escapes with "invalid syntax".
+    const unquoted = goUnquote(body);
+    if (unquoted === undefined) this.error(at, "string", "invalid syntax");
+    return [unquoted ?? "", end + 1];
   }
-}
-
-const SIMPLE_ESCAPES: Record<string, string> = {
-  a: "\x07",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  v: "\v",
-  "\\": "\\",
-  "'": "'",
-};
-
-/**
- * The inside of a double-quoted Go literal. go-bexpr's DoubleStringChar is any character but `"` (so `\"`
- * ends the literal, as in go-bexpr); strconv.Unquote then rejects bad escapes with "invalid syntax".
- */
-function unquoteGo(body: string, fail: (m: string) => void): string {
-  let out = "";
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c === "\n") {
-      fail("invalid syntax");
-      return "";
-    }
-    if (c !== "\\") {
-      out += c;
-      continue;
-    }
-    const e = body[++i];
-    if (e !== undefined && e in SIMPLE_ESCAPES) {
-      out += SIMPLE_ESCAPES[e];
-      continue;
-    }
-    const hex = e === "x" ? 2 : e === "u" ? 4 : e === "U" ? 8 : 0;
-    if (hex > 0 && /^[0-9a-fA-F]+$/.test(body.slice(i + 1, i + 1 + hex)) && body.length >= i + 1 + hex) {
-      out += String.fromCodePoint(Number.parseInt(body.slice(i + 1, i + 1 + hex), 16));
-      i += hex;
-      continue;
-    }
-    if (e !== undefined && /^[0-7]{3}$/.test(body.slice(i, i + 3))) {
-      out += String.fromCharCode(Number.parseInt(body.slice(i, i + 3), 8));
-      i += 2;
-      continue;
-    }
-    fail("invalid syntax");
-    return "";
-  }
-  return out;
 }
 
 /** Parses a filter expression; a bad one throws BexprSyntaxError with go-bexpr's text. */
