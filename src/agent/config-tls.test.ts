@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { generateCa, generateCert, type PemPair } from "../cli/commands/tls-generate.js";
+import { generateCa, generateCert, type PemPair } from "../util/tls-generate.js";
 import { parseAgentArgs } from "./config.js";
 import { check, DD, F, fakeHost, type World } from "./config-testutil.js";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
-import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
+import { type NodeIdentity, probe, TcpTransport, type TransportTls } from "../transport/index.js";
 import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
 import { VERSION } from "../util/version.js";
@@ -34,6 +34,8 @@ export interface ServerBootOptions {
   /** Entries kept in the log behind a snapshot. */
   readonly trailingEntries: number;
   readonly log: LogFn;
+  /** Mutual TLS with the other servers (tls.internal_rpc); absent: plain TCP. */
+  readonly tls?: TransportTls | undefined;
 }
 
 export interface RunningServer {
@@ -70,7 +72,12 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       version: VERSION,
     };
     const rng = new SeededRng(identity.raftId ^ Date.now());
-    const transport = new TcpTransport({ identity, rng, log: (level, m) => o.log(level, `transport: ${m}`) });
+    const transport = new TcpTransport({
+      identity,
+      rng,
+      log: (level, m) => o.log(level, `transport: ${m}`),
+      tls: o.tls,
+    });
     const bound = await transport.listen(o.bindHost, o.serverPort);
     cleanup.unshift(() => transport.close());
     const self: ServerRecord = {
@@ -181,7 +188,7 @@ class Discovery {
       const full = /:\d+$/.test(addr) ? addr : `${addr}:8300`;
       if (full === this.raft.self.addr) continue;
       try {
-        const id = await probe(this.identity, full, 2000);
+        const id = await probe(this.identity, full, 2000, this.o.tls?.dial);
         if (id.nodeId === this.identity.nodeId) continue;
         const r: ServerRecord = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
         this.raft.learnPeer(r);
@@ -218,7 +225,7 @@ class Discovery {
     const fail = (why: string): JoinError => new JoinError(`Failed to join ${full}: ${why}`);
     let r: ServerRecord;
     try {
-      const id = await probe(this.identity, full, 2000);
+      const id = await probe(this.identity, full, 2000, this.o.tls?.dial);
       r = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
     } catch (e) {
       throw fail(errorText(e));

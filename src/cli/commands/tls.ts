@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { goFileError } from "../../client/index.js";
 import { errorText } from "../../util/errors.js";
 import { flag } from "../../util/flags.js";
-import { type Command, err, out, parseOrExit, usage } from "../command.js";
 import {
   CERT_NUMBER_MAX,
   type CertKind,
@@ -17,7 +16,8 @@ import {
   generateCa,
   generateCert,
   writeNewFile,
-} from "./tls-generate.js";
+} from "../../util/tls-generate.js";
+import { type Command, err, out, parseOrExit, usage } from "../command.js";
 
 const caFlags = {
   days: flag.int(1825, "Provide number of days the CA is valid for from now on. Defaults to 5 years."),
