@@ -66,7 +66,8 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     nodeName,
     ...addrs,
     ports: {
-      http: port(l.httpPort, DEFAULT_HTTP_PORT, "http"),
+      // -1 turns plain HTTP off (an HTTPS-only agent), as Consul's; 0 stays an error here.
+      http: l.httpPort === -1 ? -1 : port(l.httpPort, DEFAULT_HTTP_PORT, "http"),
       server: port(l.serverPort, DEFAULT_SERVER_PORT, "server"),
       dns: dnsPort(l.dnsPort),
     },

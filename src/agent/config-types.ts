@@ -46,7 +46,7 @@ export interface AgentConfig {
   readonly advertiseAddr: string;
   /** Address the HTTP API binds. */
   readonly clientAddr: string;
-  /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below). */
+  /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below); `http` is -1 when off. */
   readonly ports: { readonly http: number; readonly server: number; readonly dns: number };
   /** `ports.https` (config files only, no flag, as Consul): -1 unless set, as Consul's default. */
   readonly httpsPort: number;
