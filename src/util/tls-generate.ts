@@ -228,20 +228,68 @@ export async function generateCert(o: CertOptions): Promise<IssuedCert> {
     extensions,
   });
   const certPem = cert.toString("pem");
-  verifyIssued(o.ca.certPem, certPem, name);
+  verifyIssued(caCert, o.ca.certPem, certPem, dnsNames);
   return { certPem, keyPem: pem, name, dnsNames, ipAddresses };
 }
 
-/** Consul's Verify: the new certificate chains to the CA and carries its name (a CA's name constraints apply). */
-function verifyIssued(caPem: string, certPem: string, name: string): void {
+/**
+ * Consul's Verify: the new certificate chains to the CA, carries its name, and every DNS name is one the CA's
+ * name constraints permit (node:crypto checks neither constraints nor chains, so they are checked here).
+ */
+function verifyIssued(
+  caCert: x509.X509Certificate,
+  caPem: string,
+  certPem: string,
+  names: readonly string[],
+): void {
   const ca = new NodeX509Certificate(caPem);
   const cert = new NodeX509Certificate(certPem);
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
     throw new TlsGenerateError("x509: certificate signed by unknown authority");
   }
-  if (cert.checkHost(name) === undefined) {
-    throw new TlsGenerateError(`x509: certificate is not valid for ${name}`);
+  const constraints = caCert.getExtension("2.5.29.30");
+  if (constraints === null) return;
+  const permitted = permittedDnsDomains(new Uint8Array(constraints.value));
+  for (const n of names) {
+    const ok = permitted.some((d) => n === d || n.endsWith(`.${d.replace(/^\./, "")}`));
+    if (!ok) {
+      throw new TlsGenerateError(
+        `x509: a root or intermediate certificate is not authorized to sign for this name: DNS name "${n}" is not permitted by any constraint`,
+      );
+    }
   }
+}
+
+/** The dNSName entries of NameConstraints' permittedSubtrees (the form generateCa writes; other forms ignored). */
+function permittedDnsDomains(der: Uint8Array): string[] {
+  /** One TLV at `at`: its tag, and where its body starts and ends. */
+  const tlv = (at: number): { tag: number; start: number; end: number } => {
+    const tag = der[at] ?? 0;
+    let len = der[at + 1] ?? 0;
+    let start = at + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = (len << 8) | (der[start + i] ?? 0);
+      start += n;
+    }
+    return { tag, start, end: start + len };
+  };
+  const out: string[] = [];
+  const seq = tlv(0);
+  for (let at = seq.start; at < seq.end; ) {
+    const part = tlv(at);
+    if (part.tag === 0xa0) {
+      for (let s = part.start; s < part.end; ) {
+        const subtree = tlv(s);
+        const base = tlv(subtree.start);
+        if (base.tag === 0x82) out.push(new TextDecoder().decode(der.subarray(base.start, base.end)));
+        s = subtree.end;
+      }
+    }
+    at = part.end;
+  }
+  return out;
 }
 
 /** Consul's file names: `<domain>-agent-ca.pem` and its `-key.pem`. */
