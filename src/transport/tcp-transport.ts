@@ -133,7 +133,9 @@ export class TcpTransport implements Transport {
         : createTlsServer(tls.listen, (socket) => this.accept(socket));
     // A peer refused at the TLS handshake (no certificate, another CA) never reaches accept(): say who and why.
     server.on("tlsClientError", (err, socket) => {
-      this.o.log("warn", `refused a TLS connection from ${socket.remoteAddress ?? "?"}: ${err.message}`);
+      // The address is gone once the handshake failed and the socket closed; say it only when still known.
+      const from = socket.remoteAddress === undefined ? "" : ` from ${socket.remoteAddress}`;
+      this.o.log("warn", `refused a TLS connection${from}: ${err.message}`);
     });
     server.maxConnections = this.o.inboundConnectionsMax;
     this.server = server;
