@@ -15,9 +15,10 @@ import {
   certFilePrefix,
   generateCa,
   generateCert,
+  type PemPair,
   writeNewFile,
 } from "../../util/tls-generate.js";
-import { type Command, err, out, parseOrExit, usage } from "../command.js";
+import { type Command, type CommandIO, err, out, parseOrExit, usage } from "../command.js";
 
 const caFlags = {
   days: flag.int(1825, "Provide number of days the CA is valid for from now on. Defaults to 5 years."),
@@ -80,10 +81,7 @@ export const tlsCaCreate: Command = {
         permittedDnsDomains: constraints,
         commonName: v["common-name"],
       });
-      await writeNewFile(join(here(), names.cert), ca.certPem, 0o644);
-      out(io, `==> Saved ${names.cert}`);
-      await writeNewFile(join(here(), names.key), ca.keyPem, 0o600);
-      out(io, `==> Saved ${names.key}`);
+      await savePair(io, names, ca);
     } catch (e) {
       err(io, existsText(e) ?? errorText(e));
       return 1;
@@ -220,10 +218,7 @@ export const tlsCertCreate: Command = {
         additionalIpAddresses: v["additional-ipaddress"],
         ca: { certPem: caPem, keyPem: caKeyPem },
       });
-      await writeNewFile(join(here(), names.cert), issued.certPem, 0o644);
-      out(io, `==> Saved ${names.cert}`);
-      await writeNewFile(join(here(), names.key), issued.keyPem, 0o600);
-      out(io, `==> Saved ${names.key}`);
+      await savePair(io, names, issued);
     } catch (e) {
       err(io, existsText(e) ?? errorText(e));
       return 1;
@@ -231,6 +226,14 @@ export const tlsCertCreate: Command = {
     return 0;
   },
 };
+
+/** The certificate, then its key (0600), each announced as Consul's `==> Saved <name>`. */
+async function savePair(io: CommandIO, names: { cert: string; key: string }, pair: PemPair): Promise<void> {
+  await writeNewFile(join(here(), names.cert), pair.certPem, 0o644);
+  out(io, `==> Saved ${names.cert}`);
+  await writeNewFile(join(here(), names.key), pair.keyPem, 0o600);
+  out(io, `==> Saved ${names.key}`);
+}
 
 /** A file that appeared between the check and the write (another process): Consul's "already exists." text. */
 function existsText(e: unknown): string | undefined {
