@@ -8,16 +8,7 @@ import { join } from "node:path";
 import { goFileError } from "../../client/index.js";
 import { errorText } from "../../util/errors.js";
 import { flag } from "../../util/flags.js";
-import {
-  CERT_NUMBER_MAX,
-  type CertKind,
-  caFileNames,
-  certFilePrefix,
-  generateCa,
-  generateCert,
-  type PemPair,
-  writeNewFile,
-} from "../../util/tls-generate.js";
+import type { CertKind, PemPair } from "../../util/tls-generate.js";
 import { type Command, type CommandIO, err, out, parseOrExit, usage } from "../command.js";
 
 const caFlags = {
@@ -51,6 +42,9 @@ const caHelp = usage(
   caFlags,
 );
 
+/** Loaded on use: X.509 and its reflect-metadata polyfill would add to every other command's start-up. */
+const generator = () => import("../../util/tls-generate.js");
+
 /** The directory a command writes into: the process's working directory, as Consul's relative file names. */
 const here = (): string => process.cwd();
 
@@ -65,7 +59,8 @@ export const tlsCaCreate: Command = {
       err(io, "Please provide a positive number of -days");
       return 1;
     }
-    const names = caFileNames(v.domain);
+    const g = await generator();
+    const names = g.caFileNames(v.domain);
     for (const f of [names.cert, names.key]) {
       if (existsSync(join(here(), f))) {
         err(io, `${f} already exists.`);
@@ -76,7 +71,7 @@ export const tlsCaCreate: Command = {
       ? [...v["additional-name-constraint"], v.domain, "localhost"]
       : [];
     try {
-      const ca = await generateCa({
+      const ca = await g.generateCa({
         days: v.days,
         permittedDnsDomains: constraints,
         commonName: v["common-name"],
@@ -143,8 +138,8 @@ const SERVER_WARNING = `==> WARNING: Server Certificates grants authority to bec
     that are not server nodes. Store them as securely as CA keys.`;
 
 /** The first `<prefix>-<n>.pem` whose certificate and key names are both free (Consul's search, up to 10000). */
-function freeCertNames(prefix: string): { cert: string; key: string } | undefined {
-  for (let i = 0; i <= CERT_NUMBER_MAX; i++) {
+function freeCertNames(prefix: string, max: number): { cert: string; key: string } | undefined {
+  for (let i = 0; i <= max; i++) {
     const cert = `${prefix}-${i}.pem`;
     const key = `${prefix}-${i}-key.pem`;
     if (!existsSync(join(here(), cert)) && !existsSync(join(here(), key))) return { cert, key };
@@ -184,7 +179,8 @@ export const tlsCertCreate: Command = {
       err(io, "Please provide a positive number of -days");
       return 1;
     }
-    const names = freeCertNames(certFilePrefix(kind, v.dc, v.domain));
+    const g = await generator();
+    const names = freeCertNames(g.certFilePrefix(kind, v.dc, v.domain), g.CERT_NUMBER_MAX);
     if (names === undefined) {
       err(io, "Could not find a filename that doesn't already exist");
       return 1;
@@ -208,7 +204,7 @@ export const tlsCertCreate: Command = {
     if (kind === "server") out(io, SERVER_WARNING);
     out(io, `==> Using ${caFile} and ${keyFile}`);
     try {
-      const issued = await generateCert({
+      const issued = await g.generateCert({
         kind,
         datacenter: v.dc,
         domain: v.domain,
@@ -229,6 +225,7 @@ export const tlsCertCreate: Command = {
 
 /** The certificate, then its key (0600), each announced as Consul's `==> Saved <name>`. */
 async function savePair(io: CommandIO, names: { cert: string; key: string }, pair: PemPair): Promise<void> {
+  const { writeNewFile } = await generator();
   await writeNewFile(join(here(), names.cert), pair.certPem, 0o644);
   out(io, `==> Saved ${names.cert}`);
   await writeNewFile(join(here(), names.key), pair.keyPem, 0o600);
