@@ -97,8 +97,6 @@ const CONSUL_ONLY = new Set([
   "addresses",
   "advertise_addr_wan",
   "auto_encrypt",
-  "ca_file",
-  "cert_file",
   "connect",
   "disable_update_check",
   "dns_config.a_record_limit",
@@ -112,7 +110,6 @@ const CONSUL_ONLY = new Set([
   "dns_config.use_cache",
   "enable_script_checks",
   "encrypt",
-  "key_file",
   "leave_on_terminate",
   "node_meta",
   "performance",
@@ -126,6 +123,4 @@ const CONSUL_ONLY = new Set([
   "retry_interval",
   "telemetry",
   "ui_config",
-  "verify_incoming",
-  "verify_outgoing",
 ]);

@@ -97,6 +97,28 @@ describe("agent tls config", () => {
     assert.equal(cfg.tls.https.caFile, "/tls/ca.pem");
   });
 
+  it("reads Consul's legacy top-level keys where the tls stanza leaves a key unset", () => {
+    const cfg = parseAgentArgs(
+      [...DD, ...F],
+      {},
+      fakeHost(
+        world({
+          ...files,
+          verify_outgoing: true,
+          verify_server_hostname: true,
+          verify_incoming_https: true,
+          verify_incoming_rpc: false,
+          tls: { internal_rpc: { verify_incoming: true } },
+        }),
+      ),
+    );
+    assert.equal(cfg.tls.https.verifyIncoming, true);
+    assert.equal(cfg.tls.https.caFile, "/tls/ca.pem");
+    assert.equal(cfg.tls.internalRpc.verifyIncoming, true, "the stanza's key beats verify_incoming_rpc");
+    assert.equal(cfg.tls.internalRpc.verifyServerHostname, true);
+    assert.equal(cfg.tls.internalRpc.verifyOutgoing, true);
+  });
+
   const bad: [string, unknown, string][] = [
     [
       "verify_incoming without a CA",

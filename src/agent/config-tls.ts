@@ -37,7 +37,23 @@ const SECTIONS = ["defaults", "https", "internal_rpc"] as const;
 const FILE_KEYS = ["ca_file", "ca_path", "cert_file", "key_file"] as const;
 const BOOL_KEYS = ["verify_incoming", "verify_outgoing"] as const;
 
-/** The config-file keys of the `tls` stanza, each read into Layer.tls under its full path. */
+/**
+ * Consul's top-level keys from before the `tls` stanza (deprecated in 1.12, still read), and the key each stands
+ * for; the stanza's own key, or its `defaults` key, wins when set (builder.go's deprecated-key mapping).
+ */
+const LEGACY: Readonly<Record<string, string>> = {
+  ca_file: "tls.defaults.ca_file",
+  ca_path: "tls.defaults.ca_path",
+  cert_file: "tls.defaults.cert_file",
+  key_file: "tls.defaults.key_file",
+  verify_incoming: "tls.defaults.verify_incoming",
+  verify_outgoing: "tls.defaults.verify_outgoing",
+  verify_server_hostname: "tls.internal_rpc.verify_server_hostname",
+  verify_incoming_rpc: "tls.internal_rpc.verify_incoming",
+  verify_incoming_https: "tls.https.verify_incoming",
+};
+
+/** The config-file keys of the `tls` stanza and their legacy top-level names, each read into Layer.tls by path. */
 export function tlsFileSchema<F>(entry: (kind: "bool" | "string") => F): Record<string, F> {
   const schema: Record<string, F> = {};
   for (const s of SECTIONS) {
@@ -45,21 +61,30 @@ export function tlsFileSchema<F>(entry: (kind: "bool" | "string") => F): Record<
     for (const k of BOOL_KEYS) schema[`tls.${s}.${k}`] = entry("bool");
   }
   schema["tls.internal_rpc.verify_server_hostname"] = entry("bool");
+  for (const [legacy, path] of Object.entries(LEGACY)) {
+    schema[legacy] = entry(path.endsWith("_file") || path.endsWith("_path") ? "string" : "bool");
+  }
   return schema;
 }
 
 type Settings = Readonly<Record<string, string | boolean>>;
 
+/** The value at a `tls.…` path, else at the legacy key that stands for it. */
+function setting(t: Settings, path: string): string | boolean | undefined {
+  const legacy = Object.keys(LEGACY).find((k) => LEGACY[k] === path);
+  return t[path] ?? (legacy === undefined ? undefined : t[legacy]);
+}
+
 /** A protocol's value of `key`: its own if set, else the defaults' (Consul's builder mapping). */
 function pick(t: Settings, section: "https" | "internal_rpc", key: string): string | boolean | undefined {
-  return t[`tls.${section}.${key}`] ?? t[`tls.defaults.${key}`];
+  return setting(t, `tls.${section}.${key}`) ?? setting(t, `tls.defaults.${key}`);
 }
 
 /** Resolves and loads the `tls` stanza. Throws AgentConfigError naming the setting and file at fault. */
 export function resolveTls(l: Layer, host: AgentHost): AgentTls {
   const t: Settings = l.tls ?? {};
   const https = protocol(t, "https", host, false);
-  const verifyServerHostname = t["tls.internal_rpc.verify_server_hostname"] === true;
+  const verifyServerHostname = setting(t, "tls.internal_rpc.verify_server_hostname") === true;
   const internalRpc = { ...protocol(t, "internal_rpc", host, verifyServerHostname), verifyServerHostname };
   if ((internalRpc.verifyIncoming || internalRpc.verifyOutgoing) && internalRpc.pair === undefined) {
     // Consul can dial out with TLS and no certificate; cairn's servers verify each other both ways.
