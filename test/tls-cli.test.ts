@@ -12,6 +12,8 @@ describe("cairn tls ca create / tls cert create", { timeout: 120_000 }, () => {
   const cairn = (...args: string[]) => runCairn(args, 20_000, { cwd: dir });
   const cert = (name: string) => new X509Certificate(readFileSync(join(dir, name)));
   const mode = (name: string) => statSync(join(dir, name)).mode & 0o777;
+  // Newer Node names the extended key usages extKeyUsage (keyUsage, deprecated there, on Node 20).
+  const eku = (c: X509Certificate) => (c as { extKeyUsage?: string[] }).extKeyUsage ?? c.keyUsage;
   const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
   const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
@@ -75,7 +77,7 @@ describe("cairn tls ca create / tls cert create", { timeout: 120_000 }, () => {
     assert.ok(s0.verify(ca.publicKey) && s0.checkIssued(ca));
     assert.equal(s0.subject, "CN=server.dc1.consul");
     assert.equal(s0.subjectAltName, "DNS:server.dc1.consul, DNS:localhost, IP Address:127.0.0.1");
-    assert.deepEqual(s0.keyUsage, [SERVER_AUTH, CLIENT_AUTH]);
+    assert.deepEqual(eku(s0), [SERVER_AUTH, CLIENT_AUTH]);
     assert.equal(s0.ca, false);
     assert.equal(
       cert("dc1-server-consul-1.pem").subjectAltName,
@@ -92,7 +94,7 @@ describe("cairn tls ca create / tls cert create", { timeout: 120_000 }, () => {
     assert.doesNotMatch(client.out, /WARNING/);
     const c0 = cert("dc1-client-consul-0.pem");
     assert.equal(c0.subjectAltName, "DNS:client.dc1.consul, DNS:localhost, IP Address:127.0.0.1");
-    assert.deepEqual(c0.keyUsage, [CLIENT_AUTH, SERVER_AUTH]);
+    assert.deepEqual(eku(c0), [CLIENT_AUTH, SERVER_AUTH]);
     const cli = await cairn("tls", "cert", "create", "-cli");
     assert.equal(cli.code, 0, cli.out);
     assert.equal(cert("dc1-cli-consul-0.pem").subjectAltName, "DNS:cli.dc1.consul, DNS:localhost");
