@@ -191,13 +191,14 @@ export async function put(a: Agent, key: string, value: string): Promise<Respons
   return fetch(`${a.http}/v1/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(10_000) });
 }
 
-/** Runs node dist/src/main.js with args; resolves with exit code and output. */
+/** Runs node dist/src/main.js with args (in `opts.cwd`, with `opts.env`); resolves with exit code and output. */
 export function runCairn(
   args: readonly string[],
   timeoutMs = 20_000,
+  opts: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; out: string }> {
   return new Promise((res) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], ...opts });
     let out = "";
     p.stdout.on("data", (d: Buffer) => {
       out += d.toString();

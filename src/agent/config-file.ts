@@ -15,6 +15,7 @@ import { type ConfigKey, readConfigKeys } from "../util/config-keys.js";
 import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
 import { ACL_FILE_KEYS } from "./config-acl.js";
+import { tlsFileSchema } from "./config-tls.js";
 import { AgentConfigError, type Layer } from "./config-types.js";
 
 /** util's readers' errors as the agent's own, so callers handle one type. */
@@ -34,9 +35,10 @@ export function readConfigFile(file: string, fs: ConfigFs): Layer {
     for (const [k, v] of Object.entries(doc)) if (!DEFINITION_KEYS.includes(k)) settings[k] = v;
     const unknown = (path: string) =>
       CONSUL_ONLY.has(path) ? "is a Consul setting cairn does not support yet" : undefined;
-    for (const { key, value } of readConfigKeys(settings, FILE_SCHEMA, { file, unknown })) {
+    for (const { path, key, value } of readConfigKeys(settings, FILE_SCHEMA, { file, unknown })) {
       // readConfigKeys has matched the value to the key's kind; the table ties each field to its kind.
-      (layer as Record<string, unknown>)[key.field] = value;
+      if (key.field === "tls") layer.tls = { ...layer.tls, [path]: value as string | boolean };
+      else (layer as Record<string, unknown>)[key.field] = value;
     }
     try {
       const defs = readDefinitions(doc);
@@ -69,6 +71,8 @@ const FILE_SCHEMA: Readonly<Record<string, Field>> = {
   "ports.http": f("int", "httpPort"),
   "ports.server": f("int", "serverPort"),
   "ports.dns": f("int", "dnsPort"),
+  "ports.https": f("int", "httpsPort"),
+  ...tlsFileSchema((kind) => f(kind, "tls")),
   domain: f("string", "domain"),
   "dns_config.node_ttl": f("duration", "dnsNodeTtlMs", 0),
   "dns_config.service_ttl": f("stringMap", "dnsServiceTtl"),
@@ -93,8 +97,6 @@ const CONSUL_ONLY = new Set([
   "addresses",
   "advertise_addr_wan",
   "auto_encrypt",
-  "ca_file",
-  "cert_file",
   "connect",
   "disable_update_check",
   "dns_config.a_record_limit",
@@ -108,13 +110,11 @@ const CONSUL_ONLY = new Set([
   "dns_config.use_cache",
   "enable_script_checks",
   "encrypt",
-  "key_file",
   "leave_on_terminate",
   "node_meta",
   "performance",
   "ports.grpc",
   "ports.grpc_tls",
-  "ports.https",
   "ports.serf_lan",
   "ports.serf_wan",
   "primary_datacenter",
@@ -122,8 +122,5 @@ const CONSUL_ONLY = new Set([
   "recursors",
   "retry_interval",
   "telemetry",
-  "tls",
   "ui_config",
-  "verify_incoming",
-  "verify_outgoing",
 ]);

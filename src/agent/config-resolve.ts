@@ -9,6 +9,7 @@ import { durationMs } from "../util/config-keys.js";
 import { errorText } from "../util/errors.js";
 import { goQuote } from "../util/goquote.js";
 import { resolveAcl } from "./config-acl.js";
+import { type AgentTls, resolveTls } from "./config-tls.js";
 import {
   type AgentConfig,
   AgentConfigError,
@@ -57,6 +58,7 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
   const bootstrapExpect = l.bootstrapExpect ?? 0;
   checkBootstrap(server, bootstrap, bootstrapExpect, ctx.dev);
   const acl = resolveAcl(l);
+  const tls = resolveTls(l, ctx.host);
   return {
     server,
     dev: ctx.dev,
@@ -66,10 +68,13 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     nodeName,
     ...addrs,
     ports: {
-      http: port(l.httpPort, DEFAULT_HTTP_PORT, "http"),
+      // -1 turns plain HTTP off (an HTTPS-only agent), as Consul's; 0 stays an error here.
+      http: l.httpPort === -1 ? -1 : port(l.httpPort, DEFAULT_HTTP_PORT, "http"),
       server: port(l.serverPort, DEFAULT_SERVER_PORT, "server"),
       dns: dnsPort(l.dnsPort),
     },
+    httpsPort: httpsPort(l.httpsPort, tls),
+    tls,
     dns: dnsConfig(l),
     dataDir,
     dataDirTemp,
@@ -132,6 +137,18 @@ function dnsPort(value: number | undefined): number {
   const p = value ?? DEFAULT_DNS_PORT;
   if (p <= 0) return -1;
   return port(p, DEFAULT_DNS_PORT, "dns");
+}
+
+/** Consul's default for https is -1, off; a port of 0 or below is off too (portVal). HTTPS needs a cert and key. */
+function httpsPort(value: number | undefined, tls: AgentTls): number {
+  if (value === undefined || value <= 0) return -1;
+  const p = port(value, value, "https");
+  if (tls.https.pair === undefined) {
+    throw new AgentConfigError(
+      "ports.https is set, and no Cert/Key pair provided! (set tls.defaults or tls.https cert_file and key_file)",
+    );
+  }
+  return p;
 }
 
 function dnsConfig(l: Layer): DnsConfig {

@@ -13,6 +13,7 @@ import type { CheckDef, ServiceRegistration } from "../local/defs.js";
 import type { ConfigFs } from "../util/config-file.js";
 import { ConfigError } from "../util/errors.js";
 import type { AclConfig } from "./config-acl.js";
+import type { AgentTls } from "./config-tls.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
@@ -46,8 +47,12 @@ export interface AgentConfig {
   readonly advertiseAddr: string;
   /** Address the HTTP API binds. */
   readonly clientAddr: string;
-  /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below). */
+  /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below); `http` is -1 when off. */
   readonly ports: { readonly http: number; readonly server: number; readonly dns: number };
+  /** `ports.https` (config files only, no flag, as Consul): -1 unless set, as Consul's default. */
+  readonly httpsPort: number;
+  /** The `tls` stanza, its files read and checked (config-tls.ts). */
+  readonly tls: AgentTls;
   /** `-domain` and `dns_config`, with Consul's defaults. */
   readonly dns: DnsConfig;
   /** Use: when `dataDirTemp`, a prefix for fs.mkdtemp; the agent creates the directory and removes it on exit. */
@@ -97,6 +102,9 @@ export interface Layer {
   httpPort?: number;
   serverPort?: number;
   dnsPort?: number;
+  httpsPort?: number;
+  /** `tls.<section>.<key>` settings by full path; merged key by key over layers. */
+  tls?: Record<string, string | boolean>;
   domain?: string;
   /** `dns_config`: durations in ms as read, service TTLs still text (checked when resolved). */
   dnsNodeTtlMs?: number;

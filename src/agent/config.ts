@@ -122,7 +122,9 @@ function merge(layers: readonly Layer[]): Layer {
   const services: ServiceRegistration[] = [];
   const checks: CheckDef[] = [];
   for (const layer of layers) {
+    const tls = { ...out.tls, ...layer.tls };
     Object.assign(out, layer);
+    out.tls = tls;
     joins.push(...(layer.retryJoin ?? []));
     services.push(...(layer.services ?? []));
     checks.push(...(layer.checks ?? []));

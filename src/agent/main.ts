@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import type http from "node:http";
+import type https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
-import { createHttpServer } from "../http/index.js";
+import { createHttpServer, createHttpsServer, type HttpServerOptions } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import type { ConfigDefinitions } from "../local/config.js";
-import { type RunningServer, startServer } from "../server/boot.js";
+import { type MutualTlsSettings, type RunningServer, startServer } from "../server/boot.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
@@ -59,6 +61,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       // Consul keeps 10240 trailing logs; a small threshold (tests) keeps proportionally fewer.
       trailingEntries: Math.min(10_240, Math.floor(cfg.raft.snapshotThreshold / 2)),
       log: (level, msg) => logger[level](msg),
+      tls: internalRpcTls(cfg),
     });
   } catch (e) {
     process.stderr.write(`==> ${errorText(e)}\n`);
@@ -100,29 +103,50 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   }
   // A leader appearing ends the "No cluster leader" failures of anti-entropy's first syncs: retry then.
   server.raft.leadershipListeners.add(() => localAgent.antiEntropy?.serversChanged());
-  const http = createHttpServer(service, {
+  const httpOptions: HttpServerOptions = {
     local: localAgent.local,
     // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
     bodyBytesMax: 16 * 1024 * 1024,
     countRequest: (route, method, status) =>
       server.metrics.httpRequests.inc({ method, route, code: String(status) }),
-  });
+  };
+  // The same handler on ports.http (plain) and ports.https (TLS), each unless -1.
+  const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];
+  if (cfg.ports.http > 0) {
+    listeners.push({ name: "HTTP", port: cfg.ports.http, server: createHttpServer(service, httpOptions) });
+  }
+  const httpsTls = httpsServerTls(cfg);
+  if (cfg.httpsPort > 0 && httpsTls !== undefined) {
+    listeners.push({
+      name: "HTTPS",
+      port: cfg.httpsPort,
+      server: createHttpsServer(service, httpOptions, httpsTls),
+    });
+  }
+  const closeListeners = (): void => {
+    for (const l of listeners) {
+      l.server.close();
+      l.server.closeAllConnections?.();
+    }
+  };
   /** A listener that cannot start ends the agent: exit 1, nothing left behind (-dev's temp data dir included). */
   const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
     process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
-    http.close();
+    closeListeners();
     localAgent.stop();
     await server.stop();
     if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
     return 1;
   };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject);
-      http.listen(cfg.ports.http, cfg.clientAddr, () => resolve());
-    });
-  } catch (e) {
-    return abandon("HTTP", cfg.ports.http, e);
+  for (const l of listeners) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        l.server.once("error", reject);
+        l.server.listen(l.port, cfg.clientAddr, () => resolve());
+      });
+    } catch (e) {
+      return abandon(l.name, l.port, e);
+    }
   }
   let dns: RunningDns | null = null;
   if (cfg.ports.dns > 0) {
@@ -137,9 +161,13 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       return abandon("DNS", cfg.ports.dns, e);
     }
   }
-  const at = http.address() as AddressInfo;
-  const dnsText = dns === null ? "" : `, DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`;
-  const listening = `HTTP ${at.address}:${at.port}${dnsText}, RPC ${server.rpcAddress}`;
+  const httpText = listeners.map((l) => {
+    const at = l.server.address() as AddressInfo;
+    return `${l.name} ${at.address}:${at.port}`;
+  });
+  const dnsText = dns === null ? [] : [`DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`];
+  const rpcText = `RPC ${server.rpcAddress}${internalRpcTls(cfg) === undefined ? "" : " (mutual TLS)"}`;
+  const listening = [...httpText, ...dnsText, rpcText].join(", ");
   logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -147,8 +175,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`caught ${signal}, shutting down`);
-      http.close();
-      http.closeAllConnections?.();
+      closeListeners();
       await dns?.close();
       localAgent.stop();
       await server.stop();
@@ -194,6 +221,37 @@ function reloadDefinitions(
     `reload: ${next.services.length} services and ${next.checks.length} checks from the configuration`,
   );
   return { services: next.services, checks: next.checks };
+}
+
+/** Servers speak mutual TLS when internal RPC verifies either way (config-tls.ts says why both ways at once). */
+function internalRpcTls(cfg: AgentConfig): MutualTlsSettings | undefined {
+  const t = cfg.tls.internalRpc;
+  if (!(t.verifyIncoming || t.verifyOutgoing) || t.pair === undefined) return undefined;
+  const domain = cfg.dns.domain.replace(/\.$/, "");
+  const names = new Set([`server.${cfg.datacenter}.cairn`, `server.${cfg.datacenter}.consul`]);
+  names.add(`server.${cfg.datacenter}.${domain}`);
+  return {
+    ca: t.ca,
+    cert: t.pair.cert,
+    key: t.pair.key,
+    verifyIncoming: t.verifyIncoming,
+    verifyOutgoing: t.verifyOutgoing,
+    serverNames: t.verifyServerHostname ? [...names] : [],
+  };
+}
+
+/** The HTTPS listener's TLS: verify_incoming asks every client for a certificate from the CA. */
+function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
+  const t = cfg.tls.https;
+  if (t.pair === undefined) return undefined;
+  const ca = t.ca.length > 0 ? { ca: [...t.ca] } : {};
+  return {
+    ...ca,
+    cert: t.pair.cert,
+    key: t.pair.key,
+    requestCert: t.verifyIncoming,
+    rejectUnauthorized: t.verifyIncoming,
+  };
 }
 
 /** The tagged addresses a Consul agent reports for its node: lan/wan, plus the family-specific pair. */

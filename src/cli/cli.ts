@@ -21,6 +21,7 @@ import { snapshotAgent } from "./commands/snapshot-agent.js";
 import { snapshotDiff } from "./commands/snapshot-diff.js";
 import { snapshotList } from "./commands/snapshot-list.js";
 import { snapshotDecode, snapshotInspect } from "./commands/snapshot-offline.js";
+import { tlsCaCreate, tlsCertCreate } from "./commands/tls.js";
 import { version } from "./commands/version.js";
 import { watch } from "./commands/watch.js";
 
@@ -96,6 +97,22 @@ const TREE: Group = {
         list: snapshotList,
         restore: snapshotRestore,
         save: snapshotSave,
+      },
+    },
+    tls: {
+      synopsis: "Builtin helpers for creating CAs and certificates",
+      usageLine: "Usage: cairn tls <subcommand> <subcommand> [options]",
+      children: {
+        ca: {
+          synopsis: "Helpers for CAs",
+          usageLine: "Usage: cairn tls ca <subcommand> [options]",
+          children: { create: tlsCaCreate },
+        },
+        cert: {
+          synopsis: "Helpers for certificates",
+          usageLine: "Usage: cairn tls cert <subcommand> [options]",
+          children: { create: tlsCertCreate },
+        },
       },
     },
     version,

@@ -17,6 +17,7 @@ export {
 export {
   type Answer,
   createHttpServer,
+  createHttpsServer,
   type HttpServerOptions,
   type ListenerOptions,
   requestListener,

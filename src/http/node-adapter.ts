@@ -4,6 +4,7 @@
  * Consul-specific lives in the handlers; this file only moves bytes and counts requests.
  */
 import http from "node:http";
+import https from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ServerApi } from "../api/types.js";
@@ -211,6 +212,22 @@ export function requestListener(answer: Answer, options: ListenerOptions): http.
 export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
   const answer: Answer = (request) => handle(request, api, options.local);
   const server = http.createServer({ keepAlive: true }, requestListener(answer, options));
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
+  return server;
+}
+
+/**
+ * The same API over HTTPS (Consul's ports.https). `tls` holds the key, certificate and CA; with requestCert and
+ * rejectUnauthorized (verify_incoming) a client without a certificate from the CA is refused at the handshake,
+ * before any request is read.
+ */
+export function createHttpsServer(
+  api: ServerApi,
+  options: HttpServerOptions,
+  tls: https.ServerOptions,
+): https.Server {
+  const answer: Answer = (request) => handle(request, api, options.local);
+  const server = https.createServer({ ...tls, keepAlive: true }, requestListener(answer, options));
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
   return server;
 }

@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { KvStore } from "../fsm/index.js";
 import { DiskWal, FileStableStore, openDataDir } from "../storage/index.js";
-import { type NodeIdentity, probe, TcpTransport } from "../transport/index.js";
+import {
+  type MutualTlsSettings,
+  type NodeIdentity,
+  probe,
+  TcpTransport,
+  type TransportTls,
+  transportTls,
+} from "../transport/index.js";
 import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
 import { VERSION } from "../util/version.js";
@@ -11,6 +18,8 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
 import { call, serve } from "./rpc.js";
 import { RPC, RPC_HOLD_TIMEOUT_MS } from "./rpc-methods.js";
+
+export type { MutualTlsSettings };
 
 export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string) => void;
 
@@ -34,6 +43,8 @@ export interface ServerBootOptions {
   /** Entries kept in the log behind a snapshot. */
   readonly trailingEntries: number;
   readonly log: LogFn;
+  /** Mutual TLS with the other servers (tls.internal_rpc); absent: plain TCP. */
+  readonly tls?: MutualTlsSettings | undefined;
 }
 
 export interface RunningServer {
@@ -70,7 +81,13 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       version: VERSION,
     };
     const rng = new SeededRng(identity.raftId ^ Date.now());
-    const transport = new TcpTransport({ identity, rng, log: (level, m) => o.log(level, `transport: ${m}`) });
+    const tls = o.tls === undefined ? undefined : transportTls(o.tls);
+    const transport = new TcpTransport({
+      identity,
+      rng,
+      log: (level, m) => o.log(level, `transport: ${m}`),
+      tls,
+    });
     const bound = await transport.listen(o.bindHost, o.serverPort);
     cleanup.unshift(() => transport.close());
     const self: ServerRecord = {
@@ -100,7 +117,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       trailingEntries: o.trailingEntries,
     });
     cleanup.unshift(() => raft.stop());
-    const discovery = new Discovery(raft, identity, o);
+    const discovery = new Discovery(tls, raft, identity, o);
     discovery.start();
     let stopping = false;
     return {
@@ -133,6 +150,7 @@ class Discovery {
   private stopped = false;
 
   constructor(
+    private readonly tls: TransportTls | undefined,
     private readonly raft: RaftServer,
     private readonly identity: NodeIdentity,
     private readonly o: ServerBootOptions,
@@ -181,7 +199,7 @@ class Discovery {
       const full = /:\d+$/.test(addr) ? addr : `${addr}:8300`;
       if (full === this.raft.self.addr) continue;
       try {
-        const id = await probe(this.identity, full, 2000);
+        const id = await probe(this.identity, full, 2000, this.tls?.dial);
         if (id.nodeId === this.identity.nodeId) continue;
         const r: ServerRecord = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
         this.raft.learnPeer(r);
@@ -218,7 +236,7 @@ class Discovery {
     const fail = (why: string): JoinError => new JoinError(`Failed to join ${full}: ${why}`);
     let r: ServerRecord;
     try {
-      const id = await probe(this.identity, full, 2000);
+      const id = await probe(this.identity, full, 2000, this.tls?.dial);
       r = { raftId: id.raftId, nodeId: id.nodeId, name: id.name, addr: full };
     } catch (e) {
       throw fail(errorText(e));

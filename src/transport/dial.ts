@@ -3,6 +3,7 @@
  * raft connection (peer-link.ts) and the one-off snapshot connections (snapshot.ts).
  */
 import { connect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import type { NodeId } from "../raft/types.js";
 import { AddressError, HandshakeError, UnreachableError } from "./errors.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from "./frame.js";
@@ -14,6 +15,7 @@ import {
   HANDSHAKE_PROTO,
   refuseHelloOk,
 } from "./handshake.js";
+import type { TransportTls } from "./tls.js";
 import type { NodeIdentity } from "./transport.js";
 
 export interface HostPort {
@@ -46,6 +48,8 @@ export interface DialOptions {
   readonly purpose: ConnectionPurpose;
   readonly frameBytesMax: number;
   readonly handshakeTimeoutMs: number;
+  /** TLS options when servers speak mutual TLS (tls.ts); absent: plain TCP. */
+  readonly tls?: TransportTls["dial"] | undefined;
   /** Called with the socket as soon as it exists, so the transport's close() can destroy it mid-dial too. */
   readonly track: (socket: Socket) => void;
 }
@@ -66,7 +70,8 @@ export interface Dialed {
 export function dial(o: DialOptions): Promise<Dialed> {
   const { host, port } = parseAddress(o.addr);
   return new Promise<Dialed>((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket: Socket =
+      o.tls === undefined ? connect({ host, port }) : tlsConnect({ ...o.tls, host, port });
     o.track(socket);
     const decoder = new FrameDecoder(HANDSHAKE_BYTES_MAX);
     let settled = false;
@@ -87,7 +92,8 @@ export function dial(o: DialOptions): Promise<Dialed> {
       );
     }, o.handshakeTimeoutMs);
     socket.setNoDelay(true);
-    socket.on("connect", () => {
+    // Over TLS the hello waits for the TLS handshake, which checked the peer's certificate.
+    socket.on(o.tls === undefined ? "connect" : "secureConnect", () => {
       const hello = { proto: HANDSHAKE_PROTO, ...o.local, purpose: o.purpose, expectRaftId: o.expectRaftId };
       socket.write(encodeFrame(FrameType.hello, encodeHello(hello)));
     });

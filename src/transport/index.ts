@@ -20,6 +20,7 @@ export { MemoryNetwork, MemoryTransport } from "./memory-transport.js";
 export type { Log, LogLevel } from "./peer-link.js";
 export { probe } from "./probe.js";
 export { RAFT_PORT_DEFAULT, TcpTransport, type TcpTransportOptions } from "./tcp-transport.js";
+export { type MutualTlsSettings, type TransportTls, transportTls } from "./tls.js";
 export type {
   MessageHandler,
   NodeIdentity,

@@ -21,6 +21,7 @@ import {
 import type { Frame, FrameDecoder } from "./frame.js";
 import { FrameType } from "./frame.js";
 import { decodeResponse, requestFrame } from "./rpc.js";
+import type { TransportTls } from "./tls.js";
 import type { NodeIdentity } from "./transport.js";
 
 export type LogLevel = "info" | "warn" | "error";
@@ -37,6 +38,7 @@ export interface LinkOptions {
   readonly backoffMsMin: number;
   readonly backoffMsMax: number;
   readonly handshakeTimeoutMs: number;
+  readonly tls: TransportTls["dial"] | undefined;
   /** Deferred by the caller: never called synchronously inside send(). */
   readonly unreachable: (peer: NodeId) => void;
   /** Registers each socket with the transport, whose close() destroys what is left. */
@@ -214,6 +216,7 @@ export class PeerLink {
       purpose: "raft",
       frameBytesMax,
       handshakeTimeoutMs,
+      tls: this.o.tls,
     }).then(
       (d) => {
         if (this.state === "closed") {

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { dial } from "./dial.js";
 import { FRAME_BYTES_MAX_DEFAULT } from "./frame.js";
+import type { TransportTls } from "./tls.js";
 import type { NodeIdentity } from "./transport.js";
 
 /**
@@ -9,7 +10,12 @@ import type { NodeIdentity } from "./transport.js";
  * -bootstrap-expect learn the other servers' node and raft ids this way. Rejects with UnreachableError or
  * HandshakeError (e.g. another datacenter).
  */
-export async function probe(local: NodeIdentity, addr: string, timeoutMs: number): Promise<NodeIdentity> {
+export async function probe(
+  local: NodeIdentity,
+  addr: string,
+  timeoutMs: number,
+  tls?: TransportTls["dial"],
+): Promise<NodeIdentity> {
   let sock: Socket | undefined;
   try {
     const d = await dial({
@@ -19,6 +25,7 @@ export async function probe(local: NodeIdentity, addr: string, timeoutMs: number
       purpose: "probe",
       frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
       handshakeTimeoutMs: timeoutMs,
+      tls,
       track: (s) => {
         sock = s;
       },

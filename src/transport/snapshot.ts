@@ -17,6 +17,7 @@ import { SnapshotTransferError } from "./errors.js";
 import { encodeFrame, FRAME_HEADER_BYTES, type Frame, FrameType, writeFrameHeader } from "./frame.js";
 import type { FrameSink } from "./inbound.js";
 import type { Log } from "./peer-link.js";
+import type { TransportTls } from "./tls.js";
 import type { NodeIdentity, SnapshotHandler } from "./transport.js";
 
 const SHA256_BYTES = 32;
@@ -49,6 +50,7 @@ export interface SendSnapshotOptions {
   readonly idleTimeoutMs: number;
   /** Registers the socket so the transport's close() can destroy it. */
   readonly track: (socket: Socket) => void;
+  readonly tls: TransportTls["dial"] | undefined;
 }
 
 /** Streams one snapshot; resolves when the receiver's handler succeeded. */
@@ -62,6 +64,7 @@ export async function sendSnapshotStream(o: SendSnapshotOptions): Promise<void> 
     purpose: "snapshot",
     frameBytesMax,
     handshakeTimeoutMs,
+    tls: o.tls,
   });
   const socket = d.socket;
   let outcome: string | null | undefined; // undefined: not yet; null: installed; string: why not

@@ -5,6 +5,7 @@
  * Ownership: the transport owns every socket and timer it creates, and close() ends them all.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import type { Message, NodeId } from "../raft/types.js";
 import { assert } from "../util/assert.js";
 import type { Rng } from "../util/rng.js";
@@ -15,6 +16,7 @@ import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, FrameType, writeFrameHeade
 import { type FrameSink, InboundConnection } from "./inbound.js";
 import { type Log, PeerLink } from "./peer-link.js";
 import { SnapshotReceiver, sendSnapshotStream } from "./snapshot.js";
+import type { TransportTls } from "./tls.js";
 import type {
   MessageHandler,
   NodeIdentity,
@@ -53,11 +55,14 @@ export interface TcpTransportOptions {
   readonly requestsInflightMax?: number;
   /** Accepted connections at once (peers, their snapshot streams, strangers mid-handshake). Default 1024. */
   readonly inboundConnectionsMax?: number;
+  /** Mutual TLS with the other servers (tls.ts); absent: plain TCP. Every server of a datacenter must agree. */
+  readonly tls?: TransportTls | undefined;
 }
 
 type Defaulted<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
+type WithDefaults = Defaulted<Omit<TcpTransportOptions, "tls">> & Pick<TcpTransportOptions, "tls">;
 
-function withDefaults(o: TcpTransportOptions): Defaulted<TcpTransportOptions> {
+function withDefaults(o: TcpTransportOptions): WithDefaults {
   const mib = 1024 * 1024;
   return {
     log: (level, message) => {
@@ -77,11 +82,11 @@ function withDefaults(o: TcpTransportOptions): Defaulted<TcpTransportOptions> {
     requestsInflightMax: 256,
     inboundConnectionsMax: 1024,
     ...o,
-  } as Defaulted<TcpTransportOptions>;
+  } as WithDefaults;
 }
 
 export class TcpTransport implements Transport {
-  private readonly o: Defaulted<TcpTransportOptions>;
+  private readonly o: WithDefaults;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly identities = new Map<NodeId, NodeIdentity>();
   private readonly sockets = new Set<Socket>();
@@ -121,7 +126,17 @@ export class TcpTransport implements Transport {
   /** Accepts peers' connections on host:port (port 0: any free port). Resolves with the bound address. */
   listen(host: string, port: number = RAFT_PORT_DEFAULT): Promise<HostPort> {
     assert(!this.server && !this.closed, "listen called twice or after close");
-    const server = createServer((socket) => this.accept(socket));
+    const tls = this.o.tls;
+    const server =
+      tls === undefined
+        ? createServer((socket) => this.accept(socket))
+        : createTlsServer(tls.listen, (socket) => this.accept(socket));
+    // A peer refused at the TLS handshake (no certificate, another CA) never reaches accept(): say who and why.
+    server.on("tlsClientError", (err, socket) => {
+      // The address is gone once the handshake failed and the socket closed; say it only when still known.
+      const from = socket.remoteAddress === undefined ? "" : ` from ${socket.remoteAddress}`;
+      this.o.log("warn", `refused a TLS connection${from}: ${err.message}`);
+    });
     server.maxConnections = this.o.inboundConnectionsMax;
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -198,6 +213,7 @@ export class TcpTransport implements Transport {
       handshakeTimeoutMs: this.o.handshakeTimeoutMs,
       idleTimeoutMs: this.o.snapshotIdleTimeoutMs,
       track: (s) => this.track(s),
+      tls: this.o.tls?.dial,
     });
   }
 
@@ -257,6 +273,7 @@ export class TcpTransport implements Transport {
       backoffMsMin: o.backoffMsMin,
       backoffMsMax: o.backoffMsMax,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
+      tls: o.tls?.dial,
       unreachable: (p) => this.unreachable(p),
       track: (s) => this.track(s),
       identified: (id) => this.identities.set(id.raftId, id),

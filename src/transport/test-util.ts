@@ -1,5 +1,7 @@
 /** Helpers for the transport's tests (not exported from index.ts). */
+import { generateCa, generateCert, type PemPair } from "../util/tls-generate.js";
 import type { Log, LogLevel } from "./peer-link.js";
+import { type TransportTls, transportTls } from "./tls.js";
 import type { NodeIdentity } from "./transport.js";
 
 export function identity(raftId: number, datacenter = "dc1"): NodeIdentity {
@@ -35,5 +37,27 @@ export function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): 
       setTimeout(poll, 5);
     };
     poll();
+  });
+}
+
+/** Mutual TLS options for servers of dc1 whose certificates (one CA) carry `server.dc1.<domain>`. */
+export async function mutualTls(
+  domain: string,
+  ca?: PemPair,
+  verify: { incoming: boolean; outgoing: boolean; serverNames: readonly string[] } = {
+    incoming: true,
+    outgoing: true,
+    serverNames: ["server.dc1.cairn", "server.dc1.consul"],
+  },
+): Promise<TransportTls> {
+  const authority = ca ?? (await generateCa({ days: 1 }));
+  const cert = await generateCert({ kind: "server", datacenter: "dc1", domain, days: 1, ca: authority });
+  return transportTls({
+    ca: [authority.certPem],
+    cert: cert.certPem,
+    key: cert.keyPem,
+    verifyIncoming: verify.incoming,
+    verifyOutgoing: verify.outgoing,
+    serverNames: verify.serverNames,
   });
 }
