@@ -6,7 +6,13 @@
  *
  * With ACLs disabled the ServerApi answers an allow-all identity, so every check passes and nothing is filtered.
  */
-import { type Access, type Authorizer, PermissionDeniedError, type Resource } from "../acl/index.js";
+import {
+  type Access,
+  type Authorizer,
+  type PermissionDeniedError,
+  permissionDenied,
+  type Resource,
+} from "../acl/index.js";
 import type { AclIdentity, ServerApi } from "../api/types.js";
 import type { HttpRequest } from "./model.js";
 
@@ -59,7 +65,8 @@ export class Guard {
   }
 
   private denied(permission: string, resource: string): PermissionDeniedError {
-    return new PermissionDeniedError(this.identity.accessorId, permission, resource);
+    const who = this.identity.anonymous ? "anonymous" : { accessorId: this.identity.accessorId };
+    return permissionDenied(who, permission, resource);
   }
 }
 
