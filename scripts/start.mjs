@@ -13,11 +13,29 @@
  * Once there is a leader, a snapshot agent joins them: a verified backup every 5 minutes into ./.cairn/backups,
  * keeping 12, with its /metrics and /health on 127.0.0.1:8510.
  *
- * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_SERVER_PORT, CAIRN_START_AGENT_PORT and CAIRN_START_DATA_DIR (a
- * directory holding server1..3 and backups) replace 8500, 8300, 8510 and ./.cairn.
+ * `npm start -- --secure` starts the same datacenter with ACLs (default deny) and TLS: HTTPS only (8501) with
+ * client certificates required, mutual TLS between servers with their names checked. The first secure run
+ * writes into ./.cairn/secure (0700) a CA, one server certificate for the three addresses, a client certificate
+ * for the CLI and the snapshot agent (made by `cairn tls ca create` / `tls cert create`), a management token
+ * (`bootstrap-token`, 0600, the servers' acl.tokens.initial_management) and the agents' config file; later runs
+ * reuse them. It prints the environment that points the CLI and curl at it.
+ *
+ * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_HTTPS_PORT, CAIRN_START_SERVER_PORT, CAIRN_START_AGENT_PORT and
+ * CAIRN_START_DATA_DIR (a directory holding server1..3 and backups) replace 8500, 8501, 8300, 8510 and ./.cairn.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -34,6 +52,23 @@ const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
 const DEFAULT_DNS_PORT = 8600;
 const DNS_PORT = portFromEnv("CAIRN_START_DNS_PORT", DEFAULT_DNS_PORT);
 const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
+const SECURE = process.argv.slice(2).includes("--secure");
+const UNKNOWN_ARGS = process.argv.slice(2).filter((a) => a !== "--secure");
+const HTTPS_PORT = portFromEnv("CAIRN_START_HTTPS_PORT", 8501);
+/** What --secure writes and reads; absolute, as the agents' config file names these files. */
+const SECURE_DIR = resolve(ROOT, DATA_DIR, "secure");
+const SECURE_FILES = {
+  ca: join(SECURE_DIR, "consul-agent-ca.pem"),
+  serverCert: join(SECURE_DIR, "dc1-server-consul-0.pem"),
+  serverKey: join(SECURE_DIR, "dc1-server-consul-0-key.pem"),
+  clientCert: join(SECURE_DIR, "dc1-client-consul-0.pem"),
+  clientKey: join(SECURE_DIR, "dc1-client-consul-0-key.pem"),
+  token: join(SECURE_DIR, "bootstrap-token"),
+  config: join(SECURE_DIR, "agent.json"),
+};
+/** The port clients use: HTTPS when secure (plain HTTP is off then). */
+const API_PORT = SECURE ? HTTPS_PORT : HTTP_PORT;
+const API_SCHEME = SECURE ? "https" : "http";
 /** The snapshot agent's /metrics and /health: beside Consul's ports (8500 HTTP, 8501 HTTPS, 8502-8503 gRPC). */
 const AGENT_PORT = portFromEnv("CAIRN_START_AGENT_PORT", 8510);
 const BACKUP_DIR = `${DATA_DIR}/backups`;
@@ -90,7 +125,8 @@ function fail(message) {
 /** The `agent` arguments for server `s`; the default ports are left implicit, as a user would type them. */
 function agentArgs(s) {
   const portFlags = [
-    ...(HTTP_PORT === DEFAULT_HTTP_PORT ? [] : ["-http-port", String(HTTP_PORT)]),
+    // Secure: the config file turns plain HTTP off; a -http-port flag would turn it back on.
+    ...(HTTP_PORT === DEFAULT_HTTP_PORT || SECURE ? [] : ["-http-port", String(HTTP_PORT)]),
     ...(SERVER_PORT === DEFAULT_SERVER_PORT ? [] : ["-server-port", String(SERVER_PORT)]),
     ...(DNS_PORT === DEFAULT_DNS_PORT ? [] : ["-dns-port", String(DNS_PORT)]),
   ];
@@ -110,7 +146,88 @@ function agentArgs(s) {
     "-data-dir",
     s.dataDir,
     ...portFlags,
+    ...(SECURE ? ["-config-file", SECURE_FILES.config] : []),
     ...SERVERS.flatMap((peer) => ["-retry-join", joinAddr(peer.host)]),
+  ];
+}
+
+/** Writes `text` to `path` (mode `mode`) whole or not at all: a temp name, then a rename. */
+function writeFileAtomic(path, text, mode) {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode, flag: "wx" });
+  renameSync(tmp, path);
+}
+
+/** Runs `cairn ARGS` in the secure directory (the tls commands write their files into the working directory). */
+function cairnIn(dir, args) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: "utf8" });
+  if (r.status !== 0) fail(`cairn ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+/**
+ * --secure's files: made on the first secure run, reused after (the servers' data already trusts that CA and holds
+ * that token). The agents' config: ACLs on with default deny, HTTPS only with client certificates, mutual TLS
+ * between servers that checks their names.
+ */
+function ensureSecureSetup() {
+  mkdirSync(SECURE_DIR, { recursive: true, mode: 0o700 });
+  chmodSync(SECURE_DIR, 0o700);
+  if (!existsSync(SECURE_FILES.ca)) {
+    cairnIn(SECURE_DIR, ["tls", "ca", "create"]);
+    cairnIn(SECURE_DIR, [
+      "tls",
+      "cert",
+      "create",
+      "-server",
+      "-additional-ipaddress",
+      "127.0.0.2",
+      "-additional-ipaddress",
+      "127.0.0.3",
+    ]);
+    cairnIn(SECURE_DIR, ["tls", "cert", "create", "-client"]);
+  }
+  for (const f of [
+    SECURE_FILES.serverCert,
+    SECURE_FILES.serverKey,
+    SECURE_FILES.clientCert,
+    SECURE_FILES.clientKey,
+  ]) {
+    if (!existsSync(f)) fail(`${f} is missing: remove ${SECURE_DIR} to have --secure make a new setup`);
+  }
+  if (!existsSync(SECURE_FILES.token)) writeFileAtomic(SECURE_FILES.token, `${randomUUID()}\n`, 0o600);
+  const token = readFileSync(SECURE_FILES.token, "utf8").trim();
+  const config = {
+    acl: { enabled: true, default_policy: "deny", tokens: { initial_management: token } },
+    ports: { http: -1, https: HTTPS_PORT },
+    tls: {
+      defaults: {
+        ca_file: SECURE_FILES.ca,
+        cert_file: SECURE_FILES.serverCert,
+        key_file: SECURE_FILES.serverKey,
+        verify_incoming: true,
+        verify_outgoing: true,
+      },
+      internal_rpc: { verify_server_hostname: true },
+    },
+  };
+  const text = `${JSON.stringify(config, null, 2)}\n`;
+  if (!existsSync(SECURE_FILES.config) || readFileSync(SECURE_FILES.config, "utf8") !== text) {
+    if (existsSync(SECURE_FILES.config)) renameSync(SECURE_FILES.config, `${SECURE_FILES.config}.old`);
+    writeFileAtomic(SECURE_FILES.config, text, 0o600);
+  }
+}
+
+/** The flags that let the CLI or the snapshot agent reach a secure server. */
+function secureClientFlags() {
+  return [
+    "-ca-file",
+    SECURE_FILES.ca,
+    "-client-cert",
+    SECURE_FILES.clientCert,
+    "-client-key",
+    SECURE_FILES.clientKey,
+    "-token-file",
+    SECURE_FILES.token,
   ];
 }
 
@@ -143,7 +260,8 @@ function startBackupAgent() {
     "snapshot",
     "agent",
     "-http-addr",
-    `127.0.0.1:${HTTP_PORT}`,
+    `${API_SCHEME}://127.0.0.1:${API_PORT}`,
+    ...(SECURE ? secureClientFlags() : []),
     "-interval",
     BACKUP_INTERVAL,
   ];
@@ -174,7 +292,7 @@ function startServer(s) {
   const child = spawn(process.execPath, agentArgs(s), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.set(s.name, child);
   console.log(
-    `[${s.name}] started: pid ${child.pid}, HTTP ${s.host}:${HTTP_PORT}, RPC ${s.host}:${SERVER_PORT}, data ${s.dataDir}`,
+    `[${s.name}] started: pid ${child.pid}, ${SECURE ? "HTTPS" : "HTTP"} ${s.host}:${API_PORT}, RPC ${s.host}:${SERVER_PORT}, data ${s.dataDir}`,
   );
   prefixLines(child.stdout, s.name, process.stdout);
   prefixLines(child.stderr, s.name, process.stderr);
@@ -236,7 +354,7 @@ async function restartFromInput(line) {
       console.error(`npm start: ${s.name} is running (pid ${child.pid})`);
       continue;
     }
-    const problems = await checkPorts([s.host], [HTTP_PORT, SERVER_PORT]);
+    const problems = await checkPorts([s.host], [API_PORT, SERVER_PORT]);
     if (stopping) return;
     if (problems.length > 0) {
       for (const p of problems) console.error(p);
@@ -281,10 +399,7 @@ async function waitForLeader() {
     const running = SERVERS.filter((s) => children.has(s.name));
     const host = running.length > 0 ? running[i % running.length].host : SERVERS[0].host;
     try {
-      const res = await fetch(`http://${host}:${HTTP_PORT}/v1/status/leader`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      const leader = res.ok ? await res.json() : "";
+      const leader = await getJson(host, "/v1/status/leader");
       if (typeof leader === "string" && leader !== "") return leader;
     } catch {
       // Not listening yet, or mid-election: keep polling until the deadline.
@@ -294,7 +409,67 @@ async function waitForLeader() {
   return null;
 }
 
+/** GET a JSON answer from a server's API, over HTTPS with the client certificate when secure. */
+async function getJson(host, path) {
+  if (!SECURE) {
+    const res = await fetch(`http://${host}:${HTTP_PORT}${path}`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? await res.json() : undefined;
+  }
+  const tls = {
+    ca: readFileSync(SECURE_FILES.ca),
+    cert: readFileSync(SECURE_FILES.clientCert),
+    key: readFileSync(SECURE_FILES.clientKey),
+  };
+  return await new Promise((resolvePromise, reject) => {
+    const req = httpsRequest({ host, port: HTTPS_PORT, path, ...tls, timeout: 1000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolvePromise(res.statusCode === 200 ? JSON.parse(body) : undefined));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function printSecureSteps(leader) {
+  const f = SECURE_FILES;
+  console.log(
+    [
+      "",
+      `cairn is up, secure: 3 servers, leader ${leader}; ACLs on (default deny), HTTPS only on port ${HTTPS_PORT}`,
+      "with client certificates, mutual TLS between servers. Data lives in " +
+        `${DATA_DIR}; the CA, certificates and the management token in ${SECURE_DIR} (0700; keys and token 0600).`,
+      "Point the CLI at it:",
+      "",
+      `  export CONSUL_HTTP_ADDR=https://127.0.0.1:${HTTPS_PORT}`,
+      `  export CONSUL_CACERT=${f.ca}`,
+      `  export CONSUL_CLIENT_CERT=${f.clientCert}`,
+      `  export CONSUL_CLIENT_KEY=${f.clientKey}`,
+      `  export CONSUL_HTTP_TOKEN_FILE=${f.token}`,
+      "  npx cairn kv put hello world",
+      "  npx cairn acl token list",
+      `  curl --cacert ${f.ca} --cert ${f.clientCert} --key ${f.clientKey} \\`,
+      `       -H "X-Consul-Token: $(cat ${f.token})" https://127.0.0.1:${HTTPS_PORT}/v1/kv/hello`,
+      "",
+      `A snapshot agent saves a verified backup every 5 minutes into ${BACKUP_DIR} (keeping ${BACKUP_RETAIN}),`,
+      `with the management token: curl http://127.0.0.1:${AGENT_PORT}/health`,
+      "",
+      "Press Ctrl-C to stop all three servers.",
+      "",
+    ].join("\n"),
+  );
+}
+
 function printNextSteps(leader) {
+  if (SECURE) {
+    printSecureSteps(leader);
+    return;
+  }
   const addr =
     HTTP_PORT === DEFAULT_HTTP_PORT ? [] : [`  export CONSUL_HTTP_ADDR=http://127.0.0.1:${HTTP_PORT}`];
   console.log(
@@ -319,16 +494,18 @@ function printNextSteps(leader) {
 }
 
 async function main() {
+  if (UNKNOWN_ARGS.length > 0) fail(`unknown argument ${UNKNOWN_ARGS[0]} (the only one is --secure)`);
   buildIfStale();
   if (!existsSync(MAIN)) {
     fail(
       "dist/src/main.js is missing after the build: the `agent` entry point (src/main.ts) is not written yet",
     );
   }
+  if (SECURE) ensureSecureSetup();
   const problems = [
     ...(await checkPorts(
       SERVERS.map((s) => s.host),
-      [HTTP_PORT, SERVER_PORT],
+      [API_PORT, SERVER_PORT],
     )),
     ...(await checkPorts(["127.0.0.1"], [AGENT_PORT])),
   ];
