@@ -106,6 +106,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     bodyBytesMax: 16 * 1024 * 1024,
     countRequest: (route, method, status) =>
       server.metrics.httpRequests.inc({ method, route, code: String(status) }),
+    requestLog: { debug: (m) => logger.debug(`http: ${m}`), error: (m) => logger.error(`http: ${m}`) },
   });
   /** A listener that cannot start ends the agent: exit 1, nothing left behind (-dev's temp data dir included). */
   const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
