@@ -250,7 +250,7 @@ export class CatalogReads {
   healthState(state: HealthState): CatalogRead<HealthCheckJson[]> {
     const value: HealthCheckJson[] = [];
     for (const [, c] of this.t.checks.entries()) {
-      if (state === "any" || c.Status === state) value.push(checkJson(c));
+      if (state === "any" || sameName(c.Status, state)) value.push(checkJson(c));
     }
     return { index: this.maxOf(TABLE_CHECKS), value };
   }
