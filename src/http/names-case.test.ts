@@ -32,6 +32,10 @@ async function seeded(): Promise<MemoryServer> {
   return api;
 }
 
+/** Registers a service or check on node Web-Node, as its agent would. */
+const onWebNode = (api: MemoryServer, what: object): Promise<unknown> =>
+  ok(api, "PUT", "/v1/catalog/register", { Node: "Web-Node", Address: "10.0.0.7", ...what });
+
 const names = (v: unknown, field: string): string[] =>
   (v as Record<string, unknown>[]).map((x) => String(x[field]));
 
@@ -84,11 +88,7 @@ const ROWS: readonly Row[] = [
     rule: "a service ID is unique per node in any case: registering `web1` replaces `Web1`",
     source: "catalog_schema.go servicesTableSchema id: indexFromServiceNode (node and ServiceID lowercased)",
     check: async (api) => {
-      await ok(api, "PUT", "/v1/catalog/register", {
-        Node: "Web-Node",
-        Address: "10.0.0.7",
-        Service: { ID: "web1", Service: "web", Port: 81 },
-      });
+      await onWebNode(api, { Service: { ID: "web1", Service: "web", Port: 81 } });
       const got = (await ok(api, "GET", "/v1/catalog/service/web")) as {
         ServiceID: string;
         ServicePort: number;
@@ -115,9 +115,7 @@ const ROWS: readonly Row[] = [
     rule: "a check ID is unique per node in any case: registering `SERFHEALTH` replaces `serfHealth`",
     source: "catalog_schema.go checksTableSchema id: indexFromHealthCheck (node and CheckID lowercased)",
     check: async (api) => {
-      await ok(api, "PUT", "/v1/catalog/register", {
-        Node: "Web-Node",
-        Address: "10.0.0.7",
+      await onWebNode(api, {
         Check: { CheckID: "SERFHEALTH", Name: "Serf Health Status", Status: "warning" },
       });
       const checks = (await ok(api, "GET", "/v1/health/node/Web-Node")) as {
@@ -137,9 +135,7 @@ const ROWS: readonly Row[] = [
     rule: "a check names its service ID in any case; deregistering the service in another case takes it along",
     source: "catalog_schema.go checksTableSchema node_service: indexNodeServiceFromHealthCheck",
     check: async (api) => {
-      await ok(api, "PUT", "/v1/catalog/register", {
-        Node: "Web-Node",
-        Address: "10.0.0.7",
+      await onWebNode(api, {
         Check: { CheckID: "second", Name: "second", Status: "passing", ServiceID: "WEB1" },
       });
       assert.deepEqual(names(await ok(api, "GET", "/v1/health/checks/web"), "CheckID"), [
@@ -187,11 +183,7 @@ const ROWS: readonly Row[] = [
     rule: "/v1/catalog/services keys services by the names as written: `Web` and `web` are two keys",
     source: "catalog.go Services: a map keyed by each row's ServiceName",
     check: async (api) => {
-      await ok(api, "PUT", "/v1/catalog/register", {
-        Node: "Web-Node",
-        Address: "10.0.0.7",
-        Service: { ID: "Web2", Service: "Web", Port: 82 },
-      });
+      await onWebNode(api, { Service: { ID: "Web2", Service: "Web", Port: 82 } });
       const services = (await ok(api, "GET", "/v1/catalog/services")) as Record<string, unknown>;
       assert.deepEqual(Object.keys(services).sort(), ["Web", "web"]);
       // ...while a lookup by name finds both spellings.
@@ -230,11 +222,7 @@ describe("names as Consul's state store compares them", () => {
 
   it("the service index is one value across spellings, as Consul's one folded index row", async () => {
     const api = await seeded();
-    await ok(api, "PUT", "/v1/catalog/register", {
-      Node: "Web-Node",
-      Address: "10.0.0.7",
-      Service: { ID: "Web2", Service: "WEB", Port: 82 },
-    });
+    await onWebNode(api, { Service: { ID: "Web2", Service: "WEB", Port: 82 } });
     const index = async (path: string) => (await call(api, "GET", path)).headers["X-Consul-Index"];
     const latest = await index("/v1/catalog/service/web");
     assert.equal(await index("/v1/catalog/service/WEB"), latest);
