@@ -1,8 +1,9 @@
 /**
  * No token reaches a log: a real agent at debug level (every request logged, as Consul's `Request finished`)
  * and the CLI, with tokens passed every way there is (`?token=`, `X-Consul-Token`, `Authorization: Bearer`,
- * `-token`, `-token-file`, `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`), on successes, client errors and a
- * server error; then every line either wrote is searched for each secret.
+ * `-token`, `-token-file`, `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`, and the snapshot agent's `-token` and
+ * config-file `token`), on successes, client errors and a server error; then every line any of them wrote is
+ * searched for each secret.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -21,6 +22,8 @@ const SECRET = {
   cliFile: "4d6f8a0b-cli-file-4c3e-8d2f1a0b9c8d7e6f",
   envToken: "6e8a0c2d-env-token-4e5f-8a9b0c1d2e3f4a5b",
   envFile: "8c0e2a4b-env-file-4a6c-8e0f2a4b6c8d0e1f",
+  snapshotAgentFlag: "2f4a6c8e-snap-agent-flag-4d1e-9a0b1c2d",
+  snapshotAgentConfig: "5c7e9a1b-snap-agent-config-4f2a-8b3c4d5e",
 } as const;
 
 describe("secrets never reach a log", { timeout: 120_000 }, () => {
@@ -83,6 +86,25 @@ describe("secrets never reach a log", { timeout: 120_000 }, () => {
       } finally {
         delete process.env.CONSUL_HTTP_TOKEN_FILE;
       }
+      // The snapshot agent at debug level, once with -token and once with the token in its config file.
+      const backups = join(c.dir, "backups");
+      const once = [
+        "snapshot",
+        "agent",
+        "-interval",
+        "0",
+        "-log-level",
+        "debug",
+        ...http,
+        "-local-path",
+        backups,
+      ];
+      await cli(...once, "-token", SECRET.snapshotAgentFlag);
+      const agentConfig = join(c.dir, "snapshot-agent.json");
+      writeFileSync(agentConfig, JSON.stringify({ snapshot_agent: { token: SECRET.snapshotAgentConfig } }), {
+        mode: 0o600,
+      });
+      await cli(...once, "-config-file", agentConfig);
       await c.stopAgent(a);
 
       const log = a.output;
