@@ -4,10 +4,15 @@
  * Every row runs against the real handlers over a MemoryServer; the DNS rows through the DNS answerer.
  */
 import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import { DnsAnswerer } from "../dns/answer.js";
 import { DNS_DEFAULTS } from "../dns/config.js";
+import { decodeArchiveLines } from "../snapshot/index.js";
 import { call, text } from "./test-util.js";
 
 async function ok(api: MemoryServer, method: string, path: string, body?: object): Promise<unknown> {
@@ -219,6 +224,52 @@ const ROWS: readonly Row[] = [
 
 describe("names as Consul's state store compares them", () => {
   for (const row of ROWS) it(`${row.rule} [${row.source}]`, async () => row.check(await seeded()));
+
+  it("an archive keeps every row's spelling; restored, the same lookups answer, and it saves again record for record", async () => {
+    const api = await seeded();
+    await onWebNode(api, { Service: { ID: "Web2", Service: "WEB", Port: 82 } });
+    const records = async (from: MemoryServer): Promise<string[]> => {
+      const { archive } = await from.snapshotSave(false);
+      const dir = await mkdtemp(join(tmpdir(), "cairn-names-case-"));
+      try {
+        const file = join(dir, "a.snap");
+        const chunks: Buffer[] = [];
+        for await (const c of archive) chunks.push(Buffer.from(c));
+        await writeFile(file, Buffer.concat(chunks));
+        const lines: string[] = [];
+        for await (const line of decodeArchiveLines(createReadStream(file), {
+          tmpDir: dir,
+          showSecrets: true,
+        }))
+          lines.push(line);
+        return lines.slice(1); // the header holds the archive's own ID and time
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    };
+    const before = await records(api);
+    const registers = before.filter((l) => l.endsWith('"Type":"Register"}')).join("\n");
+    for (const spelling of [
+      '"Node":"Web-Node"',
+      '"ID":"Web1"',
+      '"ID":"Web2"',
+      '"Service":"WEB"',
+      '"CheckID":"Web1-Alive"',
+    ])
+      assert.ok(registers.includes(spelling), spelling);
+    const restored = new MemoryServer();
+    const { archive } = await api.snapshotSave(false);
+    await restored.snapshotRestore(archive);
+    assert.deepEqual(names(await ok(restored, "GET", "/v1/catalog/service/web"), "ServiceID"), [
+      "Web1",
+      "Web2",
+    ]);
+    assert.equal(
+      ((await ok(restored, "GET", "/v1/catalog/node/web-node")) as { Node: { Node: string } }).Node.Node,
+      "Web-Node",
+    );
+    assert.deepEqual(await records(restored), before);
+  });
 
   it("the service index is one value across spellings, as Consul's one folded index row", async () => {
     const api = await seeded();
