@@ -5,9 +5,15 @@
  * - catalog service/<s>, health checks/<s> and service/<s>: `maxIndexForService` — the "service.<s>" row while
  *   instances exist; with none, the "service_last_extinction" row, else max of nodes, services (and checks for
  *   the health reads); never 0.
+ * Names are looked up as Consul's indexes compare them (names.ts): nodes, service names and IDs, check IDs
+ * ignore case.
  */
 import type { CatalogTrees } from "./catalog.js";
 import {
+  namePrefix,
+  nodeKey,
+  nodePrefix,
+  nodeRowKey,
   SERVICE_INDEX_PREFIX,
   TABLE_CHECKS,
   TABLE_EXTINCTION,
@@ -27,6 +33,7 @@ import type {
   ServiceNodeJson,
   ServiceRow,
 } from "./catalog-types.js";
+import { sameName } from "./names.js";
 
 /** Index-table values by table name (0 when absent). */
 export type IndexValue = (table: string) => number;
@@ -119,6 +126,11 @@ function hasTags(s: ServiceRow, tags: readonly string[]): boolean {
   return tags.every((t) => own.has(t.toLowerCase()));
 }
 
+/** Whether check `c` belongs to instance `s` (Consul's checks "node_service" index, folded). */
+function ofService(c: CheckRow, s: ServiceRow): boolean {
+  return c.ServiceID !== "" && sameName(c.ServiceID, s.ID);
+}
+
 export class CatalogReads {
   constructor(
     private readonly t: CatalogTrees,
@@ -129,24 +141,28 @@ export class CatalogReads {
     return atLeastOne(Math.max(0, ...tables.map((x) => this.index(x))));
   }
 
-  /** maxIndexForService(name, exists, checks). */
-  private serviceIndex(name: string, exists: boolean, checks: boolean): number {
+  /**
+   * maxIndexForService(name, exists, checks), over the instances found. Consul's one `service.<name>` row is,
+   * in cairn, the largest of the rows of the spellings the instances have (catalog.ts afterServiceGone).
+   */
+  private serviceIndex(name: string, all: readonly ServiceRow[], checks: boolean): number {
     const fallback = checks ? [TABLE_NODES, TABLE_SERVICES, TABLE_CHECKS] : [TABLE_NODES, TABLE_SERVICES];
-    if (!exists) {
+    if (all.length === 0) {
       const extinct = this.index(TABLE_EXTINCTION);
       return extinct > 0 ? extinct : this.maxOf(...fallback);
     }
-    const own = this.index(SERVICE_INDEX_PREFIX + name);
+    const spellings = new Set([name, ...all.map((s) => s.Service)]);
+    const own = Math.max(...[...spellings].map((s) => this.index(SERVICE_INDEX_PREFIX + s)));
     return own > 0 ? own : this.maxOf(...fallback);
   }
 
   private instances(name: string): ServiceRow[] {
-    return [...this.t.byName.prefix(`${name}\0`)].map(([, s]) => s);
+    return [...this.t.byName.prefix(namePrefix(name))].map(([, s]) => s);
   }
 
   private node(name: string): NodeRow {
     // Invariant: a service or check never outlives its node (deleteNode drops them first).
-    return this.t.nodes.get(name) as NodeRow;
+    return this.t.nodes.get(nodeRowKey(name)) as NodeRow;
   }
 
   nodes(meta: NodeMetaFilter = []): CatalogRead<NodeJson[]> {
@@ -175,35 +191,35 @@ export class CatalogReads {
     const value = all
       .filter((s) => hasTags(s, tags) && metaMatches(this.node(s.Node), meta))
       .map((s) => serviceNodeJson(this.node(s.Node), s));
-    return { index: this.serviceIndex(name, all.length > 0, false), value };
+    return { index: this.serviceIndex(name, all, false), value };
   }
 
   /** null for an unknown node, as Consul's `null` body. */
   nodeServices(node: string): CatalogRead<NodeServicesJson | null> {
     const index = this.maxOf(TABLE_NODES, TABLE_SERVICES);
-    const n = this.t.nodes.get(node);
+    const n = this.t.nodes.get(nodeRowKey(node));
     if (n === undefined) return { index, value: null };
     const Services: Record<string, ServiceJson> = {};
-    for (const [, s] of this.t.services.prefix(`${node}\0`)) Services[s.ID] = serviceJson(s);
+    for (const [, s] of this.t.services.prefix(nodePrefix(node))) Services[s.ID] = serviceJson(s);
     return { index, value: { Node: nodeJson(n), Services } };
   }
 
   healthNode(node: string): CatalogRead<HealthCheckJson[]> {
-    const value = [...this.t.checks.prefix(`${node}\0`)].map(([, c]) => checkJson(c));
+    const value = [...this.t.checks.prefix(nodePrefix(node))].map(([, c]) => checkJson(c));
     return { index: this.maxOf(TABLE_CHECKS), value };
   }
 
   private checksOf(node: string): CheckRow[] {
-    return [...this.t.checks.prefix(`${node}\0`)].map(([, c]) => c);
+    return [...this.t.checks.prefix(nodePrefix(node))].map(([, c]) => c);
   }
 
   healthChecks(name: string): CatalogRead<HealthCheckJson[]> {
     const all = this.instances(name);
     const value: HealthCheckJson[] = [];
     for (const s of all) {
-      for (const c of this.checksOf(s.Node)) if (c.ServiceID === s.ID) value.push(checkJson(c));
+      for (const c of this.checksOf(s.Node)) if (ofService(c, s)) value.push(checkJson(c));
     }
-    return { index: this.serviceIndex(name, all.length > 0, true), value };
+    return { index: this.serviceIndex(name, all, true), value };
   }
 
   /**
@@ -220,7 +236,7 @@ export class CatalogReads {
     const value: ServiceEntryJson[] = [];
     for (const s of all) {
       if (!hasTags(s, tags) || !metaMatches(this.node(s.Node), meta)) continue;
-      const checks = this.checksOf(s.Node).filter((c) => c.ServiceID === "" || c.ServiceID === s.ID);
+      const checks = this.checksOf(s.Node).filter((c) => c.ServiceID === "" || ofService(c, s));
       if (passing && checks.some((c) => c.Status !== "passing")) continue;
       value.push({
         Node: nodeJson(this.node(s.Node)),
@@ -228,19 +244,19 @@ export class CatalogReads {
         Checks: checks.map(checkJson),
       });
     }
-    return { index: this.serviceIndex(name, all.length > 0, true), value };
+    return { index: this.serviceIndex(name, all, true), value };
   }
 
   healthState(state: HealthState): CatalogRead<HealthCheckJson[]> {
     const value: HealthCheckJson[] = [];
     for (const [, c] of this.t.checks.entries()) {
-      if (state === "any" || c.Status === state) value.push(checkJson(c));
+      if (state === "any" || sameName(c.Status, state)) value.push(checkJson(c));
     }
     return { index: this.maxOf(TABLE_CHECKS), value };
   }
 
   /** Whether check (node, id) exists, and its status: for session creation. */
   check(node: string, id: string): CheckRow | undefined {
-    return this.t.checks.get(`${node}\0${id}`);
+    return this.t.checks.get(nodeKey(node, id));
   }
 }

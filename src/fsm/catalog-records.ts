@@ -22,7 +22,7 @@ import {
   type RegisterRequest,
 } from "../snapshot/index.js";
 import type { CatalogTrees } from "./catalog.js";
-import { nameKey, nodeKey } from "./catalog.js";
+import { nameKey, nodeKey, nodePrefix, nodeRowKey } from "./catalog.js";
 import type {
   CheckDefinition,
   CheckRow,
@@ -227,12 +227,12 @@ export function* catalogRecords(t: CatalogTrees): Generator<RawRecord> {
     const req = nodeRequest(n);
     yield n.raw ?? encodeRecord({ kind: "Register", type: 0, body: req });
     const keep = n.raw !== undefined;
-    for (const [, s] of t.services.prefix(`${n.Node}\0`)) {
+    for (const [, s] of t.services.prefix(nodePrefix(n.Node))) {
       yield keep && s.raw !== undefined
         ? s.raw
         : encodeRecord({ kind: "Register", type: 0, body: { ...req, Service: nodeService(s) } });
     }
-    for (const [, c] of t.checks.prefix(`${n.Node}\0`)) {
+    for (const [, c] of t.checks.prefix(nodePrefix(n.Node))) {
       yield keep && c.raw !== undefined
         ? c.raw
         : encodeRecord({ kind: "Register", type: 0, body: { ...req, Check: healthCheck(c) } });
@@ -246,7 +246,8 @@ export function* catalogRecords(t: CatalogTrees): Generator<RawRecord> {
  */
 export function restoreRegister(t: CatalogTrees, r: RegisterRequest, raw: RawRecord): void {
   const own = r.Service === null && r.Check === null;
-  if (own || !t.nodes.has(r.Node)) t.nodes.set(r.Node, nodeFromRecord(r, own ? raw : undefined));
+  if (own || !t.nodes.has(nodeRowKey(r.Node)))
+    t.nodes.set(nodeRowKey(r.Node), nodeFromRecord(r, own ? raw : undefined));
   if (r.Service !== null) {
     const s = serviceFromRecord(r.Node, r.Service, raw);
     const old = t.services.get(nodeKey(r.Node, s.ID));

@@ -6,7 +6,7 @@
  */
 import type { OrderedMap } from "./btree.js";
 import type { CatalogEffects, CatalogTrees } from "./catalog.js";
-import { nodeKey } from "./catalog.js";
+import { nodeKey, nodeRowKey } from "./catalog.js";
 import { CatalogError } from "./errors.js";
 import type { SessionEntry, SessionSpec } from "./session.js";
 
@@ -16,7 +16,7 @@ function checkIds(s: SessionSpec | SessionEntry): string[] {
 
 /** Consul's refusal of a session create, or null when the catalog allows it. */
 export function sessionCatalogError(t: CatalogTrees, spec: SessionSpec): CatalogError | null {
-  if (!t.nodes.has(spec.Node)) return new CatalogError("Missing node registration");
+  if (!t.nodes.has(nodeRowKey(spec.Node))) return new CatalogError("Missing node registration");
   for (const id of checkIds(spec)) {
     const c = t.checks.get(nodeKey(spec.Node, id));
     if (c === undefined) return new CatalogError(`Missing check '${id}' registration`);
@@ -28,12 +28,12 @@ export function sessionCatalogError(t: CatalogTrees, spec: SessionSpec): Catalog
 /** The IDs of the sessions a catalog write ends, in session ID order (the same on every replica). */
 export function sessionsEnded(sessions: OrderedMap<SessionEntry>, fx: CatalogEffects): string[] {
   if (fx.checks.length === 0 && fx.nodes.length === 0) return [];
-  const gone = new Set(fx.nodes);
+  const gone = new Set(fx.nodes.map(nodeRowKey));
   const checks = new Set(fx.checks.map(([node, id]) => nodeKey(node, id)));
   const out: string[] = [];
   // A scan, as destroySession's: catalog writes that end sessions are rare next to reads.
   for (const [id, s] of sessions.entries()) {
-    if (gone.has(s.Node) || checkIds(s).some((c) => checks.has(nodeKey(s.Node, c)))) out.push(id);
+    if (gone.has(nodeRowKey(s.Node)) || checkIds(s).some((c) => checks.has(nodeKey(s.Node, c)))) out.push(id);
   }
   return out;
 }

@@ -188,8 +188,12 @@ export interface CatalogRead<T> {
   readonly value: T;
 }
 
-export const HEALTH_STATES = ["any", "passing", "warning", "critical"] as const;
-export type HealthState = (typeof HEALTH_STATES)[number];
+/**
+ * The state of /v1/health/state/<state>: `any` (exactly) lists every check; anything else is compared with each
+ * check's status as Consul's checks "status" index compares (lowercased: `PASSING` is `passing`), so an unknown
+ * state matches no check (an empty answer, not an error: Consul validates nothing here).
+ */
+export type HealthState = string;
 
 export const SERF_CHECK_ID = "serfHealth";
 export const SERF_CHECK_NAME = "Serf Health Status";

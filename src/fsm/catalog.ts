@@ -24,6 +24,7 @@ import type {
   ServiceSpec,
 } from "./catalog-types.js";
 import { CatalogError } from "./errors.js";
+import { foldName, sameName } from "./names.js";
 
 export const TABLE_NODES = "nodes";
 export const TABLE_SERVICES = "services";
@@ -47,8 +48,12 @@ export interface CatalogEffects {
   readonly nodes: string[];
 }
 
-/** The three trees; cloned together in O(1) for snapshots. Keys: see key helpers below. */
+/**
+ * The three trees; cloned together in O(1) for snapshots. Keys: see key helpers below; every name in a key is
+ * folded as Consul's indexes fold it (names.ts), so lookups ignore case and rows keep their spelling.
+ */
 export interface CatalogTrees {
+  /** nodeRowKey(node). */
   readonly nodes: OrderedMap<NodeRow>;
   /** `node \0 serviceID`. */
   readonly services: OrderedMap<ServiceRow>;
@@ -76,10 +81,14 @@ export function cloneTrees(t: CatalogTrees): CatalogTrees {
   };
 }
 
-export const nodeKey = (node: string, id: string): string => `${node}\0${id}`;
-export const nameKey = (s: ServiceRow): string => `${s.Service}\0${s.Node}\0${s.ID}`;
+export const nodeRowKey = (node: string): string => foldName(node);
+export const nodeKey = (node: string, id: string): string => `${foldName(node)}\0${foldName(id)}`;
+export const nameKey = (s: ServiceRow): string =>
+  `${foldName(s.Service)}\0${foldName(s.Node)}\0${foldName(s.ID)}`;
 /** Every row of `node` in services/checks lies under this prefix. */
-export const nodePrefix = (node: string): string => `${node}\0`;
+export const nodePrefix = (node: string): string => `${foldName(node)}\0`;
+/** Every instance of service `name` in byName lies under this prefix. */
+export const namePrefix = (name: string): string => `${foldName(name)}\0`;
 
 function sameMap(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -112,7 +121,7 @@ export class Catalog {
 
   private validateRegister(req: CatalogRegisterRequest): CatalogError | null {
     const nodeExists = (n: string): boolean =>
-      this.trees.nodes.has(n) || (n === req.Node && !req.SkipNodeUpdate);
+      this.trees.nodes.has(nodeRowKey(n)) || (sameName(n, req.Node) && !req.SkipNodeUpdate);
     if (req.Service !== null && !nodeExists(req.Node)) {
       return new CatalogError("failed inserting service: Missing node registration");
     }
@@ -125,7 +134,7 @@ export class Catalog {
       }
       if (!nodeExists(c.Node)) return new CatalogError("failed inserting check: Missing node registration");
       if (c.ServiceID === "") continue;
-      const registering = c.Node === req.Node && req.Service?.ID === c.ServiceID;
+      const registering = req.Service !== null && sameName(req.Service.ID, c.ServiceID);
       if (!registering && !this.trees.services.has(nodeKey(c.Node, c.ServiceID))) {
         return new CatalogError("failed inserting check: Missing service registration");
       }
@@ -134,7 +143,7 @@ export class Catalog {
   }
 
   private ensureNode(idx: number, req: CatalogRegisterRequest): void {
-    const old = this.trees.nodes.get(req.Node);
+    const old = this.trees.nodes.get(nodeRowKey(req.Node));
     const row: NodeRow = {
       ID: req.ID,
       Node: req.Node,
@@ -147,7 +156,8 @@ export class Catalog {
       ...(old?.extra !== undefined ? { extra: old.extra } : {}),
     };
     if (old !== undefined && sameNode(old, row)) return;
-    this.trees.nodes.set(req.Node, row);
+    // A register of `web` updates node `Web`, which takes the new spelling (Consul's ensureNodeTxn).
+    this.trees.nodes.set(nodeRowKey(req.Node), row);
     this.index.bump(TABLE_NODES, idx);
     // A node change moves every one of its services' indexes (updateAllServiceIndexesOfNode).
     for (const s of this.servicesOf(req.Node)) this.index.bump(SERVICE_INDEX_PREFIX + s.Service, idx);
@@ -164,13 +174,11 @@ export class Catalog {
       ...(old?.extra !== undefined ? { extra: old.extra } : {}),
     };
     if (old !== undefined && sameService(old, row)) return;
-    if (old !== undefined && old.Service !== row.Service) {
-      // Renamed in place: the old name loses an instance.
-      this.trees.byName.delete(nameKey(old));
-      this.afterServiceGone(idx, old.Service);
-    }
+    if (old !== undefined) this.trees.byName.delete(nameKey(old));
     this.trees.services.set(key, row);
     this.trees.byName.set(nameKey(row), row);
+    // Renamed in place (or respelled): the old name loses an instance.
+    if (old !== undefined && old.Service !== row.Service) this.afterServiceGone(idx, old.Service);
     this.index.bump(TABLE_SERVICES, idx);
     this.index.bump(SERVICE_INDEX_PREFIX + row.Service, idx);
   }
@@ -209,7 +217,7 @@ export class Catalog {
   /** Consul's applyDeregister: ServiceID, else CheckID, else the whole node. */
   deregister(idx: number, req: CatalogDeregisterRequest): CatalogEffects {
     const fx: CatalogEffects = { checks: [], nodes: [] };
-    if (!this.trees.nodes.has(req.Node)) return fx;
+    if (!this.trees.nodes.has(nodeRowKey(req.Node))) return fx;
     if (req.ServiceID !== "") this.deleteService(idx, req.Node, req.ServiceID, fx);
     else if (req.CheckID !== "") this.deleteCheck(idx, req.Node, req.CheckID, fx);
     else this.deleteNode(idx, req.Node, fx);
@@ -228,28 +236,35 @@ export class Catalog {
   private deleteService(idx: number, node: string, id: string, fx: CatalogEffects): void {
     const s = this.trees.services.get(nodeKey(node, id));
     if (s === undefined) return;
-    for (const c of this.checksOf(node)) if (c.ServiceID === id) this.deleteCheck(idx, node, c.CheckID, fx);
+    for (const c of this.checksOf(node)) {
+      if (c.ServiceID !== "" && sameName(c.ServiceID, id)) this.deleteCheck(idx, node, c.CheckID, fx);
+    }
     this.trees.services.delete(nodeKey(node, id));
     this.trees.byName.delete(nameKey(s));
     this.index.bump(TABLE_SERVICES, idx);
     this.afterServiceGone(idx, s.Service);
   }
 
-  /** The "last extinction" rule: the name's index row goes with its last instance. */
+  /**
+   * The "last extinction" rule: the name's index row goes with its last instance. Consul has one row per name
+   * whatever its case (its index table folds keys); cairn keeps a `service.<spelling>` row per spelling that
+   * has instances, each bumped on every write to one of them, so the largest is Consul's row (catalog-reads.ts
+   * serviceIndex) and a name spelled one way only (the usual case) has exactly Consul's row.
+   */
   private afterServiceGone(idx: number, name: string): void {
-    const left = this.trees.byName.prefix(`${name}\0`).next();
-    if (left.done !== true) {
-      this.index.bump(SERVICE_INDEX_PREFIX + name, idx);
+    const spellings = new Set([...this.trees.byName.prefix(namePrefix(name))].map(([, s]) => s.Service));
+    if (!spellings.has(name)) this.index.drop(SERVICE_INDEX_PREFIX + name);
+    if (spellings.size === 0) {
+      this.index.bump(TABLE_EXTINCTION, idx);
       return;
     }
-    this.index.drop(SERVICE_INDEX_PREFIX + name);
-    this.index.bump(TABLE_EXTINCTION, idx);
+    for (const spelling of spellings) this.index.bump(SERVICE_INDEX_PREFIX + spelling, idx);
   }
 
   private deleteNode(idx: number, node: string, fx: CatalogEffects): void {
     for (const s of this.servicesOf(node)) this.deleteService(idx, node, s.ID, fx);
     for (const c of this.checksOf(node)) this.deleteCheck(idx, node, c.CheckID, fx);
-    this.trees.nodes.delete(node);
+    this.trees.nodes.delete(nodeRowKey(node));
     this.index.bump(TABLE_NODES, idx);
     fx.nodes.push(node);
   }
@@ -257,6 +272,7 @@ export class Catalog {
 
 function sameNode(a: NodeRow, b: NodeRow): boolean {
   return (
+    a.Node === b.Node &&
     a.ID === b.ID &&
     a.Address === b.Address &&
     a.Datacenter === b.Datacenter &&
@@ -267,6 +283,8 @@ function sameNode(a: NodeRow, b: NodeRow): boolean {
 
 function sameService(a: ServiceRow, b: ServiceRow): boolean {
   return (
+    a.Node === b.Node &&
+    a.ID === b.ID &&
     a.Service === b.Service &&
     a.Kind === b.Kind &&
     a.Address === b.Address &&
@@ -279,6 +297,8 @@ function sameService(a: ServiceRow, b: ServiceRow): boolean {
 
 function sameCheck(a: CheckRow, b: CheckRow): boolean {
   return (
+    a.Node === b.Node &&
+    a.CheckID === b.CheckID &&
     a.Name === b.Name &&
     a.Status === b.Status &&
     a.Notes === b.Notes &&

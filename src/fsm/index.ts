@@ -29,7 +29,6 @@ export type {
   Weights,
 } from "./catalog-types.js";
 export {
-  HEALTH_STATES,
   SERF_ALIVE_OUTPUT,
   SERF_CHECK_ID,
   SERF_CHECK_NAME,

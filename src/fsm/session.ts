@@ -16,6 +16,7 @@ import type { ServiceCheck, Session } from "../snapshot/index.js";
 import { OrderedMap } from "./btree.js";
 import { DurationSyntaxError, parseGoDuration } from "./duration.js";
 import { InvalidBehaviorError, SessionTtlError } from "./errors.js";
+import { sameName } from "./names.js";
 
 /** What a session-create carries: the session as the proposer filled it in (defaults already applied). */
 export interface SessionSpec {
@@ -125,7 +126,8 @@ export function sessionList(t: SessionTables): SessionListResult {
 
 export function nodeSessions(t: SessionTables, node: string): SessionListResult {
   const sessions: SessionEntry[] = [];
-  for (const [, s] of t.sessions.entries()) if (s.Node === node) sessions.push(s);
+  // Consul's sessions "node" index folds case (indexNodeFromSession).
+  for (const [, s] of t.sessions.entries()) if (sameName(s.Node, node)) sessions.push(s);
   return { index: tableIndex(t), sessions };
 }
 

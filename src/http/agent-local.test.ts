@@ -98,7 +98,7 @@ describe("/v1/agent/service…", () => {
     await expect(call(api, "GET", "/v1/agent/service/register"), 405);
     await expect(
       call(api, "GET", "/v1/agent/services?filter=Service%3D%3D"),
-      400,
+      500,
       'Failed to create boolean expression evaluator: 1:10 (9): no match found, expected: "-", "0", "\\"", "`", [ \\t\\r\\n], [1-9] or [a-zA-Z]',
     );
     assert.deepEqual(local.services(), []);

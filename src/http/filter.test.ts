@@ -185,10 +185,10 @@ describe("?filter= on each catalog and health read", () => {
     assert.deepEqual(state.body, []);
   });
 
-  it("a filter the data cannot answer is 400 with go-bexpr's text; an empty filter is none", async () => {
+  it("a filter the data cannot answer is 500 with go-bexpr's text, as Consul; an empty filter is none", async () => {
     const api = await apiInternal();
     const res = await call(api, "GET", `/v1/catalog/nodes?filter=${encodeURIComponent('node == "x"')}`);
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 500);
     assert.match(text(res), /^error finding value in datum: \/node at part 0: couldn't find key/);
     const empty = await get<unknown[]>(api, "/v1/catalog/nodes", "");
     assert.equal(empty.body.length, 3);

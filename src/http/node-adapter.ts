@@ -18,6 +18,7 @@ import {
   type StreamBody,
   TEXT_PLAIN,
 } from "./model.js";
+import { logRequest, type RequestLog } from "./request-log.js";
 import { handle, routeLabel } from "./router.js";
 
 export interface HttpServerOptions {
@@ -34,6 +35,8 @@ export interface HttpServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Called with a bug (an AssertionError out of a handler) after a 500 is sent; default: crash the process. */
   readonly onBug?: (err: unknown) => void;
+  /** Consul's request log (request-log.ts: tokens hidden); none when absent. */
+  readonly requestLog?: RequestLog;
   /** The agent's own services and checks (/v1/agent/service…, /v1/agent/check…); without it those answer 500. */
   readonly local?: LocalAgent;
 }
@@ -176,7 +179,7 @@ export type Answer = (request: HttpRequest, incoming: http.IncomingMessage) => P
 
 export type ListenerOptions = Pick<
   HttpServerOptions,
-  "bodyBytesMax" | "streamBytesMax" | "countRequest" | "onBug"
+  "bodyBytesMax" | "streamBytesMax" | "countRequest" | "onBug" | "requestLog"
 >;
 
 /**
@@ -198,7 +201,22 @@ export function requestListener(answer: Answer, options: ListenerOptions): http.
     const done = (r: HttpResponse): void => {
       void writeResponse(req, res, r).then(() => {
         const method = COUNTED_METHODS.has(request.method) ? request.method : "other";
-        options.countRequest?.(routeLabel(request.path), method, r.status, performance.now() - t0);
+        const latencyMs = performance.now() - t0;
+        options.countRequest?.(routeLabel(request.path), method, r.status, latencyMs);
+        if (options.requestLog !== undefined) {
+          // A unix socket has no peer address; Go prints its RemoteAddr as "@".
+          const from =
+            req.socket.remoteAddress === undefined
+              ? "@"
+              : `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+          logRequest(options.requestLog, {
+            method: request.method,
+            target: req.url ?? "/",
+            from,
+            status: r.status,
+            latencyMs,
+          });
+        }
       });
     };
     answer(request, req).then(done, (err: unknown) => {

@@ -134,8 +134,10 @@ export type Keep = (datum: unknown) => boolean;
 
 /**
  * `?filter=<go-bexpr expression>` (consul-compat.md §8.10): null when absent or empty (Consul ignores an empty
- * one), else the compiled filter. A bad expression is 400 with Consul's text, `Failed to create boolean
- * expression evaluator: <go-bexpr's parse error>`.
+ * one), else the compiled filter. A bad expression is 500 with Consul's text, `Failed to create boolean
+ * expression evaluator: <go-bexpr's parse error>`: Consul's endpoints (the catalog and health RPCs,
+ * agent_endpoint.go AgentServices/AgentChecks) return bexpr.CreateFilter's plain error, which agent/http.go
+ * answers with its default, 500.
  */
 export function parseFilter(q: URLSearchParams): Keep | null {
   const expression = get(q, "filter");
@@ -143,21 +145,21 @@ export function parseFilter(q: URLSearchParams): Keep | null {
   try {
     return createFilter(expression);
   } catch (e) {
-    if (e instanceof BexprSyntaxError) throw new HttpError(400, e.message);
+    if (e instanceof BexprSyntaxError) throw new HttpError(500, e.message);
     throw e;
   }
 }
 
 /**
  * Runs a filter over an answer's elements. go-bexpr fails the whole request on an element it cannot evaluate
- * (a field the shape lacks, a value of the wrong type); Consul answers that with a 500, cairn with a 400 since
- * the expression is what is wrong ("Decisions for cairn").
+ * (a field the shape lacks, a value of the wrong type): Filter.Execute's plain error, which Consul answers
+ * with a 500 as well.
  */
 export function applyFilter<T>(keep: Keep, items: readonly T[]): T[] {
   try {
     return items.filter((x) => keep(x));
   } catch (e) {
-    if (e instanceof Error && e.name === "BexprEvalError") throw new HttpError(400, e.message);
+    if (e instanceof Error && e.name === "BexprEvalError") throw new HttpError(500, e.message);
     throw e;
   }
 }

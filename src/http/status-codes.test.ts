@@ -418,6 +418,29 @@ const ROWS: readonly Row[] = [
     text: "Missing check state",
     source: "health_endpoint.go HealthChecksInState",
   },
+  {
+    method: "GET",
+    target: "/v1/health/state/bogus",
+    status: 200,
+    text: "[]",
+    source:
+      "health_endpoint.go HealthChecksInState (no check of the state; state/catalog.go checksInStateTxn reads the status index)",
+  },
+  // --- filter (go-bexpr CreateFilter's error, returned plain: agent/http.go's default 500) ---
+  {
+    method: "GET",
+    target: "/v1/catalog/nodes?filter=(Node%3D%3Dx",
+    status: 500,
+    text: "Failed to create boolean expression evaluator: 1:9 (8): rule grouping: Unmatched parentheses",
+    source: "consul/catalog_endpoint.go ListNodes: bexpr.CreateFilter; agent/http.go handleErr default",
+  },
+  {
+    method: "GET",
+    target: "/v1/health/state/any?filter=Status%20%3D%3D",
+    status: 500,
+    text: /^Failed to create boolean expression evaluator: 1:10 \(9\): no match found/,
+    source: "consul/health_endpoint.go ChecksInState: bexpr.CreateFilter",
+  },
   // --- operator (agent/operator_endpoint.go) ---
   {
     method: "DELETE",

@@ -87,7 +87,10 @@ export async function saveSnapshot(
     // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
     // rarely, and deflating incompressible values at any level costs ~7x storing them.
     const stateBin = pace === undefined ? view.stateBin() : paced(view.stateBin(), pace);
-    await writeArchive(createWriteStream(tmp, { mode: 0o600 }), meta, stateBin, {
+    // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
+    // creation (never widened by the umask, never narrowed later).
+    await rm(tmp, { force: true });
+    await writeArchive(createWriteStream(tmp, { flags: "wx", mode: 0o600 }), meta, stateBin, {
       tmpDir: blobs.dir,
       gzipLevel: "auto",
     });

@@ -6,6 +6,9 @@
  * JSON shapes: uint64 values print with all their digits (bigint), typed []byte fields (KV Value) as base64
  * as Go's encoding/json does; in untyped records, where Go's []byte and string share one wire form, a byte
  * string prints as text when it is valid UTF-8 and as base64 otherwise.
+ *
+ * Secrets: Consul's decode prints every record whole, ACL token SecretIDs included; cairn's prints REDACTED in
+ * place of each non-empty secret field (isSecretField) unless asked to show them (consul-compat.md §5.2).
  */
 import { createReadStream } from "node:fs";
 import { type ByteSource, type ReadArchiveOptions, readArchive } from "./archive-read.js";
@@ -92,6 +95,55 @@ export function recordData(raw: RawRecord): JsonLike {
   }
 }
 
+/** What a redacted secret prints as: the text Consul's ACL API shows for a SecretID the caller may not read. */
+export const REDACTED = "<hidden>";
+
+/**
+ * The fields of Consul's records that hold credentials: ACLToken.SecretID and PeeringSecrets' establishment and
+ * stream SecretIDs (anything named *Secret*, which also covers auth-method client secrets), the `Token` a
+ * prepared query runs with or a request was made with (Register, ConnectCA, …), and private keys
+ * (ConnectCAProviderState.PrivateKey, CARoot.SigningKey; not SigningKeyID or PrivateKeyType, which are not).
+ */
+export function isSecretField(name: string): boolean {
+  return (
+    name.includes("Secret") || name === "Token" || name.endsWith("PrivateKey") || name.endsWith("SigningKey")
+  );
+}
+
+function isEmptySecret(v: JsonLike): boolean {
+  return v === undefined || v === null || v === "" || (v instanceof Uint8Array && v.length === 0);
+}
+
+/** `v` with every non-empty secret field, at any depth, replaced by REDACTED; empty ones stay as they are. */
+export function redactSecrets(v: JsonLike): JsonLike {
+  if (v === null || typeof v !== "object" || v instanceof Uint8Array || v instanceof Base64) return v;
+  if (Array.isArray(v)) return (v as readonly JsonLike[]).map(redactSecrets);
+  const redact = ([k, x]: [string, JsonLike]): [string, JsonLike] => [
+    k,
+    isSecretField(k) && !isEmptySecret(x) ? REDACTED : redactSecrets(x),
+  ];
+  if (v instanceof Map) return new Map([...(v as ReadonlyMap<string, JsonLike>)].map(redact));
+  return Object.fromEntries(Object.entries(v as { readonly [k: string]: JsonLike }).map(redact));
+}
+
+/**
+ * Records whose whole body is a secret store: PeeringSecrets (type 40). Consul writes it as a protobuf blob,
+ * which cairn prints as the bytes it is (text or base64), so its SecretIDs cannot be picked out field by
+ * field: the whole Data is redacted instead.
+ */
+const SECRET_BLOB_TYPES: ReadonlySet<number> = new Set([40]);
+
+/** A record's data as decode prints it by default: secret fields, or a secret blob as a whole, redacted. */
+export function redactRecord(type: number, data: JsonLike): JsonLike {
+  const blob = typeof data === "string" || data instanceof Uint8Array || data instanceof Base64;
+  return SECRET_BLOB_TYPES.has(type) && blob && !isEmptySecret(data) ? REDACTED : redactSecrets(data);
+}
+
+export interface DecodeOptions extends StateBinReadOptions {
+  /** Print secret fields as they are (`-show-secrets`); by default each prints as REDACTED. */
+  readonly showSecrets?: boolean;
+}
+
 function metaData(meta: SnapshotMeta): JsonLike {
   return {
     Version: meta.Version,
@@ -111,20 +163,22 @@ function metaData(meta: SnapshotMeta): JsonLike {
 export async function* decodeStateBinLines(
   stateBin: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   meta: SnapshotMeta,
-  options: StateBinReadOptions = {},
+  options: DecodeOptions = {},
 ): AsyncGenerator<string> {
   yield `{"Data":${toGoJson(metaData(meta))},"Type":"SnapshotHeader"}`;
   for await (const item of readStateBin(stateBin, options)) {
     if (item.kind === "header") continue;
-    const name = messageTypeName(item.record.type);
-    yield `{"Data":${toGoJson(recordData(item.record))},"Type":${goJsonString(name)}}`;
+    const { type } = item.record;
+    const data = recordData(item.record);
+    const shown = options.showSecrets === true ? data : redactRecord(type, data);
+    yield `{"Data":${toGoJson(shown)},"Type":${goJsonString(messageTypeName(type))}}`;
   }
 }
 
 /** Verifies an archive, then decodes it into JSON lines; the temp state.bin is removed when iteration ends. */
 export async function* decodeArchiveLines(
   source: ByteSource,
-  options: ReadArchiveOptions = {},
+  options: ReadArchiveOptions & DecodeOptions = {},
 ): AsyncGenerator<string> {
   const archive = await readArchive(source, options);
   try {

@@ -22,7 +22,14 @@ export {
   type VerifiedStateBin,
   verifyArchive,
 } from "./archive-read.js";
-export { decodeArchiveLines, decodeStateBinLines, recordData, toGoJson } from "./decode.js";
+export {
+  type DecodeOptions,
+  decodeArchiveLines,
+  decodeStateBinLines,
+  REDACTED,
+  recordData,
+  toGoJson,
+} from "./decode.js";
 export {
   decryptStream,
   ENVELOPE_CHUNK_SIZE_DEFAULT,

@@ -117,16 +117,27 @@ async function withSource(
   }
 }
 
+const SHOW_SECRETS = "show-secrets";
+const decodeFlags = {
+  ...decryptKeyFlag,
+  [SHOW_SECRETS]: flag.bool(
+    false,
+    "Print secret fields (ACL token SecretIDs, peering secrets, tokens, private keys) as they are.",
+  ),
+};
+
 const decodeHelp = usage(
   `Usage: cairn snapshot decode [options] FILE
 
   Decodes a snapshot file and prints it as JSON lines: first {"Data":<meta>,"Type":"SnapshotHeader"}, then
   {"Data":<record>,"Type":"<record type>"} for every record, in file order. The archive is verified first.
+  Secrets (ACL token SecretIDs, peering secrets, Token fields, private keys) print as "<hidden>" unless
+  -show-secrets is given; Consul's decode prints them all.
 
       $ cairn snapshot decode backup.snap
 
   ${SOURCE_HELP}`,
-  decryptKeyFlag,
+  decodeFlags,
 );
 
 /** Lines are gathered into writes of about this size: one write per record would be slow on big files. */
@@ -148,10 +159,11 @@ export const snapshotDecode: Command = {
   synopsis: "Decodes a Consul snapshot file to JSON lines",
   help: decodeHelp,
   async run(args, io) {
-    const parsed = parseOrExit(decryptKeyFlag, args, io, decodeHelp);
+    const parsed = parseOrExit(decodeFlags, args, io, decodeHelp);
     if (typeof parsed === "number") return parsed;
     const arg = oneFile(parsed.args, io);
     if (arg === null) return 1;
+    const showSecrets = parsed.values[SHOW_SECRETS];
     return withSource(arg, parsed.values[DECRYPT_KEY_FILE], io, async (file) => {
       let fh: FileHandle;
       try {
@@ -161,7 +173,7 @@ export const snapshotDecode: Command = {
         return 1;
       }
       try {
-        await writeLines(io, decodeArchiveLines(fh.createReadStream({ autoClose: false })));
+        await writeLines(io, decodeArchiveLines(fh.createReadStream({ autoClose: false }), { showSecrets }));
         return 0;
       } catch (e) {
         err(io, inspectError(e));
