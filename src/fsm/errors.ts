@@ -106,6 +106,7 @@ export class CatalogError extends CairnError {
  * - acl_not_found: `ACL not found` (403), an unknown token;
  * - acl_policy_not_found: `ACL policy not found` (404);
  * - acl_disabled: `ACL support disabled` (401);
+ * - acl_bad_request: what Consul's HTTP layer refuses with 400 (`Token Accessor ID in URL and payload do not match`);
  * - acl_bootstrap_denied: `ACL bootstrap no longer allowed (reset index: N)` (403, as `Permission denied: …`);
  * - acl_bootstrap_reset: `Invalid bootstrap reset index (…)` (400, as `Permission denied: …`).
  */
@@ -114,6 +115,7 @@ export type AclErrorCode =
   | "acl_not_found"
   | "acl_policy_not_found"
   | "acl_disabled"
+  | "acl_bad_request"
   | "acl_bootstrap_denied"
   | "acl_bootstrap_reset";
 
