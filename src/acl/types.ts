@@ -10,7 +10,8 @@
  * - A decision is `default` when no rule of the token matches; the chain then falls back to the agent's
  *   `acl.default_policy` (allow → allow every read and write but ACL management, `acl`, which only rules
  *   grant: Consul's allowAll has allowManage false; deny → deny).
- * - `write` implies `read` (and `list` for keys); `list` implies nothing but listing keys.
+ * - Access ranks deny < read < list < write (Consul's acl.AccessLevel): a grant allows every access it ranks
+ *   at or above, so `write` implies `list` and `read`, and `list` implies `read`.
  */
 
 /** The resources of Consul's rules language that cairn enforces. */

@@ -75,6 +75,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     snapshotThrottleMs: Number(process.env.CAIRN_TEST_SNAPSHOT_THROTTLE_MS ?? 0) || 0,
     onLeave: () => void stop("a graceful leave"),
     join: (addr) => server.join(addr),
+    // Consul's acl block; the reset file is where `acl bootstrap` reset instructions point (in the data dir).
+    acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
   });
   let localAgent: RunningLocalAgent;
   try {

@@ -6,17 +6,16 @@
  * force on the next request, on every server as soon as it has applied the change.
  */
 import {
+  AclNotFoundError,
   ANONYMOUS_TOKEN_ACCESSOR_ID,
   ANONYMOUS_TOKEN_SECRET_ID,
-  AclNotFoundError,
   compileAuthorizer,
   MANAGE_ALL,
   type ParsedRules,
   parseRules,
 } from "../acl/index.js";
 import { errorText } from "../util/errors.js";
-import type { AclPolicyRecord, AclSettings, AclTokenRecord } from "./acl-types.js";
-import type { AclIdentity } from "./types.js";
+import type { AclIdentity, AclPolicyRecord, AclSettings, AclTokenRecord } from "./acl-types.js";
 
 /** The local reads the resolver needs (AclApi's). */
 export interface AclState {

@@ -19,6 +19,7 @@ import type {
 } from "../fsm/index.js";
 import type { RaftServerInfo } from "../server/rpc-methods.js";
 import type { ServiceCheck } from "../snapshot/index.js";
+import type { AclApi } from "./acl-types.js";
 
 /**
  * What the HTTP layer asks of a server agent. src/http depends only on this interface (docs/ARCHITECTURE.md: http →
@@ -129,25 +130,10 @@ export interface AgentInfo {
   readonly stats: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
-/** The ACL identity of a request (Consul's ACLResolver result). */
-export interface AclIdentity {
-  readonly authorizer: Authorizer;
-  /** The token's AccessorID; the anonymous token's when the request named none. */
-  readonly accessorId: string;
-  /** True for the anonymous token: its denials say so, as Consul's do. */
-  readonly anonymous: boolean;
-}
-
 export interface ServerApi {
   readonly datacenter: string;
-  /** The agent's `acl` settings: disabled unless configured. */
-  readonly aclSettings: AclSettings;
-  /**
-   * A request's token (undefined: none given) as an identity: the agent's default token, else the anonymous
-   * token, when none is given; allow-all when ACLs are disabled. Rejects with AclNotFoundError for a secret no
-   * token has (403 `ACL not found`).
-   */
-  aclResolve(secret: string | undefined): Promise<AclIdentity>;
+  /** Consul's /v1/acl/* endpoints and the enforcer's local reads (acl.ts), one implementation for every server. */
+  readonly acl: AclApi;
   /** Consul's kv_max_value_size. */
   readonly kvValueBytesMax: number;
 

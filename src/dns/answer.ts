@@ -89,11 +89,12 @@ export class DnsAnswerer {
    * service's read. With default_policy deny and no such grant, names are NXDOMAIN.
    */
   private async visible(): Promise<{ node(name: string): boolean; instance(e: ServiceEntryJson): boolean }> {
-    const { authorizer } = await this.api.aclResolve(undefined);
+    const { authorizer } = this.api.acl.resolve(undefined);
     const node = (name: string) => authorizer.check("node", "read", name) === "allow";
     return {
       node,
-      instance: (e) => node(e.Node.Node) && authorizer.check("service", "read", e.Service.Service) === "allow",
+      instance: (e) =>
+        node(e.Node.Node) && authorizer.check("service", "read", e.Service.Service) === "allow",
     };
   }
 

@@ -35,7 +35,9 @@ export const visibleServiceNodes: Visible = (acl, v) =>
 export const visibleNodeServices: Visible = (acl, v) => {
   const ns = v as NodeServicesJson | null;
   if (ns === null || !node(acl, ns.Node.Node)) return null;
-  const services = Object.entries(ns.Services).filter(([, s]: [string, ServiceJson]) => service(acl, s.Service));
+  const services = Object.entries(ns.Services).filter(([, s]: [string, ServiceJson]) =>
+    service(acl, s.Service),
+  );
   return { ...ns, Services: Object.fromEntries(services) } as GoJson;
 };
 

@@ -13,26 +13,10 @@ import {
   permissionDenied,
   type Resource,
 } from "../acl/index.js";
-import type { AclIdentity, ServerApi } from "../api/types.js";
+import type { AclIdentity } from "../api/acl-types.js";
+import type { ServerApi } from "../api/types.js";
 import type { HttpRequest } from "./model.js";
-
-/**
- * The request's token in Consul's order (agent/http.go parseTokenInternal): `?token=`, `X-Consul-Token`, then
- * `Authorization: Bearer <token>` (scheme in any case). undefined = none given: the agent's default token, else
- * the anonymous token.
- */
-export function requestToken(req: HttpRequest): string | undefined {
-  const query = req.query.get("token");
-  if (query !== null && query !== "") return query;
-  const header = req.headers("x-consul-token");
-  if (header !== undefined && header !== "") return header;
-  const auth = req.headers("authorization");
-  if (auth !== undefined) {
-    const [scheme, value] = auth.trim().split(/\s+/, 2);
-    if (scheme?.toLowerCase() === "bearer" && value !== undefined && value !== "") return value;
-  }
-  return undefined;
-}
+import { requestToken } from "./request-token.js";
 
 /** What an endpoint may ask of the request's identity. */
 export class Guard {
@@ -75,5 +59,5 @@ export class Guard {
  * AclNotFoundError: 403 `ACL not found`).
  */
 export async function guard(req: HttpRequest, api: ServerApi): Promise<Guard> {
-  return new Guard(await api.aclResolve(requestToken(req)));
+  return new Guard(api.acl.resolve(requestToken(req)));
 }

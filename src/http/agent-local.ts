@@ -119,7 +119,8 @@ export const agentServices: Handler = async (req, api, ctx) => {
   const local = localOf(ctx);
   const acl = await guard(req, api);
   const out: Record<string, Json> = {};
-  for (const s of acl.readable(local.services(), "service", (x) => x.Service)) out[s.ID] = serviceJson(s, local.datacenter);
+  for (const s of acl.readable(local.services(), "service", (x) => x.Service))
+    out[s.ID] = serviceJson(s, local.datacenter);
   return jsonResponse(req, (keep === null ? out : applyFilterToMap(keep, out)) as GoJson);
 };
 

@@ -29,7 +29,11 @@ function changesNode(req: CatalogRegisterRequest, existing: NodeServicesJson | n
   );
 }
 
-export async function requireRegister(acl: Guard, api: ServerApi, req: CatalogRegisterRequest): Promise<void> {
+export async function requireRegister(
+  acl: Guard,
+  api: ServerApi,
+  req: CatalogRegisterRequest,
+): Promise<void> {
   if (acl.authorizer.isManagement) return;
   const existing = (await api.catalogNodeServices(req.Node, NOW)).value;
   if (!req.SkipNodeUpdate && changesNode(req, existing)) acl.require("node", "write", req.Node);

@@ -4,7 +4,6 @@
  * and carry Consul's query-meta headers; writes answer `true`.
  */
 import type { CatalogQueryOptions, Queried, ServerApi } from "../api/types.js";
-import { guard } from "./acl-guard.js";
 import {
   type Visible,
   visibleNodeServices,
@@ -12,8 +11,9 @@ import {
   visibleServiceNames,
   visibleServiceNodes,
 } from "./acl-filters.js";
-import { parseDeregister, parseRegister } from "./catalog-body.js";
+import { guard } from "./acl-guard.js";
 import { requireDeregister, requireRegister } from "./catalog-acl.js";
+import { parseDeregister, parseRegister } from "./catalog-body.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { Handler, HttpRequest, HttpResponse, RouteContext } from "./model.js";

@@ -66,7 +66,7 @@ async function kvGet(req: HttpRequest, api: ServerApi, ctx: RouteContext): Promi
   const acl = await guard(req, api);
   if (recurse) {
     // Consul's KVS.List: `list` on the prefix only with enable_key_list_policy; entries filtered by key:read.
-    if (api.aclSettings.enableKeyListPolicy) acl.require("key", "list", key);
+    if (api.acl.aclSettings().enableKeyListPolicy === true) acl.require("key", "list", key);
     const { meta, value } = await api.kvList(key, q);
     const headers = metaHeaders(meta);
     const entries = acl.readable(value.entries, "key", (e) => e.Key);
@@ -103,7 +103,7 @@ async function kvKeys(req: HttpRequest, api: ServerApi, ctx: RouteContext): Prom
   if (has(req.query, "separator")) separator = get(req.query, "separator");
   checkDatacenter(req.query, api);
   const acl = await guard(req, api);
-  if (api.aclSettings.enableKeyListPolicy) acl.require("key", "list", ctx.rest);
+  if (api.acl.aclSettings().enableKeyListPolicy === true) acl.require("key", "list", ctx.rest);
   const { meta, value } = await api.kvKeys(ctx.rest, separator, q);
   const headers = metaHeaders(meta);
   // Consul's filterKeys: a key (or a folder ending in the separator) the token may not read is left out.

@@ -4,10 +4,10 @@
  * (agent/status_endpoint.go, agent/operator_endpoint.go).
  */
 import type { RaftServerInfo, ServerApi, ServerHealth } from "../api/types.js";
+import { guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler } from "./model.js";
-import { guard } from "./acl-guard.js";
 import { checkDatacenter, formatGoDurationMs, get, has, parseQueryOptions } from "./params.js";
 import { jsonResponse } from "./respond.js";
 

@@ -6,6 +6,19 @@
 import type { ServerApi } from "../api/types.js";
 import type { LocalAgent } from "../local/state.js";
 import {
+  ACL_ROUTE_ACCESS,
+  aclBootstrap,
+  aclPolicyByName,
+  aclPolicyCreate,
+  aclPolicyEndpoint,
+  aclPolicyList,
+  aclTokenCreate,
+  aclTokenEndpoint,
+  aclTokenList,
+  aclTokenSelf,
+} from "./acl.js";
+import { guard } from "./acl-guard.js";
+import {
   agentForceLeave,
   agentJoin,
   agentLeave,
@@ -99,6 +112,15 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/operator/raft/peer", methods: { DELETE: raftRemovePeer } },
   { pattern: "/v1/operator/raft/transfer-leader", methods: { POST: raftTransferLeader } },
   { pattern: "/v1/operator/autopilot/health", methods: { GET: autopilotHealth } },
+  { pattern: "/v1/acl/bootstrap", methods: { PUT: aclBootstrap } },
+  { pattern: "/v1/acl/token", methods: { PUT: aclTokenCreate } },
+  { pattern: "/v1/acl/token/self", methods: { GET: aclTokenSelf } },
+  { pattern: "/v1/acl/token/", methods: aclTokenEndpoint },
+  { pattern: "/v1/acl/tokens", methods: { GET: aclTokenList } },
+  { pattern: "/v1/acl/policy", methods: { PUT: aclPolicyCreate } },
+  { pattern: "/v1/acl/policy/", methods: aclPolicyEndpoint },
+  { pattern: "/v1/acl/policy/name/", methods: { GET: aclPolicyByName } },
+  { pattern: "/v1/acl/policies", methods: { GET: aclPolicyList } },
   { pattern: "/v1/snapshot", methods: { GET: snapshotSave, PUT: snapshotRestore } },
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },
@@ -193,6 +215,9 @@ async function dispatch(
   if (handler === undefined) return textResponse(405, `method ${req.method} not allowed`, { Allow: allow });
   const rest = route.pattern.endsWith("/") ? path.slice(route.pattern.length) : "";
   try {
+    // The ACL endpoints need acl:read or acl:write before anything else (Consul's ACL RPCs check it first).
+    const aclAccess = ACL_ROUTE_ACCESS[`${req.method} ${route.pattern}`];
+    if (aclAccess === "read" || aclAccess === "write") (await guard(req, api)).require("acl", aclAccess, "");
     return await handler(req, api, { path, rest, local });
   } catch (err) {
     return errorResponse(err);
@@ -202,5 +227,8 @@ async function dispatch(
 /** The whole API as one pure function. Rejects only with an AssertionError (a bug). */
 export async function handle(req: HttpRequest, api: ServerApi, local?: LocalAgent): Promise<HttpResponse> {
   const res = await dispatch(req, api, local);
-  return { ...res, headers: { ...res.headers, [DEFAULT_ACL_POLICY_HEADER]: api.aclSettings.defaultPolicy } };
+  return {
+    ...res,
+    headers: { ...res.headers, [DEFAULT_ACL_POLICY_HEADER]: api.acl.aclSettings().defaultPolicy },
+  };
 }

@@ -7,10 +7,10 @@ import type { ServerApi, SessionRequest } from "../api/types.js";
 import type { SessionEntry } from "../fsm/index.js";
 import type { ServiceCheck } from "../snapshot/index.js";
 import { errorText } from "../util/errors.js";
+import { type Guard, guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import type { HttpRequest, HttpResponse, RouteContext } from "./model.js";
-import { type Guard, guard } from "./acl-guard.js";
 import { checkDatacenter, parseGoDurationMs, parseQueryOptions } from "./params.js";
 import { jsonResponse, metaHeaders } from "./respond.js";
 
@@ -174,7 +174,11 @@ export async function sessionInfo(
   const { meta, value } = await api.sessionInfo(id, q);
   // Consul answers an unknown session with an empty list, not 404; one the token may not read likewise.
   const shown = value.session !== null && acl.allows("session", "read", value.session.Node);
-  return jsonResponse(req, shown && value.session !== null ? [sessionJson(value.session)] : [], metaHeaders(meta));
+  return jsonResponse(
+    req,
+    shown && value.session !== null ? [sessionJson(value.session)] : [],
+    metaHeaders(meta),
+  );
 }
 
 export async function sessionList(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {

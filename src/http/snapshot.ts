@@ -4,9 +4,9 @@
  * disk where they must.
  */
 import type { QueryMeta } from "../api/types.js";
+import { guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import { emptyResponse, type Handler, type HttpResponse } from "./model.js";
-import { guard } from "./acl-guard.js";
 import { checkDatacenter, has } from "./params.js";
 
 /** Go's http.DetectContentType of a gzip stream: Consul sets no type, so this is what its clients get. */

@@ -150,7 +150,11 @@ export class TestAgent {
 }
 
 function cannedResponse(a: CannedAnswer): HttpResponse {
-  return { status: a.status, headers: { ...a.headers, [DEFAULT_ACL_POLICY_HEADER]: "allow" }, body: a.body ?? "" };
+  return {
+    status: a.status,
+    headers: { ...a.headers, [DEFAULT_ACL_POLICY_HEADER]: "allow" },
+    body: a.body ?? "",
+  };
 }
 
 /** A started agent, closed when the test ends, and its address. */
