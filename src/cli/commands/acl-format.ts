@@ -145,8 +145,11 @@ function tenancyJson(t: { namespace: string; partition: string }): JsonObject {
   return { ...omitEmpty("Namespace", t.namespace), ...omitEmpty("Partition", t.partition) };
 }
 
-/** api.ACLToken. */
-export function tokenJson(t: AclToken): Json {
+/**
+ * api.ACLToken and api.ACLTokenListEntry share their fields and order; they differ in ExpirationTTL (a token's
+ * only) and Hash (omitempty on a token, always written in a list entry, `null` when nil).
+ */
+function tokenFieldsJson(t: AclToken | AclTokenListEntry, ttl: JsonObject, hash: JsonObject): Json {
   return {
     CreateIndex: t.createIndex,
     ModifyIndex: t.modifyIndex,
@@ -156,32 +159,27 @@ export function tokenJson(t: AclToken): Json {
     ...linksJson(t),
     Local: t.local,
     ...omitEmpty("AuthMethod", t.authMethod),
-    ...(t.expirationTtlNs === 0n ? {} : { ExpirationTTL: t.expirationTtlNs }),
+    ...ttl,
     ...(t.expirationTime === null ? {} : { ExpirationTime: goTimeRfc3339(t.expirationTime) }),
     CreateTime: goTimeRfc3339(t.createTime),
-    ...(t.hash === null || t.hash.length === 0 ? {} : { Hash: t.hash.toString("base64") }),
+    ...hash,
     ...tenancyJson(t),
     ...omitEmpty("AuthMethodNamespace", t.authMethodNamespace),
   };
 }
 
-/** api.ACLTokenListEntry (Hash has no omitempty; Legacy is `json:"-"`). */
+/** api.ACLToken. */
+export function tokenJson(t: AclToken): Json {
+  return tokenFieldsJson(
+    t,
+    t.expirationTtlNs === 0n ? {} : { ExpirationTTL: t.expirationTtlNs },
+    t.hash === null || t.hash.length === 0 ? {} : { Hash: t.hash.toString("base64") },
+  );
+}
+
+/** api.ACLTokenListEntry (Legacy is `json:"-"`). */
 export function tokenListEntryJson(t: AclTokenListEntry): Json {
-  return {
-    CreateIndex: t.createIndex,
-    ModifyIndex: t.modifyIndex,
-    AccessorID: t.accessorId,
-    SecretID: t.secretId,
-    Description: t.description,
-    ...linksJson(t),
-    Local: t.local,
-    ...omitEmpty("AuthMethod", t.authMethod),
-    ...(t.expirationTime === null ? {} : { ExpirationTime: goTimeRfc3339(t.expirationTime) }),
-    CreateTime: goTimeRfc3339(t.createTime),
-    Hash: base64OrNull(t.hash),
-    ...tenancyJson(t),
-    ...omitEmpty("AuthMethodNamespace", t.authMethodNamespace),
-  };
+  return tokenFieldsJson(t, {}, { Hash: base64OrNull(t.hash) });
 }
 
 /** api.ACLPolicyListEntry, and api.ACLPolicy with its Rules after Description. */

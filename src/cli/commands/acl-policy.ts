@@ -4,12 +4,14 @@
  * `-valid-datacenter` (repeatable) scopes a policy to datacenters. As for tokens, `-format` is checked and the
  * rules are loaded before anything is sent.
  */
-import type { AclApi, AclPolicy, AclPolicyWrite } from "../../client/index.js";
+import type { AclApi, AclPolicyWrite } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
-import { type Command, type CommandIO, err, errorText, out, parseOrExit, usage } from "../command.js";
+import { type Command, type CommandIO, err, out, parseOrExit, usage } from "../command.js";
 import {
   aclHttpFlags,
+  attempt,
+  FAILED,
   formatOrExit,
   metaFlag,
   policyByName,
@@ -39,12 +41,10 @@ async function loadRules(data: string, io: CommandIO): Promise<string> {
 
 /** Consul's "Error determining policy ID" step: a unique ID prefix, or the policy of that name. */
 async function resolvePolicyId(io: CommandIO, acl: AclApi, id: string, name: string): Promise<string | null> {
-  try {
-    return id !== "" ? await policyIdFromPartial(acl, id) : await policyIdByName(acl, name);
-  } catch (e) {
-    err(io, `Error determining policy ID: ${errorText(e)}`);
-    return null;
-  }
+  const resolved = await attempt(io, "Error determining policy ID", () =>
+    id !== "" ? policyIdFromPartial(acl, id) : policyIdByName(acl, name),
+  );
+  return resolved === FAILED ? null : resolved;
 }
 
 // --- create -------------------------------------------------------------------------------------------------
@@ -91,28 +91,14 @@ export const aclPolicyCreate: Command = {
     }
     const format = formatOrExit(io, v.format);
     if (format === null) return 1;
-    let rules: string;
-    try {
-      rules = await loadRules(v.rules, io);
-    } catch (e) {
-      err(io, `Error loading rules: ${errorText(e)}`);
-      return 1;
-    }
+    const rules = await attempt(io, "Error loading rules", () => loadRules(v.rules, io));
+    if (rules === FAILED) return 1;
+    // An absent -valid-datacenter is Go's nil slice: JSON null, valid everywhere.
+    const dcs = v["valid-datacenter"].length > 0 ? v["valid-datacenter"] : null;
     return withAcl(io, parsed, async (acl) => {
-      let policy: AclPolicy;
-      try {
-        // An absent -valid-datacenter is Go's nil slice: JSON null, valid everywhere.
-        const dcs = v["valid-datacenter"].length > 0 ? v["valid-datacenter"] : null;
-        policy = await acl.policyCreate({
-          name: v.name,
-          description: v.description,
-          rules,
-          datacenters: dcs,
-        });
-      } catch (e) {
-        err(io, `Failed to create new policy: ${errorText(e)}`);
-        return 1;
-      }
+      const write = { name: v.name, description: v.description, rules, datacenters: dcs };
+      const policy = await attempt(io, "Failed to create new policy", () => acl.policyCreate(write));
+      if (policy === FAILED) return 1;
       out(io, formatPolicy(policy, format, v.meta));
       return 0;
     });
@@ -165,16 +151,12 @@ export const aclPolicyRead: Command = {
         if (resolved === null) return 1;
         id = resolved;
       }
-      let policy: AclPolicy | null;
-      try {
-        policy = id !== "" ? await acl.policyRead(id) : await policyByName(acl, v.name);
-      } catch (e) {
-        err(
-          io,
-          `Error reading policy ${goQuote(id !== "" ? `id:${id}` : `name:${v.name}`)}: ${errorText(e)}`,
-        );
-        return 1;
-      }
+      const policy = await attempt(
+        io,
+        `Error reading policy ${goQuote(id !== "" ? `id:${id}` : `name:${v.name}`)}`,
+        () => (id !== "" ? acl.policyRead(id) : policyByName(acl, v.name)),
+      );
+      if (policy === FAILED) return 1;
       if (policy === null) {
         err(io, `Error policy not found: ${v.name}`);
         return 1;
@@ -235,13 +217,8 @@ export const aclPolicyUpdate: Command = {
     }
     const format = formatOrExit(io, v.format);
     if (format === null) return 1;
-    let rules: string;
-    try {
-      rules = await loadRules(v.rules, io);
-    } catch (e) {
-      err(io, `Error loading data source: ${errorText(e)}`);
-      return 1;
-    }
+    const rules = await attempt(io, "Error loading data source", () => loadRules(v.rules, io));
+    if (rules === FAILED) return 1;
     const dcs = v["valid-datacenter"].length > 0 ? v["valid-datacenter"] : null;
     return withAcl(io, parsed, async (acl) => {
       const id = await resolvePolicyId(io, acl, v.id, v.name);
@@ -250,13 +227,8 @@ export const aclPolicyUpdate: Command = {
       if (v["no-merge"]) {
         write = { name: v.name, description: v.description, rules, datacenters: dcs };
       } else {
-        let current: AclPolicy;
-        try {
-          current = await acl.policyRead(id);
-        } catch (e) {
-          err(io, `Error reading policy ${goQuote(id)}: ${errorText(e)}`);
-          return 1;
-        }
+        const current = await attempt(io, `Error reading policy ${goQuote(id)}`, () => acl.policyRead(id));
+        if (current === FAILED) return 1;
         // Only the flags given change the policy: Consul's flags.Visit, so `-description ""` clears it.
         write = {
           name: parsed.set.has("name") ? v.name : current.name,
@@ -265,13 +237,10 @@ export const aclPolicyUpdate: Command = {
           datacenters: dcs ?? current.datacenters,
         };
       }
-      let policy: AclPolicy;
-      try {
-        policy = await acl.policyUpdate(id, write);
-      } catch (e) {
-        err(io, `Error updating policy ${goQuote(id)}: ${errorText(e)}`);
-        return 1;
-      }
+      const policy = await attempt(io, `Error updating policy ${goQuote(id)}`, () =>
+        acl.policyUpdate(id, write),
+      );
+      if (policy === FAILED) return 1;
       out(io, formatPolicy(policy, format, v.meta));
       return 0;
     });
@@ -315,12 +284,8 @@ export const aclPolicyDelete: Command = {
     return withAcl(io, parsed, async (acl) => {
       const id = await resolvePolicyId(io, acl, v.id, v.name);
       if (id === null) return 1;
-      try {
-        await acl.policyDelete(id);
-      } catch (e) {
-        err(io, `Error deleting policy ${goQuote(id)}: ${errorText(e)}`);
+      if ((await attempt(io, `Error deleting policy ${goQuote(id)}`, () => acl.policyDelete(id))) === FAILED)
         return 1;
-      }
       out(io, `Policy ${goQuote(id)} deleted successfully`);
       return 0;
     });
@@ -349,14 +314,11 @@ export const aclPolicyList: Command = {
     const format = formatOrExit(io, parsed.values.format);
     if (format === null) return 1;
     return withAcl(io, parsed, async (acl) => {
-      try {
-        const text = formatPolicyList(await acl.policyList(), format, parsed.values.meta);
-        if (text !== "") out(io, text);
-        return 0;
-      } catch (e) {
-        err(io, `Failed to retrieve the policy list: ${errorText(e)}`);
-        return 1;
-      }
+      const list = await attempt(io, "Failed to retrieve the policy list", () => acl.policyList());
+      if (list === FAILED) return 1;
+      const text = formatPolicyList(list, format, parsed.values.meta);
+      if (text !== "") out(io, text);
+      return 0;
     });
   },
 };

@@ -10,6 +10,8 @@ import { goQuote } from "../../util/goquote.js";
 import { type Command, type CommandIO, err, errorText, out, parseOrExit, usage } from "../command.js";
 import {
   aclHttpFlags,
+  attempt,
+  FAILED,
   formatOrExit,
   metaFlag,
   nodeIdentities,
@@ -63,12 +65,8 @@ async function resolveAccessor(
   partial: string,
   prefix = "Error determining token ID",
 ): Promise<string | null> {
-  try {
-    return await tokenAccessorFromPartial(acl, partial);
-  } catch (e) {
-    err(io, `${prefix}: ${errorText(e)}`);
-    return null;
-  }
+  const id = await attempt(io, prefix, () => tokenAccessorFromPartial(acl, partial));
+  return id === FAILED ? null : id;
 }
 
 // --- create -------------------------------------------------------------------------------------------------
@@ -157,22 +155,18 @@ export const aclTokenCreate: Command = {
         err(io, errorText(e));
         return 1;
       }
-      let token: AclToken;
-      try {
-        token = await acl.tokenCreate({
-          accessorId: v.accessor,
-          secretId: v.secret,
-          description: v.description,
-          local: v.local,
-          policies,
-          serviceIdentities: services,
-          nodeIdentities: nodes,
-          expirationTtlNs: ttlNs,
-        });
-      } catch (e) {
-        err(io, `Failed to create new token: ${errorText(e)}`);
-        return 1;
-      }
+      const write = {
+        accessorId: v.accessor,
+        secretId: v.secret,
+        description: v.description,
+        local: v.local,
+        policies,
+        serviceIdentities: services,
+        nodeIdentities: nodes,
+        expirationTtlNs: ttlNs,
+      };
+      const token = await attempt(io, "Failed to create new token", () => acl.tokenCreate(write));
+      if (token === FAILED) return 1;
       printOut(io, formatToken(token, format, v.meta));
       return 0;
     });
@@ -233,24 +227,15 @@ export const aclTokenRead: Command = {
       }
     }
     return withAcl(io, parsed, async (acl) => {
-      let token: AclToken;
+      let token: AclToken | typeof FAILED;
       if (accessor === null) {
-        try {
-          token = await acl.tokenReadSelf();
-        } catch (e) {
-          err(io, `Error reading token: ${errorText(e)}`);
-          return 1;
-        }
+        token = await attempt(io, "Error reading token", () => acl.tokenReadSelf());
       } else {
         const id = await resolveAccessor(io, acl, accessor);
         if (id === null) return 1;
-        try {
-          token = await acl.tokenRead(id);
-        } catch (e) {
-          err(io, `Error reading token ${goQuote(id)}: ${errorText(e)}`);
-          return 1;
-        }
+        token = await attempt(io, `Error reading token ${goQuote(id)}`, () => acl.tokenRead(id));
       }
+      if (token === FAILED) return 1;
       printOut(io, formatToken(token, format, v.meta));
       return 0;
     });
@@ -404,13 +389,8 @@ export const aclTokenUpdate: Command = {
     return withAcl(io, parsed, async (acl) => {
       const id = await resolveAccessor(io, acl, accessor);
       if (id === null) return 1;
-      let current: AclToken;
-      try {
-        current = await acl.tokenRead(id);
-      } catch (e) {
-        err(io, `Error when retrieving current token: ${errorText(e)}`);
-        return 1;
-      }
+      const current = await attempt(io, "Error when retrieving current token", () => acl.tokenRead(id));
+      if (current === FAILED) return 1;
       let policies: AclLink[];
       try {
         policies = await updatedPolicies(acl, current.policies, v);
@@ -420,21 +400,17 @@ export const aclTokenUpdate: Command = {
       }
       const mergeServices = v["merge-service-identities"] || appendServices;
       const mergeNodes = v["merge-node-identities"] || appendNodes;
-      let updated: AclToken;
-      try {
-        updated = await acl.tokenUpdate(id, {
-          ...current,
-          description: v.description !== "" ? v.description : current.description,
-          policies,
-          serviceIdentities: mergeServices
-            ? mergeServiceIdentities(current.serviceIdentities, services)
-            : services,
-          nodeIdentities: mergeNodes ? mergeNodeIdentities(current.nodeIdentities, nodes) : nodes,
-        });
-      } catch (e) {
-        err(io, `Failed to update token ${id}: ${errorText(e)}`);
-        return 1;
-      }
+      const write = {
+        ...current,
+        description: v.description !== "" ? v.description : current.description,
+        policies,
+        serviceIdentities: mergeServices
+          ? mergeServiceIdentities(current.serviceIdentities, services)
+          : services,
+        nodeIdentities: mergeNodes ? mergeNodeIdentities(current.nodeIdentities, nodes) : nodes,
+      };
+      const updated = await attempt(io, `Failed to update token ${id}`, () => acl.tokenUpdate(id, write));
+      if (updated === FAILED) return 1;
       printOut(io, formatToken(updated, format, v.meta));
       return 0;
     });
@@ -503,12 +479,8 @@ export const aclTokenDelete: Command = {
     return withAcl(io, parsed, async (acl) => {
       const id = await resolveAccessor(io, acl, accessor);
       if (id === null) return 1;
-      try {
-        await acl.tokenDelete(id);
-      } catch (e) {
-        err(io, `Error deleting token ${goQuote(id)}: ${errorText(e)}`);
+      if ((await attempt(io, `Error deleting token ${goQuote(id)}`, () => acl.tokenDelete(id))) === FAILED)
         return 1;
-      }
       out(io, `Token ${goQuote(id)} deleted successfully`);
       return 0;
     });
@@ -559,13 +531,8 @@ export const aclTokenClone: Command = {
     return withAcl(io, parsed, async (acl) => {
       const id = await resolveAccessor(io, acl, accessor, "Error determining token Accessor ID");
       if (id === null) return 1;
-      let token: AclToken;
-      try {
-        token = await acl.tokenClone(id, v.description);
-      } catch (e) {
-        err(io, `Error cloning token: ${errorText(e)}`);
-        return 1;
-      }
+      const token = await attempt(io, "Error cloning token", () => acl.tokenClone(id, v.description));
+      if (token === FAILED) return 1;
       printOut(io, formatToken(token, format, false));
       return 0;
     });
@@ -592,13 +559,10 @@ export const aclTokenList: Command = {
     const format: AclFormat | null = formatOrExit(io, parsed.values.format);
     if (format === null) return 1;
     return withAcl(io, parsed, async (acl) => {
-      try {
-        printOut(io, formatTokenList(await acl.tokenList(), format, parsed.values.meta));
-        return 0;
-      } catch (e) {
-        err(io, `Failed to retrieve the token list: ${errorText(e)}`);
-        return 1;
-      }
+      const list = await attempt(io, "Failed to retrieve the token list", () => acl.tokenList());
+      if (list === FAILED) return 1;
+      printOut(io, formatTokenList(list, format, parsed.values.meta));
+      return 0;
     });
   },
 };

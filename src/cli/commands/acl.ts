@@ -66,26 +66,54 @@ export function formatOrExit(io: CommandIO, name: string): ReturnType<typeof acl
   }
 }
 
+/** The one ID of `ids` that starts with `partial`; Consul's texts when there are several or none. */
+function uniqueByPrefix(ids: readonly string[], partial: string, kind: "token" | "policy"): string {
+  const matches = ids.filter((id) => id.startsWith(partial));
+  if (matches.length > 1) throw new Error(`Partial ${kind} ID is not unique`);
+  const only = matches[0];
+  if (only === undefined) throw new Error(`No such ${kind} ID with prefix: ${partial}`);
+  return only;
+}
+
 /** GetTokenAccessorIDFromPartial: `anonymous`, a full UUID, or a prefix of exactly one token's AccessorID. */
 export async function tokenAccessorFromPartial(acl: AclApi, partial: string): Promise<string> {
   if (partial === "anonymous") return ANONYMOUS_TOKEN_ID;
   if (partial.length === UUID_LENGTH) return partial;
-  const matches = (await acl.tokenList()).filter((t) => t.accessorId.startsWith(partial));
-  if (matches.length > 1) throw new Error("Partial token ID is not unique");
-  const only = matches[0];
-  if (only === undefined) throw new Error(`No such token ID with prefix: ${partial}`);
-  return only.accessorId;
+  const tokens = await acl.tokenList();
+  return uniqueByPrefix(
+    tokens.map((t) => t.accessorId),
+    partial,
+    "token",
+  );
 }
 
 /** GetPolicyIDFromPartial: `global-management`, a full UUID, or a prefix of exactly one policy's ID. */
 export async function policyIdFromPartial(acl: AclApi, partial: string): Promise<string> {
   if (partial === "global-management") return GLOBAL_MANAGEMENT_POLICY_ID;
   if (partial.length === UUID_LENGTH) return partial;
-  const matches = (await acl.policyList()).filter((p) => p.id.startsWith(partial));
-  if (matches.length > 1) throw new Error("Partial policy ID is not unique");
-  const only = matches[0];
-  if (only === undefined) throw new Error(`No such policy ID with prefix: ${partial}`);
-  return only.id;
+  const policies = await acl.policyList();
+  return uniqueByPrefix(
+    policies.map((p) => p.id),
+    partial,
+    "policy",
+  );
+}
+
+/** Marks a failed `attempt`, whose error is already printed. */
+export const FAILED = Symbol("failed");
+
+/** Runs one step of a command; a failure prints `<prefix>: <error>` (Consul's Ui.Error) and gives FAILED. */
+export async function attempt<T>(
+  io: CommandIO,
+  prefix: string,
+  call: () => Promise<T>,
+): Promise<T | typeof FAILED> {
+  try {
+    return await call();
+  } catch (e) {
+    err(io, `${prefix}: ${errorText(e)}`);
+    return FAILED;
+  }
 }
 
 /** GetPolicyByName: null when there is none (the server's 404). */
@@ -174,13 +202,10 @@ export const aclBootstrap: Command = {
       }
     }
     return withAcl(io, parsed, async (acl) => {
-      try {
-        out(io, formatToken(await acl.bootstrap(secret), format, false));
-        return 0;
-      } catch (e) {
-        err(io, `Failed ACL bootstrapping: ${errorText(e)}`);
-        return 1;
-      }
+      const token = await attempt(io, "Failed ACL bootstrapping", () => acl.bootstrap(secret));
+      if (token === FAILED) return 1;
+      out(io, formatToken(token, format, false));
+      return 0;
     });
   },
 };
