@@ -80,6 +80,10 @@ describe("acl commands: bad input is refused before anything is sent", () => {
       ["acl", "bootstrap", "/nonexistent/secret"],
       /^Error reading provided token: Failed to read file: open \/nonexistent\/secret: no such file or directory\n$/,
     ],
+    [
+      ["acl", "bootstrap", ""],
+      /^Error reading provided token: Failed to load data: must specify a file path or '-' for stdin\n$/,
+    ],
     [["acl", "token", "list", "-nope"], /^flag provided but not defined: -nope\nUsage: cairn acl token list/],
   ];
   for (const [argv, stderr] of cases) {

@@ -156,13 +156,12 @@ export function nodeIdentities(raw: readonly string[]): AclNodeIdentity[] {
 }
 
 /**
- * helpers.LoadDataSourceNoRaw: the bootstrap secret comes from a file (`@path` or a bare path) or stdin (`-`),
+ * helpers.LoadDataSourceNoRaw: the bootstrap secret comes from a file (the path as given, no `@`) or stdin (`-`),
  * never from the command line itself, where other users could read it.
  */
 async function loadSecretSource(data: string, io: CommandIO): Promise<string> {
-  if (data === "") throw new Error("Failed to load data: data source is empty");
-  const source = data === "-" || data.startsWith("@") ? data : `@${data}`;
-  return (await loadDataSource(source, io)).toString("utf8");
+  if (data === "") throw new Error("Failed to load data: must specify a file path or '-' for stdin");
+  return (await loadDataSource(data === "-" ? data : `@${data}`, io)).toString("utf8");
 }
 
 const bootstrapFlags = { format: formatFlag, ...aclHttpFlags };
@@ -175,7 +174,7 @@ const bootstrapHelp = usage(
   will be disabled. If all tokens are lost and you need to bootstrap again you can follow the bootstrap
   reset procedure.
 
-  The optional SECRET_FILE (a path, @path, or - for stdin) holds the SecretID the new token gets.`,
+  The optional SECRET_FILE (a path, or - for stdin) holds the SecretID the new token gets.`,
   bootstrapFlags,
 );
 
