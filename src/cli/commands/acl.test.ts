@@ -170,3 +170,87 @@ describe("acl commands: the token goes out as X-Consul-Token", () => {
     assert.deepEqual(agent.requests, []);
   });
 });
+
+describe("acl commands: what goes on the wire, as Go's api sends it", () => {
+  it("token create sends api.ACLToken's fields in order, the TTL in nanoseconds, full policy IDs as given", async (t) => {
+    const { agent, env } = await cliAgent(t);
+    const policyId = "beb04680-815b-4d7c-9e33-3d707c24672c";
+    const r = await run(
+      [
+        "acl",
+        "token",
+        "create",
+        "-accessor=3d852bb8-5153-4388-a3ca-8ca78661889f",
+        "-secret=3a69a8d8-c4d4-485d-9b19-b5b61648ea0c",
+        "-description=app",
+        "-policy-id",
+        policyId,
+        "-policy-name=kv-app",
+        "-service-identity=web:dc1,dc2",
+        "-node-identity=n1:dc1",
+        "-local",
+        "-expires-ttl=1h30m",
+        "-datacenter=dc2",
+      ],
+      env,
+    );
+    assert.equal(r.code, 1, "this agent's ACLs are not enabled");
+    assert.match(r.stderr, /^Failed to create new token: Unexpected response code: 4\d\d /);
+    const [req] = agent.requests;
+    assert.equal(agent.requests.length, 1, "a full UUID needs no policy list");
+    assert.equal(req?.method, "PUT");
+    assert.equal(req?.path, "/v1/acl/token");
+    assert.equal(req?.query.get("dc"), "dc2");
+    assert.equal(
+      req?.body.toString(),
+      JSON.stringify({
+        AccessorID: "3d852bb8-5153-4388-a3ca-8ca78661889f",
+        SecretID: "3a69a8d8-c4d4-485d-9b19-b5b61648ea0c",
+        Description: "app",
+        Policies: [
+          { ID: "", Name: "kv-app" },
+          { ID: policyId, Name: "" },
+        ],
+        ServiceIdentities: [{ ServiceName: "web", Datacenters: ["dc1", "dc2"] }],
+        NodeIdentities: [{ NodeName: "n1", Datacenter: "dc1" }],
+        Local: true,
+        ExpirationTTL: 5_400_000_000_000,
+      }),
+    );
+  });
+
+  it("policy create reads -rules from stdin and sends Go's nil Datacenters as null", async (t) => {
+    const { agent, env } = await cliAgent(t);
+    const rules = 'key "a" { policy = "read" }\n';
+    await run(["acl", "policy", "create", "-name", "p", "-rules", "-"], env, rules);
+    await run(
+      ["acl", "policy", "create", "-name", "q", "-valid-datacenter", "dc1", "-valid-datacenter", "dc2"],
+      env,
+    );
+    assert.deepEqual(
+      agent.requests.map((r) => [r.method, r.path, JSON.parse(r.body.toString())]),
+      [
+        ["PUT", "/v1/acl/policy", { ID: "", Name: "p", Description: "", Rules: rules, Datacenters: null }],
+        [
+          "PUT",
+          "/v1/acl/policy",
+          { ID: "", Name: "q", Description: "", Rules: "", Datacenters: ["dc1", "dc2"] },
+        ],
+      ],
+    );
+  });
+
+  it("resolves a partial accessor with one token list, warning about the deprecated -id", async (t) => {
+    const { agent, env } = await cliAgent(t);
+    const r = await run(["acl", "token", "delete", "-id", "abc"], env);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^Use the -accessor-id parameter to specify token by Accessor ID\.\nError determining token ID: Unexpected response code: 4\d\d /,
+    );
+    assert.deepEqual(
+      agent.requests.map((q) => `${q.method} ${q.path}`),
+      ["GET /v1/acl/tokens"],
+    );
+  });
+});
