@@ -25,6 +25,8 @@ import {
 import { createMetrics, metricValues } from "../server/metrics.js";
 import { readArchive, readStateBin, writeArchive } from "../snapshot/index.js";
 import { NotLeaderError } from "../util/index.js";
+import { AclEndpoints } from "./acl.js";
+import { ACL_DISABLED, type AclSettings } from "./acl-types.js";
 import { blockingQuery } from "./blocking.js";
 import { CatalogEndpoints } from "./catalog.js";
 import { StoreEndpoints } from "./store-endpoints.js";
@@ -78,7 +80,18 @@ export class MemoryServer implements ServerApi {
   private readonly endpoints: StoreEndpoints;
   private readonly catalog: CatalogEndpoints;
 
-  constructor(opts: { readonly datacenter?: string; readonly kvValueBytesMax?: number } = {}) {
+  readonly acl: AclEndpoints;
+  /** The leader's ACL initialization (policy, anonymous and initial management tokens); settled once done. */
+  readonly aclReady: Promise<void>;
+
+  constructor(
+    opts: {
+      readonly datacenter?: string;
+      readonly kvValueBytesMax?: number;
+      /** ACL settings; absent, ACLs are disabled. */
+      readonly acl?: AclSettings;
+    } = {},
+  ) {
     this.datacenter = opts.datacenter ?? "dc1";
     this.kvValueBytesMax = opts.kvValueBytesMax ?? VALUE_BYTES_MAX;
     this.self = {
@@ -102,6 +115,9 @@ export class MemoryServer implements ServerApi {
     };
     this.endpoints = new StoreEndpoints(host);
     this.catalog = new CatalogEndpoints(host);
+    this.acl = new AclEndpoints({ ...host, settings: opts.acl ?? ACL_DISABLED, now: () => this.now() });
+    // The twin is leader from the start: it initializes its ACLs as a server does on gaining leadership.
+    this.aclReady = this.acl.initialize();
   }
 
   /** The raft index of the last write. */

@@ -21,8 +21,10 @@ import { call, serve } from "../server/rpc.js";
 import { RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { failureAnswer, toWire, unwrap, type WriteAnswer } from "../server/write-answer.js";
 import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
-import { UnavailableError } from "../util/errors.js";
+import { errorText, UnavailableError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
+import { AclEndpoints } from "./acl.js";
+import { ACL_DISABLED, type AclSettings } from "./acl-types.js";
 import { blockingQuery } from "./blocking.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
@@ -45,6 +47,8 @@ export interface ServerServiceOptions {
   readonly snapshotThrottleMs?: number;
   /** The server's discovery join (server/boot.ts); absent, joins are refused. */
   readonly join?: (addr: string) => Promise<void>;
+  /** The agent's `acl { … }` settings; absent, ACLs are disabled. */
+  readonly acl?: AclSettings;
 }
 
 export class ServerService implements ServerApi {
@@ -61,6 +65,7 @@ export class ServerService implements ServerApi {
   private readonly catalog: CatalogEndpoints;
   private readonly operator: OperatorEndpoints;
   private readonly snapshots: SnapshotEndpoints;
+  readonly acl: AclEndpoints;
 
   constructor(o: ServerServiceOptions) {
     const { raft, datacenter } = o;
@@ -79,6 +84,7 @@ export class ServerService implements ServerApi {
     };
     this.store = new StoreEndpoints(host);
     this.catalog = new CatalogEndpoints(host);
+    this.acl = new AclEndpoints({ ...host, settings: o.acl ?? ACL_DISABLED, now: Date.now });
     this.operator = new OperatorEndpoints({ raft, datacenter, onLeave: o.onLeave ?? (() => {}) });
     this.snapshots = new SnapshotEndpoints({
       raft,
@@ -97,6 +103,12 @@ export class ServerService implements ServerApi {
     raft.leadershipListeners.add((leader) => this.sessionTimers.leadershipChanged(leader));
     this.reconciler = new CatalogReconciler(reconcileHost(raft, this.catalog, datacenter, VERSION));
     raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));
+    raft.leadershipListeners.add((leader) => {
+      if (!leader) return;
+      // Consul's initializeACLs on establishing leadership; a failure (leadership lost mid-way) is retried by
+      // the next leader, which runs the same checks.
+      this.acl.initialize().catch((e: unknown) => raft.log("warn", `ACL initialization: ${errorText(e)}`));
+    });
     serve(raft.transport, RPC.write, (body) => this.writeHere(body));
   }
 

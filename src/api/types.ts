@@ -19,6 +19,7 @@ import type {
 } from "../fsm/index.js";
 import type { RaftServerInfo } from "../server/rpc-methods.js";
 import type { ServiceCheck } from "../snapshot/index.js";
+import type { AclApi } from "./acl-types.js";
 
 /**
  * What the HTTP layer asks of a server agent. src/http depends only on this interface (docs/ARCHITECTURE.md: http →
@@ -131,6 +132,8 @@ export interface AgentInfo {
 
 export interface ServerApi {
   readonly datacenter: string;
+  /** Consul's /v1/acl/* endpoints and the enforcer's local reads (acl.ts), one implementation for every server. */
+  readonly acl: AclApi;
   /** Consul's kv_max_value_size. */
   readonly kvValueBytesMax: number;
 

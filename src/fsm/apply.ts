@@ -13,11 +13,13 @@
  * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false.
  */
 import { unreachable } from "../util/index.js";
+import { type AclTables, AclWrites, emptyAclTables } from "./acl.js";
 import { OrderedMap } from "./btree.js";
 import { Catalog, type CatalogEffects, type CatalogIndex, type CatalogTrees, emptyTrees } from "./catalog.js";
 import { sessionCatalogError, sessionsEnded } from "./catalog-sessions.js";
 import type { KvCommand, KvValue } from "./command.js";
 import {
+  type AclError,
   type CatalogError,
   type InvalidBehaviorError,
   InvalidSessionError,
@@ -86,7 +88,8 @@ export type CommandResult =
   | TxnSuccess
   | TxnFailedError
   | TxnTooLargeError
-  | CatalogError;
+  | CatalogError
+  | AclError;
 
 /**
  * The store's live tables: what a command writes. KvStore owns them and reads them; a restore or a
@@ -98,6 +101,8 @@ export interface LiveTables {
   sessions: OrderedMap<SessionEntry>;
   /** Nodes, services and checks (catalog.ts); written only through `catalog()`. */
   catalog: CatalogTrees;
+  /** ACL tokens and policies (acl.ts). */
+  acl: AclTables;
   /** key → ms until which acquires are refused. In memory only, as Consul's lockDelay (see restore). */
   delays: Map<string, number>;
   /** The own index-table rows (OWN_TABLES). */
@@ -112,6 +117,7 @@ export function emptyLiveTables(): LiveTables {
     tombstones: new OrderedMap<Tombstone>(),
     sessions: emptySessions(),
     catalog: emptyTrees(),
+    acl: emptyAclTables(),
     delays: new Map<string, number>(),
     index: new Map<string, IndexRow>(),
     indexEmit: new Set<string>(),
@@ -124,10 +130,11 @@ export interface Touched {
   trees: string[];
   sessions: boolean;
   catalog: boolean;
+  acl: boolean;
 }
 
 export function nothingTouched(): Touched {
-  return { keys: [], trees: [], sessions: false, catalog: false };
+  return { keys: [], trees: [], sessions: false, catalog: false, acl: false };
 }
 
 /** Applies commands to the live tables `s`; each write path records in `t` what it changed. */
@@ -176,6 +183,16 @@ export class Writes {
         return this.s.sessions.get(cmd.id) ?? null;
       case "txn":
         return this.txn(idx, cmd.ops, sessions ?? this.viewAt(cmd.time), t);
+      case "acl-bootstrap":
+        return this.aclDone(this.acl().bootstrap(idx, cmd.time, cmd.token, cmd.resetIndex), t);
+      case "acl-token-set":
+        return this.aclDone(this.acl().setToken(idx, cmd.time, cmd.token), t);
+      case "acl-token-delete":
+        return this.aclDone(this.acl().deleteToken(idx, cmd.accessor), t);
+      case "acl-policy-set":
+        return this.aclDone(this.acl().setPolicy(idx, cmd.policy), t);
+      case "acl-policy-delete":
+        return this.aclDone(this.acl().deletePolicy(idx, cmd.id), t);
       default:
         return unreachable(cmd, "apply command");
     }
@@ -188,6 +205,20 @@ export class Writes {
       drop: (t) => void [this.s.index.delete(t), this.s.indexEmit.delete(t)],
     };
     return new Catalog(this.s.catalog, index);
+  }
+
+  private acl(): AclWrites {
+    return new AclWrites(this.s.acl, {
+      value: (t) => this.s.index.get(t)?.value ?? 0,
+      has: (t) => this.s.index.has(t),
+      bump: (t, i) => this.bump(t, i),
+    });
+  }
+
+  /** An ACL write went through (a refusal changed nothing): wake the ACL reads. */
+  private aclDone(r: true | AclError, t: Touched): true | AclError {
+    if (r === true) t.acl = true;
+    return r;
   }
 
   /** The store's own sessions as a SessionView, judging lock-delays at `time` (none: no lock-delay applies). */

@@ -12,10 +12,14 @@
  * trailing bytes, so that every byte string decodes to at most one command and encodes back to itself.
  * Opcodes 9.. (sessions, txn, acquire with a time) and 15.. (catalog, session-create judged against the
  * catalog) were added without a version bump: entries written before them keep decoding, and applying, as they
- * did. Catalog payloads are JSON text in one str field (catalog-codec.ts).
+ * did. Catalog payloads are JSON text in one str field (catalog-codec.ts). Opcodes 18.. are the ACL writes
+ * (acl.ts): a token is AccessorID, SecretID, Description, Policies (strs: ID, Name, ID, Name, ...), Local (u8
+ * 0/1), ExpirationTime (u8 tag 0 = none, 1 = a u64 of ms), Hash (hex str); a policy is ID, Name, Description,
+ * Rules, Datacenters (strs), Hash.
  */
 import type { ServiceCheck } from "../snapshot/index.js";
 import { assert, unreachable } from "../util/index.js";
+import type { AclPolicySpec, AclTokenSpec } from "./acl.js";
 import {
   decodeDeregisterPayload,
   decodeRegisterPayload,
@@ -78,7 +82,14 @@ export type KvCommand =
   /** What the leader's TTL timer commits when a session expires; same effects as destroy. */
   | ({ readonly op: "session-invalidate"; readonly id: string } & Timed)
   /** PUT /v1/txn with KV ops only (at most TXN_OPS_MAX). */
-  | ({ readonly op: "txn"; readonly ops: readonly TxnOp[] } & Timed);
+  | ({ readonly op: "txn"; readonly ops: readonly TxnOp[] } & Timed)
+  /** PUT /v1/acl/bootstrap: `resetIndex` 0, or the reset index an operator wrote into acl-bootstrap-reset. */
+  | ({ readonly op: "acl-bootstrap"; readonly token: AclTokenSpec; readonly resetIndex: number } & Timed)
+  /** A token create or update (the store tells which by its AccessorID); `time` becomes a new token's CreateTime. */
+  | ({ readonly op: "acl-token-set"; readonly token: AclTokenSpec } & Timed)
+  | { readonly op: "acl-token-delete"; readonly accessor: string }
+  | { readonly op: "acl-policy-set"; readonly policy: AclPolicySpec }
+  | { readonly op: "acl-policy-delete"; readonly id: string };
 
 export type KvOp = KvCommand["op"];
 
@@ -99,6 +110,11 @@ const OPCODES: Readonly<Record<KvOp, number>> = {
   txn: 13, // time, u32 count, ops (see txn.ts)
   "catalog-register": 15, // time, JSON payload
   "catalog-deregister": 16, // time, JSON payload
+  "acl-bootstrap": 18, // time, reset index, token
+  "acl-token-set": 19, // time, token
+  "acl-token-delete": 20, // accessor
+  "acl-policy-set": 21, // policy
+  "acl-policy-delete": 22, // id
 };
 const ACQUIRE_AT = 14;
 const SESSION_CHECKED = 17;
@@ -165,6 +181,64 @@ function decodeSession(r: Reader): SessionSpec {
   return { ID, Name, Node, LockDelay, Behavior, TTL, NodeChecks, ServiceChecks };
 }
 
+function encodeAclToken(w: Writer, t: AclTokenSpec): void {
+  w.str(t.AccessorID, "token AccessorID");
+  w.str(t.SecretID, "token SecretID");
+  w.str(t.Description, "token Description");
+  writeStrs(
+    w,
+    t.Policies.flatMap((l) => [l.ID, l.Name]),
+    "token Policies",
+  );
+  w.u8(t.Local ? 1 : 0);
+  if (t.ExpirationTime === null) w.u8(0);
+  else {
+    w.u8(1);
+    w.num(t.ExpirationTime, "token ExpirationTime");
+  }
+  w.str(t.Hash, "token Hash");
+}
+
+function readFlag(r: Reader, what: string): boolean {
+  const b = r.u8(what);
+  if (b !== 0 && b !== 1) throw new CommandDecodeError(`decode command ${what}: ${b} is neither 0 nor 1`);
+  return b === 1;
+}
+
+function decodeAclToken(r: Reader): AclTokenSpec {
+  const AccessorID = r.str("token AccessorID");
+  const SecretID = r.str("token SecretID");
+  const Description = r.str("token Description");
+  const flat = readStrs(r, "token Policies") ?? [];
+  if (flat.length % 2 !== 0) throw new CommandDecodeError("decode command: odd token Policies list");
+  const Policies = [];
+  for (let i = 0; i < flat.length; i += 2)
+    Policies.push({ ID: flat[i] as string, Name: flat[i + 1] as string });
+  const Local = readFlag(r, "token Local");
+  const ExpirationTime = readFlag(r, "token ExpirationTime tag") ? r.num("token ExpirationTime") : null;
+  const Hash = r.str("token Hash");
+  return { AccessorID, SecretID, Description, Policies, Local, ExpirationTime, Hash };
+}
+
+function encodeAclPolicy(w: Writer, p: AclPolicySpec): void {
+  w.str(p.ID, "policy ID");
+  w.str(p.Name, "policy Name");
+  w.str(p.Description, "policy Description");
+  w.str(p.Rules, "policy Rules");
+  writeStrs(w, p.Datacenters, "policy Datacenters");
+  w.str(p.Hash, "policy Hash");
+}
+
+function decodeAclPolicy(r: Reader): AclPolicySpec {
+  const ID = r.str("policy ID");
+  const Name = r.str("policy Name");
+  const Description = r.str("policy Description");
+  const Rules = r.str("policy Rules");
+  const Datacenters = readStrs(r, "policy Datacenters");
+  const Hash = r.str("policy Hash");
+  return { ID, Name, Description, Rules, Datacenters, Hash };
+}
+
 /** Encodes a command. Throws CommandLimitError / InvalidKeyError / TxnTooLargeError for input a user could send. */
 export function encodeCommand(cmd: KvCommand): Uint8Array {
   const w = new Writer();
@@ -220,6 +294,24 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
         checkU64(op.index, "txn index");
       }
       encodeTxnOps(w, cmd.ops);
+      break;
+    case "acl-bootstrap":
+      w.num(cmd.time, "time");
+      w.num(cmd.resetIndex, "reset index");
+      encodeAclToken(w, cmd.token);
+      break;
+    case "acl-token-set":
+      w.num(cmd.time, "time");
+      encodeAclToken(w, cmd.token);
+      break;
+    case "acl-token-delete":
+      w.str(cmd.accessor, "token accessor");
+      break;
+    case "acl-policy-set":
+      encodeAclPolicy(w, cmd.policy);
+      break;
+    case "acl-policy-delete":
+      w.str(cmd.id, "policy id");
       break;
     default:
       unreachable(cmd, "encode command");
@@ -308,6 +400,21 @@ function decodeFields(op: KvOp, r: Reader): KvCommand {
       const time = r.num("time");
       return { op, time, req: decodeDeregisterPayload(r.str("catalog payload")) };
     }
+    case "acl-bootstrap": {
+      const time = r.num("time");
+      const resetIndex = r.num("reset index");
+      return { op, time, resetIndex, token: decodeAclToken(r) };
+    }
+    case "acl-token-set": {
+      const time = r.num("time");
+      return { op, time, token: decodeAclToken(r) };
+    }
+    case "acl-token-delete":
+      return { op, accessor: r.str("token accessor") };
+    case "acl-policy-set":
+      return { op, policy: decodeAclPolicy(r) };
+    case "acl-policy-delete":
+      return { op, id: r.str("policy id") };
     default:
       return unreachable(op, "decode command");
   }
@@ -327,6 +434,8 @@ export function stampTime(cmd: KvCommand, now: number): KvCommand {
     case "txn":
     case "catalog-register":
     case "catalog-deregister":
+    case "acl-bootstrap":
+    case "acl-token-set":
       return { ...cmd, time: now };
     default:
       return cmd;

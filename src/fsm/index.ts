@@ -4,6 +4,17 @@
  * and restore from them. The only public entry of src/fsm.
  */
 
+export {
+  ACL_BOOTSTRAP_ROW,
+  type AclPolicyResult,
+  type AclPolicySpec,
+  type AclTokenResult,
+  type AclTokenSpec,
+  ANONYMOUS_TOKEN_ID,
+  GLOBAL_MANAGEMENT_POLICY_ID,
+  TABLE_ACL_POLICIES,
+  TABLE_ACL_TOKENS,
+} from "./acl.js";
 export { compareKeys, OrderedMap, type OrderedMapOptions } from "./btree.js";
 export { type CatalogEffects, TABLE_CHECKS, TABLE_NODES, TABLE_SERVICES } from "./catalog.js";
 export { CatalogReads, checkJson, type NodeMetaFilter, nodeJson, serviceJson } from "./catalog-reads.js";
@@ -50,6 +61,8 @@ export {
 } from "./command.js";
 export { DurationSyntaxError, formatGoDuration, parseGoDuration } from "./duration.js";
 export {
+  AclError,
+  type AclErrorCode,
   CatalogError,
   CommandDecodeError,
   CommandLimitError,

@@ -15,6 +15,18 @@
  */
 import { assert } from "../util/index.js";
 import {
+  type AclTables,
+  type AclView,
+  aclPolicyById,
+  aclPolicyByName,
+  aclPolicyList,
+  aclTokenByAccessor,
+  aclTokenBySecret,
+  aclTokenList,
+  cloneAclTables,
+  emptyAclTables,
+} from "./acl.js";
+import {
   type ApplyResult,
   type CommandResult,
   emptyLiveTables,
@@ -66,7 +78,7 @@ export interface KvStoreOptions {
   readonly watchesMax?: number;
 }
 
-export class KvStore implements KvTables, SessionTables {
+export class KvStore implements KvTables, SessionTables, AclView {
   /** KV, tombstones, sessions, catalog, lock-delays and index rows: what commands write (apply.ts). */
   private readonly live: LiveTables = emptyLiveTables();
   private readonly writes = new Writes(this.live);
@@ -83,11 +95,62 @@ export class KvStore implements KvTables, SessionTables {
   private readonly sessionWatches: WatchRegistry;
   /** Catalog reads watch the whole catalog under the target "" (a wake is a hint to re-read). */
   private readonly catalogWatches: WatchRegistry;
+  /** ACL reads watch all tokens and policies under the target "". */
+  private readonly aclWatches: WatchRegistry;
+  private aclChanges = 0;
 
   constructor(options: KvStoreOptions = {}) {
     this.watches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
     this.sessionWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
     this.catalogWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+    this.aclWatches = new WatchRegistry(options.watchesMax ?? WATCHES_MAX_DEFAULT);
+  }
+
+  // ---- ACL tokens and policies (acl.ts) ----
+
+  get acl(): AclTables {
+    return this.live.acl;
+  }
+
+  aclIndex(table: string): number {
+    return this.live.index.get(table)?.value ?? 0;
+  }
+
+  /**
+   * Moves on every applied ACL write and every restore: a resolver's cache keyed on it never serves a token
+   * or policy that changed (item 3 of issue 12: after a restore the archive's ACLs are in force at once).
+   */
+  get aclEpoch(): number {
+    return this.aclChanges + this.restores;
+  }
+
+  aclTokenByAccessor(accessor: string) {
+    return aclTokenByAccessor(this, accessor);
+  }
+
+  aclTokenBySecret(secret: string) {
+    return aclTokenBySecret(this, secret);
+  }
+
+  aclTokenList(policy = "") {
+    return aclTokenList(this, policy);
+  }
+
+  aclPolicyById(id: string) {
+    return aclPolicyById(this, id);
+  }
+
+  aclPolicyByName(name: string) {
+    return aclPolicyByName(this, name);
+  }
+
+  aclPolicyList() {
+    return aclPolicyList(this);
+  }
+
+  /** A one-shot wake for the next ACL write or restore. */
+  watchAcl(wake: () => void): () => void {
+    return this.aclWatches.watch("", "prefix", wake);
   }
 
   /** Catalog and health reads over the live tables, with Consul's index rules. */
@@ -155,7 +218,7 @@ export class KvStore implements KvTables, SessionTables {
 
   /** Watches registered now (KV, session and catalog), for tests that check none is left behind. */
   get watchCount(): number {
-    return this.watches.size + this.sessionWatches.size + this.catalogWatches.size;
+    return this.watches.size + this.sessionWatches.size + this.catalogWatches.size + this.aclWatches.size;
   }
 
   /** The raft index of the last apply (or the restored snapshot's LastIndex). */
@@ -205,6 +268,10 @@ export class KvStore implements KvTables, SessionTables {
     for (const prefix of touched.trees) this.watches.treeChanged(prefix);
     if (touched.sessions) this.sessionWatches.all();
     if (touched.catalog) this.catalogWatches.all();
+    if (touched.acl) {
+      this.aclChanges += 1;
+      this.aclWatches.all();
+    }
     return result;
   }
 
@@ -215,6 +282,7 @@ export class KvStore implements KvTables, SessionTables {
       tombstones: this.live.tombstones.clone(),
       sessions: this.live.sessions.clone(),
       catalog: cloneTrees(this.live.catalog),
+      acl: cloneAclTables(this.live.acl),
       lockDelays: new Map(this.live.delays),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
       index: new Map(this.live.index),
@@ -265,6 +333,7 @@ export class KvStore implements KvTables, SessionTables {
     this.live.tombstones = new OrderedMap<Tombstone>();
     this.live.sessions = emptySessions();
     this.live.catalog = emptyTrees();
+    this.live.acl = emptyAclTables();
     this.opaque = NO_OPAQUE;
     afterDrop?.(); // e.g. a collection, so the new state reuses the old one's memory
     await this.restoreAsync(items);
@@ -275,6 +344,7 @@ export class KvStore implements KvTables, SessionTables {
     this.live.kv = s.kv;
     this.live.sessions = s.sessions;
     this.live.catalog = s.catalog;
+    this.live.acl = s.acl;
     this.live.delays = new Map(lockDelays ?? []);
     this.live.tombstones = s.tombstones;
     this.live.index = s.index;
@@ -287,6 +357,7 @@ export class KvStore implements KvTables, SessionTables {
     this.watches.all();
     this.sessionWatches.all();
     this.catalogWatches.all();
+    this.aclWatches.all();
   }
 }
 

@@ -2,7 +2,8 @@
  * Builds a fresh store state from a snapshot's records; the store swaps it in only once all records are in,
  * so a failed restore changes nothing (as Consul, which restores into a new state store).
  *
- * Register (0), KVS (2), Tombstone (5), Session (3) and Index (16) records become tables. Every other record is kept as its raw bytes
+ * Register (0), KVS (2), Tombstone (5), Session (3), ACLToken (17), ACLPolicy (19) and Index (16) records become
+ * tables (ACL rows keep their record's bytes until a write replaces them). Every other record is kept as its raw bytes
  * and written back unchanged, in its original order relative to the others and to the three served groups
  * (see OpaqueRecords). When the archive has no KV records (or no Index rows), the split point of the
  * opaque records is placed where Consul's CE writer puts those groups, so that KV written later lands
@@ -18,6 +19,7 @@ import {
   type SnapshotRecord,
   type StateBinItem,
 } from "../snapshot/index.js";
+import { type AclTables, emptyAclTables, TABLE_ACL_POLICIES, TABLE_ACL_TOKENS } from "./acl.js";
 import { OrderedMap } from "./btree.js";
 import {
   type CatalogTrees,
@@ -51,6 +53,7 @@ export interface RestoredState {
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
   readonly catalog: CatalogTrees;
+  readonly acl: AclTables;
   readonly index: Map<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
   /** Own tables whose rows the next snapshot writes even where the archive had none. */
@@ -95,6 +98,7 @@ export class Restorer {
   private readonly tombstones = OrderedMap.loader<Tombstone>();
   private readonly sessions = OrderedMap.loader<SessionEntry>();
   private readonly catalog = emptyTrees();
+  private readonly acl = emptyAclTables();
   /** Where the first Register record came among the opaque records before any KV (undefined: none there). */
   private registerSplit: number | undefined;
   /** Where the first Session record came among the opaque records before any KV (undefined: none there). */
@@ -122,6 +126,8 @@ export class Restorer {
       rec.type === MessageType.KVS ||
       rec.type === MessageType.Session ||
       rec.type === MessageType.Tombstone ||
+      rec.type === MessageType.ACLToken ||
+      rec.type === MessageType.ACLPolicy ||
       rec.type === MessageType.Index
     ) {
       this.addDecoded(decode(rec), rec);
@@ -146,6 +152,21 @@ export class Restorer {
         this.sessions.add(rec.body.ID, rec.body);
         // As Consul's SessionRestore: the table index follows the sessions; an Index row overrides it.
         this.bumpMax(TABLE_SESSIONS, rec.body.ModifyIndex);
+        break;
+      case "ACLToken":
+      case "ACLPolicy":
+        // Consul writes ACL records right after the sessions: one split point serves both groups.
+        if (this.phase === 0 && this.sessionSplit === undefined) this.sessionSplit = this.phases[0].length;
+        if (rec.kind === "ACLToken") {
+          this.acl.tokens.set(rec.body.AccessorID, { rec: rec.body, raw });
+          this.acl.secrets.set(rec.body.SecretID, rec.body.AccessorID);
+          // As Consul's ACLTokenRestore and ACLPolicyRestore: the table index follows the rows.
+          this.bumpMax(TABLE_ACL_TOKENS, rec.body.ModifyIndex);
+        } else {
+          this.acl.policies.set(rec.body.ID, { rec: rec.body, raw });
+          this.acl.names.set(rec.body.Name, rec.body.ID);
+          this.bumpMax(TABLE_ACL_POLICIES, rec.body.ModifyIndex);
+        }
         break;
       case "Tombstone":
         this.enterKv();
@@ -237,6 +258,7 @@ export class Restorer {
       tombstones: this.tombstones.finish(),
       sessions: this.sessions.finish(),
       catalog: this.catalog,
+      acl: this.acl,
       index: this.index,
       indexRows: this.indexRows,
       indexEmit,

@@ -5,7 +5,7 @@
  * and the expensive part, encoding, happens while it streams out. Records come out in a fixed order with
  * KV entries, tombstones and index rows each in key order (Go's byte order), so two replicas with the same
  * state write byte-identical state.bin. Order (Consul's CE writer order for the types served here):
- *   opaque first, Register (0), opaque pre, Session (3), opaque head, KVS (2), Tombstone (5), opaque middle,
+ *   opaque first, Register (0), opaque pre, Session (3), ACLToken (17), ACLPolicy (19), opaque head, KVS (2), Tombstone (5), opaque middle,
  *   Index (16), opaque tail.
  * Lock-delays are not records (Consul has none for them); `lockDelays` carries them for in-process restores.
  */
@@ -18,6 +18,7 @@ import {
   tombstone,
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
+import { type AclTables, type AclView, aclTokenBySecret } from "./acl.js";
 import { compareKeys, type OrderedMap } from "./btree.js";
 import type { CatalogTrees } from "./catalog.js";
 import { catalogRecords } from "./catalog-records.js";
@@ -53,6 +54,7 @@ export interface KvSnapshotParts {
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
   readonly catalog: CatalogTrees;
+  readonly acl: AclTables;
   readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
@@ -63,11 +65,12 @@ export interface KvSnapshotParts {
 }
 
 /** Invariant: nothing here changes after construction (the trees are clones nobody else writes). */
-export class KvSnapshot implements KvTables, SessionTables {
+export class KvSnapshot implements KvTables, SessionTables, AclView {
   readonly kv: OrderedMap<KvEntry>;
   readonly tombstones: OrderedMap<Tombstone>;
   readonly sessions: OrderedMap<SessionEntry>;
   readonly catalog: CatalogTrees;
+  readonly acl: AclTables;
   /** key → ms until which acquires are refused, at the time of the snapshot. Not written to state.bin. */
   readonly lockDelays: ReadonlyMap<string, number>;
   readonly index: ReadonlyMap<string, IndexRow>;
@@ -81,6 +84,7 @@ export class KvSnapshot implements KvTables, SessionTables {
     this.tombstones = parts.tombstones;
     this.sessions = parts.sessions;
     this.catalog = parts.catalog;
+    this.acl = parts.acl;
     this.lockDelays = parts.lockDelays;
     this.index = parts.index;
     this.indexRows = parts.indexRows;
@@ -99,6 +103,14 @@ export class KvSnapshot implements KvTables, SessionTables {
 
   keys(prefix: string, separator = ""): KeysResult {
     return listKeys(this, prefix, separator);
+  }
+
+  aclIndex(table: string): number {
+    return this.index.get(table)?.value ?? 0;
+  }
+
+  aclTokenBySecret(secret: string) {
+    return aclTokenBySecret(this, secret);
   }
 
   get sessionsIndex(): number {
@@ -139,6 +151,7 @@ export class KvSnapshot implements KvTables, SessionTables {
     yield* catalogRecords(this.catalog);
     yield* this.opaque.pre;
     for (const [, body] of this.sessions.entries()) yield encodeRecord({ kind: "Session", type: 3, body });
+    yield* this.aclRecords();
     yield* this.opaque.head;
     yield* this.kv.valueRuns();
     for (const [key, stone] of this.tombstones.entries()) {
@@ -148,6 +161,20 @@ export class KvSnapshot implements KvTables, SessionTables {
     yield* this.opaque.middle;
     yield* this.indexRecords();
     yield* this.opaque.tail;
+  }
+
+  /**
+   * ACLToken records in SecretID order, then ACLPolicy records in ID order, as Consul writes them (its memdb
+   * "id" indexes); a restored row unchanged since is its original bytes.
+   */
+  private *aclRecords(): Generator<RawRecord> {
+    for (const [, accessor] of this.acl.secrets.entries()) {
+      const row = this.acl.tokens.get(accessor);
+      if (row === undefined) continue;
+      yield row.raw ?? encodeRecord({ kind: "ACLToken", type: 17, body: row.rec });
+    }
+    for (const [, row] of this.acl.policies.entries())
+      yield row.raw ?? encodeRecord({ kind: "ACLPolicy", type: 19, body: row.rec });
   }
 
   /**

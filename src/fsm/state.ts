@@ -69,6 +69,9 @@ export const OWN_TABLES: readonly string[] = [
   "services",
   "checks",
   "service_last_extinction",
+  "acl-tokens",
+  "acl-policies",
+  "acl-token-bootstrap",
 ];
 
 /** Own rows: OWN_TABLES and the per-service "service.<name>" rows (Consul CE's names before peering). */

@@ -8,6 +8,8 @@
  * AssertionError is a bug, not an operating error: it is rethrown so that it crashes the process.
  */
 import {
+  AclError,
+  type AclErrorCode,
   CatalogError,
   CommandDecodeError,
   CommandLimitError,
@@ -58,11 +60,30 @@ const STATE_STORE_ERRORS = [
   SnapshotError,
 ] as const;
 
+/**
+ * ACL refusals (agent/acl_endpoint.go, acl/errors.go): plain endpoint errors are 500 with the text; an unknown
+ * token is acl.ErrNotFound (403); a missing policy 404; ACLs off is `aclDisabled` (401); a refused bootstrap is
+ * 403 (400 for a wrong reset index) with `Permission denied: ` before Consul's text.
+ */
+const ACL_STATUS: Readonly<Record<AclErrorCode, readonly [number, string]>> = {
+  acl_invalid: [500, ""],
+  acl_not_found: [403, ""],
+  acl_policy_not_found: [404, ""],
+  acl_disabled: [401, ""],
+  acl_bad_request: [400, ""],
+  acl_bootstrap_denied: [403, "Permission denied: "],
+  acl_bootstrap_reset: [400, "Permission denied: "],
+};
+
 /** [status, body] for an error, or null for an AssertionError (a bug: rethrown). */
 function classify(err: unknown): readonly [number, string] | null {
   if (err instanceof AssertionError) return null;
   if (err instanceof HttpError) return [err.status, err.message];
   if (err instanceof BodyTooLargeError) return [413, err.message];
+  if (err instanceof AclError) {
+    const [status, prefix] = ACL_STATUS[err.code];
+    return [status, prefix + err.message];
+  }
   // The server forwards to the leader; this surfaces only when there is none (or it cannot be reached).
   if (err instanceof NotLeaderError || err instanceof UnavailableError) return [500, NO_CLUSTER_LEADER];
   // What Consul's state store and endpoints return as plain errors, Consul answers 500 with the text (agent/http.go

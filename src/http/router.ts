@@ -6,6 +6,17 @@
 import type { ServerApi } from "../api/types.js";
 import type { LocalAgent } from "../local/state.js";
 import {
+  aclBootstrap,
+  aclPolicyByName,
+  aclPolicyCreate,
+  aclPolicyEndpoint,
+  aclPolicyList,
+  aclTokenCreate,
+  aclTokenEndpoint,
+  aclTokenList,
+  aclTokenSelf,
+} from "./acl.js";
+import {
   agentForceLeave,
   agentJoin,
   agentLeave,
@@ -99,6 +110,15 @@ export const ROUTES: readonly Route[] = [
   { pattern: "/v1/operator/raft/peer", methods: { DELETE: raftRemovePeer } },
   { pattern: "/v1/operator/raft/transfer-leader", methods: { POST: raftTransferLeader } },
   { pattern: "/v1/operator/autopilot/health", methods: { GET: autopilotHealth } },
+  { pattern: "/v1/acl/bootstrap", methods: { PUT: aclBootstrap } },
+  { pattern: "/v1/acl/token", methods: { PUT: aclTokenCreate } },
+  { pattern: "/v1/acl/token/self", methods: { GET: aclTokenSelf } },
+  { pattern: "/v1/acl/token/", methods: aclTokenEndpoint },
+  { pattern: "/v1/acl/tokens", methods: { GET: aclTokenList } },
+  { pattern: "/v1/acl/policy", methods: { PUT: aclPolicyCreate } },
+  { pattern: "/v1/acl/policy/", methods: aclPolicyEndpoint },
+  { pattern: "/v1/acl/policy/name/", methods: { GET: aclPolicyByName } },
+  { pattern: "/v1/acl/policies", methods: { GET: aclPolicyList } },
   { pattern: "/v1/snapshot", methods: { GET: snapshotSave, PUT: snapshotRestore } },
   { pattern: "/v1/agent/self", methods: { GET: agentSelf } },
   { pattern: "/v1/agent/members", methods: { GET: agentMembers } },

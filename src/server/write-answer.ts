@@ -4,6 +4,8 @@
  * typed error and src/http maps it exactly as it would on the leader.
  */
 import {
+  AclError,
+  type AclErrorCode,
   CatalogError,
   type CommandResult,
   InvalidBehaviorError,
@@ -100,6 +102,9 @@ function fromWire(w: WireResult): CommandResult {
   return { kind: "txn", results };
 }
 
+/** The ACL refusals the store returns (fsm/acl.ts). */
+const ACL_CODES: readonly AclErrorCode[] = ["acl_invalid", "acl_bootstrap_denied", "acl_bootstrap_reset"];
+
 /** The result of a write answer; the store's refusals are returned (typed), server conditions thrown. */
 export function unwrap(a: WriteAnswer): CommandResult {
   if ("ok" in a) return typeof a.ok === "boolean" ? a.ok : fromWire(a.ok);
@@ -121,6 +126,8 @@ export function unwrap(a: WriteAnswer): CommandResult {
     case "catalog":
       return new CatalogError(a.error);
     default:
+      if (a.code !== undefined && ACL_CODES.includes(a.code as AclErrorCode))
+        return new AclError(a.code as AclErrorCode, a.error);
       throw new InvalidWriteError(a.error);
   }
 }

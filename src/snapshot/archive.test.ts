@@ -194,7 +194,7 @@ const kvRecord: fc.Arbitrary<SnapshotRecord> = fc
   })
   .map((body) => ({ kind: "KVS", type: 2, body: { ...body } }) as const); // spread: fast-check records have no prototype
 const opaqueRecord: fc.Arbitrary<SnapshotRecord> = fc
-  .tuple(fc.integer({ min: 17, max: 127 }), fc.uint8Array({ maxLength: 300 })) // 17+: no typed codec
+  .tuple(fc.integer({ min: 20, max: 127 }), fc.uint8Array({ maxLength: 300 })) // 20+: no typed codec
   .map(([type, bytes]) => ({
     kind: "Opaque",
     type,

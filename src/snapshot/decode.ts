@@ -85,6 +85,9 @@ export function recordData(raw: RawRecord): JsonLike {
         ...rec.body,
         Value: rec.body.Value === null ? null : new Base64(rec.body.Value),
       });
+    // ACL records print as decoded (time.Time as its bytes), as before they had a typed codec.
+    case "ACLToken":
+    case "ACLPolicy":
     case "Opaque":
       return decodeGo(raw.body);
     default:

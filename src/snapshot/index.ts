@@ -6,6 +6,15 @@
  */
 
 export {
+  type AclLink,
+  type AclPolicyRecord,
+  type AclTokenRecord,
+  GO_ZERO_TIME,
+  goTimeFromMs,
+  goTimeJson,
+  goTimeMs,
+} from "./acl-records.js";
+export {
   type ArchiveMetaInput,
   type StateBinSource,
   type WriteArchiveOptions,

@@ -82,6 +82,8 @@ export const MessageType = {
   CoordinateBatchUpdate: 6,
   Autopilot: 9,
   Index: 16,
+  ACLToken: 17,
+  ACLPolicy: 19,
   ChunkingState: 29,
 } as const;
 

@@ -8,6 +8,14 @@
  * record written by a newer Consul re-encodes with every field it had.
  */
 
+import {
+  type AclPolicyRecord,
+  type AclTokenRecord,
+  aclPolicyToGo,
+  aclTokenToGo,
+  decodeAclPolicy,
+  decodeAclToken,
+} from "./acl-records.js";
 import { decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
 import { RecordDecodeError } from "./errors.js";
 import { asMap, type Extra, Fields } from "./fields.js";
@@ -98,6 +106,8 @@ export type SnapshotRecord =
   | { readonly kind: "Tombstone"; readonly type: 5; readonly body: DirEntry }
   | { readonly kind: "Autopilot"; readonly type: 9; readonly body: AutopilotConfig }
   | { readonly kind: "Index"; readonly type: 16; readonly body: IndexEntry }
+  | { readonly kind: "ACLToken"; readonly type: 17; readonly body: AclTokenRecord }
+  | { readonly kind: "ACLPolicy"; readonly type: 19; readonly body: AclPolicyRecord }
   /** Any other type: the msgpack bytes exactly as read. */
   | { readonly kind: "Opaque"; readonly type: number; readonly body: Uint8Array };
 
@@ -237,6 +247,10 @@ export function decodeRecord(raw: RawRecord): SnapshotRecord {
         body: { Key: f.str("Key"), Value: f.uint("Value"), ...withExtra(f.rest()) },
       };
     }
+    case MessageType.ACLToken:
+      return { kind: "ACLToken", type: 17, body: decodeAclToken(fields()) };
+    case MessageType.ACLPolicy:
+      return { kind: "ACLPolicy", type: 19, body: decodeAclPolicy(fields()) };
     default:
       return { kind: "Opaque", type: raw.type, body: raw.body };
   }
@@ -260,6 +274,10 @@ function recordBody(rec: SnapshotRecord): Uint8Array {
       return encodeGo(autopilotToGo(rec.body));
     case "Index":
       return encodeGo({ ...rec.body.extra, Key: rec.body.Key, Value: rec.body.Value } satisfies GoStruct);
+    case "ACLToken":
+      return encodeGo(aclTokenToGo(rec.body));
+    case "ACLPolicy":
+      return encodeGo(aclPolicyToGo(rec.body));
     case "Opaque":
       return rec.body;
   }

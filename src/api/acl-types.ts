@@ -1,0 +1,92 @@
+/**
+ * The ACL part of the ServerApi's vocabulary: the settings a server takes (the agent's `acl { … }` block, wired by
+ * the agent), and the requests of the token and policy endpoints as the HTTP layer parses them.
+ */
+import type { AclPolicyRecord, AclTokenRecord } from "../snapshot/index.js";
+import type { Queried, QueryOptions } from "./types.js";
+
+export type { AclPolicyRecord, AclTokenRecord };
+
+/** Consul's `acl { enabled, default_policy, down_policy, tokens { … } }`. */
+export interface AclSettings {
+  readonly enabled: boolean;
+  readonly defaultPolicy: "allow" | "deny";
+  readonly downPolicy: string;
+  readonly tokens: {
+    /** A management token's SecretID, created by the leader at its first leadership (initial_management). */
+    readonly initialManagement?: string;
+    readonly agent?: string;
+    readonly default?: string;
+  };
+  /**
+   * Consul's `<data-dir>/acl-bootstrap-reset`: a file holding the reset index that allows one more bootstrap,
+   * removed once read. Absent: no reset file is looked for.
+   */
+  readonly bootstrapResetFile?: string;
+}
+
+export const ACL_DISABLED: AclSettings = {
+  enabled: false,
+  defaultPolicy: "allow",
+  downPolicy: "extend-cache",
+  tokens: {},
+};
+
+/** A policy link as a request gives it: by ID or by Name. */
+export interface AclLinkRequest {
+  readonly ID?: string;
+  readonly Name?: string;
+}
+
+/** PUT /v1/acl/token (create) and PUT /v1/acl/token/<accessor> (update). */
+export interface AclTokenRequest {
+  readonly AccessorID?: string;
+  readonly SecretID?: string;
+  readonly Description?: string;
+  readonly Policies?: readonly AclLinkRequest[] | null;
+  readonly Local?: boolean;
+  /** Nanoseconds. */
+  readonly ExpirationTTL?: number;
+  /** ms since the epoch. */
+  readonly ExpirationTime?: number | null;
+}
+
+/** PUT /v1/acl/policy (create) and PUT /v1/acl/policy/<id> (update). */
+export interface AclPolicyRequest {
+  readonly ID?: string;
+  readonly Name?: string;
+  readonly Description?: string;
+  readonly Rules?: string;
+  readonly Datacenters?: readonly string[] | null;
+}
+
+/** The ACL endpoints (Consul's /v1/acl/*); every method rejects with AclError when ACLs are disabled. */
+export interface AclApi {
+  /** Whether ACLs are enabled, and the default policy (X-Consul-Default-ACL-Policy). */
+  aclSettings(): AclSettings;
+  aclBootstrap(): Promise<AclTokenRecord>;
+  aclTokenCreate(req: AclTokenRequest): Promise<AclTokenRecord>;
+  aclTokenUpdate(accessor: string, req: AclTokenRequest): Promise<AclTokenRecord>;
+  /** `requestSecret`: the caller's own token, which may not be deleted. */
+  aclTokenDelete(accessor: string, requestSecret: string): Promise<void>;
+  aclTokenClone(accessor: string, description: string): Promise<AclTokenRecord>;
+  /** The token, or AclError acl_not_found. */
+  aclTokenRead(accessor: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
+  /** GET /v1/acl/token/self: the token whose SecretID is `secret`, or AclError acl_not_found. */
+  aclTokenSelf(secret: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
+  /** Every token (unexpired), or those linking `policy` when it is not "". */
+  aclTokenList(policy: string, q: QueryOptions): Promise<Queried<AclTokenRecord[]>>;
+  aclPolicyCreate(req: AclPolicyRequest): Promise<AclPolicyRecord>;
+  aclPolicyUpdate(id: string, req: AclPolicyRequest): Promise<AclPolicyRecord>;
+  aclPolicyDelete(id: string): Promise<void>;
+  /** The policy, or AclError acl_policy_not_found. */
+  aclPolicyRead(id: string, q: QueryOptions): Promise<Queried<AclPolicyRecord>>;
+  aclPolicyReadByName(name: string, q: QueryOptions): Promise<Queried<AclPolicyRecord>>;
+  aclPolicyList(q: QueryOptions): Promise<Queried<AclPolicyRecord[]>>;
+  /** Local reads for the enforcer (no barrier): a token by SecretID (null: unknown or expired). */
+  aclTokenBySecret(secret: string): AclTokenRecord | null;
+  /** The policies with these IDs that exist, in the given order. */
+  aclPolicies(ids: readonly string[]): AclPolicyRecord[];
+  /** Moves on every ACL write and every restore: the enforcer's cache key. */
+  aclEpoch(): number;
+}
