@@ -4,6 +4,22 @@
  * cairn keeps every usage error at 1). `-h`/`-help`/`--help` in place of a subcommand prints the usage on stdout.
  */
 import { type Command, type CommandIO, err, out } from "./command.js";
+import { aclBootstrap } from "./commands/acl.js";
+import {
+  aclPolicyCreate,
+  aclPolicyDelete,
+  aclPolicyList,
+  aclPolicyRead,
+  aclPolicyUpdate,
+} from "./commands/acl-policy.js";
+import {
+  aclTokenClone,
+  aclTokenCreate,
+  aclTokenDelete,
+  aclTokenList,
+  aclTokenRead,
+  aclTokenUpdate,
+} from "./commands/acl-token.js";
 import { catalogDatacenters, catalogNodes, catalogServices } from "./commands/catalog.js";
 import { forceLeave } from "./commands/force-leave.js";
 import { info } from "./commands/info.js";
@@ -48,6 +64,36 @@ const TREE: Group = {
   synopsis: "cairn: a Consul-compatible datacenter",
   usageLine: "Usage: cairn [--version] [--help] <command> [<args>]",
   children: {
+    acl: {
+      synopsis: "Interact with Consul's ACLs",
+      usageLine: "Usage: cairn acl <subcommand> [options] [args]",
+      children: {
+        bootstrap: aclBootstrap,
+        policy: {
+          synopsis: "Manage Consul's ACL policies",
+          usageLine: "Usage: cairn acl policy <subcommand> [options] [args]",
+          children: {
+            create: aclPolicyCreate,
+            delete: aclPolicyDelete,
+            list: aclPolicyList,
+            read: aclPolicyRead,
+            update: aclPolicyUpdate,
+          },
+        },
+        token: {
+          synopsis: "Manage Consul's ACL tokens",
+          usageLine: "Usage: cairn acl token <subcommand> [options] [args]",
+          children: {
+            clone: aclTokenClone,
+            create: aclTokenCreate,
+            delete: aclTokenDelete,
+            list: aclTokenList,
+            read: aclTokenRead,
+            update: aclTokenUpdate,
+          },
+        },
+      },
+    },
     agent: notYet("agent", "Runs a cairn agent"),
     catalog: {
       synopsis: "Interact with the catalog",

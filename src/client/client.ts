@@ -91,6 +91,9 @@ export interface KvDeleteOptions {
 
 type Query = Array<[string, string]>;
 
+/** A request body: JSON without the bigints a response may hold (JSON.stringify cannot write them). */
+export type JsonBody = null | boolean | number | string | JsonBody[] | { [key: string]: JsonBody };
+
 function readTokenFile(path: string): string {
   try {
     return readFileSync(path, "utf8").trim();
@@ -502,6 +505,28 @@ export class ConsulClient {
     const res = await this.send("GET", path, [...params, ...readOptions(q)], { ok: [404] });
     if (res.status === 404) return { value: null, notFound: true, meta: queryMeta(res) };
     return { value: decodeBody(res, "response"), notFound: false, meta: queryMeta(res) };
+  }
+
+  // --- JSON calls of other API families --------------------------------------------------------------
+
+  /**
+   * One call of a JSON endpoint, for the API families kept in their own module (acl.ts): `body`, when given, goes
+   * as JSON; the answer is decoded JSON. Any status but 2xx is an ApiError, as Go's requireOK, except a 404 when
+   * `notFoundOk` (Go's requireNotFoundOrOK), which resolves `notFound` and a null value.
+   */
+  async callJson(
+    method: string,
+    path: string,
+    opts: { query?: readonly [string, string][]; body?: JsonBody; notFoundOk?: boolean; what?: string } = {},
+  ): Promise<{ value: Json; notFound: boolean; meta: QueryMeta }> {
+    const res = await this.send(method, path, [...(opts.query ?? [])], {
+      ...(opts.body === undefined
+        ? {}
+        : { body: Buffer.from(JSON.stringify(opts.body)), contentType: "application/json" }),
+      ...(opts.notFoundOk === true ? { ok: [404] } : {}),
+    });
+    if (res.status === 404) return { value: null, notFound: true, meta: queryMeta(res) };
+    return { value: decodeBody(res, opts.what ?? "response"), notFound: false, meta: queryMeta(res) };
   }
 
   // --- snapshot -------------------------------------------------------------------------------------------
