@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "./etcd.js";
@@ -9,15 +9,31 @@ const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "src", "main.js
 export interface CairnCluster {
   /** HTTP base URLs, one per server. */
   readonly endpoints: readonly string[];
+  /** HTTPS base URLs, one per server, when started with `https`. */
+  readonly httpsEndpoints: readonly string[];
   readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
-/** Starts a 3-server cairn datacenter on 127.0.0.1 with free ports (data in `dir`), waiting for a leader. */
-export async function startCairnCluster(dir: string, servers = 3): Promise<CairnCluster> {
+/** What else the servers run with: a config file's settings, and an HTTPS port each (their `ports.https`). */
+export interface CairnClusterOptions {
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly https?: boolean;
+}
+
+/**
+ * Starts a cairn datacenter on 127.0.0.1 with free ports (data in `dir`), waiting for a leader. With `https`,
+ * `httpsEndpoints` lists each server's HTTPS API (the config must hold the tls settings).
+ */
+export async function startCairnCluster(
+  dir: string,
+  servers = 3,
+  o: CairnClusterOptions = {},
+): Promise<CairnCluster> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const ports = await freePorts(servers * 2);
+  const httpsPorts = o.https === true ? await freePorts(servers) : [];
   const join_ = Array.from({ length: servers }, (_, i) => [
     "-retry-join",
     `127.0.0.1:${ports[2 * i + 1]}`,
@@ -43,9 +59,16 @@ export async function startCairnCluster(dir: string, servers = 3): Promise<Cairn
       "-dns-port=-1",
       ...join_,
     );
+    if (o.config !== undefined || o.https === true) {
+      const file = join(dir, `s${i}.json`);
+      const https = o.https === true ? { ports: { https: httpsPorts[i] } } : {};
+      writeFileSync(file, JSON.stringify({ ...o.config, ...https }));
+      args.push("-config-file", file);
+    }
     procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }));
   }
   const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+  const httpsEndpoints = httpsPorts.map((p) => `https://127.0.0.1:${p}`);
   const stop = async () => {
     await Promise.all(
       procs.map(
@@ -74,5 +97,5 @@ export async function startCairnCluster(dir: string, servers = 3): Promise<Cairn
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { endpoints, pids: procs.map((p) => p.pid ?? 0), stop };
+  return { endpoints, httpsEndpoints, pids: procs.map((p) => p.pid ?? 0), stop };
 }

@@ -6,6 +6,7 @@
  * quotes.
  */
 import { Agent, request } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export interface PutLoadOptions {
   /** Full URL of request i; may spread requests over several endpoints. */
@@ -15,6 +16,8 @@ export interface PutLoadOptions {
   readonly clients: number;
   readonly total: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** For https:// URLs: the CA to trust and the client certificate to present (mutual TLS). */
+  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
 }
 
 export interface PutLoadResult {
@@ -41,7 +44,8 @@ export async function runPutLoad(opts: PutLoadOptions): Promise<PutLoadResult> {
     throw new RangeError(`clients must be in [1, ${CLIENTS_MAX}]`);
   if (!(opts.total >= 1)) throw new RangeError("total must be at least 1");
   // One socket per client loop, kept open: the figure should be the engine's, not TCP handshakes'.
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.clients, maxFreeSockets: opts.clients });
+  const sockets = { keepAlive: true, maxSockets: opts.clients, maxFreeSockets: opts.clients };
+  const agent = opts.tls === undefined ? new Agent(sockets) : new HttpsAgent({ ...sockets, ...opts.tls });
   const latenciesMs = new Float64Array(opts.total);
   let next = 0;
   let failed = false;
@@ -83,11 +87,12 @@ export function percentile(sorted: Float64Array, q: number): number {
   return sorted[rank - 1] ?? 0;
 }
 
-function send(agent: Agent, opts: PutLoadOptions, i: number): Promise<void> {
+function send(agent: Agent | HttpsAgent, opts: PutLoadOptions, i: number): Promise<void> {
   const url = opts.url(i);
   const body = opts.body(i);
+  const send = url.startsWith("https:") ? httpsRequest : request;
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = send(
       url,
       {
         method: opts.method,

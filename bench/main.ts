@@ -1,15 +1,27 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeTlsSetup } from "../src/util/tls-generate.js";
 import { agent } from "./agent.js";
 import { startCairnCluster } from "./cairn.js";
-import { formatResult, kvPutCairn, kvPutEtcd, RESULT_HEADER, startEtcdCluster } from "./etcd.js";
+import {
+  formatResult,
+  kvPutCairn,
+  kvPutEtcd,
+  type PutWorkload,
+  RESULT_HEADER,
+  startEtcdCluster,
+} from "./etcd.js";
 import { type PutLoadResult, runPutLoad } from "./load.js";
 import { snapshot } from "./snapshot.js";
 
 /**
  * `npm run bench -- kv [-total N]`: writes through PUT /v1/kv with 1, 16 and 64 keep-alive clients against a
  * 3-server cairn datacenter, then the same load against 3 etcd members (v3 JSON gateway) in the same run, one
- * engine at a time, and prints both with the ratios. Not a test: figures, never assertions.
+ * engine at a time, and prints both with the ratios. Then the cost of security, in the same run: cairn with ACLs
+ * on (default deny; the writes carry a token whose one policy is a `key_prefix` write), and cairn over HTTPS with
+ * client certificates (verify_incoming), each against the plain figures. Not a test: figures, never assertions.
  */
 async function kv(argv: readonly string[]): Promise<void> {
   const totalArg = argv.indexOf("-total");
@@ -32,6 +44,7 @@ async function kv(argv: readonly string[]): Promise<void> {
   } finally {
     await cairn.stop();
   }
+  const secured = await securityRuns(dir, clientCounts, workload);
   const etcd = await startEtcdCluster(join(dir, "etcd"));
   try {
     for (const clients of clientCounts) {
@@ -51,6 +64,97 @@ async function kv(argv: readonly string[]): Promise<void> {
       `ratio      ${String(clients).padStart(5)}  writes/s ${(c.writesPerSec / e.writesPerSec).toFixed(2)}x  ` +
         `p50 ${(c.p50Ms / e.p50Ms).toFixed(2)}x  p99 ${(c.p99Ms / e.p99Ms).toFixed(2)}x (lower is better for latency)\n`,
     );
+  }
+  process.stdout.write(`\nsecurity, against plain cairn in this run\n${RESULT_HEADER}\n`);
+  for (const clients of clientCounts) {
+    const plain = results.get(`cairn/${clients}`)!;
+    for (const [name, r] of [
+      ["cairn+acl", secured.acl.get(clients)!],
+      ["cairn+tls", secured.https.get(clients)!],
+    ] as const) {
+      process.stdout.write(
+        `${formatResult(name, clients, r)}   ${((100 * r.writesPerSec) / plain.writesPerSec).toFixed(0)} % of plain\n`,
+      );
+    }
+  }
+}
+
+/** The ACL and HTTPS variants of the kv load, each on a datacenter of its own. */
+async function securityRuns(
+  dir: string,
+  clientCounts: readonly number[],
+  workload: (clients: number) => PutWorkload,
+): Promise<{ acl: Map<number, PutLoadResult>; https: Map<number, PutLoadResult> }> {
+  const acl = new Map<number, PutLoadResult>();
+  const root = randomUUID();
+  const aclConfig = { acl: { enabled: true, default_policy: "deny", tokens: { initial_management: root } } };
+  const withAcl = await startCairnCluster(join(dir, "cairn-acl"), 3, { config: aclConfig });
+  try {
+    const token = await writerToken(withAcl.endpoints[0]!, root);
+    for (const clients of clientCounts) {
+      const load = kvPutCairn(withAcl.endpoints, workload(clients));
+      acl.set(clients, await runPutLoad({ ...load, headers: { "X-Consul-Token": token } }));
+    }
+  } finally {
+    await withAcl.stop();
+  }
+  const https = new Map<number, PutLoadResult>();
+  const tlsDir = join(dir, "tls");
+  rmSync(tlsDir, { recursive: true, force: true });
+  mkdirSync(tlsDir, { recursive: true });
+  const files = await writeTlsSetup(tlsDir);
+  const tlsConfig = {
+    tls: {
+      defaults: {
+        ca_file: files.caFile,
+        cert_file: files.certFile,
+        key_file: files.keyFile,
+        verify_incoming: true,
+      },
+    },
+  };
+  const withTls = await startCairnCluster(join(dir, "cairn-tls"), 3, { config: tlsConfig, https: true });
+  try {
+    const tls = {
+      ca: readFileSync(files.caFile),
+      cert: readFileSync(files.clientCertFile),
+      key: readFileSync(files.clientKeyFile),
+    };
+    for (const clients of clientCounts) {
+      https.set(clients, await runPutLoad({ ...kvPutCairn(withTls.httpsEndpoints, workload(clients)), tls }));
+    }
+  } finally {
+    await withTls.stop();
+  }
+  return { acl, https };
+}
+
+/**
+ * A token whose one policy grants write on the workload's keys, made with the management token once the leader
+ * has created it (its ACL initialization follows the election: retried for up to 30 s).
+ */
+async function writerToken(endpoint: string, root: string): Promise<string> {
+  const put = async (path: string, body: unknown) => {
+    const res = await fetch(`${endpoint}${path}`, {
+      method: "PUT",
+      headers: { "X-Consul-Token": root },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { ID: string; SecretID: string };
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const policy = await put("/v1/acl/policy", {
+        Name: "bench-writer",
+        Rules: 'key_prefix "c" { policy = "write" }',
+      });
+      return (await put("/v1/acl/token", { Policies: [{ ID: policy.ID }] })).SecretID;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
