@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runCairn } from "./cluster.js";
 
 /** scripts/ports.mjs is plain JavaScript outside the build, so it is loaded from the source tree at run time. */
 interface Ports {
@@ -82,11 +83,14 @@ class StartScript {
     readonly dataDir: string,
     readonly agentPort: number,
     readonly dnsPort: number,
+    args: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
   ) {
-    this.proc = spawn(process.execPath, [SCRIPT], {
+    this.proc = spawn(process.execPath, [SCRIPT, ...args], {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...env,
         CAIRN_START_HTTP_PORT: String(httpPort),
         CAIRN_START_SERVER_PORT: String(serverPort),
         CAIRN_START_DATA_DIR: dataDir,
@@ -295,5 +299,66 @@ describe("npm start when a server dies", () => {
     await Promise.race([s.exited, sleep(15_000)]);
     assert.deepEqual(s.exit, { code: 1, signal: null }, s.output.slice(-3000));
     assert.match(s.output, /every server has exited/);
+  });
+});
+
+describe("npm start -- --secure", () => {
+  it("starts the datacenter with ACLs (default deny) and TLS, its secrets 0600, and says how to reach it", {
+    timeout: 120_000,
+  }, async (t) => {
+    const httpPort = await freePortOnAllHosts();
+    const serverPort = await freePortOnAllHosts(httpPort);
+    const agentPort = await freePortOnAllHosts(serverPort);
+    const dnsPort = await freePortOnAllHosts(agentPort);
+    const httpsPort = await freePortOnAllHosts(dnsPort);
+    const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-secure-"));
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort, dnsPort, ["--secure"], {
+      CAIRN_START_HTTPS_PORT: String(httpsPort),
+    });
+    t.after(() => {
+      if (s.exit === null) s.proc.kill("SIGKILL");
+      for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      const agentPid = Number(/^\[snapshot-agent\] started: pid (\d+)/m.exec(s.output)?.[1] ?? 0);
+      if (agentPid > 0 && alive(agentPid)) process.kill(agentPid, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    await s.waitFor("the secure datacenter", 60_000, () => {
+      assert.equal(s.exit, null, `npm start exited early:\n${s.output}`);
+      return /^cairn is up, secure: 3 servers/m.test(s.output) ? true : undefined;
+    });
+    const secure = join(dataDir, "secure");
+    assert.equal(statSync(secure).mode & 0o777, 0o700);
+    for (const f of [
+      "bootstrap-token",
+      "agent.json",
+      "consul-agent-ca-key.pem",
+      "dc1-server-consul-0-key.pem",
+    ])
+      assert.equal(statSync(join(secure, f)).mode & 0o777, 0o600, f);
+    // The environment it prints is enough for the CLI; without the token, the default policy denies.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const m of s.output.matchAll(/^ {2}export (CONSUL_[A-Z_]+)=(\S+)$/gm)) env[m[1]!] = m[2]!;
+    assert.equal(env.CONSUL_HTTP_ADDR, `https://127.0.0.1:${httpsPort}`);
+    const put = await runCairn(["kv", "put", "secure/k", "v"], 20_000, { env });
+    assert.equal(put.code, 0, put.out);
+    const anonymous = await runCairn(["kv", "get", "secure/k"], 20_000, {
+      env: { ...env, CONSUL_HTTP_TOKEN_FILE: "" },
+    });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.out, /403 \(Permission denied: anonymous token lacks permission 'key:read'/);
+    // No client certificate: the handshake is refused.
+    const noCert = await runCairn(["kv", "get", "secure/k"], 20_000, {
+      env: { ...env, CONSUL_CLIENT_CERT: "", CONSUL_CLIENT_KEY: "" },
+    });
+    assert.equal(noCert.code, 1, noCert.out);
+    // The plain HTTP port is off.
+    assert.equal(await httpGet(`http://127.0.0.1:${httpPort}/v1/status/leader`), undefined);
+    // The snapshot agent backs up with the management token.
+    await s.waitFor("a backup by the snapshot agent", 60_000, () =>
+      readdirSync(join(dataDir, "backups")).some((f) => /^consul-\d{19}\.snap$/.test(f)) ? true : undefined,
+    );
+    s.proc.kill("SIGINT");
+    await Promise.race([s.exited, sleep(20_000)]);
+    assert.deepEqual(s.exit, { code: 0, signal: null }, s.output.slice(-3000));
   });
 });
