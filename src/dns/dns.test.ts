@@ -463,3 +463,55 @@ describe("DNS names", () => {
     });
   });
 });
+
+describe("DNS and ACLs", () => {
+  /** ACLs on with default deny; `defaultRules` (if any) is the agent's default token's one policy. */
+  async function aclServer(defaultRules: string | null): Promise<MemoryServer> {
+    const secret = "9f4a6e1c-3b2d-4c5e-8f70-1a2b3c4d5e6f";
+    const api = new MemoryServer({
+      acl: {
+        enabled: true,
+        defaultPolicy: "deny",
+        downPolicy: "extend-cache",
+        tokens: { initialManagement: "root", ...(defaultRules === null ? {} : { default: secret }) },
+      },
+    });
+    await api.aclReady;
+    if (defaultRules !== null) {
+      const p = await api.acl.aclPolicyCreate({ Name: "dns", Rules: defaultRules });
+      await api.acl.aclTokenCreate({ SecretID: secret, Policies: [{ ID: p.ID }] });
+    }
+    await register(api, "n1", "10.0.0.1", "web", "passing");
+    await register(api, "n2", "10.0.0.2", "web", "passing");
+    return api;
+  }
+
+  it("answers nothing the default (or anonymous) token may not read: NXDOMAIN under default deny", async () => {
+    const api = await aclServer(null);
+    const a = new DnsAnswerer(
+      api,
+      DNS_DEFAULTS,
+      () => 0,
+      () => {},
+    );
+    assert.equal((await a.answer({ name: "web.service.consul", type: "A" })).rcode, "NXDOMAIN");
+    assert.equal((await a.answer({ name: "n1.node.consul", type: "A" })).rcode, "NXDOMAIN");
+  });
+
+  it("answers what the agent's default token may read: its nodes' instances of its services", async () => {
+    const api = await aclServer('service "web" { policy = "read" }\nnode "n2" { policy = "read" }');
+    const a = new DnsAnswerer(
+      api,
+      DNS_DEFAULTS,
+      () => 0,
+      () => {},
+    );
+    const web = await a.answer({ name: "web.service.consul", type: "A" });
+    assert.deepEqual(
+      web.answers.map((x) => (x as { data: unknown }).data),
+      ["10.0.0.2"],
+    );
+    assert.equal((await a.answer({ name: "n1.node.consul", type: "A" })).rcode, "NXDOMAIN");
+    assert.equal((await a.answer({ name: "n2.node.consul", type: "A" })).rcode, "NOERROR");
+  });
+});
