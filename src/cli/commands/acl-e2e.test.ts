@@ -4,7 +4,7 @@
  * and `acl token read -self` with CONSUL_HTTP_TOKEN_FILE.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -141,5 +141,48 @@ describe("cairn acl against the ACL endpoints", () => {
     );
     const missing = await run(["acl", "policy", "read", "-name", "kv-app"], env);
     assert.deepEqual([missing.code, missing.stderr], [1, "Error policy not found: kv-app\n"]);
+  });
+});
+
+describe("snapshots and ACLs, through the CLI", () => {
+  it("snapshot save with a token lacking acl:write is 403 and leaves no file; with management it saves and verifies", async (t) => {
+    const { env: base } = await cliAgent(t, { api: await aclServer() });
+    const dir = await tempDir(t);
+    const root = JSON.parse(await ok(["acl", "bootstrap", "-format=json"], base)).SecretID as string;
+    const mgmt = { ...base, CONSUL_HTTP_TOKEN: root };
+    await ok(["kv", "put", "app/k", "v"], mgmt);
+    const rules = join(dir, "rules.hcl");
+    await writeFile(rules, 'key_prefix "" { policy = "write" }\noperator = "write"\n');
+    await ok(["acl", "policy", "create", "-name", "all-but-acl", "-rules", `@${rules}`], mgmt);
+    const writer = JSON.parse(
+      await ok(["acl", "token", "create", "-policy-name", "all-but-acl", "-format=json"], mgmt),
+    ).SecretID as string;
+
+    const denied = await run(["snapshot", "save", join(dir, "denied.snap")], {
+      ...base,
+      CONSUL_HTTP_TOKEN: writer,
+    });
+    assert.equal(denied.code, 1);
+    assert.match(
+      denied.stderr,
+      /403 \(Permission denied: token with AccessorID '[0-9a-f-]{36}' lacks permission 'acl:write'/,
+    );
+    assert.deepEqual((await readdir(dir)).sort(), ["rules.hcl"]);
+
+    const saved = await run(["snapshot", "save", join(dir, "ok.snap")], mgmt);
+    assert.equal(saved.code, 0, saved.stderr);
+    const inspect = await run(["snapshot", "inspect", join(dir, "ok.snap")], base);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, /ACLToken/);
+    // inspect never prints a secret.
+    assert.ok(!inspect.stdout.includes(root) && !inspect.stdout.includes(writer));
+    const restoreDenied = await run(["snapshot", "restore", join(dir, "ok.snap")], {
+      ...base,
+      CONSUL_HTTP_TOKEN: writer,
+    });
+    assert.equal(restoreDenied.code, 1);
+    assert.match(restoreDenied.stderr, /403 \(Permission denied: .* lacks permission 'acl:write'/);
+    const restored = await run(["snapshot", "restore", join(dir, "ok.snap")], mgmt);
+    assert.equal(restored.code, 0, restored.stderr);
   });
 });
