@@ -18,22 +18,21 @@ import {
   type AclPolicySpec,
   type AclTokenSpec,
   ANONYMOUS_TOKEN_ID,
-  type CommandResult,
+  bootstrapRefusal,
+  builtinPolicyRefusal,
   formatGoDuration,
   GLOBAL_MANAGEMENT_POLICY_ID,
   type KvCommand,
   type KvStore,
-  type ReadSpec,
 } from "../fsm/index.js";
 import { type AclLink, type AclPolicyRecord, type AclTokenRecord, goTimeMs } from "../snapshot/index.js";
 import type { AclApi, AclLinkRequest, AclPolicyRequest, AclSettings, AclTokenRequest } from "./acl-types.js";
+import type { CatalogHost } from "./catalog.js";
 import type { Queried, QueryOptions } from "./types.js";
 
-export interface AclHost {
-  readonly kv: KvStore;
+/** The store, reads and writes of the catalog's host (catalog.ts), with the ACL settings and a clock. */
+export interface AclHost extends Pick<CatalogHost, "kv" | "query" | "propose"> {
   readonly settings: AclSettings;
-  query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>>;
-  propose(cmd: KvCommand): Promise<CommandResult>;
   /** Wall clock (ms) for expiry checks and TTLs; the leader stamps CreateTime itself. */
   now(): number;
 }
@@ -242,21 +241,11 @@ export class AclEndpoints implements AclApi {
   /** Consul's ACL.BootstrapTokens, with the reset file of `acl-bootstrap-reset`. */
   async aclBootstrap(): Promise<AclTokenRecord> {
     this.enabled();
-    let resetIndex = 0;
-    if (this.kv.index.has(ACL_BOOTSTRAP_ROW)) {
-      const current = this.kv.index.get(ACL_BOOTSTRAP_ROW)?.value ?? 0;
-      resetIndex = await this.resetFileIndex();
-      if (resetIndex === 0)
-        throw new AclError(
-          "acl_bootstrap_denied",
-          `ACL bootstrap no longer allowed (reset index: ${current})`,
-        );
-      if (resetIndex !== current)
-        throw new AclError(
-          "acl_bootstrap_reset",
-          `Invalid bootstrap reset index (specified ${resetIndex}, reset index: ${current})`,
-        );
-    }
+    const bootstrapped = this.kv.index.get(ACL_BOOTSTRAP_ROW)?.value ?? null;
+    // The reset file is read only once bootstrap has happened, as Consul's endpoint does.
+    const resetIndex = bootstrapped === null ? 0 : await this.resetFileIndex();
+    const refused = bootstrapRefusal(bootstrapped, resetIndex);
+    if (refused !== null) throw refused;
     // As Consul: the file goes once read, so a later restore cannot reopen bootstrap with a stale file.
     await this.removeResetFile();
     const accessor = this.freshId();
@@ -453,12 +442,8 @@ export class AclEndpoints implements AclApi {
       if (idMatch === null) throw invalid(`cannot find policy ${id}`);
       if (idMatch.Name !== name && nameMatch !== null)
         throw invalid(`Invalid Policy: A policy with name ${JSON.stringify(name)} already exists`);
-      if (id === GLOBAL_MANAGEMENT_POLICY_ID) {
-        if ((req.Datacenters ?? []).length > 0)
-          throw invalid("Changing the Datacenters of the builtin global-management policy is not permitted");
-        if ((req.Rules ?? "") !== idMatch.Rules)
-          throw invalid("Changing the Rules for the builtin global-management policy is not permitted");
-      }
+      const builtin = builtinPolicyRefusal({ ...req, ID: id }, idMatch.Rules);
+      if (builtin !== null) throw builtin;
     }
     const fields = {
       ID: policyId,
@@ -475,8 +460,8 @@ export class AclEndpoints implements AclApi {
     this.enabled();
     const existing = this.kv.aclPolicyById(id).policy;
     if (existing === null) return;
-    if (id === GLOBAL_MANAGEMENT_POLICY_ID)
-      throw invalid("Delete operation not permitted on the builtin global-management policy");
+    const builtin = builtinPolicyRefusal({ ID: id }, null);
+    if (builtin !== null) throw builtin;
     await this.commit({ op: "acl-policy-delete", id });
   }
 
