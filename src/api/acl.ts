@@ -83,6 +83,9 @@ session_prefix "" {
 
 const invalid = (message: string): AclError => new AclError("acl_invalid", message);
 const NOT_FOUND = (): AclError => new AclError("acl_not_found", "ACL not found");
+/** acl.ACLResourceNotExistError: what a read by id that finds nothing answers (404). */
+const notExist = (kind: "token" | "policy"): AclError =>
+  new AclError("acl_resource_not_found", `Requested ${kind} does not exist: ACL not found`);
 
 function hashOf(fields: readonly unknown[]): string {
   return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
@@ -148,16 +151,22 @@ export class AclEndpoints implements AclApi {
   }
 
   aclTokenRead(accessor: string, q: QueryOptions): Promise<Queried<AclTokenRecord>> {
-    return this.readTokenIndexed(q, () => this.kv.aclTokenByAccessor(accessor));
+    return this.readTokenIndexed(
+      q,
+      () => this.kv.aclTokenByAccessor(accessor),
+      () => notExist("token"),
+    );
   }
 
+  /** An unknown secret is acl.ErrNotFound, as resolving the request's token answers it. */
   aclTokenSelf(secret: string, q: QueryOptions): Promise<Queried<AclTokenRecord>> {
-    return this.readTokenIndexed(q, () => this.kv.aclTokenBySecret(secret));
+    return this.readTokenIndexed(q, () => this.kv.aclTokenBySecret(secret), NOT_FOUND);
   }
 
   private async readTokenIndexed(
     q: QueryOptions,
     find: () => { index: number; token: AclTokenRecord | null },
+    missing: () => AclError,
   ): Promise<Queried<AclTokenRecord>> {
     this.enabled();
     const now = this.host.now();
@@ -168,7 +177,7 @@ export class AclEndpoints implements AclApi {
         return { index: f.index, token: f.token !== null && isExpired(f.token, now) ? null : f.token };
       },
     });
-    if (r.value.token === null) throw NOT_FOUND();
+    if (r.value.token === null) throw missing();
     return { meta: r.meta, value: r.value.token };
   }
 
@@ -194,7 +203,7 @@ export class AclEndpoints implements AclApi {
   ): Promise<Queried<AclPolicyRecord>> {
     this.enabled();
     const r = await this.host.query(q, { watch: (w) => this.kv.watchAcl(w), run: find });
-    if (r.value.policy === null) throw new AclError("acl_policy_not_found", "ACL policy not found");
+    if (r.value.policy === null) throw notExist("policy");
     return { meta: r.meta, value: r.value.policy };
   }
 
@@ -413,7 +422,7 @@ export class AclEndpoints implements AclApi {
 
   async aclPolicyCreate(req: AclPolicyRequest): Promise<AclPolicyRecord> {
     if (req.ID !== undefined && req.ID !== "")
-      throw new AclError("acl_bad_request", "Policy ID in URL and payload do not match");
+      throw new AclError("acl_bad_request", "Cannot specify the ID when creating a new policy");
     return this.policyWrite("", req);
   }
 
