@@ -83,7 +83,7 @@ export interface AclApi {
   /** `requestSecret`: the caller's own token, which may not be deleted. */
   aclTokenDelete(accessor: string, requestSecret: string): Promise<void>;
   aclTokenClone(accessor: string, description: string): Promise<AclTokenRecord>;
-  /** The token, or AclError acl_not_found. */
+  /** The token, or AclError acl_resource_not_found. */
   aclTokenRead(accessor: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
   /** GET /v1/acl/token/self: the token whose SecretID is `secret`, or AclError acl_not_found. */
   aclTokenSelf(secret: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
@@ -92,7 +92,7 @@ export interface AclApi {
   aclPolicyCreate(req: AclPolicyRequest): Promise<AclPolicyRecord>;
   aclPolicyUpdate(id: string, req: AclPolicyRequest): Promise<AclPolicyRecord>;
   aclPolicyDelete(id: string): Promise<void>;
-  /** The policy, or AclError acl_policy_not_found. */
+  /** The policy, or AclError acl_resource_not_found. */
   aclPolicyRead(id: string, q: QueryOptions): Promise<Queried<AclPolicyRecord>>;
   aclPolicyReadByName(name: string, q: QueryOptions): Promise<Queried<AclPolicyRecord>>;
   aclPolicyList(q: QueryOptions): Promise<Queried<AclPolicyRecord[]>>;

@@ -112,7 +112,11 @@ describe("ACL endpoints", () => {
     const epoch = s.acl.aclEpoch();
     await s.acl.aclTokenDelete(t.AccessorID, "");
     assert.ok(s.acl.aclEpoch() > epoch);
-    await rejects(s.acl.aclTokenRead(t.AccessorID, Q), "acl_not_found", "ACL not found");
+    await rejects(
+      s.acl.aclTokenRead(t.AccessorID, Q),
+      "acl_resource_not_found",
+      "Requested token does not exist: ACL not found",
+    );
     assert.equal(s.acl.aclTokenBySecret(t.SecretID), null);
     assert.equal(s.acl.aclTokenBySecret(c.SecretID)?.AccessorID, c.AccessorID);
   });
@@ -171,7 +175,11 @@ describe("ACL endpoints", () => {
       "acl_invalid",
       "Delete operation not permitted on the anonymous token",
     );
-    await rejects(s.acl.aclPolicyRead(ANONYMOUS_TOKEN_ID, Q), "acl_policy_not_found", "ACL policy not found");
+    await rejects(
+      s.acl.aclPolicyRead(ANONYMOUS_TOKEN_ID, Q),
+      "acl_resource_not_found",
+      "Requested policy does not exist: ACL not found",
+    );
     assert.equal(s.writes.length, writes);
   });
 

@@ -19,12 +19,12 @@ import {
   type AclPolicySpec,
   type AclTokenSpec,
   ANONYMOUS_TOKEN_ID,
-  type CommandResult,
+  bootstrapRefusal,
+  builtinPolicyRefusal,
   formatGoDuration,
   GLOBAL_MANAGEMENT_POLICY_ID,
   type KvCommand,
   type KvStore,
-  type ReadSpec,
 } from "../fsm/index.js";
 import { type AclLink, type AclPolicyRecord, type AclTokenRecord, goTimeMs } from "../snapshot/index.js";
 import { AclResolver } from "./acl-resolve.js";
@@ -36,13 +36,12 @@ import type {
   AclSettings,
   AclTokenRequest,
 } from "./acl-types.js";
+import type { CatalogHost } from "./catalog.js";
 import type { Queried, QueryOptions } from "./types.js";
 
-export interface AclHost {
-  readonly kv: KvStore;
+/** The store, reads and writes of the catalog's host (catalog.ts), with the ACL settings and a clock. */
+export interface AclHost extends Pick<CatalogHost, "kv" | "query" | "propose"> {
   readonly settings: AclSettings;
-  query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>>;
-  propose(cmd: KvCommand): Promise<CommandResult>;
   /** Wall clock (ms) for expiry checks and TTLs; the leader stamps CreateTime itself. */
   now(): number;
 }
@@ -93,6 +92,9 @@ session_prefix "" {
 
 const invalid = (message: string): AclError => new AclError("acl_invalid", message);
 const NOT_FOUND = (): AclError => new AclError("acl_not_found", "ACL not found");
+/** acl.ACLResourceNotExistError: what a read by id that finds nothing answers (404). */
+const notExist = (kind: "token" | "policy"): AclError =>
+  new AclError("acl_resource_not_found", `Requested ${kind} does not exist: ACL not found`);
 
 function hashOf(fields: readonly unknown[]): string {
   return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
@@ -166,16 +168,22 @@ export class AclEndpoints implements AclApi {
   }
 
   aclTokenRead(accessor: string, q: QueryOptions): Promise<Queried<AclTokenRecord>> {
-    return this.readTokenIndexed(q, () => this.kv.aclTokenByAccessor(accessor));
+    return this.readTokenIndexed(
+      q,
+      () => this.kv.aclTokenByAccessor(accessor),
+      () => notExist("token"),
+    );
   }
 
+  /** An unknown secret is acl.ErrNotFound, as resolving the request's token answers it. */
   aclTokenSelf(secret: string, q: QueryOptions): Promise<Queried<AclTokenRecord>> {
-    return this.readTokenIndexed(q, () => this.kv.aclTokenBySecret(secret));
+    return this.readTokenIndexed(q, () => this.kv.aclTokenBySecret(secret), NOT_FOUND);
   }
 
   private async readTokenIndexed(
     q: QueryOptions,
     find: () => { index: number; token: AclTokenRecord | null },
+    missing: () => AclError,
   ): Promise<Queried<AclTokenRecord>> {
     this.enabled();
     const now = this.host.now();
@@ -186,7 +194,7 @@ export class AclEndpoints implements AclApi {
         return { index: f.index, token: f.token !== null && isExpired(f.token, now) ? null : f.token };
       },
     });
-    if (r.value.token === null) throw NOT_FOUND();
+    if (r.value.token === null) throw missing();
     return { meta: r.meta, value: r.value.token };
   }
 
@@ -212,7 +220,7 @@ export class AclEndpoints implements AclApi {
   ): Promise<Queried<AclPolicyRecord>> {
     this.enabled();
     const r = await this.host.query(q, { watch: (w) => this.kv.watchAcl(w), run: find });
-    if (r.value.policy === null) throw new AclError("acl_policy_not_found", "ACL policy not found");
+    if (r.value.policy === null) throw notExist("policy");
     return { meta: r.meta, value: r.value.policy };
   }
 
@@ -259,21 +267,11 @@ export class AclEndpoints implements AclApi {
   /** Consul's ACL.BootstrapTokens, with the reset file of `acl-bootstrap-reset`. */
   async aclBootstrap(): Promise<AclTokenRecord> {
     this.enabled();
-    let resetIndex = 0;
-    if (this.kv.index.has(ACL_BOOTSTRAP_ROW)) {
-      const current = this.kv.index.get(ACL_BOOTSTRAP_ROW)?.value ?? 0;
-      resetIndex = await this.resetFileIndex();
-      if (resetIndex === 0)
-        throw new AclError(
-          "acl_bootstrap_denied",
-          `ACL bootstrap no longer allowed (reset index: ${current})`,
-        );
-      if (resetIndex !== current)
-        throw new AclError(
-          "acl_bootstrap_reset",
-          `Invalid bootstrap reset index (specified ${resetIndex}, reset index: ${current})`,
-        );
-    }
+    const bootstrapped = this.kv.index.get(ACL_BOOTSTRAP_ROW)?.value ?? null;
+    // The reset file is read only once bootstrap has happened, as Consul's endpoint does.
+    const resetIndex = bootstrapped === null ? 0 : await this.resetFileIndex();
+    const refused = bootstrapRefusal(bootstrapped, resetIndex);
+    if (refused !== null) throw refused;
     // As Consul: the file goes once read, so a later restore cannot reopen bootstrap with a stale file.
     await this.removeResetFile();
     const accessor = this.freshId();
@@ -441,7 +439,7 @@ export class AclEndpoints implements AclApi {
 
   async aclPolicyCreate(req: AclPolicyRequest): Promise<AclPolicyRecord> {
     if (req.ID !== undefined && req.ID !== "")
-      throw new AclError("acl_bad_request", "Policy ID in URL and payload do not match");
+      throw new AclError("acl_bad_request", "Cannot specify the ID when creating a new policy");
     return this.policyWrite("", req);
   }
 
@@ -470,12 +468,8 @@ export class AclEndpoints implements AclApi {
       if (idMatch === null) throw invalid(`cannot find policy ${id}`);
       if (idMatch.Name !== name && nameMatch !== null)
         throw invalid(`Invalid Policy: A policy with name ${JSON.stringify(name)} already exists`);
-      if (id === GLOBAL_MANAGEMENT_POLICY_ID) {
-        if ((req.Datacenters ?? []).length > 0)
-          throw invalid("Changing the Datacenters of the builtin global-management policy is not permitted");
-        if ((req.Rules ?? "") !== idMatch.Rules)
-          throw invalid("Changing the Rules for the builtin global-management policy is not permitted");
-      }
+      const builtin = builtinPolicyRefusal({ ...req, ID: id }, idMatch.Rules);
+      if (builtin !== null) throw builtin;
     }
     // Consul's PolicySet compiles the rules before anything is written: a policy that does not parse is refused.
     parseRules(req.Rules ?? "");
@@ -494,8 +488,8 @@ export class AclEndpoints implements AclApi {
     this.enabled();
     const existing = this.kv.aclPolicyById(id).policy;
     if (existing === null) return;
-    if (id === GLOBAL_MANAGEMENT_POLICY_ID)
-      throw invalid("Delete operation not permitted on the builtin global-management policy");
+    const builtin = builtinPolicyRefusal({ ID: id }, null);
+    if (builtin !== null) throw builtin;
     await this.commit({ op: "acl-policy-delete", id });
   }
 

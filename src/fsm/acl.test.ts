@@ -259,6 +259,33 @@ describe("ACL state", () => {
   });
 });
 
+describe("ACL records in an archive without sessions", () => {
+  it("go back between the records Consul writes before them and those after, byte for byte", () => {
+    const { s, next } = storeWithManagement();
+    s.execute(next(), {
+      op: "acl-token-set",
+      time: T0,
+      token: token("a", "s", [GLOBAL_MANAGEMENT_POLICY_ID]),
+    });
+    const acl = [...s.snapshot().records()].filter((r) => r.type === 17 || r.type === 19);
+    // A coordinate (6) before them and an ACLRole (23) after, as Consul orders them, and one KV entry.
+    const coordinate = { type: 6, body: Uint8Array.of(0x90) };
+    const role = { type: 23, body: Uint8Array.of(0x80) };
+    const kv = encodeRecord({
+      kind: "KVS",
+      type: 2,
+      body: { CreateIndex: 1, Flags: 0n, Key: "k", LockIndex: 0, ModifyIndex: 1, Session: "", Value: null },
+    });
+    const archive = [coordinate, ...acl, role, kv];
+    const r = new KvStore();
+    r.restore(archive);
+    assert.equal(r.aclTokenBySecret("s").token?.AccessorID, "a");
+    const hex = (rs: Iterable<{ type: number; body: Uint8Array }>) =>
+      [...rs].filter((x) => x.type !== 16).map((x) => `${x.type}:${Buffer.from(x.body).toString("hex")}`);
+    assert.deepEqual(hex(r.snapshot().records()), hex(archive));
+  });
+});
+
 describe("ACL records", () => {
   it("time.Time: Consul's bytes read as the documented instant; our own are UTC", () => {
     const consul = Uint8Array.from(Buffer.from("010000000edd83d5e7068bc418ff10", "hex"));

@@ -96,6 +96,44 @@ export interface AclIndex {
 
 const hexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, "hex"));
 
+/**
+ * Whether a bootstrap may go ahead: always before the first (`bootstrapped` null), afterwards only with the reset
+ * index of the last one. The endpoint asks first (before Raft, as Consul's), the state store again on apply.
+ */
+export function bootstrapRefusal(bootstrapped: number | null, resetIndex: number): AclError | null {
+  if (bootstrapped === null) return null;
+  if (resetIndex === 0)
+    return new AclError(
+      "acl_bootstrap_denied",
+      `ACL bootstrap no longer allowed (reset index: ${bootstrapped})`,
+    );
+  if (resetIndex !== bootstrapped)
+    return new AclError(
+      "acl_bootstrap_reset",
+      `Invalid bootstrap reset index (specified ${resetIndex}, reset index: ${bootstrapped})`,
+    );
+  return null;
+}
+
+/**
+ * The builtin global-management policy: its rules and datacenters cannot change (`currentRules` the stored ones),
+ * and it cannot be deleted (`currentRules` null). Asked by the endpoint before Raft and by the state store.
+ */
+export function builtinPolicyRefusal(
+  change: { readonly ID: string; readonly Rules?: string; readonly Datacenters?: readonly string[] | null },
+  currentRules: string | null,
+): AclError | null {
+  if (change.ID !== GLOBAL_MANAGEMENT_POLICY_ID) return null;
+  const refuse = (what: string): AclError => new AclError("acl_invalid", what);
+  if (currentRules === null)
+    return refuse("Delete operation not permitted on the builtin global-management policy");
+  if ((change.Datacenters ?? []).length > 0)
+    return refuse("Changing the Datacenters of the builtin global-management policy is not permitted");
+  if ((change.Rules ?? "") !== currentRules)
+    return refuse("Changing the Rules for the builtin global-management policy is not permitted");
+  return null;
+}
+
 /** The state-store writes, with Consul's checks; each returns true or the AclError to answer with. */
 export class AclWrites {
   constructor(
@@ -105,19 +143,9 @@ export class AclWrites {
 
   /** Consul's ACLBootstrap: allowed once, or again with the current reset index. */
   bootstrap(idx: number, time: number, spec: AclTokenSpec, resetIndex: number): true | AclError {
-    if (this.index.has(ACL_BOOTSTRAP_ROW)) {
-      const current = this.index.value(ACL_BOOTSTRAP_ROW);
-      if (resetIndex === 0)
-        return new AclError(
-          "acl_bootstrap_denied",
-          `ACL bootstrap no longer allowed (reset index: ${current})`,
-        );
-      if (resetIndex !== current)
-        return new AclError(
-          "acl_bootstrap_reset",
-          `Invalid bootstrap reset index (specified ${resetIndex}, reset index: ${current})`,
-        );
-    }
+    const bootstrapped = this.index.has(ACL_BOOTSTRAP_ROW) ? this.index.value(ACL_BOOTSTRAP_ROW) : null;
+    const refused = bootstrapRefusal(bootstrapped, resetIndex);
+    if (refused !== null) return refused;
     const r = this.setToken(idx, time, spec);
     if (r !== true) return r;
     this.index.bump(ACL_BOOTSTRAP_ROW, idx);
@@ -178,18 +206,8 @@ export class AclWrites {
     if (spec.ID === "") return new AclError("acl_invalid", "Missing ACL Policy ID");
     if (spec.Name === "") return new AclError("acl_invalid", "Missing ACL Policy Name");
     const existing = this.t.policies.get(spec.ID)?.rec;
-    if (existing !== undefined && spec.ID === GLOBAL_MANAGEMENT_POLICY_ID) {
-      if (spec.Datacenters !== null && spec.Datacenters.length > 0)
-        return new AclError(
-          "acl_invalid",
-          "Changing the Datacenters of the builtin global-management policy is not permitted",
-        );
-      if (spec.Rules !== existing.Rules)
-        return new AclError(
-          "acl_invalid",
-          "Changing the Rules for the builtin global-management policy is not permitted",
-        );
-    }
+    const builtin = existing === undefined ? null : builtinPolicyRefusal(spec, existing.Rules);
+    if (builtin !== null) return builtin;
     const named = this.t.names.get(spec.Name);
     if (named !== undefined && named !== spec.ID)
       return new AclError("acl_invalid", `A policy with name ${JSON.stringify(spec.Name)} already exists`);
@@ -213,11 +231,8 @@ export class AclWrites {
 
   /** Consul's aclPolicyDeleteTxn: an unknown id changes nothing; the builtin policy cannot go. */
   deletePolicy(idx: number, id: string): true | AclError {
-    if (id === GLOBAL_MANAGEMENT_POLICY_ID)
-      return new AclError(
-        "acl_invalid",
-        "Delete operation not permitted on the builtin global-management policy",
-      );
+    const builtin = builtinPolicyRefusal({ ID: id }, null);
+    if (builtin !== null) return builtin;
     const row = this.t.policies.get(id);
     if (row === undefined) return true;
     this.t.policies.delete(id);

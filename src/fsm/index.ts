@@ -11,6 +11,8 @@ export {
   type AclTokenResult,
   type AclTokenSpec,
   ANONYMOUS_TOKEN_ID,
+  bootstrapRefusal,
+  builtinPolicyRefusal,
   GLOBAL_MANAGEMENT_POLICY_ID,
   TABLE_ACL_POLICIES,
   TABLE_ACL_TOKENS,

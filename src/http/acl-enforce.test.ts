@@ -149,10 +149,7 @@ const MATRIX: readonly Row[] = [
     rules: READ_APP,
     method: "PUT",
     target: "/v1/txn",
-    body: JSON.stringify([
-      { KV: { Verb: "get", Key: "app/a" } },
-      { KV: { Verb: "get", Key: "secret/x" } },
-    ]),
+    body: JSON.stringify([{ KV: { Verb: "get", Key: "app/a" } }, { KV: { Verb: "get", Key: "secret/x" } }]),
     expect: (b) =>
       assert.deepEqual(
         (JSON.parse(b) as { Results: { KV: { Key: string } }[] }).Results.map((r) => r.KV.Key),

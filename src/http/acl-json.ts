@@ -48,7 +48,7 @@ function tokenFields(t: AclTokenRecord): { [k: string]: GoJson | undefined } {
 }
 
 /** structs.ACLToken as GET /v1/acl/token/<id> answers it. */
-export function tokenJson(t: AclTokenRecord): GoJson {
+export function tokenJson(t: AclTokenRecord): { readonly [k: string]: GoJson | undefined } {
   return {
     ...tokenFields(t),
     CreateTime: goTimeJson(t.CreateTime),
@@ -97,8 +97,9 @@ export function policyStubJson(p: AclPolicyRecord): GoJson {
 
 // ---- request bodies ----
 
-function decodeFailed(why: string): HttpError {
-  return new HttpError(400, `Request decode failed: ${why}`);
+/** What decoding a body failed with: `Token decoding failed: …` / `Policy decoding failed: …`, as Consul's. */
+function decodeFailed(why: string, type: string): HttpError {
+  return new HttpError(400, `${type.includes("Policy") ? "Policy" : "Token"} decoding failed: ${why}`);
 }
 
 /** A body's fields by lower-cased name (Go matches JSON names case-insensitively); {} for an empty body. */
@@ -109,10 +110,10 @@ function bodyFields(body: Uint8Array, type: string): Map<string, unknown> {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw decodeFailed(errorText(e));
+    throw decodeFailed(errorText(e), type);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-    throw decodeFailed(`json: cannot unmarshal into Go value of type ${type}`);
+    throw decodeFailed(`json: cannot unmarshal into Go value of type ${type}`, type);
   return new Map(Object.entries(raw).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
@@ -124,7 +125,7 @@ function field<T>(
 ): T | undefined {
   const v = f.get(name.toLowerCase());
   if (v === undefined || v === null) return undefined;
-  if (!check(v)) throw decodeFailed(`json: cannot unmarshal into Go struct field ${type}.${name}`);
+  if (!check(v)) throw decodeFailed(`json: cannot unmarshal into Go struct field ${type}.${name}`, type);
   return v;
 }
 
@@ -137,7 +138,7 @@ function links(v: unknown[] | undefined): readonly AclLinkRequest[] | null {
   if (v === undefined) return null;
   return v.map((item) => {
     if (typeof item !== "object" || item === null || Array.isArray(item))
-      throw decodeFailed("json: cannot unmarshal into Go struct field ACLToken.Policies");
+      throw decodeFailed("json: cannot unmarshal into Go struct field ACLToken.Policies", "ACLToken");
     const f = new Map(Object.entries(item).map(([k, x]) => [k.toLowerCase(), x]));
     const out: { ID?: string; Name?: string } = {};
     const id = field(f, "ID", "ACLToken.Policies", isString);
@@ -156,10 +157,10 @@ function ttlNs(v: unknown): number | undefined {
     try {
       return Number(parseGoDuration(v));
     } catch (e) {
-      throw decodeFailed(errorText(e));
+      throw decodeFailed(errorText(e), "ACLToken");
     }
   }
-  throw decodeFailed("json: cannot unmarshal into Go struct field ACLToken.ExpirationTTL");
+  throw decodeFailed("json: cannot unmarshal into Go struct field ACLToken.ExpirationTTL", "ACLToken");
 }
 
 export function parseTokenRequest(body: Uint8Array): AclTokenRequest {
@@ -180,7 +181,7 @@ export function parseTokenRequest(body: Uint8Array): AclTokenRequest {
   const at = s("ExpirationTime");
   if (at !== undefined) {
     const ms = Date.parse(at);
-    if (Number.isNaN(ms)) throw decodeFailed(`parsing time ${JSON.stringify(at)} as RFC 3339`);
+    if (Number.isNaN(ms)) throw decodeFailed(`parsing time ${JSON.stringify(at)} as RFC 3339`, "ACLToken");
     out.ExpirationTime = ms;
   }
   return out;
@@ -197,7 +198,7 @@ export function parsePolicyRequest(body: Uint8Array): AclPolicyRequest {
   const dcs = field(f, "Datacenters", "ACLPolicy", isArray);
   if (dcs !== undefined) {
     if (!dcs.every(isString))
-      throw decodeFailed("json: cannot unmarshal into Go struct field ACLPolicy.Datacenters");
+      throw decodeFailed("json: cannot unmarshal into Go struct field ACLPolicy.Datacenters", "ACLPolicy");
     out.Datacenters = dcs;
   }
   return out;

@@ -60,6 +60,7 @@ describe("PUT /v1/acl/bootstrap", () => {
     const body = text(res);
     const t = json<TokenJson>(body);
     assert.deepEqual(Object.keys(t), [
+      "ID",
       "AccessorID",
       "SecretID",
       "Description",
@@ -71,6 +72,7 @@ describe("PUT /v1/acl/bootstrap", () => {
       "ModifyIndex",
     ]);
     assert.equal(t.Description, "Bootstrap Token (Global Management)");
+    assert.equal((t as TokenJson & { ID: string }).ID, t.SecretID, "the legacy ID is the secret");
     assert.deepEqual(t.Policies, [{ ID: GM, Name: "global-management" }]);
     assert.match(t.CreateTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     assert.equal(Buffer.from(t.Hash, "base64").length, 32);
@@ -147,8 +149,8 @@ describe("/v1/acl/token and /v1/acl/policy", () => {
     assert.equal(del.status, 200);
     assert.equal(text(del), "true");
     const gone = await call(api, "GET", `/v1/acl/token/${tok.AccessorID}`);
-    assert.equal(gone.status, 403);
-    assert.equal(text(gone), "ACL not found");
+    assert.equal(gone.status, 404);
+    assert.equal(text(gone), "Requested token does not exist: ACL not found");
   });
 
   it("policies: by id and name, list stubs, duplicate name 500, missing 404, delete", async () => {
@@ -186,10 +188,16 @@ describe("/v1/acl/token and /v1/acl/policy", () => {
     assert.equal((await call(api, "DELETE", `/v1/acl/policy/${p.ID}`)).status, 200);
     const missing = await call(api, "GET", `/v1/acl/policy/${p.ID}`);
     assert.equal(missing.status, 404);
-    assert.equal(text(missing), "ACL policy not found");
+    assert.equal(text(missing), "Requested policy does not exist: ACL not found");
+    const withId = await call(api, "PUT", "/v1/acl/policy", `{"Name":"x","ID":"${p.ID}"}`);
+    assert.equal(withId.status, 400);
+    assert.equal(text(withId), "Cannot specify the ID when creating a new policy");
     const bad = await call(api, "PUT", "/v1/acl/policy", '{"Name":5}');
     assert.equal(bad.status, 400);
-    assert.ok(text(bad).startsWith("Request decode failed: "));
+    assert.ok(text(bad).startsWith("Policy decoding failed: "), text(bad));
+    const badToken = await call(api, "PUT", "/v1/acl/token", '{"Local":"yes"}');
+    assert.equal(badToken.status, 400);
+    assert.ok(text(badToken).startsWith("Token decoding failed: "), text(badToken));
   });
 });
 

@@ -44,7 +44,9 @@ export const ACL_ROUTE_ACCESS: Readonly<Record<string, "none" | "read" | "write"
 
 export async function aclBootstrap(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
   checkDatacenter(req.query, api);
-  return jsonResponse(req, tokenJson(await api.acl.aclBootstrap()));
+  const t = await api.acl.aclBootstrap();
+  // aclBootstrapResponse: the legacy ID (the secret) first, then the token.
+  return jsonResponse(req, { ID: t.SecretID, ...tokenJson(t) });
 }
 
 export async function aclTokenCreate(req: HttpRequest, api: ServerApi): Promise<HttpResponse> {
@@ -79,7 +81,7 @@ async function tokenCrud(req: HttpRequest, api: ServerApi, ctx: RouteContext): P
     return jsonResponse(req, tokenJson(await api.acl.aclTokenClone(accessor, description)));
   }
   const accessor = ctx.rest;
-  if (accessor === "") throw new HttpError(400, "Missing token ID");
+  if (accessor === "") throw new HttpError(400, "Missing token AccessorID");
   if (req.method === "GET") {
     const q = parseQueryOptions(req.query);
     checkDatacenter(req.query, api);

@@ -64,17 +64,17 @@ const STATE_STORE_ERRORS = [
 
 /**
  * ACL refusals (agent/acl_endpoint.go, acl/errors.go): plain endpoint errors are 500 with the text; an unknown
- * token is acl.ErrNotFound (403); a missing policy 404; ACLs off is `aclDisabled` (401); a refused bootstrap is
- * 403 (400 for a wrong reset index) with `Permission denied: ` before Consul's text.
+ * token is acl.ErrNotFound (403); a token or policy read by id that finds nothing 404; ACLs off is `aclDisabled`
+ * (401); a refused bootstrap is 403 with `Permission denied: ` before Consul's text (a wrong reset index: 500).
  */
 const ACL_STATUS: Readonly<Record<AclErrorCode, readonly [number, string]>> = {
   acl_invalid: [500, ""],
   acl_not_found: [403, ""],
-  acl_policy_not_found: [404, ""],
+  acl_resource_not_found: [404, ""],
   acl_disabled: [401, ""],
   acl_bad_request: [400, ""],
   acl_bootstrap_denied: [403, "Permission denied: "],
-  acl_bootstrap_reset: [400, "Permission denied: "],
+  acl_bootstrap_reset: [500, ""],
 };
 
 /** [status, body] for an error, or null for an AssertionError (a bug: rethrown). */
