@@ -441,6 +441,15 @@ describe("ACL enforcement: tokens and the default policy", () => {
     assert.equal((await send(api, reader, "GET", "/v1/kv/app/a")).status, 200);
   });
 
+  it("a token with acl:read alone sees other tokens' SecretIDs as <hidden>; acl:write sees them", async () => {
+    const api = await aclServer();
+    const reader = await tokenWith(api, 'acl = "read"');
+    const list = JSON.parse(await ok(send(api, reader, "GET", "/v1/acl/tokens"))) as { SecretID: string }[];
+    assert.ok(list.length >= 2 && list.every((t) => t.SecretID === "<hidden>"), JSON.stringify(list));
+    const full = JSON.parse(await ok(send(api, ROOT, "GET", "/v1/acl/tokens"))) as { SecretID: string }[];
+    assert.ok(full.some((t) => t.SecretID === ROOT));
+  });
+
   it("rules that do not parse are refused when the policy is written (500, Consul's text)", async () => {
     const api = await aclServer();
     const res = await send(

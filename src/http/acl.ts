@@ -6,7 +6,9 @@
  * token/self, as in Consul; ACL_ROUTE_ACCESS lists them for the enforcer, which asks the authorizer before a
  * handler runs (the lead's glue in router.ts). Nothing here decides a permission.
  */
+import type { AclTokenRecord } from "../api/acl-types.js";
 import type { ServerApi } from "../api/types.js";
+import { guard } from "./acl-guard.js";
 import {
   parseCloneDescription,
   parsePolicyRequest,
@@ -67,7 +69,28 @@ export async function aclTokenList(req: HttpRequest, api: ServerApi): Promise<Ht
   const q = parseQueryOptions(req.query);
   checkDatacenter(req.query, api);
   const { meta, value } = await api.acl.aclTokenList(req.query.get("policy") ?? "", q);
-  return jsonResponse(req, value.map(tokenStubJson), metaHeaders(meta));
+  const shown = await secretsShown(req, api);
+  return jsonResponse(
+    req,
+    value.map((t) => tokenStubJson(shown(t))),
+    metaHeaders(meta),
+  );
+}
+
+/** Consul's redactedToken: what a reader without acl:write sees of another token's SecretID. */
+export const REDACTED_SECRET = "<hidden>";
+
+/**
+ * Tokens as a reader may see them: Consul shows SecretIDs only to a token with acl:write (its ACL filter's
+ * redactTokenSecret); with acl:read alone they read `<hidden>`.
+ */
+async function secretsShown(
+  req: HttpRequest,
+  api: ServerApi,
+): Promise<(t: AclTokenRecord) => AclTokenRecord> {
+  const acl = await guard(req, api);
+  if (acl.allows("acl", "write", "")) return (t) => t;
+  return (t) => ({ ...t, SecretID: REDACTED_SECRET });
 }
 
 const CLONE = "/clone";
@@ -86,7 +109,7 @@ async function tokenCrud(req: HttpRequest, api: ServerApi, ctx: RouteContext): P
     const q = parseQueryOptions(req.query);
     checkDatacenter(req.query, api);
     const { meta, value } = await api.acl.aclTokenRead(accessor, q);
-    return jsonResponse(req, tokenJson(value), metaHeaders(meta));
+    return jsonResponse(req, tokenJson((await secretsShown(req, api))(value)), metaHeaders(meta));
   }
   if (req.method === "PUT") {
     const body = parseTokenRequest(await req.body(BODY_BYTES_MAX));
