@@ -15,7 +15,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   acl: ["util"],
   raft: ["util"],
   snapshot: ["util"],
-  fsm: ["util", "snapshot"],
+  fsm: ["util", "acl", "snapshot"],
   storage: ["util", "raft"],
   transport: ["util", "raft"],
   server: ["util", "raft", "fsm", "storage", "snapshot", "transport"],

@@ -80,7 +80,7 @@ describe("the built-in policies' rules", () => {
   it("are Consul's text, byte for byte", () => {
     assert.equal(
       GLOBAL_MANAGEMENT_POLICY_RULES,
-      '\nacl = "write"\nagent_prefix "" {\n\tpolicy = "write"\n}\nevent_prefix "" {\n\tpolicy = "write"\n}\nkey_prefix "" {\n\tpolicy = "write"\n}\nkeyring = "write"\nnode_prefix "" {\n\tpolicy = "write"\n}\noperator = "write"\nmesh = "write"\npeering = "write"\nquery_prefix "" {\n\tpolicy = "write"\n}\nservice_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\nsession_prefix "" {\n\tpolicy = "write"\n}',
+      '\nacl = "write"\nagent_prefix "" {\n\tpolicy = "write"\n}\nevent_prefix "" {\n\tpolicy = "write"\n}\nidentity_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\nkey_prefix "" {\n\tpolicy = "write"\n}\nkeyring = "write"\nnode_prefix "" {\n\tpolicy = "write"\n}\noperator = "write"\nmesh = "write"\npeering = "write"\nquery_prefix "" {\n\tpolicy = "write"\n}\nservice_prefix "" {\n\tpolicy = "write"\n\tintentions = "write"\n}\nsession_prefix "" {\n\tpolicy = "write"\n}\n',
     );
     assert.equal(
       GLOBAL_READ_ONLY_POLICY_RULES,

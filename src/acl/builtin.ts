@@ -19,10 +19,13 @@ export function isReservedId(id: string): boolean {
 
 export const GLOBAL_MANAGEMENT_POLICY_ID = "00000000-0000-0000-0000-000000000001";
 export const GLOBAL_MANAGEMENT_POLICY_NAME = "global-management";
-export const GLOBAL_MANAGEMENT_POLICY_DESCRIPTION = "Builtin Policy that grants unlimited access";
+/** Consul 1.17+'s text (older versions said "Builtin Policy that grants unlimited access"). */
+export const GLOBAL_MANAGEMENT_POLICY_DESCRIPTION =
+  "A built-in policy that grants read and write access to all Consul features";
 /**
  * The rules of the two built-in policies, which differ only in the level: byte for byte Consul CE's texts (a
- * leading newline, tab indents), since a policy's Hash covers them.
+ * leading newline, tab indents), since a policy's Hash covers them. The management text is Consul 1.18's as its
+ * archives hold it (test/fixtures' all.snap), without the Enterprise `partition_prefix` block that follows there.
  */
 function everything(level: "read" | "write"): string {
   const block = (name: string, extra = "") => `${name} "" {\n\tpolicy = "${level}"\n${extra}}`;
@@ -31,6 +34,7 @@ function everything(level: "read" | "write"): string {
     `acl = "${level}"`,
     block("agent_prefix"),
     block("event_prefix"),
+    block("identity_prefix", `\tintentions = "${level}"\n`),
     block("key_prefix"),
     `keyring = "${level}"`,
     block("node_prefix"),
@@ -40,6 +44,7 @@ function everything(level: "read" | "write"): string {
     block("query_prefix"),
     block("service_prefix", `\tintentions = "${level}"\n`),
     block("session_prefix"),
+    "",
   ].join("\n");
 }
 

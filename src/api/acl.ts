@@ -12,7 +12,16 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
-import { parseRules } from "../acl/index.js";
+import {
+  ANONYMOUS_TOKEN_DESCRIPTION,
+  ANONYMOUS_TOKEN_SECRET_ID,
+  BOOTSTRAP_TOKEN_DESCRIPTION,
+  GLOBAL_MANAGEMENT_POLICY_DESCRIPTION,
+  GLOBAL_MANAGEMENT_POLICY_NAME,
+  GLOBAL_MANAGEMENT_POLICY_RULES,
+  parseRules,
+  RESERVED_ID_PREFIX,
+} from "../acl/index.js";
 import {
   ACL_BOOTSTRAP_ROW,
   AclError,
@@ -47,7 +56,6 @@ export interface AclHost extends Pick<CatalogHost, "kv" | "query" | "propose"> {
 }
 
 /** structs.ACLReservedIDPrefix: ids starting with it are Consul's built-ins. */
-const RESERVED_PREFIX = "00000000-0000-0000-0000-0000000000";
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const POLICY_NAME = /^[A-Za-z0-9\-_]{1,128}$/;
 /** Consul's acl_token_min_expiration_ttl and acl_token_max_expiration_ttl defaults. */
@@ -55,40 +63,6 @@ const EXPIRY_MIN_MS = 60_000;
 const EXPIRY_MAX_MS = 24 * 3600_000;
 /** A fresh uuid clashing with an existing id is redrawn (Consul's GenerateUUID with a check); bounded. */
 const UUID_ATTEMPTS = 10;
-
-const GLOBAL_MANAGEMENT_RULES = `
-acl = "write"
-agent_prefix "" {
-	policy = "write"
-}
-event_prefix "" {
-	policy = "write"
-}
-identity_prefix "" {
-	policy = "write"
-	intentions = "write"
-}
-key_prefix "" {
-	policy = "write"
-}
-keyring = "write"
-node_prefix "" {
-	policy = "write"
-}
-operator = "write"
-mesh = "write"
-peering = "write"
-query_prefix "" {
-	policy = "write"
-}
-service_prefix "" {
-	policy = "write"
-	intentions = "write"
-}
-session_prefix "" {
-	policy = "write"
-}
-`;
 
 const invalid = (message: string): AclError => new AclError("acl_invalid", message);
 const NOT_FOUND = (): AclError => new AclError("acl_not_found", "ACL not found");
@@ -147,7 +121,7 @@ export class AclEndpoints implements AclApi {
     for (let i = 0; i < UUID_ATTEMPTS; i++) {
       const id = randomUUID();
       const used =
-        id.startsWith(RESERVED_PREFIX) ||
+        id.startsWith(RESERVED_ID_PREFIX) ||
         this.kv.acl.tokens.has(id) ||
         this.kv.acl.secrets.has(id) ||
         (policies && this.kv.acl.policies.has(id));
@@ -278,7 +252,7 @@ export class AclEndpoints implements AclApi {
     const token = this.spec({
       AccessorID: accessor,
       SecretID: this.freshId(),
-      Description: "Bootstrap Token (Global Management)",
+      Description: BOOTSTRAP_TOKEN_DESCRIPTION,
       Policies: [{ ID: GLOBAL_MANAGEMENT_POLICY_ID, Name: "" }],
       Local: false,
       ExpirationTime: null,
@@ -333,8 +307,10 @@ export class AclEndpoints implements AclApi {
     if (!UUID.test(id)) throw invalid(`Invalid Token: ${what} is not a valid UUID`);
     if (this.kv.acl.tokens.has(id) || this.kv.acl.secrets.has(id))
       throw invalid(`Invalid Token: ${what} is already in use`);
-    if (id.startsWith(RESERVED_PREFIX))
-      throw invalid(`Invalid Token: UUIDs with the prefix ${JSON.stringify(RESERVED_PREFIX)} are reserved`);
+    if (id.startsWith(RESERVED_ID_PREFIX))
+      throw invalid(
+        `Invalid Token: UUIDs with the prefix ${JSON.stringify(RESERVED_ID_PREFIX)} are reserved`,
+      );
   }
 
   /** Consul's expiry rules for a new token: a TTL or a time, within [1m, 24h] of now. */
@@ -505,9 +481,9 @@ export class AclEndpoints implements AclApi {
     if (this.kv.aclPolicyById(GLOBAL_MANAGEMENT_POLICY_ID).policy === null) {
       const fields = {
         ID: GLOBAL_MANAGEMENT_POLICY_ID,
-        Name: "global-management",
-        Description: "A built-in policy that grants read and write access to all Consul features",
-        Rules: GLOBAL_MANAGEMENT_RULES,
+        Name: GLOBAL_MANAGEMENT_POLICY_NAME,
+        Description: GLOBAL_MANAGEMENT_POLICY_DESCRIPTION,
+        Rules: GLOBAL_MANAGEMENT_POLICY_RULES,
         Datacenters: null,
       };
       await this.commit({ op: "acl-policy-set", policy: { ...fields, Hash: policyHash(fields) } });
@@ -531,8 +507,8 @@ export class AclEndpoints implements AclApi {
     if (this.kv.aclTokenByAccessor(ANONYMOUS_TOKEN_ID).token === null) {
       const token = this.spec({
         AccessorID: ANONYMOUS_TOKEN_ID,
-        SecretID: "anonymous",
-        Description: "Anonymous Token",
+        SecretID: ANONYMOUS_TOKEN_SECRET_ID,
+        Description: ANONYMOUS_TOKEN_DESCRIPTION,
         Policies: [],
         Local: false,
         ExpirationTime: null,

@@ -8,6 +8,7 @@
  * command (`time`, ms) and becomes CreateTime. Rows restored from an archive keep their record's bytes (`raw`)
  * until a write replaces them, so an unchanged store writes a Consul archive back byte for byte.
  */
+import { ANONYMOUS_TOKEN_ACCESSOR_ID, GLOBAL_MANAGEMENT_POLICY_ID } from "../acl/index.js";
 import {
   type AclLink,
   type AclPolicyRecord,
@@ -23,8 +24,9 @@ export const TABLE_ACL_POLICIES = "acl-policies";
 /** The index row whose presence means "bootstrapped"; its value is the reset index (Consul's name). */
 export const ACL_BOOTSTRAP_ROW = "acl-token-bootstrap";
 
-export const GLOBAL_MANAGEMENT_POLICY_ID = "00000000-0000-0000-0000-000000000001";
-export const ANONYMOUS_TOKEN_ID = "00000000-0000-0000-0000-000000000002";
+export { GLOBAL_MANAGEMENT_POLICY_ID } from "../acl/index.js";
+/** The anonymous token's AccessorID. */
+export const ANONYMOUS_TOKEN_ID = ANONYMOUS_TOKEN_ACCESSOR_ID;
 
 export interface AclTokenRow {
   readonly rec: AclTokenRecord;

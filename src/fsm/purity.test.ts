@@ -27,14 +27,14 @@ describe("src/fsm stays deterministic and inside its layer", () => {
         assert.doesNotMatch(code, banned, `${file} uses ${banned.source}`);
       }
     });
-    it(`${file}: imports only ./, ../util and ../snapshot`, () => {
+    it(`${file}: imports only ./, ../util, ../acl and ../snapshot`, () => {
       const specs = [
         ...text.matchAll(/\bfrom\s+"([^"]+)"|\bimport\s*\(\s*"([^"]+)"|^import\s+"([^"]+)"/gm),
       ].map((m) => m[1] ?? m[2] ?? m[3] ?? "");
       for (const spec of specs) {
         assert.match(
           spec,
-          /^(\.\/[^/]+|\.\.\/util\/index|\.\.\/snapshot\/index)\.js$/,
+          /^(\.\/[^/]+|\.\.\/util\/index|\.\.\/acl\/index|\.\.\/snapshot\/index)\.js$/,
           `${file} imports "${spec}"`,
         );
       }
