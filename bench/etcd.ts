@@ -203,11 +203,11 @@ export function kvPutCairn(endpoints: readonly string[], w: PutWorkload): PutLoa
 }
 
 export function formatResult(engine: string, clients: number, r: PutLoadResult): string {
-  const row = [engine.padEnd(8), String(clients).padStart(7), r.writesPerSec.toFixed(0).padStart(9)];
+  const row = [engine.padEnd(11), String(clients).padStart(7), r.writesPerSec.toFixed(0).padStart(9)];
   row.push(...[r.p50Ms, r.p99Ms, r.maxMs].map((ms) => ms.toFixed(2).padStart(8)));
   return row.join("  ");
 }
-export const RESULT_HEADER = "engine    clients   puts/s    p50 ms    p99 ms    max ms";
+export const RESULT_HEADER = "engine       clients   puts/s    p50 ms    p99 ms    max ms";
 
 async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseFlags(

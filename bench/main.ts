@@ -61,17 +61,15 @@ async function kv(argv: readonly string[]): Promise<void> {
     const e = results.get(`etcd/${clients}`)!;
     process.stdout.write(`${formatResult("cairn", clients, c)}\n${formatResult("etcd", clients, e)}\n`);
     process.stdout.write(
-      `ratio      ${String(clients).padStart(5)}  writes/s ${(c.writesPerSec / e.writesPerSec).toFixed(2)}x  ` +
+      `ratio         ${String(clients).padStart(5)}  writes/s ${(c.writesPerSec / e.writesPerSec).toFixed(2)}x  ` +
         `p50 ${(c.p50Ms / e.p50Ms).toFixed(2)}x  p99 ${(c.p99Ms / e.p99Ms).toFixed(2)}x (lower is better for latency)\n`,
     );
   }
   process.stdout.write(`\nsecurity, against plain cairn in this run\n${RESULT_HEADER}\n`);
   for (const clients of clientCounts) {
     const plain = results.get(`cairn/${clients}`)!;
-    for (const [name, r] of [
-      ["cairn+acl", secured.acl.get(clients)!],
-      ["cairn+tls", secured.https.get(clients)!],
-    ] as const) {
+    for (const [name, runs] of secured) {
+      const r = runs.get(clients)!;
       process.stdout.write(
         `${formatResult(name, clients, r)}   ${((100 * r.writesPerSec) / plain.writesPerSec).toFixed(0)} % of plain\n`,
       );
@@ -79,54 +77,69 @@ async function kv(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** The ACL and HTTPS variants of the kv load, each on a datacenter of its own. */
+/**
+ * The secured variants of the kv load, each on a datacenter of its own: ACLs on (a `key_prefix` token); the API
+ * over HTTPS with client certificates (`tls.https.verify_incoming`); and that plus mutual TLS between the servers
+ * with their names checked (what `npm start -- --secure` runs).
+ */
 async function securityRuns(
   dir: string,
   clientCounts: readonly number[],
   workload: (clients: number) => PutWorkload,
-): Promise<{ acl: Map<number, PutLoadResult>; https: Map<number, PutLoadResult> }> {
-  const acl = new Map<number, PutLoadResult>();
+): Promise<Map<string, Map<number, PutLoadResult>>> {
+  const out = new Map<string, Map<number, PutLoadResult>>();
   const root = randomUUID();
   const aclConfig = { acl: { enabled: true, default_policy: "deny", tokens: { initial_management: root } } };
   const withAcl = await startCairnCluster(join(dir, "cairn-acl"), 3, { config: aclConfig });
   try {
     const token = await writerToken(withAcl.endpoints[0]!, root);
+    const runs = new Map<number, PutLoadResult>();
     for (const clients of clientCounts) {
       const load = kvPutCairn(withAcl.endpoints, workload(clients));
-      acl.set(clients, await runPutLoad({ ...load, headers: { "X-Consul-Token": token } }));
+      runs.set(clients, await runPutLoad({ ...load, headers: { "X-Consul-Token": token } }));
     }
+    out.set("cairn+acl", runs);
   } finally {
     await withAcl.stop();
   }
-  const https = new Map<number, PutLoadResult>();
   const tlsDir = join(dir, "tls");
   rmSync(tlsDir, { recursive: true, force: true });
   mkdirSync(tlsDir, { recursive: true });
   const files = await writeTlsSetup(tlsDir);
-  const tlsConfig = {
-    tls: {
-      defaults: {
-        ca_file: files.caFile,
-        cert_file: files.certFile,
-        key_file: files.keyFile,
-        verify_incoming: true,
-      },
-    },
+  const tls = {
+    ca: readFileSync(files.caFile),
+    cert: readFileSync(files.clientCertFile),
+    key: readFileSync(files.clientKeyFile),
   };
-  const withTls = await startCairnCluster(join(dir, "cairn-tls"), 3, { config: tlsConfig, https: true });
-  try {
-    const tls = {
-      ca: readFileSync(files.caFile),
-      cert: readFileSync(files.clientCertFile),
-      key: readFileSync(files.clientKeyFile),
-    };
-    for (const clients of clientCounts) {
-      https.set(clients, await runPutLoad({ ...kvPutCairn(withTls.httpsEndpoints, workload(clients)), tls }));
+  const pair = { ca_file: files.caFile, cert_file: files.certFile, key_file: files.keyFile };
+  const variants: readonly (readonly [string, Readonly<Record<string, unknown>>])[] = [
+    ["cairn+https", { tls: { defaults: pair, https: { verify_incoming: true } } }],
+    [
+      "cairn+mtls",
+      {
+        tls: {
+          defaults: { ...pair, verify_incoming: true, verify_outgoing: true },
+          internal_rpc: { verify_server_hostname: true },
+        },
+      },
+    ],
+  ];
+  for (const [name, config] of variants) {
+    const cluster = await startCairnCluster(join(dir, name.replace("+", "-")), 3, { config, https: true });
+    try {
+      const runs = new Map<number, PutLoadResult>();
+      for (const clients of clientCounts) {
+        runs.set(
+          clients,
+          await runPutLoad({ ...kvPutCairn(cluster.httpsEndpoints, workload(clients)), tls }),
+        );
+      }
+      out.set(name, runs);
+    } finally {
+      await cluster.stop();
     }
-  } finally {
-    await withTls.stop();
   }
-  return { acl, https };
+  return out;
 }
 
 /**
