@@ -14,6 +14,7 @@ import {
   type ParsedRules,
   parseRules,
 } from "../acl/index.js";
+import { type Decoded, type DecodedMap, isMap } from "../snapshot/index.js";
 import { errorText } from "../util/errors.js";
 import type { AclIdentity, AclPolicyRecord, AclSettings, AclTokenRecord } from "./acl-types.js";
 
@@ -38,6 +39,8 @@ export class AclResolver {
   constructor(
     private readonly settings: () => AclSettings,
     private readonly state: AclState,
+    /** This server's datacenter: node identities, and service identities limited to datacenters, apply here only. */
+    private readonly datacenter: string,
   ) {}
 
   /**
@@ -75,6 +78,7 @@ export class AclResolver {
     }
     const ids = (token.Policies ?? []).map((p) => p.ID);
     const rules = this.state.aclPolicies(ids).map((p) => this.rulesOf(p));
+    for (const text of identityRules(token, this.datacenter)) rules.push(parseRules(text));
     return {
       authorizer: compileAuthorizer(rules, settings.defaultPolicy),
       accessorId: token.AccessorID,
@@ -97,4 +101,36 @@ export class AclResolver {
     }
     return rules;
   }
+}
+
+const text = (v: Decoded | undefined): string =>
+  v instanceof Uint8Array ? new TextDecoder().decode(v) : typeof v === "string" ? v : "";
+const maps = (v: Decoded | undefined): DecodedMap[] =>
+  Array.isArray(v) ? v.filter((x): x is DecodedMap => isMap(x)) : [];
+
+/**
+ * The synthetic policies of a token's service and node identities (Consul's ACLServiceIdentity and
+ * ACLNodeIdentity SyntheticPolicy, agent/structs/acl_templated_policy*.go): a service identity writes its service
+ * and its sidecar proxy and reads every service and node; a node identity writes its node and reads every
+ * service. cairn's token endpoints do not create identities yet; tokens restored from a Consul archive carry them.
+ */
+function identityRules(token: AclTokenRecord, datacenter: string): string[] {
+  const out: string[] = [];
+  for (const si of maps(token.extra?.ServiceIdentities)) {
+    const name = text(si.ServiceName);
+    const dcs = Array.isArray(si.Datacenters) ? si.Datacenters.map((d) => text(d)) : [];
+    if (name === "" || (dcs.length > 0 && !dcs.includes(datacenter))) continue;
+    const q = JSON.stringify(name);
+    const sidecar = JSON.stringify(`${name}-sidecar-proxy`);
+    out.push(
+      `service ${q} { policy = "write" }\nservice ${sidecar} { policy = "write" }\n` +
+        'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }',
+    );
+  }
+  for (const ni of maps(token.extra?.NodeIdentities)) {
+    const name = text(ni.NodeName);
+    if (name === "" || text(ni.Datacenter) !== datacenter) continue;
+    out.push(`node ${JSON.stringify(name)} { policy = "write" }\nservice_prefix "" { policy = "read" }`);
+  }
+  return out;
 }

@@ -49,7 +49,7 @@ import type { CatalogHost } from "./catalog.js";
 import type { Queried, QueryOptions } from "./types.js";
 
 /** The store, reads and writes of the catalog's host (catalog.ts), with the ACL settings and a clock. */
-export interface AclHost extends Pick<CatalogHost, "kv" | "query" | "propose"> {
+export interface AclHost extends Pick<CatalogHost, "datacenter" | "kv" | "query" | "propose"> {
   readonly settings: AclSettings;
   /** Wall clock (ms) for expiry checks and TTLs; the leader stamps CreateTime itself. */
   now(): number;
@@ -92,7 +92,7 @@ export class AclEndpoints implements AclApi {
   private readonly resolver: AclResolver;
 
   constructor(private readonly host: AclHost) {
-    this.resolver = new AclResolver(() => this.host.settings, this);
+    this.resolver = new AclResolver(() => this.host.settings, this, host.datacenter);
   }
 
   resolve(secret: string | undefined): AclIdentity {

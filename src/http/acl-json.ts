@@ -163,8 +163,19 @@ function ttlNs(v: unknown): number | undefined {
   throw decodeFailed("json: cannot unmarshal into Go struct field ACLToken.ExpirationTTL", "ACLToken");
 }
 
+/** Token links cairn does not grant rights through yet: refused on write rather than stored and ignored. */
+const UNSUPPORTED_TOKEN_LINKS = ["Roles", "ServiceIdentities", "NodeIdentities", "TemplatedPolicies"];
+
 export function parseTokenRequest(body: Uint8Array): AclTokenRequest {
   const f = bodyFields(body, "structs.ACLToken");
+  for (const name of UNSUPPORTED_TOKEN_LINKS) {
+    const v = f.get(name.toLowerCase());
+    if (Array.isArray(v) && v.length > 0)
+      throw new HttpError(
+        400,
+        `cairn does not support ${name} on tokens yet; link policies with Policies instead`,
+      );
+  }
   const out: { -readonly [K in keyof AclTokenRequest]: AclTokenRequest[K] } = {};
   const s = (name: string): string | undefined => field(f, name, "ACLToken", isString);
   const accessor = s("AccessorID");

@@ -61,7 +61,7 @@ export {
   SnapshotMetaError,
   StateBinError,
 } from "./errors.js";
-export type { Extra } from "./fields.js";
+export { type Extra, isMap } from "./fields.js";
 export {
   compareBytes,
   type Decoded,
