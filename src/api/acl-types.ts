@@ -85,7 +85,7 @@ export interface AclApi {
   aclTokenClone(accessor: string, description: string): Promise<AclTokenRecord>;
   /** The token, or AclError acl_resource_not_found. */
   aclTokenRead(accessor: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
-  /** GET /v1/acl/token/self: the token whose SecretID is `secret`, or AclError acl_not_found. */
+  /** GET /v1/acl/token/self: the token whose SecretID is `secret`, or AclNotFoundError (acl/). */
   aclTokenSelf(secret: string, q: QueryOptions): Promise<Queried<AclTokenRecord>>;
   /** Every token (unexpired), or those linking `policy` when it is not "". */
   aclTokenList(policy: string, q: QueryOptions): Promise<Queried<AclTokenRecord[]>>;

@@ -13,6 +13,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import {
+  AclDisabledError,
+  AclNotFoundError,
   ANONYMOUS_TOKEN_DESCRIPTION,
   ANONYMOUS_TOKEN_SECRET_ID,
   BOOTSTRAP_TOKEN_DESCRIPTION,
@@ -65,7 +67,8 @@ const EXPIRY_MAX_MS = 24 * 3600_000;
 const UUID_ATTEMPTS = 10;
 
 const invalid = (message: string): AclError => new AclError("acl_invalid", message);
-const NOT_FOUND = (): AclError => new AclError("acl_not_found", "ACL not found");
+/** acl.ErrNotFound, the same error the enforcer throws for an unknown secret. */
+const NOT_FOUND = (): AclNotFoundError => new AclNotFoundError();
 /** acl.ACLResourceNotExistError: what a read by id that finds nothing answers (404). */
 const notExist = (kind: "token" | "policy"): AclError =>
   new AclError("acl_resource_not_found", `Requested ${kind} does not exist: ACL not found`);
@@ -108,7 +111,7 @@ export class AclEndpoints implements AclApi {
   }
 
   private enabled(): void {
-    if (!this.host.settings.enabled) throw new AclError("acl_disabled", "ACL support disabled");
+    if (!this.host.settings.enabled) throw new AclDisabledError();
   }
 
   private async commit(cmd: KvCommand): Promise<void> {
@@ -157,7 +160,7 @@ export class AclEndpoints implements AclApi {
   private async readTokenIndexed(
     q: QueryOptions,
     find: () => { index: number; token: AclTokenRecord | null },
-    missing: () => AclError,
+    missing: () => Error,
   ): Promise<Queried<AclTokenRecord>> {
     this.enabled();
     const now = this.host.now();

@@ -103,18 +103,14 @@ export class CatalogError extends CairnError {
 /**
  * What Consul's ACL endpoints and state store refuse, by kind (http/errors.ts maps `code` to the status):
  * - acl_invalid: a plain error (Consul answers 500 with the text), e.g. `A policy with name "x" already exists`;
- * - acl_not_found: `ACL not found` (403), an unknown token;
  * - acl_resource_not_found: `Requested token does not exist: ACL not found` (404; `policy` alike), a read by id;
- * - acl_disabled: `ACL support disabled` (401);
  * - acl_bad_request: what Consul's HTTP layer refuses with 400 (`Token Accessor ID in URL and payload do not match`);
  * - acl_bootstrap_denied: `ACL bootstrap no longer allowed (reset index: N)` (403, as `Permission denied: …`);
  * - acl_bootstrap_reset: `Invalid bootstrap reset index (…)` (a plain error: 500).
  */
 export type AclErrorCode =
   | "acl_invalid"
-  | "acl_not_found"
   | "acl_resource_not_found"
-  | "acl_disabled"
   | "acl_bad_request"
   | "acl_bootstrap_denied"
   | "acl_bootstrap_reset";

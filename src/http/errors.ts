@@ -69,9 +69,7 @@ const STATE_STORE_ERRORS = [
  */
 const ACL_STATUS: Readonly<Record<AclErrorCode, readonly [number, string]>> = {
   acl_invalid: [500, ""],
-  acl_not_found: [403, ""],
   acl_resource_not_found: [404, ""],
-  acl_disabled: [401, ""],
   acl_bad_request: [400, ""],
   acl_bootstrap_denied: [403, "Permission denied: "],
   acl_bootstrap_reset: [500, ""],

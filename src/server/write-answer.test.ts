@@ -13,6 +13,6 @@ describe("write answers", () => {
       assert.equal(back.message, `refused ${code}`);
     }
     // A code the store never returns stays a plain refusal.
-    assert.throws(() => unwrap({ error: "x", kind: "invalid", code: "acl_disabled" }), InvalidWriteError);
+    assert.throws(() => unwrap({ error: "x", kind: "invalid", code: "acl_invalid_code" }), InvalidWriteError);
   });
 });
