@@ -8,7 +8,7 @@ import { MemoryServer } from "../api/memory-server.js";
 import { memoryRequest } from "./model.js";
 import { handle } from "./router.js";
 import { bytes, text } from "./test-util.js";
-import { UI_CSP, type UiAssets } from "./ui.js";
+import { UI_CSP } from "./ui.js";
 import { loadUiAssets, VENDOR_FILES } from "./ui-assets.js";
 
 const REPO = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "..");

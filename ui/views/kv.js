@@ -294,6 +294,7 @@ function keyView(key, ctx) {
           <button type="button" @click=${reload}>Reload</button>
           <button type="button" class="danger" ?disabled=${busy} @click=${() => {
             confirmingDelete = true;
+            message = null;
             ctx.update();
           }}>Delete…</button>
         </div>

@@ -3,7 +3,7 @@
  * polled (none of the three supports blocking queries) every POLL_MS, with backoff while the agent is away.
  */
 
-import { getJson, poll } from "../api.js";
+import { ApiError, getJson, poll } from "../api.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
 export const name = "overview";
@@ -11,12 +11,19 @@ export const route = /^#\/?$/;
 
 const POLL_MS = 2000;
 
-/** The three reads together; autopilot answers 429 with the same body when the datacenter is unhealthy. */
+/**
+ * The three reads together. The membership is read `?stale`, so any server answers it even without a leader;
+ * autopilot's health only the leader knows (each follower's progress), so without a leader it is left out.
+ * Autopilot answers 429 with the same body when the datacenter is unhealthy.
+ */
 async function load(signal) {
   const [leader, config, health] = await Promise.all([
     getJson("/v1/status/leader", { signal }),
     getJson("/v1/operator/raft/configuration?stale", { signal }),
-    getJson("/v1/operator/autopilot/health?stale", { signal, accept: [429] }),
+    getJson("/v1/operator/autopilot/health", { signal, accept: [429] }).catch((e) => {
+      if (e instanceof ApiError && e.status >= 500) return { json: undefined };
+      throw e;
+    }),
   ]);
   return { leader: leader.json ?? "", config: config.json, health: health.json, at: new Date() };
 }
@@ -53,9 +60,11 @@ function warnings(state, rows) {
   const voters = rows.filter((r) => r.voter);
   const quorum = Math.floor(voters.length / 2) + 1;
   const healthy = voters.filter((r) => r.healthy === true).length;
+  // Without autopilot's answer (no leader) health is unknown: the no-leader warning says enough.
+  if (state.health === undefined) return out;
   if (voters.length > 0 && healthy < quorum) {
     out.push(`No quorum: ${healthy} of ${voters.length} voting servers are healthy; ${quorum} are needed.`);
-  } else if (state.health !== undefined && state.health.FailureTolerance === 0 && voters.length > 1) {
+  } else if (state.health.FailureTolerance === 0 && voters.length > 1) {
     out.push("No failure tolerance: losing one more server loses the quorum.");
   }
   return out;

@@ -1,0 +1,188 @@
+/**
+ * The web UI in a real Chromium against a real 3-server datacenter (docs/ui.md): the overview follows a kill -9
+ * of the leader, loses and regains its own agent, warns without a leader; the KV browser creates, edits (a cas
+ * conflict made by another client is shown, not overwritten) and deletes; axe finds no serious violation; no
+ * request leaves the machine. Screenshots go to test-artifacts/ui/.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Page } from "playwright-core";
+import { type Agent, Cluster, waitFor } from "./cluster.js";
+import { axeViolations, Browser, chromiumMissing, screenshot } from "./support/browser.js";
+
+const SEEN_MS = 20_000;
+
+async function kvValue(a: Agent, key: string): Promise<string | null> {
+  const r = await fetch(`${a.http}/v1/kv/${key}?raw`, { signal: AbortSignal.timeout(10_000) });
+  if (r.status === 404) return null;
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.text();
+}
+
+/** The name in the overview's leader row, or undefined while there is none. */
+async function leaderShown(page: Page): Promise<string | undefined> {
+  const row = page.locator("tr[data-server]", { has: page.locator(".badge.leader") });
+  return (await row.count()) === 1 ? ((await row.getAttribute("data-server")) ?? undefined) : undefined;
+}
+
+describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  let page: Page;
+  /** The server the page talks to: a follower at first, so that killing the leader leaves it up. */
+  let home: Agent;
+  const shots: string[] = [];
+
+  before(async () => {
+    cluster = await Cluster.start(3);
+    const leader = await cluster.leader();
+    home = cluster.agents.find((a) => a !== leader)!;
+    browser = await Browser.launch();
+    page = await browser.page();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.stop();
+    if (shots.length > 0)
+      process.stdout.write(`# screenshots:\n${shots.map((s) => `#   ${s}`).join("\n")}\n`);
+  });
+
+  it("/ leads to the overview, which lists the three servers and the leader", async () => {
+    await page.goto(`${home.http}/`);
+    assert.equal(page.url(), `${home.http}/ui/`);
+    const leader = await cluster.leader();
+    await page.locator("tr[data-server]").nth(2).waitFor();
+    assert.equal(await page.locator("tr[data-server]").count(), 3);
+    assert.equal(await waitFor("the leader in the table", SEEN_MS, () => leaderShown(page)), leader.name);
+    assert.equal(await page.getByTestId("leader").innerText(), `127.0.0.1:${leader.rpcPort}`);
+    for (const a of cluster.agents) {
+      const row = page.locator(`tr[data-server="${a.name}"]`);
+      assert.match(await row.innerText(), new RegExp(`127\\.0\\.0\\.1:${a.rpcPort}\\s+(leader|follower)`));
+    }
+    assert.equal(await page.locator(".alert.warn").count(), 0, "no warning on a healthy datacenter");
+    shots.push(await screenshot(page, "overview-1280"));
+    await page.setViewportSize({ width: 390, height: 844 });
+    shots.push(await screenshot(page, "overview-390"));
+    const bodyWidth = await page.evaluate("document.documentElement.scrollWidth");
+    assert.ok(Number(bodyWidth) <= 390, `the page fits a phone's width (scrollWidth ${bodyWidth})`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it("kill -9 of the leader: the overview shows the new leader within seconds", async () => {
+    const old = await cluster.leader();
+    cluster.kill9(old);
+    const shown = await waitFor("another leader in the overview", SEEN_MS, async () => {
+      const name = await leaderShown(page);
+      return name !== undefined && name !== old.name ? name : undefined;
+    });
+    assert.equal(shown, (await cluster.leader()).name);
+    shots.push(await screenshot(page, "overview-after-kill"));
+  });
+
+  it("KV: create a key, edit it, see another client's change as a cas conflict, then delete it", async () => {
+    await page.goto(`${home.http}/ui/#/kv/`);
+    await page.getByRole("heading", { name: "Key/Value" }).waitFor();
+    await page.getByLabel("Name").fill("ui/greeting");
+    await page.getByLabel("Value").fill("hello");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("heading", { name: "Key: ui/greeting" }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), "hello");
+    assert.equal(await page.getByLabel("Value").inputValue(), "hello");
+
+    // Creating the same name again is refused (cas=0), and says so.
+    await page.goto(`${home.http}/ui/#/kv/ui/`);
+    await page.getByRole("link", { name: "greeting" }).waitFor();
+    await page.getByLabel("Name (after ui/)").fill("greeting");
+    await page.getByLabel("Value").fill("clobber");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("alert").filter({ hasText: "already exists" }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), "hello");
+
+    await page.getByRole("link", { name: "greeting" }).click();
+    await page.getByRole("heading", { name: "Key: ui/greeting" }).waitFor();
+    await page.getByLabel("Value").fill("hello, edited");
+    await page.getByLabel("Flags").fill("42");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), "hello, edited");
+    const flags = (await (await fetch(`${home.http}/v1/kv/ui/greeting`)).json()) as [{ Flags: number }];
+    assert.equal(flags[0].Flags, 42);
+
+    // Another client writes while the page holds the old ModifyIndex: the page's save must not overwrite it.
+    const other = await fetch(`${home.http}/v1/kv/ui/greeting`, {
+      method: "PUT",
+      body: "from another client",
+    });
+    assert.equal(await other.text(), "true");
+    await page.getByLabel("Value").fill("mine");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("alert").filter({ hasText: "Conflict" }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), "from another client");
+    shots.push(await screenshot(page, "kv-conflict"));
+    assert.deepEqual(await axeViolations(page), []);
+
+    // A delete with the stale index is refused too; after a reload it goes through.
+    await page.getByRole("button", { name: "Delete…" }).click();
+    await page.getByRole("button", { name: "Delete key" }).click();
+    await page.getByRole("alert").filter({ hasText: "Conflict" }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), "from another client");
+    await page.getByRole("button", { name: "Reload" }).click();
+    await waitFor("the reloaded value", SEEN_MS, async () =>
+      (await page.getByLabel("Value").inputValue()) === "from another client" ? true : undefined,
+    );
+    await page.getByRole("button", { name: "Delete…" }).click();
+    await page.getByRole("button", { name: "Delete key" }).click();
+    await page.getByRole("heading", { name: "Key/Value: ui/" }).waitFor();
+    assert.equal(await kvValue(home, "ui/greeting"), null);
+    await page.setViewportSize({ width: 390, height: 844 });
+    shots.push(await screenshot(page, "kv-folder-390"));
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("KV: a binary value is shown as base64; the lock holder is named", async () => {
+    await fetch(`${home.http}/v1/kv/ui/bin`, { method: "PUT", body: new Uint8Array([0xff, 0x00, 0xfe]) });
+    const session = (await (
+      await fetch(`${home.http}/v1/session/create`, {
+        method: "PUT",
+        body: JSON.stringify({ Name: "ui-lock" }),
+      })
+    ).json()) as { ID: string };
+    const acquired = await fetch(`${home.http}/v1/kv/ui/locked?acquire=${session.ID}`, {
+      method: "PUT",
+      body: "x",
+    });
+    assert.equal(await acquired.text(), "true");
+    await page.goto(`${home.http}/ui/#/kv/ui/bin`);
+    await page.getByText("Binary value, shown as base64").waitFor();
+    assert.equal(await page.locator("pre.value").innerText(), "/wD+");
+    await page.goto(`${home.http}/ui/#/kv/ui/locked`);
+    await page.getByTestId("lock-holder").filter({ hasText: session.ID }).waitFor();
+    assert.match(await page.getByTestId("lock-holder").innerText(), /ui-lock/);
+  });
+
+  it("the page's own agent dies: 'Reconnecting', a no-leader warning, then recovery", async () => {
+    await page.goto(`${home.http}/ui/#/`);
+    await page.locator("tr[data-server]").first().waitFor();
+    // The last other server goes: home alone has no leader.
+    const others = cluster.agents.filter((a) => a !== home && a.proc !== null);
+    for (const a of others) cluster.kill9(a);
+    await page.getByRole("alert").filter({ hasText: "No leader" }).waitFor({ timeout: SEEN_MS });
+    shots.push(await screenshot(page, "overview-no-leader"));
+    cluster.kill9(home);
+    await page.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor({ timeout: SEEN_MS });
+    shots.push(await screenshot(page, "overview-reconnecting"));
+    for (const a of cluster.agents) cluster.launch(a, 0);
+    const leader = await cluster.leader(30_000);
+    await waitFor("the restarted datacenter's leader in the overview", 30_000, async () =>
+      (await leaderShown(page)) === leader.name ? true : undefined,
+    );
+    assert.equal(await page.locator("#connection").innerText(), "");
+  });
+
+  it("no request left the machine", () => {
+    assert.ok(browser.requests.length > 0);
+    assert.deepEqual(browser.offMachine(), []);
+  });
+});
