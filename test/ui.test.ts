@@ -55,10 +55,13 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     await page.locator("tr[data-server]").nth(2).waitFor();
     assert.equal(await page.locator("tr[data-server]").count(), 3);
     assert.equal(await waitFor("the leader in the table", SEEN_MS, () => leaderShown(page)), leader.name);
-    assert.equal(await page.getByTestId("leader").innerText(), `127.0.0.1:${leader.rpcPort}`);
+    assert.equal((await page.getByTestId("leader").textContent())?.trim(), `127.0.0.1:${leader.rpcPort}`);
     for (const a of cluster.agents) {
       const row = page.locator(`tr[data-server="${a.name}"]`);
-      assert.match(await row.innerText(), new RegExp(`127\\.0\\.0\\.1:${a.rpcPort}\\s+(leader|follower)`));
+      assert.match(
+        (await row.textContent()) ?? "",
+        new RegExp(`127\\.0\\.0\\.1:${a.rpcPort}\\s*(leader|follower)`),
+      );
     }
     assert.equal(await page.locator(".alert.warn").count(), 0, "no warning on a healthy datacenter");
     shots.push(await screenshot(page, "overview-1280"));
@@ -156,10 +159,10 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     assert.equal(await acquired.text(), "true");
     await page.goto(`${home.http}/ui/#/kv/ui/bin`);
     await page.getByText("Binary value, shown as base64").waitFor();
-    assert.equal(await page.locator("pre.value").innerText(), "/wD+");
+    assert.equal((await page.locator("pre.value").textContent())?.trim(), "/wD+");
     await page.goto(`${home.http}/ui/#/kv/ui/locked`);
     await page.getByTestId("lock-holder").filter({ hasText: session.ID }).waitFor();
-    assert.match(await page.getByTestId("lock-holder").innerText(), /ui-lock/);
+    assert.match((await page.getByTestId("lock-holder").textContent()) ?? "", /ui-lock/);
   });
 
   it("the page's own agent dies: 'Reconnecting', a no-leader warning, then recovery", async () => {
@@ -178,7 +181,7 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     await waitFor("the restarted datacenter's leader in the overview", 30_000, async () =>
       (await leaderShown(page)) === leader.name ? true : undefined,
     );
-    assert.equal(await page.locator("#connection").innerText(), "");
+    assert.equal(await page.locator("#connection").textContent(), "");
   });
 
   it("no request left the machine", () => {

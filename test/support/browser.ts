@@ -110,14 +110,17 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core
  */
 export async function axeViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
-  const violations = (await page.evaluate(async () => {
-    // any: axe is a global the injected script defines, and this runs in the page, not under Node's types.
-    const page = globalThis as any;
-    const r = await page.axe.run(page.document, {
+  const violations = await page.evaluate(async () => {
+    // This runs in the page: axe is the global the injected script defined.
+    const inPage = globalThis as unknown as {
+      axe: { run(context: unknown, options: unknown): Promise<{ violations: AxeViolation[] }> };
+      document: unknown;
+    };
+    const r = await inPage.axe.run(inPage.document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa"] },
     });
     return r.violations;
-  })) as AxeViolation[];
+  });
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);

@@ -143,7 +143,9 @@ export function create(_match, ctx) {
         ${error === null ? nothing : html`<p class="alert error" role="alert">${error.message}</p>`}
         ${
           state === null
-            ? html`<p class="muted">Loading…</p>`
+            ? error === null
+              ? html`<p class="muted">Loading…</p>`
+              : nothing
             : html`${warnings(state, rows).map((w) => html`<p class="alert warn" role="alert">${w}</p>`)}
               <dl class="meta">
                 <dt>Leader</dt>
