@@ -33,6 +33,23 @@ const ctx = {
     if (e instanceof UnreachableError) connectionEl.textContent = `Reconnecting to the agent… (${e.message})`;
     else ctx.reached();
   },
+  /**
+   * The onData/onError of a follow or poll that keep the latest answer in `live.data` (or the failure in
+   * `live.error`), report reachability and re-render.
+   */
+  track: (live, toData = (d) => d) => ({
+    onData: (d) => {
+      live.data = toData(d);
+      live.error = null;
+      ctx.reached();
+      ctx.update();
+    },
+    onError: (e) => {
+      live.error = e;
+      ctx.failed(e);
+      ctx.update();
+    },
+  }),
   go: (hash) => {
     location.hash = hash;
   },

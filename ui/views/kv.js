@@ -5,6 +5,7 @@
  */
 
 import { follow, getJson, kvPath, request } from "../api.js";
+import { errorAlert } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
 export const name = "kv";
@@ -70,24 +71,14 @@ export function create(match, ctx) {
 
 function folderView(prefix, ctx) {
   const controller = new AbortController();
-  let keys = null;
-  let error = null;
+  /** The keys and folders right under `prefix` (a 404 is none), as the last blocking read gave them. */
+  const listing = { data: null, error: null };
   let message = null;
   let busy = false;
   follow(`${kvPath(prefix)}?keys&separator=/`, {
     signal: controller.signal,
     accept: [404],
-    onData: (list) => {
-      keys = list ?? [];
-      error = null;
-      ctx.reached();
-      ctx.update();
-    },
-    onError: (e) => {
-      error = e;
-      ctx.failed(e);
-      ctx.update();
-    },
+    ...ctx.track(listing, (list) => list ?? []),
   });
 
   async function createKey(ev) {
@@ -132,14 +123,14 @@ function folderView(prefix, ctx) {
       const title = prefix === "" ? "Key/Value" : `Key/Value: ${prefix}`;
       return html`<h1>${title}</h1>
         ${crumbs(prefix)}
-        ${error === null ? nothing : html`<p class="alert error" role="alert">${error.message}</p>`}
+        ${errorAlert(listing.error)}
         ${
-          keys === null
+          listing.data === null
             ? html`<p class="muted">Loading…</p>`
-            : keys.length === 0
+            : listing.data.length === 0
               ? html`<p class="muted">No keys here.</p>`
               : html`<ul class="keys" aria-label="Keys and folders">
-                ${keys.map(
+                ${listing.data.map(
                   (k) => html`<li>
                     <a href=${kvHash(k)}>${k.slice(prefix.length)}${k.endsWith("/") ? " (folder)" : ""}</a>
                   </li>`,
@@ -320,7 +311,7 @@ function keyView(key, ctx) {
       return html`<h1>Key: ${key}</h1>
         ${crumbs(key)}
         ${alertOf(message)}
-        ${error === null ? nothing : html`<p class="alert error" role="alert">${error.message}</p>`}
+        ${errorAlert(error)}
         ${
           entry === undefined
             ? error === null

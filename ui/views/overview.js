@@ -4,6 +4,7 @@
  */
 
 import { ApiError, getJson, poll } from "../api.js";
+import { errorAlert } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
 export const name = "overview";
@@ -76,29 +77,15 @@ function cell(v) {
 
 export function create(_match, ctx) {
   const controller = new AbortController();
-  let state = null;
-  let error = null;
-  poll(() => load(controller.signal), {
-    signal: controller.signal,
-    intervalMs: POLL_MS,
-    onData: (s) => {
-      state = s;
-      error = null;
-      ctx.reached();
-      ctx.update();
-    },
-    onError: (e) => {
-      error = e;
-      ctx.failed(e);
-      ctx.update();
-    },
-  });
+  /** The latest answers of the three reads (`live.data`), or why the last try failed (`live.error`). */
+  const live = { data: null, error: null };
+  poll(() => load(controller.signal), { signal: controller.signal, intervalMs: POLL_MS, ...ctx.track(live) });
 
   function table(rows) {
     return html`<div class="scroll" role="region" aria-label="Servers" tabindex="0">
       <table>
         <caption>
-          Servers of the datacenter, as of ${state.at.toLocaleTimeString()}
+          Servers of the datacenter, as of ${live.data.at.toLocaleTimeString()}
         </caption>
         <thead>
           <tr>
@@ -138,20 +125,20 @@ export function create(_match, ctx) {
 
   return {
     template() {
-      const rows = state === null ? [] : serverRows(state);
+      const rows = live.data === null ? [] : serverRows(live.data);
       return html`<h1>Datacenter overview</h1>
-        ${error === null ? nothing : html`<p class="alert error" role="alert">${error.message}</p>`}
+        ${errorAlert(live.error)}
         ${
-          state === null
-            ? error === null
+          live.data === null
+            ? live.error === null
               ? html`<p class="muted">Loading…</p>`
               : nothing
-            : html`${warnings(state, rows).map((w) => html`<p class="alert warn" role="alert">${w}</p>`)}
+            : html`${warnings(live.data, rows).map((w) => html`<p class="alert warn" role="alert">${w}</p>`)}
               <dl class="meta">
                 <dt>Leader</dt>
-                <dd data-testid="leader">${state.leader === "" ? "none" : state.leader}</dd>
+                <dd data-testid="leader">${live.data.leader === "" ? "none" : live.data.leader}</dd>
                 <dt>Failure tolerance</dt>
-                <dd>${state.health?.FailureTolerance ?? "unknown"}</dd>
+                <dd>${live.data.health?.FailureTolerance ?? "unknown"}</dd>
               </dl>
               ${table(rows)}`
         }`;
