@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Page } from "playwright-core";
+import type { Page, Response } from "playwright-core";
 import { type Agent, Cluster, waitFor } from "./cluster.js";
 import { axeViolations, Browser, chromiumMissing, screenshot } from "./support/browser.js";
 
@@ -49,6 +49,12 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
   });
 
   it("/ leads to the overview, which lists the three servers and the leader", async () => {
+    // The first view's weight: every /ui/ file a fresh profile fetched for it (docs/ui.md keeps the figure).
+    const shipped = new Map<string, number>();
+    const onResponse = async (r: Response): Promise<void> => {
+      if (new URL(r.url()).pathname.startsWith("/ui/")) shipped.set(r.url(), (await r.body()).length);
+    };
+    page.on("response", onResponse);
     await page.goto(`${home.http}/`);
     assert.equal(page.url(), `${home.http}/ui/`);
     const leader = await cluster.leader();
@@ -64,6 +70,15 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
       );
     }
     assert.equal(await page.locator(".alert.warn").count(), 0, "no warning on a healthy datacenter");
+    page.off("response", onResponse);
+    const bytes = [...shipped.values()].reduce((a, b) => a + b, 0);
+    process.stdout.write(`# first view: ${shipped.size} files, ${bytes} bytes\n`);
+    assert.ok(shipped.has(`${home.http}/ui/views/overview.js`));
+    assert.ok(
+      !shipped.has(`${home.http}/ui/views/kv.js`),
+      "a view's module is loaded when it is first shown",
+    );
+    assert.ok(bytes < 64 * 1024, `the first view ships ${bytes} bytes; the budget is 64 KiB`);
     shots.push(await screenshot(page, "overview-1280"));
     await page.setViewportSize({ width: 390, height: 844 });
     shots.push(await screenshot(page, "overview-390"));

@@ -1,15 +1,18 @@
 /**
  * The UI's shell: the views by hash route (#/ the overview, #/kv/… the KV browser), the navigation, the ACL token
- * field and the connection line. A view is a module exporting `route` (a RegExp on the hash) and
- * `create(match, ctx)` → { template(), stop() }; adding one is adding it to VIEWS.
+ * field and the connection line. A view is a module exporting `create(match, ctx)` → { template(), stop() };
+ * adding one is adding a row to VIEWS. Views are imported when first shown, so the first page carries only its
+ * own (a charting view's library is not paid for by the overview).
  */
 
 import { setToken, token, UnreachableError } from "./api.js";
 import { html, render } from "./vendor/lit-html.js";
-import * as kv from "./views/kv.js";
-import * as overview from "./views/overview.js";
 
-const VIEWS = [overview, kv];
+/** name, the hash it answers (its groups are the view's `match`), the navigation label, and its module. */
+const VIEWS = [
+  { name: "overview", route: /^#\/?$/, nav: ["#/", "Overview"], load: () => import("./views/overview.js") },
+  { name: "kv", route: /^#\/kv\/(.*)$/, nav: ["#/kv/", "Key/Value"], load: () => import("./views/kv.js") },
+];
 
 const viewEl = document.getElementById("view");
 const navEl = document.getElementById("nav");
@@ -57,23 +60,35 @@ const ctx = {
 
 function renderNav(name) {
   render(
-    html`<a href="#/" aria-current=${name === "overview" ? "page" : "false"}>Overview</a>
-      <a href="#/kv/" aria-current=${name === "kv" ? "page" : "false"}>Key/Value</a>`,
+    VIEWS.map(
+      (v) => html`<a href=${v.nav[0]} aria-current=${v.name === name ? "page" : "false"}>${v.nav[1]}</a>`,
+    ),
     navEl,
   );
 }
 
-function route() {
+/** Bumped by every navigation, so a view whose module arrives after the user moved on is not shown. */
+let navigation = 0;
+
+async function route() {
   const hash = location.hash === "" ? "#/" : location.hash;
+  const seq = ++navigation;
   current?.view.stop();
   current = null;
-  for (const module of VIEWS) {
-    const match = module.route.exec(hash);
-    if (match === null) continue;
-    current = { name: module.name, view: module.create(match, ctx) };
-    break;
+  const entry = VIEWS.find((v) => v.route.test(hash));
+  renderNav(entry?.name);
+  if (entry !== undefined) {
+    let module;
+    try {
+      module = await entry.load();
+    } catch (e) {
+      if (seq !== navigation) return;
+      render(html`<h1>Unavailable</h1><p class="alert error" role="alert">${e.message}</p>`, viewEl);
+      return;
+    }
+    if (seq !== navigation) return;
+    current = { name: entry.name, view: module.create(entry.route.exec(hash), ctx) };
   }
-  renderNav(current?.name);
   if (current === null) {
     render(html`<h1>Not found</h1><p>No view at ${hash}. <a href="#/">Go to the overview</a>.</p>`, viewEl);
     return;

@@ -54,16 +54,24 @@ describe("the web UI's files at /ui/", () => {
   });
 
   it("every page script imports only files the UI serves (no bare names, nothing off the machine)", async () => {
+    let imports = 0;
     for (const name of assets.keys()) {
       if (!name.endsWith(".js") || name.startsWith("vendor/")) continue;
       const source = Buffer.from(assets.get(name)!.bytes).toString("utf8");
-      for (const m of source.matchAll(/^\s*import\s[^;]*?from\s+"([^"]+)"/gms)) {
+      // Static imports and the shell's lazy `import("…")` of each view.
+      const specifiers = [
+        ...source.matchAll(/^\s*import\s[^;]*?from\s+"([^"]+)"/gms),
+        ...source.matchAll(/\bimport\("([^"]+)"\)/g),
+      ];
+      for (const m of specifiers) {
+        imports++;
         const target = new URL(m[1]!, `http://agent/ui/${name}`);
         assert.equal(target.host, "agent", `${name} imports ${m[1]}`);
         assert.ok(assets.has(target.pathname.slice("/ui/".length)), `${name} imports ${m[1]}, not served`);
       }
       assert.doesNotMatch(source, /https?:\/\//, `${name} names another origin`);
     }
+    assert.ok(imports >= 8, `the check saw the pages' imports (${imports})`);
   });
 
   it("answers 304 while the ETag holds, and 200 with a stale one", async () => {

@@ -8,9 +8,6 @@ import { follow, getJson, kvPath, request } from "../api.js";
 import { errorAlert } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
-export const name = "kv";
-export const route = /^#\/kv\/(.*)$/;
-
 const UINT64 = /^[0-9]{1,20}$/;
 
 /** The hash of a key or folder: segments escaped, so `#`, `?` and `%` in keys survive the URL. */

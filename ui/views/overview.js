@@ -7,9 +7,6 @@ import { ApiError, getJson, poll } from "../api.js";
 import { errorAlert } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
-export const name = "overview";
-export const route = /^#\/?$/;
-
 const POLL_MS = 2000;
 
 /**
