@@ -180,6 +180,34 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     assert.match((await page.getByTestId("lock-holder").textContent()) ?? "", /ui-lock/);
   });
 
+  it("keyboard: Tab reaches the skip link, then a key; Enter opens it; focus is visible", async () => {
+    await page.goto(`${home.http}/ui/#/kv/ui/`);
+    await page.getByRole("link", { name: "bin" }).waitFor();
+    // A fresh load starts at the top: the first Tab is the skip link.
+    await page.reload();
+    await page.getByRole("link", { name: "bin" }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate("document.activeElement.textContent"), "Skip to content");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate("document.activeElement.id"), "view");
+    assert.ok(page.url().endsWith("#/kv/ui/"), `the skip link keeps the view (${page.url()})`);
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = (await page.evaluate("document.activeElement.getAttribute('href')")) === "#/kv/ui/bin";
+    }
+    assert.ok(reached, "the key's link is reachable with Tab");
+    const outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle");
+    assert.notEqual(outline, "none", "the focused link shows an outline");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Key: ui/bin" }).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const width = await page.evaluate("document.documentElement.scrollWidth");
+    assert.ok(Number(width) <= 390, `the key's page fits a phone's width (scrollWidth ${width})`);
+    shots.push(await screenshot(page, "kv-key-390"));
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   it("the page's own agent dies: 'Reconnecting', a no-leader warning, then recovery", async () => {
     await page.goto(`${home.http}/ui/#/`);
     await page.locator("tr[data-server]").first().waitFor();

@@ -94,8 +94,9 @@ async function route() {
     return;
   }
   ctx.update();
-  // Focus follows navigation, so a keyboard or screen reader user lands on the new view.
-  viewEl.focus({ preventScroll: true });
+  // Focus follows navigation, so a keyboard or screen reader user lands on the new view; a fresh load starts
+  // at the top of the page as usual (the skip link first).
+  if (seq > 1) viewEl.focus({ preventScroll: true });
 }
 
 tokenInput.value = token();
@@ -108,6 +109,11 @@ document.getElementById("token-clear").addEventListener("click", () => {
   tokenInput.value = "";
   setToken("");
   route();
+});
+// The skip link's "#view" would be taken for a route: it moves focus instead.
+document.querySelector("a.skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  viewEl.focus();
 });
 window.addEventListener("hashchange", route);
 route();
