@@ -5,6 +5,7 @@
  * request leaves the machine. Screenshots go to test-artifacts/ui/.
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import type { Page, Response } from "playwright-core";
 import { type Agent, Cluster, waitFor } from "./cluster.js";
@@ -86,6 +87,29 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     assert.ok(Number(bodyWidth) <= 390, `the page fits a phone's width (scrollWidth ${bodyWidth})`);
     await page.setViewportSize({ width: 1280, height: 900 });
     assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it("over a real socket: types, CSP, and traversal refused as the raw request line sent it", async () => {
+    const js = await fetch(`${home.http}/ui/app.js`);
+    assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.match(js.headers.get("content-security-policy") ?? "", /^default-src 'none'; script-src 'self'/);
+    // fetch() would normalize these paths; node:http sends them as written.
+    for (const path of [
+      "/ui/../package.json",
+      "/ui/%2e%2e/package.json",
+      "/ui/vendor/..%2f..%2fpackage.json",
+    ]) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const port = Number(new URL(home.http).port);
+        const req = httpRequest({ host: "127.0.0.1", port, path, timeout: 10_000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(status, 400, path);
+    }
   });
 
   it("kill -9 of the leader: the overview shows the new leader within seconds", async () => {
