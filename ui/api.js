@@ -82,6 +82,22 @@ function sleep(ms, signal) {
   });
 }
 
+/** Resolves once the page is visible (at once if it is), or when `signal` aborts: hidden tabs do not poll. */
+function visible(signal) {
+  return new Promise((resolve) => {
+    if (!document.hidden || signal.aborted) return resolve();
+    const done = () => {
+      document.removeEventListener("visibilitychange", onChange);
+      resolve();
+    };
+    const onChange = () => {
+      if (!document.hidden) done();
+    };
+    document.addEventListener("visibilitychange", onChange);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** Doubling delays between failed tries, up to BACKOFF_MAX_MS, with jitter so tabs do not retry in step. */
 function backoff(failures) {
   const ms = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(failures, 10));
@@ -117,12 +133,15 @@ export async function follow(path, { signal, onData, onError, accept = [] }) {
 }
 
 /**
- * Calls `load()` every `intervalMs` until `signal` aborts, for endpoints without blocking queries; after a
- * failure, waits with backoff instead. `onError(e)` on failure, `onData(result)` on success.
+ * Calls `load()` every `intervalMs` until `signal` aborts, for endpoints without blocking queries, and only
+ * while the page is visible; after a failure, waits with backoff instead. `onError(e)` on failure,
+ * `onData(result)` on success.
  */
 export async function poll(load, { signal, intervalMs, onData, onError }) {
   let failures = 0;
   while (!signal.aborted) {
+    await visible(signal);
+    if (signal.aborted) return;
     try {
       onData(await load());
       failures = 0;
