@@ -251,6 +251,78 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     assert.equal(await page.locator("#connection").textContent(), "");
   });
 
+  it("the overview's rules: trails-leader-by, non-voters, and the no-quorum and no-tolerance warnings", async () => {
+    // The view's own functions, run in the page (they import lit-html, which needs a DOM).
+    const out = await page.evaluate(async () => {
+      const url = "/ui/views/overview.js";
+      const m = await import(url);
+      const server = (id: string, leader: boolean, voter: boolean) => ({
+        ID: id,
+        Node: id,
+        Address: id,
+        Leader: leader,
+        Voter: voter,
+      });
+      const health = (id: string, leader: boolean, lastIndex: number, healthy: boolean) => ({
+        ID: id,
+        Leader: leader,
+        LastIndex: lastIndex,
+        Healthy: healthy,
+        LastContact: "0s",
+      });
+      const config = {
+        Servers: [
+          server("a", true, true),
+          server("b", false, true),
+          server("c", false, true),
+          server("d", false, false),
+        ],
+      };
+      const state = (h: unknown[], tolerance: number) => ({
+        leader: "a:8300",
+        config,
+        health: { FailureTolerance: tolerance, Servers: h },
+      });
+      const lagging = state(
+        [
+          health("a", true, 100, true),
+          health("b", false, 40, false),
+          health("c", false, 30, false),
+          health("d", false, 99, true),
+        ],
+        0,
+      );
+      const fine = state(
+        [health("a", true, 100, true), health("b", false, 100, true), health("c", false, 98, true)],
+        1,
+      );
+      const oneDown = state(
+        [health("a", true, 100, true), health("b", false, 100, true), health("c", false, 0, false)],
+        0,
+      );
+      const rows = m.serverRows(lagging);
+      return {
+        rows: rows.map((r: { name: string; role: string; trails: number | undefined }) => [
+          r.name,
+          r.role,
+          r.trails,
+        ]),
+        lagging: m.warnings(lagging, rows),
+        fine: m.warnings(fine, m.serverRows(fine)),
+        oneDown: m.warnings(oneDown, m.serverRows(oneDown)),
+      };
+    });
+    assert.deepEqual(out.rows, [
+      ["a", "leader", 0],
+      ["b", "follower", 60],
+      ["c", "follower", 70],
+      ["d", "non-voter", 1],
+    ]);
+    assert.deepEqual(out.lagging, ["No quorum: 1 of 3 voting servers are healthy; 2 are needed."]);
+    assert.deepEqual(out.fine, []);
+    assert.deepEqual(out.oneDown, ["No failure tolerance: losing one more server loses the quorum."]);
+  });
+
   it("no request left the machine", () => {
     assert.ok(browser.requests.length > 0);
     assert.deepEqual(browser.offMachine(), []);

@@ -50,7 +50,7 @@ export function serverRows(state) {
 }
 
 /** Warnings an operator must see first: no leader, no quorum, no failure tolerance. */
-function warnings(state, rows) {
+export function warnings(state, rows) {
   const out = [];
   if (state.leader === "" || !rows.some((r) => r.role === "leader")) {
     out.push("No leader: the datacenter accepts no writes and no consistent reads until one is elected.");
