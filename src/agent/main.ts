@@ -5,7 +5,13 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
-import { createHttpServer, createHttpsServer, type HttpServerOptions } from "../http/index.js";
+import {
+  createHttpServer,
+  createHttpsServer,
+  type HttpServerOptions,
+  loadUiAssets,
+  type UiAssets,
+} from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import type { ConfigDefinitions } from "../local/config.js";
 import { type MutualTlsSettings, type RunningServer, startServer } from "../server/boot.js";
@@ -40,6 +46,14 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     base: { node: cfg.nodeName },
   });
   for (const w of cfg.warnings) logger.warn(w);
+  // The web UI's files, read once before anything starts: a broken install fails here, not in a browser.
+  let ui: UiAssets;
+  try {
+    ui = loadUiAssets();
+  } catch (e) {
+    process.stderr.write(`==> ${errorText(e)}\n`);
+    return 1;
+  }
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   let server: RunningServer;
   try {
@@ -107,6 +121,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   server.raft.leadershipListeners.add(() => localAgent.antiEntropy?.serversChanged());
   const httpOptions: HttpServerOptions = {
     local: localAgent.local,
+    ui,
     // The largest body any endpoint takes (a snapshot restore streams instead of buffering).
     bodyBytesMax: 16 * 1024 * 1024,
     countRequest: (route, method, status) =>

@@ -27,3 +27,5 @@ export {
 export { formatGoDuration, parseQueryOptions } from "./params.js";
 export { DEFAULT_ACL_POLICY_HEADER, handle, matchRoute, ROUTES, type Route, routeLabel } from "./router.js";
 export { SNAPSHOT_CONTENT_TYPE } from "./snapshot.js";
+export { UI_CSP, type UiAsset, type UiAssets } from "./ui.js";
+export { loadUiAssets, VENDOR_FILES } from "./ui-assets.js";

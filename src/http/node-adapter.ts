@@ -20,6 +20,7 @@ import {
 } from "./model.js";
 import { logRequest, type RequestLog } from "./request-log.js";
 import { handle, routeLabel } from "./router.js";
+import type { UiAssets } from "./ui.js";
 
 export interface HttpServerOptions {
   /** Bound on any request body, in bytes; handlers may ask for less (KV asks for kv_max_value_size). */
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   readonly requestLog?: RequestLog;
   /** The agent's own services and checks (/v1/agent/service…, /v1/agent/check…); without it those answer 500. */
   readonly local?: LocalAgent;
+  /** The web UI's files, served at /ui/ (ui-assets.ts loads them); without them /ui answers 404. */
+  readonly ui?: UiAssets;
 }
 
 const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 65_000;
@@ -228,7 +231,7 @@ export function requestListener(answer: Answer, options: ListenerOptions): http.
 
 /** A node:http server answering Consul's API from `api`. The caller listens (TCP; unix sockets later). */
 export function createHttpServer(api: ServerApi, options: HttpServerOptions): http.Server {
-  const answer: Answer = (request) => handle(request, api, options.local);
+  const answer: Answer = (request) => handle(request, api, options.local, options.ui);
   const server = http.createServer({ keepAlive: true }, requestListener(answer, options));
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
   return server;
@@ -244,7 +247,7 @@ export function createHttpsServer(
   options: HttpServerOptions,
   tls: https.ServerOptions,
 ): https.Server {
-  const answer: Answer = (request) => handle(request, api, options.local);
+  const answer: Answer = (request) => handle(request, api, options.local, options.ui);
   const server = https.createServer({ ...tls, keepAlive: true }, requestListener(answer, options));
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS_DEFAULT;
   return server;

@@ -44,10 +44,11 @@ describe("routing", () => {
     assert.equal(text(other), "");
   });
 
-  it("/ says the UI is disabled", async () => {
+  it("/ redirects to the UI at /ui/, as Consul's agent does", async () => {
     const res = await call(new MemoryServer(), "GET", "/");
-    assert.equal(res.status, 200);
-    assert.match(text(res), /^Consul Agent: UI disabled\. To enable, set ui_config\.enabled=true/);
+    assert.equal(res.status, 301);
+    assert.equal(res.headers.Location, "/ui/");
+    assert.equal(text(res), "");
   });
 
   it("a bad escape → 400; a non-printable decoded path → 400 (Go's PrintablePathCheckHandler)", async () => {

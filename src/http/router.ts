@@ -77,6 +77,7 @@ import {
 } from "./session.js";
 import { snapshotRestore, snapshotSave } from "./snapshot.js";
 import { txnEndpoint } from "./txn.js";
+import { isUiPath, serveUi, type UiAssets, uiRedirect } from "./ui.js";
 
 export interface Route {
   /** An exact path, or a subtree when it ends in "/" (Go's mux: "/v1/kv/" matches "/v1/kv/a/b"). */
@@ -151,8 +152,6 @@ export const ROUTES: readonly Route[] = [
 export const DEFAULT_ACL_POLICY_HEADER = "X-Consul-Default-ACL-Policy";
 
 export const NOT_A_ROUTE = "Invalid URL path: not a recognized HTTP API endpoint\n";
-export const UI_DISABLED =
-  "Consul Agent: UI disabled. To enable, set ui_config.enabled=true in the agent configuration and restart.";
 
 const EXACT = new Map(ROUTES.filter((r) => !r.pattern.endsWith("/")).map((r) => [r.pattern, r]));
 /** Longest first, so the most specific subtree wins as in Go's mux. */
@@ -198,12 +197,14 @@ async function dispatch(
   req: HttpRequest,
   api: ServerApi,
   local: LocalAgent | undefined,
+  ui: UiAssets | undefined,
 ): Promise<HttpResponse> {
   const path = decodePath(req.path);
   // Go's server refuses a request target with a bad escape (or, here, bytes that are not UTF-8).
   if (path === null) return textResponse(400, "400 Bad Request");
   if (UNPRINTABLE.test(path)) return emptyResponse(400);
-  if (path === "/") return textResponse(200, UI_DISABLED);
+  if (path === "/") return uiRedirect();
+  if (isUiPath(path)) return serveUi(req, path, ui);
   const route = matchRoute(path);
   if (route === undefined) {
     // Consul's index handler answers anything outside /v1/ with an empty 404.
@@ -224,9 +225,17 @@ async function dispatch(
   }
 }
 
-/** The whole API as one pure function. Rejects only with an AssertionError (a bug). */
-export async function handle(req: HttpRequest, api: ServerApi, local?: LocalAgent): Promise<HttpResponse> {
-  const res = await dispatch(req, api, local);
+/**
+ * The whole API as one pure function. Rejects only with an AssertionError (a bug). `ui` is the web UI's files
+ * (ui-assets.ts); without them /ui answers 404.
+ */
+export async function handle(
+  req: HttpRequest,
+  api: ServerApi,
+  local?: LocalAgent,
+  ui?: UiAssets,
+): Promise<HttpResponse> {
+  const res = await dispatch(req, api, local, ui);
   return {
     ...res,
     headers: { ...res.headers, [DEFAULT_ACL_POLICY_HEADER]: api.acl.aclSettings().defaultPolicy },
