@@ -483,6 +483,8 @@ function printNextSteps(leader) {
       "  npx cairn operator raft list-peers",
       `  curl http://127.0.0.1:${HTTP_PORT}/v1/kv/hello`,
       "",
+      `The web UI: http://127.0.0.1:${HTTP_PORT}/ui/ (the servers, and a KV browser).`,
+      "",
       `A snapshot agent saves a verified backup every 5 minutes into ${BACKUP_DIR} (keeping ${BACKUP_RETAIN}):`,
       `  curl http://127.0.0.1:${AGENT_PORT}/health   and   curl http://127.0.0.1:${AGENT_PORT}/metrics`,
       "",
