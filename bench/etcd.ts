@@ -181,13 +181,25 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
 
 /** etcd v3 JSON gateway: POST /v3/kv/put {key, value} in base64; requests round-robin over the members. */
 export function kvPutEtcd(endpoints: readonly string[], w: PutWorkload): PutLoadOptions {
+  return gatewayLoad(endpoints, w, "/v3/kv/put", (i) =>
+    JSON.stringify({ key: b64(`${w.keyPrefix}${i}`), value: b64(randomBytes(w.valueBytes)) }),
+  );
+}
+
+/** A load of JSON POSTs to etcd's gateway at `path`, round-robin over the members. */
+function gatewayLoad(
+  endpoints: readonly string[],
+  w: { readonly total: number; readonly clients: number },
+  path: string,
+  body: (i: number) => string,
+): PutLoadOptions {
   return {
     method: "POST",
     clients: w.clients,
     total: w.total,
     headers: { "content-type": "application/json" },
-    url: (i) => `${endpoints[i % endpoints.length]}/v3/kv/put`,
-    body: (i) => JSON.stringify({ key: b64(`${w.keyPrefix}${i}`), value: b64(randomBytes(w.valueBytes)) }),
+    url: (i) => `${endpoints[i % endpoints.length]}${path}`,
+    body,
   };
 }
 
@@ -244,12 +256,9 @@ export function kvRangeEtcd(
   serializable: boolean,
 ): PutLoadOptions {
   return {
-    method: "POST",
-    clients: w.clients,
-    total: w.total,
-    headers: { "content-type": "application/json" },
-    url: (i) => `${endpoints[i % endpoints.length]}/v3/kv/range`,
-    body: (i) => JSON.stringify({ key: b64(readKey(w, i)), serializable }),
+    ...gatewayLoad(endpoints, w, "/v3/kv/range", (i) =>
+      JSON.stringify({ key: b64(readKey(w, i)), serializable }),
+    ),
     check: (body) => (body.includes('"kvs"') ? undefined : "found no key"),
   };
 }

@@ -203,7 +203,9 @@ export class Restorer {
       // A DirEntry with nothing to carry has exactly a KvEntry's fields: keep it, rather than copy a
       // million of them one by one.
       const old = this.previous?.get(d.Key);
-      this.kv.add(d.Key, old !== undefined && sameEntry(old, d) ? old : (d satisfies KvEntry));
+      // The old entry's key string too: the decoded one is then garbage at once, like the rest of the record.
+      if (old !== undefined && sameEntry(old, d)) this.kv.add(old.Key, old);
+      else this.kv.add(d.Key, d satisfies KvEntry);
       return;
     }
     const entry: KvEntry = {
