@@ -181,13 +181,25 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
 
 /** etcd v3 JSON gateway: POST /v3/kv/put {key, value} in base64; requests round-robin over the members. */
 export function kvPutEtcd(endpoints: readonly string[], w: PutWorkload): PutLoadOptions {
+  return gatewayLoad(endpoints, w, "/v3/kv/put", (i) =>
+    JSON.stringify({ key: b64(`${w.keyPrefix}${i}`), value: b64(randomBytes(w.valueBytes)) }),
+  );
+}
+
+/** A load of JSON POSTs to etcd's gateway at `path`, round-robin over the members. */
+function gatewayLoad(
+  endpoints: readonly string[],
+  w: { readonly total: number; readonly clients: number },
+  path: string,
+  body: (i: number) => string,
+): PutLoadOptions {
   return {
     method: "POST",
     clients: w.clients,
     total: w.total,
     headers: { "content-type": "application/json" },
-    url: (i) => `${endpoints[i % endpoints.length]}/v3/kv/put`,
-    body: (i) => JSON.stringify({ key: b64(`${w.keyPrefix}${i}`), value: b64(randomBytes(w.valueBytes)) }),
+    url: (i) => `${endpoints[i % endpoints.length]}${path}`,
+    body,
   };
 }
 
@@ -202,12 +214,72 @@ export function kvPutCairn(endpoints: readonly string[], w: PutWorkload): PutLoa
   };
 }
 
-export function formatResult(engine: string, clients: number, r: PutLoadResult): string {
-  const row = [engine.padEnd(11), String(clients).padStart(7), r.writesPerSec.toFixed(0).padStart(9)];
+/** What every engine's read load shares: `total` GETs of the keys [0, keys) that a put load wrote. */
+export interface ReadWorkload {
+  readonly total: number;
+  readonly clients: number;
+  /** The preloaded keys are `${keyPrefix}0` … `${keyPrefix}${keys - 1}`. */
+  readonly keys: number;
+  readonly keyPrefix: string;
+}
+
+/** Read i's key: a stride through the keys, so consecutive reads of one client hit different tree paths. */
+const readKey = (w: ReadWorkload, i: number): string => `${w.keyPrefix}${(i * 7919) % w.keys}`;
+
+/** cairn's read consistency modes (Consul's): the default (leader lease), `?consistent`, `?stale`. */
+export type CairnReadMode = "default" | "consistent" | "stale";
+
+/** cairn: GET /v1/kv/<key> in `mode`; requests round-robin over the servers. A miss is a 404, a LoadError. */
+export function kvGetCairn(
+  endpoints: readonly string[],
+  w: ReadWorkload,
+  mode: CairnReadMode,
+): PutLoadOptions {
+  const query = mode === "default" ? "" : `?${mode}`;
+  return {
+    method: "GET",
+    clients: w.clients,
+    total: w.total,
+    url: (i) => `${endpoints[i % endpoints.length]}/v1/kv/${readKey(w, i)}${query}`,
+    body: () => "",
+  };
+}
+
+/**
+ * etcd v3 JSON gateway: POST /v3/kv/range {key}, linearizable (etcd's default: a ReadIndex round) or
+ * `serializable` (the member's local state, as cairn's ?stale); round-robin over the members. A miss is a 200
+ * without `kvs`, refused by the check.
+ */
+export function kvRangeEtcd(
+  endpoints: readonly string[],
+  w: ReadWorkload,
+  serializable: boolean,
+): PutLoadOptions {
+  return {
+    ...gatewayLoad(endpoints, w, "/v3/kv/range", (i) =>
+      JSON.stringify({ key: b64(readKey(w, i)), serializable }),
+    ),
+    check: (body) => (body.includes('"kvs"') ? undefined : "found no key"),
+  };
+}
+
+/** One row of a load's figures under resultHeader(): `label` (engine, mode) padded to `width`. */
+export function formatResult(label: string, clients: number, r: PutLoadResult, width = 11): string {
+  const row = [label.padEnd(width), String(clients).padStart(7), r.writesPerSec.toFixed(0).padStart(9)];
   row.push(...[r.p50Ms, r.p99Ms, r.maxMs].map((ms) => ms.toFixed(2).padStart(8)));
   return row.join("  ");
 }
-export const RESULT_HEADER = "engine       clients   puts/s    p50 ms    p99 ms    max ms";
+
+/** The header of formatResult's rows; `rate` names the requests (puts/s, reads/s). */
+export function resultHeader(rate = "puts/s", width = 11): string {
+  return [
+    "engine".padEnd(width),
+    "clients",
+    rate.padStart(9),
+    ...["p50 ms", "p99 ms", "max ms"].map((h) => h.padStart(8)),
+  ].join("  ");
+}
+export const RESULT_HEADER = resultHeader();
 
 async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseFlags(

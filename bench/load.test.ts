@@ -73,6 +73,33 @@ describe("runPutLoad", () => {
     );
   });
 
+  it("GETs run, and a 200 whose body the check refuses stops the run with the check's complaint", async () => {
+    const methods = new Set<string>();
+    await withServer(
+      (req, res) => {
+        methods.add(req.method ?? "");
+        res.end(req.url === "/k7" ? "{}" : '{"kvs":[]}');
+      },
+      async (base) => {
+        const load = (total: number) =>
+          runPutLoad({
+            url: (i) => `${base}/k${i}`,
+            body: () => "",
+            method: "GET",
+            clients: 1,
+            total,
+            check: (body) => (body.toString().includes('"kvs"') ? undefined : "found no key"),
+          });
+        assert.equal((await load(5)).total, 5);
+        await assert.rejects(
+          load(10),
+          (e: unknown) => e instanceof LoadError && /GET \S+\/k7 found no key: \{\}/.test(e.message),
+        );
+      },
+    );
+    assert.deepEqual([...methods], ["GET"]);
+  });
+
   it("percentile is nearest-rank", () => {
     const v = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.equal(percentile(v, 0.5), 5);

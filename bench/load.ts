@@ -1,5 +1,6 @@
 /**
- * A closed-loop write load generator for comparing engines over HTTP (etcd's v3 JSON gateway, cairn's /v1/kv):
+ * A closed-loop request load generator for comparing engines over HTTP (etcd's v3 JSON gateway, cairn's /v1/kv),
+ * writes (PUT, POST) and reads (GET; etcd's range is a POST):
  * `clients` concurrent loops, each sending its next request as soon as the previous answer arrives, over
  * keep-alive connections (one per client), until `total` requests are done. Closed loop, as etcd's own
  * `benchmark put --clients`, so figures are comparable with the ones etcd publishes and docs/raft-notes.md §7
@@ -12,15 +13,22 @@ export interface PutLoadOptions {
   /** Full URL of request i; may spread requests over several endpoints. */
   readonly url: (i: number) => string;
   readonly body: (i: number) => Buffer | string;
-  readonly method: "PUT" | "POST";
+  readonly method: "PUT" | "POST" | "GET";
   readonly clients: number;
   readonly total: number;
   readonly headers?: Readonly<Record<string, string>>;
   /** For https:// URLs: the CA to trust and the client certificate to present (mutual TLS). */
   readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * Judges a 2xx answer's body (its first RESPONSE_BYTES_MAX): what is wrong with it, or undefined when it is
+   * right. For reads whose miss is a 200 too (etcd's range of an absent key): a benchmark of misses measures
+   * nothing.
+   */
+  readonly check?: (body: Buffer) => string | undefined;
 }
 
 export interface PutLoadResult {
+  /** Requests per second: writes for a put load, reads for a read load. */
   readonly writesPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -109,9 +117,11 @@ function send(agent: Agent | HttpsAgent, opts: PutLoadOptions, i: number): Promi
         });
         res.on("end", () => {
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve();
-          const text = Buffer.concat(chunks).toString("utf8").slice(0, 300);
-          reject(new LoadError(`${opts.method} ${url} answered ${status}: ${text}`));
+          const answer = Buffer.concat(chunks);
+          const wrong = status >= 200 && status < 300 ? opts.check?.(answer) : `answered ${status}`;
+          if (wrong === undefined) return resolve();
+          const text = answer.toString("utf8").slice(0, 300);
+          reject(new LoadError(`${opts.method} ${url} ${wrong}: ${text}`));
         });
         res.on("error", reject);
       },

@@ -14,6 +14,7 @@ import {
   startEtcdCluster,
 } from "./etcd.js";
 import { type PutLoadResult, runPutLoad } from "./load.js";
+import { reads } from "./reads.js";
 import { snapshot } from "./snapshot.js";
 
 /**
@@ -173,11 +174,13 @@ async function writerToken(endpoint: string, root: string): Promise<string> {
 
 const [what, ...rest] = process.argv.slice(2);
 if (what === "kv") await kv(rest);
+else if (what === "reads") await reads(rest);
 else if (what === "snapshot") await snapshot(rest);
 else if (what === "agent") await agent(rest);
 else {
   process.stderr.write(
     "usage: npm run bench -- kv [-total N]\n" +
+      "       npm run bench -- reads [-total 100000] [-keys 10000] [-clients 64]\n" +
       "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n" +
       "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n",
   );

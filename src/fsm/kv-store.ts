@@ -24,7 +24,6 @@ import {
   aclTokenBySecret,
   aclTokenList,
   cloneAclTables,
-  emptyAclTables,
 } from "./acl.js";
 import {
   type ApplyResult,
@@ -35,14 +34,13 @@ import {
   type SessionView,
   Writes,
 } from "./apply.js";
-import { OrderedMap } from "./btree.js";
-import { cloneTrees, emptyTrees } from "./catalog.js";
+import type { OrderedMap } from "./btree.js";
+import { cloneTrees } from "./catalog.js";
 import { CatalogReads } from "./catalog-reads.js";
 import { decodeCommand, type KvCommand } from "./command.js";
 import { InvalidSessionError } from "./errors.js";
 import { type RestoreItem, Restorer } from "./restore.js";
 import {
-  emptySessions,
   nodeSessions,
   type SessionEntry,
   type SessionGetResult,
@@ -309,34 +307,28 @@ export class KvStore implements KvTables, SessionTables, AclView {
    * per batch, not per record). The state changes only once the stream is complete.
    */
   async restoreAsync(items: AsyncIterable<RestoreItem | readonly RestoreItem[]>): Promise<void> {
-    const r = new Restorer();
-    for await (const x of items) {
-      if (isBatch(x)) for (const item of x) r.add(item);
-      else r.add(x);
-    }
-    this.install(r);
+    this.install(await restoreFrom(new Restorer(), items));
   }
 
   /**
-   * restoreAsync for a restore that must complete (a committed restore entry, a snapshot from the leader):
-   * the old tables are dropped before the new ones are built, so memory holds one state and not two
-   * (docs/snapshot-format.md §8.3: a restore's peak stays bounded whatever the state's size). Until the build
-   * ends, reads see empty tables at the old index (no watch fires and no index moves backwards); a failure
-   * leaves them empty, which the caller treats as fatal, as Consul does for a failed restore. Point-in-time
-   * views taken before keep theirs.
+   * restoreAsync for a restore that must complete (a committed restore entry, a snapshot from the leader).
+   * The new state is built aside while reads go on answering from the old one, and swapped in at once, the
+   * watches woken after the swap: a read during the rebuild sees the old state or the new one, never a
+   * partial or empty one. Entries the archive holds unchanged are shared with the old table rather than
+   * copied (Restorer's `previous`), so restoring a recent backup holds about one state at its peak; an
+   * unrelated archive holds the old and the new until the swap. `afterSwap` runs once the old state is
+   * unreachable (e.g. a collection, so the process gives its memory back before the next burst of writes).
+   * A failure leaves the old state in place; the caller still treats it as fatal, as Consul does for a
+   * failed restore.
    */
   async replaceAsync(
     items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
-    afterDrop?: () => void,
+    afterSwap?: () => void,
   ): Promise<void> {
-    this.live.kv = new OrderedMap<KvEntry>();
-    this.live.tombstones = new OrderedMap<Tombstone>();
-    this.live.sessions = emptySessions();
-    this.live.catalog = emptyTrees();
-    this.live.acl = emptyAclTables();
-    this.opaque = NO_OPAQUE;
-    afterDrop?.(); // e.g. a collection, so the new state reuses the old one's memory
-    await this.restoreAsync(items);
+    // No apply runs while a committed restore is applied (the applier awaits it), but a clone costs nothing and
+    // makes the reuse independent of that.
+    this.install(await restoreFrom(new Restorer(this.live.kv.clone()), items));
+    afterSwap?.();
   }
 
   private install(r: Restorer, lockDelays?: ReadonlyMap<string, number>): void {
@@ -359,6 +351,17 @@ export class KvStore implements KvTables, SessionTables, AclView {
     this.catalogWatches.all();
     this.aclWatches.all();
   }
+}
+
+async function restoreFrom(
+  r: Restorer,
+  items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
+): Promise<Restorer> {
+  for await (const x of items) {
+    if (isBatch(x)) for (const item of x) r.add(item);
+    else r.add(x);
+  }
+  return r;
 }
 
 function isBatch(x: RestoreItem | readonly RestoreItem[]): x is readonly RestoreItem[] {

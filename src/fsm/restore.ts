@@ -92,6 +92,13 @@ function carryOf(d: DirEntry): Carry | undefined {
 }
 
 export class Restorer {
+  /**
+   * @param previous the KV table being replaced, if it stays live while this one is built: an entry the archive
+   *   holds unchanged is taken from it instead of kept as a second copy, so a restore of a state close to the
+   *   current one holds little more than one state at its peak (replaceAsync keeps the old state readable).
+   */
+  constructor(private readonly previous?: OrderedMap<KvEntry>) {}
+
   // Consul's writer and ours emit these in key order (memdb and tree iteration), so the loaders build the
   // trees bottom-up; an archive out of order still loads, through inserts.
   private readonly kv = OrderedMap.loader<KvEntry>();
@@ -195,7 +202,10 @@ export class Restorer {
     if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) {
       // A DirEntry with nothing to carry has exactly a KvEntry's fields: keep it, rather than copy a
       // million of them one by one.
-      this.kv.add(d.Key, d satisfies KvEntry);
+      const old = this.previous?.get(d.Key);
+      // The old entry's key string too: the decoded one is then garbage at once, like the rest of the record.
+      if (old !== undefined && sameEntry(old, d)) this.kv.add(old.Key, old);
+      else this.kv.add(d.Key, d satisfies KvEntry);
       return;
     }
     const entry: KvEntry = {
@@ -267,6 +277,22 @@ export class Restorer {
       lastIndex,
     };
   }
+}
+
+/**
+ * Whether a live entry is exactly what a restored record without carried fields holds: every field, the
+ * value's bytes, and nil apart from empty (the archive written back must keep which one it had).
+ */
+function sameEntry(old: KvEntry, d: DirEntry): boolean {
+  if (old.carry !== undefined) return false;
+  if (old.ModifyIndex !== d.ModifyIndex || old.CreateIndex !== d.CreateIndex) return false;
+  if (old.LockIndex !== d.LockIndex || old.Flags !== d.Flags || old.Session !== d.Session) return false;
+  const a = old.Value;
+  const b = d.Value;
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function withCarry<T extends object>(value: T, carry: Carry | undefined): T & { carry?: Carry } {

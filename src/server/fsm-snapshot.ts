@@ -135,8 +135,9 @@ export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
- * Verifies the archive of `ref` completely, then replaces the store's state with it (the old state dropped
- * first: see KvStore.replaceAsync; a failure from then on is the caller's fatal error).
+ * Verifies the archive of `ref` completely, then replaces the store's state with it (built aside and swapped
+ * in at once, reads answering from the old state meanwhile: see KvStore.replaceAsync; a failure is the
+ * caller's fatal error).
  */
 export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotRef): Promise<void> {
   const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
@@ -152,7 +153,8 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
 
 /**
  * Installs a committed user restore: the verified state.bin kept as blob `handle` replaces the store's state,
- * streamed from the file, the old state dropped first so that memory holds one state at a time.
+ * streamed from the file into a new state that is swapped in once complete (KvStore.replaceAsync), then a
+ * collection so the old state's memory is given back at once.
  */
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
   await kv.replaceAsync(
