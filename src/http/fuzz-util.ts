@@ -361,7 +361,13 @@ const DOCUMENTED_500: readonly RegExp[] = [
   /^Invalid service address$/,
   /^failed inserting check: /,
   /^Failed to create boolean expression evaluator: /,
+  // go-bexpr's evaluation errors (a filter the data cannot answer), as src/util/bexpr/evaluate.ts words them.
   /^error finding value in datum: /,
+  /^strconv\.Parse(Bool|Uint|Int|Float): parsing /,
+  /^unable to find suitable primitive comparison function for matching$/,
+  /^error getting match value in expression: /,
+  /^failed to compile regular expression /,
+  /^value of type .* is not convertible to /,
   /^(address|id) ".*" was not found in the Raft configuration$/s,
   /^failed to decompress snapshot: /,
   /^stale not allowed for restore$/,
