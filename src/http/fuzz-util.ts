@@ -220,7 +220,9 @@ function mutated(template: Readonly<Record<string, unknown>>): fc.Arbitrary<unkn
     .array(fc.tuple(fc.constantFrom(...keys), fc.option(hostileValue), fc.boolean()), { maxLength: 3 })
     .map((edits) => {
       const out: Record<string, unknown> = structuredClone(template) as Record<string, unknown>;
-      for (const [k, v, deep] of edits) {
+      for (const [k, shared, deep] of edits) {
+        // A copy: the constants are shared across runs, and one inserted into itself would be a cycle.
+        const v = structuredClone(shared);
         const inner = out[k];
         if (deep && typeof inner === "object" && inner !== null && !Array.isArray(inner)) {
           const innerKeys = Object.keys(inner);
