@@ -12,24 +12,10 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { cliAgent, run } from "../../test/support/cli-harness.js";
+import { checkFuzz } from "../util/fuzz-check.js";
 import { commandPaths, runCli } from "./cli.js";
 
-const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
-
-function seedOption(): { seed?: number } {
-  const s = process.env.FUZZ_SEED;
-  return s === undefined ? {} : { seed: Number(s) };
-}
-
-/** fc.assert, with the failing assertion's own message beside the seed. */
-async function assertShowingCause<T>(prop: fc.IAsyncProperty<T>, params: fc.Parameters<T>): Promise<void> {
-  const details = await fc.check(prop, params);
-  if (!details.failed) return;
-  const e = details.errorInstance;
-  assert.fail(
-    `seed ${details.seed}, path "${details.counterexamplePath}" (replay: FUZZ_SEED=${details.seed})\n${e instanceof Error ? e.message : String(e)}`,
-  );
-}
+const NUM_RUNS = 150;
 
 /** A JavaScript stack frame, or an error class's name at the start of a line: what a user must never see. */
 const STACK = /^\s+at .+:\d+:\d+\)?$|^(TypeError|ReferenceError|RangeError|SyntaxError|AssertionError)\b/m;
@@ -107,7 +93,7 @@ describe("the CLI's flags under hostile input", () => {
       .stringMatching(/^[a-z][a-z0-9-]{0,15}$/)
       .filter((n) => !["h", "help", "v", "version"].includes(n));
     const table = await Promise.all(PATHS.map(async (p) => ({ path: p, flags: new Set(await flagsOf(p)) })));
-    await assertShowingCause(
+    await checkFuzz(
       fc.asyncProperty(fc.constantFrom(...table), undefinedFlag, async ({ path, flags }, name) => {
         fc.pre(!flags.has(name));
         const r = await run([...path, `-${name}`, "x"], { CONSUL_HTTP_ADDR: "127.0.0.1:1" });
@@ -120,7 +106,7 @@ describe("the CLI's flags under hostile input", () => {
         assert.match(rest.join("\n"), /^Usage: cairn /m, `${what}: the usage follows`);
         assert.equal(r.stdout, "", what);
       }),
-      { numRuns: NUM_RUNS, ...seedOption() },
+      NUM_RUNS,
     );
   });
 
@@ -140,7 +126,7 @@ describe("the CLI's flags under hostile input", () => {
     const cases = fc
       .constantFrom(...table)
       .chain(({ path, flags }) => argv(flags).map((a) => [...path, ...a]));
-    await assertShowingCause(
+    await checkFuzz(
       fc.asyncProperty(cases, fc.string({ maxLength: 20 }), async (args, stdin) => {
         const what = `cairn ${args.map((a) => JSON.stringify(a.slice(0, 60))).join(" ")}`;
         let code: number;
@@ -164,7 +150,7 @@ describe("the CLI's flags under hostile input", () => {
         // Exit 2 is Consul's quiet "nothing matched" (`consul members` with no member in the filter).
         if (code === 1) assert.ok(stderr.trim() !== "", `${what}: exit 1 without a message`);
       }),
-      { numRuns: NUM_RUNS, ...seedOption() },
+      NUM_RUNS,
     );
     // The runs reached the commands' actions, not only their flag parsing.
     assert.ok(

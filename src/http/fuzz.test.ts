@@ -10,33 +10,23 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { AclSettings } from "../api/acl-types.js";
 import { MemoryServer } from "../api/memory-server.js";
-import { LocalState } from "../local/state.js";
-import { ManualTimers } from "../local/timers.js";
+import type { LocalState } from "../local/state.js";
+import { manualLocalState } from "../local/test-util.js";
+import { checkFuzz } from "../util/fuzz-check.js";
 import { describeProbe, digest, hostileString, judge, type Probe, probe, toRequest } from "./fuzz-util.js";
 import { memoryRequest } from "./model.js";
 import { handle } from "./router.js";
 import { text } from "./test-util.js";
 
 const ROOT = "fuzz-root-secret";
-const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 500);
+const NUM_RUNS = 500;
 /** Far above any answer's time (each takes about a millisecond): past it, the request is taken as hung. */
 const HANG_MS = 10_000;
-
-function seedOption(): { seed?: number } {
-  const s = process.env.FUZZ_SEED;
-  return s === undefined ? {} : { seed: Number(s) };
-}
 
 async function world(acl: AclSettings | undefined): Promise<{ api: MemoryServer; local: LocalState }> {
   const api = new MemoryServer(acl === undefined ? {} : { acl });
   await api.aclReady;
-  const local = new LocalState({
-    nodeName: "node1",
-    datacenter: "dc1",
-    timers: new ManualTimers(),
-    persist: null,
-    random: () => 0,
-  });
+  const local = manualLocalState();
   const send = async (method: string, target: string, body?: string) => {
     const headers = { "X-Consul-Token": ROOT };
     const res = await handle(
@@ -78,22 +68,11 @@ async function withinBound<T>(p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** fc.assert, with the failing assertion's own message beside the seed (node:test shows only the first). */
-async function assertShowingCause<T>(prop: fc.IAsyncProperty<T>, params: fc.Parameters<T>): Promise<void> {
-  const details = await fc.check(prop, params);
-  if (!details.failed) return;
-  const cause =
-    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  assert.fail(
-    `seed ${details.seed}, path "${details.counterexamplePath}" (replay: FUZZ_SEED=${details.seed})\n${cause}`,
-  );
-}
-
 /** The property over one world: judged answer, and nothing changed by a refusal. */
 async function fuzz(acl: AclSettings | undefined, tokens: fc.Arbitrary<string | undefined>): Promise<void> {
   const { api, local } = await world(acl);
   try {
-    await assertShowingCause(
+    await checkFuzz(
       fc.asyncProperty(probe(tokens), async (p: Probe) => {
         const what = describeProbe(p);
         // A request that blocks the event loop cannot be caught by the bound below: FUZZ_TRACE names it.
@@ -116,7 +95,7 @@ async function fuzz(acl: AclSettings | undefined, tokens: fc.Arbitrary<string | 
             assert.equal(api.index, indexBefore, `refused (${res.status}) but consumed an index: ${what}`);
         }
       }),
-      { numRuns: NUM_RUNS, interruptAfterTimeLimit: 60_000, ...seedOption() },
+      NUM_RUNS,
     );
   } finally {
     local.stop();
