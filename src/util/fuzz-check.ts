@@ -5,11 +5,17 @@
  */
 import fc from "fast-check";
 
-/** Runs `prop` `FUZZ_RUNS` times (else `numRuns`), seeded by `FUZZ_SEED` when set; rejects with seed and cause. */
+const RUN_MS_MAX = 60_000;
+
+/** Runs `prop` `FUZZ_RUNS` times (else `numRuns`, for at most a minute), seeded by `FUZZ_SEED` when set; rejects with seed and cause. */
 export async function checkFuzz<T>(prop: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
   const seed = process.env.FUZZ_SEED;
+  const runs = process.env.FUZZ_RUNS;
   const details = await fc.check(prop, {
-    numRuns: Number(process.env.FUZZ_RUNS ?? numRuns),
+    numRuns: Number(runs ?? numRuns),
+    // A bound on the suite's time on a slow machine: runs stop early (and pass) rather than drag on. A hunt
+    // (FUZZ_RUNS given) runs them all.
+    ...(runs === undefined ? { interruptAfterTimeLimit: RUN_MS_MAX } : {}),
     ...(seed === undefined ? {} : { seed: Number(seed) }),
   });
   if (!details.failed) return;
