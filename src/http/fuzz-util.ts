@@ -403,11 +403,22 @@ const DOCUMENTED_500: readonly RegExp[] = [
   /^Invalid bootstrap reset index /,
 ];
 
-/** Empty bodies Consul sends on purpose: a missing key or entry (404), a path outside /v1/ or unprintable (400/404). */
+/** A character Go's unicode.IsPrint refuses (anything but letters, marks, numbers, punctuation, symbols, U+0020). */
+const NOT_PRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/u;
+
+/**
+ * Empty bodies Consul sends on purpose: a missing key or entry (404), a path outside /v1/ (404), and the 400 of
+ * cleanhttp's PrintablePathCheckHandler for a path with a character that is not printable.
+ */
 function emptyAllowed(p: Probe, status: number): boolean {
   if (p.method === "OPTIONS" || p.method === "HEAD") return true;
   if (status === 404) return true;
-  return status === 400; // cleanhttp's PrintablePathCheckHandler answers 400 without a body.
+  if (status !== 400) return false;
+  try {
+    return NOT_PRINTABLE.test(decodeURIComponent(p.path));
+  } catch {
+    return false;
+  }
 }
 
 /** Why a response breaks the rules, or null when it keeps them. */
