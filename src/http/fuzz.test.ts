@@ -69,8 +69,14 @@ async function withinBound<T>(p: Promise<T>, what: string): Promise<T> {
 }
 
 /** The property over one world: judged answer, and nothing changed by a refusal. */
-async function fuzz(acl: AclSettings | undefined, tokens: fc.Arbitrary<string | undefined>): Promise<void> {
+async function fuzz(
+  acl: AclSettings | undefined,
+  tokens: fc.Arbitrary<string | undefined>,
+  opts: { readonly leaderless?: boolean } = {},
+): Promise<void> {
   const { api, local } = await world(acl);
+  // Seeded while it had a leader; then it loses it, as a server does during an election.
+  if (opts.leaderless === true) api.hasLeader = false;
   try {
     await checkFuzz(
       fc.asyncProperty(probe(tokens), async (p: Probe) => {
@@ -124,5 +130,11 @@ describe("every HTTP route under hostile input", () => {
         fc.constant("00000000-0000-0000-0000-000000000002"),
       ),
     );
+  });
+
+  it("without a leader, ACLs on: writes and consistent reads refused as Consul refuses them, nothing changed", async () => {
+    await fuzz(ACL_ON, fc.oneof(fc.constant(ROOT), fc.constant(undefined), hostileString), {
+      leaderless: true,
+    });
   });
 });
