@@ -140,7 +140,9 @@ describe("the CLI's flags under hostile input", () => {
             readStdin: async () => Buffer.from(stdin),
           });
         } catch (e) {
-          assert.fail(`${what} rejected: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+          assert.fail(
+            `${what} rejected: ${(e instanceof Error ? (e.stack ?? e.message) : String(e)).slice(0, 2000)}`,
+          );
         }
         const stderr = errs.join("");
         codes.set(code, (codes.get(code) ?? 0) + 1);
