@@ -82,16 +82,21 @@ function argv(flags: readonly string[]): fc.Arbitrary<string[]> {
           fc.constantFrom(...usable).map((f) => `-${f}`),
           fc.constantFrom(...usable).map((f) => `--${f}`),
         );
-  return fc
-    .tuple(fc.array(flag, { maxLength: 4 }), fc.array(hostile, { maxLength: 3 }))
-    .map(([f, a]) => [...f, ...a]);
+  // Mostly flags then arguments, as users write them; sometimes mixed (Go's flag parsing stops at the first
+  // argument, so a later "-x" is an argument) or a value as its own word (`-token x`).
+  return fc.oneof(
+    fc
+      .tuple(fc.array(flag, { maxLength: 4 }), fc.array(hostile, { maxLength: 3 }))
+      .map(([f, a]) => [...f, ...a]),
+    fc.array(fc.oneof(flag, hostile), { maxLength: 6 }),
+  );
 }
 
 describe("the CLI's flags under hostile input", () => {
   it("an undefined flag is a usage error on every command: exit 1, Consul's text, then the usage", async () => {
-    const undefinedFlag = fc
-      .stringMatching(/^[a-z][a-z0-9-]{0,15}$/)
-      .filter((n) => !["h", "help", "v", "version"].includes(n));
+    // Under a prefix no command uses: commands also take hidden flags their help does not list (Consul's
+    // deprecated `acl token clone -id`), so a name merely absent from the help may still be defined.
+    const undefinedFlag = fc.stringMatching(/^[a-z0-9-]{0,15}$/).map((n) => `zz${n}`);
     const table = await Promise.all(PATHS.map(async (p) => ({ path: p, flags: new Set(await flagsOf(p)) })));
     await checkFuzz(
       fc.asyncProperty(fc.constantFrom(...table), undefinedFlag, async ({ path, flags }, name) => {
