@@ -109,7 +109,8 @@ const PARAMS = [
 
 /**
  * `wait` is either malformed (a 400) or at most 20 ms: a blocking query waits as long as asked (an empty,
- * zero or negative wait as long as Consul's default, 5 minutes), and the suite must not. Present whenever `index` is, so no generated request can block for Consul's default 5 minutes.
+ * zero or negative wait as long as Consul's default, 5 minutes), and the suite must not. Present whenever
+ * `index` is, so no generated request blocks for long.
  */
 const shortWait = fc.constantFrom(
   "1ms",
