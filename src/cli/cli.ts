@@ -177,6 +177,20 @@ function groupHelp(g: Group): string {
   return `${g.usageLine}\n\n  ${g.synopsis}\n\nSubcommands:\n${lines.join("\n")}`;
 }
 
+/** Every runnable command's words (`["kv", "put"]`, `["version"]`), for tests that walk the whole tree. */
+export function commandPaths(): string[][] {
+  const walk = (node: Node, prefix: readonly string[]): string[][] =>
+    isGroup(node)
+      ? Object.keys(node.children)
+          .sort()
+          .flatMap((name) => {
+            const child = node.children[name];
+            return child === undefined ? [] : walk(child, [...prefix, name]);
+          })
+      : [[...prefix]];
+  return walk(TREE, []);
+}
+
 const HELP_ARGS = new Set(["-h", "-help", "--help"]);
 const VERSION_ARGS = new Set(["-v", "-version", "--version"]);
 

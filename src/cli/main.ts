@@ -17,6 +17,19 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A reader that went away (`cairn kv get -recurse | head`): Go's CLI dies of SIGPIPE, quietly, and the shell
+ * reports 141 (128 + SIGPIPE). Node ignores SIGPIPE and raises EPIPE instead, which unhandled prints a stack
+ * trace; exit as Go's would. Other stream errors are not ours to hide.
+ */
+const SIGPIPE_EXIT = 141;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(SIGPIPE_EXIT);
+  });
+}
+
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import { readDefinitions } from "../local/config.js";
-import { LocalState } from "../local/state.js";
-import { ManualTimers } from "../local/timers.js";
+import { manualLocalState } from "../local/test-util.js";
 import { call, text } from "./test-util.js";
 
 describe("PUT /v1/agent/reload", () => {
@@ -15,12 +14,7 @@ describe("PUT /v1/agent/reload", () => {
       ],
     };
     let fail = false;
-    const local = new LocalState({
-      nodeName: "node1",
-      datacenter: "dc1",
-      timers: new ManualTimers(),
-      persist: null,
-      random: () => 0,
+    const local = manualLocalState({
       reloadConfig: async () => {
         if (fail) throw new Error("Failed to reload configs: bad.json: invalid JSON");
         return readDefinitions(doc);
@@ -64,12 +58,7 @@ describe("PUT /v1/agent/reload", () => {
   });
 
   it("says so when the agent has no configuration to reload", async () => {
-    const local = new LocalState({
-      nodeName: "n",
-      datacenter: "dc1",
-      timers: new ManualTimers(),
-      persist: null,
-    });
+    const local = manualLocalState();
     const res = await call(new MemoryServer(), "PUT", "/v1/agent/reload", undefined, local);
     assert.deepEqual([res.status, text(res)], [500, "This agent has no configuration files to reload"]);
   });

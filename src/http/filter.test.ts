@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
-import { LocalState } from "../local/state.js";
-import { ManualTimers } from "../local/timers.js";
+import type { LocalState } from "../local/state.js";
+import { manualLocalState } from "../local/test-util.js";
 import { call, text } from "./test-util.js";
 
 async function put(api: MemoryServer, body: unknown): Promise<void> {
@@ -83,13 +83,7 @@ describe("?filter= on Consul's documented examples", () => {
   });
 
   it('Agent API: /v1/agent/services with Meta.env == "qa"', async () => {
-    const local = new LocalState({
-      nodeName: "node1",
-      datacenter: "dc1",
-      timers: new ManualTimers(),
-      persist: null,
-      random: () => 0,
-    });
+    const local = manualLocalState();
     const api = new MemoryServer();
     const services: [string, string[], Record<string, string>, number][] = [
       ["redis1", ["primary", "production"], { env: "production", foo: "bar" }, 1234],

@@ -44,6 +44,22 @@ describe("PUT /v1/session/create", () => {
     assert.equal(s(c)?.LockDelay, 2e9);
   });
 
+  it("lockdelay-out-of-range: a negative LockDelay or one past 2^53 ns is a 400 and creates nothing, not a crash", async () => {
+    const api = new MemoryServer();
+    for (const body of [
+      '{"LockDelay":"-1s"}',
+      '{"LockDelay":-5}',
+      '{"LockDelay":1e308}',
+      '{"LockDelay":"100000h"}',
+    ]) {
+      const before = api.index;
+      const res = await call(api, "PUT", "/v1/session/create", body);
+      assert.equal(res.status, 400, body);
+      assert.match(text(res), /^Request decode failed: LockDelay .* is out of range/, body);
+      assert.equal(api.index, before, `${body} wrote nothing`);
+    }
+  });
+
   it("refuses a bad TTL or Behavior with 500, a bad body with 400, and Consul's texts", async () => {
     const api = new MemoryServer();
     // TTL and Behavior are checked by agent/consul/session_endpoint.go Apply (plain errors: 500); the body by

@@ -54,16 +54,22 @@ function strList(v: unknown, field: string): string[] | null {
 
 /** Consul's FixupLockDelay: a Go duration string, or a number (below 1000: seconds; else nanoseconds). */
 function lockDelayNs(v: unknown): number {
+  let ns: number;
   if (typeof v === "string") {
     const ms = parseGoDurationMs(v);
     if (ms === null) throw decodeFailed(`time: invalid duration "${v}"`);
-    return Math.round(ms * 1e6);
-  }
-  if (typeof v === "number" && Number.isFinite(v)) {
-    const ns = Math.trunc(v);
-    return ns < LOCK_DELAY_MIN_THRESHOLD ? ns * NS_PER_S : ns;
-  }
-  throw decodeFailed("json: cannot unmarshal into Go struct field Session.LockDelay");
+    ns = Math.round(ms * 1e6);
+  } else if (typeof v === "number" && Number.isFinite(v)) {
+    const n = Math.trunc(v);
+    ns = n < LOCK_DELAY_MIN_THRESHOLD ? n * NS_PER_S : n;
+  } else throw decodeFailed("json: cannot unmarshal into Go struct field Session.LockDelay");
+  // Consul stores a negative delay (it acts as none) and wraps one past int64; cairn refuses both, so that the
+  // session it stores is the one it was given (the log encodes a delay as a non-negative integer).
+  if (!Number.isSafeInteger(ns) || ns < 0)
+    throw decodeFailed(
+      `LockDelay ${JSON.stringify(v)} is out of range (from 0s to ${Number.MAX_SAFE_INTEGER}ns)`,
+    );
+  return ns;
 }
 
 function serviceChecks(v: unknown): ServiceCheck[] | null {

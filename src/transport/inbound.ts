@@ -28,6 +28,8 @@ export interface InboundDeps {
   readonly handshakeTimeoutMs: number;
   /** Requests served at once on one connection; more are answered with an error rather than queued. */
   readonly requestsInflightMax: number;
+  /** The pool of partial-frame bytes shared by every accepted connection (TcpTransportOptions.inboundPartialBytesMax). */
+  readonly partialBytes: { used: number; readonly max: number };
   readonly identified: (peer: NodeIdentity) => void;
   readonly deliver: (m: Message) => void;
   readonly serve: (from: NodeId, method: string, body: Uint8Array) => Promise<Uint8Array>;
@@ -44,6 +46,8 @@ export class InboundConnection {
   private peer: NodeIdentity | null = null;
   private sink: FrameSink | null = null;
   private inflight = 0;
+  /** This connection's share of `partialBytes.used`: what its decoder held when last accounted. */
+  private held = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(socket: Socket, d: InboundDeps) {
@@ -58,6 +62,8 @@ export class InboundConnection {
     socket.on("error", () => {}); // the close that follows is what matters
     socket.on("close", () => {
       clearTimeout(this.timer);
+      this.d.partialBytes.used -= this.held;
+      this.held = 0;
       this.sink?.closed();
     });
   }
@@ -84,6 +90,13 @@ export class InboundConnection {
       // A broken invariant (ours, or the message handler's) must stop the process, not just this connection.
       if (err instanceof AssertionError) throw err;
       this.fail(errorText(err), err instanceof HandshakeError);
+      return;
+    }
+    const pool = this.d.partialBytes;
+    pool.used += this.decoder.buffered - this.held;
+    this.held = this.decoder.buffered;
+    if (pool.used > pool.max) {
+      this.fail(`partial frames of all connections past ${pool.max} bytes (this one holds ${this.held})`);
     }
   }
 

@@ -196,6 +196,56 @@ describe("TcpTransport: hostile input and snapshot streams", () => {
     }
   });
 
+  it(
+    "partial-frame-budget: peers holding half-sent frames share one bound; the one past it is closed",
+    T,
+    async () => {
+      const kib = 1024;
+      const b = await node(2, {
+        frameBytesMax: 64 * kib,
+        snapshotChunkBytesMax: 16 * kib,
+        inboundPartialBytesMax: 160 * kib,
+      });
+      const a = await node(1);
+      const raws: RawPeer[] = [];
+      try {
+        // Each announces a 60 KiB message and sends 50 KiB of it: 3 hold 150 KiB, the 4th would hold 200.
+        const halfFrame = () => [Uint8Array.of(0, 0, 60 * 4, 0, FrameType.message), new Uint8Array(50 * kib)];
+        for (let i = 0; i < 4; i++) {
+          const r = await RawPeer.open(b.port, "raft", 10 + i);
+          raws.push(r);
+          for (const chunk of halfFrame()) r.write(chunk);
+        }
+        const fourth = raws[3];
+        assert.ok(fourth !== undefined);
+        await waitFor(() => fourth.closed, "the peer past the budget to be closed");
+        assert.ok(
+          b.logs.some((l) => l.includes("partial frames of all connections past 163840 bytes")),
+          b.logs.join("\n"),
+        );
+        assert.deepEqual(
+          raws.slice(0, 3).map((r) => r.closed),
+          [false, false, false],
+          "the peers within the budget keep their connections",
+        );
+        // A closed connection gives its bytes back: a new peer fits again, and real traffic still flows.
+        raws[0]?.socket.destroy();
+        await waitFor(() => raws[0]?.closed === true, "the first peer to close");
+        const again = await RawPeer.open(b.port, "raft", 20);
+        raws.push(again);
+        for (const chunk of halfFrame()) again.write(chunk);
+        a.t.setPeer(2, `127.0.0.1:${b.port}`);
+        const got = receive(b.t, 1);
+        a.t.send(2, appMessage(1, 2, 1));
+        assert.equal((await got)[0]?.from, 1, "a message from a real peer arrives");
+        assert.equal(again.closed, false, "the new peer fits in the bytes the closed one gave back");
+      } finally {
+        for (const r of raws) r.socket.destroy();
+        await closeAll(a, b);
+      }
+    },
+  );
+
   it("streams a 20 MiB snapshot with its hash verified", T, async () => {
     const a = await node(1);
     const b = await node(2);

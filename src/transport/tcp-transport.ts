@@ -55,6 +55,12 @@ export interface TcpTransportOptions {
   readonly requestsInflightMax?: number;
   /** Accepted connections at once (peers, their snapshot streams, strangers mid-handshake). Default 1024. */
   readonly inboundConnectionsMax?: number;
+  /**
+   * Bytes of partly received frames held across all accepted connections; the connection whose bytes would pass
+   * it is closed. Without it, peers announcing frames of frameBytesMax and sending them slowly could make this
+   * process hold frameBytesMax × inboundConnectionsMax. At least frameBytesMax. Default 256 MiB.
+   */
+  readonly inboundPartialBytesMax?: number;
   /** Mutual TLS with the other servers (tls.ts); absent: plain TCP. Every server of a datacenter must agree. */
   readonly tls?: TransportTls | undefined;
 }
@@ -81,6 +87,7 @@ function withDefaults(o: TcpTransportOptions): WithDefaults {
     snapshotBufferBytesMax: 4 * mib,
     requestsInflightMax: 256,
     inboundConnectionsMax: 1024,
+    inboundPartialBytesMax: 256 * mib,
     ...o,
   } as WithDefaults;
 }
@@ -98,10 +105,17 @@ export class TcpTransport implements Transport {
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
   private snapshotsInflight = 0;
+  /** Bytes of partial frames the accepted connections hold now (inbound.ts accounts them). */
+  private readonly partialBytes: { used: number; readonly max: number };
 
   constructor(options: TcpTransportOptions) {
     this.o = withDefaults(options);
     const o = this.o;
+    assert(
+      o.inboundPartialBytesMax >= o.frameBytesMax,
+      "inboundPartialBytesMax must be at least frameBytesMax",
+    );
+    this.partialBytes = { used: 0, max: o.inboundPartialBytesMax };
     assert(
       Number.isSafeInteger(o.identity.raftId) && o.identity.raftId > 0,
       "raftId must be a positive integer",
@@ -116,6 +130,11 @@ export class TcpTransport implements Transport {
 
   get localId(): NodeId {
     return this.o.identity.raftId;
+  }
+
+  /** Bytes of partly received frames the accepted connections hold now (for tests and metrics). */
+  get inboundPartialBytes(): number {
+    return this.partialBytes.used;
   }
 
   /** The bound "host:port", once listening. */
@@ -303,6 +322,7 @@ export class TcpTransport implements Transport {
       frameBytesMax: o.frameBytesMax,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       requestsInflightMax: o.requestsInflightMax,
+      partialBytes: this.partialBytes,
       identified: (id) => this.identities.set(id.raftId, id),
       deliver: (m) => {
         if (!this.closed) this.messageHandler?.(m);

@@ -87,6 +87,17 @@ describe("snapshot save", () => {
     });
   });
 
+  it("save-name-too-long: a FILE the system cannot name is an error, exit 1, not a rejection", async (t) => {
+    const { env } = await serve(t, await withKeys("a"));
+    await withTempDir(async (dir) => {
+      const file = join(dir, "a".repeat(300));
+      const r = await run(["snapshot", "save", file], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^Error writing unverified snapshot file: .*name too long/);
+      assert.deepEqual(await files(dir), []);
+    });
+  });
+
   it("without a leader: Consul's error, exit 1, no files; -stale saves anyway", async (t) => {
     const api = await withKeys("a");
     api.hasLeader = false;

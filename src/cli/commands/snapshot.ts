@@ -132,8 +132,14 @@ async function verifyFile(path: string, openPrefix: string, stderr: Writer): Pro
 
 async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boolean): Promise<number> {
   const unverified = `${file}.unverified`;
-  // A leftover of an interrupted run is ours to replace; a fresh 0600 file is then created exclusively.
-  await rm(unverified, { force: true });
+  // A leftover of an interrupted run is ours to replace; a fresh 0600 file is then created exclusively. A path
+  // that cannot be removed (a name too long, a directory without access) cannot be written either.
+  try {
+    await rm(unverified, { force: true });
+  } catch (e) {
+    err(io, `Error writing unverified snapshot file: ${goFileError(unverified, e)}`);
+    return 1;
+  }
   const meter = progress(io.stderr, "Saving snapshot");
   try {
     const got = await saveVerified(c, unverified, {
@@ -155,7 +161,8 @@ async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boole
     out(io, `Saved and verified snapshot to index ${got.index}`);
     return 0;
   } finally {
-    await rm(unverified, { force: true });
+    // It was removable a moment ago; should that fail now, the next run replaces the leftover.
+    await rm(unverified, { force: true }).catch(() => {});
   }
 }
 
