@@ -12,6 +12,12 @@ import { html, render } from "./vendor/lit-html.js";
 const VIEWS = [
   { name: "overview", route: /^#\/?$/, nav: ["#/", "Overview"], load: () => import("./views/overview.js") },
   { name: "kv", route: /^#\/kv\/(.*)$/, nav: ["#/kv/", "Key/Value"], load: () => import("./views/kv.js") },
+  {
+    name: "services",
+    route: /^#\/services\/?(.*)$/,
+    nav: ["#/services/", "Services"],
+    load: () => import("./views/services.js"),
+  },
 ];
 
 const viewEl = document.getElementById("view");
