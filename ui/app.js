@@ -18,6 +18,12 @@ const VIEWS = [
     nav: ["#/services/", "Services"],
     load: () => import("./views/services.js"),
   },
+  {
+    name: "snapshots",
+    route: /^#\/snapshots\/?$/,
+    nav: ["#/snapshots", "Snapshots"],
+    load: () => import("./views/snapshots.js"),
+  },
 ];
 
 const viewEl = document.getElementById("view");
