@@ -5,10 +5,10 @@
  * serious violation; screenshots at 1280 and 390 px go to test-artifacts/ui/.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Page } from "playwright-core";
-import { type Agent, Cluster } from "./cluster.js";
-import { axeViolations, Browser, chromiumMissing, screenshot } from "./support/browser.js";
+import { describe, it } from "node:test";
+import type { Agent } from "./cluster.js";
+import { axeViolations, chromiumMissing, phoneScreenshot, screenshot } from "./support/browser.js";
+import { uiWorld } from "./support/ui-world.js";
 
 async function register(a: Agent, body: unknown): Promise<void> {
   const r = await fetch(`${a.http}/v1/catalog/register`, {
@@ -29,26 +29,10 @@ function instance(node: string, address: string, status: string, output: string)
 }
 
 describe("the services view in Chromium", { skip: chromiumMissing() ?? false }, () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let page: Page;
-  const shots: string[] = [];
-
-  before(async () => {
-    cluster = await Cluster.start(3);
-    await cluster.leader();
-    browser = await Browser.launch();
-    page = await browser.page();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    if (shots.length > 0)
-      process.stdout.write(`# screenshots:\n${shots.map((s) => `#   ${s}`).join("\n")}\n`);
-  });
+  const world = uiWorld(3);
 
   it("lists a service whose worst instance is critical, then its instances and checks", async () => {
+    const { cluster, browser, page, shots } = world;
     const home = cluster.agents[0]!;
     await register(home, instance("web-a", "10.0.0.1", "passing", "HTTP 200 OK"));
     await register(home, instance("web-b", "10.0.0.2", "critical", "connection refused"));
@@ -77,11 +61,7 @@ describe("the services view in Chromium", { skip: chromiumMissing() ?? false }, 
     await page.locator('tr[data-instance="web-web-b"][data-state="passing"]').waitFor();
     assert.match((await b.textContent()) ?? "", /HTTP 200 OK now/);
     assert.deepEqual(await axeViolations(page), []);
-    await page.setViewportSize({ width: 390, height: 844 });
-    shots.push(await screenshot(page, "services-instances-390"));
-    const bodyWidth = await page.evaluate("document.documentElement.scrollWidth");
-    assert.ok(Number(bodyWidth) <= 390, `the page fits a phone's width (scrollWidth ${bodyWidth})`);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    shots.push(await phoneScreenshot(page, "services-instances-390"));
     assert.deepEqual(browser.offMachine(), []);
   });
 });

@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Page } from "playwright-core";
-import { type Agent, Cluster, put, runCairn } from "./cluster.js";
-import { axeViolations, Browser, chromiumMissing, screenshot } from "./support/browser.js";
+import { describe, it } from "node:test";
+import { type Agent, put, runCairn } from "./cluster.js";
+import { axeViolations, chromiumMissing, phoneScreenshot, screenshot } from "./support/browser.js";
+import { uiWorld } from "./support/ui-world.js";
 
 async function kvStatus(a: Agent, key: string): Promise<number> {
   return (await fetch(`${a.http}/v1/kv/${key}?consistent`, { signal: AbortSignal.timeout(10_000) })).status;
@@ -23,29 +23,13 @@ async function kvKeys(a: Agent): Promise<string> {
 }
 
 describe("the snapshots view in Chromium", { skip: chromiumMissing() ?? false }, () => {
-  let cluster: Cluster;
-  let browser: Browser;
-  let page: Page;
-  let home: Agent;
+  const world = uiWorld(3);
   /** The archive the page downloaded. */
   let saved = "";
-  const shots: string[] = [];
-
-  before(async () => {
-    cluster = await Cluster.start(3);
-    home = await cluster.leader();
-    browser = await Browser.launch();
-    page = await browser.page();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    if (shots.length > 0)
-      process.stdout.write(`# screenshots:\n${shots.map((s) => `#   ${s}`).join("\n")}\n`);
-  });
 
   it("takes a snapshot: a verified download named consul-<index>.snap that cairn snapshot inspect accepts", async () => {
+    const { cluster, page, shots } = world;
+    const home = await cluster.leader();
     for (let i = 0; i < 5; i++) assert.equal((await put(home, `app/${i}`, `v${i}`)).status, 200);
     assert.equal((await put(home, "dummy", "canary")).status, 200);
     await page.goto(`${home.http}/ui/#/snapshots`);
@@ -65,6 +49,8 @@ describe("the snapshots view in Chromium", { skip: chromiumMissing() ?? false },
   });
 
   it("restores from a file: index and term shown, Esc cancels, Restore brings a deleted key back", async () => {
+    const { cluster, page, shots } = world;
+    const home = await cluster.leader();
     assert.notEqual(saved, "");
     const before = await kvKeys(home);
     assert.equal((await fetch(`${home.http}/v1/kv/dummy`, { method: "DELETE" })).status, 200);
@@ -84,11 +70,7 @@ describe("the snapshots view in Chromium", { skip: chromiumMissing() ?? false },
     await dialog.waitFor();
     assert.equal(await page.evaluate("document.activeElement?.textContent"), "Cancel");
     assert.deepEqual(await axeViolations(page), []);
-    await page.setViewportSize({ width: 390, height: 844 });
-    shots.push(await screenshot(page, "snapshots-confirm-390"));
-    const bodyWidth = await page.evaluate("document.documentElement.scrollWidth");
-    assert.ok(Number(bodyWidth) <= 390, `the page fits a phone's width (scrollWidth ${bodyWidth})`);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    shots.push(await phoneScreenshot(page, "snapshots-confirm-390"));
     await page.keyboard.press("Tab");
     await page.keyboard.press("Tab");
     assert.equal(
@@ -112,6 +94,8 @@ describe("the snapshots view in Chromium", { skip: chromiumMissing() ?? false },
   });
 
   it("a corrupt file: the agent's message is shown and the datacenter is unchanged", async () => {
+    const { cluster, browser, page, shots } = world;
+    const home = await cluster.leader();
     assert.equal((await put(home, "after", "x")).status, 200);
     const before = await kvKeys(home);
     // Cut short: meta.json (at the start) still reads, so the page shows its index; the agent refuses the rest.
