@@ -134,10 +134,16 @@ export async function verifyArchive(blob) {
   });
   const meta = parseMeta(entries.get("meta.json"));
   if (globalThis.crypto?.subtle === undefined) return { meta, verified: false };
+  // As Consul's reader: every line names a file of the archive, and both files are listed.
   const sums = new Map();
   for (const line of new TextDecoder().decode(entries.get("SHA256SUMS")).split("\n")) {
+    if (line === "") continue;
     const m = /^([0-9a-f]{64}) {1,2}(\S+)$/.exec(line);
-    if (m !== null) sums.set(m[2], m[1]);
+    if (m === null) throw new Error(`not a verified archive: SHA256SUMS has a bad line "${line}"`);
+    if (!entries.has(m[2]) || m[2] === "SHA256SUMS") {
+      throw new Error(`not a verified archive: SHA256SUMS lists ${m[2]}, which the archive does not hold`);
+    }
+    sums.set(m[2], m[1]);
   }
   for (const name of ["meta.json", "state.bin"]) {
     const want = sums.get(name);
