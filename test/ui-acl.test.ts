@@ -1,6 +1,7 @@
 /**
  * The web UI's ACL token field in Chromium, against a real server with ACLs on (default deny): without a token
- * a key's page and the overview show the agent's 403 text as it came; with the management token they work,
+ * a key's page, the overview and "take a snapshot" show the agent's 403 text as it came, and the services list
+ * is filtered to none; with the management token they work,
  * and the token is kept in sessionStorage only.
  */
 import assert from "node:assert/strict";
@@ -65,6 +66,18 @@ describe("the web UI's ACL token", { skip: chromiumMissing() ?? false }, () => {
     await screenshot(page, "acl-denied");
   });
 
+  it("without a token: the services are filtered to none, and taking a snapshot shows the 403 text", async () => {
+    await page.goto(`${agent.http}/ui/#/services/`);
+    await page.getByText("No services are registered (or the token may read none).").waitFor();
+    const denied = await fetch(`${agent.http}/v1/snapshot`);
+    assert.equal(denied.status, 403);
+    const reason = (await denied.text()).trim();
+    await page.goto(`${agent.http}/ui/#/snapshots`);
+    await page.getByRole("button", { name: "Take a snapshot" }).click();
+    await page.getByRole("alert").filter({ hasText: reason }).waitFor();
+    assert.equal(await page.getByRole("link", { name: /^Save / }).count(), 0);
+  });
+
   it("with the management token: the keys and the servers; kept in sessionStorage only; Clear forgets it", async () => {
     await page.goto(`${agent.http}/ui/#/kv/`);
     await page.getByLabel("ACL token").fill(MANAGEMENT);
@@ -87,6 +100,8 @@ describe("the web UI's ACL token", { skip: chromiumMissing() ?? false }, () => {
     });
     assert.equal(await r.text(), "written with a token");
 
+    await page.goto(`${agent.http}/ui/#/services/`);
+    await page.locator('tr[data-service="consul"]').waitFor();
     await page.goto(`${agent.http}/ui/#/`);
     await page.locator("tr[data-server]").first().waitFor();
     await screenshot(page, "acl-overview-with-token");

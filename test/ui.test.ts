@@ -6,10 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import type { Page, Response } from "playwright-core";
-import { type Agent, Cluster, waitFor } from "./cluster.js";
-import { axeViolations, Browser, chromiumMissing, screenshot } from "./support/browser.js";
+import { type Agent, type Cluster, waitFor } from "./cluster.js";
+import {
+  axeViolations,
+  type Browser,
+  chromiumMissing,
+  phoneScreenshot,
+  screenshot,
+} from "./support/browser.js";
+import { uiWorld } from "./support/ui-world.js";
 
 const SEEN_MS = 20_000;
 
@@ -27,26 +34,18 @@ async function leaderShown(page: Page): Promise<string | undefined> {
 }
 
 describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
+  const world = uiWorld(3);
   let cluster: Cluster;
   let browser: Browser;
   let page: Page;
   /** The server the page talks to: a follower at first, so that killing the leader leaves it up. */
   let home: Agent;
-  const shots: string[] = [];
+  let shots: string[];
 
   before(async () => {
-    cluster = await Cluster.start(3);
+    ({ cluster, browser, page, shots } = world);
     const leader = await cluster.leader();
     home = cluster.agents.find((a) => a !== leader)!;
-    browser = await Browser.launch();
-    page = await browser.page();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    if (shots.length > 0)
-      process.stdout.write(`# screenshots:\n${shots.map((s) => `#   ${s}`).join("\n")}\n`);
   });
 
   it("/ leads to the overview, which lists the three servers and the leader", async () => {
@@ -81,11 +80,7 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     );
     assert.ok(bytes < 64 * 1024, `the first view ships ${bytes} bytes; the budget is 64 KiB`);
     shots.push(await screenshot(page, "overview-1280"));
-    await page.setViewportSize({ width: 390, height: 844 });
-    shots.push(await screenshot(page, "overview-390"));
-    const bodyWidth = await page.evaluate("document.documentElement.scrollWidth");
-    assert.ok(Number(bodyWidth) <= 390, `the page fits a phone's width (scrollWidth ${bodyWidth})`);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    shots.push(await phoneScreenshot(page, "overview-390"));
     assert.deepEqual(await axeViolations(page), []);
   });
 
@@ -178,9 +173,7 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     await page.getByRole("button", { name: "Delete key" }).click();
     await page.getByRole("heading", { name: "Key/Value: ui/" }).waitFor();
     assert.equal(await kvValue(home, "ui/greeting"), null);
-    await page.setViewportSize({ width: 390, height: 844 });
-    shots.push(await screenshot(page, "kv-folder-390"));
-    await page.setViewportSize({ width: 1280, height: 900 });
+    shots.push(await phoneScreenshot(page, "kv-folder-390"));
   });
 
   it("KV: a binary value is shown as base64; the lock holder is named", async () => {
@@ -225,11 +218,7 @@ describe("the web UI in Chromium", { skip: chromiumMissing() ?? false }, () => {
     assert.notEqual(outline, "none", "the focused link shows an outline");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Key: ui/bin" }).waitFor();
-    await page.setViewportSize({ width: 390, height: 844 });
-    const width = await page.evaluate("document.documentElement.scrollWidth");
-    assert.ok(Number(width) <= 390, `the key's page fits a phone's width (scrollWidth ${width})`);
-    shots.push(await screenshot(page, "kv-key-390"));
-    await page.setViewportSize({ width: 1280, height: 900 });
+    shots.push(await phoneScreenshot(page, "kv-key-390"));
   });
 
   it("the page's own agent dies: 'Reconnecting', a no-leader warning, then recovery", async () => {

@@ -153,3 +153,53 @@ export async function poll(load, { signal, intervalMs, onData, onError }) {
     }
   }
 }
+
+/**
+ * A GET whose body may be large (a snapshot): read as it arrives, `onProgress(bytes, expected)` after each chunk
+ * (expected from X-Cairn-Snapshot-Size, or null), and returned whole as a Blob with the answer's index. No
+ * timeout: the user cancels through `signal`.
+ */
+export async function download(path, { signal, onProgress }) {
+  const headers = {};
+  const t = token();
+  if (t !== "") headers["X-Consul-Token"] = t;
+  let res;
+  try {
+    res = await fetch(path, { headers, signal, cache: "no-store" });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new UnreachableError(`the agent does not answer (${e.message})`);
+  }
+  if (!res.ok) throw new ApiError(res.status, await res.text());
+  const expected = Number(res.headers.get("X-Cairn-Snapshot-Size") ?? 0) || null;
+  const parts = [];
+  let bytes = 0;
+  const reader = res.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    parts.push(r.value);
+    bytes += r.value.length;
+    onProgress(bytes, expected);
+  }
+  return { index: Number(res.headers.get("X-Consul-Index") ?? 0), blob: new Blob(parts) };
+}
+
+/**
+ * Sends `body` (a Blob) with XMLHttpRequest, the one browser API that reports upload progress:
+ * `onProgress(sent, total)` as it goes. Resolves with the answer's text on 2xx; rejects with ApiError otherwise
+ * and UnreachableError when no answer came.
+ */
+export function upload(method, path, body, { onProgress }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    const t = token();
+    if (t !== "") xhr.setRequestHeader("X-Consul-Token", t);
+    xhr.upload.addEventListener("progress", (ev) => onProgress(ev.loaded, ev.total));
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.responseText);
+      else reject(new ApiError(xhr.status, xhr.responseText));
+    });
+    xhr.addEventListener("error", () => reject(new UnreachableError("the agent does not answer")));
+    xhr.send(body);
+  });
+}

@@ -1,8 +1,9 @@
 /**
- * The UI's shell: the views by hash route (#/ the overview, #/kv/… the KV browser), the navigation, the ACL token
- * field and the connection line. A view is a module exporting `create(match, ctx)` → { template(), stop() };
- * adding one is adding a row to VIEWS. Views are imported when first shown, so the first page carries only its
- * own (a charting view's library is not paid for by the overview).
+ * The UI's shell: the views by hash route (#/ the overview, #/kv/… the KV browser, #/services/… the services,
+ * #/snapshots the snapshots), the navigation, the ACL token field and the connection line. A view is a module
+ * exporting `create(match, ctx)` → { template(), stop() }; adding one is adding a row to VIEWS. Views are
+ * imported when first shown, so the first page carries only its own (a charting view's library is not paid for
+ * by the overview).
  */
 
 import { setToken, token, UnreachableError } from "./api.js";
@@ -12,6 +13,18 @@ import { html, render } from "./vendor/lit-html.js";
 const VIEWS = [
   { name: "overview", route: /^#\/?$/, nav: ["#/", "Overview"], load: () => import("./views/overview.js") },
   { name: "kv", route: /^#\/kv\/(.*)$/, nav: ["#/kv/", "Key/Value"], load: () => import("./views/kv.js") },
+  {
+    name: "services",
+    route: /^#\/services\/?(.*)$/,
+    nav: ["#/services/", "Services"],
+    load: () => import("./views/services.js"),
+  },
+  {
+    name: "snapshots",
+    route: /^#\/snapshots\/?$/,
+    nav: ["#/snapshots", "Snapshots"],
+    load: () => import("./views/snapshots.js"),
+  },
 ];
 
 const viewEl = document.getElementById("view");

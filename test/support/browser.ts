@@ -125,3 +125,20 @@ export async function axeViolations(page: Page): Promise<string[]> {
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
+
+/**
+ * The page at a phone's width (390 px): a screenshot named `name`, and a failure if anything makes the page
+ * wider than the screen; the desktop size (1280 px) is restored after. Returns the screenshot's path.
+ */
+export async function phoneScreenshot(page: Page, name: string): Promise<string> {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const path = await screenshot(page, name);
+    const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+    if (width > 390)
+      throw new Error(`${name}: the page is wider than a phone's 390 px (scrollWidth ${width})`);
+    return path;
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+}
