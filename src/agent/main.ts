@@ -126,7 +126,11 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     bodyBytesMax: 16 * 1024 * 1024,
     countRequest: (route, method, status) =>
       server.metrics.httpRequests.inc({ method, route, code: String(status) }),
-    requestLog: { debug: (m) => logger.debug(`http: ${m}`), error: (m) => logger.error(`http: ${m}`) },
+    requestLog: {
+      debug: (m) => logger.debug(`http: ${m}`),
+      error: (m) => logger.error(`http: ${m}`),
+      debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
+    },
   };
   // The same handler on ports.http (plain) and ports.https (TLS), each unless -1.
   const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];

@@ -65,11 +65,15 @@ export interface RequestLogEntry {
 export interface RequestLog {
   debug(msg: string): void;
   error(msg: string): void;
+  /** False when debug lines are dropped anyway: an answered 2xx–4xx then costs no formatting. Default true. */
+  readonly debugEnabled?: boolean;
 }
 
 /** Writes Consul's lines for one answered request. */
 export function logRequest(log: RequestLog, e: RequestLogEntry): void {
+  if (e.status < 500 && log.debugEnabled === false) return;
   const fields = `method=${e.method} url=${redactedUrl(e.target)} from=${e.from}`;
   if (e.status >= 500) log.error(`Request error: ${fields} status=${e.status}`);
-  log.debug(`Request finished: ${fields} latency=${formatGoDurationMs(e.latencyMs)}`);
+  if (log.debugEnabled !== false)
+    log.debug(`Request finished: ${fields} latency=${formatGoDurationMs(e.latencyMs)}`);
 }
