@@ -2,41 +2,14 @@
  * The agent's `acl { … }` block (Consul's agent configuration reference, "ACL parameters"): its config-file keys,
  * and their resolution with Consul's defaults. ACLs are configured in files only; Consul has no flags for them.
  */
+import { ACL_DISABLED, type AclSettings } from "../api/acl-types.js";
 import type { ConfigValue } from "../util/config-keys.js";
 import { goQuote } from "../util/goquote.js";
 import type { Layer } from "./config-types.js";
 
-export type AclDefaultPolicy = "allow" | "deny";
-/** What a server does when it cannot resolve a token; cairn's servers resolve from their own replica, so never. */
-export type AclDownPolicy = "allow" | "deny" | "extend-cache" | "async-cache";
-
-export interface AclConfig {
-  readonly enabled: boolean;
-  readonly defaultPolicy: AclDefaultPolicy;
-  readonly downPolicy: AclDownPolicy;
-  /** Consul's enable_key_list_policy: with it, `?keys` and `?recurse` need `list` on the prefix. */
-  readonly enableKeyListPolicy: boolean;
-  readonly tokens: AclTokens;
-}
-
-export interface AclTokens {
-  /** A management token's SecretID the leader creates if missing (formerly `master`). */
-  readonly initialManagement?: string;
-  /** The token the agent's own requests use (anti-entropy). */
-  readonly agent?: string;
-  /** Accepted for the agent's own endpoints when the servers cannot be reached (formerly `agent_master`). */
-  readonly agentRecovery?: string;
-  /** The token of a request that names none, instead of the anonymous token. */
-  readonly default?: string;
-}
-
-export const ACL_DISABLED: AclConfig = {
-  enabled: false,
-  defaultPolicy: "allow",
-  downPolicy: "extend-cache",
-  enableKeyListPolicy: false,
-  tokens: {},
-};
+/** The block as the server takes it (api/'s AclSettings); the agent adds the reset file's place in its data dir. */
+export type AclConfig = Omit<AclSettings, "bootstrapResetFile">;
+export { ACL_DISABLED };
 
 const oneOf =
   (...allowed: string[]) =>
@@ -71,7 +44,7 @@ export function resolveAcl(l: Layer): { acl: AclConfig; warnings: string[] } {
     );
     return current ?? old;
   };
-  const tokens: { -readonly [K in keyof AclTokens]: AclTokens[K] } = {};
+  const tokens: { -readonly [K in keyof AclConfig["tokens"]]: AclConfig["tokens"][K] } = {};
   const initial = renamed(l.aclMaster, l.aclInitialManagement, "master", "initial_management");
   const recovery = renamed(l.aclAgentMaster, l.aclAgentRecovery, "agent_master", "agent_recovery");
   // Consul treats an empty token setting as unset.
@@ -82,8 +55,9 @@ export function resolveAcl(l: Layer): { acl: AclConfig; warnings: string[] } {
   return {
     acl: {
       enabled: l.aclEnabled ?? false,
-      defaultPolicy: (l.aclDefaultPolicy as AclDefaultPolicy | undefined) ?? "allow",
-      downPolicy: (l.aclDownPolicy as AclDownPolicy | undefined) ?? "extend-cache",
+      // The file keys' checks allowed only Consul's values.
+      defaultPolicy: (l.aclDefaultPolicy as AclSettings["defaultPolicy"] | undefined) ?? "allow",
+      downPolicy: l.aclDownPolicy ?? "extend-cache",
       enableKeyListPolicy: l.aclEnableKeyListPolicy ?? false,
       tokens,
     },

@@ -8,17 +8,22 @@ import type { Queried, QueryOptions } from "./types.js";
 
 export type { AclPolicyRecord, AclTokenRecord };
 
-/** Consul's `acl { enabled, default_policy, down_policy, tokens { … } }`. */
+/** Consul's `acl { enabled, default_policy, down_policy, enable_key_list_policy, tokens { … } }`. */
 export interface AclSettings {
   readonly enabled: boolean;
   readonly defaultPolicy: "allow" | "deny";
+  /** allow, deny, extend-cache or async-cache: for a token that cannot be resolved; servers resolve from their replica. */
   readonly downPolicy: string;
   /** Consul's enable_key_list_policy: `?keys` and `?recurse` need `list` on the prefix. */
   readonly enableKeyListPolicy?: boolean;
   readonly tokens: {
     /** A management token's SecretID, created by the leader at its first leadership (initial_management). */
     readonly initialManagement?: string;
+    /** The token the agent's own requests use (anti-entropy). */
     readonly agent?: string;
+    /** Accepted for the agent's own endpoints when the servers cannot be reached (formerly `agent_master`). */
+    readonly agentRecovery?: string;
+    /** The token of a request that names none, instead of the anonymous token. */
     readonly default?: string;
   };
   /**
