@@ -7,15 +7,8 @@
 
 import { ApiError, download, getJson, upload } from "../api.js";
 import { archiveMeta, verifyArchive } from "../archive.js";
+import { bytesText } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
-
-function bytesText(n) {
-  return n < 1024
-    ? `${n} bytes`
-    : n < 1 << 20
-      ? `${(n / 1024).toFixed(1)} KiB`
-      : `${(n / (1 << 20)).toFixed(1)} MiB`;
-}
 
 function alertOf(msg) {
   if (msg === null) return nothing;
