@@ -3,7 +3,9 @@
  * to a temp dir every 2 s): before any backup the page says there is no history; the agent's backups then appear
  * without a reload (a blocking query on the history key), in a table and two uPlot charts with one point per
  * backup; a deliberately small archive (the keys deleted) is marked as a size drop; the chart library loads
- * only on this view; axe finds no serious violation; screenshots at 1280 and 390 px go to test-artifacts/ui/.
+ * only on this view; an archive's records per type, inspected on this view and in the snapshots view's restore
+ * confirmation, equal `cairn snapshot inspect`'s; axe finds no serious violation; screenshots at 1280 and 390 px
+ * go to test-artifacts/ui/.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -11,7 +13,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { freePort, put, waitFor } from "./cluster.js";
+import { freePort, put, runCairn, waitFor } from "./cluster.js";
 import { axeViolations, chromiumMissing, phoneScreenshot, screenshot } from "./support/browser.js";
 import { type AgentProc, startAgent, stopAgent } from "./support/snapshot-agent-proc.js";
 import { uiWorld } from "./support/ui-world.js";
@@ -89,5 +91,55 @@ describe("the backups view in Chromium", { skip: chromiumMissing() ?? false, tim
     shots.push(await screenshot(page, "backups-anomaly-1280"));
     shots.push(await phoneScreenshot(page, "backups-390"));
     assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it("an archive's records per type, in inspect and in the restore confirmation, equal cairn snapshot inspect's", async () => {
+    const { page, shots } = world;
+    if (agent !== null) await stopAgent(agent);
+    agent = null;
+    // The first backup: the large one, read by the page in many chunks.
+    const file = join(dir, stored(dir).sort()[0]!);
+    const inspected = await runCairn(["snapshot", "inspect", "-format=json", file]);
+    assert.equal(inspected.code, 0, inspected.out);
+    const info = JSON.parse(inspected.out) as {
+      Meta: { Index: number };
+      Stats: { Name: string; Count: number }[];
+    };
+    const want = info.Stats.map((s) => [s.Name, String(s.Count)]);
+    assert.ok(
+      want.some(([name, count]) => name === "KVS" && Number(count) > BIG_KEYS),
+      inspected.out,
+    );
+    const rowsOf = async (): Promise<string[][]> =>
+      page
+        .getByTestId("record-counts")
+        .locator("tbody tr")
+        .evaluateAll((trs) =>
+          trs.map((tr) => [tr.getAttribute("data-type") ?? "", tr.querySelector("td")?.textContent ?? ""]),
+        );
+
+    await page.getByLabel("Backup file", { exact: true }).setInputFiles(file);
+    await page.getByTestId("record-counts").waitFor();
+    assert.deepEqual(await rowsOf(), want);
+    assert.match(
+      (await page.getByTestId("inspect-meta").textContent()) ?? "",
+      new RegExp(`${info.Meta.Index}`),
+    );
+
+    await page.goto(`${page.url().replace(/#.*$/, "")}#/snapshots`);
+    await page.getByLabel("Snapshot file").setInputFiles(file);
+    await page.getByTestId("record-counts").waitFor();
+    assert.deepEqual(await rowsOf(), want);
+    assert.equal(await page.getByTestId("archive-index").textContent(), String(info.Meta.Index));
+    await page.getByTestId("current-index").filter({ hasText: /^\d+$/ }).waitFor();
+    await page.getByRole("button", { name: "Restore…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Replace the datacenter's state?" });
+    await dialog.waitFor();
+    const kvs = want.find(([name]) => name === "KVS")?.[1];
+    assert.match((await page.getByTestId("dialog-counts").textContent()) ?? "", new RegExp(`${kvs} KVS`));
+    shots.push(await screenshot(page, "snapshots-confirm-counts-1280"));
+    assert.deepEqual(await axeViolations(page), []);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
   });
 });

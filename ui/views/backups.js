@@ -3,12 +3,15 @@
  * agent's history, as its active agent keeps it in KV (docs/snapshot-agent.md), followed with a blocking query
  * so a new backup shows up without a reload. The agent's status, charts of archive size and backup duration over
  * time with anomalies marked (backup-history.js says which), and a table that carries the same facts as the
- * charts for keyboards and screen readers. The chart library loads only here, only once there is data.
+ * charts for keyboards and screen readers; and the records per type of a backup file picked here (inspect). The
+ * chart library loads only here, only once there is data.
  */
 
 import { follow, kvPath } from "../api.js";
+import { archiveContents } from "../archive.js";
 import { decodeHistory, durationText, withAnomalies } from "../backup-history.js";
 import { bytesText, errorAlert } from "../parts.js";
+import { countsTable } from "../record-counts.js";
 import { html, nothing } from "../vendor/lit-html.js";
 
 const DEFAULT_KEY = "consul-snapshot/history";
@@ -78,6 +81,52 @@ export function create(match, ctx) {
   /** id → uPlot instance; chartError: the library could not be loaded. */
   const charts = new Map();
   let chartError = null;
+  /** Inspecting a file: the file, then its contents or why they could not be read. */
+  const inspect = { file: null, contents: null, error: null };
+
+  async function inspectFile(ev) {
+    const file = ev.target.files?.[0] ?? null;
+    Object.assign(inspect, { file, contents: null, error: null });
+    ctx.update();
+    if (file === null) return;
+    try {
+      const contents = await archiveContents(file);
+      if (inspect.file === file) inspect.contents = contents;
+    } catch (e) {
+      if (inspect.file === file) inspect.error = e;
+    }
+    ctx.update();
+  }
+
+  function inspectSection() {
+    const c = inspect.contents;
+    return html`<section aria-labelledby="inspect-h">
+      <h2 id="inspect-h">Inspect a backup file</h2>
+      <p class="muted">
+        The records of one archive per type, read in this page (an encrypted <code>.snap.enc</code> must be
+        decrypted first: <code>cairn snapshot inspect</code> does that with the key).
+      </p>
+      <div class="field">
+        <label for="inspect-file">Backup file</label>
+        <input id="inspect-file" type="file" accept=".snap,.gz,application/gzip" @change=${inspectFile}>
+      </div>
+      ${inspect.file !== null && c === null && inspect.error === null ? html`<p class="muted" role="status">Reading ${inspect.file.name}…</p>` : nothing}
+      ${errorAlert(inspect.error)}
+      ${
+        c === null
+          ? nothing
+          : html`<dl class="meta" data-testid="inspect-meta">
+                <dt>Index</dt>
+                <dd>${c.meta.Index}</dd>
+                <dt>Term</dt>
+                <dd>${c.meta.Term}</dd>
+                <dt>ID</dt>
+                <dd>${c.meta.ID}</dd>
+              </dl>
+              ${countsTable(c, `Records in ${inspect.file.name}`)}`
+      }
+    </section>`;
+  }
 
   follow(kvPath(key), {
     signal: controller.signal,
@@ -140,7 +189,8 @@ export function create(match, ctx) {
       height: 200,
       legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: true } },
+      // Sizes and durations from 0, so a drop looks as large as it is.
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [{}, { values: (_u, ticks) => ticks.map(c.axis), size: 84 }],
       series: [
         {},
@@ -280,7 +330,8 @@ export function create(match, ctx) {
       return html`<h1>Backups</h1>
         <p class="muted">The snapshot agent's backups, as its active agent records them in <code>${key}</code>.</p>
         ${errorAlert(live.error)}
-        ${body()}`;
+        ${body()}
+        ${inspectSection()}`;
     },
     stop() {
       controller.abort();
