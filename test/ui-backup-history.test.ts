@@ -21,6 +21,7 @@ interface HistoryModule {
   decodeHistory(pairs: unknown): { version: number; entries: Entry[] };
   withAnomalies(entries: readonly Entry[], intervalMs: number): (Entry & { anomalies: string[] })[];
   durationText(ms: number): string;
+  staleness(doc: unknown, nowMs: number): string | null;
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -86,6 +87,17 @@ describe("ui/backup-history.js", () => {
     const got = anomalies([entry(1), entry(3), entry(6)]);
     assert.deepEqual(got, [[], [], ["gap: 3 min 0 s since the previous attempt"]]);
     assert.deepEqual(anomalies([entry(1), entry(6)], 0), [[], []], "no interval known: no gap rule");
+  });
+
+  it("warns while no attempt came for more than two intervals, and not before", () => {
+    const doc = { version: 1, updatedMs: 5 * MIN, status: { intervalMs: MIN }, entries: [entry(5)] };
+    assert.equal(h.staleness(doc, 7 * MIN), null);
+    assert.match(
+      h.staleness(doc, 8 * MIN) ?? "",
+      /^No backup attempt for 3 min 0 s, more than 2 × the interval/,
+    );
+    assert.equal(h.staleness({ ...doc, entries: [] }, 6 * MIN), null, "none yet: counted from the write");
+    assert.equal(h.staleness({ ...doc, status: { intervalMs: 0 } }, 99 * MIN), null);
   });
 
   it("writes durations for people", () => {

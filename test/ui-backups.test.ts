@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { freePort, put, runCairn, waitFor } from "./cluster.js";
+import { freePort, getJson, put, runCairn, sleep, waitFor } from "./cluster.js";
 import { axeViolations, chromiumMissing, phoneScreenshot, screenshot } from "./support/browser.js";
 import { type AgentProc, startAgent, stopAgent } from "./support/snapshot-agent-proc.js";
 import { uiWorld } from "./support/ui-world.js";
@@ -141,5 +141,15 @@ describe("the backups view in Chromium", { skip: chromiumMissing() ?? false, tim
     assert.deepEqual(await axeViolations(page), []);
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
+    // The agent stopped at the start of this test: once twice its 2 s interval has passed since its last attempt
+    // (as the history records it), the view warns.
+    const history = (await getJson(await world.cluster.leader(), "/v1/kv/consul-snapshot/history?raw")) as {
+      entries: { timeMs: number }[];
+    };
+    const last = history.entries.at(-1)?.timeMs ?? 0;
+    await sleep(Math.max(0, last + 2 * 2000 + 500 - Date.now()));
+    await page.goto(`${page.url().replace(/#.*$/, "")}#/backups`);
+    await page.getByTestId("stale").filter({ hasText: "No backup attempt for" }).waitFor();
+    shots.push(await screenshot(page, "backups-stale-1280"));
   });
 });

@@ -69,6 +69,22 @@ export function withAnomalies(entries, intervalMs) {
   });
 }
 
+/**
+ * A warning when the newest attempt is older than GAP_INTERVALS × interval at `nowMs` (no agent is taking
+ * backups: none runs, none holds the lock, or it cannot reach the servers), else null. The gap rule above only
+ * sees a gap once the next attempt ends it; this sees it while it lasts.
+ */
+export function staleness(doc, nowMs) {
+  const interval = doc.status.intervalMs;
+  if (!(interval > 0)) return null;
+  const since = doc.entries.at(-1)?.timeMs ?? doc.updatedMs;
+  if (nowMs - since <= GAP_INTERVALS * interval) return null;
+  return (
+    `No backup attempt for ${durationText(nowMs - since)}, more than ${GAP_INTERVALS} × the interval ` +
+    `(${durationText(interval)}): is a snapshot agent running, holding the lock and reaching the servers?`
+  );
+}
+
 /** A duration for people: 850 ms, 12.3 s, 4 min 10 s, 2 h 5 min. */
 export function durationText(ms) {
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -268,7 +268,8 @@ export class SnapshotAgent {
         verified: false,
         encrypted: this.o.encryptionKey !== null,
         destinations: [],
-        error: this.lastError,
+        // The history keeps 200 attempts in one value: a failure's text is cut at a length that stays readable.
+        error: this.lastError.length > 500 ? `${this.lastError.slice(0, 500)}…` : this.lastError,
       });
       metrics.snapshots.inc({ result: "failure" });
       log.error(`Snapshot failed (will retry at next interval): ${this.lastError}`);

@@ -9,7 +9,7 @@
 
 import { follow, kvPath } from "../api.js";
 import { archiveContents } from "../archive.js";
-import { decodeHistory, durationText, withAnomalies } from "../backup-history.js";
+import { decodeHistory, durationText, staleness, withAnomalies } from "../backup-history.js";
 import { bytesText, errorAlert } from "../parts.js";
 import { countsTable } from "../record-counts.js";
 import { html, nothing } from "../vendor/lit-html.js";
@@ -312,7 +312,10 @@ export function create(match, ctx) {
     }
     const entries = live.entries;
     const anomalous = entries.filter((e) => e.anomalies.length > 0).length;
+    // Re-checked at every answer of the blocking query (at least every wait, 30 s).
+    const stale = staleness(live.doc, Date.now());
     return html`${status(live.doc)}
+      ${stale === null ? nothing : html`<p class="alert warn" data-testid="stale">${stale}</p>`}
       ${
         anomalous === 0
           ? nothing
