@@ -35,6 +35,10 @@ export const agentFlags = {
     "Address of a server to join at start time with retries enabled, as `host[:port]` (port 8300 when " +
       "omitted). Can be specified multiple times.",
   ),
+  join: flag.list(
+    "Address of a server to join at start time, as `host[:port]`. cairn retries it as -retry-join does. " +
+      "Can be specified multiple times.",
+  ),
   node: flag.string("", "Name of this node. Must be unique in the cluster. Defaults to the hostname."),
   bind: flag.string("", "Sets the bind address for cluster communication (server RPC). Default 0.0.0.0."),
   advertise: flag.string("", "Sets the advertise address to use."),
@@ -99,7 +103,7 @@ function flagLayer(v: AgentFlagValues, set: ReadonlySet<string>): Layer {
   if (set.has("server")) l.server = v.server;
   if (set.has("bootstrap")) l.bootstrap = v.bootstrap;
   if (set.has("bootstrap-expect")) l.bootstrapExpect = v["bootstrap-expect"];
-  if (set.has("retry-join")) l.retryJoin = v["retry-join"];
+  if (set.has("retry-join") || set.has("join")) l.retryJoin = [...v["retry-join"], ...v.join];
   if (set.has("node")) l.nodeName = v.node;
   if (set.has("bind")) l.bindAddr = v.bind;
   if (set.has("advertise")) l.advertiseAddr = v.advertise;

@@ -3,21 +3,25 @@ import type http from "node:http";
 import type https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { clientMembers } from "../api/client-reconcile.js";
 import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
 import {
   createHttpServer,
   createHttpsServer,
   type HttpServerOptions,
+  handle,
   loadUiAssets,
   type UiAssets,
 } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
-import type { ConfigDefinitions } from "../local/config.js";
-import { type MutualTlsSettings, type RunningServer, startServer } from "../server/boot.js";
+import { type RunningServer, startServer } from "../server/boot.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
+import { internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { runClientAgent } from "./client-agent.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
+import { ServerClients } from "./server-clients.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -54,6 +58,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> ${errorText(e)}\n`);
     return 1;
   }
+  // Consul's default mode: without -server (or server = true, or -dev) the agent is a client (client-agent.ts).
+  if (!cfg.server) return runClientAgent(argv, cfg, logger, ui);
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   let server: RunningServer;
   try {
@@ -91,6 +97,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     join: (addr) => server.join(addr),
     // Consul's acl block; the reset file is where `acl bootstrap` reset instructions point (in the data dir).
     acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
+    // Client agents, as the catalog has them (their serfHealth checks kept by the leader: server-clients.ts).
+    otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
   });
   let localAgent: RunningLocalAgent;
   try {
@@ -132,6 +140,15 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
     },
   };
+  // Client agents' heartbeats, leave and forwarded requests, answered by the same router as HTTP clients.
+  const clients = new ServerClients({
+    raft: server.raft,
+    service,
+    datacenter: cfg.datacenter,
+    answer: (req) => handle(req, service, localAgent.local, ui),
+    bodyBytesMax: httpOptions.bodyBytesMax,
+    log: (level, msg) => logger[level](msg),
+  });
   // The same handler on ports.http (plain) and ports.https (TLS), each unless -1.
   const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];
   if (cfg.ports.http > 0) {
@@ -155,6 +172,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
     process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
     closeListeners();
+    clients.stop();
     localAgent.stop();
     await server.stop();
     if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
@@ -199,6 +217,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       logger.info(`caught ${signal}, shutting down`);
       closeListeners();
       await dns?.close();
+      clients.stop();
       localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
@@ -218,50 +237,6 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   });
 }
 
-/**
- * PUT /v1/agent/reload: the flags and config files read again. Services and checks are applied (LocalState); any
- * other setting cairn only reads at start is named in a warning, since the running agent keeps its old value.
- */
-function reloadDefinitions(
-  argv: readonly string[],
-  current: AgentConfig,
-  logger: { warn(msg: string): void; info(msg: string): void },
-): ConfigDefinitions {
-  let next: AgentConfig;
-  try {
-    next = parseAgentArgs(argv, process.env);
-  } catch (e) {
-    throw new Error(`Failed to reload configs: ${errorText(e)}`, { cause: e });
-  }
-  const unchanged = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  const fixed = (Object.keys(next) as (keyof AgentConfig)[]).filter(
-    (k) => k !== "services" && k !== "checks" && k !== "warnings" && !unchanged(next[k], current[k]),
-  );
-  for (const k of fixed)
-    logger.warn(`reload: "${k}" changed but is only read at start; restart the agent to apply it`);
-  logger.info(
-    `reload: ${next.services.length} services and ${next.checks.length} checks from the configuration`,
-  );
-  return { services: next.services, checks: next.checks };
-}
-
-/** Servers speak mutual TLS when internal RPC verifies either way (config-tls.ts says why both ways at once). */
-function internalRpcTls(cfg: AgentConfig): MutualTlsSettings | undefined {
-  const t = cfg.tls.internalRpc;
-  if (!(t.verifyIncoming || t.verifyOutgoing) || t.pair === undefined) return undefined;
-  const domain = cfg.dns.domain.replace(/\.$/, "");
-  const names = new Set([`server.${cfg.datacenter}.cairn`, `server.${cfg.datacenter}.consul`]);
-  names.add(`server.${cfg.datacenter}.${domain}`);
-  return {
-    ca: t.ca,
-    cert: t.pair.cert,
-    key: t.pair.key,
-    verifyIncoming: t.verifyIncoming,
-    verifyOutgoing: t.verifyOutgoing,
-    serverNames: t.verifyServerHostname ? [...names] : [],
-  };
-}
-
 /** The HTTPS listener's TLS: verify_incoming asks every client for a certificate from the CA. */
 function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
   const t = cfg.tls.https;
@@ -274,10 +249,4 @@ function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
     requestCert: t.verifyIncoming,
     rejectUnauthorized: t.verifyIncoming,
   };
-}
-
-/** The tagged addresses a Consul agent reports for its node: lan/wan, plus the family-specific pair. */
-function lanWan(addr: string): Record<string, string> {
-  const family = addr.includes(":") ? "ipv6" : "ipv4";
-  return { lan: addr, [`lan_${family}`]: addr, wan: addr, [`wan_${family}`]: addr };
 }

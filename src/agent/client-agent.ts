@@ -1,0 +1,220 @@
+/**
+ * `cairn agent` without -server: a client agent (docs/membership.md). It holds no raft log and never votes; it
+ * keeps its node id, services and checks in its -data-dir, runs its checks and anti-entropy, and answers
+ * /v1/agent/* itself. Every other request is forwarded to a server of its datacenter over the server RPC
+ * transport (forward-client.ts), which answers it with its own router: headers, blocking and errors are the
+ * server's. The servers learn it is alive from its heartbeats (server/client-link.ts).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import {
+  type Answer,
+  errorResponse,
+  type HttpRequest,
+  handle,
+  memoryRequest,
+  requestListener,
+  type UiAssets,
+} from "../http/index.js";
+import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
+import { ClientLink } from "../server/client-link.js";
+import { createMetrics } from "../server/metrics.js";
+import { errorText } from "../util/errors.js";
+import type { Logger } from "../util/logger.js";
+import { internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { ClientApi, ForwardedCatalog } from "./client-api.js";
+import type { AgentConfig } from "./config.js";
+import { forwardableHeaders, forwardRequest } from "./forward-client.js";
+
+/** /v1/agent/force-leave/ is about servers (the raft configuration): a server answers it. */
+const FORWARDED_AGENT_ROUTES = ["/v1/agent/force-leave/"];
+
+/** Whether the client answers this (raw) path itself: its agent endpoints, the UI and its metrics. */
+export function answeredByClient(rawPath: string): boolean {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    // The router refuses a bad escape with 400; let it.
+    return true;
+  }
+  if (path.startsWith("/v1/agent/")) return !FORWARDED_AGENT_ROUTES.some((p) => path.startsWith(p));
+  return !path.startsWith("/v1/");
+}
+
+/**
+ * PUT /v1/session/create: Consul's agent names its own node as the session's before it forwards (the body's Node
+ * wins), so a session made through a client is tied to the client's serfHealth. A body that is not a JSON object
+ * goes on unchanged, for the server to refuse.
+ */
+export async function sessionOnThisNode(
+  req: HttpRequest,
+  headers: Record<string, string>,
+  nodeName: string,
+): Promise<{ req: HttpRequest; headers: Record<string, string> }> {
+  const text = Buffer.from(await req.body()).toString("utf8");
+  let body: unknown = {};
+  try {
+    if (text.trim() !== "") body = JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  const isObject = typeof body === "object" && body !== null && !Array.isArray(body);
+  const named = isObject && Object.keys(body as object).some((k) => k.toLowerCase() === "node");
+  const out = isObject && !named ? JSON.stringify({ ...(body as object), Node: nodeName }) : text;
+  const h = { ...headers, "content-length": String(Buffer.byteLength(out)) };
+  const target = `${req.path}${req.query.size > 0 ? `?${req.query.toString()}` : ""}`;
+  return { req: memoryRequest(req.method, target, { body: out, headers: h }), headers: h };
+}
+
+export async function runClientAgent(
+  argv: readonly string[],
+  cfg: AgentConfig,
+  logger: Logger,
+  ui: UiAssets,
+): Promise<number> {
+  if (cfg.acl.enabled) {
+    process.stderr.write(
+      "==> ACLs on client agents are not supported by cairn yet: run this agent with -server, or without acl.enabled\n",
+    );
+    return 1;
+  }
+  if (cfg.httpsPort > 0)
+    logger.warn("ports.https: cairn's client agents serve HTTP only; HTTPS is not started");
+  if (cfg.ports.dns > 0)
+    logger.warn("DNS: cairn's client agents answer no DNS yet; ask a server's DNS interface");
+  const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
+  const removeTemp = (): void => {
+    if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
+  };
+  const tagged = lanWan(cfg.advertiseAddr);
+  const meta = { "consul-network-segment": "" };
+  let link: ClientLink;
+  try {
+    link = await ClientLink.open({
+      dataDir,
+      nodeName: cfg.nodeName,
+      datacenter: cfg.datacenter,
+      retryJoin: cfg.retryJoin.map((j) =>
+        j.host.includes(":") ? `[${j.host}]:${j.port}` : `${j.host}:${j.port}`,
+      ),
+      node: { node: cfg.nodeName, address: cfg.advertiseAddr, taggedAddresses: tagged, meta },
+      tls: internalRpcTls(cfg),
+      log: (level, msg) => logger[level](msg),
+    });
+  } catch (e) {
+    process.stderr.write(`==> ${errorText(e)}\n`);
+    removeTemp();
+    return 1;
+  }
+  let stop = (_signal: string): Promise<void> => Promise.resolve();
+  const metrics = createMetrics();
+  const api = new ClientApi({
+    link,
+    datacenter: cfg.datacenter,
+    nodeName: cfg.nodeName,
+    address: cfg.advertiseAddr,
+    metrics,
+    // After the answer is sent, as a server's leave.
+    onLeave: () => setImmediate(() => void stop("a graceful leave")),
+  });
+  let localAgent: RunningLocalAgent;
+  try {
+    localAgent = await startLocalAgent({
+      dataDir,
+      node: {
+        node: cfg.nodeName,
+        id: link.nodeId,
+        datacenter: cfg.datacenter,
+        address: cfg.advertiseAddr,
+        taggedAddresses: tagged,
+        meta,
+        server: false,
+      },
+      services: cfg.services,
+      checks: cfg.checks,
+      // Anti-entropy's catalog calls are forwarded requests, as any HTTP client's would be.
+      catalog: new ForwardedCatalog(link, cfg.acl.tokens.agent),
+      log: (level, msg) => logger[level](msg),
+      reloadConfig: async () => reloadDefinitions(argv, cfg, logger),
+    });
+  } catch (e) {
+    process.stderr.write(`==> ${errorText(e)}\n`);
+    await link.close();
+    removeTemp();
+    return 1;
+  }
+  // The first server found ends anti-entropy's "No known Consul servers" failures: retry then.
+  link.onServersChanged(() => localAgent.antiEntropy?.serversChanged());
+  const answer: Answer = async (request, incoming) => {
+    if (answeredByClient(request.path)) return handle(request, api, localAgent.local, ui);
+    const headers = forwardableHeaders(incoming.headers);
+    if (request.method === "PUT" && request.path === "/v1/session/create") {
+      let named: { req: HttpRequest; headers: Record<string, string> };
+      try {
+        named = await sessionOnThisNode(request, headers, cfg.nodeName);
+      } catch (e) {
+        return errorResponse(e);
+      }
+      return forwardRequest(named.req, named.headers, link);
+    }
+    return forwardRequest(request, headers, link);
+  };
+  const listener = http.createServer(
+    { keepAlive: true },
+    requestListener(answer, {
+      bodyBytesMax: 16 * 1024 * 1024,
+      countRequest: (route, method, status) =>
+        metrics.httpRequests.inc({ method, route, code: String(status) }),
+      requestLog: {
+        debug: (m) => logger.debug(`http: ${m}`),
+        error: (m) => logger.error(`http: ${m}`),
+        debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
+      },
+    }),
+  );
+  listener.keepAliveTimeout = 65_000;
+  if (cfg.ports.http > 0) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(cfg.ports.http, cfg.clientAddr, () => resolve());
+      });
+    } catch (e) {
+      process.stderr.write(
+        `==> cannot listen for HTTP on ${cfg.clientAddr}:${cfg.ports.http}: ${String(e)}\n`,
+      );
+      localAgent.stop();
+      await link.close();
+      removeTemp();
+      return 1;
+    }
+    const at = listener.address() as AddressInfo;
+    logger.info(
+      `cairn agent running: client node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}`,
+    );
+  } else {
+    logger.info(`cairn agent running: client node ${cfg.nodeName}, datacenter ${cfg.datacenter}, no HTTP`);
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`caught ${signal}, shutting down`);
+      listener.close();
+      listener.closeAllConnections();
+      localAgent.stop();
+      await link.close();
+      removeTemp();
+      resolve(0);
+    };
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGHUP", () => {
+      localAgent.local.reload().catch((e: unknown) => logger.warn(`reload failed: ${errorText(e)}`));
+    });
+  });
+}
