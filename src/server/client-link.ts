@@ -101,7 +101,8 @@ export class ClientLink {
     });
     const link = new ClientLink(identity, transport, () => dd.close(), o, tls?.dial);
     link.beatTimer = setInterval(() => void link.beat(), o.beatMs ?? CLIENT_BEAT_MS);
-    void link.beat();
+    // The first look for servers before the agent starts its catalog sync (bounded: 2 s per -retry-join address).
+    await link.beat();
     return link;
   }
 
