@@ -121,9 +121,12 @@ class Pieces {
   }
 }
 
+/** Failures whose message is Consul's own text: no server known, no path to the datacenter, none reachable. */
+const CONSUL_TEXTS = new Set(["no_servers", "no_dc_path", "dc_unavailable"]);
+
 /** An error answered by the forwarder itself, with Consul's text for it. */
 function failureText(e: unknown): string {
-  if (e instanceof CairnError && e.code === "no_servers") return e.message;
+  if (e instanceof CairnError && CONSUL_TEXTS.has(e.code)) return e.message;
   if (e instanceof CairnError && e.code === "transport_remote") {
     return `rpc error making call: ${(e as CairnError & { remoteMessage?: string }).remoteMessage ?? e.message}`;
   }

@@ -24,8 +24,8 @@ export class ForwardError extends CairnError {
 }
 
 export interface ForwardServeOptions {
-  /** Answers one request as this agent's HTTP listener would. */
-  readonly answer: (req: HttpRequest) => Promise<HttpResponse>;
+  /** Answers one request as this agent's HTTP listener would; `headers` are all the request's, names lower case. */
+  readonly answer: (req: HttpRequest, headers: Readonly<Record<string, string>>) => Promise<HttpResponse>;
   /** Bound on a request body read whole (the HTTP listener's bodyBytesMax). */
   readonly bodyBytesMax: number;
   /** Exchanges at once; more are refused (the caller answers 500). Default 512. */
@@ -198,7 +198,7 @@ export class ForwardServer {
       throw new ForwardError(`busy: ${this.exchanges.size} forwarded requests in progress`);
     }
     const body = new BodyQueue();
-    const ex = new Exchange(body, this.request(h, body), this.o.answer);
+    const ex = new Exchange(body, this.request(h, body), (req) => this.o.answer(req, h.headers));
     this.exchanges.set(h.id, ex);
     return this.call(h.id, () => this.afterChunk(h.id, ex, bytes, h.bodyDone));
   }

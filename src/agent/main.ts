@@ -1,26 +1,30 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import type http from "node:http";
-import type https from "node:https";
+import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { clientMembers } from "../api/client-reconcile.js";
 import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
 import {
-  createHttpServer,
-  createHttpsServer,
+  type Answer,
+  type HttpRequest,
   type HttpServerOptions,
   handle,
   loadUiAssets,
+  requestListener,
   type UiAssets,
 } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
+import { WanPool } from "../server/wan.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
 import { internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
 import { runClientAgent } from "./client-agent.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
+import { forwardableHeaders, forwardRequest } from "./forward-client.js";
+import { ForwardServer } from "./forward-serve.js";
 import { ServerClients } from "./server-clients.js";
 
 /**
@@ -87,6 +91,32 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> ${errorText(e)}\n`);
     return 1;
   }
+  // The WAN pool, when asked for (-retry-join-wan, ports.serf_wan): servers of other datacenters (server/wan.ts).
+  let wan: WanPool | null = null;
+  if (cfg.serfWanPort > 0) {
+    try {
+      wan = await WanPool.start({
+        nodeId: server.raft.self.nodeId,
+        nodeName: cfg.nodeName,
+        datacenter: cfg.datacenter,
+        bindHost: cfg.bindAddr,
+        port: cfg.serfWanPort,
+        advertiseHost: cfg.advertiseAddr,
+        retryJoinWan: cfg.retryJoinWan.map((j) =>
+          j.host.includes(":") ? `[${j.host}]:${j.port}` : `${j.host}:${j.port}`,
+        ),
+        tls: internalRpcTls(cfg),
+        log: (level, msg) => logger[level](msg),
+      });
+    } catch (e) {
+      process.stderr.write(
+        `==> cannot listen for the WAN on ${cfg.bindAddr}:${cfg.serfWanPort}: ${errorText(e)}\n`,
+      );
+      await server.stop();
+      if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
+      return 1;
+    }
+  }
   let stop = (_signal: string): Promise<void> => Promise.resolve();
   const service = new ServerService({
     raft: server.raft,
@@ -99,6 +129,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
     // Client agents, as the catalog has them (their serfHealth checks kept by the leader: server-clients.ts).
     otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
+    ...(wan === null ? {} : { datacenters: () => wan.datacenters() }),
   });
   let localAgent: RunningLocalAgent;
   try {
@@ -122,6 +153,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     });
   } catch (e) {
     process.stderr.write(`==> ${errorText(e)}\n`);
+    await wan?.close();
     await server.stop();
     return 1;
   }
@@ -140,27 +172,45 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
     },
   };
-  // Client agents' heartbeats, leave and forwarded requests, answered by the same router as HTTP clients.
+  const here = (req: HttpRequest) => handle(req, service, localAgent.local, ui);
+  /** This datacenter's requests are answered here; another's (`?dc=`) go to a server of it over the WAN. */
+  const answerFor = (req: HttpRequest, headers: Readonly<Record<string, string>>) => {
+    const dc = req.query.get("dc") ?? "";
+    if (wan !== null && dc !== "" && dc !== cfg.datacenter) return forwardRequest(req, headers, wan.via(dc));
+    return here(req);
+  };
+  // Client agents' heartbeats, leave and forwarded requests, answered as HTTP clients' requests are.
   const clients = new ServerClients({
     raft: server.raft,
     service,
     datacenter: cfg.datacenter,
-    answer: (req) => handle(req, service, localAgent.local, ui),
+    answer: answerFor,
     bodyBytesMax: httpOptions.bodyBytesMax,
     log: (level, msg) => logger[level](msg),
   });
+  // Requests from other datacenters are answered here, never passed on (a wrong ?dc= is "No path to datacenter").
+  const fromWan =
+    wan === null
+      ? null
+      : new ForwardServer(wan.rpc, { answer: here, bodyBytesMax: httpOptions.bodyBytesMax });
   // The same handler on ports.http (plain) and ports.https (TLS), each unless -1.
+  const answer: Answer = (req, incoming) => answerFor(req, forwardableHeaders(incoming.headers));
+  const keepAlive = <T extends http.Server>(s: T): T => {
+    // Longer than Node's 5 s default, as node-adapter.ts's servers: clients' keep-alive agents rarely race a close.
+    s.keepAliveTimeout = 65_000;
+    return s;
+  };
   const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];
   if (cfg.ports.http > 0) {
-    listeners.push({ name: "HTTP", port: cfg.ports.http, server: createHttpServer(service, httpOptions) });
+    const s = keepAlive(http.createServer({ keepAlive: true }, requestListener(answer, httpOptions)));
+    listeners.push({ name: "HTTP", port: cfg.ports.http, server: s });
   }
   const httpsTls = httpsServerTls(cfg);
   if (cfg.httpsPort > 0 && httpsTls !== undefined) {
-    listeners.push({
-      name: "HTTPS",
-      port: cfg.httpsPort,
-      server: createHttpsServer(service, httpOptions, httpsTls),
-    });
+    const s = keepAlive(
+      https.createServer({ ...httpsTls, keepAlive: true }, requestListener(answer, httpOptions)),
+    );
+    listeners.push({ name: "HTTPS", port: cfg.httpsPort, server: s });
   }
   const closeListeners = (): void => {
     for (const l of listeners) {
@@ -173,6 +223,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
     closeListeners();
     clients.stop();
+    fromWan?.close();
+    await wan?.close();
     localAgent.stop();
     await server.stop();
     if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
@@ -207,7 +259,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   });
   const dnsText = dns === null ? [] : [`DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`];
   const rpcText = `RPC ${server.rpcAddress}${internalRpcTls(cfg) === undefined ? "" : " (mutual TLS)"}`;
-  const listening = [...httpText, ...dnsText, rpcText].join(", ");
+  const wanText = wan === null ? [] : [`WAN ${wan.self.addr}`];
+  const listening = [...httpText, ...dnsText, rpcText, ...wanText].join(", ");
   logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -218,6 +271,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       closeListeners();
       await dns?.close();
       clients.stop();
+      fromWan?.close();
+      await wan?.close();
       localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ export interface ServerClientsOptions {
   readonly service: ServerService;
   readonly datacenter: string;
   /** Answers a forwarded request as this agent's HTTP listener would. */
-  readonly answer: (req: HttpRequest) => Promise<HttpResponse>;
+  readonly answer: (req: HttpRequest, headers: Readonly<Record<string, string>>) => Promise<HttpResponse>;
   readonly bodyBytesMax: number;
   readonly log: (level: "debug" | "info" | "warn", msg: string) => void;
 }

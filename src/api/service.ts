@@ -51,6 +51,8 @@ export interface ServerServiceOptions {
   readonly acl?: AclSettings;
   /** Members besides the servers (client agents, client-reconcile.ts); absent, none. */
   readonly otherMembers?: () => MemberInfo[];
+  /** Every datacenter known over the WAN, nearest first (server/wan.ts); absent, this one alone. */
+  readonly datacenters?: () => string[];
 }
 
 export class ServerService implements ServerApi {
@@ -64,6 +66,7 @@ export class ServerService implements ServerApi {
   private readonly metrics: Metrics;
   private readonly joinFn: ((addr: string) => Promise<void>) | undefined;
   private readonly otherMembers: (() => MemberInfo[]) | undefined;
+  private readonly datacentersFn: (() => string[]) | undefined;
   private readonly store: StoreEndpoints;
   private readonly catalog: CatalogEndpoints;
   private readonly operator: OperatorEndpoints;
@@ -77,6 +80,7 @@ export class ServerService implements ServerApi {
     this.metrics = o.metrics;
     this.joinFn = o.join;
     this.otherMembers = o.otherMembers;
+    this.datacentersFn = o.datacenters;
     const kv = raft.kv;
     const host = {
       kv,
@@ -209,7 +213,8 @@ export class ServerService implements ServerApi {
   catalogServices: ServerApi["catalogServices"] = (q) => this.catalog.services(q);
   catalogService: ServerApi["catalogService"] = (name, tags, q) => this.catalog.service(name, tags, q);
   catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) => this.catalog.nodeServices(node, q);
-  catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
+  catalogDatacenters: ServerApi["catalogDatacenters"] = async () =>
+    this.datacentersFn?.() ?? [this.datacenter];
   healthNode: ServerApi["healthNode"] = (node, q) => this.catalog.healthNode(node, q);
   healthChecks: ServerApi["healthChecks"] = (service, q) => this.catalog.healthChecks(service, q);
   healthService: ServerApi["healthService"] = (s, tags, passing, q) =>

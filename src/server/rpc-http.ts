@@ -114,3 +114,10 @@ export const memberRecord = object({ name: str, addr: str, port: int, status: in
 
 /** What a heartbeat learns: the servers of the datacenter (to fail over to) and every member, for `members`. */
 export const clientBeatAnswer = object({ servers: arrayOf(serverRecord), members: arrayOf(memberRecord) });
+
+/** A server of the WAN pool: its WAN address, and the datacenter it serves (server/wan.ts). */
+export const wanServer = object({ raftId: int, nodeId: str, name: str, datacenter: str, addr: str });
+export type WanServer = ReturnType<typeof wanServer>;
+
+/** What a WAN exchange carries either way: who calls (or answers), and the live servers it knows. */
+export const wanExchange = object({ from: wanServer, known: arrayOf(wanServer) });

@@ -12,6 +12,7 @@ import {
   forwardPart,
   forwardSend,
   forwardStart,
+  wanExchange,
   withBytes,
 } from "./rpc-http.js";
 import { type WriteAnswer, writeAnswer } from "./write-answer.js";
@@ -105,4 +106,9 @@ export const FORWARD = {
   clientAlive: method("client.alive", json(clientBeat), json(clientBeatAnswer)),
   /** A client agent leaves: the leader deregisters its node. */
   clientLeave: method("client.leave", json(object({ node: str })), json(object({ ok: bool }))),
+} as const;
+
+/** The WAN pool's one call (server/wan.ts): servers of every datacenter tell each other whom they know. */
+export const WAN = {
+  exchange: method("wan.exchange", json(wanExchange), json(wanExchange)),
 } as const;
