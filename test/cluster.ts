@@ -58,7 +58,13 @@ export class Cluster {
     n: number,
     expect = n,
     extraArgs: string[] = [],
-    opts: { readonly dns?: boolean } = {},
+    opts: {
+      readonly dns?: boolean;
+      /** One WAN port per server (`-serf-wan-port`), for datacenters joined over the WAN. */
+      readonly wanPorts?: readonly number[];
+      /** WAN addresses of other datacenters' servers, given to every server (`-retry-join-wan`). */
+      readonly wanJoin?: readonly string[];
+    } = {},
   ): Promise<Cluster> {
     const c = new Cluster();
     c.extraArgs = extraArgs;
@@ -67,7 +73,10 @@ export class Cluster {
     const ports = await Promise.all(Array.from({ length: n * 2 }, () => freePort()));
     c.joinAddrs = Array.from({ length: n }, (_, i) => `127.0.0.1:${ports[2 * i + 1]}`);
     for (let i = 0; i < n; i++) {
-      c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!, dnsPorts[i] ?? null));
+      const wan = opts.wanPorts?.[i];
+      const joins = (opts.wanJoin ?? []).flatMap((j) => ["-retry-join-wan", j]);
+      const more = wan === undefined ? {} : { args: ["-serf-wan-port", String(wan), ...joins] };
+      c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!, dnsPorts[i] ?? null, more));
     }
     for (const a of c.agents) c.launch(a, expect);
     return c;
