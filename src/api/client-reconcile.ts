@@ -77,7 +77,9 @@ export class ClientReconciler {
   private readonly leaving = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private leaderSinceMs = 0;
-  private running = false;
+  /** Passes run one at a time; at most one waits behind the running one (a change or a leave queues it). */
+  private current: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | null = null;
 
   constructor(
     private readonly host: ClientReconcileHost,
@@ -119,16 +121,21 @@ export class ClientReconciler {
     this.timer = undefined;
   }
 
-  private async tick(): Promise<void> {
-    if (this.running || !this.host.isLeader()) return;
-    this.running = true;
-    try {
-      await this.pass(Date.now());
-    } catch (e) {
-      this.host.log("warn", `catalog: reconciling client agents failed: ${errorText(e)}`);
-    } finally {
-      this.running = false;
-    }
+  /** Resolves once a pass that started after this call has run. */
+  private tick(): Promise<void> {
+    if (!this.host.isLeader()) return Promise.resolve();
+    if (this.queued !== null) return this.queued;
+    const next = this.current.then(async () => {
+      this.queued = null;
+      try {
+        if (this.host.isLeader()) await this.pass(Date.now());
+      } catch (e) {
+        this.host.log("warn", `catalog: reconciling client agents failed: ${errorText(e)}`);
+      }
+    });
+    this.queued = next;
+    this.current = next;
+    return next;
   }
 
   private async pass(now: number): Promise<void> {
