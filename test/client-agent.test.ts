@@ -1,14 +1,15 @@
 /**
  * Client agents (issue 15, docs/membership.md) as real processes: three servers and two clients on loopback.
  * Everything but /v1/agent/* reaches the servers through the client (KV, sessions, catalog, blocking queries,
- * snapshots both ways); a client's node carries serfHealth, kept by the leader from its heartbeats; it fails
+ * snapshots both ways, its DNS interface's reads); a client's node carries serfHealth, kept by the leader from its heartbeats; it fails
  * over when the server it forwards to is killed; it keeps its services across a restart; killed, its node turns
  * critical and its session's lock is released; leaving, its node is gone.
  */
 import assert from "node:assert/strict";
+import { Resolver } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { type Agent, Cluster, waitFor } from "./cluster.js";
+import { type Agent, Cluster, freePort, waitFor } from "./cluster.js";
 
 interface Reply {
   readonly status: number;
@@ -43,12 +44,14 @@ describe("client agents", { timeout: 240_000 }, () => {
   let cluster: Cluster;
   let c1: Agent;
   let c2: Agent;
+  let c2Dns: number;
 
   before(async () => {
     cluster = await Cluster.start(3);
     await cluster.leader();
     c1 = await cluster.addClient("c1");
-    c2 = await cluster.addClient("c2");
+    c2Dns = await freePort();
+    c2 = await cluster.addClient("c2", ["-dns-port", String(c2Dns)]);
     for (const c of [c1, c2]) {
       await waitFor(`${c.name} alive in the catalog`, 30_000, async () =>
         (await serfHealth(cluster.agents[1] as Agent, c.name).catch(() => undefined)) === "passing"
@@ -130,6 +133,15 @@ describe("client agents", { timeout: 240_000 }, () => {
     );
     assert.equal(health.length, 1);
     assert.ok(health[0]?.Checks.some((c) => c.CheckID === "serfHealth" && c.Status === "passing"));
+    // c2's DNS interface answers from the catalog, its reads forwarded to a server.
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${c2Dns}`]);
+    assert.deepEqual(await resolver.resolve4("web.service.consul"), ["127.0.0.1"]);
+    const srv = await resolver.resolveSrv("web.service.consul");
+    assert.deepEqual(
+      srv.map((r) => [r.name, r.port]),
+      [["c1.node.dc1.consul", 8080]],
+    );
     // The agent endpoints are the client's own: c2 has no web service.
     assert.deepEqual(json<Record<string, unknown>>(await ok(c2, "GET", "/v1/agent/services")), {});
   });

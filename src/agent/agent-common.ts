@@ -1,4 +1,5 @@
 /** What the server and the client agent share of their wiring: reload, internal RPC TLS, tagged addresses. */
+import type https from "node:https";
 import type { ConfigDefinitions } from "../local/config.js";
 import type { MutualTlsSettings } from "../server/boot.js";
 import { errorText } from "../util/errors.js";
@@ -52,4 +53,18 @@ export function internalRpcTls(cfg: AgentConfig): MutualTlsSettings | undefined 
 export function lanWan(addr: string): Record<string, string> {
   const family = addr.includes(":") ? "ipv6" : "ipv4";
   return { lan: addr, [`lan_${family}`]: addr, wan: addr, [`wan_${family}`]: addr };
+}
+
+/** The HTTPS listener's TLS: verify_incoming asks every client for a certificate from the CA. */
+export function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
+  const t = cfg.tls.https;
+  if (t.pair === undefined) return undefined;
+  const ca = t.ca.length > 0 ? { ca: [...t.ca] } : {};
+  return {
+    ...ca,
+    cert: t.pair.cert,
+    key: t.pair.key,
+    requestCert: t.verifyIncoming,
+    rejectUnauthorized: t.verifyIncoming,
+  };
 }

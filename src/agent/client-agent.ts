@@ -7,8 +7,10 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { type RunningDns, startDnsServer } from "../dns/server.js";
 import {
   type Answer,
   errorResponse,
@@ -23,7 +25,7 @@ import { ClientLink } from "../server/client-link.js";
 import { createMetrics } from "../server/metrics.js";
 import { errorText } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
-import { internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { httpsServerTls, internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
 import { ClientApi, ForwardedCatalog } from "./client-api.js";
 import type { AgentConfig } from "./config.js";
 import { forwardableHeaders, forwardRequest } from "./forward-client.js";
@@ -111,12 +113,16 @@ export async function runClientAgent(
   }
   let stop = (_signal: string): Promise<void> => Promise.resolve();
   const metrics = createMetrics();
+  // Anti-entropy's catalog calls and the DNS interface's reads are forwarded requests, as any HTTP client's.
+  const catalog = new ForwardedCatalog(link, cfg.acl.tokens.agent);
   const api = new ClientApi({
     link,
+    catalog,
     datacenter: cfg.datacenter,
     nodeName: cfg.nodeName,
     address: cfg.advertiseAddr,
     metrics,
+    beforeLeave: () => localAgent.antiEntropy?.stop(),
     // After the answer is sent, as a server's leave.
     onLeave: () => setImmediate(() => void stop("a graceful leave")),
   });
@@ -135,8 +141,7 @@ export async function runClientAgent(
       },
       services: cfg.services,
       checks: cfg.checks,
-      // Anti-entropy's catalog calls are forwarded requests, as any HTTP client's would be.
-      catalog: new ForwardedCatalog(link, cfg.acl.tokens.agent),
+      catalog,
       log: (level, msg) => logger[level](msg),
       reloadConfig: async () => reloadDefinitions(argv, cfg, logger),
     });
@@ -162,53 +167,80 @@ export async function runClientAgent(
     }
     return forwardRequest(request, headers, link);
   };
-  const listener = http.createServer(
-    { keepAlive: true },
-    requestListener(answer, {
-      bodyBytesMax: 16 * 1024 * 1024,
-      countRequest: (route, method, status) =>
-        metrics.httpRequests.inc({ method, route, code: String(status) }),
-      requestLog: {
-        debug: (m) => logger.debug(`http: ${m}`),
-        error: (m) => logger.error(`http: ${m}`),
-        debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
-      },
-    }),
-  );
-  listener.keepAliveTimeout = 65_000;
+  const listen = requestListener(answer, {
+    bodyBytesMax: 16 * 1024 * 1024,
+    countRequest: (route, method, status) =>
+      metrics.httpRequests.inc({ method, route, code: String(status) }),
+    requestLog: {
+      debug: (m) => logger.debug(`http: ${m}`),
+      error: (m) => logger.error(`http: ${m}`),
+      debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
+    },
+  });
+  // ports.http and ports.https as a server's (each unless off), and the DNS interface, its reads forwarded.
+  const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];
   if (cfg.ports.http > 0) {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        listener.once("error", reject);
-        listener.listen(cfg.ports.http, cfg.clientAddr, () => resolve());
-      });
-    } catch (e) {
-      process.stderr.write(
-        `==> cannot listen for HTTP on ${cfg.clientAddr}:${cfg.ports.http}: ${String(e)}\n`,
-      );
-      localAgent.stop();
-      await link.close();
-      removeTemp();
-      return 1;
-    }
-    const at = listener.address() as AddressInfo;
-    logger.info(
-      `cairn agent running: client node ${cfg.nodeName}, datacenter ${cfg.datacenter}, HTTP ${at.address}:${at.port}`,
-    );
-  } else {
-    logger.info(`cairn agent running: client node ${cfg.nodeName}, datacenter ${cfg.datacenter}, no HTTP`);
+    listeners.push({
+      name: "HTTP",
+      port: cfg.ports.http,
+      server: http.createServer({ keepAlive: true }, listen),
+    });
   }
+  const httpsTls = httpsServerTls(cfg);
+  if (cfg.httpsPort > 0 && httpsTls !== undefined) {
+    const server = https.createServer({ ...httpsTls, keepAlive: true }, listen);
+    listeners.push({ name: "HTTPS", port: cfg.httpsPort, server });
+  }
+  let dns: RunningDns | null = null;
+  const closeAll = async (): Promise<void> => {
+    for (const l of listeners) {
+      l.server.close();
+      l.server.closeAllConnections();
+    }
+    await dns?.close();
+    localAgent.stop();
+    await link.close();
+    removeTemp();
+  };
+  try {
+    for (const l of listeners) {
+      l.server.keepAliveTimeout = 65_000;
+      await new Promise<void>((resolve, reject) => {
+        l.server.once("error", (e) =>
+          reject(new Error(`cannot listen for ${l.name} on ${cfg.clientAddr}:${l.port}: ${e}`)),
+        );
+        l.server.listen(l.port, cfg.clientAddr, () => resolve());
+      });
+    }
+    if (cfg.ports.dns > 0) {
+      dns = await startDnsServer(cfg.clientAddr, cfg.ports.dns, {
+        api,
+        config: cfg.dns,
+        log: (level, msg) => logger[level](msg),
+      }).catch((e: unknown) => {
+        throw new Error(`cannot listen for DNS on ${cfg.clientAddr}:${cfg.ports.dns}: ${String(e)}`);
+      });
+    }
+  } catch (e) {
+    process.stderr.write(`==> ${errorText(e)}\n`);
+    await closeAll();
+    return 1;
+  }
+  const listening = listeners.map((l) => {
+    const at = l.server.address() as AddressInfo;
+    return `${l.name} ${at.address}:${at.port}`;
+  });
+  if (dns !== null) listening.push(`DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`);
+  logger.info(
+    `cairn agent running: client node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening.join(", ") || "no listeners"}`,
+  );
   return new Promise<number>((resolve) => {
     let stopping = false;
     stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info(`caught ${signal}, shutting down`);
-      listener.close();
-      listener.closeAllConnections();
-      localAgent.stop();
-      await link.close();
-      removeTemp();
+      await closeAll();
       resolve(0);
     };
     process.once("SIGINT", () => void stop("SIGINT"));

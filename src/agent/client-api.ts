@@ -67,8 +67,12 @@ type CatalogRegisterRequest = Parameters<CatalogSync["catalogRegister"]>[0];
 type CatalogDeregisterRequest = Parameters<CatalogSync["catalogDeregister"]>[0];
 type NodeServicesJson = NonNullable<Awaited<ReturnType<CatalogSync["catalogNodeServices"]>>["value"]>;
 type HealthCheckJson = Awaited<ReturnType<CatalogSync["healthNode"]>>["value"][number];
+type ServiceEntryJson = Awaited<ReturnType<ServerApi["healthService"]>>["value"][number];
 
-/** The catalog calls of anti-entropy, as HTTP requests forwarded to a server. */
+/**
+ * The catalog calls of anti-entropy, and the health reads of the DNS interface, as HTTP requests forwarded to a
+ * server: the server answers them as it answers any HTTP client.
+ */
 export class ForwardedCatalog implements CatalogSync {
   constructor(
     private readonly via: ForwardVia,
@@ -90,9 +94,8 @@ export class ForwardedCatalog implements CatalogSync {
     return r;
   }
 
-  private async read<T>(target: string, q: QueryOptions): Promise<Queried<T>> {
-    const r = await this.send("GET", `${target}${consistencyQuery(q)}`);
-    return { meta: metaOf(r, q), value: JSON.parse(await bodyText(r)) as T };
+  private read<T>(target: string, q: QueryOptions): Promise<Queried<T>> {
+    return this.readRaw(`${target}${consistencyQuery(q)}`, q);
   }
 
   async catalogRegister(req: CatalogRegisterRequest): Promise<void> {
@@ -110,15 +113,37 @@ export class ForwardedCatalog implements CatalogSync {
   healthNode(node: string, q: QueryOptions): Promise<Queried<HealthCheckJson[]>> {
     return this.read(`/v1/health/node/${encodeURIComponent(node)}`, q);
   }
+
+  healthService(
+    service: string,
+    tags: readonly string[],
+    passing: boolean,
+    q: QueryOptions,
+  ): Promise<Queried<ServiceEntryJson[]>> {
+    const params = new URLSearchParams(tags.map((t): [string, string] => ["tag", t]));
+    if (passing) params.set("passing", "");
+    if (q.consistency !== "default") params.set(q.consistency, "");
+    const query = params.size > 0 ? `?${params.toString()}` : "";
+    return this.readRaw(`/v1/health/service/${encodeURIComponent(service)}${query}`, q);
+  }
+
+  private async readRaw<T>(target: string, q: QueryOptions): Promise<Queried<T>> {
+    const r = await this.send("GET", target);
+    return { meta: metaOf(r, q), value: JSON.parse(await bodyText(r)) as T };
+  }
 }
 
 export interface ClientApiOptions {
   readonly link: ClientLink;
+  /** The catalog reads the client's own parts make (its DNS interface), forwarded to a server. */
+  readonly catalog: ForwardedCatalog;
   readonly datacenter: string;
   readonly nodeName: string;
   /** The address this agent advertises (its node's address in the catalog). */
   readonly address: string;
   readonly metrics: Metrics;
+  /** Before a leave is told to the servers: stop what would register the node again (anti-entropy). */
+  readonly beforeLeave: () => void;
   /** Stops the agent once a leave has been told to the servers. */
   readonly onLeave: () => void;
 }
@@ -186,6 +211,7 @@ export class ClientApi implements ServerApi {
   }
 
   async leave(): Promise<void> {
+    this.o.beforeLeave();
     await this.o.link.leave();
     this.o.onLeave();
   }
@@ -225,11 +251,14 @@ export class ClientApi implements ServerApi {
   catalogNodes: ServerApi["catalogNodes"] = async () => this.forwarded("catalogNodes");
   catalogServices: ServerApi["catalogServices"] = async () => this.forwarded("catalogServices");
   catalogService: ServerApi["catalogService"] = async () => this.forwarded("catalogService");
-  catalogNodeServices: ServerApi["catalogNodeServices"] = async () => this.forwarded("catalogNodeServices");
+  // The DNS interface's reads: forwarded, as the HTTP routes that read the same are.
+  catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) =>
+    this.o.catalog.catalogNodeServices(node, q);
   catalogDatacenters: ServerApi["catalogDatacenters"] = async () => this.forwarded("catalogDatacenters");
-  healthNode: ServerApi["healthNode"] = async () => this.forwarded("healthNode");
+  healthNode: ServerApi["healthNode"] = (node, q) => this.o.catalog.healthNode(node, q);
   healthChecks: ServerApi["healthChecks"] = async () => this.forwarded("healthChecks");
-  healthService: ServerApi["healthService"] = async () => this.forwarded("healthService");
+  healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
+    this.o.catalog.healthService(s, tags, passing, q);
   healthState: ServerApi["healthState"] = async () => this.forwarded("healthState");
   leaderAddress: ServerApi["leaderAddress"] = () => this.forwarded("leaderAddress");
   peers: ServerApi["peers"] = () => this.forwarded("peers");

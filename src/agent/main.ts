@@ -20,7 +20,7 @@ import { type RunningServer, startServer } from "../server/boot.js";
 import { WanPool } from "../server/wan.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
-import { internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { httpsServerTls, internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
 import { runClientAgent } from "./client-agent.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
 import { forwardableHeaders, forwardRequest } from "./forward-client.js";
@@ -290,18 +290,4 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       process.stdin.resume();
     }
   });
-}
-
-/** The HTTPS listener's TLS: verify_incoming asks every client for a certificate from the CA. */
-function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
-  const t = cfg.tls.https;
-  if (t.pair === undefined) return undefined;
-  const ca = t.ca.length > 0 ? { ca: [...t.ca] } : {};
-  return {
-    ...ca,
-    cert: t.pair.cert,
-    key: t.pair.key,
-    requestCert: t.verifyIncoming,
-    rejectUnauthorized: t.verifyIncoming,
-  };
 }

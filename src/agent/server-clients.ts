@@ -47,7 +47,7 @@ export class ServerClients {
       return { servers: this.servers(), members: service.members() };
     });
     serve(raft.transport, FORWARD.clientLeave, async (r) => {
-      if (raft.raw.raft.role === "leader") await this.reconciler.left(r.node);
+      if (raft.raw.raft.role === "leader") await this.reconciler.left(r.node, r.bootId);
       else await call(raft.transport, await raft.waitForLeader(), FORWARD.clientLeave, r, TO_LEADER_MS);
       return { ok: true };
     });

@@ -17,6 +17,7 @@ function host(s: MemoryServer, leader = true): ClientReconcileHost {
 }
 
 const beat = {
+  bootId: "boot-1",
   nodeId: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
   node: "web-1",
   address: "10.0.0.7",
@@ -95,9 +96,15 @@ describe("client agents in the catalog (the leader's ClientReconciler)", () => {
         Checks: [],
         SkipNodeUpdate: true,
       });
-      await r.left("WEB-1");
+      await r.left("WEB-1", "boot-1");
       assert.equal(s.store.catalogReads.nodeServices("web-1").value, null);
       assert.deepEqual(clientMembers(s.store.catalogReads, "dc1"), []);
+      // A beat of the process that left, still in flight, brings nothing back; a new process's does.
+      r.alive(beat);
+      await r.left("nobody", "boot-x");
+      assert.equal(s.store.catalogReads.nodeServices("web-1").value, null);
+      r.alive({ ...beat, bootId: "boot-2" });
+      await until("registered again", () => serf(s, "web-1"));
     } finally {
       r.stop();
     }

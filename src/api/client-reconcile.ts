@@ -40,6 +40,8 @@ export interface ClientReconcileHost {
 /** How long a client may go unheard before it is failed (the servers' failure time, catalog-reconcile.ts). */
 export const CLIENT_FAILURE_MS = RECONCILE_DEFAULTS.failureMs;
 const TICK_MS = 500;
+/** How long a left client process's heartbeats are ignored: far longer than one can be in flight. */
+const LEFT_BOOTS_MS = 60_000;
 
 interface Heard {
   readonly beat: ClientBeat;
@@ -75,6 +77,8 @@ export function clientMembers(reads: CatalogReads, datacenter: string): MemberIn
 export class ClientReconciler {
   private readonly heard = new Map<string, Heard>();
   private readonly leaving = new Set<string>();
+  /** Client processes that left, by boot id, and when: a heartbeat of theirs still in flight is ignored. */
+  private readonly leftBoots = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private leaderSinceMs = 0;
   /** Passes run one at a time; at most one waits behind the running one (a change or a leave queues it). */
@@ -88,6 +92,7 @@ export class ClientReconciler {
 
   /** A heartbeat reached the leader. */
   alive(beat: ClientBeat): void {
+    if (this.leftBoots.has(beat.bootId)) return;
     const k = key(beat.node);
     this.leaving.delete(k);
     const was = this.heard.get(k);
@@ -95,8 +100,11 @@ export class ClientReconciler {
     if (was === undefined || Date.now() - was.atMs >= this.failureMs) void this.tick();
   }
 
-  /** A client left: its node is deregistered. */
-  left(node: string): Promise<void> {
+  /** A client process left: its node is deregistered. */
+  left(node: string, bootId: string): Promise<void> {
+    const now = Date.now();
+    for (const [b, at] of this.leftBoots) if (now - at > LEFT_BOOTS_MS) this.leftBoots.delete(b);
+    this.leftBoots.set(bootId, now);
     const k = key(node);
     this.heard.delete(k);
     this.leaving.add(k);

@@ -7,6 +7,7 @@
  * when the call certainly never reached it (refused, down, not connected) or the caller says a repeat is harmless:
  * a write whose connection broke mid-call may have been applied, and is not sent twice.
  */
+import { randomUUID } from "node:crypto";
 import { openDataDir } from "../storage/index.js";
 import {
   type MutualTlsSettings,
@@ -50,7 +51,7 @@ export interface ClientLinkOptions {
   /** Server RPC addresses "host[:port]" to look for servers at (-retry-join, -join). */
   readonly retryJoin: readonly string[];
   /** What the heartbeat tells the leader about this node. */
-  readonly node: Omit<ClientBeat, "nodeId">;
+  readonly node: Omit<ClientBeat, "nodeId" | "bootId">;
   /** How often the servers hear from this client; they call it failed after CLIENT_FAILURE_MS without. */
   readonly beatMs?: number;
   readonly tls?: MutualTlsSettings | undefined;
@@ -72,6 +73,8 @@ export class ClientLink {
   private stopped = false;
   private lastMembers: LinkMember[] = [];
   private readonly serverListeners = new Set<() => void>();
+  private readonly bootId = randomUUID();
+  private leaving = false;
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -198,9 +201,11 @@ export class ClientLink {
     return e instanceof UnreachableError && !e.message.includes("connection lost");
   }
 
-  /** Tells the servers this client leaves; the leader deregisters its node. */
+  /** Tells the servers this client leaves (no heartbeat follows); the leader deregisters its node. */
   async leave(): Promise<void> {
-    await this.call(FORWARD.clientLeave, { node: this.o.nodeName }, 7000, true);
+    this.leaving = true;
+    clearInterval(this.beatTimer);
+    await this.call(FORWARD.clientLeave, { node: this.o.nodeName, bootId: this.bootId }, 7000, true);
   }
 
   async close(): Promise<void> {
@@ -212,14 +217,14 @@ export class ClientLink {
   }
 
   private async beat(): Promise<void> {
-    if (this.beating || this.stopped) return;
+    if (this.beating || this.stopped || this.leaving) return;
     this.beating = true;
     try {
       if (this.candidates().every((id) => this.failedAt.has(id))) await this.probeAll();
       if (this.servers.size === 0) return;
       const { answer } = await this.call(
         FORWARD.clientAlive,
-        { nodeId: this.identity.nodeId, ...this.o.node },
+        { bootId: this.bootId, nodeId: this.identity.nodeId, ...this.o.node },
         5000,
         true,
       );

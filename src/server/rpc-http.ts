@@ -100,6 +100,8 @@ export const forwardPart = object({
 
 /** A client agent's heartbeat: the node it is, as the leader registers it with serfHealth. */
 export const clientBeat = object({
+  /** New at every start of the client process: a leave ends that process's beats, not a later one's. */
+  bootId: str,
   nodeId: str,
   node: str,
   address: str,

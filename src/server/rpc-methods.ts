@@ -105,7 +105,7 @@ export const FORWARD = {
   /** A client agent is alive; any server takes it and tells the leader. */
   clientAlive: method("client.alive", json(clientBeat), json(clientBeatAnswer)),
   /** A client agent leaves: the leader deregisters its node. */
-  clientLeave: method("client.leave", json(object({ node: str })), json(object({ ok: bool }))),
+  clientLeave: method("client.leave", json(object({ node: str, bootId: str })), json(object({ ok: bool }))),
 } as const;
 
 /** The WAN pool's one call (server/wan.ts): servers of every datacenter tell each other whom they know. */
