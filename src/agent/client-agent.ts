@@ -20,12 +20,14 @@ import {
   requestListener,
   type UiAssets,
 } from "../http/index.js";
+import { requestToken } from "../http/request-token.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { ClientLink } from "../server/client-link.js";
 import { createMetrics } from "../server/metrics.js";
 import { errorText } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 import { httpsServerTls, internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { ClientAcl, TOKEN_TTL_MS } from "./client-acl.js";
 import { ClientApi, ForwardedCatalog } from "./client-api.js";
 import type { AgentConfig } from "./config.js";
 import { forwardableHeaders, forwardRequest } from "./forward-client.js";
@@ -77,12 +79,6 @@ export async function runClientAgent(
   logger: Logger,
   ui: UiAssets,
 ): Promise<number> {
-  if (cfg.acl.enabled) {
-    process.stderr.write(
-      "==> ACLs on client agents are not supported by cairn yet: run this agent with -server, or without acl.enabled\n",
-    );
-    return 1;
-  }
   if (cfg.httpsPort > 0)
     logger.warn("ports.https: cairn's client agents serve HTTP only; HTTPS is not started");
   if (cfg.ports.dns > 0)
@@ -115,8 +111,10 @@ export async function runClientAgent(
   const metrics = createMetrics();
   // Anti-entropy's catalog calls and the DNS interface's reads are forwarded requests, as any HTTP client's.
   const catalog = new ForwardedCatalog(link, cfg.acl.tokens.agent);
+  const acl = new ClientAcl(cfg.acl, link, (m) => logger.warn(m));
   const api = new ClientApi({
     link,
+    acl,
     catalog,
     datacenter: cfg.datacenter,
     nodeName: cfg.nodeName,
@@ -154,7 +152,11 @@ export async function runClientAgent(
   // The first server found ends anti-entropy's "No known Consul servers" failures: retry then.
   link.onServersChanged(() => localAgent.antiEntropy?.serversChanged());
   const answer: Answer = async (request, incoming) => {
-    if (answeredByClient(request.path)) return handle(request, api, localAgent.local, ui);
+    if (answeredByClient(request.path)) {
+      // The handlers resolve tokens synchronously: the request's is resolved through a server first.
+      await acl.prefetch(requestToken(request));
+      return handle(request, api, localAgent.local, ui);
+    }
     const headers = forwardableHeaders(incoming.headers);
     if (request.method === "PUT" && request.path === "/v1/session/create") {
       let named: { req: HttpRequest; headers: Record<string, string> };
@@ -192,7 +194,9 @@ export async function runClientAgent(
     listeners.push({ name: "HTTPS", port: cfg.httpsPort, server });
   }
   let dns: RunningDns | null = null;
+  let dnsAcl: NodeJS.Timeout | undefined;
   const closeAll = async (): Promise<void> => {
+    clearInterval(dnsAcl);
     for (const l of listeners) {
       l.server.close();
       l.server.closeAllConnections();
@@ -213,6 +217,10 @@ export async function runClientAgent(
       });
     }
     if (cfg.ports.dns > 0) {
+      // DNS answers with the agent's default token (else anonymous): keep its resolution fresh.
+      void acl.prefetch(undefined);
+      dnsAcl = setInterval(() => void acl.prefetch(undefined), TOKEN_TTL_MS / 2);
+      dnsAcl.unref();
       dns = await startDnsServer(cfg.clientAddr, cfg.ports.dns, {
         api,
         config: cfg.dns,

@@ -1,14 +1,12 @@
 /**
- * What a client agent answers itself, as the ServerApi its /v1/agent/* handlers read (client-http.ts routes
+ * What a client agent answers itself, as the ServerApi its /v1/agent/* handlers read (client-agent.ts routes
  * everything else to a server before the router runs): this agent's own facts, the members as the servers list
  * them, leave and join through its ClientLink, and its own metrics. And the catalog its anti-entropy keeps in
  * step, reached through forwarded requests (ForwardedCatalog), so a client's catalog writes take the same path,
  * ACL checks included, as any HTTP client's.
  */
 
-import { AclResolver } from "../api/acl-resolve.js";
 import type { AclApi } from "../api/acl-types.js";
-import { ACL_DISABLED } from "../api/acl-types.js";
 import type { AgentInfo, MemberInfo, Queried, QueryMeta, QueryOptions, ServerApi } from "../api/types.js";
 import { type HttpResponse, isStreamBody, memoryRequest } from "../http/index.js";
 import type { CatalogSync } from "../local/anti-entropy.js";
@@ -16,6 +14,7 @@ import type { ClientLink } from "../server/client-link.js";
 import { type Metrics, metricValues } from "../server/metrics.js";
 import { CairnError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
+import type { ClientAcl } from "./client-acl.js";
 import { type ForwardVia, forwardRequest } from "./forward-client.js";
 
 /** A forwarded request answered with an error status; the text is the server's. */
@@ -31,7 +30,7 @@ export class ForwardedStatusError extends CairnError {
 }
 
 /**
- * Reached only through a route the client forwards before its router runs (client-http.ts): calling it is a bug.
+ * Reached only through a route the client forwards before its router runs (client-agent.ts): calling it is a bug.
  */
 export class ForwardedRouteError extends CairnError {
   readonly code = "forwarded_route";
@@ -135,6 +134,8 @@ export class ForwardedCatalog implements CatalogSync {
 
 export interface ClientApiOptions {
   readonly link: ClientLink;
+  /** The agent's ACLs: tokens resolved through the servers (client-acl.ts). */
+  readonly acl: ClientAcl;
   /** The catalog reads the client's own parts make (its DNS interface), forwarded to a server. */
   readonly catalog: ForwardedCatalog;
   readonly datacenter: string;
@@ -148,9 +149,6 @@ export interface ClientApiOptions {
   readonly onLeave: () => void;
 }
 
-/** A client holds no ACL state: ACLs on client agents are refused at start (config), so every right is granted. */
-const NO_ACL_STATE = { aclTokenBySecret: () => null, aclPolicies: () => [], aclEpoch: () => 0 };
-
 export class ClientApi implements ServerApi {
   readonly datacenter: string;
   readonly kvValueBytesMax = 512 * 1024;
@@ -158,13 +156,13 @@ export class ClientApi implements ServerApi {
 
   constructor(private readonly o: ClientApiOptions) {
     this.datacenter = o.datacenter;
-    const resolver = new AclResolver(() => ACL_DISABLED, NO_ACL_STATE, o.datacenter);
     const forwarded = (): never => {
       throw new ForwardedRouteError("the ACL endpoints of a client agent are forwarded to a server");
     };
     this.acl = {
-      aclSettings: () => ACL_DISABLED,
-      resolve: (secret) => resolver.resolve(secret),
+      aclSettings: () => o.acl.aclSettings(),
+      resolve: (secret) => o.acl.resolve(secret),
+      // A client holds no ACL state: its tokens are resolved through the servers, whole (ClientAcl).
       aclTokenBySecret: () => null,
       aclPolicies: () => [],
       aclEpoch: () => 0,

@@ -3,6 +3,8 @@
  * ClientReconciler keeps their serfHealth checks) with the servers and members it knows, deregisters a client that
  * leaves, and answers the HTTP requests they forward (forward-serve.ts).
  */
+import { AclNotFoundError } from "../acl/index.js";
+import { AclResolver } from "../api/acl-resolve.js";
 import { ClientReconciler } from "../api/client-reconcile.js";
 import type { ServerService } from "../api/service.js";
 import type { HttpRequest, HttpResponse } from "../http/index.js";
@@ -50,6 +52,23 @@ export class ServerClients {
       if (raft.raw.raft.role === "leader") await this.reconciler.left(r.node, r.bootId);
       else await call(raft.transport, await raft.waitForLeader(), FORWARD.clientLeave, r, TO_LEADER_MS);
       return { ok: true };
+    });
+    // The server's own replica answers, as it answers its own requests' tokens (no leader round).
+    const acl = new AclResolver(() => service.acl.aclSettings(), service.acl, o.datacenter);
+    serve(raft.transport, FORWARD.aclResolve, async ({ secret }) => {
+      try {
+        const r = acl.resolution(secret);
+        const policies = r.policies.map(({ ID, Name, Rules, ModifyIndex }) => ({
+          ID,
+          Name,
+          Rules,
+          ModifyIndex,
+        }));
+        return { found: true, ...r, policies, identities: [...r.identities] };
+      } catch (e) {
+        if (!(e instanceof AclNotFoundError)) throw e;
+        return { found: false, accessorId: "", anonymous: false, policies: [], identities: [] };
+      }
     });
     this.forward = new ForwardServer(raft.transport, { answer: o.answer, bodyBytesMax: o.bodyBytesMax });
   }

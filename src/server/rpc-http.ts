@@ -123,3 +123,13 @@ export type WanServer = ReturnType<typeof wanServer>;
 
 /** What a WAN exchange carries either way: who calls (or answers), and the live servers it knows. */
 export const wanExchange = object({ from: wanServer, known: arrayOf(wanServer) });
+
+/** What a token stands for, as a server resolves it for a client agent (api/acl-resolve.ts AclResolution). */
+export const aclResolution = object({
+  /** False: no token has this secret (Consul's "ACL not found"). */
+  found: bool,
+  accessorId: str,
+  anonymous: bool,
+  policies: arrayOf(object({ ID: str, Name: str, Rules: str, ModifyIndex: int })),
+  identities: arrayOf(str),
+});

@@ -6,6 +6,7 @@
 import { serverRecord } from "./members.js";
 import { arrayOf, bool, empty, int, json, object, type RpcMethod, rawBytes, str } from "./rpc.js";
 import {
+  aclResolution,
   clientBeat,
   clientBeatAnswer,
   forwardId,
@@ -104,6 +105,8 @@ export const FORWARD = {
   cancel: method("http.cancel", json(forwardId), json(object({ ok: bool }))),
   /** A client agent is alive; any server takes it and tells the leader. */
   clientAlive: method("client.alive", json(clientBeat), json(clientBeatAnswer)),
+  /** A client agent with ACLs asks what a token stands for, to enforce its own /v1/agent/* endpoints. */
+  aclResolve: method("client.aclResolve", json(object({ secret: str })), json(aclResolution)),
   /** A client agent leaves: the leader deregisters its node. */
   clientLeave: method("client.leave", json(object({ node: str, bootId: str })), json(object({ ok: bool }))),
 } as const;
