@@ -22,7 +22,7 @@
  *
  * `npm start -- --clients N` adds N client agents (`cairn agent` without -server, docs/membership.md) on 127.0.0.4,
  * 127.0.0.5, ..., HTTP on the same port as the servers, data in ./.cairn/clientN, joined to the three servers; they
- * start once there is a leader. Not with --secure (client agents have no ACLs yet).
+ * start once there is a leader. Not with --secure yet: its certificates name the three servers' addresses only.
  *
  * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_HTTPS_PORT, CAIRN_START_SERVER_PORT, CAIRN_START_AGENT_PORT and
  * CAIRN_START_DATA_DIR (a directory holding server1..3 and backups) replace 8500, 8501, 8300, 8510 and ./.cairn.
@@ -574,7 +574,7 @@ async function main() {
     fail(`--clients takes a number of client agents from 0 to ${CLIENT_COUNT_MAX}, not "${CLIENTS_TEXT}"`);
   }
   if (SECURE && CLIENTS.length > 0)
-    fail("--clients cannot be used with --secure: client agents have no ACLs yet");
+    fail("--clients cannot be used with --secure yet: its certificates name the servers' addresses only");
   buildIfStale();
   if (!existsSync(MAIN)) {
     fail(
