@@ -79,10 +79,6 @@ export async function runClientAgent(
   logger: Logger,
   ui: UiAssets,
 ): Promise<number> {
-  if (cfg.httpsPort > 0)
-    logger.warn("ports.https: cairn's client agents serve HTTP only; HTTPS is not started");
-  if (cfg.ports.dns > 0)
-    logger.warn("DNS: cairn's client agents answer no DNS yet; ask a server's DNS interface");
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   const removeTemp = (): void => {
     if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });

@@ -173,10 +173,16 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     },
   };
   const here = (req: HttpRequest) => handle(req, service, localAgent.local, ui);
-  /** This datacenter's requests are answered here; another's (`?dc=`) go to a server of it over the WAN. */
+  /**
+   * This datacenter's requests are answered here; another's (`?dc=`) go to a server of it over the WAN. The agent
+   * endpoints are this agent's whatever `dc` says, as Consul's.
+   */
   const answerFor = (req: HttpRequest, headers: Readonly<Record<string, string>>) => {
     const dc = req.query.get("dc") ?? "";
-    if (wan !== null && dc !== "" && dc !== cfg.datacenter) return forwardRequest(req, headers, wan.via(dc));
+    const elsewhere = dc !== "" && dc !== cfg.datacenter;
+    if (wan !== null && elsewhere && req.path.startsWith("/v1/") && !req.path.startsWith("/v1/agent/")) {
+      return forwardRequest(req, headers, wan.via(dc));
+    }
     return here(req);
   };
   // Client agents' heartbeats, leave and forwarded requests, answered as HTTP clients' requests are.
