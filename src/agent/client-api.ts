@@ -151,6 +151,7 @@ export interface ClientApiOptions {
 
 export class ClientApi implements ServerApi {
   readonly datacenter: string;
+  /** Consul's default kv_max_value_size; the servers enforce theirs (KV requests are forwarded). */
   readonly kvValueBytesMax = 512 * 1024;
   readonly acl: AclApi;
 
