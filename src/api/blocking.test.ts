@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeCommand, KvStore, reads } from "../fsm/index.js";
+import { encodeCommand, KvStore, reads, WatchLimitError } from "../fsm/index.js";
 import { type BlockingEnv, blockingQuery } from "./blocking.js";
 import type { QueryOptions } from "./types.js";
 
@@ -67,6 +67,18 @@ describe("blockingQuery", () => {
     put(store, "b"); // not the watched key: no wake
     assert.equal((await waiting).index, 1);
     assert.ok(Date.now() - started >= 150);
+    assert.equal(store.watchCount, 0);
+  });
+});
+
+describe("blockingQuery at the watch limit", () => {
+  it("fails with the registry's error and leaves no timer behind", async () => {
+    const store = new KvStore({ watchesMax: 0 });
+    put(store, "a");
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    await assert.rejects(blockingQuery(q(1, 60_000), reads.kvGet(store, "a"), env(store)), WatchLimitError);
+    assert.equal(timers(), before);
     assert.equal(store.watchCount, 0);
   });
 });

@@ -15,6 +15,13 @@ export const WAIT_MS_DEFAULT = 5 * 60 * 1000;
 /** Consul adds up to wait/16 of random jitter (structs.JitterFraction), so many waits do not end together. */
 const JITTER_FRACTION = 16;
 
+/** Blocking queries of this process asleep on a watch now (every ServerApi's; the watch benchmark reads it). */
+let asleep = 0;
+
+export function blockedQueries(): number {
+  return asleep;
+}
+
 export interface BlockingEnv {
   now(): number;
   /** In [0, 1): the jitter's draw. */
@@ -44,16 +51,23 @@ export async function blockingQuery<T extends { readonly index: number }>(
   }
 }
 
-/** Resolves on the watch's wake or after `ms`, whichever comes first; leaves neither the watch nor the timer behind. */
+/**
+ * Resolves on the watch's wake or after `ms`, whichever comes first; leaves neither the watch nor the timer behind.
+ * The watch is registered before the timer is armed: when the registry is full it throws, and no timer is left.
+ */
 function woken(watch: ReadSpec<{ readonly index: number }>["watch"], ms: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      cancel();
-      resolve();
-    }, ms);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const cancel = watch(() => {
       clearTimeout(timer);
+      asleep -= 1;
       resolve();
     });
+    asleep += 1;
+    timer = setTimeout(() => {
+      cancel();
+      asleep -= 1;
+      resolve();
+    }, ms);
   });
 }

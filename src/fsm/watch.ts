@@ -3,6 +3,11 @@
  * touches the watched key or prefix, and all at once by a restore. The server wires timers and the re-run of
  * the query; a wake is a hint to re-read ("not a guarantee of change", as Consul's docs say), never a result.
  *
+ * Cost: a write to key k looks up k itself and, among the prefixes of k, only those whose length some watched
+ * prefix has: at most length(k) + 1 map probes, however many watches are registered, so a write costs what
+ * its own watchers cost and not what everybody's do. A delete-tree still walks the watched keys (it may touch
+ * any number of them); a restore wakes everybody.
+ *
  * Ownership: callbacks run synchronously inside apply/restore after the state has changed, so they may read
  * the store but must not write to it; they should only schedule work. A callback that throws does not stop
  * the others: the first error is rethrown once all have run.
@@ -26,6 +31,10 @@ export class WatchRegistry {
   private readonly keys = new Map<string, Set<Watcher>>();
   /** Use: wakes for writes to any key under this prefix. Invariant: no empty sets. */
   private readonly prefixes = new Map<string, Set<Watcher>>();
+  /** Use: how many keys of `prefixes` have each length, so keyChanged probes only lengths in use. */
+  private readonly prefixLengths = new Map<number, number>();
+  /** prefixLengths' keys in ascending order; null when it changed since it was last sorted. */
+  private lengthsSorted: number[] | null = [];
   private count = 0;
 
   constructor(private readonly watchesMax = WATCHES_MAX_DEFAULT) {}
@@ -45,6 +54,7 @@ export class WatchRegistry {
     if (set === undefined) {
       set = new Set();
       map.set(target, set);
+      if (kind === "prefix") this.lengthUsed(target.length, 1);
     }
     set.add(w);
     this.count += 1;
@@ -57,12 +67,12 @@ export class WatchRegistry {
   keyChanged(key: string): void {
     const fired: Watcher[] = [];
     this.collect(this.keys.get(key), fired);
-    // Probing each prefix of the key costs O(length²) in string slices; walking the registered prefixes
-    // costs O(count). Take the cheaper.
-    if (this.prefixes.size <= key.length + 1) {
-      for (const [p, set] of this.prefixes) if (key.startsWith(p)) this.collect(set, fired);
-    } else {
-      for (let i = 0; i <= key.length; i++) this.collect(this.prefixes.get(key.slice(0, i)), fired);
+    if (this.prefixes.size > 0) {
+      this.lengthsSorted ??= [...this.prefixLengths.keys()].sort((a, b) => a - b);
+      for (const n of this.lengthsSorted) {
+        if (n > key.length) break;
+        this.collect(this.prefixes.get(n === key.length ? key : key.slice(0, n)), fired);
+      }
     }
     this.fire(fired);
   }
@@ -89,11 +99,22 @@ export class WatchRegistry {
     if (set !== undefined) for (const w of set) out.push(w);
   }
 
+  private lengthUsed(n: number, delta: 1 | -1): void {
+    const left = (this.prefixLengths.get(n) ?? 0) + delta;
+    if (left === 0) this.prefixLengths.delete(n);
+    else this.prefixLengths.set(n, left);
+    // Only a length that appears or disappears changes the sorted list.
+    if (left === 0 || (delta === 1 && left === 1)) this.lengthsSorted = null;
+  }
+
   private take(w: Watcher): boolean {
     const map = w.kind === "key" ? this.keys : this.prefixes;
     const set = map.get(w.target);
     if (set === undefined || !set.delete(w)) return false;
-    if (set.size === 0) map.delete(w.target);
+    if (set.size === 0) {
+      map.delete(w.target);
+      if (w.kind === "prefix") this.lengthUsed(w.target.length, -1);
+    }
     this.count -= 1;
     return true;
   }
