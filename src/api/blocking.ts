@@ -7,6 +7,7 @@
  */
 import type { ReadSpec } from "../fsm/index.js";
 import type { Consistency, QueryOptions } from "./types.js";
+import { WaitClock, type Waiter } from "./wait-clock.js";
 
 /** Consul's cap on a blocking query's wait (max_query_time). */
 export const WAIT_MS_MAX = 10 * 60 * 1000;
@@ -32,42 +33,84 @@ export interface BlockingEnv {
   restores(): number;
 }
 
-/** The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state. */
-export async function blockingQuery<T extends { readonly index: number }>(
-  q: QueryOptions,
-  { watch, run }: ReadSpec<T>,
-  env: BlockingEnv,
-): Promise<T> {
-  const wait = Math.min(q.waitMs > 0 ? q.waitMs : WAIT_MS_DEFAULT, WAIT_MS_MAX);
-  const deadline = env.now() + wait + Math.floor(env.random() * (wait / JITTER_FRACTION));
-  const restores = env.restores();
-  for (;;) {
-    await env.barrier(q.consistency);
-    const value = run();
-    const passed = Math.max(1, value.index) > q.minIndex;
-    const left = deadline - env.now();
-    if (q.minIndex === 0 || passed || left <= 0 || env.restores() !== restores) return value;
-    await woken(watch, left);
-  }
-}
+/** Every wait of this process on one timer (wait-clock.ts). */
+const clock = new WaitClock();
 
 /**
- * Resolves on the watch's wake or after `ms`, whichever comes first; leaves neither the watch nor the timer behind.
- * The watch is registered before the timer is armed: when the registry is full it throws, and no timer is left.
+ * The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state.
+ * Not an async function: a blocked query is held by its watch and the wait clock as one small object (Query),
+ * not as a suspended frame with its registers and await closures, which matters with thousands blocked.
  */
-function woken(watch: ReadSpec<{ readonly index: number }>["watch"], ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const cancel = watch(() => {
-      clearTimeout(timer);
-      asleep -= 1;
-      resolve();
-    });
-    asleep += 1;
-    timer = setTimeout(() => {
-      cancel();
-      asleep -= 1;
-      resolve();
-    }, ms);
+export function blockingQuery<T extends { readonly index: number }>(
+  q: QueryOptions,
+  spec: ReadSpec<T>,
+  env: BlockingEnv,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    new Query(q, spec, env, resolve, reject).run();
   });
+}
+
+/** One blocking query between its runs: what it needs to run again, and how it ends. */
+class Query<T extends { readonly index: number }> implements Waiter {
+  private readonly deadline: number;
+  private readonly restores: number;
+  /** While asleep: the watch's cancel and the clock's tick of the deadline. */
+  private cancel: (() => void) | null = null;
+  private tick = 0;
+
+  constructor(
+    private readonly q: QueryOptions,
+    private readonly spec: ReadSpec<T>,
+    private readonly env: BlockingEnv,
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    const wait = Math.min(q.waitMs > 0 ? q.waitMs : WAIT_MS_DEFAULT, WAIT_MS_MAX);
+    this.deadline = env.now() + wait + Math.floor(env.random() * (wait / JITTER_FRACTION));
+    this.restores = env.restores();
+  }
+
+  run(): void {
+    try {
+      this.env.barrier(this.q.consistency).then(() => this.afterBarrier(), this.reject);
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+
+  private afterBarrier(): void {
+    try {
+      const value = this.spec.run();
+      const passed = Math.max(1, value.index) > this.q.minIndex;
+      const left = this.deadline - this.env.now();
+      if (this.q.minIndex === 0 || passed || left <= 0 || this.env.restores() !== this.restores) {
+        this.resolve(value);
+        return;
+      }
+      // The watch first: when the registry is full it throws, and nothing is left on the clock.
+      this.cancel = this.spec.watch(() => this.woken());
+      asleep += 1;
+      this.tick = clock.add(this, left);
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+
+  /** The watch fired (inside an apply: only schedule the next run, as the registry asks). */
+  private woken(): void {
+    clock.remove(this, this.tick);
+    this.awake();
+  }
+
+  timedOut(): void {
+    this.cancel?.();
+    this.awake();
+  }
+
+  private awake(): void {
+    this.cancel = null;
+    asleep -= 1;
+    queueMicrotask(() => this.run());
+  }
 }

@@ -26,11 +26,17 @@ interface Watcher {
   readonly wake: () => void;
 }
 
+/**
+ * The watchers of one target: most targets have one (a blocking query per key), held as itself rather than in
+ * a set of its own, which with thousands of blocked queries is most of the registry's memory.
+ */
+type Watchers = Watcher | Set<Watcher>;
+
 export class WatchRegistry {
-  /** Use: wakes for writes to exactly this key. Invariant: no empty sets. */
-  private readonly keys = new Map<string, Set<Watcher>>();
-  /** Use: wakes for writes to any key under this prefix. Invariant: no empty sets. */
-  private readonly prefixes = new Map<string, Set<Watcher>>();
+  /** Use: wakes for writes to exactly this key. Invariant: a set holds two watchers or more. */
+  private readonly keys = new Map<string, Watchers>();
+  /** Use: wakes for writes to any key under this prefix. Invariant: a set holds two watchers or more. */
+  private readonly prefixes = new Map<string, Watchers>();
   /** Use: how many keys of `prefixes` have each length, so keyChanged probes only lengths in use. */
   private readonly prefixLengths = new Map<number, number>();
   /** prefixLengths' keys in ascending order; null when it changed since it was last sorted. */
@@ -50,13 +56,12 @@ export class WatchRegistry {
     }
     const w: Watcher = { target, kind, wake };
     const map = kind === "key" ? this.keys : this.prefixes;
-    let set = map.get(target);
-    if (set === undefined) {
-      set = new Set();
-      map.set(target, set);
+    const there = map.get(target);
+    if (there === undefined) {
+      map.set(target, w);
       if (kind === "prefix") this.lengthUsed(target.length, 1);
-    }
-    set.add(w);
+    } else if (there instanceof Set) there.add(w);
+    else map.set(target, new Set([there, w]));
     this.count += 1;
     return () => {
       this.take(w);
@@ -95,8 +100,9 @@ export class WatchRegistry {
     this.fire(fired);
   }
 
-  private collect(set: Set<Watcher> | undefined, out: Watcher[]): void {
-    if (set !== undefined) for (const w of set) out.push(w);
+  private collect(there: Watchers | undefined, out: Watcher[]): void {
+    if (there instanceof Set) for (const w of there) out.push(w);
+    else if (there !== undefined) out.push(there);
   }
 
   private lengthUsed(n: number, delta: 1 | -1): void {
@@ -109,12 +115,12 @@ export class WatchRegistry {
 
   private take(w: Watcher): boolean {
     const map = w.kind === "key" ? this.keys : this.prefixes;
-    const set = map.get(w.target);
-    if (set === undefined || !set.delete(w)) return false;
-    if (set.size === 0) {
+    const there = map.get(w.target);
+    if (there === w) {
       map.delete(w.target);
       if (w.kind === "prefix") this.lengthUsed(w.target.length, -1);
-    }
+    } else if (!(there instanceof Set && there.delete(w))) return false;
+    else if (there.size === 1) map.set(w.target, there.values().next().value as Watcher);
     this.count -= 1;
     return true;
   }
