@@ -185,7 +185,7 @@ else {
       "       npm run bench -- reads [-total 100000] [-keys 10000] [-clients 64]\n" +
       "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n" +
       "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n" +
-      "       npm run bench -- watch [-watchers 10000] [-keys 1000]\n",
+      "       npm run bench -- watch [-watchers 10000[,…]] [-keys 1000] [-prof-dir DIR]\n",
   );
   process.exitCode = 2;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- watch [-watchers 10000] [-keys 1000]`: issue 14's blocking-query target, cairn beside etcd
+ * `npm run bench -- watch [-watchers 10000] [-keys 1000] [-prof-dir DIR]` (`-watchers 100,10000`: a run per count): issue 14's blocking-query target, cairn beside etcd
  * in the same run, one engine at a time. Each engine runs 3 servers on loopback; the leader holds W watchers on
  * W distinct keys (cairn: blocking GETs; etcd: watches through its v3 JSON gateway; bench/watch-engines.ts) and
  * takes the writes. Per engine it measures:
@@ -11,7 +11,7 @@
  * Prints both with the ratios, the load average, the cores and the file descriptors it needs. Not a test:
  * figures, never assertions.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -183,9 +183,15 @@ async function drive(
   };
 }
 
-async function runCairn(dir: string, watchers: number, writes: number): Promise<Figures> {
+async function runCairn(
+  dir: string,
+  watchers: number,
+  writes: number,
+  profArgs: readonly string[],
+): Promise<Figures> {
+  mkdirSync(dir, { recursive: true });
   const cluster = await startCairnCluster(join(dir, "cairn"), 3, {
-    nodeArgs: ["--expose-gc", "--import", PROBE],
+    nodeArgs: ["--expose-gc", ...profArgs, "--import", PROBE],
     env: { CAIRN_WATCH_PROBE: dir },
   });
   const stop = tracked(() => cluster.stop());
@@ -217,6 +223,7 @@ async function runCairn(dir: string, watchers: number, writes: number): Promise<
 }
 
 async function runEtcd(dir: string, watchers: number, writes: number): Promise<Figures> {
+  mkdirSync(dir, { recursive: true });
   const cluster = await startEtcdCluster(join(dir, "etcd"));
   const stop = tracked(() => cluster.stop());
   try {
@@ -240,7 +247,7 @@ async function runEtcd(dir: string, watchers: number, writes: number): Promise<F
 
 /** The report's columns: a header and how wide each value is. */
 const COLUMNS = [
-  ["engine", 6],
+  ["engine", 11],
   ["heap B/w", 9],
   ["rss B/w", 9],
   ["write p50", 9],
@@ -275,63 +282,90 @@ function row(name: string, f: Figures): string {
   ]);
 }
 
+/** The watcher counts of `-watchers`, each at least `writes`. */
+function watcherCounts(list: string, writes: number): number[] {
+  const counts = list.split(",").map((x) => Number(x.trim()));
+  if (!(writes >= 1) || counts.some((w) => !Number.isSafeInteger(w) || w < writes)) {
+    throw new RangeError(`-watchers takes counts of at least -keys (${writes}), comma-separated: ${list}`);
+  }
+  return counts;
+}
+
 export async function watch(argv: readonly string[]): Promise<void> {
   const { values } = parseFlags(
     {
-      watchers: flag.int(10_000, "concurrent watchers, each on its own key, held by one server"),
+      watchers: flag.string(
+        "10000",
+        "concurrent watchers held by one server, each on its own key (a list: 100,10000)",
+      ),
       keys: flag.int(1_000, "watched keys written, one at a time, each waking its watcher"),
+      "prof-dir": flag.string(
+        "",
+        "run cairn's servers with --cpu-prof and --heap-prof, profiles written here",
+      ),
     },
     argv,
   );
-  const watchers = values.watchers;
   const writes = values.keys;
-  if (!(watchers >= 1 && writes >= 1 && writes <= watchers)) {
-    throw new RangeError("-watchers must be at least 1 and -keys between 1 and -watchers");
-  }
-  const needFds = watchers + FDS_BESIDES_WATCHERS;
+  const counts = watcherCounts(values.watchers, writes);
+  const needFds = Math.max(...counts) + FDS_BESIDES_WATCHERS;
   const limit = fdLimit();
   if (limit !== null && limit < needFds) {
-    throw new Error(`${watchers} watchers need about ${needFds} open files; raise it: ulimit -n ${needFds}`);
+    throw new Error(
+      `${needFds - FDS_BESIDES_WATCHERS} watchers need about ${needFds} open files; raise it: ulimit -n ${needFds}`,
+    );
   }
+  const prof = values["prof-dir"];
+  const profArgs =
+    prof === "" ? [] : ["--cpu-prof", "--cpu-prof-dir", prof, "--heap-prof", "--heap-prof-dir", prof];
   const dir = mkdtempSync(join(tmpdir(), "cairn-bench-watch-"));
   const loads: string[] = [];
   const noteLoad = (when: string) => loads.push(`${when} ${(loadavg()[0] ?? 0).toFixed(2)}`);
-  const figures = await guarded(
+  const runs = await guarded(
     () => rmSync(dir, { recursive: true, force: true }),
     async () => {
+      const out: { watchers: number; cairn: Figures; etcd: Figures }[] = [];
       noteLoad("start");
-      const cairn = await runCairn(dir, watchers, writes);
-      noteLoad("after cairn");
-      const etcd = await runEtcd(dir, watchers, writes);
-      noteLoad("after etcd");
-      return { cairn, etcd };
+      for (const w of counts) {
+        const cairn = await runCairn(join(dir, `c${w}`), w, writes, profArgs);
+        noteLoad(`after cairn ${w}`);
+        const etcd = await runEtcd(join(dir, `e${w}`), w, writes);
+        noteLoad(`after etcd ${w}`);
+        out.push({ watchers: w, cairn, etcd });
+      }
+      return out;
     },
   );
-  const { cairn, etcd } = figures;
   const heapPer = (f: Figures) => (f.held.heapBytes - f.before.heapBytes) / f.watchers;
   const p99 = (a: Float64Array) => percentile(a, 0.99);
+  const first = runs[0]!;
   const lines = [
-    `${watchers} watchers on distinct keys, held by the leader of 3 servers on 127.0.0.1; ${writes} of the keys ` +
-      "written one at a time through the same server, each awaited until its watcher answers",
-    `cairn: ${cairn.api}`,
-    `etcd:  ${etcd.api}; its heap is Go's heap_alloc as /metrics reports it, not collected first`,
-    `${availableParallelism()} cores; load average (1 min): ${loads.join(", ")}; open files: this process and ` +
-      `each server need about ${needFds} (soft limit here: ${limit ?? "unknown"})`,
+    `watchers on distinct keys (${counts.join(", ")}), held by the leader of 3 servers on 127.0.0.1; ${writes} ` +
+      "of the keys written one at a time through the same server, each awaited until its watcher answers",
+    `cairn: ${first.cairn.api}`,
+    `etcd:  ${first.etcd.api}; its heap is Go's heap_alloc as /metrics reports it, not collected first`,
+    `${availableParallelism()} cores; load average (1 min): ${loads.join(", ")}`,
+    `open files: this process and each server need about watchers + ${FDS_BESIDES_WATCHERS} ` +
+      `(soft limit here: ${limit ?? "unknown"})`,
     "",
     line(COLUMNS.map(([h]) => h)),
-    row("cairn", cairn),
-    row("etcd", etcd),
+  ];
+  for (const r of runs) lines.push(row(`cairn ${r.watchers}`, r.cairn), row(`etcd ${r.watchers}`, r.etcd));
+  lines.push(
     "",
     "(B/w: bytes per watcher; latencies in ms; wake: from the write sent to the watcher's answer; after ack: from",
     " the write's own answer, negative when the watcher answered first; strays: other watchers that answered)",
     "",
-    `ratios cairn / etcd: heap per watcher ${(heapPer(cairn) / heapPer(etcd)).toFixed(2)}x, ` +
-      `wake p99 ${(p99(cairn.wakeMs) / p99(etcd.wakeMs)).toFixed(2)}x, ` +
-      `write p99 ${(p99(cairn.writeMs) / p99(etcd.writeMs)).toFixed(2)}x`,
-    `issue 14 target 3: heap per blocked GET <= 2048 B: ${heapPer(cairn) <= 2048 ? "met" : "NOT met"} ` +
-      `(${heapPer(cairn).toFixed(0)} B); a write wakes only its watcher: ` +
-      `${cairn.strays === 0 ? "met" : `NOT met (${cairn.strays} strays)`}`,
-  ];
-  for (const f of [...cairn.failures, ...etcd.failures]) lines.push(`failure: ${f}`);
+  );
+  for (const { watchers, cairn, etcd } of runs) {
+    lines.push(
+      `${watchers} watchers, cairn / etcd: heap per watcher ${(heapPer(cairn) / heapPer(etcd)).toFixed(2)}x, ` +
+        `wake p99 ${(p99(cairn.wakeMs) / p99(etcd.wakeMs)).toFixed(2)}x, ` +
+        `write p99 ${(p99(cairn.writeMs) / p99(etcd.writeMs)).toFixed(2)}x; issue 14 target 3: heap per blocked ` +
+        `GET <= 2048 B: ${heapPer(cairn) <= 2048 ? "met" : "NOT met"} (${heapPer(cairn).toFixed(0)} B), a write ` +
+        `wakes only its watcher: ${cairn.strays === 0 ? "met" : `NOT met (${cairn.strays} strays)`}`,
+    );
+    for (const f of [...cairn.failures, ...etcd.failures]) lines.push(`failure: ${f}`);
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
 }
