@@ -9,8 +9,11 @@ interface Spec {
   readonly kind: WatchKind;
 }
 
-/** Short keys over a small alphabet, so that keys, prefixes of each other and equal targets are common. */
-const key = fc.string({ unit: fc.constantFrom("a", "b", "/"), maxLength: 5 });
+/**
+ * Short keys over a small alphabet, so that keys, prefixes of each other and equal targets are common; with a
+ * character above U+FFFF and one just below it, which the ordered maps sort apart from JavaScript's `<`.
+ */
+const key = fc.string({ unit: fc.constantFrom("a", "b", "/", "\u{1F600}", "\uFFFF"), maxLength: 5 });
 const spec = fc.record({ target: key, kind: fc.constantFrom<WatchKind>("key", "prefix") });
 
 /** Registers one watch per spec; `woke` collects the indexes of the specs whose watch fired. */

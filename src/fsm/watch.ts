@@ -5,13 +5,15 @@
  *
  * Cost: a write to key k looks up k itself and, among the prefixes of k, only those whose length some watched
  * prefix has: at most length(k) + 1 map probes, however many watches are registered, so a write costs what
- * its own watchers cost and not what everybody's do. A delete-tree still walks the watched keys (it may touch
- * any number of them); a restore wakes everybody.
+ * its own watchers cost and not what everybody's do. A delete-tree of p walks the watched keys and prefixes
+ * under p in key order (a range of an ordered map) and probes the prefixes of p as a write does. A restore
+ * wakes everybody.
  *
  * Ownership: callbacks run synchronously inside apply/restore after the state has changed, so they may read
  * the store but must not write to it; they should only schedule work. A callback that throws does not stop
  * the others: the first error is rethrown once all have run.
  */
+import { OrderedMap } from "./btree.js";
 import { WatchLimitError } from "./errors.js";
 
 /** "key": one exact key (a GET without recurse). "prefix": every key starting with it (recurse/keys). */
@@ -37,6 +39,9 @@ export class WatchRegistry {
   private readonly keys = new Map<string, Watchers>();
   /** Use: wakes for writes to any key under this prefix. Invariant: a set holds two watchers or more. */
   private readonly prefixes = new Map<string, Watchers>();
+  /** The targets of `keys` and of `prefixes` in key order, for a delete-tree's range. */
+  private readonly keyOrder = new OrderedMap<true>();
+  private readonly prefixOrder = new OrderedMap<true>();
   /** Use: how many keys of `prefixes` have each length, so keyChanged probes only lengths in use. */
   private readonly prefixLengths = new Map<number, number>();
   /** prefixLengths' keys in ascending order; null when it changed since it was last sorted. */
@@ -59,7 +64,10 @@ export class WatchRegistry {
     const there = map.get(target);
     if (there === undefined) {
       map.set(target, w);
-      if (kind === "prefix") this.lengthUsed(target.length, 1);
+      if (kind === "prefix") {
+        this.prefixOrder.set(target, true);
+        this.lengthUsed(target.length, 1);
+      } else this.keyOrder.set(target, true);
     } else if (there instanceof Set) there.add(w);
     else map.set(target, new Set([there, w]));
     this.count += 1;
@@ -72,24 +80,28 @@ export class WatchRegistry {
   keyChanged(key: string): void {
     const fired: Watcher[] = [];
     this.collect(this.keys.get(key), fired);
-    if (this.prefixes.size > 0) {
-      this.lengthsSorted ??= [...this.prefixLengths.keys()].sort((a, b) => a - b);
-      for (const n of this.lengthsSorted) {
-        if (n > key.length) break;
-        this.collect(this.prefixes.get(n === key.length ? key : key.slice(0, n)), fired);
-      }
-    }
+    this.collectPrefixesOf(key, key.length, fired);
     this.fire(fired);
   }
 
   /** Wakes the watchers of every key under `prefix` and of every prefix that overlaps it (a delete-tree). */
   treeChanged(prefix: string): void {
     const fired: Watcher[] = [];
-    for (const [k, set] of this.keys) if (k.startsWith(prefix)) this.collect(set, fired);
-    for (const [p, set] of this.prefixes) {
-      if (p.startsWith(prefix) || prefix.startsWith(p)) this.collect(set, fired);
-    }
+    // Collected before any is taken: the ordered maps must not change while they are walked.
+    for (const [k] of this.keyOrder.prefix(prefix)) this.collect(this.keys.get(k), fired);
+    for (const [p] of this.prefixOrder.prefix(prefix)) this.collect(this.prefixes.get(p), fired);
+    this.collectPrefixesOf(prefix, prefix.length - 1, fired);
     this.fire(fired);
+  }
+
+  /** The watchers of the watched prefixes of `key` no longer than `lengthMax`. */
+  private collectPrefixesOf(key: string, lengthMax: number, out: Watcher[]): void {
+    if (this.prefixes.size === 0) return;
+    this.lengthsSorted ??= [...this.prefixLengths.keys()].sort((a, b) => a - b);
+    for (const n of this.lengthsSorted) {
+      if (n > lengthMax) break;
+      this.collect(this.prefixes.get(n === key.length ? key : key.slice(0, n)), out);
+    }
   }
 
   /** Wakes everybody (a restore replaced the state). */
@@ -118,7 +130,10 @@ export class WatchRegistry {
     const there = map.get(w.target);
     if (there === w) {
       map.delete(w.target);
-      if (w.kind === "prefix") this.lengthUsed(w.target.length, -1);
+      if (w.kind === "prefix") {
+        this.prefixOrder.delete(w.target);
+        this.lengthUsed(w.target.length, -1);
+      } else this.keyOrder.delete(w.target);
     } else if (!(there instanceof Set && there.delete(w))) return false;
     else if (there.size === 1) map.set(w.target, there.values().next().value as Watcher);
     this.count -= 1;
