@@ -82,3 +82,24 @@ describe("blockingQuery at the watch limit", () => {
     assert.equal(store.watchCount, 0);
   });
 });
+
+describe("blockingQuery at scale", () => {
+  it("a thousand blocked queries share one timer, and leave none once woken", async () => {
+    const store = new KvStore();
+    for (let i = 0; i < 1000; i++) put(store, `k${i}`);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const e = env(store, { random: Math.random });
+    const waiting = Array.from({ length: 1000 }, (_, i) =>
+      blockingQuery(q(store.get(`k${i}`).index, 60_000 + i), reads.kvGet(store, `k${i}`), e),
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.watchCount, 1000);
+    assert.equal(timers(), before + 1);
+    for (let i = 0; i < 1000; i++) put(store, `k${i}`);
+    const answers = await Promise.all(waiting);
+    for (const [i, a] of answers.entries()) assert.equal(a.entry?.Key, `k${i}`);
+    assert.equal(store.watchCount, 0);
+    assert.equal(timers(), before);
+  });
+});
