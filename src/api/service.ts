@@ -25,7 +25,7 @@ import { errorText, UnavailableError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
 import { AclEndpoints } from "./acl.js";
 import { ACL_DISABLED, type AclSettings } from "./acl-types.js";
-import { blockingQuery } from "./blocking.js";
+import { type BlockingEnv, blockingQuery } from "./blocking.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
 import { OperatorEndpoints } from "./operator.js";
@@ -137,15 +137,21 @@ export class ServerService implements ServerApi {
     };
   }
 
-  private async query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
-    const value = await blockingQuery(q, spec, {
-      now: Date.now,
-      random: Math.random,
-      // Default reads may use the leader's lease; consistent ones confirm leadership with a quorum round.
-      barrier: (c) => (c === "stale" ? Promise.resolve() : this.raft.readBarrier(c === "default")),
-      restores: () => this.raft.kv.restoreCount,
-    });
-    return { meta: this.meta(value.index, q), value };
+  /** What every read's blocking loop runs against; one object for all, not one per query. */
+  private readonly blockingEnv: BlockingEnv = {
+    now: Date.now,
+    random: Math.random,
+    // Default reads may use the leader's lease; consistent ones confirm leadership with a quorum round.
+    barrier: (c) => (c === "stale" ? Promise.resolve() : this.raft.readBarrier(c === "default")),
+    restores: () => this.raft.kv.restoreCount,
+  };
+
+  /** Not async: a blocked query should hold no suspended frame here (blocking.ts says why). */
+  private query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
+    return blockingQuery(q, spec, this.blockingEnv).then((value) => ({
+      meta: this.meta(value.index, q),
+      value,
+    }));
   }
 
   kvGet: ServerApi["kvGet"] = (key, q) => this.store.kvGet(key, q);
