@@ -45,7 +45,7 @@ export interface SimOptions {
   /** Steps after healing within which the cluster must commit a write everywhere. */
   readonly livenessSteps: number;
   readonly bugs: Bugs;
-  /** Deliberate faults in the simulator's proposer layer (tests prove the lock checks can fail). */
+  /** Deliberate faults in the simulator's driver (tests prove the lock checks can fail). */
   readonly proposerBugs: ProposerBugs;
   /** Lock keys (`lock/0`..) that clients acquire and release with their sessions; 0 turns sessions off. */
   readonly lockKeys: number;
@@ -63,6 +63,8 @@ export interface ProposerBugs {
   readonly skipLockDelay?: boolean;
   /** Answer the renew of a session that is gone by creating it again under the same ID. */
   readonly resurrectSessions?: boolean;
+  /** Install snapshots without the lock-delay state carried beside state.bin (lock-delays in memory only). */
+  readonly dropLockDelays?: boolean;
 }
 
 export function drawOptions(

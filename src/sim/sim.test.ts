@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Bugs } from "../raft/config.js";
-import type { LockStats } from "./locks.js";
+import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
 import { runSeed } from "./run.js";
 
@@ -12,7 +12,7 @@ const STEPS = 1000;
 describe("simulator", () => {
   it(`keeps every invariant, linearizability and liveness on seeds 1..${SEEDS}`, () => {
     const failures: string[] = [];
-    const locks: LockStats = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
+    const locks = noLockStats();
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSeed({ seed, steps: STEPS });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
@@ -83,6 +83,12 @@ describe("broken variants are caught by the simulator", () => {
     const r = firstCatch({}, 5, 1000, { lockKeys: 1 }, { resurrectSessions: true });
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "lock grant");
+  });
+
+  it("a server that installs snapshots without their lock-delay state (in memory only, as before)", () => {
+    const r = firstCatch({}, 20, 1000, { lockKeys: 1, snapshotEvery: 5 }, { dropLockDelays: true });
+    assert.ok(r !== null, "no seed caught it");
+    assert.match(r.invariant ?? "", /replica state|lock-delay/);
   });
 
   it("truncating a follower's log on an append without a conflict (raft-notes 1.8)", () => {
