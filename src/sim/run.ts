@@ -122,6 +122,7 @@ function describe(o: SimOptions): string {
     `delay=${o.delayMinUs}-${o.delayMaxUs}us`,
     `partition=${o.partitionRate}`,
     `crash=${o.crashRate}`,
+    `leaderCrash=${o.leaderCrashRate}`,
     `torn=${o.tornWriteRate}`,
     `skew=${o.tickSkew}`,
     `snapEvery=${o.snapshotEvery}`,

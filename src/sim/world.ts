@@ -22,6 +22,7 @@ type SimEvent =
   | { readonly kind: "tick"; readonly node: NodeId; readonly gen: number }
   | { readonly kind: "deliver"; readonly m: Message; readonly data: Uint8Array | null }
   | { readonly kind: "fsync"; readonly node: NodeId; readonly gen: number }
+  | { readonly kind: "crash"; readonly node: NodeId; readonly gen: number }
   | { readonly kind: "client"; readonly client: number }
   | { readonly kind: "request"; readonly node: NodeId; readonly gen: number; readonly op: PendingOp }
   | {
@@ -216,6 +217,9 @@ export class World implements NodeHost, ClientHost {
   onApplied(node: SimNode, entry: Entry, applied: Applied | null): void {
     this.checker.onApplied(node, entry);
     this.locks.onApplied(node.kv, entry, applied, this.time);
+    if (this.faults.crashAfterApply(node)) {
+      this.queue.push(this.time, { kind: "crash", node: node.id, gen: node.gen });
+    }
   }
 
   onSnapshotInstalled(node: SimNode, index: number): void {
@@ -273,6 +277,9 @@ export class World implements NodeHost, ClientHost {
         return;
       case "fsync":
         this.live(ev.node, ev.gen)?.fsyncDone();
+        return;
+      case "crash":
+        if (this.live(ev.node, ev.gen) !== undefined) this.crashNode(ev.node);
         return;
       case "client":
         this.clients[ev.client - 1]!.wake(this, this.history);
