@@ -56,6 +56,7 @@ export class Faults {
     const leader = this.world.live(this.world.leaderHint());
     if (leader !== undefined && tailOnMinority(leader) && this.rng.chance(this.world.opts.leaderCrashRate)) {
       this.world.trace(`n${leader.id} crashes as leader, the tail of its log on a minority`);
+      this.world.coverage.leaderCrashes++;
       this.world.crashNode(leader.id);
     }
     // As the 6.824 test: a crashed server comes back whenever fewer than a quorum run, so a bare majority is up,
@@ -77,6 +78,7 @@ export class Faults {
     if (rate === 0 || this.healed || node.raw.raft.role !== "leader" || !tailOnMinority(node)) return false;
     if (!this.rng.chance(rate)) return false;
     this.world.trace(`n${node.id} will crash right after an apply, the tail of its log on a minority`);
+    this.world.coverage.leaderCrashes++;
     return true;
   }
 

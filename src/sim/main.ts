@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Bugs } from "../raft/config.js";
+import { type Coverage, noCoverage } from "./coverage.js";
 import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs } from "./options.js";
 import { type RunResult, runSeed } from "./run.js";
@@ -85,6 +86,7 @@ async function runMany(a: Args): Promise<number> {
   let done = 0;
   const failures: RunResult[] = [];
   const locks = noLockStats();
+  const coverage = noCoverage();
   await Promise.all(
     Array.from(
       { length: workers },
@@ -103,6 +105,7 @@ async function runMany(a: Args): Promise<number> {
           w.on("message", (r: RunResult) => {
             done++;
             for (const k of Object.keys(locks) as (keyof LockStats)[]) locks[k] += r.locks[k];
+            for (const k of Object.keys(coverage) as (keyof Coverage)[]) coverage[k] += r.coverage[k];
             if (!r.ok) {
               failures.push(r);
               process.stdout.write(`${report(r)}\n`);
@@ -120,7 +123,11 @@ async function runMany(a: Args): Promise<number> {
       `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
       `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
       `acquires refused for lock-delay: ${locks.delayed} by the leader, ${locks.delayedAtApply} at apply (the ` +
-      "leader did not know the delay); a grant within a lock-delay is a violation\n",
+      "leader did not know the delay); a grant within a lock-delay is a violation\n" +
+      `schedules: ${coverage.leaderCrashes} leaders crashed with their log's tail on a minority, ` +
+      `${coverage.electedOverConfChange} elected over an uncommitted membership change, ` +
+      `${coverage.electedOverRestore} over an uncommitted restore, ${coverage.snapshotsInstalled} snapshots ` +
+      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction\n`,
   );
   return failures.length === 0 ? 0 : 1;
 }

@@ -47,6 +47,8 @@ export interface NodeHost {
   onDurable(node: SimNode, entries: readonly Entry[]): void;
   onApplied(node: SimNode, entry: Entry, applied: Applied | null): void;
   onSnapshotInstalled(node: SimNode, index: number): void;
+  /** A snapshot chosen for a follower was compacted away before it could be sent. */
+  onSnapshotGone(): void;
   onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void;
   blob(handle: string): Uint8Array;
   trace(line: string): void;
@@ -262,8 +264,10 @@ export class SimNode {
       }
       // The snapshot may have been replaced by a newer one since the core chose it: report the send failed.
       const data = this.disk.blobs.get(m.snapshot.handle);
-      if (data === undefined) this.raw.reportSnapshot(m.to, false);
-      else this.host.sendMessage(this.id, m, data);
+      if (data === undefined) {
+        this.raw.reportSnapshot(m.to, false);
+        this.host.onSnapshotGone();
+      } else this.host.sendMessage(this.id, m, data);
     }
     if (rd.snapshot !== null) this.installSnapshot(rd);
     for (const e of rd.committed) this.apply(e);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Bugs } from "../raft/config.js";
+import { type Coverage, noCoverage } from "./coverage.js";
 import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
 import { runSeed } from "./run.js";
@@ -13,16 +14,23 @@ describe("simulator", () => {
   it(`keeps every invariant, linearizability and liveness on seeds 1..${SEEDS}`, () => {
     const failures: string[] = [];
     const locks = noLockStats();
+    const reached = noCoverage();
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = runSeed({ seed, steps: STEPS });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
       for (const k of Object.keys(locks) as (keyof LockStats)[]) locks[k] += r.locks[k];
+      for (const k of Object.keys(reached) as (keyof Coverage)[]) reached[k] += r.coverage[k];
     }
     assert.deepEqual(failures, []);
     // The lock checks must have had something to check: locks taken, holders invalidated, delays judged.
     assert.ok(locks.granted > 500, `only ${locks.granted} locks granted`);
     assert.ok(locks.invalidatedHolding > 50, `only ${locks.invalidatedHolding} holders invalidated`);
     assert.ok(locks.delayed > 50, `only ${locks.delayed} acquires refused for lock-delay`);
+    // And the rare schedules must have been reached (coverage.ts).
+    assert.ok(reached.leaderCrashes > 50, `only ${reached.leaderCrashes} leaders crashed mid-replication`);
+    assert.ok(reached.electedOverConfChange > 0, "no leader elected over an uncommitted membership change");
+    assert.ok(reached.electedOverRestore > 0, "no leader elected over an uncommitted restore");
+    assert.ok(reached.snapshotsInstalled > 50, `only ${reached.snapshotsInstalled} snapshots installed`);
   });
 
   it("replays a seed to a byte-identical trace", () => {

@@ -5,6 +5,7 @@ import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
 import { Admin } from "./admin.js";
 import { Checker, InvariantViolation } from "./checker.js";
+import { type Coverage, countElection, noCoverage } from "./coverage.js";
 import { SimDisk } from "./disk.js";
 import { Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
@@ -60,6 +61,7 @@ export class World implements NodeHost, ClientHost {
   readonly admin: Admin;
   readonly blobs = new Map<string, Uint8Array>();
   readonly locks: LockChecker;
+  readonly coverage: Coverage = noCoverage();
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   messagesSent = 0;
@@ -206,6 +208,7 @@ export class World implements NodeHost, ClientHost {
       this.trace(
         `n${node.id} is ${rd.softState.role} (term ${node.raw.raft.term}, leader n${rd.softState.leader})`,
       );
+      if (rd.softState.role === "leader") countElection(this.coverage, node);
     }
     this.checker.onReady(node, rd);
   }
@@ -222,7 +225,12 @@ export class World implements NodeHost, ClientHost {
     }
   }
 
+  onSnapshotGone(): void {
+    this.coverage.snapshotSendsCompacted++;
+  }
+
   onSnapshotInstalled(node: SimNode, index: number): void {
+    this.coverage.snapshotsInstalled++;
     this.trace(`n${node.id} installs a snapshot at ${index}`);
     this.checker.onSnapshotInstalled(node, index);
   }
