@@ -19,6 +19,10 @@ export interface CairnCluster {
 export interface CairnClusterOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   readonly https?: boolean;
+  /** Node's own flags for every server, before the script (e.g. --cpu-prof, --expose-gc, --import). */
+  readonly nodeArgs?: readonly string[];
+  /** Added to this process's environment for every server. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -40,7 +44,16 @@ export async function startCairnCluster(
   ]).flat();
   const procs: ChildProcess[] = [];
   for (let i = 0; i < servers; i++) {
-    const args = [MAIN, "agent", "-server", "-bootstrap-expect", String(servers), "-node", `b${i}`];
+    const args = [
+      ...(o.nodeArgs ?? []),
+      MAIN,
+      "agent",
+      "-server",
+      "-bootstrap-expect",
+      String(servers),
+      "-node",
+      `b${i}`,
+    ];
     args.push(
       "-bind",
       "127.0.0.1",
@@ -65,7 +78,8 @@ export async function startCairnCluster(
       writeFileSync(file, JSON.stringify({ ...o.config, ...https }));
       args.push("-config-file", file);
     }
-    procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }));
+    const env = { ...process.env, ...o.env };
+    procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"], env }));
   }
   const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);
   const httpsEndpoints = httpsPorts.map((p) => `https://127.0.0.1:${p}`);

@@ -16,6 +16,7 @@ import {
 import { type PutLoadResult, runPutLoad } from "./load.js";
 import { reads } from "./reads.js";
 import { snapshot } from "./snapshot.js";
+import { watch } from "./watch.js";
 
 /**
  * `npm run bench -- kv [-total N]`: writes through PUT /v1/kv with 1, 16 and 64 keep-alive clients against a
@@ -177,12 +178,14 @@ if (what === "kv") await kv(rest);
 else if (what === "reads") await reads(rest);
 else if (what === "snapshot") await snapshot(rest);
 else if (what === "agent") await agent(rest);
+else if (what === "watch") await watch(rest);
 else {
   process.stderr.write(
     "usage: npm run bench -- kv [-total N]\n" +
       "       npm run bench -- reads [-total 100000] [-keys 10000] [-clients 64]\n" +
       "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n" +
-      "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n",
+      "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n" +
+      "       npm run bench -- watch [-watchers 10000[,…]] [-keys 1000] [-prof-dir DIR]\n",
   );
   process.exitCode = 2;
 }

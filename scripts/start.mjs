@@ -20,6 +20,10 @@
  * (`bootstrap-token`, 0600, the servers' acl.tokens.initial_management) and the agents' config file; later runs
  * reuse them. It prints the environment that points the CLI and curl at it.
  *
+ * `npm start -- --clients N` adds N client agents (`cairn agent` without -server, docs/membership.md) on 127.0.0.4,
+ * 127.0.0.5, ..., HTTP on the same port as the servers, data in ./.cairn/clientN, joined to the three servers; they
+ * start once there is a leader. Not with --secure yet: its certificates name the three servers' addresses only.
+ *
  * For tests, CAIRN_START_HTTP_PORT, CAIRN_START_HTTPS_PORT, CAIRN_START_SERVER_PORT, CAIRN_START_AGENT_PORT and
  * CAIRN_START_DATA_DIR (a directory holding server1..3 and backups) replace 8500, 8501, 8300, 8510 and ./.cairn.
  */
@@ -52,8 +56,20 @@ const SERVER_PORT = portFromEnv("CAIRN_START_SERVER_PORT", DEFAULT_SERVER_PORT);
 const DEFAULT_DNS_PORT = 8600;
 const DNS_PORT = portFromEnv("CAIRN_START_DNS_PORT", DEFAULT_DNS_PORT);
 const DATA_DIR = process.env.CAIRN_START_DATA_DIR || "./.cairn";
-const SECURE = process.argv.slice(2).includes("--secure");
-const UNKNOWN_ARGS = process.argv.slice(2).filter((a) => a !== "--secure");
+const ARGS = process.argv.slice(2);
+const SECURE = ARGS.includes("--secure");
+/** `--clients N` or `--clients=N`: how many client agents to add (0 by default). */
+const CLIENTS_AT = ARGS.findIndex((a) => a === "--clients" || a.startsWith("--clients="));
+const CLIENTS_TEXT =
+  CLIENTS_AT === -1
+    ? "0"
+    : ARGS[CLIENTS_AT].includes("=")
+      ? ARGS[CLIENTS_AT].slice("--clients=".length)
+      : (ARGS[CLIENTS_AT + 1] ?? "");
+const UNKNOWN_ARGS = ARGS.filter(
+  (a, i) =>
+    a !== "--secure" && i !== CLIENTS_AT && !(i === CLIENTS_AT + 1 && !ARGS[CLIENTS_AT].includes("=")),
+);
 const HTTPS_PORT = portFromEnv("CAIRN_START_HTTPS_PORT", 8501);
 /** What --secure writes and reads; absolute, as the agents' config file names these files. */
 const SECURE_DIR = resolve(ROOT, DATA_DIR, "secure");
@@ -79,6 +95,15 @@ const SERVERS = [1, 2, 3].map((n) => ({
   host: `127.0.0.${n}`,
   dataDir: `${DATA_DIR}/server${n}`,
 }));
+/** Client agents on the addresses after the servers'; at most 250 fit in 127.0.0.4 to 127.0.0.253. */
+const CLIENT_COUNT_MAX = 250;
+const CLIENTS = /^[0-9]+$/.test(CLIENTS_TEXT)
+  ? Array.from({ length: Number(CLIENTS_TEXT) }, (_, i) => ({
+      name: `cairn-client-${i + 1}`,
+      host: `127.0.0.${i + 4}`,
+      dataDir: `${DATA_DIR}/client${i + 1}`,
+    }))
+  : null;
 const LEADER_WAIT_MS = 30_000;
 const LEADER_POLL_MS = 250;
 const STOP_WAIT_MS = 10_000;
@@ -147,6 +172,27 @@ function agentArgs(s) {
     s.dataDir,
     ...portFlags,
     ...(SECURE ? ["-config-file", SECURE_FILES.config] : []),
+    ...SERVERS.flatMap((peer) => ["-retry-join", joinAddr(peer.host)]),
+  ];
+}
+
+/** The `agent` arguments for client agent `c`: no -server, joined to the three servers, no DNS of its own. */
+function clientArgs(c) {
+  const joinAddr = (host) => (SERVER_PORT === DEFAULT_SERVER_PORT ? host : `${host}:${SERVER_PORT}`);
+  return [
+    MAIN_ARG,
+    "agent",
+    "-node",
+    c.name,
+    "-bind",
+    c.host,
+    "-client",
+    c.host,
+    "-data-dir",
+    c.dataDir,
+    ...(HTTP_PORT === DEFAULT_HTTP_PORT ? [] : ["-http-port", String(HTTP_PORT)]),
+    "-dns-port",
+    "-1",
     ...SERVERS.flatMap((peer) => ["-retry-join", joinAddr(peer.host)]),
   ];
 }
@@ -249,6 +295,8 @@ function prefixLines(stream, name, out) {
 }
 
 const children = new Map();
+/** Client agents' processes by name: not servers, so their exits never end the script. */
+const clientChildren = new Map();
 let stopping = false;
 /** The snapshot agent's process, once started; not a server, so not in `children`. */
 let backupAgent = null;
@@ -284,6 +332,26 @@ function startBackupAgent() {
     if (stopping) return;
     const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
     console.error(`[snapshot-agent] exited unexpectedly (${how}); the servers keep running`);
+  });
+}
+
+function startClient(c) {
+  mkdirSync(resolve(ROOT, c.dataDir), { recursive: true });
+  const child = spawn(process.execPath, clientArgs(c), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  clientChildren.set(c.name, child);
+  console.log(
+    `[${c.name}] client agent started: pid ${child.pid}, HTTP ${c.host}:${HTTP_PORT}, data ${c.dataDir}`,
+  );
+  prefixLines(child.stdout, c.name, process.stdout);
+  prefixLines(child.stderr, c.name, process.stderr);
+  child.on("close", (code, signal) => {
+    if (clientChildren.get(c.name) === child) clientChildren.delete(c.name);
+    if (stopping) return;
+    const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
+    console.error(`[${c.name}] exited (${how}); the servers keep running. To start it again, run:`);
+    console.error(
+      `  cd ${shellQuote(ROOT)} && ${[process.execPath, ...clientArgs(c)].map(shellQuote).join(" ")}`,
+    );
   });
 }
 
@@ -371,9 +439,13 @@ async function stopAll(code) {
   stopping = true;
   if (children.size > 0) console.error(`npm start: stopping ${[...children.keys()].join(", ")}`);
   for (const child of children.values()) child.kill("SIGTERM");
+  for (const child of clientChildren.values()) child.kill("SIGTERM");
   backupAgent?.kill("SIGTERM");
   const deadline = Date.now() + STOP_WAIT_MS;
-  while ((children.size > 0 || backupAgent !== null) && Date.now() < deadline) await sleep(100);
+  while ((children.size > 0 || clientChildren.size > 0 || backupAgent !== null) && Date.now() < deadline) {
+    await sleep(100);
+  }
+  for (const child of clientChildren.values()) child.kill("SIGKILL");
   backupAgent?.kill("SIGKILL");
   for (const [name, child] of children) {
     console.error(`[${name}] did not stop within ${STOP_WAIT_MS / 1000} s: killing it`);
@@ -496,7 +568,13 @@ function printNextSteps(leader) {
 }
 
 async function main() {
-  if (UNKNOWN_ARGS.length > 0) fail(`unknown argument ${UNKNOWN_ARGS[0]} (the only one is --secure)`);
+  if (UNKNOWN_ARGS.length > 0)
+    fail(`unknown argument ${UNKNOWN_ARGS[0]} (the only ones are --secure, --clients N)`);
+  if (CLIENTS === null || CLIENTS.length > CLIENT_COUNT_MAX) {
+    fail(`--clients takes a number of client agents from 0 to ${CLIENT_COUNT_MAX}, not "${CLIENTS_TEXT}"`);
+  }
+  if (SECURE && CLIENTS.length > 0)
+    fail("--clients cannot be used with --secure yet: its certificates name the servers' addresses only");
   buildIfStale();
   if (!existsSync(MAIN)) {
     fail(
@@ -510,6 +588,12 @@ async function main() {
       [API_PORT, SERVER_PORT],
     )),
     ...(await checkPorts(["127.0.0.1"], [AGENT_PORT])),
+    ...(CLIENTS.length > 0
+      ? await checkPorts(
+          CLIENTS.map((c) => c.host),
+          [HTTP_PORT],
+        )
+      : []),
   ];
   if (problems.length > 0) {
     for (const p of problems) console.error(p);
@@ -532,7 +616,14 @@ async function main() {
     return;
   }
   startBackupAgent();
+  for (const c of CLIENTS) startClient(c);
   printNextSteps(leader);
+  if (CLIENTS.length > 0) {
+    const at = CLIENTS.map((c) => `${c.host}:${HTTP_PORT}`).join(", ");
+    console.log(
+      `Client agents (they forward to the servers): ${at}. Try: curl http://${CLIENTS[0].host}:${HTTP_PORT}/v1/agent/members\n`,
+    );
+  }
 }
 
 await main();

@@ -39,6 +39,10 @@ export interface Agent {
   dnsPort: number | null;
   proc: ChildProcess | null;
   output: string;
+  /** A client agent (no -server): it joins the cluster's servers and forwards to them. */
+  readonly client?: boolean;
+  /** Arguments for this agent alone (after the cluster's extraArgs). */
+  readonly args?: readonly string[];
 }
 
 export class Cluster {
@@ -54,7 +58,13 @@ export class Cluster {
     n: number,
     expect = n,
     extraArgs: string[] = [],
-    opts: { readonly dns?: boolean } = {},
+    opts: {
+      readonly dns?: boolean;
+      /** One WAN port per server (`-serf-wan-port`), for datacenters joined over the WAN. */
+      readonly wanPorts?: readonly number[];
+      /** WAN addresses of other datacenters' servers, given to every server (`-retry-join-wan`). */
+      readonly wanJoin?: readonly string[];
+    } = {},
   ): Promise<Cluster> {
     const c = new Cluster();
     c.extraArgs = extraArgs;
@@ -63,14 +73,24 @@ export class Cluster {
     const ports = await Promise.all(Array.from({ length: n * 2 }, () => freePort()));
     c.joinAddrs = Array.from({ length: n }, (_, i) => `127.0.0.1:${ports[2 * i + 1]}`);
     for (let i = 0; i < n; i++) {
-      c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!, dnsPorts[i] ?? null));
+      const wan = opts.wanPorts?.[i];
+      const joins = (opts.wanJoin ?? []).flatMap((j) => ["-retry-join-wan", j]);
+      const more = wan === undefined ? {} : { args: ["-serf-wan-port", String(wan), ...joins] };
+      c.agents.push(c.define(`s${i}`, ports[2 * i]!, ports[2 * i + 1]!, dnsPorts[i] ?? null, more));
     }
     for (const a of c.agents) c.launch(a, expect);
     return c;
   }
 
-  private define(name: string, httpPort: number, rpcPort: number, dnsPort: number | null): Agent {
+  private define(
+    name: string,
+    httpPort: number,
+    rpcPort: number,
+    dnsPort: number | null,
+    more: { readonly client?: boolean; readonly args?: readonly string[] } = {},
+  ): Agent {
     return {
+      ...more,
       name,
       http: `http://127.0.0.1:${httpPort}`,
       rpcPort,
@@ -89,14 +109,30 @@ export class Cluster {
     return a;
   }
 
+  /**
+   * Adds a client agent (no -server) that finds the servers through -retry-join. Its rpcPort is 0: a client
+   * listens on no server RPC port.
+   */
+  async addClient(name: string, args: readonly string[] = []): Promise<Agent> {
+    const a = this.define(name, await freePort(), 0, null, { client: true, args });
+    this.agents.push(a);
+    this.launch(a, 0);
+    return a;
+  }
+
+  /** The server agents (those not added by addClient). */
+  get servers(): Agent[] {
+    return this.agents.filter((a) => a.client !== true);
+  }
+
   launch(a: Agent, expect: number): void {
     const port = new URL(a.http).port;
-    const args = [MAIN, "agent", "-server", "-node", a.name, "-bind", "127.0.0.1", "-client", "127.0.0.1"];
+    const mode = a.client === true ? [] : ["-server"];
+    const args = [MAIN, "agent", ...mode, "-node", a.name, "-bind", "127.0.0.1", "-client", "127.0.0.1"];
+    if (a.client !== true) args.push("-server-port", String(a.rpcPort));
     args.push(
       "-http-port",
       port,
-      "-server-port",
-      String(a.rpcPort),
       "-data-dir",
       a.dataDir,
       "-log-level",
@@ -104,6 +140,7 @@ export class Cluster {
       "-dns-port",
       String(a.dnsPort ?? -1),
       ...this.extraArgs,
+      ...(a.args ?? []),
     );
     if (expect > 0) args.push("-bootstrap-expect", String(expect));
     for (const j of this.joinAddrs) args.push("-retry-join", j);
@@ -144,7 +181,7 @@ export class Cluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       for (const a of this.agents) {
-        if (a.proc === null) continue;
+        if (a.proc === null || a.client === true) continue;
         const self = await getJson(a, "/v1/agent/self").catch(() => null);
         const stats = (self as { Stats?: { consul?: { leader?: string } } } | null)?.Stats;
         if (stats?.consul?.leader === "true") return a;

@@ -220,7 +220,8 @@ describe("restore drills", { timeout: 300_000 }, () => {
     assertNothingLeft(scratch);
   });
 
-  it("the daemon drills on its schedule: /metrics, /health and the log say it passed", async () => {
+  it("the daemon drills on its schedule: /metrics, /health, the log and the history say it passed", async () => {
+    const historyKey = `drill-test/history-${Date.now()}`;
     const dir = tmp();
     const scratch = tmp();
     const listen = `127.0.0.1:${await freePort()}`;
@@ -238,6 +239,8 @@ describe("restore drills", { timeout: 300_000 }, () => {
         scratch,
         "-lock-key",
         `drill-test/lock-${Date.now()}`,
+        "-history-key",
+        historyKey,
       ],
       listen,
     );
@@ -260,6 +263,20 @@ describe("restore drills", { timeout: 300_000 }, () => {
         agent.output,
         /Restore drill of consul-\d+\.snap passed: \d+ keys, index \d+, in \d+\.\d s/,
       );
+      // The history the web UI shows carries the drill on the backup it restored.
+      const drilled = await waitFor("the drill in the history", 20_000, async () => {
+        const r = await fetch(`http://${addr}/v1/kv/${historyKey}?raw`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        if (r.status !== 200) return undefined;
+        const doc = (await r.json()) as {
+          entries: { name: string; drill?: { ok: boolean; keys: number } }[];
+        };
+        return doc.entries.find((e) => e.drill !== undefined);
+      });
+      assert.equal(drilled.drill?.ok, true);
+      assert.ok((drilled.drill?.keys ?? 0) > 0, JSON.stringify(drilled));
+      assert.match(drilled.name, /^consul-\d+\.snap$/);
     } finally {
       // The drill server in flight, if any, stops within its own grace period (10 s).
       await stopAgent(agent, 30_000);

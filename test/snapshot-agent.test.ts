@@ -101,6 +101,7 @@ describe("cairn snapshot agent", { timeout: 240_000 }, () => {
     const dir = tmp();
     const intervalS = 2;
     const lockKey = `agent-test/lock-${Date.now()}`;
+    const historyKey = `agent-test/history-${Date.now()}`;
     const agents: AgentProc[] = [];
     try {
       for (let i = 0; i < 3; i++) {
@@ -114,6 +115,8 @@ describe("cairn snapshot agent", { timeout: 240_000 }, () => {
           dir,
           "-lock-key",
           lockKey,
+          "-history-key",
+          historyKey,
           "-retain",
           "0",
         ];
@@ -150,6 +153,24 @@ describe("cairn snapshot agent", { timeout: 240_000 }, () => {
         if (m !== null && /^cairn_snapshot_agent_is_active 1$/m.test(m.body)) activeNow.push(a);
       }
       assert.equal(activeNow.length, 1, "exactly one active agent");
+      // The history key (docs/ui.md, Backups) lists every backup in the store, the killed agent's included,
+      // with the new active agent as its writer; the ones it took carry their duration.
+      const leader = await cluster.leader();
+      const history = await waitFor("the history of every backup", 20_000, async () => {
+        const r = await fetch(`${leader.http}/v1/kv/${historyKey}?raw`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        if (r.status !== 200) return undefined;
+        const doc = (await r.json()) as {
+          status: { agent: string };
+          entries: { name: string; durationMs: number | null; verified: boolean; destinations: string[] }[];
+        };
+        const names = doc.entries.map((e) => e.name);
+        return backups(dir).every((n) => names.includes(n)) ? doc : undefined;
+      });
+      assert.ok(history.entries.every((e) => e.verified && e.destinations.length === 1));
+      assert.ok(history.entries.some((e) => e.durationMs !== null && e.durationMs > 0));
+      assert.match(history.status.agent, /^consul-snapshot-/);
     } finally {
       await Promise.all(agents.map(stopAgent));
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -363,5 +363,76 @@ describe("npm start -- --secure", () => {
     // Every line the servers and the snapshot agent logged went through npm start: none holds the token.
     const token = readFileSync(join(secure, "bootstrap-token"), "utf8").trim();
     assert.ok(token.length >= 36 && !s.output.includes(token), "the management token appears in the output");
+  });
+});
+
+describe("npm start -- --clients 2", () => {
+  it("adds two client agents on 127.0.0.4 and .5 that forward to the servers; Ctrl-C stops them too", {
+    timeout: 120_000,
+  }, async (t) => {
+    const clientHosts = ["127.0.0.4", "127.0.0.5"];
+    let httpPort = 0;
+    for (let i = 0; i < 20 && httpPort === 0; i++) {
+      const p = await freePortOnAllHosts();
+      if ((await ports.checkPorts(clientHosts, [p])).length === 0) httpPort = p;
+    }
+    assert.ok(httpPort > 0, "no port free on 127.0.0.1 to .5");
+    const serverPort = await freePortOnAllHosts(httpPort);
+    const agentPort = await freePortOnAllHosts(serverPort);
+    const dnsPort = await freePortOnAllHosts(agentPort);
+    const dataDir = mkdtempSync(join(tmpdir(), "cairn-start-"));
+    const s = new StartScript(httpPort, serverPort, dataDir, agentPort, dnsPort, ["--clients", "2"]);
+    const clientPids = (): number[] =>
+      [...s.output.matchAll(/^\[cairn-client-\d+\] client agent started: pid (\d+),/gm)].map((m) =>
+        Number(m[1]),
+      );
+    t.after(async () => {
+      if (s.exit === null) s.proc.kill("SIGKILL");
+      for (const { pid } of s.starts()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      for (const pid of clientPids()) if (alive(pid)) process.kill(pid, "SIGKILL");
+      const agentPid = Number(/^\[snapshot-agent\] started: pid (\d+)/m.exec(s.output)?.[1] ?? 0);
+      if (agentPid > 0 && alive(agentPid)) process.kill(agentPid, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    await s.waitFor("leader", 60_000, () => {
+      assert.equal(s.exit, null, `npm start exited early:\n${s.output}`);
+      return /^cairn is up: 3 servers/m.test(s.output) ? true : undefined;
+    });
+    assert.equal(clientPids().length, 2);
+    // Both clients are members (role node) as the servers and the clients see it.
+    for (const host of [...clientHosts, "127.0.0.1"]) {
+      await s.waitFor(`five members on ${host}`, 30_000, async () => {
+        const r = await httpGet(s.url(host, "/v1/agent/members"));
+        if (r?.status !== 200) return undefined;
+        const roles = (JSON.parse(r.body) as { Name: string; Tags: { role: string } }[])
+          .map((m) => `${m.Name}:${m.Tags.role}`)
+          .sort();
+        const want = ["cairn-1:consul", "cairn-2:consul", "cairn-3:consul"];
+        return JSON.stringify(roles) ===
+          JSON.stringify([...want, "cairn-client-1:node", "cairn-client-2:node"])
+          ? true
+          : undefined;
+      });
+    }
+    // A write through one client is read through the other.
+    const put = await fetch(s.url("127.0.0.5", "/v1/kv/through/clients"), { method: "PUT", body: "yes" });
+    assert.equal(await put.text(), "true");
+    assert.equal(await kvValue(s, "127.0.0.4", "through/clients"), "yes");
+    s.proc.kill("SIGINT");
+    await Promise.race([s.exited, sleep(30_000)]);
+    assert.deepEqual(s.exit, { code: 0, signal: null }, s.output.slice(-3000));
+    for (const pid of clientPids()) assert.ok(!alive(pid), `client agent ${pid} still running`);
+  });
+
+  it("refuses a count that is not a number, and --secure with clients", async () => {
+    const bad = spawnSync(process.execPath, [SCRIPT, "--clients", "x"], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--clients takes a number of client agents from 0 to 250, not "x"/);
+    const secure = spawnSync(process.execPath, [SCRIPT, "--secure", "--clients=1"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    assert.equal(secure.status, 1);
+    assert.match(secure.stderr, /--clients cannot be used with --secure/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The UI's shell: the views by hash route (#/ the overview, #/kv/… the KV browser, #/services/… the services,
- * #/snapshots the snapshots), the navigation, the ACL token field and the connection line. A view is a module
+ * #/snapshots the snapshots, #/backups the snapshot agent's history), the navigation, the ACL token field and the connection line. A view is a module
  * exporting `create(match, ctx)` → { template(), stop() }; adding one is adding a row to VIEWS. Views are
  * imported when first shown, so the first page carries only its own (a charting view's library is not paid for
  * by the overview).
@@ -24,6 +24,12 @@ const VIEWS = [
     route: /^#\/snapshots\/?$/,
     nav: ["#/snapshots", "Snapshots"],
     load: () => import("./views/snapshots.js"),
+  },
+  {
+    name: "backups",
+    route: /^#\/backups\/?(.*)$/,
+    nav: ["#/backups", "Backups"],
+    load: () => import("./views/backups.js"),
   },
 ];
 

@@ -57,6 +57,11 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
   const bootstrap = l.bootstrap ?? false;
   const bootstrapExpect = l.bootstrapExpect ?? 0;
   checkBootstrap(server, bootstrap, bootstrapExpect, ctx.dev);
+  if ((l.retryJoinWan ?? []).length > 0 && !server) {
+    throw new AgentConfigError(
+      "'retry_join_wan' requires 'server = true': client agents join no other datacenter",
+    );
+  }
   const acl = resolveAcl(l);
   const tls = resolveTls(l, ctx.host);
   return {
@@ -65,6 +70,7 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     bootstrap,
     bootstrapExpect,
     retryJoin: parseJoins(l.retryJoin ?? []),
+    retryJoinWan: parseJoins(l.retryJoinWan ?? [], DEFAULT_SERF_WAN_PORT, "retry_join_wan"),
     nodeName,
     ...addrs,
     ports: {
@@ -73,6 +79,7 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
       server: port(l.serverPort, DEFAULT_SERVER_PORT, "server"),
       dns: dnsPort(l.dnsPort),
     },
+    serfWanPort: serfWanPort(l.serfWanPort, server && (l.retryJoinWan ?? []).length > 0),
     httpsPort: httpsPort(l.httpsPort, tls),
     tls,
     dns: dnsConfig(l),
@@ -130,6 +137,21 @@ function port(value: number | undefined, def: number, key: string): number {
     throw new AgentConfigError(`ports.${key} cannot be ${p}. Must be between 1 and ${PORT_MAX}`);
   }
   return p;
+}
+
+/** Serf's WAN port, Consul's default; cairn's servers join other datacenters on it (docs/membership.md). */
+export const DEFAULT_SERF_WAN_PORT = 8302;
+
+/**
+ * As the DNS port: 0 or below turns the WAN listener off (Consul's portVal). cairn's decision: a server listens on
+ * it only when the WAN is asked for (`-retry-join-wan` given, or the port set), since servers of one datacenter
+ * often share a host, where a default WAN port would collide (consul-compat.md, Decisions).
+ */
+function serfWanPort(value: number | undefined, joinsWan: boolean): number {
+  if (value === undefined && !joinsWan) return -1;
+  const p = value ?? DEFAULT_SERF_WAN_PORT;
+  if (p <= 0) return -1;
+  return port(p, DEFAULT_SERF_WAN_PORT, "serf_wan");
 }
 
 /** Consul disables an interface whose port is 0 or below (builder.go portVal; `-dns-port -1`). */
@@ -273,11 +295,15 @@ function firstPublicIPv4(host: AgentHost): string {
 }
 
 /** `host[:port]`, `[v6]:port` or a bare IPv6; duplicates dropped (Consul's merge can repeat an address). */
-function parseJoins(raw: readonly string[]): JoinAddr[] {
+function parseJoins(
+  raw: readonly string[],
+  defaultPort = DEFAULT_SERVER_PORT,
+  what = "retry_join",
+): JoinAddr[] {
   const seen = new Set<string>();
   const out: JoinAddr[] = [];
   for (const s of raw) {
-    const addr = parseJoin(s);
+    const addr = parseJoin(s, defaultPort, what);
     const key = `${addr.host}\u0000${addr.port}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -286,8 +312,8 @@ function parseJoins(raw: readonly string[]): JoinAddr[] {
   return out;
 }
 
-export function parseJoin(s: string): JoinAddr {
-  const bad = (why: string) => new AgentConfigError(`retry_join cannot be ${goQuote(s)}: ${why}`);
+export function parseJoin(s: string, defaultPort = DEFAULT_SERVER_PORT, key = "retry_join"): JoinAddr {
+  const bad = (why: string) => new AgentConfigError(`${key} cannot be ${goQuote(s)}: ${why}`);
   if (s.includes("provider=")) throw bad("cloud auto-join is not supported; give host[:port]");
   let host = s;
   let portText: string | undefined;
@@ -300,7 +326,7 @@ export function parseJoin(s: string): JoinAddr {
     portText = s.slice(s.indexOf(":") + 1);
   }
   if (host === "" || /[\s/[\]]/.test(host)) throw bad("expected host[:port]");
-  if (portText === undefined) return { host, port: DEFAULT_SERVER_PORT };
+  if (portText === undefined) return { host, port: defaultPort };
   const p = /^\d{1,5}$/.test(portText) ? Number(portText) : 0;
   if (p < 1 || p > PORT_MAX) throw bad(`port must be between 1 and ${PORT_MAX}`);
   return { host, port: p };

@@ -40,6 +40,8 @@ export interface AgentConfig {
   readonly bootstrapExpect: number;
   /** Deduplicated, in the order given. */
   readonly retryJoin: readonly JoinAddr[];
+  /** WAN addresses of servers of other datacenters (`-retry-join-wan`; port 8302 when none). Servers only. */
+  readonly retryJoinWan: readonly JoinAddr[];
   readonly nodeName: string;
   /** Address the server RPC listener binds (may be 0.0.0.0 or ::). */
   readonly bindAddr: string;
@@ -49,6 +51,8 @@ export interface AgentConfig {
   readonly clientAddr: string;
   /** `dns` is -1 when the DNS interface is disabled (Consul: a port of 0 or below); `http` is -1 when off. */
   readonly ports: { readonly http: number; readonly server: number; readonly dns: number };
+  /** Consul's `ports.serf_wan` (`-serf-wan-port`, default 8302): where a server joins other datacenters; -1 off. */
+  readonly serfWanPort: number;
   /** `ports.https` (config files only, no flag, as Consul): -1 unless set, as Consul's default. */
   readonly httpsPort: number;
   /** The `tls` stanza, its files read and checked (config-tls.ts). */
@@ -95,6 +99,8 @@ export interface Layer {
   bootstrap?: boolean;
   bootstrapExpect?: number;
   retryJoin?: string[];
+  retryJoinWan?: string[];
+  serfWanPort?: number;
   nodeName?: string;
   bindAddr?: string;
   advertiseAddr?: string;

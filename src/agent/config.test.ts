@@ -153,6 +153,41 @@ const ok: Case[] = [
     },
   },
   {
+    name: "-join is retried with -retry-join's; no WAN port unless the WAN is asked for",
+    argv: [...DD, "-retry-join=h1", "-join=h2:9"],
+    want: {
+      retryJoin: [
+        { host: "h1", port: 8300 },
+        { host: "h2", port: 9 },
+      ],
+      retryJoinWan: [],
+      serfWanPort: -1,
+    },
+  },
+  {
+    name: "a server joining the WAN listens on 8302, and -retry-join-wan defaults to port 8302",
+    argv: [...DD, "-server", "-retry-join-wan=w1", "-retry-join-wan=w2:9"],
+    want: {
+      retryJoinWan: [
+        { host: "w1", port: 8302 },
+        { host: "w2", port: 9 },
+      ],
+      serfWanPort: 8302,
+    },
+  },
+  {
+    name: "ports.serf_wan and retry_join_wan from a file; -serf-wan-port -1 turns it off",
+    argv: [...DD, "-server", ...F, "-serf-wan-port", "-1"],
+    world: file('{"ports": {"serf_wan": 9302}, "retry_join_wan": ["w:1"]}'),
+    want: { retryJoinWan: [{ host: "w", port: 1 }], serfWanPort: -1 },
+  },
+  {
+    name: "the WAN port alone, set in a file",
+    argv: [...DD, "-server", ...F],
+    world: file('{"ports": {"serf_wan": 9302}}'),
+    want: { serfWanPort: 9302 },
+  },
+  {
     name: "even bootstrap_expect warns",
     argv: [...DD, "-server", "-bootstrap-expect=4"],
     want: {
@@ -207,6 +242,16 @@ const ok: Case[] = [
 
 const bad: Case[] = [
   E("unknown flag", ["-foo"], "flag provided but not defined: -foo"),
+  E(
+    "retry-join-wan on a client",
+    [...DD, "-retry-join-wan=w"],
+    "'retry_join_wan' requires 'server = true': client agents join no other datacenter",
+  ),
+  E(
+    "bad retry-join-wan",
+    [...DD, "-server", "-retry-join-wan=w:x"],
+    'retry_join_wan cannot be "w:x": port must be between 1 and 65535',
+  ),
   E("flag without value", ["-node"], "flag needs an argument: -node"),
   E("bad int", ["-bootstrap-expect=x"], 'invalid value "x" for flag -bootstrap-expect: parse error'),
   E("extra args", [...DD, "-server", "x", "y"], "config: Unknown extra arguments: [x y]"),

@@ -35,6 +35,18 @@ export const agentFlags = {
     "Address of a server to join at start time with retries enabled, as `host[:port]` (port 8300 when " +
       "omitted). Can be specified multiple times.",
   ),
+  join: flag.list(
+    "Address of a server to join at start time, as `host[:port]`. cairn retries it as -retry-join does. " +
+      "Can be specified multiple times.",
+  ),
+  "retry-join-wan": flag.list(
+    "Address of a server of another datacenter to join on its WAN port, as `host[:port]` (port 8302 when " +
+      "omitted), with retries. Servers only. Can be specified multiple times.",
+  ),
+  "serf-wan-port": flag.int(
+    0,
+    "Sets the WAN port servers join other datacenters on. Default 8302; -1 disables.",
+  ),
   node: flag.string("", "Name of this node. Must be unique in the cluster. Defaults to the hostname."),
   bind: flag.string("", "Sets the bind address for cluster communication (server RPC). Default 0.0.0.0."),
   advertise: flag.string("", "Sets the advertise address to use."),
@@ -99,7 +111,9 @@ function flagLayer(v: AgentFlagValues, set: ReadonlySet<string>): Layer {
   if (set.has("server")) l.server = v.server;
   if (set.has("bootstrap")) l.bootstrap = v.bootstrap;
   if (set.has("bootstrap-expect")) l.bootstrapExpect = v["bootstrap-expect"];
-  if (set.has("retry-join")) l.retryJoin = v["retry-join"];
+  if (set.has("retry-join") || set.has("join")) l.retryJoin = [...v["retry-join"], ...v.join];
+  if (set.has("retry-join-wan")) l.retryJoinWan = v["retry-join-wan"];
+  if (set.has("serf-wan-port")) l.serfWanPort = v["serf-wan-port"];
   if (set.has("node")) l.nodeName = v.node;
   if (set.has("bind")) l.bindAddr = v.bind;
   if (set.has("advertise")) l.advertiseAddr = v.advertise;
@@ -119,6 +133,7 @@ function flagLayer(v: AgentFlagValues, set: ReadonlySet<string>): Layer {
 function merge(layers: readonly Layer[]): Layer {
   const out: Layer = {};
   const joins: string[] = [];
+  const wanJoins: string[] = [];
   const services: ServiceRegistration[] = [];
   const checks: CheckDef[] = [];
   for (const layer of layers) {
@@ -126,10 +141,12 @@ function merge(layers: readonly Layer[]): Layer {
     Object.assign(out, layer);
     out.tls = tls;
     joins.push(...(layer.retryJoin ?? []));
+    wanJoins.push(...(layer.retryJoinWan ?? []));
     services.push(...(layer.services ?? []));
     checks.push(...(layer.checks ?? []));
   }
   out.retryJoin = joins;
+  out.retryJoinWan = wanJoins;
   out.services = services;
   out.checks = checks;
   return out;

@@ -1,23 +1,31 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import type http from "node:http";
-import type https from "node:https";
+import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { clientMembers } from "../api/client-reconcile.js";
 import { ServerService } from "../api/service.js";
 import { type RunningDns, startDnsServer } from "../dns/server.js";
 import {
-  createHttpServer,
-  createHttpsServer,
+  type Answer,
+  type HttpRequest,
   type HttpServerOptions,
+  handle,
   loadUiAssets,
+  requestListener,
   type UiAssets,
 } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
-import type { ConfigDefinitions } from "../local/config.js";
-import { type MutualTlsSettings, type RunningServer, startServer } from "../server/boot.js";
+import { type RunningServer, startServer } from "../server/boot.js";
+import { WanPool } from "../server/wan.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
+import { httpsServerTls, internalRpcTls, lanWan, reloadDefinitions } from "./agent-common.js";
+import { runClientAgent } from "./client-agent.js";
 import { type AgentConfig, AgentConfigError, agentUsage, HelpRequested, parseAgentArgs } from "./config.js";
+import { forwardableHeaders, forwardRequest } from "./forward-client.js";
+import { ForwardServer } from "./forward-serve.js";
+import { ServerClients } from "./server-clients.js";
 
 /**
  * `cairn agent`: parses the configuration, starts the server (data dir, raft, transport) and the HTTP API, and
@@ -54,6 +62,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> ${errorText(e)}\n`);
     return 1;
   }
+  // Consul's default mode: without -server (or server = true, or -dev) the agent is a client (client-agent.ts).
+  if (!cfg.server) return runClientAgent(argv, cfg, logger, ui);
   const dataDir = cfg.dataDirTemp ? mkdtempSync(join(cfg.dataDir)) : cfg.dataDir;
   let server: RunningServer;
   try {
@@ -81,6 +91,32 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     process.stderr.write(`==> ${errorText(e)}\n`);
     return 1;
   }
+  // The WAN pool, when asked for (-retry-join-wan, ports.serf_wan): servers of other datacenters (server/wan.ts).
+  let wan: WanPool | null = null;
+  if (cfg.serfWanPort > 0) {
+    try {
+      wan = await WanPool.start({
+        nodeId: server.raft.self.nodeId,
+        nodeName: cfg.nodeName,
+        datacenter: cfg.datacenter,
+        bindHost: cfg.bindAddr,
+        port: cfg.serfWanPort,
+        advertiseHost: cfg.advertiseAddr,
+        retryJoinWan: cfg.retryJoinWan.map((j) =>
+          j.host.includes(":") ? `[${j.host}]:${j.port}` : `${j.host}:${j.port}`,
+        ),
+        tls: internalRpcTls(cfg),
+        log: (level, msg) => logger[level](msg),
+      });
+    } catch (e) {
+      process.stderr.write(
+        `==> cannot listen for the WAN on ${cfg.bindAddr}:${cfg.serfWanPort}: ${errorText(e)}\n`,
+      );
+      await server.stop();
+      if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
+      return 1;
+    }
+  }
   let stop = (_signal: string): Promise<void> => Promise.resolve();
   const service = new ServerService({
     raft: server.raft,
@@ -91,6 +127,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     join: (addr) => server.join(addr),
     // Consul's acl block; the reset file is where `acl bootstrap` reset instructions point (in the data dir).
     acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
+    // Client agents, as the catalog has them (their serfHealth checks kept by the leader: server-clients.ts).
+    otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
+    ...(wan === null ? {} : { datacenters: () => wan.datacenters() }),
   });
   let localAgent: RunningLocalAgent;
   try {
@@ -114,6 +153,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     });
   } catch (e) {
     process.stderr.write(`==> ${errorText(e)}\n`);
+    await wan?.close();
     await server.stop();
     return 1;
   }
@@ -132,18 +172,51 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       debugEnabled: cfg.logLevel === "trace" || cfg.logLevel === "debug",
     },
   };
+  const here = (req: HttpRequest) => handle(req, service, localAgent.local, ui);
+  /**
+   * This datacenter's requests are answered here; another's (`?dc=`) go to a server of it over the WAN. The agent
+   * endpoints are this agent's whatever `dc` says, as Consul's.
+   */
+  const answerFor = (req: HttpRequest, headers: Readonly<Record<string, string>>) => {
+    const dc = req.query.get("dc") ?? "";
+    const elsewhere = dc !== "" && dc !== cfg.datacenter;
+    if (wan !== null && elsewhere && req.path.startsWith("/v1/") && !req.path.startsWith("/v1/agent/")) {
+      return forwardRequest(req, headers, wan.via(dc));
+    }
+    return here(req);
+  };
+  // Client agents' heartbeats, leave and forwarded requests, answered as HTTP clients' requests are.
+  const clients = new ServerClients({
+    raft: server.raft,
+    service,
+    datacenter: cfg.datacenter,
+    answer: answerFor,
+    bodyBytesMax: httpOptions.bodyBytesMax,
+    log: (level, msg) => logger[level](msg),
+  });
+  // Requests from other datacenters are answered here, never passed on (a wrong ?dc= is "No path to datacenter").
+  const fromWan =
+    wan === null
+      ? null
+      : new ForwardServer(wan.rpc, { answer: here, bodyBytesMax: httpOptions.bodyBytesMax });
   // The same handler on ports.http (plain) and ports.https (TLS), each unless -1.
+  const answer: Answer = (req, incoming) => answerFor(req, forwardableHeaders(incoming.headers));
+  const keepAlive = <T extends http.Server>(s: T): T => {
+    // Longer than Node's 5 s default, as node-adapter.ts's servers: clients' keep-alive agents rarely race a close.
+    s.keepAliveTimeout = 65_000;
+    return s;
+  };
   const listeners: { name: string; port: number; server: http.Server | https.Server }[] = [];
   if (cfg.ports.http > 0) {
-    listeners.push({ name: "HTTP", port: cfg.ports.http, server: createHttpServer(service, httpOptions) });
+    const s = keepAlive(http.createServer({ keepAlive: true }, requestListener(answer, httpOptions)));
+    listeners.push({ name: "HTTP", port: cfg.ports.http, server: s });
   }
   const httpsTls = httpsServerTls(cfg);
   if (cfg.httpsPort > 0 && httpsTls !== undefined) {
-    listeners.push({
-      name: "HTTPS",
-      port: cfg.httpsPort,
-      server: createHttpsServer(service, httpOptions, httpsTls),
-    });
+    const s = keepAlive(
+      https.createServer({ ...httpsTls, keepAlive: true }, requestListener(answer, httpOptions)),
+    );
+    listeners.push({ name: "HTTPS", port: cfg.httpsPort, server: s });
   }
   const closeListeners = (): void => {
     for (const l of listeners) {
@@ -155,6 +228,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   const abandon = async (what: string, port: number, e: unknown): Promise<number> => {
     process.stderr.write(`==> cannot listen for ${what} on ${cfg.clientAddr}:${port}: ${String(e)}\n`);
     closeListeners();
+    clients.stop();
+    fromWan?.close();
+    await wan?.close();
     localAgent.stop();
     await server.stop();
     if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
@@ -189,7 +265,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
   });
   const dnsText = dns === null ? [] : [`DNS ${cfg.clientAddr}:${dns.port} (TCP, UDP)`];
   const rpcText = `RPC ${server.rpcAddress}${internalRpcTls(cfg) === undefined ? "" : " (mutual TLS)"}`;
-  const listening = [...httpText, ...dnsText, rpcText].join(", ");
+  const wanText = wan === null ? [] : [`WAN ${wan.self.addr}`];
+  const listening = [...httpText, ...dnsText, rpcText, ...wanText].join(", ");
   logger.info(`cairn agent running: node ${cfg.nodeName}, datacenter ${cfg.datacenter}, ${listening}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -199,6 +276,9 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       logger.info(`caught ${signal}, shutting down`);
       closeListeners();
       await dns?.close();
+      clients.stop();
+      fromWan?.close();
+      await wan?.close();
       localAgent.stop();
       await server.stop();
       if (cfg.dataDirTemp) rmSync(dataDir, { recursive: true, force: true });
@@ -216,68 +296,4 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       process.stdin.resume();
     }
   });
-}
-
-/**
- * PUT /v1/agent/reload: the flags and config files read again. Services and checks are applied (LocalState); any
- * other setting cairn only reads at start is named in a warning, since the running agent keeps its old value.
- */
-function reloadDefinitions(
-  argv: readonly string[],
-  current: AgentConfig,
-  logger: { warn(msg: string): void; info(msg: string): void },
-): ConfigDefinitions {
-  let next: AgentConfig;
-  try {
-    next = parseAgentArgs(argv, process.env);
-  } catch (e) {
-    throw new Error(`Failed to reload configs: ${errorText(e)}`, { cause: e });
-  }
-  const unchanged = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  const fixed = (Object.keys(next) as (keyof AgentConfig)[]).filter(
-    (k) => k !== "services" && k !== "checks" && k !== "warnings" && !unchanged(next[k], current[k]),
-  );
-  for (const k of fixed)
-    logger.warn(`reload: "${k}" changed but is only read at start; restart the agent to apply it`);
-  logger.info(
-    `reload: ${next.services.length} services and ${next.checks.length} checks from the configuration`,
-  );
-  return { services: next.services, checks: next.checks };
-}
-
-/** Servers speak mutual TLS when internal RPC verifies either way (config-tls.ts says why both ways at once). */
-function internalRpcTls(cfg: AgentConfig): MutualTlsSettings | undefined {
-  const t = cfg.tls.internalRpc;
-  if (!(t.verifyIncoming || t.verifyOutgoing) || t.pair === undefined) return undefined;
-  const domain = cfg.dns.domain.replace(/\.$/, "");
-  const names = new Set([`server.${cfg.datacenter}.cairn`, `server.${cfg.datacenter}.consul`]);
-  names.add(`server.${cfg.datacenter}.${domain}`);
-  return {
-    ca: t.ca,
-    cert: t.pair.cert,
-    key: t.pair.key,
-    verifyIncoming: t.verifyIncoming,
-    verifyOutgoing: t.verifyOutgoing,
-    serverNames: t.verifyServerHostname ? [...names] : [],
-  };
-}
-
-/** The HTTPS listener's TLS: verify_incoming asks every client for a certificate from the CA. */
-function httpsServerTls(cfg: AgentConfig): https.ServerOptions | undefined {
-  const t = cfg.tls.https;
-  if (t.pair === undefined) return undefined;
-  const ca = t.ca.length > 0 ? { ca: [...t.ca] } : {};
-  return {
-    ...ca,
-    cert: t.pair.cert,
-    key: t.pair.key,
-    requestCert: t.verifyIncoming,
-    rejectUnauthorized: t.verifyIncoming,
-  };
-}
-
-/** The tagged addresses a Consul agent reports for its node: lan/wan, plus the family-specific pair. */
-function lanWan(addr: string): Record<string, string> {
-  const family = addr.includes(":") ? "ipv6" : "ipv4";
-  return { lan: addr, [`lan_${family}`]: addr, wan: addr, [`wan_${family}`]: addr };
 }

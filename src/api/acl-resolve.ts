@@ -50,8 +50,7 @@ export class AclResolver {
   resolve(secret: string | undefined): AclIdentity {
     const settings = this.settings();
     if (!settings.enabled) return DISABLED;
-    const given = secret === undefined || secret === "" ? settings.tokens.default : secret;
-    const effective = given === undefined || given === "" ? ANONYMOUS_TOKEN_SECRET_ID : given;
+    const effective = effectiveSecret(settings, secret);
     const epoch = this.state.aclEpoch();
     if (epoch !== this.epoch || this.identities.size >= CACHE_ENTRIES_MAX) {
       this.identities.clear();
@@ -65,42 +64,80 @@ export class AclResolver {
     return identity;
   }
 
-  private compile(secret: string, settings: AclSettings): AclIdentity {
+  /**
+   * What an effective secret stands for before it is compiled: its accessor, its policies and the rules of its
+   * service and node identities. Throws AclNotFoundError for a secret no token has. A client agent asks a server
+   * for this (agent/client-acl.ts) and compiles it with `compileResolution`, so both compile alike.
+   */
+  resolution(secret: string): AclResolution {
     const token = this.state.aclTokenBySecret(secret);
     if (token === null) {
       // Consul: the anonymous token missing (a leader not yet initialized) still resolves, with no policies.
       if (secret !== ANONYMOUS_TOKEN_SECRET_ID) throw new AclNotFoundError();
-      return {
-        authorizer: compileAuthorizer([], settings.defaultPolicy),
-        accessorId: ANONYMOUS_TOKEN_ACCESSOR_ID,
-        anonymous: true,
-      };
+      return { accessorId: ANONYMOUS_TOKEN_ACCESSOR_ID, anonymous: true, policies: [], identities: [] };
     }
     const ids = (token.Policies ?? []).map((p) => p.ID);
-    const rules = this.state.aclPolicies(ids).map((p) => this.rulesOf(p));
-    for (const text of identityRules(token, this.datacenter)) rules.push(parseRules(text));
     return {
-      authorizer: compileAuthorizer(rules, settings.defaultPolicy),
       accessorId: token.AccessorID,
       anonymous: token.AccessorID === ANONYMOUS_TOKEN_ACCESSOR_ID,
+      policies: this.state.aclPolicies(ids),
+      identities: identityRules(token, this.datacenter),
     };
   }
 
-  /** Stored rules were checked when written; `allowDuplicates` as Consul parses stored policies, so old archives load. */
-  private rulesOf(p: AclPolicyRecord): ParsedRules {
+  private compile(secret: string, settings: AclSettings): AclIdentity {
+    return compileResolution(this.resolution(secret), settings.defaultPolicy, (p) => this.rulesOf(p));
+  }
+
+  private rulesOf(p: AclResolution["policies"][number]): ParsedRules {
     const key = `${p.ID}@${p.ModifyIndex}`;
     let rules = this.parsed.get(key);
     if (rules === undefined) {
-      try {
-        rules = parseRules(p.Rules, { allowDuplicates: true });
-      } catch (e) {
-        // Never resolve with fewer rules than the operator wrote: the request fails (500) and says why.
-        throw new Error(`ACL policy ${JSON.stringify(p.Name)} (${p.ID}) cannot be parsed: ${errorText(e)}`);
-      }
+      rules = policyRules(p);
       this.parsed.set(key, rules);
     }
     return rules;
   }
+}
+
+/** The policies and identity rules a token stands for (AclResolver.resolution). */
+export interface AclResolution {
+  readonly accessorId: string;
+  readonly anonymous: boolean;
+  readonly policies: readonly Pick<AclPolicyRecord, "ID" | "Name" | "Rules" | "ModifyIndex">[];
+  /** Rules text of the token's service and node identities. */
+  readonly identities: readonly string[];
+}
+
+/** The secret a request's token stands for: the agent's default token when none is given, else anonymous. */
+export function effectiveSecret(settings: AclSettings, secret: string | undefined): string {
+  const given = secret === undefined || secret === "" ? settings.tokens.default : secret;
+  return given === undefined || given === "" ? ANONYMOUS_TOKEN_SECRET_ID : given;
+}
+
+/** Stored rules were checked when written; `allowDuplicates` as Consul parses stored policies, so old archives load. */
+function policyRules(p: Pick<AclPolicyRecord, "ID" | "Name" | "Rules">): ParsedRules {
+  try {
+    return parseRules(p.Rules, { allowDuplicates: true });
+  } catch (e) {
+    // Never resolve with fewer rules than the operator wrote: the request fails (500) and says why.
+    throw new Error(`ACL policy ${JSON.stringify(p.Name)} (${p.ID}) cannot be parsed: ${errorText(e)}`);
+  }
+}
+
+/** A resolution as an identity: its rules merged, chained with the default policy. */
+export function compileResolution(
+  r: AclResolution,
+  defaultPolicy: AclSettings["defaultPolicy"],
+  rulesOf: (p: AclResolution["policies"][number]) => ParsedRules = policyRules,
+): AclIdentity {
+  const rules = r.policies.map((p) => rulesOf(p));
+  for (const text of r.identities) rules.push(parseRules(text));
+  return {
+    authorizer: compileAuthorizer(rules, defaultPolicy),
+    accessorId: r.accessorId,
+    anonymous: r.anonymous,
+  };
 }
 
 const text = (v: Decoded | undefined): string =>

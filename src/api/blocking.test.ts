@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeCommand, KvStore, reads } from "../fsm/index.js";
+import { encodeCommand, KvStore, reads, WatchLimitError } from "../fsm/index.js";
 import { type BlockingEnv, blockingQuery } from "./blocking.js";
 import type { QueryOptions } from "./types.js";
 
@@ -68,5 +68,38 @@ describe("blockingQuery", () => {
     assert.equal((await waiting).index, 1);
     assert.ok(Date.now() - started >= 150);
     assert.equal(store.watchCount, 0);
+  });
+});
+
+describe("blockingQuery at the watch limit", () => {
+  it("fails with the registry's error and leaves no timer behind", async () => {
+    const store = new KvStore({ watchesMax: 0 });
+    put(store, "a");
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    await assert.rejects(blockingQuery(q(1, 60_000), reads.kvGet(store, "a"), env(store)), WatchLimitError);
+    assert.equal(timers(), before);
+    assert.equal(store.watchCount, 0);
+  });
+});
+
+describe("blockingQuery at scale", () => {
+  it("a thousand blocked queries share one timer, and leave none once woken", async () => {
+    const store = new KvStore();
+    for (let i = 0; i < 1000; i++) put(store, `k${i}`);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const e = env(store, { random: Math.random });
+    const waiting = Array.from({ length: 1000 }, (_, i) =>
+      blockingQuery(q(store.get(`k${i}`).index, 60_000 + i), reads.kvGet(store, `k${i}`), e),
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.watchCount, 1000);
+    assert.equal(timers(), before + 1);
+    for (let i = 0; i < 1000; i++) put(store, `k${i}`);
+    const answers = await Promise.all(waiting);
+    for (const [i, a] of answers.entries()) assert.equal(a.entry?.Key, `k${i}`);
+    assert.equal(store.watchCount, 0);
+    assert.equal(timers(), before);
   });
 });

@@ -7,6 +7,7 @@
  */
 import type { ReadSpec } from "../fsm/index.js";
 import type { Consistency, QueryOptions } from "./types.js";
+import { WaitClock, type Waiter } from "./wait-clock.js";
 
 /** Consul's cap on a blocking query's wait (max_query_time). */
 export const WAIT_MS_MAX = 10 * 60 * 1000;
@@ -14,6 +15,13 @@ export const WAIT_MS_MAX = 10 * 60 * 1000;
 export const WAIT_MS_DEFAULT = 5 * 60 * 1000;
 /** Consul adds up to wait/16 of random jitter (structs.JitterFraction), so many waits do not end together. */
 const JITTER_FRACTION = 16;
+
+/** Blocking queries of this process asleep on a watch now (every ServerApi's; the watch benchmark reads it). */
+let asleep = 0;
+
+export function blockedQueries(): number {
+  return asleep;
+}
 
 export interface BlockingEnv {
   now(): number;
@@ -25,35 +33,84 @@ export interface BlockingEnv {
   restores(): number;
 }
 
-/** The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state. */
-export async function blockingQuery<T extends { readonly index: number }>(
+/** Every wait of this process on one timer (wait-clock.ts). */
+const clock = new WaitClock();
+
+/**
+ * The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state.
+ * Not an async function: a blocked query is held by its watch and the wait clock as one small object (Query),
+ * not as a suspended frame with its registers and await closures, which matters with thousands blocked.
+ */
+export function blockingQuery<T extends { readonly index: number }>(
   q: QueryOptions,
-  { watch, run }: ReadSpec<T>,
+  spec: ReadSpec<T>,
   env: BlockingEnv,
 ): Promise<T> {
-  const wait = Math.min(q.waitMs > 0 ? q.waitMs : WAIT_MS_DEFAULT, WAIT_MS_MAX);
-  const deadline = env.now() + wait + Math.floor(env.random() * (wait / JITTER_FRACTION));
-  const restores = env.restores();
-  for (;;) {
-    await env.barrier(q.consistency);
-    const value = run();
-    const passed = Math.max(1, value.index) > q.minIndex;
-    const left = deadline - env.now();
-    if (q.minIndex === 0 || passed || left <= 0 || env.restores() !== restores) return value;
-    await woken(watch, left);
-  }
+  return new Promise<T>((resolve, reject) => {
+    new Query(q, spec, env, resolve, reject).run();
+  });
 }
 
-/** Resolves on the watch's wake or after `ms`, whichever comes first; leaves neither the watch nor the timer behind. */
-function woken(watch: ReadSpec<{ readonly index: number }>["watch"], ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      cancel();
-      resolve();
-    }, ms);
-    const cancel = watch(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** One blocking query between its runs: what it needs to run again, and how it ends. */
+class Query<T extends { readonly index: number }> implements Waiter {
+  private readonly deadline: number;
+  private readonly restores: number;
+  /** While asleep: the watch's cancel and the clock's tick of the deadline. */
+  private cancel: (() => void) | null = null;
+  private tick = 0;
+
+  constructor(
+    private readonly q: QueryOptions,
+    private readonly spec: ReadSpec<T>,
+    private readonly env: BlockingEnv,
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    const wait = Math.min(q.waitMs > 0 ? q.waitMs : WAIT_MS_DEFAULT, WAIT_MS_MAX);
+    this.deadline = env.now() + wait + Math.floor(env.random() * (wait / JITTER_FRACTION));
+    this.restores = env.restores();
+  }
+
+  run(): void {
+    try {
+      this.env.barrier(this.q.consistency).then(() => this.afterBarrier(), this.reject);
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+
+  private afterBarrier(): void {
+    try {
+      const value = this.spec.run();
+      const passed = Math.max(1, value.index) > this.q.minIndex;
+      const left = this.deadline - this.env.now();
+      if (this.q.minIndex === 0 || passed || left <= 0 || this.env.restores() !== this.restores) {
+        this.resolve(value);
+        return;
+      }
+      // The watch first: when the registry is full it throws, and nothing is left on the clock.
+      this.cancel = this.spec.watch(() => this.woken());
+      asleep += 1;
+      this.tick = clock.add(this, left);
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+
+  /** The watch fired (inside an apply: only schedule the next run, as the registry asks). */
+  private woken(): void {
+    clock.remove(this, this.tick);
+    this.awake();
+  }
+
+  timedOut(): void {
+    this.cancel?.();
+    this.awake();
+  }
+
+  private awake(): void {
+    this.cancel = null;
+    asleep -= 1;
+    queueMicrotask(() => this.run());
+  }
 }

@@ -25,14 +25,14 @@ import { errorText, UnavailableError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
 import { AclEndpoints } from "./acl.js";
 import { ACL_DISABLED, type AclSettings } from "./acl-types.js";
-import { blockingQuery } from "./blocking.js";
+import { type BlockingEnv, blockingQuery } from "./blocking.js";
 import { CatalogEndpoints, reconcileHost } from "./catalog.js";
 import { CatalogReconciler } from "./catalog-reconcile.js";
 import { OperatorEndpoints } from "./operator.js";
 import { SessionTimers } from "./sessions.js";
 import { SnapshotEndpoints } from "./snapshot-endpoints.js";
 import { StoreEndpoints } from "./store-endpoints.js";
-import type { MetricFamily, Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
+import type { MemberInfo, MetricFamily, Queried, QueryMeta, QueryOptions, ServerApi } from "./types.js";
 
 /** A new leader registers the servers in the catalog before a checked session create, waiting at most this. */
 const RECONCILE_WAIT_MS = 5000;
@@ -49,6 +49,10 @@ export interface ServerServiceOptions {
   readonly join?: (addr: string) => Promise<void>;
   /** The agent's `acl { … }` settings; absent, ACLs are disabled. */
   readonly acl?: AclSettings;
+  /** Members besides the servers (client agents, client-reconcile.ts); absent, none. */
+  readonly otherMembers?: () => MemberInfo[];
+  /** Every datacenter known over the WAN, nearest first (server/wan.ts); absent, this one alone. */
+  readonly datacenters?: () => string[];
 }
 
 export class ServerService implements ServerApi {
@@ -61,6 +65,8 @@ export class ServerService implements ServerApi {
   private readonly raft: RaftServer;
   private readonly metrics: Metrics;
   private readonly joinFn: ((addr: string) => Promise<void>) | undefined;
+  private readonly otherMembers: (() => MemberInfo[]) | undefined;
+  private readonly datacentersFn: (() => string[]) | undefined;
   private readonly store: StoreEndpoints;
   private readonly catalog: CatalogEndpoints;
   private readonly operator: OperatorEndpoints;
@@ -73,6 +79,8 @@ export class ServerService implements ServerApi {
     this.datacenter = datacenter;
     this.metrics = o.metrics;
     this.joinFn = o.join;
+    this.otherMembers = o.otherMembers;
+    this.datacentersFn = o.datacenters;
     const kv = raft.kv;
     const host = {
       kv,
@@ -129,15 +137,21 @@ export class ServerService implements ServerApi {
     };
   }
 
-  private async query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
-    const value = await blockingQuery(q, spec, {
-      now: Date.now,
-      random: Math.random,
-      // Default reads may use the leader's lease; consistent ones confirm leadership with a quorum round.
-      barrier: (c) => (c === "stale" ? Promise.resolve() : this.raft.readBarrier(c === "default")),
-      restores: () => this.raft.kv.restoreCount,
-    });
-    return { meta: this.meta(value.index, q), value };
+  /** What every read's blocking loop runs against; one object for all, not one per query. */
+  private readonly blockingEnv: BlockingEnv = {
+    now: Date.now,
+    random: Math.random,
+    // Default reads may use the leader's lease; consistent ones confirm leadership with a quorum round.
+    barrier: (c) => (c === "stale" ? Promise.resolve() : this.raft.readBarrier(c === "default")),
+    restores: () => this.raft.kv.restoreCount,
+  };
+
+  /** Not async: a blocked query should hold no suspended frame here (blocking.ts says why). */
+  private query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
+    return blockingQuery(q, spec, this.blockingEnv).then((value) => ({
+      meta: this.meta(value.index, q),
+      value,
+    }));
   }
 
   kvGet: ServerApi["kvGet"] = (key, q) => this.store.kvGet(key, q);
@@ -205,7 +219,8 @@ export class ServerService implements ServerApi {
   catalogServices: ServerApi["catalogServices"] = (q) => this.catalog.services(q);
   catalogService: ServerApi["catalogService"] = (name, tags, q) => this.catalog.service(name, tags, q);
   catalogNodeServices: ServerApi["catalogNodeServices"] = (node, q) => this.catalog.nodeServices(node, q);
-  catalogDatacenters: ServerApi["catalogDatacenters"] = async () => [this.datacenter];
+  catalogDatacenters: ServerApi["catalogDatacenters"] = async () =>
+    this.datacentersFn?.() ?? [this.datacenter];
   healthNode: ServerApi["healthNode"] = (node, q) => this.catalog.healthNode(node, q);
   healthChecks: ServerApi["healthChecks"] = (service, q) => this.catalog.healthChecks(service, q);
   healthService: ServerApi["healthService"] = (s, tags, passing, q) =>
@@ -221,7 +236,7 @@ export class ServerService implements ServerApi {
   transferLeader: ServerApi["transferLeader"] = (id) => this.operator.transferLeader(id);
   autopilotHealth: ServerApi["autopilotHealth"] = (stale) => this.operator.autopilotHealth(stale);
   agentSelf: ServerApi["agentSelf"] = () => this.operator.agentSelf();
-  members: ServerApi["members"] = () => this.operator.members();
+  members: ServerApi["members"] = () => [...this.operator.members(), ...(this.otherMembers?.() ?? [])];
   leave: ServerApi["leave"] = () => this.operator.leave();
 
   async join(addr: string): Promise<void> {

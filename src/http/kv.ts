@@ -4,8 +4,8 @@
  * any key is accepted (permissive, "Decisions for cairn"); the store refuses keys it cannot encode.
  */
 
-import type { ServerApi } from "../api/types.js";
-import { type KvCommand, type KvEntry, VALUE_BYTES_MAX } from "../fsm/index.js";
+import type { Queried, ServerApi } from "../api/types.js";
+import { type GetResult, type KvCommand, type KvEntry, VALUE_BYTES_MAX } from "../fsm/index.js";
 import { guard } from "./acl-guard.js";
 import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
@@ -74,7 +74,11 @@ async function kvGet(req: HttpRequest, api: ServerApi, ctx: RouteContext): Promi
     return jsonResponse(req, entries.map(entryJson), headers);
   }
   acl.require("key", "read", key);
-  const { meta, value } = await api.kvGet(key, q);
+  // Not awaited: a blocking query then holds no suspended frame of this function (api/blocking.ts says why).
+  return api.kvGet(key, q).then((answer) => kvGetAnswer(req, answer));
+}
+
+function kvGetAnswer(req: HttpRequest, { meta, value }: Queried<GetResult>): HttpResponse {
   const headers = metaHeaders(meta);
   if (value.entry === null) return emptyResponse(404, headers);
   if (has(req.query, "raw")) {

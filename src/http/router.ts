@@ -219,7 +219,8 @@ async function dispatch(
     // The ACL endpoints need acl:read or acl:write before anything else (Consul's ACL RPCs check it first).
     const aclAccess = ACL_ROUTE_ACCESS[`${req.method} ${route.pattern}`];
     if (aclAccess === "read" || aclAccess === "write") (await guard(req, api)).require("acl", aclAccess, "");
-    return await handler(req, api, { path, rest, local });
+    // Not awaited: a blocking query then holds no suspended frame of this function (api/blocking.ts says why).
+    return handler(req, api, { path, rest, local }).catch(errorResponse);
   } catch (err) {
     return errorResponse(err);
   }
@@ -229,15 +230,14 @@ async function dispatch(
  * The whole API as one pure function. Rejects only with an AssertionError (a bug). `ui` is the web UI's files
  * (ui-assets.ts); without them /ui answers 404.
  */
-export async function handle(
+export function handle(
   req: HttpRequest,
   api: ServerApi,
   local?: LocalAgent,
   ui?: UiAssets,
 ): Promise<HttpResponse> {
-  const res = await dispatch(req, api, local, ui);
-  return {
+  return dispatch(req, api, local, ui).then((res) => ({
     ...res,
     headers: { ...res.headers, [DEFAULT_ACL_POLICY_HEADER]: api.acl.aclSettings().defaultPolicy },
-  };
+  }));
 }

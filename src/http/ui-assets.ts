@@ -9,10 +9,14 @@ import { dirname, extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONTENT_TYPES, type UiAsset, type UiAssets } from "./ui.js";
 
-/** Served name below /ui/ → [npm package, file inside it]. The ESM builds, which a browser imports as they are. */
+/**
+ * Served name below /ui/ → [npm package, file inside it]. Files a browser runs as they are: lit-html's ESM build,
+ * and uPlot's minified classic script (51 KB; its only ESM build is unminified, 145 KB), which the Backups view
+ * adds as a script element when it first draws a chart.
+ */
 export const VENDOR_FILES: Readonly<Record<string, readonly [string, string]>> = {
   "vendor/lit-html.js": ["lit-html", "lit-html.js"],
-  "vendor/uPlot.esm.js": ["uplot", "dist/uPlot.esm.js"],
+  "vendor/uPlot.iife.min.js": ["uplot", "dist/uPlot.iife.min.js"],
   "vendor/uPlot.min.css": ["uplot", "dist/uPlot.min.css"],
 };
 

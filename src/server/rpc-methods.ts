@@ -5,6 +5,17 @@
 
 import { serverRecord } from "./members.js";
 import { arrayOf, bool, empty, int, json, object, type RpcMethod, rawBytes, str } from "./rpc.js";
+import {
+  aclResolution,
+  clientBeat,
+  clientBeatAnswer,
+  forwardId,
+  forwardPart,
+  forwardSend,
+  forwardStart,
+  wanExchange,
+  withBytes,
+} from "./rpc-http.js";
 import { type WriteAnswer, writeAnswer } from "./write-answer.js";
 
 /**
@@ -77,4 +88,30 @@ export const RPC = {
     empty,
     json(object({ servers: arrayOf(raftServerInfo), index: int })),
   ),
+} as const;
+
+/**
+ * Calls from outside the raft group (rpc-http.ts): HTTP requests forwarded by client agents (and, across
+ * datacenters, by servers), and client agents' heartbeats and leave.
+ */
+export const FORWARD = {
+  /** The head and first body chunk; answers the first part of the response, or head null for more body. */
+  start: method("http.start", withBytes(forwardStart), withBytes(forwardPart)),
+  /** A further body chunk; answers as start does. */
+  send: method("http.send", withBytes(forwardSend), withBytes(forwardPart)),
+  /** The next part of the response body. */
+  next: method("http.next", json(forwardId), withBytes(forwardPart)),
+  /** The caller went away: the server drops the exchange and stops producing its body. */
+  cancel: method("http.cancel", json(forwardId), json(object({ ok: bool }))),
+  /** A client agent is alive; any server takes it and tells the leader. */
+  clientAlive: method("client.alive", json(clientBeat), json(clientBeatAnswer)),
+  /** A client agent with ACLs asks what a token stands for, to enforce its own /v1/agent/* endpoints. */
+  aclResolve: method("client.aclResolve", json(object({ secret: str })), json(aclResolution)),
+  /** A client agent leaves: the leader deregisters its node. */
+  clientLeave: method("client.leave", json(object({ node: str, bootId: str })), json(object({ ok: bool }))),
+} as const;
+
+/** The WAN pool's one call (server/wan.ts): servers of every datacenter tell each other whom they know. */
+export const WAN = {
+  exchange: method("wan.exchange", json(wanExchange), json(wanExchange)),
 } as const;

@@ -20,6 +20,7 @@ import { BackupError, type BackupOutcome, type Target, takeBackup } from "./back
 import type { SnapshotAgentConfig } from "./config-types.js";
 import { runDrill } from "./drill.js";
 import { DrillSchedule } from "./drill-schedule.js";
+import { HistoryWriter } from "./history-writer.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { HealthState } from "./status.js";
 
@@ -59,6 +60,7 @@ export class SnapshotAgent {
   private active = false;
   private readonly startedMs: number;
   private readonly drills: DrillSchedule;
+  private readonly history: HistoryWriter;
 
   constructor(o: AgentOptions) {
     this.o = o;
@@ -76,6 +78,13 @@ export class SnapshotAgent {
           signal,
         }),
       metrics: o.metrics,
+      log: o.log,
+      now: this.now,
+    });
+    this.history = new HistoryWriter({
+      client: o.client,
+      key: o.config.historyKey,
+      stores: o.targets.map((t) => t.store),
       log: o.log,
       now: this.now,
     });
@@ -153,6 +162,8 @@ export class SnapshotAgent {
     let gaveUp = false;
     try {
       let done = await this.lastTick();
+      // At once: the UI names the new active agent, and a key a restore rolled back heals from the stores.
+      await this.writeHistory(done === null ? this.now() : (done.tick + 1) * config.intervalMs);
       while (!both.aborted) {
         const current = Math.floor(this.now() / config.intervalMs);
         if (done !== null && done.tick >= current) {
@@ -169,13 +180,25 @@ export class SnapshotAgent {
             );
           }
           await this.savingStatus("passing", `Saved snapshot ${b.id}`);
-          await this.drills.afterBackup(both);
+          await this.writeHistory((current + 1) * config.intervalMs);
+          const drill = await this.drills.afterBackup(both);
+          if (drill !== null && drill.name !== "") {
+            this.history.recordDrill(drill.name, {
+              ok: drill.ok,
+              atMs: this.now(),
+              seconds: drill.seconds,
+              keys: drill.keys,
+              error: drill.error ?? "",
+            });
+            await this.writeHistory((current + 1) * config.intervalMs);
+          }
         } catch (e) {
           failures += 1;
           metrics.consecutiveFailures.set(failures);
           await this.savingStatus("critical", `Snapshot failed: ${errorText(e)}`);
           // Consul retries at the next interval; so does cairn: the failed tick is not taken again.
           done = { tick: current, timeMs: done?.timeMs ?? 0, id: done?.id ?? "", index: done?.index ?? "" };
+          await this.writeHistory((current + 1) * config.intervalMs);
           if (failures >= config.maxFailures) {
             log.error(
               `${failures} snapshots failed in a row (max_failures ${config.maxFailures}): giving up leadership`,
@@ -221,15 +244,49 @@ export class SnapshotAgent {
       metrics.lastSuccessSeconds.set(this.lastSuccessMs / 1000);
       metrics.consecutiveFailures.set(0);
       log.info(`Saved snapshot ${b.id}`);
+      this.history.record({
+        id: b.id,
+        name: b.name,
+        timeMs: t0,
+        index: Number(b.index),
+        size: b.bytes,
+        durationMs: this.now() - t0,
+        verified: true,
+        encrypted: this.o.encryptionKey !== null,
+        destinations: this.o.targets.map((t) => t.store.label),
+      });
       return b;
     } catch (e) {
       this.lastError = errorText(e);
+      this.history.record({
+        id: String(BigInt(t0) * 1_000_000n),
+        name: "",
+        timeMs: t0,
+        index: 0,
+        size: 0,
+        durationMs: this.now() - t0,
+        verified: false,
+        encrypted: this.o.encryptionKey !== null,
+        destinations: [],
+        // The history keeps 200 attempts in one value: a failure's text is cut at a length that stays readable.
+        error: this.lastError.length > 500 ? `${this.lastError.slice(0, 500)}…` : this.lastError,
+      });
       metrics.snapshots.inc({ result: "failure" });
       log.error(`Snapshot failed (will retry at next interval): ${this.lastError}`);
       throw e instanceof BackupError ? e : new BackupError(this.lastError);
     } finally {
       metrics.snapshotSeconds.observe((this.now() - t0) / 1000);
     }
+  }
+
+  /** The summary for the UI (history.ts), with this agent as the active one; `nextRunMs`: the next tick. */
+  private async writeHistory(nextRunMs: number): Promise<void> {
+    await this.history.write({
+      agent: this.serviceId,
+      intervalMs: this.o.config.intervalMs,
+      nextRunMs,
+      lastError: this.lastError,
+    });
   }
 
   /** Leftovers of interrupted uploads (a crashed agent's temp files) go before this agent writes. */

@@ -54,6 +54,7 @@ export function resolveSnapshotAgentConfig(
     service: str("snapshot.service", "consul-snapshot"),
     deregisterAfterMs: l["snapshot.deregister_after"] ?? 72 * HOUR_MS,
     lockKey: str("snapshot.lock_key", "consul-snapshot/lock"),
+    historyKey: str("snapshot.history_key", "consul-snapshot/history"),
     maxFailures: l["snapshot.max_failures"] ?? 3,
     localScratchPath: str("snapshot.local_scratch_path", tmpdir),
     local: remote ? null : { path: str("local_storage.path", ".") },

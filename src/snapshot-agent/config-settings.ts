@@ -210,6 +210,14 @@ export const SETTINGS = {
         "consul-snapshot/lock.",
     ),
   ),
+  "snapshot.history_key": str(
+    f(
+      "history-key",
+      "snapshot",
+      "cairn: the KV key where the active agent keeps a summary of its backups, drills and status for the web " +
+        "UI; every agent of one cluster must use the same. Defaults to consul-snapshot/history.",
+    ),
+  ),
   "snapshot.max_failures": count(
     f(
       "max-failures",

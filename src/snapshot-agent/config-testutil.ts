@@ -61,6 +61,7 @@ export const DEFAULTS: SnapshotAgentConfig = {
   service: "consul-snapshot",
   deregisterAfterMs: 72 * 3_600_000,
   lockKey: "consul-snapshot/lock",
+  historyKey: "consul-snapshot/history",
   maxFailures: 3,
   localScratchPath: "/scratch",
   local: { path: "." },

@@ -101,6 +101,8 @@ export interface SnapshotAgentConfig {
   readonly deregisterAfterMs: number;
   /** [consul-snapshot/lock] */
   readonly lockKey: string;
+  /** cairn: [consul-snapshot/history]; the backup summary the web UI reads (history.ts). */
+  readonly historyKey: string;
   /** [3] */
   readonly maxFailures: number;
   /** [the system temp directory] */

@@ -89,6 +89,7 @@ const ROWS: Row[] = [
     deregisterAfterMs: 0,
   }),
   row("snapshot.lock_key", snap("lock_key", "l/k"), ["-lock-key=l/k"], { lockKey: "l/k" }),
+  row("snapshot.history_key", snap("history_key", "h/k"), ["-history-key=h/k"], { historyKey: "h/k" }),
   row("snapshot.max_failures", snap("max_failures", 1), ["-max-failures=1"], { maxFailures: 1 }),
   row("snapshot.local_scratch_path", snap("local_scratch_path", "/s"), ["-local-scratch-path=/s"], {
     localScratchPath: "/s",

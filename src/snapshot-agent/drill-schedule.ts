@@ -48,10 +48,13 @@ export class DrillSchedule {
     return this.last;
   }
 
-  /** Called after each successful backup: runs a drill when drills are on and one is due. */
-  async afterBackup(signal: AbortSignal): Promise<void> {
+  /**
+   * Called after each successful backup: runs a drill when drills are on and one is due. Resolves its report,
+   * or null when none ran (or it was aborted, which says nothing about the backup).
+   */
+  async afterBackup(signal: AbortSignal): Promise<DrillReport | null> {
     const { intervalMs, metrics, log, now } = this.o;
-    if (intervalMs <= 0 || signal.aborted || now() < this.dueMs) return;
+    if (intervalMs <= 0 || signal.aborted || now() < this.dueMs) return null;
     const started = now();
     const r = await this.o.run(signal);
     this.dueMs = started + intervalMs;
@@ -59,7 +62,7 @@ export class DrillSchedule {
     if (signal.aborted && !r.ok) {
       // The agent is stopping or lost its lock: the drill says nothing about the backup.
       log.info(`Restore drill of ${name} aborted`);
-      return;
+      return null;
     }
     metrics.drills.inc({ result: r.ok ? "success" : "failure" });
     metrics.drillSeconds.set(r.seconds);
@@ -72,5 +75,6 @@ export class DrillSchedule {
     } else {
       log.error(`Restore drill of ${name} FAILED: ${r.error ?? "unknown reason"}`);
     }
+    return r;
   }
 }

@@ -1,21 +1,15 @@
 /**
  * The snapshots view (`#/snapshots`): take a snapshot now (GET /v1/snapshot, bytes shown as they arrive, the
- * archive verified in the browser and offered as consul-<index>.snap), and restore from a file (its index and
- * term read in the browser beside the datacenter's current index, a modal confirmation, PUT /v1/snapshot with an
+ * archive verified in the browser and offered as consul-<index>.snap), and restore from a file (its index, term
+ * and records per type read in the browser beside the datacenter's current index, a modal confirmation, PUT /v1/snapshot with an
  * upload progress bar, and the agent's answer as it worded it; a bad archive changes nothing on the agent).
  */
 
 import { ApiError, download, getJson, upload } from "../api.js";
-import { archiveMeta, verifyArchive } from "../archive.js";
+import { archiveContents, archiveMeta, verifyArchive } from "../archive.js";
+import { bytesText } from "../parts.js";
+import { countsTable, countsText } from "../record-counts.js";
 import { html, nothing } from "../vendor/lit-html.js";
-
-function bytesText(n) {
-  return n < 1024
-    ? `${n} bytes`
-    : n < 1 << 20
-      ? `${(n / 1024).toFixed(1)} KiB`
-      : `${(n / (1 << 20)).toFixed(1)} MiB`;
-}
 
 function alertOf(msg) {
   if (msg === null) return nothing;
@@ -36,11 +30,16 @@ export function create(_match, ctx) {
   const controller = new AbortController();
   /** Taking a snapshot: { bytes, expected } while it arrives; then the offered file, or the failure. */
   const take = { busy: false, bytes: 0, expected: null, file: null, message: null };
-  /** Restoring: the picked file, what its meta.json says, the datacenter's index, the upload, the result. */
+  /**
+   * Restoring: the picked file, what its meta.json says, its records per type (counted after meta.json is
+   * shown, as they need the whole file read), the datacenter's index, the upload, the result.
+   */
   const restore = {
     file: null,
     meta: null,
     readError: null,
+    counts: null,
+    countsError: null,
     current: null,
     sent: null,
     total: null,
@@ -80,7 +79,16 @@ export function create(_match, ctx) {
 
   async function pick(ev) {
     const file = ev.target.files?.[0] ?? null;
-    Object.assign(restore, { file, meta: null, readError: null, current: null, sent: null, message: null });
+    Object.assign(restore, {
+      file,
+      meta: null,
+      readError: null,
+      counts: null,
+      countsError: null,
+      current: null,
+      sent: null,
+      message: null,
+    });
     ctx.update();
     if (file === null) return;
     const [meta, current] = await Promise.all([
@@ -94,6 +102,32 @@ export function create(_match, ctx) {
     restore.meta = meta;
     restore.current = current;
     ctx.update();
+    if (meta === null) return;
+    try {
+      const counts = await archiveContents(file);
+      if (restore.file !== file) return;
+      restore.counts = counts;
+    } catch (e) {
+      if (restore.file !== file) return;
+      restore.countsError = e.message;
+    }
+    ctx.update();
+  }
+
+  function countsPart() {
+    if (restore.meta === null) return nothing;
+    if (restore.countsError !== null) {
+      return html`<p class="alert warn" role="alert">
+        The records could not be counted: ${restore.countsError}. The agent checks the file again and will refuse
+        it if it is not a good archive.
+      </p>`;
+    }
+    if (restore.counts === null)
+      return html`<p class="muted" role="status">Counting the archive's records…</p>`;
+    return countsTable(
+      restore.counts,
+      `Records in ${restore.file.name}, as cairn snapshot inspect counts them`,
+    );
   }
 
   function dialog() {
@@ -178,6 +212,7 @@ export function create(_match, ctx) {
         <dt>Datacenter's current index</dt>
         <dd data-testid="current-index">${restore.current.index ?? `unknown (${restore.current.error ?? "no leader"})`}</dd>
       </dl>
+      ${countsPart()}
       <button type="button" class="danger" @click=${ask} ?disabled=${restore.sent !== null}>Restore…</button>`;
   }
 
@@ -207,6 +242,10 @@ export function create(_match, ctx) {
           Every server's state is replaced by ${restore.file?.name ?? "the file"}
           (index ${m?.Index ?? "unknown"}, term ${m?.Term ?? "unknown"}); the datacenter is now at index
           ${restore.current?.index ?? "unknown"}. Whatever was written since the archive was taken is lost.
+        </p>
+        <p data-testid="dialog-counts">
+          The archive holds
+          ${restore.counts === null ? "records not counted yet" : `${countsText(restore.counts)}`}.
         </p>
         <div class="row">
           <button type="button" class="danger" @click=${send}>Restore</button>

@@ -4,7 +4,7 @@
  * tags through a tabwriter with padding 6), one datacenter per line. Empty results say so on stderr, exit 0.
  */
 import type { CatalogNode, CatalogQuery, ConsulClient } from "../../client/index.js";
-import { httpClientFlags } from "../../client/index.js";
+import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { type FlagDefs, type FlagValues, flag } from "../../util/flags.js";
 import { columnize, tabwriteLabels } from "../columnize.js";
 import {
@@ -132,8 +132,10 @@ export const catalogDatacenters = listing(
   },
 );
 
+// Consul's catalog nodes and services take the server flags too (-datacenter, -stale); datacenters does not.
 const nodesFlags = {
   ...httpClientFlags,
+  ...httpServerFlags,
   detailed: flag.bool(
     false,
     "Output detailed information about the nodes including their addresses and metadata.",
@@ -160,9 +162,14 @@ const nodesHelp = usage(
 );
 
 /** The nodes of the query, or of the instances of `service` when one is given. */
-async function listNodes(c: ConsulClient, service: string, q: CatalogQuery): Promise<CatalogNode[]> {
-  if (service === "") return c.catalogNodes(q);
-  return (await c.catalogService(service, q)).map((s) => s.node);
+async function listNodes(
+  c: ConsulClient,
+  service: string,
+  q: CatalogQuery,
+  stale: boolean,
+): Promise<CatalogNode[]> {
+  if (service === "") return c.catalogNodes(q, { stale });
+  return (await c.catalogService(service, q, { stale })).map((s) => s.node);
 }
 
 export const catalogNodes = listing(
@@ -172,7 +179,7 @@ export const catalogNodes = listing(
   "nodes",
   async (c, v, io) => {
     const q: CatalogQuery = { nodeMeta: nodeMeta(v["node-meta"]), near: v.near, filter: v.filter };
-    const nodes = await listNodes(c, v.service, q);
+    const nodes = await listNodes(c, v.service, q, v.stale);
     if (nodes.length === 0) {
       err(io, "No nodes match the given query - try expanding your search.");
       return 0;
@@ -184,6 +191,7 @@ export const catalogNodes = listing(
 
 const servicesFlags = {
   ...httpClientFlags,
+  ...httpServerFlags,
   node: flag.string("", "Node `id or name` for which to list services."),
   "node-meta": flag.list(
     "Metadata to filter nodes with the given `key=value` pairs. If specified, only services running on nodes matching the given metadata will be returned. This flag may be specified multiple times.",
@@ -206,8 +214,8 @@ export const catalogServices = listing(
   async (c, v, io) => {
     const services =
       v.node === ""
-        ? await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) })
-        : ((await c.catalogNode(v.node))?.services ?? {});
+        ? await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) }, { stale: v.stale })
+        : ((await c.catalogNode(v.node, { stale: v.stale }))?.services ?? {});
     if (Object.keys(services).length === 0) {
       err(io, "No services match the given query - try expanding your search.");
       return 0;
