@@ -4,7 +4,6 @@
  * the verified state.bin from the server that received it and proposes it through Raft, so every server installs
  * the same state.
  */
-import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import { BlobStore } from "../server/blobs.js";
 import { type RaftServer, RESTORE_APPLY_MS_MAX } from "../server/raft-server.js";
@@ -49,7 +48,7 @@ export class SnapshotEndpoints {
     // and this server waits until it has applied everything committed before the request: the archive then
     // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
     if (!stale) await this.o.raft.readBarrier(false);
-    const { index, archive, bytesEstimate } = await archiveOf(this.o.raft, tmpdir());
+    const { index, archive, bytesEstimate } = await archiveOf(this.o.raft);
     return {
       meta: this.o.meta(index, q),
       bytesEstimate,
