@@ -93,14 +93,13 @@ export async function saveSnapshot(
     // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
     // rarely, and deflating incompressible values at any level costs ~7x storing them.
     // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
-    const stateBin = await sizedStateBin(view.stateBinPlan(), (chunks) =>
-      pace === undefined ? chunks : paced(chunks, pace),
-    );
+    const stateBin = await sizedStateBin(view.stateBinPlan());
     // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
     // creation (never widened by the umask, never narrowed later).
     await rm(tmp, { force: true });
     await writeArchive(createWriteStream(tmp, { flags: "wx", mode: 0o600 }), meta, stateBin, {
       gzipLevel: "auto",
+      ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
     });
     const fh = await open(tmp, "r+");
     await fh.sync().finally(() => fh.close());

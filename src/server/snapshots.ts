@@ -35,15 +35,16 @@ export async function archiveOf(
   let bytesEstimate = 0;
   // "auto": random values are stored rather than deflated, which is what keeps a save cheap for the writes
   // that go on meanwhile; compressible state is still deflated (at level 1).
+  // Encoding and hashing run on the loop that serves writes: while they apply, a quarter of it (pace.ts).
+  const pace = snapshotPace(() => raft.kv.appliedIndex);
   const options = {
     gzipLevel: "auto" as const,
+    pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace),
     onSpooled: (_meta: unknown, tarBytes: number) => {
       bytesEstimate = tarBytes;
     },
   };
-  // Encoding runs on the loop that serves writes: while they apply it takes a quarter of the loop (pace.ts).
-  const pace = snapshotPace(() => raft.kv.appliedIndex);
-  sizedStateBin(view.stateBinPlan(), (chunks) => paced(chunks, pace))
+  sizedStateBin(view.stateBinPlan())
     .then((stateBin) => writeArchive(out, meta, stateBin, options))
     .catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
   await first;

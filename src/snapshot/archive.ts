@@ -70,6 +70,11 @@ export interface WriteArchiveOptions {
    * take gzip's framing).
    */
   readonly onSpooled?: (meta: SnapshotMeta, tarBytes: number) => void;
+  /**
+   * Lays a pace over the tar stream as gzip pulls it: the time each pull takes (encoding state.bin, hashing
+   * it) is what a pacer sees and may answer with a pause (the server's: server/pace.ts).
+   */
+  readonly pace?: (tar: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 }
 
 /** state.bin as the tar writer takes it: its size, its bytes once, and samples for the gzip level. */
@@ -296,7 +301,8 @@ export async function writeArchive(
     // zlib's stream deflates on libuv's thread pool, so the event loop goes on serving while it runs.
     // 256 KiB chunks out (zlib's default is 16 KiB): fewer hops through the pipeline and the HTTP response.
     const gzip = createGzip({ level, chunkSize: 256 * 1024 });
-    await pipeline(Readable.from(tarStream(metaJson, state, mtimeSec)), gzip, goGzipHeader(), out);
+    const tar = tarStream(metaJson, state, mtimeSec);
+    await pipeline(Readable.from(options.pace?.(tar) ?? tar), gzip, goGzipHeader(), out);
     return meta;
   } finally {
     await state.cleanup();

@@ -167,18 +167,12 @@ export async function* stateBinChunks<E>(plan: StateBinPlan<E>): AsyncGenerator<
   if (last !== null) yield last;
 }
 
-/**
- * The plan sized (one walk), ready for writeArchive; `wrap` lays a pace over the chunks when they are pulled
- * (the server's: pace.ts).
- */
-export async function sizedStateBin<E>(
-  plan: StateBinPlan<E>,
-  wrap: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array> = (c) => c,
-): Promise<SizedStateBin> {
+/** The plan sized (one walk), ready for writeArchive. */
+export async function sizedStateBin<E>(plan: StateBinPlan<E>): Promise<SizedStateBin> {
   const size = await stateBinSize(plan);
   return {
     size,
-    chunks: () => wrap(stateBinChunks(plan)),
+    chunks: () => stateBinChunks(plan),
     ranges: (ranges) => stateBinRanges(plan, ranges),
   };
 }
