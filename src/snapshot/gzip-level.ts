@@ -18,7 +18,7 @@ function deflateRawAsync(b: Uint8Array, level: number): Promise<Buffer> {
 }
 
 /** Bytes per sample; three samples (start, middle, end) bound the probe to ~12 ms of deflate. */
-const SAMPLE_BYTES = 256 * 1024;
+export const SAMPLE_BYTES = 256 * 1024;
 /** At or below this compressed/original ratio the archive is deflated (level 1); above it, stored. */
 export const COMPRESSIBLE_RATIO_MAX = 0.6;
 

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { KvStore } from "../fsm/kv-store.js";
 import { writeArchive } from "./archive.js";
 import { readArchive } from "./archive-read.js";
+import { sampleWindows } from "./gzip-level.js";
 import type { DirEntry, RawRecord, SnapshotHeader } from "./records.js";
 import { encodeRecord } from "./records.js";
 import { stateBinBytes } from "./state-bin.js";
@@ -81,15 +82,65 @@ describe("state.bin from a plan: sized first, then streamed", () => {
             const start = a % (whole.length + 1);
             return [start, Math.min(whole.length, start + n)];
           });
+          const want = ranges.map(([a, b]) => whole.subarray(a, b));
           const got = await stateBinRanges(plan, ranges);
           assert.deepEqual(
             got.map((b) => Buffer.from(b)),
-            ranges.map(([a, b]) => whole.subarray(a, b)),
+            want,
+          );
+          // The same ranges and the gzip level's sample windows from what the sizing walk kept, each
+          // encoded from there or walked for.
+          const sized = await sizedStateBin(plan);
+          assert.equal(sized.size, whole.length);
+          const windows = [...ranges, ...sampleWindows(whole.length)];
+          assert.deepEqual(
+            (await sized.ranges(windows)).map((b) => Buffer.from(b)),
+            windows.map(([a, b]) => whole.subarray(a, b)),
+          );
+          // Asked again (the kept index let go): walked for, the same bytes.
+          assert.deepEqual(
+            (await sized.ranges(ranges)).map((b) => Buffer.from(b)),
+            want,
           );
         },
       ),
       { numRuns: 150 },
     );
+  });
+
+  it("takes the middle and end samples from the sizing walk, walking again only for the start", async () => {
+    const runs: Part[] = Array.from({ length: 400 }, (_, r) =>
+      Array.from({ length: 32 }, (_, i) => entry(r * 32 + i, randomBytes(200))),
+    );
+    const index: Part = { type: 16, body: Uint8Array.of(0x80) };
+    // Without and with a record between the runs where the middle sample falls (then walked for).
+    for (const between of [false, true]) {
+      const middle: Part[] = between ? [{ type: 29, body: randomBytes(5000) }] : [];
+      const parts: Part[] = [index, ...runs.slice(0, 200), ...middle, ...runs.slice(200), index];
+      let yielded = 0;
+      const plan: StateBinPlan<DirEntry> = {
+        header: { LastIndex: 5 },
+        *parts() {
+          for (const p of parts) {
+            yielded++;
+            yield p;
+          }
+        },
+        dirEntry: (e) => e,
+      };
+      const whole = Buffer.from(await stateBinBytes(plan.header, flat(parts)));
+      const sized = await sizedStateBin(plan);
+      yielded = 0;
+      const windows = sampleWindows(sized.size);
+      const got = await sized.ranges(windows);
+      assert.deepEqual(
+        got.map((b) => Buffer.from(b)),
+        windows.map(([a, b]) => whole.subarray(a, b)),
+      );
+      // Only the start window was walked for: a few dozen parts of the 402, not all of them.
+      if (!between) assert.ok(yielded > 0 && yielded < parts.length / 4, `${yielded} parts walked`);
+      else assert.ok(yielded >= 200, `${yielded} parts walked`);
+    }
   });
 
   it("writes the archive byte for byte as the spooling writer does, at a fixed level and at auto", async () => {
