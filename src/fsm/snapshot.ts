@@ -14,7 +14,8 @@ import {
   encodeRecord,
   type RawRecord,
   type SnapshotHeader,
-  StateBinWriter,
+  type StateBinPlan,
+  stateBinChunks,
   tombstone,
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
@@ -209,25 +210,23 @@ export class KvSnapshot implements KvTables, SessionTables, AclView {
 
   /**
    * state.bin as chunks (header, then records), ready for writeArchive or a file: the bytes writeStateBin
-   * makes of records(), with each KV entry encoded straight into the chunk (a KvEntry without carried
-   * fields is itself a plain DirEntry), not built as a record object and copied.
+   * makes of records(), with each KV entry encoded straight into the chunk (stateBinChunks).
    */
-  async *stateBin(): AsyncGenerator<Uint8Array> {
-    const w = new StateBinWriter(this.header());
-    for (const part of this.parts()) {
-      if (!isRun(part)) w.record(part);
-      else {
-        for (const e of part) {
-          w.dirEntry(2, e.carry === undefined ? e : entryRecord(e));
-          const full = w.takeFull();
-          if (full !== null) yield full;
-        }
-      }
-      const full = w.takeFull();
-      if (full !== null) yield full;
-    }
-    const last = w.end();
-    if (last !== null) yield last;
+  stateBin(): AsyncGenerator<Uint8Array> {
+    return stateBinChunks(this.stateBinPlan());
+  }
+
+  /**
+   * What a state.bin writer walks, as often as it needs (sized first, then streamed: state-bin-plan.ts):
+   * records() with the KV entries left as runs to encode; a KvEntry without carried fields is itself a plain
+   * DirEntry, not built as a record object and copied.
+   */
+  stateBinPlan(): StateBinPlan<KvEntry> {
+    return {
+      header: this.header(),
+      parts: () => this.parts(),
+      dirEntry: (e) => (e.carry === undefined ? e : entryRecord(e)),
+    };
   }
 
   /** A cheap fingerprint of the records (FNV-1a over type bytes and bodies), for comparing replicas. */

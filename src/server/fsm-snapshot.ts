@@ -9,7 +9,13 @@ import {
   lockDelaysFromJson,
 } from "../fsm/index.js";
 import type { ConfState, SnapshotMeta } from "../raft/index.js";
-import { type ArchiveMetaInput, readArchive, readStateBinBatches, writeArchive } from "../snapshot/index.js";
+import {
+  type ArchiveMetaInput,
+  readArchive,
+  readStateBinBatches,
+  sizedStateBin,
+  writeArchive,
+} from "../snapshot/index.js";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
@@ -99,13 +105,14 @@ export async function saveSnapshot(
   try {
     // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
     // rarely, and deflating incompressible values at any level costs ~7x storing them.
-    const stateBin = pace === undefined ? view.stateBin() : paced(view.stateBin(), pace);
+    // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
+    const stateBin = await sizedStateBin(view.stateBinPlan());
     // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
     // creation (never widened by the umask, never narrowed later).
     await rm(tmp, { force: true });
     await writeArchive(createWriteStream(tmp, { flags: "wx", mode: 0o600 }), meta, stateBin, {
-      tmpDir: blobs.dir,
       gzipLevel: "auto",
+      ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
     });
     const fh = await open(tmp, "r+");
     await fh.sync().finally(() => fh.close());
