@@ -29,13 +29,25 @@ async function archiveOf(tag: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/**
+ * Restores `archive` through `a`. An election under a loaded machine may answer Consul's "No cluster leader":
+ * restoring the same archive again is harmless (the state ends the same), so that is retried, a few times.
+ */
 async function restore(a: Agent, archive: Buffer): Promise<void> {
-  const r = await fetch(`${a.http}/v1/snapshot`, {
-    method: "PUT",
-    body: archive,
-    signal: AbortSignal.timeout(60_000),
-  });
-  assert.equal(r.status, 200, await r.text());
+  for (let attempt = 1; ; attempt++) {
+    const r = await fetch(`${a.http}/v1/snapshot`, {
+      method: "PUT",
+      body: archive,
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await r.text();
+    if (r.status === 500 && text.trim() === "No cluster leader" && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    assert.equal(r.status, 200, text);
+    return;
+  }
 }
 
 const decode = (v: string | null): string => (v === null ? "<nil>" : Buffer.from(v, "base64").toString());
