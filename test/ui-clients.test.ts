@@ -49,7 +49,7 @@ function clientRow(page: Page, name: string, state: "alive" | "failed") {
 
 describe("the overview's client agents in Chromium", {
   skip: chromiumMissing() ?? false,
-  timeout: 240_000,
+  timeout: 300_000,
 }, () => {
   let cluster: Cluster;
   let configDir = "";
@@ -60,6 +60,8 @@ describe("the overview's client agents in Chromium", {
   let page: Page;
   let readAll = "";
   let readNodes = "";
+  /** Where the browser's request log stood when the page took the node-only token (its last view). */
+  let nodeTokenFrom = 0;
   const shots: string[] = [];
 
   before(async () => {
@@ -172,6 +174,7 @@ describe("the overview's client agents in Chromium", {
 
   it("a token that reads nodes only: the clients are listed, the server is not", async () => {
     await page.goto(`${c1.http}/ui/#/`);
+    nodeTokenFrom = browser.requests.length;
     await useToken(page, readNodes);
     await clientRow(page, "c1", "alive").waitFor();
     await clientRow(page, "c2", "failed").waitFor();
@@ -198,6 +201,28 @@ describe("the overview's client agents in Chromium", {
       ),
     );
     assert.ok(blocking("/v1/catalog/services").length > 0, "services followed with index and wait");
+  });
+
+  it("nothing moving, a blocking round that ends at its wait reads no node and no members", async () => {
+    const path = (u: string) => new URL(u).pathname;
+    // Two checks rounds in a row with the same index: the first ended at its wait (30 s) with nothing changed.
+    // The page has followed since the last test set its token; a round in flight then may take a whole wait
+    // before the next begins, so the bound is two waits and Consul's jitter.
+    const [from, to] = await waitFor("a checks round to end unchanged", 75_000, () => {
+      const rounds = browser.requests
+        .map((u, i) => ({ index: new URL(u).searchParams.get("index"), i, u }))
+        .filter((r) => r.i >= nodeTokenFrom && path(r.u) === "/v1/health/state/any");
+      for (let k = 1; k < rounds.length; k++) {
+        const [a, b] = [rounds[k - 1], rounds[k]];
+        if (a !== undefined && b !== undefined && a.index !== null && a.index === b.index)
+          return [a.i, b.i] as const;
+      }
+      return undefined;
+    });
+    const reads = browser.requests
+      .slice(from, to)
+      .filter((u) => path(u).startsWith("/v1/catalog/node/") || path(u) === "/v1/agent/members");
+    assert.deepEqual(reads, []);
   });
 
   it("the section's rules: servers left out either way, anything but passing is failed, the warning", async () => {

@@ -8,8 +8,8 @@
  * filtered to them), which say which agents exist and whether they are alive, and `/v1/catalog/services`, whose
  * index moves when any service is registered or removed. The public API has no read of every node's services at
  * once, so the address and services of each agent node are read (`/v1/catalog/node/<name>`, plain GETs, a few at
- * a time) when one of the two answers moves, never on a timer. Per-node blocking queries would hold one
- * connection each, and a browser opens at most six to the agent: they would starve every other read.
+ * a time) when the index of one of the two answers moves, never on a timer. Per-node blocking queries would hold
+ * one connection each, and a browser opens at most six to the agent: they would starve every other read.
  */
 
 import { ApiError, follow, getJson } from "../api.js";
@@ -117,24 +117,26 @@ export function clientsSection(ctx, signal) {
     }
   }
 
-  const onChecks = ctx.track(checks, (d) => d ?? []);
-  follow(SERF_CHECKS, {
-    signal,
-    onError: onChecks.onError,
-    onData: (d) => {
-      onChecks.onData(d);
-      refresh();
-    },
-  });
-  const onServices = ctx.track(services, (d) => d ?? {});
-  follow("/v1/catalog/services", {
-    signal,
-    onError: onServices.onError,
-    onData: (d) => {
-      onServices.onData(d);
-      refresh();
-    },
-  });
+  /**
+   * Follows `path` into `live`, refreshing the nodes when its index moves: a round that ends at its wait with
+   * nothing changed reads nothing more.
+   */
+  function followAndRefresh(path, live, toData) {
+    const tracked = ctx.track(live, toData);
+    let last = null;
+    follow(path, {
+      signal,
+      onError: tracked.onError,
+      onData: (d, index) => {
+        tracked.onData(d);
+        if (index === last) return;
+        last = index;
+        refresh();
+      },
+    });
+  }
+  followAndRefresh(SERF_CHECKS, checks, (d) => d ?? []);
+  followAndRefresh("/v1/catalog/services", services, (d) => d ?? {});
 
   function row(r) {
     return html`<tr data-client=${r.name} data-state=${r.alive ? "alive" : "failed"}>
