@@ -27,8 +27,8 @@ export interface CommandIO {
   readonly readStdin: () => Promise<Buffer>;
 }
 
+/** A command's code; its name and synopsis are cli.ts's tree, which imports the module when the command runs. */
 export interface Command {
-  readonly synopsis: string;
   readonly help: string;
   run(args: readonly string[], io: CommandIO): Promise<number>;
 }

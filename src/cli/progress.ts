@@ -3,8 +3,18 @@
  * drawn by cli-progress. Only when stderr is a terminal: piped or captured stderr (scripts, CI logs, tests)
  * gets nothing at all, so it stays exactly as Consul's commands leave it.
  */
-import { type Options, type Params, SingleBar } from "cli-progress";
+import { createRequire } from "node:module";
+import type { Options, Params } from "cli-progress";
 import type { Writer } from "./command.js";
+
+/**
+ * cli-progress (CommonJS, some 20 files), required only when a bar is drawn: a piped or captured stderr, every
+ * script's case, does not pay for loading it at start-up. Synchronous, so `progress()` stays synchronous.
+ */
+const requireCjs = createRequire(import.meta.url);
+function cliProgress(): typeof import("cli-progress") {
+  return requireCjs("cli-progress") as typeof import("cli-progress");
+}
 
 /** Redraws per second; more only costs terminal writes. */
 const FPS = 4;
@@ -83,7 +93,7 @@ export function progress(stderr: Writer, label: string, total = 0): Progress {
     stopOnComplete: false,
     gracefulExit: false,
   };
-  const bar = new SingleBar(options);
+  const bar = new (cliProgress().SingleBar)(options);
   let value = 0;
   let stopped = false;
   bar.start(Math.max(0, total), 0);

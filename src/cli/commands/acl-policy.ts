@@ -78,7 +78,6 @@ const createHelp = usage(
 );
 
 export const aclPolicyCreate: Command = {
-  synopsis: "Create an ACL policy",
   help: createHelp,
   async run(argv, io) {
     const parsed = parseOrExit(createFlags, argv, io, createHelp);
@@ -132,7 +131,6 @@ const readHelp = usage(
 );
 
 export const aclPolicyRead: Command = {
-  synopsis: "Read an ACL policy",
   help: readHelp,
   async run(argv, io) {
     const parsed = parseOrExit(readFlags, argv, io, readHelp);
@@ -205,7 +203,6 @@ const updateHelp = usage(
 );
 
 export const aclPolicyUpdate: Command = {
-  synopsis: "Update an ACL policy",
   help: updateHelp,
   async run(argv, io) {
     const parsed = parseOrExit(updateFlags, argv, io, updateHelp);
@@ -271,7 +268,6 @@ const deleteHelp = usage(
 );
 
 export const aclPolicyDelete: Command = {
-  synopsis: "Delete an ACL policy",
   help: deleteHelp,
   async run(argv, io) {
     const parsed = parseOrExit(deleteFlags, argv, io, deleteHelp);
@@ -306,7 +302,6 @@ const listHelp = usage(
 );
 
 export const aclPolicyList: Command = {
-  synopsis: "Lists ACL policies",
   help: listHelp,
   async run(argv, io) {
     const parsed = parseOrExit(listFlags, argv, io, listHelp);

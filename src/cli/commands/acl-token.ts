@@ -116,7 +116,6 @@ const createHelp = usage(
 );
 
 export const aclTokenCreate: Command = {
-  synopsis: "Create an ACL token",
   help: createHelp,
   async run(argv, io) {
     const parsed = parseOrExit(createFlags, argv, io, createHelp);
@@ -210,7 +209,6 @@ const readHelp = usage(
 );
 
 export const aclTokenRead: Command = {
-  synopsis: "Read an ACL token",
   help: readHelp,
   async run(argv, io) {
     const parsed = parseOrExit({ ...readFlags, ...deprecatedId }, argv, io, readHelp);
@@ -342,7 +340,6 @@ async function updatedPolicies(
 }
 
 export const aclTokenUpdate: Command = {
-  synopsis: "Update an ACL token",
   help: updateHelp,
   async run(argv, io) {
     const parsed = parseOrExit({ ...updateFlags, ...updateDeprecated }, argv, io, updateHelp);
@@ -462,7 +459,6 @@ const deleteHelp = usage(
 );
 
 export const aclTokenDelete: Command = {
-  synopsis: "Delete an ACL token",
   help: deleteHelp,
   async run(argv, io) {
     const parsed = parseOrExit({ ...deleteFlags, ...deprecatedId }, argv, io, deleteHelp);
@@ -511,7 +507,6 @@ const cloneHelp = usage(
 );
 
 export const aclTokenClone: Command = {
-  synopsis: "Clone an ACL token",
   help: cloneHelp,
   async run(argv, io) {
     const parsed = parseOrExit({ ...cloneFlags, ...deprecatedId }, argv, io, cloneHelp);
@@ -551,7 +546,6 @@ const listHelp = usage(
 );
 
 export const aclTokenList: Command = {
-  synopsis: "List ACL tokens",
   help: listHelp,
   async run(argv, io) {
     const parsed = parseOrExit(listFlags, argv, io, listHelp);

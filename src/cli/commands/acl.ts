@@ -179,7 +179,6 @@ const bootstrapHelp = usage(
 );
 
 export const aclBootstrap: Command = {
-  synopsis: "Bootstrap Consul's ACL system",
   help: bootstrapHelp,
   async run(argv, io) {
     const parsed = parseOrExit(bootstrapFlags, argv, io, bootstrapHelp);

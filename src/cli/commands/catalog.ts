@@ -76,14 +76,12 @@ function noArgs(args: readonly string[], io: CommandIO): boolean {
  * `Error listing <what>: <err>` and exits 1.
  */
 function listing<D extends FlagDefs & typeof httpClientFlags>(
-  synopsis: string,
   flags: D,
   help: string,
   what: string,
   list: (c: ConsulClient, v: FlagValues<D>, io: CommandIO) => Promise<number>,
 ): Command {
   return {
-    synopsis,
     help,
     async run(argv, io) {
       const parsed = parseOrExit(flags, argv, io, help);
@@ -116,21 +114,15 @@ const dcHelp = usage(
   dcFlags,
 );
 
-export const catalogDatacenters = listing(
-  "Lists all known datacenters",
-  dcFlags,
-  dcHelp,
-  "datacenters",
-  async (c, _v, io) => {
-    const dcs = await c.catalogDatacenters();
-    if (dcs.length === 0) {
-      err(io, "No datacenters found");
-      return 1;
-    }
-    out(io, dcs.join("\n"));
-    return 0;
-  },
-);
+export const catalogDatacenters = listing(dcFlags, dcHelp, "datacenters", async (c, _v, io) => {
+  const dcs = await c.catalogDatacenters();
+  if (dcs.length === 0) {
+    err(io, "No datacenters found");
+    return 1;
+  }
+  out(io, dcs.join("\n"));
+  return 0;
+});
 
 // Consul's catalog nodes and services take the server flags too (-datacenter, -stale); datacenters does not.
 const nodesFlags = {
@@ -172,22 +164,16 @@ async function listNodes(
   return (await c.catalogService(service, q, { stale })).map((s) => s.node);
 }
 
-export const catalogNodes = listing(
-  "Lists all nodes in the given datacenter",
-  nodesFlags,
-  nodesHelp,
-  "nodes",
-  async (c, v, io) => {
-    const q: CatalogQuery = { nodeMeta: nodeMeta(v["node-meta"]), near: v.near, filter: v.filter };
-    const nodes = await listNodes(c, v.service, q, v.stale);
-    if (nodes.length === 0) {
-      err(io, "No nodes match the given query - try expanding your search.");
-      return 0;
-    }
-    out(io, formatNodes(nodes, v.detailed));
+export const catalogNodes = listing(nodesFlags, nodesHelp, "nodes", async (c, v, io) => {
+  const q: CatalogQuery = { nodeMeta: nodeMeta(v["node-meta"]), near: v.near, filter: v.filter };
+  const nodes = await listNodes(c, v.service, q, v.stale);
+  if (nodes.length === 0) {
+    err(io, "No nodes match the given query - try expanding your search.");
     return 0;
-  },
-);
+  }
+  out(io, formatNodes(nodes, v.detailed));
+  return 0;
+});
 
 const servicesFlags = {
   ...httpClientFlags,
@@ -206,21 +192,15 @@ const servicesHelp = usage(
   servicesFlags,
 );
 
-export const catalogServices = listing(
-  "Lists all registered services in a datacenter",
-  servicesFlags,
-  servicesHelp,
-  "services",
-  async (c, v, io) => {
-    const services =
-      v.node === ""
-        ? await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) }, { stale: v.stale })
-        : ((await c.catalogNode(v.node, { stale: v.stale }))?.services ?? {});
-    if (Object.keys(services).length === 0) {
-      err(io, "No services match the given query - try expanding your search.");
-      return 0;
-    }
-    out(io, formatServices(services, v.tags));
+export const catalogServices = listing(servicesFlags, servicesHelp, "services", async (c, v, io) => {
+  const services =
+    v.node === ""
+      ? await c.catalogServices({ nodeMeta: nodeMeta(v["node-meta"]) }, { stale: v.stale })
+      : ((await c.catalogNode(v.node, { stale: v.stale }))?.services ?? {});
+  if (Object.keys(services).length === 0) {
+    err(io, "No services match the given query - try expanding your search.");
     return 0;
-  },
-);
+  }
+  out(io, formatServices(services, v.tags));
+  return 0;
+});

@@ -25,7 +25,6 @@ const help = usage(
 );
 
 export const forceLeave: Command = {
-  synopsis: 'Forces a member of the cluster to enter the "left" state',
   help,
   async run(argv, io) {
     const parsed = parseOrExit(flags, argv, io, help);

@@ -26,7 +26,6 @@ function goPercentS(v: Json | undefined): string {
 }
 
 export const info: Command = {
-  synopsis: "Provides debugging information for operators.",
   help,
   async run(argv, io) {
     const parsed = parseOrExit(httpClientFlags, argv, io, help);

@@ -24,7 +24,6 @@ const help = usage(
 );
 
 export const join: Command = {
-  synopsis: "Tell Consul agent to join cluster",
   help,
   async run(argv, io) {
     const parsed = parseOrExit(flags, argv, io, help);

@@ -75,7 +75,6 @@ const exportHelp = usage(
 );
 
 export const kvExport: Command = {
-  synopsis: "Exports a tree from the KV store as JSON",
   help: exportHelp,
   async run(argv, io) {
     const parsed = parseOrExit(exportFlags, argv, io, exportHelp);
@@ -199,7 +198,6 @@ async function importData(args: readonly string[], io: CommandIO): Promise<Buffe
 }
 
 export const kvImport: Command = {
-  synopsis: "Imports a tree stored as JSON to the KV store",
   help: importHelp,
   async run(argv, io) {
     const parsed = parseOrExit(importFlags, argv, io, importHelp);

@@ -166,7 +166,6 @@ function printPairs(
 }
 
 export const kvGet: Command = {
-  synopsis: "Retrieves or lists data from the KV store",
   help: getHelp,
   async run(argv, io) {
     const parsed = parseOrExit(getFlags, argv, io, getHelp);
@@ -309,7 +308,6 @@ async function putData(args: readonly string[], io: CommandIO): Promise<[string,
 }
 
 export const kvPut: Command = {
-  synopsis: "Sets or updates data in the KV store",
   help: putHelp,
   async run(argv, io) {
     const parsed = parseOrExit(putFlags, argv, io, putHelp);
@@ -454,7 +452,6 @@ function deleteArgError(
 }
 
 export const kvDelete: Command = {
-  synopsis: "Removes data from the KV store",
   help: deleteHelp,
   async run(argv, io) {
     const parsed = parseOrExit(deleteFlags, argv, io, deleteHelp);

@@ -13,7 +13,6 @@ const leaveHelp = usage(
 );
 
 export const leave: Command = {
-  synopsis: "Gracefully leaves the datacenter and shuts down",
   help: leaveHelp,
   async run(argv, io) {
     const parsed = parseOrExit(httpClientFlags, argv, io, leaveHelp);

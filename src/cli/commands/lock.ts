@@ -128,7 +128,6 @@ async function killChild(
 }
 
 export const lock: Command = {
-  synopsis: "Execute a command holding a lock",
   help: lockHelp,
   async run(argv, io) {
     const parsed = parseOrExit(lockFlags, argv, io, lockHelp);

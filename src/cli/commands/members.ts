@@ -115,7 +115,6 @@ const membersHelp = usage(
 );
 
 export const members: Command = {
-  synopsis: "Lists the members of a cluster",
   help: membersHelp,
   async run(argv, io) {
     const parsed = parseOrExit(membersFlags, argv, io, membersHelp);

@@ -57,7 +57,6 @@ const listHelp = usage(
 );
 
 export const raftListPeers: Command = {
-  synopsis: "Display the current Raft peer configuration",
   help: listHelp,
   async run(argv, io) {
     const parsed = parseOrExit(raftFlags, argv, io, listHelp);
@@ -98,7 +97,6 @@ const removeHelp = usage(
 );
 
 export const raftRemovePeer: Command = {
-  synopsis: "Remove a server from the Raft configuration",
   help: removeHelp,
   async run(argv, io) {
     const parsed = parseOrExit(removeFlags, argv, io, removeHelp);
@@ -134,7 +132,6 @@ const transferHelp = usage(
 );
 
 export const raftTransferLeader: Command = {
-  synopsis: "Transfer raft leadership to another node",
   help: transferHelp,
   async run(argv, io) {
     const parsed = parseOrExit(transferFlags, argv, io, transferHelp);

@@ -13,7 +13,6 @@ const help = usage(
 );
 
 export const reload: Command = {
-  synopsis: "Triggers the agent to reload configuration files",
   help,
   async run(argv, io) {
     const parsed = parseOrExit(httpClientFlags, argv, io, help);

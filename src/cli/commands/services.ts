@@ -195,7 +195,6 @@ function onAgent<T extends { readonly label: string }>(
 }
 
 export const servicesRegister: Command = {
-  synopsis: "Register services with the local agent",
   help: registerHelp,
   async run(argv, io) {
     const parsed = parseOrExit(registerFlags, argv, io, registerHelp);
@@ -222,7 +221,6 @@ export const servicesRegister: Command = {
 };
 
 export const servicesDeregister: Command = {
-  synopsis: "Deregister services with the local agent",
   help: deregisterHelp,
   async run(argv, io) {
     const parsed = parseOrExit(deregisterFlags, argv, io, deregisterHelp);

@@ -5,7 +5,6 @@ import { runSnapshotAgent } from "../../snapshot-agent/main.js";
 import type { Command } from "../command.js";
 
 export const snapshotAgent: Command = {
-  synopsis: "Periodic snapshots of Consul server state, to local disk, S3, Azure Blob or GCS",
   help: snapshotAgentUsage(),
   run: (args, io) => runSnapshotAgent(args, io),
 };

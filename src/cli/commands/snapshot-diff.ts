@@ -176,7 +176,6 @@ async function load(io: CommandIO, path: string): Promise<Summary | null> {
 }
 
 export const snapshotDiff: Command = {
-  synopsis: "Compares the KV keys and record counts of two snapshot files",
   help: diffHelp,
   async run(args, io) {
     const parsed = parseOrExit({}, args, io, diffHelp);

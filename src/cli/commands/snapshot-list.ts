@@ -114,7 +114,6 @@ async function backupsOf(store: BackupStore, name: string | null): Promise<Liste
 }
 
 export const snapshotList: Command = {
-  synopsis: "Lists the backups a snapshot agent keeps (local disk, S3, Azure Blob, GCS)",
   help: listHelp,
   async run(args, io) {
     const parsed = parseOrExit(listFlags, args, io, listHelp);

@@ -70,7 +70,6 @@ const inspectHelp = usage(
 );
 
 export const snapshotInspect: Command = {
-  synopsis: "Displays information about a Consul snapshot file",
   help: inspectHelp,
   async run(args, io) {
     const parsed = parseOrExit(inspectFlags, args, io, inspectHelp);
@@ -156,7 +155,6 @@ async function writeLines(io: CommandIO, lines: AsyncIterable<string>): Promise<
 }
 
 export const snapshotDecode: Command = {
-  synopsis: "Decodes a Consul snapshot file to JSON lines",
   help: decodeHelp,
   async run(args, io) {
     const parsed = parseOrExit(decodeFlags, args, io, decodeHelp);

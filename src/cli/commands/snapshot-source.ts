@@ -13,13 +13,6 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { goFileError } from "../../client/index.js";
 import { byteSize, EnvelopeError, readKeyFile } from "../../snapshot/index.js";
-import {
-  BackupKeyRequiredError,
-  fetchBackup,
-  findBackup,
-  plainArchiveOf,
-} from "../../snapshot-agent/backup-read.js";
-import { isStoreUrl, LATEST, storeForReading } from "../../snapshot-agent/store-url.js";
 import { flag } from "../../util/flags.js";
 import { type CommandIO, err, errorText } from "../command.js";
 import { progress } from "../progress.js";
@@ -48,6 +41,19 @@ export interface SnapshotSource {
 
 const AS_GIVEN = async (): Promise<void> => {};
 
+/**
+ * The snapshot agent's store URLs and backup reading, imported when a command opens its FILE rather than at
+ * start-up: `snapshot save`, which shares this module's flags and help, needs none of it.
+ */
+async function storeReading() {
+  const [backups, urls] = await Promise.all([
+    import("../../snapshot-agent/backup-read.js"),
+    import("../../snapshot-agent/store-url.js"),
+  ]);
+  return { ...backups, ...urls };
+}
+type StoreReading = Awaited<ReturnType<typeof storeReading>>;
+
 /** The key in `file`, its mode warning printed; null with the error printed. */
 export async function loadKey(file: string, io: CommandIO): Promise<Uint8Array | null> {
   try {
@@ -61,7 +67,7 @@ export async function loadKey(file: string, io: CommandIO): Promise<Uint8Array |
 }
 
 /** Whether `arg` is a plain path read as a file (whatever happens next: a missing one gets Consul's error). */
-async function isPlainFile(arg: string): Promise<boolean> {
+async function isPlainFile(arg: string, { isStoreUrl, LATEST }: StoreReading): Promise<boolean> {
   if (isStoreUrl(arg)) return false;
   if (basename(arg) !== LATEST) return true;
   return stat(arg).then(
@@ -71,7 +77,7 @@ async function isPlainFile(arg: string): Promise<boolean> {
 }
 
 /** The line for a failure to fetch or decrypt a backup. */
-function fetchErrorLine(e: unknown): string {
+function fetchErrorLine(e: unknown, { BackupKeyRequiredError }: StoreReading): string {
   if (e instanceof BackupKeyRequiredError) {
     return `Error reading backup: ${e.what} is an encrypted cairn backup: pass -${DECRYPT_KEY_FILE} FILE with its key`;
   }
@@ -90,7 +96,9 @@ export async function openSnapshotSource(
 ): Promise<SnapshotSource | null> {
   const key = keyFile === "" ? null : await loadKey(keyFile, io);
   if (keyFile !== "" && key === null) return null;
-  if (await isPlainFile(arg)) {
+  const reading = await storeReading();
+  const { plainArchiveOf, storeForReading, LATEST, findBackup, fetchBackup } = reading;
+  if (await isPlainFile(arg, reading)) {
     if (key === null) return { path: arg, release: AS_GIVEN };
     const exists = await stat(arg).then(
       () => true,
@@ -104,7 +112,7 @@ export async function openSnapshotSource(
       err(
         io,
         e instanceof EnvelopeError
-          ? fetchErrorLine(e)
+          ? fetchErrorLine(e, reading)
           : `Error opening snapshot file: ${goFileError(arg, e)}`,
       );
       return null;
@@ -139,7 +147,7 @@ export async function openSnapshotSource(
     err(io, `Fetched ${backup.name} (${byteSize(backup.size)}) from ${store.label}${unchecked}`);
     return { path: fetched.path, release: () => fetched.remove() };
   } catch (e) {
-    err(io, fetchErrorLine(e));
+    err(io, fetchErrorLine(e, reading));
     return null;
   }
 }

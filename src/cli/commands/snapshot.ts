@@ -167,7 +167,6 @@ async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boole
 }
 
 export const snapshotSave: Command = {
-  synopsis: "Saves snapshot of Consul server state",
   help: saveHelp,
   async run(args, io) {
     const parsed = parseOrExit(saveFlags, args, io, saveHelp);
@@ -236,7 +235,6 @@ function metered(source: Readable, meter: Progress): Readable {
 }
 
 export const snapshotRestore: Command = {
-  synopsis: "Restores snapshot of Consul server state",
   help: restoreHelp,
   async run(args, io) {
     const parsed = parseOrExit(restoreFlags, args, io, restoreHelp);

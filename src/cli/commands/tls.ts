@@ -49,7 +49,6 @@ const generator = () => import("../../util/tls-generate.js");
 const here = (): string => process.cwd();
 
 export const tlsCaCreate: Command = {
-  synopsis: "Create a new consul CA",
   help: caHelp,
   async run(argv, io) {
     const parsed = parseOrExit(caFlags, argv, io, caHelp);
@@ -148,7 +147,6 @@ function freeCertNames(prefix: string, max: number): { cert: string; key: string
 }
 
 export const tlsCertCreate: Command = {
-  synopsis: "Create a new certificate",
   help: certHelp,
   async run(argv, io) {
     const parsed = parseOrExit(certFlags, argv, io, certHelp);

@@ -10,7 +10,6 @@ const versionHelp = usage(
 );
 
 export const version: Command = {
-  synopsis: "Prints the cairn version",
   help: versionHelp,
   async run(argv, io) {
     const parsed = parseOrExit({}, argv, io, versionHelp);

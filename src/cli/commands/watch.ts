@@ -193,7 +193,6 @@ function runHandler(args: readonly string[], shell: boolean, index: bigint, data
 }
 
 export const watch: Command = {
-  synopsis: "Watch for changes in Consul",
   help,
   async run(argv, io) {
     const parsed = parseOrExit(flags, argv, io, help);
