@@ -17,6 +17,7 @@ import {
 } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
+import { addForwardGauges } from "../server/metrics.js";
 import { WanPool } from "../server/wan.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
@@ -194,6 +195,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     bodyBytesMax: httpOptions.bodyBytesMax,
     log: (level, msg) => logger[level](msg),
   });
+  addForwardGauges(server.metrics.registry, () => clients.forwardCounts());
   // Requests from other datacenters are answered here, never passed on (a wrong ?dc= is "No path to datacenter").
   const fromWan =
     wan === null

@@ -73,6 +73,11 @@ export class ServerClients {
     this.forward = new ForwardServer(raft.transport, { answer: o.answer, bodyBytesMax: o.bodyBytesMax });
   }
 
+  /** Forwarded requests in progress: parked blocking queries, and the others. */
+  forwardCounts(): { readonly parked: number; readonly active: number } {
+    return this.forward.counts();
+  }
+
   stop(): void {
     this.reconciler.stop();
     this.forward.close();
