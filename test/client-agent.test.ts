@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Resolver } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { type Agent, Cluster, freePort, waitFor } from "./cluster.js";
+import { type Agent, Cluster, freePort, runCairn, waitFor } from "./cluster.js";
 
 interface Reply {
   readonly status: number;
@@ -283,6 +283,29 @@ describe("client agents", { timeout: 240_000 }, () => {
     assert.equal((await req(server, "GET", `/v1/session/info/${id}`)).text.trim(), "[]");
     const members = json<{ Name: string; Status: number }[]>(await ok(server, "GET", "/v1/agent/members"));
     assert.equal(members.find((m) => m.Name === "c2")?.Status, 4);
+  });
+
+  it("force-leave of the failed client deregisters its node; an unknown name is Consul's error", async () => {
+    const server = cluster.agents[2] as Agent;
+    // c2 was killed above: failed, still listed. Forced to leave through c1 (which forwards the route).
+    assert.equal(
+      json<{ Name: string; Status: number }[]>(await ok(server, "GET", "/v1/agent/members")).find(
+        (m) => m.Name === "c2",
+      )?.Status,
+      4,
+    );
+    const forced = await runCairn(["force-leave", `-http-addr=${c1.http}`, "-prune", "c2"]);
+    assert.equal(forced.code, 0, forced.out);
+    assert.equal(forced.out, "");
+    assert.equal((await ok(server, "GET", "/v1/catalog/node/c2?consistent")).text.trim(), "null");
+    await waitFor("c2 gone from the members", 10_000, async () =>
+      json<{ Name: string }[]>(await ok(server, "GET", "/v1/agent/members")).some((m) => m.Name === "c2")
+        ? undefined
+        : true,
+    );
+    const unknown = await req(server, "PUT", "/v1/agent/force-leave/nobody");
+    assert.equal(unknown.status, 500);
+    assert.equal(unknown.text, "agent: No node found with name 'nobody'");
   });
 
   it("leaves: its node is deregistered and the agent exits", async () => {

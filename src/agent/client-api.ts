@@ -263,6 +263,7 @@ export class ClientApi implements ServerApi {
   peers: ServerApi["peers"] = () => this.forwarded("peers");
   raftConfiguration: ServerApi["raftConfiguration"] = async () => this.forwarded("raftConfiguration");
   removePeer: ServerApi["removePeer"] = async () => this.forwarded("removePeer");
+  forceLeaveClient: ServerApi["forceLeaveClient"] = async () => this.forwarded("forceLeaveClient");
   transferLeader: ServerApi["transferLeader"] = async () => this.forwarded("transferLeader");
   autopilotHealth: ServerApi["autopilotHealth"] = async () => this.forwarded("autopilotHealth");
   snapshotSave: ServerApi["snapshotSave"] = async () => this.forwarded("snapshotSave");

@@ -130,6 +130,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
     // Client agents, as the catalog has them (their serfHealth checks kept by the leader: server-clients.ts).
     otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
+    // Bound late: the clients' side is built on this service below, and is there before any request.
+    forceLeaveClient: (node) => clients.forceLeave(node),
     ...(wan === null ? {} : { datacenters: () => wan.datacenters() }),
   });
   let localAgent: RunningLocalAgent;

@@ -28,6 +28,8 @@ export interface ServerClientsOptions {
 
 /** Leader-bound calls from a follower give up after this long: the client's next heartbeat tries again. */
 const TO_LEADER_MS = 3000;
+/** The boot id a forced leave names: no client process has it (theirs are UUIDs). */
+const FORCED_BOOT_ID = "force-leave";
 
 export class ServerClients {
   readonly reconciler: ClientReconciler;
@@ -49,8 +51,7 @@ export class ServerClients {
       return { servers: this.servers(), members: service.members() };
     });
     serve(raft.transport, FORWARD.clientLeave, async (r) => {
-      if (raft.raw.raft.role === "leader") await this.reconciler.left(r.node, r.bootId);
-      else await call(raft.transport, await raft.waitForLeader(), FORWARD.clientLeave, r, TO_LEADER_MS);
+      await this.leave(r.node, r.bootId);
       return { ok: true };
     });
     // The server's own replica answers, as it answers its own requests' tokens (no leader round).
@@ -71,6 +72,29 @@ export class ServerClients {
       }
     });
     this.forward = new ForwardServer(raft.transport, { answer: o.answer, bodyBytesMax: o.bodyBytesMax });
+  }
+
+  /**
+   * `force-leave` of client `node`: the leader deregisters it as if it had left. No process of the client is
+   * known to have ended, so no boot id is barred: a client still alive registers again at its next heartbeat.
+   */
+  forceLeave(node: string): Promise<void> {
+    return this.leave(node, FORCED_BOOT_ID);
+  }
+
+  /** A client left (or was forced to): on the leader, or passed on to it. */
+  private async leave(node: string, bootId: string): Promise<void> {
+    const { raft } = this.o;
+    if (raft.raw.raft.role === "leader") await this.reconciler.left(node, bootId);
+    else {
+      await call(
+        raft.transport,
+        await raft.waitForLeader(),
+        FORWARD.clientLeave,
+        { node, bootId },
+        TO_LEADER_MS,
+      );
+    }
   }
 
   /** Forwarded requests in progress: parked blocking queries, and the others. */

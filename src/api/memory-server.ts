@@ -224,6 +224,11 @@ export class MemoryServer implements ServerApi {
     return this.memberList;
   }
 
+  /** The twin's members are what tests set: a forced leave takes the member out of them. */
+  async forceLeaveClient(node: string): Promise<void> {
+    this.memberList = this.memberList.filter((m) => m.name !== node);
+  }
+
   async metricsText(): Promise<string> {
     return this.metrics;
   }

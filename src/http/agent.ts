@@ -150,6 +150,8 @@ export const agentJoin: Handler = async (req, api, ctx) => {
  * named server is removed from the Raft configuration, as `operator raft remove-peer` does, which also takes it out
  * of the members (so `prune` changes nothing more). A `?wan` name is `<node>.<dc>`. An unknown name is Consul's
  * error (500). Unlike Serf, a live server so removed does not come back by itself (docs/consul-compat.md §8.7b).
+ * A client agent's name: the leader deregisters its node, which leaves the members at once (so `prune` changes
+ * nothing more either); a client still alive registers again at its next heartbeat, as a Serf member rejoins.
  */
 export const agentForceLeave: Handler = async (req, api, ctx) => {
   (await guard(req, api)).require("operator", "write", "");
@@ -157,7 +159,12 @@ export const agentForceLeave: Handler = async (req, api, ctx) => {
   const wanSuffix = `.${api.datacenter}`;
   if (has(req.query, "wan") && node.endsWith(wanSuffix)) node = node.slice(0, -wanSuffix.length);
   const server = (await api.raftConfiguration(true)).servers.find((s) => s.node === node);
-  if (server === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+  if (server === undefined) {
+    const client = api.members().find((m) => m.name === node && m.tags.role === "node");
+    if (client === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+    await api.forceLeaveClient(client.name);
+    return emptyResponse(200);
+  }
   await api.removePeer({ id: server.id });
   return emptyResponse(200);
 };
