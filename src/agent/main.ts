@@ -195,6 +195,7 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     datacenter: cfg.datacenter,
     answer: answerFor,
     bodyBytesMax: httpOptions.bodyBytesMax,
+    reconnectTimeoutMs: cfg.reconnectTimeoutMs,
     log: (level, msg) => logger[level](msg),
   });
   addForwardGauges(server.metrics.registry, () => clients.forwardCounts());

@@ -5,7 +5,7 @@
  */
 import { AclNotFoundError } from "../acl/index.js";
 import { AclResolver } from "../api/acl-resolve.js";
-import { ClientReconciler } from "../api/client-reconcile.js";
+import { CLIENT_FAILURE_MS, ClientReconciler } from "../api/client-reconcile.js";
 import type { ServerService } from "../api/service.js";
 import type { HttpRequest, HttpResponse } from "../http/index.js";
 import type { ServerRecord } from "../server/members.js";
@@ -23,6 +23,8 @@ export interface ServerClientsOptions {
   /** Answers a forwarded request as this agent's HTTP listener would. */
   readonly answer: (req: HttpRequest, headers: Readonly<Record<string, string>>) => Promise<HttpResponse>;
   readonly bodyBytesMax: number;
+  /** A client failed this long is reaped (reconnect_timeout). */
+  readonly reconnectTimeoutMs: number;
   readonly log: (level: "debug" | "info" | "warn", msg: string) => void;
 }
 
@@ -37,14 +39,18 @@ export class ServerClients {
 
   constructor(private readonly o: ServerClientsOptions) {
     const { raft, service } = o;
-    this.reconciler = new ClientReconciler({
-      isLeader: () => raft.raw.raft.role === "leader",
-      datacenter: o.datacenter,
-      reads: () => raft.kv.catalogReads,
-      register: (r) => service.catalogRegister(r),
-      deregister: (r) => service.catalogDeregister(r),
-      log: o.log,
-    });
+    this.reconciler = new ClientReconciler(
+      {
+        isLeader: () => raft.raw.raft.role === "leader",
+        datacenter: o.datacenter,
+        reads: () => raft.kv.catalogReads,
+        register: (r) => service.catalogRegister(r),
+        deregister: (r) => service.catalogDeregister(r),
+        log: o.log,
+      },
+      CLIENT_FAILURE_MS,
+      o.reconnectTimeoutMs,
+    );
     raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));
     serve(raft.transport, FORWARD.clientAlive, async (beat) => {
       await this.toLeader(beat, (b) => this.reconciler.alive(b), FORWARD.clientAlive);
