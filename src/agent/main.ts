@@ -132,7 +132,12 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
     // Bound late: the clients' side is built on this service below, and is there before any request.
     forceLeaveClient: (node) => clients.forceLeave(node),
-    ...(wan === null ? {} : { datacenters: () => wan.datacenters() }),
+    ...(wan === null
+      ? {}
+      : {
+          datacenters: () => wan.datacenters(),
+          wanServers: () => wan.otherServers().map((s) => ({ ...s.record, failed: s.failed })),
+        }),
   });
   let localAgent: RunningLocalAgent;
   try {

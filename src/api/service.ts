@@ -53,6 +53,15 @@ export interface ServerServiceOptions {
   readonly otherMembers?: () => MemberInfo[];
   /** Client agent `node` forced to leave: the leader deregisters it (agent/server-clients.ts); absent, refused. */
   readonly forceLeaveClient?: (node: string) => Promise<void>;
+  /** Servers of other datacenters known over the WAN (server/wan.ts); absent, none. */
+  readonly wanServers?: () => readonly {
+    readonly name: string;
+    readonly datacenter: string;
+    readonly nodeId: string;
+    /** The WAN address, "host:port". */
+    readonly addr: string;
+    readonly failed: boolean;
+  }[];
   /** Every datacenter known over the WAN, nearest first (server/wan.ts); absent, this one alone. */
   readonly datacenters?: () => string[];
 }
@@ -74,6 +83,7 @@ export class ServerService implements ServerApi {
   private readonly metrics: Metrics;
   private readonly joinFn: ((addr: string) => Promise<void>) | undefined;
   private readonly forceLeaveFn: ((node: string) => Promise<void>) | undefined;
+  private readonly wanServersFn: ServerServiceOptions["wanServers"];
   private readonly otherMembers: (() => MemberInfo[]) | undefined;
   private readonly datacentersFn: (() => string[]) | undefined;
   private readonly store: StoreEndpoints;
@@ -89,6 +99,7 @@ export class ServerService implements ServerApi {
     this.metrics = o.metrics;
     this.joinFn = o.join;
     this.forceLeaveFn = o.forceLeaveClient;
+    this.wanServersFn = o.wanServers;
     this.otherMembers = o.otherMembers;
     this.datacentersFn = o.datacenters;
     const kv = raft.kv;
@@ -248,6 +259,26 @@ export class ServerService implements ServerApi {
   agentSelf: ServerApi["agentSelf"] = () => this.operator.agentSelf();
   members: ServerApi["members"] = () => [...this.operator.members(), ...(this.otherMembers?.() ?? [])];
   leave: ServerApi["leave"] = () => this.operator.leave();
+
+  wanMembers(): MemberInfo[] {
+    return (this.wanServersFn?.() ?? []).map((s) => {
+      const [host, port] = s.addr.replace(/^\[|\](?=:\d+$)/g, "").split(/:(?=\d+$)/);
+      return {
+        name: `${s.name}.${s.datacenter}`,
+        addr: host ?? "",
+        port: Number(port ?? 8302),
+        status: s.failed ? 4 : 1,
+        tags: {
+          role: "consul",
+          build: `${VERSION}:cairn`,
+          dc: s.datacenter,
+          id: s.nodeId,
+          vsn: "2",
+          raft_vsn: "3",
+        },
+      };
+    });
+  }
 
   async forceLeaveClient(node: string): Promise<void> {
     if (this.forceLeaveFn === undefined)

@@ -212,6 +212,8 @@ export interface ServerApi {
   }>;
   agentSelf(): AgentInfo;
   members(): MemberInfo[];
+  /** The servers of other datacenters known over the WAN, named `<node>.<dc>` as Consul's WAN pool lists them. */
+  wanMembers(): MemberInfo[];
   /**
    * PUT /v1/agent/leave: leaves the datacenter gracefully: a leader hands over leadership, the server is removed
    * from the raft configuration, then the agent shuts down (after the answer is sent).

@@ -97,11 +97,12 @@ export const agentMembers: Handler = async (req, api) => {
   // Consul's filterMembers: a member whose node the token may not read is left out.
   let members = acl.readable(api.members(), "node", (m) => m.name);
   if (has(req.query, "wan")) {
-    // Single datacenter: the WAN pool is the servers, named "<node>.<dc>" on Serf's WAN port.
+    // The WAN pool: this datacenter's servers, named "<node>.<dc>" on Serf's WAN port, and those of the others.
     const dc = api.datacenter;
     members = members
       .filter((m) => m.tags.role === "consul")
-      .map((m) => ({ ...m, name: `${m.name}.${dc}`, port: SERF_WAN_PORT }));
+      .map((m) => ({ ...m, name: `${m.name}.${dc}`, port: SERF_WAN_PORT }))
+      .concat(acl.readable(api.wanMembers(), "node", (m) => m.name));
   }
   return jsonResponse(req, members.map(memberJson));
 };
