@@ -63,10 +63,22 @@ export const CLIENT_BEAT_MS = 1000;
 /** A server set aside after a failure is tried again after this long (or sooner if no other is left). */
 const SERVER_REST_MS = 10_000;
 /**
- * Calls in flight to one server at once; more wait their turn here. Under the transport's per-connection bound
- * (requestsInflightMax, 256), past which the server would answer `busy`.
+ * Forwarded requests' calls in flight to one server at once; more wait their turn here. Under the transport's
+ * per-connection bound (requestsInflightMax, 256), past which the server would answer `busy`; the rest of it is
+ * for the calls that never wait behind them (UNQUEUED).
  */
 export const CALLS_INFLIGHT_MAX = 200;
+
+/**
+ * Calls that skip the queue: the heartbeat (a client whose beats waited behind a burst of forwarded answers would
+ * be failed, its sessions invalidated), leave, token resolution, and the parked queries' poll. At most a few each.
+ */
+const UNQUEUED: ReadonlySet<string> = new Set([
+  FORWARD.clientAlive.name,
+  FORWARD.clientLeave.name,
+  FORWARD.aclResolve.name,
+  FORWARD.ready.name,
+]);
 
 export class ClientLink {
   private readonly servers = new Map<number, ServerRecord>();
@@ -190,7 +202,8 @@ export class ClientLink {
     request: Req,
     timeoutMs: number,
   ): Promise<Res> {
-    await this.slot(server);
+    const queued = !UNQUEUED.has(method.name);
+    if (queued) await this.slot(server);
     try {
       const answer = await call(this.transport, server, method, request, timeoutMs);
       this.failedAt.delete(server);
@@ -203,7 +216,7 @@ export class ClientLink {
       }
       throw e;
     } finally {
-      this.release(server);
+      if (queued) this.release(server);
     }
   }
 
