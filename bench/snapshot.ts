@@ -11,7 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, statSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { flag, parseFlags } from "../src/util/flags.js";
 import { CLIENTS, cairnBulk, KEY_PREFIX, loadKeys, VALUE_BYTES } from "./bulk-load.js";
@@ -376,7 +376,7 @@ function report(keys: number, c: CairnFigures, e: EtcdFigures): string {
   lines.push(row("", "cairn", "etcd", "target"));
   lines.push(
     row(
-      "load average (1 min, 2 cores)",
+      `load average (1 min, ${availableParallelism()} cores)`,
       `${c.loadAtSave.toFixed(1)} at save, ${c.loadAtRestore.toFixed(1)} at restore`,
       `${e.loadAtSave.toFixed(1)} at save`,
     ),
@@ -402,6 +402,7 @@ function report(keys: number, c: CairnFigures, e: EtcdFigures): string {
       "  server stream alone / status",
       `1st byte ${sec(c.streamFirstByteMs)}, end ${sec(c.streamMs)}`,
       `status ${sec(e.statusMs)} (${e.totalKey} keys)`,
+      `1st byte <= 100 ms: ${met(c.streamFirstByteMs <= 100)}`,
     ),
   );
   lines.push(row("archive / db file", mb(c.archiveBytes), mb(e.dbBytes)));

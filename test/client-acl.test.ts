@@ -1,10 +1,12 @@
 /**
  * A client agent in a datacenter with ACLs (default deny), as real processes: the client enforces its own
  * /v1/agent/* endpoints with tokens resolved through a server, forwards everything else with the request's token
- * for the server to enforce, and its anti-entropy registers with the agent token.
+ * for the server to enforce; its anti-entropy registers the node with the agent token and each service with the
+ * token it was registered with, which the client keeps in its data dir across restarts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -85,7 +87,7 @@ describe("a client agent with ACLs", { timeout: 180_000 }, () => {
     assert.equal((await req(client, "GET", "/v1/agent/self", MANAGEMENT)).status, 200);
   });
 
-  it("registers through anti-entropy with the agent token; forwarded requests are the server's to enforce", async () => {
+  it("registers through anti-entropy with the service's token; forwarded requests are the server's to enforce", async () => {
     await waitFor("web in the catalog", 20_000, async () => {
       const r = await req(client, "GET", "/v1/catalog/service/web", MANAGEMENT);
       return r.status === 200 && JSON.parse(r.text).length === 1 ? true : undefined;
@@ -96,5 +98,91 @@ describe("a client agent with ACLs", { timeout: 180_000 }, () => {
     assert.equal(denied.status, 403);
     assert.match(denied.text, /anonymous token lacks permission 'key:write'/);
     assert.equal((await req(client, "PUT", "/v1/kv/secret", MANAGEMENT, "x")).text, "true");
+  });
+
+  it("keeps each service's token: registers it with it, across a restart; a service whose token lacks the right is refused", async () => {
+    const server = cluster.agents[0] as Agent;
+    const ok = async (method: string, path: string, body: object): Promise<string> => {
+      const r = await req(server, method, path, MANAGEMENT, JSON.stringify(body));
+      assert.equal(r.status, 200, r.text);
+      return r.text;
+    };
+    const tokenWith = async (name: string, rules: string): Promise<string> => {
+      const p = JSON.parse(await ok("PUT", "/v1/acl/policy", { Name: name, Rules: rules }));
+      return JSON.parse(await ok("PUT", "/v1/acl/token", { Policies: [{ ID: p.ID }] })).SecretID as string;
+    };
+    // The agent token may write its node only (and read the services it syncs), as Consul's docs advise.
+    const agentToken = await tokenWith(
+      "c2-agent",
+      'node "c2" { policy = "write" } service_prefix "" { policy = "read" }',
+    );
+    const apiToken = await tokenWith("api-write", 'service "api" { policy = "write" }');
+    const otherToken = await tokenWith("other-write", 'service "other" { policy = "write" }');
+    const config = join(configDir, "c2.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        acl: { tokens: { agent: agentToken } },
+        // A config file's service with a token that may not write it: anti-entropy is refused, and says so.
+        service: { name: "cfgsvc", token: otherToken },
+      }),
+    );
+    const c2 = await cluster.addClient("c2", ["-config-file", config]);
+    const inCatalog = async (name: string): Promise<string[]> => {
+      const r = await req(server, "GET", `/v1/catalog/service/${name}`, MANAGEMENT);
+      return r.status === 200 ? (JSON.parse(r.text) as { Node: string }[]).map((e) => e.Node) : [];
+    };
+    await waitFor("c2 up", 30_000, async () => {
+      const r = await req(c2, "GET", "/v1/agent/self", MANAGEMENT).catch(() => null);
+      return r?.status === 200 ? true : undefined;
+    });
+    const denied = await req(
+      c2,
+      "PUT",
+      "/v1/agent/service/register",
+      otherToken,
+      JSON.stringify({ Name: "api" }),
+    );
+    assert.equal(denied.status, 403, "the client's own endpoint checks the request's token");
+    const registered = await req(
+      c2,
+      "PUT",
+      "/v1/agent/service/register",
+      apiToken,
+      JSON.stringify({ Name: "api" }),
+    );
+    assert.equal(registered.status, 200, registered.text);
+    await waitFor("api in the catalog, registered with its token", 30_000, async () =>
+      (await inCatalog("api")).includes("c2") ? true : undefined,
+    );
+    await waitFor("cfgsvc refused by ACLs, and logged", 30_000, async () =>
+      /Service registration blocked by ACLs: service=cfgsvc: .*Permission denied/.test(c2.output)
+        ? true
+        : undefined,
+    );
+    assert.deepEqual(await inCatalog("cfgsvc"), []);
+    assert.equal(
+      c2.output.includes(apiToken) || c2.output.includes(otherToken),
+      false,
+      "no token in the log",
+    );
+
+    // The token is in the service's file (0600), and a restart registers the service with it again: the agent
+    // token alone could not, so api's return after being removed behind the agent's back proves it.
+    await cluster.stopAgent(c2);
+    const file = join(c2.dataDir, "services", createHash("md5").update("api").digest("hex"));
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).Token, apiToken);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    await ok("PUT", "/v1/catalog/deregister", { Node: "c2", ServiceID: "api" });
+    assert.deepEqual(await inCatalog("api"), []);
+    c2.output = "";
+    cluster.launch(c2, 0);
+    await waitFor("api back in the catalog after the restart", 30_000, async () =>
+      (await inCatalog("api")).includes("c2") ? true : undefined,
+    );
+    await waitFor("cfgsvc refused again after the restart", 30_000, async () =>
+      c2.output.includes("Service registration blocked by ACLs: service=cfgsvc") ? true : undefined,
+    );
+    assert.deepEqual(await inCatalog("cfgsvc"), []);
   });
 });

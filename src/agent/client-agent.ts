@@ -107,7 +107,7 @@ export async function runClientAgent(
   let stop = (_signal: string): Promise<void> => Promise.resolve();
   const metrics = createMetrics();
   // Anti-entropy's catalog calls and the DNS interface's reads are forwarded requests, as any HTTP client's.
-  const catalog = new ForwardedCatalog(link, cfg.acl.tokens.agent);
+  const catalog = new ForwardedCatalog(link, cfg.acl.tokens.agent, cfg.acl.tokens.default);
   const acl = new ClientAcl(cfg.acl, link, (m) => logger.warn(m));
   const api = new ClientApi({
     link,

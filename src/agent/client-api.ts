@@ -9,7 +9,7 @@
 import type { AclApi } from "../api/acl-types.js";
 import type { AgentInfo, MemberInfo, Queried, QueryMeta, QueryOptions, ServerApi } from "../api/types.js";
 import { type HttpResponse, isStreamBody, memoryRequest } from "../http/index.js";
-import type { CatalogSync } from "../local/anti-entropy.js";
+import { CatalogDeniedError, type CatalogSync } from "../local/anti-entropy.js";
 import type { ClientLink } from "../server/client-link.js";
 import { type Metrics, metricValues } from "../server/metrics.js";
 import { CairnError } from "../util/errors.js";
@@ -70,18 +70,29 @@ type ServiceEntryJson = Awaited<ReturnType<ServerApi["healthService"]>>["value"]
 
 /**
  * The catalog calls of anti-entropy, and the health reads of the DNS interface, as HTTP requests forwarded to a
- * server: the server answers them as it answers any HTTP client.
+ * server: the server answers them as it answers any HTTP client, ACLs included. Each carries a token as Consul's
+ * agent picks it (token/store.go): a service's or check's registration its own, else the default token
+ * (UserToken); everything else the agent token, else the default token (AgentToken).
  */
 export class ForwardedCatalog implements CatalogSync {
   constructor(
     private readonly via: ForwardVia,
-    /** The agent token (acl.tokens.agent), sent with every call when set. */
-    private readonly token: string | undefined,
+    /** acl.tokens.agent: the agent's own calls. */
+    private readonly agentToken: string | undefined,
+    /** acl.tokens.default: what a registration without a token of its own, or an agent without one, sends. */
+    private readonly defaultToken = "",
   ) {}
 
-  private async send(method: string, target: string, body?: unknown): Promise<HttpResponse> {
+  /** `token`: a registration's token ("" for none); absent, the agent's own call. */
+  private tokenFor(token: string | undefined): string {
+    if (token !== undefined) return token || this.defaultToken;
+    return this.agentToken || this.defaultToken;
+  }
+
+  private async send(method: string, target: string, body?: unknown, token?: string): Promise<HttpResponse> {
     const headers: Record<string, string> = {};
-    if (this.token !== undefined && this.token !== "") headers["x-consul-token"] = this.token;
+    const secret = this.tokenFor(token);
+    if (secret !== "") headers["x-consul-token"] = secret;
     const text = body === undefined ? undefined : JSON.stringify(body);
     if (text !== undefined) {
       headers["content-type"] = "application/json";
@@ -97,12 +108,22 @@ export class ForwardedCatalog implements CatalogSync {
     return this.readRaw(`${target}${consistencyQuery(q)}`, q);
   }
 
-  async catalogRegister(req: CatalogRegisterRequest): Promise<void> {
-    await this.send("PUT", "/v1/catalog/register", req);
+  async catalogRegister(req: CatalogRegisterRequest, token?: string): Promise<void> {
+    await this.write("/v1/catalog/register", req, token);
   }
 
   async catalogDeregister(req: CatalogDeregisterRequest): Promise<void> {
-    await this.send("PUT", "/v1/catalog/deregister", req);
+    await this.write("/v1/catalog/deregister", req, undefined);
+  }
+
+  /** A write the server's ACLs refuse (403: permission denied, ACL not found) is CatalogDeniedError. */
+  private async write(target: string, body: unknown, token: string | undefined): Promise<void> {
+    try {
+      await this.send("PUT", target, body, token);
+    } catch (e) {
+      if (e instanceof ForwardedStatusError && e.status === 403) throw new CatalogDeniedError(e.message);
+      throw e;
+    }
   }
 
   catalogNodeServices(node: string, q: QueryOptions): Promise<Queried<NodeServicesJson | null>> {

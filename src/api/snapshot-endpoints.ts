@@ -4,7 +4,6 @@
  * the verified state.bin from the server that received it and proposes it through Raft, so every server installs
  * the same state.
  */
-import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import { BlobStore } from "../server/blobs.js";
 import { type RaftServer, RESTORE_APPLY_MS_MAX } from "../server/raft-server.js";
@@ -49,7 +48,7 @@ export class SnapshotEndpoints {
     // and this server waits until it has applied everything committed before the request: the archive then
     // holds every acknowledged write. Leaderless or no quorum: fails within the hold timeout, before any byte.
     if (!stale) await this.o.raft.readBarrier(false);
-    const { index, archive, bytesEstimate } = await archiveOf(this.o.raft, tmpdir());
+    const { index, archive, bytesEstimate } = await archiveOf(this.o.raft);
     return {
       meta: this.o.meta(index, q),
       bytesEstimate,
@@ -77,13 +76,28 @@ export class SnapshotEndpoints {
     }
   }
 
-  /** On the leader: the blob is fetched from the server that received the archive, then the restore proposed. */
+  /**
+   * On the leader: the blob is fetched from the server that received the archive; the other voters fetch it
+   * from here, and once a quorum holds it the restore is proposed: the entry then commits as fast as any, and
+   * no follower stops its Ready loop (heartbeats, other writes) for the length of a fetch to persist it.
+   */
   private async restoreHere(
     ref: { handle: string; archiveIndex: number },
     from: readonly number[],
   ): Promise<void> {
     const raft = this.o.raft;
     if (!(await raft.blobs.has(ref.handle))) await raft.blobs.fetch(ref.handle, from);
+    const self = raft.self.raftId;
+    const voters = raft.raw.raft.voters;
+    const others = voters.filter((id) => id !== self);
+    // Failures are left to the fetch on persist, which every member still makes for a blob it lacks.
+    await raft.blobs.prefetchOn(
+      ref.handle,
+      others,
+      [self],
+      Math.floor(voters.length / 2),
+      RESTORE_APPLY_MS_MAX,
+    );
     const r = await raft.proposeRestoreLocal(ref.handle, ref.archiveIndex);
     if (r instanceof Error) throw r;
   }

@@ -10,9 +10,10 @@
  *   request carries LockIndex 0;
  * - delete of a missing key is true and changes nothing; delete-cas of a missing key is true as well;
  * - delete leaves a tombstone at the key; delete-tree leaves one tombstone at the prefix (none for "");
- * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false.
+ * - acquire with an unknown session returns InvalidSessionError (Consul's FSM error), in lock-delay false;
+ *   lock-delay is judged here, at apply, in the FSM's time (lock-delay.ts), not only by the leader as Consul does.
  */
-import { unreachable } from "../util/index.js";
+import { assert, unreachable } from "../util/index.js";
 import { type AclTables, AclWrites, emptyAclTables } from "./acl.js";
 import { OrderedMap } from "./btree.js";
 import { Catalog, type CatalogEffects, type CatalogIndex, type CatalogTrees, emptyTrees } from "./catalog.js";
@@ -28,6 +29,7 @@ import {
   TxnFailedError,
   type TxnTooLargeError,
 } from "./errors.js";
+import { advanceClock, emptyLockDelays, isDelayedAt, type LockDelayState } from "./lock-delay.js";
 import {
   emptySessions,
   lockDelayUntil,
@@ -103,8 +105,8 @@ export interface LiveTables {
   catalog: CatalogTrees;
   /** ACL tokens and policies (acl.ts). */
   acl: AclTables;
-  /** key → ms until which acquires are refused. In memory only, as Consul's lockDelay (see restore). */
-  delays: Map<string, number>;
+  /** Lock-delay deadlines and the FSM's clock (lock-delay.ts): replicated, carried by snapshots beside state.bin. */
+  lock: LockDelayState;
   /** The own index-table rows (OWN_TABLES). */
   index: Map<string, IndexRow>;
   /** Own tables to write a row for even where no restored row has one: those this store has written. */
@@ -118,7 +120,7 @@ export function emptyLiveTables(): LiveTables {
     sessions: emptySessions(),
     catalog: emptyTrees(),
     acl: emptyAclTables(),
-    delays: new Map<string, number>(),
+    lock: emptyLockDelays(),
     index: new Map<string, IndexRow>(),
     indexEmit: new Set<string>(),
   };
@@ -147,6 +149,8 @@ export class Writes {
 
   /** The command of raft entry `idx`; `sessions` overrides the tables' own sessions (see KvStore.apply). */
   dispatch(idx: number, cmd: KvCommand, sessions: SessionView | undefined, t: Touched): CommandResult {
+    // Every timed command moves the FSM's clock, whatever its outcome: its time is a replicated fact.
+    const now = "time" in cmd ? advanceClock(this.s.lock, cmd.time) : null;
     switch (cmd.op) {
       case "set":
         this.write(idx, cmd.key, cmd.value, cmd.flags, undefined, 0, t);
@@ -154,7 +158,7 @@ export class Writes {
       case "cas":
         return this.cas(idx, cmd, t);
       case "acquire":
-        return this.acquire(idx, cmd, sessions ?? this.viewAt(cmd.time), t);
+        return this.acquire(idx, cmd, sessions ?? this.viewAt(now), t);
       case "release":
         return this.release(idx, cmd, t);
       case "delete":
@@ -172,17 +176,17 @@ export class Writes {
         return this.createSession(idx, cmd.session, cmd.checked === true, t);
       case "catalog-register": {
         const fx = this.catalog().register(idx, cmd.req);
-        return fx instanceof Error ? fx : this.catalogDone(idx, fx, cmd.time, t);
+        return fx instanceof Error ? fx : this.catalogDone(idx, fx, clockOf(now), t);
       }
       case "catalog-deregister":
-        return this.catalogDone(idx, this.catalog().deregister(idx, cmd.req), cmd.time, t);
+        return this.catalogDone(idx, this.catalog().deregister(idx, cmd.req), clockOf(now), t);
       case "session-destroy":
       case "session-invalidate":
-        return this.destroySession(idx, cmd.id, cmd.time, t);
+        return this.destroySession(idx, cmd.id, clockOf(now), t);
       case "session-renew":
         return this.s.sessions.get(cmd.id) ?? null;
       case "txn":
-        return this.txn(idx, cmd.ops, sessions ?? this.viewAt(cmd.time), t);
+        return this.txn(idx, cmd.ops, sessions ?? this.viewAt(now), t);
       case "acl-bootstrap":
         return this.aclDone(this.acl().bootstrap(idx, cmd.time, cmd.token, cmd.resetIndex), t);
       case "acl-token-set":
@@ -221,16 +225,11 @@ export class Writes {
     return r;
   }
 
-  /** The store's own sessions as a SessionView, judging lock-delays at `time` (none: no lock-delay applies). */
-  private viewAt(time: number | undefined): SessionView {
+  /** The store's own sessions as a SessionView, judging lock-delays at FSM time `now` (null: not judged). */
+  private viewAt(now: number | null): SessionView {
     return {
       isValid: (id) => this.s.sessions.has(id),
-      isLockDelayed: (key) => {
-        // Judging never forgets a delay: the leader passes acquires with a time past every deadline, and the
-        // delay must outlive them for its own later judgments (expired ones go in destroySession).
-        const until = this.s.delays.get(key);
-        return until !== undefined && time !== undefined && time < until;
-      },
+      isLockDelayed: (key) => isDelayedAt(this.s.lock, key, now),
     };
   }
 
@@ -263,10 +262,10 @@ export class Writes {
 
   /**
    * Consul's deleteSessionTxn: drop the session, then release (Session cleared, LockIndex kept, ModifyIndex
-   * moved) or delete (tombstone) every key it holds per Behavior, each under lock-delay from `time`.
-   * An unknown session is a no-op that still answers true.
+   * moved) or delete (tombstone) every key it holds per Behavior, each under lock-delay from `now` (the FSM's
+   * time of this command). An unknown session is a no-op that still answers true.
    */
-  private destroySession(idx: number, id: string, time: number, t: Touched): true {
+  private destroySession(idx: number, id: string, now: number, t: Touched): true {
     const s = this.s.sessions.get(id);
     if (s === undefined) return true;
     this.s.sessions.delete(id);
@@ -275,13 +274,14 @@ export class Writes {
     // Consul finds held keys by a session index; a scan keeps the tables simple (destroys are rare).
     const held: KvEntry[] = [];
     for (const [, e] of this.s.kv.entries()) if (e.Session === id) held.push(e);
-    const until = lockDelayUntil(time, s.LockDelay);
-    // Forget delays expired by this command's time (a real leader clock), identically on every replica.
-    for (const [key, at] of [...this.s.delays]) if (at <= time) this.s.delays.delete(key);
+    const until = lockDelayUntil(now, s.LockDelay);
+    // Forget delays that have passed: the FSM's time never goes back, so none of them can refuse again.
+    const delays = this.s.lock.until;
+    for (const [key, at] of [...delays]) if (at <= now) delays.delete(key);
     for (const e of held) {
       if (s.Behavior === "delete") this.deleteKey(idx, e.Key, t);
       else this.write(idx, e.Key, e.Value, e.Flags, "", e.LockIndex, t);
-      if (until !== null) this.s.delays.set(e.Key, until);
+      if (until !== null) delays.set(e.Key, until);
     }
     return true;
   }
@@ -387,7 +387,7 @@ export class Writes {
     t: Touched,
   ): ApplyResult {
     // Consul checks lock-delay on the leader before the write reaches the FSM, so it wins over the
-    // session check; the FSM then refuses a missing or unknown session with an error.
+    // session check (here too, judged at apply); the FSM then refuses a missing or unknown session with an error.
     if (sessions.isLockDelayed(cmd.key)) return false;
     if (cmd.session === "" || !sessions.isValid(cmd.session)) return new InvalidSessionError(cmd.session);
     const e = this.s.kv.get(cmd.key);
@@ -446,4 +446,13 @@ export class Writes {
     if (row !== undefined && row.value >= idx) return;
     this.s.index.set(table, row?.extra !== undefined ? { value: idx, extra: row.extra } : { value: idx });
   }
+}
+
+/**
+ * The FSM's time of a session or catalog command: they always carry a leader's clock (only acquires and txns
+ * were ever stamped LOCK_DELAY_PASSED, and only acquires may lack a time).
+ */
+function clockOf(now: number | null): number {
+  assert(now !== null, "a session or catalog command carries a time");
+  return now;
 }

@@ -29,6 +29,7 @@ import {
 import type { CatalogDeregisterRequest, CatalogRegisterRequest } from "./catalog-types.js";
 import { type KvValue, Reader, Writer } from "./codec.js";
 import { CommandDecodeError } from "./errors.js";
+import { LOCK_DELAY_PASSED } from "./lock-delay.js";
 import type { SessionSpec } from "./session.js";
 import { decodeTxnOps, encodeTxnOps, type TxnOp } from "./txn.js";
 
@@ -443,10 +444,11 @@ export function stampTime(cmd: KvCommand, now: number): KvCommand {
 }
 
 /**
- * After the leader judged lock-delay (in memory, as Consul), an acquire carries a time no replica's deadline can
- * exceed, so every replica applies it alike whatever lock-delays it remembers (a replica restored from a snapshot
- * has none).
+ * What leaders did before lock-delay was judged at apply: after judging it in memory, they stamped acquires and
+ * txns LOCK_DELAY_PASSED, so every replica applied them unjudged. Such entries still apply that way
+ * (lock-delay.ts); no server writes them now. The simulator's broken variant skip-lock-delay proposes through
+ * this, to show that its lock checker catches a grant inside a lock-delay.
  */
 export function passLockDelay(cmd: KvCommand): KvCommand {
-  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: Number.MAX_SAFE_INTEGER } : cmd;
+  return cmd.op === "acquire" || cmd.op === "txn" ? { ...cmd, time: LOCK_DELAY_PASSED } : cmd;
 }

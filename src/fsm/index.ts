@@ -87,6 +87,13 @@ export {
   type SessionView,
 } from "./kv-store.js";
 export { type LeaderWrite, leaderWrite } from "./leader-write.js";
+export {
+  LOCK_DELAY_PASSED,
+  type LockDelayJson,
+  type LockDelayState,
+  lockDelayJson,
+  lockDelaysFromJson,
+} from "./lock-delay.js";
 export { type ReadSpec, reads } from "./reads.js";
 export type { RestoreItem } from "./restore.js";
 export {

@@ -39,6 +39,7 @@ import { cloneTrees } from "./catalog.js";
 import { CatalogReads } from "./catalog-reads.js";
 import { decodeCommand, type KvCommand } from "./command.js";
 import { InvalidSessionError } from "./errors.js";
+import { copyLockDelays, isDelayedAt, type LockDelayState, readClock } from "./lock-delay.js";
 import { type RestoreItem, Restorer } from "./restore.js";
 import {
   nodeSessions,
@@ -169,9 +170,22 @@ export class KvStore implements KvTables, SessionTables, AclView {
     return this.live.index.get(TABLE_SESSIONS)?.value ?? 0;
   }
 
-  /** The lock-delays in force (key → ms), for the leader's pre-checks and for tests. */
+  /** The lock-delay deadlines (key → ms in the FSM's time; expired ones are forgotten lazily), for tests. */
   get lockDelays(): ReadonlyMap<string, number> {
-    return this.live.delays;
+    return this.live.lock.until;
+  }
+
+  /** The largest command time applied (ms): the FSM's clock (lock-delay.ts). */
+  get lockClock(): number {
+    return this.live.lock.clock;
+  }
+
+  /**
+   * Whether an acquire of `key` stamped `time` would be refused for lock-delay if it applied now: the rule
+   * apply judges by, for the leader's check before it proposes (fsm/leader-write.ts).
+   */
+  isLockDelayed(key: string, time: number): boolean {
+    return isDelayedAt(this.live.lock, key, readClock(this.live.lock, time));
   }
 
   sessionInfo(id: string): SessionGetResult {
@@ -281,7 +295,7 @@ export class KvStore implements KvTables, SessionTables, AclView {
       sessions: this.live.sessions.clone(),
       catalog: cloneTrees(this.live.catalog),
       acl: cloneAclTables(this.live.acl),
-      lockDelays: new Map(this.live.delays),
+      lock: copyLockDelays(this.live.lock),
       // The index table has one row per Consul table (dozens), so copying it is O(1) in the store's size.
       index: new Map(this.live.index),
       indexRows: this.indexRows,
@@ -293,13 +307,14 @@ export class KvStore implements KvTables, SessionTables, AclView {
 
   /**
    * Replaces the whole state with a snapshot's records; wakes every watch. Throws RestoreError.
-   * Lock-delays are not in state.bin (Consul keeps them in memory); pass a KvSnapshot's `lockDelays` to
-   * carry them over, otherwise the restored store starts with none, as a restored Consul server does.
+   * Lock-delays are not in state.bin (Consul has no record for them): pass the state a snapshot carried beside
+   * it (a KvSnapshot's `lock`, or lockDelaysFromJson of a sidecar's) to install it too; without one, as for a
+   * user restore, the store keeps its clock and starts with no delays, as a restored Consul server does.
    */
-  restore(items: Iterable<RestoreItem>, lockDelays?: ReadonlyMap<string, number>): void {
+  restore(items: Iterable<RestoreItem>, lock?: LockDelayState): void {
     const r = new Restorer();
     for (const item of items) r.add(item);
-    this.install(r, lockDelays);
+    this.install(r, lock);
   }
 
   /**
@@ -324,20 +339,24 @@ export class KvStore implements KvTables, SessionTables, AclView {
   async replaceAsync(
     items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
     afterSwap?: () => void,
+    lock?: LockDelayState,
   ): Promise<void> {
     // No apply runs while a committed restore is applied (the applier awaits it), but a clone costs nothing and
     // makes the reuse independent of that.
-    this.install(await restoreFrom(new Restorer(this.live.kv.clone()), items));
+    this.install(await restoreFrom(new Restorer(this.live.kv.clone()), items), lock);
     afterSwap?.();
   }
 
-  private install(r: Restorer, lockDelays?: ReadonlyMap<string, number>): void {
+  /** `lock`: the snapshot's lock-delay state (see restore); none keeps the clock and drops every delay. */
+  private install(r: Restorer, lock?: LockDelayState): void {
     const s = r.finish();
     this.live.kv = s.kv;
     this.live.sessions = s.sessions;
     this.live.catalog = s.catalog;
     this.live.acl = s.acl;
-    this.live.delays = new Map(lockDelays ?? []);
+    // A user restore keeps the clock: every replica applies it at the same clock, and time must not go back.
+    this.live.lock =
+      lock !== undefined ? copyLockDelays(lock) : { clock: this.live.lock.clock, until: new Map() };
     this.live.tombstones = s.tombstones;
     this.live.index = s.index;
     this.indexRows = s.indexRows;

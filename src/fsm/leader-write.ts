@@ -1,25 +1,23 @@
 /**
  * The leader's part of every write, before it is proposed: the leader's clock goes into timed commands (the FSM
- * reads none), and lock-delay is judged here, as Consul does. The deadlines live only in memory, so a replica
- * that installed a snapshot has none, and judging them on apply would let replicas disagree. The server, its
- * in-memory twin and the simulator's leader all write through this one rule.
+ * reads none), and an acquire (or a txn's lock op) that its applied state already shows in lock-delay is refused
+ * without a proposal, as Consul's leader does. That check only saves a round: the rule is judged again when the
+ * command applies (lock-delay.ts), from replicated deadlines, so a leader that does not know a delay yet (it has
+ * not applied the invalidation, or it is new) cannot grant inside it. Both judge by the same rule; the check may
+ * refuse an acquire that apply would have granted (the delay ends, or a user restore drops it, before the entry
+ * applies), and a refusal is a plain `false`, as Consul's leader answers by its own clock. The server, its
+ * in-memory twin and the simulator's leader all write through this.
  */
-import { type KvCommand, passLockDelay, stampTime } from "./command.js";
+import { type KvCommand, stampTime } from "./command.js";
 import { TxnFailedError } from "./errors.js";
 import type { KvStore } from "./kv-store.js";
 
 /** The command to propose, or the answer a lock-delay gives without proposing (acquire: false; txn: Consul's per-op errors). */
 export type LeaderWrite = { readonly propose: KvCommand } | { readonly refused: false | TxnFailedError };
 
-export function leaderWrite(
-  kv: KvStore,
-  cmd: KvCommand,
-  now: number,
-  /** False only in the simulator's deliberately broken variant (skip-lock-delay), to show the checkers catch it. */
-  judgeLockDelay = true,
-): LeaderWrite {
+export function leaderWrite(kv: KvStore, cmd: KvCommand, now: number): LeaderWrite {
   const stamped = stampTime(cmd, now);
-  const delayed = (key: string): boolean => judgeLockDelay && (kv.lockDelays.get(key) ?? 0) > now;
+  const delayed = (key: string): boolean => kv.isLockDelayed(key, now);
   if (stamped.op === "acquire" && delayed(stamped.key)) return { refused: false };
   if (stamped.op === "txn") {
     const errors = stamped.ops.flatMap((op, i) =>
@@ -29,5 +27,5 @@ export function leaderWrite(
     );
     if (errors.length > 0) return { refused: new TxnFailedError(errors) };
   }
-  return { propose: passLockDelay(stamped) };
+  return { propose: stamped };
 }

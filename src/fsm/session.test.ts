@@ -158,10 +158,10 @@ describe("session commands", () => {
     });
   }
 
-  it("keeps a lock-delay through an acquire the leader let pass with a time past every deadline", () => {
-    // The server judges lock-delay on the leader, then proposes the acquire with Number.MAX_SAFE_INTEGER so
-    // that replicas apply it alike. An acquire proposed before the leader applied the invalidation lands
-    // after it; it must not erase the delay that the leader goes on judging later acquires by.
+  it("keeps a lock-delay through an acquire an older leader let pass with a time past every deadline", () => {
+    // Leaders once judged lock-delay in memory, then proposed the acquire stamped LOCK_DELAY_PASSED
+    // (Number.MAX_SAFE_INTEGER) so that replicas applied it alike; such entries may still be in a log. One
+    // that lands after the invalidation must not erase the delay that later acquires are judged by.
     const l = new Log();
     l.run(create({ LockDelay: 15_000_000_000 }));
     l.run(acquire("k", S1, 1000));

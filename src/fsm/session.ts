@@ -9,8 +9,9 @@
  * no "last renewed" stamp either, so a renew writes nothing, moves no index and snapshots stay Consul's shape.
  *
  * Lock-delay: when a session is destroyed or invalidated, each key it held refuses acquires until
- * `time + min(LockDelay, 60s)` (Consul's MaxLockDelay), judged by the acquiring command's `time`. Like Consul,
- * lock-delays live in memory only, not in state.bin (Consul has no record for them); see KvStore.restore.
+ * `time + min(LockDelay, 60s)` (Consul's MaxLockDelay), judged at apply by the acquiring command's `time`, both
+ * read in the FSM's time; the deadlines are replicated state, kept beside state.bin (Consul has no record for
+ * them): see lock-delay.ts.
  */
 import type { ServiceCheck, Session } from "../snapshot/index.js";
 import { OrderedMap } from "./btree.js";

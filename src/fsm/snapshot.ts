@@ -7,14 +7,15 @@
  * state write byte-identical state.bin. Order (Consul's CE writer order for the types served here):
  *   opaque first, Register (0), opaque pre, Session (3), ACLToken (17), ACLPolicy (19), opaque head, KVS (2), Tombstone (5), opaque middle,
  *   Index (16), opaque tail.
- * Lock-delays are not records (Consul has none for them); `lockDelays` carries them for in-process restores.
+ * Lock-delays are not records (Consul has none for them); `lock` carries them beside the records (lock-delay.ts).
  */
 import {
   type Extra,
   encodeRecord,
   type RawRecord,
   type SnapshotHeader,
-  StateBinWriter,
+  type StateBinPlan,
+  stateBinChunks,
   tombstone,
 } from "../snapshot/index.js";
 import { fnv1aBytes } from "../util/index.js";
@@ -22,6 +23,7 @@ import { type AclTables, type AclView, aclTokenBySecret } from "./acl.js";
 import { compareKeys, type OrderedMap } from "./btree.js";
 import type { CatalogTrees } from "./catalog.js";
 import { catalogRecords } from "./catalog-records.js";
+import type { LockDelayState } from "./lock-delay.js";
 import {
   nodeSessions,
   type SessionEntry,
@@ -55,7 +57,7 @@ export interface KvSnapshotParts {
   readonly sessions: OrderedMap<SessionEntry>;
   readonly catalog: CatalogTrees;
   readonly acl: AclTables;
-  readonly lockDelays: ReadonlyMap<string, number>;
+  readonly lock: LockDelayState;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly indexRows: readonly IndexRecordRow[];
   readonly indexEmit: ReadonlySet<string>;
@@ -71,8 +73,11 @@ export class KvSnapshot implements KvTables, SessionTables, AclView {
   readonly sessions: OrderedMap<SessionEntry>;
   readonly catalog: CatalogTrees;
   readonly acl: AclTables;
-  /** key → ms until which acquires are refused, at the time of the snapshot. Not written to state.bin. */
-  readonly lockDelays: ReadonlyMap<string, number>;
+  /**
+   * The lock-delay deadlines and the FSM's clock at the snapshot (a copy nobody writes). Not written to state.bin:
+   * internal snapshots carry it beside (lockDelayJson); a user's archive has none, as Consul's.
+   */
+  readonly lock: LockDelayState;
   readonly index: ReadonlyMap<string, IndexRow>;
   readonly opaque: OpaqueRecords;
   private readonly indexRows: readonly IndexRecordRow[];
@@ -85,7 +90,7 @@ export class KvSnapshot implements KvTables, SessionTables, AclView {
     this.sessions = parts.sessions;
     this.catalog = parts.catalog;
     this.acl = parts.acl;
-    this.lockDelays = parts.lockDelays;
+    this.lock = parts.lock;
     this.index = parts.index;
     this.indexRows = parts.indexRows;
     this.indexEmit = parts.indexEmit;
@@ -205,25 +210,23 @@ export class KvSnapshot implements KvTables, SessionTables, AclView {
 
   /**
    * state.bin as chunks (header, then records), ready for writeArchive or a file: the bytes writeStateBin
-   * makes of records(), with each KV entry encoded straight into the chunk (a KvEntry without carried
-   * fields is itself a plain DirEntry), not built as a record object and copied.
+   * makes of records(), with each KV entry encoded straight into the chunk (stateBinChunks).
    */
-  async *stateBin(): AsyncGenerator<Uint8Array> {
-    const w = new StateBinWriter(this.header());
-    for (const part of this.parts()) {
-      if (!isRun(part)) w.record(part);
-      else {
-        for (const e of part) {
-          w.dirEntry(2, e.carry === undefined ? e : entryRecord(e));
-          const full = w.takeFull();
-          if (full !== null) yield full;
-        }
-      }
-      const full = w.takeFull();
-      if (full !== null) yield full;
-    }
-    const last = w.end();
-    if (last !== null) yield last;
+  stateBin(): AsyncGenerator<Uint8Array> {
+    return stateBinChunks(this.stateBinPlan());
+  }
+
+  /**
+   * What a state.bin writer walks, as often as it needs (sized first, then streamed: state-bin-plan.ts):
+   * records() with the KV entries left as runs to encode; a KvEntry without carried fields is itself a plain
+   * DirEntry, not built as a record object and copied.
+   */
+  stateBinPlan(): StateBinPlan<KvEntry> {
+    return {
+      header: this.header(),
+      parts: () => this.parts(),
+      dirEntry: (e) => (e.carry === undefined ? e : entryRecord(e)),
+    };
   }
 
   /** A cheap fingerprint of the records (FNV-1a over type bytes and bodies), for comparing replicas. */

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { decodeCommand, encodeCommand, type KvCommand } from "./command.js";
 import { TxnFailedError, TxnTooLargeError } from "./errors.js";
 import { type CommandResult, KvStore } from "./kv-store.js";
+import { lockDelayJson, lockDelaysFromJson } from "./lock-delay.js";
 import type { KvSnapshot } from "./snapshot.js";
 import { TXN_OPS_MAX, type TxnOp, type TxnVerb } from "./txn.js";
 
@@ -282,13 +283,14 @@ describe("sessions, locks and txns replicate deterministically", () => {
         for (const [i, c] of enc.slice(0, at).entries()) mid.execute(i + 1, c);
         const view = mid.snapshot();
         const c = new KvStore();
-        // Lock-delays are not in state.bin (as in Consul); an in-process restore hands them over.
-        c.restore(view.records(), view.lockDelays);
+        // Lock-delays are not in state.bin (as in Consul); snapshots carry them beside it, in JSON.
+        c.restore(view.records(), lockDelaysFromJson(lockDelayJson(view.lock)));
         const rc = enc.slice(at).map((x, i) => c.execute(at + i + 1, x));
         const noExtra = (r: CommandResult) =>
           r !== null && typeof r === "object" && "ID" in r ? { ...r, extra: undefined } : r;
         assert.deepEqual(rc.map(noExtra), ra.slice(at).map(noExtra));
         assert.deepEqual(await stateBin(c.snapshot()), binA);
+        assert.deepEqual(lockDelayJson(c.snapshot().lock), lockDelayJson(a.snapshot().lock));
         // A restored session keeps the record's unmodelled fields (Checks: nil) in `extra`; compare the rest.
         const plain = (k: KvStore) => k.sessionList().sessions.map(({ extra: _e, ...rest }) => rest);
         assert.deepEqual(plain(c), plain(a));

@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import { LocalState } from "../local/state.js";
 import { ManualTimers } from "../local/timers.js";
+import { memoryRequest } from "./model.js";
+import { handle } from "./router.js";
 import { call as callServer, text } from "./test-util.js";
 
 function make() {
@@ -35,6 +37,38 @@ async function expect(p: ReturnType<typeof call>, status: number, body?: string)
 }
 
 describe("/v1/agent/service…", () => {
+  it("keeps the request's token (header, ?token=, Bearer) with what it registers, and never shows it", async () => {
+    const { api, local } = make();
+    const send = async (target: string, headers: Record<string, string>, body?: string) => {
+      const res = await handle(
+        memoryRequest("PUT", target, body === undefined ? { headers } : { body, headers }),
+        api.server,
+        local,
+      );
+      assert.equal(res.status, 200, text(res));
+    };
+    await send(
+      "/v1/agent/service/register",
+      { "X-Consul-Token": "hdr" },
+      '{"Name":"web","Check":{"TTL":"1m"}}',
+    );
+    await send("/v1/agent/check/register?token=qry", {}, '{"Name":"disk","TTL":"1m"}');
+    await send("/v1/agent/service/register", {}, '{"Name":"db"}');
+    await send("/v1/agent/maintenance?enable=true", { Authorization: "Bearer brr" });
+    await send("/v1/agent/service/maintenance/web?enable=true", {});
+    assert.deepEqual(
+      [local.serviceToken("web"), local.checkToken("service:web"), local.checkToken("disk")],
+      ["hdr", "hdr", "qry"],
+    );
+    assert.equal(local.serviceToken("db"), "");
+    assert.equal(local.checkToken("_node_maintenance"), "brr");
+    assert.equal(local.checkToken("_service_maintenance:web"), "hdr", "none given: the service's");
+    for (const target of ["/v1/agent/services", "/v1/agent/checks", "/v1/agent/service/web"]) {
+      const body = text(await call(api, "GET", target));
+      assert.equal(/hdr|qry|brr/.test(body), false, `${target} shows no token: ${body}`);
+    }
+  });
+
   it("registers (case-free keys, snake_case, ns durations), lists and shows services in Consul's shapes", async () => {
     const { api } = make();
     await expect(

@@ -23,6 +23,7 @@ import { HttpError } from "./errors.js";
 import type { GoJson } from "./json.js";
 import { emptyResponse, type Handler, type HttpRequest, type RouteContext, textResponse } from "./model.js";
 import { applyFilterToMap, get, has, parseFilter, parseQueryOptions } from "./params.js";
+import { requestToken } from "./request-token.js";
 import { jsonResponse } from "./respond.js";
 
 /** Bodies of these endpoints are small definitions; Consul reads them whole too. */
@@ -94,7 +95,8 @@ export const serviceRegister: Handler = async (req, api, ctx) => {
   // Replacing a service by ID also needs the right on the name it had.
   const replaced = local.service(field(body, "ID") || field(body, "Name"));
   if (replaced !== undefined) acl.require("service", "write", replaced.Service);
-  await mapped(local.registerServiceJson(body, has(req.query, "replace-existing-checks")));
+  // The request's token is kept with the service: anti-entropy registers it in the catalog with it.
+  await mapped(local.registerServiceJson(body, has(req.query, "replace-existing-checks"), requestToken(req)));
   return ok();
 };
 
@@ -176,7 +178,7 @@ export const checkRegister: Handler = async (req, api, ctx) => {
   const owner = serviceId === "" ? undefined : local.service(serviceId);
   if (owner !== undefined) acl.require("service", "write", owner.Service);
   else acl.require("node", "write", local.nodeName);
-  await mapped(local.registerCheckJson(body));
+  await mapped(local.registerCheckJson(body, requestToken(req)));
   return ok();
 };
 
@@ -226,14 +228,16 @@ export const serviceMaintenance: Handler = async (req, api, ctx) => {
   const enable = enableParam(req);
   const s = localOf(ctx).service(ctx.rest);
   if (s !== undefined) (await guard(req, api)).require("service", "write", s.Service);
-  await mapped(localOf(ctx).serviceMaintenance(ctx.rest, enable, get(req.query, "reason")));
+  await mapped(
+    localOf(ctx).serviceMaintenance(ctx.rest, enable, get(req.query, "reason"), requestToken(req)),
+  );
   return ok();
 };
 
 export const nodeMaintenance: Handler = async (req, api, ctx) => {
   const enable = enableParam(req);
   (await guard(req, api)).require("node", "write", localOf(ctx).nodeName);
-  await mapped(localOf(ctx).nodeMaintenance(enable, get(req.query, "reason")));
+  await mapped(localOf(ctx).nodeMaintenance(enable, get(req.query, "reason"), requestToken(req)));
   return ok();
 };
 

@@ -41,7 +41,7 @@ export async function startLocalAgent(o: LocalAgentOptions): Promise<RunningLoca
   });
   try {
     for (const s of o.services) await local.addService(s, { persist: false });
-    for (const c of o.checks) await local.addCheck(c, false);
+    for (const c of o.checks) await local.addCheck(c, false, "");
     await local.load();
   } catch (e) {
     local.stop();

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryServer } from "../api/memory-server.js";
 import type { QueryOptions } from "../api/types.js";
-import type { HealthCheckJson } from "../fsm/index.js";
+import type { CatalogDeregisterRequest, CatalogRegisterRequest, HealthCheckJson } from "../fsm/index.js";
 import { parseDeregister, parseRegister } from "../http/catalog-body.js";
-import { AntiEntropy, type NodeInfo } from "./anti-entropy.js";
+import { AntiEntropy, CatalogDeniedError, type CatalogSync, type NodeInfo } from "./anti-entropy.js";
 import { LocalState } from "./state.js";
 import { ManualTimers } from "./timers.js";
 
@@ -183,6 +183,84 @@ describe("anti-entropy", () => {
     await ae.idle();
     assert.deepEqual(await services(), []);
     assert.deepEqual(await checks(), { disk: "warning", serfHealth: "passing" });
+    ae.stop();
+    local.stop();
+  });
+
+  it("registers each service and check with its own token; the node and removals are the agent's", async () => {
+    const timers = new ManualTimers();
+    const memory = new MemoryServer();
+    /** Each write and the token it came with (null: the agent's own); the token "denied" is refused by ACLs. */
+    const calls: { what: string; token: string | null }[] = [];
+    const catalog: CatalogSync = {
+      catalogNodeServices: (node, q) => memory.catalogNodeServices(node, q),
+      healthNode: (node, q) => memory.healthNode(node, q),
+      async catalogRegister(req: CatalogRegisterRequest, token?: string) {
+        const what = `reg ${req.Service?.ID ?? "-"} [${req.Checks.map((c) => c.CheckID).join(",")}]`;
+        calls.push({ what, token: token ?? null });
+        if (token === "denied")
+          throw new CatalogDeniedError("Permission denied: token lacks 'service:write'");
+        await memory.catalogRegister(req);
+      },
+      async catalogDeregister(req: CatalogDeregisterRequest) {
+        calls.push({ what: `dereg ${req.ServiceID || req.CheckID}`, token: null });
+        await memory.catalogDeregister(req);
+      },
+    };
+    const logs: string[] = [];
+    const local = new LocalState({
+      nodeName: "n1",
+      datacenter: "dc1",
+      timers,
+      persist: null,
+      random: () => 0,
+    });
+    const ae = new AntiEntropy({
+      catalog,
+      local,
+      node: NODE,
+      timers,
+      random: () => 0,
+      log: (_level, msg) => logs.push(msg),
+    });
+    await local.registerServiceJson(
+      { Name: "web", Check: { CheckID: "web-a", TTL: "1m" } },
+      false,
+      "web-tok",
+    );
+    // A check of web's registered with another token must not ride on web's token.
+    await local.registerCheckJson({ Name: "b", CheckID: "web-b", ServiceID: "web", TTL: "1m" }, "other-tok");
+    await local.registerServiceJson({ Name: "db" }, false);
+    await local.registerServiceJson({ Name: "secret" }, false, "denied");
+    ae.start();
+    await ae.idle();
+    assert.deepEqual(calls, [
+      { what: "reg - []", token: null },
+      { what: "reg web [web-a]", token: "web-tok" },
+      { what: "reg db []", token: "" },
+      { what: "reg secret []", token: "denied" },
+      { what: "reg web [web-b]", token: "other-tok" },
+    ]);
+    assert.equal(ae.failures, 0, "a denial does not fail the sync");
+    assert.equal(ae.blocked, 1);
+    assert.match(logs.join("\n"), /Service registration blocked by ACLs: service=secret: Permission denied/);
+    assert.equal(logs.join("\n").includes("web-tok"), false, "tokens are never logged");
+    assert.deepEqual(Object.keys((await held(memory)).services).sort(), ["db", "web"]);
+    // Denied is done until the next full sync: a partial sync does not retry it...
+    calls.length = 0;
+    await local.registerCheckJson({ Name: "disk", TTL: "10m" });
+    await ae.idle();
+    assert.deepEqual(calls, [{ what: "reg - [disk]", token: "" }]);
+    // ...a full sync does; removals go with the agent token, whatever token registered the entry.
+    calls.length = 0;
+    await local.deregisterService("web");
+    await ae.idle();
+    assert.deepEqual(calls, [{ what: "dereg web", token: null }]);
+    calls.length = 0;
+    timers.advance(60_000);
+    await ae.idle();
+    assert.deepEqual(calls, [{ what: "reg secret []", token: "denied" }]);
+    assert.equal(ae.blocked, 2);
     ae.stop();
     local.stop();
   });

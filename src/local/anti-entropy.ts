@@ -11,6 +11,13 @@
  * - Output-only check changes are pushed at most once per check_update_interval (5 min) by partial syncs; status
  *   changes go at once. A full sync pushes everything that differs.
  * - Never touched: the `serfHealth` check, which the leader owns, and on a server the `consul` service.
+ * - ACL tokens, as Consul's agent/local/state.go picks them: a service or check is registered with the token it
+ *   was registered with locally (LocalState.serviceToken/checkToken), "" meaning the agent's default token
+ *   (acl.tokens.default); a service's checks ride on its registration only when they have its token. The node,
+ *   the deregistrations and the reads use the agent token (acl.tokens.agent, else the default one): node:write
+ *   on this node may remove any of its services and checks, whatever token registered them. A write refused by
+ *   ACLs is logged ("Service registration blocked by ACLs") and counted as done until the next full sync, as
+ *   Consul does, so one denied service neither blocks the others nor retries in a loop.
  *
  * The catalog is reached through CatalogSync, the ServerApi's catalog methods, in Consul's JSON shapes
  * (consul-compat.md §8.1, §8.2).
@@ -25,7 +32,7 @@ import {
   type ServiceJson,
   type ServiceSpec,
 } from "../fsm/index.js";
-import { errorText } from "../util/errors.js";
+import { CairnError, errorText } from "../util/errors.js";
 import type { ServiceDef } from "./defs.js";
 import type { HealthCheck } from "./json.js";
 import type { LocalState } from "./state.js";
@@ -35,11 +42,23 @@ import type { Timers } from "./timers.js";
  * What anti-entropy needs of the catalog: the ServerApi's catalog methods (register and deregister in the
  * normalized request shapes, the node's services, the node's checks); the tests give it a MemoryServer, the real
  * catalog endpoints over an in-memory store.
+ *
+ * `catalogRegister`'s `token` is the ACL token of a service's or check's registration ("" for none: the agent's
+ * default token); absent, the call is the agent's own (the node), made with the agent token, as every other
+ * call is. A server agent's catalog is in-process and trusted, and ignores it (ServerService); a client agent's
+ * sends it to the server that answers (agent/client-api.ts ForwardedCatalog), which rejects a write its ACLs
+ * refuse with CatalogDeniedError.
  */
-export type CatalogSync = Pick<
-  ServerApi,
-  "catalogRegister" | "catalogDeregister" | "catalogNodeServices" | "healthNode"
->;
+export interface CatalogSync
+  extends Pick<ServerApi, "catalogDeregister" | "catalogNodeServices" | "healthNode"> {
+  catalogRegister(req: CatalogRegisterRequest, token?: string): Promise<void>;
+}
+
+/** A catalog write refused by ACLs (Consul's permission denied or ACL not found); the text is the server's. */
+export class CatalogDeniedError extends CairnError {
+  readonly code = "catalog_denied";
+  override name = "CatalogDeniedError";
+}
 
 // ---- the loop ----
 
@@ -173,6 +192,8 @@ export class AntiEntropy {
   /** Syncs completed and failed (for tests and metrics). */
   syncs = 0;
   failures = 0;
+  /** Catalog writes refused by ACLs. */
+  blocked = 0;
 
   constructor(o: AntiEntropyOptions) {
     this.o = o;
@@ -300,18 +321,23 @@ export class AntiEntropy {
     const n = this.o.node;
     const local = this.o.local;
     if (!this.nodeInSync) {
-      await this.o.catalog.catalogRegister(this.nodeRequest());
+      await this.allowed("Node info update blocked by ACLs", `node=${n.node}`, () =>
+        this.o.catalog.catalogRegister(this.nodeRequest()),
+      );
       this.nodeInSync = true;
     }
     for (const id of [...this.services.keys()]) {
       // A deregistration with neither ServiceID nor CheckID removes the whole node: never send one.
       if (id === "" || local.service(id) !== undefined) continue;
-      await this.o.catalog.catalogDeregister({
-        Node: n.node,
-        Datacenter: n.datacenter,
-        ServiceID: id,
-        CheckID: "",
-      });
+      // Refused, it is forgotten as if done: the next full sync finds it in the catalog and tries again.
+      await this.allowed("Service deregistration blocked by ACLs", `service=${id}`, () =>
+        this.o.catalog.catalogDeregister({
+          Node: n.node,
+          Datacenter: n.datacenter,
+          ServiceID: id,
+          CheckID: "",
+        }),
+      );
       this.services.delete(id);
       // The catalog drops a service's checks with it.
       for (const cid of [...this.checks.keys()])
@@ -319,12 +345,14 @@ export class AntiEntropy {
     }
     for (const id of [...this.checks.keys()]) {
       if (id === "" || local.check(id) !== undefined) continue;
-      await this.o.catalog.catalogDeregister({
-        Node: n.node,
-        Datacenter: n.datacenter,
-        ServiceID: "",
-        CheckID: id,
-      });
+      await this.allowed("Check deregistration blocked by ACLs", `check=${id}`, () =>
+        this.o.catalog.catalogDeregister({
+          Node: n.node,
+          Datacenter: n.datacenter,
+          ServiceID: "",
+          CheckID: id,
+        }),
+      );
       this.checks.delete(id);
     }
     for (const s of local.services()) {
@@ -353,28 +381,58 @@ export class AntiEntropy {
     }, ms);
   }
 
-  /** Registers a service with all its checks in one request, as Consul's syncService does. */
+  /**
+   * Runs a catalog write; one refused by ACLs is logged as Consul logs it and counted, and the sync goes on.
+   * Any other failure fails the sync. The message names the entry, never the token.
+   */
+  private async allowed(blocked: string, what: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (e) {
+      if (!(e instanceof CatalogDeniedError)) throw e;
+      this.blocked++;
+      this.o.log?.("warn", `anti-entropy: ${blocked}: ${what}: ${errorText(e)}`);
+    }
+  }
+
+  /**
+   * Registers a service with its token, and in the same request its checks that have the same token, as Consul's
+   * syncService does (a check must not ride on another token's rights); the others go on their own (push).
+   */
   private async pushService(s: ServiceDef): Promise<void> {
-    const checks = this.o.local.checks().filter((c) => c.ServiceID === s.ID);
+    const local = this.o.local;
+    const token = local.serviceToken(s.ID);
+    const checks = local
+      .checks()
+      .filter((c) => c.ServiceID === s.ID && local.checkToken(c.CheckID) === token);
     const spec = serviceSpec(s);
-    await this.o.catalog.catalogRegister({
-      ...this.nodeRequest(),
-      Service: spec,
-      Checks: checks.map(checkSpec),
-    });
+    await this.allowed("Service registration blocked by ACLs", `service=${s.ID}`, () =>
+      this.o.catalog.catalogRegister(
+        { ...this.nodeRequest(), Service: spec, Checks: checks.map(checkSpec) },
+        token,
+      ),
+    );
     const at = this.o.timers.now();
     this.services.set(s.ID, { hash: serviceHash(spec), pushedAtMs: at });
     for (const c of checks) this.remember(c, at);
   }
 
-  /** Registers one check, with its service as Consul's syncCheck does (the catalog needs the service to exist). */
+  /**
+   * Registers one check with its token, with its service as Consul's syncCheck does (the catalog needs the
+   * service to exist).
+   */
   private async pushCheck(c: HealthCheck): Promise<void> {
     const svc = c.ServiceID === "" ? undefined : this.o.local.service(c.ServiceID);
-    await this.o.catalog.catalogRegister({
-      ...this.nodeRequest(),
-      Service: svc === undefined ? null : serviceSpec(svc),
-      Checks: [checkSpec(c)],
-    });
+    await this.allowed("Check registration blocked by ACLs", `check=${c.CheckID}`, () =>
+      this.o.catalog.catalogRegister(
+        {
+          ...this.nodeRequest(),
+          Service: svc === undefined ? null : serviceSpec(svc),
+          Checks: [checkSpec(c)],
+        },
+        this.o.local.checkToken(c.CheckID),
+      ),
+    );
     this.remember(c, this.o.timers.now());
   }
 

@@ -112,6 +112,8 @@ export interface CheckDef {
 export interface ServiceRegistration {
   readonly service: ServiceDef;
   readonly checks: readonly CheckDef[];
+  /** A config file's definition's `token` (Consul's ServiceDefinition.Token); the API takes the request's. */
+  readonly token?: string;
 }
 
 export type JsonObject = { readonly [key: string]: unknown };

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { readDefinitions } from "./config.js";
 import { parseServiceRegistration } from "./defs.js";
 import { idHash, LocalPersist, LocalPersistError } from "./persist.js";
 import { LocalState } from "./state.js";
@@ -124,5 +125,79 @@ describe("persistence of API registrations in the data dir (Consul's layout)", (
       b.local.load(),
       (e) => e instanceof LocalPersistError && e.message.includes(idHash("web")),
     );
+  });
+
+  it("keeps each registration's ACL token in its 0600 file and gets it back after a restart", async () => {
+    const dir = tempDir();
+    const a = agent(dir, T0);
+    await a.local.registerServiceJson(
+      { Name: "web", Check: { CheckID: "web-ttl", TTL: "30s" } },
+      false,
+      "svc-tok",
+    );
+    await a.local.registerServiceJson({ Name: "db" }, false);
+    await a.local.registerCheckJson({ Name: "disk", TTL: "30s" }, "chk-tok");
+    await a.local.serviceMaintenance("web", true, "");
+    await a.local.updateTtl("web-ttl", "passing", "up");
+    const file = (sub: string, id: string) => join(dir, sub, idHash(id));
+    assert.equal(JSON.parse(readFileSync(file("services", "web"), "utf8")).Token, "svc-tok");
+    assert.equal(JSON.parse(readFileSync(file("services", "db"), "utf8")).Token, "");
+    assert.equal(JSON.parse(readFileSync(file("checks", "web-ttl"), "utf8")).Token, "svc-tok");
+    assert.equal(JSON.parse(readFileSync(file("checks", "disk"), "utf8")).Token, "chk-tok");
+    const maint = JSON.parse(readFileSync(file("checks", "_service_maintenance:web"), "utf8"));
+    assert.equal(maint.Token, "svc-tok", "service maintenance without a token takes the service's");
+    for (const path of [
+      file("services", "web"),
+      file("checks", "web-ttl"),
+      file("checks", "disk"),
+      file("checks/state", "web-ttl"),
+    ])
+      assert.equal(statSync(path).mode & 0o777, 0o600, `${path} holds a secret: 0600`);
+    a.local.stop();
+    const b = agent(dir, T0);
+    await b.local.load();
+    assert.deepEqual(
+      [b.local.serviceToken("web"), b.local.serviceToken("db"), b.local.checkToken("web-ttl")],
+      ["svc-tok", "", "svc-tok"],
+    );
+    assert.equal(b.local.checkToken("disk"), "chk-tok");
+    assert.equal(b.local.checkToken("_service_maintenance:web"), "svc-tok");
+    assert.equal(JSON.stringify(b.local.checks()).includes("tok"), false, "never shown by the reads");
+    b.local.stop();
+  });
+
+  it("loads files without a Token (older cairn, Consul's with null) and refuses a Token that is not a string", async () => {
+    const dir = tempDir();
+    const a = agent(dir, T0);
+    await a.local.registerServiceJson({ Name: "web" }, false, "t");
+    a.local.stop();
+    const path = join(dir, "services", idHash("web"));
+    const doc = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify({ ...doc, Token: null }));
+    const b = agent(dir, T0);
+    await b.local.load();
+    assert.equal(b.local.serviceToken("web"), "");
+    b.local.stop();
+    writeFileSync(path, JSON.stringify({ ...doc, Token: 7 }));
+    const c = agent(dir, T0);
+    await assert.rejects(
+      c.local.load(),
+      (e) => e instanceof LocalPersistError && /bad Token 7/.test(e.message),
+    );
+    c.local.stop();
+  });
+
+  it("a config file's service token is kept for the service and its checks, and not persisted", async () => {
+    const dir = tempDir();
+    const defs = readDefinitions({ service: { name: "web", token: "cfg-tok", check: { ttl: "30s" } } });
+    assert.throws(() => readDefinitions({ service: { name: "x", token: 1 } }), /"token" must be a string/);
+    const a = agent(dir, T0);
+    for (const s of defs.services) await a.local.addService(s, { persist: false });
+    assert.deepEqual(
+      [a.local.serviceToken("web"), a.local.checkToken("service:web")],
+      ["cfg-tok", "cfg-tok"],
+    );
+    assert.equal(existsSync(join(dir, "services")), false);
+    a.local.stop();
   });
 });

@@ -4,6 +4,8 @@
  *   services/<md5 hex of service ID>      {"Token","Service":<Service>,"Source"}
  *   checks/<md5 hex of check ID>          {"Check":<HealthCheck>,"ChkType":<CheckType>,"Token","Source"}
  *   checks/state/<md5 hex of check ID>    {"CheckID","Output","Status","Expires"}  (TTL checks; Unix seconds)
+ * `Token` is the ACL token of the request that registered the entry ("" for none): anti-entropy registers the
+ * entry with it (anti-entropy.ts). The files therefore hold secrets and are written 0600, as Consul's.
  * Every file is written atomically (temp, fsync, rename, fsync dir); temp names (ending in "tmp", or our
  * ".<name>.tmp-…") are skipped on load; deregistration deletes the files.
  *
@@ -46,12 +48,18 @@ export interface PersistedCheckState {
 
 export interface LoadedState {
   readonly services: readonly ServiceDef[];
-  readonly checks: readonly {
-    readonly def: CheckDef;
-    readonly status: CheckStatus;
-    readonly output: string;
-  }[];
+  /** The persisted token of each service ID that has one. */
+  readonly serviceTokens: ReadonlyMap<string, string>;
+  readonly checks: readonly LoadedCheck[];
   readonly states: ReadonlyMap<string, PersistedCheckState>;
+}
+
+export interface LoadedCheck {
+  readonly def: CheckDef;
+  readonly status: CheckStatus;
+  readonly output: string;
+  /** The ACL token it was registered with ("" for none). */
+  readonly token: string;
 }
 
 /** Consul's stringHash: the md5 hex of an ID, so any ID makes a safe file name. */
@@ -87,7 +95,7 @@ export class LocalPersist {
   private write(dir: string, id: string, value: unknown): Promise<void> {
     return this.enqueue(async () => {
       await mkdirDurable(dir);
-      await writeFileAtomic(join(dir, idHash(id)), utf8.encode(JSON.stringify(value)));
+      await writeFileAtomic(join(dir, idHash(id)), utf8.encode(JSON.stringify(value)), { mode: 0o600 });
     });
   }
 
@@ -95,21 +103,25 @@ export class LocalPersist {
     return this.enqueue(() => unlink(join(dir, idHash(id))).catch(ignoreMissing));
   }
 
-  saveService(s: ServiceDef): Promise<void> {
-    return this.write(this.servicesDir, s.ID, { Token: "", Service: catalogServiceJson(s), Source: "local" });
+  saveService(s: ServiceDef, token: string): Promise<void> {
+    return this.write(this.servicesDir, s.ID, {
+      Token: token,
+      Service: catalogServiceJson(s),
+      Source: "local",
+    });
   }
 
   deleteService(id: string): Promise<void> {
     return this.remove(this.servicesDir, id);
   }
 
-  saveCheck(def: CheckDef, check: HealthCheck): Promise<void> {
+  saveCheck(def: CheckDef, check: HealthCheck, token: string): Promise<void> {
     const chkType =
       def.probe.ttlMs > 0 || def.probe.http !== "" || def.probe.tcp !== "" ? probeJson(def.probe) : null;
     return this.write(this.checksDir, def.CheckID, {
       Check: healthCheckJson(check),
       ChkType: chkType,
-      Token: "",
+      Token: token,
       Source: "local",
     });
   }
@@ -131,22 +143,27 @@ export class LocalPersist {
   /** Every persisted service, check and TTL state. Throws LocalPersistError naming the file that is bad. */
   async load(): Promise<LoadedState> {
     const services: ServiceDef[] = [];
+    const serviceTokens = new Map<string, string>();
     for (const [path, doc] of await readDocs(this.servicesDir)) {
       const svc = field(doc, "Service");
       if (!isObject(svc))
         throw new LocalPersistError(`read service file ${goQuote(path)}: no Service object`);
-      services.push(
-        decode(path, () => parseServiceRegistration({ ...svc, Name: field(svc, "Service") }).service),
+      const def = decode(
+        path,
+        () => parseServiceRegistration({ ...svc, Name: field(svc, "Service") }).service,
       );
+      services.push(def);
+      const token = decode(path, () => tokenOf(doc));
+      if (token !== "") serviceTokens.set(def.ID, token);
     }
-    const checks: { def: CheckDef; status: CheckStatus; output: string }[] = [];
+    const checks: LoadedCheck[] = [];
     for (const [path, doc] of await readDocs(this.checksDir)) checks.push(decode(path, () => checkOf(doc)));
     const states = new Map<string, PersistedCheckState>();
     for (const [path, doc] of await readDocs(this.stateDir)) {
       const s = decode(path, () => stateOf(doc));
       states.set(s.CheckID, s);
     }
-    return { services, checks, states };
+    return { services, serviceTokens, checks, states };
   }
 }
 
@@ -193,7 +210,15 @@ function statusOf(v: unknown): CheckStatus {
   throw new Error(`bad status ${JSON.stringify(v)}`);
 }
 
-function checkOf(doc: JsonObject): { def: CheckDef; status: CheckStatus; output: string } {
+/** A file's `Token`: absent or null (files of older cairn versions and of Consul's) is none. */
+function tokenOf(doc: JsonObject): string {
+  const t = field(doc, "Token");
+  if (t === undefined || t === null) return "";
+  if (typeof t !== "string") throw new Error(`bad Token ${JSON.stringify(t)}`);
+  return t;
+}
+
+function checkOf(doc: JsonObject): LoadedCheck {
   const c = field(doc, "Check");
   if (!isObject(c)) throw new Error("no Check object");
   const t = field(doc, "ChkType");
@@ -211,7 +236,7 @@ function checkOf(doc: JsonObject): { def: CheckDef; status: CheckStatus; output:
     probe,
   };
   if (def.CheckID === "") throw new Error("no CheckID");
-  return { def, status: statusOf(field(c, "Status")), output: text("Output") };
+  return { def, status: statusOf(field(c, "Status")), output: text("Output"), token: tokenOf(doc) };
 }
 
 function stateOf(doc: JsonObject): PersistedCheckState {

@@ -4,6 +4,10 @@
  * DeregisterCriticalServiceAfter reaper, and persistence of API registrations. Local state is authoritative for
  * this node; anti-entropy (anti-entropy.ts) listens for changes and pushes them to the catalog.
  *
+ * Each service and check keeps the ACL token it was registered with (Consul's ServiceState.Token and
+ * CheckState.Token): persisted with it, and used by anti-entropy to register it in the catalog. Never shown by
+ * the read endpoints.
+ *
  * Every mutation validates all its input first and changes nothing when it throws (LocalStateError, with
  * Consul's status and text). The in-memory change happens synchronously, before the persistence it awaits, so
  * readers never see half a registration.
@@ -60,12 +64,16 @@ export interface LocalStateOptions {
 
 interface ServiceEntry {
   readonly def: ServiceDef;
+  /** The ACL token it was registered with; "" for none. */
+  readonly token: string;
   /** Registered through the API (persisted), not from a config file (re-read at start). */
   readonly persist: boolean;
 }
 
 interface CheckEntry {
   readonly def: CheckDef;
+  /** The ACL token it was registered with; "" for none. */
+  readonly token: string;
   status: CheckStatus;
   output: string;
   readonly persist: boolean;
@@ -79,6 +87,8 @@ export interface RegisterOptions {
   readonly replaceExistingChecks?: boolean;
   /** False for config-file definitions, which are re-read at every start. */
   readonly persist?: boolean;
+  /** The ACL token of the registration, for the service and its checks; else the registration's own, else "". */
+  readonly token?: string;
 }
 
 function unknownService(id: string): LocalStateError {
@@ -103,13 +113,16 @@ export interface LocalAgent {
   service(id: string): ServiceDef | undefined;
   checks(): HealthCheck[];
   serviceChecks(id: string): HealthCheck[];
-  registerServiceJson(body: JsonObject, replaceExistingChecks: boolean): Promise<void>;
+  /** `token`: the request's ACL token (absent or "" for none), kept with the service and its checks. */
+  registerServiceJson(body: JsonObject, replaceExistingChecks: boolean, token?: string): Promise<void>;
   deregisterService(id: string): Promise<void>;
-  registerCheckJson(body: JsonObject): Promise<void>;
+  /** `token`: the request's ACL token (absent or "" for none), kept with the check. */
+  registerCheckJson(body: JsonObject, token?: string): Promise<void>;
   deregisterCheck(id: string): Promise<void>;
   updateTtl(id: string, status: CheckStatus, output: string): Promise<void>;
-  serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
-  nodeMaintenance(enable: boolean, reason: string): Promise<void>;
+  /** `token`: the request's ACL token; none takes the service's (Consul's EnableServiceMaintenance). */
+  serviceMaintenance(id: string, enable: boolean, reason: string, token?: string): Promise<void>;
+  nodeMaintenance(enable: boolean, reason: string, token?: string): Promise<void>;
   /**
    * Resolves true at the next change to services or checks, or false after `timeoutMs` of the state's clock
    * (a hash-blocking read's wait).
@@ -187,6 +200,16 @@ export class LocalState implements LocalAgent {
     return this.checks().filter((c) => c.ServiceID === id || c.ServiceID === "");
   }
 
+  /** The ACL token a service was registered with ("" for none or an unknown service). */
+  serviceToken(id: string): string {
+    return this.services_.get(id)?.token ?? "";
+  }
+
+  /** The ACL token a check was registered with ("" for none or an unknown check). */
+  checkToken(id: string): string {
+    return this.checks_.get(id)?.token ?? "";
+  }
+
   private view(e: CheckEntry): HealthCheck {
     const svc = this.services_.get(e.def.ServiceID)?.def;
     const p = e.def.probe;
@@ -214,8 +237,8 @@ export class LocalState implements LocalAgent {
   // ---- services ----
 
   /** PUT /v1/agent/service/register. */
-  async registerServiceJson(body: JsonObject, replaceExistingChecks: boolean): Promise<void> {
-    await this.addService(parseServiceRegistration(body), { replaceExistingChecks, persist: true });
+  async registerServiceJson(body: JsonObject, replaceExistingChecks: boolean, token = ""): Promise<void> {
+    await this.addService(parseServiceRegistration(body), { replaceExistingChecks, persist: true, token });
   }
 
   /**
@@ -224,6 +247,7 @@ export class LocalState implements LocalAgent {
    */
   async addService(reg: ServiceRegistration, opts: RegisterOptions = {}): Promise<void> {
     const persist = opts.persist ?? true;
+    const token = opts.token ?? reg.token ?? "";
     const id = reg.service.ID;
     const ids = new Set(reg.checks.map((c) => c.CheckID));
     const removed: string[] = [];
@@ -234,12 +258,12 @@ export class LocalState implements LocalAgent {
       }
     }
     for (const cid of removed) this.dropCheck(cid);
-    this.services_.set(id, { def: reg.service, persist });
+    this.services_.set(id, { def: reg.service, persist, token });
     const writes: Promise<void>[] = removed.map(
       (cid) => this.o.persist?.deleteCheck(cid) ?? Promise.resolve(),
     );
-    if (persist) writes.push(this.o.persist?.saveService(reg.service) ?? Promise.resolve());
-    for (const c of reg.checks) writes.push(this.putCheck(c, persist));
+    if (persist) writes.push(this.o.persist?.saveService(reg.service, token) ?? Promise.resolve());
+    for (const c of reg.checks) writes.push(this.putCheck(c, persist, token));
     this.changed();
     await Promise.all(writes);
   }
@@ -282,21 +306,24 @@ export class LocalState implements LocalAgent {
       if (!e.persist && e.def.ServiceID === "" && !checkIds.has(id)) await this.deregisterCheck(id);
     }
     for (const s of services) await this.addService(s, { persist: false, replaceExistingChecks: true });
-    for (const c of checks) await this.addCheck(c, false);
+    for (const c of checks) await this.addCheck(c, false, "");
   }
 
   // ---- checks ----
 
   /** PUT /v1/agent/check/register. */
-  async registerCheckJson(body: JsonObject): Promise<void> {
-    await this.addCheck(parseCheckRegistration(body), true);
+  async registerCheckJson(body: JsonObject, token = ""): Promise<void> {
+    await this.addCheck(parseCheckRegistration(body), true, token);
   }
 
-  /** Adds or replaces a check; `persist` false for a config file's checks (re-read at every start). */
-  async addCheck(def: CheckDef, persist: boolean): Promise<void> {
+  /**
+   * Adds or replaces a check; `persist` false for a config file's checks (re-read at every start); `token` the
+   * ACL token it is registered with ("" for none).
+   */
+  async addCheck(def: CheckDef, persist: boolean, token = ""): Promise<void> {
     if (def.ServiceID !== "" && !this.services_.has(def.ServiceID))
       throw invalid(`ServiceID ${goQuote(def.ServiceID)} does not exist`);
-    const write = this.putCheck(def, persist);
+    const write = this.putCheck(def, persist, token);
     this.changed();
     await write;
   }
@@ -339,6 +366,7 @@ export class LocalState implements LocalAgent {
   private putCheck(
     def: CheckDef,
     persist: boolean,
+    token: string,
     restored?: { status: CheckStatus; output: string },
   ): Promise<void> {
     const prev = this.checks_.get(def.CheckID);
@@ -348,6 +376,7 @@ export class LocalState implements LocalAgent {
     const output = restored?.output ?? prev?.output ?? "";
     const e: CheckEntry = {
       def,
+      token,
       status,
       output,
       persist,
@@ -358,7 +387,7 @@ export class LocalState implements LocalAgent {
     this.checks_.set(def.CheckID, e);
     this.startRunner(e);
     if (!persist || this.o.persist === null) return Promise.resolve();
-    return this.o.persist.saveCheck(def, this.view(e));
+    return this.o.persist.saveCheck(def, this.view(e), token);
   }
 
   private startRunner(e: CheckEntry): void {
@@ -397,11 +426,11 @@ export class LocalState implements LocalAgent {
   // ---- maintenance ----
 
   /** PUT /v1/agent/service/maintenance/<id>: adds or removes the critical `_service_maintenance:<id>` check. */
-  async serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
+  async serviceMaintenance(id: string, enable: boolean, reason: string, token = ""): Promise<void> {
     const svc = this.services_.get(id);
     if (svc === undefined) throw unknownService(id);
     const cid = SERVICE_MAINTENANCE_PREFIX + id;
-    await this.maintenance(cid, enable, {
+    await this.maintenance(cid, enable, token === "" ? svc.token : token, {
       CheckID: cid,
       Name: "Service Maintenance Mode",
       Notes: reason === "" ? SERVICE_MAINTENANCE_NOTES : reason,
@@ -412,8 +441,8 @@ export class LocalState implements LocalAgent {
   }
 
   /** PUT /v1/agent/maintenance: adds or removes the critical `_node_maintenance` check. */
-  nodeMaintenance(enable: boolean, reason: string): Promise<void> {
-    return this.maintenance(NODE_MAINTENANCE_ID, enable, {
+  nodeMaintenance(enable: boolean, reason: string, token = ""): Promise<void> {
+    return this.maintenance(NODE_MAINTENANCE_ID, enable, token, {
       CheckID: NODE_MAINTENANCE_ID,
       Name: "Node Maintenance Mode",
       Notes: reason === "" ? NODE_MAINTENANCE_NOTES : reason,
@@ -423,11 +452,11 @@ export class LocalState implements LocalAgent {
     });
   }
 
-  private async maintenance(cid: string, enable: boolean, def: CheckDef): Promise<void> {
+  private async maintenance(cid: string, enable: boolean, token: string, def: CheckDef): Promise<void> {
     const on = this.checks_.has(cid);
     if (enable === on) return; // Consul: enabling twice keeps the first reason; disabling when off is a no-op
     if (!enable) return this.deregisterCheck(cid);
-    const write = this.putCheck(def, true);
+    const write = this.putCheck(def, true, token);
     this.changed();
     await write;
   }
@@ -446,7 +475,7 @@ export class LocalState implements LocalAgent {
     const writes: Promise<void>[] = [];
     for (const s of loaded.services) {
       if (this.services_.has(s.ID)) writes.push(p.deleteService(s.ID));
-      else this.services_.set(s.ID, { def: s, persist: true });
+      else this.services_.set(s.ID, { def: s, persist: true, token: loaded.serviceTokens.get(s.ID) ?? "" });
     }
     const now = this.o.timers.now();
     for (const c of loaded.checks) {
@@ -461,6 +490,7 @@ export class LocalState implements LocalAgent {
       const write = this.putCheck(
         c.def,
         true,
+        c.token,
         fresh ? { status: st.Status, output: st.Output } : { status: "critical", output: "" },
       );
       writes.push(write);

@@ -75,3 +75,35 @@ describe("BlobStore.fetch", () => {
     });
   });
 });
+
+describe("BlobStore.prefetchOn", () => {
+  it("has a peer fetch the blob from here, and a second fetch of it joins the first", async () => {
+    await pair(async (a, b) => {
+      const handle = BlobStore.newHandle();
+      const data = randomBytes(9 * MIB + 7);
+      const src = join(a.dir, "incoming");
+      await writeFile(src, data);
+      await a.adopt(handle, src);
+      // Asked twice while the first copy runs (the leader's prefetch, then its own Ready loop): one copy.
+      const first = b.fetch(handle, [1]);
+      assert.equal(b.fetch(handle, [1]), first);
+      const [got] = await Promise.all([a.prefetchOn(handle, [2], [1], 1, 30_000), first]);
+      assert.deepEqual(got, { ready: 1, failed: [] });
+      assert.ok(Buffer.compare(await readFile(b.path(handle)), data) === 0);
+      assert.deepEqual(await readdir(b.dir), [`${handle}.bin`]);
+      // Asked again, b already holds it: nothing is copied, and the answer is the same.
+      assert.deepEqual(await a.prefetchOn(handle, [2], [1], 1, 30_000), { ready: 1, failed: [] });
+    });
+  });
+
+  it("reports a peer that cannot fetch the blob, and changes nothing there", async () => {
+    await pair(async (a, b) => {
+      const handle = BlobStore.newHandle();
+      const got = await a.prefetchOn(handle, [2], [1], 1, 30_000);
+      assert.equal(got.ready, 0);
+      assert.equal(got.failed.length, 1);
+      assert.equal(await b.has(handle), false);
+      assert.deepEqual(await readdir(b.dir), []);
+    });
+  });
+});

@@ -25,11 +25,17 @@ const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 export class BlobStore {
   readonly dir: string;
   private readonly transport: TcpTransport;
+  /** Fetches under way, by handle: a second ask for the same blob (the Ready loop's, after a prefetch) joins it. */
+  private readonly fetching = new Map<string, Promise<void>>();
 
   private constructor(dir: string, transport: TcpTransport) {
     this.dir = dir;
     this.transport = transport;
     serve(transport, RPC.blobRead, (req) => this.serve(req));
+    serve(transport, RPC.blobPrefetch, async ({ handle, from }) => {
+      if (!(await this.has(handle))) await this.fetch(handle, from);
+      return true;
+    });
   }
 
   static async open(dataDir: string, transport: TcpTransport): Promise<BlobStore> {
@@ -66,8 +72,56 @@ export class BlobStore {
     await fsyncDir(this.dir);
   }
 
-  /** Copies a blob from the first peer that has it: temp name, fsync, rename, fsync the directory. */
-  async fetch(handle: string, peers: readonly NodeId[]): Promise<void> {
+  /**
+   * Copies a blob from the first peer that has it: temp name, fsync, rename, fsync the directory. A fetch of
+   * the same handle already under way is joined, not repeated.
+   */
+  fetch(handle: string, peers: readonly NodeId[]): Promise<void> {
+    const running = this.fetching.get(handle);
+    if (running !== undefined) return running;
+    const p = this.fetchFrom(handle, peers).finally(() => this.fetching.delete(handle));
+    this.fetching.set(handle, p);
+    return p;
+  }
+
+  /**
+   * Has each of `peers` fetch the blob from `from` before a restore entry naming it is proposed, in parallel;
+   * resolves once `enough` of them have it (or every ask has settled), the others going on in the background.
+   * Only a head start: a member without the blob fetches it when it persists the entry, as before.
+   */
+  async prefetchOn(
+    handle: string,
+    peers: readonly NodeId[],
+    from: readonly NodeId[],
+    enough: number,
+    timeoutMs: number,
+  ): Promise<{ ready: number; failed: unknown[] }> {
+    let ready = 0;
+    const failed: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      let settled = 0;
+      const done = (): void => {
+        settled++;
+        if (ready >= enough || settled === peers.length) resolve();
+      };
+      if (peers.length === 0 || enough <= 0) resolve();
+      for (const peer of peers) {
+        call(this.transport, peer, RPC.blobPrefetch, { handle, from: [...from] }, timeoutMs).then(
+          () => {
+            ready++;
+            done();
+          },
+          (e: unknown) => {
+            failed.push(e);
+            done();
+          },
+        );
+      }
+    });
+    return { ready, failed };
+  }
+
+  private async fetchFrom(handle: string, peers: readonly NodeId[]): Promise<void> {
     let last: unknown = new UnavailableError(`no peer to fetch blob "${handle}" from`);
     for (const peer of peers) {
       const tmp = join(this.dir, `.${handle}.${randomUUID()}.tmp`);

@@ -4,11 +4,11 @@ import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { KvStore } from "../fsm/index.js";
+import { type KvCommand, KvStore } from "../fsm/index.js";
 import { TcpTransport } from "../transport/index.js";
 import { SeededRng } from "../util/rng.js";
 import { BlobStore } from "./blobs.js";
-import { listSnapshots, saveSnapshot } from "./fsm-snapshot.js";
+import { fromMeta, listSnapshots, loadSnapshot, saveSnapshot, toMeta } from "./fsm-snapshot.js";
 
 function transport(): TcpTransport {
   return new TcpTransport({
@@ -50,6 +50,60 @@ describe("saveSnapshot", () => {
       assert.equal((await stat(blobs.dir)).mode & 0o777, 0o700);
     } finally {
       process.umask(old);
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("snapshots carry lock-delays beside state.bin", () => {
+  it("in the sidecar and the InstallSnapshot handle; a store loaded from them judges as the one saved", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-fsm-snapshot-test-"));
+    const t = transport();
+    try {
+      const blobs = await BlobStore.open(dir, t);
+      const store = new KvStore();
+      const s1 = "11111111-1111-1111-1111-111111111111";
+      const cmds: KvCommand[] = [
+        {
+          op: "session-create",
+          time: 1000,
+          session: {
+            ID: s1,
+            Name: "",
+            Node: "n1",
+            LockDelay: 15e9,
+            Behavior: "release",
+            TTL: "",
+            NodeChecks: [],
+            ServiceChecks: null,
+          },
+        },
+        { op: "acquire", key: "k", value: null, flags: 0n, session: s1, time: 2000 },
+        { op: "session-destroy", id: s1, time: 5000 },
+      ];
+      for (const [i, c] of cmds.entries()) store.execute(i + 1, c);
+      const saved = await saveSnapshot(
+        blobs,
+        store.snapshot(),
+        { index: 3, term: 1, conf: { voters: [1], learners: [] }, indexOffset: 0, members: [] },
+        undefined,
+      );
+      const want = { clock: 5000, delays: [{ key: "k", until: 20_000 }] };
+      assert.deepEqual((await listSnapshots(blobs))[0]?.lockDelays, want, "in the sidecar");
+      const sent = fromMeta(toMeta(saved));
+      assert.deepEqual(sent.lockDelays, want, "in the InstallSnapshot handle");
+      const loaded = new KvStore();
+      await loadSnapshot(blobs, loaded, sent);
+      assert.deepEqual([...loaded.lockDelays], [["k", 20_000]]);
+      assert.equal(loaded.lockClock, 5000);
+      assert.equal(loaded.isLockDelayed("k", 19_999), true);
+      // A sidecar written before lock-delays were carried: the store starts with none, as before.
+      const { lockDelays: _gone, ...old } = saved;
+      const fresh = new KvStore();
+      await loadSnapshot(blobs, fresh, old);
+      assert.equal(fresh.lockDelays.size, 0);
+    } finally {
       await t.close();
       await rm(dir, { recursive: true, force: true });
     }

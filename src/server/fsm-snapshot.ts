@@ -1,15 +1,27 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { KvSnapshot, KvStore } from "../fsm/index.js";
+import {
+  type KvSnapshot,
+  type KvStore,
+  type LockDelayJson,
+  lockDelayJson,
+  lockDelaysFromJson,
+} from "../fsm/index.js";
 import type { ConfState, SnapshotMeta } from "../raft/index.js";
-import { type ArchiveMetaInput, readArchive, readStateBinBatches, writeArchive } from "../snapshot/index.js";
+import {
+  type ArchiveMetaInput,
+  readArchive,
+  readStateBinBatches,
+  sizedStateBin,
+  writeArchive,
+} from "../snapshot/index.js";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
 import { type ServerRecord, serverRecord } from "./members.js";
 import { type PaceOptions, paced } from "./pace.js";
-import { arrayOf, type Check, int, object, str } from "./rpc.js";
+import { arrayOf, type Check, int, object, optional, str } from "./rpc.js";
 
 /**
  * The server's own snapshots (docs/ARCHITECTURE.md: one snapshot format everywhere): each is a Consul archive in the blob
@@ -29,6 +41,12 @@ export interface SnapshotRef {
    * restarted server must still know where its peers are.
    */
   readonly members: readonly ServerRecord[];
+  /**
+   * The store's lock-delay deadlines and clock at the snapshot (fsm/lock-delay.ts): replicated state that
+   * Consul's state.bin has no record for, so it travels here, in the sidecar and the InstallSnapshot handle.
+   * Absent in sidecars written before it: the store then starts with no delays.
+   */
+  readonly lockDelays?: LockDelayJson | undefined;
 }
 
 const KEEP = 2;
@@ -45,6 +63,7 @@ const snapshotRef: Check<SnapshotRef> = object({
   conf: object({ voters: arrayOf(int), learners: arrayOf(int) }),
   indexOffset: int,
   members: arrayOf(serverRecord),
+  lockDelays: optional(object({ clock: int, delays: arrayOf(object({ key: str, until: int })) })),
 });
 
 function parseRef(text: string): SnapshotRef {
@@ -67,12 +86,12 @@ function sidecar(blobs: BlobStore, handle: string): string {
 export async function saveSnapshot(
   blobs: BlobStore,
   view: KvSnapshot,
-  ref: Omit<SnapshotRef, "handle">,
+  ref: Omit<SnapshotRef, "handle" | "lockDelays">,
   servers: ArchiveMetaInput["Configuration"],
   pace?: PaceOptions,
 ): Promise<SnapshotRef> {
   const handle = `snap-${ref.term}-${ref.index}`;
-  const full: SnapshotRef = { ...ref, handle };
+  const full: SnapshotRef = { ...ref, handle, lockDelays: lockDelayJson(view.lock) };
   const tmp = join(blobs.dir, `.${handle}.tmp`);
   const fsmIndex = ref.index + ref.indexOffset;
   const meta: ArchiveMetaInput = {
@@ -86,13 +105,14 @@ export async function saveSnapshot(
   try {
     // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
     // rarely, and deflating incompressible values at any level costs ~7x storing them.
-    const stateBin = pace === undefined ? view.stateBin() : paced(view.stateBin(), pace);
+    // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
+    const stateBin = await sizedStateBin(view.stateBinPlan());
     // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
     // creation (never widened by the umask, never narrowed later).
     await rm(tmp, { force: true });
     await writeArchive(createWriteStream(tmp, { flags: "wx", mode: 0o600 }), meta, stateBin, {
-      tmpDir: blobs.dir,
       gzipLevel: "auto",
+      ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
     });
     const fh = await open(tmp, "r+");
     await fh.sync().finally(() => fh.close());
@@ -145,6 +165,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
     await kv.replaceAsync(
       readStateBinBatches(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
       collectGarbage,
+      ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
     );
   } finally {
     await verified.stateBin.remove();

@@ -33,6 +33,9 @@ export type { RaftServerOptions } from "./server-parts.js";
  */
 export const RESTORE_APPLY_MS_MAX = 15 * 60_000;
 
+/** The most ticks one timer firing may catch up: past an election timeout twice, the lease and quorum are decided. */
+const TICKS_CATCH_UP_MAX = (electionTicks: number): number => 2 * electionTicks + 2;
+
 /**
  * The driver of one server: the only place that turns the pure core's Ready batches into I/O, in the order
  * docs/ARCHITECTURE.md sets: persist (WAL append + one fsync for the whole batch: group commit; term and vote
@@ -62,6 +65,8 @@ export class RaftServer {
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
   readonly leadershipListeners = new Set<(leader: boolean) => void>();
   private ticker: NodeJS.Timeout | undefined;
+  /** performance.now() of the last counted tick interval (tickDue). */
+  private tickedAt = performance.now();
   private pumping = false;
   private again = false;
   private stopped = false;
@@ -163,6 +168,7 @@ export class RaftServer {
     o.transport.onUnreachable((peer) => {
       s.raw.reportUnreachable(peer);
     });
+    s.tickedAt = performance.now();
     s.ticker = setInterval(() => s.tick(), o.tickMs);
     s.kick();
     return s;
@@ -194,11 +200,29 @@ export class RaftServer {
 
   // ---- inputs ----
 
+  /**
+   * The core counts time in ticks, and its lease and check-quorum are only as right as that count. A timer does
+   * not catch up after the process was stopped (SIGSTOP, a VM freeze) or its event loop blocked: one late firing
+   * would count as one tick however long the gap. So the ticks follow the monotonic clock: each firing ticks as
+   * many times as tick intervals have passed (at least once), up to enough to lapse a lease and trigger
+   * check-quorum, so a leader resumed after a pause no longer believes its lease (docs/raft-notes.md §1.7).
+   */
   private tick(): void {
     if (this.stopped) return;
-    this.raw.tick();
+    this.tickDue(1);
     if (this.raw.raft.role === "leader") this.promoteCaughtUpLearners();
     this.kick();
+  }
+
+  /** Ticks the core for the intervals passed since the last tick, at least `atLeast` times. */
+  private tickDue(atLeast: 0 | 1): void {
+    const now = performance.now();
+    const passed = Math.floor((now - this.tickedAt) / this.o.tickMs);
+    const ticks = Math.min(Math.max(atLeast, passed), TICKS_CATCH_UP_MAX(this.o.electionTicks));
+    if (ticks === 0) return;
+    // Behind by more than the catch-up bound: start counting afresh from now.
+    this.tickedAt = passed > ticks ? now : this.tickedAt + ticks * this.o.tickMs;
+    for (let i = 0; i < ticks; i++) this.raw.tick();
   }
 
   private receive(m: Message): void {
@@ -381,6 +405,8 @@ export class RaftServer {
    */
   async readBarrier(lease: boolean): Promise<void> {
     await this.waitForLeader();
+    // A read that arrives before the tick timer of a resumed process fires must not see a stale lease.
+    if (lease && !this.stopped) this.tickDue(0);
     await this.reads.barrier(lease);
   }
 

@@ -90,6 +90,11 @@ export const RPC = {
     empty,
     json(object({ servers: arrayOf(raftServerInfo), index: int })),
   ),
+  /**
+   * The leader asks a member to fetch a restore's blob from `from` before it proposes the restore entry, so
+   * that persisting the entry finds the blob there rather than stopping the member's Ready loop to fetch it.
+   */
+  blobPrefetch: method("blob.prefetch", json(object({ handle: str, from: arrayOf(int) })), json(bool)),
 } as const;
 
 /**

@@ -1,17 +1,18 @@
 import { PassThrough } from "node:stream";
-import { type ArchiveMetaInput, writeArchive } from "../snapshot/index.js";
+import { type ArchiveMetaInput, sizedStateBin, writeArchive } from "../snapshot/index.js";
 import { paced, snapshotPace } from "./pace.js";
 import type { RaftServer } from "./raft-server.js";
 
 /**
  * Streams a Consul archive of the state store as of now (O(1) point-in-time view: writes go on while it
- * streams). Resolves once state.bin is spooled and hashed, so a failure is reported before any byte of the
- * archive is sent; the returned stream then carries gzip(tar(meta.json, state.bin, SHA256SUMS)), and
- * `bytesEstimate` its size give or take gzip's framing (the tar's size: deflate only ever makes it smaller).
+ * streams). state.bin is sized from the view first (a walk that keeps nothing), so the archive streams from
+ * its first byte on with nothing spooled; resolves once the first bytes are ready, so a failure before them
+ * (sizing, the gzip level's samples) is reported as an error, not as a cut archive. The returned stream
+ * carries gzip(tar(meta.json, state.bin, SHA256SUMS)), and `bytesEstimate` its size give or take gzip's
+ * framing (the tar's size: deflate only ever makes it smaller).
  */
 export async function archiveOf(
   raft: RaftServer,
-  tmpDir: string,
 ): Promise<{ index: number; archive: PassThrough; bytesEstimate: number }> {
   const view = raft.kv.snapshot();
   const index = raft.kv.appliedIndex;
@@ -34,21 +35,18 @@ export async function archiveOf(
   let bytesEstimate = 0;
   // "auto": random values are stored rather than deflated, which is what keeps a save cheap for the writes
   // that go on meanwhile; compressible state is still deflated (at level 1).
+  // Encoding and hashing run on the loop that serves writes: while they apply, a quarter of it (pace.ts).
+  const pace = snapshotPace(() => raft.kv.appliedIndex);
   const options = {
-    tmpDir,
     gzipLevel: "auto" as const,
+    pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace),
     onSpooled: (_meta: unknown, tarBytes: number) => {
       bytesEstimate = tarBytes;
     },
   };
-  // Encoding runs on the loop that serves writes: while they apply it takes a quarter of the loop (pace.ts).
-  const stateBin = paced(
-    view.stateBin(),
-    snapshotPace(() => raft.kv.appliedIndex),
-  );
-  writeArchive(out, meta, stateBin, options).catch((e: unknown) =>
-    out.destroy(e instanceof Error ? e : new Error(String(e))),
-  );
+  sizedStateBin(view.stateBinPlan())
+    .then((stateBin) => writeArchive(out, meta, stateBin, options))
+    .catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
   await first;
   return { index, archive: out, bytesEstimate };
 }

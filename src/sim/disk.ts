@@ -63,7 +63,8 @@ export class SimDisk {
     this.blobs.set(handle, data);
     const old = this.storage.snapshot().handle;
     this.storage.createSnapshot(index, conf, handle);
-    // Keep the newest snapshot and restore blobs; older snapshot data is garbage.
-    if (old !== "" && old !== handle && old.startsWith("snap-")) this.blobs.delete(old);
+    // Keep the newest snapshot and restore blobs; older snapshot data is garbage (a storage snapshot's handle is
+    // never a restore blob's).
+    if (old !== "" && old !== handle) this.blobs.delete(old);
   }
 }

@@ -1,5 +1,6 @@
 import type { NodeId } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
+import type { SimNode } from "./node.js";
 import type { World } from "./world.js";
 
 type PartitionMode = "split" | "isolate" | "isolateLeader" | "oneWay" | "bridge";
@@ -37,10 +38,48 @@ export class Faults {
     const o = this.world.opts;
     if (this.cut.size === 0 && this.rng.chance(o.partitionRate)) this.partition();
     else if (this.cut.size > 0 && this.rng.chance(o.healRate)) this.heal();
+    if (o.leaderCrashRate > 0) this.crashLeaderMidReplication();
     for (const [id, node] of this.world.nodes) {
       if (node != null && this.rng.chance(o.crashRate)) this.world.crashNode(id);
-      else if (node == null && this.rng.chance(o.restartRate)) this.world.startNode(id);
+      // A seed that churns leaders brings servers back only when fewer than a quorum run (crashLeaderMidReplication).
+      else if (node == null && o.leaderCrashRate === 0 && this.rng.chance(o.restartRate))
+        this.world.startNode(id);
     }
+  }
+
+  /**
+   * Figure 8's schedule on purpose (raft-notes 1.1; the MIT 6.824 Figure 8 test does much the same): crash the
+   * leader while the newest entry of its log is on fewer than a quorum of voters, so that a later leader, of
+   * another term, finds it on a minority beside entries of its own.
+   */
+  private crashLeaderMidReplication(): void {
+    const leader = this.world.live(this.world.leaderHint());
+    if (leader !== undefined && tailOnMinority(leader) && this.rng.chance(this.world.opts.leaderCrashRate)) {
+      this.world.trace(`n${leader.id} crashes as leader, the tail of its log on a minority`);
+      this.world.coverage.leaderCrashes++;
+      this.world.crashNode(leader.id);
+    }
+    // As the 6.824 test: a crashed server comes back whenever fewer than a quorum run, so a bare majority is up,
+    // each quorum is the one the crashes left, and which server returns is random.
+    const ids = [...this.world.nodes.keys()];
+    const down = ids.filter((id) => this.world.nodes.get(id) == null);
+    if (down.length > 0 && ids.length - down.length <= ids.length / 2) {
+      this.world.startNode(down[this.rng.int(0, down.length)]!);
+    }
+  }
+
+  /**
+   * The same moment, taken at once: a leader that has just applied an entry while newer ones are still on a
+   * minority. A step is 10 ms, and the window between a commit and the next entry reaching a quorum is one
+   * round trip, which the per-step draw rarely hits. Returns whether to crash `node` right after this apply.
+   */
+  crashAfterApply(node: SimNode): boolean {
+    const rate = this.world.opts.leaderCrashRate;
+    if (rate === 0 || this.healed || node.raw.raft.role !== "leader" || !tailOnMinority(node)) return false;
+    if (!this.rng.chance(rate)) return false;
+    this.world.trace(`n${node.id} will crash right after an apply, the tail of its log on a minority`);
+    this.world.coverage.leaderCrashes++;
+    return true;
   }
 
   private partition(): void {
@@ -85,4 +124,12 @@ export class Faults {
     this.healed = true;
     for (const [id, node] of this.world.nodes) if (node == null) this.world.startNode(id);
   }
+}
+
+/** Whether the newest entry of a leader's log is on fewer than a quorum of voters (itself included). */
+function tailOnMinority(leader: SimNode): boolean {
+  const r = leader.raw.raft;
+  const last = r.log.lastIndex();
+  const holding = r.voters.filter((id) => id === r.id || (r.prs.get(id)?.match ?? 0) >= last).length;
+  return holding <= r.voters.length / 2;
 }

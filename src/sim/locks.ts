@@ -1,4 +1,4 @@
-import { type KvEntry, type KvSnapshot, MAX_LOCK_DELAY_NS } from "../fsm/index.js";
+import { type KvCommand, type KvEntry, type KvSnapshot, MAX_LOCK_DELAY_NS } from "../fsm/index.js";
 import type { Entry } from "../raft/types.js";
 import { InvariantViolation } from "./checker.js";
 import type { Operation } from "./linearizability.js";
@@ -13,18 +13,22 @@ export interface LockStats {
   granted: number;
   /** Sessions destroyed or invalidated while holding at least one lock. */
   invalidatedHolding: number;
-  /** Proposals the leader refused for lock-delay. */
+  /** Acquires the leader refused for lock-delay before proposing them. */
   delayed: number;
   /**
-   * Acquires granted within a lock-delay by a leader that could not know it: it had not applied the
-   * invalidation yet when it proposed, or had since restored its state from a snapshot (lock-delays are in
-   * memory only, as Consul's). Consul's design allows both; counted, not failed.
+   * Acquires refused for lock-delay when they applied, on the canonical history: the leader that proposed them
+   * did not know the delay (it had not applied the invalidation, or had installed a snapshot, or was new).
+   * Before lock-delay was judged at apply, these were granted inside the delay.
    */
-  unguarded: number;
+  delayedAtApply: number;
+}
+
+export function noLockStats(): LockStats {
+  return { granted: 0, invalidatedHolding: 0, delayed: 0, delayedAtApply: 0 };
 }
 
 interface Delay {
-  /** Wall-clock ms (the invalidating command's time + the lock-delay) until which acquires are refused. */
+  /** Ms in the FSM's time (the invalidation's time + the lock-delay) until which acquires are refused. */
   readonly until: number;
   /** The raft index of the invalidation. */
   readonly index: number;
@@ -39,18 +43,24 @@ const NS_PER_MS = 1_000_000;
  * - an acquire is granted only to a session created before and not destroyed, invalidated or wiped by a user
  *   restore before its index;
  * - an acquire granted by a new holder moves LockIndex by one (a re-acquire keeps it), a release keeps it;
- * - lock-delay: no acquire is proposed within a key's lock-delay, judged in the leader's command time, by a
- *   leader that applied the invalidation (see LockStats.unguarded for the rest).
+ * - lock-delay, strict: no acquire is granted within a key's lock-delay, and none is refused for lock-delay
+ *   outside one. The checker keeps its own FSM time from the proposers' clocks, as lock-delay.ts defines it:
+ *   each timed command's time is max(its proposer's clock, the largest such time before it in the log); a key
+ *   released by an invalidation at time T is delayed until T + min(LockDelay, 60 s); a user restore ends every
+ *   delay. It reads nothing of the store's lock-delay state, so a replica that lost or invented a deadline (a
+ *   snapshot without them, a new leader) is caught by what it grants.
  * The canonical history (each index's first apply) also yields the history entries of what an invalidation
  * did to the keys it held, so the per-key linearizability check sees locks released and deleted.
  */
 export class LockChecker {
-  readonly stats: LockStats = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
+  readonly stats: LockStats = noLockStats();
   private readonly proposals = new Map<string, Proposal & { readonly atUs: number }>();
   private readonly createdAt = new Map<string, number>();
   private readonly deadAt = new Map<string, number>();
   private readonly restores: number[] = [];
   private readonly delays = new Map<string, Delay>();
+  /** The FSM's time as the checker derives it: the largest proposer's clock of a timed command so far. */
+  private clock = 0;
   private canonical = 0;
 
   constructor(private readonly history: Operation[]) {}
@@ -132,11 +142,14 @@ export class LockChecker {
   /** The canonical history, once per index, in index order. */
   private onCanonical(e: Entry, a: Applied, nowUs: number): void {
     const { cmd, result, before } = a;
+    // Every timed command moves the FSM's time; the time is its proposer's clock, whatever the entry carries.
+    if ("time" in cmd && cmd.time !== undefined) this.clock = Math.max(this.clock, this.proposal(e).timeMs);
     if (cmd.op === "session-create" && result === true) this.createdAt.set(cmd.session.ID, e.index);
     if (cmd.op === "acquire" && result === true) {
       this.stats.granted++;
-      this.checkDelay(e, cmd.key);
+      this.checkDelayedGrant(e, cmd.key);
     }
+    if (cmd.op === "acquire" && result === false && before !== null) this.checkRefusal(e, cmd, before);
     if ((cmd.op === "session-destroy" || cmd.op === "session-invalidate") && before !== null) {
       const s = before.sessions.get(cmd.id);
       if (s === undefined) return;
@@ -146,7 +159,7 @@ export class LockChecker {
       const ns = Math.min(s.LockDelay, MAX_LOCK_DELAY_NS);
       const call = this.proposal(e).atUs;
       for (const h of held) {
-        if (ns > 0) this.delays.set(h.Key, { until: cmd.time + Math.ceil(ns / NS_PER_MS), index: e.index });
+        if (ns > 0) this.delays.set(h.Key, { until: this.clock + Math.ceil(ns / NS_PER_MS), index: e.index });
         const input =
           s.Behavior === "delete"
             ? { kind: "delete" as const, key: h.Key }
@@ -156,22 +169,41 @@ export class LockChecker {
     }
   }
 
-  private checkDelay(e: Entry, key: string): void {
+  /** The delay in force on `key` at the checker's current time, if any (a passed one is forgotten). */
+  private delayOn(key: string): Delay | null {
     const d = this.delays.get(key);
-    if (d === undefined) return;
+    if (d === undefined) return null;
+    if (this.clock < d.until) return d;
+    this.delays.delete(key);
+    return null;
+  }
+
+  private checkDelayedGrant(e: Entry, key: string): void {
+    const d = this.delayOn(key);
+    if (d === null) return;
     const p = this.proposal(e);
-    if (p.timeMs >= d.until) {
-      this.delays.delete(key);
-      return;
-    }
-    if (p.applied < d.index || p.memorySince >= d.index) {
-      this.stats.unguarded++;
+    throw new InvariantViolation(
+      "lock-delay",
+      `index ${e.index} grants the acquire of ${key} (proposed by n${p.node} at ${p.timeMs} ms) at FSM time ` +
+        `${this.clock} ms, within the lock-delay until ${d.until} ms set at index ${d.index}`,
+    );
+  }
+
+  /**
+   * An acquire answered false although no other session held the key was refused for lock-delay at apply
+   * (acquire's only other false): there must be a delay in force.
+   */
+  private checkRefusal(e: Entry, cmd: Extract<KvCommand, { op: "acquire" }>, before: KvSnapshot): void {
+    const holder = before.kv.get(cmd.key)?.Session ?? "";
+    if (holder !== "" && holder !== cmd.session) return;
+    if (this.delayOn(cmd.key) !== null) {
+      this.stats.delayedAtApply++;
       return;
     }
     throw new InvariantViolation(
       "lock-delay",
-      `n${p.node} proposed the acquire of ${key} at index ${e.index} at ${p.timeMs} ms, within the lock-delay ` +
-        `until ${d.until} ms set at index ${d.index}, which it had applied`,
+      `index ${e.index} refuses the acquire of ${cmd.key} by ${cmd.session}, free of other holders, at FSM ` +
+        `time ${this.clock} ms outside any lock-delay`,
     );
   }
 

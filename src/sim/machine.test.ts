@@ -44,9 +44,10 @@ describe("SimMachine", () => {
     a.skip(6); // a no-op entry: the raft index moves, the store does not
     const bytes = a.snapshot();
     const b = new SimMachine();
-    b.restore(bytes, 6);
+    b.restore(bytes, 6, a.lockJson());
     assert.equal(b.applied, 6);
     assert.deepEqual(b.snapshot(), bytes);
+    assert.deepEqual(b.lockJson(), a.lockJson());
     assert.equal(b.digest(), a.digest());
     assert.equal(b.get("lock/0")?.Session, SESSION);
     assert.equal(b.text("k1"), "");

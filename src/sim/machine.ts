@@ -5,6 +5,9 @@ import {
   type KvEntry,
   type KvSnapshot,
   KvStore,
+  type LockDelayJson,
+  lockDelayJson,
+  lockDelaysFromJson,
   type RestoreItem,
   type SessionEntry,
 } from "../fsm/index.js";
@@ -64,10 +67,19 @@ export class SimMachine {
     return encodeStateBin(this.store.snapshot());
   }
 
-  /** Replaces the whole state with a state.bin (snapshot install, restart, or user restore) at raft `index`. */
-  restore(stateBin: Uint8Array, index: number): void {
+  /** The lock-delay state a snapshot carries beside state.bin (fsm/lock-delay.ts). */
+  lockJson(): LockDelayJson {
+    return lockDelayJson(this.store.snapshot().lock);
+  }
+
+  /**
+   * Replaces the whole state with a state.bin at raft `index`: a snapshot's (install, restart), with the
+   * lock-delay state it carries, or a user restore's (null: no delays, the clock kept, as KvStore.restore).
+   */
+  restore(stateBin: Uint8Array, index: number, lock: LockDelayJson | null): void {
     const next = new KvStore();
-    next.restore(decodeStateBin(stateBin));
+    const clock = this.store.lockClock;
+    next.restore(decodeStateBin(stateBin), lockDelaysFromJson(lock ?? { clock, delays: [] }));
     assert(
       next.appliedIndex <= index,
       `restored LastIndex ${next.appliedIndex} must not pass raft index ${index}`,
@@ -80,7 +92,7 @@ export class SimMachine {
    * A fingerprint of the state, checked after every apply on every replica, so it is cheap: the fields of
    * every table row hashed directly, not the encoded records (snapshots, compared byte for byte when saved,
    * cover the encoding), and each row's hash cached by the row object, which the store never mutates.
-   * Lock-delays are left out: they are in memory only and may differ (see SimNode.memorySince).
+   * Lock-delays and the FSM's clock are replicated state, carried by snapshots beside state.bin: in it too.
    */
   digest(): number {
     const s = this.store;
@@ -96,7 +108,11 @@ export class SimMachine {
     // its rows are combined in an order-free way (one row per table).
     let rows = 0;
     for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
-    return combine(h, rows);
+    h = combine(combine(h, rows), s.lockClock);
+    // Deadlines: few (keys released within the last 60 s), combined order-free like the index rows.
+    let delays = 0;
+    for (const [key, until] of s.lockDelays) delays = (delays + fnv1a(`d${key}\0${until}`)) >>> 0;
+    return combine(h, delays);
   }
 }
 

@@ -1,6 +1,8 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Bugs } from "../raft/config.js";
+import { type Coverage, noCoverage } from "./coverage.js";
+import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs } from "./options.js";
 import { type RunResult, runSeed } from "./run.js";
 
@@ -27,6 +29,7 @@ const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: Propo
   "truncate-without-conflict": { bugs: { truncateWithoutConflict: true } },
   "skip-lock-delay": { proposerBugs: { skipLockDelay: true } },
   "resurrect-sessions": { proposerBugs: { resurrectSessions: true } },
+  "drop-lock-delays": { proposerBugs: { dropLockDelays: true } },
 };
 
 function usage(message: string): never {
@@ -82,7 +85,8 @@ async function runMany(a: Args): Promise<number> {
   const end = a.from + a.seeds;
   let done = 0;
   const failures: RunResult[] = [];
-  const locks = { granted: 0, invalidatedHolding: 0, delayed: 0, unguarded: 0 };
+  const locks = noLockStats();
+  const coverage = noCoverage();
   await Promise.all(
     Array.from(
       { length: workers },
@@ -100,7 +104,8 @@ async function runMany(a: Args): Promise<number> {
           };
           w.on("message", (r: RunResult) => {
             done++;
-            for (const k of Object.keys(locks) as (keyof typeof locks)[]) locks[k] += r.locks[k];
+            for (const k of Object.keys(locks) as (keyof LockStats)[]) locks[k] += r.locks[k];
+            for (const k of Object.keys(coverage) as (keyof Coverage)[]) coverage[k] += r.coverage[k];
             if (!r.ok) {
               failures.push(r);
               process.stdout.write(`${report(r)}\n`);
@@ -117,8 +122,12 @@ async function runMany(a: Args): Promise<number> {
     `${done} seeds (${a.from}..${end - 1}), ${a.steps} steps each, ${failures.length} violations, ` +
       `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
       `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
-      `${locks.delayed} acquires refused for lock-delay, ${locks.unguarded} granted within a lock-delay the ` +
-      "leader could not know\n",
+      `acquires refused for lock-delay: ${locks.delayed} by the leader, ${locks.delayedAtApply} at apply (the ` +
+      "leader did not know the delay); a grant within a lock-delay is a violation\n" +
+      `schedules: ${coverage.leaderCrashes} leaders crashed with their log's tail on a minority, ` +
+      `${coverage.electedOverConfChange} elected over an uncommitted membership change, ` +
+      `${coverage.electedOverRestore} over an uncommitted restore, ${coverage.snapshotsInstalled} snapshots ` +
+      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction\n`,
   );
   return failures.length === 0 ? 0 : 1;
 }

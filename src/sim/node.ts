@@ -1,5 +1,5 @@
-import type { CommandResult, KvCommand, KvEntry, KvSnapshot } from "../fsm/index.js";
-import { encodeCommand, leaderWrite } from "../fsm/index.js";
+import type { CommandResult, KvCommand, KvEntry, KvSnapshot, LockDelayJson } from "../fsm/index.js";
+import { encodeCommand, leaderWrite, passLockDelay, stampTime } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -23,9 +23,6 @@ export interface Proposal {
   readonly node: NodeId;
   /** The proposer's wall clock (ms): the leader's command time. */
   readonly timeMs: number;
-  /** The proposer's applied index and the index below which it lost in-memory lock-delays (see memorySince). */
-  readonly applied: number;
-  readonly memorySince: number;
 }
 
 /** What one applied command did, for the checkers: the state before (lock-related commands only) and after. */
@@ -50,6 +47,8 @@ export interface NodeHost {
   onDurable(node: SimNode, entries: readonly Entry[]): void;
   onApplied(node: SimNode, entry: Entry, applied: Applied | null): void;
   onSnapshotInstalled(node: SimNode, index: number): void;
+  /** A snapshot chosen for a follower was compacted away before it could be sent. */
+  onSnapshotGone(): void;
   onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void;
   blob(handle: string): Uint8Array;
   trace(line: string): void;
@@ -71,11 +70,6 @@ export class SimNode {
   readonly gen: number;
   readonly raw: RawNode;
   readonly kv = new SimMachine();
-  /**
-   * Lock-delays live in memory only (as Consul's): a server that restored its state from a snapshot (on start,
-   * by InstallSnapshot or by a user restore) knows none set by entries at or below this index.
-   */
-  memorySince = 0;
   private readonly timers = new LeaderTimers();
   readonly disk: SimDisk;
   conf: ConfState;
@@ -102,8 +96,7 @@ export class SimNode {
     if (snap.index > 0) {
       const data = disk.blobs.get(snap.handle);
       assert(data !== undefined, `snapshot ${snap.handle} must be on disk with its data`);
-      this.kv.restore(data, snap.index);
-      this.memorySince = snap.index;
+      this.kv.restore(data, snap.index, this.snapshotLock(snap.handle));
     }
     this.conf = snap.conf;
     this.raw = new RawNode({
@@ -160,7 +153,11 @@ export class SimNode {
     if (this.raw.raft.role !== "leader") return false;
     const now = this.host.wallMs(this.id);
     const input = this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd;
-    const w = leaderWrite(this.kv.kv, input, now, this.opts.proposerBugs.skipLockDelay !== true);
+    // The broken variant skip-lock-delay proposes as leaders did before lock-delay was judged at apply, without
+    // the leader's check and with the stamp that lets the entry pass every replica's deadlines.
+    const w = this.opts.proposerBugs.skipLockDelay
+      ? { propose: passLockDelay(stampTime(input, now)) }
+      : leaderWrite(this.kv.kv, input, now);
     if ("refused" in w) {
       this.host.writeDone(opId, { kind: "delayed" });
       return true;
@@ -174,7 +171,7 @@ export class SimNode {
     try {
       const index = this.raw.propose(encodeCommand(cmd));
       this.writes.set(index, { opId, term: this.raw.raft.term });
-      const p: Proposal = { node: this.id, timeMs, applied: this.kv.applied, memorySince: this.memorySince };
+      const p: Proposal = { node: this.id, timeMs };
       this.host.onProposed(this, index, this.raw.raft.term, p);
     } catch (e) {
       if (e instanceof CairnError) return false;
@@ -267,8 +264,10 @@ export class SimNode {
       }
       // The snapshot may have been replaced by a newer one since the core chose it: report the send failed.
       const data = this.disk.blobs.get(m.snapshot.handle);
-      if (data === undefined) this.raw.reportSnapshot(m.to, false);
-      else this.host.sendMessage(this.id, m, data);
+      if (data === undefined) {
+        this.raw.reportSnapshot(m.to, false);
+        this.host.onSnapshotGone();
+      } else this.host.sendMessage(this.id, m, data);
     }
     if (rd.snapshot !== null) this.installSnapshot(rd);
     for (const e of rd.committed) this.apply(e);
@@ -280,12 +279,17 @@ export class SimNode {
 
   private installSnapshot(rd: Ready): void {
     const snap = rd.snapshot!;
-    this.kv.restore(this.disk.blobs.get(snap.handle)!, snap.index);
-    this.memorySince = snap.index;
+    this.kv.restore(this.disk.blobs.get(snap.handle)!, snap.index, this.snapshotLock(snap.handle));
     this.conf = snap.conf;
     this.incoming.delete(snap.handle);
     for (const index of [...this.writes.keys()]) if (index <= snap.index) this.settleUnknown(index);
     this.host.onSnapshotInstalled(this, snap.index);
+  }
+
+  /** The lock-delay state a snapshot's handle carries (see snapshotHandle); none in the broken variant. */
+  private snapshotLock(handle: string): LockDelayJson | null {
+    if (this.opts.proposerBugs.dropLockDelays) return null;
+    return (JSON.parse(handle) as { lock: LockDelayJson }).lock;
   }
 
   /** A write whose entry we never saw applied here (skipped by a snapshot): its client times out. */
@@ -304,8 +308,7 @@ export class SimNode {
       const handle = new TextDecoder().decode(e.data);
       const blob = this.disk.blobs.get(handle);
       assert(blob !== undefined, `restore blob ${handle} must be durable before its entry`);
-      this.kv.restore(blob, e.index);
-      this.memorySince = e.index;
+      this.kv.restore(blob, e.index, null);
     } else if (e.data.length === 0) {
       this.kv.skip(e.index);
     } else {
@@ -329,7 +332,9 @@ export class SimNode {
     ) {
       this.timers.renewed(result, this.host.wallMs(this.id));
     }
-    this.host.writeDone(w.opId, { kind: "result", result });
+    // The server answers this acquire false as any other; the client's history must leave it out, as a refusal
+    // by the leader's own check (it changes nothing and says nothing of the holder).
+    this.host.writeDone(w.opId, delayedAtApply(applied) ? { kind: "delayed" } : { kind: "result", result });
   }
 
   private execute(e: Entry): Applied {
@@ -359,9 +364,24 @@ export class SimNode {
     const applied = this.kv.applied;
     const last = this.disk.storage.snapshot().index;
     if (applied - last < this.opts.snapshotEvery || applied > this.disk.storage.lastIndex()) return;
-    const handle = `snap-${this.id}-${this.gen}-${++this.snapshotSeq}`;
+    const handle = snapshotHandle(`snap-${this.id}-${this.gen}-${++this.snapshotSeq}`, this.kv.lockJson());
     const data = this.kv.snapshot();
     this.host.onSnapshotSaved(this, applied, data);
     this.disk.saveSnapshot(applied, this.conf, data, handle);
   }
+}
+
+/**
+ * A snapshot's handle carries its lock-delay state beside state.bin, as the server's (fsm-snapshot.ts: the
+ * sidecar's JSON is the InstallSnapshot handle): the name keeps handles unique.
+ */
+function snapshotHandle(name: string, lock: LockDelayJson): string {
+  return JSON.stringify({ name, lock });
+}
+
+/** An acquire the store answered false while no other session held the key: refused for lock-delay at apply. */
+function delayedAtApply(a: Applied | null): boolean {
+  if (a === null || a.cmd.op !== "acquire" || a.result !== false || a.before === null) return false;
+  const holder = a.before.kv.get(a.cmd.key)?.Session ?? "";
+  return holder === "" || holder === a.cmd.session;
 }

@@ -2,6 +2,7 @@ import type { Bugs } from "../raft/config.js";
 import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
+import type { Coverage } from "./coverage.js";
 import { type CheckResult, checkLinearizable, type Operation } from "./linearizability.js";
 import type { LockStats } from "./locks.js";
 import { drawOptions, type ProposerBugs, type SimOptions } from "./options.js";
@@ -17,6 +18,7 @@ export interface RunResult {
   readonly ops: number;
   readonly messages: number;
   readonly locks: LockStats;
+  readonly coverage: Coverage;
   readonly trace: string;
 }
 
@@ -52,6 +54,7 @@ export function runSeed(cfg: RunConfig): RunResult {
       ops: world.history.length,
       messages: world.messagesSent,
       locks: { ...world.locks.stats },
+      coverage: { ...world.coverage },
       trace: world.traceText(),
     };
   };
@@ -122,6 +125,7 @@ function describe(o: SimOptions): string {
     `delay=${o.delayMinUs}-${o.delayMaxUs}us`,
     `partition=${o.partitionRate}`,
     `crash=${o.crashRate}`,
+    `leaderCrash=${o.leaderCrashRate}`,
     `torn=${o.tornWriteRate}`,
     `skew=${o.tickSkew}`,
     `snapEvery=${o.snapshotEvery}`,

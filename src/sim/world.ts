@@ -5,6 +5,7 @@ import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
 import { Admin } from "./admin.js";
 import { Checker, InvariantViolation } from "./checker.js";
+import { type Coverage, countElection, noCoverage } from "./coverage.js";
 import { SimDisk } from "./disk.js";
 import { Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
@@ -22,6 +23,7 @@ type SimEvent =
   | { readonly kind: "tick"; readonly node: NodeId; readonly gen: number }
   | { readonly kind: "deliver"; readonly m: Message; readonly data: Uint8Array | null }
   | { readonly kind: "fsync"; readonly node: NodeId; readonly gen: number }
+  | { readonly kind: "crash"; readonly node: NodeId; readonly gen: number }
   | { readonly kind: "client"; readonly client: number }
   | { readonly kind: "request"; readonly node: NodeId; readonly gen: number; readonly op: PendingOp }
   | {
@@ -59,6 +61,7 @@ export class World implements NodeHost, ClientHost {
   readonly admin: Admin;
   readonly blobs = new Map<string, Uint8Array>();
   readonly locks: LockChecker;
+  readonly coverage: Coverage = noCoverage();
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   messagesSent = 0;
@@ -205,6 +208,7 @@ export class World implements NodeHost, ClientHost {
       this.trace(
         `n${node.id} is ${rd.softState.role} (term ${node.raw.raft.term}, leader n${rd.softState.leader})`,
       );
+      if (rd.softState.role === "leader") countElection(this.coverage, node);
     }
     this.checker.onReady(node, rd);
   }
@@ -216,9 +220,17 @@ export class World implements NodeHost, ClientHost {
   onApplied(node: SimNode, entry: Entry, applied: Applied | null): void {
     this.checker.onApplied(node, entry);
     this.locks.onApplied(node.kv, entry, applied, this.time);
+    if (this.faults.crashAfterApply(node)) {
+      this.queue.push(this.time, { kind: "crash", node: node.id, gen: node.gen });
+    }
+  }
+
+  onSnapshotGone(): void {
+    this.coverage.snapshotSendsCompacted++;
   }
 
   onSnapshotInstalled(node: SimNode, index: number): void {
+    this.coverage.snapshotsInstalled++;
     this.trace(`n${node.id} installs a snapshot at ${index}`);
     this.checker.onSnapshotInstalled(node, index);
   }
@@ -273,6 +285,9 @@ export class World implements NodeHost, ClientHost {
         return;
       case "fsync":
         this.live(ev.node, ev.gen)?.fsyncDone();
+        return;
+      case "crash":
+        if (this.live(ev.node, ev.gen) !== undefined) this.crashNode(ev.node);
         return;
       case "client":
         this.clients[ev.client - 1]!.wake(this, this.history);

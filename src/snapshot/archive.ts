@@ -1,9 +1,10 @@
 /**
  * Writing a Consul snapshot archive: gzip(tar(meta.json, state.bin, SHA256SUMS)), snapshot-format.md §7.
  *
- * meta.json comes first and carries state.bin's size, so state.bin is spooled to a temp file first (as Consul
- * does) to learn its size and SHA-256; then the tar streams out through gzip. Memory stays bounded by one
- * chunk whatever the snapshot's size. The reader/verifier lives in archive-read.ts.
+ * meta.json comes first and carries state.bin's size. A state.bin of known size (a view sized ahead:
+ * state-bin-plan.ts) streams at once, hashed as it goes: SHA256SUMS comes last. A stream of unknown size is
+ * spooled to a temp file first (as Consul does) to learn its size. Memory stays bounded by one chunk whatever
+ * the snapshot's size. The reader/verifier lives in archive-read.ts.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -16,7 +17,7 @@ import { createGzip } from "node:zlib";
 import { assert } from "../util/assert.js";
 import { SnapshotMetaError } from "./errors.js";
 import { writeAll } from "./files.js";
-import { chooseGzipLevel } from "./gzip-level.js";
+import { chooseGzipLevel, levelOfSamples, sampleWindows } from "./gzip-level.js";
 import {
   checkVersion,
   encodeMetaJson,
@@ -29,6 +30,7 @@ import {
   type SnapshotMeta,
   STATE_BIN,
 } from "./meta.js";
+import type { SizedStateBin } from "./state-bin-plan.js";
 import { BLOCK_BYTES, TAR_ENTRY_BYTES_MAX, tarEnd, tarHeader, tarPadding } from "./tar.js";
 
 /** What the writer needs to know beyond state.bin; Size is measured, Peers derived unless given. */
@@ -46,8 +48,11 @@ export interface ArchiveMetaInput {
   readonly Size?: number;
 }
 
-/** state.bin as a stream of bytes, or a file already on disk (hashed in place, not copied). */
-export type StateBinSource = Readable | AsyncIterable<Uint8Array> | { readonly path: string };
+/**
+ * state.bin as a stream of bytes (spooled), a file already on disk (hashed in place, not copied), or bytes of
+ * a size known ahead (streamed as they come).
+ */
+export type StateBinSource = Readable | AsyncIterable<Uint8Array> | { readonly path: string } | SizedStateBin;
 
 export interface WriteArchiveOptions {
   /** Where the spool directory is made; default os.tmpdir(). */
@@ -60,18 +65,29 @@ export interface WriteArchiveOptions {
    */
   readonly gzipLevel?: number | "auto";
   /**
-   * Called once state.bin is spooled, before any archive byte is written, with the meta and the tar's exact
-   * size (an upper bound of the archive's for a stored or deflated stream, give or take gzip's framing).
+   * Called once state.bin's size is known (spooled, or given), before any archive byte is written, with the
+   * meta and the tar's exact size (an upper bound of the archive's for a stored or deflated stream, give or
+   * take gzip's framing).
    */
   readonly onSpooled?: (meta: SnapshotMeta, tarBytes: number) => void;
+  /**
+   * Lays a pace over the tar stream as gzip pulls it: the time each pull takes (encoding state.bin, hashing
+   * it) is what a pacer sees and may answer with a pause (the server's: server/pace.ts).
+   */
+  readonly pace?: (tar: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
 }
 
-interface Spooled {
-  readonly path: string;
+/** state.bin as the tar writer takes it: its size, its bytes once, and samples for the gzip level. */
+interface StateBinBytes {
   readonly size: number;
-  readonly sha256: string;
+  chunks(): AsyncIterable<Uint8Array>;
+  /** The SHA-256 the bytes must have, when known before they stream (a spooled file). */
+  readonly sha256?: string;
+  /** Where the bytes come from, for error messages. */
+  readonly what: string;
+  gzipLevel(): Promise<number>;
   /** Removes the spool directory, when the writer made one. */
-  readonly cleanup: () => Promise<void>;
+  cleanup(): Promise<void>;
 }
 
 async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
@@ -84,8 +100,67 @@ async function hashFile(path: string): Promise<{ size: number; sha256: string }>
   return { size, sha256: h.digest("hex") };
 }
 
+function isSized(source: StateBinSource): source is SizedStateBin {
+  return "size" in source && typeof source.size === "number" && "ranges" in source;
+}
+
+function fromSized(source: SizedStateBin): StateBinBytes {
+  return {
+    size: source.size,
+    chunks: () => pieces(source.chunks(), READ_CHUNK_BYTES),
+    what: "the state.bin of a view",
+    gzipLevel: async () => levelOfSamples(await source.ranges(sampleWindows(source.size))),
+    cleanup: async () => {},
+  };
+}
+
+interface Spooled {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly cleanup: () => Promise<void>;
+}
+
+/** 1 MiB reads: a few dozen chunks per 34 MB state.bin instead of hundreds through the generator and gzip. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+function fromFile(f: Spooled): StateBinBytes {
+  return {
+    size: f.size,
+    sha256: f.sha256,
+    chunks: () => createReadStream(f.path, { highWaterMark: READ_CHUNK_BYTES }),
+    what: `state.bin at "${f.path}"`,
+    gzipLevel: () => chooseGzipLevel(f.path, f.size),
+    cleanup: f.cleanup,
+  };
+}
+
+/**
+ * The source's bytes cut into pieces of exactly `bytes` (the last one shorter). Gzip sees state.bin in the
+ * same pieces whatever its source (a spooled file is read in such pieces), and a stored (level 0) deflate
+ * stream's block framing follows them: so the same state makes the same archive, byte for byte.
+ */
+async function* pieces(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
+  let piece = new Uint8Array(bytes);
+  let used = 0;
+  for await (let chunk of source) {
+    while (chunk.length > 0) {
+      const n = Math.min(bytes - used, chunk.length);
+      piece.set(chunk.subarray(0, n), used);
+      used += n;
+      chunk = chunk.subarray(n);
+      if (used === bytes) {
+        yield piece;
+        piece = new Uint8Array(bytes);
+        used = 0;
+      }
+    }
+  }
+  if (used > 0) yield piece.subarray(0, used);
+}
+
 /** Copies the source into a fresh temp dir, hashing on the way. */
-async function spool(source: StateBinSource, tmpDir: string): Promise<Spooled> {
+async function spool(source: Exclude<StateBinSource, SizedStateBin>, tmpDir: string): Promise<Spooled> {
   if ("path" in source && typeof source.path === "string" && !(source instanceof Readable)) {
     const { size, sha256 } = await hashFile(source.path);
     return { path: source.path, size, sha256, cleanup: async () => {} };
@@ -137,34 +212,38 @@ function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
   return meta;
 }
 
-const READ_CHUNK_BYTES = 1024 * 1024;
-
-/** The tar stream: entries in Consul's order, then exactly one end marker. */
+/**
+ * The tar stream: entries in Consul's order, then exactly one end marker. state.bin is hashed as it goes out,
+ * so SHA256SUMS names the bytes sent; a state.bin longer or shorter than its header said, or (spooled) other
+ * than the bytes hashed before, fails the stream rather than end it as an archive that looks complete.
+ */
 async function* tarStream(
   metaJson: Uint8Array,
-  state: Spooled,
+  state: StateBinBytes,
   mtimeSec: number,
 ): AsyncGenerator<Uint8Array> {
-  const sums = encodeSha256Sums(createHash("sha256").update(metaJson).digest("hex"), state.sha256);
   yield tarHeader(META_JSON, metaJson.length, mtimeSec);
   yield metaJson;
   yield tarPadding(metaJson.length);
   yield tarHeader(STATE_BIN, state.size, mtimeSec);
-  // Pair check: the bytes going out must be the bytes that were hashed into SHA256SUMS.
   const h = createHash("sha256");
   let size = 0;
-  // 1 MiB reads: a few dozen chunks per 34 MB state.bin instead of hundreds through the generator and gzip.
-  for await (const chunk of createReadStream(state.path, { highWaterMark: READ_CHUNK_BYTES })) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    assert(size <= state.size, `state.bin at "${state.path}" grew while the archive was written`);
-    yield chunk as Buffer;
+  for await (const chunk of state.chunks()) {
+    h.update(chunk);
+    size += chunk.length;
+    assert(
+      size <= state.size,
+      `${state.what} grew past its ${state.size} bytes while the archive was written`,
+    );
+    yield chunk;
   }
-  assert(size === state.size, `state.bin at "${state.path}" shrank while the archive was written`);
+  assert(size === state.size, `${state.what} ended at ${size} of its ${state.size} bytes`);
+  const sha256 = h.digest("hex");
   assert(
-    h.digest("hex") === state.sha256,
-    `state.bin at "${state.path}" changed while the archive was written`,
+    state.sha256 === undefined || sha256 === state.sha256,
+    `${state.what} changed while the archive was written`,
   );
+  const sums = encodeSha256Sums(createHash("sha256").update(metaJson).digest("hex"), sha256);
   yield tarPadding(state.size);
   yield tarHeader(SHA256SUMS, sums.length, mtimeSec);
   yield sums;
@@ -205,7 +284,9 @@ export async function writeArchive(
   source: StateBinSource,
   options: WriteArchiveOptions = {},
 ): Promise<SnapshotMeta> {
-  const state = await spool(source, options.tmpDir ?? tmpdir());
+  const state = isSized(source)
+    ? fromSized(source)
+    : fromFile(await spool(source, options.tmpDir ?? tmpdir()));
   try {
     assert(
       state.size <= TAR_ENTRY_BYTES_MAX,
@@ -215,12 +296,13 @@ export async function writeArchive(
     const metaJson = encodeMetaJson(meta);
     const mtimeSec = options.mtimeSec ?? Math.round(Date.now() / 1000);
     const wanted = options.gzipLevel ?? 6;
-    const level = wanted === "auto" ? await chooseGzipLevel(state.path, state.size) : wanted;
+    const level = wanted === "auto" ? await state.gzipLevel() : wanted;
     options.onSpooled?.(meta, tarBytes(metaJson.length, state.size));
     // zlib's stream deflates on libuv's thread pool, so the event loop goes on serving while it runs.
     // 256 KiB chunks out (zlib's default is 16 KiB): fewer hops through the pipeline and the HTTP response.
     const gzip = createGzip({ level, chunkSize: 256 * 1024 });
-    await pipeline(Readable.from(tarStream(metaJson, state, mtimeSec)), gzip, goGzipHeader(), out);
+    const tar = tarStream(metaJson, state, mtimeSec);
+    await pipeline(Readable.from(options.pace?.(tar) ?? tar), gzip, goGzipHeader(), out);
     return meta;
   } finally {
     await state.cleanup();

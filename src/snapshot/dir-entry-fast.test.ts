@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { checkDirEntryFast, decodeDirEntryFast, encodeDirEntryFast } from "./dir-entry-fast.js";
+import {
+  checkDirEntryFast,
+  decodeDirEntryFast,
+  dirEntryBytes,
+  encodeDirEntryFast,
+} from "./dir-entry-fast.js";
 import { asMap, Fields } from "./fields.js";
 import { decodeGo, encodeGo } from "./gomsgpack.js";
 import { type DirEntry, decodeDirEntry, dirEntryToGo } from "./records.js";
@@ -42,10 +47,32 @@ describe("DirEntry fast paths", () => {
     );
   });
 
+  it("size an entry, without encoding it, at exactly the bytes the encoder writes", () => {
+    // Values across str16 and str32 too: the sizer's header rule must agree at every border.
+    const sized = fc.record({
+      e: plainEntry,
+      long: fc.constantFrom(0, 31, 32, 0xffff, 0x10000),
+    });
+    fc.assert(
+      fc.property(sized, ({ e, long }) => {
+        const entry = long === 0 ? e : { ...e, Value: new Uint8Array(long) };
+        assert.equal(dirEntryBytes(entry), encodeDirEntryFast(entry)?.length);
+      }),
+      { numRuns: 2000 },
+    );
+    // Lone surrogates (U+FFFD, 3 bytes each) and a key of every UTF-8 length.
+    for (const Key of ["\ud800", "a\udc00b", "é😀\u0800", `${"x".repeat(40)}\ud83d`]) {
+      const e = { ...(fc.sample(plainEntry, 1)[0] as DirEntry), Key };
+      assert.equal(dirEntryBytes(e), encodeDirEntryFast(e)?.length, JSON.stringify(Key));
+    }
+  });
+
   it("leave Enterprise and extra fields to the general encoder", () => {
     const e = fc.sample(plainEntry, 1)[0] as DirEntry;
     assert.equal(encodeDirEntryFast({ ...e, Namespace: "default" }), null);
     assert.equal(encodeDirEntryFast({ ...e, extra: { X: 1 } }), null);
+    assert.equal(dirEntryBytes({ ...e, Namespace: "default" }), -1);
+    assert.equal(dirEntryBytes({ ...e, extra: { X: 1 } }), -1);
   });
 
   it("decode what they encode to what the general decoder returns", () => {

@@ -275,6 +275,35 @@ const uint53 = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 const NAME_FIELDS = NAME_BYTES.map((n) => Uint8Array.of(0xa0 | n.length, ...n));
 
 /**
+ * Bytes of the msgpack uint Out.uint writes for `v` (the smallest form, as Go's encoder picks): the one rule
+ * both the writer and the sizer (dirEntryBytes) follow, so a size computed ahead matches the bytes written.
+ */
+export function uintBytes(v: number | bigint): 1 | 2 | 3 | 5 | 9 {
+  if (typeof v === "bigint" && v > 0xffffffffn) return 9;
+  const n = Number(v);
+  if (n <= 0x7f) return 1;
+  if (n <= 0xff) return 2;
+  if (n <= 0xffff) return 3;
+  if (n <= 0xffffffff) return 5;
+  return 9;
+}
+
+/** Bytes of the header of a str of `n` bytes in Go's str family (fixstr, str16 or str32, never str8). */
+export function strHeaderBytes(n: number): 1 | 3 | 5 {
+  if (n < 32) return 1;
+  if (n <= 0xffff) return 3;
+  return 5;
+}
+
+/** UTF-8 length of `v` as TextEncoder encodes it (a lone surrogate becomes U+FFFD, 3 bytes), as Out.text writes it. */
+export function utf8Bytes(v: string): number {
+  const n = v.length;
+  let i = 0;
+  while (i < n && v.charCodeAt(i) <= 0x7f) i++;
+  return i === n ? n : i + Buffer.byteLength(v.slice(i), "utf8");
+}
+
+/**
  * A msgpack writer at `at` in `buf`. encodeDirEntryFast reuses one over a private buffer (encoding is
  * synchronous) and copies the result out; a state.bin writer points one at the chunk it fills (`target`),
  * so a record is encoded where it will be sent, with no copy.
@@ -301,46 +330,35 @@ export class Out {
     this.at = 0;
   }
   uint(v: number | bigint): void {
-    if (typeof v === "bigint" && v > 0xffffffffn) {
-      this.buf[this.at] = 0xcf;
-      this.view.setBigUint64(this.at + 1, v);
-      this.at += 9;
-      return;
-    }
-    const n = Number(v);
-    if (n <= 0x7f) this.buf[this.at++] = n;
-    else if (n <= 0xff) {
+    const size = uintBytes(v);
+    if (size === 1) this.buf[this.at] = Number(v);
+    else if (size === 2) {
       this.buf[this.at] = 0xcc;
-      this.buf[this.at + 1] = n;
-      this.at += 2;
-    } else if (n <= 0xffff) {
+      this.buf[this.at + 1] = Number(v);
+    } else if (size === 3) {
       this.buf[this.at] = 0xcd;
-      this.view.setUint16(this.at + 1, n);
-      this.at += 3;
-    } else if (n <= 0xffffffff) {
+      this.view.setUint16(this.at + 1, Number(v));
+    } else if (size === 5) {
       this.buf[this.at] = 0xce;
-      this.view.setUint32(this.at + 1, n);
-      this.at += 5;
+      this.view.setUint32(this.at + 1, Number(v));
     } else {
       this.buf[this.at] = 0xcf;
-      this.view.setBigUint64(this.at + 1, BigInt(n));
-      this.at += 9;
+      this.view.setBigUint64(this.at + 1, BigInt(v));
     }
+    this.at += size;
   }
   /** Go's str family (fixstr, str16 or str32, never str8): header for `n` bytes at `at`, returns its length. */
   private header(at: number, n: number): number {
-    if (n < 32) {
-      this.buf[at] = 0xa0 | n;
-      return 1;
-    }
-    if (n <= 0xffff) {
+    const size = strHeaderBytes(n);
+    if (size === 1) this.buf[at] = 0xa0 | n;
+    else if (size === 3) {
       this.buf[at] = 0xda;
       this.view.setUint16(at + 1, n);
-      return 3;
+    } else {
+      this.buf[at] = 0xdb;
+      this.view.setUint32(at + 1, n);
     }
-    this.buf[at] = 0xdb;
-    this.view.setUint32(at + 1, n);
-    return 5;
+    return size;
   }
   bytes(b: Uint8Array): void {
     this.at += this.header(this.at, b.length);
@@ -391,6 +409,33 @@ const out = new Out();
 export function dirEntryBytesMax(e: DirEntry): number {
   // Names (~60 B), 7 headers of <= 9 B, the value, and the two strings at <= 3 B per UTF-16 unit.
   return 160 + 3 * (e.Key.length + e.Session.length) + (e.Value?.length ?? 0);
+}
+
+/** The map header and the seven encoded field names: the same bytes in every plain entry. */
+const FIXED_BYTES = 1 + NAME_FIELDS.reduce((sum, f) => sum + f.length, 0);
+
+/**
+ * Exactly how many bytes writeDirEntry writes for `e`, computed without writing them (the size-only twin: the
+ * same field list, through uintBytes, strHeaderBytes and utf8Bytes, which the writer uses too); -1 when `e`
+ * is not plain (writeDirEntry refuses it, and the caller sizes the general encoding instead).
+ */
+export function dirEntryBytes(e: DirEntry): number {
+  if (!plain(e)) return -1;
+  const key = utf8Bytes(e.Key);
+  const session = utf8Bytes(e.Session);
+  const value = e.Value === null ? 1 : strHeaderBytes(e.Value.length) + e.Value.length;
+  return (
+    FIXED_BYTES +
+    uintBytes(e.CreateIndex) +
+    uintBytes(e.Flags) +
+    strHeaderBytes(key) +
+    key +
+    uintBytes(e.LockIndex) +
+    uintBytes(e.ModifyIndex) +
+    strHeaderBytes(session) +
+    session +
+    value
+  );
 }
 
 /** Encodes a plain DirEntry exactly as encodeGo(dirEntryToGo(e)) does; null when `e` is not plain. */

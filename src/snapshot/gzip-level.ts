@@ -2,10 +2,10 @@
  * Which deflate level an archive is written with, chosen from state.bin itself. Deflating incompressible
  * bytes (random or encrypted KV values) costs ~7x storing them (figures in docs/snapshot-format.md §8.4:
  * 48–61 MB/s at levels 1–6 against 417–537 MB/s stored) and saves ~20 % at best, while compressible state
- * (config-like JSON) deflates fast at level 1 and shrinks many times over. So samples of the spooled
- * state.bin are deflated at level 1: when they shrink at least to COMPRESSIBLE_RATIO_MAX, the archive is
- * written at level 1, otherwise stored (level 0). Any deflate stream gunzips the same, so the choice is
- * invisible to Consul's reader.
+ * (config-like JSON) deflates fast at level 1 and shrinks many times over. So samples of state.bin (read
+ * from a spooled file, or encoded from a view: state-bin-plan.ts) are deflated at level 1: when they shrink
+ * at least to COMPRESSIBLE_RATIO_MAX, the archive is written at level 1, otherwise stored (level 0). Any
+ * deflate stream gunzips the same, so the choice is invisible to Consul's reader.
  */
 import { open } from "node:fs/promises";
 import { deflateRaw } from "node:zlib";
@@ -18,25 +18,50 @@ function deflateRawAsync(b: Uint8Array, level: number): Promise<Buffer> {
 }
 
 /** Bytes per sample; three samples (start, middle, end) bound the probe to ~12 ms of deflate. */
-const SAMPLE_BYTES = 256 * 1024;
+export const SAMPLE_BYTES = 256 * 1024;
 /** At or below this compressed/original ratio the archive is deflated (level 1); above it, stored. */
 export const COMPRESSIBLE_RATIO_MAX = 0.6;
 
+/** The [start, end) windows of a state.bin of `size` bytes that are sampled: start, middle and end. */
+export function sampleWindows(size: number): [number, number][] {
+  if (size === 0) return [];
+  const starts = [...new Set([0, Math.floor(size / 2), Math.max(0, size - SAMPLE_BYTES)])];
+  return starts.map((start) => [start, start + Math.min(SAMPLE_BYTES, size - start)]);
+}
+
+/** Compressed/original size of level-1 deflate over the samples; 1 when there are none. */
+export async function ratioOfSamples(samples: readonly Uint8Array[]): Promise<number> {
+  let raw = 0;
+  let packed = 0;
+  for (const b of samples) {
+    raw += b.length;
+    packed += (await deflateRawAsync(b, 1)).length;
+  }
+  return raw === 0 ? 1 : packed / raw;
+}
+
+/** The level for an archive whose state.bin gave these samples (sampleWindows): 1 when they compress well, else 0. */
+export async function levelOfSamples(samples: readonly Uint8Array[]): Promise<0 | 1> {
+  return (await ratioOfSamples(samples)) <= COMPRESSIBLE_RATIO_MAX ? 1 : 0;
+}
+
 /** Compressed/original size of level-1 deflate over samples of the file; 1 for an empty file. */
 export async function sampleRatio(path: string, size: number): Promise<number> {
-  if (size === 0) return 1;
-  const starts = [...new Set([0, Math.floor(size / 2), Math.max(0, size - SAMPLE_BYTES)])];
+  return ratioOfSamples(await readWindows(path, size));
+}
+
+async function readWindows(path: string, size: number): Promise<Uint8Array[]> {
+  const windows = sampleWindows(size);
+  if (windows.length === 0) return [];
   const fh = await open(path, "r");
   try {
-    let raw = 0;
-    let packed = 0;
-    for (const start of starts) {
-      const buf = Buffer.alloc(Math.min(SAMPLE_BYTES, size - start));
+    const samples: Uint8Array[] = [];
+    for (const [start, end] of windows) {
+      const buf = Buffer.alloc(end - start);
       const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-      raw += bytesRead;
-      packed += (await deflateRawAsync(buf.subarray(0, bytesRead), 1)).length;
+      samples.push(buf.subarray(0, bytesRead));
     }
-    return raw === 0 ? 1 : packed / raw;
+    return samples;
   } finally {
     await fh.close();
   }
@@ -44,5 +69,5 @@ export async function sampleRatio(path: string, size: number): Promise<number> {
 
 /** The level for an archive of the state.bin at `path`: 1 when samples compress well, else 0 (stored). */
 export async function chooseGzipLevel(path: string, size: number): Promise<0 | 1> {
-  return (await sampleRatio(path, size)) <= COMPRESSIBLE_RATIO_MAX ? 1 : 0;
+  return levelOfSamples(await readWindows(path, size));
 }

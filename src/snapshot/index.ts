@@ -136,3 +136,11 @@ export {
   stateBinBytes,
   writeStateBin,
 } from "./state-bin.js";
+export {
+  type SizedStateBin,
+  type StateBinPlan,
+  sizedStateBin,
+  stateBinChunks,
+  stateBinRanges,
+  stateBinSize,
+} from "./state-bin-plan.js";

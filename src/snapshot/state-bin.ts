@@ -4,7 +4,7 @@
  * finds that point with scanValue and holds at most one record (plus one chunk) in memory.
  */
 import { assert } from "../util/assert.js";
-import { dirEntryBytesMax, Out, writeDirEntry } from "./dir-entry-fast.js";
+import { dirEntryBytes, dirEntryBytesMax, encodeDirEntryFast, Out, writeDirEntry } from "./dir-entry-fast.js";
 import { SnapshotError, SnapshotLimitError, StateBinError } from "./errors.js";
 import { scanValue } from "./gomsgpack.js";
 import { messageTypeName } from "./message-types.js";
@@ -200,6 +200,26 @@ function itemAt(
   return { kind: "record", record, offset, size: end };
 }
 
+/** A KVS (2) or Tombstone (5) record by the general encoder: what the writer falls back to. */
+function encodeDirEntryRecord(type: 2 | 5, e: DirEntry): RawRecord {
+  return encodeRecord(type === 2 ? { kind: "KVS", type, body: e } : { kind: "Tombstone", type, body: e });
+}
+
+/** Bytes StateBinWriter.dirEntry appends for `e` (type byte included), found without keeping them. */
+export function dirEntryRecordBytes(type: 2 | 5, e: DirEntry): number {
+  const n = dirEntryBytes(e);
+  return 1 + (n >= 0 ? n : encodeDirEntryRecord(type, e).body.length);
+}
+
+/** The bytes StateBinWriter.dirEntry appends for `e` (type byte included), as a fresh array. */
+export function dirEntryRecordOf(type: 2 | 5, e: DirEntry): Uint8Array {
+  const body = encodeDirEntryFast(e) ?? encodeDirEntryRecord(type, e).body;
+  const out = new Uint8Array(1 + body.length);
+  out[0] = type;
+  out.set(body, 1);
+  return out;
+}
+
 /** How many encoded bytes the writer gathers before yielding a chunk. */
 const WRITE_CHUNK_BYTES = 64 * 1024;
 
@@ -245,9 +265,7 @@ export class StateBinWriter {
     this.room(1 + dirEntryBytesMax(e));
     this.out.target(this.chunk, this.used + 1);
     if (!writeDirEntry(this.out, e)) {
-      this.record(
-        encodeRecord(type === 2 ? { kind: "KVS", type, body: e } : { kind: "Tombstone", type, body: e }),
-      );
+      this.record(encodeDirEntryRecord(type, e));
       return;
     }
     this.chunk[this.used] = type;

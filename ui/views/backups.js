@@ -274,17 +274,17 @@ export function create(match, ctx) {
                 ${e.durationMs === null ? html`<span class="muted">unknown</span>` : durationText(e.durationMs)}
               </td>
               <td>${e.verified ? "yes" : html`<span class="badge bad">no</span>`}</td>
-              <td>
+              <td class="wrap">
                 ${
                   e.error !== undefined
                     ? html`<span class="muted">not stored</span>`
                     : e.destinations.length === 0
                       ? html`<span class="muted">deleted by retention</span>`
-                      : e.destinations.join(", ")
+                      : e.destinations.map((d) => html`<span class="destination">${d}</span> `)
                 }
               </td>
               <td>${drillText(e.drill)}</td>
-              <td>
+              <td class="wrap">
                 ${
                   e.anomalies.length === 0
                     ? html`<span class="muted">none</span>`

@@ -1,11 +1,13 @@
 /**
  * The overview: the servers of the datacenter, from the raft configuration, autopilot's health and the leader,
- * polled (none of the three supports blocking queries) every POLL_MS, with backoff while the agent is away.
+ * polled (none of the three supports blocking queries) every POLL_MS, with backoff while the agent is away; and
+ * its client agents (overview-clients.js), followed with blocking queries.
  */
 
 import { ApiError, getJson, poll } from "../api.js";
 import { errorAlert } from "../parts.js";
 import { html, nothing } from "../vendor/lit-html.js";
+import { clientsSection } from "./overview-clients.js";
 
 const POLL_MS = 2000;
 
@@ -77,6 +79,7 @@ export function create(_match, ctx) {
   /** The latest answers of the three reads (`live.data`), or why the last try failed (`live.error`). */
   const live = { data: null, error: null };
   poll(() => load(controller.signal), { signal: controller.signal, intervalMs: POLL_MS, ...ctx.track(live) });
+  const clients = clientsSection(ctx, controller.signal);
 
   function table(rows) {
     return html`<div class="scroll" role="region" aria-label="Servers" tabindex="0">
@@ -124,6 +127,7 @@ export function create(_match, ctx) {
     template() {
       const rows = live.data === null ? [] : serverRows(live.data);
       return html`<h1>Datacenter overview</h1>
+        <h2>Servers</h2>
         ${errorAlert(live.error)}
         ${
           live.data === null
@@ -138,7 +142,8 @@ export function create(_match, ctx) {
                 <dd>${live.data.health?.FailureTolerance ?? "unknown"}</dd>
               </dl>
               ${table(rows)}`
-        }`;
+        }
+        ${clients.template()}`;
     },
     stop() {
       controller.abort();
