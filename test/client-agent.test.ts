@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Resolver } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { type Agent, Cluster, freePort, waitFor } from "./cluster.js";
+import { type Agent, Cluster, freePort, runCairn, waitFor } from "./cluster.js";
 
 interface Reply {
   readonly status: number;
@@ -109,6 +109,68 @@ describe("client agents", { timeout: 240_000 }, () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.text, "Invalid index");
     assert.equal((await req(c1, "GET", "/v1/kv/client/missing")).status, 404);
+  });
+
+  it("carries 2,000 blocking queries at once through one client, each answered when its key is written", async () => {
+    // Past the transport's 256 calls per connection and the server's 512 forwarded exchanges: the waiting
+    // queries park on the server (agent/forward-serve.ts) instead of holding a call each.
+    const n = 2000;
+    const server = cluster.agents[0] as Agent;
+    const key = (i: number): string => `load/${String(i).padStart(4, "0")}`;
+    const writeAll = async (value: string): Promise<void> => {
+      for (let at = 0; at < n; at += 64) {
+        const ops = Array.from({ length: Math.min(64, n - at) }, (_, j) => ({
+          KV: { Verb: "set", Key: key(at + j), Value: Buffer.from(value).toString("base64") },
+        }));
+        await ok(server, "PUT", "/v1/txn", JSON.stringify(ops));
+      }
+    };
+    await writeAll("before");
+    const listed = json<{ Key: string; ModifyIndex: number }[]>(
+      await ok(server, "GET", "/v1/kv/load/?recurse"),
+    );
+    assert.equal(listed.length, n);
+    const failures: string[] = [];
+    // Each query blocks on its key's index, as a watch does; a wake without the new value blocks again.
+    const watch = async (k: string, index: number): Promise<string> => {
+      for (let round = 0; round < 50; round++) {
+        const r = await fetch(`${c1.http}/v1/kv/${k}?index=${index}&wait=3m`, {
+          signal: AbortSignal.timeout(240_000),
+        });
+        const text = await r.text();
+        if (r.status !== 200) {
+          failures.push(`${k}: ${r.status} ${text}`);
+          return "";
+        }
+        const value = Buffer.from(
+          json<{ Value: string }[]>({ text } as Reply)[0]?.Value ?? "",
+          "base64",
+        ).toString();
+        if (value === "after") return value;
+        index = Number(r.headers.get("x-consul-index"));
+      }
+      return "";
+    };
+    const watches = listed.map((e) => watch(e.Key, e.ModifyIndex));
+    // Every query is parked on a server (none holds a call) before the writes; none has returned meanwhile.
+    const parked = async (): Promise<number> => {
+      let sum = 0;
+      for (const a of cluster.agents.filter((x) => x.client !== true)) {
+        const text = (await req(a, "GET", "/metrics")).text;
+        sum += Number(/^cairn_forward_parked (\d+)$/m.exec(text)?.[1] ?? 0);
+      }
+      return sum;
+    };
+    await waitFor(`${n} blocking queries parked`, 60_000, async () =>
+      (await parked()) >= n ? true : undefined,
+    );
+    assert.deepEqual(failures, []);
+    await writeAll("after");
+    const values = await Promise.all(watches);
+    assert.deepEqual(failures, []);
+    assert.equal(values.filter((v) => v === "after").length, n);
+    // Answered, none is left parked.
+    await waitFor("no query parked", 30_000, async () => ((await parked()) === 0 ? true : undefined));
   });
 
   it("registers its services through anti-entropy; the catalog and health read through a client", async () => {
@@ -221,6 +283,29 @@ describe("client agents", { timeout: 240_000 }, () => {
     assert.equal((await req(server, "GET", `/v1/session/info/${id}`)).text.trim(), "[]");
     const members = json<{ Name: string; Status: number }[]>(await ok(server, "GET", "/v1/agent/members"));
     assert.equal(members.find((m) => m.Name === "c2")?.Status, 4);
+  });
+
+  it("force-leave of the failed client deregisters its node; an unknown name is Consul's error", async () => {
+    const server = cluster.agents[2] as Agent;
+    // c2 was killed above: failed, still listed. Forced to leave through c1 (which forwards the route).
+    assert.equal(
+      json<{ Name: string; Status: number }[]>(await ok(server, "GET", "/v1/agent/members")).find(
+        (m) => m.Name === "c2",
+      )?.Status,
+      4,
+    );
+    const forced = await runCairn(["force-leave", `-http-addr=${c1.http}`, "-prune", "c2"]);
+    assert.equal(forced.code, 0, forced.out);
+    assert.equal(forced.out, "");
+    assert.equal((await ok(server, "GET", "/v1/catalog/node/c2?consistent")).text.trim(), "null");
+    await waitFor("c2 gone from the members", 10_000, async () =>
+      json<{ Name: string }[]>(await ok(server, "GET", "/v1/agent/members")).some((m) => m.Name === "c2")
+        ? undefined
+        : true,
+    );
+    const unknown = await req(server, "PUT", "/v1/agent/force-leave/nobody");
+    assert.equal(unknown.status, 500);
+    assert.equal(unknown.text, "agent: No node found with name 'nobody'");
   });
 
   it("leaves: its node is deregistered and the agent exits", async () => {

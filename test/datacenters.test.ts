@@ -67,6 +67,53 @@ describe("datacenters joined over the WAN", { timeout: 240_000 }, () => {
     assert.equal(r.out, "dc1\ndc2\n");
   });
 
+  it("members -wan lists the servers of both datacenters as <node>.<dc>", async () => {
+    const server = dc1.servers[0] as Agent;
+    const want = ["s0.dc1", "s0.dc2", "s1.dc1", "s1.dc2", "s2.dc1", "s2.dc2"];
+    // A server learns the others' servers from its exchanges, one round or two after it knows their datacenter.
+    const members = await waitFor("six WAN members", 20_000, async () => {
+      const m = JSON.parse((await req(server, "GET", "/v1/agent/members?wan=1")).text) as {
+        Name: string;
+        Addr: string;
+        Port: number;
+        Status: number;
+        Tags: { role: string; dc: string };
+      }[];
+      return m
+        .map((x) => x.Name)
+        .sort()
+        .join() === want.join()
+        ? m
+        : undefined;
+    });
+    for (const m of members) {
+      assert.equal(m.Tags.role, "consul");
+      assert.equal(m.Tags.dc, m.Name.split(".")[1]);
+      assert.equal(m.Status, 1);
+    }
+    // dc2's servers are listed at their WAN addresses.
+    const dc2Ports = new Set(
+      dc2.servers
+        .map((a) => a.args ?? [])
+        .flatMap((a) => a.slice(1, 2))
+        .map(Number),
+    );
+    for (const m of members.filter((x) => x.Tags.dc === "dc2"))
+      assert.ok(dc2Ports.has(m.Port), `${m.Name} ${m.Port}`);
+    const r = await runCairn(["members", "-wan", "-http-addr", server.http]);
+    assert.equal(r.code, 0, r.out);
+    const names = r.out
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(
+      names,
+      want.slice().sort((a, b) => (a < b ? -1 : 1)),
+    );
+    assert.match(r.out, /s0\.dc2\s+127\.0\.0\.1:\d+\s+alive\s+server\s+\S+\s+2\s+dc2/);
+  });
+
   it("kv put and get -datacenter dc2 through the dc1 client reach dc2 alone", async () => {
     const put = await runCairn([
       "kv",

@@ -30,7 +30,8 @@ import { httpsServerTls, internalRpcTls, lanWan, reloadDefinitions } from "./age
 import { ClientAcl, TOKEN_TTL_MS } from "./client-acl.js";
 import { ClientApi, ForwardedCatalog } from "./client-api.js";
 import type { AgentConfig } from "./config.js";
-import { forwardableHeaders, forwardRequest } from "./forward-client.js";
+import { type ForwardVia, forwardableHeaders, forwardRequest } from "./forward-client.js";
+import { Parking } from "./forward-park.js";
 
 /** /v1/agent/force-leave/ is about servers (the raft configuration): a server answers it. */
 const FORWARDED_AGENT_ROUTES = ["/v1/agent/force-leave/"];
@@ -147,6 +148,14 @@ export async function runClientAgent(
   }
   // The first server found ends anti-entropy's "No known Consul servers" failures: retry then.
   link.onServersChanged(() => localAgent.antiEntropy?.serversChanged());
+  // Forwarded requests go through the link; its blocking queries park on the server while they wait.
+  const via: ForwardVia = {
+    call: (method, request, timeoutMs, idempotent) => link.call(method, request, timeoutMs, idempotent),
+    callOn: (server, method, request, timeoutMs) => link.callOn(server, method, request, timeoutMs),
+    parking: new Parking((server, method, request, timeoutMs) =>
+      link.callOn(server, method, request, timeoutMs),
+    ),
+  };
   const answer: Answer = async (request, incoming) => {
     if (answeredByClient(request.path)) {
       // The handlers resolve tokens synchronously: the request's is resolved through a server first.
@@ -161,9 +170,9 @@ export async function runClientAgent(
       } catch (e) {
         return errorResponse(e);
       }
-      return forwardRequest(named.req, named.headers, link);
+      return forwardRequest(named.req, named.headers, via);
     }
-    return forwardRequest(request, headers, link);
+    return forwardRequest(request, headers, via);
   };
   const listen = requestListener(answer, {
     bodyBytesMax: 16 * 1024 * 1024,

@@ -284,6 +284,9 @@ export class ClientApi implements ServerApi {
   peers: ServerApi["peers"] = () => this.forwarded("peers");
   raftConfiguration: ServerApi["raftConfiguration"] = async () => this.forwarded("raftConfiguration");
   removePeer: ServerApi["removePeer"] = async () => this.forwarded("removePeer");
+  forceLeaveClient: ServerApi["forceLeaveClient"] = async () => this.forwarded("forceLeaveClient");
+  /** A client agent is in no WAN pool (Consul's lists none on a client); its servers' are listed by them. */
+  wanMembers: ServerApi["wanMembers"] = () => [];
   transferLeader: ServerApi["transferLeader"] = async () => this.forwarded("transferLeader");
   autopilotHealth: ServerApi["autopilotHealth"] = async () => this.forwarded("autopilotHealth");
   snapshotSave: ServerApi["snapshotSave"] = async () => this.forwarded("snapshotSave");

@@ -84,6 +84,7 @@ const FILE_SCHEMA: Readonly<Record<string, Field>> = {
   "dns_config.udp_answer_limit": f("int", "dnsUdpAnswerLimit"),
   "dns_config.enable_additional_node_meta_txt": f("bool", "dnsNodeMetaTxt"),
   data_dir: f("string", "dataDir"),
+  reconnect_timeout: f("duration", "reconnectTimeoutMs", 0),
   datacenter: f("string", "datacenter"),
   log_level: f("string", "logLevel"),
   log_json: f("bool", "logJson"),

@@ -3,7 +3,9 @@
  * builder (agent/config/builder.go Validate) and reuses its messages where it has one, so operators can search
  * them; the entry point prints them after `==> `.
  */
+
 import { join } from "node:path";
+import { RECONNECT_TIMEOUT_MS } from "../api/client-reconcile.js";
 import { DNS_DEFAULTS, type DnsConfig, normalizeDomain } from "../dns/config.js";
 import { durationMs } from "../util/config-keys.js";
 import { errorText } from "../util/errors.js";
@@ -90,6 +92,7 @@ export function resolveConfig(l: Layer, ctx: ResolveContext): AgentConfig {
     logJson: l.logJson ?? false,
     ui: l.ui ?? false,
     raft: raftTuning(l),
+    reconnectTimeoutMs: reconnectTimeout(l, ctx.env),
     configFiles: ctx.configFiles,
     warnings: [...bootstrapWarnings(server, bootstrap, bootstrapExpect, ctx.dev), ...acl.warnings],
     services: l.services ?? [],
@@ -171,6 +174,22 @@ function httpsPort(value: number | undefined, tls: AgentTls): number {
     );
   }
   return p;
+}
+
+/** Consul's least reconnect_timeout (its default: RECONNECT_TIMEOUT_MS). */
+const RECONNECT_TIMEOUT_MS_MIN = 8 * 3600_000;
+
+/**
+ * `reconnect_timeout`, at least 8 h as Consul's. Tests that watch a client reaped set CAIRN_TEST_RECONNECT_TIMEOUT_ANY=1
+ * in the agent's environment to accept a shorter one (cairn's, not Consul's).
+ */
+function reconnectTimeout(l: Layer, env: Env): number {
+  const ms = l.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS;
+  if (ms < RECONNECT_TIMEOUT_MS_MIN && env.CAIRN_TEST_RECONNECT_TIMEOUT_ANY !== "1") {
+    throw new AgentConfigError("reconnect_timeout must be >= 8h");
+  }
+  if (ms <= 0) throw new AgentConfigError("reconnect_timeout must be positive");
+  return ms;
 }
 
 function dnsConfig(l: Layer): DnsConfig {

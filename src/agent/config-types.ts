@@ -68,6 +68,8 @@ export interface AgentConfig {
   readonly logJson: boolean;
   readonly ui: boolean;
   readonly raft: RaftTuning;
+  /** `reconnect_timeout` (Consul's default 72 h, at least 8 h): a client failed this long is deregistered. */
+  readonly reconnectTimeoutMs: number;
   /** Config files read, in the order applied (for the startup log). */
   readonly configFiles: readonly string[];
   /** Consul's non-fatal warnings (e.g. an even bootstrap_expect); the agent logs them at startup. */
@@ -121,6 +123,8 @@ export interface Layer {
   dnsUdpAnswerLimit?: number;
   dnsNodeMetaTxt?: boolean;
   dataDir?: string;
+  /** `reconnect_timeout`: how long a failed client agent stays before the leader reaps it. */
+  reconnectTimeoutMs?: number;
   datacenter?: string;
   logLevel?: string;
   logJson?: boolean;

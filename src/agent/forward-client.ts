@@ -19,6 +19,8 @@ import type { RpcMethod } from "../server/rpc.js";
 import { FORWARD_CHUNK_BYTES, type ForwardPart } from "../server/rpc-http.js";
 import { FORWARD, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { CairnError, errorText } from "../util/errors.js";
+import { ParkedWaitError, type Parking } from "./forward-park.js";
+import { RATE_EXCEEDED_TEXT } from "./forward-serve.js";
 
 /** How a forwarder reaches servers: any one (with failover), or the one an exchange started on. */
 export interface ForwardVia {
@@ -34,6 +36,8 @@ export interface ForwardVia {
     request: Req,
     timeoutMs: number,
   ): Promise<Res>;
+  /** Present: blocking requests may be parked on the server while they wait (forward-park.ts). */
+  readonly parking?: Parking | undefined;
 }
 
 type Part = { readonly head: ForwardPart; readonly bytes: Uint8Array };
@@ -42,8 +46,7 @@ type Part = { readonly head: ForwardPart; readonly bytes: Uint8Array };
 export const CHUNK_TIMEOUT_MS = 120_000;
 /** A restore's last chunk waits for the whole archive to be verified and installed through Raft. */
 const RESTORE_TIMEOUT_MS = 15 * 60_000;
-/** Consul's blocking-query defaults: 5 min wait, capped at 10 min, plus up to wait/16 of jitter. */
-const WAIT_DEFAULT_MS = 5 * 60_000;
+/** Consul's blocking-query wait is capped at 10 min (its default, 5 min, is parseQueryOptions'), plus wait/16 of jitter. */
 const WAIT_MAX_MS = 10 * 60_000;
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and Host: they describe this connection, not the request. */
@@ -72,7 +75,9 @@ export function forwardableHeaders(
 const TEXT = "text/plain; charset=utf-8";
 
 function fail(text: string): HttpResponse {
-  return { status: 500, headers: { "Content-Type": TEXT }, body: text };
+  // Consul answers a server's rate-limit refusal with 429 Too Many Requests.
+  const status = text.includes(RATE_EXCEEDED_TEXT) ? 429 : 500;
+  return { status, headers: { "Content-Type": TEXT }, body: text };
 }
 
 /**
@@ -81,17 +86,20 @@ function fail(text: string): HttpResponse {
  */
 export function answerTimeoutMs(req: HttpRequest): number {
   if (req.method === "PUT" && req.path === "/v1/snapshot") return RESTORE_TIMEOUT_MS;
-  let blocking = false;
-  let waitMs = WAIT_DEFAULT_MS;
+  const waitMs = blockingWaitMs(req);
+  if (waitMs === null) return CHUNK_TIMEOUT_MS;
+  return waitMs + waitMs / 16 + RPC_HOLD_TIMEOUT_MS + 10_000;
+}
+
+/** A blocking query's `wait` (default and cap as Consul's); null for any other request. */
+function blockingWaitMs(req: HttpRequest): number | null {
   try {
     const q = parseQueryOptions(req.query);
-    blocking = q.minIndex > 0;
-    waitMs = Math.min(q.waitMs, WAIT_MAX_MS);
+    return q.minIndex > 0 ? Math.min(q.waitMs, WAIT_MAX_MS) : null;
   } catch {
     // A bad parameter is the server's to refuse (400); it answers at once.
+    return null;
   }
-  if (!blocking) return CHUNK_TIMEOUT_MS;
-  return waitMs + waitMs / 16 + RPC_HOLD_TIMEOUT_MS + 10_000;
 }
 
 /** Reads a body in pieces of at most FORWARD_CHUNK_BYTES, telling which is the last. */
@@ -151,6 +159,7 @@ export async function forwardRequest(
   }
   const timeoutMs = answerTimeoutMs(req);
   const readOnly = (req.method === "GET" || req.method === "HEAD") && first.done;
+  const parking = readOnly && blockingWaitMs(req) !== null ? via.parking : undefined;
   let server: number;
   let part: Part;
   try {
@@ -164,6 +173,7 @@ export async function forwardRequest(
           query: req.query.toString(),
           headers: { ...headers },
           bodyDone: first.done,
+          parkAs: parking?.caller ?? "",
         },
         bytes: first.bytes,
       },
@@ -176,6 +186,11 @@ export async function forwardRequest(
     return fail(failureText(e));
   }
   try {
+    if (part.head.parked) {
+      if (parking === undefined) throw new ParkedWaitError("the server parked a request not sent parkable");
+      await parking.wait(server, id, timeoutMs);
+      part = await via.callOn(server, FORWARD.next, { id }, CHUNK_TIMEOUT_MS);
+    }
     while (part.head.head === null) {
       const p = await pieces.next();
       part = await via.callOn(

@@ -7,6 +7,11 @@
  * one, so an upload is never held whole; the answer's body leaves in parts of at most FORWARD_CHUNK_BYTES that
  * the caller pulls (`next`). An exchange nobody calls for `idleMs` (its caller died) is dropped and its body
  * producer stopped.
+ *
+ * A blocking request (`parkAs` set) does not hold a call while it waits: unanswered after PARK_GRACE_MS, its
+ * exchange is parked and the start call answers `parked`; the caller's one `http.ready` long poll learns when it is
+ * answered and pulls it with `next`. So a client carries thousands of blocking queries on a few calls; parked
+ * exchanges are bounded apart from the others (`parkedMax`), past which Consul's rate-limit error is answered.
  */
 import { BodyTooLargeError, type HttpRequest, type HttpResponse, isStreamBody } from "../http/index.js";
 import { serve } from "../server/rpc.js";
@@ -32,7 +37,17 @@ export interface ForwardServeOptions {
   readonly exchangesMax?: number;
   /** An exchange idle this long (no call in progress) is dropped. Default 60 s. */
   readonly idleMs?: number;
+  /** Parked exchanges (blocking queries waiting on this server) at once; more are refused. Default 50,000. */
+  readonly parkedMax?: number;
 }
+
+/** A blocking request not answered within this long is parked rather than hold its call. */
+const PARK_GRACE_MS = 25;
+/** An `http.ready` poll answers (maybe empty) within this long at most. */
+const READY_WAIT_MAX_MS = 30_000;
+
+/** Consul's text for a server refusing an RPC over its rate limit (structs.ErrRPCRateExceeded); the caller answers 429. */
+export const RATE_EXCEEDED_TEXT = "RPC rate limit exceeded";
 
 /**
  * The request body as a queue between the forwarded `send` calls and the handler: one chunk at a time, and a
@@ -101,6 +116,8 @@ class Exchange {
   calls = 0;
   /** Set once the handler answered. */
   response: HttpResponse | null = null;
+  /** The handler answered or failed. */
+  settled = false;
   readonly answered: Promise<HttpResponse>;
   /** What is left of the response body: bytes not yet sent, then the rest of a stream. */
   private pending: Uint8Array = new Uint8Array(0);
@@ -118,8 +135,10 @@ class Exchange {
       else this.pending = typeof r.body === "string" ? new TextEncoder().encode(r.body) : r.body;
       return r;
     });
-    // A rejection is a bug in a handler; the call awaiting it reports it, and none may go unhandled meanwhile.
-    this.answered.catch(() => {});
+    const settle = (): void => {
+      this.settled = true;
+    };
+    this.answered.then(settle, settle);
   }
 
   /** The next part of the answer: up to FORWARD_CHUNK_BYTES, the head with the first. */
@@ -148,7 +167,7 @@ class Exchange {
     const done = this.rest === null && this.pending.length === 0;
     const head = this.headSent ? null : { status: r.status, headers: { ...r.headers } };
     this.headSent = true;
-    return { head: { head, done }, bytes: concat(chunks, n) };
+    return { head: { head, done, parked: false }, bytes: concat(chunks, n) };
   }
 
   /** The caller is gone: stop reading its body and stop producing the answer's. */
@@ -162,9 +181,15 @@ class Exchange {
 /** Serves FORWARD.start/send/next/cancel on `transport`. */
 export class ForwardServer {
   private readonly exchanges = new Map<string, Exchange>();
+  /** Exchanges started parkable (counted against parkedMax, not exchangesMax) until they end. */
+  private readonly parked = new Set<string>();
+  /** Per caller: its parked exchanges now answered, not yet told; and its `http.ready` poll waiting, if any. */
+  private readonly readyIds = new Map<string, string[]>();
+  private readonly polls = new Map<string, () => void>();
   private readonly sweep: NodeJS.Timeout;
   private readonly exchangesMax: number;
   private readonly idleMs: number;
+  private readonly parkedMax: number;
 
   constructor(
     transport: Transport,
@@ -172,6 +197,7 @@ export class ForwardServer {
   ) {
     this.exchangesMax = o.exchangesMax ?? 512;
     this.idleMs = o.idleMs ?? 60_000;
+    this.parkedMax = o.parkedMax ?? 50_000;
     this.sweep = setInterval(() => this.dropIdle(), Math.max(1000, this.idleMs / 4));
     this.sweep.unref();
     serve(transport, FORWARD.start, ({ head, bytes }) => this.start(head, bytes));
@@ -179,9 +205,10 @@ export class ForwardServer {
       this.call(head.id, (ex) => this.afterChunk(head.id, ex, bytes, head.done)),
     );
     serve(transport, FORWARD.next, ({ id }) => this.call(id, (ex) => this.part(id, ex)));
+    serve(transport, FORWARD.ready, (r) => this.ready(r.caller, r.max, r.waitMs));
     serve(transport, FORWARD.cancel, async ({ id }) => {
       this.exchanges.get(id)?.abandon();
-      this.exchanges.delete(id);
+      this.forget(id);
       return { ok: true };
     });
   }
@@ -190,17 +217,88 @@ export class ForwardServer {
     clearInterval(this.sweep);
     for (const ex of this.exchanges.values()) ex.abandon();
     this.exchanges.clear();
+    this.parked.clear();
+    for (const finish of [...this.polls.values()]) finish();
+  }
+
+  /** Forwarded exchanges in progress: parked (blocking queries waiting) and the others. */
+  counts(): { readonly parked: number; readonly active: number } {
+    return { parked: this.parked.size, active: this.exchanges.size - this.parked.size };
+  }
+
+  private forget(id: string): void {
+    this.exchanges.delete(id);
+    this.parked.delete(id);
   }
 
   private async start(h: ForwardStart, bytes: Uint8Array): Promise<Part> {
     if (this.exchanges.has(h.id)) throw new ForwardError(`exchange ${h.id} exists already`);
-    if (this.exchanges.size >= this.exchangesMax) {
-      throw new ForwardError(`busy: ${this.exchanges.size} forwarded requests in progress`);
+    const parkable = h.parkAs !== "" && h.bodyDone;
+    const { parked, active } = this.counts();
+    if (parkable && parked >= this.parkedMax) {
+      throw new ForwardError(`${RATE_EXCEEDED_TEXT}: ${parked} blocking queries parked on this server`);
+    }
+    if (!parkable && active >= this.exchangesMax) {
+      throw new ForwardError(`busy: ${active} forwarded requests in progress`);
     }
     const body = new BodyQueue();
     const ex = new Exchange(body, this.request(h, body), (req) => this.o.answer(req, h.headers));
     this.exchanges.set(h.id, ex);
-    return this.call(h.id, () => this.afterChunk(h.id, ex, bytes, h.bodyDone));
+    if (!parkable) return this.call(h.id, () => this.afterChunk(h.id, ex, bytes, h.bodyDone));
+    this.parked.add(h.id);
+    return this.call(h.id, () => this.startParked(h.id, h.parkAs, ex, bytes));
+  }
+
+  /** A parkable request: its answer if it comes within PARK_GRACE_MS, else `parked` (told later by `ready`). */
+  private async startParked(id: string, caller: string, ex: Exchange, bytes: Uint8Array): Promise<Part> {
+    void ex.body.push(bytes);
+    ex.body.end();
+    let timer: NodeJS.Timeout | undefined;
+    const soon = await Promise.race([
+      ex.answered.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PARK_GRACE_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (soon) return this.part(id, ex);
+    const tell = (): void => this.answeredParked(caller, id);
+    ex.answered.then(tell, tell);
+    return { head: { head: null, done: false, parked: true }, bytes: new Uint8Array(0) };
+  }
+
+  /** A parked exchange has its answer (or its handler failed): its caller's poll learns it. */
+  private answeredParked(caller: string, id: string): void {
+    const ex = this.exchanges.get(id);
+    if (ex === undefined) return;
+    // The caller has idleMs from now to pull it.
+    ex.lastMs = Date.now();
+    const ids = this.readyIds.get(caller);
+    if (ids === undefined) this.readyIds.set(caller, [id]);
+    else ids.push(id);
+    this.polls.get(caller)?.();
+  }
+
+  /** `http.ready`: the caller's answered parked exchanges, at once or as soon as one is (within waitMs). */
+  private ready(caller: string, max: number, waitMs: number): Promise<{ ids: string[] }> {
+    const take = (): { ids: string[] } => {
+      const all = (this.readyIds.get(caller) ?? []).filter((id) => this.exchanges.has(id));
+      const ids = all.slice(0, Math.max(1, max));
+      if (all.length > ids.length) this.readyIds.set(caller, all.slice(ids.length));
+      else this.readyIds.delete(caller);
+      return { ids };
+    };
+    if ((this.readyIds.get(caller)?.length ?? 0) > 0) return Promise.resolve(take());
+    // One poll per caller: an older one (its connection lost, say) answers empty now.
+    this.polls.get(caller)?.();
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        if (this.polls.get(caller) === finish) this.polls.delete(caller);
+        resolve(take());
+      };
+      const timer = setTimeout(finish, Math.min(Math.max(0, waitMs), READY_WAIT_MAX_MS));
+      this.polls.set(caller, finish);
+    });
   }
 
   /** Runs one call on a live exchange, which is not idle while a call is in progress. */
@@ -212,7 +310,7 @@ export class ForwardServer {
       return await f(ex);
     } catch (e) {
       ex.abandon();
-      this.exchanges.delete(id);
+      this.forget(id);
       throw e;
     } finally {
       ex.calls--;
@@ -232,7 +330,8 @@ export class ForwardServer {
         taken.then(() => "taken" as const),
         ex.answered.then(() => "answered" as const),
       ]);
-      if (first === "taken") return { head: { head: null, done: false }, bytes: new Uint8Array(0) };
+      if (first === "taken")
+        return { head: { head: null, done: false, parked: false }, bytes: new Uint8Array(0) };
       ex.body.fail(new ForwardError("answered before the body ended"));
     }
     await ex.answered;
@@ -241,7 +340,7 @@ export class ForwardServer {
 
   private async part(id: string, ex: Exchange): Promise<Part> {
     const p = await ex.nextPart();
-    if (p.head.done) this.exchanges.delete(id);
+    if (p.head.done) this.forget(id);
     return p;
   }
 
@@ -249,8 +348,15 @@ export class ForwardServer {
     const now = Date.now();
     for (const [id, ex] of this.exchanges) {
       if (ex.calls > 0 || now - ex.lastMs < this.idleMs) continue;
+      // A parked exchange still waiting for its answer is the server's wait, not an idle caller's.
+      if (this.parked.has(id) && !ex.settled) continue;
       ex.abandon();
-      this.exchanges.delete(id);
+      this.forget(id);
+    }
+    for (const [caller, ids] of this.readyIds) {
+      const live = ids.filter((id) => this.exchanges.has(id));
+      if (live.length === 0) this.readyIds.delete(caller);
+      else this.readyIds.set(caller, live);
     }
   }
 

@@ -13,16 +13,21 @@ import { call, type RpcMethod } from "../server/rpc.js";
 import { FORWARD_CHUNK_BYTES } from "../server/rpc-http.js";
 import { MemoryNetwork } from "../transport/index.js";
 import { type ForwardVia, forwardRequest } from "./forward-client.js";
+import { Parking } from "./forward-park.js";
 import { ForwardServer } from "./forward-serve.js";
 
 type Handler = (req: HttpRequest, headers: Readonly<Record<string, string>>) => Promise<HttpResponse>;
 
 /** A server (id 1) answering with `handler`, and a caller (id 2) that records the size of every call it makes. */
-function world(handler: Handler) {
+function world(handler: Handler, parkedMax?: number) {
   const net = new MemoryNetwork();
   const server = net.join(1);
   const caller = net.join(2);
-  const fs = new ForwardServer(server, { answer: handler, bodyBytesMax: 64 * 1024 * 1024 });
+  const fs = new ForwardServer(server, {
+    answer: handler,
+    bodyBytesMax: 64 * 1024 * 1024,
+    ...(parkedMax === undefined ? {} : { parkedMax }),
+  });
   const sent: { method: string; bytes: number }[] = [];
   const via: ForwardVia = {
     async call<Req, Res>(method: RpcMethod<Req, Res>, request: Req, timeoutMs: number) {
@@ -32,8 +37,9 @@ function world(handler: Handler) {
       sent.push({ method: method.name, bytes: method.request.encode(request).length });
       return call(caller, to, method, request, timeoutMs);
     },
+    parking: new Parking((to, method, request, timeoutMs) => via.callOn(to, method, request, timeoutMs)),
   };
-  return { via, sent, close: () => fs.close() };
+  return { via, sent, fs, close: () => fs.close() };
 }
 
 async function bodyOf(r: HttpResponse): Promise<Buffer> {
@@ -144,6 +150,40 @@ describe("forwarded HTTP requests", () => {
     for (let i = 0; i < 50 && !stopped; i++) await new Promise((res) => setTimeout(res, 10));
     assert.ok(stopped, "the producer was stopped");
     assert.ok(w.sent.some((s) => s.method === "http.cancel"));
+    w.close();
+  });
+
+  it("parks waiting blocking queries, answers each when ready, and refuses past parkedMax with Consul's 429", async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((res) => {
+      open = res;
+    });
+    const w = world(async (req) => {
+      if (req.query.get("index") !== null) await gate;
+      return { status: 200, headers: { "X-Consul-Index": "9" }, body: `answer ${req.path}` };
+    }, 3);
+    const blocked = [1, 2, 3].map((i) =>
+      forwardRequest(memoryRequest("GET", `/v1/kv/k${i}?index=5`), {}, w.via),
+    );
+    // Parked, none holds a call: the caller polls for them instead.
+    const polled = (): boolean => w.sent.some((s) => s.method === "http.ready");
+    for (let i = 0; i < 200 && !polled(); i++) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(polled());
+    assert.deepEqual(w.fs.counts(), { parked: 3, active: 0 });
+    const refused = await forwardRequest(memoryRequest("GET", "/v1/kv/k4?index=5"), {}, w.via);
+    assert.equal(refused.status, 429);
+    assert.match(String(refused.body), /^rpc error making call: RPC rate limit exceeded/);
+    // A request that does not block is not parked, and is answered meanwhile.
+    const plain = await forwardRequest(memoryRequest("GET", "/v1/kv/k5"), {}, w.via);
+    assert.equal(plain.status, 200);
+    open();
+    const answers = await Promise.all(blocked);
+    for (const [i, r] of answers.entries()) {
+      assert.equal(r.status, 200);
+      assert.equal(r.headers["X-Consul-Index"], "9");
+      assert.equal((await bodyOf(r)).toString(), `answer /v1/kv/k${i + 1}`);
+    }
+    assert.deepEqual(w.fs.counts(), { parked: 0, active: 0 });
     w.close();
   });
 

@@ -17,6 +17,7 @@ import {
 } from "../http/index.js";
 import { type RunningLocalAgent, startLocalAgent } from "../local/agent.js";
 import { type RunningServer, startServer } from "../server/boot.js";
+import { addForwardGauges } from "../server/metrics.js";
 import { WanPool } from "../server/wan.js";
 import { errorText } from "../util/errors.js";
 import { makeLogger } from "../util/logger.js";
@@ -129,7 +130,14 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     acl: { ...cfg.acl, bootstrapResetFile: join(dataDir, "acl-bootstrap-reset") },
     // Client agents, as the catalog has them (their serfHealth checks kept by the leader: server-clients.ts).
     otherMembers: () => clientMembers(server.raft.kv.catalogReads, cfg.datacenter),
-    ...(wan === null ? {} : { datacenters: () => wan.datacenters() }),
+    // Bound late: the clients' side is built on this service below, and is there before any request.
+    forceLeaveClient: (node) => clients.forceLeave(node),
+    ...(wan === null
+      ? {}
+      : {
+          datacenters: () => wan.datacenters(),
+          wanServers: () => wan.otherServers().map((s) => ({ ...s.record, failed: s.failed })),
+        }),
   });
   let localAgent: RunningLocalAgent;
   try {
@@ -192,8 +200,10 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     datacenter: cfg.datacenter,
     answer: answerFor,
     bodyBytesMax: httpOptions.bodyBytesMax,
+    reconnectTimeoutMs: cfg.reconnectTimeoutMs,
     log: (level, msg) => logger[level](msg),
   });
+  addForwardGauges(server.metrics.registry, () => clients.forwardCounts());
   // Requests from other datacenters are answered here, never passed on (a wrong ?dc= is "No path to datacenter").
   const fromWan =
     wan === null

@@ -5,7 +5,7 @@
  */
 import { AclNotFoundError } from "../acl/index.js";
 import { AclResolver } from "../api/acl-resolve.js";
-import { ClientReconciler } from "../api/client-reconcile.js";
+import { CLIENT_FAILURE_MS, ClientReconciler } from "../api/client-reconcile.js";
 import type { ServerService } from "../api/service.js";
 import type { HttpRequest, HttpResponse } from "../http/index.js";
 import type { ServerRecord } from "../server/members.js";
@@ -23,11 +23,15 @@ export interface ServerClientsOptions {
   /** Answers a forwarded request as this agent's HTTP listener would. */
   readonly answer: (req: HttpRequest, headers: Readonly<Record<string, string>>) => Promise<HttpResponse>;
   readonly bodyBytesMax: number;
+  /** A client failed this long is reaped (reconnect_timeout). */
+  readonly reconnectTimeoutMs: number;
   readonly log: (level: "debug" | "info" | "warn", msg: string) => void;
 }
 
 /** Leader-bound calls from a follower give up after this long: the client's next heartbeat tries again. */
 const TO_LEADER_MS = 3000;
+/** The boot id a forced leave names: no client process has it (theirs are UUIDs). */
+const FORCED_BOOT_ID = "force-leave";
 
 export class ServerClients {
   readonly reconciler: ClientReconciler;
@@ -35,22 +39,25 @@ export class ServerClients {
 
   constructor(private readonly o: ServerClientsOptions) {
     const { raft, service } = o;
-    this.reconciler = new ClientReconciler({
-      isLeader: () => raft.raw.raft.role === "leader",
-      datacenter: o.datacenter,
-      reads: () => raft.kv.catalogReads,
-      register: (r) => service.catalogRegister(r),
-      deregister: (r) => service.catalogDeregister(r),
-      log: o.log,
-    });
+    this.reconciler = new ClientReconciler(
+      {
+        isLeader: () => raft.raw.raft.role === "leader",
+        datacenter: o.datacenter,
+        reads: () => raft.kv.catalogReads,
+        register: (r) => service.catalogRegister(r),
+        deregister: (r) => service.catalogDeregister(r),
+        log: o.log,
+      },
+      CLIENT_FAILURE_MS,
+      o.reconnectTimeoutMs,
+    );
     raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));
     serve(raft.transport, FORWARD.clientAlive, async (beat) => {
       await this.toLeader(beat, (b) => this.reconciler.alive(b), FORWARD.clientAlive);
       return { servers: this.servers(), members: service.members() };
     });
     serve(raft.transport, FORWARD.clientLeave, async (r) => {
-      if (raft.raw.raft.role === "leader") await this.reconciler.left(r.node, r.bootId);
-      else await call(raft.transport, await raft.waitForLeader(), FORWARD.clientLeave, r, TO_LEADER_MS);
+      await this.leave(r.node, r.bootId);
       return { ok: true };
     });
     // The server's own replica answers, as it answers its own requests' tokens (no leader round).
@@ -71,6 +78,34 @@ export class ServerClients {
       }
     });
     this.forward = new ForwardServer(raft.transport, { answer: o.answer, bodyBytesMax: o.bodyBytesMax });
+  }
+
+  /**
+   * `force-leave` of client `node`: the leader deregisters it as if it had left. No process of the client is
+   * known to have ended, so no boot id is barred: a client still alive registers again at its next heartbeat.
+   */
+  forceLeave(node: string): Promise<void> {
+    return this.leave(node, FORCED_BOOT_ID);
+  }
+
+  /** A client left (or was forced to): on the leader, or passed on to it. */
+  private async leave(node: string, bootId: string): Promise<void> {
+    const { raft } = this.o;
+    if (raft.raw.raft.role === "leader") await this.reconciler.left(node, bootId);
+    else {
+      await call(
+        raft.transport,
+        await raft.waitForLeader(),
+        FORWARD.clientLeave,
+        { node, bootId },
+        TO_LEADER_MS,
+      );
+    }
+  }
+
+  /** Forwarded requests in progress: parked blocking queries, and the others. */
+  forwardCounts(): { readonly parked: number; readonly active: number } {
+    return this.forward.counts();
   }
 
   stop(): void {

@@ -128,6 +128,46 @@ describe("client agents in the catalog (the leader's ClientReconciler)", () => {
     }
   });
 
+  it("reaps a client failed for reconnectMs: critical first, then deregistered; a live one is never reaped", async () => {
+    const s = new MemoryServer();
+    const r = new ClientReconciler(host(s), FAILURE_MS, 400);
+    r.leadershipChanged(true);
+    try {
+      r.alive(beat);
+      r.alive({ ...beat, bootId: "boot-2", node: "db-1", nodeId: "bbbbbbbb-bbbb-cccc-dddd-eeeeeeeeeeee" });
+      await until("both registered", () => (serf(s, "web-1") && serf(s, "db-1") ? true : undefined));
+      // db-1 keeps beating; web-1 stops: failed after FAILURE_MS, reaped reconnectMs later.
+      const keep = setInterval(() => r.alive({ ...beat, bootId: "boot-2", node: "db-1" }), 50);
+      try {
+        await until("web-1 critical", () => (serf(s, "web-1")?.Status === "critical" ? true : undefined));
+        await until("web-1 reaped", () =>
+          s.store.catalogReads.nodeServices("web-1").value === null ? true : undefined,
+        );
+        assert.equal(serf(s, "db-1")?.Status, "passing");
+      } finally {
+        clearInterval(keep);
+      }
+    } finally {
+      r.stop();
+    }
+  });
+
+  it("a client forced to leave is deregistered, and registered again at its next beat if alive", async () => {
+    const s = new MemoryServer();
+    const r = new ClientReconciler(host(s), FAILURE_MS);
+    r.leadershipChanged(true);
+    try {
+      r.alive(beat);
+      await until("registered", () => serf(s, "web-1"));
+      await r.left("web-1", "force-leave");
+      assert.equal(s.store.catalogReads.nodeServices("web-1").value, null);
+      r.alive(beat);
+      await until("registered again", () => (serf(s, "web-1")?.Status === "passing" ? true : undefined));
+    } finally {
+      r.stop();
+    }
+  });
+
   it("does nothing on a follower", async () => {
     const s = new MemoryServer();
     const r = new ClientReconciler(host(s, false), FAILURE_MS);

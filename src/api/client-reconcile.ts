@@ -6,7 +6,9 @@
  *   registered as the heartbeat describes it; anti-entropy registers the rest);
  * - not heard for `failureMs`: critical, "Agent not live or unreachable", which invalidates the sessions that
  *   depend on it (the fsm's session checks), releasing their locks;
- * - a client that left (`client.leave`): its node is deregistered with everything on it.
+ * - a client that left (`client.leave`): its node is deregistered with everything on it;
+ * - a client failed for `reconnectMs` (Consul's `reconnect_timeout`, 72 h) is reaped: deregistered as one that
+ *   left, as Consul's leader deregisters a member Serf reaped.
  * A new leader has heard from nobody: a client node it finds in the catalog keeps its status for `failureMs`,
  * then turns critical unless a heartbeat came. Members (`members`, on any server) are read from the catalog:
  * every node with a serfHealth check that is not a server.
@@ -40,6 +42,8 @@ export interface ClientReconcileHost {
 /** How long a client may go unheard before it is failed (the servers' failure time, catalog-reconcile.ts). */
 export const CLIENT_FAILURE_MS = RECONCILE_DEFAULTS.failureMs;
 const TICK_MS = 500;
+/** Consul's reconnect_timeout default: a client failed this long is reaped. */
+export const RECONNECT_TIMEOUT_MS = 72 * 3600_000;
 /** How long a left client process's heartbeats are ignored: far longer than one can be in flight. */
 const LEFT_BOOTS_MS = 60_000;
 
@@ -88,6 +92,7 @@ export class ClientReconciler {
   constructor(
     private readonly host: ClientReconcileHost,
     private readonly failureMs = CLIENT_FAILURE_MS,
+    private readonly reconnectMs = RECONNECT_TIMEOUT_MS,
   ) {}
 
   /** A heartbeat reached the leader. */
@@ -168,6 +173,30 @@ export class ClientReconciler {
     for (const c of reads.healthState("any").value) {
       if (c.CheckID !== SERF_CHECK_ID || servers.has(key(c.Node)) || seen.has(key(c.Node))) continue;
       await this.ensure(reads, c.Node, false, null);
+    }
+    await this.reap(now);
+  }
+
+  /**
+   * Deregisters the clients failed for reconnectMs. A client this leader never heard is counted from
+   * when it became leader: what an earlier leader heard is not known here.
+   */
+  private async reap(now: number): Promise<void> {
+    const reads = this.host.reads();
+    const servers = serverNames(reads);
+    for (const c of reads.healthState("any").value) {
+      if (c.CheckID !== SERF_CHECK_ID || c.Status !== "critical" || servers.has(key(c.Node))) continue;
+      const since = this.heard.get(key(c.Node))?.atMs ?? this.leaderSinceMs;
+      // Failed failureMs after it was last heard; reaped reconnectMs after that.
+      if (now - since < this.failureMs + this.reconnectMs) continue;
+      this.host.log("info", `catalog: reaping client ${c.Node}, failed for longer than reconnect_timeout`);
+      this.heard.delete(key(c.Node));
+      await this.host.deregister({
+        Node: c.Node,
+        Datacenter: this.host.datacenter,
+        ServiceID: "",
+        CheckID: "",
+      });
     }
   }
 

@@ -224,6 +224,18 @@ export class MemoryServer implements ServerApi {
     return this.memberList;
   }
 
+  /** Set by tests: the twin's servers of other datacenters. */
+  wanMemberList: MemberInfo[] = [];
+
+  wanMembers(): MemberInfo[] {
+    return this.wanMemberList;
+  }
+
+  /** The twin's members are what tests set: a forced leave takes the member out of them. */
+  async forceLeaveClient(node: string): Promise<void> {
+    this.memberList = this.memberList.filter((m) => m.name !== node);
+  }
+
   async metricsText(): Promise<string> {
     return this.metrics;
   }

@@ -21,7 +21,7 @@ import { call, serve } from "../server/rpc.js";
 import { RPC, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { failureAnswer, toWire, unwrap, type WriteAnswer } from "../server/write-answer.js";
 import { RemoteError, RequestTimeoutError, UnreachableError } from "../transport/index.js";
-import { errorText, UnavailableError } from "../util/errors.js";
+import { CairnError, errorText, UnavailableError } from "../util/errors.js";
 import { VERSION } from "../util/version.js";
 import { AclEndpoints } from "./acl.js";
 import { ACL_DISABLED, type AclSettings } from "./acl-types.js";
@@ -51,8 +51,25 @@ export interface ServerServiceOptions {
   readonly acl?: AclSettings;
   /** Members besides the servers (client agents, client-reconcile.ts); absent, none. */
   readonly otherMembers?: () => MemberInfo[];
+  /** Client agent `node` forced to leave: the leader deregisters it (agent/server-clients.ts); absent, refused. */
+  readonly forceLeaveClient?: (node: string) => Promise<void>;
+  /** Servers of other datacenters known over the WAN (server/wan.ts); absent, none. */
+  readonly wanServers?: () => readonly {
+    readonly name: string;
+    readonly datacenter: string;
+    readonly nodeId: string;
+    /** The WAN address, "host:port". */
+    readonly addr: string;
+    readonly failed: boolean;
+  }[];
   /** Every datacenter known over the WAN, nearest first (server/wan.ts); absent, this one alone. */
   readonly datacenters?: () => string[];
+}
+
+/** A force-leave this server cannot carry out (no client agents are wired to it); answered 500 with the reason. */
+export class ForceLeaveError extends CairnError {
+  readonly code = "force_leave_failed";
+  override name = "ForceLeaveError";
 }
 
 export class ServerService implements ServerApi {
@@ -65,6 +82,8 @@ export class ServerService implements ServerApi {
   private readonly raft: RaftServer;
   private readonly metrics: Metrics;
   private readonly joinFn: ((addr: string) => Promise<void>) | undefined;
+  private readonly forceLeaveFn: ((node: string) => Promise<void>) | undefined;
+  private readonly wanServersFn: ServerServiceOptions["wanServers"];
   private readonly otherMembers: (() => MemberInfo[]) | undefined;
   private readonly datacentersFn: (() => string[]) | undefined;
   private readonly store: StoreEndpoints;
@@ -79,6 +98,8 @@ export class ServerService implements ServerApi {
     this.datacenter = datacenter;
     this.metrics = o.metrics;
     this.joinFn = o.join;
+    this.forceLeaveFn = o.forceLeaveClient;
+    this.wanServersFn = o.wanServers;
     this.otherMembers = o.otherMembers;
     this.datacentersFn = o.datacenters;
     const kv = raft.kv;
@@ -238,6 +259,32 @@ export class ServerService implements ServerApi {
   agentSelf: ServerApi["agentSelf"] = () => this.operator.agentSelf();
   members: ServerApi["members"] = () => [...this.operator.members(), ...(this.otherMembers?.() ?? [])];
   leave: ServerApi["leave"] = () => this.operator.leave();
+
+  wanMembers(): MemberInfo[] {
+    return (this.wanServersFn?.() ?? []).map((s) => {
+      const [host, port] = s.addr.replace(/^\[|\](?=:\d+$)/g, "").split(/:(?=\d+$)/);
+      return {
+        name: `${s.name}.${s.datacenter}`,
+        addr: host ?? "",
+        port: Number(port ?? 8302),
+        status: s.failed ? 4 : 1,
+        tags: {
+          role: "consul",
+          build: `${VERSION}:cairn`,
+          dc: s.datacenter,
+          id: s.nodeId,
+          vsn: "2",
+          raft_vsn: "3",
+        },
+      };
+    });
+  }
+
+  async forceLeaveClient(node: string): Promise<void> {
+    if (this.forceLeaveFn === undefined)
+      throw new ForceLeaveError(`agent: No node found with name '${node}'`);
+    await this.forceLeaveFn(node);
+  }
 
   async join(addr: string): Promise<void> {
     if (this.joinFn === undefined) throw new JoinError("This server cannot join others");

@@ -212,6 +212,8 @@ export interface ServerApi {
   }>;
   agentSelf(): AgentInfo;
   members(): MemberInfo[];
+  /** The servers of other datacenters known over the WAN, named `<node>.<dc>` as Consul's WAN pool lists them. */
+  wanMembers(): MemberInfo[];
   /**
    * PUT /v1/agent/leave: leaves the datacenter gracefully: a leader hands over leadership, the server is removed
    * from the raft configuration, then the agent shuts down (after the answer is sent).
@@ -222,6 +224,11 @@ export interface ServerApi {
    * the cluster of the one at `addr` (there is no gossip pool to join). Rejects with the reason when neither fits.
    */
   join(addr: string): Promise<void>;
+  /**
+   * PUT /v1/agent/force-leave/<node> naming a client agent: the leader deregisters its node (Consul's "left"
+   * member, reaped). A client still alive registers again at its next heartbeat, as a Serf member rejoins.
+   */
+  forceLeaveClient(node: string): Promise<void>;
   /** The Prometheus text exposition of the server's metrics. */
   metricsText(): Promise<string>;
   /** The same metrics as values (Consul's JSON summary at /v1/agent/metrics is built from them). */

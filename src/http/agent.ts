@@ -97,11 +97,12 @@ export const agentMembers: Handler = async (req, api) => {
   // Consul's filterMembers: a member whose node the token may not read is left out.
   let members = acl.readable(api.members(), "node", (m) => m.name);
   if (has(req.query, "wan")) {
-    // Single datacenter: the WAN pool is the servers, named "<node>.<dc>" on Serf's WAN port.
+    // The WAN pool: this datacenter's servers, named "<node>.<dc>" on Serf's WAN port, and those of the others.
     const dc = api.datacenter;
     members = members
       .filter((m) => m.tags.role === "consul")
-      .map((m) => ({ ...m, name: `${m.name}.${dc}`, port: SERF_WAN_PORT }));
+      .map((m) => ({ ...m, name: `${m.name}.${dc}`, port: SERF_WAN_PORT }))
+      .concat(acl.readable(api.wanMembers(), "node", (m) => m.name));
   }
   return jsonResponse(req, members.map(memberJson));
 };
@@ -150,6 +151,8 @@ export const agentJoin: Handler = async (req, api, ctx) => {
  * named server is removed from the Raft configuration, as `operator raft remove-peer` does, which also takes it out
  * of the members (so `prune` changes nothing more). A `?wan` name is `<node>.<dc>`. An unknown name is Consul's
  * error (500). Unlike Serf, a live server so removed does not come back by itself (docs/consul-compat.md §8.7b).
+ * A client agent's name: the leader deregisters its node, which leaves the members at once (so `prune` changes
+ * nothing more either); a client still alive registers again at its next heartbeat, as a Serf member rejoins.
  */
 export const agentForceLeave: Handler = async (req, api, ctx) => {
   (await guard(req, api)).require("operator", "write", "");
@@ -157,7 +160,12 @@ export const agentForceLeave: Handler = async (req, api, ctx) => {
   const wanSuffix = `.${api.datacenter}`;
   if (has(req.query, "wan") && node.endsWith(wanSuffix)) node = node.slice(0, -wanSuffix.length);
   const server = (await api.raftConfiguration(true)).servers.find((s) => s.node === node);
-  if (server === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+  if (server === undefined) {
+    const client = api.members().find((m) => m.name === node && m.tags.role === "node");
+    if (client === undefined) throw new HttpError(500, `agent: No node found with name '${ctx.rest}'`);
+    await api.forceLeaveClient(client.name);
+    return emptyResponse(200);
+  }
   await api.removePeer({ id: server.id });
   return emptyResponse(200);
 };

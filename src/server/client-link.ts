@@ -62,6 +62,23 @@ export interface ClientLinkOptions {
 export const CLIENT_BEAT_MS = 1000;
 /** A server set aside after a failure is tried again after this long (or sooner if no other is left). */
 const SERVER_REST_MS = 10_000;
+/**
+ * Forwarded requests' calls in flight to one server at once; more wait their turn here. Under the transport's
+ * per-connection bound (requestsInflightMax, 256), past which the server would answer `busy`; the rest of it is
+ * for the calls that never wait behind them (UNQUEUED).
+ */
+export const CALLS_INFLIGHT_MAX = 200;
+
+/**
+ * Calls that skip the queue: the heartbeat (a client whose beats waited behind a burst of forwarded answers would
+ * be failed, its sessions invalidated), leave, token resolution, and the parked queries' poll. At most a few each.
+ */
+const UNQUEUED: ReadonlySet<string> = new Set([
+  FORWARD.clientAlive.name,
+  FORWARD.clientLeave.name,
+  FORWARD.aclResolve.name,
+  FORWARD.ready.name,
+]);
 
 export class ClientLink {
   private readonly servers = new Map<number, ServerRecord>();
@@ -75,6 +92,9 @@ export class ClientLink {
   private readonly serverListeners = new Set<() => void>();
   private readonly bootId = randomUUID();
   private leaving = false;
+  /** Calls in flight per server, and the calls waiting for one of them to end. */
+  private readonly inflight = new Map<number, number>();
+  private readonly queued = new Map<number, (() => void)[]>();
 
   private constructor(
     readonly identity: NodeIdentity,
@@ -182,6 +202,8 @@ export class ClientLink {
     request: Req,
     timeoutMs: number,
   ): Promise<Res> {
+    const queued = !UNQUEUED.has(method.name);
+    if (queued) await this.slot(server);
     try {
       const answer = await call(this.transport, server, method, request, timeoutMs);
       this.failedAt.delete(server);
@@ -193,7 +215,32 @@ export class ClientLink {
         if (this.preferred === server) this.preferred = null;
       }
       throw e;
+    } finally {
+      if (queued) this.release(server);
     }
+  }
+
+  /** Takes one of `server`'s CALLS_INFLIGHT_MAX, waiting in turn when all are taken. */
+  private async slot(server: number): Promise<void> {
+    const n = this.inflight.get(server) ?? 0;
+    if (n < CALLS_INFLIGHT_MAX) {
+      this.inflight.set(server, n + 1);
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const q = this.queued.get(server);
+      if (q === undefined) this.queued.set(server, [resolve]);
+      else q.push(resolve);
+    });
+  }
+
+  /** Hands the slot to the next waiting call, or frees it. */
+  private release(server: number): void {
+    const q = this.queued.get(server);
+    const next = q?.shift();
+    if (q !== undefined && q.length === 0) this.queued.delete(server);
+    if (next !== undefined) next();
+    else this.inflight.set(server, (this.inflight.get(server) ?? 1) - 1);
   }
 
   /** True when the call certainly never reached the server: it may be sent again elsewhere. */

@@ -68,3 +68,26 @@ export async function metricValues(registry: Registry): Promise<
   const families = await registry.getMetricsAsJSON();
   return families.map((f) => ({ name: f.name, type: String(f.type), values: f.values }));
 }
+
+/** Requests forwarded to this server (by client agents, or servers of other datacenters) in progress now. */
+export function addForwardGauges(
+  registry: Registry,
+  counts: () => { readonly parked: number; readonly active: number },
+): void {
+  new Gauge({
+    name: "cairn_forward_parked",
+    help: "Forwarded blocking queries waiting on this server without holding a call (parked)",
+    registers: [registry],
+    collect() {
+      this.set(counts().parked);
+    },
+  });
+  new Gauge({
+    name: "cairn_forward_active",
+    help: "Forwarded requests in progress on this server, other than parked ones",
+    registers: [registry],
+    collect() {
+      this.set(counts().active);
+    },
+  });
+}

@@ -69,6 +69,11 @@ export interface ForwardStart {
   /** Header names in lower case. */
   readonly headers: Record<string, string>;
   readonly bodyDone: boolean;
+  /**
+   * Non-empty: a blocking request whose answer may be parked (forward-serve.ts) rather than hold a call; names the
+   * caller whose `http.ready` polls learn when it is answered.
+   */
+  readonly parkAs: string;
 }
 
 export const forwardStart = object({
@@ -78,6 +83,7 @@ export const forwardStart = object({
   query: str,
   headers: strMap,
   bodyDone: bool,
+  parkAs: str,
 });
 
 /** A further chunk of the body (`bytes`); `done` on the last. */
@@ -91,12 +97,19 @@ export const forwardId = object({ id: str });
 export interface ForwardPart {
   readonly head: { readonly status: number; readonly headers: Record<string, string> } | null;
   readonly done: boolean;
+  /** The answer is not ready; the caller learns from `http.ready` when to pull it with `http.next`. */
+  readonly parked: boolean;
 }
 
 export const forwardPart = object({
   head: nullable(object({ status: int, headers: strMap })),
   done: bool,
+  parked: bool,
 });
+
+/** A caller's poll for its parked exchanges that are answered: at most `max` ids, waiting up to `waitMs`. */
+export const forwardReady = object({ caller: str, max: int, waitMs: int });
+export const forwardReadyAnswer = object({ ids: arrayOf(str) });
 
 /** A client agent's heartbeat: the node it is, as the leader registers it with serfHealth. */
 export const clientBeat = object({

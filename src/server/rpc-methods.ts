@@ -11,6 +11,8 @@ import {
   clientBeatAnswer,
   forwardId,
   forwardPart,
+  forwardReady,
+  forwardReadyAnswer,
   forwardSend,
   forwardStart,
   wanExchange,
@@ -106,6 +108,8 @@ export const FORWARD = {
   send: method("http.send", withBytes(forwardSend), withBytes(forwardPart)),
   /** The next part of the response body. */
   next: method("http.next", json(forwardId), withBytes(forwardPart)),
+  /** Which of the caller's parked exchanges are answered (long poll, one per caller and server). */
+  ready: method("http.ready", json(forwardReady), json(forwardReadyAnswer)),
   /** The caller went away: the server drops the exchange and stops producing its body. */
   cancel: method("http.cancel", json(forwardId), json(object({ ok: bool }))),
   /** A client agent is alive; any server takes it and tells the leader. */

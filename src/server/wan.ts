@@ -126,6 +126,13 @@ export class WanPool {
     return this.transport;
   }
 
+  /** The servers of other datacenters (`members -wan`): as they told of themselves, and whether they answer. */
+  otherServers(): { readonly record: WanServer; readonly failed: boolean }[] {
+    return [...this.known.values()]
+      .filter((k) => k.record.datacenter !== this.self.datacenter)
+      .map((k) => ({ record: k.record, failed: k.failed }));
+  }
+
   /** Every datacenter known, this one first, then by the round-trip time to their nearest live server. */
   datacenters(): string[] {
     const best = new Map<string, number>();

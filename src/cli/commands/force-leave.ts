@@ -1,7 +1,7 @@
 /**
  * `force-leave NODE`: as `consul force-leave` (command/forceleave/forceleave.go), PUT /v1/agent/force-leave/NODE.
- * In cairn that removes the named server from the Raft configuration (docs/consul-compat.md §8.7b). Prints nothing
- * on success, as Consul.
+ * In cairn that removes the named server from the Raft configuration (docs/consul-compat.md §8.7b), or deregisters
+ * the named client agent's node (docs/membership.md). Prints nothing on success, as Consul.
  */
 import { httpClientFlags, httpServerFlags } from "../../client/index.js";
 import { flag } from "../../util/flags.js";
@@ -20,7 +20,8 @@ const help = usage(
 
   Forces a member of a cairn datacenter to leave it. cairn has no gossip "left" state: the named server is
   removed from the Raft configuration (as "cairn operator raft remove-peer" does) and does not come back by
-  itself. This command is most useful for cleaning out failed servers that are never coming back.`,
+  itself; the named client agent's node is deregistered (a client still running registers again at its next
+  heartbeat). This command is most useful for cleaning out failed nodes that are never coming back.`,
   flags,
 );
 
