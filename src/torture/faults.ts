@@ -1,0 +1,156 @@
+/**
+ * The torture's faults: a schedule drawn from the seed before the run (what, to whom, for how long, and the
+ * quiet gap after), and the nemesis that plays it against the datacenter one fault at a time: inject, hold,
+ * heal, wait. A fault aimed at "the leader" resolves to whichever server leads when it starts (the log says
+ * which), so the schedule replays exactly while the victim follows the run.
+ */
+import type { Rng } from "../util/rng.js";
+import type { Datacenter, Server } from "./servers.js";
+
+export const FAULT_KINDS = ["kill", "pause", "partition"] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** How a partition fault cuts the network. */
+export type PartitionShape =
+  /** every link to and from the victim */
+  | "isolate"
+  /** every link from the victim to the others; what they send still arrives */
+  | "isolate-outbound"
+  /** one link, victim → another server */
+  | "one-way"
+  /** the victim's links delayed (ms each way) */
+  | "delay"
+  /** every connection of the victim reset, again and again while it lasts */
+  | "flaky";
+
+export interface Fault {
+  readonly kind: FaultKind;
+  /** "leader", or a server's index */
+  readonly target: "leader" | number;
+  readonly shape?: PartitionShape;
+  /** for one-way: the other end, as an offset 1..n-1 from the victim */
+  readonly peerOffset?: number;
+  readonly delayMs?: number;
+  readonly holdMs: number;
+  readonly gapMs: number;
+}
+
+export function drawSchedule(rng: Rng, kinds: readonly FaultKind[], servers: number, count: number): Fault[] {
+  const out: Fault[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = kinds[rng.int(0, kinds.length)]!;
+    const target = rng.chance(0.5) ? "leader" : rng.int(0, servers);
+    const holdMs = rng.int(1_000, 8_000);
+    const gapMs = rng.int(500, 3_000);
+    if (kind !== "partition") {
+      out.push({ kind, target, holdMs, gapMs });
+      continue;
+    }
+    const shapes: PartitionShape[] = ["isolate", "isolate-outbound", "one-way", "delay", "flaky"];
+    const shape = shapes[rng.int(0, shapes.length)]!;
+    out.push({
+      kind,
+      target,
+      shape,
+      peerOffset: rng.int(1, servers),
+      delayMs: rng.int(20, 400),
+      holdMs,
+      gapMs,
+    });
+  }
+  return out;
+}
+
+export function describeFault(f: Fault): string {
+  const who = f.target === "leader" ? "the leader" : `s${f.target}`;
+  const how =
+    f.kind === "partition"
+      ? ` ${f.shape}${f.shape === "one-way" ? ` to +${f.peerOffset}` : ""}${f.shape === "delay" ? ` ${f.delayMs} ms` : ""}`
+      : "";
+  return `${f.kind}${how} ${who} for ${f.holdMs} ms, then ${f.gapMs} ms quiet`;
+}
+
+export interface NemesisLog {
+  readonly lines: string[];
+  /** Told each line as it happens (progress output). */
+  readonly tell: (line: string) => void;
+  readonly injected: Record<string, number>;
+}
+
+/** Plays the schedule until `until()` says stop; every fault is healed before the next begins and at the end. */
+export async function runNemesis(
+  dc: Datacenter,
+  schedule: readonly Fault[],
+  leaderOf: () => Promise<number | null>,
+  until: () => boolean,
+  log: NemesisLog,
+  t0: number,
+): Promise<void> {
+  const n = dc.servers.length;
+  for (const f of schedule) {
+    if (until()) break;
+    const victimIndex = f.target === "leader" ? ((await leaderOf()) ?? 0) : f.target;
+    const victim = dc.servers[victimIndex]!;
+    const say = (what: string): void => {
+      const line = `${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`;
+      log.lines.push(line);
+      log.tell(line);
+    };
+    say(`${describeFault(f)} → ${victim.name}`);
+    const key = f.kind === "partition" ? `partition ${f.shape}` : f.kind;
+    log.injected[key] = (log.injected[key] ?? 0) + 1;
+    const heal = inject(dc, f, victim, victimIndex, n);
+    await sleepUnless(f.holdMs, until);
+    await heal();
+    say(`healed ${victim.name}`);
+    await sleepUnless(f.gapMs, until);
+  }
+}
+
+function inject(dc: Datacenter, f: Fault, victim: Server, v: number, n: number): () => Promise<void> {
+  const others = dc.servers.filter((s) => s !== victim).map((s) => s.name);
+  if (f.kind === "kill") {
+    dc.kill9(victim);
+    return async () => dc.launch(victim);
+  }
+  if (f.kind === "pause") {
+    dc.pause(victim);
+    return async () => dc.resume(victim);
+  }
+  const me = victim.name;
+  switch (f.shape) {
+    case "isolate":
+      for (const o of others) {
+        dc.net.set(me, o, { kind: "cut" });
+        dc.net.set(o, me, { kind: "cut" });
+      }
+      break;
+    case "isolate-outbound":
+      for (const o of others) dc.net.set(me, o, { kind: "cut" });
+      break;
+    case "one-way":
+      dc.net.set(me, dc.servers[(v + (f.peerOffset ?? 1)) % n]!.name, { kind: "cut" });
+      break;
+    case "delay":
+      for (const o of others) {
+        dc.net.set(me, o, { kind: "delay", ms: f.delayMs ?? 100 });
+        dc.net.set(o, me, { kind: "delay", ms: f.delayMs ?? 100 });
+      }
+      break;
+    case "flaky": {
+      const timer = setInterval(() => {
+        for (const o of others) dc.net.reset(me, o);
+      }, 700);
+      return async () => clearInterval(timer);
+    }
+    default:
+      break;
+  }
+  return async () => dc.net.healAll();
+}
+
+async function sleepUnless(ms: number, until: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !until())
+    await new Promise((r) => setTimeout(r, Math.min(200, end - Date.now())));
+}

@@ -1,0 +1,176 @@
+/**
+ * The torture's datacenter: real `cairn agent` processes, each behind its proxy (proxy.ts), with its log in a
+ * file of the run's directory (kept when the run fails). Server i listens for RPC on `127.<net>.2.<i+1>` and
+ * advertises `127.<net>.1.<i+1>`, the proxy's address; `<net>` is drawn per run so concurrent runs on the
+ * machine do not share addresses. HTTP is on 127.0.0.1 at a free port.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ProxyNet } from "./proxy.js";
+
+const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "main.js");
+
+export interface Server {
+  readonly name: string;
+  readonly http: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly args: readonly string[];
+  proc: ChildProcess | null;
+  paused: boolean;
+}
+
+/** Environment variables passed to every agent (the test-only fault knobs). */
+export type AgentEnv = Readonly<Record<string, string>>;
+
+export class Datacenter {
+  readonly servers: Server[] = [];
+  readonly net = new ProxyNet();
+  private forget = (): void => {};
+
+  private constructor(
+    readonly dir: string,
+    private readonly env: AgentEnv,
+  ) {}
+
+  static async start(dir: string, n: number, netOctet: number, env: AgentEnv = {}): Promise<Datacenter> {
+    const dc = new Datacenter(dir, env);
+    // However this process ends (an exception, a signal turned into exit), no agent outlives it.
+    const killAll = (): void => {
+      for (const s of dc.servers) {
+        s.proc?.kill("SIGKILL");
+        s.proc?.kill("SIGCONT");
+      }
+    };
+    process.once("exit", killAll);
+    dc.forget = () => process.off("exit", killAll);
+    const advertise = (i: number): string => `127.${netOctet}.1.${i + 1}`;
+    const bind = (i: number): string => `127.${netOctet}.2.${i + 1}`;
+    const rpcPorts: number[] = [];
+    for (let i = 0; i < n; i++) rpcPorts.push(await freePort([advertise(i), bind(i)]));
+    const join_ = rpcPorts.flatMap((p, i) => ["-retry-join", `${advertise(i)}:${p}`]);
+    for (let i = 0; i < n; i++) {
+      const name = `s${i}`;
+      await dc.net.add(name, advertise(i), bind(i), rpcPorts[i]!);
+      const httpPort = await freePort(["127.0.0.1"]);
+      const dataDir = join(dir, name);
+      const args = [
+        MAIN,
+        "agent",
+        "-server",
+        "-node",
+        name,
+        "-bind",
+        bind(i),
+        "-advertise",
+        advertise(i),
+        "-client",
+        "127.0.0.1",
+        "-http-port",
+        String(httpPort),
+        "-server-port",
+        String(rpcPorts[i]),
+        "-dns-port",
+        "-1",
+        "-data-dir",
+        dataDir,
+        "-log-level",
+        "info",
+        "-bootstrap-expect",
+        String(n),
+        ...join_,
+      ];
+      dc.servers.push({
+        name,
+        http: `http://127.0.0.1:${httpPort}`,
+        dataDir,
+        logFile: join(dir, `${name}.log`),
+        args,
+        proc: null,
+        paused: false,
+      });
+    }
+    for (const s of dc.servers) dc.launch(s);
+    return dc;
+  }
+
+  /** Starts (or restarts, on the same data dir) a server; its output is appended to its log file. */
+  launch(s: Server): void {
+    const fd = openSync(s.logFile, "a");
+    const proc = spawn(process.execPath, s.args, {
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, ...this.env },
+    });
+    closeSync(fd);
+    s.proc = proc;
+    s.paused = false;
+    proc.on("exit", () => {
+      if (s.proc === proc) s.proc = null;
+    });
+  }
+
+  kill9(s: Server): void {
+    s.proc?.kill("SIGKILL");
+    s.proc = null;
+    s.paused = false;
+  }
+
+  pause(s: Server): void {
+    if (s.proc === null || s.paused) return;
+    s.proc.kill("SIGSTOP");
+    s.paused = true;
+  }
+
+  resume(s: Server): void {
+    if (s.proc === null || !s.paused) return;
+    s.proc.kill("SIGCONT");
+    s.paused = false;
+  }
+
+  /** Every server running and not paused, every link healed. */
+  healAll(): void {
+    this.net.healAll();
+    for (const s of this.servers) {
+      if (s.proc === null) this.launch(s);
+      else this.resume(s);
+    }
+  }
+
+  /** Kills every process (a paused one is continued first so it can die) and closes the proxies. */
+  async stop(): Promise<void> {
+    const exits: Promise<void>[] = [];
+    for (const s of this.servers) {
+      const p = s.proc;
+      if (p === null || p.exitCode !== null) continue;
+      exits.push(new Promise((res) => p.once("exit", () => res())));
+      p.kill("SIGKILL");
+      p.kill("SIGCONT");
+      s.proc = null;
+    }
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 10_000))]);
+    await this.net.stop();
+    this.forget();
+  }
+}
+
+/** A port free on every one of `hosts` (checked by binding each), below the ephemeral range like test/cluster.ts. */
+async function freePort(hosts: readonly string[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    let free = true;
+    for (const h of hosts) free = free && (await canBind(h, port));
+    if (free) return port;
+  }
+  throw new Error(`no port free on ${hosts.join(", ")} in 50 tries`);
+}
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once("error", () => res(false));
+    s.listen(port, host, () => s.close(() => res(true)));
+  });
+}

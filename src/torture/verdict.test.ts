@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Operation } from "../sim/linearizability.js";
+import { judge, lostWrites } from "./verdict.js";
+
+const put = (value: string, call: number, ret: number): Operation => ({
+  clientId: 1,
+  input: { kind: "put", key: "k", value },
+  call,
+  ret,
+  output: { kind: "ok" },
+});
+const finalRead = (value: string | null): Operation => ({
+  clientId: -1,
+  input: { kind: "get", key: "k" },
+  call: 1000,
+  ret: 1001,
+  output: { kind: "value", value },
+});
+
+describe("torture verdicts", () => {
+  it("a write acknowledged after the final value's writer returned, and not read back, is lost", () => {
+    const history = [put("a", 0, 10), put("b", 20, 30)];
+    assert.equal(lostWrites(history, [finalRead("a")]).length, 1);
+    assert.match(lostWrites(history, [finalRead("a")])[0]!, /k: b/);
+    assert.deepEqual(lostWrites(history, [finalRead("b")]), []);
+  });
+
+  it("an acknowledged write with the key absent at the end is lost", () => {
+    assert.equal(lostWrites([put("a", 0, 10)], [finalRead(null)]).length, 1);
+  });
+
+  it("overlapping writes may end in either order", () => {
+    const history = [put("a", 0, 30), put("b", 10, 20)];
+    assert.deepEqual(lostWrites(history, [finalRead("a")]), []);
+    assert.deepEqual(lostWrites(history, [finalRead("b")]), []);
+  });
+
+  it("judges linearizability and stale reads of values never written", () => {
+    const history = [put("a", 0, 10), put("b", 20, 30)];
+    const ok = judge(
+      history,
+      [finalRead("b")],
+      [{ mode: "stale", key: "k", value: "a", ret: 40 }],
+      new Map([
+        ["a", 0],
+        ["b", 20],
+      ]),
+    );
+    assert.equal(ok.linearizability.outcome, "ok");
+    assert.equal(ok.phantomReads.length, 0);
+    const bad = judge(
+      history,
+      [finalRead("a")],
+      [{ mode: "stale", key: "k", value: "z", ret: 40 }],
+      new Map([
+        ["a", 0],
+        ["b", 20],
+      ]),
+    );
+    assert.equal(bad.linearizability.outcome, "illegal");
+    assert.equal(bad.phantomReads.length, 1);
+  });
+});
