@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   cli: ["util", "client", "snapshot", "snapshot-agent"],
   "snapshot-agent": ["util", "client", "snapshot"],
   sim: ["util", "raft", "fsm", "snapshot", "storage"],
-  torture: ["util", "client", "sim", "transport"],
+  torture: ["util", "snapshot", "sim", "transport"],
 };
 
 /** Folders whose code must be deterministic: no I/O, clock, timers or ambient randomness. */

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Operation } from "../sim/linearizability.js";
 import { SeededRng } from "../util/rng.js";
+import { Archiver, asReads, checkRestores } from "./archives.js";
 import { drawSchedule, type FaultKind, type NemesisLog, runNemesis } from "./faults.js";
 import { Datacenter } from "./servers.js";
 import { judge, type Verdicts } from "./verdict.js";
@@ -45,6 +46,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   const now = (): number => Date.now() - t0;
   let dc: Datacenter | null = null;
   let workload: Workload | null = null;
+  let archiver: Archiver | null = null;
+  let restoreProblems: string[] = [];
   let verdicts: Verdicts | null = null;
   let problem: string | null = null;
   const leaders: number[] = [];
@@ -67,6 +70,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     const endAt = Date.now() + o.minutes * 60_000;
     const over = (): boolean => Date.now() >= endAt;
     const clients = workload.run();
+    archiver = new Archiver(dir, endpoints, rng.fork(), now);
+    const saving = archiver.run();
     const faults =
       o.faults.length === 0 ? Promise.resolve() : runNemesis(dc, schedule, leaderOf, over, nemesis, t0);
     const ticker = setInterval(
@@ -79,13 +84,17 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     clearInterval(ticker);
     await watching;
     workload.stop();
-    await clients;
+    archiver.stop();
+    await Promise.all([clients, saving]);
     dc.healAll();
     o.progress("torture: healed; waiting for a leader to read every key");
     if ((await waitLeader(leaderOf, SETTLE_MS)) === null)
       throw new Error(`no leader within ${SETTLE_MS} ms of healing`);
     const finalReads = await readAll(workload, endpoints);
-    verdicts = judge(workload.history, finalReads, workload.looseReads, workload.written);
+    const archiveReads = asReads(archiver.archives, workload.history);
+    verdicts = judge(workload.history, finalReads, archiveReads, workload.looseReads, workload.written);
+    o.progress(`torture: restoring ${archiver.archives.length} archives into a scratch server`);
+    restoreProblems = await checkRestores(join(dir, "scratch"), archiver.archives);
   } catch (e) {
     problem = e instanceof Error ? (e.stack ?? e.message) : String(e);
   } finally {
@@ -96,8 +105,20 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     verdicts !== null &&
     verdicts.linearizability.outcome === "ok" &&
     verdicts.lost.length === 0 &&
-    verdicts.phantomReads.length === 0;
-  const text = report(o, workload, nemesis, leaders, verdicts, problem, passed, dir);
+    verdicts.phantomReads.length === 0 &&
+    restoreProblems.length === 0;
+  const text = report(
+    o,
+    workload,
+    nemesis,
+    leaders,
+    verdicts,
+    problem,
+    passed,
+    dir,
+    archiver,
+    restoreProblems,
+  );
   if (passed) rmSync(dir, { recursive: true, force: true });
   return {
     passed,
@@ -172,6 +193,8 @@ function report(
   problem: string | null,
   passed: boolean,
   dir: string,
+  archiver: Archiver | null,
+  restoreProblems: readonly string[],
 ): string {
   const lines: string[] = [];
   lines.push(
@@ -193,13 +216,19 @@ function report(
   if (v !== null) {
     const lin = v.linearizability;
     lines.push(
-      `linearizability (puts, cas, consistent reads, per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
+      `linearizability (puts, cas, consistent reads, archives; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
     );
     lines.push(`acknowledged writes lost: ${v.lost.length}`);
     for (const l of v.lost.slice(0, 20)) lines.push(`  lost ${l}`);
     lines.push(`stale/default reads of a value never written: ${v.phantomReads.length}`);
     for (const r of v.phantomReads.slice(0, 20))
       lines.push(`  ${r.mode} read of ${r.key} → ${JSON.stringify(r.value)}`);
+    const saves = archiver?.counts ?? {};
+    lines.push(
+      `snapshots saved under faults: ${saves["save ok"] ?? 0} (failed ${saves["save failed"] ?? 0}); each read into ` +
+        `the history above, restored into a scratch server and compared: ${restoreProblems.length} mismatches`,
+    );
+    for (const p of restoreProblems.slice(0, 20)) lines.push(`  ${p}`);
   }
   if (problem !== null) lines.push(`run failed: ${problem}`);
   if (!passed) {

@@ -41,6 +41,7 @@ describe("torture verdicts", () => {
     const ok = judge(
       history,
       [finalRead("b")],
+      [],
       [{ mode: "stale", key: "k", value: "a", ret: 40 }],
       new Map([
         ["a", 0],
@@ -52,6 +53,7 @@ describe("torture verdicts", () => {
     const bad = judge(
       history,
       [finalRead("a")],
+      [],
       [{ mode: "stale", key: "k", value: "z", ret: 40 }],
       new Map([
         ["a", 0],

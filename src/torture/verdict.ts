@@ -16,11 +16,13 @@ export interface Verdicts {
 export function judge(
   history: readonly Operation[],
   finalReads: readonly Operation[],
+  /** Other reads that join the linearizability check (the archives saved: archives.ts asReads). */
+  moreReads: readonly Operation[],
   looseReads: readonly LooseRead[],
   written: ReadonlyMap<string, number>,
 ): Verdicts {
   return {
-    linearizability: checkLinearizable([...history, ...finalReads]),
+    linearizability: checkLinearizable([...history, ...finalReads, ...moreReads]),
     lost: lostWrites(history, finalReads),
     phantomReads: looseReads.filter(
       (r) => r.value !== null && !((written.get(r.value) ?? Infinity) <= r.ret),
