@@ -15,6 +15,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { Operation } from "../sim/linearizability.js";
 import { decodeRecord, readArchive, readStateBin } from "../snapshot/index.js";
 import type { Rng } from "../util/rng.js";
+import { LOCK_PREFIX } from "./locks.js";
 import { Datacenter } from "./servers.js";
 import { request } from "./workload.js";
 
@@ -117,6 +118,7 @@ export function asReads(archives: readonly Archive[], history: readonly Operatio
   const firstCall = new Map<string, number>();
   for (const op of history) {
     const k = op.input.key;
+    if (k.startsWith(LOCK_PREFIX)) continue;
     firstCall.set(k, Math.min(firstCall.get(k) ?? Infinity, op.call));
   }
   const out: Operation[] = [];

@@ -60,6 +60,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
       throw new Error(`no leader within ${SETTLE_MS} ms of start`);
     workload = new Workload({
       workers: o.workers,
+      lockWorkers: 3,
       keysPerEpoch: 4,
       keyEpochMs: 15_000,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -216,7 +217,7 @@ function report(
   if (v !== null) {
     const lin = v.linearizability;
     lines.push(
-      `linearizability (puts, cas, consistent reads, archives; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
+      `linearizability (puts, cas, consistent reads, archives, lock acquire/release; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
     );
     lines.push(`acknowledged writes lost: ${v.lost.length}`);
     for (const l of v.lost.slice(0, 20)) lines.push(`  lost ${l}`);

@@ -63,4 +63,32 @@ describe("torture verdicts", () => {
     assert.equal(bad.linearizability.outcome, "illegal");
     assert.equal(bad.phantomReads.length, 1);
   });
+
+  it("judges locks exclusive: a second session's grant while the first holds is illegal", () => {
+    const lock = (
+      session: string,
+      kind: "acquire" | "release",
+      call: number,
+      ret: number,
+      ok: boolean,
+    ): Operation => ({
+      clientId: session === "s1" ? 1 : 2,
+      input: { kind, key: "l", value: kind === "acquire" ? `x|${session}` : "x|", session },
+      call,
+      ret,
+      output: { kind: "cas", ok },
+    });
+    const exclusive = [
+      lock("s1", "acquire", 0, 1, true),
+      lock("s1", "release", 2, 3, true),
+      lock("s2", "acquire", 4, 5, true),
+    ];
+    assert.equal(judge(exclusive, [], [], [], new Map()).linearizability.outcome, "ok");
+    const shared = [
+      lock("s1", "acquire", 0, 1, true),
+      lock("s2", "acquire", 2, 3, true),
+      lock("s1", "release", 4, 5, true),
+    ];
+    assert.equal(judge(shared, [], [], [], new Map()).linearizability.outcome, "illegal");
+  });
 });

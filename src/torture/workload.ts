@@ -11,6 +11,7 @@
  */
 import type { KvInput, KvOutput, Operation } from "../sim/linearizability.js";
 import type { Rng } from "../util/rng.js";
+import { LOCK_PREFIX, lockWorker } from "./locks.js";
 
 export type ReadMode = "default" | "consistent" | "stale";
 
@@ -28,6 +29,8 @@ export interface WorkloadStats {
 
 export interface WorkloadOptions {
   readonly workers: number;
+  /** Clients taking locks (locks.ts), besides the KV workers. */
+  readonly lockWorkers: number;
   readonly keysPerEpoch: number;
   readonly keyEpochMs: number;
   readonly requestTimeoutMs: number;
@@ -53,19 +56,28 @@ export class Workload {
 
   /** Runs the workers until `stop()`; resolves when every worker's last operation has ended. */
   async run(): Promise<void> {
-    await Promise.all(Array.from({ length: this.o.workers }, (_, w) => this.worker(w, this.o.rng.fork())));
+    // One lock key per epoch: every lock client contends for it.
+    const lockOptions = { ...this.o, keysPerEpoch: 1, stopping: () => this.stopping };
+    await Promise.all([
+      ...Array.from({ length: this.o.workers }, (_, w) => this.worker(w, this.o.rng.fork())),
+      ...Array.from({ length: this.o.lockWorkers }, (_, i) =>
+        lockWorker(this, this.o.workers + i, this.o.endpoints, this.o.rng.fork(), lockOptions),
+      ),
+    ]);
   }
 
   stop(): void {
     this.stopping = true;
   }
 
-  /** Every key any operation touched. */
+  /** Every key any operation touched, but the lock keys (never read: see locks.ts). */
   keys(): string[] {
-    return [...new Set(this.history.map((op) => op.input.key))].sort();
+    return [...new Set(this.history.map((op) => op.input.key))]
+      .filter((k) => !k.startsWith(LOCK_PREFIX))
+      .sort();
   }
 
-  private count(what: string): void {
+  count(what: string): void {
     this.counts[what] = (this.counts[what] ?? 0) + 1;
   }
 
