@@ -7,7 +7,7 @@
 import type { Rng } from "../util/rng.js";
 import type { Datacenter, Server } from "./servers.js";
 
-export const FAULT_KINDS = ["kill", "pause", "partition"] as const;
+export const FAULT_KINDS = ["kill", "pause", "partition", "clock"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How a partition fault cuts the network. */
@@ -31,6 +31,8 @@ export interface Fault {
   /** for one-way: the other end, as an offset 1..n-1 from the victim */
   readonly peerOffset?: number;
   readonly delayMs?: number;
+  /** clock: the wall-clock jump, ms (negative: back) */
+  readonly clockMs?: number;
   readonly holdMs: number;
   readonly gapMs: number;
 }
@@ -42,6 +44,11 @@ export function drawSchedule(rng: Rng, kinds: readonly FaultKind[], servers: num
     const target = rng.chance(0.5) ? "leader" : rng.int(0, servers);
     const holdMs = rng.int(1_000, 8_000);
     const gapMs = rng.int(500, 3_000);
+    if (kind === "clock") {
+      const clockMs = rng.chance(0.6) ? rng.int(5_000, 120_000) : -rng.int(5_000, 60_000);
+      out.push({ kind, target, clockMs, holdMs, gapMs });
+      continue;
+    }
     if (kind !== "partition") {
       out.push({ kind, target, holdMs, gapMs });
       continue;
@@ -66,7 +73,9 @@ export function describeFault(f: Fault): string {
   const how =
     f.kind === "partition"
       ? ` ${f.shape}${f.shape === "one-way" ? ` to +${f.peerOffset}` : ""}${f.shape === "delay" ? ` ${f.delayMs} ms` : ""}`
-      : "";
+      : f.kind === "clock"
+        ? ` ${(f.clockMs ?? 0) > 0 ? "+" : ""}${((f.clockMs ?? 0) / 1000).toFixed(1)} s`
+        : "";
   return `${f.kind}${how} ${who} for ${f.holdMs} ms, then ${f.gapMs} ms quiet`;
 }
 
@@ -116,6 +125,10 @@ function inject(dc: Datacenter, f: Fault, victim: Server, v: number, n: number):
   if (f.kind === "pause") {
     dc.pause(victim);
     return async () => dc.resume(victim);
+  }
+  if (f.kind === "clock") {
+    dc.jumpClock(victim, f.clockMs ?? 0);
+    return async () => dc.jumpClock(victim, 0);
   }
   const me = victim.name;
   switch (f.shape) {

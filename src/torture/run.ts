@@ -52,7 +52,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   let problem: string | null = null;
   const leaders: number[] = [];
   try {
-    dc = await Datacenter.start(dir, o.servers, netOctet);
+    dc = await Datacenter.start(dir, o.servers, netOctet, {}, { clock: o.faults.includes("clock") });
     const endpoints = dc.servers.map((s) => s.http);
     const leaderOf = (): Promise<number | null> => findLeader(endpoints);
     o.progress(`torture: ${o.servers} servers in ${dir}, seed ${o.seed}; waiting for a leader`);

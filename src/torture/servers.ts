@@ -5,19 +5,22 @@
  * machine do not share addresses. HTTP is on 127.0.0.1 at a free port.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProxyNet } from "./proxy.js";
 
 const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "main.js");
+const CLOCK_PRELOAD = new URL("./clock-preload.js", import.meta.url).href;
 
 export interface Server {
   readonly name: string;
   readonly http: string;
   readonly dataDir: string;
   readonly logFile: string;
+  /** Where the clock fault writes this server's wall-clock offset (clock-preload.ts). */
+  readonly clockFile: string;
   readonly args: readonly string[];
   proc: ChildProcess | null;
   paused: boolean;
@@ -34,10 +37,18 @@ export class Datacenter {
   private constructor(
     readonly dir: string,
     private readonly env: AgentEnv,
+    /** Load clock-preload.ts into every agent, so the clock fault can jump its wall clock. */
+    private readonly clock: boolean,
   ) {}
 
-  static async start(dir: string, n: number, netOctet: number, env: AgentEnv = {}): Promise<Datacenter> {
-    const dc = new Datacenter(dir, env);
+  static async start(
+    dir: string,
+    n: number,
+    netOctet: number,
+    env: AgentEnv = {},
+    opts: { readonly clock?: boolean } = {},
+  ): Promise<Datacenter> {
+    const dc = new Datacenter(dir, env, opts.clock ?? false);
     // However this process ends (an exception, a signal turned into exit), no agent outlives it.
     const killAll = (): void => {
       for (const s of dc.servers) {
@@ -88,6 +99,7 @@ export class Datacenter {
         http: `http://127.0.0.1:${httpPort}`,
         dataDir,
         logFile: join(dir, `${name}.log`),
+        clockFile: join(dir, `${name}.clock`),
         args,
         proc: null,
         paused: false,
@@ -100,10 +112,13 @@ export class Datacenter {
   /** Starts (or restarts, on the same data dir) a server; its output is appended to its log file. */
   launch(s: Server): void {
     const fd = openSync(s.logFile, "a");
-    const proc = spawn(process.execPath, s.args, {
-      stdio: ["ignore", fd, fd],
-      env: { ...process.env, ...this.env },
-    });
+    const nodeArgs = this.clock ? ["--import", CLOCK_PRELOAD] : [];
+    const env = {
+      ...process.env,
+      ...this.env,
+      ...(this.clock ? { CAIRN_TORTURE_CLOCK_FILE: s.clockFile } : {}),
+    };
+    const proc = spawn(process.execPath, [...nodeArgs, ...s.args], { stdio: ["ignore", fd, fd], env });
     closeSync(fd);
     s.proc = proc;
     s.paused = false;
@@ -130,12 +145,23 @@ export class Datacenter {
     s.paused = false;
   }
 
-  /** Every server running and not paused, every link healed. */
+  /** Sets the server's wall clock `offsetMs` from true time (it keeps it across restarts); needs `clock`. */
+  jumpClock(s: Server, offsetMs: number): void {
+    if (!this.clock) throw new Error("jumpClock: the datacenter was started without the clock fault");
+    writeFileSync(s.clockFile, `${offsetMs}\n`);
+    s.proc?.kill("SIGUSR2");
+  }
+
+  /** Every server running and not paused, every link healed, every clock true. */
   healAll(): void {
     this.net.healAll();
     for (const s of this.servers) {
+      if (this.clock) writeFileSync(s.clockFile, "0\n");
       if (s.proc === null) this.launch(s);
-      else this.resume(s);
+      else {
+        this.resume(s);
+        if (this.clock) s.proc?.kill("SIGUSR2");
+      }
     }
   }
 
