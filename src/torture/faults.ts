@@ -4,10 +4,11 @@
  * heal, wait. A fault aimed at "the leader" resolves to whichever server leads when it starts (the log says
  * which), so the schedule replays exactly while the victim follows the run.
  */
+import { readFileSync, statSync } from "node:fs";
 import type { Rng } from "../util/rng.js";
 import type { Datacenter, Server } from "./servers.js";
 
-export const FAULT_KINDS = ["kill", "pause", "partition", "clock"] as const;
+export const FAULT_KINDS = ["kill", "pause", "partition", "clock", "disk"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How a partition fault cuts the network. */
@@ -33,6 +34,8 @@ export interface Fault {
   readonly delayMs?: number;
   /** clock: the wall-clock jump, ms (negative: back) */
   readonly clockMs?: number;
+  /** disk: fsync errors until healed (then kill -9 and restart: a failed WAL is not reused), or a power cut */
+  readonly disk?: "fsync-error" | "power-loss";
   readonly holdMs: number;
   readonly gapMs: number;
 }
@@ -47,6 +50,10 @@ export function drawSchedule(rng: Rng, kinds: readonly FaultKind[], servers: num
     if (kind === "clock") {
       const clockMs = rng.chance(0.6) ? rng.int(5_000, 120_000) : -rng.int(5_000, 60_000);
       out.push({ kind, target, clockMs, holdMs, gapMs });
+      continue;
+    }
+    if (kind === "disk") {
+      out.push({ kind, target, disk: rng.chance(0.5) ? "fsync-error" : "power-loss", holdMs, gapMs });
       continue;
     }
     if (kind !== "partition") {
@@ -75,7 +82,9 @@ export function describeFault(f: Fault): string {
       ? ` ${f.shape}${f.shape === "one-way" ? ` to +${f.peerOffset}` : ""}${f.shape === "delay" ? ` ${f.delayMs} ms` : ""}`
       : f.kind === "clock"
         ? ` ${(f.clockMs ?? 0) > 0 ? "+" : ""}${((f.clockMs ?? 0) / 1000).toFixed(1)} s`
-        : "";
+        : f.kind === "disk"
+          ? ` ${f.disk}`
+          : "";
   return `${f.kind}${how} ${who} for ${f.holdMs} ms, then ${f.gapMs} ms quiet`;
 }
 
@@ -94,6 +103,8 @@ export async function runNemesis(
   until: () => boolean,
   log: NemesisLog,
   t0: number,
+  /** Draws what a fault decides as it is played (how much of an unsynced write a power cut keeps). */
+  rng: Rng,
 ): Promise<void> {
   const n = dc.servers.length;
   for (const f of schedule) {
@@ -106,9 +117,13 @@ export async function runNemesis(
       log.tell(line);
     };
     say(`${describeFault(f)} → ${victim.name}`);
-    const key = f.kind === "partition" ? `partition ${f.shape}` : f.kind;
+    const key =
+      f.kind === "partition" ? `partition ${f.shape}` : f.kind === "disk" ? `disk ${f.disk}` : f.kind;
     log.injected[key] = (log.injected[key] ?? 0) + 1;
-    const heal = inject(dc, f, victim, victimIndex, n);
+    const bump = (what: string, by = 1): void => {
+      log.injected[what] = (log.injected[what] ?? 0) + by;
+    };
+    const heal = inject(dc, f, victim, victimIndex, n, rng, say, bump);
     await sleepUnless(f.holdMs, until);
     await heal();
     say(`healed ${victim.name}`);
@@ -116,7 +131,16 @@ export async function runNemesis(
   }
 }
 
-function inject(dc: Datacenter, f: Fault, victim: Server, v: number, n: number): () => Promise<void> {
+function inject(
+  dc: Datacenter,
+  f: Fault,
+  victim: Server,
+  v: number,
+  n: number,
+  rng: Rng,
+  say: (what: string) => void,
+  bump: (what: string, by?: number) => void,
+): () => Promise<void> {
   const others = dc.servers.filter((s) => s !== victim).map((s) => s.name);
   if (f.kind === "kill") {
     dc.kill9(victim);
@@ -125,6 +149,29 @@ function inject(dc: Datacenter, f: Fault, victim: Server, v: number, n: number):
   if (f.kind === "pause") {
     dc.pause(victim);
     return async () => dc.resume(victim);
+  }
+  if (f.kind === "disk" && f.disk === "fsync-error") {
+    const logFrom = statSync(victim.logFile).size;
+    dc.failSyncs(victim, true);
+    return async () => {
+      // Did the server meet the failed fsync (and stop its raft), or was it idle through the fault?
+      const log = readFileSync(victim.logFile, "utf8").slice(logFrom);
+      const stopped = /raft server stopping: .*torture disk fault/.test(log);
+      say(
+        `${victim.name} ${stopped ? "stopped its raft on a failed fsync" : "met no fsync while its disk failed"}`,
+      );
+      if (stopped) bump("disk fsync-error: raft stopped");
+      // A server whose fsync failed has stopped its raft; it comes back only through a restart.
+      dc.kill9(victim);
+      dc.failSyncs(victim, false);
+      dc.launch(victim);
+    };
+  }
+  if (f.kind === "disk") {
+    const cut = dc.losePower(victim, rng);
+    say(`power cut on ${victim.name}: ${cut} unsynced WAL bytes lost or torn`);
+    if (cut > 0) bump("disk power-loss: unsynced bytes cut", cut);
+    return async () => dc.launch(victim);
   }
   if (f.kind === "clock") {
     dc.jumpClock(victim, f.clockMs ?? 0);

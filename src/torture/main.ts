@@ -2,7 +2,7 @@ import { FAULT_KINDS, type FaultKind } from "./faults.js";
 import { runTorture } from "./run.js";
 
 /**
- * `npm run torture -- --servers 3|5 --minutes N --faults kill,pause,partition,clock [--seed S] [--workers W]`: a real
+ * `npm run torture -- --servers 3|5 --minutes N --faults kill,pause,partition,clock,disk [--seed S] [--workers W]`: a real
  * datacenter of cairn processes under faults while clients write and read; exit 0 on a pass, 1 on a failure
  * (with its reproducer), 2 on bad flags.
  */

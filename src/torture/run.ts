@@ -52,7 +52,13 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   let problem: string | null = null;
   const leaders: number[] = [];
   try {
-    dc = await Datacenter.start(dir, o.servers, netOctet, {}, { clock: o.faults.includes("clock") });
+    dc = await Datacenter.start(
+      dir,
+      o.servers,
+      netOctet,
+      {},
+      { clock: o.faults.includes("clock"), disk: o.faults.includes("disk") },
+    );
     const endpoints = dc.servers.map((s) => s.http);
     const leaderOf = (): Promise<number | null> => findLeader(endpoints);
     o.progress(`torture: ${o.servers} servers in ${dir}, seed ${o.seed}; waiting for a leader`);
@@ -74,7 +80,9 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     archiver = new Archiver(dir, endpoints, rng.fork(), now);
     const saving = archiver.run();
     const faults =
-      o.faults.length === 0 ? Promise.resolve() : runNemesis(dc, schedule, leaderOf, over, nemesis, t0);
+      o.faults.length === 0
+        ? Promise.resolve()
+        : runNemesis(dc, schedule, leaderOf, over, nemesis, t0, rng.fork());
     const ticker = setInterval(
       () => o.progress(`torture: ${(now() / 1000).toFixed(0)}s, ${workload?.history.length ?? 0} operations`),
       15_000,

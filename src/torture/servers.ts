@@ -5,14 +5,25 @@
  * machine do not share addresses. HTTP is on 127.0.0.1 at a free port.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Rng } from "../util/rng.js";
 import { ProxyNet } from "./proxy.js";
 
 const MAIN = resolve(fileURLToPath(import.meta.url), "..", "..", "main.js");
 const CLOCK_PRELOAD = new URL("./clock-preload.js", import.meta.url).href;
+const DISK_PRELOAD = new URL("./disk-preload.js", import.meta.url).href;
 
 export interface Server {
   readonly name: string;
@@ -21,6 +32,9 @@ export interface Server {
   readonly logFile: string;
   /** Where the clock fault writes this server's wall-clock offset (clock-preload.ts). */
   readonly clockFile: string;
+  /** The disk fault's control file and sync journal for this server (disk-preload.ts). */
+  readonly diskFile: string;
+  readonly diskJournal: string;
   readonly args: readonly string[];
   proc: ChildProcess | null;
   paused: boolean;
@@ -39,6 +53,8 @@ export class Datacenter {
     private readonly env: AgentEnv,
     /** Load clock-preload.ts into every agent, so the clock fault can jump its wall clock. */
     private readonly clock: boolean,
+    /** Load disk-preload.ts into every agent, so the disk fault can fail its fsyncs and lose unsynced writes. */
+    private readonly disk: boolean,
   ) {}
 
   static async start(
@@ -46,9 +62,9 @@ export class Datacenter {
     n: number,
     netOctet: number,
     env: AgentEnv = {},
-    opts: { readonly clock?: boolean } = {},
+    opts: { readonly clock?: boolean; readonly disk?: boolean } = {},
   ): Promise<Datacenter> {
-    const dc = new Datacenter(dir, env, opts.clock ?? false);
+    const dc = new Datacenter(dir, env, opts.clock ?? false, opts.disk ?? false);
     // However this process ends (an exception, a signal turned into exit), no agent outlives it.
     const killAll = (): void => {
       for (const s of dc.servers) {
@@ -100,6 +116,8 @@ export class Datacenter {
         dataDir,
         logFile: join(dir, `${name}.log`),
         clockFile: join(dir, `${name}.clock`),
+        diskFile: join(dir, `${name}.disk`),
+        diskJournal: join(dir, `${name}.synced`),
         args,
         proc: null,
         paused: false,
@@ -112,11 +130,17 @@ export class Datacenter {
   /** Starts (or restarts, on the same data dir) a server; its output is appended to its log file. */
   launch(s: Server): void {
     const fd = openSync(s.logFile, "a");
-    const nodeArgs = this.clock ? ["--import", CLOCK_PRELOAD] : [];
+    const nodeArgs = [
+      ...(this.clock ? ["--import", CLOCK_PRELOAD] : []),
+      ...(this.disk ? ["--import", DISK_PRELOAD] : []),
+    ];
     const env = {
       ...process.env,
       ...this.env,
       ...(this.clock ? { CAIRN_TORTURE_CLOCK_FILE: s.clockFile } : {}),
+      ...(this.disk
+        ? { CAIRN_TORTURE_DISK_FILE: s.diskFile, CAIRN_TORTURE_DISK_JOURNAL: s.diskJournal }
+        : {}),
     };
     const proc = spawn(process.execPath, [...nodeArgs, ...s.args], { stdio: ["ignore", fd, fd], env });
     closeSync(fd);
@@ -152,15 +176,64 @@ export class Datacenter {
     s.proc?.kill("SIGUSR2");
   }
 
-  /** Every server running and not paused, every link healed, every clock true. */
+  /** Arms (or disarms) fsync errors on the server's disk; needs `disk`. */
+  failSyncs(s: Server, fail: boolean): void {
+    if (!this.disk) throw new Error("failSyncs: the datacenter was started without the disk fault");
+    writeFileSync(s.diskFile, fail ? "fsync-error\n" : "ok\n");
+    s.proc?.kill("SIGUSR2");
+  }
+
+  /**
+   * A power cut: kill -9, then every WAL segment loses what no sync covered (cut back to a length between its
+   * last synced size, from the journal, and its current one: lost or torn). Returns the bytes cut.
+   */
+  losePower(s: Server, rng: Rng): number {
+    if (!this.disk) throw new Error("losePower: the datacenter was started without the disk fault");
+    this.kill9(s);
+    const synced = new Map<string, number>();
+    // The preload journals every WAL sync; a WAL without a journal means it is not loaded, and cutting then would
+    // destroy synced data: a broken torture, not a power cut.
+    if (!existsSync(s.diskJournal)) {
+      const wal = join(s.dataDir, "raft", "wal");
+      if (existsSync(wal) && readdirSync(wal).length > 0)
+        throw new Error(`losePower: ${s.name} has a WAL but no sync journal`);
+      return 0;
+    }
+    const text = readFileSync(s.diskJournal, "utf8");
+    for (const line of text.split("\n")) {
+      const at = line.indexOf(" ");
+      if (at > 0) synced.set(line.slice(at + 1), Number(line.slice(0, at)));
+    }
+    const walDir = join(s.dataDir, "raft", "wal");
+    let cut = 0;
+    let names: string[] = [];
+    try {
+      names = readdirSync(walDir).filter((n) => n.endsWith(".wal"));
+    } catch {
+      return 0; // no WAL yet
+    }
+    for (const name of names) {
+      const path = resolve(walDir, name);
+      const size = statSync(path).size;
+      const durable = Math.min(synced.get(path) ?? 0, size);
+      if (size === durable) continue;
+      const keep = rng.chance(0.5) ? durable : rng.int(durable, size + 1);
+      truncateSync(path, keep);
+      cut += size - keep;
+    }
+    return cut;
+  }
+
+  /** Every server running and not paused, every link healed, every clock true, every disk sound. */
   healAll(): void {
     this.net.healAll();
     for (const s of this.servers) {
       if (this.clock) writeFileSync(s.clockFile, "0\n");
+      if (this.disk) writeFileSync(s.diskFile, "ok\n");
       if (s.proc === null) this.launch(s);
       else {
         this.resume(s);
-        if (this.clock) s.proc?.kill("SIGUSR2");
+        if (this.clock || this.disk) s.proc?.kill("SIGUSR2");
       }
     }
   }
