@@ -12,11 +12,12 @@ interface Args {
   faults: FaultKind[];
   seed: number;
   workers: number;
+  bug?: "stale-reads-as-consistent";
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: torture --servers 3|5 --minutes N --faults ${FAULT_KINDS.join(",")} [--seed S] [--workers W]\n`,
+    `${message}\nusage: torture --servers 3|5 --minutes N --faults ${FAULT_KINDS.join(",")} [--seed S] [--workers W] [--bug stale-reads-as-consistent]\n`,
   );
   process.exit(2);
 }
@@ -61,7 +62,12 @@ function parseArgs(argv: readonly string[]): Args {
       a.faults = kinds as FaultKind[];
     } else if (flag === "--seed") a.seed = int(0, Number.MAX_SAFE_INTEGER);
     else if (flag === "--workers") a.workers = int(1, 64);
-    else usage(`unknown flag "${flag}"`);
+    else if (flag === "--bug") {
+      const v = value();
+      if (v !== "stale-reads-as-consistent")
+        usage(`unknown bug "${v}": the one bug is stale-reads-as-consistent`);
+      a.bug = v;
+    } else usage(`unknown flag "${flag}"`);
   }
   return a;
 }

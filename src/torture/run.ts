@@ -20,6 +20,8 @@ export interface TortureOptions {
   readonly faults: readonly FaultKind[];
   readonly seed: number;
   readonly workers: number;
+  /** A deliberate mistake, to show the checks catch it (main.ts BUGS). */
+  readonly bug?: "stale-reads-as-consistent";
   /** Progress lines (stderr in the CLI). */
   readonly progress: (line: string) => void;
 }
@@ -67,6 +69,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     workload = new Workload({
       workers: o.workers,
       lockWorkers: 3,
+      staleAsConsistent: o.bug === "stale-reads-as-consistent",
       keysPerEpoch: 4,
       keyEpochMs: 15_000,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -207,7 +210,7 @@ function report(
 ): string {
   const lines: string[] = [];
   lines.push(
-    `torture ${passed ? "PASSED" : "FAILED"}: ${o.servers} servers, ${o.minutes} min, faults ${o.faults.join(",") || "none"}, seed ${o.seed}`,
+    `torture ${passed ? "PASSED" : "FAILED"}: ${o.servers} servers, ${o.minutes} min, faults ${o.faults.join(",") || "none"}, seed ${o.seed}${o.bug === undefined ? "" : `, deliberate bug ${o.bug}`}`,
   );
   const counts = workload?.counts ?? {};
   const ops = Object.keys(counts)
@@ -242,7 +245,7 @@ function report(
   if (problem !== null) lines.push(`run failed: ${problem}`);
   if (!passed) {
     lines.push(
-      `reproduce: npm run torture -- --servers ${o.servers} --minutes ${o.minutes} --faults ${o.faults.join(",")} --seed ${o.seed}`,
+      `reproduce: npm run torture -- --servers ${o.servers} --minutes ${o.minutes} --faults ${o.faults.join(",")} --seed ${o.seed}${o.bug === undefined ? "" : ` --bug ${o.bug}`}`,
     );
     lines.push("fault schedule (as played):");
     for (const l of nemesis.lines) lines.push(`  ${l}`);

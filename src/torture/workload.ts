@@ -38,6 +38,12 @@ export interface WorkloadOptions {
   readonly endpoints: readonly string[];
   readonly rng: Rng;
   readonly now: () => number;
+  /**
+   * The deliberate mistake `--bug stale-reads-as-consistent`: ?stale reads join the linearizability history, as
+   * if they were consistent. Under partitions they are not, and the checker must say so: it shows the check
+   * bites on real processes' histories.
+   */
+  readonly staleAsConsistent: boolean;
 }
 
 export class Workload {
@@ -158,7 +164,7 @@ export class Workload {
       return undefined;
     }
     this.count(`get ${mode} ok`);
-    if (mode === "consistent") {
+    if (mode === "consistent" || (mode === "stale" && this.o.staleAsConsistent)) {
       this.history.push({
         clientId: id,
         input: { kind: "get", key },
