@@ -11,6 +11,7 @@ import { SeededRng } from "../util/rng.js";
 import { Archiver, asReads, checkRestores } from "./archives.js";
 import { drawSchedule, type FaultKind, type NemesisLog, runNemesis } from "./faults.js";
 import { Datacenter } from "./servers.js";
+import { judgeTtlLocks, type TtlLockVerdict } from "./ttl-locks.js";
 import { judge, type Verdicts } from "./verdict.js";
 import { request, Workload } from "./workload.js";
 
@@ -50,6 +51,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   let workload: Workload | null = null;
   let archiver: Archiver | null = null;
   let restoreProblems: string[] = [];
+  let ttl: TtlLockVerdict | null = null;
   let verdicts: Verdicts | null = null;
   let problem: string | null = null;
   const leaders: number[] = [];
@@ -69,6 +71,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     workload = new Workload({
       workers: o.workers,
       lockWorkers: 3,
+      ttlLockWorkers: 3,
       staleAsConsistent: o.bug === "stale-reads-as-consistent",
       keysPerEpoch: 4,
       keyEpochMs: 15_000,
@@ -107,6 +110,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     verdicts = judge(workload.history, finalReads, archiveReads, workload.looseReads, workload.written);
     o.progress(`torture: restoring ${archiver.archives.length} archives into a scratch server`);
     restoreProblems = await checkRestores(join(dir, "scratch"), archiver.archives);
+    ttl = judgeTtlLocks(workload.ttlLocks, o.faults.includes("clock"));
   } catch (e) {
     problem = e instanceof Error ? (e.stack ?? e.message) : String(e);
   } finally {
@@ -118,7 +122,9 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     verdicts.linearizability.outcome === "ok" &&
     verdicts.lost.length === 0 &&
     verdicts.phantomReads.length === 0 &&
-    restoreProblems.length === 0;
+    restoreProblems.length === 0 &&
+    ttl !== null &&
+    ttl.violations.length === 0;
   const text = report(
     o,
     workload,
@@ -130,6 +136,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     dir,
     archiver,
     restoreProblems,
+    ttl,
   );
   if (passed) rmSync(dir, { recursive: true, force: true });
   return {
@@ -207,6 +214,7 @@ function report(
   dir: string,
   archiver: Archiver | null,
   restoreProblems: readonly string[],
+  ttl: TtlLockVerdict | null,
 ): string {
   const lines: string[] = [];
   lines.push(
@@ -241,6 +249,15 @@ function report(
         `the history above, restored into a scratch server and compared: ${restoreProblems.length} mismatches`,
     );
     for (const p of restoreProblems.slice(0, 20)) lines.push(`  ${p}`);
+    if (ttl !== null) {
+      const c = workload?.ttlLocks.counts ?? {};
+      lines.push(
+        `TTL-session locks: ${ttl.grants} grants (renews ok ${c["ttl renew ok"] ?? 0}, failed ${c["ttl renew failed"] ?? 0}); ` +
+          `taken from a live holder: ${ttl.violations.length}; after the holder's session could expire: ${ttl.afterExpiry}; ` +
+          `of those within its lock-delay (counted, not failed): ${ttl.insideLockDelay}`,
+      );
+      for (const v of ttl.violations.slice(0, 20)) lines.push(`  ${v}`);
+    }
   }
   if (problem !== null) lines.push(`run failed: ${problem}`);
   if (!passed) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Operation } from "../sim/linearizability.js";
+import { judgeTtlLocks, LOCK_DELAY_MS, TTL_MS, TtlLockLog } from "./ttl-locks.js";
 import { judge, lostWrites } from "./verdict.js";
 
 const put = (value: string, call: number, ret: number): Operation => ({
@@ -90,5 +91,49 @@ describe("torture verdicts", () => {
       lock("s1", "release", 4, 5, true),
     ];
     assert.equal(judge(shared, [], [], [], new Map()).linearizability.outcome, "illegal");
+  });
+});
+
+describe("TTL-session locks", () => {
+  const session = (id: string, createCall: number, renewed: number[], endCall: number) => ({
+    id,
+    createCall,
+    renewed,
+    endCall,
+  });
+  const logOf = (grants: TtlLockLog["grants"]): TtlLockLog => {
+    const log = new TtlLockLog();
+    log.grants.push(...grants);
+    return log;
+  };
+
+  it("a grant while the holder's session could not have expired is a violation", () => {
+    const s1 = session("s1", 0, [], 30_000);
+    const s2 = session("s2", 1_000, [], 40_000);
+    const v = judgeTtlLocks(
+      logOf([
+        { session: s1, key: "k", call: 0, ret: 10 },
+        { session: s2, key: "k", call: 100, ret: 200 + TTL_MS - 1_000 },
+      ]),
+      false,
+    );
+    assert.equal(v.violations.length, 1);
+  });
+
+  it("a grant after a renew that answered ok later is a violation; after expiry and lock-delay it is legal", () => {
+    const renewedLater = session("s1", 0, [25_000], 30_000);
+    const s2 = session("s2", 1_000, [], 40_000);
+    const late = { session: s2, key: "k", call: 100, ret: TTL_MS + LOCK_DELAY_MS + 500 };
+    assert.equal(
+      judgeTtlLocks(logOf([{ session: renewedLater, key: "k", call: 0, ret: 10 }, late]), false).violations
+        .length,
+      1,
+    );
+    const expired = session("s1", 0, [], 30_000);
+    const v = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, late]), false);
+    assert.deepEqual([v.violations.length, v.afterExpiry, v.insideLockDelay], [0, 1, 0]);
+    const early = { ...late, ret: TTL_MS + LOCK_DELAY_MS / 2 };
+    const d = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, early]), false);
+    assert.deepEqual([d.violations.length, d.insideLockDelay], [0, 1]);
   });
 });

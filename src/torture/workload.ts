@@ -12,6 +12,7 @@
 import type { KvInput, KvOutput, Operation } from "../sim/linearizability.js";
 import type { Rng } from "../util/rng.js";
 import { LOCK_PREFIX, lockWorker } from "./locks.js";
+import { TtlLockLog, ttlLockWorker } from "./ttl-locks.js";
 
 export type ReadMode = "default" | "consistent" | "stale";
 
@@ -31,6 +32,8 @@ export interface WorkloadOptions {
   readonly workers: number;
   /** Clients taking locks (locks.ts), besides the KV workers. */
   readonly lockWorkers: number;
+  /** Clients taking locks with TTL sessions (ttl-locks.ts). */
+  readonly ttlLockWorkers: number;
   readonly keysPerEpoch: number;
   readonly keyEpochMs: number;
   readonly requestTimeoutMs: number;
@@ -52,6 +55,7 @@ export class Workload {
   /** Every value ever sent in a write, with the time its write was invoked. */
   readonly written = new Map<string, number>();
   readonly counts: Record<string, number> = {};
+  readonly ttlLocks = new TtlLockLog();
   private stopping = false;
   private seq = 0;
   private readonly start: number;
@@ -68,6 +72,9 @@ export class Workload {
       ...Array.from({ length: this.o.workers }, (_, w) => this.worker(w, this.o.rng.fork())),
       ...Array.from({ length: this.o.lockWorkers }, (_, i) =>
         lockWorker(this, this.o.workers + i, this.o.endpoints, this.o.rng.fork(), lockOptions),
+      ),
+      ...Array.from({ length: this.o.ttlLockWorkers }, (_, i) =>
+        ttlLockWorker(this.ttlLocks, i, this.o.endpoints, this.o.rng.fork(), lockOptions),
       ),
     ]);
   }
