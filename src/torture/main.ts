@@ -77,4 +77,5 @@ const args = parseArgs(process.argv.slice(2));
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 const report = await runTorture({ ...args, progress: (line) => process.stderr.write(`${line}\n`) });
 process.stdout.write(`${report.text}\n`);
-process.exitCode = report.passed ? 0 : 1;
+// Exit now: nothing of the run may keep the process alive (its agents are already gone).
+process.exit(report.passed ? 0 : 1);

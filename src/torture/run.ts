@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Operation } from "../sim/linearizability.js";
 import { SeededRng } from "../util/rng.js";
 import { Archiver, asReads, checkRestores } from "./archives.js";
+import { checkConvergence } from "./converge.js";
 import { drawSchedule, type FaultKind, type NemesisLog, runNemesis } from "./faults.js";
 import { Datacenter } from "./servers.js";
 import { judgeTtlLocks, type TtlLockVerdict } from "./ttl-locks.js";
@@ -52,6 +53,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   let archiver: Archiver | null = null;
   let restoreProblems: string[] = [];
   let ttl: TtlLockVerdict | null = null;
+  let divergence: string | null = null;
   let verdicts: Verdicts | null = null;
   let problem: string | null = null;
   const leaders: number[] = [];
@@ -106,6 +108,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     if ((await waitLeader(leaderOf, SETTLE_MS)) === null)
       throw new Error(`no leader within ${SETTLE_MS} ms of healing`);
     const finalReads = await readAll(workload, endpoints);
+    o.progress("torture: waiting for every replica to converge");
+    divergence = await checkConvergence(endpoints, SETTLE_MS);
     const archiveReads = asReads(archiver.archives, workload.history);
     verdicts = judge(workload.history, finalReads, archiveReads, workload.looseReads, workload.written);
     o.progress(`torture: restoring ${archiver.archives.length} archives into a scratch server`);
@@ -114,6 +118,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   } catch (e) {
     problem = e instanceof Error ? (e.stack ?? e.message) : String(e);
   } finally {
+    workload?.stop();
+    archiver?.stop();
     await dc?.stop();
   }
   const passed =
@@ -124,7 +130,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     verdicts.phantomReads.length === 0 &&
     restoreProblems.length === 0 &&
     ttl !== null &&
-    ttl.violations.length === 0;
+    ttl.violations.length === 0 &&
+    divergence === null;
   const text = report(
     o,
     workload,
@@ -137,6 +144,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     archiver,
     restoreProblems,
     ttl,
+    divergence,
   );
   if (passed) rmSync(dir, { recursive: true, force: true });
   return {
@@ -215,6 +223,7 @@ function report(
   archiver: Archiver | null,
   restoreProblems: readonly string[],
   ttl: TtlLockVerdict | null,
+  divergence: string | null,
 ): string {
   const lines: string[] = [];
   lines.push(
@@ -249,6 +258,9 @@ function report(
         `the history above, restored into a scratch server and compared: ${restoreProblems.length} mismatches`,
     );
     for (const p of restoreProblems.slice(0, 20)) lines.push(`  ${p}`);
+    lines.push(
+      `replicas converged to the leader's state: ${divergence === null ? "yes" : `no — ${divergence}`}`,
+    );
     if (ttl !== null) {
       const c = workload?.ttlLocks.counts ?? {};
       lines.push(
