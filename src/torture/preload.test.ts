@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { SeededRng } from "../util/rng.js";
+import { cutUnsynced } from "./servers.js";
 
 const CLOCK = new URL("./clock-preload.js", import.meta.url).href;
 const DISK = new URL("./disk-preload.js", import.meta.url).href;
@@ -65,6 +67,30 @@ describe("the torture's preloads", () => {
       );
       assert.equal(out, "EIO");
       assert.equal(readFileSync(journal, "utf8"), `5 ${seg}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the torture's power cut", () => {
+  it("cuts each WAL segment back to between its journaled synced size and its current size, never below", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-torture-cut-"));
+    try {
+      const a = join(dir, "0000000000000001.wal");
+      const b = join(dir, "0000000000000009.wal");
+      const other = join(dir, "boundary");
+      for (let seed = 1; seed <= 20; seed++) {
+        writeFileSync(a, "synced-unsynced");
+        writeFileSync(b, "never-synced");
+        writeFileSync(other, "not a segment");
+        const cut = cutUnsynced(dir, `3 ${a}\n6 ${a}\n`, new SeededRng(seed));
+        const left = [readFileSync(a, "utf8"), readFileSync(b, "utf8")];
+        assert.ok("synced-unsynced".startsWith(left[0]!) && left[0]!.length >= 6, left[0]);
+        assert.ok("never-synced".startsWith(left[1]!), left[1]);
+        assert.equal(cut, 15 + 12 - left[0]!.length - left[1]!.length);
+        assert.equal(readFileSync(other, "utf8"), "not a segment");
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -190,7 +190,6 @@ export class Datacenter {
   losePower(s: Server, rng: Rng): number {
     if (!this.disk) throw new Error("losePower: the datacenter was started without the disk fault");
     this.kill9(s);
-    const synced = new Map<string, number>();
     // The preload journals every WAL sync; a WAL without a journal means it is not loaded, and cutting then would
     // destroy synced data: a broken torture, not a power cut.
     if (!existsSync(s.diskJournal)) {
@@ -199,29 +198,7 @@ export class Datacenter {
         throw new Error(`losePower: ${s.name} has a WAL but no sync journal`);
       return 0;
     }
-    const text = readFileSync(s.diskJournal, "utf8");
-    for (const line of text.split("\n")) {
-      const at = line.indexOf(" ");
-      if (at > 0) synced.set(line.slice(at + 1), Number(line.slice(0, at)));
-    }
-    const walDir = join(s.dataDir, "raft", "wal");
-    let cut = 0;
-    let names: string[] = [];
-    try {
-      names = readdirSync(walDir).filter((n) => n.endsWith(".wal"));
-    } catch {
-      return 0; // no WAL yet
-    }
-    for (const name of names) {
-      const path = resolve(walDir, name);
-      const size = statSync(path).size;
-      const durable = Math.min(synced.get(path) ?? 0, size);
-      if (size === durable) continue;
-      const keep = rng.chance(0.5) ? durable : rng.int(durable, size + 1);
-      truncateSync(path, keep);
-      cut += size - keep;
-    }
-    return cut;
+    return cutUnsynced(join(s.dataDir, "raft", "wal"), readFileSync(s.diskJournal, "utf8"), rng);
   }
 
   /** Every server running and not paused, every link healed, every clock true, every disk sound. */
@@ -272,4 +249,34 @@ function canBind(host: string, port: number): Promise<boolean> {
     s.once("error", () => res(false));
     s.listen(port, host, () => s.close(() => res(true)));
   });
+}
+
+/**
+ * Cuts every WAL segment in `walDir` back to a length between its last synced size in `journal` (disk-preload.ts
+ * lines `<size> <path>`; none: 0) and its current size: what no sync covered is lost, or torn half the time.
+ * Returns the bytes cut.
+ */
+export function cutUnsynced(walDir: string, journal: string, rng: Rng): number {
+  const synced = new Map<string, number>();
+  for (const line of journal.split("\n")) {
+    const at = line.indexOf(" ");
+    if (at > 0) synced.set(line.slice(at + 1), Number(line.slice(0, at)));
+  }
+  let names: string[];
+  try {
+    names = readdirSync(walDir).filter((n) => n.endsWith(".wal"));
+  } catch {
+    return 0; // no WAL yet
+  }
+  let cut = 0;
+  for (const name of names) {
+    const path = resolve(walDir, name);
+    const size = statSync(path).size;
+    const durable = Math.min(synced.get(path) ?? 0, size);
+    if (size === durable) continue;
+    const keep = rng.chance(0.5) ? durable : rng.int(durable, size + 1);
+    truncateSync(path, keep);
+    cut += size - keep;
+  }
+  return cut;
 }
