@@ -3,7 +3,7 @@
  * read every key consistently, and judge. Every child is killed on the way out, whatever happened; the run's
  * directory (data dirs and the servers' logs) is removed on a pass and kept on a failure, for the reproducer.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Operation } from "../sim/linearizability.js";
@@ -39,6 +39,8 @@ export interface TortureReport {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const SETTLE_MS = 60_000;
+/** Lines of each server's log a failure's report ends with. */
+const LOG_TAIL_LINES = 15;
 
 export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   const rng = new SeededRng(o.seed);
@@ -279,6 +281,12 @@ function report(
     lines.push("fault schedule (as played):");
     for (const l of nemesis.lines) lines.push(`  ${l}`);
     lines.push(`servers' logs and data dirs: ${dir}/s<i>.log, ${dir}/s<i>/`);
+    for (let i = 0; i < o.servers; i++) {
+      const log = join(dir, `s${i}.log`);
+      if (!existsSync(log)) continue;
+      lines.push(`--- the end of ${log}:`);
+      lines.push(...readFileSync(log, "utf8").trimEnd().split("\n").slice(-LOG_TAIL_LINES));
+    }
   }
   return lines.join("\n");
 }
