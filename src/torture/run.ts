@@ -22,7 +22,7 @@ export interface TortureOptions {
   readonly faults: readonly FaultKind[];
   readonly seed: number;
   readonly workers: number;
-  /** A deliberate mistake, to show the checks catch it (main.ts BUGS). */
+  /** A deliberate mistake, to show the checks catch it (`--bug`; workload.ts staleAsConsistent). */
   readonly bug?: "stale-reads-as-consistent";
   /** Progress lines (stderr in the CLI). */
   readonly progress: (line: string) => void;
