@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Operation } from "../sim/linearizability.js";
+import { compareRestored } from "./archives.js";
 import { judgeTtlLocks, LOCK_DELAY_MS, TTL_MS, TtlLockLog } from "./ttl-locks.js";
 import { judge, lostWrites } from "./verdict.js";
 
@@ -135,5 +136,32 @@ describe("TTL-session locks", () => {
     const early = { ...late, ret: TTL_MS + LOCK_DELAY_MS / 2 };
     const d = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, early]), false);
     assert.deepEqual([d.violations.length, d.insideLockDelay], [0, 1]);
+  });
+});
+
+describe("an archive restored into the scratch server", () => {
+  const e = (value: string, createIndex: number, modifyIndex: number) => ({
+    value,
+    flags: "0",
+    createIndex,
+    modifyIndex,
+  });
+  it("must serve the archive's entries exactly, but for entries the server wrote after the restore", () => {
+    const want = new Map([
+      ["torture/a", e("1", 5, 7)],
+      ["torture/lock/l", e("x|s", 8, 9)],
+    ]);
+    assert.equal(compareRestored(100, want, new Map(want)), null);
+    // a lock released by the leader's catalog reconcile after the restore (index past the archive's)
+    assert.equal(compareRestored(100, want, new Map([...want, ["torture/lock/l", e("x|s", 8, 102)]])), null);
+    assert.match(
+      compareRestored(100, want, new Map([...want, ["torture/a", e("2", 5, 7)]])) ?? "",
+      /torture\/a/,
+    );
+    assert.match(compareRestored(100, want, new Map([["torture/a", e("1", 5, 7)]])) ?? "", /not served/);
+    assert.match(
+      compareRestored(100, want, new Map([...want, ["torture/z", e("1", 1, 1)]])) ?? "",
+      /not in the archive/,
+    );
   });
 });
