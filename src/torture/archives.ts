@@ -7,7 +7,7 @@
  * - restored into a scratch single-server datacenter (`checkRestores`), the server serves exactly the archive's
  *   entries (keys, values, flags, create and modify indexes).
  */
-import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -80,6 +80,8 @@ export class Archiver {
       }
       await pipeline(Readable.fromWeb(r.body as WebReadableStream<Uint8Array>), createWriteStream(file));
     } catch {
+      // The stream broke (a server killed or cut off mid-save): what arrived is no archive; the client knows it.
+      rmSync(file, { force: true });
       this.count("save failed");
       return;
     }
