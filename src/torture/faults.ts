@@ -42,7 +42,7 @@ export interface Fault {
 
 export function drawSchedule(rng: Rng, kinds: readonly FaultKind[], servers: number, count: number): Fault[] {
   const out: Fault[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && kinds.length > 0; i++) {
     const kind = kinds[rng.int(0, kinds.length)]!;
     const target = rng.chance(0.5) ? "leader" : rng.int(0, servers);
     const holdMs = rng.int(1_000, 8_000);

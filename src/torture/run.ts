@@ -266,7 +266,8 @@ function report(
     if (ttl !== null) {
       const c = workload?.ttlLocks.counts ?? {};
       lines.push(
-        `TTL-session locks: ${ttl.grants} grants (renews ok ${c["ttl renew ok"] ?? 0}, failed ${c["ttl renew failed"] ?? 0}); ` +
+        `TTL-session locks: ${ttl.grants} grants (renews ok ${c["ttl renew ok"] ?? 0}, failed ${c["ttl renew failed"] ?? 0}; ` +
+          `holders that hung until their session expired ${c["ttl holder hangs"] ?? 0}); ` +
           `taken from a live holder: ${ttl.violations.length}; after the holder's session could expire: ${ttl.afterExpiry}; ` +
           `of those within its lock-delay (counted, not failed): ${ttl.insideLockDelay}`,
       );

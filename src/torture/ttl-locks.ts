@@ -10,6 +10,7 @@
  * renew (or create) answered ok, and never while a renew asked later still answered ok. A grant before that is a
  * violation. A grant after the expiry but within S1's lock-delay of it is counted (the leader judges lock-delay
  * on its own clock and state, issue 17 item 3), not failed; with clock jumps it is not counted at all.
+ * About one hold in seven is by a client that hangs (stops renewing) past its session's expiry, so that path is taken.
  */
 import type { Rng } from "../util/rng.js";
 import { request } from "./workload.js";
@@ -49,14 +50,12 @@ export async function ttlLockWorker(
   endpoints: readonly string[],
   rng: Rng,
   o: {
-    readonly keyEpochMs: number;
     readonly requestTimeoutMs: number;
     readonly now: () => number;
     readonly stopping: () => boolean;
   },
 ): Promise<void> {
   const pick = (): string => endpoints[rng.int(0, endpoints.length)]!;
-  const start = o.now();
   const put = (path: string, body?: string) =>
     request(
       `${pick()}${path}`,
@@ -86,7 +85,9 @@ export async function ttlLockWorker(
       renewed: [],
       endCall: Infinity,
     };
-    const key = `${TTL_LOCK_PREFIX}e${Math.floor((o.now() - start) / o.keyEpochMs)}`;
+    // One key for the whole run: the clients contend for it across a hung holder's expiry (keys here need no
+    // rotation, as the check is not a search).
+    const key = `${TTL_LOCK_PREFIX}k`;
     const call = o.now();
     const got = await put(`/v1/kv/${key}?acquire=${session.id}`, `held by ${session.id}`);
     const ret = o.now();
@@ -94,11 +95,21 @@ export async function ttlLockWorker(
     log.count(granted ? "ttl acquire ok" : "ttl acquire not granted");
     if (granted) {
       log.grants.push({ session, key, call, ret });
-      // Mostly short holds; some long enough that the session must be renewed, and under faults may expire.
-      const holdMs = rng.chance(0.2) ? rng.int(12_000, 25_000) : rng.int(50, 600);
+      // Mostly short holds; some long enough that the session must be renewed, and under faults may expire; and
+      // some by a client that hangs: it stops renewing and holds past 2×TTL + lock-delay, so its session expires
+      // and the others contend for the key across the expiry and the lock-delay.
+      const roll = rng.float();
+      const hangs = roll < 0.15;
+      const holdMs = hangs
+        ? rng.int(2 * TTL_MS + LOCK_DELAY_MS + 5_000, 2 * TTL_MS + LOCK_DELAY_MS + 15_000)
+        : roll < 0.3
+          ? rng.int(12_000, 25_000)
+          : rng.int(50, 600);
+      if (hangs) log.count("ttl holder hangs");
       const end = Date.now() + holdMs;
       while (Date.now() < end && !o.stopping()) {
         await pause(Math.min(2_500, Math.max(0, end - Date.now())));
+        if (hangs) continue;
         const renewCall = o.now();
         const renewed = await put(`/v1/session/renew/${session.id}`);
         const ok = renewed.kind === "ok" && renewed.status === 200;
