@@ -84,6 +84,8 @@ function splitAfter(records: readonly RawRecord[], type: number): number {
 }
 
 function carryOf(d: DirEntry): Carry | undefined {
+  // Nearly every entry: no object to build and throw away.
+  if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) return undefined;
   const c: { Namespace?: string; Partition?: string; extra?: Extra } = {};
   if (d.Namespace !== undefined) c.Namespace = d.Namespace;
   if (d.Partition !== undefined) c.Partition = d.Partition;
@@ -267,7 +269,7 @@ export class Restorer {
   private addEntry(d: DirEntry, value: Uint8Array | null): void {
     this.enterKv();
     // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
-    this.bumpMax(TABLE_KVS, d.ModifyIndex);
+    this.bumpKv(d.ModifyIndex);
     const entry: KvEntry = {
       Key: d.Key,
       Flags: d.Flags,
@@ -283,7 +285,7 @@ export class Restorer {
   /** The live entry itself, rather than an equal copy (see the constructor's `previous`). */
   private addReused(old: KvEntry): void {
     this.enterKv();
-    this.bumpMax(TABLE_KVS, old.ModifyIndex);
+    this.bumpKv(old.ModifyIndex);
     // The old entry's key string too: the decoded one is then garbage at once, like the rest of the record.
     this.kv.add(old.Key, old);
   }
@@ -298,6 +300,16 @@ export class Restorer {
     this.sawKv = true;
     if (this.phase === 0) this.phase = 1;
   }
+
+  /** bumpMax of the KV table, which a million entries call: the map only when the maximum moves. */
+  private bumpKv(value: number): void {
+    if (value <= this.kvMax) return;
+    this.kvMax = value;
+    this.bumpMax(TABLE_KVS, value);
+  }
+
+  /** The highest ModifyIndex of the KV entries so far (-1: none yet). */
+  private kvMax = -1;
 
   private bumpMax(table: string, value: number): void {
     this.derived.set(table, Math.max(this.derived.get(table) ?? 0, value));
