@@ -377,7 +377,7 @@ async function restoreFrom(
   items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
 ): Promise<Restorer> {
   for await (const x of items) {
-    if (isBatch(x)) for (const item of x) r.add(item);
+    if (isBatch(x)) r.addBatch(x);
     else r.add(x);
   }
   return r;

@@ -84,6 +84,8 @@ function splitAfter(records: readonly RawRecord[], type: number): number {
 }
 
 function carryOf(d: DirEntry): Carry | undefined {
+  // Nearly every entry: no object to build and throw away.
+  if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) return undefined;
   const c: { Namespace?: string; Partition?: string; extra?: Extra } = {};
   if (d.Namespace !== undefined) c.Namespace = d.Namespace;
   if (d.Partition !== undefined) c.Partition = d.Partition;
@@ -121,24 +123,91 @@ export class Restorer {
   private sawIndex = false;
   private headerFloor = 0;
 
+  /** Adds one item; see addBatch. */
   add(item: RestoreItem): void {
-    if ("kind" in item && item.kind === "header") {
-      this.headerFloor = item.header.LastIndex;
-      return;
+    this.addBatch([item]);
+  }
+
+  /**
+   * Adds items in order. Raw records may be views into a read buffer the caller reuses or drops once this
+   * returns (readStateBinBatches with `views`): what the state keeps is copied. KV values are copied into one
+   * array per batch rather than one each: a million small ArrayBuffers cost more to allocate and collect than
+   * the rest of the restore. A value then shares its batch's array, which is freed once all of them are gone.
+   */
+  addBatch(items: readonly RestoreItem[]): void {
+    // Pass 1: decode the KV records and size the values this batch keeps.
+    const entries = this.batchEntries;
+    const reused = this.batchReused;
+    let bytes = 0;
+    for (let i = 0; i < items.length; i++) {
+      const rec = rawOf(items[i] as RestoreItem);
+      if (rec === null || rec.type !== MessageType.KVS) continue;
+      const d = decodeDirEntry(rec);
+      const old = this.reusable(d);
+      entries[i] = d;
+      reused[i] = old;
+      if (old === undefined && d.Value !== null) bytes += d.Value.length;
     }
-    const rec = "kind" in item && item.kind === "record" ? item.record : item;
-    if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
-    else if (
-      rec.type === MessageType.Register ||
-      rec.type === MessageType.KVS ||
-      rec.type === MessageType.Session ||
-      rec.type === MessageType.Tombstone ||
-      rec.type === MessageType.ACLToken ||
-      rec.type === MessageType.ACLPolicy ||
-      rec.type === MessageType.Index
-    ) {
-      this.addDecoded(decode(rec), rec);
-    } else this.phases[this.phase].push(rec);
+    // Pass 2: every item in its order; the kept values land in `slab`.
+    const slab = new Uint8Array(bytes);
+    let at = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as RestoreItem;
+      const d = entries[i];
+      if (d !== undefined) {
+        const old = reused[i];
+        if (old !== undefined) {
+          this.addReused(old);
+          continue;
+        }
+        let value: Uint8Array | null = null;
+        if (d.Value !== null) {
+          value = slab.subarray(at, at + d.Value.length);
+          value.set(d.Value);
+          at += d.Value.length;
+        }
+        this.addEntry(d, value);
+        continue;
+      }
+      if ("kind" in item && item.kind === "header") {
+        this.headerFloor = item.header.LastIndex;
+        continue;
+      }
+      const rec = "kind" in item && item.kind === "record" ? item.record : item;
+      if ("kind" in rec) this.addDecoded(rec, encodeRecord(rec));
+      else if (rec.type === MessageType.Tombstone) {
+        this.addTombstone(decodeDirEntry(rec));
+      } else if (
+        rec.type === MessageType.Register ||
+        rec.type === MessageType.Session ||
+        rec.type === MessageType.ACLToken ||
+        rec.type === MessageType.ACLPolicy ||
+        rec.type === MessageType.Index
+      ) {
+        // Decoders may keep views into the body (bytes fields, extra): decode a copy of its own.
+        const owned = own(rec);
+        this.addDecoded(decode(owned), owned);
+      } else this.phases[this.phase].push(own(rec));
+    }
+    entries.length = 0;
+    reused.length = 0;
+  }
+
+  /** The KV records of the batch being added, decoded, by item position (pass 1 to pass 2 of addBatch). */
+  private readonly batchEntries: (DirEntry | undefined)[] = [];
+  /** The live entries kept for them instead (see reusable), by item position. */
+  private readonly batchReused: (KvEntry | undefined)[] = [];
+
+  /**
+   * The live entry to keep instead of `d` (see the constructor's `previous`), if `d` has nothing to carry and
+   * equals it.
+   */
+  private reusable(d: DirEntry): KvEntry | undefined {
+    if (this.previous === undefined || d.Namespace !== undefined || d.Partition !== undefined)
+      return undefined;
+    if (d.extra !== undefined) return undefined;
+    const old = this.previous.get(d.Key);
+    return old !== undefined && sameEntry(old, d) ? old : undefined;
   }
 
   private addDecoded(rec: SnapshotRecord, raw: RawRecord): void {
@@ -151,9 +220,12 @@ export class Restorer {
         if (rec.body.Service !== null)
           this.bumpMax(SERVICE_INDEX_PREFIX + rec.body.Service.Service, this.headerFloor);
         break;
-      case "KVS":
-        this.addEntry(rec.body);
+      case "KVS": {
+        const old = this.reusable(rec.body);
+        if (old !== undefined) this.addReused(old);
+        else this.addEntry(rec.body, rec.body.Value);
         break;
+      }
       case "Session":
         if (this.phase === 0 && this.sessionSplit === undefined) this.sessionSplit = this.phases[0].length;
         this.sessions.add(rec.body.ID, rec.body);
@@ -176,9 +248,7 @@ export class Restorer {
         }
         break;
       case "Tombstone":
-        this.enterKv();
-        this.tombstones.add(rec.body.Key, withCarry({ index: rec.body.ModifyIndex }, carryOf(rec.body)));
-        this.bumpMax(TABLE_TOMBSTONES, rec.body.ModifyIndex);
+        this.addTombstone(rec.body);
         break;
       case "Index": {
         this.sawIndex = true;
@@ -195,23 +265,15 @@ export class Restorer {
     }
   }
 
-  private addEntry(d: DirEntry): void {
+  /** A KV entry of `d`'s fields with `value` (d's own, or its copy) for its value. */
+  private addEntry(d: DirEntry, value: Uint8Array | null): void {
     this.enterKv();
     // As Consul's KVSRestore: the table index follows the entries, and an Index row later overrides it.
-    this.bumpMax(TABLE_KVS, d.ModifyIndex);
-    if (d.Namespace === undefined && d.Partition === undefined && d.extra === undefined) {
-      // A DirEntry with nothing to carry has exactly a KvEntry's fields: keep it, rather than copy a
-      // million of them one by one.
-      const old = this.previous?.get(d.Key);
-      // The old entry's key string too: the decoded one is then garbage at once, like the rest of the record.
-      if (old !== undefined && sameEntry(old, d)) this.kv.add(old.Key, old);
-      else this.kv.add(d.Key, d satisfies KvEntry);
-      return;
-    }
+    this.bumpKv(d.ModifyIndex);
     const entry: KvEntry = {
       Key: d.Key,
       Flags: d.Flags,
-      Value: d.Value,
+      Value: value,
       CreateIndex: d.CreateIndex,
       ModifyIndex: d.ModifyIndex,
       LockIndex: d.LockIndex,
@@ -220,10 +282,34 @@ export class Restorer {
     this.kv.add(d.Key, withCarry(entry, carryOf(d)));
   }
 
+  /** The live entry itself, rather than an equal copy (see the constructor's `previous`). */
+  private addReused(old: KvEntry): void {
+    this.enterKv();
+    this.bumpKv(old.ModifyIndex);
+    // The old entry's key string too: the decoded one is then garbage at once, like the rest of the record.
+    this.kv.add(old.Key, old);
+  }
+
+  private addTombstone(d: DirEntry): void {
+    this.enterKv();
+    this.tombstones.add(d.Key, withCarry({ index: d.ModifyIndex }, carryOf(d)));
+    this.bumpMax(TABLE_TOMBSTONES, d.ModifyIndex);
+  }
+
   private enterKv(): void {
     this.sawKv = true;
     if (this.phase === 0) this.phase = 1;
   }
+
+  /** bumpMax of the KV table, which a million entries call: the map only when the maximum moves. */
+  private bumpKv(value: number): void {
+    if (value <= this.kvMax) return;
+    this.kvMax = value;
+    this.bumpMax(TABLE_KVS, value);
+  }
+
+  /** The highest ModifyIndex of the KV entries so far (-1: none yet). */
+  private kvMax = -1;
 
   private bumpMax(table: string, value: number): void {
     this.derived.set(table, Math.max(this.derived.get(table) ?? 0, value));
@@ -297,6 +383,23 @@ function sameEntry(old: KvEntry, d: DirEntry): boolean {
 
 function withCarry<T extends object>(value: T, carry: Carry | undefined): T & { carry?: Carry } {
   return carry === undefined ? value : { ...value, carry };
+}
+
+/** The raw record of an item; null for a header or a decoded record. */
+function rawOf(item: RestoreItem): RawRecord | null {
+  if ("kind" in item) return item.kind === "record" ? item.record : null;
+  return item;
+}
+
+/** A record with a body of its own, not a view into a read buffer. */
+function own(rec: RawRecord): RawRecord {
+  return { type: rec.type, body: new Uint8Array(rec.body) };
+}
+
+/** A KVS or Tombstone record's entry; one carrying more than the CE fields is decoded from a copy (see own). */
+function decodeDirEntry(rec: RawRecord): DirEntry {
+  const d = decode(rec).body as DirEntry;
+  return carryOf(d) === undefined ? d : (decode(own(rec)).body as DirEntry);
 }
 
 function decode(rec: RawRecord): SnapshotRecord {

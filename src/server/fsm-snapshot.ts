@@ -163,7 +163,9 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
   const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
   try {
     await kv.replaceAsync(
-      readStateBinBatches(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES })),
+      readStateBinBatches(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES }), {
+        views: true,
+      }),
       collectGarbage,
       ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
     );
@@ -179,7 +181,9 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
  */
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
   await kv.replaceAsync(
-    readStateBinBatches(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES })),
+    readStateBinBatches(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES }), {
+      views: true,
+    }),
     collectGarbage,
   );
 }

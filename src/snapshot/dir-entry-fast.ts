@@ -196,7 +196,8 @@ export function decodeDirEntryFast(b: Uint8Array): DirEntry | null {
   const flags = got[1] ?? null;
   const entry: DirEntry = {
     CreateIndex: safe(got[0] as bigint | number | null | undefined, c),
-    Flags: flags === null ? 0n : BigInt(flags as number | bigint),
+    // The literal is one shared value; BigInt(0) would allocate one per entry.
+    Flags: flags === null || flags === 0 ? 0n : BigInt(flags as number | bigint),
     Key: text((got[2] ?? null) as Uint8Array | null, c),
     LockIndex: safe(got[3] as bigint | number | null | undefined, c),
     ModifyIndex: safe(got[4] as bigint | number | null | undefined, c),

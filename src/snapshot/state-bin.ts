@@ -24,6 +24,11 @@ export const RECORD_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 export interface StateBinReadOptions {
   /** Refuse a header or record larger than this many bytes. */
   readonly recordBytesMax?: number;
+  /**
+   * Records as views into the read buffer instead of copies of their own: for a reader that copies what it
+   * keeps before it asks for the next batch (a restore: Restorer.addBatch), which saves an allocation per record.
+   */
+  readonly views?: boolean;
 }
 
 export type StateBinItem =
@@ -154,7 +159,7 @@ export async function* readStateBinBatches(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: StateBinReadOptions = {},
 ): AsyncGenerator<readonly StateBinItem[]> {
-  const splitter = new StateBinSplitter(options);
+  const splitter = new StateBinSplitter(options, options.views !== true);
   for await (const chunk of source) {
     const items = splitter.push(chunk);
     if (items.length > 0) yield items;
