@@ -247,11 +247,11 @@ function report(
   if (v !== null) {
     const lin = v.linearizability;
     lines.push(
-      `linearizability (puts, cas, consistent reads, archives, lock acquire/release; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
+      `linearizability (puts, cas, consistent and default reads, archives, lock acquire/release; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
     );
     lines.push(`acknowledged writes lost: ${v.lost.length}`);
     for (const l of v.lost.slice(0, 20)) lines.push(`  lost ${l}`);
-    lines.push(`stale/default reads of a value never written: ${v.phantomReads.length}`);
+    lines.push(`stale reads of a value never written: ${v.phantomReads.length}`);
     for (const r of v.phantomReads.slice(0, 20))
       lines.push(`  ${r.mode} read of ${r.key} → ${JSON.stringify(r.value)}`);
     const saves = archiver?.counts ?? {};

@@ -1,6 +1,6 @@
 /**
  * The torture's verdicts over a finished history: linearizability per key (the simulator's checker), acknowledged
- * writes lost, and reads that are not linearizable by contract (stale and default) returning only written values.
+ * writes lost, and reads that are not linearizable by contract (stale) returning only written values.
  */
 import { type CheckResult, checkLinearizable, type Operation } from "../sim/linearizability.js";
 import type { LooseRead } from "./workload.js";
@@ -9,7 +9,7 @@ export interface Verdicts {
   readonly linearizability: CheckResult;
   /** Acknowledged writes the final reads prove lost (see lostWrites). */
   readonly lost: readonly string[];
-  /** Stale or default reads that returned a value no write had sent by then. */
+  /** Stale reads that returned a value no write had sent by then. */
   readonly phantomReads: readonly LooseRead[];
 }
 
