@@ -11,9 +11,8 @@ import {
 } from "../transport/index.js";
 import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
-import { VERSION } from "../util/version.js";
 import { BlobStore } from "./blobs.js";
-import { encodeMemberContext, raftIdOf, type ServerRecord } from "./members.js";
+import { agentIdentity, encodeMemberContext, type ServerRecord } from "./members.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { RaftServer } from "./raft-server.js";
 import { call, serve } from "./rpc.js";
@@ -73,13 +72,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
     cleanup.unshift(() => wal.close());
     const stable = await FileStableStore.open(dd.path);
     cleanup.unshift(() => stable.close());
-    const identity: NodeIdentity = {
-      nodeId: dd.nodeId,
-      raftId: raftIdOf(dd.nodeId),
-      name: o.nodeName,
-      datacenter: o.datacenter,
-      version: VERSION,
-    };
+    const identity = agentIdentity(dd.nodeId, o.nodeName, o.datacenter);
     const rng = new SeededRng(identity.raftId ^ Date.now());
     const tls = o.tls === undefined ? undefined : transportTls(o.tls);
     const transport = new TcpTransport({

@@ -19,9 +19,8 @@ import {
 } from "../transport/index.js";
 import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
-import { VERSION } from "../util/version.js";
 import { JoinError } from "./boot.js";
-import { raftIdOf, type ServerRecord } from "./members.js";
+import { agentIdentity, type ServerRecord } from "./members.js";
 import { call, type RpcMethod } from "./rpc.js";
 import type { ClientBeat } from "./rpc-http.js";
 import { FORWARD } from "./rpc-methods.js";
@@ -107,13 +106,7 @@ export class ClientLink {
   /** Opens the data dir (refusing one another agent holds) and starts looking for servers. */
   static async open(o: ClientLinkOptions): Promise<ClientLink> {
     const dd = await openDataDir(o.dataDir, { nodeName: o.nodeName, log: (m) => o.log("warn", m) });
-    const identity: NodeIdentity = {
-      nodeId: dd.nodeId,
-      raftId: raftIdOf(dd.nodeId),
-      name: o.nodeName,
-      datacenter: o.datacenter,
-      version: VERSION,
-    };
+    const identity = agentIdentity(dd.nodeId, o.nodeName, o.datacenter);
     const tls = o.tls === undefined ? undefined : transportTls(o.tls);
     const transport = new TcpTransport({
       identity,

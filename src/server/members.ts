@@ -1,5 +1,7 @@
 import type { NodeId } from "../raft/index.js";
+import type { NodeIdentity } from "../transport/index.js";
 import { CairnError, errorText } from "../util/errors.js";
+import { VERSION } from "../util/version.js";
 import { int, object, str } from "./rpc.js";
 
 /**
@@ -24,6 +26,11 @@ export function raftIdOf(nodeId: string): NodeId {
   if (!Number.isSafeInteger(id) || id <= 0)
     throw new RangeError(`cannot derive a raft id from node id "${nodeId}"`);
   return id;
+}
+
+/** How an agent (server or client) names itself in the transport's handshake: its data dir's node id, this version. */
+export function agentIdentity(nodeId: string, name: string, datacenter: string): NodeIdentity {
+  return { nodeId, raftId: raftIdOf(nodeId), name, datacenter, version: VERSION };
 }
 
 /** Conf entries carry the new member's record as their context, so every server learns its address from the log. */
