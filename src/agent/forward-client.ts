@@ -15,7 +15,7 @@ import {
   type HttpResponse,
   parseQueryOptions,
 } from "../http/index.js";
-import type { RpcMethod } from "../server/rpc.js";
+import type { ServerCalls } from "../server/rpc.js";
 import { FORWARD_CHUNK_BYTES, type ForwardPart } from "../server/rpc-http.js";
 import { FORWARD, RPC_HOLD_TIMEOUT_MS } from "../server/rpc-methods.js";
 import { CairnError, errorText } from "../util/errors.js";
@@ -23,19 +23,7 @@ import { ParkedWaitError, type Parking } from "./forward-park.js";
 import { RATE_EXCEEDED_TEXT } from "./forward-serve.js";
 
 /** How a forwarder reaches servers: any one (with failover), or the one an exchange started on. */
-export interface ForwardVia {
-  call<Req, Res>(
-    method: RpcMethod<Req, Res>,
-    request: Req,
-    timeoutMs: number,
-    idempotent: boolean,
-  ): Promise<{ readonly answer: Res; readonly server: number }>;
-  callOn<Req, Res>(
-    server: number,
-    method: RpcMethod<Req, Res>,
-    request: Req,
-    timeoutMs: number,
-  ): Promise<Res>;
+export interface ForwardVia extends ServerCalls {
   /** Present: blocking requests may be parked on the server while they wait (forward-park.ts). */
   readonly parking?: Parking | undefined;
 }

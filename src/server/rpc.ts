@@ -128,3 +128,23 @@ export function object<S extends Record<string, Check<unknown>>>(
     return out as { -readonly [K in keyof S]: ReturnType<S[K]> };
   };
 }
+
+/**
+ * Calls to a set of servers: `call` picks one (failing over to another when `idempotent` or the call never
+ * reached it) and says which answered, `callOn` goes to that one again (a forwarded request's later parts).
+ * A client agent's link to its servers and the WAN pool's route to a datacenter both answer to it.
+ */
+export interface ServerCalls {
+  call<Req, Res>(
+    method: RpcMethod<Req, Res>,
+    request: Req,
+    timeoutMs: number,
+    idempotent: boolean,
+  ): Promise<{ readonly answer: Res; readonly server: number }>;
+  callOn<Req, Res>(
+    server: number,
+    method: RpcMethod<Req, Res>,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res>;
+}

@@ -22,7 +22,7 @@ import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
 import { VERSION } from "../util/version.js";
 import { raftIdOf } from "./members.js";
-import { call, type RpcMethod, serve } from "./rpc.js";
+import { call, type RpcMethod, type ServerCalls, serve } from "./rpc.js";
 import type { WanServer } from "./rpc-http.js";
 import { WAN } from "./rpc-methods.js";
 
@@ -149,20 +149,7 @@ export class WanPool {
   }
 
   /** How to reach datacenter `dc`: its live servers, nearest first (ForwardVia of agent/forward-client.ts). */
-  via(dc: string): {
-    call<Req, Res>(
-      method: RpcMethod<Req, Res>,
-      request: Req,
-      timeoutMs: number,
-      idempotent: boolean,
-    ): Promise<{ answer: Res; server: number }>;
-    callOn<Req, Res>(
-      server: number,
-      method: RpcMethod<Req, Res>,
-      request: Req,
-      timeoutMs: number,
-    ): Promise<Res>;
-  } {
+  via(dc: string): ServerCalls {
     return {
       call: (method, request, timeoutMs, idempotent) =>
         this.callDc(dc, method, request, timeoutMs, idempotent),
