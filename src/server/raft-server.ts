@@ -106,7 +106,7 @@ export class RaftServer {
     };
     this.applier = new Applier(o, server, this.proposals, indexOffset);
     this.snapshots = new Snapshotter(o, server);
-    this.reads = new ReadBarriers(server, o.holdTimeoutMs);
+    this.reads = new ReadBarriers(server, o.holdTimeoutMs, o.rng);
   }
 
   /**

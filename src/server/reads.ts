@@ -1,5 +1,9 @@
+import type { Rng } from "../util/rng.js";
 import type { ServerHandle } from "./server-parts.js";
 import { Waiters } from "./waiters.js";
+
+/** Request ids are drawn from [0, 2^48): far from MAX_SAFE_INTEGER, so a long-lived server never runs out. */
+const REQUEST_ID_SPACE = 2 ** 48;
 
 /**
  * ReadIndex reads (thesis §6.4, docs/raft-notes.md 1.6): a read first has the core confirm leadership with a
@@ -11,12 +15,22 @@ export class ReadBarriers {
   private readonly confirming = new Waiters<number, number>();
   /** Confirmed reads waiting for their read index to be applied here. */
   private readonly applying: { index: number; resolve: () => void }[] = [];
-  private seq = 0;
+  private seq: number;
 
+  /**
+   * `rng` draws where this incarnation's request ids start. A follower's read is answered by the leader with
+   * the request's id, and the answer can outlive the process that asked: the leader's transport queues it
+   * while the follower is down and delivers it to the restarted process. Ids counted from 1 in every process
+   * would then match that old answer to a new read, which would be served at the old read index: a stale
+   * read, caught by the torture (seed 710165, a get answered null 0.5 s after a killed follower restarted).
+   */
   constructor(
     private readonly server: Pick<ServerHandle, "raw" | "kick">,
     private readonly holdTimeoutMs: number,
-  ) {}
+    rng: Rng,
+  ) {
+    this.seq = rng.int(0, REQUEST_ID_SPACE);
+  }
 
   /** Confirms leadership (with `lease`, the leader's lease may answer at once), then waits for the apply. */
   async barrier(lease: boolean): Promise<void> {
