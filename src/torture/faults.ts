@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Rng } from "../util/rng.js";
 import type { Datacenter, Server } from "./servers.js";
+import { type ClockWindow, LOCK_DELAY_MS, TTL_MS } from "./ttl-locks.js";
 
 export const FAULT_KINDS = ["kill", "pause", "partition", "clock", "disk"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -93,6 +94,8 @@ export interface NemesisLog {
   /** Told each line as it happens (progress output). */
   readonly tell: (line: string) => void;
   readonly injected: Record<string, number>;
+  /** The spans in which a clock jump may move what servers stamp (ttl-locks.ts ClockWindow). */
+  readonly clockWindows: ClockWindow[];
 }
 
 /** Plays the schedule until `until()` says stop; every fault is healed before the next begins and at the end. */
@@ -123,10 +126,16 @@ export async function runNemesis(
     const bump = (what: string, by = 1): void => {
       log.injected[what] = (log.injected[what] ?? 0) + by;
     };
+    const injectedAt = Date.now() - t0;
     const heal = inject(dc, f, victim, victimIndex, n, rng, say, bump);
     await sleepUnless(f.holdMs, until);
     await heal();
     say(`healed ${victim.name}`);
+    if (f.kind === "clock") {
+      // A jump forward is felt until true time passes it; a lock-delay stamped during a jump back, until it ends.
+      const lasts = Math.abs(f.clockMs ?? 0) + LOCK_DELAY_MS + 2 * TTL_MS;
+      log.clockWindows.push({ from: injectedAt, to: Date.now() - t0 + lasts });
+    }
     await sleepUnless(f.gapMs, until);
   }
 }

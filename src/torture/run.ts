@@ -39,6 +39,8 @@ export interface TortureReport {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const SETTLE_MS = 60_000;
+/** Operations of the key a linearizability failure names, shown in its report. */
+const KEY_HISTORY_LINES = 80;
 /** Lines of each server's log a failure's report ends with. */
 const LOG_TAIL_LINES = 15;
 
@@ -47,7 +49,12 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-torture-"));
   const netOctet = 100 + Math.floor(Math.random() * 150);
   const schedule = drawSchedule(rng.fork(), o.faults, o.servers, 10_000);
-  const nemesis: NemesisLog = { lines: [], injected: {}, tell: (l) => o.progress(`torture: ${l}`) };
+  const nemesis: NemesisLog = {
+    lines: [],
+    injected: {},
+    clockWindows: [],
+    tell: (l) => o.progress(`torture: ${l}`),
+  };
   const t0 = Date.now();
   const now = (): number => Date.now() - t0;
   let dc: Datacenter | null = null;
@@ -116,7 +123,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     verdicts = judge(workload.history, finalReads, archiveReads, workload.looseReads, workload.written);
     o.progress(`torture: restoring ${archiver.archives.length} archives into a scratch server`);
     restoreProblems = await checkRestores(join(dir, "scratch"), archiver.archives);
-    ttl = judgeTtlLocks(workload.ttlLocks, o.faults.includes("clock"));
+    ttl = judgeTtlLocks(workload.ttlLocks, nemesis.clockWindows);
   } catch (e) {
     problem = e instanceof Error ? (e.stack ?? e.message) : String(e);
   } finally {
@@ -133,6 +140,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     restoreProblems.length === 0 &&
     ttl !== null &&
     ttl.violations.length === 0 &&
+    ttl.insideLockDelay.length === 0 &&
     divergence === null;
   const text = report(
     o,
@@ -249,6 +257,7 @@ function report(
     lines.push(
       `linearizability (puts, cas, consistent and default reads, archives, lock acquire/release; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
     );
+    if (lin.outcome !== "ok" && workload !== null) lines.push(...keyHistory(workload, lin.key));
     lines.push(`acknowledged writes lost: ${v.lost.length}`);
     for (const l of v.lost.slice(0, 20)) lines.push(`  lost ${l}`);
     lines.push(`stale reads of a value never written: ${v.phantomReads.length}`);
@@ -269,9 +278,10 @@ function report(
         `TTL-session locks: ${ttl.grants} grants (renews ok ${c["ttl renew ok"] ?? 0}, failed ${c["ttl renew failed"] ?? 0}; ` +
           `holders that hung until their session expired ${c["ttl holder hangs"] ?? 0}); ` +
           `taken from a live holder: ${ttl.violations.length}; after the holder's session could expire: ${ttl.afterExpiry}; ` +
-          `of those within its lock-delay (counted, not failed): ${ttl.insideLockDelay}`,
+          `of those within its lock-delay: ${ttl.insideLockDelay.length}, and near a clock jump (not judged by ` +
+          `lock-delay): ${ttl.nearClockJumps}`,
       );
-      for (const v of ttl.violations.slice(0, 20)) lines.push(`  ${v}`);
+      for (const v of [...ttl.violations, ...ttl.insideLockDelay].slice(0, 20)) lines.push(`  ${v}`);
     }
   }
   if (problem !== null) lines.push(`run failed: ${problem}`);
@@ -290,4 +300,21 @@ function report(
     }
   }
   return lines.join("\n");
+}
+
+/** The operations on `key` in call order, each with how it was made: what a failure's reader needs first. */
+function keyHistory(workload: Workload, key: string): string[] {
+  const ops = workload.history.filter((op) => op.input.key === key).sort((a, b) => a.call - b.call);
+  const shown = ops.slice(-KEY_HISTORY_LINES);
+  const lines = [
+    `the history of ${key}${shown.length < ops.length ? ` (its last ${shown.length} operations)` : ""}:`,
+  ];
+  for (const op of shown) {
+    const ret = op.ret === Infinity ? "∞" : op.ret.toFixed(0);
+    const input = op.input.kind === "get" ? "" : ` ${"value" in op.input ? op.input.value : ""}`;
+    lines.push(
+      `  [${op.call.toFixed(0)}, ${ret}] ms client ${op.clientId} ${workload.how.get(op) ?? op.input.kind}${input} → ${JSON.stringify(op.output)}`,
+    );
+  }
+  return lines;
 }

@@ -116,7 +116,7 @@ describe("TTL-session locks", () => {
         { session: s1, key: "k", call: 0, ret: 10 },
         { session: s2, key: "k", call: 100, ret: 200 + TTL_MS - 1_000 },
       ]),
-      false,
+      [],
     );
     assert.equal(v.violations.length, 1);
   });
@@ -126,16 +126,26 @@ describe("TTL-session locks", () => {
     const s2 = session("s2", 1_000, [], 40_000);
     const late = { session: s2, key: "k", call: 100, ret: TTL_MS + LOCK_DELAY_MS + 500 };
     assert.equal(
-      judgeTtlLocks(logOf([{ session: renewedLater, key: "k", call: 0, ret: 10 }, late]), false).violations
+      judgeTtlLocks(logOf([{ session: renewedLater, key: "k", call: 0, ret: 10 }, late]), []).violations
         .length,
       1,
     );
     const expired = session("s1", 0, [], 30_000);
-    const v = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, late]), false);
-    assert.deepEqual([v.violations.length, v.afterExpiry, v.insideLockDelay], [0, 1, 0]);
-    const early = { ...late, ret: TTL_MS + LOCK_DELAY_MS / 2 };
-    const d = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, early]), false);
-    assert.deepEqual([d.violations.length, d.insideLockDelay], [0, 1]);
+    const v = judgeTtlLocks(logOf([{ session: expired, key: "k", call: 0, ret: 10 }, late]), []);
+    assert.deepEqual([v.violations.length, v.afterExpiry, v.insideLockDelay.length], [0, 1, 0]);
+  });
+
+  it("a grant after the expiry but inside the lock-delay fails, unless a clock jump could have moved it", () => {
+    const expired = session("s1", 0, [], 30_000);
+    const s2 = session("s2", 1_000, [], 40_000);
+    const early = { session: s2, key: "k", call: 100, ret: TTL_MS + LOCK_DELAY_MS / 2 };
+    const grants = logOf([{ session: expired, key: "k", call: 0, ret: 10 }, early]);
+    const d = judgeTtlLocks(grants, []);
+    assert.deepEqual([d.violations.length, d.insideLockDelay.length], [0, 1]);
+    const jumped = judgeTtlLocks(grants, [{ from: TTL_MS - 3_000, to: TTL_MS - 2_000 }]);
+    assert.deepEqual([jumped.insideLockDelay.length, jumped.nearClockJumps], [0, 1]);
+    const before = judgeTtlLocks(grants, [{ from: -5_000, to: -1 }]);
+    assert.deepEqual([before.insideLockDelay.length, before.nearClockJumps], [1, 0]);
   });
 });
 

@@ -56,6 +56,8 @@ export class Workload {
   readonly written = new Map<string, number>();
   readonly counts: Record<string, number> = {};
   readonly ttlLocks = new TtlLockLog();
+  /** How each KV operation was made (its mode and the server it was sent to), for a failure's report. */
+  readonly how = new WeakMap<Operation, string>();
   private stopping = false;
   private seq = 0;
   private readonly start: number;
@@ -108,6 +110,13 @@ export class Workload {
     }
   }
 
+  /** Records `op` in the history, noting how it was made. */
+  private record(op: Operation, how: string, endpoint: string): void {
+    this.history.push(op);
+    const server = this.o.endpoints.indexOf(endpoint);
+    this.how.set(op, `${how} via s${server}`);
+  }
+
   private value(id: number): string {
     return `w${id}-${this.seq++}`;
   }
@@ -144,11 +153,11 @@ export class Workload {
       const ok = r.body === "true";
       const output: KvOutput = input.kind === "cas" ? { kind: "cas", ok } : { kind: "ok" };
       if (input.kind !== "cas" && !ok) throw new Error(`a put answered false: ${path}`);
-      this.history.push({ clientId: id, input, call, ret: this.o.now(), output });
+      this.record({ clientId: id, input, call, ret: this.o.now(), output }, input.kind, endpoint);
       this.count(`${input.kind} ${ok ? "ok" : "failed"}`);
       return;
     }
-    this.history.push({ clientId: id, input, call, ret: Infinity, output: null });
+    this.record({ clientId: id, input, call, ret: Infinity, output: null }, input.kind, endpoint);
     this.count(`${input.kind} indeterminate`);
   }
 
@@ -176,13 +185,14 @@ export class Workload {
     }
     this.count(`get ${mode} ok`);
     if (mode !== "stale" || this.o.staleAsConsistent) {
-      this.history.push({
+      const op: Operation = {
         clientId: id,
         input: { kind: "get", key },
         call,
         ret,
         output: { kind: "value", value: seen.value },
-      });
+      };
+      this.record(op, `${mode} get`, endpoint);
     } else this.looseReads.push({ mode, key, value: seen.value, ret });
     return seen;
   }
