@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Operation } from "../sim/linearizability.js";
+import type { CheckResult, Operation } from "../sim/linearizability.js";
 import { SeededRng } from "../util/rng.js";
 import { Archiver, asReads, checkRestores } from "./archives.js";
 import { checkConvergence } from "./converge.js";
@@ -39,8 +39,9 @@ export interface TortureReport {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const SETTLE_MS = 60_000;
-/** Operations of the key a linearizability failure names, shown in its report. */
-const KEY_HISTORY_LINES = 80;
+/** Operations of the key a linearizability failure names shown in its report, up to where it stuck and after. */
+const KEY_HISTORY_BEFORE = 60;
+const KEY_HISTORY_AFTER = 15;
 /** Lines of each server's log a failure's report ends with. */
 const LOG_TAIL_LINES = 15;
 
@@ -257,7 +258,7 @@ function report(
     lines.push(
       `linearizability (puts, cas, consistent and default reads, archives, lock acquire/release; per key): ${lin.outcome}${lin.outcome === "ok" ? "" : ` — ${lin.message}`}`,
     );
-    if (lin.outcome !== "ok" && workload !== null) lines.push(...keyHistory(workload, lin.key));
+    if (lin.outcome === "illegal" && workload !== null) lines.push(...keyHistory(workload, lin));
     lines.push(`acknowledged writes lost: ${v.lost.length}`);
     for (const l of v.lost.slice(0, 20)) lines.push(`  lost ${l}`);
     lines.push(`stale reads of a value never written: ${v.phantomReads.length}`);
@@ -302,16 +303,24 @@ function report(
   return lines.join("\n");
 }
 
-/** The operations on `key` in call order, each with how it was made: what a failure's reader needs first. */
-function keyHistory(workload: Workload, key: string): string[] {
-  const ops = workload.history.filter((op) => op.input.key === key).sort((a, b) => a.call - b.call);
-  const shown = ops.slice(-KEY_HISTORY_LINES);
+/**
+ * The operations on the key a linearizability failure names, in call order, each with how it was made: those
+ * up to the first operation that could not be placed (by return time, as the checker numbers them) and a few
+ * after it, which is what a failure's reader needs first.
+ */
+function keyHistory(workload: Workload, failure: Extract<CheckResult, { outcome: "illegal" }>): string[] {
+  const inPrefix = new Set(failure.longestPrefix);
+  const stuckAt = Math.min(...failure.ops.filter((op) => !inPrefix.has(op)).map((op) => op.ret));
+  const ops = [...failure.ops].sort((a, b) => a.call - b.call);
+  let end = ops.findIndex((op) => op.call > stuckAt);
+  if (end < 0) end = ops.length;
+  const shown = ops.slice(Math.max(0, end - KEY_HISTORY_BEFORE), end + KEY_HISTORY_AFTER);
   const lines = [
-    `the history of ${key}${shown.length < ops.length ? ` (its last ${shown.length} operations)` : ""}:`,
+    `the history of ${failure.key} around ${stuckAt.toFixed(0)} ms (${shown.length} of its ${ops.length} operations):`,
   ];
   for (const op of shown) {
     const ret = op.ret === Infinity ? "∞" : op.ret.toFixed(0);
-    const input = op.input.kind === "get" ? "" : ` ${"value" in op.input ? op.input.value : ""}`;
+    const input = "value" in op.input ? ` ${op.input.value}` : "";
     lines.push(
       `  [${op.call.toFixed(0)}, ${ret}] ms client ${op.clientId} ${workload.how.get(op) ?? op.input.kind}${input} → ${JSON.stringify(op.output)}`,
     );
