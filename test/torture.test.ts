@@ -28,4 +28,24 @@ describe("torture: real processes under faults", () => {
     assert.ok(r.operations > 0, "the clients ran");
     assert.ok(Object.keys(r.injected).length > 0, "faults were injected");
   });
+
+  // The check must bite where a lease is what keeps reads right: a leader whose clock runs at an eighth of true
+  // speed while cut off keeps its lease past the others' election, and its default reads go stale.
+  it(`deliberate bug clock-drift, seed ${seed}: the linearizability check catches a lease trusted too long`, {
+    timeout: 6 * 60_000,
+  }, async () => {
+    const r = await runTorture({
+      servers: 3,
+      minutes: 1.5,
+      faults: [],
+      seed,
+      workers: 6,
+      bug: "clock-drift",
+      progress: () => {},
+    });
+    process.stdout.write(`${r.text}\n`);
+    assert.equal(r.passed, false, r.text);
+    assert.equal(r.verdicts?.linearizability.outcome, "illegal", r.text);
+    assert.ok((r.injected.drift ?? 0) > 0, "the leader's clock drifted");
+  });
 });

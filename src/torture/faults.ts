@@ -10,7 +10,14 @@ import type { Datacenter, Server } from "./servers.js";
 import { type ClockWindow, LOCK_DELAY_MS, TTL_MS } from "./ttl-locks.js";
 
 export const FAULT_KINDS = ["kill", "pause", "partition", "clock", "disk"] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * `drift` is outside cairn's fault model and never in a normal schedule: only the deliberate bug `clock-drift`
+ * plays it (driftSchedule), to show the linearizability check catches a lease trusted past its time.
+ */
+export type FaultKind = (typeof FAULT_KINDS)[number] | "drift";
+
+/** How fast a drifting server's monotonic clock and timers run, against true time. */
+export const DRIFT_RATE = 1 / 8;
 
 /** How a partition fault cuts the network. */
 export type PartitionShape =
@@ -74,6 +81,21 @@ export function drawSchedule(rng: Rng, kinds: readonly FaultKind[], servers: num
     });
   }
   return out;
+}
+
+/**
+ * The schedule of the deliberate bug `clock-drift`: again and again, the leader's monotonic clock and timers slow
+ * to DRIFT_RATE while it is cut off from the others. A lease is sound only while clocks drift within bounds
+ * (docs/raft-notes.md §1.7); here its lease outlives the election the others hold meanwhile, so the default reads
+ * it serves from that lease miss the new leader's writes, and the run must fail.
+ */
+export function driftSchedule(rng: Rng, count: number): Fault[] {
+  return Array.from({ length: count }, () => ({
+    kind: "drift" as const,
+    target: "leader" as const,
+    holdMs: rng.int(6_000, 9_000),
+    gapMs: rng.int(2_000, 4_000),
+  }));
 }
 
 export function describeFault(f: Fault): string {
@@ -185,6 +207,17 @@ function inject(
   if (f.kind === "clock") {
     dc.jumpClock(victim, f.clockMs ?? 0);
     return async () => dc.jumpClock(victim, 0);
+  }
+  if (f.kind === "drift") {
+    dc.driftClock(victim, DRIFT_RATE);
+    for (const o of others) {
+      dc.net.set(victim.name, o, { kind: "cut" });
+      dc.net.set(o, victim.name, { kind: "cut" });
+    }
+    return async () => {
+      dc.driftClock(victim, 1);
+      dc.net.healAll();
+    };
   }
   const me = victim.name;
   switch (f.shape) {

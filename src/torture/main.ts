@@ -1,5 +1,5 @@
 import { FAULT_KINDS, type FaultKind } from "./faults.js";
-import { runTorture } from "./run.js";
+import { runTorture, TORTURE_BUGS, type TortureBug } from "./run.js";
 
 /**
  * `npm run torture -- --servers 3|5 --minutes N --faults kill,pause,partition,clock,disk [--seed S] [--workers W]`: a real
@@ -12,12 +12,12 @@ interface Args {
   faults: FaultKind[];
   seed: number;
   workers: number;
-  bug?: "stale-reads-as-consistent";
+  bug?: TortureBug;
 }
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: torture --servers 3|5 --minutes N --faults ${FAULT_KINDS.join(",")} [--seed S] [--workers W] [--bug stale-reads-as-consistent]\n`,
+    `${message}\nusage: torture --servers 3|5 --minutes N --faults ${FAULT_KINDS.join(",")} [--seed S] [--workers W] [--bug ${TORTURE_BUGS.join("|")}]\n`,
   );
   process.exit(2);
 }
@@ -64,9 +64,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === "--workers") a.workers = int(1, 64);
     else if (flag === "--bug") {
       const v = value();
-      if (v !== "stale-reads-as-consistent")
-        usage(`unknown bug "${v}": the one bug is stale-reads-as-consistent`);
-      a.bug = v;
+      const bug = TORTURE_BUGS.find((b) => b === v);
+      if (bug === undefined) usage(`unknown bug "${v}": the bugs are ${TORTURE_BUGS.join(", ")}`);
+      else a.bug = bug;
     } else usage(`unknown flag "${flag}"`);
   }
   return a;

@@ -44,6 +44,41 @@ describe("the torture's preloads", () => {
     }
   });
 
+  it("clock drift (CAIRN_TORTURE_DRIFT=1): the monotonic clock and intervals slow to the file's rate", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-torture-drift-"));
+    try {
+      const file = join(dir, "clock");
+      const out = run(
+        CLOCK,
+        { CAIRN_TORTURE_CLOCK_FILE: file, CAIRN_TORTURE_DRIFT: "1" },
+        `import { writeFileSync } from "node:fs";
+         // An interval set before the drift (as raft's ticker is) must slow down with it.
+         let fired = 0;
+         const timer = setInterval(() => fired++, 20);
+         writeFileSync(${JSON.stringify(file)}, "0 0.25");
+         process.kill(process.pid, "SIGUSR2");
+         await new Promise((r) => setImmediate(r));
+         const [wall0, mono0, fired0] = [Date.now(), performance.now(), fired];
+         while (Date.now() - wall0 < 600) await new Promise((r) => setImmediate(r));
+         const drifted = [(performance.now() - mono0) / (Date.now() - wall0), fired - fired0];
+         writeFileSync(${JSON.stringify(file)}, "0");
+         process.kill(process.pid, "SIGUSR2");
+         await new Promise((r) => setImmediate(r));
+         const [wall1, mono1] = [Date.now(), performance.now()];
+         while (Date.now() - wall1 < 200) await new Promise((r) => setImmediate(r));
+         clearInterval(timer);
+         console.log(JSON.stringify([...drifted, (performance.now() - mono1) / (Date.now() - wall1)]));`,
+      );
+      const [slowRate, firings, trueRate] = JSON.parse(out) as number[];
+      assert.ok(Math.abs(slowRate! - 0.25) < 0.05, `drifted clock rate ${slowRate}`);
+      // 600 ms at a quarter speed is 150 drifted ms: at most about 8 firings of a 20 ms interval (30 at true speed).
+      assert.ok(firings! <= 10, `${firings} firings`);
+      assert.ok(Math.abs(trueRate! - 1) < 0.05, `clock rate after healing ${trueRate}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("disk: journals each WAL sync's size; fsyncs fail with EIO while the control file says fsync-error", () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-torture-disk-"));
     try {

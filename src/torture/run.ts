@@ -10,11 +10,11 @@ import type { CheckResult, Operation } from "../sim/linearizability.js";
 import { SeededRng } from "../util/rng.js";
 import { Archiver, asReads, checkRestores } from "./archives.js";
 import { checkConvergence } from "./converge.js";
-import { drawSchedule, type FaultKind, type NemesisLog, runNemesis } from "./faults.js";
+import { drawSchedule, driftSchedule, type FaultKind, type NemesisLog, runNemesis } from "./faults.js";
 import { Datacenter } from "./servers.js";
 import { judgeTtlLocks, type TtlLockVerdict } from "./ttl-locks.js";
 import { judge, type Verdicts } from "./verdict.js";
-import { request, Workload } from "./workload.js";
+import { type OperationMix, request, Workload } from "./workload.js";
 
 export interface TortureOptions {
   readonly servers: number;
@@ -22,8 +22,11 @@ export interface TortureOptions {
   readonly faults: readonly FaultKind[];
   readonly seed: number;
   readonly workers: number;
-  /** A deliberate mistake, to show the checks catch it (`--bug`; workload.ts staleAsConsistent). */
-  readonly bug?: "stale-reads-as-consistent";
+  /**
+   * A deliberate mistake, to show the checks catch it (`--bug`): stale reads taken for consistent ones
+   * (workload.ts staleAsConsistent), or a leader's clock drifting far out of bounds (faults.ts driftSchedule).
+   */
+  readonly bug?: TortureBug;
   /** Progress lines (stderr in the CLI). */
   readonly progress: (line: string) => void;
 }
@@ -39,17 +42,25 @@ export interface TortureReport {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const SETTLE_MS = 60_000;
+const DRIFT_REQUEST_TIMEOUT_MS = 1_000;
+const DRIFT_MIX: OperationMix = { put: 0.35, cas: 0.05, consistent: 0.05, stale: 0.05, default: 0.5 };
 /** Operations of the key a linearizability failure names shown in its report, up to where it stuck and after. */
 const KEY_HISTORY_BEFORE = 60;
 const KEY_HISTORY_AFTER = 15;
 /** Lines of each server's log a failure's report ends with. */
 const LOG_TAIL_LINES = 15;
 
+export const TORTURE_BUGS = ["stale-reads-as-consistent", "clock-drift"] as const;
+export type TortureBug = (typeof TORTURE_BUGS)[number];
+
 export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   const rng = new SeededRng(o.seed);
   const dir = mkdtempSync(join(tmpdir(), "cairn-torture-"));
   const netOctet = 100 + Math.floor(Math.random() * 150);
-  const schedule = drawSchedule(rng.fork(), o.faults, o.servers, 10_000);
+  const drift = o.bug === "clock-drift";
+  const schedule = drift
+    ? driftSchedule(rng.fork(), 10_000)
+    : drawSchedule(rng.fork(), o.faults, o.servers, 10_000);
   const nemesis: NemesisLog = {
     lines: [],
     injected: {},
@@ -68,13 +79,10 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
   let problem: string | null = null;
   const leaders: number[] = [];
   try {
-    dc = await Datacenter.start(
-      dir,
-      o.servers,
-      netOctet,
-      {},
-      { clock: o.faults.includes("clock"), disk: o.faults.includes("disk") },
-    );
+    dc = await Datacenter.start(dir, o.servers, netOctet, drift ? { CAIRN_TORTURE_DRIFT: "1" } : {}, {
+      clock: drift || o.faults.includes("clock"),
+      disk: o.faults.includes("disk"),
+    });
     const endpoints = dc.servers.map((s) => s.http);
     const leaderOf = (): Promise<number | null> => findLeader(endpoints);
     o.progress(`torture: ${o.servers} servers in ${dir}, seed ${o.seed}; waiting for a leader`);
@@ -85,9 +93,12 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
       lockWorkers: 3,
       ttlLockWorkers: 3,
       staleAsConsistent: o.bug === "stale-reads-as-consistent",
+      // The drifting leader's lease answers default reads; make them many, and give up on the cut-off leader's
+      // writes soon, so the clients keep reading through each drift.
+      ...(drift ? { mix: DRIFT_MIX } : {}),
       keysPerEpoch: 4,
       keyEpochMs: 15_000,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      requestTimeoutMs: drift ? DRIFT_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS,
       endpoints,
       rng: rng.fork(),
       now,
@@ -98,7 +109,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureReport> {
     archiver = new Archiver(dir, endpoints, rng.fork(), now);
     const saving = archiver.run();
     const faults =
-      o.faults.length === 0
+      o.faults.length === 0 && !drift
         ? Promise.resolve()
         : runNemesis(dc, schedule, leaderOf, over, nemesis, t0, rng.fork());
     const ticker = setInterval(

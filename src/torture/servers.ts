@@ -176,6 +176,17 @@ export class Datacenter {
     s.proc?.kill("SIGUSR2");
   }
 
+  /**
+   * Makes the server's monotonic clock and timers run at `rate` of true speed (1: true); needs `clock` and the
+   * agents' env CAIRN_TORTURE_DRIFT=1 (only the deliberate bug `clock-drift` sets it: clock-preload.ts).
+   */
+  driftClock(s: Server, rate: number): void {
+    if (!this.clock || this.env.CAIRN_TORTURE_DRIFT !== "1")
+      throw new Error("driftClock: the datacenter was started without clock drift");
+    writeFileSync(s.clockFile, `0 ${rate}\n`);
+    s.proc?.kill("SIGUSR2");
+  }
+
   /** Arms (or disarms) fsync errors on the server's disk; needs `disk`. */
   failSyncs(s: Server, fail: boolean): void {
     if (!this.disk) throw new Error("failSyncs: the datacenter was started without the disk fault");

@@ -47,7 +47,19 @@ export interface WorkloadOptions {
    * bites on real processes' histories.
    */
   readonly staleAsConsistent: boolean;
+  /** How a KV worker picks its next operation, as weights; DEFAULT_MIX unless a deliberate bug needs others. */
+  readonly mix?: OperationMix;
 }
+
+export interface OperationMix {
+  readonly put: number;
+  readonly cas: number;
+  readonly consistent: number;
+  readonly stale: number;
+  readonly default: number;
+}
+
+export const DEFAULT_MIX: OperationMix = { put: 0.35, cas: 0.2, consistent: 0.3, stale: 0.08, default: 0.07 };
 
 export class Workload {
   readonly history: Operation[] = [];
@@ -101,12 +113,10 @@ export class Workload {
       const epoch = Math.floor((this.o.now() - this.start) / this.o.keyEpochMs);
       const key = `torture/e${epoch}/k${rng.int(0, this.o.keysPerEpoch)}`;
       const endpoint = this.o.endpoints[rng.int(0, this.o.endpoints.length)]!;
-      const roll = rng.float();
-      if (roll < 0.35) await this.put(id, endpoint, key);
-      else if (roll < 0.55) await this.cas(id, endpoint, key);
-      else if (roll < 0.85) await this.read(id, endpoint, key, "consistent");
-      else if (roll < 0.93) await this.read(id, endpoint, key, "stale");
-      else await this.read(id, endpoint, key, "default");
+      const kind = pickOperation(this.o.mix ?? DEFAULT_MIX, rng.float());
+      if (kind === "put") await this.put(id, endpoint, key);
+      else if (kind === "cas") await this.cas(id, endpoint, key);
+      else await this.read(id, endpoint, key, kind);
     }
   }
 
@@ -196,6 +206,17 @@ export class Workload {
     } else this.looseReads.push({ mode, key, value: seen.value, ret });
     return seen;
   }
+}
+
+/** The operation the mix's weights give the uniform draw `u` in [0, 1). */
+function pickOperation(m: OperationMix, u: number): keyof OperationMix {
+  const kinds = ["put", "cas", "consistent", "stale", "default"] as const;
+  let roll = u * kinds.reduce((sum, k) => sum + m[k], 0);
+  for (const k of kinds) {
+    roll -= m[k];
+    if (roll < 0) return k;
+  }
+  return "default";
 }
 
 function decodeKvEntry(body: string): { value: string | null; index: number } {
