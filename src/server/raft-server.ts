@@ -135,6 +135,7 @@ export class RaftServer {
       preVote: true,
       checkQuorum: true,
       inflightMsgsMax: 256,
+      bugs: o.raftBugs ?? {},
     });
   }
 

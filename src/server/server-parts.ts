@@ -1,5 +1,5 @@
 import type { KvStore } from "../fsm/index.js";
-import type { MemoryStorage, NodeId, RawNode } from "../raft/index.js";
+import type { Bugs, MemoryStorage, NodeId, RawNode } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { PeerTransport } from "../transport/index.js";
 import type { Clock } from "../util/clock.js";
@@ -34,6 +34,8 @@ export interface RaftServerOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
   readonly trailingEntries: number;
+  /** Deliberate faults in the core: only the simulator's broken variants set them, to show its checks fail. */
+  readonly raftBugs?: Bugs;
   /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
   readonly peersJsonPath?: string;
 }
