@@ -49,9 +49,13 @@ export class SimClock implements Clock {
     return (this.sched.nowUs() * this.shape.rate) / 1000;
   }
 
-  /** Virtual µs after which `ms` of this server's clock have passed. */
+  /**
+   * Virtual µs after which `ms` of this server's clock have passed. As Node's timers do, a delay under 1 ms (or
+   * past 2^31 − 1) counts as 1 ms: a loop that sleeps for what is left of a deadline then always moves time on.
+   */
   private delayUs(ms: number): number {
-    return Math.max(0, Math.round((ms * 1000) / this.shape.rate));
+    const nodeMs = ms >= 1 && ms <= 2 ** 31 - 1 ? ms : 1;
+    return Math.round((nodeMs * 1000) / this.shape.rate);
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
@@ -68,7 +72,7 @@ export class SimClock implements Clock {
 
   setInterval(fn: () => void, ms: number): Timer {
     const t = { cancelled: false };
-    const step = Math.max(1, this.delayUs(ms));
+    const step = this.delayUs(ms);
     const fire = (): void => {
       if (t.cancelled || !this.life.alive) return;
       // Rescheduled before running, as Node's interval is: a callback that throws does not stop it.
