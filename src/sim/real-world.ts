@@ -33,6 +33,11 @@ export class RealNode {
     readonly server: RaftServer,
   ) {}
 
+  /** The commit index up to which this life's log was checked against the others' (checkCommitted). */
+  checkedCommit = 0;
+  /** The applied index after the last event (a leader may be crashed right after it applies: Figure 8). */
+  appliedSeen = 0;
+
   get raw(): RawNode {
     return this.server.raw;
   }
@@ -61,6 +66,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   readonly coverage: Coverage = noCoverage();
   private readonly network: SimNetwork;
   private readonly leaders = new Map<number, NodeId>();
+  /** The term of the entry committed at each index, as the first server to commit it had it. */
+  private readonly committedTerms = new Map<number, number>();
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   private readonly records: ServerRecord[];
@@ -217,6 +224,35 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     }
   }
 
+  private afterEvent(n: RealNode): void {
+    this.checkCommitted(n);
+    const applied = n.raw.raft.log.applied;
+    if (applied === n.appliedSeen) return;
+    n.appliedSeen = applied;
+    if (this.faults.crashAfterApply(n)) this.crashNode(n.id);
+  }
+
+  /**
+   * State machine safety, from the logs: an index commits one entry everywhere. Entries at one index with one
+   * term are the same entry (log matching), so comparing terms compares the entries.
+   */
+  private checkCommitted(n: RealNode): void {
+    const log = n.raw.raft.log;
+    for (let i = n.checkedCommit + 1; i <= log.committed; i++) {
+      const term = log.term(i);
+      if (term === undefined) continue;
+      const known = this.committedTerms.get(i);
+      if (known === undefined) this.committedTerms.set(i, term);
+      else if (known !== term) {
+        throw new InvariantViolation(
+          "state machine safety",
+          `index ${i} committed with term ${known}, and with term ${term} on n${n.id}`,
+        );
+      }
+    }
+    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
+  }
+
   // ---- NetworkHost ----
 
   copies(from: NodeId, to: NodeId): number {
@@ -286,6 +322,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
       if (started !== undefined) await started;
       await settle();
       this.checkLeaders();
+      for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
       const failed = this.failedServer();
       if (failed !== null) throw new InvariantViolation("server failure", failed);
     }
