@@ -135,6 +135,17 @@ export class Faults {
     this.world.trace(`partition (${mode}): ${[...this.cut].join(" ")}`);
   }
 
+  /** Cuts `victim` off from every other server, both ways, unless a partition is already in place. */
+  isolate(victim: NodeId): void {
+    if (this.cut.size > 0 || this.healed) return;
+    for (const other of this.world.nodes.keys()) {
+      if (other === victim) continue;
+      this.cut.add(`${victim}>${other}`);
+      this.cut.add(`${other}>${victim}`);
+    }
+    this.world.trace(`partition (isolate n${victim}): ${[...this.cut].join(" ")}`);
+  }
+
   private heal(): void {
     this.cut.clear();
     this.world.trace("partition healed");

@@ -32,6 +32,8 @@ const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: Propo
   "skip-lock-delay": { proposerBugs: { skipLockDelay: true } },
   "resurrect-sessions": { proposerBugs: { resurrectSessions: true } },
   "drop-lock-delays": { proposerBugs: { dropLockDelays: true } },
+  // Real driver only (--driver real): the lease outlives a pause.
+  "lease-clock-stops-on-pause": { proposerBugs: { clockStopsWhenPaused: true } },
 };
 
 function usage(message: string): never {
@@ -135,7 +137,8 @@ async function runMany(a: Args): Promise<number> {
       `schedules: ${coverage.leaderCrashes} leaders crashed with their log's tail on a minority, ` +
       `${coverage.electedOverConfChange} elected over an uncommitted membership change, ` +
       `${coverage.electedOverRestore} over an uncommitted restore, ${coverage.snapshotsInstalled} snapshots ` +
-      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction\n`,
+      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction, ` +
+      `${coverage.pauses} servers paused\n`,
   );
   return failures.length === 0 ? 0 : 1;
 }

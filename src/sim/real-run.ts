@@ -24,7 +24,21 @@ import {
  * store writes real files), and sessions and locks (their TTL timers live in the service above the driver).
  */
 function realOptions(o: SimOptions): SimOptions {
-  return { ...o, spares: 0, lockKeys: 0, confChangeRate: 0, restoreRate: 0, transferRate: 0 };
+  // Pauses are drawn from a stream of their own, so the drawn options of every seed stay as they were.
+  const rng = new SeededRng(o.seed ^ 0x5a05e);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
+  return {
+    ...o,
+    spares: 0,
+    lockKeys: 0,
+    confChangeRate: 0,
+    restoreRate: 0,
+    transferRate: 0,
+    pauseRate: pick([0, 0, 0.005, 0.02]),
+    // Past an election timeout (100–200 ms) and within a client's timeout (2 s), so a paused leader's clients
+    // are still waiting for their reads when it resumes.
+    pauseMaxUs: pick([400_000, 1_000_000, 1_500_000]),
+  };
 }
 
 /** Runs one seed on the shipped driver (src/server's RaftServer): faults, heal, progress, linearizability. */
@@ -36,7 +50,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
     cfg.bugs ?? {},
     cfg.proposerBugs ?? {},
   );
-  const opts = realOptions({ ...drawn, ...cfg.overrides });
+  const opts = { ...realOptions(drawn), ...cfg.overrides };
   const dir = await mkdtemp(join(tmpdir(), "cairn-sim-"));
   try {
     const world = new RealWorld(opts, cfg.trace === true, dir);
@@ -58,7 +72,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
     try {
       for (let s = 0; s < opts.steps; s++) await world.step(s, true);
       world.trace("faults end; healing");
-      world.faults.healAll();
+      world.healAll();
       if (!(await awaitProgress(world, opts.steps)))
         return done(
           "liveness",

@@ -15,7 +15,7 @@ import { type FaultHost, Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
-import { type Life, type Scheduler, SimClock } from "./sim-clock.js";
+import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
 import { type Answer, Client, type ClientHost, type PendingOp } from "./workload.js";
@@ -72,6 +72,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   private readonly opOwners = new Map<number, number>();
   private readonly records: ServerRecord[];
   private readonly ioRng: Rng;
+  private readonly pauseRng: Rng;
   messagesSent = 0;
 
   /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
@@ -85,6 +86,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.traceLines = trace ? [] : null;
     this.faults = new Faults(this, this.rng.fork());
     this.ioRng = this.rng.fork();
+    this.pauseRng = this.rng.fork();
     this.network = new SimNetwork(this);
     this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
     for (const r of this.records) {
@@ -132,15 +134,16 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   private async boot(id: NodeId): Promise<void> {
     const gen = (this.gens.get(id) ?? 0) + 1;
     this.gens.set(id, gen);
-    const life: Life = { alive: true };
+    const life = new Life();
     const o = this.opts;
     // Each server's clock runs at its own rate (skew) and shows its own wall time, as in the old driver's world.
     const spread = ((id * 7919) % 1000) / 1000;
-    const clock = new SimClock(this, life, {
+    const shape = {
       rate: 1 + spread * 2 * o.tickSkew - o.tickSkew,
       wallScale: o.clockScale,
       wallOffsetMs: spread * o.clockOffsetMs,
-    });
+    };
+    const clock = new SimClock(this, life, shape, o.proposerBugs.clockStopsWhenPaused === true);
     const fsyncMs = () => this.ioRng.int(o.fsyncMinUs, o.fsyncMaxUs + 1) / 1000;
     let disk = this.disks.get(id);
     if (disk === undefined) {
@@ -277,9 +280,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     const n = this.live(node);
     if (n === undefined) return false;
     this.opOwners.set(op.opId, op.clientId);
-    this.at(this.time + this.delayUs(), () => {
-      if (n.life.alive) void this.serve(n, op);
-    });
+    this.at(this.time + this.delayUs(), () => n.life.run(() => void this.serve(n, op), `c${op.clientId}`));
     return true;
   }
 
@@ -339,8 +340,49 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   }
 
   async step(stepIndex: number, faultsOn: boolean): Promise<void> {
-    if (faultsOn) this.faults.step();
+    if (faultsOn) {
+      this.faults.step();
+      this.pauseSome();
+    }
     await this.runUntil((stepIndex + 1) * this.opts.stepUs);
+  }
+
+  /**
+   * SIGSTOP now and then, SIGCONT after 150 ms to pauseMaxUs (Life says what a pause holds). Mostly the leader,
+   * as Jepsen pauses it: a leader that wakes up late is what a lease must survive.
+   */
+  private pauseSome(): void {
+    const o = this.opts;
+    if (o.pauseRate === 0 || !this.pauseRng.chance(o.pauseRate)) return;
+    const leader = this.live(this.leaderHint());
+    const live = this.liveNodes();
+    if (live.length === 0) return;
+    const n =
+      leader !== undefined && this.pauseRng.chance(0.7)
+        ? leader
+        : this.live(live[this.pauseRng.int(0, live.length)] ?? NONE);
+    if (n === undefined || n.life.paused) return;
+    const forUs = this.pauseRng.int(150_000, Math.max(150_000, o.pauseMaxUs) + 1);
+    n.life.pause(this);
+    this.coverage.pauses++;
+    const leading = n.raw.raft.role === "leader";
+    this.trace(`n${n.id}${leading ? " (leader)" : ""} paused for ${(forUs / 1000).toFixed(0)} ms`);
+    // Jepsen's pause with a partition: a leader that wakes to a network that moved on hears of no new leader,
+    // so only its own clock can tell it that its lease is over.
+    if (leading && this.pauseRng.chance(0.5)) this.faults.isolate(n.id);
+    this.at(this.time + forUs, () => this.resume(n));
+  }
+
+  private resume(n: RealNode): void {
+    if (!n.life.alive || !n.life.paused) return;
+    this.trace(`n${n.id} resumes`);
+    n.life.resume(this, this.pauseRng);
+  }
+
+  /** The liveness phase: every fault ends, paused servers resume. */
+  healAll(): void {
+    this.faults.healAll();
+    for (const n of this.nodes.values()) if (n != null) this.resume(n);
   }
 
   /** Proposes a write on the leader for the liveness check; its outcome is read back from every voter. */

@@ -46,8 +46,9 @@ export class SimNetwork {
     for (let i = 0; i < copies; i++) {
       this.host.sched.at(this.host.sched.nowUs() + this.host.delayUs(), () => {
         const end = this.ends.get(to);
-        if (end === undefined || !end.life.alive || this.host.blocked(from, to)) return;
-        deliver(end);
+        if (end === undefined || this.host.blocked(from, to)) return;
+        // A paused server's socket buffers hold what arrives; it reads it all when it resumes.
+        end.life.run(() => deliver(end), `n${from}`);
       });
     }
     return copies;
@@ -131,7 +132,7 @@ export class SimTransport implements PeerTransport {
       const sched = this.net.sched;
       const timeoutUs = timeoutMs * 1000;
       sched.at(sched.nowUs() + timeoutUs, () =>
-        settle(() => reject(new RequestTimeoutError(to, method, timeoutMs))),
+        this.life.run(() => settle(() => reject(new RequestTimeoutError(to, method, timeoutMs)))),
       );
       const sent = this.net.carry(this.localId, to, (end) => {
         if (!end.up) return;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Entry } from "../raft/types.js";
 import { SeededRng } from "../util/rng.js";
-import { type Life, type Scheduler, SimClock } from "./sim-clock.js";
+import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { SimDurableDisk } from "./sim-storage.js";
 
 /** A scheduler that runs every callback at once, in order (virtual time does not matter to these cases). */
@@ -20,7 +20,7 @@ function entries(lo: number, hi: number, term: number): Entry[] {
 }
 
 async function open(disk: SimDurableDisk) {
-  const life: Life = { alive: true };
+  const life = new Life();
   const clock = new SimClock(immediate(), life, { rate: 1, wallScale: 1, wallOffsetMs: 0 });
   return {
     life,
