@@ -27,7 +27,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   client: ["util"],
   cli: ["util", "client", "snapshot", "snapshot-agent"],
   "snapshot-agent": ["util", "client", "snapshot"],
-  sim: ["util", "raft", "fsm", "snapshot", "storage"],
+  sim: ["util", "raft", "fsm", "snapshot", "storage", "transport", "server"],
   torture: ["util", "snapshot", "sim", "transport"],
 };
 

@@ -7,7 +7,7 @@ import type { PendingProposals, ProposalResult } from "./proposals.js";
 import { int, object, str } from "./rpc.js";
 import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
 
-type ApplierOptions = Pick<RaftServerOptions, "self" | "kv" | "blobs" | "wal" | "metrics" | "log">;
+type ApplierOptions = Pick<RaftServerOptions, "self" | "kv" | "blobs" | "wal" | "metrics" | "log" | "clock">;
 
 /**
  * Turns committed entries into state, in log order: commands into the state store, user restores into a
@@ -36,7 +36,7 @@ export class Applier {
   }
 
   async apply(e: Entry): Promise<void> {
-    const started = performance.now();
+    const started = this.o.clock.monotonicMs();
     let result: ProposalResult = true;
     if (e.kind === "conf") this.applyConf(decodeConfChange(e.data));
     else if (e.kind === "restore") await this.applyRestore(e);
@@ -49,7 +49,7 @@ export class Applier {
         else throw err;
       }
     }
-    this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
+    this.o.metrics.applySeconds.observe((this.o.clock.monotonicMs() - started) / 1000);
     this.o.metrics.appliedIndex.set(e.index);
     this.proposals.applied(e, result);
   }
@@ -108,7 +108,7 @@ export class Applier {
       } catch (err) {
         if (this.server.stopped() || attempt >= 50) throw err;
         this.o.log("warn", `fetching restore data ${handle}: ${errorText(err)}`);
-        await new Promise((res) => setTimeout(res, 200));
+        await this.o.clock.sleep(200);
       }
     }
   }

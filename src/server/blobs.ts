@@ -3,7 +3,7 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeId } from "../raft/index.js";
 import { fsyncDir } from "../storage/index.js";
-import type { TcpTransport } from "../transport/index.js";
+import type { PeerTransport } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
 import { assert } from "../util/index.js";
 import { call, serve } from "./rpc.js";
@@ -24,11 +24,11 @@ const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export class BlobStore {
   readonly dir: string;
-  private readonly transport: TcpTransport;
+  private readonly transport: PeerTransport;
   /** Fetches under way, by handle: a second ask for the same blob (the Ready loop's, after a prefetch) joins it. */
   private readonly fetching = new Map<string, Promise<void>>();
 
-  private constructor(dir: string, transport: TcpTransport) {
+  private constructor(dir: string, transport: PeerTransport) {
     this.dir = dir;
     this.transport = transport;
     serve(transport, RPC.blobRead, (req) => this.serve(req));
@@ -38,7 +38,7 @@ export class BlobStore {
     });
   }
 
-  static async open(dataDir: string, transport: TcpTransport): Promise<BlobStore> {
+  static async open(dataDir: string, transport: PeerTransport): Promise<BlobStore> {
     const dir = join(dataDir, "blobs");
     await mkdir(dir, { recursive: true, mode: 0o700 });
     return new BlobStore(dir, transport);

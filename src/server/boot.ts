@@ -9,6 +9,7 @@ import {
   type TransportTls,
   transportTls,
 } from "../transport/index.js";
+import { realClock } from "../util/clock.js";
 import { CairnError, errorText } from "../util/errors.js";
 import { SeededRng } from "../util/rng.js";
 import { BlobStore } from "./blobs.js";
@@ -98,6 +99,7 @@ export async function startServer(o: ServerBootOptions): Promise<RunningServer> 
       stable,
       kv: new KvStore(),
       transport,
+      clock: realClock,
       rng,
       metrics,
       log: o.log,

@@ -6,6 +6,7 @@
  * going on it runs flat out, so an idle server saves as fast as it can. The same idea as a compaction rate
  * limiter in a storage engine: the foreground keeps most of the machine.
  */
+import type { Clock } from "../util/clock.js";
 
 /** Sleeps shorter than this are saved up (timer granularity is ~1 ms). */
 const PAUSE_MS_MIN = 2;
@@ -56,11 +57,11 @@ export function appliedMoved(applied: () => number): () => boolean {
 }
 
 /** The server's pacing of snapshot encoding: a quarter of the loop while writes apply. */
-export function snapshotPace(applied: () => number): PaceOptions {
+export function snapshotPace(applied: () => number, clock: Clock): PaceOptions {
   return {
     shareMax: 0.25,
     busy: appliedMoved(applied),
-    now: () => performance.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => clock.monotonicMs(),
+    sleep: (ms) => clock.sleep(ms),
   };
 }

@@ -1,5 +1,6 @@
 import type { CommandResult } from "../fsm/index.js";
 import type { Entry } from "../raft/index.js";
+import type { Clock } from "../util/clock.js";
 import { type CairnError, ProposalDroppedError } from "../util/errors.js";
 import { Waiters } from "./waiters.js";
 
@@ -12,7 +13,11 @@ export type ProposalResult = CommandResult | CairnError;
  * replaced the write, which was then never applied.
  */
 export class PendingProposals {
-  private readonly waiters = new Waiters<number, ProposalResult>();
+  private readonly waiters: Waiters<number, ProposalResult>;
+
+  constructor(clock: Clock) {
+    this.waiters = new Waiters(clock);
+  }
 
   /** Resolves with the apply result of the entry proposed at `index` in `term`; fails after `timeoutMs`. */
   wait(index: number, term: number, what: string, timeoutMs: number): Promise<ProposalResult> {

@@ -11,7 +11,8 @@ import {
   RawNode,
   type Ready,
 } from "../raft/index.js";
-import type { TcpTransport } from "../transport/index.js";
+import type { PeerTransport } from "../transport/index.js";
+import type { Clock, Timer } from "../util/clock.js";
 import { NotLeaderError, UnavailableError } from "../util/errors.js";
 import { Applier, encodeRestoreHandle } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
@@ -50,23 +51,24 @@ export class RaftServer {
   /** Replaced only by bootstrap(), before the node has any state, and by peers.json recovery before start. */
   raw: RawNode;
   readonly kv: KvStore;
-  readonly transport: TcpTransport;
+  readonly transport: PeerTransport;
+  readonly clock: Clock;
   readonly blobs: BlobStore;
   /** Replaced only by peers.json recovery, before the node has started. */
   private storage: MemoryStorage;
   private readonly o: RaftServerOptions;
   readonly peers = new Map<NodeId, ServerRecord>();
-  private readonly proposals = new PendingProposals();
+  private readonly proposals: PendingProposals;
   private readonly reads: ReadBarriers;
   private readonly applier: Applier;
   private readonly snapshots: Snapshotter;
   /** Callers of waitForLeader, woken when a soft state names a leader. */
-  private readonly leaderWakeups = new Wakeups();
+  private readonly leaderWakeups: Wakeups;
   /** Told whether this server leads after every soft-state change, and false on stop (session TTL timers). */
   readonly leadershipListeners = new Set<(leader: boolean) => void>();
-  private ticker: NodeJS.Timeout | undefined;
-  /** performance.now() of the last counted tick interval (tickDue). */
-  private tickedAt = performance.now();
+  private ticker: Timer | undefined;
+  /** The monotonic ms of the last counted tick interval (tickDue). */
+  private tickedAt: number;
   private pumping = false;
   private again = false;
   private stopped = false;
@@ -90,6 +92,10 @@ export class RaftServer {
     this.self = o.self;
     this.kv = o.kv;
     this.transport = o.transport;
+    this.clock = o.clock;
+    this.tickedAt = o.clock.monotonicMs();
+    this.proposals = new PendingProposals(o.clock);
+    this.leaderWakeups = new Wakeups(o.clock);
     this.blobs = o.blobs;
     this.storage = storage;
     this.savedHard = o.stable.hardState;
@@ -106,7 +112,7 @@ export class RaftServer {
     };
     this.applier = new Applier(o, server, this.proposals, indexOffset);
     this.snapshots = new Snapshotter(o, server);
-    this.reads = new ReadBarriers(server, o.holdTimeoutMs, o.rng);
+    this.reads = new ReadBarriers(server, o.holdTimeoutMs, o.rng, o.clock);
   }
 
   /**
@@ -129,6 +135,7 @@ export class RaftServer {
       preVote: true,
       checkQuorum: true,
       inflightMsgsMax: 256,
+      bugs: o.raftBugs ?? {},
     });
   }
 
@@ -168,8 +175,8 @@ export class RaftServer {
     o.transport.onUnreachable((peer) => {
       s.raw.reportUnreachable(peer);
     });
-    s.tickedAt = performance.now();
-    s.ticker = setInterval(() => s.tick(), o.tickMs);
+    s.tickedAt = o.clock.monotonicMs();
+    s.ticker = o.clock.setInterval(() => s.tick(), o.tickMs);
     s.kick();
     return s;
   }
@@ -216,7 +223,7 @@ export class RaftServer {
 
   /** Ticks the core for the intervals passed since the last tick, at least `atLeast` times. */
   private tickDue(atLeast: 0 | 1): void {
-    const now = performance.now();
+    const now = this.clock.monotonicMs();
     const passed = Math.floor((now - this.tickedAt) / this.o.tickMs);
     const ticks = Math.min(Math.max(atLeast, passed), TICKS_CATCH_UP_MAX(this.o.electionTicks));
     if (ticks === 0) return;
@@ -227,7 +234,7 @@ export class RaftServer {
 
   private receive(m: Message): void {
     if (this.stopped) return;
-    const now = Date.now();
+    const now = this.clock.now();
     this.lastHeardMs.set(m.from, now);
     if (m.type === "app" || m.type === "heartbeat" || m.type === "snap") this.lastLeaderContactMs = now;
     try {
@@ -246,7 +253,7 @@ export class RaftServer {
       return;
     }
     this.pumping = true;
-    setImmediate(() => void this.pump());
+    this.clock.defer(() => void this.pump());
   }
 
   private async pump(): Promise<void> {
@@ -289,7 +296,7 @@ export class RaftServer {
   }
 
   private async persist(rd: Ready): Promise<void> {
-    const started = performance.now();
+    const started = this.clock.monotonicMs();
     if (rd.snapshot !== null) await this.applier.installSnapshot(rd.snapshot);
     await this.snapshots.compactIfDue();
     await this.applier.ensureRestoreData(rd.entries);
@@ -304,7 +311,7 @@ export class RaftServer {
       this.savedHard = hs;
     }
     if (rd.entries.length > 0 || voteChanged)
-      this.o.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+      this.o.metrics.fsyncSeconds.observe((this.clock.monotonicMs() - started) / 1000);
     this.storage.append(rd.entries);
     if (hs !== null) {
       this.storage.setHardState(hs);
@@ -332,7 +339,7 @@ export class RaftServer {
     this.o.metrics.isLeader.set(st.role === "leader" ? 1 : 0);
     this.o.metrics.term.set(st.term);
     if (st.leader !== NONE) this.leaderWakeups.wakeAll();
-    if (st.role !== "leader") this.lastLeaderContactMs = Date.now();
+    if (st.role !== "leader") this.lastLeaderContactMs = this.clock.now();
     for (const l of this.leadershipListeners) l(st.role === "leader");
     this.o.log(
       "info",
@@ -386,11 +393,11 @@ export class RaftServer {
 
   /** Waits (bounded by the hold timeout) until some server leads; rejects with "No cluster leader". */
   async waitForLeader(): Promise<NodeId> {
-    const deadline = Date.now() + this.o.holdTimeoutMs;
+    const deadline = this.clock.monotonicMs() + this.o.holdTimeoutMs;
     while (!this.stopped) {
       const leader = this.raw.raft.leader;
       if (leader !== NONE) return leader;
-      const left = deadline - Date.now();
+      const left = deadline - this.clock.monotonicMs();
       if (left <= 0) break;
       await this.leaderWakeups.sleep(Math.min(left, 100));
     }
@@ -432,20 +439,19 @@ export class RaftServer {
     if (best === NONE) return;
     this.raw.transferLeadership(best);
     this.kick();
-    const deadline = Date.now() + waitMs;
-    while (this.raw.raft.role === "leader" && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    const deadline = this.clock.monotonicMs() + waitMs;
+    while (this.raw.raft.role === "leader" && this.clock.monotonicMs() < deadline) await this.clock.sleep(20);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.ticker?.cancel();
     for (const l of this.leadershipListeners) l(false);
     const gone = new UnavailableError("server is shutting down");
     this.proposals.rejectAll(gone);
     this.reads.rejectAll(gone);
-    while (this.pumping) await new Promise((r) => setTimeout(r, 5));
+    while (this.pumping) await this.clock.sleep(5);
   }
 
   status() {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { realClock } from "../util/clock.js";
 import { SeededRng } from "../util/rng.js";
 import { ReadBarriers } from "./reads.js";
 import type { ServerHandle } from "./server-parts.js";
@@ -22,13 +23,13 @@ describe("read barriers", () => {
   it("a read answer meant for an earlier incarnation of this server does not release a read of this one", async () => {
     // The process that asked before it was killed, and the restarted one; each boot seeds its own rng.
     const before = fakeServer(10);
-    const old = new ReadBarriers(before.server, 5_000, new SeededRng(1));
+    const old = new ReadBarriers(before.server, 5_000, new SeededRng(1), realClock);
     const oldRead = old.barrier(false);
     old.rejectAll(new Error("killed"));
     await assert.rejects(oldRead, /killed/);
 
     const after = fakeServer(10);
-    const fresh = new ReadBarriers(after.server, 5_000, new SeededRng(2));
+    const fresh = new ReadBarriers(after.server, 5_000, new SeededRng(2), realClock);
     const read = fresh.barrier(false);
     // The leader's queued answer to the old request (index 8, already applied here) reaches the new process.
     fresh.confirmed(before.asked[0]!, 8);
@@ -39,7 +40,7 @@ describe("read barriers", () => {
 
   it("a confirmed read waits until its index is applied here", async () => {
     const s = fakeServer(4);
-    const reads = new ReadBarriers(s.server, 5_000, new SeededRng(7));
+    const reads = new ReadBarriers(s.server, 5_000, new SeededRng(7), realClock);
     const read = reads.barrier(false);
     reads.confirmed(s.asked[0]!, 6);
     assert.equal(await settled(read), false);

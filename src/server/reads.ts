@@ -1,3 +1,4 @@
+import type { Clock } from "../util/clock.js";
 import type { Rng } from "../util/rng.js";
 import type { ServerHandle } from "./server-parts.js";
 import { Waiters } from "./waiters.js";
@@ -12,7 +13,7 @@ const REQUEST_ID_SPACE = 2 ** 48;
  */
 export class ReadBarriers {
   /** Reads waiting for the core to confirm leadership, by request id. */
-  private readonly confirming = new Waiters<number, number>();
+  private readonly confirming: Waiters<number, number>;
   /** Confirmed reads waiting for their read index to be applied here. */
   private readonly applying: { index: number; resolve: () => void }[] = [];
   private seq: number;
@@ -28,7 +29,9 @@ export class ReadBarriers {
     private readonly server: Pick<ServerHandle, "raw" | "kick">,
     private readonly holdTimeoutMs: number,
     rng: Rng,
+    clock: Clock,
   ) {
+    this.confirming = new Waiters(clock);
     this.seq = rng.int(0, REQUEST_ID_SPACE);
   }
 

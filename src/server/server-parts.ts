@@ -1,7 +1,8 @@
 import type { KvStore } from "../fsm/index.js";
-import type { MemoryStorage, NodeId, RawNode } from "../raft/index.js";
+import type { Bugs, MemoryStorage, NodeId, RawNode } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
-import type { TcpTransport } from "../transport/index.js";
+import type { PeerTransport } from "../transport/index.js";
+import type { Clock } from "../util/clock.js";
 import type { Rng } from "../util/rng.js";
 import type { BlobStore } from "./blobs.js";
 import type { ServerRecord } from "./members.js";
@@ -16,7 +17,9 @@ export interface RaftServerOptions {
   readonly wal: LogStore;
   readonly stable: StableStore;
   readonly kv: KvStore;
-  readonly transport: TcpTransport;
+  readonly transport: PeerTransport;
+  /** Wall and monotonic time, timers and deferred work (the agent: realClock; the simulator: virtual time). */
+  readonly clock: Clock;
   readonly blobs: BlobStore;
   readonly rng: Rng;
   readonly metrics: Metrics;
@@ -31,6 +34,8 @@ export interface RaftServerOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
   readonly trailingEntries: number;
+  /** Deliberate faults in the core: only the simulator's broken variants set them, to show its checks fail. */
+  readonly raftBugs?: Bugs;
   /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
   readonly peersJsonPath?: string;
 }

@@ -18,7 +18,7 @@ export async function archiveOf(
   const index = raft.kv.appliedIndex;
   const term = raft.raw.raft.log.term(raft.raw.raft.log.applied) ?? raft.raw.raft.term;
   const meta: ArchiveMetaInput = {
-    ID: `${term}-${index}-${Date.now()}`,
+    ID: `${term}-${index}-${raft.clock.now()}`,
     Index: index,
     Term: term,
     Version: 1,
@@ -36,7 +36,7 @@ export async function archiveOf(
   // "auto": random values are stored rather than deflated, which is what keeps a save cheap for the writes
   // that go on meanwhile; compressible state is still deflated (at level 1).
   // Encoding and hashing run on the loop that serves writes: while they apply, a quarter of it (pace.ts).
-  const pace = snapshotPace(() => raft.kv.appliedIndex);
+  const pace = snapshotPace(() => raft.kv.appliedIndex, raft.clock);
   const options = {
     gzipLevel: "auto" as const,
     pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace),

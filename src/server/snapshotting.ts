@@ -6,7 +6,7 @@ import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
 
 type SnapshotOptions = Pick<
   RaftServerOptions,
-  "kv" | "blobs" | "wal" | "log" | "snapshotThreshold" | "trailingEntries"
+  "kv" | "blobs" | "wal" | "log" | "snapshotThreshold" | "trailingEntries" | "clock"
 >;
 
 /** The membership as an archive's meta.json carries it (hashicorp's Suffrage: 0 voter, 1 non-voter). */
@@ -44,7 +44,7 @@ export class Snapshotter {
     const conf = raft.confState();
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.server.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.server.indexOffset(), members };
-    const pace = snapshotPace(() => this.o.kv.appliedIndex);
+    const pace = snapshotPace(() => this.o.kv.appliedIndex, this.o.clock);
     saveSnapshot(this.o.blobs, this.o.kv.snapshot(), ref, this.archiveConfiguration(), pace)
       .then((saved) => {
         const storage = this.server.storage();
@@ -79,12 +79,16 @@ export class Snapshotter {
 
   /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
   watchSend(to: NodeId, index: number): void {
-    setTimeout(() => {
-      const raw = this.server.raw();
-      const pr = raw.raft.prs.get(to);
-      if (this.server.stopped() || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;
-      raw.reportSnapshot(to, false);
-      this.server.kick();
-    }, 30_000).unref();
+    this.o.clock.setTimeout(
+      () => {
+        const raw = this.server.raw();
+        const pr = raw.raft.prs.get(to);
+        if (this.server.stopped() || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;
+        raw.reportSnapshot(to, false);
+        this.server.kick();
+      },
+      30_000,
+      true,
+    );
   }
 }

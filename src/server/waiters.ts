@@ -1,3 +1,4 @@
+import type { Clock, Timer } from "../util/clock.js";
 import { UnavailableError } from "../util/errors.js";
 
 /** A caller waiting on the Ready loop: settled once, by the loop (after take()) or by its timer. */
@@ -6,7 +7,7 @@ export interface Waiter<T> {
   readonly term: number;
   readonly resolve: (v: T) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 /**
@@ -17,9 +18,11 @@ export interface Waiter<T> {
 export class Waiters<K, T> {
   private readonly waiting = new Map<K, Waiter<T>>();
 
+  constructor(private readonly clock: Clock) {}
+
   wait(key: K, term: number, timeoutMs: number, timeoutMessage: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.waiting.delete(key);
         reject(new UnavailableError(timeoutMessage));
       }, timeoutMs);
@@ -32,13 +35,13 @@ export class Waiters<K, T> {
     const w = this.waiting.get(key);
     if (w === undefined) return undefined;
     this.waiting.delete(key);
-    clearTimeout(w.timer);
+    w.timer.cancel();
     return w;
   }
 
   rejectAll(e: Error): void {
     for (const w of this.waiting.values()) {
-      clearTimeout(w.timer);
+      w.timer.cancel();
       w.reject(e);
     }
     this.waiting.clear();
@@ -49,14 +52,16 @@ export class Waiters<K, T> {
 export class Wakeups {
   private readonly sleepers = new Set<() => void>();
 
+  constructor(private readonly clock: Clock) {}
+
   sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(t);
+        t.cancel();
         this.sleepers.delete(done);
         resolve();
       };
-      const t = setTimeout(done, ms);
+      const t = this.clock.setTimeout(done, ms);
       this.sleepers.add(done);
     });
   }

@@ -15,6 +15,8 @@ export interface Coverage {
   snapshotSendsCompacted: number;
   /** Snapshots installed from the leader. */
   snapshotsInstalled: number;
+  /** Servers paused (SIGSTOP) and resumed later (the real driver's world). */
+  pauses: number;
 }
 
 export function noCoverage(): Coverage {
@@ -24,6 +26,7 @@ export function noCoverage(): Coverage {
     electedOverRestore: 0,
     snapshotSendsCompacted: 0,
     snapshotsInstalled: 0,
+    pauses: 0,
   };
 }
 

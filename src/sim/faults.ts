@@ -1,7 +1,26 @@
+import type { RawNode } from "../raft/node.js";
 import type { NodeId } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
-import type { SimNode } from "./node.js";
-import type { World } from "./world.js";
+import type { Coverage } from "./coverage.js";
+import type { SimOptions } from "./options.js";
+
+/** A running server as the faults see it: its core, to find the leader and its log's tail. */
+export interface FaultNode {
+  readonly raw: RawNode;
+}
+
+/** The world the faults act on: the simulator's own driver (world.ts) or the shipped one (real-world.ts). */
+export interface FaultHost {
+  readonly opts: SimOptions;
+  readonly coverage: Coverage;
+  /** Every server, null while it is down. */
+  readonly nodes: ReadonlyMap<NodeId, FaultNode | null>;
+  live(id: NodeId): FaultNode | undefined;
+  leaderHint(): NodeId;
+  crashNode(id: NodeId): void;
+  startNode(id: NodeId): void;
+  trace(line: string): void;
+}
 
 type PartitionMode = "split" | "isolate" | "isolateLeader" | "oneWay" | "bridge";
 
@@ -11,12 +30,12 @@ type PartitionMode = "split" | "isolate" | "isolateLeader" | "oneWay" | "bridge"
  * crashes and restarts.
  */
 export class Faults {
-  private readonly world: World;
+  private readonly world: FaultHost;
   private readonly rng: Rng;
   private readonly cut = new Set<string>();
   private healed = false;
 
-  constructor(world: World, rng: Rng) {
+  constructor(world: FaultHost, rng: Rng) {
     this.world = world;
     this.rng = rng;
   }
@@ -55,9 +74,10 @@ export class Faults {
   private crashLeaderMidReplication(): void {
     const leader = this.world.live(this.world.leaderHint());
     if (leader !== undefined && tailOnMinority(leader) && this.rng.chance(this.world.opts.leaderCrashRate)) {
-      this.world.trace(`n${leader.id} crashes as leader, the tail of its log on a minority`);
+      const id = leader.raw.raft.id;
+      this.world.trace(`n${id} crashes as leader, the tail of its log on a minority`);
       this.world.coverage.leaderCrashes++;
-      this.world.crashNode(leader.id);
+      this.world.crashNode(id);
     }
     // As the 6.824 test: a crashed server comes back whenever fewer than a quorum run, so a bare majority is up,
     // each quorum is the one the crashes left, and which server returns is random.
@@ -73,11 +93,13 @@ export class Faults {
    * minority. A step is 10 ms, and the window between a commit and the next entry reaching a quorum is one
    * round trip, which the per-step draw rarely hits. Returns whether to crash `node` right after this apply.
    */
-  crashAfterApply(node: SimNode): boolean {
+  crashAfterApply(node: FaultNode): boolean {
     const rate = this.world.opts.leaderCrashRate;
     if (rate === 0 || this.healed || node.raw.raft.role !== "leader" || !tailOnMinority(node)) return false;
     if (!this.rng.chance(rate)) return false;
-    this.world.trace(`n${node.id} will crash right after an apply, the tail of its log on a minority`);
+    this.world.trace(
+      `n${node.raw.raft.id} will crash right after an apply, the tail of its log on a minority`,
+    );
     this.world.coverage.leaderCrashes++;
     return true;
   }
@@ -113,6 +135,17 @@ export class Faults {
     this.world.trace(`partition (${mode}): ${[...this.cut].join(" ")}`);
   }
 
+  /** Cuts `victim` off from every other server, both ways, unless a partition is already in place. */
+  isolate(victim: NodeId): void {
+    if (this.cut.size > 0 || this.healed) return;
+    for (const other of this.world.nodes.keys()) {
+      if (other === victim) continue;
+      this.cut.add(`${victim}>${other}`);
+      this.cut.add(`${other}>${victim}`);
+    }
+    this.world.trace(`partition (isolate n${victim}): ${[...this.cut].join(" ")}`);
+  }
+
   private heal(): void {
     this.cut.clear();
     this.world.trace("partition healed");
@@ -127,7 +160,7 @@ export class Faults {
 }
 
 /** Whether the newest entry of a leader's log is on fewer than a quorum of voters (itself included). */
-function tailOnMinority(leader: SimNode): boolean {
+function tailOnMinority(leader: FaultNode): boolean {
   const r = leader.raw.raft;
   const last = r.log.lastIndex();
   const holding = r.voters.filter((id) => id === r.id || (r.prs.get(id)?.match ?? 0) >= last).length;

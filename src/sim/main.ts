@@ -4,7 +4,8 @@ import type { Bugs } from "../raft/config.js";
 import { type Coverage, noCoverage } from "./coverage.js";
 import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs } from "./options.js";
-import { type RunResult, runSeed } from "./run.js";
+import { type Driver, runSeedOn } from "./real-run.js";
+import type { RunResult } from "./run.js";
 
 /**
  * `npm run sim -- --seeds 10000 --steps 2000 [--from SEED] [--workers N] [--bug NAME]`: many seeds on worker
@@ -20,6 +21,7 @@ interface Args {
   workers: number;
   bugs: Bugs;
   proposerBugs: ProposerBugs;
+  driver: Driver;
 }
 
 const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: ProposerBugs }> = {
@@ -30,12 +32,14 @@ const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: Propo
   "skip-lock-delay": { proposerBugs: { skipLockDelay: true } },
   "resurrect-sessions": { proposerBugs: { resurrectSessions: true } },
   "drop-lock-delays": { proposerBugs: { dropLockDelays: true } },
+  // Real driver only (--driver real): the lease outlives a pause.
+  "lease-clock-stops-on-pause": { proposerBugs: { clockStopsWhenPaused: true } },
 };
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: sim [--seeds N] [--steps S] [--from SEED] [--workers W] [--bug ${Object.keys(BUGS).join("|")}]\n` +
-      "       sim --seed N [--steps S] [--trace]\n",
+    `${message}\nusage: sim [--seeds N] [--steps S] [--from SEED] [--workers W] [--bug ${Object.keys(BUGS).join("|")}] [--driver sim|real]\n` +
+      "       sim --seed N [--steps S] [--trace] [--driver sim|real]\n",
   );
   process.exit(2);
 }
@@ -50,6 +54,7 @@ function parseArgs(argv: string[]): Args {
     workers: availableParallelism(),
     bugs: {},
     proposerBugs: {},
+    driver: "sim",
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -64,7 +69,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === "--steps") a.steps = num();
     else if (flag === "--workers") a.workers = Math.max(1, num());
     else if (flag === "--trace") a.trace = true;
-    else if (flag === "--bug") {
+    else if (flag === "--driver") {
+      const d = argv[++i];
+      if (d !== "sim" && d !== "real") usage(`unknown driver "${d ?? ""}" (sim or real)`);
+      a.driver = d;
+    } else if (flag === "--bug") {
       const b = BUGS[argv[++i] ?? ""];
       if (b === undefined) usage(`unknown bug "${argv[i] ?? ""}"`);
       a.bugs = b.bugs ?? {};
@@ -74,8 +83,9 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function report(r: RunResult): string {
-  return `seed ${r.seed}: ${r.invariant}: ${r.message}\n  replay: npm run sim -- --seed ${r.seed} --trace`;
+function report(r: RunResult, driver: Driver): string {
+  const flag = driver === "sim" ? "" : ` --driver ${driver}`;
+  return `seed ${r.seed}: ${r.invariant}: ${r.message}\n  replay: npm run sim -- --seed ${r.seed} --trace${flag}`;
 }
 
 async function runMany(a: Args): Promise<number> {
@@ -93,7 +103,7 @@ async function runMany(a: Args): Promise<number> {
       () =>
         new Promise<void>((resolve, reject) => {
           const w = new Worker(new URL("./worker.js", import.meta.url), {
-            workerData: { steps: a.steps, bugs: a.bugs, proposerBugs: a.proposerBugs },
+            workerData: { driver: a.driver, steps: a.steps, bugs: a.bugs, proposerBugs: a.proposerBugs },
           });
           const feed = () => {
             if (next >= end) {
@@ -108,7 +118,7 @@ async function runMany(a: Args): Promise<number> {
             for (const k of Object.keys(coverage) as (keyof Coverage)[]) coverage[k] += r.coverage[k];
             if (!r.ok) {
               failures.push(r);
-              process.stdout.write(`${report(r)}\n`);
+              process.stdout.write(`${report(r, a.driver)}\n`);
             }
             feed();
           });
@@ -120,14 +130,15 @@ async function runMany(a: Args): Promise<number> {
   const secs = (performance.now() - started) / 1000;
   process.stdout.write(
     `${done} seeds (${a.from}..${end - 1}), ${a.steps} steps each, ${failures.length} violations, ` +
-      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
+      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers (driver ${a.driver})\n` +
       `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
       `acquires refused for lock-delay: ${locks.delayed} by the leader, ${locks.delayedAtApply} at apply (the ` +
       "leader did not know the delay); a grant within a lock-delay is a violation\n" +
       `schedules: ${coverage.leaderCrashes} leaders crashed with their log's tail on a minority, ` +
       `${coverage.electedOverConfChange} elected over an uncommitted membership change, ` +
       `${coverage.electedOverRestore} over an uncommitted restore, ${coverage.snapshotsInstalled} snapshots ` +
-      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction\n`,
+      `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction, ` +
+      `${coverage.pauses} servers paused\n`,
   );
   return failures.length === 0 ? 0 : 1;
 }
@@ -135,7 +146,7 @@ async function runMany(a: Args): Promise<number> {
 async function main(): Promise<number> {
   const a = parseArgs(process.argv.slice(2));
   if (a.seed !== null) {
-    const r = runSeed({
+    const r = await runSeedOn(a.driver, {
       seed: a.seed,
       steps: a.steps,
       trace: a.trace,
@@ -146,7 +157,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       r.ok
         ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages, locks ${JSON.stringify(r.locks)})\n`
-        : `${report(r)}\n`,
+        : `${report(r, a.driver)}\n`,
     );
     return r.ok ? 0 : 1;
   }

@@ -62,6 +62,13 @@ export interface SimOptions {
   readonly clockScale: number;
   /** Each server's wall clock is off by up to this many ms (the leader's time in commands differs by leader). */
   readonly clockOffsetMs: number;
+  /**
+   * Per step and server: the chance to pause it (SIGSTOP) for up to pauseMaxUs, then resume it (SIGCONT). Only
+   * the real driver's world models pauses (real-run.ts draws them; drawOptions leaves them off, so the old
+   * driver's seeds run as they always did).
+   */
+  readonly pauseRate: number;
+  readonly pauseMaxUs: number;
 }
 
 export interface ProposerBugs {
@@ -71,6 +78,11 @@ export interface ProposerBugs {
   readonly resurrectSessions?: boolean;
   /** Install snapshots without the lock-delay state carried beside state.bin (lock-delays in memory only). */
   readonly dropLockDelays?: boolean;
+  /**
+   * The servers' monotonic clocks stop while their process is paused (as CLOCK_MONOTONIC across a VM's
+   * suspend), so a leader resumed after a pause counts no missed ticks and still believes its lease (real driver).
+   */
+  readonly clockStopsWhenPaused?: boolean;
 }
 
 export function drawOptions(
@@ -119,6 +131,8 @@ export function drawOptions(
     lockKeys: pick([0, 1, 2, 2, 3]),
     clockScale: pick([50, 100, 200]),
     clockOffsetMs: pick([0, 0, 500, 5000]),
+    pauseRate: 0,
+    pauseMaxUs: 0,
     // Drawn last, so that adding it left every other option of every seed as it was.
     leaderCrashRate: faulty ? pick([0, 0, 0, 0.2, 0.5]) : 0,
   };

@@ -6,7 +6,7 @@ import type { Coverage } from "./coverage.js";
 import { type CheckResult, checkLinearizable, type Operation } from "./linearizability.js";
 import type { LockStats } from "./locks.js";
 import { drawOptions, type ProposerBugs, type SimOptions } from "./options.js";
-import { unknownOperation } from "./workload.js";
+import { type Client, unknownOperation } from "./workload.js";
 import { World } from "./world.js";
 
 export interface RunResult {
@@ -43,7 +43,7 @@ export function runSeed(cfg: RunConfig): RunResult {
   );
   const opts: SimOptions = { ...base, ...cfg.overrides };
   const world = new World(opts, cfg.trace === true);
-  world.trace(`seed ${opts.seed}: ${describe(opts)}`);
+  world.trace(`seed ${opts.seed}: ${describeOptions(opts)}`);
   const done = (invariant: string | null, message: string): RunResult => {
     world.trace(invariant === null ? "ok" : `VIOLATION ${invariant}: ${message}`);
     return {
@@ -101,7 +101,10 @@ function awaitProgress(world: World, firstStep: number): boolean {
 }
 
 /** Operations still in flight at the end have unknown outcomes: writes may or may not have happened. */
-function closeHistory(world: World): Operation[] {
+export function closeHistory(world: {
+  readonly history: readonly Operation[];
+  readonly clients: readonly Client[];
+}): Operation[] {
   const ops = [...world.history];
   for (const c of world.clients) {
     const op = c.current === null ? null : unknownOperation(c.current);
@@ -110,12 +113,12 @@ function closeHistory(world: World): Operation[] {
   return ops;
 }
 
-function describeCheck(r: CheckResult): string {
+export function describeCheck(r: CheckResult): string {
   if (r.outcome === "ok") return "ok";
   return `key ${r.key}: ${r.message}`;
 }
 
-function describe(o: SimOptions): string {
+export function describeOptions(o: SimOptions): string {
   return [
     `voters=${o.voters}+${o.spares}`,
     `clients=${o.clients}`,

@@ -24,6 +24,7 @@ export { type MutualTlsSettings, type TransportTls, transportTls } from "./tls.j
 export type {
   MessageHandler,
   NodeIdentity,
+  PeerTransport,
   RequestHandler,
   SnapshotHandler,
   Transport,

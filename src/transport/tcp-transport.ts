@@ -20,9 +20,9 @@ import type { TransportTls } from "./tls.js";
 import type {
   MessageHandler,
   NodeIdentity,
+  PeerTransport,
   RequestHandler,
   SnapshotHandler,
-  Transport,
 } from "./transport.js";
 
 export const RAFT_PORT_DEFAULT = 8300;
@@ -92,7 +92,7 @@ function withDefaults(o: TcpTransportOptions): WithDefaults {
   } as WithDefaults;
 }
 
-export class TcpTransport implements Transport {
+export class TcpTransport implements PeerTransport {
   private readonly o: WithDefaults;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly identities = new Map<NodeId, NodeIdentity>();

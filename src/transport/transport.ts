@@ -65,3 +65,12 @@ export interface Transport {
   onUnreachable(handler: (peer: NodeId) => void): void;
   close(): Promise<void>;
 }
+
+/**
+ * A transport that dials its peers by address, as the server driver uses it: the Transport contract plus the
+ * address book that membership fills in. TcpTransport implements it; the simulator's network does too.
+ */
+export interface PeerTransport extends Transport {
+  /** Records (or changes) the address of `peer`; messages to it go there from now on. */
+  setPeer(peer: NodeId, addr: string): void;
+}

@@ -1,0 +1,436 @@
+import { join } from "node:path";
+import { encodeCommand, type KvCommand, KvStore, leaderWrite } from "../fsm/index.js";
+import type { RawNode } from "../raft/node.js";
+import { NONE, type NodeId } from "../raft/types.js";
+import { BlobStore } from "../server/blobs.js";
+import type { ServerRecord } from "../server/members.js";
+import { createMetrics } from "../server/metrics.js";
+import { RaftServer } from "../server/raft-server.js";
+import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
+import type { Rng } from "../util/rng.js";
+import { SeededRng } from "../util/rng.js";
+import { InvariantViolation } from "./checker.js";
+import { type Coverage, noCoverage } from "./coverage.js";
+import { type FaultHost, Faults } from "./faults.js";
+import type { Operation } from "./linearizability.js";
+import type { SimOptions } from "./options.js";
+import { EventQueue } from "./queue.js";
+import { Life, type Scheduler, SimClock } from "./sim-clock.js";
+import { type NetworkHost, SimNetwork } from "./sim-network.js";
+import { SimDurableDisk } from "./sim-storage.js";
+import { type Answer, Client, type ClientHost, type PendingOp } from "./workload.js";
+
+const EVENTS_PER_STEP_MAX = 50_000;
+/** Lets every microtask the last event started run to its end (and nothing else of ours: our timers are events). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** One life of a server: the shipped driver over the simulated disk, network and clock. */
+export class RealNode {
+  constructor(
+    readonly id: NodeId,
+    readonly gen: number,
+    readonly life: Life,
+    readonly server: RaftServer,
+  ) {}
+
+  /** The commit index up to which this life's log was checked against the others' (checkCommitted). */
+  checkedCommit = 0;
+  /** The applied index after the last event (a leader may be crashed right after it applies: Figure 8). */
+  appliedSeen = 0;
+
+  get raw(): RawNode {
+    return this.server.raw;
+  }
+}
+
+/**
+ * The simulator's world for the real driver (`--driver real`): every server is src/server's RaftServer,
+ * unchanged, given a SimClock (its timers and deferred work are events in this world's queue), a SimTransport
+ * (the faults' network) and a SimWal and SimStable (lost and torn unsynced writes on a crash). Clients talk
+ * to a server as the service's write path does (leaderWrite, then proposeLocal; readBarrier, then a local
+ * read). Between two events every microtask runs to its end, so a seed replays exactly.
+ */
+export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler {
+  readonly opts: SimOptions;
+  readonly rng: Rng;
+  readonly sched: Scheduler = this;
+  private time = 0;
+  private readonly queue = new EventQueue<() => void | Promise<void>>();
+  readonly disks = new Map<NodeId, SimDurableDisk>();
+  readonly nodes = new Map<NodeId, RealNode | null>();
+  private readonly gens = new Map<NodeId, number>();
+  private readonly starting = new Set<NodeId>();
+  readonly history: Operation[] = [];
+  readonly clients: Client[] = [];
+  readonly faults: Faults;
+  readonly coverage: Coverage = noCoverage();
+  private readonly network: SimNetwork;
+  private readonly leaders = new Map<number, NodeId>();
+  /** The term of the entry committed at each index, as the first server to commit it had it. */
+  private readonly committedTerms = new Map<number, number>();
+  private readonly traceLines: string[] | null;
+  private readonly opOwners = new Map<number, number>();
+  private readonly records: ServerRecord[];
+  private readonly ioRng: Rng;
+  private readonly pauseRng: Rng;
+  messagesSent = 0;
+
+  /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
+  constructor(
+    opts: SimOptions,
+    trace: boolean,
+    private readonly dir: string,
+  ) {
+    this.opts = opts;
+    this.rng = new SeededRng(opts.seed);
+    this.traceLines = trace ? [] : null;
+    this.faults = new Faults(this, this.rng.fork());
+    this.ioRng = this.rng.fork();
+    this.pauseRng = this.rng.fork();
+    this.network = new SimNetwork(this);
+    this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
+    for (const r of this.records) {
+      this.disks.set(r.raftId, new SimDurableDisk());
+      this.nodes.set(r.raftId, null);
+      this.startNode(r.raftId);
+    }
+    for (let c = 1; c <= opts.clients; c++) {
+      this.clients.push(new Client(c, this.rng.fork(), opts.keys, opts.lockKeys, opts.clientTimeoutUs));
+      this.scheduleClient(c, this.rng.int(0, 50_000));
+    }
+  }
+
+  // ---- Scheduler ----
+
+  nowUs(): number {
+    return this.time;
+  }
+
+  at(atUs: number, fn: () => void): void {
+    this.queue.push(atUs, fn);
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  trace(line: string): void {
+    this.traceLines?.push(`${(this.time / 1000).toFixed(3).padStart(10)}ms ${line}`);
+  }
+
+  traceText(): string {
+    return (this.traceLines ?? []).join("\n");
+  }
+
+  // ---- servers ----
+
+  /** Starts (or restarts) server `id` from its disk, as an event now (opening the driver awaits its start). */
+  startNode(id: NodeId): void {
+    if (this.nodes.get(id) != null || this.starting.has(id)) return;
+    this.starting.add(id);
+    this.at(this.time, () => this.boot(id));
+  }
+
+  private async boot(id: NodeId): Promise<void> {
+    const gen = (this.gens.get(id) ?? 0) + 1;
+    this.gens.set(id, gen);
+    const life = new Life();
+    const o = this.opts;
+    // Each server's clock runs at its own rate (skew) and shows its own wall time, as in the old driver's world.
+    const spread = ((id * 7919) % 1000) / 1000;
+    const shape = {
+      rate: 1 + spread * 2 * o.tickSkew - o.tickSkew,
+      wallScale: o.clockScale,
+      wallOffsetMs: spread * o.clockOffsetMs,
+    };
+    const clock = new SimClock(this, life, shape, o.proposerBugs.clockStopsWhenPaused === true);
+    const fsyncMs = () => this.ioRng.int(o.fsyncMinUs, o.fsyncMaxUs + 1) / 1000;
+    let disk = this.disks.get(id);
+    if (disk === undefined) {
+      disk = new SimDurableDisk();
+      this.disks.set(id, disk);
+    }
+    const fresh = disk.log.lastIndex() === 0 && disk.stable.hardState.term === 0;
+    const transport = this.network.attach(id, life);
+    // The blob store is the one real directory: its start reads it (no snapshot is ever written here yet).
+    const blobs = await BlobStore.open(join(this.dir, `n${id}`), transport);
+    const server = await RaftServer.start({
+      self: record(id),
+      wal: await disk.openWal(life, clock, fsyncMs),
+      stable: disk.openStable(life, clock, fsyncMs),
+      kv: new KvStore(),
+      transport,
+      clock,
+      blobs,
+      rng: this.rng.fork(),
+      metrics: createMetrics(),
+      log: (level, msg) => {
+        if (level !== "debug") this.trace(`n${id} ${msg}`);
+      },
+      tickMs: o.tickUs / 1000,
+      electionTicks: o.electionTicks,
+      heartbeatTicks: 1,
+      holdTimeoutMs: o.clientTimeoutUs / 1000,
+      // Snapshots write archives to the blob directory in the background, on real I/O that would make a seed's
+      // schedule depend on the machine: off until the blob store has an in-memory twin.
+      snapshotThreshold: Number.MAX_SAFE_INTEGER,
+      trailingEntries: 1000,
+      raftBugs: o.bugs,
+    });
+    this.starting.delete(id);
+    this.nodes.set(id, new RealNode(id, gen, life, server));
+    this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
+    // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
+    // so no server has to learn it before the first election. Not awaited: it persists on the simulated disk.
+    if (fresh && gen === 1) void server.bootstrap(this.records);
+  }
+
+  crashNode(id: NodeId): void {
+    const n = this.nodes.get(id);
+    if (n == null) return;
+    n.life.alive = false;
+    this.nodes.set(id, null);
+    this.disks.get(id)!.crash(this.rng, this.opts.tornWriteRate);
+    this.trace(`n${id} crashes`);
+  }
+
+  live(id: NodeId): RealNode | undefined {
+    return this.nodes.get(id) ?? undefined;
+  }
+
+  liveNodes(): NodeId[] {
+    return [...this.nodes.entries()].filter(([, n]) => n != null).map(([id]) => id);
+  }
+
+  /** The live leader with the highest term, or NONE. */
+  leaderHint(): NodeId {
+    let best: RealNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (n == null || n.raw.raft.role !== "leader") continue;
+      if (best === undefined || n.raw.raft.term > best.raw.raft.term) best = n;
+    }
+    return best?.id ?? NONE;
+  }
+
+  /** Election safety, checked after every event: at most one leader per term. */
+  private checkLeaders(): void {
+    for (const n of this.nodes.values()) {
+      if (n == null || n.raw.raft.role !== "leader") continue;
+      const term = n.raw.raft.term;
+      const other = this.leaders.get(term);
+      if (other === undefined) {
+        this.leaders.set(term, n.id);
+        this.trace(`n${n.id} leads term ${term}`);
+      } else if (other !== n.id) {
+        throw new InvariantViolation("election safety", `n${other} and n${n.id} both lead term ${term}`);
+      }
+    }
+  }
+
+  private afterEvent(n: RealNode): void {
+    this.checkCommitted(n);
+    const applied = n.raw.raft.log.applied;
+    if (applied === n.appliedSeen) return;
+    n.appliedSeen = applied;
+    if (this.faults.crashAfterApply(n)) this.crashNode(n.id);
+  }
+
+  /**
+   * State machine safety, from the logs: an index commits one entry everywhere. Entries at one index with one
+   * term are the same entry (log matching), so comparing terms compares the entries.
+   */
+  private checkCommitted(n: RealNode): void {
+    const log = n.raw.raft.log;
+    for (let i = n.checkedCommit + 1; i <= log.committed; i++) {
+      const term = log.term(i);
+      if (term === undefined) continue;
+      const known = this.committedTerms.get(i);
+      if (known === undefined) this.committedTerms.set(i, term);
+      else if (known !== term) {
+        throw new InvariantViolation(
+          "state machine safety",
+          `index ${i} committed with term ${known}, and with term ${term} on n${n.id}`,
+        );
+      }
+    }
+    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
+  }
+
+  // ---- NetworkHost ----
+
+  copies(from: NodeId, to: NodeId): number {
+    return this.faults.copies(from, to);
+  }
+
+  blocked(from: NodeId, to: NodeId): boolean {
+    return this.faults.blocked(from, to);
+  }
+
+  delayUs(): number {
+    return this.rng.int(this.opts.delayMinUs, this.opts.delayMaxUs + 1);
+  }
+
+  sent(): void {
+    this.messagesSent++;
+  }
+
+  // ---- ClientHost ----
+
+  submit(node: NodeId, op: PendingOp): boolean {
+    const n = this.live(node);
+    if (n === undefined) return false;
+    this.opOwners.set(op.opId, op.clientId);
+    this.at(this.time + this.delayUs(), () => n.life.run(() => void this.serve(n, op), `c${op.clientId}`));
+    return true;
+  }
+
+  scheduleClient(clientId: number, delayUs: number): void {
+    this.at(this.time + delayUs, () => this.clients[clientId - 1]!.wake(this, this.history));
+  }
+
+  /** A client's request on server `n`, as the service serves it; the answer travels back unless `n` died. */
+  private async serve(n: RealNode, op: PendingOp): Promise<void> {
+    const answer = op.command === null ? await read(n.server, op) : await write(n.server, op.command);
+    if (answer === null || !n.life.alive) return;
+    const client = this.opOwners.get(op.opId);
+    if (client === undefined) return;
+    this.opOwners.delete(op.opId);
+    this.at(this.time + this.delayUs(), () => {
+      const c = this.clients[client - 1]!;
+      if (answer === "rejected") c.rejected(this, op.opId);
+      else c.complete(this, this.history, op.opId, answer);
+    });
+  }
+
+  // ---- the run ----
+
+  /** Runs events up to virtual time `until`, letting each event's microtasks finish before the next. */
+  async runUntil(until: number): Promise<void> {
+    let budget = EVENTS_PER_STEP_MAX;
+    for (;;) {
+      const t = this.queue.peekTime();
+      if (t === undefined || t > until) break;
+      if (--budget < 0) {
+        throw new InvariantViolation(
+          "bounded work",
+          `over ${EVENTS_PER_STEP_MAX} events in one step (a livelock)`,
+        );
+      }
+      const ev = this.queue.pop()!;
+      this.time = ev.time;
+      const started = ev.item();
+      // A server's start reads its blob directory: the run waits for it, so no other event sees it half-done.
+      if (started !== undefined) await started;
+      await settle();
+      this.checkLeaders();
+      for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
+      const failed = this.failedServer();
+      if (failed !== null) throw new InvariantViolation("server failure", failed);
+    }
+    this.time = until;
+  }
+
+  /** A server that stopped itself (a failed write, a broken invariant in the core): never expected here. */
+  private failedServer(): string | null {
+    for (const n of this.nodes.values()) {
+      const e = n?.server.failed;
+      if (e != null) return `n${n!.id}: ${e.message}`;
+    }
+    return null;
+  }
+
+  async step(stepIndex: number, faultsOn: boolean): Promise<void> {
+    if (faultsOn) {
+      this.faults.step();
+      this.pauseSome();
+    }
+    await this.runUntil((stepIndex + 1) * this.opts.stepUs);
+  }
+
+  /**
+   * SIGSTOP now and then, SIGCONT after 150 ms to pauseMaxUs (Life says what a pause holds). Mostly the leader,
+   * as Jepsen pauses it: a leader that wakes up late is what a lease must survive.
+   */
+  private pauseSome(): void {
+    const o = this.opts;
+    if (o.pauseRate === 0 || !this.pauseRng.chance(o.pauseRate)) return;
+    const leader = this.live(this.leaderHint());
+    const live = this.liveNodes();
+    if (live.length === 0) return;
+    const n =
+      leader !== undefined && this.pauseRng.chance(0.7)
+        ? leader
+        : this.live(live[this.pauseRng.int(0, live.length)] ?? NONE);
+    if (n === undefined || n.life.paused) return;
+    const forUs = this.pauseRng.int(150_000, Math.max(150_000, o.pauseMaxUs) + 1);
+    n.life.pause(this);
+    this.coverage.pauses++;
+    const leading = n.raw.raft.role === "leader";
+    this.trace(`n${n.id}${leading ? " (leader)" : ""} paused for ${(forUs / 1000).toFixed(0)} ms`);
+    // Jepsen's pause with a partition: a leader that wakes to a network that moved on hears of no new leader,
+    // so only its own clock can tell it that its lease is over.
+    if (leading && this.pauseRng.chance(0.5)) this.faults.isolate(n.id);
+    this.at(this.time + forUs, () => this.resume(n));
+  }
+
+  private resume(n: RealNode): void {
+    if (!n.life.alive || !n.life.paused) return;
+    this.trace(`n${n.id} resumes`);
+    n.life.resume(this, this.pauseRng);
+  }
+
+  /** The liveness phase: every fault ends, paused servers resume. */
+  healAll(): void {
+    this.faults.healAll();
+    for (const n of this.nodes.values()) if (n != null) this.resume(n);
+  }
+
+  /** Proposes a write on the leader for the liveness check; its outcome is read back from every voter. */
+  proposeLive(leader: RealNode, token: string): void {
+    const cmd: KvCommand = { op: "set", key: "__live", value: new TextEncoder().encode(token), flags: 0n };
+    leader.server.proposeLocal(encodeCommand(cmd)).catch(() => {});
+  }
+}
+
+function record(id: NodeId): ServerRecord {
+  return {
+    raftId: id,
+    nodeId: `00000000-0000-4000-8000-${String(id).padStart(12, "0")}`,
+    name: `n${id}`,
+    addr: `sim-n${id}:8300`,
+  };
+}
+
+/** A read as the service's consistent read: a ReadIndex barrier (half of them leased), then the local store. */
+async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
+  const key = "key" in op.input ? op.input.key : "";
+  try {
+    // The lease needs check-quorum, which the shipped driver always runs.
+    await server.readBarrier(op.opId % 2 === 0);
+  } catch (e) {
+    if (e instanceof CairnError) return "rejected";
+    throw e;
+  }
+  return { kind: "read", entry: server.kv.get(key).entry };
+}
+
+/** A write as the service's writeHere: the leader's rules, then a proposal; null when the outcome is unknown. */
+async function write(server: RaftServer, cmd: KvCommand): Promise<Answer | null> {
+  if (server.raw.raft.role !== "leader") return "rejected";
+  const w = leaderWrite(server.kv, cmd, server.clock.now());
+  if ("refused" in w) return { kind: "delayed" };
+  try {
+    const r = await server.proposeLocal(encodeCommand(w.propose));
+    // The store refused it when it applied (every replica alike): it changed nothing, as a refusal before it.
+    if (r instanceof CairnError) return "rejected";
+    return { kind: "result", result: r };
+  } catch (e) {
+    // Overwritten by a new leader's entry: never applied.
+    if (e instanceof ProposalDroppedError) return "lost";
+    // Timed out or the server stopped: it may yet apply.
+    if (e instanceof UnavailableError) return null;
+    // Refused before it was proposed (not the leader, backpressure).
+    if (e instanceof CairnError) return "rejected";
+    throw e;
+  }
+}
