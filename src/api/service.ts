@@ -124,7 +124,7 @@ export class ServerService implements ServerApi {
       sessions: () => [...kv.sessions.entries()].map(([, s]) => s),
       watch: (wake) => kv.watchSessions(wake),
       invalidate: async (id) => {
-        const r = await this.writeHere(encodeCommand({ op: "session-invalidate", id, time: 0 }));
+        const r = await this.writeHere({ op: "session-invalidate", id, time: 0 });
         if ("error" in r) throw new UnavailableError(r.error);
       },
       log: (level, msg) => raft.log(level, msg),
@@ -138,7 +138,7 @@ export class ServerService implements ServerApi {
       // the next leader, which runs the same checks.
       this.acl.initialize().catch((e: unknown) => raft.log("warn", `ACL initialization: ${errorText(e)}`));
     });
-    serve(raft.transport, RPC.write, (body) => this.writeHere(body));
+    serve(raft.transport, RPC.write, (body) => this.writeForwarded(body));
   }
 
   // ---- reads ----
@@ -196,9 +196,10 @@ export class ServerService implements ServerApi {
    * is set by the leader (writeHere), whatever the caller put there.
    */
   private async propose(cmd: KvCommand): Promise<CommandResult> {
+    // Encoded first, here: a command the codec refuses (a key it cannot carry) is the caller's error, not a 500.
     const body = encodeCommand(cmd);
     const leader = await this.raft.waitForLeader();
-    if (leader === this.raft.self.raftId) return unwrap(await this.writeHere(body));
+    if (leader === this.raft.self.raftId) return unwrap(await this.writeHere(cmd, body));
     try {
       return unwrap(await call(this.raft.transport, leader, RPC.write, body, RPC_HOLD_TIMEOUT_MS));
     } catch (e) {
@@ -212,17 +213,32 @@ export class ServerService implements ServerApi {
     }
   }
 
-  /** On the leader: the leader's rules (fsm/leader-write.ts), then commit, and answer in wire form. */
-  private async writeHere(body: Uint8Array): Promise<WriteAnswer> {
+  /** A write a follower forwarded, as the bytes it encoded: decoded (and encoded again to propose) here. */
+  private writeForwarded(body: Uint8Array): Promise<WriteAnswer> {
+    let cmd: KvCommand;
+    try {
+      cmd = decodeCommand(body);
+    } catch (e) {
+      return Promise.resolve(failureAnswer(e));
+    }
+    return this.writeHere(cmd);
+  }
+
+  /**
+   * On the leader: the leader's rules (fsm/leader-write.ts), then commit, and answer in wire form. `encoded` is
+   * `cmd` as this server's codec wrote it, proposed as it is when the leader's rules leave the command unchanged.
+   */
+  private async writeHere(original: KvCommand, encoded?: Uint8Array): Promise<WriteAnswer> {
     if (this.raft.raw.raft.role !== "leader") return { error: "No cluster leader", kind: "unavailable" };
     try {
-      const w = leaderWrite(this.raft.kv, decodeCommand(body), Date.now());
+      const w = leaderWrite(this.raft.kv, original, Date.now());
       if ("refused" in w) return toWire(w.refused);
       const cmd = w.propose;
       // A new leader registers the servers first, so sessions created at start find their node and serfHealth.
       if (cmd.op === "session-create" && cmd.checked === true)
         await this.reconciler.reconciled(RECONCILE_WAIT_MS);
-      const r = await this.raft.proposeLocal(encodeCommand(cmd));
+      const data = cmd === original && encoded !== undefined ? encoded : encodeCommand(cmd);
+      const r = await this.raft.proposeLocal(data);
       if (cmd.op === "session-renew" && r !== null && typeof r === "object" && "ID" in r) {
         this.sessionTimers.renew(r);
       }

@@ -168,8 +168,11 @@ async function writeResponse(
   r: HttpResponse,
 ): Promise<void> {
   if (isStreamBody(r.body)) return writeStream(res, r, r.body);
-  const body = typeof r.body === "string" ? Buffer.from(r.body, "utf8") : r.body;
-  const headers: Record<string, string> = { ...r.headers, "Content-Length": String(body.length) };
+  const body = r.body;
+  // A string body stays a string: node:http then sends it joined to the head in one write, where a Buffer
+  // goes as a second one.
+  const bytes = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
+  const headers: Record<string, string> = { ...r.headers, "Content-Length": String(bytes) };
   // A body left unread (refused as too large, or never needed) would have to be drained for keep-alive;
   // closing is cheaper and bounded.
   if (!req.complete) headers.Connection = "close";

@@ -14,6 +14,7 @@ import { decodeHello, encodeIdentity, HANDSHAKE_BYTES_MAX, refuseHello } from ".
 import type { Log } from "./peer-link.js";
 import { decodeRequest, responseFrame } from "./rpc.js";
 import type { NodeIdentity } from "./transport.js";
+import { TurnWriter } from "./turn-writer.js";
 
 /** The receiving half of one snapshot stream (snapshot.ts). */
 export interface FrameSink {
@@ -49,10 +50,13 @@ export class InboundConnection {
   /** This connection's share of `partialBytes.used`: what its decoder held when last accounted. */
   private held = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Answers to requests, one write per event-loop turn. */
+  private readonly answers: TurnWriter;
 
   constructor(socket: Socket, d: InboundDeps) {
     this.socket = socket;
     this.d = d;
+    this.answers = new TurnWriter(socket);
     socket.setNoDelay(true);
     this.timer = setTimeout(
       () => this.fail(`no handshake within ${d.handshakeTimeoutMs} ms`),
@@ -160,7 +164,7 @@ export class InboundConnection {
   private request(payload: Uint8Array, peer: NodeIdentity): void {
     const { id, method, body } = decodeRequest(payload);
     if (this.inflight >= this.d.requestsInflightMax) {
-      this.socket.write(responseFrame(id, { error: `busy: ${this.inflight} requests in flight` }));
+      this.answers.write(responseFrame(id, { error: `busy: ${this.inflight} requests in flight` }));
       return;
     }
     this.inflight++;
@@ -172,6 +176,6 @@ export class InboundConnection {
 
   private respond(frame: Uint8Array): void {
     this.inflight--;
-    if (!this.socket.destroyed) this.socket.write(frame);
+    this.answers.write(frame);
   }
 }

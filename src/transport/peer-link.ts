@@ -23,6 +23,7 @@ import { FrameType } from "./frame.js";
 import { decodeResponse, requestFrame } from "./rpc.js";
 import type { TransportTls } from "./tls.js";
 import type { NodeIdentity } from "./transport.js";
+import { writeFrames } from "./turn-writer.js";
 
 export type LogLevel = "info" | "warn" | "error";
 export type Log = (level: LogLevel, message: string) => void;
@@ -201,7 +202,7 @@ export class PeerLink {
       bytes += item.frame.length;
     }
     this.queue.splice(0, taken);
-    if (frames.length > 0) socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
+    writeFrames(socket, frames, bytes);
     if (this.queue.length > 0 && !socket.writableNeedDrain) this.scheduleFlush();
   }
 

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect, createServer, type Socket } from "node:net";
+import { describe, it } from "node:test";
+import { TurnWriter } from "./turn-writer.js";
+
+/** A connected pair of real sockets on loopback; `writes` counts the calls of the server side's write. */
+async function pair(): Promise<{ server: Socket; client: Socket; writes: () => number; close: () => void }> {
+  const listener = createServer();
+  listener.listen(0, "127.0.0.1");
+  await once(listener, "listening");
+  const addr = listener.address();
+  assert(addr !== null && typeof addr === "object");
+  const accepted = once(listener, "connection");
+  const client = connect(addr.port, "127.0.0.1");
+  const [server] = (await accepted) as [Socket];
+  let writes = 0;
+  const write = server.write.bind(server);
+  server.write = ((...args: Parameters<Socket["write"]>) => {
+    writes++;
+    return write(...args);
+  }) as Socket["write"];
+  return {
+    server,
+    client,
+    writes: () => writes,
+    close: () => {
+      client.destroy();
+      server.destroy();
+      listener.close();
+    },
+  };
+}
+
+/** The next `bytes` bytes the client receives (bounded: the test's own timeout ends a wait that never ends). */
+function received(client: Socket, bytes: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      n += c.length;
+      if (n < bytes) return;
+      client.off("data", onData);
+      resolve(Buffer.concat(chunks));
+    };
+    client.on("data", onData);
+  });
+}
+
+describe("TurnWriter", () => {
+  it("writes the frames of one turn with one call, in order", { timeout: 10_000 }, async () => {
+    const p = await pair();
+    try {
+      const w = new TurnWriter(p.server);
+      w.write(Uint8Array.of(1, 2));
+      w.write(Uint8Array.of(3));
+      w.write(Uint8Array.of(4, 5, 6));
+      assert.equal(p.writes(), 0, "nothing is written before the turn ends");
+      assert.deepEqual([...(await received(p.client, 6))], [1, 2, 3, 4, 5, 6]);
+      assert.equal(p.writes(), 1);
+      w.write(Uint8Array.of(7));
+      assert.deepEqual([...(await received(p.client, 1))], [7]);
+      assert.equal(p.writes(), 2, "a later turn writes again");
+    } finally {
+      p.close();
+    }
+  });
+
+  it("drops what is queued when the socket is gone by the end of the turn", async () => {
+    const p = await pair();
+    try {
+      const w = new TurnWriter(p.server);
+      w.write(Uint8Array.of(1));
+      p.server.destroy();
+      await new Promise((r) => setImmediate(r));
+      assert.equal(p.writes(), 0);
+    } finally {
+      p.close();
+    }
+  });
+});
