@@ -262,8 +262,12 @@ async function restoreFile(
       return 1;
     }
     async function* body(): AsyncGenerator<Uint8Array> {
-      if (first.done !== true) yield first.value;
-      for (let r = await chunks.next(); r.done !== true; r = await chunks.next()) yield r.value;
+      try {
+        if (first.done !== true) yield first.value;
+        for (let r = await chunks.next(); r.done !== true; r = await chunks.next()) yield r.value;
+      } finally {
+        await chunks.return(undefined); // an upload cut short ends the verification too
+      }
     }
     return await upload(parsed, io, size, body(), pass);
   } finally {
