@@ -57,6 +57,8 @@ export interface ReadArchiveOptions extends StateBinReadOptions {
   readonly strictOrder?: boolean;
   /** false reads a plain (uncompressed) tar, as Consul's inner archive reader and its test fixtures do. */
   readonly gzip?: boolean;
+  /** Called with each tar entry's name once its header has been read and its name accepted. */
+  readonly onEntry?: (name: string) => void;
 }
 
 /** The verified state.bin, in a temp directory that belongs to the caller; not fsynced. */
@@ -152,6 +154,7 @@ async function readEntries(
     const entry = await nextEntry(r);
     if (entry === null) return;
     checkEntryName(entry.name, st, opts.strictOrder ?? false);
+    opts.onEntry?.(entry.name);
     if (entry.name === META_JSON) {
       const bytes = await readWhole(r, META_JSON, entry.size, opts.metaBytesMax ?? META_BYTES_MAX_DEFAULT);
       st.hashes.get(META_JSON)?.update(bytes);

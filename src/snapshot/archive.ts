@@ -18,6 +18,7 @@ import { assert } from "../util/assert.js";
 import { SnapshotMetaError } from "./errors.js";
 import { writeAll } from "./files.js";
 import { chooseGzipLevel, levelOfSamples, sampleWindows } from "./gzip-level.js";
+import { gzipStored } from "./gzip-stored.js";
 import {
   checkVersion,
   encodeMetaJson,
@@ -298,11 +299,17 @@ export async function writeArchive(
     const wanted = options.gzipLevel ?? 6;
     const level = wanted === "auto" ? await state.gzipLevel() : wanted;
     options.onSpooled?.(meta, tarBytes(metaJson.length, state.size));
+    const tar = tarStream(metaJson, state, mtimeSec);
+    const paced = options.pace?.(tar) ?? tar;
+    if (level === 0) {
+      // Stored: framed here, one copy per chunk and no trip through zlib (gzip-stored.ts).
+      await pipeline(Readable.from(gzipStored(paced)), out);
+      return meta;
+    }
     // zlib's stream deflates on libuv's thread pool, so the event loop goes on serving while it runs.
     // 256 KiB chunks out (zlib's default is 16 KiB): fewer hops through the pipeline and the HTTP response.
     const gzip = createGzip({ level, chunkSize: 256 * 1024 });
-    const tar = tarStream(metaJson, state, mtimeSec);
-    await pipeline(Readable.from(options.pace?.(tar) ?? tar), gzip, goGzipHeader(), out);
+    await pipeline(Readable.from(paced), gzip, goGzipHeader(), out);
     return meta;
   } finally {
     await state.cleanup();

@@ -144,3 +144,4 @@ export {
   stateBinRanges,
   stateBinSize,
 } from "./state-bin-plan.js";
+export { VerifyingPass } from "./verify-pass.js";

@@ -191,6 +191,24 @@ describe("state.bin from a plan: sized first, then streamed", () => {
     });
   });
 
+  it("with reuse, fills one buffer again and again, and a consumer that copies gets the same bytes", async () => {
+    const s = new KvStore();
+    for (let i = 1; i <= 2000; i++) {
+      s.apply(i, { op: "set", key: `k/${i}`, value: randomBytes(i % 700), flags: 0n });
+    }
+    const plan = s.snapshot().stateBinPlan();
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const c of stateBinChunks(plan, { reuse: true })) {
+      copies.push(Buffer.from(c));
+      buffers.add(c.buffer);
+    }
+    const fresh = await all(stateBinChunks(plan));
+    assert.ok(Buffer.concat(copies).equals(fresh));
+    assert.ok(copies.length > 8, `${copies.length} chunks`);
+    assert.ok(buffers.size <= 3, `${buffers.size} buffers for ${copies.length} chunks`);
+  });
+
   it("sizes a store's view exactly, also after writes changed some of the runs it sized before", async () => {
     const s = new KvStore();
     let index = 0;

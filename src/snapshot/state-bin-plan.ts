@@ -29,7 +29,10 @@ export interface StateBinPlan<E> {
 /** state.bin of a known size, with what writeArchive needs of it (archive.ts). */
 export interface SizedStateBin {
   readonly size: number;
-  /** The bytes, once; exactly `size` of them (the archive writer checks). */
+  /**
+   * The bytes, once; exactly `size` of them (the archive writer checks). Each chunk is valid only until the
+   * next one is asked for: a consumer copies what it keeps (the archive writer cuts them into pieces).
+   */
   chunks(): AsyncIterable<Uint8Array>;
   /** The bytes of each [start, end) range, end ≤ size. */
   ranges(ranges: readonly (readonly [number, number])[]): Promise<Uint8Array[]>;
@@ -257,9 +260,13 @@ async function fillFromIndex<E>(
 
 /**
  * state.bin as chunks of about 64 KiB (StateBinWriter): the header, then the records, each KV entry encoded
- * straight into the chunk being filled.
+ * straight into the chunk being filled. With `reuse`, a chunk is valid only until the next one is asked for
+ * (its buffer is filled again): for a consumer that copies each chunk before it asks for the next.
  */
-export async function* stateBinChunks<E>(plan: StateBinPlan<E>): AsyncGenerator<Uint8Array> {
+export async function* stateBinChunks<E>(
+  plan: StateBinPlan<E>,
+  o: { readonly reuse?: boolean } = {},
+): AsyncGenerator<Uint8Array> {
   const w = new StateBinWriter(plan.header);
   for (const part of plan.parts()) {
     if (!isRun(part)) w.record(part);
@@ -267,11 +274,15 @@ export async function* stateBinChunks<E>(plan: StateBinPlan<E>): AsyncGenerator<
       for (const e of part) {
         w.dirEntry(2, plan.dirEntry(e));
         const full = w.takeFull();
-        if (full !== null) yield full;
+        if (full === null) continue;
+        yield full;
+        if (o.reuse === true) w.recycle();
       }
     }
     const full = w.takeFull();
-    if (full !== null) yield full;
+    if (full === null) continue;
+    yield full;
+    if (o.reuse === true) w.recycle();
   }
   const last = w.end();
   if (last !== null) yield last;
@@ -286,7 +297,7 @@ export async function sizedStateBin<E>(plan: StateBinPlan<E>): Promise<SizedStat
   let index = walked.index;
   return {
     size: walked.size,
-    chunks: () => stateBinChunks(plan),
+    chunks: () => stateBinChunks(plan, { reuse: true }),
     ranges: async (ranges) => {
       const kept = index;
       index = null;

@@ -231,12 +231,18 @@ const WRITE_CHUNK_BYTES = 64 * 1024;
 /**
  * Fills state.bin chunks of about 64 KiB: the header, then records appended one by one, each encoded or
  * copied straight into the chunk being filled (no per-record arrays). After each append, `takeFull()` hands
- * back a chunk that is complete; a chunk is never reused once handed out.
+ * back a chunk that is complete; a chunk is never reused once handed out, unless the caller gives it back
+ * (recycle()).
  */
 export class StateBinWriter {
   private chunk: Uint8Array;
   private used: number;
   private full: Uint8Array | null = null;
+  /** The whole buffer behind the chunk last completed, and behind the one last taken. */
+  private fullBuffer: Uint8Array | null = null;
+  private taken: Uint8Array | null = null;
+  /** A taken chunk's buffer given back (recycle()): filled again instead of a new one. */
+  private spare: Uint8Array | null = null;
   /** Encodes DirEntries into `chunk`. */
   private readonly out = new Out();
 
@@ -281,7 +287,19 @@ export class StateBinWriter {
   takeFull(): Uint8Array | null {
     const c = this.full;
     this.full = null;
+    if (c !== null) this.taken = this.fullBuffer;
+    this.fullBuffer = null;
     return c;
+  }
+
+  /**
+   * The caller is done with the chunk it took last (it copied it): the writer may fill it again, instead of
+   * allocating a new one. Fresh buffers are external memory to V8, and a save of a large state allocating one
+   * per 64 KiB triggers collections of the whole heap while writes go on.
+   */
+  recycle(): void {
+    this.spare = this.taken;
+    this.taken = null;
   }
 
   /** The last chunk (null when empty); call after the last record and takeFull(). */
@@ -296,8 +314,14 @@ export class StateBinWriter {
   private room(size: number): void {
     if (this.used + size <= this.chunk.length) return;
     assert(this.full === null, "take the full state.bin chunk before appending more");
-    if (this.used > 0) this.full = this.chunk.subarray(0, this.used);
-    this.chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, size));
+    if (this.used > 0) {
+      this.full = this.chunk.subarray(0, this.used);
+      this.fullBuffer = this.chunk;
+    }
+    const spare = this.spare;
+    this.spare = null;
+    this.chunk =
+      spare !== null && spare.length >= size ? spare : new Uint8Array(Math.max(WRITE_CHUNK_BYTES, size));
     this.used = 0;
   }
 }

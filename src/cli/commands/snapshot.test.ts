@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -270,6 +271,30 @@ describe("snapshot restore", () => {
       const m = await run(["snapshot", "restore", missing], env);
       assert.equal(m.stderr, `Error opening snapshot file: open ${missing}: no such file or directory\n`);
       assert.deepEqual(seen, []);
+    });
+  });
+
+  it("a file damaged past its first megabytes is cut short while uploading, and nothing changes", async (t) => {
+    const api = new MemoryServer();
+    // ~3 MB of random values: the archive is stored, not deflated, and spans several of the upload's chunks.
+    for (let i = 0; i < 10_000; i++) {
+      await api.kvWrite({ op: "set", key: `k/${i}`, value: randomBytes(300), flags: 0n });
+    }
+    const { env } = await serve(t, api);
+    await withTempDir(async (dir) => {
+      const file = join(dir, "s.snap");
+      assert.equal((await run(["snapshot", "save", file], env)).code, 0);
+      const bytes = await readFile(file);
+      assert.ok(bytes.length > 2 * 1024 * 1024, `archive of ${bytes.length} bytes`);
+      const at = Math.floor(bytes.length * 0.9);
+      bytes[at] = (bytes[at] ?? 0) ^ 0x20;
+      await writeFile(file, bytes);
+      await api.kvWrite({ op: "delete-tree", prefix: "k/1" });
+      const left = api.store.list("").entries.length;
+      const r = await run(["snapshot", "restore", file], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^Error verifying snapshot file: /);
+      assert.equal(api.store.list("").entries.length, left, "the servers' state is unchanged");
     });
   });
 

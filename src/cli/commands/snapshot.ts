@@ -2,13 +2,13 @@
  * `snapshot save` and `snapshot restore` with the flags, output and error texts of Consul's
  * command/snapshot/{save,restore}. Save never leaves a file it has not verified: the archive streams into
  * FILE.unverified (mode 0600), is verified with the codec's reader, and only then renamed to FILE; every
- * failure removes FILE.unverified. Restore verifies the file locally first, so a bad file never reaches the
- * servers (Consul sends it unchecked), then streams it.
+ * failure removes FILE.unverified. Restore verifies the file while it uploads it (Consul sends it unchecked):
+ * a file that is no archive is never sent, and one that fails later is cut short before its last bytes, so the
+ * servers, which verify all they receive before changing anything, refuse it.
  */
-import { createReadStream } from "node:fs";
-import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { extname } from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import {
   ConsulClient,
   clientConfigFrom,
@@ -18,7 +18,7 @@ import {
   isObject,
   type Json,
 } from "../../client/index.js";
-import { verifyArchive } from "../../snapshot/index.js";
+import { VerifyingPass } from "../../snapshot/index.js";
 import { saveVerified, verifyText } from "../../snapshot-agent/save.js";
 import { flag, type ParsedFlags } from "../../util/flags.js";
 import { goQuote } from "../../util/goquote.js";
@@ -31,13 +31,14 @@ import {
   out,
   parseOrExit,
   usage,
-  type Writer,
 } from "../command.js";
 import { type Progress, progress } from "../progress.js";
 import { withClient } from "./kv.js";
 import { DECRYPT_KEY_FILE, decryptKeyFlag, openSnapshotSource, SOURCE_HELP } from "./snapshot-source.js";
 
 const CONNECT = "Error connecting to Consul agent";
+/** Reads of the file to restore: the chunks the verifier and the upload share. */
+const RESTORE_READ_CHUNK_BYTES = 1024 * 1024;
 /** The restore's wait for the servers' answer: above their own 15-minute bound on installing it. */
 const RESTORE_IDLE_MS_MAX = 16 * 60_000;
 
@@ -104,30 +105,6 @@ async function appendFilename(c: ConsulClient, file: string, wanted: readonly st
     name += isLeader ? "-leader" : "-follower";
   }
   return name + ext;
-}
-
-/** Consul's verify step, with its messages; null when the file is a complete archive. */
-async function verifyFile(path: string, openPrefix: string, stderr: Writer): Promise<string | null> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (e) {
-    return `${openPrefix}: ${goFileError(path, e)}`;
-  }
-  try {
-    const size = (await fh.stat()).size;
-    const meter = progress(stderr, "Verifying snapshot", size);
-    try {
-      await verifyArchive(metered(fh.createReadStream({ autoClose: false }), meter));
-    } finally {
-      meter.done();
-    }
-    return null;
-  } catch (e) {
-    return verifyText(e);
-  } finally {
-    await fh.close();
-  }
 }
 
 async function saveTo(c: ConsulClient, io: CommandIO, file: string, stale: boolean): Promise<number> {
@@ -216,7 +193,8 @@ const restoreHelp = usage(
 
       $ cairn snapshot restore 's3://bucket/consul-snapshot/latest?region=us-east-1'
 
-  The file is verified locally before anything is sent; a file that fails verification is not uploaded.
+  The file is verified as it is sent; a file that fails verification is cut short before its last bytes,
+  and the servers refuse it without changing anything.
 
   ${SOURCE_HELP}`,
   restoreFlags,
@@ -251,17 +229,59 @@ export const snapshotRestore: Command = {
   },
 };
 
-/** Verifies `file` here, then uploads it: a file that fails verification never reaches the servers. */
+/**
+ * Uploads `file` while verifying it (VerifyingPass): the upload starts once the first tar entry has read, and
+ * its last bytes go only once the whole file has verified; a file failing verification is cut short, and the
+ * servers, which verify what they receive before changing anything, refuse the cut archive.
+ */
 async function restoreFile(
   file: string,
   parsed: ParsedFlags<typeof restoreFlags>,
   io: CommandIO,
 ): Promise<number> {
-  const bad = await verifyFile(file, "Error opening snapshot file", io.stderr);
-  if (bad !== null) {
-    err(io, bad);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, "r");
+  } catch (e) {
+    err(io, `Error opening snapshot file: ${goFileError(file, e)}`);
     return 1;
   }
+  try {
+    const size = (await fh.stat()).size;
+    const pass = new VerifyingPass(
+      fh.createReadStream({ autoClose: false, highWaterMark: RESTORE_READ_CHUNK_BYTES }),
+    );
+    const chunks = pass.chunks();
+    // The first chunk is ready only once the verifier has read an entry's header: a file that is no archive
+    // at all fails here, before any request is made.
+    let first: IteratorResult<Uint8Array>;
+    try {
+      first = await chunks.next();
+    } catch (e) {
+      err(io, verifyText(e));
+      return 1;
+    }
+    async function* body(): AsyncGenerator<Uint8Array> {
+      try {
+        if (first.done !== true) yield first.value;
+        for (let r = await chunks.next(); r.done !== true; r = await chunks.next()) yield r.value;
+      } finally {
+        await chunks.return(undefined); // an upload cut short ends the verification too
+      }
+    }
+    return await upload(parsed, io, size, body(), pass);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function upload(
+  parsed: ParsedFlags<typeof restoreFlags>,
+  io: CommandIO,
+  size: number,
+  body: AsyncIterable<Uint8Array>,
+  pass: VerifyingPass,
+): Promise<number> {
   return withClient(
     io,
     // Once uploaded, the archive is verified and installed on every server before the answer comes, with
@@ -273,16 +293,16 @@ async function restoreFile(
       }),
     CONNECT,
     async (c) => {
-      const size = await stat(file).then(
-        (st) => st.size,
-        () => 0,
-      );
       const meter = progress(io.stderr, "Restoring snapshot", size);
       try {
-        await c.snapshotRestore(metered(createReadStream(file), meter));
+        await c.snapshotRestore(metered(Readable.from(body), meter));
       } catch (e) {
         meter.done();
-        err(io, `Error restoring snapshot: ${errorText(e)}`);
+        // A verification failure cut the upload: its text, not the connection's.
+        err(
+          io,
+          pass.failure !== null ? verifyText(pass.failure) : `Error restoring snapshot: ${errorText(e)}`,
+        );
         return 1;
       }
       meter.done();
