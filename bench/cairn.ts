@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "./etcd.js";
@@ -23,6 +23,8 @@ export interface CairnClusterOptions {
   readonly nodeArgs?: readonly string[];
   /** Added to this process's environment for every server. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Where each server's stdout goes (`s<i>.out` in `dir`) instead of nowhere: for --trace-gc and the like. */
+  readonly keepStdout?: boolean;
 }
 
 /**
@@ -79,7 +81,9 @@ export async function startCairnCluster(
       args.push("-config-file", file);
     }
     const env = { ...process.env, ...o.env };
-    procs.push(spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"], env }));
+    const stdout = o.keepStdout === true ? openSync(join(dir, `s${i}.out`), "w") : "ignore";
+    procs.push(spawn(process.execPath, args, { stdio: ["ignore", stdout, "inherit"], env }));
+    if (typeof stdout === "number") closeSync(stdout); // the child holds its own copy
   }
   const endpoints = Array.from({ length: servers }, (_, i) => `http://127.0.0.1:${ports[2 * i]}`);
   const httpsEndpoints = httpsPorts.map((p) => `https://127.0.0.1:${p}`);

@@ -15,6 +15,7 @@ import {
 } from "./etcd.js";
 import { type PutLoadResult, runPutLoad } from "./load.js";
 import { reads } from "./reads.js";
+import { kvShape } from "./shape.js";
 import { snapshot } from "./snapshot.js";
 import { watch } from "./watch.js";
 
@@ -26,6 +27,7 @@ import { watch } from "./watch.js";
  * client certificates (verify_incoming), each against the plain figures. Not a test: figures, never assertions.
  */
 async function kv(argv: readonly string[]): Promise<void> {
+  if (argv.includes("-keys")) return kvShape(argv);
   const totalArg = argv.indexOf("-total");
   const total = totalArg >= 0 ? Number(argv[totalArg + 1]) : 100_000;
   const clientCounts = [1, 16, 64];
@@ -182,6 +184,7 @@ else if (what === "watch") await watch(rest);
 else {
   process.stderr.write(
     "usage: npm run bench -- kv [-total N]\n" +
+      "       npm run bench -- kv -keys 100000,1000000 [-total 50000] [-clients 1,16,64]\n" +
       "       npm run bench -- reads [-total 100000] [-keys 10000] [-clients 64]\n" +
       "       npm run bench -- snapshot [-keys 100000,1000000] [-load-budget-min 20] [-dir DIR]\n" +
       "       npm run bench -- agent [-keys 1000000] [-runs 1] [-stores s3,azure]\n" +

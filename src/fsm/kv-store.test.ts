@@ -84,6 +84,17 @@ describe("KvStore verbs", () => {
     assert.equal(s.index.get("kvs")?.value, 20, "deleting a missing key changes nothing");
   });
 
+  it("recordCount counts the records a snapshot writes: live keys and tombstones", () => {
+    const s = storeWith(set("web/a"), set("web/b"), set("db/x"));
+    assert.equal(s.recordCount, 3);
+    s.apply(20, { op: "delete", key: "web/b" });
+    assert.equal(s.recordCount, 3, "one key fewer, one tombstone more");
+    s.apply(21, set("web/a", "again"));
+    assert.equal(s.recordCount, 3, "an overwrite adds no record");
+    s.apply(22, set("web/c"));
+    assert.equal(s.recordCount, 4);
+  });
+
   it("delete-cas: deletes on a matching index, refuses otherwise, and is true for a missing key", () => {
     const s = storeWith(set("k"));
     assert.equal(s.apply(20, { op: "delete-cas", key: "k", index: 9n }), false);

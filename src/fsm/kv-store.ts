@@ -233,6 +233,25 @@ export class KvStore implements KvTables, SessionTables, AclView {
     return this.watches.size + this.sessionWatches.size + this.catalogWatches.size + this.aclWatches.size;
   }
 
+  /**
+   * The records a snapshot of the store writes (KV entries, tombstones, sessions, nodes, services, checks, ACL
+   * tokens and policies): what its cost grows with. Each count is a field read, so this is cheap to ask per apply.
+   */
+  get recordCount(): number {
+    const t = this.live;
+    const c = t.catalog;
+    return (
+      t.kv.size +
+      t.tombstones.size +
+      t.sessions.size +
+      c.nodes.size +
+      c.services.size +
+      c.checks.size +
+      t.acl.tokens.size +
+      t.acl.policies.size
+    );
+  }
+
   /** The raft index of the last apply (or the restored snapshot's LastIndex). */
   get appliedIndex(): number {
     return this.applied;

@@ -15,7 +15,23 @@ export interface ArchiveConfiguration {
 }
 
 /**
- * The snapshot and compaction policy: a state-store snapshot every snapshotThreshold applied entries, taken
+ * Records of state per log entry a snapshot may wait for: a snapshot is due once the log since the last one
+ * holds max(snapshotThreshold, records / RECORDS_PER_ENTRY) entries. A snapshot encodes every record, so a
+ * fixed threshold makes each write pay for a share of the snapshot that grows with the state (at 1 M keys and
+ * 16384 entries, ~60 records encoded per write, the larger part of a write's cost); this bound keeps the share
+ * at RECORDS_PER_ENTRY whatever the size, while the log held since the last snapshot (in memory and in the WAL)
+ * stays at about 1/RECORDS_PER_ENTRY of the state. Consul's raft_snapshot_threshold is a floor in the same sense:
+ * its servers also wait for raft_snapshot_interval.
+ */
+export const RECORDS_PER_ENTRY = 8;
+
+/** Entries to apply after a snapshot before the next one is due, for a state of `records` records. */
+export function snapshotSpacing(threshold: number, records: number): number {
+  return Math.max(threshold, Math.ceil(records / RECORDS_PER_ENTRY));
+}
+
+/**
+ * The snapshot and compaction policy: a state-store snapshot every snapshotSpacing applied entries, taken
  * in the background while writes go on; the WAL compacted behind it (keeping trailingEntries) from within the
  * Ready loop; and a snapshot sent to a follower probed again when it is never acknowledged.
  */
@@ -32,12 +48,13 @@ export class Snapshotter {
     >,
   ) {}
 
-  /** Takes a state-store snapshot every snapshotThreshold applied entries, in the background. */
+  /** Takes a state-store snapshot every snapshotSpacing applied entries, in the background. */
   maybeSnapshot(): void {
     const raft = this.server.raw().raft;
     const storage = this.server.storage();
     const index = raft.log.applied;
-    if (this.saving || index - storage.snapshot().index < this.o.snapshotThreshold) return;
+    const spacing = snapshotSpacing(this.o.snapshotThreshold, this.o.kv.recordCount);
+    if (this.saving || index - storage.snapshot().index < spacing) return;
     const term = raft.log.term(index);
     if (term === undefined || index > storage.lastIndex()) return;
     this.saving = true;
