@@ -8,7 +8,7 @@ import { type FileHandle, open, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { PassThrough, type Readable, Writable } from "node:stream";
 import { type ConsulClient, goFileError } from "../client/index.js";
-import { SnapshotError, type SnapshotMeta, verifyArchive } from "../snapshot/index.js";
+import { feedVerifier, SnapshotError, type SnapshotMeta, verifyArchive } from "../snapshot/index.js";
 import { errorText } from "../util/errors.js";
 
 /** The server's size estimate of the archive (src/http/snapshot.ts SNAPSHOT_SIZE_HEADER), lower-cased. */
@@ -77,7 +77,7 @@ class FileSink extends Writable {
       this.bytes += joined.length;
       this.hash.update(joined);
       this.onBytes(joined.length);
-      await feed(this.tee, joined);
+      await feedVerifier(this.tee, joined);
       done();
     }, this.failed(done));
   }
@@ -92,21 +92,6 @@ class FileSink extends Writable {
 /** Writes all of `b`: one write() may write fewer bytes than asked. */
 async function writeFully(fh: FileHandle, b: Buffer): Promise<void> {
   for (let at = 0; at < b.length; ) at += (await fh.write(b, at, b.length - at)).bytesWritten;
-}
-
-/** Writes to the verifier, waiting while it is behind; once it has stopped (failed), chunks go nowhere. */
-async function feed(tee: PassThrough, chunk: Buffer): Promise<void> {
-  if (tee.destroyed || tee.writableEnded) return;
-  if (tee.write(chunk)) return;
-  await new Promise<void>((resolve) => {
-    const go = () => {
-      tee.off("drain", go);
-      tee.off("close", go);
-      resolve();
-    };
-    tee.on("drain", go);
-    tee.on("close", go);
-  });
 }
 
 /**

@@ -144,4 +144,4 @@ export {
   stateBinRanges,
   stateBinSize,
 } from "./state-bin-plan.js";
-export { VerifyingPass } from "./verify-pass.js";
+export { feedVerifier, VerifyingPass } from "./verify-pass.js";

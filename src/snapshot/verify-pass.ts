@@ -15,7 +15,7 @@ import type { SnapshotMeta } from "./meta.js";
 const VERIFY_LAG_BYTES = 4 * 1024 * 1024;
 
 /** Writes to the verifier, waiting while it is behind; resolves at once when it has stopped. */
-async function feed(tee: PassThrough, chunk: Uint8Array): Promise<void> {
+export async function feedVerifier(tee: PassThrough, chunk: Uint8Array): Promise<void> {
   if (tee.destroyed || tee.writableEnded) return;
   if (tee.write(chunk)) return;
   await new Promise<void>((resolve) => {
@@ -86,7 +86,7 @@ export class VerifyingPass {
     let ended = false;
     try {
       for await (const chunk of this.source) {
-        await feed(this.tee, chunk);
+        await feedVerifier(this.tee, chunk);
         if (this.failure !== null) throw this.failure;
         held.push(chunk);
         if (!this.entered) {
