@@ -117,6 +117,9 @@ export class Cluster {
     const a = this.define(name, await freePort(), 0, null, { client: true, args });
     this.agents.push(a);
     this.launch(a, 0);
+    // A client's heartbeats start before its HTTP listener, so the servers may list it alive before its API
+    // answers: a test starts using it only once it answers (any status: ACLs may refuse the request).
+    await waitFor(`${name} answering HTTP`, 30_000, () => answers(`${a.http}/v1/agent/self`));
     return a;
   }
 
@@ -204,6 +207,17 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `f` every 200 ms until it returns a value, at most `ms`. */
+/** true once `url` gives any HTTP answer; undefined while nothing listens (for waitFor). */
+async function answers(url: string): Promise<true | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await r.arrayBuffer();
+    return true;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function waitFor<T>(
   what: string,
   ms: number,
