@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SessionEntry } from "../fsm/index.js";
+import { realClock } from "../util/clock.js";
 import { expiryMs, SessionTimers, sessionSpecOf } from "./sessions.js";
 
 function session(ID: string, TTL: string): SessionEntry {
@@ -69,7 +70,7 @@ describe("session TTL timers", () => {
   it("invalidate an unrenewed session after 2xTTL, not a renewed one; stop drops every timer", async () => {
     const list = [session("a", "40ms"), session("b", "40ms"), session("c", "")];
     const { h, invalidated } = host(list);
-    const t = new SessionTimers(h);
+    const t = new SessionTimers(h, realClock);
     t.leadershipChanged(true);
     assert.equal(t.size, 2);
     for (let i = 0; i < 4; i++) {
@@ -86,7 +87,7 @@ describe("session TTL timers", () => {
   it("follows creates and destroys through the session watch", async () => {
     const list: SessionEntry[] = [];
     const { h, wake, invalidated } = host(list);
-    const t = new SessionTimers(h);
+    const t = new SessionTimers(h, realClock);
     t.start();
     list.push(session("x", "1h"));
     wake();
