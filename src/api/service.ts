@@ -120,15 +120,19 @@ export class ServerService implements ServerApi {
       meta: (index, q) => this.meta(index, q),
       throttleMs: o.snapshotThrottleMs ?? 0,
     });
-    this.sessionTimers = new SessionTimers({
-      sessions: () => [...kv.sessions.entries()].map(([, s]) => s),
-      watch: (wake) => kv.watchSessions(wake),
-      invalidate: async (id) => {
-        const r = await this.writeHere({ op: "session-invalidate", id, time: 0 });
-        if ("error" in r) throw new UnavailableError(r.error);
+    this.sessionTimers = new SessionTimers(
+      {
+        sessions: () => [...kv.sessions.entries()].map(([, s]) => s),
+        watch: (wake) => kv.watchSessions(wake),
+        invalidate: async (id) => {
+          const r = await this.writeHere({ op: "session-invalidate", id, time: 0 });
+          if ("error" in r) throw new UnavailableError(r.error);
+        },
+        log: (level, msg) => raft.log(level, msg),
       },
-      log: (level, msg) => raft.log(level, msg),
-    });
+      // The driver's clock: the agent gives the RaftServer realClock, the simulator its virtual one.
+      raft.clock,
+    );
     raft.leadershipListeners.add((leader) => this.sessionTimers.leadershipChanged(leader));
     this.reconciler = new CatalogReconciler(reconcileHost(raft, this.catalog, datacenter, VERSION));
     raft.leadershipListeners.add((leader) => this.reconciler.leadershipChanged(leader));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SessionEntry } from "../fsm/index.js";
+import { type Clock, realClock } from "../util/clock.js";
 import { expiryMs, SessionTimers, sessionSpecOf } from "./sessions.js";
 
 function session(ID: string, TTL: string): SessionEntry {
@@ -49,6 +50,41 @@ function host(list: SessionEntry[]) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A Clock whose time moves only when the test advances it: timers fire in due order, deferred calls at once. */
+function handClock() {
+  let now = 0;
+  let seq = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  const clock: Clock = {
+    now: () => now,
+    monotonicMs: () => now,
+    setTimeout(fn, ms) {
+      const id = seq++;
+      timers.set(id, { at: now + ms, fn });
+      return { cancel: () => timers.delete(id) };
+    },
+    setInterval() {
+      throw new Error("SessionTimers uses no interval");
+    },
+    defer: (fn) => queueMicrotask(fn),
+    sleep: () => Promise.resolve(),
+  };
+  /** Moves time to `to`, running each timer due by then (bounded by the timers armed). */
+  const advance = (to: number) => {
+    for (let guard = 0; guard < 1000; guard++) {
+      const due = [...timers]
+        .filter(([, t]) => t.at <= to)
+        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (due === undefined) break;
+      timers.delete(due[0]);
+      now = due[1].at;
+      due[1].fn();
+    }
+    now = to;
+  };
+  return { clock, advance, armed: () => timers.size };
+}
+
 describe("session TTL timers", () => {
   it("periods are 2xTTL; no TTL, no timer", () => {
     assert.equal(expiryMs("10s"), 20_000);
@@ -69,7 +105,7 @@ describe("session TTL timers", () => {
   it("invalidate an unrenewed session after 2xTTL, not a renewed one; stop drops every timer", async () => {
     const list = [session("a", "40ms"), session("b", "40ms"), session("c", "")];
     const { h, invalidated } = host(list);
-    const t = new SessionTimers(h);
+    const t = new SessionTimers(h, realClock);
     t.leadershipChanged(true);
     assert.equal(t.size, 2);
     for (let i = 0; i < 4; i++) {
@@ -86,7 +122,7 @@ describe("session TTL timers", () => {
   it("follows creates and destroys through the session watch", async () => {
     const list: SessionEntry[] = [];
     const { h, wake, invalidated } = host(list);
-    const t = new SessionTimers(h);
+    const t = new SessionTimers(h, realClock);
     t.start();
     list.push(session("x", "1h"));
     wake();
@@ -98,5 +134,22 @@ describe("session TTL timers", () => {
     assert.equal(t.size, 0);
     t.stop();
     assert.deepEqual(invalidated, []);
+  });
+
+  it("run on the Clock they are given: a session expires at 2xTTL of that clock's time, not before", async () => {
+    const list = [session("a", "10s")];
+    const { h, invalidated } = host(list);
+    const c = handClock();
+    const t = new SessionTimers(h, c.clock);
+    t.leadershipChanged(true);
+    assert.equal(c.armed(), 1);
+    c.advance((expiryMs("10s") as number) - 1);
+    await Promise.resolve();
+    assert.deepEqual(invalidated, []);
+    c.advance(expiryMs("10s") as number);
+    await Promise.resolve();
+    assert.deepEqual(invalidated, ["a"]);
+    t.leadershipChanged(false);
+    assert.equal(c.armed(), 0);
   });
 });

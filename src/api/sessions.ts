@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { parseGoDuration, type SessionEntry, type SessionSpec } from "../fsm/index.js";
+import type { Clock, Timer } from "../util/clock.js";
 import { errorText } from "../util/errors.js";
 import type { SessionRequest } from "./types.js";
 
@@ -56,13 +57,19 @@ export interface SessionTimerHost {
   log(level: "info" | "warn", msg: string): void;
 }
 
-/** The leader's TTL timers. Every timer is unref'd: a timer never keeps the process alive. */
+/**
+ * The leader's TTL timers, on the server's Clock (the agent's is realClock; the simulator's runs in virtual time).
+ * Every timer is a background one (unref'd): a timer never keeps the process alive.
+ */
 export class SessionTimers {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
   private cancelWatch: (() => void) | null = null;
   private active = false;
 
-  constructor(private readonly host: SessionTimerHost) {}
+  constructor(
+    private readonly host: SessionTimerHost,
+    private readonly clock: Clock,
+  ) {}
 
   /** Follows leadership: start on becoming leader, stop on losing it (idempotent both ways). */
   leadershipChanged(leader: boolean): void {
@@ -89,7 +96,7 @@ export class SessionTimers {
     this.active = false;
     this.cancelWatch?.();
     this.cancelWatch = null;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
 
@@ -109,25 +116,26 @@ export class SessionTimers {
     }
     for (const [id, t] of this.timers) {
       if (live.has(id)) continue;
-      clearTimeout(t);
+      t.cancel();
       this.timers.delete(id);
     }
     this.cancelWatch?.();
     // The wake runs inside the store's apply, which must not be re-entered: reconcile after it returns.
     this.cancelWatch = this.host.watch(() => {
       this.cancelWatch = null;
-      setImmediate(() => this.reconcile());
+      this.clock.defer(() => this.reconcile());
     });
   }
 
   private arm(id: string, ttl: string, ms = expiryMs(ttl)): void {
     const old = this.timers.get(id);
-    if (old !== undefined) clearTimeout(old);
+    old?.cancel();
     this.timers.delete(id);
     if (ms === null) return;
-    const t = setTimeout(() => void this.expire(id, ttl), ms);
-    t.unref();
-    this.timers.set(id, t);
+    this.timers.set(
+      id,
+      this.clock.setTimeout(() => void this.expire(id, ttl), ms, true),
+    );
   }
 
   private async expire(id: string, ttl: string): Promise<void> {
