@@ -210,10 +210,7 @@ function inject(
   }
   if (f.kind === "drift") {
     dc.driftClock(victim, DRIFT_RATE);
-    for (const o of others) {
-      dc.net.set(victim.name, o, { kind: "cut" });
-      dc.net.set(o, victim.name, { kind: "cut" });
-    }
+    isolate(dc, victim.name, others);
     return async () => {
       dc.driftClock(victim, 1);
       dc.net.healAll();
@@ -222,10 +219,7 @@ function inject(
   const me = victim.name;
   switch (f.shape) {
     case "isolate":
-      for (const o of others) {
-        dc.net.set(me, o, { kind: "cut" });
-        dc.net.set(o, me, { kind: "cut" });
-      }
+      isolate(dc, me, others);
       break;
     case "isolate-outbound":
       for (const o of others) dc.net.set(me, o, { kind: "cut" });
@@ -249,6 +243,14 @@ function inject(
       break;
   }
   return async () => dc.net.healAll();
+}
+
+/** Cuts every link to and from `me`. */
+function isolate(dc: Datacenter, me: string, others: readonly string[]): void {
+  for (const o of others) {
+    dc.net.set(me, o, { kind: "cut" });
+    dc.net.set(o, me, { kind: "cut" });
+  }
 }
 
 async function sleepUnless(ms: number, until: () => boolean): Promise<void> {
