@@ -31,9 +31,12 @@ export class RealChecks {
     const raft = n.raw.raft;
     const log = raft.log;
     this.rules.commit(`${n.id}/${n.gen}`, n.id, log.committed);
+    // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
+    // judge what it holds, and its next leader's log.
     const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
-    if (lo <= log.committed) {
-      for (const e of log.slice(lo, log.committed + 1, Number.MAX_SAFE_INTEGER))
+    const hi = Math.min(log.committed, log.lastIndex());
+    if (lo <= hi) {
+      for (const e of log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER))
         this.rules.committedEntry(n.id, e, raft.term);
     }
     n.checkedCommit = Math.max(n.checkedCommit, log.committed);
