@@ -10,11 +10,12 @@ import { CairnError, ProposalDroppedError, UnavailableError } from "../util/erro
 import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
-import { type Coverage, noCoverage } from "./coverage.js";
+import { type Coverage, countElection, noCoverage } from "./coverage.js";
 import { type FaultHost, Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
+import { type AdminHost, RealAdmin } from "./real-admin.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
@@ -50,7 +51,7 @@ export class RealNode {
  * to a server as the service's write path does (leaderWrite, then proposeLocal; readBarrier, then a local
  * read). Between two events every microtask runs to its end, so a seed replays exactly.
  */
-export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler {
+export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler, AdminHost {
   readonly opts: SimOptions;
   readonly rng: Rng;
   readonly sched: Scheduler = this;
@@ -73,6 +74,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   private readonly records: ServerRecord[];
   private readonly ioRng: Rng;
   private readonly pauseRng: Rng;
+  readonly admin: RealAdmin;
   messagesSent = 0;
 
   /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
@@ -87,6 +89,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.faults = new Faults(this, this.rng.fork());
     this.ioRng = this.rng.fork();
     this.pauseRng = this.rng.fork();
+    // A stream of its own, so a seed whose admin never acts runs as it did before the admin existed.
+    this.admin = new RealAdmin(this, new SeededRng(opts.seed ^ 0xad31));
     this.network = new SimNetwork(this);
     this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
     for (const r of this.records) {
@@ -182,7 +186,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
     // so no server has to learn it before the first election. Not awaited: it persists on the simulated disk.
-    if (fresh && gen === 1) void server.bootstrap(this.records);
+    // A spare (an id past the voters) starts empty and learns the cluster from the leader once added.
+    if (fresh && gen === 1 && id <= this.records.length) void server.bootstrap(this.records);
   }
 
   crashNode(id: NodeId): void {
@@ -192,6 +197,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.nodes.set(id, null);
     this.disks.get(id)!.crash(this.rng, this.opts.tornWriteRate);
     this.trace(`n${id} crashes`);
+  }
+
+  recordOf(id: NodeId): ServerRecord {
+    return record(id);
   }
 
   live(id: NodeId): RealNode | undefined {
@@ -221,6 +230,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
       if (other === undefined) {
         this.leaders.set(term, n.id);
         this.trace(`n${n.id} leads term ${term}`);
+        countElection(this.coverage, n);
       } else if (other !== n.id) {
         throw new InvariantViolation("election safety", `n${other} and n${n.id} both lead term ${term}`);
       }
@@ -343,6 +353,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     if (faultsOn) {
       this.faults.step();
       this.pauseSome();
+      this.admin.step();
     }
     await this.runUntil((stepIndex + 1) * this.opts.stepUs);
   }
