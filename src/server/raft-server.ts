@@ -307,8 +307,8 @@ export class RaftServer {
     // Term and vote must be durable before any vote or append answer leaves; the commit index is an
     // optimization (a restart relearns it), so it is written only along with them, and before a membership
     // change applies: a restart applies the committed conf entries up to the saved commit again, and a server
-    // back with an older configuration could win an election with the old one's quorum (the simulator's
-    // admin found it: a re-added server restarted, counted a removed one's vote, and overwrote a commit).
+    // back with a configuration several changes old could win an election with a quorum of it that misses
+    // the current one's (the simulator's admin caught it overwriting a committed entry: real-admin.test.ts).
     const confCommitted = rd.committed.findLast((e) => e.kind === "conf");
     const confSaved = confCommitted !== undefined && confCommitted.index > this.savedHard.commit;
     if (voteChanged || confSaved) {

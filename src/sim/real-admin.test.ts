@@ -34,10 +34,11 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
   });
 
   it("keeps a restarted server's configuration (five voters: seeds that caught one going back)", async () => {
-    // Before raft-server.ts saved the commit index ahead of applying a membership change, a server re-added to
-    // the cluster restarted with the configuration of its saved commit (the bootstrap one), counted the vote of
-    // a server removed since, won term 22 and committed index 59 on the old configuration's quorum; term 23's
-    // leader committed another entry there (seed 37; seed 41 likewise).
+    // Before raft-server.ts saved the commit index ahead of applying a membership change, a restarted server
+    // came back with the configuration of its saved commit, older than the one it had applied. Seed 37: a
+    // server re-added to the cluster came back with the bootstrap configuration, won term 22 with the vote of a
+    // server removed since, and committed index 59 on that old quorum; term 23's leader committed another entry
+    // there. Seed 41: a leader that had removed itself came back listed as a voter and did the same.
     const failures: string[] = [];
     for (const seed of [37, 41]) {
       const r = await runSeedReal({ seed, steps: 2000, overrides: { ...ADMIN, voters: 5 } });
