@@ -5,7 +5,6 @@ import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
 import { checkLinearizable } from "./linearizability.js";
-import { noLockStats } from "./locks.js";
 import { valueText } from "./machine.js";
 import { drawOptions, type SimOptions } from "./options.js";
 import { RealWorld } from "./real-world.js";
@@ -30,7 +29,6 @@ function realOptions(o: SimOptions): SimOptions {
   return {
     ...o,
     spares: 0,
-    lockKeys: 0,
     confChangeRate: 0,
     restoreRate: 0,
     transferRate: 0,
@@ -64,7 +62,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
         message,
         ops: world.history.length,
         messages: world.messagesSent,
-        locks: noLockStats(),
+        locks: { ...world.locks.checker.stats },
         coverage: { ...world.coverage },
         trace: world.traceText(),
       };
