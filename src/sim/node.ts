@@ -1,5 +1,5 @@
 import type { CommandResult, KvCommand, KvEntry, LockDelayJson } from "../fsm/index.js";
-import { encodeCommand, leaderWrite } from "../fsm/index.js";
+import { decodeCommand, encodeCommand, leaderWrite } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -323,8 +323,9 @@ export class SimNode {
 
   private execute(e: Entry): Applied {
     // The checkers compare lock state before and after; an O(1) copy-on-write view, taken only when needed.
-    const before = touchesLocks(e.data) ? this.kv.view() : null;
-    const { cmd, result } = this.kv.execute(e.index, e.data);
+    const cmd = decodeCommand(e.data);
+    const before = touchesLocks(cmd) ? this.kv.view() : null;
+    const { result } = this.kv.execute(e.index, cmd);
     return { cmd, result, before };
   }
 

@@ -3,10 +3,16 @@
  * stamped, lock-delay judged) and the broken leaders the tests use to prove the lock checks can fail are the
  * server's write path, src/fsm/leader-write.ts.
  */
+import type { KvCommand } from "../fsm/index.js";
 
-/** Opcodes (src/fsm/command.ts) of the commands that acquire, release or drop locks: 6, 7, 10, 12, 14. */
-const LOCK_OPCODES = new Set([6, 7, 10, 12, 14]);
+/** The commands that acquire, release or drop locks: the lock checker compares the state before and after them. */
+const LOCK_OPS: ReadonlySet<KvCommand["op"]> = new Set([
+  "acquire",
+  "release",
+  "session-destroy",
+  "session-invalidate",
+]);
 
-export function touchesLocks(data: Uint8Array): boolean {
-  return LOCK_OPCODES.has(data[1] ?? 0);
+export function touchesLocks(cmd: KvCommand): boolean {
+  return LOCK_OPS.has(cmd.op);
 }

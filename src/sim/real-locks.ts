@@ -54,14 +54,23 @@ class ObservedStore extends KvStore {
 
   override execute(index: number, command: Uint8Array | KvCommand, sessions?: SessionView): CommandResult {
     const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
-    const data = encodeCommand(cmd);
     // An O(1) copy-on-write view, taken only for the commands the checker compares before and after.
-    const before = touchesLocks(data) ? this.snapshot() : null;
+    const before = touchesLocks(cmd) ? this.snapshot() : null;
     const result = super.execute(index, cmd, sessions);
     const applied: Applied = { cmd, result, before };
-    if (delayedAtApply(applied)) this.refusedAtApply.add(bytesKey(data));
-    // The store's index is the raft index (no user restores in this mode yet, so the driver adds no offset).
-    this.onApplied(this, { index, term: 0, kind: "normal", data }, applied);
+    if (delayedAtApply(applied)) this.refusedAtApply.add(bytesKey(encodeCommand(cmd)));
+    // The store's index is the raft index (no user restores in this mode yet, so the driver adds no offset). The
+    // entry's bytes are encoded again only when asked for: the checker reads them to find a timed command's
+    // proposal, once per index.
+    const entry: Entry = {
+      index,
+      term: 0,
+      kind: "normal",
+      get data() {
+        return encodeCommand(cmd);
+      },
+    };
+    this.onApplied(this, entry, applied);
     return result;
   }
 }
