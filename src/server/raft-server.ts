@@ -307,12 +307,18 @@ export class RaftServer {
     const voteChanged = hs !== null && (hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote);
     if (rd.entries.length > 0) await this.o.wal.sync();
     // Term and vote must be durable before any vote or append answer leaves; the commit index is an
-    // optimization (a restart relearns it), so it is written only along with them.
-    if (voteChanged && hs !== null) {
-      await this.o.stable.save(hs);
-      this.savedHard = hs;
+    // optimization (a restart relearns it), so it is written only along with them, and before a membership
+    // change applies: a restart applies the committed conf entries up to the saved commit again, and a server
+    // back with a configuration several changes old could win an election with a quorum of it that misses
+    // the current one's (the simulator's admin caught it overwriting a committed entry: real-admin.test.ts).
+    const confCommitted = rd.committed.findLast((e) => e.kind === "conf");
+    const confSaved = confCommitted !== undefined && confCommitted.index > this.savedHard.commit;
+    if (voteChanged || confSaved) {
+      const save = hs ?? { ...this.savedHard, commit: confCommitted!.index };
+      await this.o.stable.save(save);
+      this.savedHard = save;
     }
-    if (rd.entries.length > 0 || voteChanged)
+    if (rd.entries.length > 0 || voteChanged || confSaved)
       this.o.metrics.fsyncSeconds.observe((this.clock.monotonicMs() - started) / 1000);
     this.storage.append(rd.entries);
     if (hs !== null) {

@@ -1,4 +1,4 @@
-import type { SimNode } from "./node.js";
+import type { FaultNode } from "./faults.js";
 
 /**
  * How often a run reached the rare schedules that random faults seldom make (issue 17 item 2), so that a swarm
@@ -17,6 +17,10 @@ export interface Coverage {
   snapshotsInstalled: number;
   /** Servers paused (SIGSTOP) and resumed later (the real driver's world). */
   pauses: number;
+  /** Membership changes committed: joins, promotions, removals (the real driver's admin, real-admin.ts). */
+  membershipChanges: number;
+  /** Leadership transfers that put their target in the lead (the real driver's admin). */
+  leadershipTransfers: number;
 }
 
 export function noCoverage(): Coverage {
@@ -27,11 +31,13 @@ export function noCoverage(): Coverage {
     snapshotSendsCompacted: 0,
     snapshotsInstalled: 0,
     pauses: 0,
+    membershipChanges: 0,
+    leadershipTransfers: 0,
   };
 }
 
 /** Counts what a server that has just become leader inherited uncommitted: conf changes and restores. */
-export function countElection(c: Coverage, leader: SimNode): void {
+export function countElection(c: Coverage, leader: FaultNode): void {
   const log = leader.raw.raft.log;
   const tail = log.slice(log.committed + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
   if (tail.some((e) => e.kind === "conf")) c.electedOverConfChange++;

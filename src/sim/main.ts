@@ -138,7 +138,9 @@ async function runMany(a: Args): Promise<number> {
       `${coverage.electedOverConfChange} elected over an uncommitted membership change, ` +
       `${coverage.electedOverRestore} over an uncommitted restore, ${coverage.snapshotsInstalled} snapshots ` +
       `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction, ` +
-      `${coverage.pauses} servers paused\n`,
+      `${coverage.pauses} servers paused\n` +
+      `admin: ${coverage.membershipChanges} membership changes committed, ${coverage.leadershipTransfers} ` +
+      "leadership transfers completed\n",
   );
   return failures.length === 0 ? 0 : 1;
 }

@@ -37,6 +37,8 @@ describe("simulator on the shipped driver (--driver real)", () => {
       crashRate: 0,
       leaderCrashRate: 0,
       dropRate: 0,
+      confChangeRate: 0,
+      transferRate: 0,
     };
     const failures: string[] = [];
     let pauses = 0;

@@ -5,7 +5,6 @@ import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
 import { checkLinearizable } from "./linearizability.js";
-import { noLockStats } from "./locks.js";
 import { valueText } from "./machine.js";
 import { drawOptions, type SimOptions } from "./options.js";
 import { RealWorld } from "./real-world.js";
@@ -19,9 +18,9 @@ import {
 } from "./run.js";
 
 /**
- * What the real driver's mode runs of a seed's drawn options. Not yet simulated with the shipped driver:
- * membership changes, leadership transfers and user restores (the admin), snapshots and compaction (the blob
- * store writes real files), and sessions and locks (their TTL timers live in the service above the driver).
+ * What the real driver's mode runs of a seed's drawn options. Not yet simulated with the shipped driver: user
+ * restores, snapshots and compaction (the blob store writes real files), and sessions and locks (their TTL
+ * timers live in the service above the driver).
  */
 function realOptions(o: SimOptions): SimOptions {
   // Pauses are drawn from a stream of their own, so the drawn options of every seed stay as they were.
@@ -29,11 +28,7 @@ function realOptions(o: SimOptions): SimOptions {
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
   return {
     ...o,
-    spares: 0,
-    lockKeys: 0,
-    confChangeRate: 0,
     restoreRate: 0,
-    transferRate: 0,
     pauseRate: pick([0, 0, 0.005, 0.02]),
     // Past an election timeout (100–200 ms) and within a client's timeout (2 s), so a paused leader's clients
     // are still waiting for their reads when it resumes.
@@ -64,7 +59,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
         message,
         ops: world.history.length,
         messages: world.messagesSent,
-        locks: noLockStats(),
+        locks: { ...world.locks.checker.stats },
         coverage: { ...world.coverage },
         trace: world.traceText(),
       };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { encodeCommand, type KvCommand, KvStore, leaderWrite } from "../fsm/index.js";
+import { encodeCommand, type KvCommand } from "../fsm/index.js";
 import type { RawNode } from "../raft/node.js";
 import { NONE, type NodeId } from "../raft/types.js";
 import { BlobStore } from "../server/blobs.js";
@@ -10,12 +10,14 @@ import { CairnError, ProposalDroppedError, UnavailableError } from "../util/erro
 import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
-import { type Coverage, noCoverage } from "./coverage.js";
+import { type Coverage, countElection, noCoverage } from "./coverage.js";
 import { type FaultHost, Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
+import { type AdminHost, RealAdmin } from "./real-admin.js";
 import { RealChecks } from "./real-checks.js";
+import { RealLocks } from "./real-locks.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
@@ -51,7 +53,7 @@ export class RealNode {
  * to a server as the service's write path does (leaderWrite, then proposeLocal; readBarrier, then a local
  * read). Between two events every microtask runs to its end, so a seed replays exactly.
  */
-export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler {
+export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler, AdminHost {
   readonly opts: SimOptions;
   readonly rng: Rng;
   readonly sched: Scheduler = this;
@@ -73,6 +75,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   private readonly records: ServerRecord[];
   private readonly ioRng: Rng;
   private readonly pauseRng: Rng;
+  readonly admin: RealAdmin;
+  readonly locks: RealLocks;
   messagesSent = 0;
 
   /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
@@ -87,7 +91,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.faults = new Faults(this, this.rng.fork());
     this.ioRng = this.rng.fork();
     this.pauseRng = this.rng.fork();
+    // A stream of its own, so a seed whose admin never acts runs as it did before the admin existed.
+    this.admin = new RealAdmin(this, new SeededRng(opts.seed ^ 0xad31));
     this.network = new SimNetwork(this);
+    this.locks = new RealLocks(this, opts.proposerBugs, opts.clockScale);
     this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
     for (const r of this.records) {
       this.disks.set(r.raftId, new SimDurableDisk());
@@ -158,7 +165,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
       self: record(id),
       wal: await disk.openWal(life, clock, fsyncMs),
       stable: disk.openStable(life, clock, fsyncMs),
-      kv: new KvStore(),
+      kv: this.locks.store(),
       transport,
       clock,
       blobs,
@@ -185,11 +192,13 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
       raftBugs: o.bugs,
     });
     this.starting.delete(id);
+    this.locks.attach(server, (cmd) => write(server, cmd, this.locks));
     this.nodes.set(id, new RealNode(id, gen, life, server));
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
     // so no server has to learn it before the first election. Not awaited: it persists on the simulated disk.
-    if (fresh && gen === 1) void server.bootstrap(this.records);
+    // A spare (an id past the voters) starts empty and learns the cluster from the leader once added.
+    if (fresh && gen === 1 && id <= this.records.length) void server.bootstrap(this.records);
   }
 
   crashNode(id: NodeId): void {
@@ -199,6 +208,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     this.nodes.set(id, null);
     this.disks.get(id)!.crash(this.rng, this.opts.tornWriteRate);
     this.trace(`n${id} crashes`);
+  }
+
+  recordOf(id: NodeId): ServerRecord {
+    return record(id);
   }
 
   live(id: NodeId): RealNode | undefined {
@@ -226,7 +239,9 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
   private checkLeaders(): void {
     this.checks.disksAfterEvent();
     for (const n of this.nodes.values()) {
-      if (n != null && this.checks.leader(n)) this.trace(`n${n.id} leads term ${n.raw.raft.term}`);
+      if (n == null || !this.checks.leader(n)) continue;
+      this.trace(`n${n.id} leads term ${n.raw.raft.term}`);
+      countElection(this.coverage, n);
     }
   }
 
@@ -280,7 +295,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
 
   /** A client's request on server `n`, as the service serves it; the answer travels back unless `n` died. */
   private async serve(n: RealNode, op: PendingOp): Promise<void> {
-    const answer = op.command === null ? await read(n.server, op) : await write(n.server, op.command);
+    const answer =
+      op.command === null ? await read(n.server, op) : await write(n.server, op.command, this.locks);
     if (answer === null || !n.life.alive) return;
     const client = this.opOwners.get(op.opId);
     if (client === undefined) return;
@@ -313,6 +329,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
       if (started !== undefined) await started;
       await settle();
       this.checkLeaders();
+      this.locks.rethrow();
       for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
       const failed = this.failedServer();
       if (failed !== null) throw new InvariantViolation("server failure", failed);
@@ -333,6 +350,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler 
     if (faultsOn) {
       this.faults.step();
       this.pauseSome();
+      this.admin.step();
     }
     await this.runUntil((stepIndex + 1) * this.opts.stepUs);
   }
@@ -405,15 +423,12 @@ async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
 }
 
 /** A write as the service's writeHere: the leader's rules, then a proposal; null when the outcome is unknown. */
-async function write(server: RaftServer, cmd: KvCommand): Promise<Answer | null> {
+async function write(server: RaftServer, cmd: KvCommand, locks: RealLocks): Promise<Answer | null> {
   if (server.raw.raft.role !== "leader") return "rejected";
-  const w = leaderWrite(server.kv, cmd, server.clock.now());
+  const w = locks.judge(server, cmd);
   if ("refused" in w) return { kind: "delayed" };
   try {
-    const r = await server.proposeLocal(encodeCommand(w.propose));
-    // The store refused it when it applied (every replica alike): it changed nothing, as a refusal before it.
-    if (r instanceof CairnError) return "rejected";
-    return { kind: "result", result: r };
+    return locks.answer(server, w, await server.proposeLocal(w.data));
   } catch (e) {
     // Overwritten by a new leader's entry: never applied.
     if (e instanceof ProposalDroppedError) return "lost";

@@ -1,0 +1,155 @@
+import { decodeConfChange } from "../raft/confchange.js";
+import { NONE, type NodeId } from "../raft/types.js";
+import { encodeMemberContext, type ServerRecord } from "../server/members.js";
+import type { Rng } from "../util/rng.js";
+import type { Coverage } from "./coverage.js";
+import type { SimOptions } from "./options.js";
+import type { RealNode } from "./real-world.js";
+
+/** What the operator needs of the real driver's world: its servers, and a way to start a new one. */
+export interface AdminHost {
+  readonly opts: SimOptions;
+  readonly coverage: Coverage;
+  readonly nodes: ReadonlyMap<NodeId, RealNode | null>;
+  live(id: NodeId): RealNode | undefined;
+  leaderHint(): NodeId;
+  /** Starts server `id` (a spare starts empty: it joins as the leader adds it). */
+  startNode(id: NodeId): void;
+  /** The identity server `id` runs under (its address rides in the conf entry that adds it). */
+  recordOf(id: NodeId): ServerRecord;
+  trace(line: string): void;
+}
+
+/** A transfer asked of a leader: it worked if `to` leads a later term. */
+interface PendingTransfer {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+}
+
+/**
+ * The operator of the real driver's mode, acting only through what the shipped server offers its operator
+ * endpoints (api/operator.ts, server/boot.ts): a join adds a spare as a learner (proposeConfChange with its
+ * record as context, as handleJoin does) and the leader promotes it itself once caught up (RaftServer's tick);
+ * remove-peer removes a voter (the leader included) or a learner; transfer-leader hands leadership to a chosen
+ * voter (raw.transferLeadership, then kick) or, with no id, to the best one (transferIfLeader). One change at a
+ * time: the core refuses a second while one is pending, as it refuses the operator's.
+ */
+export class RealAdmin {
+  private transfer: PendingTransfer | null = null;
+  /** The highest index whose committed conf entries were counted. */
+  private confCounted: number;
+
+  constructor(
+    private readonly world: AdminHost,
+    private readonly rng: Rng,
+  ) {
+    // The bootstrap configuration (entries 1..voters) is no change.
+    this.confCounted = world.opts.voters;
+  }
+
+  /** Once per step while faults run: maybe a membership change and a transfer, on the leader of the moment. */
+  step(): void {
+    this.countCommittedChanges();
+    this.followTransfer();
+    const o = this.world.opts;
+    const leader = this.world.live(this.world.leaderHint());
+    if (leader === undefined) return;
+    const change = this.rng.chance(o.confChangeRate);
+    const transfer = this.rng.chance(o.transferRate);
+    // The operator's request reaches a paused leader when it resumes, as a request on its HTTP connection.
+    if (change) leader.life.run(() => this.changeMembership(leader), "admin");
+    if (transfer) leader.life.run(() => this.transferLeadership(leader), "admin");
+  }
+
+  /** As a join or a remove-peer sent to the leader: one server added as a learner, or one member removed. */
+  private changeMembership(leader: RealNode): void {
+    const raft = leader.raw.raft;
+    // The operator endpoints refuse when this server no longer leads.
+    if (raft.role !== "leader") return;
+    const o = this.world.opts;
+    const all = Array.from({ length: o.voters + o.spares }, (_, i) => i + 1);
+    const outside = all.filter((id) => !raft.voters.includes(id) && !raft.learners.includes(id));
+    const choices: { readonly what: "join" | "remove"; readonly node: NodeId }[] = [];
+    if (outside.length > 0) choices.push({ what: "join", node: outside[this.rng.int(0, outside.length)]! });
+    // Never below three voters, so the faults (one server down, a partition) still leave a quorum.
+    if (raft.voters.length > 3)
+      choices.push({ what: "remove", node: raft.voters[this.rng.int(0, raft.voters.length)]! });
+    if (raft.learners.length > 0)
+      choices.push({ what: "remove", node: raft.learners[this.rng.int(0, raft.learners.length)]! });
+    const c = choices[this.rng.int(0, Math.max(1, choices.length))];
+    if (c === undefined) return;
+    const cc =
+      c.what === "join"
+        ? {
+            type: "addLearner" as const,
+            node: c.node,
+            context: encodeMemberContext(this.world.recordOf(c.node)),
+          }
+        : { type: "remove" as const, node: c.node };
+    try {
+      leader.server.proposeConfChange(cc);
+    } catch {
+      // Refused by the core (a change or restore still pending): the operator sees an error and moves on.
+      return;
+    }
+    this.world.trace(`admin: ${c.what} n${c.node} at n${leader.id} (${cc.type})`);
+    // The new server runs before it is added (an agent started with -join), empty: it learns everything from the log.
+    if (c.what === "join") this.world.startNode(c.node);
+  }
+
+  /** As `operator raft transfer-leader`: to a voter chosen by id, or (no id) to the best caught-up voter. */
+  private transferLeadership(leader: RealNode): void {
+    const raft = leader.raw.raft;
+    if (raft.role !== "leader") return;
+    const others = raft.voters.filter((v) => v !== leader.id);
+    if (others.length === 0) return;
+    if (this.rng.chance(0.5)) {
+      const to = others[this.rng.int(0, others.length)]!;
+      leader.raw.transferLeadership(to);
+      leader.server.kick();
+    } else {
+      // With no wait: it returns once the transfer is under way, as the endpoint does.
+      void leader.server.transferIfLeader(0);
+    }
+    const to = raft.leadTransferee;
+    if (to === NONE) return;
+    this.world.trace(`admin: transfer leadership n${leader.id} → n${to}`);
+    this.transfer = { from: leader.id, to, term: raft.term };
+  }
+
+  /** A transfer worked once its target leads a later term; another leader of a later term ends it unmet. */
+  private followTransfer(): void {
+    const t = this.transfer;
+    if (t === null) return;
+    const leader = this.world.live(this.world.leaderHint());
+    if (leader === undefined || leader.raw.raft.term <= t.term) return;
+    this.transfer = null;
+    if (leader.id !== t.to) return;
+    this.world.coverage.leadershipTransfers++;
+    this.world.trace(`admin: leadership moved n${t.from} → n${t.to} (term ${leader.raw.raft.term})`);
+  }
+
+  /**
+   * Counts the membership changes committed since the last step (joins, the leader's promotions, removals),
+   * read from the log of the server that has committed the most: committed entries are the same everywhere.
+   */
+  private countCommittedChanges(): void {
+    let best: RealNode | undefined;
+    for (const n of this.world.nodes.values()) {
+      if (n != null && (best === undefined || n.raw.raft.log.committed > best.raw.raft.log.committed))
+        best = n;
+    }
+    if (best === undefined) return;
+    const log = best.raw.raft.log;
+    const from = Math.max(this.confCounted + 1, log.firstIndex());
+    if (from > log.committed) return;
+    for (const e of log.slice(from, log.committed + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.kind !== "conf") continue;
+      const cc = decodeConfChange(e.data);
+      this.world.coverage.membershipChanges++;
+      this.world.trace(`admin: ${cc.type} n${cc.node} committed at index ${e.index}`);
+    }
+    this.confCounted = log.committed;
+  }
+}
