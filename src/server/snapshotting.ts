@@ -62,7 +62,8 @@ export class Snapshotter {
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.server.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.server.indexOffset(), members };
     const pace = snapshotPace(() => this.o.kv.appliedIndex, this.o.clock);
-    saveSnapshot(this.o.blobs, this.o.kv.snapshot(), ref, this.archiveConfiguration(), pace)
+    const now = this.o.clock.now();
+    saveSnapshot(this.o.blobs, this.o.kv.snapshot(), ref, this.archiveConfiguration(), pace, now)
       .then((saved) => {
         const storage = this.server.storage();
         if (saved.index <= storage.snapshot().index) return;
