@@ -138,6 +138,22 @@ export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
   return refs.sort((a, b) => b.index - a.index);
 }
 
+/**
+ * A restore is followed by a full collection (collectGarbage) only when the state it replaced, or the one it
+ * built, holds this many records: then the old state's memory and the restore's own garbage come back at
+ * once. Below it a full collection costs more than the little it frees (a small cluster, or the simulator,
+ * installs snapshots often).
+ */
+const COLLECT_RECORDS_MIN = 100_000;
+
+/** What replaceAsync runs once the new state is in (call before the restore starts: it notes the old size). */
+function afterSwap(kv: KvStore): () => void {
+  const before = kv.recordCount;
+  return () => {
+    if (Math.max(before, kv.recordCount) >= COLLECT_RECORDS_MIN) collectGarbage();
+  };
+}
+
 /** Reads of an archive in the stream's usual 64 KiB chunks (gunzip takes them as they come). */
 const ARCHIVE_CHUNK_BYTES = 64 * 1024;
 /** Reads of spooled files in 1 MiB chunks: a few hundred awaits for a 340 MB state.bin, not thousands. */
@@ -156,7 +172,7 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
       await readArchiveInto(files.read(ref.handle, ARCHIVE_CHUNK_BYTES), (chunk) => spool.append(chunk));
       await kv.replaceAsync(
         readStateBinBatches(spool.read(READ_CHUNK_BYTES), { views: true }),
-        collectGarbage,
+        afterSwap(kv),
         ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
       );
     } finally {
@@ -168,14 +184,14 @@ export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotR
 /**
  * Installs a committed user restore: the verified state.bin kept as blob `handle` replaces the store's state,
  * streamed from the blob into a new state that is swapped in once complete (KvStore.replaceAsync), then a
- * collection so the old state's memory is given back at once.
+ * collection when the states are large (afterSwap).
  */
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
   const files = blobs.files;
   await files.work(() =>
     kv.replaceAsync(
       readStateBinBatches(files.read(handle, READ_CHUNK_BYTES), { views: true }),
-      collectGarbage,
+      afterSwap(kv),
     ),
   );
 }
