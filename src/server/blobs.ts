@@ -26,6 +26,8 @@ export class BlobStore {
   private readonly transport: PeerTransport;
   /** Fetches under way, by handle: a second ask for the same blob (the Ready loop's, after a prefetch) joins it. */
   private readonly fetching = new Map<string, Promise<void>>();
+  /** Blobs a peer was just told to fetch (a snapshot sent), by how many such sends hold each: kept from pruning. */
+  private readonly pins = new Map<string, number>();
 
   constructor(files: BlobFiles, transport: PeerTransport) {
     this.files = files;
@@ -52,6 +54,21 @@ export class BlobStore {
 
   has(handle: string): Promise<boolean> {
     return this.files.has(handle);
+  }
+
+  /** Holds blob `handle` for a peer's coming fetch: pruning leaves it until every pin is released. */
+  pin(handle: string): void {
+    this.pins.set(handle, (this.pins.get(handle) ?? 0) + 1);
+  }
+
+  unpin(handle: string): void {
+    const n = (this.pins.get(handle) ?? 0) - 1;
+    if (n > 0) this.pins.set(handle, n);
+    else this.pins.delete(handle);
+  }
+
+  pinned(handle: string): boolean {
+    return this.pins.has(handle);
   }
 
   /**

@@ -120,10 +120,13 @@ export async function saveSnapshot(
   return full;
 }
 
-/** Keeps the newest KEEP snapshots (by raft index), deleting older archives and sidecars. */
+/**
+ * Keeps the newest KEEP snapshots (by raft index), and any a follower was just sent (pinned: its fetch may
+ * outlast two newer snapshots), deleting older archives and sidecars.
+ */
 async function prune(blobs: BlobStore): Promise<void> {
   const refs = await listSnapshots(blobs);
-  for (const r of refs.slice(KEEP)) await blobs.files.remove(r.handle);
+  for (const r of refs.slice(KEEP)) if (!blobs.pinned(r.handle)) await blobs.files.remove(r.handle);
 }
 
 /** Complete snapshots (archive and sidecar both present), newest first. */

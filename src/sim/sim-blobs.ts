@@ -144,7 +144,8 @@ export class SimBlobFiles implements BlobFiles {
     checkHandle(handle);
     const b = this.blobs.get(handle);
     if (b === undefined) {
-      if (this.removed.has(handle)) this.observer.goneAsked(handle);
+      // Once per blob: a fetch asks again and again before it gives up.
+      if (this.removed.delete(handle)) this.observer.goneAsked(handle);
       throw new UnavailableError(`no blob "${handle}"`);
     }
     return b;
