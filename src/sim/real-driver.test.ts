@@ -27,7 +27,7 @@ describe("simulator on the shipped driver (--driver real)", () => {
     // Leaders paused (and often cut off) while a new leader takes writes; one key, many clients, three servers.
     const overrides = { pauseRate: 0.02, pauseMaxUs: 1_500_000, keys: 1, clients: 6, voters: 3 };
     let caught: string | null = null;
-    for (let seed = 1; seed <= 12 && caught === null; seed++) {
+    for (let seed = 1; seed <= 24 && caught === null; seed++) {
       const proposerBugs = { clockStopsWhenPaused: true };
       const r = await runSeedReal({ seed, steps: 2000, proposerBugs, overrides });
       if (!r.ok) caught = r.invariant;
