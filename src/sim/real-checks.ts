@@ -12,6 +12,13 @@ import type { SimDurableDisk } from "./sim-storage.js";
 export class RealChecks {
   private readonly rules = new SafetyRules();
   private readonly watched = new Set<NodeId>();
+  /**
+   * A number per core: the driver builds its core again within a life when it drops a snapshot whose archive is
+   * gone everywhere (raft-server.ts dropSnapshot), from the durable state as a restart would, so the commit index
+   * it relearns starts again like a new life's.
+   */
+  private readonly cores = new WeakMap<object, number>();
+  private coresMade = 0;
   /** A violation found while a disk persisted, inside a server's write: thrown after the event instead. */
   private found: InvariantViolation | null = null;
 
@@ -25,12 +32,17 @@ export class RealChecks {
 
   /**
    * State machine safety over what `n` took as committed since the last event (its commit index never going
-   * back in one life), and, when its applied index moved, its store's fingerprint at that index.
+   * back in one core of a life), and, when its applied index moved, its store's fingerprint at that index.
    */
   server(n: RealNode): void {
     const raft = n.raw.raft;
     const log = raft.log;
-    this.rules.commit(`${n.id}/${n.gen}`, n.id, log.committed);
+    let core = this.cores.get(n.raw);
+    if (core === undefined) {
+      core = ++this.coresMade;
+      this.cores.set(n.raw, core);
+    }
+    this.rules.commit(`${n.id}/${n.gen}/${core}`, n.id, log.committed);
     // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
     // judge what it holds, and its next leader's log.
     const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
