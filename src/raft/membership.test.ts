@@ -113,6 +113,48 @@ describe("snapshots and InstallSnapshot (Raft §7, raft-notes 1.11)", () => {
     assert.equal(h.raft(3).log.committed, h.raft(1).log.committed);
   });
 
+  it("sends a newer snapshot at once when the follower installed one the log was compacted past meanwhile", () => {
+    const h = new Harness([1, 2, 3]);
+    h.campaign(1);
+    h.isolate(3);
+    for (let i = 0; i < 5; i++) h.propose(1, `v${i}`);
+    const leader = h.node(1);
+    const first = leader.raw.raft.log.applied;
+    leader.storage.createSnapshot(first, leader.raw.raft.confState(), "snap-a");
+    // Node 3 refuses the append (its log ends before the snapshot) and gets the snapshot; its answer after
+    // installing it is held back while the leader moves on and compacts again.
+    h.drop = (m) => m.from === 3 && m.type === "appResp" && !m.reject;
+    h.tickAll(3);
+    const pr = () => leader.raw.raft.prs.get(3)!;
+    assert.equal(pr().state, "snapshot");
+    assert.equal(pr().pendingSnapshot, first);
+    h.isolate(3);
+    for (let i = 0; i < 5; i++) h.propose(1, `w${i}`);
+    const second = leader.raw.raft.log.applied;
+    leader.storage.createSnapshot(second, leader.raw.raft.confState(), "snap-b");
+    // Node 3's answer: it installed the first snapshot, which the leader's log no longer reaches past.
+    const raft = leader.raw.raft;
+    raft.step({
+      type: "appResp",
+      from: 3,
+      to: 1,
+      term: raft.term,
+      index: first,
+      logTerm: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      hintTerm: 0,
+      snapshot: null,
+      context: 0,
+      transfer: false,
+    });
+    assert.equal(pr().state, "snapshot");
+    assert.equal(pr().pendingSnapshot, second, "the newer snapshot was sent without waiting for a report");
+    assert.ok(raft.msgs.some((m) => m.type === "snap" && m.to === 3 && m.snapshot?.handle === "snap-b"));
+  });
+
   it("ignores a snapshot older than its commit index", () => {
     const h = new Harness([1, 2, 3]);
     h.campaign(1);

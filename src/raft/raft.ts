@@ -507,6 +507,11 @@ export class Raft {
     else if (pr.state === "snapshot" && pr.match + 1 >= this.log.firstIndex()) {
       pr.becomeProbe();
       pr.becomeReplicate();
+    } else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) {
+      // The follower installed the snapshot sent, but this log was compacted past it meanwhile. Our driver never
+      // reports a finished send (the follower fetches the archive itself: its answer is the report), so without
+      // this the follower would wait for the send's 30 s probe; probing now sends it a newer snapshot at once.
+      pr.becomeProbe();
     } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
 
     if (this.maybeCommit()) this.bcastAppend();
