@@ -30,16 +30,19 @@ export class RealChecks {
   server(n: RealNode): void {
     const raft = n.raw.raft;
     const log = raft.log;
-    this.rules.commit(`${n.id}/${n.gen}`, n.id, log.committed);
-    // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
-    // judge what it holds, and its next leader's log.
-    const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
-    const hi = Math.min(log.committed, log.lastIndex());
-    if (lo <= hi) {
-      for (const e of log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER))
-        this.rules.committedEntry(n.id, e, raft.term);
+    // Most events change neither index of most servers: those cost two comparisons.
+    if (log.committed !== n.checkedCommit) {
+      this.rules.commit(`${n.id}/${n.gen}`, n.id, log.committed);
+      // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
+      // judge what it holds, and its next leader's log.
+      const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
+      const hi = Math.min(log.committed, log.lastIndex());
+      if (lo <= hi) {
+        for (const e of log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER))
+          this.rules.committedEntry(n.id, e, raft.term);
+      }
+      n.checkedCommit = Math.max(n.checkedCommit, log.committed);
     }
-    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
     if (log.applied !== n.appliedSeen)
       this.rules.state(n.id, log.applied, stateDigest(n.server.kv, log.applied));
   }
