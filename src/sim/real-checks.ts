@@ -37,21 +37,24 @@ export class RealChecks {
   server(n: RealNode): void {
     const raft = n.raw.raft;
     const log = raft.log;
-    let core = this.cores.get(n.raw);
-    if (core === undefined) {
-      core = ++this.coresMade;
-      this.cores.set(n.raw, core);
+    // Most events change neither index of most servers: those cost two comparisons.
+    if (log.committed !== n.checkedCommit) {
+      let core = this.cores.get(n.raw);
+      if (core === undefined) {
+        core = ++this.coresMade;
+        this.cores.set(n.raw, core);
+      }
+      this.rules.commit(`${n.id}/${n.gen}/${core}`, n.id, log.committed);
+      // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
+      // judge what it holds, and its next leader's log.
+      const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
+      const hi = Math.min(log.committed, log.lastIndex());
+      if (lo <= hi) {
+        for (const e of log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER))
+          this.rules.committedEntry(n.id, e, raft.term);
+      }
+      n.checkedCommit = Math.max(n.checkedCommit, log.committed);
     }
-    this.rules.commit(`${n.id}/${n.gen}/${core}`, n.id, log.committed);
-    // A broken core may take as committed entries it no longer holds (truncate-without-conflict): the rules
-    // judge what it holds, and its next leader's log.
-    const lo = Math.max(n.checkedCommit + 1, log.firstIndex());
-    const hi = Math.min(log.committed, log.lastIndex());
-    if (lo <= hi) {
-      for (const e of log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER))
-        this.rules.committedEntry(n.id, e, raft.term);
-    }
-    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
     if (log.applied !== n.appliedSeen)
       this.rules.state(n.id, log.applied, stateDigest(n.server.kv, log.applied));
   }
