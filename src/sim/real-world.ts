@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { encodeCommand, type KvCommand } from "../fsm/index.js";
 import type { RawNode } from "../raft/node.js";
 import { NONE, type NodeId } from "../raft/types.js";
@@ -16,7 +15,10 @@ import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
 import { type AdminHost, RealAdmin } from "./real-admin.js";
+import { RealChecks } from "./real-checks.js";
 import { RealLocks } from "./real-locks.js";
+import { blobCoverage, countServerLog, snapshotPolicy } from "./real-snapshots.js";
+import { BlobWork, simBlobDisk } from "./sim-blobs.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
@@ -67,9 +69,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   readonly faults: Faults;
   readonly coverage: Coverage = noCoverage();
   private readonly network: SimNetwork;
-  private readonly leaders = new Map<number, NodeId>();
-  /** The term of the entry committed at each index, as the first server to commit it had it. */
-  private readonly committedTerms = new Map<number, number>();
+  /** The old driver's per-Ready and per-apply checks, from outside (real-checks.ts). */
+  private readonly checks = new RealChecks(this.disks);
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   private readonly records: ServerRecord[];
@@ -77,14 +78,11 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   private readonly pauseRng: Rng;
   readonly admin: RealAdmin;
   readonly locks: RealLocks;
+  /** The servers' archive encoding and decoding, run to its end after each event (sim-blobs.ts). */
+  private readonly blobWork = new BlobWork();
   messagesSent = 0;
 
-  /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
-  constructor(
-    opts: SimOptions,
-    trace: boolean,
-    private readonly dir: string,
-  ) {
+  constructor(opts: SimOptions, trace: boolean) {
     this.opts = opts;
     this.rng = new SeededRng(opts.seed);
     this.traceLines = trace ? [] : null;
@@ -159,8 +157,14 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     }
     const fresh = disk.log.lastIndex() === 0 && disk.stable.hardState.term === 0;
     const transport = this.network.attach(id, life);
-    // The blob store is the one real directory: its start reads it (no snapshot is ever written here yet).
-    const blobs = await BlobStore.open(join(this.dir, `n${id}`), transport);
+    const blobFiles = simBlobDisk(disk).open(
+      life,
+      clock,
+      fsyncMs,
+      this.blobWork,
+      blobCoverage(this.coverage),
+    );
+    const blobs = new BlobStore(blobFiles, transport);
     const server = await RaftServer.start({
       self: record(id),
       wal: await disk.openWal(life, clock, fsyncMs),
@@ -173,15 +177,20 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       metrics: createMetrics(),
       log: (level, msg) => {
         if (level !== "debug") this.trace(`n${id} ${msg}`);
+        countServerLog(this.coverage, msg);
       },
       tickMs: o.tickUs / 1000,
       electionTicks: o.electionTicks,
       heartbeatTicks: 1,
       holdTimeoutMs: o.clientTimeoutUs / 1000,
-      // Snapshots write archives to the blob directory in the background, on real I/O that would make a seed's
-      // schedule depend on the machine: off until the blob store has an in-memory twin.
-      snapshotThreshold: Number.MAX_SAFE_INTEGER,
-      trailingEntries: 1000,
+      ...snapshotPolicy(o),
+      // The seed's tuning, as the old driver's: one entry per append opens Figure 8's window.
+      raftTuning: {
+        appendBytesMax: o.appendBytesMax,
+        inflightMsgsMax: o.inflightMsgsMax,
+        preVote: o.preVote,
+        checkQuorum: o.checkQuorum,
+      },
       raftBugs: o.bugs,
     });
     this.starting.delete(id);
@@ -225,19 +234,16 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     return best?.id ?? NONE;
   }
 
-  /** Election safety, checked after every event: at most one leader per term. */
+  /**
+   * Checked after every event: election safety (at most one leader per term) and leader completeness (a new
+   * leader holds every entry committed before its term); log matching over the durable logs.
+   */
   private checkLeaders(): void {
+    this.checks.disksAfterEvent();
     for (const n of this.nodes.values()) {
-      if (n == null || n.raw.raft.role !== "leader") continue;
-      const term = n.raw.raft.term;
-      const other = this.leaders.get(term);
-      if (other === undefined) {
-        this.leaders.set(term, n.id);
-        this.trace(`n${n.id} leads term ${term}`);
-        countElection(this.coverage, n);
-      } else if (other !== n.id) {
-        throw new InvariantViolation("election safety", `n${other} and n${n.id} both lead term ${term}`);
-      }
+      if (n == null || !this.checks.leader(n)) continue;
+      this.trace(`n${n.id} leads term ${n.raw.raft.term}`);
+      countElection(this.coverage, n);
     }
   }
 
@@ -250,24 +256,11 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   }
 
   /**
-   * State machine safety, from the logs: an index commits one entry everywhere. Entries at one index with one
-   * term are the same entry (log matching), so comparing terms compares the entries.
+   * State machine safety, from the logs: an index commits one entry everywhere; and replicas at one applied
+   * index hold the same state.
    */
   private checkCommitted(n: RealNode): void {
-    const log = n.raw.raft.log;
-    for (let i = n.checkedCommit + 1; i <= log.committed; i++) {
-      const term = log.term(i);
-      if (term === undefined) continue;
-      const known = this.committedTerms.get(i);
-      if (known === undefined) this.committedTerms.set(i, term);
-      else if (known !== term) {
-        throw new InvariantViolation(
-          "state machine safety",
-          `index ${i} committed with term ${known}, and with term ${term} on n${n.id}`,
-        );
-      }
-    }
-    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
+    this.checks.server(n);
   }
 
   // ---- NetworkHost ----
@@ -334,9 +327,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       const ev = this.queue.pop()!;
       this.time = ev.time;
       const started = ev.item();
-      // A server's start reads its blob directory: the run waits for it, so no other event sees it half-done.
+      // A server's start (loading its snapshot) is awaited, so no other event sees it half-done.
       if (started !== undefined) await started;
       await settle();
+      await this.blobWork.drain(settle);
       this.checkLeaders();
       this.locks.rethrow();
       for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
@@ -422,7 +416,7 @@ function record(id: NodeId): ServerRecord {
 async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
   const key = "key" in op.input ? op.input.key : "";
   try {
-    // The lease needs check-quorum, which the shipped driver always runs.
+    // Half the reads ask for the lease; without check-quorum the core answers them with a quorum round.
     await server.readBarrier(op.opId % 2 === 0);
   } catch (e) {
     if (e instanceof CairnError) return "rejected";
