@@ -59,4 +59,12 @@ describe("broken lock variants are caught on the shipped driver", () => {
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "lock grant");
   });
+
+  it("a server that installs snapshots without their lock-delay state (in memory only, as before)", async () => {
+    // As in the old mode, caught mostly by the replicas' state fingerprints (real-checks.ts): a replica that lost
+    // a delay grants an acquire the others refuse.
+    const r = await firstCatch({ dropLockDelays: true }, 10, 1000, { lockKeys: 1, snapshotEvery: 5 });
+    assert.ok(r !== null, "no seed caught it");
+    assert.match(r.invariant ?? "", /replica state|lock-delay/);
+  });
 });

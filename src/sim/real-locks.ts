@@ -16,8 +16,9 @@ import {
   type KvCommand,
   KvStore,
   type LeaderWrite,
-  type LeaderWriteBugs,
+  type LockDelayState,
   leaderWrite,
+  type RestoreItem,
   type SessionView,
 } from "../fsm/index.js";
 import type { Entry } from "../raft/types.js";
@@ -28,6 +29,7 @@ import { CairnError, UnavailableError } from "../util/errors.js";
 import { InvariantViolation } from "./checker.js";
 import type { Operation } from "./linearizability.js";
 import { type Applied, delayedAtApply, LockChecker, type ProposalAt } from "./locks.js";
+import type { ProposerBugs } from "./options.js";
 import { touchesLocks } from "./proposer.js";
 import type { Answer } from "./workload.js";
 
@@ -48,8 +50,26 @@ class ObservedStore extends KvStore {
   /** The acquires this replica refused for lock-delay at apply, by bytes, until their proposer's answer reads them. */
   readonly refusedAtApply = new Set<string>();
 
-  constructor(private readonly onApplied: (store: ObservedStore, e: Entry, a: Applied) => void) {
+  /** `dropLockDelays`: the broken variant drop-lock-delays (see replaceAsync). */
+  constructor(
+    private readonly onApplied: (store: ObservedStore, e: Entry, a: Applied) => void,
+    private readonly dropLockDelays: boolean,
+  ) {
     super();
+  }
+
+  /**
+   * How the driver installs a snapshot (at a restart and from the leader) and a user restore. The broken variant
+   * drop-lock-delays installs snapshots without the lock-delay state they carry beside state.bin, as servers
+   * did when lock-delays lived in memory only: the store keeps its clock and starts with no delays, as after a
+   * user restore (which carries none either way). Nothing of the shipped driver changes for it.
+   */
+  override replaceAsync(
+    items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
+    afterSwap?: () => void,
+    lock?: LockDelayState,
+  ): Promise<void> {
+    return super.replaceAsync(items, afterSwap, this.dropLockDelays ? undefined : lock);
   }
 
   override execute(index: number, command: Uint8Array | KvCommand, sessions?: SessionView): CommandResult {
@@ -125,7 +145,7 @@ export class RealLocks {
 
   constructor(
     private readonly host: LocksHost,
-    private readonly bugs: LeaderWriteBugs,
+    private readonly bugs: ProposerBugs,
     private readonly clockScale: number,
   ) {
     this.checker = new LockChecker(host.history, (e) => this.proposals.get(bytesKey(e.data)));
@@ -147,7 +167,7 @@ export class RealLocks {
         if (!(err instanceof InvariantViolation)) throw err;
         this.violation = err;
       }
-    });
+    }, this.bugs.dropLockDelays === true);
   }
 
   /** Throws the violation the checker found during the last event, if any. */

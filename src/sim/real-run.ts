@@ -16,8 +16,7 @@ import {
 
 /**
  * What the real driver's mode runs of a seed's drawn options. Not yet simulated with the shipped driver: user
- * restores, snapshots and compaction (the blob store writes real files), and sessions and locks (their TTL
- * timers live in the service above the driver).
+ * restores, and snapshots and compaction (the blob store writes real files).
  */
 function realOptions(o: SimOptions): SimOptions {
   // Pauses are drawn from a stream of their own, so the drawn options of every seed stay as they were.
