@@ -86,7 +86,7 @@ export {
   NO_SESSIONS,
   type SessionView,
 } from "./kv-store.js";
-export { type LeaderWrite, leaderWrite } from "./leader-write.js";
+export { type LeaderWrite, type LeaderWriteBugs, leaderWrite } from "./leader-write.js";
 export {
   LOCK_DELAY_PASSED,
   type LockDelayJson,

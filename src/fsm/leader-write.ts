@@ -8,15 +8,28 @@
  * applies), and a refusal is a plain `false`, as Consul's leader answers by its own clock. The server, its
  * in-memory twin and the simulator's leader all write through this.
  */
-import { type KvCommand, stampTime } from "./command.js";
+import { type KvCommand, passLockDelay, stampTime } from "./command.js";
 import { TxnFailedError } from "./errors.js";
 import type { KvStore } from "./kv-store.js";
 
 /** The command to propose, or the answer a lock-delay gives without proposing (acquire: false; txn: Consul's per-op errors). */
 export type LeaderWrite = { readonly propose: KvCommand } | { readonly refused: false | TxnFailedError };
 
-export function leaderWrite(kv: KvStore, cmd: KvCommand, now: number): LeaderWrite {
-  const stamped = stampTime(cmd, now);
+/**
+ * Deliberately broken leaders, for the simulator only (as raftBugs): its tests prove the lock checks catch each.
+ * The service never passes any.
+ */
+export interface LeaderWriteBugs {
+  /** Propose acquires as leaders did before lock-delay was judged at apply: unjudged, stamped to pass it. */
+  readonly skipLockDelay?: boolean;
+  /** Answer the renew of a session that is gone by creating it again under the same ID. */
+  readonly resurrectSessions?: boolean;
+}
+
+export function leaderWrite(kv: KvStore, cmd: KvCommand, now: number, bugs?: LeaderWriteBugs): LeaderWrite {
+  const input = bugs?.resurrectSessions === true ? resurrect(cmd, kv) : cmd;
+  if (bugs?.skipLockDelay === true) return { propose: passLockDelay(stampTime(input, now)) };
+  const stamped = stampTime(input, now);
   const delayed = (key: string): boolean => kv.isLockDelayed(key, now);
   if (stamped.op === "acquire" && delayed(stamped.key)) return { refused: false };
   if (stamped.op === "txn") {
@@ -28,4 +41,20 @@ export function leaderWrite(kv: KvStore, cmd: KvCommand, now: number): LeaderWri
     if (errors.length > 0) return { refused: new TxnFailedError(errors) };
   }
   return { propose: stamped };
+}
+
+/** The resurrectSessions bug: a renew of a session that is gone becomes a create with the same ID. */
+function resurrect(cmd: KvCommand, kv: KvStore): KvCommand {
+  if (cmd.op !== "session-renew" || kv.sessions.has(cmd.id)) return cmd;
+  const session = {
+    ID: cmd.id,
+    Name: "",
+    Node: "resurrected",
+    LockDelay: 0,
+    Behavior: "release",
+    TTL: "",
+    NodeChecks: [],
+    ServiceChecks: null,
+  };
+  return { op: "session-create", session, time: cmd.time };
 }

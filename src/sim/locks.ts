@@ -1,11 +1,44 @@
-import { type KvCommand, type KvEntry, type KvSnapshot, MAX_LOCK_DELAY_NS } from "../fsm/index.js";
-import type { Entry } from "../raft/types.js";
+import {
+  type CommandResult,
+  type KvCommand,
+  type KvEntry,
+  type KvSnapshot,
+  type KvStore,
+  MAX_LOCK_DELAY_NS,
+} from "../fsm/index.js";
+import type { Entry, NodeId } from "../raft/types.js";
 import { InvariantViolation } from "./checker.js";
 import type { Operation } from "./linearizability.js";
-import type { SimMachine } from "./machine.js";
 import { valueText } from "./machine.js";
-import type { Applied, Proposal } from "./node.js";
 import { lockValue } from "./workload.js";
+
+/** What the proposer knew when it proposed an entry, for the checkers (the entry itself carries no time). */
+export interface Proposal {
+  readonly node: NodeId;
+  /** The proposer's wall clock (ms): the leader's command time. */
+  readonly timeMs: number;
+}
+
+/** A proposal and the virtual time it was made at (the call time of what an invalidation did to its keys). */
+export type ProposalAt = Proposal & { readonly atUs: number };
+
+/** What one applied command did, for the checkers: the state before (lock-related commands only) and after. */
+export interface Applied {
+  readonly cmd: KvCommand;
+  readonly result: CommandResult;
+  readonly before: KvSnapshot | null;
+}
+
+/**
+ * An acquire the store answered false while no other session held the key: refused for lock-delay at apply.
+ * The server answers it false as any other; the client's history must leave it out, as a refusal by the
+ * leader's own check (it changes nothing and says nothing of the holder).
+ */
+export function delayedAtApply(a: Applied | null): boolean {
+  if (a === null || a.cmd.op !== "acquire" || a.result !== false || a.before === null) return false;
+  const holder = a.before.kv.get(a.cmd.key)?.Session ?? "";
+  return holder === "" || holder === a.cmd.session;
+}
 
 /** Counts for the run's report. */
 export interface LockStats {
@@ -54,7 +87,7 @@ const NS_PER_MS = 1_000_000;
  */
 export class LockChecker {
   readonly stats: LockStats = noLockStats();
-  private readonly proposals = new Map<string, Proposal & { readonly atUs: number }>();
+  private readonly proposals = new Map<string, ProposalAt>();
   private readonly createdAt = new Map<string, number>();
   private readonly deadAt = new Map<string, number>();
   private readonly restores: number[] = [];
@@ -63,14 +96,22 @@ export class LockChecker {
   private clock = 0;
   private canonical = 0;
 
-  constructor(private readonly history: Operation[]) {}
+  /**
+   * `proposalOf`: how the proposal of an applied entry is found, for a world that cannot tell an entry's index
+   * when it proposes it (the real driver's); by default, what onProposed registered for its index and term.
+   */
+  constructor(
+    private readonly history: Operation[],
+    private readonly proposalOf: (e: Entry) => ProposalAt | undefined = (e) =>
+      this.proposals.get(`${e.index}/${e.term}`),
+  ) {}
 
   onProposed(index: number, term: number, p: Proposal, atUs: number): void {
     this.proposals.set(`${index}/${term}`, { ...p, atUs });
   }
 
-  /** After `node` applied entry `e` (its machine is now past it); `nowUs` is the virtual time. */
-  onApplied(machine: SimMachine, e: Entry, applied: Applied | null, nowUs: number): void {
+  /** After a replica applied entry `e` (its store `kv` is now past it); `nowUs` is the virtual time. */
+  onApplied(kv: KvStore, e: Entry, applied: Applied | null, nowUs: number): void {
     const first = e.index > this.canonical;
     if (first) this.canonical = e.index;
     if (e.kind === "restore") {
@@ -78,7 +119,7 @@ export class LockChecker {
       return;
     }
     if (applied === null) return;
-    this.checkReplica(machine, e, applied);
+    this.checkReplica(kv, e, applied);
     if (first) this.onCanonical(e, applied, nowUs);
   }
 
@@ -89,11 +130,11 @@ export class LockChecker {
   }
 
   /** The checks every replica's apply must pass. */
-  private checkReplica(machine: SimMachine, e: Entry, a: Applied): void {
+  private checkReplica(kv: KvStore, e: Entry, a: Applied): void {
     const { cmd, result, before } = a;
     if (before === null) return;
-    for (const [key, entry] of machine.kv.kv.entries()) {
-      if (entry.Session !== "" && !machine.kv.sessions.has(entry.Session)) {
+    for (const [key, entry] of kv.kv.entries()) {
+      if (entry.Session !== "" && !kv.sessions.has(entry.Session)) {
         throw new InvariantViolation(
           "lock holder",
           `after index ${e.index} key ${key} is held by session ${entry.Session}, which does not exist`,
@@ -102,7 +143,7 @@ export class LockChecker {
     }
     if (cmd.op === "acquire" && result === true) {
       this.checkGrant(e.index, cmd.session);
-      const after = machine.get(cmd.key);
+      const after = kv.get(cmd.key).entry;
       const prev = before.kv.get(cmd.key);
       const want =
         prev === undefined ? 1 : prev.Session === cmd.session ? prev.LockIndex : prev.LockIndex + 1;
@@ -115,7 +156,7 @@ export class LockChecker {
       }
     }
     if (cmd.op === "release" && result === true) {
-      const after = machine.get(cmd.key);
+      const after = kv.get(cmd.key).entry;
       const prev = before.kv.get(cmd.key);
       if (after?.Session !== "" || after.LockIndex !== prev?.LockIndex) {
         throw new InvariantViolation(
@@ -207,8 +248,8 @@ export class LockChecker {
     );
   }
 
-  private proposal(e: Entry): Proposal & { readonly atUs: number } {
-    const p = this.proposals.get(`${e.index}/${e.term}`);
+  private proposal(e: Entry): ProposalAt {
+    const p = this.proposalOf(e);
     if (p === undefined)
       throw new InvariantViolation("proposal", `entry ${e.index}/${e.term} was never proposed`);
     return p;

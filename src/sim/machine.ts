@@ -32,10 +32,10 @@ export class SimMachine {
     return this.store;
   }
 
-  /** Applies a normal entry's command bytes; returns the store's full result and the decoded command. */
-  execute(index: number, data: Uint8Array): { cmd: KvCommand; result: CommandResult } {
+  /** Applies a normal entry's command (its bytes, or decoded); returns the store's full result and the command. */
+  execute(index: number, command: Uint8Array | KvCommand): { cmd: KvCommand; result: CommandResult } {
     this.advance(index);
-    const cmd = decodeCommand(data);
+    const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
     return { cmd, result: this.store.execute(index, cmd) };
   }
 

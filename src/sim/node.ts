@@ -1,5 +1,5 @@
-import type { CommandResult, KvCommand, KvEntry, KvSnapshot, LockDelayJson } from "../fsm/index.js";
-import { encodeCommand, leaderWrite, passLockDelay, stampTime } from "../fsm/index.js";
+import type { CommandResult, KvCommand, KvEntry, LockDelayJson } from "../fsm/index.js";
+import { decodeCommand, encodeCommand, leaderWrite } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { RawNode } from "../raft/node.js";
 import type { ConfState, Entry, Message, NodeId, Ready } from "../raft/types.js";
@@ -7,9 +7,10 @@ import { assert } from "../util/assert.js";
 import { CairnError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import type { SimDisk } from "./disk.js";
+import { type Applied, delayedAtApply, type Proposal } from "./locks.js";
 import { SimMachine } from "./machine.js";
 import type { SimOptions } from "./options.js";
-import { resurrect, touchesLocks } from "./proposer.js";
+import { touchesLocks } from "./proposer.js";
 import { LeaderTimers } from "./ttl.js";
 
 /** A write's answer: the store's result, the proposer's lock-delay refusal, or "lost" (entry overwritten). */
@@ -18,19 +19,7 @@ export type WriteAnswer =
   | { readonly kind: "delayed" }
   | "lost";
 
-/** What the proposer knew when it proposed an entry, for the checkers (the entry itself carries no time). */
-export interface Proposal {
-  readonly node: NodeId;
-  /** The proposer's wall clock (ms): the leader's command time. */
-  readonly timeMs: number;
-}
-
-/** What one applied command did, for the checkers: the state before (lock-related commands only) and after. */
-export interface Applied {
-  readonly cmd: KvCommand;
-  readonly result: CommandResult;
-  readonly before: KvSnapshot | null;
-}
+export type { Applied, Proposal };
 
 /** What the node tells the world: messages to send, client answers, and facts for the checkers. */
 export interface NodeHost {
@@ -152,12 +141,7 @@ export class SimNode {
   propose(opId: number, cmd: KvCommand): boolean {
     if (this.raw.raft.role !== "leader") return false;
     const now = this.host.wallMs(this.id);
-    const input = this.opts.proposerBugs.resurrectSessions ? resurrect(cmd, this.kv.kv.sessions) : cmd;
-    // The broken variant skip-lock-delay proposes as leaders did before lock-delay was judged at apply, without
-    // the leader's check and with the stamp that lets the entry pass every replica's deadlines.
-    const w = this.opts.proposerBugs.skipLockDelay
-      ? { propose: passLockDelay(stampTime(input, now)) }
-      : leaderWrite(this.kv.kv, input, now);
+    const w = leaderWrite(this.kv.kv, cmd, now, this.opts.proposerBugs);
     if ("refused" in w) {
       this.host.writeDone(opId, { kind: "delayed" });
       return true;
@@ -339,8 +323,9 @@ export class SimNode {
 
   private execute(e: Entry): Applied {
     // The checkers compare lock state before and after; an O(1) copy-on-write view, taken only when needed.
-    const before = touchesLocks(e.data) ? this.kv.view() : null;
-    const { cmd, result } = this.kv.execute(e.index, e.data);
+    const cmd = decodeCommand(e.data);
+    const before = touchesLocks(cmd) ? this.kv.view() : null;
+    const { result } = this.kv.execute(e.index, cmd);
     return { cmd, result, before };
   }
 
@@ -377,11 +362,4 @@ export class SimNode {
  */
 function snapshotHandle(name: string, lock: LockDelayJson): string {
   return JSON.stringify({ name, lock });
-}
-
-/** An acquire the store answered false while no other session held the key: refused for lock-delay at apply. */
-function delayedAtApply(a: Applied | null): boolean {
-  if (a === null || a.cmd.op !== "acquire" || a.result !== false || a.before === null) return false;
-  const holder = a.before.kv.get(a.cmd.key)?.Session ?? "";
-  return holder === "" || holder === a.cmd.session;
 }

@@ -5,7 +5,6 @@ import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
 import { checkLinearizable } from "./linearizability.js";
-import { noLockStats } from "./locks.js";
 import { valueText } from "./machine.js";
 import { drawOptions, type SimOptions } from "./options.js";
 import { RealWorld } from "./real-world.js";
@@ -29,7 +28,6 @@ function realOptions(o: SimOptions): SimOptions {
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
   return {
     ...o,
-    lockKeys: 0,
     restoreRate: 0,
     pauseRate: pick([0, 0, 0.005, 0.02]),
     // Past an election timeout (100–200 ms) and within a client's timeout (2 s), so a paused leader's clients
@@ -61,7 +59,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
         message,
         ops: world.history.length,
         messages: world.messagesSent,
-        locks: noLockStats(),
+        locks: { ...world.locks.checker.stats },
         coverage: { ...world.coverage },
         trace: world.traceText(),
       };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { encodeCommand, type KvCommand, KvStore, leaderWrite } from "../fsm/index.js";
+import { encodeCommand, type KvCommand } from "../fsm/index.js";
 import type { RawNode } from "../raft/node.js";
 import { NONE, type NodeId } from "../raft/types.js";
 import { BlobStore } from "../server/blobs.js";
@@ -16,6 +16,7 @@ import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
 import { type AdminHost, RealAdmin } from "./real-admin.js";
+import { RealLocks } from "./real-locks.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
@@ -75,6 +76,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   private readonly ioRng: Rng;
   private readonly pauseRng: Rng;
   readonly admin: RealAdmin;
+  readonly locks: RealLocks;
   messagesSent = 0;
 
   /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
@@ -92,6 +94,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     // A stream of its own, so a seed whose admin never acts runs as it did before the admin existed.
     this.admin = new RealAdmin(this, new SeededRng(opts.seed ^ 0xad31));
     this.network = new SimNetwork(this);
+    this.locks = new RealLocks(this, opts.proposerBugs, opts.clockScale);
     this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
     for (const r of this.records) {
       this.disks.set(r.raftId, new SimDurableDisk());
@@ -162,7 +165,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       self: record(id),
       wal: await disk.openWal(life, clock, fsyncMs),
       stable: disk.openStable(life, clock, fsyncMs),
-      kv: new KvStore(),
+      kv: this.locks.store(),
       transport,
       clock,
       blobs,
@@ -182,6 +185,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       raftBugs: o.bugs,
     });
     this.starting.delete(id);
+    this.locks.attach(server, (cmd) => write(server, cmd, this.locks));
     this.nodes.set(id, new RealNode(id, gen, life, server));
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
@@ -300,7 +304,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
 
   /** A client's request on server `n`, as the service serves it; the answer travels back unless `n` died. */
   private async serve(n: RealNode, op: PendingOp): Promise<void> {
-    const answer = op.command === null ? await read(n.server, op) : await write(n.server, op.command);
+    const answer =
+      op.command === null ? await read(n.server, op) : await write(n.server, op.command, this.locks);
     if (answer === null || !n.life.alive) return;
     const client = this.opOwners.get(op.opId);
     if (client === undefined) return;
@@ -333,6 +338,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       if (started !== undefined) await started;
       await settle();
       this.checkLeaders();
+      this.locks.rethrow();
       for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
       const failed = this.failedServer();
       if (failed !== null) throw new InvariantViolation("server failure", failed);
@@ -426,15 +432,12 @@ async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
 }
 
 /** A write as the service's writeHere: the leader's rules, then a proposal; null when the outcome is unknown. */
-async function write(server: RaftServer, cmd: KvCommand): Promise<Answer | null> {
+async function write(server: RaftServer, cmd: KvCommand, locks: RealLocks): Promise<Answer | null> {
   if (server.raw.raft.role !== "leader") return "rejected";
-  const w = leaderWrite(server.kv, cmd, server.clock.now());
+  const w = locks.judge(server, cmd);
   if ("refused" in w) return { kind: "delayed" };
   try {
-    const r = await server.proposeLocal(encodeCommand(w.propose));
-    // The store refused it when it applied (every replica alike): it changed nothing, as a refusal before it.
-    if (r instanceof CairnError) return "rejected";
-    return { kind: "result", result: r };
+    return locks.answer(server, w, await server.proposeLocal(w.data));
   } catch (e) {
     // Overwritten by a new leader's entry: never applied.
     if (e instanceof ProposalDroppedError) return "lost";

@@ -219,7 +219,7 @@ export class World implements NodeHost, ClientHost {
 
   onApplied(node: SimNode, entry: Entry, applied: Applied | null): void {
     this.checker.onApplied(node, entry);
-    this.locks.onApplied(node.kv, entry, applied, this.time);
+    this.locks.onApplied(node.kv.kv, entry, applied, this.time);
     if (this.faults.crashAfterApply(node)) {
       this.queue.push(this.time, { kind: "crash", node: node.id, gen: node.gen });
     }
