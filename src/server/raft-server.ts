@@ -25,7 +25,7 @@ import { type ArchiveConfiguration, Snapshotter } from "./snapshotting.js";
 import { Wakeups } from "./waiters.js";
 
 export type { ProposalResult } from "./proposals.js";
-export type { RaftServerOptions } from "./server-parts.js";
+export type { RaftServerOptions, RaftTuning } from "./server-parts.js";
 
 /**
  * How long a restore may take to commit and apply. A state of millions of keys takes tens of seconds to
@@ -125,6 +125,7 @@ export class RaftServer {
 
   private makeRaw(applied: number): RawNode {
     const o = this.o;
+    const t = o.raftTuning ?? {};
     return new RawNode({
       id: o.self.raftId,
       storage: this.storage,
@@ -132,9 +133,10 @@ export class RaftServer {
       electionTicks: o.electionTicks,
       heartbeatTicks: o.heartbeatTicks,
       applied,
-      preVote: true,
-      checkQuorum: true,
-      inflightMsgsMax: 256,
+      preVote: t.preVote ?? true,
+      checkQuorum: t.checkQuorum ?? true,
+      inflightMsgsMax: t.inflightMsgsMax ?? 256,
+      ...(t.appendBytesMax === undefined ? {} : { appendBytesMax: t.appendBytesMax }),
       bugs: o.raftBugs ?? {},
     });
   }

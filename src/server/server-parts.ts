@@ -1,5 +1,5 @@
 import type { KvStore } from "../fsm/index.js";
-import type { Bugs, MemoryStorage, NodeId, RawNode } from "../raft/index.js";
+import type { Bugs, Config, MemoryStorage, NodeId, RawNode } from "../raft/index.js";
 import type { LogStore, StableStore } from "../storage/index.js";
 import type { PeerTransport } from "../transport/index.js";
 import type { Clock } from "../util/clock.js";
@@ -34,11 +34,20 @@ export interface RaftServerOptions {
   readonly snapshotThreshold: number;
   /** Entries kept in the log behind a snapshot, so slightly lagging followers catch up by appends. */
   readonly trailingEntries: number;
+  /**
+   * The core's replication and election tuning; each knob left out keeps the agent's setting (pre-vote and
+   * check-quorum on, 256 appends in flight, the core's append size). The simulator draws them per seed, as the
+   * narrow windows of some schedules (Figure 8) open only with one entry per append. Check-quorum off turns the
+   * lease off with it: the core answers a leased read only under check-quorum (raft.ts handleReadRequest).
+   */
+  readonly raftTuning?: RaftTuning;
   /** Deliberate faults in the core: only the simulator's broken variants set them, to show its checks fail. */
   readonly raftBugs?: Bugs;
   /** `<data-dir>/raft/peers.json`: when present at start, manual recovery after a permanent loss of quorum. */
   readonly peersJsonPath?: string;
 }
+
+export type RaftTuning = Pick<Config, "preVote" | "checkQuorum" | "appendBytesMax" | "inflightMsgsMax">;
 
 /**
  * What a part of the server reads of the server itself. The core and its storage are replaced (by bootstrap,

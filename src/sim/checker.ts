@@ -19,6 +19,14 @@ interface EntryFact {
   readonly prevTerm: number | undefined;
 }
 
+/** What the rules read of a log (a core's in-memory log, or a durable one): the term at each index it holds. */
+export interface TermLog {
+  firstIndex(): number;
+  lastIndex(): number;
+  /** The term at `index`, from firstIndex() - 1 (the boundary) to lastIndex(). */
+  term(index: number): number | undefined;
+}
+
 function fingerprint(e: Entry): number {
   return fnv1aBytes(e.data, e.kind === "normal" ? 1 : e.kind === "conf" ? 2 : 3);
 }
@@ -26,68 +34,70 @@ function fingerprint(e: Entry): number {
 /**
  * Raft's safety properties, checked as the run goes (TigerBeetle's state checker idea): one leader per term,
  * log matching over durable logs, leader completeness at each election, state machine safety (one entry per
- * index applied everywhere), identical state machine fingerprints at each index, and commit indexes that never
- * move backwards.
+ * index committed everywhere), identical state machine fingerprints at each index, and commit indexes that never
+ * move backwards. One implementation for both drivers: the simulator's own loop (Checker below) reports each
+ * Ready and apply; the shipped driver's world reads the same facts from outside after every event
+ * (real-checks.ts).
  */
-export class Checker {
+export class SafetyRules {
   private readonly leaders = new Map<number, NodeId>();
   private readonly entries = new Map<string, EntryFact>();
-  /** The canonical applied history: index → (term, fingerprint). */
-  private readonly applied = new Map<number, { term: number; hash: number }>();
+  /**
+   * The canonical committed history: index → (term, fingerprint), and `termMax`, the lowest term a server was in
+   * when it took the entry as committed: the entry was committed in that term or before.
+   */
+  private readonly committed = new Map<number, { term: number; hash: number; termMax: number }>();
   private readonly stateHash = new Map<number, number>();
   private readonly snapshotHash = new Map<number, number>();
   private readonly commits = new Map<string, number>();
   private readonly durableCommits = new Map<NodeId, number>();
-  maxApplied = 0;
+  /** The highest index any server took as committed. */
+  maxCommitted = 0;
 
-  onReady(node: SimNode, rd: Ready): void {
-    if (rd.softState?.role === "leader") this.checkNewLeader(node, node.raw.raft.term);
-    if (rd.hardState !== null) {
-      const key = `${node.id}/${node.gen}`;
-      const prev = this.commits.get(key) ?? 0;
-      if (rd.hardState.commit < prev) {
-        throw new InvariantViolation(
-          "commit monotonic",
-          `n${node.id} commit went ${prev} → ${rd.hardState.commit}`,
-        );
-      }
-      this.commits.set(key, rd.hardState.commit);
-    }
-  }
-
-  private checkNewLeader(node: SimNode, term: number): void {
+  /**
+   * Election safety and leader completeness, when `id` leads `term` with `log`. Returns false when this (term,
+   * leader) was already checked.
+   */
+  leader(id: NodeId, term: number, log: TermLog): boolean {
     const other = this.leaders.get(term);
-    if (other !== undefined && other !== node.id) {
-      throw new InvariantViolation("election safety", `n${other} and n${node.id} both lead term ${term}`);
+    if (other === id) return false;
+    if (other !== undefined) {
+      throw new InvariantViolation("election safety", `n${other} and n${id} both lead term ${term}`);
     }
-    this.leaders.set(term, node.id);
-    // Leader completeness: every entry applied anywhere is in the new leader's log, with the same term.
-    const log = node.raw.raft.log;
-    if (log.lastIndex() < this.maxApplied) {
-      throw new InvariantViolation(
-        "leader completeness",
-        `n${node.id} leads term ${term} with last index ${log.lastIndex()} < applied ${this.maxApplied}`,
-      );
-    }
-    for (let i = log.firstIndex(); i <= this.maxApplied; i++) {
-      const canon = this.applied.get(i);
-      const t = log.term(i);
-      if (canon !== undefined && t !== canon.term) {
+    this.leaders.set(term, id);
+    // Leader completeness: every entry committed in an earlier term is in the new leader's log, with the same
+    // term. An entry first seen committed by servers in this term or later may have been committed after this
+    // leader won its election (its votes were on the way): it owes it nothing.
+    for (let i = log.firstIndex(); i <= this.maxCommitted; i++) {
+      const canon = this.committed.get(i);
+      if (canon === undefined || canon.termMax >= term) continue;
+      const t = i <= log.lastIndex() ? log.term(i) : undefined;
+      if (t !== canon.term) {
         throw new InvariantViolation(
           "leader completeness",
-          `n${node.id} leads term ${term} with term ${t} at index ${i}, applied elsewhere with term ${canon.term}`,
+          t === undefined
+            ? `n${id} leads term ${term} with last index ${log.lastIndex()}, and index ${i} was committed before`
+            : `n${id} leads term ${term} with term ${t} at index ${i}, committed elsewhere with term ${canon.term}`,
         );
       }
     }
+    return true;
   }
 
-  /** Log matching: an (index, term) pair names one entry, with one predecessor term. */
-  onDurable(node: SimNode, ents: readonly Entry[]): void {
-    const storage = node.disk.storage;
-    const first = storage.firstIndex();
+  /** A server life's commit index (`life` names the life) never moves backwards. */
+  commit(life: string, id: NodeId, commit: number): void {
+    const prev = this.commits.get(life) ?? 0;
+    if (commit < prev)
+      throw new InvariantViolation("commit monotonic", `n${id} commit went ${prev} → ${commit}`);
+    this.commits.set(life, commit);
+  }
+
+  /** Log matching, as `ents` become durable on `log`: an (index, term) pair names one entry, with one predecessor term. */
+  durable(id: NodeId, ents: readonly Entry[], log: TermLog): void {
+    const first = log.firstIndex();
     for (const e of ents) {
       if (e.index < first) continue;
-      const prevTerm = e.index - 1 >= first - 1 ? storage.term(e.index - 1) : undefined;
+      const prevTerm = e.index - 1 >= first - 1 ? log.term(e.index - 1) : undefined;
       const key = `${e.index}/${e.term}`;
       const fact: EntryFact = { hash: fingerprint(e), kind: e.kind, prevTerm };
       const seen = this.entries.get(key);
@@ -97,63 +107,92 @@ export class Checker {
       }
       const samePrev = seen.prevTerm === undefined || prevTerm === undefined || seen.prevTerm === prevTerm;
       if (seen.hash !== fact.hash || seen.kind !== fact.kind || !samePrev) {
-        throw new InvariantViolation("log matching", `n${node.id} holds a different entry at ${key}`);
+        throw new InvariantViolation("log matching", `n${id} holds a different entry at ${key}`);
       }
     }
-    const commit = storage.initialState().hardState.commit;
-    const prev = this.durableCommits.get(node.id) ?? 0;
-    if (commit < prev) {
-      throw new InvariantViolation("commit monotonic", `n${node.id} durable commit went ${prev} → ${commit}`);
-    }
-    this.durableCommits.set(node.id, commit);
   }
 
-  /** State machine safety: every server applies the same entry at each index, reaching the same state. */
-  onApplied(node: SimNode, e: Entry): void {
-    const canon = this.applied.get(e.index);
+  /** A server's durable commit index never moves backwards, across its lives. */
+  durableCommit(id: NodeId, commit: number): void {
+    const prev = this.durableCommits.get(id) ?? 0;
+    if (commit < prev) {
+      throw new InvariantViolation("commit monotonic", `n${id} durable commit went ${prev} → ${commit}`);
+    }
+    this.durableCommits.set(id, commit);
+  }
+
+  /**
+   * State machine safety: every server takes the same entry as committed at each index (so applies the same).
+   * `term`: the server's term when it took it as committed.
+   */
+  committedEntry(id: NodeId, e: Entry, term: number): void {
+    const canon = this.committed.get(e.index);
     const hash = fingerprint(e);
     if (canon === undefined) {
-      this.applied.set(e.index, { term: e.term, hash });
-      if (e.index > this.maxApplied) this.maxApplied = e.index;
+      this.committed.set(e.index, { term: e.term, hash, termMax: term });
+      if (e.index > this.maxCommitted) this.maxCommitted = e.index;
     } else if (canon.term !== e.term || canon.hash !== hash) {
       throw new InvariantViolation(
         "state machine safety",
-        `n${node.id} applied term ${e.term} at index ${e.index}, another server applied term ${canon.term}`,
+        `n${id} committed term ${e.term} at index ${e.index}, another server committed term ${canon.term}`,
+      );
+    } else if (term < canon.termMax) this.committed.set(e.index, { ...canon, termMax: term });
+  }
+
+  /** Replicas at the same applied index hold the same state (`digest`: a fingerprint of it). */
+  state(id: NodeId, index: number, digest: number): void {
+    const seen = this.stateHash.get(index);
+    if (seen === undefined) this.stateHash.set(index, digest);
+    else if (seen !== digest) {
+      throw new InvariantViolation(
+        "replica state",
+        `n${id} state at index ${index} differs from another replica`,
       );
     }
-    this.checkStateHash(node, e.index);
   }
 
   /**
    * Two replicas' snapshots taken at the same index must be byte-identical (docs/snapshot-format.md §8.2,
    * docs/raft-notes.md §3.4).
    */
-  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
+  snapshotSaved(id: NodeId, index: number, data: Uint8Array): void {
     const h = fnv1aBytes(data);
     const seen = this.snapshotHash.get(index);
     if (seen === undefined) this.snapshotHash.set(index, h);
     else if (seen !== h) {
       throw new InvariantViolation(
         "snapshot identity",
-        `n${node.id} snapshot at index ${index} differs from another replica's`,
+        `n${id} snapshot at index ${index} differs from another replica's`,
       );
     }
+  }
+}
+
+/** The simulator's own driver (node.ts) reports each Ready, durable batch and apply to the rules. */
+export class Checker {
+  private readonly rules = new SafetyRules();
+
+  onReady(node: SimNode, rd: Ready): void {
+    if (rd.softState?.role === "leader") this.rules.leader(node.id, node.raw.raft.term, node.raw.raft.log);
+    if (rd.hardState !== null) this.rules.commit(`${node.id}/${node.gen}`, node.id, rd.hardState.commit);
+  }
+
+  onDurable(node: SimNode, ents: readonly Entry[]): void {
+    const storage = node.disk.storage;
+    this.rules.durable(node.id, ents, storage);
+    this.rules.durableCommit(node.id, storage.initialState().hardState.commit);
+  }
+
+  onApplied(node: SimNode, e: Entry): void {
+    this.rules.committedEntry(node.id, e, node.raw.raft.term);
+    this.rules.state(node.id, e.index, node.kv.digest());
+  }
+
+  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
+    this.rules.snapshotSaved(node.id, index, data);
   }
 
   onSnapshotInstalled(node: SimNode, index: number): void {
-    this.checkStateHash(node, index);
-  }
-
-  /** Replicas at the same index hold byte-identical state (so their snapshots are byte-identical too). */
-  private checkStateHash(node: SimNode, index: number): void {
-    const h = node.kv.digest();
-    const seen = this.stateHash.get(index);
-    if (seen === undefined) this.stateHash.set(index, h);
-    else if (seen !== h) {
-      throw new InvariantViolation(
-        "replica state",
-        `n${node.id} state at index ${index} differs from another replica`,
-      );
-    }
+    this.rules.state(node.id, index, node.kv.digest());
   }
 }

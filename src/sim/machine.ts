@@ -88,32 +88,37 @@ export class SimMachine {
     this.applied = index;
   }
 
-  /**
-   * A fingerprint of the state, checked after every apply on every replica, so it is cheap: the fields of
-   * every table row hashed directly, not the encoded records (snapshots, compared byte for byte when saved,
-   * cover the encoding), and each row's hash cached by the row object, which the store never mutates.
-   * Lock-delays and the FSM's clock are replicated state, carried by snapshots beside state.bin: in it too.
-   */
+  /** A fingerprint of the state at the raft index applied (stateDigest), checked after every apply. */
   digest(): number {
-    const s = this.store;
-    let h = combine(0x811c9dc5, this.applied);
-    for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
-    for (const [key, t] of s.tombstones.entries())
-      h = combine(
-        h,
-        cached(t, () => `t${key}\0${t.index}`),
-      );
-    for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
-    // The index table is a Map whose insertion order differs between a restored and an applying store, so
-    // its rows are combined in an order-free way (one row per table).
-    let rows = 0;
-    for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
-    h = combine(combine(h, rows), s.lockClock);
-    // Deadlines: few (keys released within the last 60 s), combined order-free like the index rows.
-    let delays = 0;
-    for (const [key, until] of s.lockDelays) delays = (delays + fnv1a(`d${key}\0${until}`)) >>> 0;
-    return combine(h, delays);
+    return stateDigest(this.store, this.applied);
   }
+}
+
+/**
+ * A fingerprint of a store's state at raft index `applied`, checked after every apply on every replica (in both
+ * drivers), so it is cheap: the fields of every table row hashed directly, not the encoded records (snapshots,
+ * compared byte for byte when saved, cover the encoding), and each row's hash cached by the row object, which
+ * the store never mutates. Lock-delays and the FSM's clock are replicated state, carried by snapshots beside
+ * state.bin: in it too.
+ */
+export function stateDigest(s: KvStore, applied: number): number {
+  let h = combine(0x811c9dc5, applied);
+  for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
+  for (const [key, t] of s.tombstones.entries())
+    h = combine(
+      h,
+      cached(t, () => `t${key}\0${t.index}`),
+    );
+  for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
+  // The index table is a Map whose insertion order differs between a restored and an applying store, so
+  // its rows are combined in an order-free way (one row per table).
+  let rows = 0;
+  for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
+  h = combine(combine(h, rows), s.lockClock);
+  // Deadlines: few (keys released within the last 60 s), combined order-free like the index rows.
+  let delays = 0;
+  for (const [key, until] of s.lockDelays) delays = (delays + fnv1a(`d${key}\0${until}`)) >>> 0;
+  return combine(h, delays);
 }
 
 /** Row object → its hash. Rows are immutable (a write stores a new object), so the cache never goes stale. */

@@ -16,6 +16,7 @@ import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
 import { type AdminHost, RealAdmin } from "./real-admin.js";
+import { RealChecks } from "./real-checks.js";
 import { RealLocks } from "./real-locks.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
@@ -67,9 +68,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   readonly faults: Faults;
   readonly coverage: Coverage = noCoverage();
   private readonly network: SimNetwork;
-  private readonly leaders = new Map<number, NodeId>();
-  /** The term of the entry committed at each index, as the first server to commit it had it. */
-  private readonly committedTerms = new Map<number, number>();
+  /** The old driver's per-Ready and per-apply checks, from outside (real-checks.ts). */
+  private readonly checks = new RealChecks(this.disks);
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   private readonly records: ServerRecord[];
@@ -182,6 +182,13 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       // schedule depend on the machine: off until the blob store has an in-memory twin.
       snapshotThreshold: Number.MAX_SAFE_INTEGER,
       trailingEntries: 1000,
+      // The seed's tuning, as the old driver's: one entry per append opens Figure 8's window.
+      raftTuning: {
+        appendBytesMax: o.appendBytesMax,
+        inflightMsgsMax: o.inflightMsgsMax,
+        preVote: o.preVote,
+        checkQuorum: o.checkQuorum,
+      },
       raftBugs: o.bugs,
     });
     this.starting.delete(id);
@@ -225,19 +232,16 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     return best?.id ?? NONE;
   }
 
-  /** Election safety, checked after every event: at most one leader per term. */
+  /**
+   * Checked after every event: election safety (at most one leader per term) and leader completeness (a new
+   * leader holds every entry committed before its term); log matching over the durable logs.
+   */
   private checkLeaders(): void {
+    this.checks.disksAfterEvent();
     for (const n of this.nodes.values()) {
-      if (n == null || n.raw.raft.role !== "leader") continue;
-      const term = n.raw.raft.term;
-      const other = this.leaders.get(term);
-      if (other === undefined) {
-        this.leaders.set(term, n.id);
-        this.trace(`n${n.id} leads term ${term}`);
-        countElection(this.coverage, n);
-      } else if (other !== n.id) {
-        throw new InvariantViolation("election safety", `n${other} and n${n.id} both lead term ${term}`);
-      }
+      if (n == null || !this.checks.leader(n)) continue;
+      this.trace(`n${n.id} leads term ${n.raw.raft.term}`);
+      countElection(this.coverage, n);
     }
   }
 
@@ -250,24 +254,11 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   }
 
   /**
-   * State machine safety, from the logs: an index commits one entry everywhere. Entries at one index with one
-   * term are the same entry (log matching), so comparing terms compares the entries.
+   * State machine safety, from the logs: an index commits one entry everywhere; and replicas at one applied
+   * index hold the same state.
    */
   private checkCommitted(n: RealNode): void {
-    const log = n.raw.raft.log;
-    for (let i = n.checkedCommit + 1; i <= log.committed; i++) {
-      const term = log.term(i);
-      if (term === undefined) continue;
-      const known = this.committedTerms.get(i);
-      if (known === undefined) this.committedTerms.set(i, term);
-      else if (known !== term) {
-        throw new InvariantViolation(
-          "state machine safety",
-          `index ${i} committed with term ${known}, and with term ${term} on n${n.id}`,
-        );
-      }
-    }
-    n.checkedCommit = Math.max(n.checkedCommit, log.committed);
+    this.checks.server(n);
   }
 
   // ---- NetworkHost ----
@@ -426,7 +417,7 @@ function record(id: NodeId): ServerRecord {
 async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
   const key = "key" in op.input ? op.input.key : "";
   try {
-    // The lease needs check-quorum, which the shipped driver always runs.
+    // Half the reads ask for the lease; without check-quorum the core answers them with a quorum round.
     await server.readBarrier(op.opId % 2 === 0);
   } catch (e) {
     if (e instanceof CairnError) return "rejected";

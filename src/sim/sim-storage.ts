@@ -24,6 +24,8 @@ export class SimDurableDisk {
   readonly stable = new MemoryStableStore();
   /** The open WAL of the running process, or null while it is down. */
   private open: SimWal | null = null;
+  /** Told of each batch once it is on the durable log (the simulator's log matching check, real-checks.ts). */
+  onDurable: ((entries: readonly Entry[]) => void) | null = null;
 
   /** Opens the disk for a new process: its WAL starts as exactly the durable log. */
   async openWal(life: Life, clock: Clock, fsyncMs: FsyncDelay): Promise<SimWal> {
@@ -67,6 +69,7 @@ export class SimDurableDisk {
     if (entries.length === 0) return;
     // The MemoryWal's append is synchronous work behind an async signature; its checks throw at once.
     void this.log.append(entries);
+    this.onDurable?.(entries);
   }
 }
 
