@@ -8,7 +8,8 @@
  *   acknowledgement, to the watcher's answer (a wake may come before the write's own answer: then "after ack"
  *   is negative), beside the write's own latency;
  * - that a write wakes only its own watcher: after each wake, no other watcher has answered (strays).
- * Prints both with the ratios, the load average, the cores and the file descriptors it needs. Not a test:
+ * Prints both with the ratios, the load average, the cores and the file descriptors it needs, and node:http's
+ * own heap per parked request (bench/http-floor.ts) beside cairn's. Not a test:
  * figures, never assertions.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -19,6 +20,7 @@ import { flag, parseFlags } from "../src/util/flags.js";
 import { startCairnCluster } from "./cairn.js";
 import { guarded, tracked } from "./children.js";
 import { kvPutCairn, kvPutEtcd, startEtcdCluster } from "./etcd.js";
+import { httpFloor } from "./http-floor.js";
 import { percentile, runPutLoad } from "./load.js";
 import {
   cairnEngine,
@@ -328,14 +330,15 @@ export async function watch(argv: readonly string[]): Promise<void> {
   const runs = await guarded(
     () => rmSync(dir, { recursive: true, force: true }),
     async () => {
-      const out: { watchers: number; cairn: Figures; etcd: Figures }[] = [];
+      const out: { watchers: number; cairn: Figures; etcd: Figures; floor: number }[] = [];
       noteLoad("start");
       for (const w of counts) {
         const cairn = await runCairn(join(dir, `c${w}`), w, Math.min(w, writes), profArgs);
         noteLoad(`after cairn ${w}`);
         const etcd = await runEtcd(join(dir, `e${w}`), w, Math.min(w, writes));
         noteLoad(`after etcd ${w}`);
-        out.push({ watchers: w, cairn, etcd });
+        const floor = await httpFloor(w);
+        out.push({ watchers: w, cairn, etcd, floor });
       }
       return out;
     },
@@ -361,13 +364,18 @@ export async function watch(argv: readonly string[]): Promise<void> {
     " the write's own answer, negative when the watcher answered first; strays: other watchers that answered)",
     "",
   );
-  for (const { watchers, cairn, etcd } of runs) {
+  for (const { watchers, cairn, etcd, floor } of runs) {
     lines.push(
       `${watchers} watchers, cairn / etcd: heap per watcher ${(heapPer(cairn) / heapPer(etcd)).toFixed(2)}x, ` +
         `wake p99 ${(p99(cairn.wakeMs) / p99(etcd.wakeMs)).toFixed(2)}x, ` +
         `write p99 ${(p99(cairn.writeMs) / p99(etcd.writeMs)).toFixed(2)}x; issue 14 target 3: heap per blocked ` +
         `GET <= 2048 B: ${heapPer(cairn) <= 2048 ? "met" : "NOT met"} (${heapPer(cairn).toFixed(0)} B), a write ` +
         `wakes only its watcher: ${cairn.strays === 0 ? "met" : `NOT met (${cairn.strays} strays)`}`,
+    );
+    lines.push(
+      `  of cairn's heap per watcher, node:http's own (a bare server of Node ${process.version} holding ` +
+        `${watchers} parked GETs, bench/http-floor.ts): ${floor.toFixed(0)} B; cairn's above it: ` +
+        `${(heapPer(cairn) - floor).toFixed(0)} B`,
     );
     for (const f of [...cairn.failures, ...etcd.failures]) lines.push(`failure: ${f}`);
   }

@@ -5,7 +5,7 @@
  * on while the index has not passed `minIndex`. A restore ends the wait at once (Consul's abandon channel), so a
  * client sees an index that went backwards and resets, as Consul's client rules say (docs/consul-compat.md §0.5).
  */
-import type { ReadSpec } from "../fsm/index.js";
+import type { ReadSpec, Watch } from "../fsm/index.js";
 import type { Consistency, QueryOptions } from "./types.js";
 import { WaitClock, type Waiter } from "./wait-clock.js";
 
@@ -36,34 +36,43 @@ export interface BlockingEnv {
 /** Every wait of this process on one timer (wait-clock.ts). */
 const clock = new WaitClock();
 
+/** How a query's final value becomes its answer; one function for all the queries of a server. */
+export type Finish<T, R> = (value: T, q: QueryOptions) => R;
+
+const asIs = <T>(value: T): T => value;
+
 /**
- * The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state.
- * Not an async function: a blocked query is held by its watch and the wait clock as one small object (Query),
- * not as a suspended frame with its registers and await closures, which matters with thousands blocked.
+ * The read's value once it has passed `minIndex`, or when the wait ended or a restore replaced the state,
+ * given to `finish` (default: as it is). Not an async function: a blocked query is held by its watch and the
+ * wait clock as one small object (Query), not as a suspended frame with its registers and await closures,
+ * which matters with thousands blocked; `finish` makes the answer without a .then (a closure, a promise and a
+ * reaction per query) after it.
  */
-export function blockingQuery<T extends { readonly index: number }>(
+export function blockingQuery<T extends { readonly index: number }, R = T>(
   q: QueryOptions,
   spec: ReadSpec<T>,
   env: BlockingEnv,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    new Query(q, spec, env, resolve, reject).run();
+  finish: Finish<T, R> = asIs as Finish<T, R>,
+): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    new Query(q, spec, env, finish, resolve, reject).run();
   });
 }
 
 /** One blocking query between its runs: what it needs to run again, and how it ends. */
-class Query<T extends { readonly index: number }> implements Waiter {
+class Query<T extends { readonly index: number }, R> implements Waiter {
   private readonly deadline: number;
   private readonly restores: number;
-  /** While asleep: the watch's cancel and the clock's tick of the deadline. */
-  private cancel: (() => void) | null = null;
+  /** While asleep: the watch and the clock's tick of the deadline. */
+  private watching: Watch | null = null;
   private tick = 0;
 
   constructor(
     private readonly q: QueryOptions,
     private readonly spec: ReadSpec<T>,
     private readonly env: BlockingEnv,
-    private readonly resolve: (value: T) => void,
+    private readonly finish: Finish<T, R>,
+    private readonly resolve: (value: R) => void,
     private readonly reject: (error: unknown) => void,
   ) {
     const wait = Math.min(q.waitMs > 0 ? q.waitMs : WAIT_MS_DEFAULT, WAIT_MS_MAX);
@@ -85,11 +94,12 @@ class Query<T extends { readonly index: number }> implements Waiter {
       const passed = Math.max(1, value.index) > this.q.minIndex;
       const left = this.deadline - this.env.now();
       if (this.q.minIndex === 0 || passed || left <= 0 || this.env.restores() !== this.restores) {
-        this.resolve(value);
+        this.resolve(this.finish(value, this.q));
         return;
       }
       // The watch first: when the registry is full it throws, and nothing is left on the clock.
-      this.cancel = this.spec.watch(() => this.woken());
+      // Itself as the wake (woken()): no closure per sleeping query.
+      this.watching = this.spec.watch(this);
       asleep += 1;
       this.tick = clock.add(this, left);
     } catch (e) {
@@ -98,18 +108,18 @@ class Query<T extends { readonly index: number }> implements Waiter {
   }
 
   /** The watch fired (inside an apply: only schedule the next run, as the registry asks). */
-  private woken(): void {
+  woken(): void {
     clock.remove(this, this.tick);
     this.awake();
   }
 
   timedOut(): void {
-    this.cancel?.();
+    this.watching?.cancel();
     this.awake();
   }
 
   private awake(): void {
-    this.cancel = null;
+    this.watching = null;
     asleep -= 1;
     queueMicrotask(() => this.run());
   }

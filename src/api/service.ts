@@ -173,11 +173,14 @@ export class ServerService implements ServerApi {
 
   /** Not async: a blocked query should hold no suspended frame here (blocking.ts says why). */
   private query<T extends { index: number }>(q: QueryOptions, spec: ReadSpec<T>): Promise<Queried<T>> {
-    return blockingQuery(q, spec, this.blockingEnv).then((value) => ({
-      meta: this.meta(value.index, q),
-      value,
-    }));
+    return blockingQuery(q, spec, this.blockingEnv, this.answered);
   }
+
+  /** A query's answer from its value: one function for every query (blockingQuery's finish). */
+  private readonly answered = <T extends { index: number }>(value: T, q: QueryOptions): Queried<T> => ({
+    meta: this.meta(value.index, q),
+    value,
+  });
 
   kvGet: ServerApi["kvGet"] = (key, q) => this.store.kvGet(key, q);
   kvList: ServerApi["kvList"] = (prefix, q) => this.store.kvList(prefix, q);

@@ -34,8 +34,10 @@ function host(list: SessionEntry[]) {
       sessions: () => list,
       watch: (wake: () => void) => {
         watcher = wake;
-        return () => {
-          watcher = null;
+        return {
+          cancel: () => {
+            watcher = null;
+          },
         };
       },
       invalidate: async (id: string) => {

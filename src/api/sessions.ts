@@ -8,7 +8,7 @@
  * leading drops them all.
  */
 import { randomUUID } from "node:crypto";
-import { parseGoDuration, type SessionEntry, type SessionSpec } from "../fsm/index.js";
+import { parseGoDuration, type SessionEntry, type SessionSpec, type Watch } from "../fsm/index.js";
 import type { Clock, Timer } from "../util/clock.js";
 import { errorText } from "../util/errors.js";
 import type { SessionRequest } from "./types.js";
@@ -51,7 +51,7 @@ export interface SessionTimerHost {
   /** The sessions in the state store now. */
   sessions(): Iterable<SessionEntry>;
   /** A one-shot wake on the next session write (KvStore.watchSessions). */
-  watch(wake: () => void): () => void;
+  watch(wake: () => void): Watch;
   /** Proposes session-invalidate with the leader's time; rejects when it did not commit. */
   invalidate(id: string): Promise<void>;
   log(level: "info" | "warn", msg: string): void;
@@ -63,7 +63,7 @@ export interface SessionTimerHost {
  */
 export class SessionTimers {
   private readonly timers = new Map<string, Timer>();
-  private cancelWatch: (() => void) | null = null;
+  private watching: Watch | null = null;
   private active = false;
 
   constructor(
@@ -94,8 +94,8 @@ export class SessionTimers {
 
   stop(): void {
     this.active = false;
-    this.cancelWatch?.();
-    this.cancelWatch = null;
+    this.watching?.cancel();
+    this.watching = null;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
@@ -119,10 +119,10 @@ export class SessionTimers {
       t.cancel();
       this.timers.delete(id);
     }
-    this.cancelWatch?.();
+    this.watching?.cancel();
     // The wake runs inside the store's apply, which must not be re-entered: reconcile after it returns.
-    this.cancelWatch = this.host.watch(() => {
-      this.cancelWatch = null;
+    this.watching = this.host.watch(() => {
+      this.watching = null;
       this.clock.defer(() => this.reconcile());
     });
   }

@@ -117,4 +117,4 @@ export type {
   Tombstone,
 } from "./state.js";
 export { TXN_OPS_MAX, TXN_VERBS, type TxnOp, type TxnSuccess, type TxnVerb, txnTooLarge } from "./txn.js";
-export { WATCHES_MAX_DEFAULT, type WatchKind, WatchRegistry } from "./watch.js";
+export { WATCHES_MAX_DEFAULT, type Wake, type Watch, type WatchKind, WatchRegistry } from "./watch.js";

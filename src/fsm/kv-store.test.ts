@@ -268,7 +268,7 @@ describe("KvStore watches", () => {
     s.watch("a", "prefix", () => woke.push("above"));
     s.watch("z", "prefix", () => woke.push("beside"));
     const cancel = s.watch("a/b/c", "key", () => woke.push("cancelled"));
-    cancel();
+    cancel.cancel();
     s.apply(20, { op: "delete-tree", prefix: "a/" });
     assert.deepEqual(woke.sort(), ["above", "inside"]);
   });

@@ -67,7 +67,7 @@ import {
   TABLE_SESSIONS,
   type Tombstone,
 } from "./state.js";
-import { WATCHES_MAX_DEFAULT, type WatchKind, WatchRegistry } from "./watch.js";
+import { WATCHES_MAX_DEFAULT, type Wake, type Watch, type WatchKind, WatchRegistry } from "./watch.js";
 
 // The apply contract's types moved to apply.ts with the write paths; importers keep importing them from here.
 export { type ApplyResult, type CommandResult, NO_SESSIONS, type SessionView } from "./apply.js";
@@ -148,7 +148,7 @@ export class KvStore implements KvTables, SessionTables, AclView {
   }
 
   /** A one-shot wake for the next ACL write or restore. */
-  watchAcl(wake: () => void): () => void {
+  watchAcl(wake: Wake): Watch {
     return this.aclWatches.watch("", "prefix", wake);
   }
 
@@ -158,7 +158,7 @@ export class KvStore implements KvTables, SessionTables, AclView {
   }
 
   /** A one-shot wake for the next catalog write (or session end by one) or restore. */
-  watchCatalog(wake: () => void): () => void {
+  watchCatalog(wake: Wake): Watch {
     return this.catalogWatches.watch("", "prefix", wake);
   }
 
@@ -201,7 +201,7 @@ export class KvStore implements KvTables, SessionTables, AclView {
   }
 
   /** A one-shot wake for the next session write (create, destroy, invalidate) or restore. */
-  watchSessions(wake: () => void): () => void {
+  watchSessions(wake: Wake): Watch {
     return this.sessionWatches.watch("", "prefix", wake);
   }
 
@@ -270,7 +270,7 @@ export class KvStore implements KvTables, SessionTables, AclView {
   }
 
   /** Registers a one-shot wake for the next write touching `target` (see WatchRegistry). */
-  watch(target: string, kind: WatchKind, wake: () => void): () => void {
+  watch(target: string, kind: WatchKind, wake: Wake): Watch {
     return this.watches.watch(target, kind, wake);
   }
 

@@ -78,7 +78,7 @@ describe("WatchRegistry", () => {
           woke.length = 0;
           let expected: number[] = [];
           if ("cancel" in s) {
-            cancels[s.cancel]?.();
+            cancels[s.cancel]?.cancel();
             live.delete(s.cancel);
           } else {
             const match = "write" in s ? byKey(s.write) : byTree(s.tree);
@@ -117,12 +117,12 @@ describe("WatchRegistry", () => {
     const cancelA = r.watch("a", "key", () => n++);
     const cancelB = r.watch("a", "prefix", () => n++);
     r.watch("a", "key", () => n++);
-    cancelA();
-    cancelA();
+    cancelA.cancel();
+    cancelA.cancel();
     assert.equal(r.size, 2);
     r.keyChanged("a");
     assert.equal(n, 2);
-    cancelB(); // already woken: nothing left to remove
+    cancelB.cancel(); // already woken: nothing left to remove
     assert.equal(r.size, 0);
     r.keyChanged("a");
     assert.equal(n, 2);
@@ -136,7 +136,7 @@ describe("WatchRegistry", () => {
     assert.equal(r.size, 2);
     r.keyChanged("c");
     assert.equal(r.size, 2, "the refused watch was never registered");
-    cancel();
+    cancel.cancel();
     r.watch("c", "key", () => {});
     assert.throws(() => r.watch("d", "key", () => {}), WatchLimitError);
     r.keyChanged("bb"); // wakes the prefix "b"

@@ -22,10 +22,37 @@ export type WatchKind = "key" | "prefix";
 /** Default bound on registered watches, so a flood of blocking queries cannot grow memory without limit. */
 export const WATCHES_MAX_DEFAULT = 1 << 20;
 
-interface Watcher {
-  readonly target: string;
-  readonly kind: WatchKind;
-  readonly wake: () => void;
+/**
+ * What a watch wakes: a function, or an object whose woken() is called. A blocking query passes itself, so
+ * thousands of them asleep hold no closure (and no context) each just to be called back.
+ */
+export type Wake = (() => void) | { woken(): void };
+
+/** A registered watch; cancel() unregisters it (idempotent, harmless after the wake). */
+export interface Watch {
+  cancel(): void;
+}
+
+/**
+ * One registered watch, and its own handle: a class rather than a record plus a cancel closure, which with
+ * thousands of blocked queries was a closure and a context apiece.
+ */
+class Watcher implements Watch {
+  constructor(
+    readonly target: string,
+    readonly kind: WatchKind,
+    readonly wake: Wake,
+    private readonly registry: WatchRegistry,
+  ) {}
+
+  cancel(): void {
+    this.registry.take(this);
+  }
+
+  fire(): void {
+    if (typeof this.wake === "function") this.wake();
+    else this.wake.woken();
+  }
 }
 
 /**
@@ -54,12 +81,12 @@ export class WatchRegistry {
     return this.count;
   }
 
-  /** Registers a one-shot wake; returns a cancel function (idempotent, harmless after the wake). */
-  watch(target: string, kind: WatchKind, wake: () => void): () => void {
+  /** Registers a one-shot wake; returns its handle. */
+  watch(target: string, kind: WatchKind, wake: Wake): Watch {
     if (this.count >= this.watchesMax) {
       throw new WatchLimitError(`register a watch: ${this.watchesMax} watches are already registered`);
     }
-    const w: Watcher = { target, kind, wake };
+    const w = new Watcher(target, kind, wake, this);
     const map = kind === "key" ? this.keys : this.prefixes;
     const there = map.get(target);
     if (there === undefined) {
@@ -71,9 +98,7 @@ export class WatchRegistry {
     } else if (there instanceof Set) there.add(w);
     else map.set(target, new Set([there, w]));
     this.count += 1;
-    return () => {
-      this.take(w);
-    };
+    return w;
   }
 
   /** Wakes the watchers of `key` and of every prefix of it (a set, cas, acquire, release or delete). */
@@ -125,7 +150,8 @@ export class WatchRegistry {
     if (left === 0 || (delta === 1 && left === 1)) this.lengthsSorted = null;
   }
 
-  private take(w: Watcher): boolean {
+  /** Unregisters `w`; false when it was not registered (already woken or cancelled). For Watcher.cancel. */
+  take(w: Watcher): boolean {
     const map = w.kind === "key" ? this.keys : this.prefixes;
     const there = map.get(w.target);
     if (there === w) {
@@ -146,7 +172,7 @@ export class WatchRegistry {
     let first: { error: unknown } | null = null;
     for (const w of due) {
       try {
-        w.wake();
+        w.fire();
       } catch (error) {
         first ??= { error };
       }
