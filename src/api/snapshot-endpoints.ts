@@ -11,7 +11,7 @@ import { call, serve } from "../server/rpc.js";
 import { RPC } from "../server/rpc-methods.js";
 import { archiveOf, restoreOnLeader } from "../server/snapshots.js";
 import { failureAnswer, toWire, unwrap } from "../server/write-answer.js";
-import { readArchive } from "../snapshot/index.js";
+import { readArchiveInto } from "../snapshot/index.js";
 import type { QueryMeta, QueryOptions } from "./types.js";
 
 /** Test-only throttle: bytes of the archive per interval. */
@@ -58,22 +58,25 @@ export class SnapshotEndpoints {
 
   async restore(archive: AsyncIterable<Uint8Array>): Promise<void> {
     const raft = this.o.raft;
-    // Spooled and verified completely (every hash, entry and record) before anything changes.
-    const verified = await readArchive(Readable.from(archive), { tmpDir: raft.blobs.dir });
+    const handle = BlobStore.newHandle();
+    // Spooled into the blob store and verified completely (every hash, entry and record) before anything
+    // changes; kept (durably) only once verified.
+    const draft = await raft.blobs.files.draft(handle, false);
+    let archiveIndex: number;
     try {
-      const handle = BlobStore.newHandle();
-      await raft.blobs.adopt(handle, verified.stateBin.path);
-      const leader = await raft.waitForLeader();
-      const ref = { handle, archiveIndex: verified.meta.Index };
-      if (leader === raft.self.raftId) return await this.restoreHere(ref, []);
-      const request = { ...ref, from: raft.self.raftId };
-      const r = unwrap(
-        await call(raft.transport, leader, RPC.restore, request, RESTORE_APPLY_MS_MAX + 10_000),
-      );
-      if (r instanceof Error) throw r;
-    } finally {
-      await verified.stateBin.remove();
+      archiveIndex = (await readArchiveInto(Readable.from(archive), (chunk) => draft.append(chunk))).meta
+        .Index;
+      await draft.commit();
+    } catch (e) {
+      await draft.discard();
+      throw e;
     }
+    const leader = await raft.waitForLeader();
+    const ref = { handle, archiveIndex };
+    if (leader === raft.self.raftId) return await this.restoreHere(ref, []);
+    const request = { ...ref, from: raft.self.raftId };
+    const r = unwrap(await call(raft.transport, leader, RPC.restore, request, RESTORE_APPLY_MS_MAX + 10_000));
+    if (r instanceof Error) throw r;
   }
 
   /** On the leader: the blob fetched from the server that received the archive, then proposed (snapshots.ts). */

@@ -80,7 +80,12 @@ export class Applier {
    */
   async installSnapshot(meta: SnapshotMeta): Promise<void> {
     const ref = fromMeta(meta);
-    await this.ensureBlob(ref.handle);
+    try {
+      await this.ensureBlob(ref.handle);
+    } catch (e) {
+      if (this.server.stopped()) throw e;
+      throw new SnapshotGoneError(ref.handle, e);
+    }
     await loadSnapshot(this.o.blobs, this.o.kv, ref);
     this.offset = ref.indexOffset;
     for (const m of ref.members ?? []) this.server.learnPeer(m);
@@ -111,6 +116,18 @@ export class Applier {
         await this.o.clock.sleep(200);
       }
     }
+  }
+}
+
+/**
+ * The archive of a snapshot from the leader could not be fetched from any server (each may have pruned it
+ * since: a fetch that stalled past two newer snapshots). Nothing of it was installed; the server drops the
+ * snapshot, as if its message had been lost, and the leader sends a newer one.
+ */
+export class SnapshotGoneError extends Error {
+  override name = "SnapshotGoneError";
+  constructor(handle: string, cause: unknown) {
+    super(`no server has the archive of snapshot ${handle} any more`, { cause });
   }
 }
 

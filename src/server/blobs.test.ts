@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,6 +9,8 @@ import { SeededRng } from "../util/rng.js";
 import { BlobStore } from "./blobs.js";
 
 const MIB = 1024 * 1024;
+
+type DirStore = BlobStore & { readonly dir: string };
 
 function transport(raftId: number): TcpTransport {
   const hex = raftId.toString(16).padStart(12, "0");
@@ -26,7 +28,7 @@ function transport(raftId: number): TcpTransport {
 }
 
 /** Two blob stores on real TCP transports, each in its own temp data-dir; `fn` gets (holder, fetcher). */
-async function pair(fn: (a: BlobStore, b: BlobStore) => Promise<void>): Promise<void> {
+async function pair(fn: (a: DirStore, b: DirStore) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "cairn-blobs-test-"));
   const ta = transport(1);
   const tb = transport(2);
@@ -44,6 +46,13 @@ async function pair(fn: (a: BlobStore, b: BlobStore) => Promise<void>): Promise<
   }
 }
 
+/** Stores `data` as blob `handle`, durably, as a verified restore is kept. */
+async function put(store: BlobStore, handle: string, data: Uint8Array): Promise<void> {
+  const draft = await store.files.draft(handle, false);
+  await draft.append(data);
+  await draft.commit();
+}
+
 describe("BlobStore.fetch", () => {
   it("copies blobs of every size class exactly: empty, one partial chunk, whole chunks, many chunks", async () => {
     await pair(async (a, b) => {
@@ -51,12 +60,13 @@ describe("BlobStore.fetch", () => {
       for (const size of [0, 1000, 4 * MIB, 8 * MIB, 17 * MIB + 123]) {
         const handle = BlobStore.newHandle();
         const data = randomBytes(size);
-        const src = join(a.dir, "incoming");
-        await writeFile(src, data);
-        await a.adopt(handle, src);
+        await put(a, handle, data);
         await b.fetch(handle, [1]);
         assert.ok(await b.has(handle));
-        assert.ok(Buffer.compare(await readFile(b.path(handle)), data) === 0, `blob of ${size} bytes`);
+        assert.ok(
+          Buffer.compare(await readFile(join(b.dir, `${handle}.bin`)), data) === 0,
+          `blob of ${size} bytes`,
+        );
       }
       assert.deepEqual(
         (await readdir(b.dir)).filter((n) => n.endsWith(".tmp")),
@@ -81,15 +91,13 @@ describe("BlobStore.prefetchOn", () => {
     await pair(async (a, b) => {
       const handle = BlobStore.newHandle();
       const data = randomBytes(9 * MIB + 7);
-      const src = join(a.dir, "incoming");
-      await writeFile(src, data);
-      await a.adopt(handle, src);
+      await put(a, handle, data);
       // Asked twice while the first copy runs (the leader's prefetch, then its own Ready loop): one copy.
       const first = b.fetch(handle, [1]);
       assert.equal(b.fetch(handle, [1]), first);
       const [got] = await Promise.all([a.prefetchOn(handle, [2], [1], 1, 30_000), first]);
       assert.deepEqual(got, { ready: 1, failed: [] });
-      assert.ok(Buffer.compare(await readFile(b.path(handle)), data) === 0);
+      assert.ok(Buffer.compare(await readFile(join(b.dir, `${handle}.bin`)), data) === 0);
       assert.deepEqual(await readdir(b.dir), [`${handle}.bin`]);
       // Asked again, b already holds it: nothing is copied, and the answer is the same.
       assert.deepEqual(await a.prefetchOn(handle, [2], [1], 1, 30_000), { ready: 1, failed: [] });

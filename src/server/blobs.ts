@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeId } from "../raft/index.js";
-import { fsyncDir } from "../storage/index.js";
 import type { PeerTransport } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
 import { assert } from "../util/index.js";
+import { type BlobDraft, type BlobFiles, FileBlobFiles } from "./blob-files.js";
 import { call, serve } from "./rpc.js";
 import { RPC } from "./rpc-methods.js";
 
@@ -14,22 +13,24 @@ const CHUNK_BYTES_MAX = 4 * 1024 * 1024;
 const FETCH_WINDOW = 2;
 /** A bound on one fetch's loop: 2^20 chunks of even 4 MiB is 4 TiB, beyond any state. */
 const FETCH_CHUNKS_MAX = 1 << 20;
-const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * Verified state.bin files of user restores, kept in `<data-dir>/blobs/<handle>.bin`. A restore entry in the
- * log names its blob; a server makes the blob durable before it persists (and so acknowledges) the entry,
- * fetching it from a peer that has it, so every server that applies the entry can (docs/raft-notes.md 1.15; data
- * moves beside the core, docs/ARCHITECTURE.md).
+ * A server's blobs (blob-files.ts) and their moves between servers: snapshot archives and the verified
+ * state.bin files of user restores. A restore entry in the log names its blob; a server makes the blob
+ * durable before it persists (and so acknowledges) the entry, fetching it from a peer that has it, so every
+ * server that applies the entry can (docs/raft-notes.md 1.15; data moves beside the core,
+ * docs/ARCHITECTURE.md). The agent's are files in `<data-dir>/blobs/`; the simulator's are in memory.
  */
 export class BlobStore {
-  readonly dir: string;
+  readonly files: BlobFiles;
   private readonly transport: PeerTransport;
   /** Fetches under way, by handle: a second ask for the same blob (the Ready loop's, after a prefetch) joins it. */
   private readonly fetching = new Map<string, Promise<void>>();
+  /** Blobs a peer was just told to fetch (a snapshot sent), by how many such sends hold each: kept from pruning. */
+  private readonly pins = new Map<string, number>();
 
-  private constructor(dir: string, transport: PeerTransport) {
-    this.dir = dir;
+  constructor(files: BlobFiles, transport: PeerTransport) {
+    this.files = files;
     this.transport = transport;
     serve(transport, RPC.blobRead, (req) => this.serve(req));
     serve(transport, RPC.blobPrefetch, async ({ handle, from }) => {
@@ -38,38 +39,36 @@ export class BlobStore {
     });
   }
 
-  static async open(dataDir: string, transport: PeerTransport): Promise<BlobStore> {
-    const dir = join(dataDir, "blobs");
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new BlobStore(dir, transport);
+  /** The agent's store: the files in `<dataDir>/blobs`. */
+  static async open(
+    dataDir: string,
+    transport: PeerTransport,
+  ): Promise<BlobStore & { readonly dir: string }> {
+    const files = await FileBlobFiles.open(join(dataDir, "blobs"));
+    return Object.assign(new BlobStore(files, transport), { dir: files.dir });
   }
 
   static newHandle(): string {
     return `restore-${randomUUID()}`;
   }
 
-  path(handle: string): string {
-    if (!HANDLE.test(handle)) throw new UnavailableError(`invalid blob handle "${handle}"`);
-    return join(this.dir, `${handle}.bin`);
+  has(handle: string): Promise<boolean> {
+    return this.files.has(handle);
   }
 
-  async has(handle: string): Promise<boolean> {
-    return stat(this.path(handle)).then(
-      () => true,
-      () => false,
-    );
+  /** Holds blob `handle` for a peer's coming fetch: pruning leaves it until every pin is released. */
+  pin(handle: string): void {
+    this.pins.set(handle, (this.pins.get(handle) ?? 0) + 1);
   }
 
-  /** Moves a verified file into the store under `handle`, durably (rename, then fsync the directory). */
-  async adopt(handle: string, file: string): Promise<void> {
-    const fh = await open(file, "r+");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(file, this.path(handle));
-    await fsyncDir(this.dir);
+  unpin(handle: string): void {
+    const n = (this.pins.get(handle) ?? 0) - 1;
+    if (n > 0) this.pins.set(handle, n);
+    else this.pins.delete(handle);
+  }
+
+  pinned(handle: string): boolean {
+    return this.pins.has(handle);
   }
 
   /**
@@ -124,15 +123,15 @@ export class BlobStore {
   private async fetchFrom(handle: string, peers: readonly NodeId[]): Promise<void> {
     let last: unknown = new UnavailableError(`no peer to fetch blob "${handle}" from`);
     for (const peer of peers) {
-      const tmp = join(this.dir, `.${handle}.${randomUUID()}.tmp`);
+      let draft: BlobDraft | undefined;
       try {
-        await this.copyFrom(peer, handle, tmp);
-        await rename(tmp, this.path(handle));
-        await fsyncDir(this.dir);
+        draft = await this.files.draft(handle, true);
+        await this.copyFrom(peer, handle, draft);
+        await draft.commit();
         return;
       } catch (e) {
         last = e;
-        await rm(tmp, { force: true });
+        await draft?.discard();
       }
     }
     throw last;
@@ -144,63 +143,45 @@ export class BlobStore {
    * is 85 chunks). The first chunk's length is the peer's chunk size; a shorter or empty one marks the end.
    * Chunks land at their offsets, so the order they arrive in does not matter.
    */
-  private async copyFrom(peer: NodeId, handle: string, tmp: string): Promise<void> {
-    const fh = await open(tmp, "wx", 0o600);
-    try {
-      const read = async (offset: number): Promise<number> => {
-        const chunk = await call(this.transport, peer, RPC.blobRead, { handle, offset }, 30_000);
-        if (chunk.length > 0) await fh.write(chunk, 0, chunk.length, offset);
-        return chunk.length;
-      };
-      const size = await read(0);
-      let end = size === 0 ? 0 : Number.POSITIVE_INFINITY;
-      let next = size;
-      let failure: { error: unknown } | null = null;
-      const inflight = new Set<Promise<void>>();
-      const issue = (offset: number): void => {
-        const p: Promise<void> = read(offset).then(
-          (n) => {
-            inflight.delete(p);
-            if (n < size) end = Math.min(end, offset + n);
-          },
-          (error: unknown) => {
-            inflight.delete(p);
-            failure ??= { error };
-          },
-        );
-        inflight.add(p);
-      };
-      // After a failure no more requests go out, and the ones in flight settle before the file closes.
-      for (let round = 0; (failure === null && next < end) || inflight.size > 0; round++) {
-        assert(round <= FETCH_CHUNKS_MAX, `fetch blob "${handle}" in at most ${FETCH_CHUNKS_MAX} chunks`);
-        while (failure === null && next < end && inflight.size < FETCH_WINDOW) {
-          issue(next);
-          next += size;
-        }
-        if (inflight.size > 0) await Promise.race(inflight);
+  private async copyFrom(peer: NodeId, handle: string, draft: BlobDraft): Promise<void> {
+    const read = async (offset: number): Promise<number> => {
+      const chunk = await call(this.transport, peer, RPC.blobRead, { handle, offset }, 30_000);
+      if (chunk.length > 0) await draft.writeAt(chunk, offset);
+      return chunk.length;
+    };
+    const size = await read(0);
+    let end = size === 0 ? 0 : Number.POSITIVE_INFINITY;
+    let next = size;
+    let failure: { error: unknown } | null = null;
+    const inflight = new Set<Promise<void>>();
+    const issue = (offset: number): void => {
+      const p: Promise<void> = read(offset).then(
+        (n) => {
+          inflight.delete(p);
+          if (n < size) end = Math.min(end, offset + n);
+        },
+        (error: unknown) => {
+          inflight.delete(p);
+          failure ??= { error };
+        },
+      );
+      inflight.add(p);
+    };
+    // After a failure no more requests go out, and the ones in flight settle before the draft is dropped.
+    for (let round = 0; (failure === null && next < end) || inflight.size > 0; round++) {
+      assert(round <= FETCH_CHUNKS_MAX, `fetch blob "${handle}" in at most ${FETCH_CHUNKS_MAX} chunks`);
+      while (failure === null && next < end && inflight.size < FETCH_WINDOW) {
+        issue(next);
+        next += size;
       }
-      if (failure !== null) throw (failure as { error: unknown }).error;
-      await fh.sync();
-    } finally {
-      await fh.close();
+      if (inflight.size > 0) await Promise.race(inflight);
     }
+    if (failure !== null) throw (failure as { error: unknown }).error;
   }
 
-  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
+  /** One chunk of a blob, for a peer's fetch. */
   private async serve({ handle, offset }: { handle: string; offset: number }): Promise<Uint8Array> {
     if (offset < 0) throw new UnavailableError(`invalid blob offset ${offset}`);
-    const fh = await open(this.path(handle), "r");
-    try {
-      const size = (await fh.stat()).size;
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(CHUNK_BYTES_MAX, size - offset)));
-      for (let at = 0; at < buf.length; ) {
-        const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at);
-        if (bytesRead === 0) throw new UnavailableError(`blob "${handle}" shrank while being read`);
-        at += bytesRead;
-      }
-      return buf;
-    } finally {
-      await fh.close();
-    }
+    return this.files.readAt(handle, offset, CHUNK_BYTES_MAX);
   }
 }

@@ -1,6 +1,3 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
 import {
   type KvSnapshot,
   type KvStore,
@@ -11,12 +8,12 @@ import {
 import type { ConfState, SnapshotMeta } from "../raft/index.js";
 import {
   type ArchiveMetaInput,
-  readArchive,
+  readArchiveInto,
   readStateBinBatches,
   sizedStateBin,
   writeArchive,
 } from "../snapshot/index.js";
-import { fsyncDir, writeFileAtomic } from "../storage/index.js";
+import { draftWritable } from "./blob-files.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
 import { type ServerRecord, serverRecord } from "./members.js";
@@ -75,13 +72,10 @@ export function fromMeta(m: SnapshotMeta): SnapshotRef {
   return { ...r, index: m.index, term: m.term, conf: m.conf };
 }
 
-function sidecar(blobs: BlobStore, handle: string): string {
-  return join(blobs.dir, `${handle}.json`);
-}
-
 /**
  * Writes an archive of `view` (the store's O(1) point-in-time view taken at raft `index`) and its sidecar;
- * returns the ref. With `pace`, encoding yields to writes (pace.ts). Crash-safe: temp name, fsync, rename, fsync the directory; the sidecar last.
+ * returns the ref. With `pace`, encoding yields to writes (pace.ts). `nowMs`: the wall clock's time, for the
+ * archive's ID and mtime. Crash-safe: temp name, fsync, rename, fsync the directory; the sidecar last.
  */
 export async function saveSnapshot(
   blobs: BlobStore,
@@ -89,109 +83,124 @@ export async function saveSnapshot(
   ref: Omit<SnapshotRef, "handle" | "lockDelays">,
   servers: ArchiveMetaInput["Configuration"],
   pace?: PaceOptions,
+  nowMs: number = Date.now(),
 ): Promise<SnapshotRef> {
+  const files = blobs.files;
   const handle = `snap-${ref.term}-${ref.index}`;
   const full: SnapshotRef = { ...ref, handle, lockDelays: lockDelayJson(view.lock) };
-  const tmp = join(blobs.dir, `.${handle}.tmp`);
   const fsmIndex = ref.index + ref.indexOffset;
   const meta: ArchiveMetaInput = {
-    ID: `${ref.term}-${fsmIndex}-${Date.now()}`,
+    ID: `${ref.term}-${fsmIndex}-${nowMs}`,
     Index: fsmIndex,
     Term: ref.term,
     Version: 1,
     ...(servers === undefined ? {} : { Configuration: servers }),
     ConfigurationIndex: fsmIndex,
   };
+  const draft = await files.draft(handle, false);
   try {
-    // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
-    // rarely, and deflating incompressible values at any level costs ~7x storing them.
-    // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
-    const stateBin = await sizedStateBin(view.stateBinPlan());
-    // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
-    // creation (never widened by the umask, never narrowed later).
-    await rm(tmp, { force: true });
-    await writeArchive(createWriteStream(tmp, { flags: "wx", mode: 0o600 }), meta, stateBin, {
-      gzipLevel: "auto",
-      ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
+    await files.work(async () => {
+      // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
+      // rarely, and deflating incompressible values at any level costs ~7x storing them.
+      // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
+      const stateBin = await sizedStateBin(view.stateBinPlan());
+      await writeArchive(draftWritable(draft), meta, stateBin, {
+        gzipLevel: "auto",
+        mtimeSec: Math.round(nowMs / 1000),
+        ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
+      });
     });
-    const fh = await open(tmp, "r+");
-    await fh.sync().finally(() => fh.close());
-    await rename(tmp, blobs.path(handle));
-    await fsyncDir(blobs.dir);
-    await writeFileAtomic(sidecar(blobs, handle), new TextEncoder().encode(JSON.stringify(full)), {
-      mode: 0o600,
-    });
+    await draft.commit();
+    await files.writeRef(handle, JSON.stringify(full));
   } catch (e) {
-    await rm(tmp, { force: true });
+    await draft.discard();
     throw e;
   }
   await prune(blobs);
   return full;
 }
 
-/** Keeps the newest KEEP snapshots (by raft index), deleting older archives and sidecars. */
+/**
+ * Keeps the newest KEEP snapshots (by raft index), and any a follower was just sent (pinned: its fetch may
+ * outlast two newer snapshots), deleting older archives and sidecars.
+ */
 async function prune(blobs: BlobStore): Promise<void> {
   const refs = await listSnapshots(blobs);
-  for (const r of refs.slice(KEEP)) {
-    await rm(blobs.path(r.handle), { force: true });
-    await rm(sidecar(blobs, r.handle), { force: true });
-  }
+  for (const r of refs.slice(KEEP)) if (!blobs.pinned(r.handle)) await blobs.files.remove(r.handle);
 }
 
 /** Complete snapshots (archive and sidecar both present), newest first. */
 export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
-  const names = await readdir(blobs.dir);
+  const files = blobs.files;
+  const present = await files.list();
   const refs: SnapshotRef[] = [];
-  for (const n of names) {
-    if (!n.startsWith("snap-") || !n.endsWith(".json")) continue;
-    const handle = n.slice(0, -".json".length);
-    if (!names.includes(`${handle}.bin`)) continue;
-    refs.push(parseRef(await readFile(join(blobs.dir, n), "utf8")));
+  for (const handle of present.refs) {
+    if (!handle.startsWith("snap-") || !present.blobs.includes(handle)) continue;
+    refs.push(parseRef(await files.readRef(handle)));
   }
   return refs.sort((a, b) => b.index - a.index);
 }
 
+/**
+ * A restore is followed by a full collection (collectGarbage) only when the state it replaced, or the one it
+ * built, holds this many records: then the old state's memory and the restore's own garbage come back at
+ * once. Below it a full collection costs more than the little it frees (a small cluster, or the simulator,
+ * installs snapshots often).
+ */
+const COLLECT_RECORDS_MIN = 100_000;
+
+/** What replaceAsync runs once the new state is in (call before the restore starts: it notes the old size). */
+function afterSwap(kv: KvStore): () => void {
+  const before = kv.recordCount;
+  return () => {
+    if (Math.max(before, kv.recordCount) >= COLLECT_RECORDS_MIN) collectGarbage();
+  };
+}
+
+/** Reads of an archive in the stream's usual 64 KiB chunks (gunzip takes them as they come). */
+const ARCHIVE_CHUNK_BYTES = 64 * 1024;
 /** Reads of spooled files in 1 MiB chunks: a few hundred awaits for a 340 MB state.bin, not thousands. */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
- * Verifies the archive of `ref` completely, then replaces the store's state with it (built aside and swapped
- * in at once, reads answering from the old state meanwhile: see KvStore.replaceAsync; a failure is the
- * caller's fatal error).
+ * Verifies the archive of `ref` completely (its state.bin spooled beside it), then replaces the store's state
+ * with it (built aside and swapped in at once, reads answering from the old state meanwhile: see
+ * KvStore.replaceAsync; a failure is the caller's fatal error).
  */
 export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotRef): Promise<void> {
-  const verified = await readArchive(createReadStream(blobs.path(ref.handle)), { tmpDir: blobs.dir });
-  try {
-    await kv.replaceAsync(
-      readStateBinBatches(createReadStream(verified.stateBin.path, { highWaterMark: READ_CHUNK_BYTES }), {
-        views: true,
-      }),
-      collectGarbage,
-      ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
-    );
-  } finally {
-    await verified.stateBin.remove();
-  }
+  const files = blobs.files;
+  await files.work(async () => {
+    const spool = await files.draft(ref.handle, true);
+    try {
+      await readArchiveInto(files.read(ref.handle, ARCHIVE_CHUNK_BYTES), (chunk) => spool.append(chunk));
+      await kv.replaceAsync(
+        readStateBinBatches(spool.read(READ_CHUNK_BYTES), { views: true }),
+        afterSwap(kv),
+        ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
+      );
+    } finally {
+      await spool.discard();
+    }
+  });
 }
 
 /**
  * Installs a committed user restore: the verified state.bin kept as blob `handle` replaces the store's state,
- * streamed from the file into a new state that is swapped in once complete (KvStore.replaceAsync), then a
- * collection so the old state's memory is given back at once.
+ * streamed from the blob into a new state that is swapped in once complete (KvStore.replaceAsync), then a
+ * collection when the states are large (afterSwap).
  */
 export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: string): Promise<void> {
-  await kv.replaceAsync(
-    readStateBinBatches(createReadStream(blobs.path(handle), { highWaterMark: READ_CHUNK_BYTES }), {
-      views: true,
-    }),
-    collectGarbage,
+  const files = blobs.files;
+  await files.work(() =>
+    kv.replaceAsync(
+      readStateBinBatches(files.read(handle, READ_CHUNK_BYTES), { views: true }),
+      afterSwap(kv),
+    ),
   );
 }
 
 /** Stores a sidecar for a snapshot fetched from the leader (its archive is already in the blob store). */
 export async function adoptSnapshotRef(blobs: BlobStore, ref: SnapshotRef): Promise<void> {
-  await writeFileAtomic(sidecar(blobs, ref.handle), new TextEncoder().encode(JSON.stringify(ref)), {
-    mode: 0o600,
-  });
+  await blobs.files.writeRef(ref.handle, JSON.stringify(ref));
   await prune(blobs);
 }

@@ -14,7 +14,7 @@ import {
 import type { PeerTransport } from "../transport/index.js";
 import type { Clock, Timer } from "../util/clock.js";
 import { NotLeaderError, UnavailableError } from "../util/errors.js";
-import { Applier, encodeRestoreHandle } from "./applier.js";
+import { Applier, encodeRestoreHandle, SnapshotGoneError } from "./applier.js";
 import type { BlobStore } from "./blobs.js";
 import { encodeMemberContext, type ServerRecord } from "./members.js";
 import { PendingProposals, type ProposalResult } from "./proposals.js";
@@ -283,11 +283,17 @@ export class RaftServer {
     const isLeader = this.raw.raft.role === "leader";
     const early = isLeader ? rd.messages.filter((m) => m.type === "app" || m.type === "heartbeat") : [];
     for (const m of early) this.o.transport.send(m.to, m);
-    await this.persist(rd);
+    try {
+      await this.persist(rd);
+    } catch (e) {
+      if (!(e instanceof SnapshotGoneError)) throw e;
+      this.dropSnapshot(e);
+      return;
+    }
     for (const m of rd.messages) {
       if (early.includes(m)) continue;
       this.o.transport.send(m.to, m);
-      if (m.type === "snap") this.snapshots.watchSend(m.to, m.snapshot?.index ?? 0);
+      if (m.type === "snap" && m.snapshot != null) this.snapshots.watchSend(m.to, m.snapshot);
     }
     if (rd.softState !== null) this.onSoftState();
     for (const e of rd.committed) await this.applier.apply(e);
@@ -295,6 +301,16 @@ export class RaftServer {
     this.raw.advance(rd);
     this.reads.releaseApplied(this.raw.raft.log.applied);
     this.snapshots.maybeSnapshot();
+  }
+
+  /**
+   * Forgets a snapshot from the leader whose archive is gone (SnapshotGoneError): the core, which took it in,
+   * is built again from the durable state, as a restart would, and this Ready is dropped unanswered. Nothing of
+   * it was persisted or acknowledged, so this is a lost message to the leader, which sends a newer snapshot.
+   */
+  private dropSnapshot(e: SnapshotGoneError): void {
+    this.raw = this.makeRaw(this.raw.raft.log.applied);
+    this.o.log("warn", `${e.message}: dropped; waiting for a newer one`);
   }
 
   private async persist(rd: Ready): Promise<void> {

@@ -52,7 +52,7 @@ export interface RecoveringServer extends Pick<ServerHandle, "storage" | "indexO
  */
 export async function recoverIfAsked(
   path: string,
-  o: Pick<RaftServerOptions, "blobs" | "kv" | "wal" | "stable" | "log">,
+  o: Pick<RaftServerOptions, "blobs" | "kv" | "wal" | "stable" | "log" | "clock">,
   server: RecoveringServer,
 ): Promise<void> {
   const text = await readFile(path, "utf8").catch(() => null);
@@ -73,6 +73,8 @@ export async function recoverIfAsked(
     o.kv.snapshot(),
     { index, term, conf: { voters, learners }, indexOffset: server.indexOffset(), members },
     undefined,
+    undefined,
+    o.clock.now(),
   );
   if (index > o.wal.boundary().index) await o.wal.resetToSnapshot(index, term);
   const hs = o.stable.hardState;

@@ -1,6 +1,6 @@
-import type { NodeId } from "../raft/index.js";
+import type { NodeId, SnapshotMeta } from "../raft/index.js";
 import { errorText } from "../util/errors.js";
-import { saveSnapshot, toMeta } from "./fsm-snapshot.js";
+import { fromMeta, saveSnapshot, toMeta } from "./fsm-snapshot.js";
 import { snapshotPace } from "./pace.js";
 import type { RaftServerOptions, ServerHandle } from "./server-parts.js";
 
@@ -62,7 +62,8 @@ export class Snapshotter {
     const members = [...conf.voters, ...conf.learners].flatMap((id) => this.server.peers.get(id) ?? []);
     const ref = { index, term, conf, indexOffset: this.server.indexOffset(), members };
     const pace = snapshotPace(() => this.o.kv.appliedIndex, this.o.clock);
-    saveSnapshot(this.o.blobs, this.o.kv.snapshot(), ref, this.archiveConfiguration(), pace)
+    const now = this.o.clock.now();
+    saveSnapshot(this.o.blobs, this.o.kv.snapshot(), ref, this.archiveConfiguration(), pace, now)
       .then((saved) => {
         const storage = this.server.storage();
         if (saved.index <= storage.snapshot().index) return;
@@ -94,10 +95,17 @@ export class Snapshotter {
     return { Servers: [...r.voters.map((id) => member(id, 0)), ...r.learners.map((id) => member(id, 1))] };
   }
 
-  /** A snapshot sent but never acknowledged (lost, or the follower failed): probe again after a while. */
-  watchSend(to: NodeId, index: number): void {
+  /**
+   * A snapshot sent: its archive is kept from pruning while the follower may fetch it; and if it is never
+   * acknowledged (lost, or the follower failed), probe again after a while.
+   */
+  watchSend(to: NodeId, snap: SnapshotMeta): void {
+    const index = snap.index;
+    const handle = fromMeta(snap).handle;
+    this.o.blobs.pin(handle);
     this.o.clock.setTimeout(
       () => {
+        this.o.blobs.unpin(handle);
         const raw = this.server.raw();
         const pr = raw.raft.prs.get(to);
         if (this.server.stopped() || pr?.state !== "snapshot" || pr.pendingSnapshot !== index) return;

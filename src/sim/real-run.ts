@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AssertionError } from "../util/assert.js";
 import { SeededRng } from "../util/rng.js";
 import { InvariantViolation } from "./checker.js";
@@ -33,6 +30,9 @@ function realOptions(o: SimOptions): SimOptions {
     // Past an election timeout (100–200 ms) and within a client's timeout (2 s), so a paused leader's clients
     // are still waiting for their reads when it resumes.
     pauseMaxUs: pick([400_000, 1_000_000, 1_500_000]),
+    // The driver's own bounds on recovering a follower that needs a snapshot (a blob chunk's 30 s RPC timeout,
+    // the leader's 30 s probe of an unanswered send) run past the old mode's 15 s window after healing.
+    livenessSteps: Math.max(o.livenessSteps, 6000),
   };
 }
 
@@ -46,44 +46,39 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
     cfg.proposerBugs ?? {},
   );
   const opts = { ...realOptions(drawn), ...cfg.overrides };
-  const dir = await mkdtemp(join(tmpdir(), "cairn-sim-"));
-  try {
-    const world = new RealWorld(opts, cfg.trace === true, dir);
-    world.trace(`seed ${opts.seed} (real driver): ${describeOptions(opts)}`);
-    const done = (invariant: string | null, message: string): RunResult => {
-      world.trace(invariant === null ? "ok" : `VIOLATION ${invariant}: ${message}`);
-      return {
-        seed: cfg.seed,
-        ok: invariant === null,
-        invariant,
-        message,
-        ops: world.history.length,
-        messages: world.messagesSent,
-        locks: { ...world.locks.checker.stats },
-        coverage: { ...world.coverage },
-        trace: world.traceText(),
-      };
+  const world = new RealWorld(opts, cfg.trace === true);
+  world.trace(`seed ${opts.seed} (real driver): ${describeOptions(opts)}`);
+  const done = (invariant: string | null, message: string): RunResult => {
+    world.trace(invariant === null ? "ok" : `VIOLATION ${invariant}: ${message}`);
+    return {
+      seed: cfg.seed,
+      ok: invariant === null,
+      invariant,
+      message,
+      ops: world.history.length,
+      messages: world.messagesSent,
+      locks: { ...world.locks.checker.stats },
+      coverage: { ...world.coverage },
+      trace: world.traceText(),
     };
-    try {
-      for (let s = 0; s < opts.steps; s++) await world.step(s, true);
-      world.trace("faults end; healing");
-      world.healAll();
-      if (!(await awaitProgress(world, opts.steps)))
-        return done(
-          "liveness",
-          `no write committed on every voter within ${opts.livenessSteps} steps of healing`,
-        );
-      const result = checkLinearizable(closeHistory(world), { stepsMax: 2_000_000 });
-      if (result.outcome !== "ok") return done("linearizability", describeCheck(result));
-    } catch (e) {
-      if (e instanceof InvariantViolation) return done(e.invariant, e.detail);
-      if (e instanceof AssertionError) return done("assertion", e.message);
-      throw e;
-    }
-    return done(null, "");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let s = 0; s < opts.steps; s++) await world.step(s, true);
+    world.trace("faults end; healing");
+    world.healAll();
+    if (!(await awaitProgress(world, opts.steps)))
+      return done(
+        "liveness",
+        `no write committed on every voter within ${opts.livenessSteps} steps of healing`,
+      );
+    const result = checkLinearizable(closeHistory(world), { stepsMax: 2_000_000 });
+    if (result.outcome !== "ok") return done("linearizability", describeCheck(result));
+  } catch (e) {
+    if (e instanceof InvariantViolation) return done(e.invariant, e.detail);
+    if (e instanceof AssertionError) return done("assertion", e.message);
+    throw e;
   }
+  return done(null, "");
 }
 
 /** After healing: a write must commit and be applied by every voter of the leader's configuration. */

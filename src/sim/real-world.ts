@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { encodeCommand, type KvCommand } from "../fsm/index.js";
 import type { RawNode } from "../raft/node.js";
 import { NONE, type NodeId } from "../raft/types.js";
@@ -18,6 +17,8 @@ import { EventQueue } from "./queue.js";
 import { type AdminHost, RealAdmin } from "./real-admin.js";
 import { RealChecks } from "./real-checks.js";
 import { RealLocks } from "./real-locks.js";
+import { blobCoverage, countServerLog, snapshotPolicy } from "./real-snapshots.js";
+import { BlobWork, simBlobDisk } from "./sim-blobs.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
@@ -77,14 +78,11 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   private readonly pauseRng: Rng;
   readonly admin: RealAdmin;
   readonly locks: RealLocks;
+  /** The servers' archive encoding and decoding, run to its end after each event (sim-blobs.ts). */
+  private readonly blobWork = new BlobWork();
   messagesSent = 0;
 
-  /** `dir`: an empty scratch directory for the servers' blob stores (snapshot archives and restore data). */
-  constructor(
-    opts: SimOptions,
-    trace: boolean,
-    private readonly dir: string,
-  ) {
+  constructor(opts: SimOptions, trace: boolean) {
     this.opts = opts;
     this.rng = new SeededRng(opts.seed);
     this.traceLines = trace ? [] : null;
@@ -159,8 +157,14 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     }
     const fresh = disk.log.lastIndex() === 0 && disk.stable.hardState.term === 0;
     const transport = this.network.attach(id, life);
-    // The blob store is the one real directory: its start reads it (no snapshot is ever written here yet).
-    const blobs = await BlobStore.open(join(this.dir, `n${id}`), transport);
+    const blobFiles = simBlobDisk(disk).open(
+      life,
+      clock,
+      fsyncMs,
+      this.blobWork,
+      blobCoverage(this.coverage),
+    );
+    const blobs = new BlobStore(blobFiles, transport);
     const server = await RaftServer.start({
       self: record(id),
       wal: await disk.openWal(life, clock, fsyncMs),
@@ -173,15 +177,13 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       metrics: createMetrics(),
       log: (level, msg) => {
         if (level !== "debug") this.trace(`n${id} ${msg}`);
+        countServerLog(this.coverage, msg);
       },
       tickMs: o.tickUs / 1000,
       electionTicks: o.electionTicks,
       heartbeatTicks: 1,
       holdTimeoutMs: o.clientTimeoutUs / 1000,
-      // Snapshots write archives to the blob directory in the background, on real I/O that would make a seed's
-      // schedule depend on the machine: off until the blob store has an in-memory twin.
-      snapshotThreshold: Number.MAX_SAFE_INTEGER,
-      trailingEntries: 1000,
+      ...snapshotPolicy(o),
       // The seed's tuning, as the old driver's: one entry per append opens Figure 8's window.
       raftTuning: {
         appendBytesMax: o.appendBytesMax,
@@ -325,9 +327,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       const ev = this.queue.pop()!;
       this.time = ev.time;
       const started = ev.item();
-      // A server's start reads its blob directory: the run waits for it, so no other event sees it half-done.
+      // A server's start (loading its snapshot) is awaited, so no other event sees it half-done.
       if (started !== undefined) await started;
       await settle();
+      await this.blobWork.drain(settle);
       this.checkLeaders();
       this.locks.rethrow();
       for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);

@@ -347,22 +347,46 @@ export async function readArchive(
   const path = join(dir, STATE_BIN);
   try {
     const file = await open(path, "wx", 0o600);
-    let st: TarState;
+    let read: VerifiedSpool;
     try {
-      st = await readContainer(source, (chunk) => writeAll(file, chunk), options);
-      // Not synced here: most callers only read it back and delete it; one that keeps it (a server adopting
-      // a restore's state.bin into its blob store) makes it durable itself (BlobStore.adopt fsyncs).
+      read = await readArchiveInto(source, (chunk) => writeAll(file, chunk), options);
+      // Not synced here: most callers only read it back and delete it; one that keeps it makes it durable
+      // itself.
     } finally {
       await file.close();
     }
-    const { meta, metaJson } = concludeChecks(st);
-    const sha256 = st.digests.get(STATE_BIN) as string;
-    const stateBin = { path, size: st.stateSize, sha256, remove };
-    return { meta, metaJson, stateBin, recordCounts: st.records.counts };
+    const { size, sha256, ...rest } = read;
+    return { ...rest, stateBin: { path, size, sha256, remove } };
   } catch (err) {
     await remove();
     throw err;
   }
+}
+
+/** What readArchiveInto verified: the archive's meta, and the state.bin it gave to its sink. */
+export interface VerifiedSpool {
+  readonly meta: SnapshotMeta;
+  readonly metaJson: Uint8Array;
+  /** state.bin's size and lowercase hex SHA-256 (as listed in SHA256SUMS). */
+  readonly size: number;
+  readonly sha256: string;
+  readonly recordCounts: ReadonlyMap<number, number>;
+}
+
+/**
+ * readArchive with state.bin going to `spool` (awaited chunk by chunk; a chunk is valid only until the call
+ * resolves) instead of a temp file: for a caller that keeps the bytes elsewhere (a server's blob store). The
+ * same checks; the bytes are verified only once this resolves, and on failure the caller drops what it kept.
+ */
+export async function readArchiveInto(
+  source: ByteSource,
+  spool: (chunk: Uint8Array) => Promise<void>,
+  options: ReadArchiveOptions = {},
+): Promise<VerifiedSpool> {
+  const st = await readContainer(source, spool, options);
+  const { meta, metaJson } = concludeChecks(st);
+  const sha256 = st.digests.get(STATE_BIN) as string;
+  return { meta, metaJson, size: st.stateSize, sha256, recordCounts: st.records.counts };
 }
 
 /**

@@ -108,7 +108,8 @@ function isSized(source: StateBinSource): source is SizedStateBin {
 function fromSized(source: SizedStateBin): StateBinBytes {
   return {
     size: source.size,
-    chunks: () => pieces(source.chunks(), READ_CHUNK_BYTES),
+    // No piece larger than the whole: a small state.bin (most internal snapshots) allocates no 1 MiB buffer.
+    chunks: () => pieces(source.chunks(), Math.max(1, Math.min(READ_CHUNK_BYTES, source.size))),
     what: "the state.bin of a view",
     gzipLevel: async () => levelOfSamples(await source.ranges(sampleWindows(source.size))),
     cleanup: async () => {},

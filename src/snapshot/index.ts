@@ -26,8 +26,10 @@ export {
   META_BYTES_MAX_DEFAULT,
   type ReadArchiveOptions,
   readArchive,
+  readArchiveInto,
   STATE_BIN_BYTES_MAX_DEFAULT,
   type VerifiedArchive,
+  type VerifiedSpool,
   type VerifiedStateBin,
   verifyArchive,
 } from "./archive-read.js";

@@ -67,6 +67,33 @@ describe("TurnWriter", () => {
     }
   });
 
+  it("writes large frames as they are, in order", { timeout: 10_000 }, async () => {
+    const p = await pair();
+    try {
+      const written: unknown[] = [];
+      const write = p.server.write.bind(p.server);
+      p.server.write = ((...args: Parameters<Socket["write"]>) => {
+        written.push(args[0]);
+        return write(...args);
+      }) as Socket["write"];
+      const a = new Uint8Array(300 * 1024).fill(1);
+      const b = new Uint8Array(300 * 1024).fill(2);
+      const w = new TurnWriter(p.server);
+      w.write(a);
+      w.write(b);
+      const got = await received(p.client, a.length + b.length);
+      assert.equal(got.length, a.length + b.length);
+      assert.equal(got[0], 1);
+      assert.equal(got[a.length - 1], 1);
+      assert.equal(got[a.length], 2);
+      assert.equal(got[got.length - 1], 2);
+      assert.equal(written.length, 2);
+      assert.ok(written[0] === a && written[1] === b, "the frames themselves, not a copy");
+    } finally {
+      p.close();
+    }
+  });
+
   it("drops what is queued when the socket is gone by the end of the turn", async () => {
     const p = await pair();
     try {

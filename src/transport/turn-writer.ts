@@ -5,10 +5,25 @@
  */
 import type { Socket } from "node:net";
 
-/** Writes `frames` (`bytes` in all) to `socket` in one call: the one buffer itself, or one joined copy. */
+/**
+ * Past this many bytes a turn's frames are not joined: a copy of two 4 MiB blob chunks is 8 MiB of array buffer
+ * per turn per peer, the bulk of a restore's peak RSS on the leader serving them (issue 14 target 5).
+ */
+const JOIN_BYTES_MAX = 256 * 1024;
+
+/**
+ * Writes `frames` (`bytes` in all) to `socket` in one syscall: the one buffer itself, one joined copy of small
+ * frames, or (large frames) one writev of them as they are, gathered by cork/uncork.
+ */
 export function writeFrames(socket: Socket, frames: readonly Uint8Array[], bytes: number): void {
   if (frames.length === 0) return;
-  socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
+  if (frames.length === 1) socket.write(frames[0]!);
+  else if (bytes <= JOIN_BYTES_MAX) socket.write(Buffer.concat(frames, bytes));
+  else {
+    socket.cork();
+    for (const f of frames) socket.write(f);
+    socket.uncork();
+  }
 }
 
 export class TurnWriter {

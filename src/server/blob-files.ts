@@ -1,0 +1,219 @@
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { fsyncDir, writeFileAtomic } from "../storage/index.js";
+import { UnavailableError } from "../util/errors.js";
+
+const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A handle names files (and comes from peers and log entries): refused unless plain. */
+export function checkHandle(handle: string): void {
+  if (!HANDLE.test(handle)) throw new UnavailableError(`invalid blob handle "${handle}"`);
+}
+
+/**
+ * A blob being written: invisible to has/list/read until committed. A draft never committed is temp space
+ * (an archive's state.bin spooled while it is verified), dropped by discard.
+ */
+export interface BlobDraft {
+  /** Appends `chunk`; the caller may reuse it once this resolves. */
+  append(chunk: Uint8Array): Promise<void>;
+  /** Writes `chunk` at `offset` (a fetch's chunks land in whatever order they arrive). */
+  writeAt(chunk: Uint8Array, offset: number): Promise<void>;
+  /** What was written so far, in chunks of at most `chunkBytes`. */
+  read(chunkBytes: number): AsyncIterable<Uint8Array>;
+  /**
+   * Makes the bytes durable as the blob the draft was made for, replacing any: fsync, rename, fsync the
+   * directory. The draft is spent.
+   */
+  commit(): Promise<void>;
+  /** Drops the draft (after a commit, or a second time: nothing). */
+  discard(): Promise<void>;
+}
+
+/**
+ * Where a server's blobs live: snapshot archives and restore data (`<handle>` blobs), and the small JSON refs
+ * beside snapshots (sidecars). The agent's is a directory (FileBlobFiles); the simulator's is in memory with a
+ * simulated fsync (sim/sim-blobs.ts). Everything above it (snapshots, restores, fetches between servers) is
+ * written once, against this.
+ */
+export interface BlobFiles {
+  /**
+   * Starts writing blob `handle`. `own`: under a temp name of its own (writers of one handle that may overlap:
+   * fetches, spools); otherwise under the handle's one temp name, which a crash may have left: it is replaced.
+   */
+  draft(handle: string, own: boolean): Promise<BlobDraft>;
+  has(handle: string): Promise<boolean>;
+  /** Blob `handle`'s bytes, in chunks of at most `chunkBytes`. */
+  read(handle: string, chunkBytes: number): AsyncIterable<Uint8Array>;
+  /** At most `bytesMax` bytes of blob `handle` from `offset` (fewer at its end, none past it). */
+  readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array>;
+  /** Deletes blob `handle` and its ref, whichever exist. */
+  remove(handle: string): Promise<void>;
+  /** The handles of the blobs, and of the refs, present. */
+  list(): Promise<{ readonly blobs: readonly string[]; readonly refs: readonly string[] }>;
+  readRef(handle: string): Promise<string>;
+  /** Replaces the ref of `handle` atomically and durably. */
+  writeRef(handle: string, text: string): Promise<void>;
+  /**
+   * Runs `fn`: encoding or decoding between blobs and the state store, which waits on nothing but itself (CPU,
+   * zlib's thread pool, this store's own calls), never on the network or a timer. The files run it as it is;
+   * the simulator runs it to its end before any other event, so the thread pool's timing never reaches a seed.
+   */
+  work<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** A Writable over a draft's appends (an archive writer's output). */
+export function draftWritable(d: BlobDraft): Writable {
+  return new Writable({
+    write(chunk: Uint8Array, _encoding, done) {
+      d.append(chunk).then(() => done(), done);
+    },
+  });
+}
+
+/**
+ * Blobs as files in one directory: `<handle>.bin` and `<handle>.json` (the ref), written under a temp name
+ * starting with a dot, fsynced, renamed, and the directory fsynced; 0600 at creation.
+ */
+export class FileBlobFiles implements BlobFiles {
+  private constructor(readonly dir: string) {}
+
+  static async open(dir: string): Promise<FileBlobFiles> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return new FileBlobFiles(dir);
+  }
+
+  path(handle: string): string {
+    checkHandle(handle);
+    return join(this.dir, `${handle}.bin`);
+  }
+
+  private refPath(handle: string): string {
+    checkHandle(handle);
+    return join(this.dir, `${handle}.json`);
+  }
+
+  async draft(handle: string, own: boolean): Promise<BlobDraft> {
+    const final = this.path(handle);
+    const tmp = join(this.dir, own ? `.${handle}.${randomUUID()}.tmp` : `.${handle}.tmp`);
+    // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
+    // creation (never widened by the umask, never narrowed later).
+    if (!own) await rm(tmp, { force: true });
+    return new FileDraft(tmp, final, this.dir, await open(tmp, "wx", 0o600));
+  }
+
+  async has(handle: string): Promise<boolean> {
+    return stat(this.path(handle)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  read(handle: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+    return createReadStream(this.path(handle), { highWaterMark: chunkBytes });
+  }
+
+  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
+  async readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array> {
+    const fh = await open(this.path(handle), "r");
+    try {
+      const size = (await fh.stat()).size;
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(bytesMax, size - offset)));
+      for (let at = 0; at < buf.length; ) {
+        const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at);
+        if (bytesRead === 0) throw new UnavailableError(`blob "${handle}" shrank while being read`);
+        at += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async remove(handle: string): Promise<void> {
+    await rm(this.path(handle), { force: true });
+    await rm(this.refPath(handle), { force: true });
+  }
+
+  async list(): Promise<{ blobs: string[]; refs: string[] }> {
+    const names = (await readdir(this.dir)).filter((n) => !n.startsWith("."));
+    const strip = (ext: string) => names.filter((n) => n.endsWith(ext)).map((n) => n.slice(0, -ext.length));
+    return { blobs: strip(".bin"), refs: strip(".json") };
+  }
+
+  readRef(handle: string): Promise<string> {
+    return readFile(this.refPath(handle), "utf8");
+  }
+
+  writeRef(handle: string, text: string): Promise<void> {
+    return writeFileAtomic(this.refPath(handle), new TextEncoder().encode(text), { mode: 0o600 });
+  }
+
+  work<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+}
+
+class FileDraft implements BlobDraft {
+  private end = 0;
+  private fh: FileHandle | null;
+  private done = false;
+
+  constructor(
+    private readonly tmp: string,
+    private readonly final: string,
+    private readonly dir: string,
+    fh: FileHandle,
+  ) {
+    this.fh = fh;
+  }
+
+  private handle(): FileHandle {
+    if (this.fh === null) throw new UnavailableError(`blob draft ${this.tmp} is closed`);
+    return this.fh;
+  }
+
+  async append(chunk: Uint8Array): Promise<void> {
+    const at = this.end;
+    this.end += chunk.length;
+    await this.writeAt(chunk, at);
+  }
+
+  async writeAt(chunk: Uint8Array, offset: number): Promise<void> {
+    const fh = this.handle();
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, offset + done);
+      done += bytesWritten;
+    }
+    this.end = Math.max(this.end, offset + chunk.length);
+  }
+
+  read(chunkBytes: number): AsyncIterable<Uint8Array> {
+    return createReadStream(this.tmp, { highWaterMark: chunkBytes });
+  }
+
+  async commit(): Promise<void> {
+    const fh = this.handle();
+    this.fh = null;
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(this.tmp, this.final);
+    this.done = true;
+    await fsyncDir(this.dir);
+  }
+
+  async discard(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close().catch(() => {});
+    await rm(this.tmp, { force: true });
+  }
+}
