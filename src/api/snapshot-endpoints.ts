@@ -9,7 +9,7 @@ import { BlobStore } from "../server/blobs.js";
 import { type RaftServer, RESTORE_APPLY_MS_MAX } from "../server/raft-server.js";
 import { call, serve } from "../server/rpc.js";
 import { RPC } from "../server/rpc-methods.js";
-import { archiveOf } from "../server/snapshots.js";
+import { archiveOf, restoreOnLeader } from "../server/snapshots.js";
 import { failureAnswer, toWire, unwrap } from "../server/write-answer.js";
 import { readArchiveInto } from "../snapshot/index.js";
 import type { QueryMeta, QueryOptions } from "./types.js";
@@ -79,30 +79,9 @@ export class SnapshotEndpoints {
     if (r instanceof Error) throw r;
   }
 
-  /**
-   * On the leader: the blob is fetched from the server that received the archive; the other voters fetch it
-   * from here, and once a quorum holds it the restore is proposed: the entry then commits as fast as any, and
-   * no follower stops its Ready loop (heartbeats, other writes) for the length of a fetch to persist it.
-   */
-  private async restoreHere(
-    ref: { handle: string; archiveIndex: number },
-    from: readonly number[],
-  ): Promise<void> {
-    const raft = this.o.raft;
-    if (!(await raft.blobs.has(ref.handle))) await raft.blobs.fetch(ref.handle, from);
-    const self = raft.self.raftId;
-    const voters = raft.raw.raft.voters;
-    const others = voters.filter((id) => id !== self);
-    // Failures are left to the fetch on persist, which every member still makes for a blob it lacks.
-    await raft.blobs.prefetchOn(
-      ref.handle,
-      others,
-      [self],
-      Math.floor(voters.length / 2),
-      RESTORE_APPLY_MS_MAX,
-    );
-    const r = await raft.proposeRestoreLocal(ref.handle, ref.archiveIndex);
-    if (r instanceof Error) throw r;
+  /** On the leader: the blob fetched from the server that received the archive, then proposed (snapshots.ts). */
+  private restoreHere(ref: { handle: string; archiveIndex: number }, from: readonly number[]): Promise<void> {
+    return restoreOnLeader(this.o.raft, ref, from);
   }
 }
 

@@ -1,7 +1,8 @@
 import { PassThrough } from "node:stream";
+import type { NodeId } from "../raft/index.js";
 import { type ArchiveMetaInput, sizedStateBin, writeArchive } from "../snapshot/index.js";
 import { paced, snapshotPace } from "./pace.js";
-import type { RaftServer } from "./raft-server.js";
+import { type RaftServer, RESTORE_APPLY_MS_MAX } from "./raft-server.js";
 
 /**
  * Streams a Consul archive of the state store as of now (O(1) point-in-time view: writes go on while it
@@ -49,4 +50,31 @@ export async function archiveOf(
     .catch((e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
   await first;
   return { index, archive: out, bytesEstimate };
+}
+
+/**
+ * A user restore's last step, on the leader (the snapshot endpoint's, and the simulator's admin's): the blob
+ * is fetched from `from` unless it is here already; the other voters fetch it from here, and once a quorum
+ * holds it the restore is proposed: the entry then commits as fast as any, and no follower stops its Ready
+ * loop (heartbeats, other writes) for the length of a fetch to persist it. Resolves once applied here.
+ */
+export async function restoreOnLeader(
+  raft: RaftServer,
+  ref: { readonly handle: string; readonly archiveIndex: number },
+  from: readonly NodeId[],
+): Promise<void> {
+  if (!(await raft.blobs.has(ref.handle))) await raft.blobs.fetch(ref.handle, from);
+  const self = raft.self.raftId;
+  const voters = raft.raw.raft.voters;
+  const others = voters.filter((id) => id !== self);
+  // Failures are left to the fetch on persist, which every member still makes for a blob it lacks.
+  await raft.blobs.prefetchOn(
+    ref.handle,
+    others,
+    [self],
+    Math.floor(voters.length / 2),
+    RESTORE_APPLY_MS_MAX,
+  );
+  const r = await raft.proposeRestoreLocal(ref.handle, ref.archiveIndex);
+  if (r instanceof Error) throw r;
 }

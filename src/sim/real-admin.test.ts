@@ -35,13 +35,16 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
 
   it("keeps a restarted server's configuration (five voters: seeds that caught one going back)", async () => {
     // Before raft-server.ts saved the commit index ahead of applying a membership change, a restarted server
-    // came back with the configuration of its saved commit, older than the one it had applied. Seed 37: a
-    // server re-added to the cluster came back with the bootstrap configuration, won term 22 with the vote of a
-    // server removed since, and committed index 59 on that old quorum; term 23's leader committed another entry
-    // there. Seed 41: a leader that had removed itself came back listed as a voter and did the same.
+    // came back with the configuration of its saved commit, older than the one it had applied, and could win an
+    // election on a quorum of it that missed the current one's. Seed 9: n2 came back having applied 23 of the 27
+    // committed conf entries and led term 37 without index 449, committed in term 36 (leader completeness);
+    // seed 32 likewise. (Before the raft knobs were drawn per seed, seeds 37 and 41 caught it: a re-added server
+    // back with the bootstrap configuration, and a leader that had removed itself back as a voter.)
+    // Snapshots off: a snapshot saves the configuration too, and narrows the window to the changes since.
+    const overrides = { ...ADMIN, voters: 5, snapshotEvery: Number.MAX_SAFE_INTEGER };
     const failures: string[] = [];
-    for (const seed of [37, 41]) {
-      const r = await runSeedReal({ seed, steps: 2000, overrides: { ...ADMIN, voters: 5 } });
+    for (const seed of [9, 32]) {
+      const r = await runSeedReal({ seed, steps: 2000, overrides });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
     }
     assert.deepEqual(failures, []);

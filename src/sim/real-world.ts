@@ -399,7 +399,11 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   /** Proposes a write on the leader for the liveness check; its outcome is read back from every voter. */
   proposeLive(leader: RealNode, token: string): void {
     const cmd: KvCommand = { op: "set", key: "__live", value: new TextEncoder().encode(token), flags: 0n };
-    leader.server.proposeLocal(encodeCommand(cmd)).catch(() => {});
+    try {
+      leader.server.proposeLocal(encodeCommand(cmd)).catch(() => {});
+    } catch {
+      // Refused at once (a leadership transfer under way): the liveness loop proposes again later.
+    }
   }
 }
 
