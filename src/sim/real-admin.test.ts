@@ -67,6 +67,14 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
     assert.ok(reached.electedOverRestore > 0, "no leader elected over an uncommitted restore");
   });
 
+  it("lets the lock checker hear of each restore (it ends every lock-delay)", async () => {
+    // Seed 38 of this mix grants a lock after a restore within a lock-delay set before it (71 restores applied
+    // by then): with the observed store's report of restores taken out, the checker failed it at "lock-delay".
+    const r = await runSeedReal({ seed: 38, steps: 2000, overrides: { restoreRate: 0.05, lockKeys: 1 } });
+    assert.equal(r.ok, true, `${r.invariant}: ${r.message}`);
+    assert.ok(r.coverage.restoresApplied > 50, `only ${r.coverage.restoresApplied} restores applied`);
+  });
+
   it("replays a seed with membership changes, transfers and restores to a byte-identical trace", async () => {
     const overrides = { ...ADMIN, restoreRate: 0.01 };
     const a = await runSeedReal({ seed: 5, steps: 600, trace: true, overrides });
