@@ -1,9 +1,8 @@
-import { KvStore } from "../fsm/index.js";
 import type { ConfChange, NodeId } from "../raft/types.js";
 import type { Rng } from "../util/rng.js";
 import type { KvOutput } from "./linearizability.js";
-import { encodeStateBin } from "./machine.js";
-import { type Answer, LOCK_PREFIX, lockValue } from "./workload.js";
+import { drawRestoredState, restoreStateBin } from "./real-admin.js";
+import type { Answer } from "./workload.js";
 import type { World } from "./world.js";
 
 interface PendingRestore {
@@ -78,23 +77,11 @@ export class Admin {
   private startRestore(leaderId: NodeId): void {
     const leader = this.world.live(leaderId)!;
     const n = ++this.seq;
-    const values = new Map<string, string | null>();
-    const pairs: [string, string][] = [];
-    const o = this.world.opts;
-    const keys = [
-      ...Array.from({ length: o.keys }, (_, k) => `k${k}`),
-      ...Array.from({ length: o.lockKeys }, (_, k) => `${LOCK_PREFIX}${k}`),
-    ];
-    for (const key of keys) {
-      const v = this.rng.chance(0.7) ? `r${n}-${key}` : null;
-      // A restored lock key has no holder: the archive holds no sessions.
-      values.set(key, v === null || !key.startsWith(LOCK_PREFIX) ? v : lockValue(v, ""));
-      if (v !== null) pairs.push([key, v]);
-    }
+    const { values, pairs } = drawRestoredState(this.rng, n, this.world.opts);
     const handle = `restore-${n}`;
     // The restore entry goes at the leader's next index; the archive's entries carry it as their ModifyIndex,
     // which no write before the restore can have, so a cas by index stays exact across restores.
-    this.world.blobs.set(handle, restoreArchive(pairs, leader.raw.raft.log.lastIndex() + 1));
+    this.world.blobs.set(handle, restoreStateBin(pairs, leader.raw.raft.log.lastIndex() + 1));
     const opId = n;
     this.world.ownOp(opId);
     if (!leader.proposeRestore(opId, handle)) return;
@@ -132,22 +119,4 @@ export class Admin {
     if (output === "lost" || output === "rejected") return;
     this.record(r, this.world.now(), { kind: "ok" });
   }
-}
-
-/** A Consul state.bin whose KV table holds `pairs`, all written at raft index `index`, and nothing else. */
-function restoreArchive(pairs: readonly [string, string][], index: number): Uint8Array {
-  const store = new KvStore();
-  if (pairs.length > 0) {
-    const enc = new TextEncoder();
-    const ops = pairs.map(([key, v]) => ({
-      verb: "set" as const,
-      key,
-      value: enc.encode(v),
-      flags: 0n,
-      index: 0n,
-      session: "",
-    }));
-    store.execute(index, { op: "txn", ops, time: 0 });
-  }
-  return encodeStateBin(store.snapshot());
 }

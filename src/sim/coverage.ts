@@ -21,6 +21,8 @@ export interface Coverage {
   membershipChanges: number;
   /** Leadership transfers that put their target in the lead (the real driver's admin). */
   leadershipTransfers: number;
+  /** User restores applied on the leader that proposed them (the real driver's admin). */
+  restoresApplied: number;
 }
 
 export function noCoverage(): Coverage {
@@ -33,6 +35,7 @@ export function noCoverage(): Coverage {
     pauses: 0,
     membershipChanges: 0,
     leadershipTransfers: 0,
+    restoresApplied: 0,
   };
 }
 

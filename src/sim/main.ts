@@ -140,7 +140,7 @@ async function runMany(a: Args): Promise<number> {
       `installed, ${coverage.snapshotSendsCompacted} snapshot sends that lost the race with compaction, ` +
       `${coverage.pauses} servers paused\n` +
       `admin: ${coverage.membershipChanges} membership changes committed, ${coverage.leadershipTransfers} ` +
-      "leadership transfers completed\n",
+      `leadership transfers completed, ${coverage.restoresApplied} restores applied\n`,
   );
   return failures.length === 0 ? 0 : 1;
 }

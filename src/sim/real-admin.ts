@@ -1,10 +1,24 @@
+import { KvStore } from "../fsm/index.js";
 import { decodeConfChange } from "../raft/confchange.js";
 import { NONE, type NodeId } from "../raft/types.js";
 import { encodeMemberContext, type ServerRecord } from "../server/members.js";
+import { restoreOnLeader } from "../server/snapshots.js";
+import { NotLeaderError, ProposalDroppedError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import type { Coverage } from "./coverage.js";
+import type { KvOutput, Operation } from "./linearizability.js";
+import { encodeStateBin } from "./machine.js";
 import type { SimOptions } from "./options.js";
 import type { RealNode } from "./real-world.js";
+import { LOCK_PREFIX, lockValue } from "./workload.js";
+
+/**
+ * How far a restored archive's index is ahead of the leader's state store when the admin makes it: past every
+ * index a write can take before the restore entry lands (a restore waits for a quorum to fetch its blob first),
+ * so a cas by a ModifyIndex read before the restore never matches a restored key (as a real archive from a
+ * busier cluster; the Applier moves the store's index past it).
+ */
+const RESTORE_INDEX_AHEAD = 1_000_000;
 
 /** What the operator needs of the real driver's world: its servers, and a way to start a new one. */
 export interface AdminHost {
@@ -17,7 +31,21 @@ export interface AdminHost {
   startNode(id: NodeId): void;
   /** The identity server `id` runs under (its address rides in the conf entry that adds it). */
   recordOf(id: NodeId): ServerRecord;
+  /** Puts a verified restore blob in server `id`'s store, durably, as an operator's file copied in. */
+  putRestoreBlob(id: NodeId, handle: string, bytes: Uint8Array): void;
+  /** The clients' history, where a restore is recorded as a write of every key. */
+  readonly history: Operation[];
+  now(): number;
   trace(line: string): void;
+}
+
+/** A restore asked of a leader and not yet answered. */
+interface PendingRestore {
+  readonly handle: string;
+  readonly call: number;
+  readonly deadline: number;
+  /** Every key's value after the restore (null: absent). */
+  readonly values: ReadonlyMap<string, string | null>;
 }
 
 /** A transfer asked of a leader: it worked if `to` leads a later term. */
@@ -37,6 +65,8 @@ interface PendingTransfer {
  */
 export class RealAdmin {
   private transfer: PendingTransfer | null = null;
+  private restore: PendingRestore | null = null;
+  private restores = 0;
   /** The highest index whose committed conf entries were counted. */
   private confCounted: number;
 
@@ -55,11 +85,14 @@ export class RealAdmin {
     const o = this.world.opts;
     const leader = this.world.live(this.world.leaderHint());
     if (leader === undefined) return;
+    this.expireRestore();
     const change = this.rng.chance(o.confChangeRate);
     const transfer = this.rng.chance(o.transferRate);
+    const restore = this.restore === null && this.rng.chance(o.restoreRate);
     // The operator's request reaches a paused leader when it resumes, as a request on its HTTP connection.
     if (change) leader.life.run(() => this.changeMembership(leader), "admin");
     if (transfer) leader.life.run(() => this.transferLeadership(leader), "admin");
+    if (restore) leader.life.run(() => this.startRestore(leader), "admin");
   }
 
   /** As a join or a remove-peer sent to the leader: one server added as a learner, or one member removed. */
@@ -152,4 +185,111 @@ export class RealAdmin {
     }
     this.confCounted = log.committed;
   }
+
+  /**
+   * As `consul snapshot restore` sent to the leader: an archive of a state the admin draws (each key a new value
+   * or absent), its verified state.bin put in the leader's blob store, then the endpoint's leader half
+   * (restoreOnLeader: a quorum fetches it, the restore is proposed and applied). Recorded as a write of every
+   * key with one call and return; an answer that never comes is an outcome unknown at the deadline.
+   */
+  private startRestore(leader: RealNode): void {
+    const raft = leader.raw.raft;
+    if (raft.role !== "leader" || this.restore !== null) return;
+    const n = ++this.restores;
+    const o = this.world.opts;
+    const { values, pairs } = drawRestoredState(this.rng, n, o);
+    const archiveIndex = raft.log.lastIndex() + leader.server.indexOffset + RESTORE_INDEX_AHEAD;
+    const handle = `restore-sim-${n}`;
+    this.world.putRestoreBlob(leader.id, handle, restoreStateBin(pairs, archiveIndex));
+    const now = this.world.now();
+    const r: PendingRestore = { handle, call: now, deadline: now + o.clientTimeoutUs, values };
+    this.restore = r;
+    this.world.trace(`admin: restore ${handle} at n${leader.id}`);
+    restoreOnLeader(leader.server, { handle, archiveIndex }, []).then(
+      () => this.answered(r),
+      (e: unknown) => this.failed(r, e),
+    );
+  }
+
+  private answered(r: PendingRestore): void {
+    this.world.coverage.restoresApplied++;
+    this.world.trace(`admin: restore ${r.handle} applied`);
+    if (this.restore !== r) return;
+    this.restore = null;
+    this.record(r, this.world.now(), { kind: "ok" });
+  }
+
+  private failed(r: PendingRestore, e: unknown): void {
+    this.world.trace(`admin: restore ${r.handle} failed: ${e instanceof Error ? e.message : String(e)}`);
+    // Overwritten by a new leader's entry, or refused before it was proposed (another change pending, a
+    // transfer under way, no longer the leader): it never applies. Anything else (a timeout, the server
+    // stopping) may yet apply: the deadline records it as unknown.
+    if (!(e instanceof ProposalDroppedError || e instanceof NotLeaderError)) return;
+    if (this.restore === r) this.restore = null;
+  }
+
+  private record(r: PendingRestore, ret: number, output: KvOutput | null): void {
+    for (const [key, v] of r.values) {
+      const input = v === null ? { kind: "delete" as const, key } : { kind: "put" as const, key, value: v };
+      this.world.history.push({ clientId: 0, input, call: r.call, ret, output });
+    }
+  }
+
+  /** A restore unanswered by its deadline: recorded as of unknown outcome (it may have applied, or may yet). */
+  private expireRestore(): void {
+    const r = this.restore;
+    if (r === null || this.world.now() < r.deadline) return;
+    this.restore = null;
+    this.record(r, Number.POSITIVE_INFINITY, null);
+  }
+
+  /** Records any restore still unanswered as of unknown outcome (the end of a run, before the check). */
+  finish(): void {
+    const r = this.restore;
+    if (r === null) return;
+    this.restore = null;
+    this.record(r, Number.POSITIVE_INFINITY, null);
+  }
+}
+
+/**
+ * The state restore `n` brings: each key (lock keys included) a value of its own or absent, as `values` (what
+ * the history records) and `pairs` (what the archive holds).
+ */
+export function drawRestoredState(
+  rng: Rng,
+  n: number,
+  o: Pick<SimOptions, "keys" | "lockKeys">,
+): { values: Map<string, string | null>; pairs: [string, string][] } {
+  const keys = [
+    ...Array.from({ length: o.keys }, (_, k) => `k${k}`),
+    ...Array.from({ length: o.lockKeys }, (_, k) => `${LOCK_PREFIX}${k}`),
+  ];
+  const values = new Map<string, string | null>();
+  const pairs: [string, string][] = [];
+  for (const key of keys) {
+    const v = rng.chance(0.7) ? `r${n}-${key}` : null;
+    // A restored lock key has no holder: the archive holds no sessions.
+    values.set(key, v === null || !key.startsWith(LOCK_PREFIX) ? v : lockValue(v, ""));
+    if (v !== null) pairs.push([key, v]);
+  }
+  return { values, pairs };
+}
+
+/** A Consul state.bin whose KV table holds `pairs`, all written at store index `index`, and nothing else. */
+export function restoreStateBin(pairs: readonly [string, string][], index: number): Uint8Array {
+  const store = new KvStore();
+  if (pairs.length > 0) {
+    const enc = new TextEncoder();
+    const ops = pairs.map(([key, v]) => ({
+      verb: "set" as const,
+      key,
+      value: enc.encode(v),
+      flags: 0n,
+      index: 0n,
+      session: "",
+    }));
+    store.execute(index, { op: "txn", ops, time: 0 });
+  }
+  return encodeStateBin(store.snapshot());
 }

@@ -50,9 +50,15 @@ class ObservedStore extends KvStore {
   /** The acquires this replica refused for lock-delay at apply, by bytes, until their proposer's answer reads them. */
   readonly refusedAtApply = new Set<string>();
 
+  /**
+   * A user restore was installed and the checker has not heard of it yet: it hears at the next command, as the
+   * entry just before it (see replaceAsync).
+   */
+  private restoredUnreported = false;
+
   /** `dropLockDelays`: the broken variant drop-lock-delays (see replaceAsync). */
   constructor(
-    private readonly onApplied: (store: ObservedStore, e: Entry, a: Applied) => void,
+    private readonly onApplied: (store: ObservedStore, e: Entry, a: Applied | null) => void,
     private readonly dropLockDelays: boolean,
   ) {
     super();
@@ -63,24 +69,35 @@ class ObservedStore extends KvStore {
    * drop-lock-delays installs snapshots without the lock-delay state they carry beside state.bin, as servers
    * did when lock-delays lived in memory only: the store keeps its clock and starts with no delays, as after a
    * user restore (which carries none either way). Nothing of the shipped driver changes for it.
+   *
+   * A user restore (the Applier's: the one install without lock-delay state, as every snapshot this driver
+   * writes carries its own) ends every session and lock-delay, and the lock checker must hear of it at its
+   * place among the commands. The store cannot tell the restore's index (the Applier moves its offset after
+   * the swap), so the checker hears of it just before the next command, at that command's index less one: the
+   * same on every replica, after every command before the restore and before every one after it.
    */
-  override replaceAsync(
+  override async replaceAsync(
     items: AsyncIterable<RestoreItem | readonly RestoreItem[]>,
     afterSwap?: () => void,
     lock?: LockDelayState,
   ): Promise<void> {
-    return super.replaceAsync(items, afterSwap, this.dropLockDelays ? undefined : lock);
+    await super.replaceAsync(items, afterSwap, this.dropLockDelays ? undefined : lock);
+    if (lock === undefined) this.restoredUnreported = true;
   }
 
   override execute(index: number, command: Uint8Array | KvCommand, sessions?: SessionView): CommandResult {
     const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
+    if (this.restoredUnreported) {
+      this.restoredUnreported = false;
+      this.onApplied(this, { index: index - 1, term: 0, kind: "restore", data: new Uint8Array(0) }, null);
+    }
     // An O(1) copy-on-write view, taken only for the commands the checker compares before and after.
     const before = touchesLocks(cmd) ? this.snapshot() : null;
     const result = super.execute(index, cmd, sessions);
     const applied: Applied = { cmd, result, before };
     if (delayedAtApply(applied)) this.refusedAtApply.add(bytesKey(encodeCommand(cmd)));
-    // The store's index is the raft index (no user restores in this mode yet, so the driver adds no offset). The
-    // entry's bytes are encoded again only when asked for: the checker reads them to find a timed command's
+    // The store's index (the raft index plus the Applier's offset, which only a user restore moves) orders the
+    // applies as the raft index does, the same on every replica. The entry's bytes are encoded again only when asked for: the checker reads them to find a timed command's
     // proposal, once per index.
     const entry: Entry = {
       index,

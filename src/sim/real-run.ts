@@ -14,17 +14,13 @@ import {
   runSeed,
 } from "./run.js";
 
-/**
- * What the real driver's mode runs of a seed's drawn options. Not yet simulated with the shipped driver: user
- * restores, and snapshots and compaction (the blob store writes real files).
- */
+/** What the real driver's mode runs of a seed's drawn options: the drawn ones, and pauses drawn apart. */
 function realOptions(o: SimOptions): SimOptions {
   // Pauses are drawn from a stream of their own, so the drawn options of every seed stay as they were.
   const rng = new SeededRng(o.seed ^ 0x5a05e);
   const pick = <T>(xs: readonly T[]): T => xs[rng.int(0, xs.length)]!;
   return {
     ...o,
-    restoreRate: 0,
     pauseRate: pick([0, 0, 0.005, 0.02]),
     // Past an election timeout (100–200 ms) and within a client's timeout (2 s), so a paused leader's clients
     // are still waiting for their reads when it resumes.
@@ -70,6 +66,7 @@ export async function runSeedReal(cfg: RunConfig): Promise<RunResult> {
         "liveness",
         `no write committed on every voter within ${opts.livenessSteps} steps of healing`,
       );
+    world.admin.finish();
     const result = checkLinearizable(closeHistory(world), { stepsMax: 2_000_000 });
     if (result.outcome !== "ok") return done("linearizability", describeCheck(result));
   } catch (e) {

@@ -17,7 +17,7 @@ import { EventQueue } from "./queue.js";
 import { type AdminHost, RealAdmin } from "./real-admin.js";
 import { RealChecks } from "./real-checks.js";
 import { RealLocks } from "./real-locks.js";
-import { blobCoverage, countServerLog, snapshotPolicy } from "./real-snapshots.js";
+import { blobCoverage, countServerLog, putRestoreBlob, snapshotPolicy } from "./real-snapshots.js";
 import { BlobWork, simBlobDisk } from "./sim-blobs.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
@@ -214,6 +214,10 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
 
   recordOf(id: NodeId): ServerRecord {
     return record(id);
+  }
+
+  putRestoreBlob(id: NodeId, handle: string, bytes: Uint8Array): void {
+    putRestoreBlob(this, id, handle, bytes);
   }
 
   live(id: NodeId): RealNode | undefined {
