@@ -10,6 +10,12 @@ import type { RunResult } from "./run.js";
  * caught within the seeds tried, as sim.test.ts shows for the old driver. The fault profile that exposes each
  * one is given as overrides (documented per case); the first seed that catches it is in docs/simulator.md.
  */
+/**
+ * Sessions and locks, the admin (membership changes, transfers, user restores) off: each profile below was chosen
+ * to expose one bug, and these move its schedules (the drawn swarm runs them all, on every seed of npm run sim).
+ */
+const CALM = { lockKeys: 0, confChangeRate: 0, transferRate: 0, restoreRate: 0 } as const;
+
 async function firstCatch(
   seedsMax: number,
   steps: number,
@@ -18,7 +24,7 @@ async function firstCatch(
   proposerBugs: ProposerBugs = {},
 ): Promise<RunResult | null> {
   for (let seed = 1; seed <= seedsMax; seed++) {
-    const r = await runSeedReal({ seed, steps, bugs, proposerBugs, overrides });
+    const r = await runSeedReal({ seed, steps, bugs, proposerBugs, overrides: { ...CALM, ...overrides } });
     if (!r.ok) return r;
   }
   return null;
