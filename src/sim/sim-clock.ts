@@ -5,8 +5,11 @@ import type { Rng } from "../util/rng.js";
 export interface Scheduler {
   /** Virtual time, µs. */
   nowUs(): number;
-  /** Runs `fn` at virtual time `atUs` (after every event already queued for that time). */
-  at(atUs: number, fn: () => void): void;
+  /**
+   * Runs `fn` at virtual time `atUs` (after every event already queued for that time). `void`, when given, says
+   * at that time whether `fn` would do nothing (a cancelled timer, a dead life's): the world then skips it.
+   */
+  at(atUs: number, fn: () => void, void_?: () => boolean): void;
 }
 
 /**
@@ -118,10 +121,13 @@ export class SimClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): Timer {
     const t = { cancelled: false };
-    this.sched.at(this.sched.nowUs() + this.delayUs(ms), () =>
-      this.life.run(() => {
-        if (!t.cancelled) fn();
-      }),
+    this.sched.at(
+      this.sched.nowUs() + this.delayUs(ms),
+      () =>
+        this.life.run(() => {
+          if (!t.cancelled) fn();
+        }),
+      () => t.cancelled || !this.life.alive,
     );
     return {
       cancel: () => {
@@ -136,10 +142,11 @@ export class SimClock implements Clock {
     const fire = (): void => {
       if (t.cancelled) return;
       // Rescheduled before running, as Node's interval is: a callback that throws does not stop it.
-      this.sched.at(this.sched.nowUs() + step, () => this.life.run(fire));
+      this.sched.at(this.sched.nowUs() + step, () => this.life.run(fire), idle);
       fn();
     };
-    this.sched.at(this.sched.nowUs() + step, () => this.life.run(fire));
+    const idle = (): boolean => t.cancelled || !this.life.alive;
+    this.sched.at(this.sched.nowUs() + step, () => this.life.run(fire), idle);
     return {
       cancel: () => {
         t.cancelled = true;

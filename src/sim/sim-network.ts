@@ -131,8 +131,10 @@ export class SimTransport implements PeerTransport {
       };
       const sched = this.net.sched;
       const timeoutUs = timeoutMs * 1000;
-      sched.at(sched.nowUs() + timeoutUs, () =>
-        this.life.run(() => settle(() => reject(new RequestTimeoutError(to, method, timeoutMs)))),
+      sched.at(
+        sched.nowUs() + timeoutUs,
+        () => this.life.run(() => settle(() => reject(new RequestTimeoutError(to, method, timeoutMs)))),
+        () => settled || !this.up || !this.life.alive,
       );
       const sent = this.net.carry(this.localId, to, (end) => {
         if (!end.up) return;

@@ -267,3 +267,40 @@ describe('gzip level "auto" and the size told before streaming', () => {
     });
   });
 });
+
+describe("writeArchive in memory (a small state.bin)", () => {
+  it("writes the same bytes as the streamed archive, at every level", async () => {
+    await withTempDir(async (dir) => {
+      const records: SnapshotRecord[] = Array.from({ length: 40 }, (_, i) => ({
+        kind: "KVS",
+        type: 2,
+        body: {
+          CreateIndex: i,
+          Flags: 0n,
+          Key: `k${i}`,
+          LockIndex: 0,
+          ModifyIndex: i,
+          Session: "",
+          Value: new TextEncoder().encode(`value ${i} `.repeat(i)),
+        },
+      }));
+      const input = { ID: "2-9-1700000000000", Index: 9, Term: 2, Configuration: CONFIG };
+      for (const gzipLevel of [0, 1, 6, "auto"] as const) {
+        const ways: Buffer[] = [];
+        for (const inMemoryBytesMax of [0, 1 << 20]) {
+          const sink = new MemorySink();
+          const state = Readable.from(writeStateBin({ LastIndex: 9 }, records));
+          await writeArchive(sink, input, state, {
+            tmpDir: dir,
+            mtimeSec: 1_700_000_000,
+            gzipLevel,
+            inMemoryBytesMax,
+          });
+          ways.push(sink.bytes());
+        }
+        assert.deepEqual(ways[1], ways[0], `level ${gzipLevel}`);
+        assert.equal(ways[0]![9], 0xff);
+      }
+    });
+  });
+});

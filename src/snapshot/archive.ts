@@ -13,11 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import { assert } from "../util/assert.js";
 import { SnapshotMetaError } from "./errors.js";
 import { writeAll } from "./files.js";
-import { chooseGzipLevel, levelOfSamples, sampleWindows } from "./gzip-level.js";
+import { chooseGzipLevel, levelOfSamples, levelOfSamplesOnLoop, sampleWindows } from "./gzip-level.js";
 import { gzipStored } from "./gzip-stored.js";
 import {
   checkVersion,
@@ -76,7 +76,19 @@ export interface WriteArchiveOptions {
    * it) is what a pacer sees and may answer with a pause (the server's: server/pace.ts).
    */
   readonly pace?: (tar: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
+  /**
+   * A state.bin of at most this many bytes is archived in memory (writeInMemory): the same bytes as streamed.
+   * Default IN_MEMORY_BYTES_MAX; tests give 0 to compare the two ways.
+   */
+  readonly inMemoryBytesMax?: number;
 }
+
+/**
+ * Up to this size a state.bin's archive is made in memory and deflated on the event loop in one call: zlib's
+ * stream costs a thread-pool round trip and fresh 256 KiB buffers per chunk, far more than deflating a few KiB
+ * (a small cluster, and the simulator, snapshot tiny states every few entries). Bounds the memory it takes.
+ */
+export const IN_MEMORY_BYTES_MAX = 64 * 1024;
 
 /** state.bin as the tar writer takes it: its size, its bytes once, and samples for the gzip level. */
 interface StateBinBytes {
@@ -86,7 +98,8 @@ interface StateBinBytes {
   readonly sha256?: string;
   /** Where the bytes come from, for error messages. */
   readonly what: string;
-  gzipLevel(): Promise<number>;
+  /** `onLoop`: the samples deflate on the event loop (a small state.bin), not on the thread pool. */
+  gzipLevel(onLoop: boolean): Promise<number>;
   /** Removes the spool directory, when the writer made one. */
   cleanup(): Promise<void>;
 }
@@ -111,7 +124,10 @@ function fromSized(source: SizedStateBin): StateBinBytes {
     // No piece larger than the whole: a small state.bin (most internal snapshots) allocates no 1 MiB buffer.
     chunks: () => pieces(source.chunks(), Math.max(1, Math.min(READ_CHUNK_BYTES, source.size))),
     what: "the state.bin of a view",
-    gzipLevel: async () => levelOfSamples(await source.ranges(sampleWindows(source.size))),
+    gzipLevel: async (onLoop) => {
+      const samples = await source.ranges(sampleWindows(source.size));
+      return onLoop ? levelOfSamplesOnLoop(samples) : levelOfSamples(samples);
+    },
     cleanup: async () => {},
   };
 }
@@ -260,12 +276,15 @@ function tarBytes(metaBytes: number, stateBytes: number): number {
   return 3 * BLOCK_BYTES + padded(metaBytes) + padded(stateBytes) + padded(sumsBytes) + 2 * BLOCK_BYTES;
 }
 
+/** Where the gzip header's OS byte is (RFC 1952 §2.3). */
+const GZIP_OS_BYTE = 9;
+
 /** Sets the gzip header's OS byte to 255 ("unknown") as Go writes it; zlib writes 3 (Unix). */
 function goGzipHeader(): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      const osByte = 9 - seen;
+      const osByte = GZIP_OS_BYTE - seen;
       if (osByte >= 0 && osByte < chunk.length) {
         chunk = Buffer.from(chunk);
         chunk[osByte] = 0xff;
@@ -298,10 +317,15 @@ export async function writeArchive(
     const metaJson = encodeMetaJson(meta);
     const mtimeSec = options.mtimeSec ?? Math.round(Date.now() / 1000);
     const wanted = options.gzipLevel ?? 6;
-    const level = wanted === "auto" ? await state.gzipLevel() : wanted;
+    const inMemory = state.size <= (options.inMemoryBytesMax ?? IN_MEMORY_BYTES_MAX);
+    const level = wanted === "auto" ? await state.gzipLevel(inMemory) : wanted;
     options.onSpooled?.(meta, tarBytes(metaJson.length, state.size));
     const tar = tarStream(metaJson, state, mtimeSec);
     const paced = options.pace?.(tar) ?? tar;
+    if (inMemory) {
+      await pipeline(Readable.from([await inMemoryGzip(paced, level)]), out);
+      return meta;
+    }
     if (level === 0) {
       // Stored: framed here, one copy per chunk and no trip through zlib (gzip-stored.ts).
       await pipeline(Readable.from(gzipStored(paced)), out);
@@ -315,4 +339,21 @@ export async function writeArchive(
   } finally {
     await state.cleanup();
   }
+}
+
+/**
+ * The gzip stream writeArchive streams, made in memory: stored blocks framed as they are streamed (their
+ * framing follows the chunks), or one deflate call over the whole tar (zlib's output does not depend on how
+ * its input was cut without flushes), with Go's OS byte. Only for a small tar: IN_MEMORY_BYTES_MAX.
+ */
+async function inMemoryGzip(tar: AsyncIterable<Uint8Array>, level: number): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  if (level === 0) {
+    for await (const part of gzipStored(tar)) parts.push(part);
+    return Buffer.concat(parts);
+  }
+  for await (const part of tar) parts.push(part);
+  const gz = gzipSync(Buffer.concat(parts), { level });
+  gz[GZIP_OS_BYTE] = 0xff;
+  return gz;
 }

@@ -8,7 +8,7 @@
  * deflate stream gunzips the same, so the choice is invisible to Consul's reader.
  */
 import { open } from "node:fs/promises";
-import { deflateRaw } from "node:zlib";
+import { deflateRaw, deflateRawSync } from "node:zlib";
 
 /** On libuv's thread pool: a server's event loop keeps serving writes while the samples deflate. */
 function deflateRawAsync(b: Uint8Array, level: number): Promise<Buffer> {
@@ -31,18 +31,36 @@ export function sampleWindows(size: number): [number, number][] {
 
 /** Compressed/original size of level-1 deflate over the samples; 1 when there are none. */
 export async function ratioOfSamples(samples: readonly Uint8Array[]): Promise<number> {
-  let raw = 0;
-  let packed = 0;
-  for (const b of samples) {
-    raw += b.length;
-    packed += (await deflateRawAsync(b, 1)).length;
-  }
-  return raw === 0 ? 1 : packed / raw;
+  const packed: number[] = [];
+  for (const b of samples) packed.push((await deflateRawAsync(b, 1)).length);
+  return ratioOf(samples, packed);
+}
+
+function ratioOf(samples: readonly Uint8Array[], packed: readonly number[]): number {
+  const raw = samples.reduce((n, b) => n + b.length, 0);
+  return raw === 0 ? 1 : packed.reduce((n, p) => n + p, 0) / raw;
+}
+
+function levelOfRatio(ratio: number): 0 | 1 {
+  return ratio <= COMPRESSIBLE_RATIO_MAX ? 1 : 0;
 }
 
 /** The level for an archive whose state.bin gave these samples (sampleWindows): 1 when they compress well, else 0. */
 export async function levelOfSamples(samples: readonly Uint8Array[]): Promise<0 | 1> {
-  return (await ratioOfSamples(samples)) <= COMPRESSIBLE_RATIO_MAX ? 1 : 0;
+  return levelOfRatio(await ratioOfSamples(samples));
+}
+
+/**
+ * levelOfSamples deflating on the event loop: for a small state.bin (archive.ts IN_MEMORY_BYTES_MAX), whose
+ * samples deflate in microseconds, less than a round trip through libuv's thread pool costs.
+ */
+export function levelOfSamplesOnLoop(samples: readonly Uint8Array[]): 0 | 1 {
+  return levelOfRatio(
+    ratioOf(
+      samples,
+      samples.map((b) => deflateRawSync(b, { level: 1 }).length),
+    ),
+  );
 }
 
 /** Compressed/original size of level-1 deflate over samples of the file; 1 for an empty file. */
