@@ -18,6 +18,7 @@ import { type AdminHost, RealAdmin } from "./real-admin.js";
 import { RealChecks } from "./real-checks.js";
 import { RealLocks } from "./real-locks.js";
 import { blobCoverage, countServerLog, putRestoreBlob, snapshotPolicy } from "./real-snapshots.js";
+import { Settler } from "./settle.js";
 import { BlobWork, simBlobDisk } from "./sim-blobs.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
@@ -30,8 +31,6 @@ interface SimEvent {
   readonly run: () => void | Promise<void>;
   readonly void: (() => boolean) | undefined;
 }
-/** Lets every microtask the last event started run to its end (and nothing else of ours: our timers are events). */
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** One life of a server: the shipped driver over the simulated disk, network and clock. */
 export class RealNode {
@@ -85,6 +84,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   readonly locks: RealLocks;
   /** The servers' archive encoding and decoding, run to its end after each event (sim-blobs.ts). */
   private readonly blobWork = new BlobWork();
+  /** Lets every microtask an event started run to its end (and nothing else of ours: our timers are events). */
+  private readonly settler = new Settler();
   messagesSent = 0;
 
   constructor(opts: SimOptions, trace: boolean) {
@@ -340,8 +341,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       const started = ev.item.run();
       // A server's start (loading its snapshot) is awaited, so no other event sees it half-done.
       if (started !== undefined) await started;
-      await settle();
-      await this.blobWork.drain(settle);
+      await this.settler.settle(started !== undefined);
+      await this.blobWork.drain(() => this.settler.settle(true));
       this.checkLeaders();
       this.locks.rethrow();
       for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
