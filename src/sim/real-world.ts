@@ -66,6 +66,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   private readonly queue = new EventQueue<SimEvent>();
   readonly disks = new Map<NodeId, SimDurableDisk>();
   readonly nodes = new Map<NodeId, RealNode | null>();
+  /** liveNodes(), shared by its callers (who only read it); null after `nodes` changed. */
+  private liveIds: NodeId[] | null = null;
   private readonly gens = new Map<NodeId, number>();
   private readonly starting = new Set<NodeId>();
   readonly history: Operation[] = [];
@@ -103,6 +105,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     for (const r of this.records) {
       this.disks.set(r.raftId, new SimDurableDisk());
       this.nodes.set(r.raftId, null);
+      this.liveIds = null;
       this.startNode(r.raftId);
     }
     for (let c = 1; c <= opts.clients; c++) {
@@ -202,6 +205,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     this.starting.delete(id);
     this.locks.attach(server, (cmd) => write(server, cmd, this.locks));
     this.nodes.set(id, new RealNode(id, gen, life, server));
+    this.liveIds = null;
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
     // so no server has to learn it before the first election. Not awaited: it persists on the simulated disk.
@@ -214,6 +218,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     if (n == null) return;
     n.life.alive = false;
     this.nodes.set(id, null);
+    this.liveIds = null;
     this.disks.get(id)!.crash(this.rng, this.opts.tornWriteRate);
     this.trace(`n${id} crashes`);
   }
@@ -230,8 +235,14 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     return this.nodes.get(id) ?? undefined;
   }
 
+  /** The ids of the running servers, in id order of first start; built again only after a start or crash. */
   liveNodes(): NodeId[] {
-    return [...this.nodes.entries()].filter(([, n]) => n != null).map(([id]) => id);
+    if (this.liveIds === null) {
+      const ids: NodeId[] = [];
+      for (const [id, n] of this.nodes) if (n != null) ids.push(id);
+      this.liveIds = ids;
+    }
+    return this.liveIds;
   }
 
   /** The live leader with the highest term, or NONE. */

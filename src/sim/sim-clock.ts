@@ -120,20 +120,9 @@ export class SimClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
-    const t = { cancelled: false };
-    this.sched.at(
-      this.sched.nowUs() + this.delayUs(ms),
-      () =>
-        this.life.run(() => {
-          if (!t.cancelled) fn();
-        }),
-      () => t.cancelled || !this.life.alive,
-    );
-    return {
-      cancel: () => {
-        t.cancelled = true;
-      },
-    };
+    const t = new SimTimer(this.life, fn);
+    this.sched.at(this.sched.nowUs() + this.delayUs(ms), t.run, t.idle);
+    return t;
   }
 
   setInterval(fn: () => void, ms: number): Timer {
@@ -160,5 +149,34 @@ export class SimClock implements Clock {
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.setTimeout(resolve, ms));
+  }
+}
+
+/**
+ * A one-shot timer: one object per timer, its event's callbacks bound once (a server sets and cancels timers
+ * for every request and wait, so the simulator's per-event allocation counts).
+ */
+class SimTimer implements Timer {
+  private cancelled = false;
+
+  constructor(
+    private readonly life: Life,
+    private readonly fn: () => void,
+  ) {}
+
+  /** The event: fires unless cancelled by then (a paused life fires it on resume, if still not cancelled). */
+  readonly run = (): void => {
+    this.life.run(this.fire);
+  };
+
+  /** Whether the event would do nothing now (Scheduler.at's `void`). */
+  readonly idle = (): boolean => this.cancelled || !this.life.alive;
+
+  private readonly fire = (): void => {
+    if (!this.cancelled) this.fn();
+  };
+
+  cancel(): void {
+    this.cancelled = true;
   }
 }
