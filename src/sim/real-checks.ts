@@ -12,6 +12,8 @@ import type { SimDurableDisk } from "./sim-storage.js";
 export class RealChecks {
   private readonly rules = new SafetyRules();
   private readonly watched = new Set<NodeId>();
+  /** The watched disks in the order of `disks`, each with the durable commit index last judged. */
+  private readonly watchedDisks: { id: NodeId; disk: SimDurableDisk; commit: number }[] = [];
   /**
    * A number per core: the driver builds its core again within a life when it drops a snapshot whose archive is
    * gone everywhere (raft-server.ts dropSnapshot), from the durable state as a restart would, so the commit index
@@ -63,13 +65,21 @@ export class RealChecks {
   disksAfterEvent(): void {
     if (this.watched.size !== this.disks.size) this.watch();
     if (this.found !== null) throw this.found;
-    for (const [id, disk] of this.disks) this.rules.durableCommit(id, disk.stable.hardState.commit);
+    // Most events save no hard state: a commit seen before was judged then.
+    for (const w of this.watchedDisks) {
+      const commit = w.disk.stable.hardState.commit;
+      if (commit === w.commit) continue;
+      this.rules.durableCommit(w.id, commit);
+      w.commit = commit;
+    }
   }
 
   private watch(): void {
     for (const [id, disk] of this.disks) {
       if (this.watched.has(id)) continue;
       this.watched.add(id);
+      // -1: never judged yet (a disk's first commit, 0 included, is judged once like any other).
+      this.watchedDisks.push({ id, disk, commit: -1 });
       disk.onDurable = (entries) => {
         try {
           this.rules.durable(id, entries, disk.log);
