@@ -103,17 +103,28 @@ export class SimMachine {
  */
 export function stateDigest(s: KvStore, applied: number): number {
   let h = combine(0x811c9dc5, applied);
-  for (const [, e] of s.kv.entries()) h = combine(h, cached(e, entryText));
-  for (const [key, t] of s.tombstones.entries())
-    h = combine(
-      h,
-      cached(t, () => `t${key}\0${t.index}`),
-    );
-  for (const [, x] of s.sessions.entries()) h = combine(h, cached(x, sessionText));
+  // Rows in key order, a leaf's values at a time (no [key, value] pair per row: this runs after every apply).
+  for (const run of s.kv.valueRuns()) for (const e of run) h = combine(h, entryHash(e));
+  for (const [key, t] of s.tombstones.entries()) {
+    let th = rowHashes.get(t);
+    if (th === undefined) {
+      th = fnv1a(`t${key}\0${t.index}`);
+      rowHashes.set(t, th);
+    }
+    h = combine(h, th);
+  }
+  for (const run of s.sessions.valueRuns()) for (const x of run) h = combine(h, sessionHash(x));
   // The index table is a Map whose insertion order differs between a restored and an applying store, so
   // its rows are combined in an order-free way (one row per table).
   let rows = 0;
-  for (const [table, row] of s.index) rows = (rows + cached(row, () => `i${table}\0${row.value}`)) >>> 0;
+  for (const [table, row] of s.index) {
+    let rh = rowHashes.get(row);
+    if (rh === undefined) {
+      rh = fnv1a(`i${table}\0${row.value}`);
+      rowHashes.set(row, rh);
+    }
+    rows = (rows + rh) >>> 0;
+  }
   h = combine(combine(h, rows), s.lockClock);
   // Deadlines: few (keys released within the last 60 s), combined order-free like the index rows.
   let delays = 0;
@@ -124,11 +135,20 @@ export function stateDigest(s: KvStore, applied: number): number {
 /** Row object → its hash. Rows are immutable (a write stores a new object), so the cache never goes stale. */
 const rowHashes = new WeakMap<object, number>();
 
-function cached<T extends object>(row: T, text: (row: T) => string): number {
-  let h = rowHashes.get(row);
+function entryHash(e: KvEntry): number {
+  let h = rowHashes.get(e);
   if (h === undefined) {
-    h = fnv1a(text(row));
-    rowHashes.set(row, h);
+    h = fnv1a(entryText(e));
+    rowHashes.set(e, h);
+  }
+  return h;
+}
+
+function sessionHash(x: SessionEntry): number {
+  let h = rowHashes.get(x);
+  if (h === undefined) {
+    h = fnv1a(sessionText(x));
+    rowHashes.set(x, h);
   }
   return h;
 }

@@ -66,8 +66,9 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   private readonly queue = new EventQueue<SimEvent>();
   readonly disks = new Map<NodeId, SimDurableDisk>();
   readonly nodes = new Map<NodeId, RealNode | null>();
-  /** liveNodes(), shared by its callers (who only read it); null after `nodes` changed. */
+  /** liveNodes(), shared by its callers (who only read it), and running(); null after `nodes` changed. */
   private liveIds: NodeId[] | null = null;
+  private liveList: RealNode[] | null = null;
   private readonly gens = new Map<NodeId, number>();
   private readonly starting = new Set<NodeId>();
   readonly history: Operation[] = [];
@@ -105,7 +106,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     for (const r of this.records) {
       this.disks.set(r.raftId, new SimDurableDisk());
       this.nodes.set(r.raftId, null);
-      this.liveIds = null;
+      this.nodesChanged();
       this.startNode(r.raftId);
     }
     for (let c = 1; c <= opts.clients; c++) {
@@ -205,7 +206,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     this.starting.delete(id);
     this.locks.attach(server, (cmd) => write(server, cmd, this.locks));
     this.nodes.set(id, new RealNode(id, gen, life, server));
-    this.liveIds = null;
+    this.nodesChanged();
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
     // so no server has to learn it before the first election. Not awaited: it persists on the simulated disk.
@@ -218,9 +219,14 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     if (n == null) return;
     n.life.alive = false;
     this.nodes.set(id, null);
-    this.liveIds = null;
+    this.nodesChanged();
     this.disks.get(id)!.crash(this.rng, this.opts.tornWriteRate);
     this.trace(`n${id} crashes`);
+  }
+
+  private nodesChanged(): void {
+    this.liveIds = null;
+    this.liveList = null;
   }
 
   recordOf(id: NodeId): ServerRecord {
@@ -235,14 +241,20 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     return this.nodes.get(id) ?? undefined;
   }
 
-  /** The ids of the running servers, in id order of first start; built again only after a start or crash. */
+  /** The ids of the running servers, in the order of `nodes`; built again only after a start or crash. */
   liveNodes(): NodeId[] {
-    if (this.liveIds === null) {
-      const ids: NodeId[] = [];
-      for (const [id, n] of this.nodes) if (n != null) ids.push(id);
-      this.liveIds = ids;
-    }
+    if (this.liveIds === null) this.liveIds = this.running().map((n) => n.id);
     return this.liveIds;
+  }
+
+  /** The running servers, in the order of `nodes` (read after every event: built only after a change). */
+  private running(): readonly RealNode[] {
+    if (this.liveList === null) {
+      const list: RealNode[] = [];
+      for (const n of this.nodes.values()) if (n != null) list.push(n);
+      this.liveList = list;
+    }
+    return this.liveList;
   }
 
   /** The live leader with the highest term, or NONE. */
@@ -261,8 +273,8 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
    */
   private checkLeaders(): void {
     this.checks.disksAfterEvent();
-    for (const n of this.nodes.values()) {
-      if (n == null || !this.checks.leader(n)) continue;
+    for (const n of this.running()) {
+      if (!this.checks.leader(n)) continue;
       this.trace(`n${n.id} leads term ${n.raw.raft.term}`);
       countElection(this.coverage, n);
     }
@@ -353,21 +365,30 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       // A server's start (loading its snapshot) is awaited, so no other event sees it half-done.
       if (started !== undefined) await started;
       await this.settler.settle(started !== undefined);
-      await this.blobWork.drain(() => this.settler.settle(true));
-      this.checkLeaders();
-      this.locks.rethrow();
-      for (const n of this.nodes.values()) if (n != null) this.afterEvent(n);
-      const failed = this.failedServer();
-      if (failed !== null) throw new InvariantViolation("server failure", failed);
+      if (this.blobWork.busy) await this.blobWork.drain(this.settleBusy);
+      this.checkAfterEvent();
     }
     this.time = until;
   }
 
+  /** Settles while the world waits for blob work (Settler.settle's `busy`). */
+  private readonly settleBusy = (): Promise<void> => this.settler.settle(true);
+
+  /** Everything checked after an event, once it and its microtasks and blob work are done. */
+  private checkAfterEvent(): void {
+    this.checkLeaders();
+    this.locks.rethrow();
+    // A crash after an apply (Faults.crashAfterApply) changes `nodes`: the list of this event stays as it was.
+    for (const n of this.running()) this.afterEvent(n);
+    const failed = this.failedServer();
+    if (failed !== null) throw new InvariantViolation("server failure", failed);
+  }
+
   /** A server that stopped itself (a failed write, a broken invariant in the core): never expected here. */
   private failedServer(): string | null {
-    for (const n of this.nodes.values()) {
-      const e = n?.server.failed;
-      if (e != null) return `n${n!.id}: ${e.message}`;
+    for (const n of this.running()) {
+      const e = n.server.failed;
+      if (e != null) return `n${n.id}: ${e.message}`;
     }
     return null;
   }

@@ -16,24 +16,35 @@ const SLOTS_PER_TURN = 64;
  */
 export class Settler {
   private unfired = 0;
-  private waiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** The caller waiting for the next slot (its promise's resolve and reject), or null. */
+  private resolve: (() => void) | null = null;
+  private reject: ((e: Error) => void) | null = null;
   /** Whether real asynchronous work of the world (blob work, a start) ran during this batch. */
   private busyBatch = false;
 
   private readonly fire = (): void => {
     this.unfired--;
-    const w = this.waiter;
-    if (w === null) return;
-    this.waiter = null;
+    const resolve = this.resolve;
+    if (resolve === null) return;
+    const reject = this.reject!;
+    this.resolve = null;
+    this.reject = null;
     if (this.unfired === 0 && !this.busyBatch && othersImmediates() > 0) {
-      w.reject(
+      reject(
         new AssertionError(
           "a real setImmediate ran inside a simulated event outside the blob work: settle cannot order it",
         ),
       );
       return;
     }
-    w.resolve();
+    resolve();
+  };
+
+  /** The promise's executor, made once (settle runs once per event). */
+  private readonly wait = (resolve: () => void, reject: (e: Error) => void): void => {
+    if (this.resolve !== null) throw new AssertionError("settle is awaited by one caller at a time");
+    this.resolve = resolve;
+    this.reject = reject;
   };
 
   /**
@@ -42,16 +53,14 @@ export class Settler {
    * this batch's end is not checked.
    */
   settle(busy = false): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.waiter !== null) throw new AssertionError("settle is awaited by one caller at a time");
-      this.waiter = { resolve, reject };
-      if (this.unfired === 0) {
-        this.busyBatch = false;
-        this.unfired = SLOTS_PER_TURN;
-        for (let i = 0; i < SLOTS_PER_TURN; i++) setImmediate(this.fire);
-      }
-      if (busy) this.busyBatch = true;
-    });
+    const p = new Promise<void>(this.wait);
+    if (this.unfired === 0) {
+      this.busyBatch = false;
+      this.unfired = SLOTS_PER_TURN;
+      for (let i = 0; i < SLOTS_PER_TURN; i++) setImmediate(this.fire);
+    }
+    if (busy) this.busyBatch = true;
+    return p;
   }
 }
 

@@ -18,6 +18,11 @@ export class BlobWork {
   private tail: Promise<void> = Promise.resolve();
   private running = 0;
 
+  /** Whether work is queued or running (the world drains only then). */
+  get busy(): boolean {
+    return this.running > 0;
+  }
+
   run<T>(fn: () => Promise<T>): Promise<T> {
     this.running++;
     const p = this.tail.then(fn);
