@@ -47,8 +47,10 @@ export class SimNetwork {
       this.host.sched.at(this.host.sched.nowUs() + this.host.delayUs(), () => {
         const end = this.ends.get(to);
         if (end === undefined || this.host.blocked(from, to)) return;
+        const life = end.life;
         // A paused server's socket buffers hold what arrives; it reads it all when it resumes.
-        end.life.run(() => deliver(end), `n${from}`);
+        if (life.paused) life.run(() => deliver(end), `n${from}`);
+        else if (life.alive) deliver(end);
       });
     }
     return copies;
