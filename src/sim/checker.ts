@@ -41,7 +41,8 @@ function fingerprint(e: Entry): number {
  */
 export class SafetyRules {
   private readonly leaders = new Map<number, NodeId>();
-  private readonly entries = new Map<string, EntryFact>();
+  /** Each durable entry seen, by index then term (a Map per index: no key string per entry made durable). */
+  private readonly entries = new Map<number, Map<number, EntryFact>>();
   /**
    * The canonical committed history: index → (term, fingerprint), and `termMax`, the lowest term a server was in
    * when it took the entry as committed: the entry was committed in that term or before.
@@ -98,16 +99,23 @@ export class SafetyRules {
     for (const e of ents) {
       if (e.index < first) continue;
       const prevTerm = e.index - 1 >= first - 1 ? log.term(e.index - 1) : undefined;
-      const key = `${e.index}/${e.term}`;
-      const fact: EntryFact = { hash: fingerprint(e), kind: e.kind, prevTerm };
-      const seen = this.entries.get(key);
+      const hash = fingerprint(e);
+      let byTerm = this.entries.get(e.index);
+      if (byTerm === undefined) {
+        byTerm = new Map();
+        this.entries.set(e.index, byTerm);
+      }
+      const seen = byTerm.get(e.term);
       if (seen === undefined) {
-        this.entries.set(key, fact);
+        byTerm.set(e.term, { hash, kind: e.kind, prevTerm });
         continue;
       }
       const samePrev = seen.prevTerm === undefined || prevTerm === undefined || seen.prevTerm === prevTerm;
-      if (seen.hash !== fact.hash || seen.kind !== fact.kind || !samePrev) {
-        throw new InvariantViolation("log matching", `n${id} holds a different entry at ${key}`);
+      if (seen.hash !== hash || seen.kind !== e.kind || !samePrev) {
+        throw new InvariantViolation(
+          "log matching",
+          `n${id} holds a different entry at ${e.index}/${e.term}`,
+        );
       }
     }
   }
