@@ -70,7 +70,8 @@ export class ByteReader {
   /** Bytes handed out so far. */
   consumed = 0;
 
-  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+  /** A sync iterator too: a tar held in memory (archive-read.ts readContainerBytes). */
+  constructor(private readonly it: AsyncIterator<Uint8Array> | Iterator<Uint8Array>) {}
 
   private async fill(): Promise<boolean> {
     while (this.chunk.length === 0 && !this.done) {
