@@ -42,7 +42,13 @@ export interface SnapshotMeta {
 }
 
 /** Go's encoding/json string escaping: HTML-safe (<, >, & as \u003c...), \u2028/\u2029 escaped, short forms. */
+/** Characters goJsonString writes as they are: printable ASCII but `"`, `\\`, `<`, `>`, `&`. */
+const GO_JSON_PLAIN = /^[\x20-\x7e]*$/;
+const GO_JSON_ESCAPED = /["\\<>&]/;
+
 export function goJsonString(s: string): string {
+  // Most strings (IDs, addresses) need no escape: written as they are, without the walk below.
+  if (GO_JSON_PLAIN.test(s) && !GO_JSON_ESCAPED.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0) as number;

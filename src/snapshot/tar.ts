@@ -11,10 +11,17 @@ export const BLOCK_BYTES = 512;
 /** Octal size fields have 11 digits: Go switches to PAX beyond this, which cairn never needs to write. */
 export const TAR_ENTRY_BYTES_MAX = 8 ** 11 - 1;
 
-const ascii = new TextEncoder();
+const utf8Encoder = new TextEncoder();
 
 function putString(block: Uint8Array, offset: number, length: number, value: string): void {
-  const bytes = ascii.encode(value);
+  // ASCII (every field cairn writes) byte by byte: a header is written per snapshot, a dozen fields each.
+  let ascii = value.length <= length;
+  for (let i = 0; ascii && i < value.length; i++) ascii = value.charCodeAt(i) < 0x80;
+  if (ascii) {
+    for (let i = 0; i < value.length; i++) block[offset + i] = value.charCodeAt(i);
+    return;
+  }
+  const bytes = utf8Encoder.encode(value);
   assert(bytes.length <= length, `fit tar field "${value}" into ${length} bytes`);
   block.set(bytes, offset);
 }
