@@ -3,7 +3,7 @@
  * (archive-memory.ts) so both make the same bytes: the meta written for a state.bin, the tar entries around
  * state.bin in Consul's order (meta.json, state.bin, SHA256SUMS, end marker), and the gzip header's OS byte.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { SnapshotMetaError } from "./errors.js";
 import {
   checkVersion,
@@ -16,7 +16,7 @@ import {
   type SnapshotMeta,
   STATE_BIN,
 } from "./meta.js";
-import { BLOCK_BYTES, tarEnd, tarHeader, tarPadding } from "./tar.js";
+import { BLOCK_BYTES, tarEnd, tarHeader, tarPadding, tarPaddingBytes } from "./tar.js";
 
 /** What the writer needs to know beyond state.bin; Size is measured, Peers derived unless given. */
 export interface ArchiveMetaInput {
@@ -33,6 +33,27 @@ export interface ArchiveMetaInput {
   readonly Size?: number;
 }
 
+/** crypto.hash (Node 20.12+), which skips the Hash object createHash makes; createHash before it. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: "hex") => string })
+  .hash;
+
+/** The lowercase hex SHA-256 of `bytes` (what SHA256SUMS lists), in one call. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return oneShotHash !== undefined
+    ? oneShotHash("sha256", bytes, "hex")
+    : crypto.createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The last legacy Peers made, by its voters' addresses: a server's configuration changes rarely. */
+let lastPeers: { readonly voters: string; readonly peers: string } | null = null;
+
+/** legacyPeers(c), made again only when the voters' addresses (all it depends on) changed since the last. */
+function peersOf(c: RaftConfiguration): string {
+  const voters = JSON.stringify((c.Servers ?? []).filter((s) => s.Suffrage === 0).map((s) => s.Address));
+  if (lastPeers === null || lastPeers.voters !== voters) lastPeers = { voters, peers: legacyPeers(c) };
+  return lastPeers.peers;
+}
+
 /** The meta written for a state.bin of `size` bytes. Errors: SnapshotMetaError (Version, Size). */
 export function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
   if (input.Size !== undefined && input.Size !== size) {
@@ -47,7 +68,7 @@ export function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
     ID: input.ID,
     Index: input.Index,
     Term: input.Term,
-    Peers: input.Peers === undefined ? legacyPeers(configuration) : input.Peers,
+    Peers: input.Peers === undefined ? peersOf(configuration) : input.Peers,
     Configuration: configuration,
     ConfigurationIndex: input.ConfigurationIndex ?? 0,
     Size: size,
@@ -79,7 +100,7 @@ export function tarTail(
   stateSha256: string,
   mtimeSec: number,
 ): Uint8Array[] {
-  const sums = encodeSha256Sums(createHash("sha256").update(metaJson).digest("hex"), stateSha256);
+  const sums = encodeSha256Sums(sha256Hex(metaJson), stateSha256);
   return [
     tarPadding(stateBytes),
     tarHeader(SHA256SUMS, sums.length, mtimeSec),
@@ -92,7 +113,7 @@ export function tarTail(
 /** The tar's size: three headers, each entry padded to a block, the end marker. */
 export function tarBytes(metaBytes: number, stateBytes: number): number {
   const sumsBytes = 2 * (64 + 2 + 1) + META_JSON.length + STATE_BIN.length;
-  const padded = (n: number) => n + tarPadding(n).length;
+  const padded = (n: number) => n + tarPaddingBytes(n);
   return 3 * BLOCK_BYTES + padded(metaBytes) + padded(stateBytes) + padded(sumsBytes) + 2 * BLOCK_BYTES;
 }
 

@@ -5,13 +5,13 @@
  * assembled in one buffer and deflated in one call (zlib's output does not depend on how its input was cut
  * when nothing flushes), or framed as stored blocks chunk by chunk as the stream frames them (level 0).
  */
-import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { assert } from "../util/assert.js";
 import {
   type ArchiveMetaInput,
   buildMeta,
   GZIP_OS_BYTE,
+  sha256Hex,
   tarBytes,
   tarHead,
   tarTail,
@@ -59,7 +59,7 @@ export function archiveBytes(
   const level = wanted === "auto" ? levelOfStateBin(state) : wanted;
   const size = tarBytes(metaJson.length, state.length);
   options.onSpooled?.(meta, size);
-  const sha256 = createHash("sha256").update(state).digest("hex");
+  const sha256 = sha256Hex(state);
   // The chunks the stream sends: state.bin in one piece, as the streamed writer cuts one of this size.
   const chunks = [
     ...tarHead(metaJson, state.length, mtimeSec),

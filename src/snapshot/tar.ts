@@ -59,10 +59,15 @@ export function tarHeader(name: string, size: number, mtimeSec: number): Uint8Ar
   return h;
 }
 
+/** How many zero bytes pad an entry of `size` bytes to a whole block. */
+export function tarPaddingBytes(size: number): number {
+  const rem = size % BLOCK_BYTES;
+  return rem === 0 ? 0 : BLOCK_BYTES - rem;
+}
+
 /** Zero bytes that pad an entry of `size` bytes to a whole block. */
 export function tarPadding(size: number): Uint8Array {
-  const rem = size % BLOCK_BYTES;
-  return new Uint8Array(rem === 0 ? 0 : BLOCK_BYTES - rem);
+  return new Uint8Array(tarPaddingBytes(size));
 }
 
 /** The end-of-archive marker: exactly two zero blocks, and nothing after (no padding to a 10 KiB record). */
@@ -212,7 +217,7 @@ async function readSmallBody(r: ByteReader, size: number): Promise<Uint8Array> {
 }
 
 async function skipPadding(r: ByteReader, size: number): Promise<void> {
-  const pad = tarPadding(size).length;
+  const pad = tarPaddingBytes(size);
   if (pad > 0 && (await r.readUpTo(pad)).length < pad) throw new TarError("unexpected EOF");
 }
 
