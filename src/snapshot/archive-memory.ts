@@ -16,7 +16,7 @@ import {
   tarHead,
   tarTail,
 } from "./archive-layout.js";
-import { levelOfSamplesOnLoop, sampleWindows } from "./gzip-level.js";
+import { levelOfSamplesOnLoop, POOLED_CHUNK_BYTES, sampleWindows } from "./gzip-level.js";
 import { gzipStoredOf } from "./gzip-stored.js";
 import { encodeMetaJson, type SnapshotMeta } from "./meta.js";
 
@@ -27,6 +27,11 @@ import { encodeMetaJson, type SnapshotMeta } from "./meta.js";
  * snapshot tiny states every few entries). Bounds the memory it takes.
  */
 export const IN_MEMORY_BYTES_MAX = 64 * 1024;
+
+/** What the tar scratch starts at: a small state.bin's tar (state.bin, meta, three headers, end marker). */
+const TAR_SCRATCH_BYTES = IN_MEMORY_BYTES_MAX + 16 * 1024;
+/** Where the tar is assembled before it is deflated: one buffer for every call (archiveBytes is synchronous). */
+let tarScratch: Buffer = Buffer.alloc(0);
 
 export interface ArchiveBytesOptions {
   /** As WriteArchiveOptions (archive.ts). */
@@ -67,14 +72,17 @@ export function archiveBytes(
     ...tarTail(metaJson, state.length, sha256, mtimeSec),
   ];
   if (level === 0) return { meta, bytes: gzipStoredOf(chunks) };
-  const tar = Buffer.allocUnsafe(size);
+  // Assembled in a buffer reused from one archive to the next: gzipSync keeps nothing of its input.
+  if (tarScratch.length < size) tarScratch = Buffer.allocUnsafe(Math.max(size, TAR_SCRATCH_BYTES));
+  const tar = tarScratch.subarray(0, size);
   let at = 0;
   for (const chunk of chunks) {
     tar.set(chunk, at);
     at += chunk.length;
   }
   assert(at === size, `assemble a tar of ${size} bytes, not ${at}`);
-  const bytes = gzipSync(tar, { level });
+  // Output in pieces under 4 KiB, from Node's pool: a small archive is a piece or two.
+  const bytes = gzipSync(tar, { level, chunkSize: POOLED_CHUNK_BYTES });
   bytes[GZIP_OS_BYTE] = 0xff;
   return { meta, bytes };
 }

@@ -1,6 +1,7 @@
 /**
  * meta.json (raft.SnapshotMeta as Go's json.Encoder writes it) and SHA256SUMS, per snapshot-format.md §1.3–1.4.
  */
+import { utf8Bytes } from "./bytes.js";
 import { ArchiveIntegrityError, SnapshotMetaError } from "./errors.js";
 import { encodeGo } from "./gomsgpack.js";
 
@@ -91,7 +92,7 @@ export function encodeMetaJson(m: SnapshotMeta): Uint8Array {
     `"Configuration":${configurationJson(m.Configuration)},` +
     `"ConfigurationIndex":${uintJson(m.ConfigurationIndex, "ConfigurationIndex")},` +
     `"Size":${uintJson(m.Size, "Size")}}\n`;
-  return new TextEncoder().encode(json);
+  return utf8Bytes(json);
 }
 
 /** Raft's legacy Peers: base64 of a msgpack array of the voters' addresses (nil when there are none). */
@@ -193,7 +194,7 @@ export function checkVersion(meta: SnapshotMeta): void {
 
 /** SHA256SUMS as Consul writes it (meta.json line first): "<hex>␠␠<name>\n" per file. */
 export function encodeSha256Sums(metaHex: string, stateHex: string): Uint8Array {
-  return new TextEncoder().encode(`${metaHex}  ${META_JSON}\n${stateHex}  ${STATE_BIN}\n`);
+  return utf8Bytes(`${metaHex}  ${META_JSON}\n${stateHex}  ${STATE_BIN}\n`);
 }
 
 function integrityFail(message: string, file?: string): never {

@@ -8,6 +8,7 @@
  * for one walk (and a short one for the start sample), not for the whole encoding.
  */
 
+import { zeroBytes } from "./bytes.js";
 import { SAMPLE_BYTES } from "./gzip-level.js";
 import type { DirEntry, RawRecord, SnapshotHeader } from "./records.js";
 import { encodeHeader } from "./records.js";
@@ -320,7 +321,8 @@ export function smallStateBin<E>(plan: StateBinPlan<E>, bytesMax: number): Uint8
     if (size > bytesMax) return null;
     chunks.push(chunk);
   }
-  const whole = new Uint8Array(size);
+  // From Node's pool when small: no ArrayBuffer per snapshot (bytes.ts).
+  const whole = zeroBytes(size);
   let at = 0;
   for (const chunk of chunks) {
     whole.set(chunk, at);

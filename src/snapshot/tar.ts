@@ -5,6 +5,7 @@
  * bytes left after the end marker (Consul refuses any).
  */
 import { assert } from "../util/assert.js";
+import { sharedZeros, zeroBytes } from "./bytes.js";
 import { ArchiveFormatError } from "./errors.js";
 
 export const BLOCK_BYTES = 512;
@@ -40,7 +41,7 @@ export function tarHeader(name: string, size: number, mtimeSec: number): Uint8Ar
     Number.isSafeInteger(mtimeSec) && mtimeSec >= 0 && mtimeSec <= 8 ** 11 - 1,
     `fit tar mtime ${mtimeSec}`,
   );
-  const h = new Uint8Array(BLOCK_BYTES);
+  const h = zeroBytes(BLOCK_BYTES);
   putString(h, 0, 100, name);
   putString(h, 100, 8, "0000600\0");
   putString(h, 108, 8, "0000000\0");
@@ -65,14 +66,17 @@ export function tarPaddingBytes(size: number): number {
   return rem === 0 ? 0 : BLOCK_BYTES - rem;
 }
 
-/** Zero bytes that pad an entry of `size` bytes to a whole block. */
+/** Zero bytes that pad an entry of `size` bytes to a whole block: shared, read-only (sharedZeros). */
 export function tarPadding(size: number): Uint8Array {
-  return new Uint8Array(tarPaddingBytes(size));
+  return sharedZeros(tarPaddingBytes(size));
 }
 
-/** The end-of-archive marker: exactly two zero blocks, and nothing after (no padding to a 10 KiB record). */
+/**
+ * The end-of-archive marker: exactly two zero blocks, and nothing after (no padding to a 10 KiB record).
+ * Shared, read-only (sharedZeros).
+ */
 export function tarEnd(): Uint8Array {
-  return new Uint8Array(2 * BLOCK_BYTES);
+  return sharedZeros(2 * BLOCK_BYTES);
 }
 
 /** Pulls exact byte counts out of a chunked stream. */
