@@ -137,6 +137,9 @@ describe("listSnapshots", () => {
           [a.handle, 0],
         ],
       );
+      // What a save keeps of its sidecar is what another store, parsing the files, reads.
+      const fresh = await BlobStore.open(dir, t);
+      assert.deepStrictEqual(await listSnapshots(blobs), await listSnapshots(fresh));
       // The same handle's sidecar written again with other content (as a fetch's adopt, or after a crash).
       await blobs.files.writeRef(a.handle, JSON.stringify({ ...a, indexOffset: 4 }));
       assert.deepEqual(

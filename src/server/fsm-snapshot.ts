@@ -71,6 +71,8 @@ function parseRef(text: string): SnapshotRef {
   return snapshotRef(JSON.parse(text));
 }
 
+type RefsParsed = Map<string, { readonly text: string; readonly ref: SnapshotRef }>;
+
 /**
  * The sidecars parsed so far, per blob store and handle, with the text each was parsed from: every save
  * lists (prune) them all, and a sidecar, written once, would be parsed again each time. Keyed by the text
@@ -78,17 +80,30 @@ function parseRef(text: string): SnapshotRef {
  * after a restart) is parsed afresh; only the parse is saved, the read stays. Weak: a store let go takes its
  * entries with it.
  */
-const refsParsed = new WeakMap<
-  BlobFiles,
-  Map<string, { readonly text: string; readonly ref: SnapshotRef }>
->();
+const refsParsed = new WeakMap<BlobFiles, RefsParsed>();
+
+function refsParsedOf(files: BlobFiles): RefsParsed {
+  let parsed = refsParsed.get(files);
+  if (parsed === undefined) {
+    parsed = new Map();
+    refsParsed.set(files, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * Writes `ref` as its sidecar, and keeps it as what the text written parses to (the same check applied to
+ * the object itself: what JSON.parse would give back for these plain values), so the listing after a save
+ * does not parse the sidecar it just wrote.
+ */
+async function writeSidecar(files: BlobFiles, ref: SnapshotRef): Promise<void> {
+  const text = JSON.stringify(ref);
+  await files.writeRef(ref.handle, text);
+  refsParsedOf(files).set(ref.handle, { text, ref: snapshotRef(ref) });
+}
 
 /** parseRef of sidecar `handle`'s `text`, from `parsed` when the text is unchanged. */
-function parsedRef(
-  parsed: Map<string, { readonly text: string; readonly ref: SnapshotRef }>,
-  handle: string,
-  text: string,
-): SnapshotRef {
+function parsedRef(parsed: RefsParsed, handle: string, text: string): SnapshotRef {
   const kept = parsed.get(handle);
   if (kept !== undefined && kept.text === text) return kept.ref;
   const ref = parseRef(text);
@@ -147,7 +162,7 @@ export async function saveSnapshot(
       });
     });
     await draft.commit();
-    await files.writeRef(handle, JSON.stringify(full));
+    await writeSidecar(files, full);
   } catch (e) {
     await draft.discard();
     throw e;
@@ -168,11 +183,7 @@ async function prune(blobs: BlobStore): Promise<void> {
 /** Complete snapshots (archive and sidecar both present), newest first. */
 export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
   const files = blobs.files;
-  let parsed = refsParsed.get(files);
-  if (parsed === undefined) {
-    parsed = new Map();
-    refsParsed.set(files, parsed);
-  }
+  const parsed = refsParsedOf(files);
   const present = await files.list();
   const blobsPresent = new Set(present.blobs);
   const refs: SnapshotRef[] = [];
@@ -266,6 +277,6 @@ export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: 
 
 /** Stores a sidecar for a snapshot fetched from the leader (its archive is already in the blob store). */
 export async function adoptSnapshotRef(blobs: BlobStore, ref: SnapshotRef): Promise<void> {
-  await blobs.files.writeRef(ref.handle, JSON.stringify(ref));
+  await writeSidecar(blobs.files, ref);
   await prune(blobs);
 }
