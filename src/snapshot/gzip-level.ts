@@ -29,6 +29,9 @@ export function sampleWindows(size: number): [number, number][] {
   return starts.map((start) => [start, start + Math.min(SAMPLE_BYTES, size - start)]);
 }
 
+/** An output chunk size zlib's sync calls take from Node's Buffer pool (under 4 KiB). */
+export const POOLED_CHUNK_BYTES = 4000;
+
 /** Compressed/original size of level-1 deflate over the samples; 1 when there are none. */
 export async function ratioOfSamples(samples: readonly Uint8Array[]): Promise<number> {
   const packed: number[] = [];
@@ -58,7 +61,8 @@ export function levelOfSamplesOnLoop(samples: readonly Uint8Array[]): 0 | 1 {
   return levelOfRatio(
     ratioOf(
       samples,
-      samples.map((b) => deflateRawSync(b, { level: 1 }).length),
+      // Output in pieces under 4 KiB, from Node's pool: only its length is kept (snapshot/bytes.ts).
+      samples.map((b) => deflateRawSync(b, { level: 1, chunkSize: POOLED_CHUNK_BYTES }).length),
     ),
   );
 }
