@@ -25,6 +25,9 @@ export const COMPRESSIBLE_RATIO_MAX = 0.6;
 /** The [start, end) windows of a state.bin of `size` bytes that are sampled: start, middle and end. */
 export function sampleWindows(size: number): [number, number][] {
   if (size === 0) return [];
+  // A state.bin no bigger than one sample is its own sample: the windows below would overlap (its second half
+  // deflated twice, half as much deflate again for each small snapshot).
+  if (size <= SAMPLE_BYTES) return [[0, size]];
   const starts = [...new Set([0, Math.floor(size / 2), Math.max(0, size - SAMPLE_BYTES)])];
   return starts.map((start) => [start, start + Math.min(SAMPLE_BYTES, size - start)]);
 }
