@@ -109,3 +109,92 @@ describe("snapshots carry lock-delays beside state.bin", () => {
     }
   });
 });
+
+describe("listSnapshots", () => {
+  it("answers from each sidecar's text as it is now: a rewritten sidecar is read anew, a removed one is gone", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-fsm-snapshot-test-"));
+    const t = transport();
+    try {
+      const blobs = await BlobStore.open(dir, t);
+      const conf = { voters: [1], learners: [] };
+      const store = new KvStore();
+      const a = await saveSnapshot(
+        blobs,
+        store.snapshot(),
+        { index: 3, term: 1, conf, indexOffset: 0, members: [] },
+        undefined,
+      );
+      const b = await saveSnapshot(
+        blobs,
+        store.snapshot(),
+        { index: 5, term: 1, conf, indexOffset: 0, members: [] },
+        undefined,
+      );
+      assert.deepEqual(
+        (await listSnapshots(blobs)).map((r) => [r.handle, r.indexOffset]),
+        [
+          [b.handle, 0],
+          [a.handle, 0],
+        ],
+      );
+      // What a save keeps of its sidecar is what another store, parsing the files, reads.
+      const fresh = await BlobStore.open(dir, t);
+      assert.deepStrictEqual(await listSnapshots(blobs), await listSnapshots(fresh));
+      // The same handle's sidecar written again with other content (as a fetch's adopt, or after a crash).
+      await blobs.files.writeRef(a.handle, JSON.stringify({ ...a, indexOffset: 4 }));
+      assert.deepEqual(
+        (await listSnapshots(blobs)).map((r) => [r.handle, r.indexOffset]),
+        [
+          [b.handle, 0],
+          [a.handle, 4],
+        ],
+      );
+      await blobs.files.remove(b.handle);
+      assert.deepEqual(
+        (await listSnapshots(blobs)).map((r) => r.handle),
+        [a.handle],
+      );
+      // A restart: another store over the same directory reads the same.
+      const again = await BlobStore.open(dir, t);
+      assert.deepEqual(
+        (await listSnapshots(again)).map((r) => [r.handle, r.indexOffset]),
+        [[a.handle, 4]],
+      );
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a small snapshot saved is read back in memory into a store that holds what was saved", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-fsm-snapshot-test-"));
+    const t = transport();
+    try {
+      const blobs = await BlobStore.open(dir, t);
+      const store = new KvStore();
+      for (let i = 1; i <= 20; i++) {
+        store.execute(i, {
+          op: "set",
+          key: `k/${i}`,
+          value: new TextEncoder().encode(`v${i}`),
+          flags: BigInt(i),
+        });
+      }
+      const ref = await saveSnapshot(
+        blobs,
+        store.snapshot(),
+        { index: 20, term: 2, conf: { voters: [1], learners: [] }, indexOffset: 0, members: [] },
+        undefined,
+      );
+      const loaded = new KvStore();
+      await loadSnapshot(blobs, loaded, ref);
+      assert.equal(loaded.recordCount, store.recordCount);
+      for (let i = 1; i <= 20; i++) assert.deepEqual(loaded.get(`k/${i}`), store.get(`k/${i}`), `k/${i}`);
+      // Nothing left beside the archive and its sidecar.
+      assert.deepEqual((await readdir(blobs.dir)).sort(), ["snap-2-20.bin", "snap-2-20.json"]);
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

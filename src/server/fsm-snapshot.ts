@@ -8,12 +8,16 @@ import {
 import type { ConfState, SnapshotMeta } from "../raft/index.js";
 import {
   type ArchiveMetaInput,
+  archiveBytes,
+  IN_MEMORY_BYTES_MAX,
+  readArchiveBytes,
   readArchiveInto,
   readStateBinBatches,
   sizedStateBin,
+  smallStateBin,
   writeArchive,
 } from "../snapshot/index.js";
-import { draftWritable } from "./blob-files.js";
+import { type BlobFiles, draftWritable } from "./blob-files.js";
 import type { BlobStore } from "./blobs.js";
 import { collectGarbage } from "./gc.js";
 import { type ServerRecord, serverRecord } from "./members.js";
@@ -67,6 +71,46 @@ function parseRef(text: string): SnapshotRef {
   return snapshotRef(JSON.parse(text));
 }
 
+type RefsParsed = Map<string, { readonly text: string; readonly ref: SnapshotRef }>;
+
+/**
+ * The sidecars parsed so far, per blob store and handle, with the text each was parsed from: every save
+ * lists (prune) them all, and a sidecar, written once, would be parsed again each time. Keyed by the text
+ * read, not trusted by handle alone, so a sidecar rewritten (by anyone, or lost in a crash and written anew
+ * after a restart) is parsed afresh; only the parse is saved, the read stays. Weak: a store let go takes its
+ * entries with it.
+ */
+const refsParsed = new WeakMap<BlobFiles, RefsParsed>();
+
+function refsParsedOf(files: BlobFiles): RefsParsed {
+  let parsed = refsParsed.get(files);
+  if (parsed === undefined) {
+    parsed = new Map();
+    refsParsed.set(files, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * Writes `ref` as its sidecar, and keeps it as what the text written parses to (the same check applied to
+ * the object itself: what JSON.parse would give back for these plain values), so the listing after a save
+ * does not parse the sidecar it just wrote.
+ */
+async function writeSidecar(files: BlobFiles, ref: SnapshotRef): Promise<void> {
+  const text = JSON.stringify(ref);
+  await files.writeRef(ref.handle, text);
+  refsParsedOf(files).set(ref.handle, { text, ref: snapshotRef(ref) });
+}
+
+/** parseRef of sidecar `handle`'s `text`, from `parsed` when the text is unchanged. */
+function parsedRef(parsed: RefsParsed, handle: string, text: string): SnapshotRef {
+  const kept = parsed.get(handle);
+  if (kept !== undefined && kept.text === text) return kept.ref;
+  const ref = parseRef(text);
+  parsed.set(handle, { text, ref });
+  return ref;
+}
+
 export function fromMeta(m: SnapshotMeta): SnapshotRef {
   const r = parseRef(m.handle);
   return { ...r, index: m.index, term: m.term, conf: m.conf };
@@ -102,16 +146,23 @@ export async function saveSnapshot(
     await files.work(async () => {
       // "auto" (stored, or level 1 for compressible state): internal snapshots are written often and read
       // rarely, and deflating incompressible values at any level costs ~7x storing them.
+      const plan = view.stateBinPlan();
+      const options = { gzipLevel: "auto", mtimeSec: Math.round(nowMs / 1000) } as const;
+      // A small state (a small cluster, the simulator: saved every few entries) is archived in one buffer
+      // and written in one append; the same bytes as streamed (archive-memory.ts).
+      const small = smallStateBin(plan, IN_MEMORY_BYTES_MAX);
+      if (small !== null) {
+        await draft.append(archiveBytes(meta, small, options).bytes);
+        return;
+      }
       // Sized from the view, then streamed straight into the archive: nothing spooled (state-bin-plan.ts).
-      const stateBin = await sizedStateBin(view.stateBinPlan());
-      await writeArchive(draftWritable(draft), meta, stateBin, {
-        gzipLevel: "auto",
-        mtimeSec: Math.round(nowMs / 1000),
+      await writeArchive(draftWritable(draft), meta, await sizedStateBin(plan), {
+        ...options,
         ...(pace === undefined ? {} : { pace: (tar: AsyncIterable<Uint8Array>) => paced(tar, pace) }),
       });
     });
     await draft.commit();
-    await files.writeRef(handle, JSON.stringify(full));
+    await writeSidecar(files, full);
   } catch (e) {
     await draft.discard();
     throw e;
@@ -132,12 +183,17 @@ async function prune(blobs: BlobStore): Promise<void> {
 /** Complete snapshots (archive and sidecar both present), newest first. */
 export async function listSnapshots(blobs: BlobStore): Promise<SnapshotRef[]> {
   const files = blobs.files;
+  const parsed = refsParsedOf(files);
   const present = await files.list();
+  const blobsPresent = new Set(present.blobs);
   const refs: SnapshotRef[] = [];
   for (const handle of present.refs) {
-    if (!handle.startsWith("snap-") || !present.blobs.includes(handle)) continue;
-    refs.push(parseRef(await files.readRef(handle)));
+    if (!handle.startsWith("snap-") || !blobsPresent.has(handle)) continue;
+    refs.push(parsedRef(parsed, handle, await files.readRef(handle)));
   }
+  // Sidecars gone (pruned) leave the cache too: it holds no more than the store does.
+  const listed = new Set(present.refs);
+  for (const handle of parsed.keys()) if (!listed.has(handle)) parsed.delete(handle);
   return refs.sort((a, b) => b.index - a.index);
 }
 
@@ -157,6 +213,11 @@ function afterSwap(kv: KvStore): () => void {
   };
 }
 
+/**
+ * An archive up to this size is read in memory (loadSnapshot); its tar may still be too large
+ * (IN_MEMORY_TAR_BYTES_MAX: a very compressible state), and then it streams.
+ */
+const SMALL_ARCHIVE_BYTES_MAX = IN_MEMORY_BYTES_MAX;
 /** Reads of an archive in the stream's usual 64 KiB chunks (gunzip takes them as they come). */
 const ARCHIVE_CHUNK_BYTES = 64 * 1024;
 /** Reads of spooled files in 1 MiB chunks: a few hundred awaits for a 340 MB state.bin, not thousands. */
@@ -169,14 +230,29 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  */
 export async function loadSnapshot(blobs: BlobStore, kv: KvStore, ref: SnapshotRef): Promise<void> {
   const files = blobs.files;
+  const lockDelays = ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays);
   await files.work(async () => {
+    // A small archive (a small cluster's, the simulator's) is read whole in one call and verified in memory,
+    // its state.bin going straight into the store: no streams, no spool (readArchiveBytes).
+    const head = await files.readAt(ref.handle, 0, SMALL_ARCHIVE_BYTES_MAX + 1);
+    if (head.length <= SMALL_ARCHIVE_BYTES_MAX) {
+      const read = await readArchiveBytes(head);
+      if (read !== null) {
+        await kv.replaceAsync(
+          readStateBinBatches([read.stateBin], { views: true }),
+          afterSwap(kv),
+          lockDelays,
+        );
+        return;
+      }
+    }
     const spool = await files.draft(ref.handle, true);
     try {
       await readArchiveInto(files.read(ref.handle, ARCHIVE_CHUNK_BYTES), (chunk) => spool.append(chunk));
       await kv.replaceAsync(
         readStateBinBatches(spool.read(READ_CHUNK_BYTES), { views: true }),
         afterSwap(kv),
-        ref.lockDelays === undefined ? undefined : lockDelaysFromJson(ref.lockDelays),
+        lockDelays,
       );
     } finally {
       await spool.discard();
@@ -201,6 +277,6 @@ export async function installRestoreBlob(blobs: BlobStore, kv: KvStore, handle: 
 
 /** Stores a sidecar for a snapshot fetched from the leader (its archive is already in the blob store). */
 export async function adoptSnapshotRef(blobs: BlobStore, ref: SnapshotRef): Promise<void> {
-  await blobs.files.writeRef(ref.handle, JSON.stringify(ref));
+  await writeSidecar(blobs.files, ref);
   await prune(blobs);
 }

@@ -1,6 +1,5 @@
-import type { Entry, NodeId, Ready } from "../raft/types.js";
+import type { Entry, NodeId } from "../raft/types.js";
 import { fnv1aBytes } from "../util/hash.js";
-import type { SimNode } from "./node.js";
 
 export class InvariantViolation extends Error {
   override name = "InvariantViolation";
@@ -35,8 +34,7 @@ function fingerprint(e: Entry): number {
  * Raft's safety properties, checked as the run goes (TigerBeetle's state checker idea): one leader per term,
  * log matching over durable logs, leader completeness at each election, state machine safety (one entry per
  * index committed everywhere), identical state machine fingerprints at each index, and commit indexes that never
- * move backwards. One implementation for both drivers: the simulator's own loop (Checker below) reports each
- * Ready and apply; the shipped driver's world reads the same facts from outside after every event
+ * move backwards. The world reads the facts from the shipped driver, from outside, after every event
  * (real-checks.ts).
  */
 export class SafetyRules {
@@ -49,7 +47,6 @@ export class SafetyRules {
    */
   private readonly committed = new Map<number, { term: number; hash: number; termMax: number }>();
   private readonly stateHash = new Map<number, number>();
-  private readonly snapshotHash = new Map<number, number>();
   private readonly commits = new Map<string, number>();
   private readonly durableCommits = new Map<NodeId, number>();
   /** The highest index any server took as committed. */
@@ -157,50 +154,5 @@ export class SafetyRules {
         `n${id} state at index ${index} differs from another replica`,
       );
     }
-  }
-
-  /**
-   * Two replicas' snapshots taken at the same index must be byte-identical (docs/snapshot-format.md §8.2,
-   * docs/raft-notes.md §3.4).
-   */
-  snapshotSaved(id: NodeId, index: number, data: Uint8Array): void {
-    const h = fnv1aBytes(data);
-    const seen = this.snapshotHash.get(index);
-    if (seen === undefined) this.snapshotHash.set(index, h);
-    else if (seen !== h) {
-      throw new InvariantViolation(
-        "snapshot identity",
-        `n${id} snapshot at index ${index} differs from another replica's`,
-      );
-    }
-  }
-}
-
-/** The simulator's own driver (node.ts) reports each Ready, durable batch and apply to the rules. */
-export class Checker {
-  private readonly rules = new SafetyRules();
-
-  onReady(node: SimNode, rd: Ready): void {
-    if (rd.softState?.role === "leader") this.rules.leader(node.id, node.raw.raft.term, node.raw.raft.log);
-    if (rd.hardState !== null) this.rules.commit(`${node.id}/${node.gen}`, node.id, rd.hardState.commit);
-  }
-
-  onDurable(node: SimNode, ents: readonly Entry[]): void {
-    const storage = node.disk.storage;
-    this.rules.durable(node.id, ents, storage);
-    this.rules.durableCommit(node.id, storage.initialState().hardState.commit);
-  }
-
-  onApplied(node: SimNode, e: Entry): void {
-    this.rules.committedEntry(node.id, e, node.raw.raft.term);
-    this.rules.state(node.id, e.index, node.kv.digest());
-  }
-
-  onSnapshotSaved(node: SimNode, index: number, data: Uint8Array): void {
-    this.rules.snapshotSaved(node.id, index, data);
-  }
-
-  onSnapshotInstalled(node: SimNode, index: number): void {
-    this.rules.state(node.id, index, node.kv.digest());
   }
 }

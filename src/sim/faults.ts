@@ -9,7 +9,7 @@ export interface FaultNode {
   readonly raw: RawNode;
 }
 
-/** The world the faults act on: the simulator's own driver (world.ts) or the shipped one (real-world.ts). */
+/** The world the faults act on (real-world.ts). */
 export interface FaultHost {
   readonly opts: SimOptions;
   readonly coverage: Coverage;

@@ -12,6 +12,18 @@ import type { Operation } from "./linearizability.js";
 import { valueText } from "./machine.js";
 import { lockValue } from "./workload.js";
 
+/** The commands that acquire, release or drop locks: the lock checker compares the state before and after them. */
+const LOCK_OPS: ReadonlySet<KvCommand["op"]> = new Set([
+  "acquire",
+  "release",
+  "session-destroy",
+  "session-invalidate",
+]);
+
+export function touchesLocks(cmd: KvCommand): boolean {
+  return LOCK_OPS.has(cmd.op);
+}
+
 /** What the proposer knew when it proposed an entry, for the checkers (the entry itself carries no time). */
 export interface Proposal {
   readonly node: NodeId;

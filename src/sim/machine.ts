@@ -1,102 +1,10 @@
-import {
-  type CommandResult,
-  decodeCommand,
-  type KvCommand,
-  type KvEntry,
-  type KvSnapshot,
-  KvStore,
-  type LockDelayJson,
-  lockDelayJson,
-  lockDelaysFromJson,
-  type RestoreItem,
-  type SessionEntry,
-} from "../fsm/index.js";
-import { decodeHeader, encodeHeader, scanValue } from "../snapshot/index.js";
-import { assert } from "../util/assert.js";
+import type { KvEntry, KvSnapshot, KvStore, SessionEntry } from "../fsm/index.js";
+import { encodeHeader } from "../snapshot/index.js";
 import { fnv1a, fnv1aBytes } from "../util/hash.js";
 
 /**
- * One server's replicated state in the simulator: the real src/fsm KvStore, plus the raft index applied
- * (which the store does not track: no-op and conf entries never reach it, and a restored store resumes at
- * its records' LastIndex, which may lie below the snapshot's raft index).
- *
- * Snapshots are the store's real state.bin (Consul records), encoded and decoded synchronously here because
- * the simulator is single-threaded and synchronous; the bytes are exactly what writeStateBin yields.
- */
-export class SimMachine {
-  private store = new KvStore();
-  /** Invariant: strictly increases with each apply or skip; set by restore to the snapshot's raft index. */
-  applied = 0;
-
-  get kv(): KvStore {
-    return this.store;
-  }
-
-  /** Applies a normal entry's command (its bytes, or decoded); returns the store's full result and the command. */
-  execute(index: number, command: Uint8Array | KvCommand): { cmd: KvCommand; result: CommandResult } {
-    this.advance(index);
-    const cmd = command instanceof Uint8Array ? decodeCommand(command) : command;
-    return { cmd, result: this.store.execute(index, cmd) };
-  }
-
-  /** Marks a no-op or conf entry applied. */
-  skip(index: number): void {
-    this.advance(index);
-  }
-
-  private advance(index: number): void {
-    assert(index > this.applied, `apply index ${index} must pass applied ${this.applied}`);
-    this.applied = index;
-  }
-
-  get(key: string): KvEntry | null {
-    return this.store.get(key).entry;
-  }
-
-  /** The value of `key` as text, or null when absent (the workload writes only UTF-8 values). */
-  text(key: string): string | null {
-    return valueText(this.get(key));
-  }
-
-  /** An O(1) point-in-time view (for the checkers' before/after comparisons). */
-  view(): KvSnapshot {
-    return this.store.snapshot();
-  }
-
-  snapshot(): Uint8Array {
-    return encodeStateBin(this.store.snapshot());
-  }
-
-  /** The lock-delay state a snapshot carries beside state.bin (fsm/lock-delay.ts). */
-  lockJson(): LockDelayJson {
-    return lockDelayJson(this.store.snapshot().lock);
-  }
-
-  /**
-   * Replaces the whole state with a state.bin at raft `index`: a snapshot's (install, restart), with the
-   * lock-delay state it carries, or a user restore's (null: no delays, the clock kept, as KvStore.restore).
-   */
-  restore(stateBin: Uint8Array, index: number, lock: LockDelayJson | null): void {
-    const next = new KvStore();
-    const clock = this.store.lockClock;
-    next.restore(decodeStateBin(stateBin), lockDelaysFromJson(lock ?? { clock, delays: [] }));
-    assert(
-      next.appliedIndex <= index,
-      `restored LastIndex ${next.appliedIndex} must not pass raft index ${index}`,
-    );
-    this.store = next;
-    this.applied = index;
-  }
-
-  /** A fingerprint of the state at the raft index applied (stateDigest), checked after every apply. */
-  digest(): number {
-    return stateDigest(this.store, this.applied);
-  }
-}
-
-/**
  * A fingerprint of a store's state at raft index `applied`, checked after every apply on every replica (in both
- * drivers), so it is cheap: the fields of every table row hashed directly, not the encoded records (snapshots,
+ * run), so it is cheap: the fields of every table row hashed directly, not the encoded records (snapshots,
  * compared byte for byte when saved, cover the encoding), and each row's hash cached by the row object, which
  * the store never mutates. Lock-delays and the FSM's clock are replicated state, carried by snapshots beside
  * state.bin: in it too.
@@ -184,20 +92,4 @@ export function encodeStateBin(view: KvSnapshot): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/** The inverse of encodeStateBin, as restore items. Asserts: the simulator only decodes what it encoded. */
-export function decodeStateBin(bytes: Uint8Array): RestoreItem[] {
-  const headerEnd = scanValue(bytes, 0);
-  assert(headerEnd > 0, "a state.bin must start with a whole header");
-  const raw = bytes.subarray(0, headerEnd);
-  const items: RestoreItem[] = [{ kind: "header", header: decodeHeader(raw), raw, size: headerEnd }];
-  let at = headerEnd;
-  while (at < bytes.length) {
-    const end = scanValue(bytes, at + 1);
-    assert(end > at + 1, `a state.bin record at offset ${at} must be whole`);
-    items.push({ type: bytes[at]!, body: bytes.subarray(at + 1, end) });
-    at = end;
-  }
-  return items;
 }

@@ -4,13 +4,14 @@ import type { Bugs } from "../raft/config.js";
 import { type Coverage, noCoverage } from "./coverage.js";
 import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs } from "./options.js";
-import { type Driver, runSeedOn } from "./real-run.js";
-import type { RunResult } from "./run.js";
+import { type RunResult, runSeed } from "./run.js";
 
 /**
  * `npm run sim -- --seeds 10000 --steps 2000 [--from SEED] [--workers N] [--bug NAME]`: many seeds on worker
  * threads, printing seeds/s and every failing seed.
  * `npm run sim -- --seed N [--steps S] --trace`: replays one seed and prints its trace.
+ * Every seed runs the shipped driver (src/server's RaftServer); `--driver real` is still taken, as replay lines
+ * printed before the simulator's own driver was removed name it.
  */
 interface Args {
   seed: number | null;
@@ -21,7 +22,6 @@ interface Args {
   workers: number;
   bugs: Bugs;
   proposerBugs: ProposerBugs;
-  driver: Driver;
 }
 
 const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: ProposerBugs }> = {
@@ -32,14 +32,14 @@ const BUGS: Record<string, { readonly bugs?: Bugs; readonly proposerBugs?: Propo
   "skip-lock-delay": { proposerBugs: { skipLockDelay: true } },
   "resurrect-sessions": { proposerBugs: { resurrectSessions: true } },
   "drop-lock-delays": { proposerBugs: { dropLockDelays: true } },
-  // Real driver only (--driver real): the lease outlives a pause.
+  // The lease outlives a pause: the clock stops with the process.
   "lease-clock-stops-on-pause": { proposerBugs: { clockStopsWhenPaused: true } },
 };
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: sim [--seeds N] [--steps S] [--from SEED] [--workers W] [--bug ${Object.keys(BUGS).join("|")}] [--driver sim|real]\n` +
-      "       sim --seed N [--steps S] [--trace] [--driver sim|real]\n",
+    `${message}\nusage: sim [--seeds N] [--steps S] [--from SEED] [--workers W] [--bug ${Object.keys(BUGS).join("|")}]\n` +
+      "       sim --seed N [--steps S] [--trace]\n",
   );
   process.exit(2);
 }
@@ -54,7 +54,6 @@ function parseArgs(argv: string[]): Args {
     workers: availableParallelism(),
     bugs: {},
     proposerBugs: {},
-    driver: "sim",
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -71,8 +70,10 @@ function parseArgs(argv: string[]): Args {
     else if (flag === "--trace") a.trace = true;
     else if (flag === "--driver") {
       const d = argv[++i];
-      if (d !== "sim" && d !== "real") usage(`unknown driver "${d ?? ""}" (sim or real)`);
-      a.driver = d;
+      if (d === "sim")
+        usage('the simulator\'s own driver ("--driver sim") was removed: every seed runs the shipped one');
+      if (d !== "real")
+        usage(`unknown driver "${d ?? ""}" (only "real", the shipped driver, which is the default)`);
     } else if (flag === "--bug") {
       const b = BUGS[argv[++i] ?? ""];
       if (b === undefined) usage(`unknown bug "${argv[i] ?? ""}"`);
@@ -83,9 +84,8 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function report(r: RunResult, driver: Driver): string {
-  const flag = driver === "sim" ? "" : ` --driver ${driver}`;
-  return `seed ${r.seed}: ${r.invariant}: ${r.message}\n  replay: npm run sim -- --seed ${r.seed} --trace${flag}`;
+function report(r: RunResult): string {
+  return `seed ${r.seed}: ${r.invariant}: ${r.message}\n  replay: npm run sim -- --seed ${r.seed} --trace`;
 }
 
 async function runMany(a: Args): Promise<number> {
@@ -103,7 +103,7 @@ async function runMany(a: Args): Promise<number> {
       () =>
         new Promise<void>((resolve, reject) => {
           const w = new Worker(new URL("./worker.js", import.meta.url), {
-            workerData: { driver: a.driver, steps: a.steps, bugs: a.bugs, proposerBugs: a.proposerBugs },
+            workerData: { steps: a.steps, bugs: a.bugs, proposerBugs: a.proposerBugs },
           });
           const feed = () => {
             if (next >= end) {
@@ -118,7 +118,7 @@ async function runMany(a: Args): Promise<number> {
             for (const k of Object.keys(coverage) as (keyof Coverage)[]) coverage[k] += r.coverage[k];
             if (!r.ok) {
               failures.push(r);
-              process.stdout.write(`${report(r, a.driver)}\n`);
+              process.stdout.write(`${report(r)}\n`);
             }
             feed();
           });
@@ -130,7 +130,7 @@ async function runMany(a: Args): Promise<number> {
   const secs = (performance.now() - started) / 1000;
   process.stdout.write(
     `${done} seeds (${a.from}..${end - 1}), ${a.steps} steps each, ${failures.length} violations, ` +
-      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers (driver ${a.driver})\n` +
+      `${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} seeds/s on ${workers} workers\n` +
       `locks: ${locks.granted} granted, ${locks.invalidatedHolding} sessions invalidated holding locks, ` +
       `acquires refused for lock-delay: ${locks.delayed} by the leader, ${locks.delayedAtApply} at apply (the ` +
       "leader did not know the delay); a grant within a lock-delay is a violation\n" +
@@ -148,7 +148,7 @@ async function runMany(a: Args): Promise<number> {
 async function main(): Promise<number> {
   const a = parseArgs(process.argv.slice(2));
   if (a.seed !== null) {
-    const r = await runSeedOn(a.driver, {
+    const r = await runSeed({
       seed: a.seed,
       steps: a.steps,
       trace: a.trace,
@@ -159,7 +159,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       r.ok
         ? `seed ${r.seed}: ok (${r.ops} ops, ${r.messages} messages, locks ${JSON.stringify(r.locks)})\n`
-        : `${report(r, a.driver)}\n`,
+        : `${report(r)}\n`,
     );
     return r.ok ? 0 : 1;
   }

@@ -63,9 +63,9 @@ export interface SimOptions {
   /** Each server's wall clock is off by up to this many ms (the leader's time in commands differs by leader). */
   readonly clockOffsetMs: number;
   /**
-   * Per step and server: the chance to pause it (SIGSTOP) for up to pauseMaxUs, then resume it (SIGCONT). Only
-   * the real driver's world models pauses (real-run.ts draws them; drawOptions leaves them off, so the old
-   * driver's seeds run as they always did).
+   * Per step and server: the chance to pause it (SIGSTOP) for up to pauseMaxUs, then resume it (SIGCONT).
+   * run.ts draws them from a stream of their own (drawOptions leaves them off), so adding pauses moved no other
+   * drawn option of any seed.
    */
   readonly pauseRate: number;
   readonly pauseMaxUs: number;
@@ -80,7 +80,7 @@ export interface ProposerBugs {
   readonly dropLockDelays?: boolean;
   /**
    * The servers' monotonic clocks stop while their process is paused (as CLOCK_MONOTONIC across a VM's
-   * suspend), so a leader resumed after a pause counts no missed ticks and still believes its lease (real driver).
+   * suspend), so a leader resumed after a pause counts no missed ticks and still believes its lease.
    */
   readonly clockStopsWhenPaused?: boolean;
 }

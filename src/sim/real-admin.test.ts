@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { noCoverage } from "./coverage.js";
-import { runSeedReal } from "./real-run.js";
+import { runSeed } from "./run.js";
 
 /** The operator on: changes and transfers often, two spares to add, a cluster of three to grow and shrink. */
 const ADMIN = { confChangeRate: 0.03, transferRate: 0.01, spares: 2, voters: 3 };
@@ -15,7 +15,7 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
     let sparesPromoted = 0;
     let leadersRemoved = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await runSeedReal({ seed, steps: STEPS, trace: true, overrides: ADMIN });
+      const r = await runSeed({ seed, steps: STEPS, trace: true, overrides: ADMIN });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
       reached.membershipChanges += r.coverage.membershipChanges;
       reached.leadershipTransfers += r.coverage.leadershipTransfers;
@@ -44,7 +44,7 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
     const overrides = { ...ADMIN, voters: 5, snapshotEvery: Number.MAX_SAFE_INTEGER };
     const failures: string[] = [];
     for (const seed of [9, 32]) {
-      const r = await runSeedReal({ seed, steps: 2000, overrides });
+      const r = await runSeed({ seed, steps: 2000, overrides });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
     }
     assert.deepEqual(failures, []);
@@ -57,7 +57,7 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
     const failures: string[] = [];
     const reached = noCoverage();
     for (let seed = 1; seed <= 8; seed++) {
-      const r = await runSeedReal({ seed, steps: 2000, overrides });
+      const r = await runSeed({ seed, steps: 2000, overrides });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
       reached.restoresApplied += r.coverage.restoresApplied;
       reached.electedOverRestore += r.coverage.electedOverRestore;
@@ -70,15 +70,15 @@ describe("the admin on the shipped driver (real-admin.ts)", () => {
   it("lets the lock checker hear of each restore (it ends every lock-delay)", async () => {
     // Seed 38 of this mix grants a lock after a restore within a lock-delay set before it (71 restores applied
     // by then): with the observed store's report of restores taken out, the checker failed it at "lock-delay".
-    const r = await runSeedReal({ seed: 38, steps: 2000, overrides: { restoreRate: 0.05, lockKeys: 1 } });
+    const r = await runSeed({ seed: 38, steps: 2000, overrides: { restoreRate: 0.05, lockKeys: 1 } });
     assert.equal(r.ok, true, `${r.invariant}: ${r.message}`);
     assert.ok(r.coverage.restoresApplied > 50, `only ${r.coverage.restoresApplied} restores applied`);
   });
 
   it("replays a seed with membership changes, transfers and restores to a byte-identical trace", async () => {
     const overrides = { ...ADMIN, restoreRate: 0.01 };
-    const a = await runSeedReal({ seed: 5, steps: 600, trace: true, overrides });
-    const b = await runSeedReal({ seed: 5, steps: 600, trace: true, overrides });
+    const a = await runSeed({ seed: 5, steps: 600, trace: true, overrides });
+    const b = await runSeed({ seed: 5, steps: 600, trace: true, overrides });
     assert.match(a.trace, /admin: addLearner n\d+ committed/);
     assert.match(a.trace, /admin: restore restore-sim-\d+ applied/);
     assert.match(a.trace, /admin: leadership moved/);

@@ -2,16 +2,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
-import { runSeedReal } from "./real-run.js";
-import type { RunResult } from "./run.js";
+import { type RunResult, runSeed } from "./run.js";
 
-/** Sessions and locks on the shipped driver (--driver real): real-locks.ts. */
+/** Sessions and locks on the shipped driver: real-locks.ts. */
 describe("sessions and locks on the shipped driver", () => {
   it("keeps lock exclusivity, lock-delay and every other check on seeds 1..16", async () => {
     const failures: string[] = [];
     const locks = noLockStats();
     for (let seed = 1; seed <= 16; seed++) {
-      const r = await runSeedReal({ seed, steps: 1000 });
+      const r = await runSeed({ seed, steps: 1000 });
       if (!r.ok) failures.push(`seed ${seed}: ${r.invariant}: ${r.message}`);
       for (const k of Object.keys(locks) as (keyof LockStats)[]) locks[k] += r.locks[k];
     }
@@ -24,7 +23,7 @@ describe("sessions and locks on the shipped driver", () => {
   });
 
   it("replays a seed with locks on to a byte-identical trace", async () => {
-    const run = () => runSeedReal({ seed: 3, steps: 600, trace: true });
+    const run = () => runSeed({ seed: 3, steps: 600, trace: true });
     const a = await run();
     const b = await run();
     assert.ok(a.locks.granted > 0, "locks were granted");
@@ -41,7 +40,7 @@ async function firstCatch(
   overrides: Partial<SimOptions>,
 ): Promise<RunResult | null> {
   for (let seed = 1; seed <= seedsMax; seed++) {
-    const r = await runSeedReal({ seed, steps, proposerBugs, overrides });
+    const r = await runSeed({ seed, steps, proposerBugs, overrides });
     if (!r.ok) return r;
   }
   return null;
@@ -61,7 +60,7 @@ describe("broken lock variants are caught on the shipped driver", () => {
   });
 
   it("a server that installs snapshots without their lock-delay state (in memory only, as before)", async () => {
-    // As in the old mode, caught mostly by the replicas' state fingerprints (real-checks.ts): a replica that lost
+    // Caught mostly by the replicas' state fingerprints (real-checks.ts): a replica that lost
     // a delay grants an acquire the others refuse.
     const r = await firstCatch({ dropLockDelays: true }, 10, 1000, { lockKeys: 1, snapshotEvery: 5 });
     assert.ok(r !== null, "no seed caught it");

@@ -28,9 +28,8 @@ import type { Clock, Timer } from "../util/clock.js";
 import { CairnError, UnavailableError } from "../util/errors.js";
 import { InvariantViolation } from "./checker.js";
 import type { Operation } from "./linearizability.js";
-import { type Applied, delayedAtApply, LockChecker, type ProposalAt } from "./locks.js";
+import { type Applied, delayedAtApply, LockChecker, type ProposalAt, touchesLocks } from "./locks.js";
 import type { ProposerBugs } from "./options.js";
-import { touchesLocks } from "./proposer.js";
 import type { Answer } from "./workload.js";
 
 /** What the lock checker's world provides. */

@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Bugs } from "../raft/config.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
-import { runSeedReal } from "./real-run.js";
-import type { RunResult } from "./run.js";
+import { type RunResult, runSeed } from "./run.js";
 
 /**
- * Proof that the checks can fail on the shipped driver (--driver real): each deliberately broken variant must be
- * caught within the seeds tried, as sim.test.ts shows for the old driver. The fault profile that exposes each
- * one is given as overrides (documented per case); the first seed that catches it is in docs/simulator.md.
+ * Proof that the checks can fail on the shipped driver: each deliberately broken variant must be caught within
+ * the seeds tried. The fault profile that exposes each one is given as overrides (documented per case); the
+ * first seed that catches it is in docs/simulator.md.
  */
 /**
  * Sessions and locks, the admin (membership changes, transfers, user restores) off: each profile below was chosen
@@ -24,7 +23,7 @@ async function firstCatch(
   proposerBugs: ProposerBugs = {},
 ): Promise<RunResult | null> {
   for (let seed = 1; seed <= seedsMax; seed++) {
-    const r = await runSeedReal({ seed, steps, bugs, proposerBugs, overrides: { ...CALM, ...overrides } });
+    const r = await runSeed({ seed, steps, bugs, proposerBugs, overrides: { ...CALM, ...overrides } });
     if (!r.ok) return r;
   }
   return null;

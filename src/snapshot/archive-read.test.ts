@@ -5,7 +5,14 @@ import { readdir } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { type ReadArchiveOptions, readArchive, verifyArchive } from "./archive-read.js";
+import {
+  IN_MEMORY_TAR_BYTES_MAX,
+  type ReadArchiveOptions,
+  readArchive,
+  readArchiveBytes,
+  readArchiveInto,
+  verifyArchive,
+} from "./archive-read.js";
 import { encryptStream } from "./envelope.js";
 import { generateKey } from "./envelope-key.js";
 import { encodeMetaJson, type SnapshotMeta } from "./meta.js";
@@ -57,11 +64,40 @@ function standard(p: Pieces): [string, Uint8Array][] {
   ];
 }
 
-/** Reads `bytes` in a temp dir and checks nothing is left behind whatever happens. */
+type Outcome = { meta: SnapshotMeta } | { error: unknown };
+
+async function outcome(p: Promise<SnapshotMeta>): Promise<Outcome> {
+  return p.then(
+    (meta) => ({ meta }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** What a test compares of a refusal: which error, and what it says. */
+function refusal(o: Outcome): unknown {
+  if ("meta" in o) return o;
+  const e = o.error as { name?: string; code?: string; message?: string; constructor: unknown };
+  return { class: e.constructor, name: e.name, code: e.code, message: e.message };
+}
+
+/**
+ * Reads `bytes` in a temp dir and checks nothing is left behind whatever happens, both ways: streamed (in
+ * chunks of 1000) and whole in memory (readArchiveBytes, which must take it: every archive here is small).
+ * Both must accept it with the same meta or refuse it with the same error (class, code and message).
+ */
 async function read(bytes: Uint8Array, opts: ReadArchiveOptions = {}): Promise<SnapshotMeta> {
   return withTempDir(async (dir) => {
     try {
-      return await verifyArchive(chunks(bytes, 1000), { ...opts, tmpDir: dir });
+      const streamed = await outcome(verifyArchive(chunks(bytes, 1000), { ...opts, tmpDir: dir }));
+      const inMemory = await outcome(
+        readArchiveBytes(bytes, { ...opts, tmpDir: dir }).then((r) => {
+          assert.ok(r !== null, "read in memory");
+          return r.verified.meta;
+        }),
+      );
+      assert.deepStrictEqual(refusal(inMemory), refusal(streamed), "in memory as streamed");
+      if ("error" in streamed) throw streamed.error;
+      return streamed.meta;
     } finally {
       assert.deepStrictEqual(await readdir(dir), [], "temp files left behind");
     }
@@ -323,6 +359,52 @@ describe("corrupt archives", () => {
       code: "snapshot_meta",
       message: /^failed to read snapshot file: failed to decode snapshot metadata: /,
     });
+  });
+
+  it("reads a small archive given whole in memory: the same verified spool and state.bin as streamed", async () => {
+    const p = await pieces();
+    const archive = gzipSync(tar(standard(p)));
+    const spooled = async (source: Uint8Array | Iterable<Uint8Array>) => {
+      const kept: Buffer[] = [];
+      const verified = await readArchiveInto(source, async (c) => void kept.push(Buffer.from(c)));
+      return { verified, state: Buffer.concat(kept) };
+    };
+    const whole = await spooled(archive);
+    assert.deepStrictEqual(whole, await spooled(chunks(archive, 7)));
+    assert.deepStrictEqual(whole.state, Buffer.from(p.state));
+    const inMemory = await readArchiveBytes(archive);
+    assert.ok(inMemory !== null);
+    assert.deepStrictEqual(Buffer.from(inMemory.stateBin), Buffer.from(p.state));
+    assert.deepStrictEqual(inMemory.verified, whole.verified);
+  });
+
+  it("leaves an archive whose tar is over IN_MEMORY_TAR_BYTES_MAX to the stream, which reads it", async () => {
+    // Tiny compressed, large uncompressed: the bound is on what gunzip would make.
+    const big = await stateBinBytes(
+      { LastIndex: 1 },
+      Array.from({ length: 400 }, (_, i) => ({
+        kind: "KVS" as const,
+        type: 2 as const,
+        body: {
+          CreateIndex: i,
+          Flags: 0n,
+          Key: `k/${i}`,
+          LockIndex: 0,
+          ModifyIndex: i,
+          Session: "",
+          Value: new Uint8Array(3000),
+        },
+      })),
+    );
+    assert.ok(big.length > IN_MEMORY_TAR_BYTES_MAX);
+    const archive = gzipSync(tar(standard(await pieces({}, big))));
+    assert.equal(await readArchiveBytes(archive), null);
+    let spooled = 0;
+    const verified = await readArchiveInto(archive, async (c) => {
+      spooled += c.length;
+    });
+    assert.equal(verified.size, big.length);
+    assert.equal(spooled, big.length);
   });
 
   it("streams: a large state.bin never needs the whole archive in memory", async () => {

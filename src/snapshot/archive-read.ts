@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, type Gunzip } from "node:zlib";
+import { createGunzip, type Gunzip, gunzipSync } from "node:zlib";
 import { ENVELOPE_MAGIC, isEncrypted } from "./envelope.js";
 import {
   ArchiveFormatError,
@@ -36,8 +36,11 @@ import { RecordChecker } from "./record-check.js";
 import type { StateBinReadOptions } from "./state-bin.js";
 import { ByteReader, nextEntry, skipPadding, TarError, tarFailure } from "./tar.js";
 
-/** An archive as bytes: a stream (file, HTTP body) or any (async) iterable of chunks. */
-export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+/**
+ * An archive as bytes: a stream (file, HTTP body), any (async) iterable of chunks, or the whole archive in one
+ * buffer (read in memory when small: readArchiveBytes).
+ */
+export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array;
 
 /** meta.json is read whole (as Consul does); a real one is ~250 bytes plus ~100 per server. */
 export const META_BYTES_MAX_DEFAULT = 1024 * 1024;
@@ -46,6 +49,12 @@ export const STATE_BIN_BYTES_MAX_DEFAULT = 64 * 1024 ** 3;
 const ZLIB_CHUNK_BYTES = 256 * 1024;
 /** SHA256SUMS is two lines, 152 bytes. */
 const SUMS_BYTES_MAX = 64 * 1024;
+/**
+ * An archive given whole whose tar is at most this many bytes is read in memory (readArchiveBytes): one
+ * gunzip call and the tar parsed from one buffer, instead of a pipeline of streams (a small cluster, and the
+ * simulator, read small snapshots often). A larger one streams as any other source.
+ */
+export const IN_MEMORY_TAR_BYTES_MAX = 1024 * 1024;
 
 export interface ReadArchiveOptions extends StateBinReadOptions {
   /** Where the temp directory for state.bin is made; default os.tmpdir(). */
@@ -80,11 +89,17 @@ export interface VerifiedArchive {
   readonly recordCounts: ReadonlyMap<number, number>;
 }
 
+/** What a gzip failure is judged by: how many compressed bytes came, and the first few of them. */
+interface GzipInput {
+  readonly bytes: number;
+  readonly head: Uint8Array;
+}
+
 /**
  * Counts compressed bytes going into gunzip, so bytes it silently skips afterwards can be caught; keeps the first
  * few, so a failure can tell an encrypted backup (.snap.enc) from a damaged archive.
  */
-class Counter extends Transform {
+class Counter extends Transform implements GzipInput {
   bytes = 0;
   head: Buffer = Buffer.alloc(0);
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err: null, chunk: Buffer) => void): void {
@@ -109,8 +124,11 @@ interface TarState {
   readonly records: RecordChecker;
 }
 
-/** Where state.bin's bytes go besides the hash and the record check: a spool file, or nowhere (verify only). */
-type StateSink = ((chunk: Uint8Array) => Promise<void>) | null;
+/**
+ * Where state.bin's bytes go besides the hash and the record check: a spool file, a list (read in memory), or
+ * nowhere (verify only).
+ */
+type StateSink = ((chunk: Uint8Array) => Promise<void> | void) | null;
 
 const WRITER_ORDER = [META_JSON, STATE_BIN, SHA256SUMS];
 
@@ -191,7 +209,7 @@ function prefixed(err: SnapshotMetaError): SnapshotMetaError {
  * Maps a zlib failure to Consul's (Go's) wording; an encrypted backup, which is no gzip stream at all, is named as
  * such: every reader of archives (the CLI's commands, a server's restore) reaches it through here.
  */
-function gzipFailure(err: NodeJS.ErrnoException, counter: Counter): ArchiveFormatError {
+function gzipFailure(err: NodeJS.ErrnoException, counter: GzipInput): ArchiveFormatError {
   let what: string;
   if (isEncrypted(counter.head)) what = "this is an encrypted cairn backup: use -decrypt-key-file";
   else if (counter.bytes === 0) what = "EOF";
@@ -204,7 +222,7 @@ function gzipFailure(err: NodeJS.ErrnoException, counter: Counter): ArchiveForma
   });
 }
 
-function classify(err: unknown, counter: Counter): unknown {
+function classify(err: unknown, counter: GzipInput): unknown {
   if (err instanceof SnapshotError) return err;
   if (err instanceof TarError) return tarFailure(err);
   const code = (err as NodeJS.ErrnoException).code;
@@ -227,13 +245,8 @@ async function concludeTar(r: ByteReader, st: TarState, gzip: boolean): Promise<
   }
 }
 
-/** Parses the gzip+tar stream, giving state.bin to `sink` and checking its records on the way. */
-async function readContainer(
-  source: ByteSource,
-  sink: StateSink,
-  opts: ReadArchiveOptions,
-): Promise<TarState> {
-  const st: TarState = {
+function newTarState(opts: ReadArchiveOptions): TarState {
+  return {
     hashes: new Map([
       [META_JSON, createHash("sha256")],
       [STATE_BIN, createHash("sha256")],
@@ -246,11 +259,34 @@ async function readContainer(
     digests: new Map(),
     records: new RecordChecker(opts),
   };
+}
+
+/** The tar's entries read from `r`, then the checks after its end (concludeTar). */
+async function readTar(
+  r: ByteReader,
+  sink: StateSink,
+  st: TarState,
+  opts: ReadArchiveOptions,
+): Promise<void> {
+  await readEntries(r, sink, st, opts);
+  await concludeTar(r, st, opts.gzip !== false);
+}
+
+/** Parses the gzip+tar stream, giving state.bin to `sink` and checking its records on the way. */
+async function readContainer(
+  source: ByteSource,
+  sink: StateSink,
+  opts: ReadArchiveOptions,
+): Promise<TarState> {
+  if (source instanceof Uint8Array) {
+    const st = await readContainerBytes(source, sink, opts);
+    if (st !== null) return st;
+    source = [source];
+  }
+  const st = newTarState(opts);
   const counter = new Counter();
   const consume = async (tar: AsyncIterable<Uint8Array>): Promise<void> => {
-    const r = new ByteReader(tar[Symbol.asyncIterator]());
-    await readEntries(r, sink, st, opts);
-    await concludeTar(r, st, opts.gzip !== false);
+    await readTar(new ByteReader(tar[Symbol.asyncIterator]()), sink, st, opts);
   };
   if (opts.gzip === false) {
     try {
@@ -278,6 +314,48 @@ async function readContainer(
   const skipped = counter.bytes - gunzip.bytesWritten;
   // zlib ignores data after a gzip member that starts with a zero byte; Go's reader fails on it.
   if (skipped > 0) throw trailingGzipData(skipped);
+  return st;
+}
+
+/**
+ * readContainer for an archive in one buffer, without streams: one gunzip call (bounded to
+ * IN_MEMORY_TAR_BYTES_MAX out: null beyond it, for the caller to stream instead), then the tar read from that
+ * one buffer by the same reader, with the same checks and errors (each error is mapped as the stream's is). A
+ * gzip fault is found before any tar entry is read, where the stream would meet the tar's first: the error
+ * class differs only for an archive damaged in both.
+ */
+async function readContainerBytes(
+  archive: Uint8Array,
+  sink: StateSink,
+  opts: ReadArchiveOptions,
+): Promise<TarState | null> {
+  const input: GzipInput = { bytes: archive.length, head: archive.subarray(0, ENVELOPE_MAGIC.length) };
+  let tar = archive;
+  if (opts.gzip !== false) {
+    if (archive.length === 0)
+      throw gzipFailure(Object.assign(new Error("EOF"), { code: "Z_BUF_ERROR" }), input);
+    let out: { buffer: Buffer; engine: Gunzip };
+    try {
+      // `info`: the engine too, whose bytesWritten tells the compressed bytes gunzip took.
+      out = gunzipSync(archive, { info: true, maxOutputLength: IN_MEMORY_TAR_BYTES_MAX }) as unknown as {
+        buffer: Buffer;
+        engine: Gunzip;
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return null;
+      throw classify(err, input);
+    }
+    // zlib ignores data after a gzip member that starts with a zero byte; Go's reader fails on it.
+    const skipped = archive.length - out.engine.bytesWritten;
+    if (skipped > 0) throw trailingGzipData(skipped);
+    tar = out.buffer;
+  }
+  const st = newTarState(opts);
+  try {
+    await readTar(new ByteReader([tar][Symbol.iterator]()), sink, st, opts);
+  } catch (err) {
+    throw classify(err, input);
+  }
   return st;
 }
 
@@ -383,10 +461,37 @@ export async function readArchiveInto(
   spool: (chunk: Uint8Array) => Promise<void>,
   options: ReadArchiveOptions = {},
 ): Promise<VerifiedSpool> {
-  const st = await readContainer(source, spool, options);
+  if (source instanceof Uint8Array) {
+    const read = await readArchiveBytes(source, options);
+    if (read !== null) {
+      if (read.stateBin.length > 0) await spool(read.stateBin);
+      return read.verified;
+    }
+  }
+  return verifiedSpool(await readContainer(source, spool, options));
+}
+
+function verifiedSpool(st: TarState): VerifiedSpool {
   const { meta, metaJson } = concludeChecks(st);
   const sha256 = st.digests.get(STATE_BIN) as string;
   return { meta, metaJson, size: st.stateSize, sha256, recordCounts: st.records.counts };
+}
+
+/**
+ * readArchiveInto for a small archive given whole, in memory (readContainerBytes): the verified state.bin
+ * (a view of the decompressed tar) beside what was verified. null when its tar is larger than
+ * IN_MEMORY_TAR_BYTES_MAX: stream it instead. The same checks and errors as the stream.
+ */
+export async function readArchiveBytes(
+  archive: Uint8Array,
+  options: ReadArchiveOptions = {},
+): Promise<{ verified: VerifiedSpool; stateBin: Uint8Array } | null> {
+  const parts: Uint8Array[] = [];
+  const st = await readContainerBytes(archive, (chunk) => void parts.push(chunk), options);
+  if (st === null) return null;
+  const verified = verifiedSpool(st);
+  const stateBin = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+  return { verified, stateBin };
 }
 
 /**

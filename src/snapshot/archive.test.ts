@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,11 +7,13 @@ import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
-import { writeArchive } from "./archive.js";
+import { IN_MEMORY_BYTES_MAX, writeArchive } from "./archive.js";
+import { archiveBytes } from "./archive-memory.js";
 import { readArchive } from "./archive-read.js";
 import { decodeMetaJson, encodeMetaJson, legacyPeers } from "./meta.js";
-import { decodeRecord, type RawRecord, type SnapshotRecord } from "./records.js";
+import { type DirEntry, decodeRecord, type RawRecord, type SnapshotRecord } from "./records.js";
 import { readStateBin, stateBinBytes, writeStateBin } from "./state-bin.js";
+import { type StateBinPlan, sizedStateBin, smallStateBin } from "./state-bin-plan.js";
 import { fixture, MemorySink, skipUnlessFixtures, tarMembers, withTempDir } from "./testutil.js";
 
 const BACKUP = readFileSync(fixture("inspect", "backup.snap"));
@@ -269,37 +272,81 @@ describe('gzip level "auto" and the size told before streaming', () => {
 });
 
 describe("writeArchive in memory (a small state.bin)", () => {
-  it("writes the same bytes as the streamed archive, at every level", async () => {
+  const recordsOf = (n: number, valueBytes: (i: number) => Uint8Array): SnapshotRecord[] =>
+    Array.from({ length: n }, (_, i) => ({
+      kind: "KVS",
+      type: 2,
+      body: {
+        CreateIndex: i,
+        Flags: 0n,
+        Key: `k${i}`,
+        LockIndex: 0,
+        ModifyIndex: i,
+        Session: "",
+        Value: valueBytes(i),
+      },
+    }));
+  const input = { ID: "2-9-1700000000000", Index: 9, Term: 2, Configuration: CONFIG };
+  const LEVELS = [0, 1, 6, "auto"] as const;
+  /** A plan over the records (a server's view is one): what saveSnapshot archives. */
+  const planOf = (records: SnapshotRecord[]): StateBinPlan<DirEntry> => ({
+    header: { LastIndex: 9 },
+    parts: () => [records.map((r) => r.body as DirEntry)],
+    dirEntry: (e) => e,
+  });
+
+  it("writes the same bytes as the streamed archive, at every level, spooled or from a plan", async () => {
     await withTempDir(async (dir) => {
-      const records: SnapshotRecord[] = Array.from({ length: 40 }, (_, i) => ({
-        kind: "KVS",
-        type: 2,
-        body: {
-          CreateIndex: i,
-          Flags: 0n,
-          Key: `k${i}`,
-          LockIndex: 0,
-          ModifyIndex: i,
-          Session: "",
-          Value: new TextEncoder().encode(`value ${i} `.repeat(i)),
-        },
-      }));
-      const input = { ID: "2-9-1700000000000", Index: 9, Term: 2, Configuration: CONFIG };
-      for (const gzipLevel of [0, 1, 6, "auto"] as const) {
+      const records = recordsOf(40, (i) => new TextEncoder().encode(`value ${i} `.repeat(i)));
+      for (const gzipLevel of LEVELS) {
         const ways: Buffer[] = [];
         for (const inMemoryBytesMax of [0, 1 << 20]) {
           const sink = new MemorySink();
           const state = Readable.from(writeStateBin({ LastIndex: 9 }, records));
-          await writeArchive(sink, input, state, {
-            tmpDir: dir,
-            mtimeSec: 1_700_000_000,
-            gzipLevel,
-            inMemoryBytesMax,
-          });
+          const options = { tmpDir: dir, mtimeSec: 1_700_000_000, gzipLevel, inMemoryBytesMax };
+          await writeArchive(sink, input, state, options);
           ways.push(sink.bytes());
+          const fromPlan = new MemorySink();
+          await writeArchive(fromPlan, input, await sizedStateBin(planOf(records)), options);
+          ways.push(fromPlan.bytes());
         }
-        assert.deepEqual(ways[1], ways[0], `level ${gzipLevel}`);
+        const small = smallStateBin(planOf(records), IN_MEMORY_BYTES_MAX);
+        assert.ok(small !== null);
+        ways.push(archiveBytes(input, small, { mtimeSec: 1_700_000_000, gzipLevel }).bytes);
+        for (const [i, way] of ways.entries()) assert.deepEqual(way, ways[0], `level ${gzipLevel}, way ${i}`);
         assert.equal(ways[0]![9], 0xff);
+      }
+    });
+  });
+
+  it("leaves a state.bin over IN_MEMORY_BYTES_MAX to the stream, whose bytes the in-memory writer matches", async () => {
+    await withTempDir(async (dir) => {
+      // ~90 KiB: compressible halves and incompressible ones, so "auto" has samples to judge.
+      const records = recordsOf(90, (i) =>
+        i % 2 === 0 ? new Uint8Array(1000).fill(i) : Uint8Array.from(randomBytes(1000)),
+      );
+      const plan = planOf(records);
+      assert.equal(smallStateBin(plan, IN_MEMORY_BYTES_MAX), null, "too big for memory");
+      const whole = await stateBinBytes({ LastIndex: 9 }, records);
+      assert.ok(whole.length > IN_MEMORY_BYTES_MAX);
+      for (const gzipLevel of LEVELS) {
+        const sink = new MemorySink();
+        let paced = false;
+        await writeArchive(sink, input, await sizedStateBin(plan), {
+          mtimeSec: 1_700_000_000,
+          gzipLevel,
+          // Only the stream is paced: a pull seen here is a pull of the streamed tar.
+          pace: (tar) => {
+            paced = true;
+            return tar;
+          },
+        });
+        assert.equal(paced, true, `level ${gzipLevel} streamed`);
+        const inMemory = archiveBytes(input, whole, { mtimeSec: 1_700_000_000, gzipLevel }).bytes;
+        assert.deepEqual(inMemory, sink.bytes(), `level ${gzipLevel}`);
+        const read = await readArchive(Readable.from([inMemory]), { tmpDir: dir });
+        assert.deepEqual(readFileSync(read.stateBin.path), Buffer.from(whole));
+        await read.stateBin.remove();
       }
     });
   });

@@ -4,7 +4,8 @@
  * meta.json comes first and carries state.bin's size. A state.bin of known size (a view sized ahead:
  * state-bin-plan.ts) streams at once, hashed as it goes: SHA256SUMS comes last. A stream of unknown size is
  * spooled to a temp file first (as Consul does) to learn its size. Memory stays bounded by one chunk whatever
- * the snapshot's size. The reader/verifier lives in archive-read.ts.
+ * the snapshot's size. A small state.bin's archive is made in one buffer instead (archive-memory.ts), from the
+ * same layout rules (archive-layout.ts). The reader/verifier lives in archive-read.ts.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -13,41 +14,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip, gzipSync } from "node:zlib";
+import { createGzip } from "node:zlib";
 import { assert } from "../util/assert.js";
-import { SnapshotMetaError } from "./errors.js";
-import { writeAll } from "./files.js";
-import { chooseGzipLevel, levelOfSamples, levelOfSamplesOnLoop, sampleWindows } from "./gzip-level.js";
-import { gzipStored } from "./gzip-stored.js";
 import {
-  checkVersion,
-  encodeMetaJson,
-  encodeSha256Sums,
-  legacyPeers,
-  META_JSON,
-  type RaftConfiguration,
-  SHA256SUMS,
-  SNAPSHOT_VERSION,
-  type SnapshotMeta,
-  STATE_BIN,
-} from "./meta.js";
+  type ArchiveMetaInput,
+  buildMeta,
+  GZIP_OS_BYTE,
+  tarBytes,
+  tarHead,
+  tarTail,
+} from "./archive-layout.js";
+import { archiveBytes, IN_MEMORY_BYTES_MAX } from "./archive-memory.js";
+import { writeAll } from "./files.js";
+import { chooseGzipLevel, levelOfSamples, sampleWindows } from "./gzip-level.js";
+import { gzipStored } from "./gzip-stored.js";
+import { encodeMetaJson, type SnapshotMeta, STATE_BIN } from "./meta.js";
 import type { SizedStateBin } from "./state-bin-plan.js";
-import { BLOCK_BYTES, TAR_ENTRY_BYTES_MAX, tarEnd, tarHeader, tarPadding } from "./tar.js";
+import { TAR_ENTRY_BYTES_MAX } from "./tar.js";
 
-/** What the writer needs to know beyond state.bin; Size is measured, Peers derived unless given. */
-export interface ArchiveMetaInput {
-  readonly ID: string;
-  readonly Index: number;
-  readonly Term: number;
-  /** Must be 1 when given. */
-  readonly Version?: number;
-  readonly Configuration?: RaftConfiguration;
-  readonly ConfigurationIndex?: number;
-  /** Base64 legacy peers; default: derived from Configuration's voters, as raft does. */
-  readonly Peers?: string | null;
-  /** When given, must equal state.bin's measured length. */
-  readonly Size?: number;
-}
+export type { ArchiveMetaInput } from "./archive-layout.js";
+export { IN_MEMORY_BYTES_MAX } from "./archive-memory.js";
 
 /**
  * state.bin as a stream of bytes (spooled), a file already on disk (hashed in place, not copied), or bytes of
@@ -77,18 +63,11 @@ export interface WriteArchiveOptions {
    */
   readonly pace?: (tar: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
   /**
-   * A state.bin of at most this many bytes is archived in memory (writeInMemory): the same bytes as streamed.
+   * A state.bin of at most this many bytes is archived in memory (archive-memory.ts): the same bytes as streamed.
    * Default IN_MEMORY_BYTES_MAX; tests give 0 to compare the two ways.
    */
   readonly inMemoryBytesMax?: number;
 }
-
-/**
- * Up to this size a state.bin's archive is made in memory and deflated on the event loop in one call: zlib's
- * stream costs a thread-pool round trip and fresh 256 KiB buffers per chunk, far more than deflating a few KiB
- * (a small cluster, and the simulator, snapshot tiny states every few entries). Bounds the memory it takes.
- */
-export const IN_MEMORY_BYTES_MAX = 64 * 1024;
 
 /** state.bin as the tar writer takes it: its size, its bytes once, and samples for the gzip level. */
 interface StateBinBytes {
@@ -98,8 +77,7 @@ interface StateBinBytes {
   readonly sha256?: string;
   /** Where the bytes come from, for error messages. */
   readonly what: string;
-  /** `onLoop`: the samples deflate on the event loop (a small state.bin), not on the thread pool. */
-  gzipLevel(onLoop: boolean): Promise<number>;
+  gzipLevel(): Promise<number>;
   /** Removes the spool directory, when the writer made one. */
   cleanup(): Promise<void>;
 }
@@ -124,10 +102,7 @@ function fromSized(source: SizedStateBin): StateBinBytes {
     // No piece larger than the whole: a small state.bin (most internal snapshots) allocates no 1 MiB buffer.
     chunks: () => pieces(source.chunks(), Math.max(1, Math.min(READ_CHUNK_BYTES, source.size))),
     what: "the state.bin of a view",
-    gzipLevel: async (onLoop) => {
-      const samples = await source.ranges(sampleWindows(source.size));
-      return onLoop ? levelOfSamplesOnLoop(samples) : levelOfSamples(samples);
-    },
+    gzipLevel: async () => levelOfSamples(await source.ranges(sampleWindows(source.size))),
     cleanup: async () => {},
   };
 }
@@ -208,42 +183,15 @@ async function spool(source: Exclude<StateBinSource, SizedStateBin>, tmpDir: str
   }
 }
 
-function buildMeta(input: ArchiveMetaInput, size: number): SnapshotMeta {
-  if (input.Size !== undefined && input.Size !== size) {
-    throw new SnapshotMetaError(
-      "snapshot_meta",
-      `write snapshot: meta Size "${input.Size}" differs from the ${size} bytes of state.bin`,
-    );
-  }
-  const configuration = input.Configuration ?? { Servers: null };
-  const meta: SnapshotMeta = {
-    Version: input.Version ?? SNAPSHOT_VERSION,
-    ID: input.ID,
-    Index: input.Index,
-    Term: input.Term,
-    Peers: input.Peers === undefined ? legacyPeers(configuration) : input.Peers,
-    Configuration: configuration,
-    ConfigurationIndex: input.ConfigurationIndex ?? 0,
-    Size: size,
-  };
-  checkVersion(meta);
-  return meta;
-}
-
 /**
- * The tar stream: entries in Consul's order, then exactly one end marker. state.bin is hashed as it goes out,
- * so SHA256SUMS names the bytes sent; a state.bin longer or shorter than its header said, or (spooled) other
- * than the bytes hashed before, fails the stream rather than end it as an archive that looks complete.
+ * state.bin's bytes, checked as they go: a state.bin longer or shorter than its header said, or (spooled)
+ * other than the bytes hashed before, fails rather than end as an archive that looks complete. Gives the
+ * SHA-256 (hex) of what went by to `done` at the end.
  */
-async function* tarStream(
-  metaJson: Uint8Array,
+async function* checkedStateBin(
   state: StateBinBytes,
-  mtimeSec: number,
+  done: (sha256: string) => void,
 ): AsyncGenerator<Uint8Array> {
-  yield tarHeader(META_JSON, metaJson.length, mtimeSec);
-  yield metaJson;
-  yield tarPadding(metaJson.length);
-  yield tarHeader(STATE_BIN, state.size, mtimeSec);
   const h = createHash("sha256");
   let size = 0;
   for await (const chunk of state.chunks()) {
@@ -261,23 +209,36 @@ async function* tarStream(
     state.sha256 === undefined || sha256 === state.sha256,
     `${state.what} changed while the archive was written`,
   );
-  const sums = encodeSha256Sums(createHash("sha256").update(metaJson).digest("hex"), sha256);
-  yield tarPadding(state.size);
-  yield tarHeader(SHA256SUMS, sums.length, mtimeSec);
-  yield sums;
-  yield tarPadding(sums.length);
-  yield tarEnd();
+  done(sha256);
 }
 
-/** The tar's size: three headers, each entry padded to a block, the end marker. */
-function tarBytes(metaBytes: number, stateBytes: number): number {
-  const sumsBytes = 2 * (64 + 2 + 1) + META_JSON.length + STATE_BIN.length;
-  const padded = (n: number) => n + tarPadding(n).length;
-  return 3 * BLOCK_BYTES + padded(metaBytes) + padded(stateBytes) + padded(sumsBytes) + 2 * BLOCK_BYTES;
+/**
+ * The tar stream: entries in Consul's order, then exactly one end marker (archive-layout.ts). state.bin is
+ * hashed as it goes out, so SHA256SUMS names the bytes sent.
+ */
+async function* tarStream(
+  metaJson: Uint8Array,
+  state: StateBinBytes,
+  mtimeSec: number,
+): AsyncGenerator<Uint8Array> {
+  yield* tarHead(metaJson, state.size, mtimeSec);
+  let sha256 = "";
+  yield* checkedStateBin(state, (hex) => {
+    sha256 = hex;
+  });
+  yield* tarTail(metaJson, state.size, sha256, mtimeSec);
 }
 
-/** Where the gzip header's OS byte is (RFC 1952 §2.3). */
-const GZIP_OS_BYTE = 9;
+/** A small state.bin whole, checked as checkedStateBin checks it. */
+async function wholeStateBin(state: StateBinBytes): Promise<Uint8Array> {
+  const whole = new Uint8Array(state.size);
+  let at = 0;
+  for await (const chunk of checkedStateBin(state, () => {})) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return whole;
+}
 
 /** Sets the gzip header's OS byte to 255 ("unknown") as Go writes it; zlib writes 3 (Unix). */
 function goGzipHeader(): Transform {
@@ -313,19 +274,20 @@ export async function writeArchive(
       state.size <= TAR_ENTRY_BYTES_MAX,
       `write state.bin of ${state.size} bytes within the tar size field`,
     );
+    if (state.size <= (options.inMemoryBytesMax ?? IN_MEMORY_BYTES_MAX)) {
+      // Unpaced: a small archive is made in well under a pacer's smallest pause.
+      const { meta, bytes } = archiveBytes(input, await wholeStateBin(state), options);
+      await pipeline(Readable.from([bytes]), out);
+      return meta;
+    }
     const meta = buildMeta(input, state.size);
     const metaJson = encodeMetaJson(meta);
     const mtimeSec = options.mtimeSec ?? Math.round(Date.now() / 1000);
     const wanted = options.gzipLevel ?? 6;
-    const inMemory = state.size <= (options.inMemoryBytesMax ?? IN_MEMORY_BYTES_MAX);
-    const level = wanted === "auto" ? await state.gzipLevel(inMemory) : wanted;
+    const level = wanted === "auto" ? await state.gzipLevel() : wanted;
     options.onSpooled?.(meta, tarBytes(metaJson.length, state.size));
     const tar = tarStream(metaJson, state, mtimeSec);
     const paced = options.pace?.(tar) ?? tar;
-    if (inMemory) {
-      await pipeline(Readable.from([await inMemoryGzip(paced, level)]), out);
-      return meta;
-    }
     if (level === 0) {
       // Stored: framed here, one copy per chunk and no trip through zlib (gzip-stored.ts).
       await pipeline(Readable.from(gzipStored(paced)), out);
@@ -339,21 +301,4 @@ export async function writeArchive(
   } finally {
     await state.cleanup();
   }
-}
-
-/**
- * The gzip stream writeArchive streams, made in memory: stored blocks framed as they are streamed (their
- * framing follows the chunks), or one deflate call over the whole tar (zlib's output does not depend on how
- * its input was cut without flushes), with Go's OS byte. Only for a small tar: IN_MEMORY_BYTES_MAX.
- */
-async function inMemoryGzip(tar: AsyncIterable<Uint8Array>, level: number): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  if (level === 0) {
-    for await (const part of gzipStored(tar)) parts.push(part);
-    return Buffer.concat(parts);
-  }
-  for await (const part of tar) parts.push(part);
-  const gz = gzipSync(Buffer.concat(parts), { level });
-  gz[GZIP_OS_BYTE] = 0xff;
-  return gz;
 }

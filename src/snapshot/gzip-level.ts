@@ -25,9 +25,15 @@ export const COMPRESSIBLE_RATIO_MAX = 0.6;
 /** The [start, end) windows of a state.bin of `size` bytes that are sampled: start, middle and end. */
 export function sampleWindows(size: number): [number, number][] {
   if (size === 0) return [];
+  // A state.bin no bigger than one sample is its own sample: the windows below would overlap (its second half
+  // deflated twice, half as much deflate again for each small snapshot).
+  if (size <= SAMPLE_BYTES) return [[0, size]];
   const starts = [...new Set([0, Math.floor(size / 2), Math.max(0, size - SAMPLE_BYTES)])];
   return starts.map((start) => [start, start + Math.min(SAMPLE_BYTES, size - start)]);
 }
+
+/** An output chunk size zlib's sync calls take from Node's Buffer pool (under 4 KiB). */
+export const POOLED_CHUNK_BYTES = 4000;
 
 /** Compressed/original size of level-1 deflate over the samples; 1 when there are none. */
 export async function ratioOfSamples(samples: readonly Uint8Array[]): Promise<number> {
@@ -58,7 +64,8 @@ export function levelOfSamplesOnLoop(samples: readonly Uint8Array[]): 0 | 1 {
   return levelOfRatio(
     ratioOf(
       samples,
-      samples.map((b) => deflateRawSync(b, { level: 1 }).length),
+      // Output in pieces under 4 KiB, from Node's pool: only its length is kept (snapshot/bytes.ts).
+      samples.map((b) => deflateRawSync(b, { level: 1, chunkSize: POOLED_CHUNK_BYTES }).length),
     ),
   );
 }

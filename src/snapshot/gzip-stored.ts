@@ -4,6 +4,9 @@
  * through libuv's thread pool and hands back fresh 256 KiB buffers; framing stored blocks is a header of 5
  * bytes per 64 KiB, so each chunk is copied once into its framed form on the loop, with its CRC-32 (zlib's
  * native crc32), and nothing else. Any gunzip reads it: RFC 1951 §3.2.4 (stored blocks), RFC 1952 (gzip).
+ *
+ * The framing follows the chunks (each chunk its own blocks): the streamed writer (gzipStored) and the
+ * in-memory one (gzipStoredOf, given the same chunks) make the same bytes.
  */
 import { crc32 } from "node:zlib";
 
@@ -11,6 +14,8 @@ import { crc32 } from "node:zlib";
 const STORED_BLOCK_BYTES_MAX = 0xffff;
 /** BFINAL/BTYPE byte, LEN, NLEN. */
 const STORED_HEADER_BYTES = 5;
+/** The final empty block, CRC-32 and ISIZE. */
+const TRAILER_BYTES = STORED_HEADER_BYTES + 8;
 
 /**
  * ID1 ID2, CM 8 (deflate), no flags, MTIME 0, XFL 0, OS 255 ("unknown"): the header Go's gzip writer gives
@@ -18,11 +23,13 @@ const STORED_HEADER_BYTES = 5;
  */
 const GZIP_HEADER = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff);
 
-/** `chunk` as stored blocks of at most STORED_BLOCK_BYTES_MAX bytes each, none of them final. */
-function storedBlocks(chunk: Uint8Array): Uint8Array {
-  const blocks = Math.ceil(chunk.length / STORED_BLOCK_BYTES_MAX);
-  const out = Buffer.allocUnsafe(chunk.length + blocks * STORED_HEADER_BYTES);
-  let at = 0;
+/** Bytes of `chunkBytes` framed as stored blocks. */
+function framedBytes(chunkBytes: number): number {
+  return chunkBytes + Math.ceil(chunkBytes / STORED_BLOCK_BYTES_MAX) * STORED_HEADER_BYTES;
+}
+
+/** Writes `chunk` as stored blocks (none final) into `out` at `at`; returns where they end. */
+function putStoredBlocks(out: Buffer, at: number, chunk: Uint8Array): number {
   for (let from = 0; from < chunk.length; from += STORED_BLOCK_BYTES_MAX) {
     const n = Math.min(STORED_BLOCK_BYTES_MAX, chunk.length - from);
     out[at] = 0; // BFINAL 0, BTYPE 00; the block starts on a byte boundary, so the rest of the byte is padding
@@ -31,7 +38,16 @@ function storedBlocks(chunk: Uint8Array): Uint8Array {
     out.set(chunk.subarray(from, from + n), at + STORED_HEADER_BYTES);
     at += STORED_HEADER_BYTES + n;
   }
-  return out;
+  return at;
+}
+
+/** Writes the empty final block, the CRC-32 and the size modulo 2^32 into `out` at `at`. */
+function putTrailer(out: Buffer, at: number, crc: number, size: number): void {
+  out.fill(0, at, at + TRAILER_BYTES);
+  out[at] = 1; // BFINAL 1, BTYPE 00, LEN 0
+  out.writeUInt16LE(0xffff, at + 3); // NLEN
+  out.writeUInt32LE(crc >>> 0, at + 5);
+  out.writeUInt32LE(size % 2 ** 32, at + 9); // ISIZE: the size modulo 2^32
 }
 
 /** The gzip stream of `source`'s bytes in stored blocks: header, blocks, an empty final block, CRC-32, size. */
@@ -43,12 +59,30 @@ export async function* gzipStored(source: AsyncIterable<Uint8Array>): AsyncGener
     if (chunk.length === 0) continue;
     crc = crc32(chunk, crc);
     size += chunk.length;
-    yield storedBlocks(chunk);
+    const out = Buffer.allocUnsafe(framedBytes(chunk.length));
+    putStoredBlocks(out, 0, chunk);
+    yield out;
   }
-  const tail = Buffer.alloc(STORED_HEADER_BYTES + 8);
-  tail[0] = 1; // BFINAL 1, BTYPE 00, LEN 0
-  tail.writeUInt16LE(0xffff, 3); // NLEN
-  tail.writeUInt32LE(crc >>> 0, 5);
-  tail.writeUInt32LE(size % 2 ** 32, 9); // ISIZE: the size modulo 2^32
+  const tail = Buffer.allocUnsafe(TRAILER_BYTES);
+  putTrailer(tail, 0, crc, size);
   yield tail;
+}
+
+/** gzipStored over `chunks`, made in one buffer: the same bytes. */
+export function gzipStoredOf(chunks: readonly Uint8Array[]): Buffer {
+  let total = GZIP_HEADER.length + TRAILER_BYTES;
+  for (const chunk of chunks) total += framedBytes(chunk.length);
+  const out = Buffer.allocUnsafe(total);
+  out.set(GZIP_HEADER, 0);
+  let at = GZIP_HEADER.length;
+  let crc = 0;
+  let size = 0;
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    crc = crc32(chunk, crc);
+    size += chunk.length;
+    at = putStoredBlocks(out, at, chunk);
+  }
+  putTrailer(out, at, crc, size);
+  return out;
 }

@@ -16,16 +16,20 @@ export {
 } from "./acl-records.js";
 export {
   type ArchiveMetaInput,
+  IN_MEMORY_BYTES_MAX,
   type StateBinSource,
   type WriteArchiveOptions,
   writeArchive,
 } from "./archive.js";
+export { type ArchiveBytesOptions, archiveBytes } from "./archive-memory.js";
 export {
   type ByteSource,
   checkRecords,
+  IN_MEMORY_TAR_BYTES_MAX,
   META_BYTES_MAX_DEFAULT,
   type ReadArchiveOptions,
   readArchive,
+  readArchiveBytes,
   readArchiveInto,
   STATE_BIN_BYTES_MAX_DEFAULT,
   type VerifiedArchive,
@@ -142,6 +146,7 @@ export {
   type SizedStateBin,
   type StateBinPlan,
   sizedStateBin,
+  smallStateBin,
   stateBinChunks,
   stateBinRanges,
   stateBinSize,

@@ -1,6 +1,7 @@
 /**
  * meta.json (raft.SnapshotMeta as Go's json.Encoder writes it) and SHA256SUMS, per snapshot-format.md §1.3–1.4.
  */
+import { utf8Bytes } from "./bytes.js";
 import { ArchiveIntegrityError, SnapshotMetaError } from "./errors.js";
 import { encodeGo } from "./gomsgpack.js";
 
@@ -42,7 +43,13 @@ export interface SnapshotMeta {
 }
 
 /** Go's encoding/json string escaping: HTML-safe (<, >, & as \u003c...), \u2028/\u2029 escaped, short forms. */
+/** Characters goJsonString writes as they are: printable ASCII but `"`, `\\`, `<`, `>`, `&`. */
+const GO_JSON_PLAIN = /^[\x20-\x7e]*$/;
+const GO_JSON_ESCAPED = /["\\<>&]/;
+
 export function goJsonString(s: string): string {
+  // Most strings (IDs, addresses) need no escape: written as they are, without the walk below.
+  if (GO_JSON_PLAIN.test(s) && !GO_JSON_ESCAPED.test(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0) as number;
@@ -85,7 +92,7 @@ export function encodeMetaJson(m: SnapshotMeta): Uint8Array {
     `"Configuration":${configurationJson(m.Configuration)},` +
     `"ConfigurationIndex":${uintJson(m.ConfigurationIndex, "ConfigurationIndex")},` +
     `"Size":${uintJson(m.Size, "Size")}}\n`;
-  return new TextEncoder().encode(json);
+  return utf8Bytes(json);
 }
 
 /** Raft's legacy Peers: base64 of a msgpack array of the voters' addresses (nil when there are none). */
@@ -187,7 +194,7 @@ export function checkVersion(meta: SnapshotMeta): void {
 
 /** SHA256SUMS as Consul writes it (meta.json line first): "<hex>␠␠<name>\n" per file. */
 export function encodeSha256Sums(metaHex: string, stateHex: string): Uint8Array {
-  return new TextEncoder().encode(`${metaHex}  ${META_JSON}\n${stateHex}  ${STATE_BIN}\n`);
+  return utf8Bytes(`${metaHex}  ${META_JSON}\n${stateHex}  ${STATE_BIN}\n`);
 }
 
 function integrityFail(message: string, file?: string): never {

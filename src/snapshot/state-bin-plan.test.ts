@@ -13,6 +13,7 @@ import { stateBinBytes } from "./state-bin.js";
 import {
   type StateBinPlan,
   sizedStateBin,
+  smallStateBin,
   stateBinChunks,
   stateBinRanges,
   stateBinSize,
@@ -227,5 +228,40 @@ describe("state.bin from a plan: sized first, then streamed", () => {
     }
     const last = await all(s.snapshot().stateBin());
     assert.equal(await stateBinSize(s.snapshot().stateBinPlan()), last.length);
+  });
+});
+
+describe("smallStateBin", () => {
+  const entry = (i: number, bytes: number): DirEntry => ({
+    CreateIndex: i,
+    Flags: 0n,
+    Key: `k/${i}`,
+    LockIndex: 0,
+    ModifyIndex: i,
+    Session: "",
+    Value: new Uint8Array(bytes).fill(i & 0xff),
+  });
+  const parts = (n: number, bytes: number): Part[] => [
+    { type: 16, body: Uint8Array.of(0xc0) },
+    Array.from({ length: n }, (_, i) => entry(i, bytes)),
+  ];
+
+  it("is state.bin whole up to the bound, null past it, and each result its own (the scratch is reused)", async () => {
+    const header = { LastIndex: 7 };
+    const small = parts(10, 100);
+    const first = smallStateBin(planOf(header, small), 64 * 1024);
+    const want = await stateBinBytes(header, flat(small));
+    assert.deepEqual(first, want);
+    // Near the bound, where the writer completes its first chunk early (it makes room for an upper bound).
+    const near = parts(60, 1018);
+    const nearWant = await stateBinBytes(header, flat(near));
+    assert.ok(nearWant.length > 63 * 1024 && nearWant.length <= 64 * 1024, `${nearWant.length}`);
+    let nearChunks = 0;
+    for await (const _ of stateBinChunks(planOf(header, near))) nearChunks++;
+    assert.equal(nearChunks, 2, "the case this checks: two chunks");
+    assert.deepEqual(smallStateBin(planOf(header, near), 64 * 1024), nearWant);
+    assert.equal(smallStateBin(planOf(header, near), nearWant.length - 1), null);
+    assert.equal(smallStateBin(planOf(header, parts(200, 1000)), 64 * 1024), null);
+    assert.deepEqual(first, want, "the first result outlived the calls after it");
   });
 });

@@ -8,6 +8,7 @@
  * for one walk (and a short one for the start sample), not for the whole encoding.
  */
 
+import { zeroBytes } from "./bytes.js";
 import { SAMPLE_BYTES } from "./gzip-level.js";
 import type { DirEntry, RawRecord, SnapshotHeader } from "./records.js";
 import { encodeHeader } from "./records.js";
@@ -259,15 +260,15 @@ async function fillFromIndex<E>(
 }
 
 /**
- * state.bin as chunks of about 64 KiB (StateBinWriter): the header, then the records, each KV entry encoded
- * straight into the chunk being filled. With `reuse`, a chunk is valid only until the next one is asked for
- * (its buffer is filled again): for a consumer that copies each chunk before it asks for the next.
+ * stateBinChunks, on the loop without a pause: for a walk bounded by its consumer (smallStateBin). `first`:
+ * the buffer the first chunk is encoded into (StateBinWriter).
  */
-export async function* stateBinChunks<E>(
+function* stateBinChunksSync<E>(
   plan: StateBinPlan<E>,
-  o: { readonly reuse?: boolean } = {},
-): AsyncGenerator<Uint8Array> {
-  const w = new StateBinWriter(plan.header);
+  reuse: boolean,
+  first?: Uint8Array,
+): Generator<Uint8Array> {
+  const w = new StateBinWriter(plan.header, first);
   for (const part of plan.parts()) {
     if (!isRun(part)) w.record(part);
     else {
@@ -276,16 +277,58 @@ export async function* stateBinChunks<E>(
         const full = w.takeFull();
         if (full === null) continue;
         yield full;
-        if (o.reuse === true) w.recycle();
+        if (reuse) w.recycle();
       }
     }
     const full = w.takeFull();
     if (full === null) continue;
     yield full;
-    if (o.reuse === true) w.recycle();
+    if (reuse) w.recycle();
   }
   const last = w.end();
   if (last !== null) yield last;
+}
+
+/**
+ * state.bin as chunks of about 64 KiB (StateBinWriter): the header, then the records, each KV entry encoded
+ * straight into the chunk being filled. With `reuse`, a chunk is valid only until the next one is asked for
+ * (its buffer is filled again): for a consumer that copies each chunk before it asks for the next.
+ */
+export async function* stateBinChunks<E>(
+  plan: StateBinPlan<E>,
+  o: { readonly reuse?: boolean } = {},
+): AsyncGenerator<Uint8Array> {
+  yield* stateBinChunksSync(plan, o.reuse === true);
+}
+
+/** Where smallStateBin encodes: one buffer for every call (each copies its result out before it returns). */
+let smallScratch: Uint8Array | null = null;
+const SMALL_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * The whole state.bin of `plan` when it is at most `bytesMax` bytes, else null: encoded into one reused
+ * buffer and copied out at its exact size (fresh 64 KiB chunks per small snapshot are external memory that
+ * drives collections); a second chunk, and a copy of both, only near the bound. For an archive made in memory
+ * (archive-memory.ts) without sizing the plan first; a larger plan costs the encoding of about `bytesMax`
+ * bytes before it is given up.
+ */
+export function smallStateBin<E>(plan: StateBinPlan<E>, bytesMax: number): Uint8Array | null {
+  smallScratch ??= new Uint8Array(SMALL_SCRATCH_BYTES);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (const chunk of stateBinChunksSync(plan, false, smallScratch)) {
+    size += chunk.length;
+    if (size > bytesMax) return null;
+    chunks.push(chunk);
+  }
+  // From Node's pool when small: no ArrayBuffer per snapshot (bytes.ts).
+  const whole = zeroBytes(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return whole;
 }
 
 /**

@@ -246,9 +246,16 @@ export class StateBinWriter {
   /** Encodes DirEntries into `chunk`. */
   private readonly out = new Out();
 
-  constructor(header: SnapshotHeader) {
+  /**
+   * `first`: the buffer the first chunk fills, when it holds the header (a caller's scratch, reused from
+   * one small state.bin to the next: a fresh 64 KiB per snapshot is external memory that drives collections).
+   */
+  constructor(header: SnapshotHeader, first?: Uint8Array) {
     const head = encodeHeader(header);
-    this.chunk = new Uint8Array(Math.max(WRITE_CHUNK_BYTES, head.length));
+    this.chunk =
+      first !== undefined && first.length >= head.length
+        ? first
+        : new Uint8Array(Math.max(WRITE_CHUNK_BYTES, head.length));
     this.chunk.set(head, 0);
     this.used = head.length;
   }

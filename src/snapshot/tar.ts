@@ -5,16 +5,24 @@
  * bytes left after the end marker (Consul refuses any).
  */
 import { assert } from "../util/assert.js";
+import { sharedZeros, zeroBytes } from "./bytes.js";
 import { ArchiveFormatError } from "./errors.js";
 
 export const BLOCK_BYTES = 512;
 /** Octal size fields have 11 digits: Go switches to PAX beyond this, which cairn never needs to write. */
 export const TAR_ENTRY_BYTES_MAX = 8 ** 11 - 1;
 
-const ascii = new TextEncoder();
+const utf8Encoder = new TextEncoder();
 
 function putString(block: Uint8Array, offset: number, length: number, value: string): void {
-  const bytes = ascii.encode(value);
+  // ASCII (every field cairn writes) byte by byte: a header is written per snapshot, a dozen fields each.
+  let ascii = value.length <= length;
+  for (let i = 0; ascii && i < value.length; i++) ascii = value.charCodeAt(i) < 0x80;
+  if (ascii) {
+    for (let i = 0; i < value.length; i++) block[offset + i] = value.charCodeAt(i);
+    return;
+  }
+  const bytes = utf8Encoder.encode(value);
   assert(bytes.length <= length, `fit tar field "${value}" into ${length} bytes`);
   block.set(bytes, offset);
 }
@@ -33,7 +41,7 @@ export function tarHeader(name: string, size: number, mtimeSec: number): Uint8Ar
     Number.isSafeInteger(mtimeSec) && mtimeSec >= 0 && mtimeSec <= 8 ** 11 - 1,
     `fit tar mtime ${mtimeSec}`,
   );
-  const h = new Uint8Array(BLOCK_BYTES);
+  const h = zeroBytes(BLOCK_BYTES);
   putString(h, 0, 100, name);
   putString(h, 100, 8, "0000600\0");
   putString(h, 108, 8, "0000000\0");
@@ -52,15 +60,23 @@ export function tarHeader(name: string, size: number, mtimeSec: number): Uint8Ar
   return h;
 }
 
-/** Zero bytes that pad an entry of `size` bytes to a whole block. */
-export function tarPadding(size: number): Uint8Array {
+/** How many zero bytes pad an entry of `size` bytes to a whole block. */
+export function tarPaddingBytes(size: number): number {
   const rem = size % BLOCK_BYTES;
-  return new Uint8Array(rem === 0 ? 0 : BLOCK_BYTES - rem);
+  return rem === 0 ? 0 : BLOCK_BYTES - rem;
 }
 
-/** The end-of-archive marker: exactly two zero blocks, and nothing after (no padding to a 10 KiB record). */
+/** Zero bytes that pad an entry of `size` bytes to a whole block: shared, read-only (sharedZeros). */
+export function tarPadding(size: number): Uint8Array {
+  return sharedZeros(tarPaddingBytes(size));
+}
+
+/**
+ * The end-of-archive marker: exactly two zero blocks, and nothing after (no padding to a 10 KiB record).
+ * Shared, read-only (sharedZeros).
+ */
 export function tarEnd(): Uint8Array {
-  return new Uint8Array(2 * BLOCK_BYTES);
+  return sharedZeros(2 * BLOCK_BYTES);
 }
 
 /** Pulls exact byte counts out of a chunked stream. */
@@ -70,7 +86,8 @@ export class ByteReader {
   /** Bytes handed out so far. */
   consumed = 0;
 
-  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+  /** A sync iterator too: a tar held in memory (archive-read.ts readContainerBytes). */
+  constructor(private readonly it: AsyncIterator<Uint8Array> | Iterator<Uint8Array>) {}
 
   private async fill(): Promise<boolean> {
     while (this.chunk.length === 0 && !this.done) {
@@ -204,7 +221,7 @@ async function readSmallBody(r: ByteReader, size: number): Promise<Uint8Array> {
 }
 
 async function skipPadding(r: ByteReader, size: number): Promise<void> {
-  const pad = tarPadding(size).length;
+  const pad = tarPaddingBytes(size);
   if (pad > 0 && (await r.readUpTo(pad)).length < pad) throw new TarError("unexpected EOF");
 }
 
