@@ -326,7 +326,7 @@ export class RaftServer {
     // optimization (a restart relearns it), so it is written only along with them, and before a membership
     // change applies: a restart applies the committed conf entries up to the saved commit again, and a server
     // back with a configuration several changes old could win an election with a quorum of it that misses
-    // the current one's (the simulator's admin caught it overwriting a committed entry: real-admin.test.ts).
+    // the current one's (the simulator's admin caught it overwriting a committed entry: admin.test.ts).
     const confCommitted = rd.committed.findLast((e) => e.kind === "conf");
     const confSaved = confCommitted !== undefined && confCommitted.index > this.savedHard.commit;
     if (voteChanged || confSaved) {

@@ -35,7 +35,7 @@ function fingerprint(e: Entry): number {
  * log matching over durable logs, leader completeness at each election, state machine safety (one entry per
  * index committed everywhere), identical state machine fingerprints at each index, and commit indexes that never
  * move backwards. The world reads the facts from the shipped driver, from outside, after every event
- * (real-checks.ts).
+ * (world-checks.ts).
  */
 export class SafetyRules {
   private readonly leaders = new Map<number, NodeId>();

@@ -15,13 +15,13 @@ export interface Coverage {
   snapshotSendsCompacted: number;
   /** Snapshots installed from the leader. */
   snapshotsInstalled: number;
-  /** Servers paused (SIGSTOP) and resumed later (the real driver's world). */
+  /** Servers paused (SIGSTOP) and resumed later (the world's pauses). */
   pauses: number;
-  /** Membership changes committed: joins, promotions, removals (the real driver's admin, real-admin.ts). */
+  /** Membership changes committed: joins, promotions, removals (the admin, admin.ts). */
   membershipChanges: number;
-  /** Leadership transfers that put their target in the lead (the real driver's admin). */
+  /** Leadership transfers that put their target in the lead (the admin). */
   leadershipTransfers: number;
-  /** User restores applied on the leader that proposed them (the real driver's admin). */
+  /** User restores applied on the leader that proposed them (the admin). */
   restoresApplied: number;
 }
 

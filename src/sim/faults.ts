@@ -9,7 +9,7 @@ export interface FaultNode {
   readonly raw: RawNode;
 }
 
-/** The world the faults act on (real-world.ts). */
+/** The world the faults act on (world.ts). */
 export interface FaultHost {
   readonly opts: SimOptions;
   readonly coverage: Coverage;

@@ -110,7 +110,7 @@ export class LockChecker {
 
   /**
    * `proposalOf`: how the proposal of an applied entry is found, for a world that cannot tell an entry's index
-   * when it proposes it (the real driver's); by default, what onProposed registered for its index and term.
+   * when it proposes it (the shipped driver's); by default, what onProposed registered for its index and term.
    */
   constructor(
     private readonly history: Operation[],

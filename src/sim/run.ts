@@ -7,8 +7,8 @@ import { type CheckResult, checkLinearizable, type Operation } from "./lineariza
 import type { LockStats } from "./locks.js";
 import { valueText } from "./machine.js";
 import { drawOptions, type ProposerBugs, type SimOptions } from "./options.js";
-import { RealWorld } from "./real-world.js";
 import { type Client, unknownOperation } from "./workload.js";
+import { World } from "./world.js";
 
 export interface RunResult {
   readonly seed: number;
@@ -37,13 +37,13 @@ export interface RunConfig {
  * Raft messages a run may send per step on average, counted from its start: over 15× the most seen (seeds 1..30 ×
  * 2000 steps: at most 254,365 messages, ~120 a step). It bounds what a replication livelock costs (a follower
  * that erases what the leader keeps sending: the truncate-without-conflict variant, whose seed 2 sends 1.9 M
- * messages before it heals) to ~16 M messages in a 2000-step run, where the per-step event bound (real-world.ts)
+ * messages before it heals) to ~16 M messages in a 2000-step run, where the per-step event bound (world.ts)
  * alone lets the liveness phase run 300 M events: a verdict ("bounded work") within minutes, not hours.
  */
 const MESSAGES_PER_STEP_MAX = 2_000;
 
 /** Throws "bounded work" once the run has sent more messages than `steps` steps may. */
-function checkWork(world: RealWorld, steps: number): void {
+function checkWork(world: World, steps: number): void {
   if (world.messagesSent > MESSAGES_PER_STEP_MAX * steps) {
     throw new InvariantViolation(
       "bounded work",
@@ -82,7 +82,7 @@ export async function runSeed(cfg: RunConfig): Promise<RunResult> {
     cfg.proposerBugs ?? {},
   );
   const opts = { ...realOptions(drawn), ...cfg.overrides };
-  const world = new RealWorld(opts, cfg.trace === true);
+  const world = new World(opts, cfg.trace === true);
   world.trace(`seed ${opts.seed}: ${describeOptions(opts)}`);
   const done = (invariant: string | null, message: string): RunResult => {
     world.trace(invariant === null ? "ok" : `VIOLATION ${invariant}: ${message}`);
@@ -122,7 +122,7 @@ export async function runSeed(cfg: RunConfig): Promise<RunResult> {
 }
 
 /** After healing: a write must commit and be applied by every voter of the leader's configuration. */
-async function awaitProgress(world: RealWorld, firstStep: number): Promise<boolean> {
+async function awaitProgress(world: World, firstStep: number): Promise<boolean> {
   let token = "";
   let proposedAt = -1;
   for (let s = firstStep; s < firstStep + world.opts.livenessSteps; s++) {

@@ -23,7 +23,7 @@ export interface NetworkHost {
 }
 
 /**
- * The simulated network between the real drivers: each server's live transport by id. Messages (and request
+ * The simulated network between the servers' drivers: each server's live transport by id. Messages (and request
  * bodies) travel as events in the sim's queue with the host's loss, duplication, delay and partitions; like the
  * old simulator's network they may be reordered, which the raft core must tolerate (a TCP link would not do
  * it, so this is harsher than the contract).

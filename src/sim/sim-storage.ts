@@ -15,7 +15,7 @@ import type { Life } from "./sim-clock.js";
 export type FsyncDelay = () => number;
 
 /**
- * One server's simulated disk for the real driver: what is durable (`log`, `stable`) survives a crash; what a
+ * One server's simulated disk: what is durable (`log`, `stable`) survives a crash; what a
  * process appended and has not yet synced lives only in its SimWal, and a crash loses it, or (torn) keeps a
  * prefix of it. The durable parts are the in-memory twins from storage/, so they refuse what the disk would.
  */
@@ -24,7 +24,7 @@ export class SimDurableDisk {
   readonly stable = new MemoryStableStore();
   /** The open WAL of the running process, or null while it is down. */
   private open: SimWal | null = null;
-  /** Told of each batch once it is on the durable log (the simulator's log matching check, real-checks.ts). */
+  /** Told of each batch once it is on the durable log (the simulator's log matching check, world-checks.ts). */
   onDurable: ((entries: readonly Entry[]) => void) | null = null;
 
   /** Opens the disk for a new process: its WAL starts as exactly the durable log. */

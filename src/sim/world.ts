@@ -8,22 +8,22 @@ import { RaftServer } from "../server/raft-server.js";
 import { CairnError, ProposalDroppedError, UnavailableError } from "../util/errors.js";
 import type { Rng } from "../util/rng.js";
 import { SeededRng } from "../util/rng.js";
+import { Admin, type AdminHost } from "./admin.js";
 import { InvariantViolation } from "./checker.js";
 import { type Coverage, countElection, noCoverage } from "./coverage.js";
 import { type FaultHost, Faults } from "./faults.js";
 import type { Operation } from "./linearizability.js";
 import type { SimOptions } from "./options.js";
 import { EventQueue } from "./queue.js";
-import { type AdminHost, RealAdmin } from "./real-admin.js";
-import { RealChecks } from "./real-checks.js";
-import { RealLocks } from "./real-locks.js";
-import { blobCoverage, countServerLog, putRestoreBlob, snapshotPolicy } from "./real-snapshots.js";
+import { ServerLocks } from "./server-locks.js";
 import { Settler } from "./settle.js";
 import { BlobWork, simBlobDisk } from "./sim-blobs.js";
 import { Life, type Scheduler, SimClock } from "./sim-clock.js";
 import { type NetworkHost, SimNetwork } from "./sim-network.js";
 import { SimDurableDisk } from "./sim-storage.js";
+import { blobCoverage, countServerLog, putRestoreBlob, snapshotPolicy } from "./snapshots.js";
 import { type Answer, Client, type ClientHost, type PendingOp } from "./workload.js";
+import { WorldChecks } from "./world-checks.js";
 
 const EVENTS_PER_STEP_MAX = 50_000;
 /** An event of the queue; `void` says whether it would do nothing now (Scheduler.at). */
@@ -33,7 +33,7 @@ interface SimEvent {
 }
 
 /** One life of a server: the shipped driver over the simulated disk, network and clock. */
-export class RealNode {
+export class ServerLife {
   constructor(
     readonly id: NodeId,
     readonly gen: number,
@@ -52,23 +52,23 @@ export class RealNode {
 }
 
 /**
- * The simulator's world for the real driver (`--driver real`): every server is src/server's RaftServer,
+ * The simulator's world: every server is src/server's RaftServer,
  * unchanged, given a SimClock (its timers and deferred work are events in this world's queue), a SimTransport
  * (the faults' network) and a SimWal and SimStable (lost and torn unsynced writes on a crash). Clients talk
  * to a server as the service's write path does (leaderWrite, then proposeLocal; readBarrier, then a local
  * read). Between two events every microtask runs to its end, so a seed replays exactly.
  */
-export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler, AdminHost {
+export class World implements FaultHost, ClientHost, NetworkHost, Scheduler, AdminHost {
   readonly opts: SimOptions;
   readonly rng: Rng;
   readonly sched: Scheduler = this;
   private time = 0;
   private readonly queue = new EventQueue<SimEvent>();
   readonly disks = new Map<NodeId, SimDurableDisk>();
-  readonly nodes = new Map<NodeId, RealNode | null>();
+  readonly nodes = new Map<NodeId, ServerLife | null>();
   /** liveNodes(), shared by its callers (who only read it), and running(); null after `nodes` changed. */
   private liveIds: NodeId[] | null = null;
-  private liveList: RealNode[] | null = null;
+  private liveList: ServerLife[] | null = null;
   private readonly gens = new Map<NodeId, number>();
   private readonly starting = new Set<NodeId>();
   readonly history: Operation[] = [];
@@ -76,15 +76,15 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   readonly faults: Faults;
   readonly coverage: Coverage = noCoverage();
   private readonly network: SimNetwork;
-  /** The old driver's per-Ready and per-apply checks, from outside (real-checks.ts). */
-  private readonly checks = new RealChecks(this.disks);
+  /** Raft's safety checks, from outside, after every event (world-checks.ts). */
+  private readonly checks = new WorldChecks(this.disks);
   private readonly traceLines: string[] | null;
   private readonly opOwners = new Map<number, number>();
   private readonly records: ServerRecord[];
   private readonly ioRng: Rng;
   private readonly pauseRng: Rng;
-  readonly admin: RealAdmin;
-  readonly locks: RealLocks;
+  readonly admin: Admin;
+  readonly locks: ServerLocks;
   /** The servers' archive encoding and decoding, run to its end after each event (sim-blobs.ts). */
   private readonly blobWork = new BlobWork();
   /** Lets every microtask an event started run to its end (and nothing else of ours: our timers are events). */
@@ -99,9 +99,9 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     this.ioRng = this.rng.fork();
     this.pauseRng = this.rng.fork();
     // A stream of its own, so a seed whose admin never acts runs as it did before the admin existed.
-    this.admin = new RealAdmin(this, new SeededRng(opts.seed ^ 0xad31));
+    this.admin = new Admin(this, new SeededRng(opts.seed ^ 0xad31));
     this.network = new SimNetwork(this);
-    this.locks = new RealLocks(this, opts.proposerBugs, opts.clockScale);
+    this.locks = new ServerLocks(this, opts.proposerBugs, opts.clockScale);
     this.records = Array.from({ length: opts.voters }, (_, i) => record(i + 1));
     for (const r of this.records) {
       this.disks.set(r.raftId, new SimDurableDisk());
@@ -151,7 +151,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     this.gens.set(id, gen);
     const life = new Life();
     const o = this.opts;
-    // Each server's clock runs at its own rate (skew) and shows its own wall time, as in the old driver's world.
+    // Each server's clock runs at its own rate (skew) and shows its own wall time.
     const spread = ((id * 7919) % 1000) / 1000;
     const shape = {
       rate: 1 + spread * 2 * o.tickSkew - o.tickSkew,
@@ -194,7 +194,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
       heartbeatTicks: 1,
       holdTimeoutMs: o.clientTimeoutUs / 1000,
       ...snapshotPolicy(o),
-      // The seed's tuning, as the old driver's: one entry per append opens Figure 8's window.
+      // The seed's tuning: one entry per append opens Figure 8's window.
       raftTuning: {
         appendBytesMax: o.appendBytesMax,
         inflightMsgsMax: o.inflightMsgsMax,
@@ -205,7 +205,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     });
     this.starting.delete(id);
     this.locks.attach(server, (cmd) => write(server, cmd, this.locks));
-    this.nodes.set(id, new RealNode(id, gen, life, server));
+    this.nodes.set(id, new ServerLife(id, gen, life, server));
     this.nodesChanged();
     this.trace(`n${id} starts (life ${gen}, term ${server.raw.raft.term})`);
     // A brand-new cluster: every first server writes the same configuration (identical entries 1..n of term 1),
@@ -237,7 +237,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     putRestoreBlob(this, id, handle, bytes);
   }
 
-  live(id: NodeId): RealNode | undefined {
+  live(id: NodeId): ServerLife | undefined {
     return this.nodes.get(id) ?? undefined;
   }
 
@@ -248,9 +248,9 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   }
 
   /** The running servers, in the order of `nodes` (read after every event: built only after a change). */
-  private running(): readonly RealNode[] {
+  private running(): readonly ServerLife[] {
     if (this.liveList === null) {
-      const list: RealNode[] = [];
+      const list: ServerLife[] = [];
       for (const n of this.nodes.values()) if (n != null) list.push(n);
       this.liveList = list;
     }
@@ -259,7 +259,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
 
   /** The live leader with the highest term, or NONE. */
   leaderHint(): NodeId {
-    let best: RealNode | undefined;
+    let best: ServerLife | undefined;
     for (const n of this.nodes.values()) {
       if (n == null || n.raw.raft.role !== "leader") continue;
       if (best === undefined || n.raw.raft.term > best.raw.raft.term) best = n;
@@ -280,7 +280,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     }
   }
 
-  private afterEvent(n: RealNode): void {
+  private afterEvent(n: ServerLife): void {
     this.checkCommitted(n);
     const applied = n.raw.raft.log.applied;
     if (applied === n.appliedSeen) return;
@@ -292,7 +292,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
    * State machine safety, from the logs: an index commits one entry everywhere; and replicas at one applied
    * index hold the same state.
    */
-  private checkCommitted(n: RealNode): void {
+  private checkCommitted(n: ServerLife): void {
     this.checks.server(n);
   }
 
@@ -329,7 +329,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   }
 
   /** A client's request on server `n`, as the service serves it; the answer travels back unless `n` died. */
-  private async serve(n: RealNode, op: PendingOp): Promise<void> {
+  private async serve(n: ServerLife, op: PendingOp): Promise<void> {
     const answer =
       op.command === null ? await read(n.server, op) : await write(n.server, op.command, this.locks);
     if (answer === null || !n.life.alive) return;
@@ -428,7 +428,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
     this.at(this.time + forUs, () => this.resume(n));
   }
 
-  private resume(n: RealNode): void {
+  private resume(n: ServerLife): void {
     if (!n.life.alive || !n.life.paused) return;
     this.trace(`n${n.id} resumes`);
     n.life.resume(this, this.pauseRng);
@@ -441,7 +441,7 @@ export class RealWorld implements FaultHost, ClientHost, NetworkHost, Scheduler,
   }
 
   /** Proposes a write on the leader for the liveness check; its outcome is read back from every voter. */
-  proposeLive(leader: RealNode, token: string): void {
+  proposeLive(leader: ServerLife, token: string): void {
     const cmd: KvCommand = { op: "set", key: "__live", value: new TextEncoder().encode(token), flags: 0n };
     try {
       leader.server.proposeLocal(encodeCommand(cmd)).catch(() => {});
@@ -474,7 +474,7 @@ async function read(server: RaftServer, op: PendingOp): Promise<Answer | null> {
 }
 
 /** A write as the service's writeHere: the leader's rules, then a proposal; null when the outcome is unknown. */
-async function write(server: RaftServer, cmd: KvCommand, locks: RealLocks): Promise<Answer | null> {
+async function write(server: RaftServer, cmd: KvCommand, locks: ServerLocks): Promise<Answer | null> {
   if (server.raw.raft.role !== "leader") return "rejected";
   const w = locks.judge(server, cmd);
   if ("refused" in w) return { kind: "delayed" };

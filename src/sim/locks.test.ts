@@ -4,7 +4,7 @@ import { type LockStats, noLockStats } from "./locks.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
 import { type RunResult, runSeed } from "./run.js";
 
-/** Sessions and locks on the shipped driver: real-locks.ts. */
+/** Sessions and locks on the shipped driver: server-locks.ts. */
 describe("sessions and locks on the shipped driver", () => {
   it("keeps lock exclusivity, lock-delay and every other check on seeds 1..16", async () => {
     const failures: string[] = [];
@@ -60,7 +60,7 @@ describe("broken lock variants are caught on the shipped driver", () => {
   });
 
   it("a server that installs snapshots without their lock-delay state (in memory only, as before)", async () => {
-    // Caught mostly by the replicas' state fingerprints (real-checks.ts): a replica that lost
+    // Caught mostly by the replicas' state fingerprints (world-checks.ts): a replica that lost
     // a delay grants an acquire the others refuse.
     const r = await firstCatch({ dropLockDelays: true }, 10, 1000, { lockKeys: 1, snapshotEvery: 5 });
     assert.ok(r !== null, "no seed caught it");

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { runSeed } from "./run.js";
 
 /** Snapshots, compaction and InstallSnapshot on the shipped driver, over the simulator's blob store. */
-describe("snapshots in the real driver's mode (sim-blobs.ts)", () => {
+describe("snapshots in the simulator (sim-blobs.ts)", () => {
   it("lagging and restarted followers install snapshots from the leader, with every check holding", async () => {
     const failures: string[] = [];
     let installed = 0;

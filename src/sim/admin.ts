@@ -9,8 +9,8 @@ import type { Coverage } from "./coverage.js";
 import type { KvOutput, Operation } from "./linearizability.js";
 import { encodeStateBin } from "./machine.js";
 import type { SimOptions } from "./options.js";
-import type { RealNode } from "./real-world.js";
 import { LOCK_PREFIX, lockValue } from "./workload.js";
+import type { ServerLife } from "./world.js";
 
 /**
  * How far a restored archive's index is ahead of the leader's state store when the admin makes it: past every
@@ -20,12 +20,12 @@ import { LOCK_PREFIX, lockValue } from "./workload.js";
  */
 const RESTORE_INDEX_AHEAD = 1_000_000;
 
-/** What the operator needs of the real driver's world: its servers, and a way to start a new one. */
+/** What the operator needs of the world: its servers, and a way to start a new one. */
 export interface AdminHost {
   readonly opts: SimOptions;
   readonly coverage: Coverage;
-  readonly nodes: ReadonlyMap<NodeId, RealNode | null>;
-  live(id: NodeId): RealNode | undefined;
+  readonly nodes: ReadonlyMap<NodeId, ServerLife | null>;
+  live(id: NodeId): ServerLife | undefined;
   leaderHint(): NodeId;
   /** Starts server `id` (a spare starts empty: it joins as the leader adds it). */
   startNode(id: NodeId): void;
@@ -56,14 +56,14 @@ interface PendingTransfer {
 }
 
 /**
- * The operator of the real driver's mode, acting only through what the shipped server offers its operator
+ * The simulator's operator, acting only through what the shipped server offers its operator
  * endpoints (api/operator.ts, server/boot.ts): a join adds a spare as a learner (proposeConfChange with its
  * record as context, as handleJoin does) and the leader promotes it itself once caught up (RaftServer's tick);
  * remove-peer removes a voter (the leader included) or a learner; transfer-leader hands leadership to a chosen
  * voter (raw.transferLeadership, then kick) or, with no id, to the best one (transferIfLeader). One change at a
  * time: the core refuses a second while one is pending, as it refuses the operator's.
  */
-export class RealAdmin {
+export class Admin {
   private transfer: PendingTransfer | null = null;
   private restore: PendingRestore | null = null;
   private restores = 0;
@@ -96,7 +96,7 @@ export class RealAdmin {
   }
 
   /** As a join or a remove-peer sent to the leader: one server added as a learner, or one member removed. */
-  private changeMembership(leader: RealNode): void {
+  private changeMembership(leader: ServerLife): void {
     const raft = leader.raw.raft;
     // The operator endpoints refuse when this server no longer leads.
     if (raft.role !== "leader") return;
@@ -132,7 +132,7 @@ export class RealAdmin {
   }
 
   /** As `operator raft transfer-leader`: to a voter chosen by id, or (no id) to the best caught-up voter. */
-  private transferLeadership(leader: RealNode): void {
+  private transferLeadership(leader: ServerLife): void {
     const raft = leader.raw.raft;
     if (raft.role !== "leader") return;
     const others = raft.voters.filter((v) => v !== leader.id);
@@ -168,7 +168,7 @@ export class RealAdmin {
    * read from the log of the server that has committed the most: committed entries are the same everywhere.
    */
   private countCommittedChanges(): void {
-    let best: RealNode | undefined;
+    let best: ServerLife | undefined;
     for (const n of this.world.nodes.values()) {
       if (n != null && (best === undefined || n.raw.raft.log.committed > best.raw.raft.log.committed))
         best = n;
@@ -192,7 +192,7 @@ export class RealAdmin {
    * (restoreOnLeader: a quorum fetches it, the restore is proposed and applied). Recorded as a write of every
    * key with one call and return; an answer that never comes is an outcome unknown at the deadline.
    */
-  private startRestore(leader: RealNode): void {
+  private startRestore(leader: ServerLife): void {
     const raft = leader.raw.raft;
     if (raft.role !== "leader" || this.restore !== null) return;
     const n = ++this.restores;

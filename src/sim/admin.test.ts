@@ -8,7 +8,7 @@ const ADMIN = { confChangeRate: 0.03, transferRate: 0.01, spares: 2, voters: 3 }
 const SEEDS = 8;
 const STEPS = 1000;
 
-describe("the admin on the shipped driver (real-admin.ts)", () => {
+describe("the admin on the shipped driver (admin.ts)", () => {
   it(`changes membership and moves leadership on seeds 1..${SEEDS} with every check passing`, async () => {
     const failures: string[] = [];
     const reached = noCoverage();

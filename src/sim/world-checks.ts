@@ -1,15 +1,15 @@
 import type { NodeId } from "../raft/types.js";
 import { InvariantViolation, SafetyRules } from "./checker.js";
 import { stateDigest } from "./machine.js";
-import type { RealNode } from "./real-world.js";
 import type { SimDurableDisk } from "./sim-storage.js";
+import type { ServerLife } from "./world.js";
 
 /**
- * The old driver's per-Ready and per-apply checks (checker.ts's SafetyRules), for the shipped driver, which the
- * world sees only from outside: after every event it reads each server's core (its log, commit and applied
+ * Raft's safety checks (checker.ts's SafetyRules) for the shipped driver, which the world sees only from
+ * outside: after every event it reads each server's core (its log, commit and applied
  * index, its store) and each disk (its durable log, as batches reach it, and its hard state).
  */
-export class RealChecks {
+export class WorldChecks {
   private readonly rules = new SafetyRules();
   private readonly watched = new Set<NodeId>();
   /** The watched disks in the order of `disks`, each with the durable commit index last judged. */
@@ -27,7 +27,7 @@ export class RealChecks {
   constructor(private readonly disks: ReadonlyMap<NodeId, SimDurableDisk>) {}
 
   /** Election safety and leader completeness when `n` leads; true when this is a new (term, leader). */
-  leader(n: RealNode): boolean {
+  leader(n: ServerLife): boolean {
     const raft = n.raw.raft;
     return raft.role === "leader" && this.rules.leader(n.id, raft.term, raft.log);
   }
@@ -36,7 +36,7 @@ export class RealChecks {
    * State machine safety over what `n` took as committed since the last event (its commit index never going
    * back in one core of a life), and, when its applied index moved, its store's fingerprint at that index.
    */
-  server(n: RealNode): void {
+  server(n: ServerLife): void {
     const raft = n.raw.raft;
     const log = raft.log;
     // Most events change neither index of most servers: those cost two comparisons.

@@ -14,8 +14,7 @@ import type { SimDurableDisk } from "./sim-storage.js";
 const TRAILING_ENTRIES = [0, 2, 10, 10, 50] as const;
 
 /**
- * The real driver's snapshot policy for a seed: a snapshot every `snapshotEvery` applied entries (the old
- * mode's values), and the trailing entries drawn from a stream of their own, so every other drawn option of
+ * The snapshot policy for a seed: a snapshot every `snapshotEvery` applied entries, and the trailing entries drawn from a stream of their own, so every other drawn option of
  * every seed stays as it was.
  */
 export function snapshotPolicy(o: SimOptions): { snapshotThreshold: number; trailingEntries: number } {

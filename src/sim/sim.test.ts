@@ -19,8 +19,8 @@ describe("simulator on the shipped driver", () => {
     assert.deepEqual(failures, []);
     assert.ok(ops > 300, `only ${ops} client operations completed`);
     // The swarm's rare schedules were reached: leaders crashed with their log's tail on a minority (Figure 8's
-    // ground), servers paused. Locks, membership, restores and snapshot installs are counted in real-locks,
-    // real-admin and real-snapshots tests.
+    // ground), servers paused. Locks, membership, restores and snapshot installs are counted in the locks,
+    // admin and snapshots tests.
     assert.ok(leaderCrashes > 2, `only ${leaderCrashes} leaders crashed mid-replication`);
     assert.ok(pauses > 10, `only ${pauses} servers paused`);
   });
@@ -33,7 +33,7 @@ describe("simulator on the shipped driver", () => {
   });
 
   it("keeps linearizability under leader pauses with the shipped clock (ticks follow the monotonic clock)", async () => {
-    // The profile that catches a clock stopping with the process (real-variants.test.ts), with the shipped clock.
+    // The profile that catches a clock stopping with the process (variants.test.ts), with the shipped clock.
     const overrides = {
       pauseRate: 0.02,
       pauseMaxUs: 1_500_000,

@@ -1,5 +1,5 @@
 /**
- * Sessions and locks in the real driver's mode (`--driver real`): the service's own TTL timers on each server
+ * Sessions and locks in the simulator: the service's own TTL timers on each server
  * life, the leader's write path with the simulator-only broken leaders, and the lock checker (locks.ts, the one
  * implementation of its rules) fed from every replica's store as it applies.
  *
@@ -152,8 +152,8 @@ export type JudgedWrite =
   | Extract<LeaderWrite, { refused: unknown }>
   | { readonly propose: KvCommand; readonly data: Uint8Array };
 
-/** Sessions and locks of one real-driver run. */
-export class RealLocks {
+/** Sessions and locks of one run. */
+export class ServerLocks {
   readonly checker: LockChecker;
   /** Every proposal by its bytes: the proposer's clock and the virtual time, for the checker's FSM time. */
   private readonly proposals = new Map<string, ProposalAt>();
