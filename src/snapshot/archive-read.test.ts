@@ -18,7 +18,7 @@ import { generateKey } from "./envelope-key.js";
 import { encodeMetaJson, type SnapshotMeta } from "./meta.js";
 import { stateBinBytes } from "./state-bin.js";
 import { tarEnd, tarHeader, tarPadding } from "./tar.js";
-import { chunks, fixture, skipUnlessFixtures, withTempDir } from "./testutil.js";
+import { chunks, fixture, kvStateBin, skipUnlessFixtures, withTempDir } from "./testutil.js";
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
@@ -380,22 +380,7 @@ describe("corrupt archives", () => {
 
   it("leaves an archive whose tar is over IN_MEMORY_TAR_BYTES_MAX to the stream, which reads it", async () => {
     // Tiny compressed, large uncompressed: the bound is on what gunzip would make.
-    const big = await stateBinBytes(
-      { LastIndex: 1 },
-      Array.from({ length: 400 }, (_, i) => ({
-        kind: "KVS" as const,
-        type: 2 as const,
-        body: {
-          CreateIndex: i,
-          Flags: 0n,
-          Key: `k/${i}`,
-          LockIndex: 0,
-          ModifyIndex: i,
-          Session: "",
-          Value: new Uint8Array(3000),
-        },
-      })),
-    );
+    const big = await kvStateBin(400, () => new Uint8Array(3000));
     assert.ok(big.length > IN_MEMORY_TAR_BYTES_MAX);
     const archive = gzipSync(tar(standard(await pieces({}, big))));
     assert.equal(await readArchiveBytes(archive), null);
@@ -408,22 +393,7 @@ describe("corrupt archives", () => {
   });
 
   it("streams: a large state.bin never needs the whole archive in memory", async () => {
-    const big = await stateBinBytes(
-      { LastIndex: 1 },
-      Array.from({ length: 3000 }, (_, i) => ({
-        kind: "KVS" as const,
-        type: 2 as const,
-        body: {
-          CreateIndex: i,
-          Flags: 0n,
-          Key: `k/${i}`,
-          LockIndex: 0,
-          ModifyIndex: i,
-          Session: "",
-          Value: new Uint8Array(300).fill(i & 0xff),
-        },
-      })),
-    );
+    const big = await kvStateBin(3000, (i) => new Uint8Array(300).fill(i & 0xff));
     const archive = gzipSync(tar(standard(await pieces({}, big))));
     assert.equal(
       (await withTempDir((dir) => verifyArchive(Readable.from(chunks(archive, 333)), { tmpDir: dir }))).Size,

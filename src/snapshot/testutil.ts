@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { stateBinBytes } from "./state-bin.js";
 
 /** The compiled helper runs from dist/src/snapshot/, three levels below the repository root. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -100,4 +101,24 @@ export function stateBinOf(archive: Uint8Array): Uint8Array {
   const member = tarMembers(gunzipSync(archive)).find((m) => m.name === "state.bin");
   if (member === undefined) throw new Error("fixture has no state.bin");
   return member.data;
+}
+
+/** A state.bin of `n` KV records `k/0`..: record i's value is `value(i)` (LastIndex 1). */
+export function kvStateBin(n: number, value: (i: number) => Uint8Array): Promise<Uint8Array> {
+  return stateBinBytes(
+    { LastIndex: 1 },
+    Array.from({ length: n }, (_, i) => ({
+      kind: "KVS" as const,
+      type: 2 as const,
+      body: {
+        CreateIndex: i,
+        Flags: 0n,
+        Key: `k/${i}`,
+        LockIndex: 0,
+        ModifyIndex: i,
+        Session: "",
+        Value: value(i),
+      },
+    })),
+  );
 }
