@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import { UnavailableError } from "../util/errors.js";
+import { assert } from "../util/index.js";
 
 const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -48,8 +49,11 @@ export interface BlobFiles {
   has(handle: string): Promise<boolean>;
   /** Blob `handle`'s bytes, in chunks of at most `chunkBytes`. */
   read(handle: string, chunkBytes: number): AsyncIterable<Uint8Array>;
-  /** At most `bytesMax` bytes of blob `handle` from `offset` (fewer at its end, none past it). */
-  readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array>;
+  /**
+   * At most `bytesMax` bytes of blob `handle` from `offset` (fewer at its end, none past it). Given `into` (of
+   * at least `bytesMax` bytes), the files may read into it and return a view of it, or return other bytes.
+   */
+  readAt(handle: string, offset: number, bytesMax: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Deletes blob `handle` and its ref, whichever exist. */
   remove(handle: string): Promise<void>;
   /** The handles of the blobs, and of the refs, present. */
@@ -116,12 +120,14 @@ export class FileBlobFiles implements BlobFiles {
     return createReadStream(this.path(handle), { highWaterMark: chunkBytes });
   }
 
-  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
-  async readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array> {
+  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate): `into`'s, if given. */
+  async readAt(handle: string, offset: number, bytesMax: number, into?: Uint8Array): Promise<Uint8Array> {
+    assert(into === undefined || into.length >= bytesMax, "readAt: `into` holds bytesMax bytes");
     const fh = await open(this.path(handle), "r");
     try {
       const size = (await fh.stat()).size;
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(bytesMax, size - offset)));
+      const n = Math.max(0, Math.min(bytesMax, size - offset));
+      const buf = into === undefined ? Buffer.allocUnsafe(n) : into.subarray(0, n);
       for (let at = 0; at < buf.length; ) {
         const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at);
         if (bytesRead === 0) throw new UnavailableError(`blob "${handle}" shrank while being read`);
