@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { TcpTransport } from "../transport/index.js";
 import { SeededRng } from "../util/rng.js";
+import { FileBlobFiles } from "./blob-files.js";
 import { BlobStore, BufferPool } from "./blobs.js";
 
 const MIB = 1024 * 1024;
@@ -155,5 +156,32 @@ describe("BufferPool", () => {
     assert.equal(pool.out, 0);
     assert.equal(pool.take(), a);
     assert.notEqual(pool.take(), b, "b was dropped: only one free buffer is kept");
+  });
+});
+
+describe("FileBlobFiles.readAt", () => {
+  it("reads a replaced blob's new bytes and fails on a removed one, though it keeps files open", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-blob-files-test-"));
+    try {
+      const files = await FileBlobFiles.open(dir);
+      const write = async (data: Uint8Array): Promise<void> => {
+        const d = await files.draft("h", false);
+        await d.append(data);
+        await d.commit();
+      };
+      await write(Uint8Array.of(1, 2, 3, 4, 5));
+      const into = new Uint8Array(4);
+      assert.deepEqual([...(await files.readAt("h", 0, 4, into))], [1, 2, 3, 4]);
+      assert.deepEqual([...(await files.readAt("h", 4, 4, into))], [5], "fewer at the end");
+      assert.deepEqual([...(await files.readAt("h", 9, 4))], [], "none past it");
+      await write(Uint8Array.of(9, 8));
+      assert.deepEqual([...(await files.readAt("h", 0, 4))], [9, 8], "the committed replacement");
+      await files.remove("h");
+      await assert.rejects(files.readAt("h", 0, 4), /ENOENT/);
+      await write(Uint8Array.of(7));
+      assert.deepEqual([...(await files.readAt("h", 0, 4))], [7], "written again after a failed read");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
