@@ -92,6 +92,8 @@ interface CairnFigures {
   readonly restoreCliMs: number;
   readonly restoreAppliedMs: readonly number[];
   readonly restoreRss: readonly RssStats[];
+  /** The server the archive was uploaded to (it serves the blob to the others). */
+  readonly restoreLeader: number;
   /** 1-minute load average when the save and when the restore started (the machine is shared). */
   readonly loadAtSave: number;
   readonly loadAtRestore: number;
@@ -189,7 +191,12 @@ async function cairnRestore(c: CairnCluster, leader: number, file: string, senti
       }),
       appliedEverywhere(c.endpoints, sentinel, t0, () => failed),
     ]);
-    return { restoreCliMs: cliMs, restoreAppliedMs: appliedMs, restoreRss: samplers.map((s) => s.stop()) };
+    return {
+      restoreCliMs: cliMs,
+      restoreAppliedMs: appliedMs,
+      restoreRss: samplers.map((s) => s.stop()),
+      restoreLeader: leader,
+    };
   } finally {
     for (const s of samplers) s.stop();
   }
@@ -440,6 +447,10 @@ function report(keys: number, c: CairnFigures, e: EtcdFigures): string {
       `<= +64 MB: ${met(restoreRss.growth <= 64 * MB)}`,
     ),
   );
+  const perServer = c.restoreRss.map(
+    (s, i) => `${i === c.restoreLeader ? "*" : ""}+${mb(s.maxBytes - s.baselineBytes)}`,
+  );
+  lines.push(row("  per server (* got the upload)", perServer.join(", "), ""));
   return `${lines.join("\n")}\n`;
 }
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;

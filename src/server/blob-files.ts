@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fsyncDir, writeFileAtomic } from "../storage/index.js";
 import { UnavailableError } from "../util/errors.js";
+import { assert } from "../util/index.js";
 
 const HANDLE = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -48,8 +49,11 @@ export interface BlobFiles {
   has(handle: string): Promise<boolean>;
   /** Blob `handle`'s bytes, in chunks of at most `chunkBytes`. */
   read(handle: string, chunkBytes: number): AsyncIterable<Uint8Array>;
-  /** At most `bytesMax` bytes of blob `handle` from `offset` (fewer at its end, none past it). */
-  readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array>;
+  /**
+   * At most `bytesMax` bytes of blob `handle` from `offset` (fewer at its end, none past it). Given `into` (of
+   * at least `bytesMax` bytes), the files may read into it and return a view of it, or return other bytes.
+   */
+  readAt(handle: string, offset: number, bytesMax: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Deletes blob `handle` and its ref, whichever exist. */
   remove(handle: string): Promise<void>;
   /** The handles of the blobs, and of the refs, present. */
@@ -79,6 +83,15 @@ export function draftWritable(d: BlobDraft): Writable {
  * starting with a dot, fsynced, renamed, and the directory fsynced; 0600 at creation.
  */
 export class FileBlobFiles implements BlobFiles {
+  /**
+   * Blobs open for readAt, kept open between a fetch's chunk reads: a chunk is then one read, not an open, a
+   * stat, a read and a close, each waiting its turn on a loop busy rebuilding its state (a leader serving
+   * followers while it applies the restore itself). A committed blob's file never changes (a commit renames a
+   * new file over the name), so an open one reads the blob it was opened as; a commit or remove of the handle
+   * drops it, so later reads see the new file.
+   */
+  private readonly readers = new Map<string, Reader>();
+
   private constructor(readonly dir: string) {}
 
   static async open(dir: string): Promise<FileBlobFiles> {
@@ -102,7 +115,8 @@ export class FileBlobFiles implements BlobFiles {
     // A temp file left by a crash keeps the mode it was made with: remove it, then create afresh, 0600 at
     // creation (never widened by the umask, never narrowed later).
     if (!own) await rm(tmp, { force: true });
-    return new FileDraft(tmp, final, this.dir, await open(tmp, "wx", 0o600));
+    const fh = await open(tmp, "wx", 0o600);
+    return new FileDraft(tmp, final, this.dir, fh, () => this.dropReader(handle));
   }
 
   async has(handle: string): Promise<boolean> {
@@ -116,24 +130,71 @@ export class FileBlobFiles implements BlobFiles {
     return createReadStream(this.path(handle), { highWaterMark: chunkBytes });
   }
 
-  /** Reads one chunk straight into its buffer (no stream of small reads to concatenate). */
-  async readAt(handle: string, offset: number, bytesMax: number): Promise<Uint8Array> {
-    const fh = await open(this.path(handle), "r");
+  /**
+   * Reads one chunk straight into its buffer (no stream of small reads to concatenate): `into`'s, if given.
+   * The file stays open for the next chunk (`readers`) until READER_IDLE_MS pass without a read.
+   */
+  async readAt(handle: string, offset: number, bytesMax: number, into?: Uint8Array): Promise<Uint8Array> {
+    assert(into === undefined || into.length >= bytesMax, "readAt: `into` holds bytesMax bytes");
+    const reader = this.reader(handle);
+    reader.reads++;
     try {
-      const size = (await fh.stat()).size;
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(bytesMax, size - offset)));
-      for (let at = 0; at < buf.length; ) {
-        const { bytesRead } = await fh.read(buf, at, buf.length - at, offset + at);
-        if (bytesRead === 0) throw new UnavailableError(`blob "${handle}" shrank while being read`);
-        at += bytesRead;
+      const fh = await reader.fh;
+      const buf = into === undefined ? Buffer.allocUnsafe(bytesMax) : into.subarray(0, bytesMax);
+      let at = 0;
+      // A short read is the file's end: the file of a committed blob never changes.
+      for (let read = -1; at < buf.length && read !== 0; at += read) {
+        ({ bytesRead: read } = await fh.read(buf, at, buf.length - at, offset + at));
       }
-      return buf;
+      return buf.subarray(0, at);
     } finally {
-      await fh.close();
+      reader.reads--;
+      this.idle(handle, reader);
     }
   }
 
+  private reader(handle: string): Reader {
+    let r = this.readers.get(handle);
+    if (r === undefined) {
+      r = { fh: open(this.path(handle), "r"), reads: 0, timer: null, dropped: false };
+      // A failed open is not kept: the next read tries again (and a missing blob fails each time).
+      r.fh.catch(() => this.dropReader(handle));
+      this.readers.set(handle, r);
+    }
+    if (r.timer !== null) clearTimeout(r.timer);
+    r.timer = null;
+    return r;
+  }
+
+  /** Closes `r` once nothing reads it: at once when dropped, else after READER_IDLE_MS without a read. */
+  private idle(handle: string, r: Reader): void {
+    if (r.reads > 0) return;
+    if (r.dropped) {
+      closeReader(r);
+      return;
+    }
+    if (r.timer !== null) clearTimeout(r.timer);
+    r.timer = setTimeout(() => {
+      if (this.readers.get(handle) === r) this.readers.delete(handle);
+      closeReader(r);
+    }, READER_IDLE_MS);
+    // An open blob must not keep the process alive.
+    r.timer.unref();
+  }
+
+  /** Later reads of `handle` open its file afresh; reads under way finish on the old one, then it closes. */
+  private dropReader(handle: string): void {
+    const r = this.readers.get(handle);
+    if (r === undefined) return;
+    this.readers.delete(handle);
+    r.dropped = true;
+    if (r.timer !== null) clearTimeout(r.timer);
+    r.timer = null;
+    if (r.reads === 0) closeReader(r);
+  }
+
   async remove(handle: string): Promise<void> {
+    this.dropReader(handle);
     await rm(this.path(handle), { force: true });
     await rm(this.refPath(handle), { force: true });
   }
@@ -157,6 +218,27 @@ export class FileBlobFiles implements BlobFiles {
   }
 }
 
+/** How long a blob stays open after its last readAt: longer than a fetch waits between two chunks. */
+const READER_IDLE_MS = 2000;
+
+interface Reader {
+  readonly fh: Promise<FileHandle>;
+  /** readAt calls under way on it. */
+  reads: number;
+  timer: NodeJS.Timeout | null;
+  /** No longer in `readers` (its blob was replaced or removed): closed once `reads` is 0. */
+  dropped: boolean;
+}
+
+function closeReader(r: Reader): void {
+  r.fh
+    .then(
+      (fh) => fh.close(),
+      () => {},
+    )
+    .catch(() => {});
+}
+
 class FileDraft implements BlobDraft {
   private end = 0;
   private fh: FileHandle | null;
@@ -167,6 +249,8 @@ class FileDraft implements BlobDraft {
     private readonly final: string,
     private readonly dir: string,
     fh: FileHandle,
+    /** Called as the draft becomes the blob: a file open for reads of the blob it replaces is dropped. */
+    private readonly committed: () => void,
   ) {
     this.fh = fh;
   }
@@ -204,6 +288,7 @@ class FileDraft implements BlobDraft {
       await fh.close();
     }
     await rename(this.tmp, this.final);
+    this.committed();
     this.done = true;
     await fsyncDir(this.dir);
   }

@@ -5,10 +5,15 @@ import type { PeerTransport } from "../transport/index.js";
 import { UnavailableError } from "../util/errors.js";
 import { assert } from "../util/index.js";
 import { type BlobDraft, type BlobFiles, FileBlobFiles } from "./blob-files.js";
-import { call, serve } from "./rpc.js";
+import { call, serve, serveLent } from "./rpc.js";
 import { RPC } from "./rpc-methods.js";
 
 const CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * Chunk buffers a store keeps for serving: a restore's leader serves two followers FETCH_WINDOW chunks each.
+ * More at once get fresh buffers, dropped after use.
+ */
+const SERVE_BUFFERS = 4;
 /** Chunk requests one fetch keeps in flight: 2 × 4 MiB buffered at most per fetching peer (a leader serves two at once, inside the 64 MB bound on a restore's peak). */
 const FETCH_WINDOW = 2;
 /** A bound on one fetch's loop: 2^20 chunks of even 4 MiB is 4 TiB, beyond any state. */
@@ -28,11 +33,18 @@ export class BlobStore {
   private readonly fetching = new Map<string, Promise<void>>();
   /** Blobs a peer was just told to fetch (a snapshot sent), by how many such sends hold each: kept from pruning. */
   private readonly pins = new Map<string, number>();
+  /** The buffers chunks are read into for peers' fetches, lent to the transport until it has written them. */
+  private readonly buffers = new BufferPool(CHUNK_BYTES_MAX, SERVE_BUFFERS);
 
   constructor(files: BlobFiles, transport: PeerTransport) {
     this.files = files;
     this.transport = transport;
-    serve(transport, RPC.blobRead, (req) => this.serve(req));
+    serveLent(
+      transport,
+      RPC.blobRead,
+      (req) => this.serve(req),
+      (answer) => this.buffers.release(answer),
+    );
     serve(transport, RPC.blobPrefetch, async ({ handle, from }) => {
       if (!(await this.has(handle))) await this.fetch(handle, from);
       return true;
@@ -179,9 +191,56 @@ export class BlobStore {
     if (failure !== null) throw (failure as { error: unknown }).error;
   }
 
-  /** One chunk of a blob, for a peer's fetch. */
+  /**
+   * One chunk of a blob, for a peer's fetch: read into a pooled buffer, lent to the transport with the answer
+   * (released when written; never, when the caller got the bytes themselves, as in the simulator).
+   */
   private async serve({ handle, offset }: { handle: string; offset: number }): Promise<Uint8Array> {
     if (offset < 0) throw new UnavailableError(`invalid blob offset ${offset}`);
-    return this.files.readAt(handle, offset, CHUNK_BYTES_MAX);
+    const into = this.buffers.take();
+    try {
+      const chunk = await this.files.readAt(handle, offset, CHUNK_BYTES_MAX, into);
+      if (chunk.buffer !== into.buffer) this.buffers.release(into); // the files answered with bytes of their own
+      return chunk;
+    } catch (e) {
+      this.buffers.release(into);
+      throw e;
+    }
+  }
+}
+
+/**
+ * Equal buffers reused: `take` hands out a free one (or a new one when all are out), `release` takes back a
+ * buffer, or any view of one, that `take` handed out. A buffer is never handed out twice before its release;
+ * one never released is simply dropped (the garbage collector's). At most `keep` are kept while free.
+ */
+export class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  /** The buffers handed out and not yet released, by their memory (a view's `buffer` finds its buffer). */
+  private readonly lent = new Map<ArrayBufferLike, Uint8Array>();
+
+  constructor(
+    private readonly bytes: number,
+    private readonly keep: number,
+  ) {}
+
+  take(): Uint8Array {
+    // Each buffer its own ArrayBuffer (not a slice of Node's shared pool), so `buffer` names it alone.
+    const b = this.free.pop() ?? new Uint8Array(this.bytes);
+    this.lent.set(b.buffer, b);
+    return b;
+  }
+
+  /** Takes back `view`'s buffer if it is one lent by `take`; anything else is ignored. */
+  release(view: Uint8Array): void {
+    const b = this.lent.get(view.buffer);
+    if (b === undefined) return;
+    this.lent.delete(view.buffer);
+    if (this.free.length < this.keep) this.free.push(b);
+  }
+
+  /** Buffers lent and not released (for tests). */
+  get out(): number {
+    return this.lent.size;
   }
 }

@@ -5,8 +5,9 @@
  * the method's name instead of being cast and trusted.
  */
 import type { NodeId } from "../raft/index.js";
-import type { Transport } from "../transport/index.js";
+import type { ReleaseAnswer, Transport } from "../transport/index.js";
 import { CairnError } from "../util/errors.js";
+import { assert } from "../util/index.js";
 
 export interface Codec<T> {
   encode(value: T): Uint8Array;
@@ -35,6 +36,22 @@ export function serve<Req, Res>(
   transport.onRequest(method.name, async (from, body) =>
     method.response.encode(await handler(decodeAs(method, "request", body), from)),
   );
+}
+
+/**
+ * Registers `handler` for a method answering raw bytes that it lends (a pooled buffer): `release` gets each
+ * answer back once the transport no longer reads it (Transport.onRequest), and never when it handed the bytes
+ * to the caller itself.
+ */
+export function serveLent<Req>(
+  transport: Transport,
+  method: RpcMethod<Req, Uint8Array>,
+  handler: (request: Req, from: NodeId) => Promise<Uint8Array>,
+  release: ReleaseAnswer,
+): void {
+  // The answer must reach the transport as the handler's own bytes: rawBytes encodes nothing.
+  assert(method.response === rawBytes, `rpc ${method.name}: a lent answer must be raw bytes`);
+  transport.onRequest(method.name, (from, body) => handler(decodeAs(method, "request", body), from), release);
 }
 
 /** Calls `method` on server `to`; rejects as Transport.request does, or with RpcDecodeError on a bad answer. */

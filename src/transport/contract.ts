@@ -176,6 +176,31 @@ function requestCases(make: TransportClusterFactory): void {
       await assert.rejects(a!.request(2, "nope", new Uint8Array(0), 5000), /no handler for method "nope"/);
     }));
 
+  it("gives a lent answer back once, after the caller has its bytes, and the caller's copy stays intact", () =>
+    withCluster(make, 2, async ([a, b]) => {
+      const lent = new Map<number, Uint8Array>();
+      const released: Uint8Array[] = [];
+      b!.onRequest(
+        "lend",
+        async (_from, body) => {
+          // Large answers too: they leave as a header and the body itself, not one joined copy.
+          const answer = patternBytes(body[0] === 0 ? 16 : 1024 * 1024, body[0] ?? 0);
+          lent.set(body[0] ?? 0, answer);
+          return answer;
+        },
+        (answer) => released.push(answer),
+      );
+      const got = await Promise.all([0, 1, 2].map((i) => a!.request(2, "lend", Uint8Array.of(i), 5000)));
+      for (let i = 0; i < 200 && released.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(released.length, 3, "each answer is released");
+      for (const [i, answer] of lent) {
+        assert.equal(released.filter((r) => r === answer).length, 1, `answer ${i} released once, itself`);
+        const expected = answer.slice();
+        answer.fill(0xee); // the lender reuses its buffer: what the caller received must not change
+        assert.ok(Buffer.from(got[i]!).equals(expected), `answer ${i} intact at the caller`);
+      }
+    }));
+
   it("times out a request that gets no answer, and rejects pending requests on close", () =>
     withCluster(make, 2, async ([a, b]) => {
       b!.onRequest("hang", () => new Promise<Uint8Array>(() => {}));

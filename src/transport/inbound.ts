@@ -33,9 +33,15 @@ export interface InboundDeps {
   readonly partialBytes: { used: number; readonly max: number };
   readonly identified: (peer: NodeIdentity) => void;
   readonly deliver: (m: Message) => void;
-  readonly serve: (from: NodeId, method: string, body: Uint8Array) => Promise<Uint8Array>;
+  readonly serve: (from: NodeId, method: string, body: Uint8Array) => Promise<Served>;
   /** A sink for a snapshot stream, or the reason to refuse it. */
   readonly snapshot: (peer: NodeIdentity, socket: Socket) => FrameSink | string;
+}
+
+/** A request's answer, and what to call once the socket no longer reads its bytes (a lent buffer's return). */
+export interface Served {
+  readonly answer: Uint8Array;
+  readonly written: (() => void) | undefined;
 }
 
 const utf8 = new TextEncoder();
@@ -169,13 +175,13 @@ export class InboundConnection {
     }
     this.inflight++;
     this.d.serve(peer.raftId, method, body).then(
-      (ok) => this.respond(responseFrame(id, { ok })),
-      (err: unknown) => this.respond(responseFrame(id, { error: errorText(err) })),
+      ({ answer, written }) => this.respond(responseFrame(id, { ok: answer }), written),
+      (err: unknown) => this.respond(responseFrame(id, { error: errorText(err) }), undefined),
     );
   }
 
-  private respond(frame: Uint8Array): void {
+  private respond(frame: readonly Uint8Array[], written: (() => void) | undefined): void {
     this.inflight--;
-    this.answers.write(frame);
+    this.answers.write(frame, written);
   }
 }

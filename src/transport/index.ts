@@ -25,6 +25,7 @@ export type {
   MessageHandler,
   NodeIdentity,
   PeerTransport,
+  ReleaseAnswer,
   RequestHandler,
   SnapshotHandler,
   Transport,

@@ -14,7 +14,13 @@ import {
   TransportClosedError,
   UnreachableError,
 } from "./errors.js";
-import type { MessageHandler, RequestHandler, SnapshotHandler, Transport } from "./transport.js";
+import type {
+  MessageHandler,
+  ReleaseAnswer,
+  RequestHandler,
+  SnapshotHandler,
+  Transport,
+} from "./transport.js";
 
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
@@ -51,7 +57,10 @@ export class MemoryTransport implements Transport {
   private closed = false;
   private messageHandler: MessageHandler | null = null;
   private snapshotHandler: SnapshotHandler | null = null;
-  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly requestHandlers = new Map<
+    string,
+    { readonly handler: RequestHandler; readonly release: ReleaseAnswer | undefined }
+  >();
   private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
   private readonly pending = new Set<(err: Error) => void>();
 
@@ -106,7 +115,7 @@ export class MemoryTransport implements Transport {
     });
     try {
       const reply = target.serve(this.localId, method, body.slice()).then(
-        (ok) => ok.slice(),
+        (ok) => ok,
         (err: unknown) => {
           throw new RemoteError(to, method, errorText(err));
         },
@@ -125,8 +134,8 @@ export class MemoryTransport implements Transport {
     this.snapshotHandler = handler;
   }
 
-  onRequest(method: string, handler: RequestHandler): void {
-    this.requestHandlers.set(method, handler);
+  onRequest(method: string, handler: RequestHandler, release?: ReleaseAnswer): void {
+    this.requestHandlers.set(method, { handler, release });
   }
 
   onUnreachable(handler: (peer: NodeId) => void): void {
@@ -145,9 +154,13 @@ export class MemoryTransport implements Transport {
   }
 
   private async serve(from: NodeId, method: string, body: Uint8Array): Promise<Uint8Array> {
-    const handler = this.requestHandlers.get(method);
-    if (!handler) throw new Error(`no handler for method "${method}"`);
-    return handler(from, body);
+    const served = this.requestHandlers.get(method);
+    if (!served) throw new Error(`no handler for method "${method}"`);
+    const answer = await served.handler(from, body);
+    // The caller gets a copy (as a socket would deliver), so a lent answer goes back at once.
+    const copy = answer.slice();
+    served.release?.(answer);
+    return copy;
   }
 
   /** The reachable target, or throws as TcpTransport rejects. */

@@ -41,17 +41,22 @@ export function decodeRequest(payload: Uint8Array): { id: number; method: string
   return { id, method, body: r.bytes(r.remaining, "request body") };
 }
 
-/** A complete response frame: `body` on success, or the error text. */
-export function responseFrame(id: number, result: { ok: Uint8Array } | { error: string }): Uint8Array {
+/**
+ * A complete response frame, in two parts: the header (frame header, id, status) and the body itself, which is
+ * not copied (a 4 MiB blob chunk goes out as it was read: turn-writer.ts writes the parts with one writev).
+ */
+export function responseFrame(
+  id: number,
+  result: { ok: Uint8Array } | { error: string },
+): readonly [Uint8Array, Uint8Array] {
   const body = "ok" in result ? result.ok : utf8.encode(result.error);
-  const payload = varintBytes(id) + 1 + body.length;
-  const w = new Writer(new Uint8Array(FRAME_HEADER_BYTES + payload));
-  writeFrameHeader(w.buf, 0, FrameType.response, payload);
+  const headBytes = varintBytes(id) + 1;
+  const w = new Writer(new Uint8Array(FRAME_HEADER_BYTES + headBytes));
+  writeFrameHeader(w.buf, 0, FrameType.response, headBytes + body.length);
   w.pos = FRAME_HEADER_BYTES;
   w.varint(id);
   w.u8("ok" in result ? STATUS_OK : STATUS_ERROR);
-  w.bytes(body);
-  return w.buf;
+  return [w.buf, body];
 }
 
 export type Response = { id: number; ok: Uint8Array } | { id: number; error: string };

@@ -13,7 +13,7 @@ import { encodeMessage } from "./codec.js";
 import { formatAddress, type HostPort, parseAddress } from "./dial.js";
 import { TransportClosedError, UnreachableError } from "./errors.js";
 import { FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frame.js";
-import { type FrameSink, InboundConnection } from "./inbound.js";
+import { type FrameSink, InboundConnection, type Served } from "./inbound.js";
 import { type Log, PeerLink } from "./peer-link.js";
 import { SnapshotReceiver, sendSnapshotStream } from "./snapshot.js";
 import type { TransportTls } from "./tls.js";
@@ -21,6 +21,7 @@ import type {
   MessageHandler,
   NodeIdentity,
   PeerTransport,
+  ReleaseAnswer,
   RequestHandler,
   SnapshotHandler,
 } from "./transport.js";
@@ -102,7 +103,10 @@ export class TcpTransport implements PeerTransport {
   private closed = false;
   private messageHandler: MessageHandler | null = null;
   private snapshotHandler: SnapshotHandler | null = null;
-  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly requestHandlers = new Map<
+    string,
+    { readonly handler: RequestHandler; readonly release: ReleaseAnswer | undefined }
+  >();
   private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
   private snapshotsInflight = 0;
   /** Bytes of partial frames the accepted connections hold now (inbound.ts accounts them). */
@@ -251,8 +255,8 @@ export class TcpTransport implements PeerTransport {
     this.snapshotHandler = handler;
   }
 
-  onRequest(method: string, handler: RequestHandler): void {
-    this.requestHandlers.set(method, handler);
+  onRequest(method: string, handler: RequestHandler, release?: ReleaseAnswer): void {
+    this.requestHandlers.set(method, { handler, release });
   }
 
   onUnreachable(handler: (peer: NodeId) => void): void {
@@ -332,14 +336,12 @@ export class TcpTransport implements PeerTransport {
     });
   }
 
-  private serve(from: NodeId, method: string, body: Uint8Array): Promise<Uint8Array> {
-    const handler = this.requestHandlers.get(method);
-    if (!handler) return Promise.reject(new Error(`no handler for method "${method}"`));
-    try {
-      return handler(from, body);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  private async serve(from: NodeId, method: string, body: Uint8Array): Promise<Served> {
+    const served = this.requestHandlers.get(method);
+    if (!served) throw new Error(`no handler for method "${method}"`);
+    const answer = await served.handler(from, body);
+    const release = served.release;
+    return { answer, written: release === undefined ? undefined : () => release(answer) };
   }
 
   private snapshotSink(peer: NodeIdentity, socket: Socket): FrameSink | string {

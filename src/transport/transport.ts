@@ -41,6 +41,9 @@ export type SnapshotHandler = (from: NodeId, m: Message, chunks: AsyncIterable<U
 /** Serves one request method. A throw becomes a RemoteError carrying the error's message at the caller. */
 export type RequestHandler = (from: NodeId, body: Uint8Array) => Promise<Uint8Array>;
 
+/** Takes back an answer a RequestHandler lent (see Transport.onRequest). */
+export type ReleaseAnswer = (answer: Uint8Array) => void;
+
 export interface Transport {
   /** The raft id of this end. */
   readonly localId: NodeId;
@@ -59,8 +62,13 @@ export interface Transport {
   request(to: NodeId, method: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   onMessage(handler: MessageHandler): void;
   onSnapshot(handler: SnapshotHandler): void;
-  /** Registers the handler for `method`, replacing any earlier one. */
-  onRequest(method: string, handler: RequestHandler): void;
+  /**
+   * Registers the handler for `method`, replacing any earlier one. `release`, when given, gets each answer the
+   * handler resolved once this transport no longer reads its bytes (written to the socket, copied, or dropped
+   * with the connection), so the handler may lend a buffer it reuses afterwards. A transport that hands the
+   * answer itself to the caller never calls it: the bytes are then the caller's, never to be reused.
+   */
+  onRequest(method: string, handler: RequestHandler, release?: ReleaseAnswer): void;
   /** Called (asynchronously) when messages to `peer` may have been lost: raft should probe it again. */
   onUnreachable(handler: (peer: NodeId) => void): void;
   close(): Promise<void>;

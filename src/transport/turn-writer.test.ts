@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
+import { encodeFrame, FRAME_HEADER_BYTES, type Frame, FrameDecoder, FrameType } from "./frame.js";
 import { TurnWriter } from "./turn-writer.js";
 
 /** A connected pair of real sockets on loopback; `writes` counts the calls of the server side's write. */
@@ -94,14 +95,75 @@ describe("TurnWriter", () => {
     }
   });
 
-  it("drops what is queued when the socket is gone by the end of the turn", async () => {
+  it("drops what is queued when the socket is gone by the end of the turn, and says it is done with it", async () => {
     const p = await pair();
     try {
       const w = new TurnWriter(p.server);
-      w.write(Uint8Array.of(1));
+      let written = 0;
+      w.write(Uint8Array.of(1), () => written++);
       p.server.destroy();
       await new Promise((r) => setImmediate(r));
       assert.equal(p.writes(), 0);
+      assert.equal(written, 1);
+    } finally {
+      p.close();
+    }
+  });
+
+  it("sends frames made of parts as frames made whole, through backpressure, done only once sent", {
+    timeout: 30_000,
+  }, async () => {
+    const p = await pair();
+    try {
+      p.client.pause(); // nothing is read until every frame is queued: the server's socket backs up
+      const decoder = new FrameDecoder();
+      const got: Frame[] = [];
+      p.client.on("data", (c: Buffer) => got.push(...decoder.push(c)));
+      const w = new TurnWriter(p.server);
+      const expected: Frame[] = [];
+      let written = 0;
+      let seed = 1;
+      const sizes = [3, 1024 * 1024, 0, 70_000, 4 * 1024 * 1024 - 1, 17, 300 * 1024];
+      for (let turn = 0; turn < 8; turn++) {
+        for (const [i, size] of sizes.entries()) {
+          const payload = new Uint8Array(size);
+          for (let j = 0; j < size; j += 4099) payload[j] = seed++ & 0xff;
+          const type = i % 2 === 0 ? FrameType.response : FrameType.message;
+          expected.push({ type, payload: payload.slice() });
+          const whole = encodeFrame(type, payload);
+          const head = whole.slice(0, FRAME_HEADER_BYTES + (size > 1 ? 1 : 0));
+          // Whole, a header and its body, or a body in pieces: the bytes on the wire must be the same.
+          const parts =
+            (turn + i) % 3 === 0
+              ? [whole]
+              : (turn + i) % 3 === 1
+                ? [head, payload.subarray(head.length - FRAME_HEADER_BYTES)]
+                : [
+                    head,
+                    payload.subarray(head.length - FRAME_HEADER_BYTES, size >> 1),
+                    payload.subarray(size >> 1),
+                  ];
+          w.write(parts, () => {
+            written++;
+            // Done means done: the sender may reuse the bytes at once, and the receiver still gets the old.
+            for (const part of parts) part.fill(0xee);
+          });
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      const total = expected.length;
+      assert.ok(p.server.writableNeedDrain, "the frames outgrew the socket's buffers");
+      assert.ok(written < total, "frames still buffered are not reported done");
+      p.client.resume();
+      for (let i = 0; i < 3000 && (got.length < total || written < total); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(written, total);
+      assert.equal(got.length, total);
+      for (const [i, f] of got.entries()) {
+        assert.equal(f.type, expected[i]!.type, `frame ${i} type`);
+        assert.ok(Buffer.from(f.payload).equals(expected[i]!.payload), `frame ${i} payload`);
+      }
     } finally {
       p.close();
     }
