@@ -42,7 +42,7 @@ export interface ArchiveBytesOptions {
 
 /**
  * The level "auto" picks (gzip-level.ts) for a state.bin held whole: its samples are views of it, the same
- * windows the streamed writer reads (for a state.bin no bigger than a sample, the whole and its second half).
+ * windows the streamed writer reads (for a state.bin no bigger than a sample, the whole of it).
  */
 export function levelOfStateBin(state: Uint8Array): 0 | 1 {
   return levelOfSamplesOnLoop(sampleWindows(state.length).map(([a, b]) => state.subarray(a, b)));
