@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { PAUSED_LEADERS } from "./profiles.js";
 import { runSeed } from "./run.js";
 
 /** The simulator on the shipped driver (src/server's RaftServer): npm test runs a few seeds of it. */
@@ -34,21 +35,7 @@ describe("simulator on the shipped driver", () => {
 
   it("keeps linearizability under leader pauses with the shipped clock (ticks follow the monotonic clock)", async () => {
     // The profile that catches a clock stopping with the process (variants.test.ts), with the shipped clock.
-    const overrides = {
-      pauseRate: 0.02,
-      pauseMaxUs: 1_500_000,
-      keys: 1,
-      clients: 6,
-      voters: 3,
-      checkQuorum: true,
-      partitionRate: 0,
-      healRate: 0.002,
-      crashRate: 0,
-      leaderCrashRate: 0,
-      dropRate: 0,
-      confChangeRate: 0,
-      transferRate: 0,
-    };
+    const overrides = PAUSED_LEADERS;
     const failures: string[] = [];
     let pauses = 0;
     for (let seed = 1; seed <= 8; seed++) {

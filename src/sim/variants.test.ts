@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Bugs } from "../raft/config.js";
 import type { ProposerBugs, SimOptions } from "./options.js";
+import { PAUSED_LEADERS } from "./profiles.js";
 import { type RunResult, runSeed } from "./run.js";
 
 /**
@@ -74,26 +75,8 @@ describe("broken variants are caught on the shipped driver", () => {
   });
 
   it("a lease that outlives a pause (a monotonic clock that stops with the process)", async () => {
-    // Leaders paused and cut off while a new leader takes writes; one key, many clients, three servers, the lease
-    // on (it needs check-quorum). The cut lasts (healRate low), so on resume the old leader hears of no new
-    // leader and only its own clock can end its lease; other faults and the admin off (its transfers and changes
-    // move the leadership the pauses aim at), so the pauses decide the schedule.
-    const overrides = {
-      pauseRate: 0.02,
-      pauseMaxUs: 1_500_000,
-      keys: 1,
-      clients: 6,
-      voters: 3,
-      checkQuorum: true,
-      partitionRate: 0,
-      healRate: 0.002,
-      crashRate: 0,
-      leaderCrashRate: 0,
-      dropRate: 0,
-      confChangeRate: 0,
-      transferRate: 0,
-    };
-    const r = await firstCatch(10, 1000, overrides, {}, { clockStopsWhenPaused: true });
+    // Paused leaders cut off while a new leader takes writes (profiles.ts).
+    const r = await firstCatch(10, 1000, PAUSED_LEADERS, {}, { clockStopsWhenPaused: true });
     assert.ok(r !== null, "no seed caught it");
     assert.equal(r.invariant, "linearizability");
   });
